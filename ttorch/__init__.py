@@ -1,0 +1,50 @@
+"""ttorch: a small deep learning framework whose every primitive op is a Triton GPU kernel
+with a NumPy CPU fallback and a backward rule. PyTorch's API: ``import ttorch as torch``.
+"""
+__version__ = "0.1.0"
+
+import os as _os
+
+# Triton 3.9 warns that its FP-fusion default changes in 3.10. We choose fusion (FMA
+# contraction) deliberately, as PyTorch's own CUDA kernels are built with it.
+_os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+
+from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, half,
+                     float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
+                     result_type, finfo, iinfo, can_cast)
+from ._device import device
+from ._tensor import Tensor, Size
+from . import cuda
+from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from . import autograd
+from . import ops
+from . import _operators
+from ._random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
+from ._tensor_str import set_printoptions
+
+globals().update(ops.FUNCTIONS)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.dtype.is_floating_point
+
+
+def numel(input):
+    return input.numel()
+
+
+def broadcast_shapes(*shapes):
+    from .ops.elementwise import broadcast_shapes as _b
+    return Size(_b(*shapes))
+
+
+def from_dlpack(ext_tensor):
+    from ._dlpack import from_dlpack as _f
+    return _f(ext_tensor)
+
+
+FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code

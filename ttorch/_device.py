@@ -1,0 +1,71 @@
+"""``ttorch.device``: where a tensor's memory lives, ``cpu`` (NumPy) or ``cuda[:N]`` (Triton)."""
+
+
+class device:
+    """A device: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``, ``device("cuda", 0)``."""
+
+    __slots__ = ("type", "index")
+
+    def __new__(cls, type, index=None):
+        if isinstance(type, device):
+            return type
+        if isinstance(type, int):
+            type, index = "cuda", type
+        if not isinstance(type, str):
+            raise TypeError(f"device() expected a string or int, got {type.__class__.__name__}")
+        key = (type, index)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        name = type
+        if ":" in type:
+            if index is not None:
+                raise ValueError(f"type (string) must not include an index because index was passed explicitly: {type}")
+            name, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            index = int(idx)
+        if name not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if name == "cpu" and index not in (None, 0):
+            raise RuntimeError(f"CPU device index must be -1 or zero, got {index}")
+        self = object.__new__(cls)
+        object.__setattr__(self, "type", name)
+        object.__setattr__(self, "index", index)
+        _CACHE[key] = self
+        return self
+
+    def __setattr__(self, k, v):
+        raise AttributeError("device is immutable")
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+_CACHE = {}
+CPU = device("cpu")
+
+
+def _canonical(d):
+    """The device a tensor records: ``cuda`` without an index means the current cuda device."""
+    if d is None:
+        return CPU
+    d = device(d)
+    if d.type == "cuda" and d.index is None:
+        from . import cuda
+        d = device("cuda", cuda.current_device())
+    return d

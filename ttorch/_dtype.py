@@ -1,0 +1,223 @@
+"""dtypes and PyTorch's type-promotion rules, in one place.
+
+A ``ttorch.dtype`` carries its NumPy dtype (bfloat16 comes from ``ml_dtypes``) and the
+name Triton reads: ``str(ttorch.float32) == "ttorch.float32"`` and Triton takes the part
+after the last dot when a tensor is passed to a kernel.
+"""
+import builtins
+
+import numpy as np
+
+try:
+    import ml_dtypes
+    _np_bfloat16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - ml_dtypes is a runtime dependency
+    _np_bfloat16 = None
+
+
+class dtype:
+    """A tensor element type. Compare with ``is`` or ``==``; hashable."""
+
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "is_complex",
+                 "_kind", "_rank", "tl_name")
+
+    def __init__(self, name, np_dtype, kind, rank, tl_name):
+        self.name = name
+        self.np = np_dtype
+        self.itemsize = np_dtype.itemsize if np_dtype is not None else 2
+        self._kind = kind                     # 0 bool, 1 integer, 2 floating
+        self._rank = rank                     # order inside a kind, for promotion
+        self.is_floating_point = kind == 2
+        self.is_complex = False
+        self.is_signed = kind == 2 or (kind == 1 and name != "uint8")
+        self.tl_name = tl_name                # Triton's signature name: fp32, i64, ...
+
+    def __repr__(self):
+        return "ttorch." + self.name
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_complex(self):  # PyTorch API; ttorch has no complex dtypes yet
+        raise RuntimeError(f"ttorch has no complex dtype for {self}")
+
+
+bool = dtype("bool", np.dtype(np.bool_), 0, 0, "i1")
+uint8 = dtype("uint8", np.dtype(np.uint8), 1, 1, "u8")
+int8 = dtype("int8", np.dtype(np.int8), 1, 1, "i8")
+int16 = dtype("int16", np.dtype(np.int16), 1, 2, "i16")
+int32 = dtype("int32", np.dtype(np.int32), 1, 3, "i32")
+int64 = dtype("int64", np.dtype(np.int64), 1, 4, "i64")
+float16 = dtype("float16", np.dtype(np.float16), 2, 1, "fp16")
+bfloat16 = dtype("bfloat16", _np_bfloat16, 2, 1, "bf16")
+float32 = dtype("float32", np.dtype(np.float32), 2, 2, "fp32")
+float64 = dtype("float64", np.dtype(np.float64), 2, 3, "fp64")
+
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+floating_dtypes = (float16, bfloat16, float32, float64)
+integer_dtypes = (uint8, int8, int16, int32, int64)
+_BY_NAME = {d.name: d for d in all_dtypes}
+_BY_NP = {d.np: d for d in all_dtypes if d.np is not None}
+
+
+def _dtype_by_name(name):
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype):
+    """The ttorch dtype for a NumPy dtype; TypeError for types ttorch lacks."""
+    try:
+        return _BY_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
+                        "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, and bool.") from None
+
+
+_default_dtype = float32
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(d):
+    """Set the dtype of float tensors made from Python floats (float32 or float64, as in PyTorch)."""
+    global _default_dtype
+    if d not in (float16, bfloat16, float32, float64):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+def is_floating_point(t):
+    return t.dtype.is_floating_point
+
+
+def _promote_pair(a, b):
+    if a is b:
+        return a
+    if a._kind != b._kind:
+        return a if a._kind > b._kind else b
+    if a._kind == 1:
+        # uint8 with a signed type: the smallest signed type holding both (PyTorch: int16 for int8).
+        if a is uint8 or b is uint8:
+            other = b if a is uint8 else a
+            return int16 if other is int8 else other
+    if a._rank == b._rank:  # float16 with bfloat16
+        return float32
+    return a if a._rank > b._rank else b
+
+
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes for b in all_dtypes}
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both ``type1`` and ``type2`` convert to without loss (PyTorch's table)."""
+    return _PROMOTE[(type1, type2)]
+
+
+def _scalar_kind(x):
+    if isinstance(x, builtins.bool):
+        return 0
+    if isinstance(x, builtins.int):
+        return 1
+    if isinstance(x, builtins.float):
+        return 2
+    raise TypeError(f"unsupported scalar type {type(x).__name__}")
+
+
+def _kind_default(kind):
+    return (bool, int64, _default_dtype)[kind]
+
+
+def result_type_of(dtypes, dims, scalars):
+    """PyTorch's promotion over tensors (dtype, ndim) and weakly typed Python scalars.
+
+    Dimensioned tensors win over zero-dim tensors, which win over Python scalars, unless a
+    lower category holds a higher kind (bool < integer < floating): ``int_tensor * 2.5`` is
+    the default float type, ``float16_tensor + 1.0`` stays float16.
+    """
+    dim_t = zero_t = None
+    for d, nd in zip(dtypes, dims):
+        if nd:
+            dim_t = d if dim_t is None else _PROMOTE[(dim_t, d)]
+        else:
+            zero_t = d if zero_t is None else _PROMOTE[(zero_t, d)]
+    scalar_kind = -1
+    for s in scalars:
+        k = _scalar_kind(s)
+        if k > scalar_kind:
+            scalar_kind = k
+    out = dim_t
+    if zero_t is not None:
+        out = zero_t if out is None else (out if out._kind >= zero_t._kind else zero_t)
+    if scalar_kind >= 0:
+        if out is None:
+            out = _kind_default(scalar_kind)
+        elif out._kind < scalar_kind:
+            out = _kind_default(scalar_kind)
+    return out
+
+
+def result_type(tensor1, tensor2):
+    """``ttorch.result_type``: the dtype an arithmetic op on the two arguments returns."""
+    from ._tensor import Tensor
+    dts, nds, sc = [], [], []
+    for t in (tensor1, tensor2):
+        if isinstance(t, Tensor):
+            dts.append(t.dtype)
+            nds.append(t.ndim)
+        else:
+            sc.append(t)
+    return result_type_of(dts, nds, sc)
+
+
+def can_cast(from_, to):
+    """PyTorch's same-kind rule: a cast never lowers the kind (float -> int is refused)."""
+    return from_._kind <= to._kind
+
+
+def _compute_dtype(d):
+    """The dtype kernels and NumPy fallbacks compute in: half types widen to float32."""
+    return float32 if d is float16 or d is bfloat16 else d
+
+
+class finfo:
+    """Machine limits of a floating dtype (``bits``, ``eps``, ``max``, ``min``, ``tiny``, ``resolution``)."""
+
+    def __init__(self, type=None):
+        type = _default_dtype if type is None else type
+        if not type.is_floating_point:
+            raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle '{type}'")
+        fi = ml_dtypes.finfo(type.np) if type is bfloat16 else np.finfo(type.np)
+        self.dtype = type.name
+        self.bits = type.itemsize * 8
+        self.eps = builtins.float(fi.eps)
+        self.max = builtins.float(fi.max)
+        self.min = builtins.float(fi.min)
+        self.tiny = self.smallest_normal = builtins.float(fi.tiny)
+        self.resolution = builtins.float(fi.resolution)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, "
+                f"smallest_normal={self.tiny}, tiny={self.tiny}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype (``bits``, ``min``, ``max``)."""
+
+    def __init__(self, type):
+        if type.is_floating_point or type is bool:
+            raise TypeError(f"torch.iinfo() requires an integer input type. Use torch.finfo to handle '{type}'")
+        ii = np.iinfo(type.np)
+        self.dtype = type.name
+        self.bits = ii.bits
+        self.min = builtins.int(ii.min)
+        self.max = builtins.int(ii.max)
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"

@@ -1,0 +1,70 @@
+"""Python operators and the op methods of ``Tensor``, bound from the op registry.
+
+Operators look their function up at call time in ``ops.FUNCTIONS``, so an op module adds
+an operator's meaning by defining the function; nothing here changes per op.
+"""
+from ._tensor import Tensor
+from . import ops
+
+
+def _f(name):
+    return ops.FUNCTIONS[name]
+
+
+def _binary(name, reflected=False):
+    if reflected:
+        def method(self, other):
+            if not isinstance(other, (Tensor, int, float, bool)):
+                return NotImplemented
+            return _f(name)(other, self)
+    else:
+        def method(self, other):
+            if not isinstance(other, (Tensor, int, float, bool)):
+                return NotImplemented
+            return _f(name)(self, other)
+    return method
+
+
+def _inplace(name):
+    def method(self, other, **kw):
+        from .ops.inplace import inplace_from
+        return inplace_from(self, _f(name)(self, other, **kw), name + "_")
+    method.__name__ = name + "_"
+    return method
+
+
+_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div", "floordiv": "floor_divide",
+           "mod": "remainder", "pow": "pow", "matmul": "matmul", "and": "bitwise_and", "or": "bitwise_or",
+           "xor": "bitwise_xor", "lshift": "bitwise_left_shift", "rshift": "bitwise_right_shift"}
+
+for _op, _fn in _BINOPS.items():
+    setattr(Tensor, f"__{_op}__", _binary(_fn))
+    setattr(Tensor, f"__r{_op}__", _binary(_fn, reflected=True))
+    setattr(Tensor, f"__i{_op}__", _inplace(_fn))
+
+for _op, _fn in {"eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}.items():
+    setattr(Tensor, f"__{_op}__", _binary(_fn))
+
+Tensor.__neg__ = lambda self: _f("neg")(self)
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = lambda self: _f("abs")(self)
+Tensor.__invert__ = lambda self: _f("bitwise_not")(self)
+Tensor.__hash__ = lambda self: id(self)
+Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+Tensor.mT = property(lambda self: self.transpose(-2, -1))
+Tensor.H = Tensor.T
+Tensor.mH = Tensor.mT
+
+
+def _bind_methods():
+    for name, fn in ops.METHODS.items():
+        setattr(Tensor, name, fn)
+    # in-place forms of elementwise ops: x.exp_(), x.add_(y), ...
+    from .ops.inplace import make_inplace
+    for name in list(ops.METHODS):
+        fam = getattr(getattr(ops.METHODS[name], "op", None), "family", None)
+        if fam in ("unary", "binary", "ternary") and not hasattr(Tensor, name + "_"):
+            setattr(Tensor, name + "_", make_inplace(ops.METHODS[name], name + "_"))
+
+
+_bind_methods()

@@ -1,0 +1,80 @@
+"""Untyped storage: the bytes behind tensors. Views share one storage and its version counter.
+
+* cpu: a 1-D ``uint8`` NumPy array; tensors read it through ``np.ndarray(buffer=...)`` views.
+* cuda, simulated: the same, on the host, so Triton's interpreter reads it in place.
+* cuda, real: a device pointer from ``cuMemAllocAsync``, freed by ``cuMemFreeAsync``.
+"""
+import numpy as np
+
+from ._device import CPU
+from .cuda import _driver
+
+
+class UntypedStorage:
+    __slots__ = ("device", "nbytes_", "version", "_array", "_ptr", "__weakref__")
+
+    def __init__(self, device, nbytes=0, array=None):
+        self.device = device
+        self.version = 0
+        if array is not None:              # adopt host bytes (cpu, or simulated cuda)
+            self._array = array
+            self.nbytes_ = array.nbytes
+            self._ptr = array.__array_interface__["data"][0]
+            return
+        self.nbytes_ = nbytes
+        if device.type == "cpu":
+            self._array = np.empty(nbytes, dtype=np.uint8)
+            self._ptr = self._array.__array_interface__["data"][0]
+        else:
+            be = _driver.backend()
+            if _driver.SIMULATED:
+                self._array = be.alloc_array(nbytes)
+                self._ptr = self._array.__array_interface__["data"][0]
+            else:
+                self._array = None
+                self._ptr = be.malloc(nbytes, device.index)
+            _driver._count(nbytes, device.index)
+
+    def __del__(self):
+        if self.device.type == "cuda":
+            try:
+                _driver._count(-self.nbytes_, self.device.index)
+                if self._array is None:
+                    _driver.backend().free(self._ptr, self.device.index)
+            except Exception:  # interpreter shutdown: the driver may already be gone
+                pass
+
+    # --- the part of PyTorch's storage API that Triton's interpreter uses ---
+    def data_ptr(self):
+        return self._ptr
+
+    def nbytes(self):
+        return self.nbytes_
+
+    def size(self):
+        return self.nbytes_
+
+    def cpu(self):
+        if self._array is not None:
+            return self
+        out = UntypedStorage(CPU, self.nbytes_)
+        _driver.backend().dtoh(out._ptr, self._ptr, self.nbytes_, self.device.index)
+        return out
+
+    def copy_(self, other):
+        if other is self or other._ptr == self._ptr:
+            return self
+        n = min(self.nbytes_, other.nbytes_)
+        if self._array is not None and other._array is not None:
+            self._array[:n] = other._array[:n]
+        elif self._array is None and other._array is not None:
+            _driver.backend().htod(self._ptr, other._ptr, n, self.device.index)
+        elif self._array is not None:
+            _driver.backend().dtoh(self._ptr, other._ptr, n, other.device.index)
+        else:
+            _driver.backend().dtod(self._ptr, other._ptr, n, self.device.index)
+        return self
+
+    def host_array(self):
+        """The bytes as a host array (cpu and simulated cuda only)."""
+        return self._array

@@ -1,0 +1,517 @@
+"""``ttorch.Tensor``: a strided view (shape, stride, offset) over an untyped storage.
+
+On cpu the tensor also keeps a NumPy view of its elements (``_np``), so the NumPy fallbacks
+read and write the same memory. Views share the storage and its version counter; the math
+lives in ``ttorch/ops`` and is attached here as methods by the op registry.
+"""
+import math
+
+import numpy as np
+
+from . import _dtype as D
+from ._device import CPU, device as _device_t, _canonical
+from ._storage import UntypedStorage
+from .autograd import grad_mode
+
+
+def _contig_strides(shape):
+    st = [1] * len(shape)
+    acc = 1
+    for i in range(len(shape) - 1, -1, -1):
+        st[i] = acc
+        acc *= shape[i]
+    return tuple(st)
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class Size(tuple):
+    """``ttorch.Size``: a tuple of ints, printed as PyTorch prints it."""
+
+    def __repr__(self):
+        return f"ttorch.Size([{', '.join(map(str, self))}])"
+
+    def numel(self):
+        return _numel(self)
+
+
+class Tensor:
+    """A multi-dimensional array on ``cpu`` or ``cuda`` that autograd can track.
+
+    Attributes left at their class default cost nothing to create, which keeps the
+    host cost of a small op low.
+    """
+
+    _storage = None
+    _stride = None          # None: contiguous, computed on demand
+    _offset = 0
+    _base = None
+    requires_grad = False
+    grad_fn = None
+    _output_nr = 0
+    _grad = None
+    _grad_acc = None        # weakref to this leaf's AccumulateGrad node
+    _retains_grad = False
+    _hooks = None
+    _post_acc_hooks = None
+    __array_priority__ = 1000  # numpy scalars defer to our reflected operators
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _wrap_np(a, dtype=None):
+        """A new cpu tensor owning the NumPy result ``a`` (made C-contiguous)."""
+        t = Tensor.__new__(Tensor)
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+            a = np.asarray(a, order="C")
+        if dtype is None:
+            dtype = D.from_numpy_dtype(a.dtype)
+        elif a.dtype != dtype.np:
+            a = a.astype(dtype.np)
+        t._np = a
+        t._shape = a.shape
+        t.dtype = dtype
+        t.device = CPU
+        return t
+
+    @staticmethod
+    def _make(storage, shape, stride, offset, dtype):
+        """A tensor over ``storage`` (a view when the storage is shared)."""
+        t = Tensor.__new__(Tensor)
+        t._storage = storage
+        t._shape = tuple(shape)
+        t._stride = None if tuple(stride) == _contig_strides(shape) else tuple(stride)
+        t._offset = offset
+        t.dtype = dtype
+        t.device = storage.device
+        if storage.device.type == "cpu":
+            t._np = np.ndarray(t._shape, dtype.np, buffer=storage._array, offset=offset * dtype.itemsize,
+                               strides=tuple(s * dtype.itemsize for s in stride))
+        return t
+
+    @staticmethod
+    def _empty(shape, dtype, device):
+        shape = tuple(shape)
+        if device.type == "cpu":
+            return Tensor._wrap_np(np.empty(shape, dtype.np), dtype)
+        st = UntypedStorage(device, _numel(shape) * dtype.itemsize)
+        return Tensor._make(st, shape, _contig_strides(shape), 0, dtype)
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use ttorch.tensor(data), ttorch.empty(*size) or ttorch.zeros(...) to make tensors")
+
+    def _view(self, shape, stride, offset):
+        """A view of this tensor's storage sharing its version counter; no autograd."""
+        out = Tensor._make(self.untyped_storage(), shape, stride, offset, self.dtype)
+        out._base = self if self._base is None else self._base
+        return out
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return Size(self._shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._shape)
+        return self._shape[_wrap_dim(dim, len(self._shape), "size")]
+
+    def dim(self):
+        return len(self._shape)
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    ndimension = dim
+
+    def numel(self):
+        return _numel(self._shape)
+
+    nelement = numel
+
+    def stride(self, dim=None):
+        st = self._stride
+        if st is None:
+            st = _contig_strides(self._shape)
+        if dim is None:
+            return st
+        return st[_wrap_dim(dim, len(self._shape), "stride")]
+
+    def storage_offset(self):
+        return self._offset
+
+    def is_contiguous(self, memory_format=None):
+        if self._stride is None:
+            return True
+        # size-1 dims may carry any stride, as in PyTorch
+        expected = 1
+        for s, st in zip(reversed(self._shape), reversed(self._stride)):
+            if s == 0:
+                return True
+            if s != 1 and st != expected:
+                return False
+            expected *= s
+        return True
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    itemsize = property(element_size)
+
+    @property
+    def nbytes(self):
+        return self.numel() * self.dtype.itemsize
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    is_sparse = False
+    is_quantized = False
+    is_meta = False
+    is_complex = staticmethod(lambda: False)
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def get_device(self):
+        return -1 if self.device.type == "cpu" else self.device.index
+
+    def untyped_storage(self):
+        st = self._storage
+        if st is None:  # cpu result: wrap its NumPy buffer lazily
+            st = self._storage = UntypedStorage(CPU, array=self._np.reshape(-1).view(np.uint8))
+        return st
+
+    def data_ptr(self):
+        return self.untyped_storage()._ptr + self._offset * self.dtype.itemsize
+
+    @property
+    def _version(self):
+        return self.untyped_storage().version
+
+    def _bump_version(self):
+        self.untyped_storage().version += 1
+
+    # ------------------------------------------------------------------ autograd surface
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value._shape != self._shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {list(value._shape)} vs {list(self._shape)}")
+        self._grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                                   "computed variable in a subgraph that doesn't require differentiation use "
+                                   "var_no_grad = var.detach().")
+            return self
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self):
+        """A new tensor sharing storage with this one, outside the graph."""
+        out = Tensor._make(self.untyped_storage(), self._shape, self.stride(), self._offset, self.dtype)
+        return out
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self):
+        if self.is_leaf:
+            return
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd.engine import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = {}
+        h = _RemovableHandle(self._hooks)
+        self._hooks[h.id] = hook
+        return h
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, other):
+        self._storage, self._shape, self._stride = other.untyped_storage(), other._shape, other._stride
+        self._offset, self.dtype, self.device = other._offset, other.dtype, other.device
+        if other.device.type == "cpu":
+            self._np = other._np
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, *, force=False):
+        """The elements as a NumPy array sharing memory (cpu only, as in PyTorch)."""
+        if force:
+            return self.detach().cpu().resolve_conj()._np
+        if self.device.type != "cpu":
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+                            "the tensor to host memory first.")
+        if self.requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._np
+
+    def resolve_conj(self):
+        return self
+
+    def resolve_neg(self):
+        return self
+
+    def _host(self):
+        """A host NumPy array with this tensor's values (a copy for cuda, a view for cpu)."""
+        if self.device.type == "cpu":
+            return self._np
+        from .ops.movement import _to_device_np
+        return _to_device_np(self)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self._host().reshape(-1)[0].item() if self.dtype is not D.bfloat16 else float(self._host().reshape(-1)[0])
+
+    def tolist(self):
+        a = self._host()
+        if self.dtype is D.bfloat16 or self.dtype is D.float16:
+            a = a.astype(np.float32) if self.dtype is D.bfloat16 else a
+        return a.tolist()
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._tensor_str import _str
+        return _str(self)
+
+    def __format__(self, spec):
+        if self.dim() == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, proto):
+        return (_rebuild, (self.detach().cpu()._np.copy(), str(self.device), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.")
+        out = self.detach().clone()
+        out.requires_grad = self.requires_grad
+        if self._grad is not None:
+            out._grad = self._grad.clone()
+        memo[id(self)] = out
+        return out
+
+    # ------------------------------------------------------------------ devices and dtypes
+    def to(self, *args, **kwargs):
+        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, ``to(dtype)``, ``to(tensor)``."""
+        dev, dt, copy = None, None, kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        for a in args:
+            if isinstance(a, D.dtype):
+                dt = a
+            elif isinstance(a, Tensor):
+                dev, dt = a.device, a.dtype
+            elif isinstance(a, (str, _device_t, int)):
+                dev = a
+            elif isinstance(a, bool):
+                pass
+            else:
+                raise TypeError(f"to() received an invalid combination of arguments: {type(a).__name__}")
+        dev = kwargs.pop("device", dev)
+        dt = kwargs.pop("dtype", dt)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+        dev = self.device if dev is None else _canonical(dev)
+        dt = self.dtype if dt is None else dt
+        if dev == self.device and dt is self.dtype and not copy:
+            return self
+        from .ops import movement
+        out = self
+        if dev != self.device:
+            out = movement.to_device(out, dev)
+        if dt is not out.dtype:
+            out = movement.to_dtype(out, dt)
+        elif copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self, memory_format=None):
+        return self.to(CPU)
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self.to(_canonical("cuda" if device is None else (device if not isinstance(device, int) else f"cuda:{device}")))
+
+    def type(self, dtype=None, non_blocking=False, **kw):
+        if dtype is None:
+            return f"ttorch.{'cuda.' if self.is_cuda else ''}{_TYPE_NAMES[self.dtype]}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(D.float32)
+
+    def double(self):
+        return self.to(D.float64)
+
+    def half(self):
+        return self.to(D.float16)
+
+    def bfloat16(self):
+        return self.to(D.bfloat16)
+
+    def int(self):
+        return self.to(D.int32)
+
+    def long(self):
+        return self.to(D.int64)
+
+    def short(self):
+        return self.to(D.int16)
+
+    def char(self):
+        return self.to(D.int8)
+
+    def byte(self):
+        return self.to(D.uint8)
+
+    def bool(self):
+        return self.to(D.bool)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .ops.creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        from .ops.creation import empty
+        return empty(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        from .ops.creation import zeros
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        from .ops.creation import ones
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, **kw):
+        from .ops.creation import full
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    # DLPack
+    def __dlpack__(self, stream=None, **kw):
+        from ._dlpack import to_dlpack
+        return to_dlpack(self, stream=stream, **kw)
+
+    def __dlpack_device__(self):
+        from ._dlpack import dlpack_device
+        return dlpack_device(self)
+
+
+_TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "HalfTensor",
+               D.bfloat16: "BFloat16Tensor", D.int64: "LongTensor", D.int32: "IntTensor", D.int16: "ShortTensor",
+               D.int8: "CharTensor", D.uint8: "ByteTensor", D.bool: "BoolTensor"}
+
+
+def _rebuild(array, device, requires_grad):
+    t = Tensor._wrap_np(array).to(device)
+    t.requires_grad = requires_grad
+    return t
+
+
+def _wrap_dim(dim, ndim, op="dim"):
+    """A dim in [-ndim, ndim) made non-negative; IndexError naming the range otherwise."""
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+class _RemovableHandle:
+    _next = [0]
+
+    def __init__(self, hooks_dict):
+        import weakref
+        self.hooks_ref = weakref.ref(hooks_dict)
+        self.id = _RemovableHandle._next[0]
+        _RemovableHandle._next[0] += 1
+
+    def remove(self):
+        d = self.hooks_ref()
+        if d is not None:
+            d.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.remove()

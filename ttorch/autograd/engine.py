@@ -1,0 +1,302 @@
+"""The backward engine: graph nodes and an iterative walk in reverse topological order.
+
+A node is made per recorded op call. Its ``next_functions`` point at the nodes of its
+inputs (``AccumulateGrad`` for leaves). ``backward`` counts, for every node reachable from
+the roots, how many edges lead into it, then runs nodes whose count reaches zero: no
+recursion, so chains of any length work. Gradients are summed per (node, input slot);
+gradients of broadcast inputs are reduced to the input's shape here, in one place.
+"""
+import weakref
+
+from . import grad_mode
+
+
+class Node:
+    """A recorded op: ``apply(*grads)`` returns one gradient per input (None where not needed)."""
+
+    __slots__ = ("next_functions", "_ctx", "_backward", "_name", "_in_meta", "_out_meta", "__weakref__",
+                 "_freed")
+
+    def name(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(id(self))}>"
+
+    def apply(self, grads, create_graph):
+        raise NotImplementedError
+
+
+class OpNode(Node):
+    """A node for an op of ``ttorch.ops``; ``_backward(ctx, *grads)`` is written in ttorch ops."""
+
+    def __init__(self, name, backward, ctx, next_functions, in_meta, out_meta):
+        self._name = name
+        self._backward = backward
+        self._ctx = ctx
+        self.next_functions = next_functions
+        self._in_meta = in_meta       # per input: (shape, dtype, device) or None
+        self._out_meta = out_meta     # per output: (shape, dtype, device)
+        self._freed = False
+
+    def apply(self, grads, create_graph):
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you call "
+                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved tensors after calling backward.")
+        ctx = self._ctx
+        ctx._check_versions(self._name)
+        from ..ops.creation import zeros
+        grads = [g if g is not None else zeros(m[0], dtype=m[1], device=m[2]) for g, m in zip(grads, self._out_meta)]
+        out = self._backward(ctx, *grads)
+        if not isinstance(out, tuple):
+            out = (out,)
+        res = []
+        for g, meta in zip(out, self._in_meta):
+            if g is None or meta is None:
+                res.append(None)
+                continue
+            shape, dtype, dev = meta
+            if g._shape != shape:
+                g = _sum_to(g, shape, self._name)
+            if g.dtype is not dtype:
+                g = g.to(dtype)
+            res.append(g)
+        return res
+
+    def release(self):
+        self._ctx = None
+        self._freed = True
+
+
+def _sum_to(g, shape, opname):
+    """Reduce a broadcast gradient to ``shape`` (sum over the broadcast dims)."""
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"{opname}: gradient of shape {list(g.shape)} can't be reduced to {list(shape)}")
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g._shape[lead + i] != 1]
+    if dims:
+        g = g.sum(dim=dims, keepdim=True)
+    if lead:
+        g = g.reshape(shape)
+    if g._shape != tuple(shape):
+        raise RuntimeError(f"{opname}: gradient of shape {list(g.shape)} doesn't match input shape {list(shape)}")
+    return g
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    def __init__(self, leaf):
+        self._name = "AccumulateGrad"
+        self.variable = leaf
+        self.next_functions = ()
+        self._freed = False
+
+    __slots__ = ("variable",)
+
+    def apply(self, grads, create_graph):
+        leaf = self.variable
+        g = grads[0]
+        if leaf._hooks:
+            for h in list(leaf._hooks.values()):
+                r = h(g)
+                if r is not None:
+                    g = r
+        if g._shape != leaf._shape:
+            g = _sum_to(g, leaf._shape, "AccumulateGrad")
+        if create_graph:
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
+        else:
+            # out of place: the gradient may alias a tensor the caller still holds
+            with grad_mode.no_grad():
+                g = g.detach()
+                leaf._grad = g.contiguous() if leaf._grad is None else leaf._grad + g
+        if leaf._post_acc_hooks:
+            for h in list(leaf._post_acc_hooks.values()):
+                h(leaf)
+        return []
+
+
+def grad_accumulator(leaf):
+    node = leaf._grad_acc() if leaf._grad_acc is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._grad_acc = weakref.ref(node)
+    return node
+
+
+def edge_of(t):
+    """The (node, input_nr) a gradient for tensor ``t`` flows into, or None."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t.requires_grad:
+        return (grad_accumulator(t), 0)
+    return None
+
+
+def _run(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
+    # dependencies: how many edges lead into each node
+    deps = {}
+    stack = [e[0] for e in roots if e is not None]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for e in node.next_functions:
+            if e is None:
+                continue
+            n = e[0]
+            deps[n] = deps.get(n, 0) + 1
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    buffers = {}
+    for e, g in zip(roots, root_grads):
+        if e is None:
+            continue
+        buf = buffers.setdefault(e[0], {})
+        buf[e[1]] = g if e[1] not in buf else buf[e[1]] + g
+    ready = [e[0] for e in roots if e is not None and deps.get(e[0], 0) == 0]
+    ready = list(dict.fromkeys(ready))
+    captured = {}
+    with grad_mode.set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            buf = buffers.pop(node, {})
+            if isinstance(node, AccumulateGrad):
+                grads = [buf.get(0)]
+                if capture is not None:
+                    key = (node, 0)
+                    if key in capture:
+                        captured[key] = grads[0]
+                    if not capture.get("accumulate"):
+                        continue
+                if grads[0] is not None:
+                    node.apply(grads, create_graph)
+                continue
+            nout = len(node._out_meta)
+            grads = [buf.get(i) for i in range(nout)]
+            if capture is not None:
+                for i in range(nout):
+                    if (node, i) in capture:
+                        captured[(node, i)] = grads[i]
+            _call_tensor_hooks(node, grads)
+            if all(g is None for g in grads):
+                in_grads = [None] * len(node.next_functions)
+            else:
+                in_grads = node.apply(grads, create_graph)
+            if not retain_graph:
+                node.release()
+            for e, g in zip(node.next_functions, in_grads):
+                if e is None:
+                    continue
+                n, slot = e
+                if g is not None:
+                    b = buffers.setdefault(n, {})
+                    b[slot] = g if slot not in b else b[slot] + g
+                deps[n] -= 1
+                if deps[n] == 0:
+                    ready.append(n)
+    return captured
+
+
+def _call_tensor_hooks(node, grads):
+    """Run hooks and retain_grad of non-leaf outputs of ``node`` (held weakly by the node)."""
+    outs = getattr(node._ctx, "_hooked_outputs", None) if node._ctx is not None else None
+    if not outs:
+        return
+    for i, ref in outs.items():
+        t = ref()
+        if t is None or grads[i] is None:
+            continue
+        if t._hooks:
+            for h in list(t._hooks.values()):
+                r = h(grads[i])
+                if r is not None:
+                    grads[i] = r
+        if t._retains_grad:
+            g = grads[i].detach()
+            t._grad = g.clone() if t._grad is None else t._grad + g
+
+
+def _make_grads(outputs, grad_outputs):
+    from ..ops.creation import ones_like
+    res = []
+    for t, g in zip(outputs, grad_outputs):
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not t.dtype.is_floating_point:
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
+            g = ones_like(t)
+        elif g._shape != t._shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {g.shape} and output[0] has a "
+                               f"shape of {t.shape}.")
+        res.append(g)
+    return res
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute the gradients of ``tensors`` and accumulate them into the leaves' ``.grad``."""
+    from .._tensor import Tensor
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    for t in tensors:
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = _make_grads(tensors, grad_tensors)
+    roots = [edge_of(t) for t in tensors]
+    if inputs is not None:
+        if isinstance(inputs, Tensor):
+            inputs = [inputs]
+        res = grad(tensors, inputs, grads, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True)
+        for t, g in zip(inputs, res):
+            if g is not None:
+                t._grad = g.detach() if t._grad is None else t._grad + g.detach()
+        return
+    _run(roots, grads, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False, only_inputs=True, is_grads_batched=False):
+    """Return the gradients of ``outputs`` with respect to ``inputs`` without touching ``.grad``."""
+    from .._tensor import Tensor
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    for t in outputs:
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = _make_grads(outputs, grad_outputs)
+    edges = [edge_of(t) for t in inputs]
+    capture = {e: True for e in edges}
+    captured = _run([edge_of(t) for t in outputs], grads, retain_graph, create_graph, capture)
+    res = []
+    for t, e in zip(inputs, edges):
+        g = captured.get(e)
+        if g is None:
+            if materialize_grads:
+                from ..ops.creation import zeros_like
+                g = zeros_like(t)
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+        res.append(g)
+    return tuple(res)

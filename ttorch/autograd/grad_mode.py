@@ -1,0 +1,70 @@
+"""Grad modes: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
+
+Each works as a context manager and as a decorator, as in PyTorch.
+"""
+import functools
+
+_state = {"enabled": True}
+
+
+def is_grad_enabled():
+    return _state["enabled"]
+
+
+class _Mode:
+    _value = None
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__(*self._args):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def __enter__(self):
+        self._prev = _state["enabled"]
+        _state["enabled"] = self._value
+
+    def __exit__(self, *exc):
+        _state["enabled"] = self._prev
+        return False
+
+    _args = ()
+
+    def clone(self):
+        return self.__class__(*self._args)
+
+
+class no_grad(_Mode):
+    """Ops inside record no graph; results do not require grad."""
+    _value = False
+
+
+class enable_grad(_Mode):
+    """Turn recording back on inside ``no_grad``."""
+    _value = True
+
+
+class set_grad_enabled(_Mode):
+    """``set_grad_enabled(mode)``: sets the mode at once (as PyTorch does) and restores it on exit."""
+
+    def __init__(self, mode):
+        self._args = (mode,)
+        self._value = bool(mode)
+        self._prev = _state["enabled"]
+        _state["enabled"] = bool(mode)
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _state["enabled"] = self._prev
+        return False
+
+
+class inference_mode(_Mode):
+    """Like ``no_grad`` (ttorch has no separate inference tensors; the docstring says so)."""
+
+    def __init__(self, mode=True):
+        self._args = (mode,)
+        self._value = not mode

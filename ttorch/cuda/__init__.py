@@ -1,0 +1,100 @@
+"""``ttorch.cuda``: the GPU device, real (``cuda-bindings``) or simulated (``TRITON_INTERPRET=1``)."""
+from . import _driver
+
+_current = [0]
+
+
+def is_available():
+    """True on a machine with a usable NVIDIA GPU and ``cuda-bindings``, or under ``TRITON_INTERPRET=1``."""
+    try:
+        _driver.backend()
+        return True
+    except RuntimeError:
+        return False
+
+
+def is_simulated():
+    """ttorch extension: True when the cuda device is Triton's interpreter over host memory."""
+    return _driver.SIMULATED
+
+
+def device_count():
+    try:
+        return _driver.backend().device_count()
+    except RuntimeError:
+        return 0
+
+
+def _index(device):
+    if device is None:
+        return _current[0]
+    if isinstance(device, int):
+        return device
+    from .._device import device as _dev
+    d = _dev(device)
+    return _current[0] if d.index is None else d.index
+
+
+def current_device():
+    return _current[0]
+
+
+def set_device(device):
+    idx = _index(device)
+    _driver.backend().set_device(idx)
+    _current[0] = idx
+
+
+def synchronize(device=None):
+    _driver.backend().synchronize(_index(device))
+
+
+def get_device_name(device=None):
+    return _driver.backend().device_name(_index(device))
+
+
+def get_device_capability(device=None):
+    return _driver.backend().capability(_index(device))
+
+
+def memory_allocated(device=None):
+    """Bytes held by live cuda tensors on ``device`` (their storages, as PyTorch counts)."""
+    i = _index(device)
+    return _driver._Stats.allocated[i] if i < len(_driver._Stats.allocated) else 0
+
+
+def max_memory_allocated(device=None):
+    i = _index(device)
+    return _driver._Stats.peak[i] if i < len(_driver._Stats.peak) else 0
+
+
+def reset_peak_memory_stats(device=None):
+    i = _index(device)
+    if i < len(_driver._Stats.peak):
+        _driver._Stats.peak[i] = _driver._Stats.allocated[i]
+
+
+def manual_seed(seed):
+    """Seed the cuda generator (Philox, counter-based) of the current device."""
+    from .._random import cuda_generator
+    cuda_generator(_current[0]).manual_seed(seed)
+
+
+def manual_seed_all(seed):
+    from .._random import cuda_generator
+    for i in range(max(device_count(), 1)):
+        cuda_generator(i).manual_seed(seed)
+
+
+class device:
+    """Context manager that changes the current cuda device."""
+
+    def __init__(self, device):
+        self.idx = _index(device)
+
+    def __enter__(self):
+        self.prev = _current[0]
+        set_device(self.idx)
+
+    def __exit__(self, *exc):
+        set_device(self.prev)

@@ -1,0 +1,162 @@
+"""The cuda device's memory: real device memory through NVIDIA's ``cuda-bindings``, or host
+memory when Triton's interpreter simulates the GPU (``TRITON_INTERPRET=1``).
+
+Real memory comes from CUDA's stream-ordered allocator (``cuMemAllocAsync`` /
+``cuMemFreeAsync`` on stream 0, the device's default pool) in the device's primary context:
+the pool is the cache, so there is no allocator of our own. Triton launches on stream 0 of the
+same primary context, so kernels, allocations and copies are ordered without extra syncs.
+"""
+import ctypes
+import os
+
+import numpy as np
+
+SIMULATED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+class _Stats:
+    allocated = [0]
+    peak = [0]
+
+
+def _count(delta, index):
+    a = _Stats.allocated
+    while len(a) <= index:
+        a.append(0)
+        _Stats.peak.append(0)
+    a[index] += delta
+    if a[index] > _Stats.peak[index]:
+        _Stats.peak[index] = a[index]
+
+
+class _Simulated:
+    """The interpreter's device: memory is a host NumPy buffer, kernels run in Python."""
+
+    name = "Triton interpreter (simulated cuda)"
+
+    def device_count(self):
+        return 1
+
+    def capability(self, index):
+        return (9, 0)
+
+    def device_name(self, index):
+        return self.name
+
+    def alloc_array(self, nbytes):
+        # int64 backing keeps every element 8-byte aligned, as device memory is.
+        return np.empty((nbytes + 7) // 8, dtype=np.int64).view(np.uint8)[:nbytes]
+
+    def synchronize(self, index):
+        pass
+
+    def set_device(self, index):
+        if index != 0:
+            raise RuntimeError(f"CUDA error: invalid device ordinal (simulated cuda has 1 device, asked for {index})")
+
+
+class _Real:
+    """A real NVIDIA GPU through ``cuda.bindings.driver``."""
+
+    def __init__(self):
+        from cuda.bindings import driver
+        self.cu = driver
+        self._check(driver.cuInit(0))
+        self.count = self._check(driver.cuDeviceGetCount())[0]
+        self.contexts = {}
+        self.current = 0
+
+    def _check(self, res):
+        err = res[0]
+        if err != self.cu.CUresult.CUDA_SUCCESS:
+            _, msg = self.cu.cuGetErrorString(err)
+            raise RuntimeError(f"CUDA error: {msg.decode() if msg else err}")
+        return res[1:]
+
+    def device_count(self):
+        return self.count
+
+    def context(self, index):
+        ctx = self.contexts.get(index)
+        if ctx is None:
+            if not 0 <= index < self.count:
+                raise RuntimeError(f"CUDA error: invalid device ordinal {index} (device count {self.count})")
+            dev = self._check(self.cu.cuDeviceGet(index))[0]
+            ctx = self._check(self.cu.cuDevicePrimaryCtxRetain(dev))[0]
+            self.contexts[index] = ctx
+        self._check(self.cu.cuCtxSetCurrent(ctx))
+        return ctx
+
+    def set_device(self, index):
+        self.context(index)
+        self.current = index
+
+    def capability(self, index):
+        dev = self._check(self.cu.cuDeviceGet(index))[0]
+        a = self.cu.CUdevice_attribute
+        major = self._check(self.cu.cuDeviceGetAttribute(a.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev))[0]
+        minor = self._check(self.cu.cuDeviceGetAttribute(a.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev))[0]
+        return (major, minor)
+
+    def device_name(self, index):
+        dev = self._check(self.cu.cuDeviceGet(index))[0]
+        return self._check(self.cu.cuDeviceGetName(256, dev))[0].split(b"\0")[0].decode()
+
+    def malloc(self, nbytes, index):
+        self.context(index)
+        if nbytes == 0:
+            return 0
+        return int(self._check(self.cu.cuMemAllocAsync(nbytes, 0))[0])
+
+    def free(self, ptr, index):
+        if ptr:
+            self.context(index)
+            self._check(self.cu.cuMemFreeAsync(ptr, 0))
+
+    def htod(self, dst, src_ptr, nbytes, index):
+        if nbytes:
+            self.context(index)
+            self._check(self.cu.cuMemcpyHtoD(dst, src_ptr, nbytes))
+
+    def dtoh(self, dst_ptr, src, nbytes, index):
+        if nbytes:
+            self.context(index)
+            self._check(self.cu.cuMemcpyDtoH(dst_ptr, src, nbytes))
+
+    def dtod(self, dst, src, nbytes, index):
+        if nbytes:
+            self.context(index)
+            self._check(self.cu.cuMemcpyDtoDAsync(dst, src, nbytes, 0))
+
+    def synchronize(self, index):
+        self.context(index)
+        self._check(self.cu.cuCtxSynchronize())
+
+
+_backend = None
+_error = None
+
+
+def backend():
+    """The cuda backend, made on first use; RuntimeError when there is no usable GPU."""
+    global _backend, _error
+    if _backend is None:
+        if _error is not None:
+            raise RuntimeError(_error)
+        if SIMULATED:
+            _backend = _Simulated()
+        else:
+            try:
+                _backend = _Real()
+                if _backend.count == 0:
+                    raise RuntimeError("no CUDA device found")
+            except Exception as e:  # ImportError (no cuda-bindings), no driver, no device
+                _backend = None
+                _error = (f"ttorch: cuda is not available ({type(e).__name__}: {e}). Install the 'cuda' "
+                          "extra on a machine with an NVIDIA GPU, or set TRITON_INTERPRET=1 to simulate it.")
+                raise RuntimeError(_error) from None
+    return _backend
+
+
+def host_ptr(a):
+    return a.__array_interface__["data"][0]

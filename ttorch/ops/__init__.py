@@ -1,0 +1,20 @@
+"""Primitive ops. Each module defines its ops through the contract in ``_op.py``; this package
+collects their public functions (``__all__``/``PUBLIC``) for the ``ttorch`` namespace and their
+methods (``METHODS``) for ``Tensor``. ``python -m ttorch.ops`` lists and compiles them.
+"""
+import importlib
+
+from ._op import REGISTRY, Op
+
+MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "movement",
+           "views", "gather", "indexing", "sort", "creation", "random"]
+
+FUNCTIONS = {}
+METHODS = {}
+
+for _name in MODULES:
+    _m = importlib.import_module(f".{_name}", __name__)
+    for _f in getattr(_m, "__all__", []):
+        FUNCTIONS[_f] = getattr(_m, _f)
+    FUNCTIONS.update(getattr(_m, "PUBLIC", {}))
+    METHODS.update(getattr(_m, "METHODS", {}))

@@ -1,0 +1,91 @@
+"""``python -m ttorch.ops``: list every op with its kernels, NumPy fallback, backward rule and tests.
+
+``python -m ttorch.ops --compile 80,90`` compiles every kernel configuration ahead of time
+for those compute capabilities (no GPU needed) and prints registers and shared memory per
+kernel; the exit code is non-zero when any configuration fails.
+"""
+import argparse
+import os
+import sys
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+
+os.environ.pop("TRITON_INTERPRET", None)  # AOT compilation needs JITFunctions, not the interpreter
+
+
+def _table():
+    from ttorch.ops import REGISTRY
+    rows = []
+    for name, op in sorted(REGISTRY.items(), key=lambda kv: (kv[1].family, kv[0])):
+        specs = op.specs()
+        kernels = sorted({s.name for s in specs})
+        samples = op.samples() if op.samples else []
+        if op.impl is not None:
+            kern = "(views/composite: no kernel of its own)"
+            fallback = "(same code on both devices)"
+        else:
+            kern = ", ".join(kernels) + f" [{len(specs)} configs]" if specs else "-"
+            fallback = "yes" if op.cpu is not None else "-"
+        grad = "yes" if op.backward is not None else "-"
+        tests = f"{len(samples)} samples" + (" +grad" if op.backward and any(s.grad for s in samples) else "")
+        rows.append((op.family, name, kern, fallback, grad, tests if samples else "tests in tests/"))
+    return rows
+
+
+def _compile_one(args):
+    op_name, idx, cap = args
+    from ttorch.ops import REGISTRY
+    spec = REGISTRY[op_name].specs()[idx]
+    try:
+        r = spec.compile(cap)
+        r["op"] = op_name
+        return r
+    except Exception as e:  # report and keep going: every failure is listed
+        return {"op": op_name, "kernel": spec.name, "label": spec.label, "cap": cap,
+                "error": f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}",
+                "trace": traceback.format_exc()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m ttorch.ops", description=__doc__.splitlines()[0])
+    ap.add_argument("--compile", metavar="CAPS", help="compute capabilities to compile for, e.g. 80,90")
+    ap.add_argument("--only", help="only ops whose name contains this")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    a = ap.parse_args(argv)
+    import ttorch  # noqa: F401  (registers every op)
+    from ttorch.ops import REGISTRY
+    if not a.compile:
+        rows = _table()
+        head = ("family", "op", "Triton kernels", "NumPy fallback", "backward", "tests")
+        w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+        for r in [head] + rows:
+            print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+        print(f"\n{len(rows)} ops")
+        return 0
+    caps = [int(c) for c in a.compile.split(",")]
+    jobs, seen = [], set()
+    for name, op in sorted(REGISTRY.items()):
+        if a.only and a.only not in name:
+            continue
+        for i, s in enumerate(op.specs()):
+            key = (s.name, s.label)
+            if key in seen:  # the same configuration shared by several ops compiles once
+                continue
+            seen.add(key)
+            jobs.extend((name, i, c) for c in caps)
+    failures = 0
+    with ProcessPoolExecutor(max_workers=a.jobs) as ex:
+        for r in ex.map(_compile_one, jobs):
+            if "error" in r:
+                failures += 1
+                print(f"FAIL sm_{r['cap']} {r['op']:<20} {r['kernel']} [{r['label']}]: {r['error']}")
+                print(r["trace"], file=sys.stderr)
+            else:
+                print(f"ok   sm_{r['cap']} {r['op']:<20} {r['kernel']:<24} {r['label']:<36} regs={r['regs']} "
+                      f"shared={r['shared']} warps={r['num_warps']} ({r['seconds']}s)")
+    print(f"\n{len(jobs) - failures} compiled, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The op contract: each primitive op is one ``Op`` holding, in one place,
+
+1. its cuda implementation (host code launching Triton kernels; ``kernels`` lists them with
+   the configurations to compile ahead of time),
+2. its NumPy fallback for cpu (``cpu``: NumPy arrays in, NumPy arrays out),
+3. its backward rule, written in ttorch ops so it runs on both devices and can itself be
+   differentiated,
+4. its sample inputs, from which ``tests/`` generates the tests.
+
+``Op.__call__`` picks the device, runs the implementation and records a graph node when
+grad mode is on and an input requires grad. Public functions (``ttorch.add``...) parse
+arguments, promote dtypes and then call an ``Op``.
+"""
+from ..autograd import grad_mode
+from ..autograd.engine import OpNode, edge_of
+from .._tensor import Tensor
+from .. import _dtype as D
+
+REGISTRY = {}
+
+
+class Ctx:
+    """What a backward rule sees: saved ``inputs`` (None where not saved), ``output``, and attrs."""
+
+    _hooked_outputs = None
+
+    def __init__(self, attrs):
+        self.__dict__.update(attrs)
+
+    def _check_versions(self, opname):
+        for t, v in self._versions:
+            if t._version != v:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.device.type}{'.' if t.is_cuda else ''}{_TYPE[t.dtype.name]} {list(t.shape)}], "
+                    f"which is output 0 of {opname}, is at version {t._version}; expected version {v} instead. "
+                    "Hint: the backtrace further above can help locate the in-place op (enable "
+                    "ttorch.autograd.set_detect_anomaly(True)).")
+
+
+_TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
+         "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+         "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+class Op:
+    """A primitive op. ``save``: indices of inputs the backward rule reads (None: all tensors)."""
+
+    def __init__(self, name, *, cpu=None, cuda=None, impl=None, backward=None, samples=None, kernels=(), save=None,
+                 save_output=False, grad_name=None, family="other", doc="", public=None, dtypes=None):
+        self.name = name
+        # ``impl`` (tensors in, tensors out, any device) serves ops that only make views or
+        # compose other ops; ``cpu``/``cuda`` are the per-device implementations.
+        self.impl = impl
+        self.cpu = cpu
+        self.cuda = cuda
+        self.backward = backward
+        self.samples = samples
+        self.kernels = kernels      # KernelSpecs, or a function returning them
+        self.save = save
+        self.save_output = save_output
+        self.grad_name = grad_name or _camel(name) + "Backward0"
+        self.family = family
+        self.doc = doc
+        self.public = public        # the user-facing function the tests call with each sample
+        self.dtypes = dtypes        # dtypes the tests run the samples in (None: floating types)
+        if name in REGISTRY:
+            raise ValueError(f"op {name!r} is defined twice")
+        REGISTRY[name] = self
+
+    def __repr__(self):
+        return f"<ttorch op {self.name}>"
+
+    def specs(self):
+        """The kernel configurations this op compiles ahead of time."""
+        return list(self.kernels() if callable(self.kernels) else self.kernels)
+
+    def __call__(self, *inputs, **attrs):
+        dev = None
+        for t in inputs:
+            if type(t) is Tensor:
+                if dev is None:
+                    dev = t.device
+                elif t.device != dev:
+                    raise RuntimeError(f"{self.name}: Expected all tensors to be on the same device, but found at "
+                                       f"least two devices, {dev} and {t.device}!")
+        if self.impl is not None:
+            out = self.impl(*inputs, **attrs)
+        elif dev is None or dev.type == "cpu":
+            r = self.cpu(*[t._np if type(t) is Tensor else t for t in inputs], **attrs)
+            out = tuple(Tensor._wrap_np(a) for a in r) if type(r) is tuple else Tensor._wrap_np(r)
+        else:
+            out = self.cuda(*inputs, **attrs)
+        if self.backward is not None and grad_mode._state["enabled"]:
+            for t in inputs:
+                if type(t) is Tensor and t.requires_grad:
+                    self._record(inputs, attrs, out)
+                    break
+        return out
+
+    def _record(self, inputs, attrs, out):
+        ctx = Ctx(attrs)
+        saved = [None] * len(inputs)
+        versions = []
+        for i, t in enumerate(inputs):
+            if type(t) is not Tensor:
+                saved[i] = t            # scalars are kept by value
+            elif self.save is None or i in self.save:
+                saved[i] = t
+                versions.append((t, t._version))
+        ctx.inputs = saved
+        ctx.needs = tuple(type(t) is Tensor and t.requires_grad for t in inputs)
+        outs = out if type(out) is tuple else (out,)
+        if self.save_output:
+            o = outs[0].detach()
+            ctx.output = o
+            versions.append((o, o._version))
+        ctx._versions = versions
+        nxt = tuple(edge_of(t) if type(t) is Tensor and t.requires_grad else None for t in inputs)
+        in_meta = tuple((t._shape, t.dtype, t.device) if type(t) is Tensor and t.requires_grad else None
+                        for t in inputs)
+        node = OpNode(self.grad_name, self.backward, ctx, nxt,
+                      in_meta, tuple((o._shape, o.dtype, o.device) for o in outs))
+        for i, o in enumerate(outs):
+            if o.dtype.is_floating_point:
+                o.grad_fn = node
+                o._output_nr = i
+                o.requires_grad = True
+
+
+def _camel(name):
+    return "".join(p[:1].upper() + p[1:] for p in name.strip("_").split("_"))
+
+
+def on_device(t, dev):
+    if t.device != dev:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{t.device} and {dev}!")
+
+
+def write_out(out, result, opname):
+    """Implement ``out=``: check dtype/device, resize an empty ``out``, copy ``result`` into it."""
+    from .elementwise import copy_into
+    if type(out) is not Tensor:
+        raise TypeError(f"{opname}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if out.device != result.device:
+        raise RuntimeError(f"{opname}: Expected out tensor to be on device {result.device}, but got {out.device}")
+    if not D.can_cast(result.dtype, out.dtype):
+        raise RuntimeError(f"{opname}: result type {result.dtype.name.capitalize()} can't be cast to the desired "
+                           f"output type {out.dtype.name.capitalize()}")
+    if out.requires_grad and grad_mode.is_grad_enabled():
+        raise RuntimeError(f"{opname}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if out._shape != result._shape:
+        if out.numel() != 0:
+            import warnings
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                          f"which does not match the required output shape {list(result.shape)}.")
+        fresh = Tensor._empty(result._shape, out.dtype, out.device)
+        out.data = fresh
+    copy_into(out, result)
+    out._bump_version()
+    return out

@@ -1,0 +1,229 @@
+"""The one elementwise kernel template, its host launcher, and the op-family factories.
+
+Every elementwise op is a ``@triton.jit`` function ``fn(x, [y, [z,]] p0, p1)`` passed to
+``_ew_kernel`` as a constexpr; the template handles strided and broadcast operands (up to
+rank 4 after merging dims, larger ranks loop on the host), Python scalars as operands,
+dtype casts, strided outputs (so it is also the copy kernel) and any size. Adding an op is
+a line in ``unary.py``/``binary.py``: a Triton function, a NumPy function, a backward rule.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._op import Op
+
+MAX_RANK = 4
+
+
+@triton.jit
+def _ew_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, S1, S2, S3,
+               so0, so1, so2, so3, sa0, sa1, sa2, sa3, sb0, sb1, sb2, sb3, sc0, sc1, sc2, sc3,
+               FN: tl.constexpr, NIN: tl.constexpr, A_SCALAR: tl.constexpr, B_SCALAR: tl.constexpr,
+               C_SCALAR: tl.constexpr, COMPUTE: tl.constexpr, CONTIG: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    if CONTIG:
+        oo = offs
+        oa = offs
+        ob = offs
+        oc = offs
+    else:
+        i3 = offs % S3
+        t = offs // S3
+        i2 = t % S2
+        t = t // S2
+        i1 = t % S1
+        i0 = t // S1
+        oo = i0 * so0 + i1 * so1 + i2 * so2 + i3 * so3
+        oa = i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3
+        ob = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3
+        oc = i0 * sc0 + i1 * sc1 + i2 * sc2 + i3 * sc3
+    if A_SCALAR:
+        a = a_ptr.to(COMPUTE)
+    else:
+        a = tl.load(a_ptr + oa, mask=mask).to(COMPUTE)
+    if NIN == 1:
+        r = FN(a, p0, p1)
+    else:
+        if B_SCALAR:
+            b = b_ptr.to(COMPUTE)
+        else:
+            b = tl.load(b_ptr + ob, mask=mask).to(COMPUTE)
+        if NIN == 2:
+            r = FN(a, b, p0, p1)
+        else:
+            if C_SCALAR:
+                c = c_ptr.to(COMPUTE)
+            else:
+                c = tl.load(c_ptr + oc, mask=mask).to(COMPUTE)
+            r = FN(a, b, c, p0, p1)
+    tl.store(out_ptr + oo, r.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def ew_specs(fn, nin, dtypes, out_dtype=None):
+    """Ahead-of-time configurations of ``_ew_kernel`` for ``fn``: per dtype, alternating
+    the contiguous and the strided path, with a scalar operand in the binary strided case."""
+    from ._aot import KernelSpec, ptr
+    specs = []
+    for k, dt in enumerate(dtypes):
+        contig = k % 2 == 0
+        od = out_dtype or dt
+        sig = {"out_ptr": ptr(od), "n": "i32", "p0": "fp32", "p1": "fp32", "S1": "i32", "S2": "i32", "S3": "i32"}
+        sig.update({f"s{p}{i}": "i64" for p in "oabc" for i in range(4)})
+        ce = {"FN": fn, "NIN": nin, "COMPUTE": _TL[D._compute_dtype(dt) if dt is not D.bool else D.int8],
+              "CONTIG": contig, "BLOCK": 1024}
+        scal = [False] * 3
+        for i, name in enumerate(("a_ptr", "b_ptr", "c_ptr")):
+            if i >= nin:
+                ce[name] = None
+            elif i == 1 and not contig:
+                sig[name] = "fp32" if dt.is_floating_point else "i32"
+                scal[i] = True
+            else:
+                sig[name] = ptr(dt)
+        ce.update(A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2])
+        specs.append(KernelSpec(_ew_kernel, sig, ce, label=f"{fn.__name__} {dt} {'contig' if contig else 'strided'}"))
+    return specs
+
+
+_TL = {D.float16: tl.float16, D.bfloat16: tl.bfloat16, D.float32: tl.float32, D.float64: tl.float64,
+       D.int8: tl.int8, D.int16: tl.int16, D.int32: tl.int32, D.int64: tl.int64, D.uint8: tl.uint8,
+       D.bool: tl.int1}
+
+
+def tl_dtype(d):
+    return _TL[d]
+
+
+def broadcast_shapes(*shapes, op="broadcast"):
+    """PyTorch's broadcasting of shapes; RuntimeError naming the op and shapes on a mismatch."""
+    if len(shapes) == 1:
+        return tuple(shapes[0])
+    nd = max(len(s) for s in shapes)
+    out = [1] * nd
+    for s in shapes:
+        for i, d in enumerate(s):
+            j = nd - len(s) + i
+            if out[j] == 1:
+                out[j] = d
+            elif d != 1 and d != out[j]:
+                raise RuntimeError(f"{op}: The size of tensor a ({out[j]}) must match the size of tensor b ({d}) at "
+                                   f"non-singleton dimension {i}; shapes " + ", ".join(str(list(x)) for x in shapes))
+    return tuple(out)
+
+
+def _bstrides(t, shape):
+    """Strides of tensor ``t`` broadcast to ``shape`` (0 on broadcast dims)."""
+    lead = len(shape) - t.ndim
+    st = t.stride()
+    return tuple(0 if i < lead or t._shape[i - lead] == 1 and shape[i] != 1 else st[i - lead]
+                 for i in range(len(shape)))
+
+
+def _collapse(shape, strides):
+    """Drop size-1 dims and merge dims that are contiguous in every operand."""
+    dims = [(s, [st[i] for st in strides]) for i, s in enumerate(shape) if s != 1]
+    out = []
+    for s, st in dims:
+        if out:
+            ps, pst = out[-1]
+            if all(pst[k] == st[k] * s for k in range(len(st))):
+                out[-1] = (ps * s, st)
+                continue
+        out.append((s, st))
+    return [d[0] for d in out], [[d[1][k] for d in out] for k in range(len(strides))]
+
+
+def _block(n):
+    # The interpreter runs each program in Python: fewer, larger blocks are faster there.
+    return min(next_pow2(n), 4096) if SIMULATED else 1024
+
+
+def ew_launch(fn, out, operands, compute, p0=0, p1=0):
+    """Run ``fn`` over ``operands`` (tensors, already broadcastable to ``out``, or scalars) into ``out``."""
+    shape = out._shape
+    n = out.numel()
+    if n == 0:
+        return out
+    tens = [x for x in operands if type(x) is Tensor]
+    contig = out.is_contiguous() and all(t._shape == shape and t.is_contiguous() for t in tens)
+    nin = len(operands)
+    ops = list(operands) + [None] * (3 - nin)
+    scal = [type(x) is not Tensor and x is not None for x in ops]
+    if contig:
+        sizes, strides = [1, 1, 1], [[0] * 4] * 4
+    else:
+        st = [out.stride()] + [_bstrides(x, shape) if type(x) is Tensor else (0,) * len(shape) for x in ops]
+        sizes, cst = _collapse(shape, st)
+        if len(sizes) > MAX_RANK:
+            return _split_launch(fn, out, operands, compute, p0, p1)
+        pad = MAX_RANK - len(sizes)
+        sizes = [1] * pad + sizes
+        strides = [[0] * pad + s for s in cst]
+        sizes = sizes[1:]
+    block = _block(n)
+    flat = [s for st in strides for s in st]
+    launch(_ew_kernel, (cdiv(n, block),), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
+           FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute],
+           CONTIG=contig, BLOCK=block, num_warps=4)
+    return out
+
+
+def _split_launch(fn, out, operands, compute, p0, p1):
+    """Rank too high after merging dims: launch once per index of the leading dim."""
+    lead = out.ndim
+    for i in range(out._shape[0]):
+        sub = []
+        for x in operands:
+            if type(x) is Tensor and x.ndim == lead and x._shape[0] != 1:
+                sub.append(_select0(x, i))
+            elif type(x) is Tensor and x.ndim == lead:
+                sub.append(_select0(x, 0))
+            else:
+                sub.append(x)
+        ew_launch(fn, _select0(out, i), sub, compute, p0, p1)
+    return out
+
+
+def _select0(t, i):
+    return t._view(t._shape[1:], t.stride()[1:], t._offset + i * t.stride()[0])
+
+
+@triton.jit
+def _identity(x, p0, p1):
+    return x
+
+
+def copy_into(dst, src):
+    """Write ``src`` (tensor broadcastable to ``dst``, or a scalar) into ``dst``, casting; no autograd."""
+    if dst.device.type == "cpu":
+        np.copyto(dst._np, src._np if type(src) is Tensor else src, casting="unsafe")
+    else:
+        if type(src) is Tensor and src.device != dst.device:
+            from .movement import to_device
+            src = to_device(src, dst.device)
+        compute = src.dtype if type(src) is Tensor else dst.dtype
+        if compute is D.bool:
+            compute = D.int8
+        ew_launch(_identity, dst, [src], compute)
+    return dst
+
+
+# --------------------------------------------------------------------------- scalars on cuda
+def scalar_operand(x, compute, device):
+    """A Python scalar as a kernel operand: passed by value unless Triton would round it.
+
+    Triton types a float argument as fp32 and an int as i32/i64; a float64 op with a scalar
+    that fp32 can't hold exactly gets a 0-dim tensor instead.
+    """
+    if compute is D.float64 and isinstance(x, float) and float(np.float32(x)) != x:
+        from .creation import full
+        return full((), x, dtype=D.float64, device=device)
+    if compute.is_floating_point:
+        return float(x)
+    if compute is D.bool or compute is D.int8:
+        return int(x)
+    return int(x)

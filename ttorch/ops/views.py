@@ -1,0 +1,378 @@
+"""View ops: new shape/stride/offset over the same storage, on any device, no kernel.
+
+A write through a view is seen by its base, as in PyTorch. The backward of a reshaping view
+reshapes; the backward of a selecting view (narrow, select, diagonal, strided slices)
+scatters the gradient into zeros through the same view (``view_scatter``), itself an op
+whose backward is the view again, so higher-order gradients work.
+"""
+from .. import _dtype as D
+from .._tensor import Tensor, _wrap_dim, _numel, _contig_strides
+from ._op import Op
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _infer(shape, numel, op):
+    shape = list(shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if neg:
+        rest = _numel([s for s in shape if s != -1])
+        if rest == 0 or numel % rest:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape[neg[0]] = numel // rest
+    if _numel(shape) != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def _view_strides(old_shape, old_stride, new_shape):
+    """Strides viewing ``old`` as ``new_shape`` without a copy, or None (PyTorch's computeStride)."""
+    if _numel(old_shape) == 0 or not old_shape:
+        return _contig_strides(new_shape)
+    new_stride = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = old_stride[-1]
+    tensor_numel = 1
+    view_numel = 1
+    for d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[d]
+        if d == 0 or (old_shape[d - 1] != 1 and old_stride[d - 1] != tensor_numel * chunk_base):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_stride[view_d] = view_numel * chunk_base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk_base = old_stride[d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(new_stride)
+
+
+# ----------------------------------------------------------------------------- reshaping views
+def _view_impl(x, *, shape, in_shape):
+    st = _view_strides(x._shape, x.stride(), shape)
+    if st is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return x._view(shape, st, x._offset)
+
+
+_view = Op("view", impl=_view_impl, backward=lambda ctx, g: g.reshape(ctx.in_shape), save=(), family="view")
+
+
+def view(input, *shape):
+    if len(shape) == 1 and isinstance(shape[0], D.dtype):
+        raise NotImplementedError("view(dtype) is not supported by ttorch yet")
+    shape = _infer(_shape_arg(shape), input.numel(), "view")
+    return _view(input, shape=shape, in_shape=input._shape)
+
+
+def reshape(input, *shape):
+    shape = _infer(_shape_arg(shape), input.numel(), "reshape")
+    if shape == input._shape:
+        return _view(input, shape=shape, in_shape=input._shape)
+    if _view_strides(input._shape, input.stride(), shape) is None:
+        from .movement import contiguous
+        input = contiguous(input)
+    return _view(input, shape=shape, in_shape=input._shape)
+
+
+def view_as(input, other):
+    return view(input, other._shape)
+
+
+def reshape_as(input, other):
+    return reshape(input, other._shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    s = _wrap_dim(start_dim, input.ndim)
+    e = _wrap_dim(end_dim, input.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input._shape[:s] + (_numel(input._shape[s:e + 1]),) + input._shape[e + 1:]
+    return reshape(input, shape)
+
+
+def unflatten(input, dim, sizes):
+    d = _wrap_dim(dim, input.ndim)
+    sizes = _infer(tuple(sizes), input._shape[d], "unflatten")
+    return view(input, input._shape[:d] + tuple(sizes) + input._shape[d + 1:])
+
+
+def squeeze(input, dim=None):
+    if dim is None:
+        dims = [i for i, s in enumerate(input._shape) if s == 1]
+    else:
+        dims = [dim] if isinstance(dim, int) else list(dim)
+        dims = [_wrap_dim(d, input.ndim) for d in dims]
+        dims = [d for d in dims if input.ndim and input._shape[d] == 1]
+    keep = [i for i in range(input.ndim) if i not in dims]
+    return _strided(input, tuple(input._shape[i] for i in keep), tuple(input.stride()[i] for i in keep),
+                    input._offset, "squeeze", reshaping=True)
+
+
+def unsqueeze(input, dim):
+    d = _wrap_dim(dim, input.ndim + 1)
+    st = input.stride()
+    new_st = st[d] * input._shape[d] if d < input.ndim else 1
+    return _strided(input, input._shape[:d] + (1,) + input._shape[d:], st[:d] + (new_st,) + st[d:], input._offset,
+                    "unsqueeze", reshaping=True)
+
+
+# ----------------------------------------------------------------------------- permuting views
+def _permute_impl(x, *, dims):
+    st = x.stride()
+    return x._view(tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset)
+
+
+def _permute_bw(ctx, g):
+    inv = [0] * len(ctx.dims)
+    for i, d in enumerate(ctx.dims):
+        inv[d] = i
+    return g.permute(inv)
+
+
+_permute = Op("permute", impl=_permute_impl, backward=_permute_bw, save=(), family="view")
+
+
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    dims = tuple(_wrap_dim(d, input.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return _permute(input, dims=dims)
+
+
+def transpose(input, dim0, dim1):
+    if input.ndim == 0:
+        return _permute(input, dims=())
+    d0, d1 = _wrap_dim(dim0, input.ndim), _wrap_dim(dim1, input.ndim)
+    dims = list(range(input.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _permute(input, dims=tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input.ndim == 2 else input.view(input._shape)
+
+
+def movedim(input, source, destination):
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [_wrap_dim(s, input.ndim) for s in src]
+    dst = [_wrap_dim(d, input.ndim) for d in dst]
+    order = [None] * input.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(input.ndim) if i not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return _permute(input, dims=tuple(order))
+
+
+moveaxis = movedim
+
+
+# ----------------------------------------------------------------------------- expand
+def _expand_impl(x, *, shape):
+    lead = len(shape) - x.ndim
+    st = x.stride()
+    new_st = []
+    for i, s in enumerate(shape):
+        if i < lead:
+            new_st.append(0)
+        else:
+            old = x._shape[i - lead]
+            new_st.append(st[i - lead] if old == s else 0)
+    return x._view(shape, tuple(new_st), x._offset)
+
+
+# the engine sums the gradient back to the input's shape
+_expand = Op("expand", impl=_expand_impl, backward=lambda ctx, g: g, save=(), family="view")
+
+
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(input.shape)}}}, size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+                           f"tensor ({input.ndim})")
+    lead = len(sizes) - input.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        old = input._shape[i - lead] if i >= lead else None
+        if s == -1:
+            if old is None:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = old
+        elif old is not None and old != 1 and old != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({old}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(input.shape)}")
+        shape.append(s)
+    return _expand(input, shape=tuple(shape))
+
+
+def expand_as(input, other):
+    return expand(input, other._shape)
+
+
+def broadcast_to(input, size):
+    return expand(input, size)
+
+
+# ----------------------------------------------------------------------------- selecting views
+def _strided_impl(x, *, shape, stride, offset, fn, reshaping, in_shape):
+    return x._view(shape, stride, offset)
+
+
+def _strided_bw(ctx, g):
+    if ctx.reshaping:
+        return g.reshape(ctx.in_shape)
+    return view_scatter(g, ctx.in_shape, ctx.fn)
+
+
+_strided_op = Op("as_strided", impl=_strided_impl, backward=_strided_bw, save=(), family="view")
+
+
+def _strided(x, shape, stride, offset, name, fn=None, reshaping=False):
+    return _strided_op(x, shape=tuple(shape), stride=tuple(stride), offset=offset, fn=fn, reshaping=reshaping,
+                       in_shape=x._shape)
+
+
+def _view_scatter_impl(g, *, shape, fn):
+    from .creation import zeros
+    from .elementwise import copy_into
+    z = zeros(shape, dtype=g.dtype, device=g.device)
+    copy_into(fn(z), g)
+    return z
+
+
+_view_scatter = Op("view_scatter", impl=_view_scatter_impl, backward=lambda ctx, g: ctx.fn(g), save=(),
+                   family="view")
+
+
+def view_scatter(g, shape, fn):
+    """Zeros of ``shape`` with ``g`` written into the view ``fn(zeros)``: the backward of a view."""
+    return _view_scatter(g, shape=tuple(shape), fn=fn)
+
+
+def narrow(input, dim, start, length):
+    d = _wrap_dim(dim, input.ndim)
+    n = input._shape[d]
+    if isinstance(start, Tensor):
+        start = int(start.item())
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return _slice(input, d, start, start + length, 1)
+
+
+def _slice(x, d, start, stop, step):
+    st = x.stride()
+    n = max(0, (stop - start + step - 1) // step)
+    shape = x._shape[:d] + (n,) + x._shape[d + 1:]
+    stride = st[:d] + (st[d] * step,) + st[d + 1:]
+    return _strided(x, shape, stride, x._offset + start * st[d], "slice",
+                    fn=lambda t: _slice(t, d, start, stop, step))
+
+
+def select(input, dim, index):
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _wrap_dim(dim, input.ndim)
+    n = input._shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {d}")
+    if index < 0:
+        index += n
+    st = input.stride()
+    return _strided(input, input._shape[:d] + input._shape[d + 1:], st[:d] + st[d + 1:],
+                    input._offset + index * st[d], "select", fn=lambda t: select(t, d, index))
+
+
+def unbind(input, dim=0):
+    d = _wrap_dim(dim, input.ndim)
+    return tuple(select(input, d, i) for i in range(input._shape[d]))
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    d = _wrap_dim(dim, tensor.ndim)
+    n = tensor._shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [min(s, n - i) for i in range(0, n, s)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    out, pos = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, d, pos, s))
+        pos += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0")
+    n = input._shape[_wrap_dim(dim, input.ndim)]
+    size = -(-n // chunks) if n else 0
+    if size == 0:
+        return split(input, [0] * min(chunks, 1) if n == 0 else [n], dim)
+    return split(input, size, dim)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    d1, d2 = _wrap_dim(dim1, input.ndim), _wrap_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    st = input.stride()
+    n1, n2 = input._shape[d1], input._shape[d2]
+    if offset >= 0:
+        n = max(0, min(n1, n2 - offset))
+        off = input._offset + (offset * st[d2] if n else 0)
+    else:
+        n = max(0, min(n1 + offset, n2))
+        off = input._offset + (-offset * st[d1] if n else 0)
+    keep = [i for i in range(input.ndim) if i not in (d1, d2)]
+    shape = tuple(input._shape[i] for i in keep) + (n,)
+    stride = tuple(st[i] for i in keep) + (st[d1] + st[d2],)
+    return _strided(input, shape, stride, off, "diagonal", fn=lambda t: diagonal(t, offset, d1, d2))
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    off = input._offset if storage_offset is None else storage_offset
+    return _strided(input, tuple(size), tuple(stride), off, "as_strided",
+                    fn=lambda t: as_strided(t, size, stride, off - input._offset + t._offset))
+
+__all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims",
+           "t", "movedim", "moveaxis", "broadcast_to", "narrow", "select", "unbind", "split", "chunk", "diagonal",
+           "as_strided"]
+METHODS = {n: globals()[n] for n in __all__ + ["view", "view_as", "reshape_as", "expand", "expand_as"]}
