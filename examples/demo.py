@@ -14,9 +14,7 @@ import ttorch  # noqa: E402
 def fit(device, steps=150, lr=0.5):
     ttorch.manual_seed(0)
     t = ttorch.linspace(-1, 1, 32, device=device)
-    x = ttorch.stack([t, t * t - 0.3], dim=1) if hasattr(ttorch, "stack") else \
-        (t.reshape(32, 1) * ttorch.tensor([1.0, 0.0], device=device) + (t * t - 0.3).reshape(32, 1) *
-         ttorch.tensor([0.0, 1.0], device=device))   # (32, 2)
+    x = ttorch.stack([t, t * t - 0.3], dim=1)   # (32, 2)
     y = (x * ttorch.tensor([3.0, -2.0], device=device)).sum(dim=1) + 0.5
     w = ttorch.zeros(2, device=device, requires_grad=True)
     b = ttorch.zeros((), device=device, requires_grad=True)

@@ -3,6 +3,7 @@ import numpy as np
 
 import ttorch
 from ttorch import _dtype as D
+from ttorch.ops.samples import Index
 
 # (rtol, atol) per dtype; reductions scale atol with the reduced length
 TOL = {D.float16: (1e-3, 1e-3), D.bfloat16: (1.6e-2, 1e-2), D.float32: (1.3e-5, 1e-5), D.float64: (1e-9, 1e-10)}
@@ -36,6 +37,8 @@ def make(a, dtype, device, noncontig=False, requires_grad=False):
     """A tensor holding the values of NumPy array ``a``; a strided view of a bigger buffer if noncontig."""
     if not isinstance(a, np.ndarray):
         return a
+    if isinstance(a, Index):  # index arguments keep their integer dtype
+        dtype, requires_grad = None, False
     if dtype is not None and not dtype.is_floating_point and a.dtype.kind == "f":
         a = np.round(a * 3)
     if noncontig and a.ndim >= 2:

@@ -10,6 +10,7 @@ import pytest
 import ttorch
 from ttorch import _dtype as D
 from ttorch.ops import REGISTRY
+from ttorch.ops.samples import is_data
 
 from _helpers import close, make, numeric_grads, to_np
 
@@ -51,8 +52,8 @@ def test_values_and_parity(name, i):
             pass
         _, got = _run(op, s, dt, "cpu")
         # reference: the same (rounded) inputs in float64
-        rounded = [to_np(make(a, dt, "cpu")).astype(np.float64) if isinstance(a, np.ndarray) else a for a in s.args]
-        ref_args = [ttorch.tensor(a, dtype=D.float64) if isinstance(a, np.ndarray) else a for a in rounded]
+        rounded = [to_np(make(a, dt, "cpu")).astype(np.float64) if is_data(a) else a for a in s.args]
+        ref_args = [ttorch.tensor(a, dtype=D.float64) if is_data(a) else make(a, None, "cpu") for a in rounded]
         if dt.is_floating_point:
             ref = _outs(op.public(*ref_args, **s.kwargs))
             for g, e in zip(_outs(got), ref):
@@ -69,7 +70,7 @@ def test_values_and_parity(name, i):
 
 def _loss_fn(op, sample, weights):
     def f(arrays):
-        args = [ttorch.tensor(a, dtype=D.float64) if isinstance(a, np.ndarray) else a for a in arrays]
+        args = [ttorch.tensor(a, dtype=D.float64) if is_data(a) else make(a, None, "cpu") for a in arrays]
         outs = _outs(op.public(*args, **sample.kwargs))
         return sum(float((o.detach().double() * ttorch.tensor(w)).sum().item())
                    for o, w in zip(outs, weights) if o.dtype.is_floating_point)

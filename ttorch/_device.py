@@ -29,9 +29,14 @@ class device:
             raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
         if name == "cpu" and index not in (None, 0):
             raise RuntimeError(f"CPU device index must be -1 or zero, got {index}")
-        self = object.__new__(cls)
-        object.__setattr__(self, "type", name)
-        object.__setattr__(self, "index", index)
+        # one object per device: device("cuda:0") is device("cuda", 0), so identity is equality
+        # and the hash is the C-level identity hash (graph metadata hashes devices per op)
+        self = _CACHE.get((name, index))
+        if self is None:
+            self = object.__new__(cls)
+            object.__setattr__(self, "type", name)
+            object.__setattr__(self, "index", index)
+            _CACHE[(name, index)] = self
         _CACHE[key] = self
         return self
 
@@ -45,12 +50,13 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other):
+        if other is self:
+            return True
         if isinstance(other, str):
             other = device(other)
         return isinstance(other, device) and self.type == other.type and self.index == other.index
 
-    def __hash__(self):
-        return hash((self.type, self.index))
+    __hash__ = object.__hash__      # devices are unique objects (see __new__)
 
     def __reduce__(self):
         return (device, (str(self),))

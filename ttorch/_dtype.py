@@ -65,6 +65,16 @@ _BY_NAME = {d.name: d for d in all_dtypes}
 _BY_NP = {d.np: d for d in all_dtypes if d.np is not None}
 
 
+# c10's ScalarType names, which PyTorch's error messages use ("result type Float can't be cast ...")
+_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+
+
+def scalar_name(d):
+    """PyTorch's name of dtype ``d`` in error messages: ``Float``, ``Long``, ``Half``..."""
+    return _SCALAR_NAMES[d.name]
+
+
 def _dtype_by_name(name):
     return _BY_NAME[name]
 
@@ -200,7 +210,7 @@ class finfo:
         self.max = builtins.float(fi.max)
         self.min = builtins.float(fi.min)
         self.tiny = self.smallest_normal = builtins.float(fi.tiny)
-        self.resolution = builtins.float(fi.resolution)
+        self.resolution = 10.0 ** -builtins.int(fi.precision)   # PyTorch: 10**-digits10, in double
 
     def __repr__(self):
         return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, "

@@ -3,6 +3,8 @@
 Operators look their function up at call time in ``ops.FUNCTIONS``, so an op module adds
 an operator's meaning by defining the function; nothing here changes per op.
 """
+import numpy as np
+
 from ._tensor import Tensor
 from . import ops
 
@@ -11,17 +13,32 @@ def _f(name):
     return ops.FUNCTIONS[name]
 
 
+def _operand(other):
+    """``other`` as an operand of a Python operator: NumPy scalars become Python scalars (weakly
+    typed, as PyTorch treats them); None for types the operator does not take."""
+    if isinstance(other, np.generic):
+        return other.item() if other.dtype.kind in "biuf" else None
+    return other if isinstance(other, (Tensor, int, float)) else None
+
+
 def _binary(name, reflected=False):
+    functions = ops.FUNCTIONS   # looked up per call: a module may define the op later
     if reflected:
         def method(self, other):
-            if not isinstance(other, (Tensor, int, float, bool)):
-                return NotImplemented
-            return _f(name)(other, self)
+            t = type(other)
+            if t is not Tensor and t is not float and t is not int and t is not bool:
+                other = _operand(other)
+                if other is None:
+                    return NotImplemented
+            return functions[name](other, self)
     else:
         def method(self, other):
-            if not isinstance(other, (Tensor, int, float, bool)):
-                return NotImplemented
-            return _f(name)(self, other)
+            t = type(other)
+            if t is not Tensor and t is not float and t is not int and t is not bool:
+                other = _operand(other)
+                if other is None:
+                    return NotImplemented
+            return functions[name](self, other)
     return method
 
 

@@ -47,10 +47,13 @@ class Generator:
         return self
 
     def philox(self, n):
-        """(seed, offset) for a cuda launch drawing ``n`` numbers; advances the offset."""
+        """(seed, offset) for a cuda launch drawing ``n`` numbers; advances the offset.
+
+        Kernels take the seed's low 63 bits, as a positive int64, for Philox's key.
+        """
         off = self._offset
         self._offset += (n + 3) // 4 * 4
-        return self._seed & 0x7FFF_FFFF, off
+        return self._seed & 0x7FFF_FFFF_FFFF_FFFF, off
 
 
 default_generator = Generator("cpu")
@@ -63,7 +66,8 @@ def cuda_generator(index):
         from ._device import device
         g = _cuda_gens[index] = Generator.__new__(Generator)
         g.device = device("cuda", index)
-        g.manual_seed(_DEFAULT_SEED)
+        # a generator made after ``ttorch.manual_seed`` starts from that seed, as in PyTorch
+        g.manual_seed(_DEFAULT_SEED if _pending_seed[0] is None else _pending_seed[0])
     return g
 
 

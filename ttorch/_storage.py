@@ -11,29 +11,39 @@ from .cuda import _driver
 
 
 class UntypedStorage:
-    __slots__ = ("device", "nbytes_", "version", "_array", "_ptr", "__weakref__")
+    __slots__ = ("device", "nbytes_", "version", "_array", "_p", "__weakref__")
 
     def __init__(self, device, nbytes=0, array=None):
         self.device = device
         self.version = 0
+        self._p = None                     # host arrays: the address is read on first use
         if array is not None:              # adopt host bytes (cpu, or simulated cuda)
             self._array = array
             self.nbytes_ = array.nbytes
-            self._ptr = array.__array_interface__["data"][0]
             return
         self.nbytes_ = nbytes
         if device.type == "cpu":
             self._array = np.empty(nbytes, dtype=np.uint8)
-            self._ptr = self._array.__array_interface__["data"][0]
         else:
             be = _driver.backend()
             if _driver.SIMULATED:
                 self._array = be.alloc_array(nbytes)
-                self._ptr = self._array.__array_interface__["data"][0]
             else:
                 self._array = None
-                self._ptr = be.malloc(nbytes, device.index)
+                self._p = be.malloc(nbytes, device.index)
             _driver._count(nbytes, device.index)
+
+    @property
+    def _ptr(self):
+        """The address of the first byte (cpu tensors make storages often; most never need it)."""
+        p = self._p
+        if p is None:
+            p = self._p = self._array.__array_interface__["data"][0]
+        return p
+
+    @_ptr.setter
+    def _ptr(self, value):
+        self._p = value
 
     def __del__(self):
         if self.device.type == "cuda":

@@ -4,6 +4,7 @@ On cpu the tensor also keeps a NumPy view of its elements (``_np``), so the NumP
 read and write the same memory. Views share the storage and its version counter; the math
 lives in ``ttorch/ops`` and is attached here as methods by the op registry.
 """
+import collections
 import math
 
 import numpy as np
@@ -14,13 +15,26 @@ from ._storage import UntypedStorage
 from .autograd import grad_mode
 
 
+_CONTIG = {}
+
+
 def _contig_strides(shape):
+    """Row-major strides of ``shape`` (remembered per shape: views and backward ask often)."""
+    try:
+        return _CONTIG[shape]
+    except (KeyError, TypeError):
+        pass
     st = [1] * len(shape)
     acc = 1
     for i in range(len(shape) - 1, -1, -1):
         st[i] = acc
         acc *= shape[i]
-    return tuple(st)
+    st = tuple(st)
+    if type(shape) is tuple:
+        if len(_CONTIG) > 4096:
+            _CONTIG.clear()
+        _CONTIG[shape] = st
+    return st
 
 
 def _numel(shape):
@@ -69,8 +83,8 @@ class Tensor:
         if type(a) is not np.ndarray or not a.flags.c_contiguous:
             a = np.asarray(a, order="C")
         if dtype is None:
-            dtype = D.from_numpy_dtype(a.dtype)
-        elif a.dtype != dtype.np:
+            dtype = D._BY_NP.get(a.dtype) or D.from_numpy_dtype(a.dtype)
+        elif a.dtype is not dtype.np and a.dtype != dtype.np:
             a = a.astype(dtype.np)
         t._np = a
         t._shape = a.shape
@@ -197,7 +211,9 @@ class Tensor:
 
     @property
     def _version(self):
-        return self.untyped_storage().version
+        # a cpu result without a storage object yet has no views and was never written in place
+        st = self._storage
+        return 0 if st is None else st.version
 
     def _bump_version(self):
         self.untyped_storage().version += 1
@@ -209,6 +225,12 @@ class Tensor:
 
     @property
     def grad(self):
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            import warnings
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                          "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                          "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
+                          UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -233,8 +255,13 @@ class Tensor:
         return self
 
     def detach(self):
-        """A new tensor sharing storage with this one, outside the graph."""
-        out = Tensor._make(self.untyped_storage(), self._shape, self.stride(), self._offset, self.dtype)
+        """A new tensor sharing storage (and so the version counter) with this one, outside the graph."""
+        out = Tensor.__new__(Tensor)
+        out._storage = self.untyped_storage()
+        out._shape, out._stride, out._offset = self._shape, self._stride, self._offset
+        out.dtype, out.device = self.dtype, self.device
+        if self.device.type == "cpu":
+            out._np = self._np      # the same elements: share the NumPy view itself
         return out
 
     def detach_(self):
@@ -243,9 +270,24 @@ class Tensor:
         return self
 
     def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward (leaves always do)."""
         if self.is_leaf:
+            if not self.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         self._retains_grad = True
+        self._watch_output()
+
+    def _watch_output(self):
+        """Ask this tensor's graph node to run its hooks and retain_grad (held weakly: the node
+        must not keep the tensor alive)."""
+        import weakref
+        ctx = getattr(self.grad_fn, "_ctx", None)
+        if ctx is None:
+            raise RuntimeError(f"cannot register a hook on a tensor produced by {self.grad_fn.name()}")
+        if getattr(ctx, "_hooked_outputs", None) is None:
+            ctx._hooked_outputs = {}
+        ctx._hooked_outputs[self._output_nr] = weakref.ref(self)
 
     @property
     def retains_grad(self):
@@ -260,9 +302,23 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._hooks is None:
-            self._hooks = {}
+            self._hooks = collections.OrderedDict()   # weakly referenced by the handle
         h = _RemovableHandle(self._hooks)
         self._hooks[h.id] = hook
+        if self.grad_fn is not None:
+            self._watch_output()
+        return h
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after a gradient has been accumulated into this leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = collections.OrderedDict()
+        h = _RemovableHandle(self._post_acc_hooks)
+        self._post_acc_hooks[h.id] = hook
         return h
 
     @property
@@ -323,14 +379,20 @@ class Tensor:
         return iter(self.unbind(0))
 
     def __bool__(self):
-        if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        n = self.numel()
+        if n != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'no values' if n == 0 else 'more than one value'} "
+                               "is ambiguous")
         return bool(self.item())
 
     def __float__(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
@@ -346,7 +408,7 @@ class Tensor:
 
     def __repr__(self, *, tensor_contents=None):
         from ._tensor_str import _str
-        return _str(self)
+        return _str(self, tensor_contents)
 
     def __format__(self, spec):
         if self.dim() == 0:

@@ -48,9 +48,25 @@ class OpNode(Node):
                 "graph a second time or if you need to access saved tensors after calling backward.")
         ctx = self._ctx
         ctx._check_versions(self._name)
-        from ..ops.creation import zeros
-        grads = [g if g is not None else zeros(m[0], dtype=m[1], device=m[2]) for g, m in zip(grads, self._out_meta)]
-        out = self._backward(ctx, *grads)
+        for g in grads:
+            if g is None:   # an output that got no gradient: materialize zeros
+                from ..ops.creation import zeros
+                grads = [g if g is not None else zeros(m[0], dtype=m[1], device=m[2])
+                         for g, m in zip(grads, self._out_meta)]
+                break
+        saved_out = getattr(ctx, "output", None)
+        if create_graph and saved_out is not None:
+            # Unpack the saved output as PyTorch does: an alias whose grad_fn is this node, so
+            # a backward rule that reads the output (exp, tanh...) is itself differentiable.
+            live = saved_out.detach()
+            live.grad_fn, live._output_nr, live.requires_grad = self, 0, True
+            ctx.output = live
+            try:
+                out = self._backward(ctx, *grads)
+            finally:
+                ctx.output = saved_out
+        else:
+            out = self._backward(ctx, *grads)
         if not isinstance(out, tuple):
             out = (out,)
         res = []
@@ -162,10 +178,12 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     ready = [e[0] for e in roots if e is not None and deps.get(e[0], 0) == 0]
     ready = list(dict.fromkeys(ready))
     captured = {}
+    empty = {}
     with grad_mode.set_grad_enabled(create_graph):
+        # one pass per node; the loop body is kept lean since it runs for every recorded op
         while ready:
             node = ready.pop()
-            buf = buffers.pop(node, {})
+            buf = buffers.pop(node, empty)
             if isinstance(node, AccumulateGrad):
                 grads = [buf.get(0)]
                 if capture is not None:
@@ -178,13 +196,15 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
                     node.apply(grads, create_graph)
                 continue
             nout = len(node._out_meta)
-            grads = [buf.get(i) for i in range(nout)]
+            grads = [buf.get(0)] if nout == 1 else [buf.get(i) for i in range(nout)]
             if capture is not None:
                 for i in range(nout):
                     if (node, i) in capture:
                         captured[(node, i)] = grads[i]
-            _call_tensor_hooks(node, grads)
-            if all(g is None for g in grads):
+            ctx = node._ctx
+            if ctx is not None and getattr(ctx, "_hooked_outputs", None):
+                _call_tensor_hooks(node, grads)
+            if (grads[0] is None) if nout == 1 else all(g is None for g in grads):
                 in_grads = [None] * len(node.next_functions)
             else:
                 in_grads = node.apply(grads, create_graph)
@@ -195,10 +215,14 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
                     continue
                 n, slot = e
                 if g is not None:
-                    b = buffers.setdefault(n, {})
-                    b[slot] = g if slot not in b else b[slot] + g
-                deps[n] -= 1
-                if deps[n] == 0:
+                    b = buffers.get(n)
+                    if b is None:
+                        buffers[n] = {slot: g}
+                    else:
+                        b[slot] = b[slot] + g if slot in b else g
+                d = deps[n] - 1
+                deps[n] = d
+                if d == 0:
                     ready.append(n)
     return captured
 
@@ -231,7 +255,12 @@ def _make_grads(outputs, grad_outputs):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not t.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
-            g = ones_like(t)
+            if t.device.type == "cpu":     # the usual loss.backward(): skip the generic creation path
+                import numpy as np
+                from .._tensor import Tensor
+                g = Tensor._wrap_np(np.ones(t._shape, t.dtype.np), t.dtype)
+            else:
+                g = ones_like(t)
         elif g._shape != t._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {g.shape} and output[0] has a "
                                f"shape of {t.shape}.")

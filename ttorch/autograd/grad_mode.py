@@ -54,6 +54,11 @@ class set_grad_enabled(_Mode):
         self._prev = _state["enabled"]
         _state["enabled"] = bool(mode)
 
+    def __call__(self, fn):
+        # used as a decorator: the mode set by the constructor applies only inside ``fn``
+        _state["enabled"] = self._prev
+        return super().__call__(fn)
+
     def __enter__(self):
         pass
 

@@ -86,6 +86,28 @@ def manual_seed_all(seed):
         cuda_generator(i).manual_seed(seed)
 
 
+def seed():
+    """Seed the current device's generator from fresh entropy."""
+    from .._random import cuda_generator
+    cuda_generator(_current[0]).seed()
+
+
+def initial_seed():
+    from .._random import cuda_generator
+    return cuda_generator(_current[0]).initial_seed()
+
+
+def get_rng_state(device="cuda"):
+    """The state (a uint8 cpu tensor) of a cuda device's generator: its seed and Philox offset."""
+    from .._random import cuda_generator
+    return cuda_generator(_index(device)).get_state()
+
+
+def set_rng_state(new_state, device="cuda"):
+    from .._random import cuda_generator
+    cuda_generator(_index(device)).set_state(new_state)
+
+
 class device:
     """Context manager that changes the current cuda device."""
 

@@ -6,8 +6,8 @@ Real memory comes from CUDA's stream-ordered allocator (``cuMemAllocAsync`` /
 the pool is the cache, so there is no allocator of our own. Triton launches on stream 0 of the
 same primary context, so kernels, allocations and copies are ordered without extra syncs.
 """
-import ctypes
 import os
+import threading
 
 import numpy as np
 
@@ -65,6 +65,7 @@ class _Real:
         self.count = self._check(driver.cuDeviceGetCount())[0]
         self.contexts = {}
         self.current = 0
+        self._tls = threading.local()   # the CUDA current context is per thread
 
     def _check(self, res):
         err = res[0]
@@ -77,6 +78,8 @@ class _Real:
         return self.count
 
     def context(self, index):
+        if getattr(self._tls, "bound", None) == index:  # current on this thread: skip cuCtxSetCurrent
+            return self.contexts[index]
         ctx = self.contexts.get(index)
         if ctx is None:
             if not 0 <= index < self.count:
@@ -85,6 +88,7 @@ class _Real:
             ctx = self._check(self.cu.cuDevicePrimaryCtxRetain(dev))[0]
             self.contexts[index] = ctx
         self._check(self.cu.cuCtxSetCurrent(ctx))
+        self._tls.bound = index
         return ctx
 
     def set_device(self, index):

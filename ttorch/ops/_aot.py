@@ -11,13 +11,15 @@ import time
 class KernelSpec:
     """One configuration of a kernel: argument types (``*fp32``, ``i32``, ``constexpr``) and constexpr values."""
 
-    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label=""):
+    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label="", divisible=()):
         self.kernel = kernel
         self.signature = dict(signature)
         self.constexprs = dict(constexprs)
         self.num_warps = num_warps
         self.num_stages = num_stages
         self.label = label
+        # arguments (pointers or ints) that Triton's launcher would find divisible by 16 and mark so
+        self.divisible = tuple(divisible)
 
     @property
     def name(self):
@@ -29,7 +31,9 @@ class KernelSpec:
         from triton.backends.compiler import GPUTarget
         for k in self.constexprs:
             self.signature[k] = "constexpr"
-        src = ASTSource(fn=self.kernel, signature=self.signature, constexprs=self.constexprs)
+        names = self.kernel.arg_names
+        attrs = {(names.index(a),): [["tt.divisibility", 16]] for a in self.divisible}
+        src = ASTSource(fn=self.kernel, signature=self.signature, constexprs=self.constexprs, attrs=attrs)
         t0 = time.time()
         k = triton.compile(src, target=GPUTarget("cuda", cap, 32),
                            options={"num_warps": self.num_warps, "num_stages": self.num_stages})

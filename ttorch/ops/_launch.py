@@ -99,3 +99,54 @@ if SIMULATED:
         return _orig_dot(self, _widen_bf16(a), _widen_bf16(b), d, input_precision, max_num_imprecise_acc)
 
     _interp.InterpreterBuilder.create_dot = _create_dot
+
+
+# --- libdevice under the interpreter --------------------------------------------------------
+# ``triton.language.extra.libdevice`` holds stubs that the compiler swaps for the CUDA
+# functions; the interpreter calls the stubs themselves (they return None) and its builder
+# refuses extern calls. Route the stubs to the CUDA functions (same argument checks and
+# result types) and evaluate each ``__nv_*`` symbol with NumPy, once, here.
+if SIMULATED:
+    import math as _math
+    from triton.language import core as _core
+    from triton.language.extra import libdevice as _ld_stub
+    from triton.language.extra.cuda import libdevice as _ld_cuda
+
+    def _round_half_away(x):  # C's round(): halfway cases away from zero
+        t = _np.trunc(x)
+        return _np.where(_np.abs(x - t) >= 0.5, t + _np.sign(x), t)
+
+    def _vec(f):
+        def g(v):
+            try:
+                return f(v)
+            except (ValueError, OverflowError):  # math's domain errors: CUDA returns inf there
+                return _math.inf
+        return _np.vectorize(g, otypes=[_np.float64])
+
+    _NV = {"exp": _np.exp, "exp2": _np.exp2, "exp10": lambda x: _np.power(x.dtype.type(10), x), "expm1": _np.expm1,
+           "log": _np.log, "log2": _np.log2, "log10": _np.log10, "log1p": _np.log1p, "sqrt": _np.sqrt,
+           "rsqrt": lambda x: 1 / _np.sqrt(x), "cbrt": _np.cbrt, "sin": _np.sin, "cos": _np.cos, "tan": _np.tan,
+           "asin": _np.arcsin, "acos": _np.arccos, "atan": _np.arctan, "sinh": _np.sinh, "cosh": _np.cosh,
+           "tanh": _np.tanh, "asinh": _np.arcsinh, "acosh": _np.arccosh, "atanh": _np.arctanh,
+           "erf": _vec(_math.erf), "erfc": _vec(_math.erfc), "lgamma": _vec(_math.lgamma),
+           "tgamma": _vec(_math.gamma), "floor": _np.floor, "ceil": _np.ceil, "trunc": _np.trunc,
+           "rint": _np.rint, "nearbyint": _np.rint, "round": _round_half_away, "fabs": _np.abs, "abs": _np.abs,
+           "isnan": _np.isnan, "isinf": _np.isinf, "finite": _np.isfinite, "isfinite": _np.isfinite,
+           "signbit": _np.signbit, "pow": _np.power, "powi": _np.power, "atan2": _np.arctan2, "hypot": _np.hypot,
+           "fmod": _np.fmod, "copysign": _np.copysign, "fmax": _np.fmax, "fmin": _np.fmin, "fma": lambda a, b, c: a * b + c}
+
+    def _extern(self, lib_name, lib_path, symbol, args, ret_type, is_pure):
+        name = symbol[5:] if symbol.startswith("__nv_") else symbol
+        fn = _NV.get(name) or _NV.get(name[:-1])  # fp32 variants end in "f"; isnand, isinfd... in "d"
+        if fn is None:
+            raise NotImplementedError(f"libdevice {symbol} has no NumPy version in ttorch's simulated device")
+        out_ty = ret_type.scalar
+        with _np.errstate(all="ignore"):
+            data = _np.asarray(fn(*[a.data for a in args]))
+        return _interp.TensorHandle(data.astype(_interp._get_np_dtype(out_ty)), out_ty)
+
+    _interp.InterpreterBuilder.create_extern_elementwise = _extern
+    for _n, _f in vars(_ld_cuda).items():
+        if _core.is_builtin(_f) and hasattr(_ld_stub, _n):
+            setattr(_ld_stub, _n, lambda *a, _f=_f, **k: _f(*a, _semantic=_interp.interpreter_semantic))

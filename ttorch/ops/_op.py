@@ -23,19 +23,29 @@ class Ctx:
     """What a backward rule sees: saved ``inputs`` (None where not saved), ``output``, and attrs."""
 
     _hooked_outputs = None
+    _out_version = None     # version of the saved output (save_output), checked before backward
 
     def __init__(self, attrs):
-        self.__dict__.update(attrs)
+        self.__dict__ = attrs       # a fresh dict (Op.__call__'s **attrs): adopted, not copied
 
     def _check_versions(self, opname):
-        for t, v in self._versions:
-            if t._version != v:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{t.device.type}{'.' if t.is_cuda else ''}{_TYPE[t.dtype.name]} {list(t.shape)}], "
-                    f"which is output 0 of {opname}, is at version {t._version}; expected version {v} instead. "
-                    "Hint: the backtrace further above can help locate the in-place op (enable "
-                    "ttorch.autograd.set_detect_anomaly(True)).")
+        # ``_versions``: per input, the version of the saved tensor (None: not saved). Plain
+        # ints, so the garbage collector does not track them: graphs can be long.
+        for t, v in zip(self.inputs, self._versions):
+            if v is not None and t._version != v:
+                _version_error(t, v, opname)
+        v = self._out_version
+        if v is not None and self.output._version != v:
+            _version_error(self.output, v, opname)
+
+
+def _version_error(t, v, opname):
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [ttorch.{'cuda.' if t.is_cuda else ''}{_TYPE[t.dtype.name]} {list(t.shape)}], "
+        f"which is output 0 of {opname}, is at version {t._version}; expected version {v} instead. "
+        "Hint: the backtrace further above can help locate the in-place op (enable "
+        "ttorch.autograd.set_detect_anomaly(True)).")
 
 
 _TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
@@ -81,14 +91,18 @@ class Op:
             if type(t) is Tensor:
                 if dev is None:
                     dev = t.device
-                elif t.device != dev:
+                elif t.device is not dev and t.device != dev:
                     raise RuntimeError(f"{self.name}: Expected all tensors to be on the same device, but found at "
                                        f"least two devices, {dev} and {t.device}!")
         if self.impl is not None:
             out = self.impl(*inputs, **attrs)
         elif dev is None or dev.type == "cpu":
-            r = self.cpu(*[t._np if type(t) is Tensor else t for t in inputs], **attrs)
-            out = tuple(Tensor._wrap_np(a) for a in r) if type(r) is tuple else Tensor._wrap_np(r)
+            if len(inputs) == 2:    # the common binary case, without a list comprehension's frame
+                a, b = inputs
+                r = self.cpu(a._np if type(a) is Tensor else a, b._np if type(b) is Tensor else b, **attrs)
+            else:
+                r = self.cpu(*[t._np if type(t) is Tensor else t for t in inputs], **attrs)
+            out = Tensor._wrap_np(r) if type(r) is not tuple else tuple(Tensor._wrap_np(a) for a in r)
         else:
             out = self.cuda(*inputs, **attrs)
         if self.backward is not None and grad_mode._state["enabled"]:
@@ -99,33 +113,58 @@ class Op:
         return out
 
     def _record(self, inputs, attrs, out):
+        # this runs for every recorded op: one pass, and few objects for the garbage collector
         ctx = Ctx(attrs)
-        saved = [None] * len(inputs)
-        versions = []
+        save = self.save
+        n = len(inputs)
+        saved = list(inputs)        # scalars are kept by value
+        versions = [None] * n
+        needs = [False] * n
+        nxt = [None] * n
+        in_meta = [None] * n
         for i, t in enumerate(inputs):
-            if type(t) is not Tensor:
-                saved[i] = t            # scalars are kept by value
-            elif self.save is None or i in self.save:
-                saved[i] = t
-                versions.append((t, t._version))
+            if type(t) is Tensor:
+                if save is None or i in save:
+                    versions[i] = t._version
+                else:
+                    saved[i] = None
+                if t.requires_grad:
+                    needs[i] = True
+                    nxt[i] = edge_of(t)
+                    in_meta[i] = _interned((t._shape, t.dtype, t.device))
         ctx.inputs = saved
-        ctx.needs = tuple(type(t) is Tensor and t.requires_grad for t in inputs)
+        ctx.needs = _interned(tuple(needs))
+        ctx._versions = _interned(tuple(versions))
         outs = out if type(out) is tuple else (out,)
         if self.save_output:
             o = outs[0].detach()
             ctx.output = o
-            versions.append((o, o._version))
-        ctx._versions = versions
-        nxt = tuple(edge_of(t) if type(t) is Tensor and t.requires_grad else None for t in inputs)
-        in_meta = tuple((t._shape, t.dtype, t.device) if type(t) is Tensor and t.requires_grad else None
-                        for t in inputs)
-        node = OpNode(self.grad_name, self.backward, ctx, nxt,
-                      in_meta, tuple((o._shape, o.dtype, o.device) for o in outs))
+            ctx._out_version = o._version
+        node = OpNode(self.grad_name, self.backward, ctx, tuple(nxt), _interned(tuple(in_meta)),
+                      _interned(tuple([_interned((o._shape, o.dtype, o.device)) for o in outs])))
         for i, o in enumerate(outs):
             if o.dtype.is_floating_point:
                 o.grad_fn = node
                 o._output_nr = i
                 o.requires_grad = True
+
+
+_INTERNED = {}
+
+
+def _interned(meta):
+    """One shared object per distinct metadata tuple ((shape, dtype, device), needs, versions):
+    graph nodes of the same shapes share them, so a long graph holds fewer objects for Python's
+    garbage collector to walk (its full collections visit every live object)."""
+    try:
+        m = _INTERNED.get(meta)
+    except TypeError:       # an unhashable shape: keep the tuple as it is
+        return meta
+    if m is None:
+        if len(_INTERNED) > 8192:
+            _INTERNED.clear()
+        m = _INTERNED[meta] = meta
+    return m
 
 
 def _camel(name):
@@ -146,8 +185,8 @@ def write_out(out, result, opname):
     if out.device != result.device:
         raise RuntimeError(f"{opname}: Expected out tensor to be on device {result.device}, but got {out.device}")
     if not D.can_cast(result.dtype, out.dtype):
-        raise RuntimeError(f"{opname}: result type {result.dtype.name.capitalize()} can't be cast to the desired "
-                           f"output type {out.dtype.name.capitalize()}")
+        raise RuntimeError(f"{opname}: result type {D.scalar_name(result.dtype)} can't be cast to the desired "
+                           f"output type {D.scalar_name(out.dtype)}")
     if out.requires_grad and grad_mode.is_grad_enabled():
         raise RuntimeError(f"{opname}(): functions with out=... arguments don't support automatic differentiation, "
                            "but one of the arguments requires grad.")

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _dtype as D
 from .._device import CPU, _canonical
 from .._tensor import Tensor
-from .elementwise import ew_launch, _identity
+from .elementwise import ew_launch, _identity, scalar_operand
 
 
 def _size(size):
@@ -112,9 +112,9 @@ def from_numpy(ndarray):
     from .._storage import UntypedStorage
     extent = 1 + builtins.sum((n - 1) * s for n, s in zip(ndarray.shape, ndarray.strides)) // isz \
         if ndarray.size else 0
-    flat = np.lib.stride_tricks.as_strided(ndarray, shape=(extent * isz,), strides=(1,)) if extent else \
-        np.empty(0, np.uint8)
-    flat = flat.view(np.uint8) if flat.dtype != np.uint8 else flat
+    # the elements from the first (lowest address, strides being >= 0) to the last, as bytes
+    flat = np.lib.stride_tricks.as_strided(ndarray, shape=(extent,), strides=(isz,)).view(np.uint8) if extent \
+        else np.empty(0, np.uint8)
     st = UntypedStorage(CPU, array=flat)
     return Tensor._make(st, ndarray.shape, tuple(s // isz for s in ndarray.strides), 0, dt)
 
@@ -144,8 +144,9 @@ def fill_(t, value):
     else:
         compute = t.dtype if t.dtype is not D.bool else D.int8
         if compute.is_floating_point:
-            value = float(value)
             compute = D.float64 if t.dtype is D.float64 else D.float32
+            # a float64 value fp32 can't hold travels as a 0-dim tensor, not an fp32 argument
+            value = scalar_operand(float(value), compute, t.device)
         else:
             value = int(value)
         ew_launch(_identity, t, [value], compute)
@@ -214,3 +215,107 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, layout=None,
 __all__ = ["tensor", "as_tensor", "from_numpy", "empty", "full", "zeros", "ones", "empty_like", "zeros_like",
            "ones_like", "full_like", "arange", "linspace", "eye"]
 METHODS = {}
+
+
+# ----------------------------------------------------------------------------- tril, triu
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+from ._launch import launch as _launch, cdiv as _cdiv, next_pow2 as _next_pow2, SIMULATED as _SIMULATED  # noqa: E402
+from ._op import Op as _Op, write_out as _write_out  # noqa: E402
+
+
+@triton.jit
+def _tri_kernel(out_ptr, x_ptr, M, N, diag, sxb, sxm, sxn, UPPER: tl.constexpr, BLOCK_M: tl.constexpr,
+                BLOCK_N: tl.constexpr):
+    # one (BLOCK_M, BLOCK_N) tile of matrix b; the batch rides on grid axis 0 (no 65535 limit)
+    b = tl.program_id(0).to(tl.int64)
+    rm = (tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M))[:, None]
+    rn = (tl.program_id(2) * BLOCK_N + tl.arange(0, BLOCK_N))[None, :]
+    inside = (rm < M) & (rn < N)
+    if UPPER:
+        keep = rn - rm >= diag
+    else:
+        keep = rn - rm <= diag
+    x = tl.load(x_ptr + b * sxb + rm.to(tl.int64) * sxm + rn * sxn, mask=inside & keep, other=0)
+    tl.store(out_ptr + b * M * N + rm.to(tl.int64) * N + rn, x, mask=inside)
+
+
+def _tri_cpu(a, *, diagonal, upper):
+    return np.triu(a, diagonal) if upper else np.tril(a, diagonal)
+
+
+def _tri_cuda(x, *, diagonal, upper):
+    from ..autograd import grad_mode
+    out = Tensor._empty(x._shape, x.dtype, x.device)
+    if out.numel() == 0:
+        return out
+    m, n = x._shape[-2:]
+    with grad_mode.no_grad():
+        x3 = x.reshape(-1, m, n)        # a view unless the batch dims can't merge
+    bm, bn = (min(_next_pow2(m), 64), min(_next_pow2(n), 64)) if _SIMULATED else (32, 64)
+    diag = builtins.max(-m, builtins.min(diagonal, n))  # same result, fits int32
+    _launch(_tri_kernel, (x3._shape[0], _cdiv(m, bm), _cdiv(n, bn)), out, x3, m, n, diag, *x3.stride(),
+            UPPER=upper, BLOCK_M=bm, BLOCK_N=bn, num_warps=4)
+    return out
+
+
+def _tri_specs():
+    from ._aot import KernelSpec, ptr
+    specs = []
+    for dt in (D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool):
+        for upper in (False, True):
+            sig = {"out_ptr": ptr(dt), "x_ptr": ptr(dt), "M": "i32", "N": "i32", "diag": "i32", "sxb": "i64",
+                   "sxm": "i64", "sxn": "i64"}
+            specs.append(KernelSpec(_tri_kernel, sig, {"UPPER": upper, "BLOCK_M": 32, "BLOCK_N": 64},
+                                    label=f"{'triu' if upper else 'tril'} {dt}"))
+    return specs
+
+
+def _tri_samples():
+    from .samples import Sample, rng
+    r = rng("tril")
+    cases = [((3, 5), 0), ((5, 3), -1), ((4, 4), 2), ((2, 3, 4), 1), ((2, 1, 3, 3), -2), ((3, 3), -7), ((3, 3), 9),
+             ((0, 3), 0), ((1, 1), 0), ((2, 0, 2), 1)]
+    return [Sample([r.uniform(-2, 2, size=s)], {"diagonal": d}) for s, d in cases]
+
+
+def _tri_op(name, upper):
+    op = _Op(name, cpu=_tri_cpu, cuda=_tri_cuda, save=(), family="creation", kernels=_tri_specs,
+             backward=lambda ctx, g: _tri_op_fn[name](g, ctx.diagonal), samples=_tri_samples,
+             dtypes=(D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool),
+             doc=f"the {'upper' if upper else 'lower'} triangle of the last two dims; zeros elsewhere")
+
+    def fn(input, diagonal=0, *, out=None):
+        if input.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+        r = op(input, diagonal=int(diagonal), upper=upper)
+        return r if out is None else _write_out(out, r, name)
+
+    def inplace(self, diagonal=0):
+        from .inplace import inplace_from
+        return inplace_from(self, fn(self, diagonal), name + "_")
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""``ttorch.{name}(input, diagonal=0)``: the {'upper' if upper else 'lower'} triangular part of the
+    matrix (or batch of matrices) ``input``; the other elements are set to 0.
+
+    Elements ``input[..., i, j]`` with ``j - i {'>=' if upper else '<='} diagonal`` are kept.
+
+    Example::
+
+        >>> ttorch.{name}(ttorch.ones(2, 3)).tolist()
+        {[[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]] if upper else [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]}
+    """
+    inplace.__name__ = name + "_"
+    op.public = fn
+    return fn, inplace
+
+
+_tri_op_fn = {}
+tril, tril_ = _tri_op("tril", upper=False)
+triu, triu_ = _tri_op("triu", upper=True)
+_tri_op_fn.update(tril=tril, triu=triu)
+
+__all__ += ["tril", "triu"]
+METHODS.update(tril=tril, triu=triu, tril_=tril_, triu_=triu_)

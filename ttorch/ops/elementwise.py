@@ -98,6 +98,34 @@ def tl_dtype(d):
     return _TL[d]
 
 
+try:  # NumPy >= 2 keeps its error state in a context variable: setting it directly is cheap,
+    # np.errstate costs ~1.5 µs a call. Hot paths use ``np_errstate.set(NP_QUIET)``/``reset``.
+    from numpy._core.umath import _extobj_contextvar as np_errstate, _make_extobj
+    NP_QUIET = _make_extobj(all="ignore")
+except ImportError:  # pragma: no cover - NumPy 1.x
+    class _ErrState:
+        """The same interface over ``np.seterr`` (NumPy 1.x has no context variable)."""
+
+        @staticmethod
+        def set(_):
+            return np.seterr(all="ignore")
+
+        @staticmethod
+        def reset(old):
+            np.seterr(**old)
+
+    np_errstate, NP_QUIET = _ErrState(), None
+
+
+def np_quiet(fn, *args):
+    """``fn(*args)`` with NumPy's floating-point warnings off (PyTorch never warns on inf/nan)."""
+    token = np_errstate.set(NP_QUIET)
+    try:
+        return fn(*args)
+    finally:
+        np_errstate.reset(token)
+
+
 def broadcast_shapes(*shapes, op="broadcast"):
     """PyTorch's broadcasting of shapes; RuntimeError naming the op and shapes on a mismatch."""
     if len(shapes) == 1:
@@ -111,7 +139,7 @@ def broadcast_shapes(*shapes, op="broadcast"):
                 out[j] = d
             elif d != 1 and d != out[j]:
                 raise RuntimeError(f"{op}: The size of tensor a ({out[j]}) must match the size of tensor b ({d}) at "
-                                   f"non-singleton dimension {i}; shapes " + ", ".join(str(list(x)) for x in shapes))
+                                   f"non-singleton dimension {j}; shapes " + ", ".join(str(list(x)) for x in shapes))
     return tuple(out)
 
 
@@ -219,9 +247,10 @@ def scalar_operand(x, compute, device):
     Triton types a float argument as fp32 and an int as i32/i64; a float64 op with a scalar
     that fp32 can't hold exactly gets a 0-dim tensor instead.
     """
-    if compute is D.float64 and isinstance(x, float) and float(np.float32(x)) != x:
-        from .creation import full
-        return full((), x, dtype=D.float64, device=device)
+    if compute is D.float64 and isinstance(x, float) and x == x and (
+            abs(x) > 3.4028234663852886e38 or float(np.float32(x)) != x):
+        from .creation import tensor  # uploaded from the host: a fill kernel would round it to fp32
+        return tensor(x, dtype=D.float64, device=device)
     if compute.is_floating_point:
         return float(x)
     if compute is D.bool or compute is D.int8:

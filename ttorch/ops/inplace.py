@@ -22,8 +22,11 @@ def inplace_from(x, result, opname):
         raise RuntimeError(f"{opname}: output with shape {list(x.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
     if result.dtype is not x.dtype and not _castable(result.dtype, x.dtype):
-        raise RuntimeError(f"result type {result.dtype.name.capitalize()} can't be cast to the desired output type "
-                           f"{x.dtype.name.capitalize()}")
+        from .._dtype import scalar_name
+        raise RuntimeError(f"result type {scalar_name(result.dtype)} can't be cast to the desired output type "
+                           f"{scalar_name(x.dtype)}")
+    if result.grad_fn is not None:
+        _keep_original(result.grad_fn, x)
     copy_into(x, result)
     x._bump_version()
     if result.grad_fn is not None:
@@ -35,6 +38,20 @@ def inplace_from(x, result, opname):
         x._output_nr = result._output_nr
         x.requires_grad = True
     return x
+
+
+def _keep_original(node, x):
+    """The op that computed the new value of ``x`` saved ``x`` itself for its backward, and ``x``
+    is about to be overwritten: give the backward a copy of the old value (``y.mul_(w)`` needs
+    the old ``y`` for ``w``'s gradient)."""
+    ctx = getattr(node, "_ctx", None)
+    inputs = getattr(ctx, "inputs", None)
+    if not inputs or not any(t is x for t in inputs):
+        return
+    with grad_mode.no_grad():
+        orig = x.detach().clone()
+    ctx._versions = tuple(orig._version if t is x else v for t, v in zip(inputs, ctx._versions))
+    ctx.inputs = [orig if t is x else t for t in inputs]
 
 
 def _castable(src, dst):

@@ -21,6 +21,20 @@ class Sample:
         return f"Sample({shp}, {self.kwargs}{', ' + self.note if self.note else ''})"
 
 
+class Index(np.ndarray):
+    """An integer array the generated tests keep as is (an index argument): never cast to the
+    dtype under test nor made to require grad. Make one with ``index(values)``."""
+
+
+def index(values, dtype=np.int64):
+    return np.asarray(values, dtype=dtype).view(Index)
+
+
+def is_data(a):
+    """A sample argument the tests turn into a tensor of the dtype under test."""
+    return isinstance(a, np.ndarray) and not isinstance(a, Index)
+
+
 def rng(name):
     return np.random.default_rng(abs(hash(name)) % (2 ** 32))
 

@@ -1,3 +1,207 @@
-"""(in progress)"""
-__all__ = []
-METHODS = {}
+"""Inclusive scans along a dim: ``cumsum`` and ``cumprod``.
+
+One Triton kernel: a program takes a block of rows (the ``(outer, N, inner)`` view of a
+contiguous input, as softmax uses) and walks along N in blocks, scanning each block with
+``tl.cumsum``/``tl.cumprod`` and combining it with the carry of the blocks before it. ``reverse=True``
+walks from the end (a suffix scan: the backward of cumsum). Integers and bool scan in int64,
+as in PyTorch; half types accumulate in float32.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from ..autograd import grad_mode
+from .._tensor import Tensor, _wrap_dim
+from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._op import Op, write_out
+from .elementwise import tl_dtype
+from .reduction import _add, _mul, _acc_dtype, _bytes
+from .softmax import _rows3
+from .samples import Sample, rng
+
+MAX_BLOCK_N = 1024 if SIMULATED else 256   # tests lower it to run the carry across blocks
+
+
+@triton.jit
+def _scan_combine(a, b, OP: tl.constexpr):
+    if OP == 0:
+        r = _add(a, b)
+    else:
+        r = _mul(a, b)
+    return r
+
+
+@triton.jit
+def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.constexpr, REVERSE: tl.constexpr,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rmask = rows < M
+    r64 = rows.to(tl.int64)
+    base = (r64 // INNER) * N * INNER + r64 % INNER
+    carry = tl.full((BLOCK_M,), OP, ACC)            # the identity: 0 for add (OP 0), 1 for mul (OP 1)
+    nblocks = tl.cdiv(N, BLOCK_N)
+    for b in range(0, nblocks):
+        if REVERSE:
+            start = (nblocks - 1 - b) * BLOCK_N
+        else:
+            start = b * BLOCK_N
+        cols = start + tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        x = tl.load(x_ptr + offs, mask=m, other=OP).to(ACC)
+        if OP == 0:
+            s = tl.cumsum(x, 1, reverse=REVERSE)
+        else:
+            s = tl.cumprod(x, 1, reverse=REVERSE)
+        tl.store(out_ptr + offs, _scan_combine(s, carry[:, None], OP).to(out_ptr.dtype.element_ty), mask=m)
+        # the block's total is the scan's last lane (the first when reversed); masked lanes hold
+        # the identity
+        end = tl.arange(0, BLOCK_N) == (0 if REVERSE else BLOCK_N - 1)
+        carry = _scan_combine(carry, tl.sum(tl.where(end[None, :], s, 0), 1), OP)
+
+
+def _scan_cuda(x, *, dim, dtype, op, reverse=False):
+    out = Tensor._empty(x._shape, dtype, x.device)
+    xr, m, n, inner = _rows3(_bytes(x), dim)
+    if m == 0 or n == 0:
+        return out
+    bn = min(next_pow2(n), MAX_BLOCK_N)
+    bm = max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn))
+    launch(_row_scan_kernel, (cdiv(m, bm),), xr, out, m, n, inner, OP=op, ACC=tl_dtype(_acc_dtype(dtype)),
+           REVERSE=reverse, BLOCK_M=bm, BLOCK_N=bn)
+    return out
+
+
+def _scan_cpu(a, *, dim, dtype, op, reverse=False):
+    x = a.astype(D._compute_dtype(dtype).np)
+    if x.ndim == 0:
+        return x.astype(dtype.np)
+    fn = np.cumsum if op == 0 else np.cumprod
+    if reverse:
+        r = np.flip(fn(np.flip(x, dim), axis=dim), dim)
+    else:
+        r = fn(x, axis=dim)
+    return r.astype(dtype.np)
+
+
+def _specs(op):
+    from ._aot import KernelSpec, ptr
+    out = []
+    for k, (di, do) in enumerate(((D.float32, D.float32), (D.bfloat16, D.bfloat16), (D.float64, D.float64),
+                                  (D.int64, D.int64), (D.int32, D.int64), (D.uint8, D.int64), (D.float16, D.float16))):
+        for reverse in ((False, True) if op == 0 else (False,)):
+            bm, bn = ((4, 256), (32, 32))[k % 2]
+            out.append(KernelSpec(_row_scan_kernel, {"x_ptr": ptr(di), "out_ptr": ptr(do), "M": "i32", "N": "i32",
+                                                     "INNER": "i32"},
+                                  {"OP": op, "ACC": tl_dtype(_acc_dtype(do)), "REVERSE": reverse, "BLOCK_M": bm,
+                                   "BLOCK_N": bn}, label=f"{'cumsum' if op == 0 else 'cumprod'} {di}->{do}"
+                                                         f"{' reverse' if reverse else ''} {bm}x{bn}"))
+    return out
+
+
+def _samples(name, lo, hi):
+    r = rng(name)
+    out = []
+    for shape, dim in [((), 0), ((0,), 0), ((1,), 0), ((7,), 0), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1),
+                       ((2, 3, 4), -1), ((2, 0, 3), 2), ((4, 33), -1)]:
+        out.append(Sample([r.uniform(lo, hi, size=shape)], {"dim": dim}))
+    return out
+
+
+# ------------------------------------------------------------------------------ cumsum
+def _cumsum_bw(ctx, g):
+    # d cumsum: the suffix sums of the gradient
+    return _cumsum(g, dim=ctx.dim, dtype=g.dtype, op=0, reverse=not ctx.reverse)
+
+
+_cumsum = Op("cumsum", cpu=_scan_cpu, cuda=_scan_cuda, backward=_cumsum_bw, save=(), family="scan",
+             samples=lambda: _samples("cumsum", -2, 2) + [Sample([rng("cs").uniform(-2, 2, size=(3, 4))],
+                                                                  {"dim": 1, "dtype": D.float64}, note="dtype=")],
+             kernels=lambda: _specs(0))
+
+
+def _args(name, input, dim, dtype):
+    if dtype is not None and dtype is not input.dtype:
+        input = input.to(dtype)
+    d = _wrap_dim(dim, input.ndim)
+    out_dtype = input.dtype if input.dtype.is_floating_point else D.int64
+    return input, d, out_dtype
+
+
+def cumsum(input, dim, *, dtype=None, out=None):
+    """Inclusive cumulative sum along ``dim``; integers and bool accumulate in int64.
+
+    Example::
+
+        >>> ttorch.cumsum(ttorch.tensor([1, 2, 3]), dim=0)
+        tensor([1, 3, 6])
+    """
+    input, d, out_dtype = _args("cumsum", input, dim, dtype)
+    r = _cumsum(input, dim=d, dtype=out_dtype, op=0, reverse=False)
+    return r if out is None else write_out(out, r, "cumsum")
+
+
+# ------------------------------------------------------------------------------ cumprod
+def _cumprod_bw(ctx, g):
+    # Without zeros: sum_{j >= k} g_j * out_j / x_k, a suffix sum. With zeros (PyTorch's
+    # cumprod_backward): before a row's first zero the same formula holds (out_j = 0 from the
+    # zero on); at the first zero z the gradient is sum_{j >= z} g_j * prod_{i <= j, i != z} x_i,
+    # the suffix sum of g times the cumprod with x_z set to 1; after it the gradient is 0.
+    x = ctx.inputs[0]
+    d = ctx.dim
+    out = ctx.output
+    if grad_mode.is_grad_enabled() and not out.requires_grad:   # double backward: out must be in the graph
+        out = _cumprod(x, dim=d, dtype=x.dtype, op=1)
+    z = (x == 0).to(x.dtype)
+    if not bool((z != 0).any()):
+        return _suffix_sum(g * out, d) / x
+    nz = _cumsum(z, dim=d, dtype=x.dtype, op=0)            # zeros at or before each position
+    before = (nz == 0).to(x.dtype)
+    first = z * (nz == 1).to(x.dtype)
+    x1 = x + z                                            # safe divisor
+    head = before * _suffix_sum(g * out, d) / x1
+    at_zero = first * _suffix_sum(g * _cumprod(x + first, dim=d, dtype=x.dtype, op=1), d)
+    return head + at_zero
+
+
+def _suffix_sum(t, d):
+    return _cumsum(t, dim=d, dtype=t.dtype, op=0, reverse=True)
+
+
+_cumprod = Op("cumprod", cpu=_scan_cpu, cuda=_scan_cuda, backward=_cumprod_bw, save=(0,), save_output=True,
+              family="scan",
+              samples=lambda: _samples("cumprod", 0.5, 1.5) + [
+                  Sample([np.array([[0.5, 0.0, 1.5, 2.0], [1.2, 0.0, 0.0, 0.7], [0.3, 1.1, 0.9, 0.0]])], {"dim": 1},
+                         note="zeros"),
+                  Sample([np.array([[0.5, 1.0], [0.0, 2.0], [1.5, 0.0]])], {"dim": 0}, note="zeros dim 0")],
+              kernels=lambda: _specs(1))
+
+
+def cumprod(input, dim, *, dtype=None, out=None):
+    """Inclusive cumulative product along ``dim``; integers and bool multiply in int64.
+
+    Example::
+
+        >>> ttorch.cumprod(ttorch.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([1., 2., 6.])
+    """
+    input, d, out_dtype = _args("cumprod", input, dim, dtype)
+    r = _cumprod(input, dim=d, dtype=out_dtype, op=1)
+    return r if out is None else write_out(out, r, "cumprod")
+
+
+def _inplace(fn, name):
+    def method(self, dim, *, dtype=None):
+        from .inplace import inplace_from
+        return inplace_from(self, fn(self, dim, dtype=dtype), name)
+    method.__name__ = name
+    return method
+
+
+_cumsum.public, _cumprod.public = cumsum, cumprod
+_cumsum.dtypes = _cumprod.dtypes = (D.float32, D.float16, D.bfloat16, D.float64, D.int64)
+
+__all__ = ["cumsum", "cumprod"]
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "cumsum_": _inplace(cumsum, "cumsum_"),
+           "cumprod_": _inplace(cumprod, "cumprod_")}

@@ -1,3 +1,321 @@
-"""(in progress)"""
-__all__ = []
-METHODS = {}
+"""Fused softmax and log_softmax over any dim: one Triton kernel forward, one backward.
+
+The rows are read in place (``(outer, N, inner)`` view of a contiguous input, as in
+``reduction._rows``). A row that fits one block is loaded once; a longer row is read twice:
+first an online pass keeping, per lane, the running max ``m`` and the sum of ``exp(x - m)``
+(rescaled when ``m`` grows), then a pass writing the outputs. Half types compute in float32.
+
+The backward kernels compute ``y * (g - sum(g * y))`` (softmax) and ``g - exp(y) * sum(g)``
+(log_softmax) from the saved output. Each backward is itself an op whose backward is written
+in ttorch ops, so gradients of gradients work.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from ..autograd import grad_mode
+from .._tensor import Tensor, _wrap_dim, _numel
+from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._op import Op
+from .samples import Sample, rng
+
+MAX_BLOCK_N = 4096 if SIMULATED else 2048   # tests lower it to run the two-pass path
+
+
+def _rows3(x, dim):
+    """``(contiguous x, M, N, INNER)``: row ``r`` holds ``x[r // INNER, :, r % INNER]`` of the
+    ``(outer, N, inner)`` view around ``dim``."""
+    x = x.detach().contiguous()
+    if x.ndim == 0:
+        return x, 1, 1, 1
+    n = x._shape[dim]
+    inner = _numel(x._shape[dim + 1:])
+    return x, _numel(x._shape[:dim]) * inner, n, inner
+
+
+def _blocks(m, n, inner):
+    bn = min(next_pow2(n), MAX_BLOCK_N)
+    if inner > 1 and not SIMULATED:
+        bn = min(bn, 256)
+    bm = max(1, min(next_pow2(m), 4096 // bn))
+    return bm, bn
+
+
+@triton.jit
+def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr, ACC: tl.constexpr,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rmask = rows < M
+    r64 = rows.to(tl.int64)
+    base = (r64 // INNER) * N * INNER + r64 % INNER
+    if SINGLE:
+        cols = tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        x = tl.load(x_ptr + offs, mask=m, other=float("-inf")).to(ACC)
+        top = tl.max(x, 1)
+        e = tl.exp(x - top[:, None])
+        s = tl.sum(tl.where(m, e, 0), 1)
+        if LOG:
+            y = x - top[:, None] - tl.log(s)[:, None]
+        else:
+            y = e / s[:, None]
+        tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=m)
+    else:
+        # online pass: per lane, the running max and the sum of exp(x - max) rescaled as it grows
+        mx = tl.full((BLOCK_M, BLOCK_N), float("-inf"), ACC)
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+        for start in range(0, N, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            m = rmask[:, None] & (cols < N)[None, :]
+            x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m,
+                        other=float("-inf")).to(ACC)
+            new = tl.maximum(mx, x)
+            safe = tl.where(new == float("-inf"), 0, new)     # a lane that has seen only -inf
+            acc = acc * tl.exp(mx - safe) + tl.exp(x - safe)
+            mx = new
+        top = tl.max(mx, 1)
+        s = tl.sum(acc * tl.exp(mx - top[:, None]), 1)
+        for start in range(0, N, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            m = rmask[:, None] & (cols < N)[None, :]
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            x = tl.load(x_ptr + offs, mask=m, other=float("-inf")).to(ACC)
+            if LOG:
+                y = x - top[:, None] - tl.log(s)[:, None]
+            else:
+                y = tl.exp(x - top[:, None]) / s[:, None]
+            tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def _softmax_bwd_kernel(g_ptr, y_ptr, dx_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr,
+                        ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g)
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rmask = rows < M
+    r64 = rows.to(tl.int64)
+    base = (r64 // INNER) * N * INNER + r64 % INNER
+    if SINGLE:
+        cols = tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
+        y = tl.load(y_ptr + offs, mask=m, other=0).to(ACC)
+        if LOG:
+            dx = g - tl.exp(y) * tl.sum(g, 1)[:, None]
+        else:
+            dx = y * (g - tl.sum(g * y, 1)[:, None])
+        tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=m)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+        for start in range(0, N, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            m = rmask[:, None] & (cols < N)[None, :]
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
+            if LOG:
+                acc += g
+            else:
+                acc += g * tl.load(y_ptr + offs, mask=m, other=0).to(ACC)
+        s = tl.sum(acc, 1)
+        for start in range(0, N, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            m = rmask[:, None] & (cols < N)[None, :]
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
+            y = tl.load(y_ptr + offs, mask=m, other=0).to(ACC)
+            if LOG:
+                dx = g - tl.exp(y) * s[:, None]
+            else:
+                dx = y * (g - s[:, None])
+            tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=m)
+
+
+def _acc(dt):
+    return tl.float64 if dt is D.float64 else tl.float32
+
+
+def _run(kernel, out, tensors, dim, log):
+    """Launch ``kernel`` over rows along ``dim``: ``tensors`` (made contiguous) in, ``out`` out."""
+    rows = [_rows3(t, dim) for t in tensors]
+    _, m, n, inner = rows[0]
+    if m == 0 or n == 0:
+        return out
+    bm, bn = _blocks(m, n, inner)
+    launch(kernel, (cdiv(m, bm),), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
+           ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn)
+    return out
+
+
+# ------------------------------------------------------------------------------ NumPy
+def _np_fwd(a, dim, log):
+    x = a.astype(D._compute_dtype(D.from_numpy_dtype(a.dtype)).np)
+    if x.ndim == 0:
+        return np.asarray(0.0 if log else 1.0, a.dtype)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        top = np.max(x, axis=dim, keepdims=True, initial=-np.inf)
+        z = x - top
+        s = np.sum(np.exp(z), axis=dim, keepdims=True)
+        y = z - np.log(s) if log else np.exp(z) / s
+    return y.astype(a.dtype)
+
+
+def _np_bwd(g, y, dim, log):
+    cd = D._compute_dtype(D.from_numpy_dtype(y.dtype)).np
+    g32, y32 = g.astype(cd), y.astype(cd)
+    ax = dim if y.ndim else None
+    if log:
+        dx = g32 - np.exp(y32) * np.sum(g32, axis=ax, keepdims=True)
+    else:
+        dx = y32 * (g32 - np.sum(g32 * y32, axis=ax, keepdims=True))
+    return dx.astype(y.dtype)
+
+
+# ------------------------------------------------------------------------------ the ops
+def _fwd_cuda(x, *, dim, log):
+    return _run(_softmax_fwd_kernel, Tensor._empty(x._shape, x.dtype, x.device), [x], dim, log)
+
+
+def _bwd_cuda(g, y, *, dim, log):
+    return _run(_softmax_bwd_kernel, Tensor._empty(y._shape, y.dtype, y.device), [g, y], dim, log)
+
+
+def _attached_output(ctx):
+    """The forward's output; recomputed from the saved input when the backward is itself
+    being differentiated (the saved output is detached from the graph)."""
+    y = ctx.output
+    if grad_mode.is_grad_enabled() and not y.requires_grad:
+        y = _softmax(ctx.inputs[0], dim=ctx.dim, log=ctx.log)
+    return y
+
+
+def _fwd_bw(ctx, g):
+    return _softmax_bw(g, _attached_output(ctx), dim=ctx.dim, log=ctx.log)
+
+
+def _bwd_bw(ctx, gg):
+    # the backward's own gradients (in ttorch ops): for dx = y * (g - sum(g*y)),
+    #   d/dg = softmax_backward(gg, y),  d/dy = gg * (g - sum(g*y)) - g * sum(gg * y);
+    # for dx = g - exp(y) * sum(g),  d/dg = gg - sum(gg * exp(y)),  d/dy = -gg * exp(y) * sum(g)
+    g, y = ctx.inputs
+    d = ctx.dim if y.ndim else None
+    if ctx.log:
+        ey = y.exp()
+        dg = gg - (gg * ey).sum(d, keepdim=True) if ctx.needs[0] else None
+        dy = -gg * ey * g.sum(d, keepdim=True) if ctx.needs[1] else None
+    else:
+        dg = _softmax_bw(gg, y, dim=ctx.dim, log=False) if ctx.needs[0] else None
+        dy = gg * (g - (g * y).sum(d, keepdim=True)) - g * (gg * y).sum(d, keepdim=True) if ctx.needs[1] else None
+    return dg, dy
+
+
+def _specs(kernel, nin):
+    from ._aot import KernelSpec, ptr
+    out = []
+    for k, (dt, single, bm, bn) in enumerate(((D.float32, True, 2, 1024), (D.float32, False, 1, 2048),
+                                              (D.bfloat16, True, 16, 256), (D.float16, False, 2, 2048),
+                                              (D.float64, True, 4, 512), (D.bfloat16, False, 16, 256))):
+        for log in (False, True):
+            sig = {n: ptr(dt) for n in (("x_ptr", "y_ptr") if nin == 1 else ("g_ptr", "y_ptr", "dx_ptr"))}
+            sig.update(M="i32", N="i32", INNER="i32")
+            out.append(KernelSpec(kernel, sig, {"LOG": log, "SINGLE": single, "ACC": _acc(dt), "BLOCK_M": bm,
+                                                "BLOCK_N": bn}, num_warps=4 if bn <= 1024 else 8,
+                                  label=f"{'log_' if log else ''}softmax {dt} {'1-pass' if single else 'looped'} "
+                                        f"{bm}x{bn}"))
+    return out
+
+
+def _samples(name):
+    r = rng(name)
+    out = []
+    for shape, dim in [((), 0), ((0,), 0), ((1,), 0), ((7,), 0), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1),
+                       ((2, 3, 4), -1), ((2, 0, 3), 2), ((4, 33), -1), ((2, 3, 4), 0)]:
+        out.append(Sample([r.uniform(-3, 3, size=shape)], {"dim": dim}))
+    out.append(Sample([r.uniform(-3, 3, size=(3, 6))], {"dim": 1, "dtype": D.float64}, note="dtype="))
+    return out
+
+
+def _bw_samples(name):
+    r = rng(name)
+    out = []
+    for shape, dim in [((), 0), ((1,), 0), ((7,), 0), ((3, 5), 1), ((2, 3, 4), 1), ((4, 33), -1), ((2, 0, 3), 2)]:
+        y = _np_fwd(r.uniform(-2, 2, size=shape), dim, name == "_log_softmax_backward_data")
+        out.append(Sample([r.uniform(-1, 1, size=shape), y], {"dim": dim}))
+    return out
+
+
+_softmax = Op("softmax", cpu=lambda a, *, dim, log: _np_fwd(a, dim, log), cuda=_fwd_cuda, backward=_fwd_bw,
+              save=(0,), save_output=True, samples=lambda: _samples("softmax"),
+              kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax")
+_log_softmax = Op("log_softmax", cpu=lambda a, *, dim, log: _np_fwd(a, dim, log), cuda=_fwd_cuda,
+                  backward=_fwd_bw, save=(0,), save_output=True, samples=lambda: _samples("log_softmax"),
+                  kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax")
+_softmax_bw_op = Op("_softmax_backward_data", cpu=lambda g, y, *, dim, log: _np_bwd(g, y, dim, log),
+                    cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1), samples=lambda: _bw_samples("_softmax_backward_data"),
+                    kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax")
+_log_softmax_bw_op = Op("_log_softmax_backward_data", cpu=lambda g, y, *, dim, log: _np_bwd(g, y, dim, log),
+                        cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1),
+                        samples=lambda: _bw_samples("_log_softmax_backward_data"),
+                        kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax")
+
+
+def _softmax_bw(g, y, *, dim, log):
+    return (_log_softmax_bw_op if log else _softmax_bw_op)(g, y, dim=dim, log=log)
+
+
+def _prepare(name, input, dim, dtype):
+    if dtype is not None and dtype is not input.dtype:
+        input = input.to(dtype)
+    if not input.dtype.is_floating_point:
+        kind = "lastdim_" if dim in (-1, input.ndim - 1) else ""
+        raise RuntimeError(f"\"{name}_{kind}kernel_impl\" not implemented for '{D.scalar_name(input.dtype)}'")
+    return input, _wrap_dim(dim, input.ndim)
+
+
+def softmax(input, dim, dtype=None):
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably in one fused kernel.
+
+    Args:
+        input: a floating tensor (or any tensor with ``dtype=``).
+        dim: the dim the outputs sum to 1 along.
+        dtype: cast ``input`` to this type first.
+
+    Example::
+
+        >>> ttorch.softmax(ttorch.tensor([0.0, 0.0]), dim=0)
+        tensor([0.5000, 0.5000])
+    """
+    input, d = _prepare("softmax", input, dim, dtype)
+    return _softmax(input, dim=d, log=False)
+
+
+def log_softmax(input, dim, dtype=None):
+    """``x - logsumexp(x)`` along ``dim``, in one fused kernel (more accurate than ``log(softmax)``).
+
+    Example::
+
+        >>> ttorch.log_softmax(ttorch.tensor([0.0, 0.0]), dim=0)
+        tensor([-0.6931, -0.6931])
+    """
+    input, d = _prepare("log_softmax", input, dim, dtype)
+    return _log_softmax(input, dim=d, log=True)
+
+
+def _softmax_backward_data(grad_output, output, dim, input_dtype=None):
+    """PyTorch's ``_softmax_backward_data``: the input gradient from the output gradient and output."""
+    return _softmax_bw(grad_output, output, dim=_wrap_dim(dim, output.ndim), log=False)
+
+
+def _log_softmax_backward_data(grad_output, output, dim, input_dtype=None):
+    return _softmax_bw(grad_output, output, dim=_wrap_dim(dim, output.ndim), log=True)
+
+
+_softmax.public, _log_softmax.public = softmax, log_softmax
+_softmax_bw_op.public, _log_softmax_bw_op.public = _softmax_backward_data, _log_softmax_backward_data
+for _o in (_softmax, _log_softmax, _softmax_bw_op, _log_softmax_bw_op):
+    _o.dtypes = (D.float32, D.float16, D.bfloat16, D.float64)
+
+__all__ = ["softmax", "log_softmax", "_softmax_backward_data", "_log_softmax_backward_data"]
+METHODS = {"softmax": softmax, "log_softmax": log_softmax}

@@ -1,103 +1,206 @@
 """Unary elementwise ops: one line each (Triton function, NumPy function, backward rule).
 
 ``kind`` says how dtypes behave: ``float`` ops promote integer inputs to the default float
-type (PyTorch's ``exp(int_tensor)``), ``same`` ops keep the input type, ``pred`` ops return
-bool, ``int`` ops admit only integer/bool inputs.
+type (PyTorch's ``exp(int_tensor)``), ``floatonly`` ops refuse them (``gelu``), ``same`` ops
+keep the input type, ``pred`` ops return bool, ``int`` ops admit only integer/bool inputs.
+
+Numeric parameters (``leaky_relu``'s slope, ``hardtanh``'s bounds) reach the kernel as scalar
+operands in the compute dtype, so a float64 op sees them exactly; a string parameter
+(``gelu``'s ``approximate``) picks one of several Triton functions. Constants inside Triton
+functions go through ``_c`` for the same reason: a bare Python float is an fp32 literal.
 """
+import builtins
+import math
+
 import numpy as np
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 from .. import _dtype as D
 from .._tensor import Tensor
 from ._op import Op, write_out
-from .elementwise import ew_launch, ew_specs
-from .samples import unary_samples
+from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype
+from .samples import Sample, rng, unary_samples
 
 PUBLIC = {}
+METHODS = {}
 
 
-def _dtypes(kind, dt, name):
+def not_implemented(name, dtype, device):
+    """PyTorch's error for a dtype an op's kernels don't cover."""
+    return RuntimeError(f"\"{name}_{device.type}\" not implemented for '{D.scalar_name(dtype)}'")
+
+
+def _dtypes(kind, dt, name, device=None):
+    """(output dtype, compute dtype) of unary op ``name`` on a ``dt`` tensor."""
     if kind == "float":
         out = dt if dt.is_floating_point else D.get_default_dtype()
         return out, D._compute_dtype(out)
+    if kind == "floatonly":
+        if not dt.is_floating_point:
+            raise not_implemented(name, dt, device)
+        return dt, D._compute_dtype(dt)
     if kind == "same":
-        if dt is D.bool and name in ("neg",):
-            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
-                               "invert a mask, use the `~` or `logical_not()` operator instead.")
+        if dt is D.bool:
+            if name == "neg":
+                raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                                   "to invert a mask, use the `~` or `logical_not()` operator instead.")
+            if name == "square":  # square is pow(x, 2): bool promotes to int64
+                return D.int64, D.int64
+            if name in ("hardtanh", "relu6"):
+                raise RuntimeError("Bool inputs not supported for hardtanh")
+            return dt, D.int8  # bools compute as 0/1 bytes
         return dt, D._compute_dtype(dt)
     if kind == "pred":
-        return D.bool, D._compute_dtype(dt)
+        return D.bool, D.int8 if dt is D.bool else D._compute_dtype(dt)
     if kind == "int":
         if dt.is_floating_point:
-            raise TypeError(f"{name}: expected an integer or bool tensor, got {dt}")
+            raise not_implemented(name, dt, device)
         return dt, dt
     raise ValueError(kind)
 
 
-_SPEC_DTYPES = {"float": (D.float32, D.bfloat16, D.float64), "same": (D.float32, D.float16, D.int32, D.int64),
-                "pred": (D.float32, D.bfloat16), "int": (D.int32, D.int64, D.uint8)}
-
+_SPEC_DTYPES = {"float": (D.float32, D.bfloat16, D.float64), "floatonly": (D.float32, D.bfloat16, D.float64),
+                "same": (D.float32, D.float16, D.int32, D.int64), "pred": (D.float32, D.bfloat16, D.int64),
+                "int": (D.int32, D.int64, D.uint8, D.bool)}
 
 _TEST_DTYPES = {"float": (D.float32, D.float16, D.bfloat16, D.float64, D.int64),
+                "floatonly": (D.float32, D.float16, D.bfloat16, D.float64),
                 "same": (D.float32, D.float16, D.bfloat16, D.float64, D.int64),
-                "pred": (D.float32, D.float16, D.float64), "int": (D.int64, D.int32, D.uint8, D.bool)}
+                "pred": (D.float32, D.float16, D.float64, D.int64), "int": (D.int64, D.int32, D.uint8, D.bool)}
 
 
-def unary(name, tl_fn, np_fn, backward=None, *, kind="float", params=(), save_output=False,
-          domain=(-2.0, 2.0), method=True, grad_ok=True):
-    """Define a unary op; ``params`` are ``(name, default)`` pairs passed to both fns as p0, p1."""
-    def cpu(a, *, out_dtype, compute, p0, p1):
-        x = a if a.dtype == compute.np else a.astype(compute.np)
-        r = np.asarray(np_fn(x, p0, p1))
-        return r if r.dtype == out_dtype.np else r.astype(out_dtype.np)
+def param_specs(fn, nin, dtypes, out_dtype=None, scalar=(1, 2), compute=None):
+    """``ew_specs`` with operands ``scalar`` (indices) passed by value, as parameters are;
+    ``compute(dtype)`` gives the compute dtype the op uses at run time."""
+    specs = ew_specs(fn, nin, dtypes, out_dtype)
+    for s, dt in zip(specs, dtypes):
+        cd = compute(dt) if compute else D._compute_dtype(dt)
+        s.constexprs["COMPUTE"] = tl_dtype(cd)
+        for i in scalar:
+            if i < nin:
+                s.signature["abc"[i] + "_ptr"] = "fp32" if cd.is_floating_point else "i32"
+                s.constexprs["ABC"[i] + "_SCALAR"] = True
+        if not cd.is_floating_point:  # Python ints reach the kernel as i32
+            s.signature["p0"] = s.signature["p1"] = "i32"
+        s.label += f" nin={nin}"
+    return specs
 
-    def cuda(x, *, out_dtype, compute, p0, p1):
-        out = Tensor._empty(x._shape, out_dtype, x.device)
-        return ew_launch(tl_fn, out, [x], compute, p0, p1)
 
-    op = Op(name, cpu=cpu, cuda=cuda, backward=backward if grad_ok else None, save=(0,), save_output=save_output,
-            samples=lambda: unary_samples(name, kind, params, domain), kernels=lambda: ew_specs(tl_fn, 1, _SPEC_DTYPES[kind],
-                                                          D.bool if kind == "pred" else None),
-            family="unary")
+def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=None, resolve=None,
+          save_output=False, domain=(-2.0, 2.0), extra=(), method=True, public=True, grad_name=None):
+    """Define unary op ``name`` and its public function.
+
+    ``fn``: ``@triton.jit fn(x, [a, [b,]] p0, p1)``, or a dict of them keyed by the value of the
+    first parameter (a string). ``np_fn(x, *params)``: the NumPy fallback. ``params``: ``(name,
+    default)`` pairs; the numeric ones listed in ``operands`` (default: all) become the kernel's
+    scalar operands ``a, b``, any others ride in ``p0, p1``. ``resolve(values, input)`` fills
+    dtype-dependent defaults and checks values. ``extra``: more samples (``Sample``s, kwargs dicts,
+    or input arrays tested without gradients).
+    """
     pnames = [p[0] for p in params]
     defaults = [p[1] for p in params]
+    choice = isinstance(fn, dict)
+    numeric = [i for i in range(len(params)) if not (choice and i == 0)]
+    ops_idx = list(numeric if operands is None else operands)
+    p_idx = [i for i in numeric if i not in ops_idx]
+    fns = fn if choice else {None: fn}
 
-    def fn(input, *args, out=None, **kwargs):
-        vals = list(defaults)
-        for i, a in enumerate(args):
-            vals[i] = a
+    def cpu(a, *, out_dtype, compute, **pv):
+        x = a if a.dtype == compute.np else a.astype(compute.np)
+        r = np.asarray(np_quiet(np_fn, x, *pv.values()))
+        return r if r.dtype == out_dtype.np else r.astype(out_dtype.np)
+
+    def cuda(x, *, out_dtype, compute, **pv):
+        vals = list(pv.values())
+        cast = float if compute.is_floating_point else int
+        opnds = [x] + [scalar_operand(vals[i], compute, x.device) for i in ops_idx]
+        p = [cast(vals[i]) for i in p_idx] + [cast(0)] * 2
+        out = Tensor._empty(x._shape, out_dtype, x.device)
+        return ew_launch(fns[vals[0] if choice else None], out, opnds, compute, p[0], p[1])
+
+    def specs():
+        out = D.bool if kind == "pred" else None
+        return [s for f in fns.values() for s in param_specs(f, 1 + len(ops_idx), _SPEC_DTYPES[kind], out,
+                                                            compute=lambda dt: _dtypes(kind, dt, name)[1])]
+
+    def samples():
+        r = rng(name)
+        skind = "int" if kind == "int" else "float" if kind != "pred" else "pred"
+        out = unary_samples(name, skind, params, domain)
+        for e in extra:
+            if isinstance(e, Sample):
+                out.append(e)
+            elif isinstance(e, dict):
+                out.append(Sample([r.uniform(*domain, size=(3, 5))], e, note=str(e)))
+            else:
+                out.append(Sample([np.asarray(e, dtype=np.float64)], grad=False, note="special values"))
+        return out
+
+    op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=(0,), save_output=save_output, samples=samples,
+            kernels=specs, family="unary", grad_name=grad_name)
+
+    def f(input, *args, out=None, **kwargs):
+        inplace = kwargs.pop("inplace", False)
+        if len(args) > len(pnames):
+            raise TypeError(f"{name}() takes {1 + len(pnames)} positional arguments but {1 + len(args)} were given")
+        vals = list(args) + defaults[len(args):]
         for k, v in kwargs.items():
-            if k == "inplace":
-                continue
             if k not in pnames:
                 raise TypeError(f"{name}() got an unexpected keyword argument '{k}'")
             vals[pnames.index(k)] = v
-        vals = [v for v in vals] + [0] * (2 - len(vals))
         if type(input) is not Tensor:
-            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
-        out_dtype, compute = _dtypes(kind, input.dtype, name)
-        if compute.is_floating_point:
-            p0, p1 = (float(v) if v is not None else 0.0 for v in vals[:2])
-        else:
-            p0, p1 = (int(v) if v is not None else 0 for v in vals[:2])
-        r = op(input, out_dtype=out_dtype, compute=compute, p0=p0, p1=p1)
-        if kwargs.get("inplace"):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        out_dtype, compute = _dtypes(kind, input.dtype, name, input.device)
+        if resolve is not None:
+            vals = resolve(vals, input)
+        r = op(input, out_dtype=out_dtype, compute=compute, **dict(zip(pnames, vals)))
+        if inplace:
             from .inplace import inplace_from
             return inplace_from(input, r, name + "_")
         return r if out is None else write_out(out, r, name)
 
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"``ttorch.{name}(input{''.join(', ' + p for p in pnames)})``: elementwise, as in PyTorch."
-    fn.op = op
-    op.public = fn
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``ttorch.{name}(input{''.join(', ' + p for p in pnames)})``: elementwise, as in PyTorch."
+    f.op = op
+    op.public = f
     op.dtypes = _TEST_DTYPES[kind]
-    PUBLIC[name] = fn
-    return fn
+    if public:
+        PUBLIC[name] = f
+        if method:
+            METHODS[name] = f
+    return f
 
 
 def _np1(f):
-    return lambda x, p0, p1: f(x)
+    return lambda x, *p: f(x)
+
+
+def _where(cond, a, b):
+    from .ternary import where
+    return where(cond, a, b)
+
+
+def _zeros(ctx, g):
+    from .creation import zeros_like
+    return zeros_like(g)
+
+
+# ---------------------------------------------------------------------------- Triton helpers
+@triton.jit
+def _c(x, value: tl.constexpr):
+    """The constant ``value`` in ``x``'s dtype (exact in float64, unlike a literal)."""
+    return tl.full(x.shape, value, x.dtype)
+
+
+@triton.jit
+def _div(x, y):
+    # IEEE division, as PyTorch's kernels: Triton's fp32 ``/`` is the approximate div.full
+    if y.dtype == tl.float32:
+        return tl.div_rn(x, y)
+    else:
+        return x / y
 
 
 # ---------------------------------------------------------------------------- Triton functions
@@ -107,13 +210,48 @@ def _neg(x, p0, p1):
 
 
 @triton.jit
+def _abs(x, p0, p1):
+    return tl.abs(x)
+
+
+@triton.jit
+def _sign(x, p0, p1):
+    return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
+
+
+@triton.jit
 def _exp(x, p0, p1):
-    return tl.exp(x)
+    return libdevice.exp(x)  # tl.exp is ex2.approx in fp32
+
+
+@triton.jit
+def _exp2(x, p0, p1):
+    return libdevice.exp2(x)
+
+
+@triton.jit
+def _expm1(x, p0, p1):
+    return libdevice.expm1(x)
 
 
 @triton.jit
 def _log(x, p0, p1):
     return tl.log(x)
+
+
+@triton.jit
+def _log2(x, p0, p1):
+    return libdevice.log2(x)
+
+
+@triton.jit
+def _log10(x, p0, p1):
+    return libdevice.log10(x)
+
+
+@triton.jit
+def _log1p(x, p0, p1):
+    return libdevice.log1p(x)
 
 
 @triton.jit
@@ -125,42 +263,495 @@ def _sqrt(x, p0, p1):
 
 
 @triton.jit
+def _rsqrt(x, p0, p1):
+    return libdevice.rsqrt(x)
+
+
+@triton.jit
+def _reciprocal(x, p0, p1):
+    return _div(_c(x, 1.0), x)
+
+
+@triton.jit
+def _square(x, p0, p1):
+    return x * x
+
+
+@triton.jit
+def _sin(x, p0, p1):
+    return libdevice.sin(x)
+
+
+@triton.jit
+def _cos(x, p0, p1):
+    return libdevice.cos(x)
+
+
+@triton.jit
+def _tan(x, p0, p1):
+    return libdevice.tan(x)
+
+
+@triton.jit
+def _asin(x, p0, p1):
+    return libdevice.asin(x)
+
+
+@triton.jit
+def _acos(x, p0, p1):
+    return libdevice.acos(x)
+
+
+@triton.jit
+def _atan(x, p0, p1):
+    return libdevice.atan(x)
+
+
+@triton.jit
+def _sinh(x, p0, p1):
+    return libdevice.sinh(x)
+
+
+@triton.jit
+def _cosh(x, p0, p1):
+    return libdevice.cosh(x)
+
+
+@triton.jit
 def _tanh(x, p0, p1):
-    # tanh(x) = 1 - 2 / (exp(2x) + 1): exact at +-inf, no overflow to NaN
-    return 1 - 2 / (tl.exp(2 * x) + 1)
+    return libdevice.tanh(x)
+
+
+@triton.jit
+def _asinh(x, p0, p1):
+    return libdevice.asinh(x)
+
+
+@triton.jit
+def _acosh(x, p0, p1):
+    return libdevice.acosh(x)
+
+
+@triton.jit
+def _atanh(x, p0, p1):
+    return libdevice.atanh(x)
 
 
 @triton.jit
 def _sigmoid(x, p0, p1):
-    return 1 / (1 + tl.exp(-x))
+    return _div(_c(x, 1.0), 1 + libdevice.exp(-x))
+
+
+@triton.jit
+def _logsigmoid(x, p0, p1):
+    # min(x, 0) - log1p(exp(-|x|)): no overflow for either sign
+    return tl.minimum(x, 0) - libdevice.log1p(libdevice.exp(-tl.abs(x)))
 
 
 @triton.jit
 def _relu(x, p0, p1):
-    return tl.where(x > 0, x, tl.zeros_like(x))
+    return tl.where(x < 0, 0, x)  # NaN stays NaN, as PyTorch's clamp_min(0)
 
 
 @triton.jit
-def _abs(x, p0, p1):
-    return tl.where(x < 0, -x, x)
+def _relu6(x, p0, p1):
+    r = tl.where(x < 0, 0, x)
+    return tl.where(r > 6, 6, r)
 
 
 @triton.jit
-def _sign(x, p0, p1):
-    return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
+def _hardtanh(x, lo, hi, p0, p1):
+    r = tl.where(x < lo, lo, x)  # min(max(x, lo), hi): hi wins when lo > hi, as in clamp
+    return tl.where(r > hi, hi, r)
+
+
+@triton.jit
+def _leaky_relu(x, slope, p0, p1):
+    return tl.where(x > 0, x, x * slope)
+
+
+@triton.jit
+def _elu(x, alpha, p0, p1):
+    return tl.where(x > 0, x, alpha * libdevice.expm1(x))
+
+
+@triton.jit
+def _selu(x, p0, p1):
+    return _c(x, 1.0507009873554804934193349852946) * tl.where(
+        x > 0, x, _c(x, 1.6732632423543772848170429916717) * libdevice.expm1(x))
+
+
+@triton.jit
+def _gelu(x, p0, p1):
+    return 0.5 * x * (1 + libdevice.erf(x * _c(x, 0.7071067811865476)))
+
+
+@triton.jit
+def _gelu_tanh(x, p0, p1):
+    inner = _c(x, 0.7978845608028654) * (x + _c(x, 0.044715) * x * x * x)
+    return 0.5 * x * (1 + libdevice.tanh(inner))
+
+
+@triton.jit
+def _silu(x, p0, p1):
+    return _div(x, 1 + libdevice.exp(-x))
+
+
+@triton.jit
+def _mish(x, p0, p1):
+    return x * libdevice.tanh(libdevice.log1p(libdevice.exp(x)))
+
+
+@triton.jit
+def _softplus(x, beta, threshold, p0, p1):
+    xb = x * beta
+    return tl.where(xb > threshold, x, _div(libdevice.log1p(libdevice.exp(xb)), beta))
+
+
+@triton.jit
+def _hardswish(x, p0, p1):
+    return _div(x * tl.minimum(tl.maximum(x + 3, 0), 6), _c(x, 6.0))
+
+
+@triton.jit
+def _erf(x, p0, p1):
+    return libdevice.erf(x)  # tl.erf evaluates float64 in float32
+
+
+@triton.jit
+def _erfc(x, p0, p1):
+    return libdevice.erfc(x)
+
+
+@triton.jit
+def _floor(x, p0, p1):
+    if x.dtype.is_floating():
+        return libdevice.floor(x)
+    else:
+        return x  # integers are already whole, as in PyTorch
+
+
+@triton.jit
+def _ceil(x, p0, p1):
+    if x.dtype.is_floating():
+        return libdevice.ceil(x)
+    else:
+        return x
+
+
+@triton.jit
+def _trunc(x, p0, p1):
+    if x.dtype.is_floating():
+        return libdevice.trunc(x)
+    else:
+        return x
+
+
+@triton.jit
+def _round(x, p0, p1):
+    if x.dtype.is_floating():
+        return libdevice.nearbyint(x)  # halves to even
+    else:
+        return x
+
+
+@triton.jit
+def _round_decimals(x, d, p0, p1):
+    # PyTorch's formula: scale by 10^|decimals|, round half to even, scale back
+    if x.dtype.is_floating():
+        s = libdevice.pow(_c(x, 10.0), tl.abs(d))
+        return tl.where(d >= 0, _div(libdevice.nearbyint(x * s), s), libdevice.nearbyint(_div(x, s)) * s)
+    else:
+        return x
+
+
+@triton.jit
+def _frac(x, p0, p1):
+    return x - libdevice.trunc(x)
+
+
+@triton.jit
+def _logical_not(x, p0, p1):
+    return x == 0
+
+
+@triton.jit
+def _bitwise_not(x, p0, p1):
+    return ~x
+
+
+@triton.jit
+def _isnan(x, p0, p1):
+    return x != x
+
+
+@triton.jit
+def _isinf(x, p0, p1):
+    if x.dtype.is_floating():
+        return libdevice.isinf(x)
+    else:
+        return x != x  # never
+
+
+@triton.jit
+def _isfinite(x, p0, p1):
+    if x.dtype.is_floating():
+        return (x == x) & ~libdevice.isinf(x)
+    else:
+        return x == x  # always
+
+
+@triton.jit
+def _nan_to_num(x, posinf, neginf, nan, p1):
+    if x.dtype.is_floating():
+        r = tl.where(x != x, nan.to(x.dtype), x)
+        inf = libdevice.isinf(x)
+        r = tl.where(inf & (x > 0), posinf, r)
+        return tl.where(inf & (x < 0), neginf, r)
+    else:
+        return x
+
+
+# ---------------------------------------------------------------------------- NumPy functions
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_round_decimals(x, d):
+    if x.dtype.kind != "f":
+        return x.copy()
+    s = x.dtype.type(10.0 ** builtins.abs(d))
+    return np.rint(x / s) * s if d < 0 else np.rint(x * s) / s
+
+
+def _np_whole(f):
+    return lambda x, *p: f(x) if x.dtype.kind == "f" else x.copy()
+
+
+def _np_gelu(x, approximate):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(x.dtype.type(math.sqrt(2 / math.pi)) * (x + x.dtype.type(0.044715) * x ** 3)))
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return (0.5 * x * (1 + erf(x.astype(np.float64) * math.sqrt(0.5)))).astype(x.dtype)
+
+
+def _np_erf(f):
+    return lambda x: np.vectorize(f, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _np_softplus(x, beta, threshold):
+    xb = x * beta
+    return np.where(xb > threshold, x, np.log1p(np.exp(xb)) / beta)
+
+
+def _np_hardtanh(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _np_nan_to_num(x, nan, posinf, neginf):
+    if x.dtype.kind != "f":
+        return x.copy()
+    r = np.where(np.isnan(x), x.dtype.type(nan), x)
+    r = np.where(np.isposinf(x), x.dtype.type(posinf), r)
+    return np.where(np.isneginf(x), x.dtype.type(neginf), r)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# ---------------------------------------------------------------------------- parameter checks
+def _resolve_hardtanh(vals, x):
+    if x.dtype.is_floating_point:
+        return vals
+    lo, hi = int(vals[0]), int(vals[1])  # integer inputs truncate the bounds, as PyTorch does
+    if x.dtype is D.uint8 and (lo < 0 or hi < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    return [lo, hi]
+
+
+def _resolve_gelu(vals, x):
+    if vals[0] not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return vals
+
+
+def _resolve_nan_to_num(vals, x):
+    if not x.dtype.is_floating_point:
+        return [0.0, 0.0, 0.0]
+    fi = D.finfo(x.dtype)
+    nan, posinf, neginf = vals
+    return [0.0 if nan is None else float(nan), fi.max if posinf is None else float(posinf),
+            fi.min if neginf is None else float(neginf)]
+
+
+# ---------------------------------------------------------------------------- backward rules
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _gelu_bw(ctx, g):
+    x = ctx.inputs[0]
+    if ctx.approximate == "tanh":
+        beta, kappa = math.sqrt(2.0) * (2.0 / math.sqrt(math.pi)) * 0.5, 0.044715
+        t = (beta * (x + kappa * x * x * x)).tanh()
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * kappa * x * x))
+    cdf = 0.5 * (1 + (x * math.sqrt(0.5)).erf())
+    pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
+    return g * (cdf + x * pdf)
+
+
+def _silu_bw(ctx, g):
+    x = ctx.inputs[0]
+    s = x.sigmoid()
+    return g * s * (1 + x * (1 - s))
+
+
+def _mish_bw(ctx, g):
+    x = ctx.inputs[0]
+    t = softplus(x).tanh()
+    return g * (t + x * x.sigmoid() * (1 - t * t))
+
+
+def _hardswish_bw(ctx, g):
+    x = ctx.inputs[0]
+    return _where(x < -3, 0.0, _where(x <= 3, g * (x / 3 + 0.5), g))
+
+
+def _hardtanh_bw(lo, hi):
+    def bw(ctx, g):
+        x = ctx.inputs[0]
+        a, b = (ctx.min_val, ctx.max_val) if lo is None else (lo, hi)
+        return _where((x <= a).logical_or(x >= b), 0.0, g)  # zero at the bounds, as PyTorch's hardtanh_backward
+    return bw
+
+
+def _elu_bw(ctx, g):
+    x = ctx.inputs[0]
+    return _where(x > 0, g, g * ctx.alpha * x.exp())
+
+
+def _selu_bw(ctx, g):
+    x = ctx.inputs[0]
+    return _where(x > 0, g * _SELU_SCALE, g * (_SELU_SCALE * _SELU_ALPHA) * x.exp())
 
 
 # ---------------------------------------------------------------------------- the ops
-neg = unary("neg", _neg, _np1(np.negative), lambda ctx, g: -g, kind="same")
-abs = unary("abs", _abs, _np1(np.abs), lambda ctx, g: g * ctx.inputs[0].sign(), kind="same")
-sign = unary("sign", _sign, _np1(np.sign), lambda ctx, g: g * 0, kind="same")
-exp = unary("exp", _exp, _np1(np.exp), lambda ctx, g: g * ctx.output, save_output=True)
-log = unary("log", _log, _np1(np.log), lambda ctx, g: g / ctx.inputs[0], domain=(0.1, 3.0))
-sqrt = unary("sqrt", _sqrt, _np1(np.sqrt), lambda ctx, g: g / (2 * ctx.output), save_output=True, domain=(0.1, 3.0))
-tanh = unary("tanh", _tanh, _np1(np.tanh), lambda ctx, g: g * (1 - ctx.output * ctx.output), save_output=True)
-sigmoid = unary("sigmoid", _sigmoid, _np1(lambda x: 1 / (1 + np.exp(-x))),
-                lambda ctx, g: g * ctx.output * (1 - ctx.output), save_output=True)
-relu = unary("relu", _relu, _np1(lambda x: np.maximum(x, 0)), lambda ctx, g: g * (ctx.output > 0),
-             kind="same", save_output=True)
+_x = lambda ctx: ctx.inputs[0]  # noqa: E731
 
-METHODS = dict(PUBLIC)
+neg = unary("neg", _neg, _np1(np.negative), lambda ctx, g: -g, kind="same")
+abs = unary("abs", _abs, _np1(np.abs), lambda ctx, g: g * _x(ctx).sign(), kind="same")
+sign = unary("sign", _sign, _np1(lambda x: (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)), _zeros, kind="same")
+exp = unary("exp", _exp, _np1(np.exp), lambda ctx, g: g * ctx.output, save_output=True)
+exp2 = unary("exp2", _exp2, _np1(np.exp2), lambda ctx, g: g * ctx.output * _LN2, save_output=True)
+expm1 = unary("expm1", _expm1, _np1(np.expm1), lambda ctx, g: g * (ctx.output + 1), save_output=True)
+log = unary("log", _log, _np1(np.log), lambda ctx, g: g / _x(ctx), domain=(0.1, 3.0))
+log2 = unary("log2", _log2, _np1(np.log2), lambda ctx, g: g / (_x(ctx) * _LN2), domain=(0.1, 3.0))
+log10 = unary("log10", _log10, _np1(np.log10), lambda ctx, g: g / (_x(ctx) * _LN10), domain=(0.1, 3.0))
+log1p = unary("log1p", _log1p, _np1(np.log1p), lambda ctx, g: g / (_x(ctx) + 1), domain=(-0.5, 2.0))
+sqrt = unary("sqrt", _sqrt, _np1(np.sqrt), lambda ctx, g: g / (2 * ctx.output), save_output=True, domain=(0.1, 3.0))
+rsqrt = unary("rsqrt", _rsqrt, _np1(lambda x: 1 / np.sqrt(x)), lambda ctx, g: -0.5 * g * ctx.output ** 3,
+              save_output=True, domain=(0.1, 3.0))
+reciprocal = unary("reciprocal", _reciprocal, _np1(lambda x: 1 / x), lambda ctx, g: -g * (ctx.output * ctx.output),
+                   save_output=True, domain=(0.5, 2.0))
+square = unary("square", _square, _np1(np.square), lambda ctx, g: g * 2 * _x(ctx), kind="same")
+sin = unary("sin", _sin, _np1(np.sin), lambda ctx, g: g * _x(ctx).cos())
+cos = unary("cos", _cos, _np1(np.cos), lambda ctx, g: g * -_x(ctx).sin())
+tan = unary("tan", _tan, _np1(np.tan), lambda ctx, g: g * (1 + ctx.output * ctx.output), save_output=True,
+            domain=(-1.2, 1.2))
+asin = unary("asin", _asin, _np1(np.arcsin), lambda ctx, g: g * (1 - _x(ctx) * _x(ctx)).rsqrt(), domain=(-0.9, 0.9))
+acos = unary("acos", _acos, _np1(np.arccos), lambda ctx, g: -g * (1 - _x(ctx) * _x(ctx)).rsqrt(), domain=(-0.9, 0.9))
+atan = unary("atan", _atan, _np1(np.arctan), lambda ctx, g: g / (_x(ctx) * _x(ctx) + 1))
+sinh = unary("sinh", _sinh, _np1(np.sinh), lambda ctx, g: g * _x(ctx).cosh())
+cosh = unary("cosh", _cosh, _np1(np.cosh), lambda ctx, g: g * _x(ctx).sinh())
+tanh = unary("tanh", _tanh, _np1(np.tanh), lambda ctx, g: g * (1 - ctx.output * ctx.output), save_output=True)
+asinh = unary("asinh", _asinh, _np1(np.arcsinh), lambda ctx, g: g * (_x(ctx) * _x(ctx) + 1).rsqrt())
+acosh = unary("acosh", _acosh, _np1(np.arccosh), lambda ctx, g: g * (_x(ctx) * _x(ctx) - 1).rsqrt(), domain=(1.1, 3.0))
+atanh = unary("atanh", _atanh, _np1(np.arctanh), lambda ctx, g: g / (1 - _x(ctx) * _x(ctx)), domain=(-0.9, 0.9))
+sigmoid = unary("sigmoid", _sigmoid, _np1(_np_sigmoid), lambda ctx, g: g * ctx.output * (1 - ctx.output),
+                save_output=True)
+logsigmoid = unary("logsigmoid", _logsigmoid, _np1(lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))),
+                   lambda ctx, g: g * (-_x(ctx)).sigmoid(), kind="floatonly", method=False)
+relu = unary("relu", _relu, _np1(lambda x: np.maximum(x, x.dtype.type(0))),
+             lambda ctx, g: _where(ctx.output <= 0, 0.0, g), kind="same", save_output=True)
+relu6 = unary("relu6", _relu6, _np1(lambda x: np.minimum(np.maximum(x, x.dtype.type(0)), x.dtype.type(6))),
+              _hardtanh_bw(0.0, 6.0), kind="same", domain=(-3.0, 8.0), method=False, grad_name="HardtanhBackward0")
+hardtanh = unary("hardtanh", _hardtanh, _np_hardtanh, _hardtanh_bw(None, None), kind="same",
+                 params=(("min_val", -1.0), ("max_val", 1.0)), resolve=_resolve_hardtanh,
+                 extra=[{"min_val": -0.5, "max_val": 0.25}], method=False)
+leaky_relu = unary("leaky_relu", _leaky_relu, lambda x, s: np.where(x > 0, x, x * s),
+                   lambda ctx, g: _where(_x(ctx) > 0, g, g * ctx.negative_slope), kind="floatonly",
+                   params=(("negative_slope", 0.01),), extra=[{"negative_slope": 0.2}], method=False)
+elu = unary("elu", _elu, lambda x, a: np.where(x > 0, x, a * np.expm1(x)), _elu_bw, kind="floatonly",
+            params=(("alpha", 1.0),), extra=[{"alpha": 0.3}], method=False)
+selu = unary("selu", _selu, _np1(lambda x: x.dtype.type(_SELU_SCALE) * np.where(
+    x > 0, x, x.dtype.type(_SELU_ALPHA) * np.expm1(x))), _selu_bw, kind="floatonly", method=False)
+gelu = unary("gelu", {"none": _gelu, "tanh": _gelu_tanh}, _np_gelu, _gelu_bw, kind="floatonly",
+             params=(("approximate", "none"),), resolve=_resolve_gelu, extra=[{"approximate": "tanh"}], method=False)
+silu = unary("silu", _silu, _np1(lambda x: x / (1 + np.exp(-x))), _silu_bw, kind="floatonly", method=False)
+mish = unary("mish", _mish, _np1(lambda x: x * np.tanh(np.log1p(np.exp(x)))), _mish_bw, kind="floatonly",
+             method=False)
+softplus = unary("softplus", _softplus, _np_softplus,
+                 lambda ctx, g: _where(_x(ctx) * ctx.beta > ctx.threshold, g, g * (_x(ctx) * ctx.beta).sigmoid()),
+                 kind="floatonly", params=(("beta", 1.0), ("threshold", 20.0)),
+                 extra=[{"beta": 2.0, "threshold": 1.5}], method=False)
+hardswish = unary("hardswish", _hardswish,
+                  _np1(lambda x: x * np.minimum(np.maximum(x + 3, 0), 6) / x.dtype.type(6)), _hardswish_bw,
+                  kind="floatonly", domain=(-5.0, 5.0), method=False)
+erf = unary("erf", _erf, _np1(_np_erf(math.erf)),
+            lambda ctx, g: g * (2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
+erfc = unary("erfc", _erfc, _np1(_np_erf(math.erfc)),
+             lambda ctx, g: g * (-2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
+floor = unary("floor", _floor, _np_whole(np.floor), _zeros, kind="same", domain=(-3.0, 3.0))
+ceil = unary("ceil", _ceil, _np_whole(np.ceil), _zeros, kind="same", domain=(-3.0, 3.0))
+trunc = unary("trunc", _trunc, _np_whole(np.trunc), _zeros, kind="same", domain=(-3.0, 3.0))
+_round0 = unary("round", _round, _np_whole(np.rint), _zeros, kind="same", domain=(-3.0, 3.0), public=False,
+                extra=[np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997])])
+_round_dec = unary("round_decimals", _round_decimals, _np_round_decimals, _zeros, kind="same",
+                   params=(("decimals", 0),), domain=(-30.0, 30.0), public=False, grad_name="RoundBackward1",
+                   extra=[{"decimals": 2}, {"decimals": -1}])
+frac = unary("frac", _frac, _np1(lambda x: x - np.trunc(x)), lambda ctx, g: g, kind="floatonly", domain=(-3.0, 3.0))
+logical_not = unary("logical_not", _logical_not, _np1(np.logical_not), kind="pred")
+bitwise_not = unary("bitwise_not", _bitwise_not, _np1(np.invert), kind="int")
+_SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -1.5, 3.0]
+isnan = unary("isnan", _isnan, _np1(np.isnan), kind="pred", extra=[_SPECIAL])
+isinf = unary("isinf", _isinf, _np1(np.isinf), kind="pred", extra=[_SPECIAL])
+isfinite = unary("isfinite", _isfinite, _np1(np.isfinite), kind="pred", extra=[_SPECIAL])
+_nan_to_num = unary("nan_to_num", _nan_to_num, _np_nan_to_num, lambda ctx, g: g * _x(ctx).isfinite(), kind="same",
+                    params=(("nan", 0.0), ("posinf", None), ("neginf", None)), operands=(1, 2),
+                    resolve=_resolve_nan_to_num, public=False,
+                    extra=[Sample([np.array(_SPECIAL)], {"nan": 1.5, "posinf": 100.0, "neginf": -7.0}, grad=False)])
+
+
+def round(input, *, decimals=0, out=None):
+    """``ttorch.round(input, *, decimals=0)``: round half to even, to ``decimals`` decimal places.
+
+    Integer tensors come back unchanged (a copy), as in PyTorch.
+
+    Example::
+
+        >>> ttorch.round(ttorch.tensor([0.5, 1.5, 2.5, 1.25]), decimals=1)
+        tensor([0.5000, 1.5000, 2.5000, 1.2000])
+        >>> ttorch.round(ttorch.tensor([0.5, 1.5, 2.5]))
+        tensor([0., 2., 2.])
+    """
+    if decimals == 0:
+        return _round0(input, out=out)
+    return _round_dec(input, decimals, out=out)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """``ttorch.nan_to_num``: replace NaN, +inf and -inf (default: the dtype's largest/smallest finite values)."""
+    r = _nan_to_num(input, nan, posinf, neginf)
+    if input.is_cuda and input.dtype is D.float64 and float(np.float32(nan)) != nan:
+        # ``nan`` rides in the kernel's fp32 parameter; put the exact float64 value in place
+        r = _where(input.isnan(), float(nan), r)
+    return r if out is None else write_out(out, r, "nan_to_num")
+
+
+round.op = _round0.op
+nan_to_num.op = _nan_to_num.op
+
+PUBLIC.update(round=round, nan_to_num=nan_to_num, negative=neg, absolute=abs, arcsin=asin, arccos=acos, arctan=atan,
+              arcsinh=asinh, arccosh=acosh, arctanh=atanh, fix=trunc)
+METHODS.update(round=round, nan_to_num=nan_to_num, negative=neg, absolute=abs, arcsin=asin, arccos=acos, arctan=atan,
+               arcsinh=asinh, arccosh=acosh, arctanh=atanh, fix=trunc)
