@@ -13,7 +13,7 @@ from ._op import Op, write_out
 from .elementwise import ew_launch, broadcast_shapes, np_quiet, scalar_operand
 from .samples import Sample, index, rng
 from .unary import param_specs, not_implemented, _div
-from .binary import binary, inexact, param, scaled, _true_div
+from .binary import binary, inexact, param, scaled, _true_div, _maximum, _minimum
 
 PUBLIC = {}
 METHODS = {}
@@ -161,14 +161,7 @@ def _clamp_fn(x, lo, hi, p0, p1):
     return tl.minimum(tl.maximum(x, lo, propagate_nan=tl.PropagateNan.ALL), hi, propagate_nan=tl.PropagateNan.ALL)
 
 
-@triton.jit
-def _clamp_min_fn(x, lo, p0, p1):
-    return tl.maximum(x, lo, propagate_nan=tl.PropagateNan.ALL)
-
-
-@triton.jit
-def _clamp_max_fn(x, hi, p0, p1):
-    return tl.minimum(x, hi, propagate_nan=tl.PropagateNan.ALL)
+# clamp_min/clamp_max reuse binary.py's NaN-propagating _maximum/_minimum Triton functions.
 
 
 def _clamp_bw(ctx, g):
@@ -193,9 +186,9 @@ _clamp = ternary("clamp", _clamp_fn, lambda x, lo, hi: np.minimum(np.maximum(x, 
                                            scalars=[(1, -0.5), (2, 0.7)]) +
                  [Sample([np.linspace(-2, 2, 12).reshape(3, 4), 0.5, -0.5], note="min > max"),
                   Sample(list(rng("clamp").uniform(-2, 2, (3, 4, 5))), note="bounds cross")])
-_clamp_min = binary("clamp_min", _clamp_min_fn, np.maximum, _clamp1_bw(lambda x, b: x >= b, lambda x, b: x < b),
+_clamp_min = binary("clamp_min", _maximum, np.maximum, _clamp1_bw(lambda x, b: x >= b, lambda x, b: x < b),
                     public=False)
-_clamp_max = binary("clamp_max", _clamp_max_fn, np.minimum, _clamp1_bw(lambda x, b: x <= b, lambda x, b: x > b),
+_clamp_max = binary("clamp_max", _minimum, np.minimum, _clamp1_bw(lambda x, b: x <= b, lambda x, b: x > b),
                     public=False)
 
 
