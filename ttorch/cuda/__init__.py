@@ -49,6 +49,15 @@ def synchronize(device=None):
     _driver.backend().synchronize(_index(device))
 
 
+def empty_cache():
+    """Return the device memory that freed tensors left in CUDA's pool to the driver.
+
+    ttorch allocates from CUDA's stream-ordered pool (``cuMemAllocAsync``), which keeps freed
+    blocks for reuse as PyTorch's caching allocator does; this trims it (``cuMemPoolTrimTo``)."""
+    if is_available():
+        _driver.backend().empty_cache(_current[0])
+
+
 def get_device_name(device=None):
     return _driver.backend().device_name(_index(device))
 

@@ -2,7 +2,8 @@
 
 ``python -m ttorch.ops --compile 80,90`` compiles every kernel configuration ahead of time
 for those compute capabilities (no GPU needed) and prints registers and shared memory per
-kernel; the exit code is non-zero when any configuration fails.
+kernel; each configuration also compiles once more with every integer argument the constexpr 1,
+as older Tritons specialize it. The exit code is non-zero when any configuration fails.
 """
 import argparse
 import os
@@ -33,9 +34,11 @@ def _table():
 
 
 def _compile_one(args):
-    op_name, idx, cap = args
+    op_name, idx, cap, ones = args
     from ttorch.ops import REGISTRY
     spec = REGISTRY[op_name].specs()[idx]
+    if ones:
+        spec = spec.with_ones()
     try:
         r = spec.compile(cap)
         r["op"] = op_name
@@ -72,7 +75,8 @@ def main(argv=None):
             if key in seen:  # the same configuration shared by several ops compiles once
                 continue
             seen.add(key)
-            jobs.extend((name, i, c) for c in caps)
+            jobs.extend((name, i, c, False) for c in caps)
+            jobs.append((name, i, max(caps), True))  # and once with every int argument 1
     failures = 0
     with ProcessPoolExecutor(max_workers=a.jobs) as ex:
         for r in ex.map(_compile_one, jobs):

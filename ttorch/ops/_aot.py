@@ -21,6 +21,20 @@ class KernelSpec:
         # arguments (pointers or ints) that Triton's launcher would find divisible by 16 and mark so
         self.divisible = tuple(divisible)
 
+    def with_ones(self):
+        """This configuration as Triton's launcher specializes it when every integer argument is 1.
+
+        Triton 3.7 and earlier turn an ``int`` argument equal to 1 into the constexpr 1 (a GPU
+        machine here runs 3.6), so a kernel that calls ``.to()`` on a scalar argument fails to
+        compile only for that value; the interpreter never specializes."""
+        sig = {k: v for k, v in self.signature.items()}
+        ce = dict(self.constexprs)
+        for k, v in sig.items():
+            if v in ("i32", "i64") and k not in self.divisible and k not in ce:
+                ce[k] = 1
+        return KernelSpec(self.kernel, sig, ce, self.num_warps, self.num_stages,
+                          (self.label + " ints=1").strip(), self.divisible)
+
     @property
     def name(self):
         return getattr(self.kernel, "__name__", None) or self.kernel.fn.__name__

@@ -22,7 +22,7 @@ from ..autograd import grad_mode
 from ._op import Op, write_out
 from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET
 from .samples import Sample, binary_samples, rng
-from .unary import not_implemented, param_specs, _c, _div, _zeros, _where
+from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
 
 PUBLIC = {}
 METHODS = {}
@@ -260,7 +260,7 @@ _INT_DIV = ("div_trunc", "floor_divide", "remainder", "fmod")
 # ---------------------------------------------------------------------------- Triton functions
 @triton.jit
 def _alpha(x, p0, p1):
-    return p0.to(x.dtype)
+    return tl.cast(p0, x.dtype)
 
 
 @triton.jit
@@ -329,7 +329,17 @@ def _fmod(x, y, p0, p1):
 @triton.jit
 def _pow(x, y, p0, p1):
     if x.dtype.is_floating():
-        return libdevice.pow(x, y)
+        # PyTorch computes these exponents exactly (x * x, sqrt, ...); libdevice's pow as Triton
+        # builds it can be 1 ulp off them (2.5 ** 2 gave 6.2499995 on an H200)
+        r = libdevice.pow(x, y)
+        r = tl.where(y == 1, x, r)
+        r = tl.where(y == 2, x * x, r)
+        r = tl.where(y == 3, x * x * x, r)
+        r = tl.where(y == -1, 1 / x, r)
+        r = tl.where(y == -2, 1 / (x * x), r)
+        finite = x > float("-inf")  # pow(-inf, 0.5) is inf, sqrt(-inf) nan: keep pow's
+        r = tl.where(y == 0.5, tl.where(finite, _sqrt(x, p0, p1), r), r)
+        return tl.where(y == -0.5, tl.where(finite, 1 / _sqrt(x, p0, p1), r), r)
     else:
         # square-and-multiply over the exponent's bits; negative exponents as PyTorch's powi
         b = x + y * 0

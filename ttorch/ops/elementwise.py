@@ -42,21 +42,21 @@ def _ew_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, S1, S2, S3,
         ob = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3
         oc = i0 * sc0 + i1 * sc1 + i2 * sc2 + i3 * sc3
     if A_SCALAR:
-        a = a_ptr.to(COMPUTE)
+        a = tl.cast(a_ptr, COMPUTE)
     else:
         a = tl.load(a_ptr + oa, mask=mask).to(COMPUTE)
     if NIN == 1:
         r = FN(a, p0, p1)
     else:
         if B_SCALAR:
-            b = b_ptr.to(COMPUTE)
+            b = tl.cast(b_ptr, COMPUTE)
         else:
             b = tl.load(b_ptr + ob, mask=mask).to(COMPUTE)
         if NIN == 2:
             r = FN(a, b, p0, p1)
         else:
             if C_SCALAR:
-                c = c_ptr.to(COMPUTE)
+                c = tl.cast(c_ptr, COMPUTE)
             else:
                 c = tl.load(c_ptr + oc, mask=mask).to(COMPUTE)
             r = FN(a, b, c, p0, p1)

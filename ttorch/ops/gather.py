@@ -65,7 +65,7 @@ def _scatter_kernel(dst_ptr, src_ptr, idx_ptr, n, size, sdd, S1, S2, S3, sd0, sd
         idx = tl.where(idx < 0, idx + size, idx)
     ok = mask & (idx >= 0) & (idx < size)
     if SRC_SCALAR:
-        v = tl.zeros([BLOCK], dtype=dst_ptr.dtype.element_ty) + src_ptr.to(dst_ptr.dtype.element_ty)
+        v = tl.zeros([BLOCK], dtype=dst_ptr.dtype.element_ty) + tl.cast(src_ptr, dst_ptr.dtype.element_ty)
     else:
         v = tl.load(src_ptr + _offsets(offs, S1, S2, S3, ss0, ss1, ss2, ss3), mask=ok, other=0)
         v = v.to(dst_ptr.dtype.element_ty)

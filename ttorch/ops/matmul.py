@@ -58,7 +58,10 @@ def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
         k_left = K - k * BLOCK_K
         a = tl.load(a_ptrs, mask=rk[None, :] < k_left, other=0.0)
         b = tl.load(b_ptrs, mask=rk[:, None] < k_left, other=0.0)
-        acc = tl.dot(a, b, acc, input_precision=PREC)
+        if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64 (3.6 does not)
+            acc += tl.sum(a[:, :, None].to(ACC) * b[None, :, :].to(ACC), axis=1)
+        else:
+            acc = tl.dot(a, b, acc, input_precision=PREC)
         a_ptrs += BLOCK_K * s_ak
         b_ptrs += BLOCK_K * s_bk
     # alpha and beta arrive as fp32 pairs (hi + lo): a float64 product keeps ~48 bits of them
@@ -81,6 +84,7 @@ CONFIGS = [
     (32, 32, 32, 8, 4, 3),      # 3: small or skinny products
     (64, 64, 16, 8, 4, 3),      # 4: float64 (DMMA tiles; 8-byte elements double the shared memory)
     (32, 32, 16, 8, 4, 3),      # 5: small float64
+    (32, 32, 8, 8, 4, 2),       # 6: float64 without tl.dot (broadcast FMA: the K slab lives in registers)
 ]
 _BY_DTYPE = {D.float16: (0, 1, 2, 3), D.bfloat16: (0, 1, 2, 3), D.float32: (1, 2, 3), D.float64: (4, 5)}
 _WAVE = 128          # about one program per SM (108 on A100, 132 on H100)
@@ -102,6 +106,11 @@ def pick_config(M, N, K, batch, dtype):
         if cdiv(M, bm) * cdiv(N, bn) * batch >= _WAVE:
             return CONFIGS[i]
     return CONFIGS[cands[-1]]
+
+
+# Does this Triton's tl.dot take float64? Triton 3.9 builds DMMA; 3.6 rejects it, and float64
+# products then take the broadcast-FMA path. None: not known until the first float64 product.
+_fp64_dot = [True if SIMULATED else None]
 
 
 def _split(x, acc):
@@ -141,6 +150,25 @@ def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0):
     acc = D.float64 if out.dtype is D.float64 else D.float32
     bm, bn, bk, gm, warps, stages = pick_config(M, N, K, _numel(sizes), out.dtype)
     prec = "tf32" if allow_tf32 and out.dtype is D.float32 else "ieee"
+    if acc is D.float64 and _fp64_dot[0] is None:
+        from triton.compiler.errors import CompilationError
+        try:  # compiling fails before anything is launched, so trying is safe
+            _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, prec,
+                         (bm, bn, bk, gm, warps, stages))
+            _fp64_dot[0] = True
+            return out
+        except CompilationError:
+            _fp64_dot[0] = False
+    if acc is D.float64 and not _fp64_dot[0]:
+        prec, cfg = "fma", CONFIGS[6]
+    else:
+        cfg = (bm, bn, bk, gm, warps, stages)
+    _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, prec, cfg)
+    return out
+
+
+def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, prec, cfg):
+    bm, bn, bk, gm, warps, stages = cfg
     a_hi, a_lo = _split(alpha, acc)
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
@@ -168,6 +196,8 @@ def _gemm_specs():
                                                                  (idxs[-2], "ieee", True, "nt")]
         if dt is D.float32:
             variants.append((idxs[0], "tf32", False, "nn"))
+        if dt is D.float64:
+            variants.append((6, "fma", False, "nn"))
         for i, prec, has_c, layout in variants:
             bm, bn, bk, gm, warps, stages = CONFIGS[i]
             sig = {"a_ptr": ptr(dt), "b_ptr": ptr(dt), "out_ptr": ptr(dt), "M": "i32", "N": "i32", "K": "i32"}

@@ -277,12 +277,12 @@ _lerp.public = lerp
 # ---------------------------------------------------------------------------- addcmul / addcdiv
 @triton.jit
 def _addcmul_fn(x, a, b, p0, p1):
-    return x + p0.to(x.dtype) * a * b
+    return x + tl.cast(p0, x.dtype) * a * b
 
 
 @triton.jit
 def _addcdiv_fn(x, a, b, p0, p1):
-    return x + p0.to(x.dtype) * _div(a, b)
+    return x + tl.cast(p0, x.dtype) * _div(a, b)
 
 
 def _addcmul_exact(x, a, b, v, compute, dev):
