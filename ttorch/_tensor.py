@@ -37,6 +37,18 @@ def _contig_strides(shape):
     return st
 
 
+def _engine_backward():
+    """``autograd.engine.backward`` (imported on first use: the engine imports this module)."""
+    global _backward_fn
+    if _backward_fn is None:
+        from .autograd.engine import backward
+        _backward_fn = backward
+    return _backward_fn
+
+
+_backward_fn = None
+
+
 def _numel(shape):
     n = 1
     for s in shape:
@@ -64,7 +76,11 @@ class Tensor:
     _storage = None
     _stride = None          # None: contiguous, computed on demand
     _offset = 0
-    _base = None
+    _base = None            # a view: the tensor owning its memory (autograd/views.py)
+    _views = None           # a base: weak references to its views, registered by the view ops
+    _views_live = 0         # a base: how many of them were alive at the last count
+    _creation = None        # a view: PyTorch's CreationMeta (None: default; see autograd/views.py)
+    _grad_via_base = False  # a view made in no_grad mode: requires grad through its base, passes none on
     requires_grad = False
     grad_fn = None
     _output_nr = 0
@@ -123,6 +139,9 @@ class Tensor:
         out = Tensor._make(self.untyped_storage(), shape, stride, offset, self.dtype)
         out._base = self if self._base is None else self._base
         return out
+
+    def _is_view(self):
+        return self._base is not None
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -251,6 +270,8 @@ class Tensor:
             return self
         if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        if self._grad_via_base:
+            self._grad_via_base = False
         self.requires_grad = requires_grad
         return self
 
@@ -294,8 +315,7 @@ class Tensor:
         return self._retains_grad
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd.engine import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _engine_backward()(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new gradient."""

@@ -1,3 +1,10 @@
 """Autograd: recorded graphs walked backward (``engine``), and grad modes."""
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
 from .engine import backward, grad, Node
+from .function import Function
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError as _GradcheckError
+
+# ``gradcheck`` names the function here, as in PyTorch; the documented paths
+# ``torch.autograd.gradcheck.gradcheck`` and ``...gradcheck.GradcheckError`` resolve too
+gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradcheck, gradgradcheck, _GradcheckError

@@ -8,7 +8,9 @@ gradients of broadcast inputs are reduced to the input's shape here, in one plac
 """
 import weakref
 
-from . import grad_mode
+import numpy as np
+
+from . import grad_mode, anomaly_mode
 
 
 class Node:
@@ -26,6 +28,63 @@ class Node:
     def apply(self, grads, create_graph):
         raise NotImplementedError
 
+    def register_hook(self, fn):
+        """Call ``fn(grad_inputs, grad_outputs)`` after this node runs; it may return new ``grad_inputs``."""
+        return _add_node_hook(self, 1, fn)
+
+    def register_prehook(self, fn):
+        """Call ``fn(grad_outputs)`` before this node runs; it may return new ``grad_outputs``."""
+        return _add_node_hook(self, 0, fn)
+
+
+# Hooks of nodes live outside them, keyed weakly: few nodes have any, and a node is made per
+# recorded op call, so it stays small. node -> (pre-hooks, post-hooks), ordered by registration.
+_NODE_HOOKS = weakref.WeakKeyDictionary()
+_ANY_NODE_HOOKS = [False]   # set once any node hook is registered: the walk skips the lookups until then
+
+ERR_BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+def _add_node_hook(node, kind, fn):
+    import collections
+    from .._tensor import _RemovableHandle
+    _ANY_NODE_HOOKS[0] = True
+    hooks = _NODE_HOOKS.get(node)
+    if hooks is None:
+        hooks = _NODE_HOOKS[node] = (collections.OrderedDict(), collections.OrderedDict())
+    handle = _RemovableHandle(hooks[kind])
+    hooks[kind][handle.id] = fn
+    return handle
+
+
+def _hook_result(hook, res, n):
+    if not isinstance(res, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(res).__name__}'")
+    if len(res) != n:
+        raise TypeError(f"hook '{getattr(hook, '__name__', hook)}' has returned an incorrect number of values "
+                        f"(got {len(res)}, but expected {n})")
+    return list(res)
+
+
+def _call_pre_hooks(hooks, grads):
+    for h in list(hooks.values()):
+        r = h(tuple(grads))
+        if r is not None:
+            grads = _hook_result(h, r, len(grads))
+    return grads
+
+
+def _call_post_hooks(hooks, grad_inputs, grad_outputs):
+    for h in list(hooks.values()):
+        r = h(tuple(grad_inputs), tuple(grad_outputs))
+        if r is not None:
+            grad_inputs = _hook_result(h, r, len(grad_inputs))
+    return grad_inputs
+
 
 class OpNode(Node):
     """A node for an op of ``ttorch.ops``; ``_backward(ctx, *grads)`` is written in ttorch ops."""
@@ -41,11 +100,7 @@ class OpNode(Node):
 
     def apply(self, grads, create_graph):
         if self._freed:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved tensors after "
-                "they have already been freed). Saved intermediate values of the graph are freed when you call "
-                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-                "graph a second time or if you need to access saved tensors after calling backward.")
+            raise RuntimeError(ERR_BACKWARD_TWICE)
         ctx = self._ctx
         ctx._check_versions(self._name)
         for g in grads:
@@ -121,6 +176,9 @@ class AccumulateGrad(Node):
                 r = h(g)
                 if r is not None:
                     g = r
+        hooks = _NODE_HOOKS.get(self) if _ANY_NODE_HOOKS[0] else None
+        if hooks is not None and hooks[0]:     # node pre-hooks run after the tensor's own hooks
+            g, = _call_pre_hooks(hooks[0], [g])
         if g._shape != leaf._shape:
             g = _sum_to(g, leaf._shape, "AccumulateGrad")
         if create_graph:
@@ -133,6 +191,8 @@ class AccumulateGrad(Node):
         if leaf._post_acc_hooks:
             for h in list(leaf._post_acc_hooks.values()):
                 h(leaf)
+        if hooks is not None and hooks[1]:
+            _call_post_hooks(hooks[1], [], [g])
         return []
 
 
@@ -148,19 +208,24 @@ def edge_of(t):
     """The (node, input_nr) a gradient for tensor ``t`` flows into, or None."""
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
-    if t.requires_grad:
+    if t.requires_grad and not t._grad_via_base:    # a view made in no_grad mode passes nothing on
         return (grad_accumulator(t), 0)
     return None
 
 
 def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
+    # autograd.grad runs only the nodes through which a requested input is reached, as PyTorch
+    # does: the rest of the graph (and its saved tensors) stays untouched
+    reach = _reaching(roots, capture) if capture is not None else None
     # dependencies: how many edges lead into each node
     deps = {}
     stack = [e[0] for e in roots if e is not None]
     seen = set(stack)
     while stack:
         node = stack.pop()
+        if reach is not None and not reach.get(node):
+            continue
         for e in node.next_functions:
             if e is None:
                 continue
@@ -179,6 +244,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     ready = list(dict.fromkeys(ready))
     captured = {}
     empty = {}
+    node_hooks = _NODE_HOOKS if _ANY_NODE_HOOKS[0] else None
+    anomaly = anomaly_mode._state["enabled"]
     with grad_mode.set_grad_enabled(create_graph):
         # one pass per node; the loop body is kept lean since it runs for every recorded op
         while ready:
@@ -187,11 +254,9 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
             if isinstance(node, AccumulateGrad):
                 grads = [buf.get(0)]
                 if capture is not None:
-                    key = (node, 0)
-                    if key in capture:
-                        captured[key] = grads[0]
-                    if not capture.get("accumulate"):
-                        continue
+                    if (node, 0) in capture:
+                        captured[(node, 0)] = grads[0]
+                    continue
                 if grads[0] is not None:
                     node.apply(grads, create_graph)
                 continue
@@ -201,13 +266,22 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
                 for i in range(nout):
                     if (node, i) in capture:
                         captured[(node, i)] = grads[i]
+                if not reach.get(node):
+                    continue
             ctx = node._ctx
             if ctx is not None and getattr(ctx, "_hooked_outputs", None):
                 _call_tensor_hooks(node, grads)
+            hooks = node_hooks.get(node) if node_hooks is not None else None
+            if hooks is not None and hooks[0]:
+                grads = _call_pre_hooks(hooks[0], grads)
             if (grads[0] is None) if nout == 1 else all(g is None for g in grads):
                 in_grads = [None] * len(node.next_functions)
+            elif anomaly:
+                in_grads = anomaly_mode._apply(node, grads, create_graph)
             else:
                 in_grads = node.apply(grads, create_graph)
+            if hooks is not None and hooks[1]:
+                in_grads = _call_post_hooks(hooks[1], in_grads, grads)
             if not retain_graph:
                 node.release()
             for e, g in zip(node.next_functions, in_grads):
@@ -225,6 +299,37 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
                 if d == 0:
                     ready.append(n)
     return captured
+
+
+def _reaching(roots, capture):
+    """Per node of the graph under ``roots``: whether one of its input edges leads (directly or
+    further down) to an edge in ``capture``. Iterative post-order: graphs can be deep."""
+    targets = {e[0] for e in capture}
+    memo = {}
+    for r in roots:
+        if r is None or r[0] in memo:
+            continue
+        memo[r[0]] = False
+        stack = [(r[0], iter(r[0].next_functions))]
+        while stack:
+            node, it = stack[-1]
+            for e in it:
+                if e is None:
+                    continue
+                n = e[0]
+                if n in targets:
+                    memo[node] = True
+                if n not in memo:
+                    memo[n] = False
+                    stack.append((n, iter(n.next_functions)))
+                    break
+                if memo[n]:
+                    memo[node] = True
+            else:
+                stack.pop()
+                if stack and memo[node]:
+                    memo[stack[-1][0]] = True
+    return memo
 
 
 def _call_tensor_hooks(node, grads):
@@ -247,7 +352,6 @@ def _call_tensor_hooks(node, grads):
 
 
 def _make_grads(outputs, grad_outputs):
-    from ..ops.creation import ones_like
     res = []
     for t, g in zip(outputs, grad_outputs):
         if g is None:
@@ -256,10 +360,9 @@ def _make_grads(outputs, grad_outputs):
             if not t.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
             if t.device.type == "cpu":     # the usual loss.backward(): skip the generic creation path
-                import numpy as np
-                from .._tensor import Tensor
-                g = Tensor._wrap_np(np.ones(t._shape, t.dtype.np), t.dtype)
+                g = t._wrap_np(np.ones(t._shape, t.dtype.np), t.dtype)
             else:
+                from ..ops.creation import ones_like
                 g = ones_like(t)
         elif g._shape != t._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {g.shape} and output[0] has a "

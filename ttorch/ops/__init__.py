@@ -7,7 +7,7 @@ import importlib
 from ._op import REGISTRY, Op
 
 MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "movement",
-           "views", "gather", "indexing", "sort", "creation", "random"]
+           "views", "gather", "indexing", "sort", "creation", "random", "compare"]
 
 FUNCTIONS = {}
 METHODS = {}

@@ -11,12 +11,13 @@
 grad mode is on and an input requires grad. Public functions (``ttorch.add``...) parse
 arguments, promote dtypes and then call an ``Op``.
 """
-from ..autograd import grad_mode
+from ..autograd import grad_mode, anomaly_mode
 from ..autograd.engine import OpNode, edge_of
 from .._tensor import Tensor
 from .. import _dtype as D
 
 REGISTRY = {}
+_ANOMALY = anomaly_mode._state
 
 
 class Ctx:
@@ -142,6 +143,8 @@ class Op:
             ctx._out_version = o._version
         node = OpNode(self.grad_name, self.backward, ctx, tuple(nxt), _interned(tuple(in_meta)),
                       _interned(tuple([_interned((o._shape, o.dtype, o.device)) for o in outs])))
+        if _ANOMALY["enabled"]:
+            anomaly_mode._record(node)
         for i, o in enumerate(outs):
             if o.dtype.is_floating_point:
                 o.grad_fn = node

@@ -600,8 +600,17 @@ def _scatter_reduce_bw(ctx, g):
         src_is = (src == gather(res, dim, index)).to(g.dtype)
         share = g / scatter_add(self_is, dim, index, src_is)
         gin, gsrc = self_is * share, src_is * gather(share, dim, index)
-    else:
-        raise RuntimeError("scatter_reduce(): the derivative for reduce='prod' is not implemented in ttorch")
+    else:  # prod: the exclusive product, with zeros handled explicitly (no division by 0)
+        inc = ctx.include_self
+        masked_x = x.masked_fill(x == 0, 1)
+        gin = g * scatter_reduce(masked_x, dim, index, src, "prod", include_self=inc) / masked_x
+        src_zero = src == 0
+        zeros = scatter_add(zeros_like(x), dim, index, src_zero.to(x.dtype))
+        single = src_zero & (gather(zeros, dim, index) == 1)   # the only zero among the src of its slot
+        others = scatter_reduce(x, dim, index, src.masked_fill(single, 1), "prod", include_self=inc)
+        from .ternary import where
+        gsrc = where(single, gather(g * others, dim, index),
+                     gather(g * ctx.output, dim, index) / src.masked_fill(src_zero, 1))
     if not ctx.include_self:
         gin = scatter(gin, dim, index, 0)
     return (gin if ctx.needs[0] else None), None, (_src_grad(gsrc, ctx.src_shape) if ctx.needs[2] else None)
@@ -614,7 +623,10 @@ def _scatter_reduce_samples():
     for red, inc in (("sum", True), ("sum", False), ("prod", True), ("prod", False), ("mean", True), ("amax", True),
                      ("amin", False)):
         out.append(Sample([u(3, 4), 1, _ix([[3, 3, 0], [1, 1, 1], [0, 2, 1]]), u(3, 4), red],
-                          {"include_self": inc}, grad=red != "prod"))
+                          {"include_self": inc}))
+    z = u(3, 4)
+    z[0, 1] = z[1, 0] = z[1, 2] = z[2, 1] = 0.0   # prod's zeros: one alone in its slot, two sharing one
+    out.append(Sample([u(3, 4), 1, _ix([[3, 1, 0], [1, 1, 1], [0, 2, 1]]), z, "prod"]))
     out += [Sample([u(5), 0, _ix([4, 0, 4, 4, 1, 0]), u(6), "amax"]),
             Sample([u(2, 3, 4), 0, _ix(r.integers(0, 2, (3, 3, 4))), u(3, 3, 4), "mean"], {"include_self": False})]
     return out

@@ -6,9 +6,10 @@ coordinates). The view steps make ONE strided view of ``x``: ``x[1:, 0]`` shares
 its backward scatters the gradient into zeros through the same view. Advanced indices then
 gather a copy with the ``index`` op, whose backward is ``index_put`` with accumulation.
 
-Writes take the same parse. Without autograd they go straight into ``x``'s memory; with it,
-``index_put`` computes the updated tensor out of place and ``x`` takes its graph node (what
-PyTorch calls CopySlices), so gradients reach the written value and not the overwritten one.
+Writes take the same parse. Without autograd they go straight into ``x``'s memory; with it, a
+key of view steps alone is ``copy_`` into that view (``x`` takes a CopySlices node, as in
+PyTorch), and a key with index tensors is ``index_put``, computed out of place, whose node
+``x`` takes; either way gradients reach the written value and not the overwritten one.
 
 One Triton kernel (``_move_kernel``) moves elements between an indexed tensor and a dense
 one (gather, put, accumulate) over (broadcast index rows) x (remaining dims); ``nonzero``
@@ -646,6 +647,10 @@ def __setitem__(self, key, value):
         raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
     shape, _, _, pos = _geometry(self._shape, self.stride(), self._offset, items)
     _check_value(value, _result_shape(shape, pos, _bshape(idx)) if idx else shape, bool(idx))
+    if not idx and grad_mode._state["enabled"] and (self.requires_grad or value.requires_grad):
+        # as in PyTorch: copy_ into the view the key selects, so the graph records CopySlices
+        _basic_view(self, items)[0].copy_(value)
+        return
     _write(self, "setitem", items, idx, value)
 
 

@@ -2,22 +2,28 @@
 
 Writing bumps the version counter shared by ``x`` and its views, so a saved tensor changed
 afterwards makes backward raise. When the result is recorded, ``x`` takes its graph node:
-it becomes the output of the op, as in PyTorch (views of non-leaves are rebased in the
-autograd issue).
+it becomes the output of the op, as in PyTorch. When ``x`` is a view, its base takes a
+``CopySlices`` node instead, and the views of the base are replayed from it
+(``autograd/views.py``).
 """
 from ..autograd import grad_mode
-from .._tensor import Tensor
+from ..autograd.views import check_view_inplace, rebase_view, replay_views
 from .elementwise import copy_into
 
 
-def check_inplace(x, opname):
-    if x.is_leaf and x.requires_grad and grad_mode._state["enabled"]:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+def check_inplace(x, opname, requires_grad=None):
+    """PyTorch's refusals before writing ``x`` in place; ``requires_grad``: whether any input of
+    the op requires grad (default: ``x`` does)."""
+    if grad_mode._state["enabled"]:
+        if x._base is not None and (x.requires_grad if requires_grad is None else requires_grad):
+            check_view_inplace(x)
+        if x.is_leaf and x.requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 def inplace_from(x, result, opname):
     """Store ``result`` (computed out of place) into ``x``; ``x`` takes its graph node."""
-    check_inplace(x, opname)
+    check_inplace(x, opname, x.requires_grad or result.requires_grad)
     if result._shape != x._shape:
         raise RuntimeError(f"{opname}: output with shape {list(x.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
@@ -30,13 +36,17 @@ def inplace_from(x, result, opname):
     copy_into(x, result)
     x._bump_version()
     if result.grad_fn is not None:
-        node = result.grad_fn
         if result.dtype is not x.dtype:
             with grad_mode.enable_grad():
-                node = result.to(x.dtype).grad_fn
-        x.grad_fn = node
+                result = result.to(x.dtype)
+        if x._base is not None:
+            rebase_view(x, result)
+            return x
+        x.grad_fn = result.grad_fn
         x._output_nr = result._output_nr
         x.requires_grad = True
+        if x._views is not None:    # views of x now see the new history
+            replay_views(x)
     return x
 
 
@@ -48,8 +58,7 @@ def _keep_original(node, x):
     inputs = getattr(ctx, "inputs", None)
     if not inputs or not any(t is x for t in inputs):
         return
-    with grad_mode.no_grad():
-        orig = x.detach().clone()
+    orig = x.clone()    # in the graph when x is: a second derivative reaches x's old value
     ctx._versions = tuple(orig._version if t is x else v for t, v in zip(inputs, ctx._versions))
     ctx.inputs = [orig if t is x else t for t in inputs]
 

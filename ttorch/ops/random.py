@@ -94,11 +94,11 @@ def _randint_kernel(out_ptr, n, seed, offset, lo, span, WIDE: tl.constexpr, BLOC
     r0, r1, r2, r3 = tl.randint4x(seed, offset + offs)
     if WIDE:
         r = (r0.to(tl.uint64) << 32) | r1.to(tl.uint64)
-        s = span.to(tl.int64).to(tl.uint64, bitcast=True)
+        s = tl.cast(tl.cast(span, tl.int64), tl.uint64, bitcast=True)  # tl.cast: span may be the constexpr 1
         r = tl.where(s == 0, r, r % tl.maximum(s, 1))
         v = r.to(tl.int64, bitcast=True) + lo
     else:
-        v = (r0 % span.to(tl.uint32)).to(tl.int64) + lo
+        v = (r0 % tl.cast(span, tl.uint32)).to(tl.int64) + lo
     tl.store(out_ptr + offs, v.to(out_ptr.dtype.element_ty), mask=mask)
 
 

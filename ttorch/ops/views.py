@@ -7,6 +7,7 @@ whose backward is the view again, so higher-order gradients work.
 """
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim, _numel, _contig_strides
+from ..autograd.views import track, untrack, mark_multi_output
 from ._op import Op
 
 
@@ -64,7 +65,7 @@ def _view_impl(x, *, shape, in_shape):
     if st is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
-    return x._view(shape, st, x._offset)
+    return track(x, x._view(shape, st, x._offset))
 
 
 _view = Op("view", impl=_view_impl, backward=lambda ctx, g: g.reshape(ctx.in_shape), save=(), family="view")
@@ -84,6 +85,7 @@ def reshape(input, *shape):
     if _view_strides(input._shape, input.stride(), shape) is None:
         from .movement import contiguous
         input = contiguous(input)
+        return untrack(_view(input, shape=shape, in_shape=input._shape))    # a copy, as in PyTorch
     return _view(input, shape=shape, in_shape=input._shape)
 
 
@@ -135,7 +137,7 @@ def unsqueeze(input, dim):
 # ----------------------------------------------------------------------------- permuting views
 def _permute_impl(x, *, dims):
     st = x.stride()
-    return x._view(tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset)
+    return track(x, x._view(tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset))
 
 
 def _permute_bw(ctx, g):
@@ -205,7 +207,7 @@ def _expand_impl(x, *, shape):
         else:
             old = x._shape[i - lead]
             new_st.append(st[i - lead] if old == s else 0)
-    return x._view(shape, tuple(new_st), x._offset)
+    return track(x, x._view(shape, tuple(new_st), x._offset))
 
 
 # the engine sums the gradient back to the input's shape
@@ -244,7 +246,7 @@ def broadcast_to(input, size):
 
 # ----------------------------------------------------------------------------- selecting views
 def _strided_impl(x, *, shape, stride, offset, fn, reshaping, in_shape):
-    return x._view(shape, stride, offset)
+    return track(x, x._view(shape, stride, offset))
 
 
 def _strided_bw(ctx, g):
@@ -316,7 +318,7 @@ def select(input, dim, index):
 
 def unbind(input, dim=0):
     d = _wrap_dim(dim, input.ndim)
-    return tuple(select(input, d, i) for i in range(input._shape[d]))
+    return mark_multi_output(tuple(select(input, d, i) for i in range(input._shape[d])), "UnbindBackward0")
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -336,7 +338,8 @@ def split(tensor, split_size_or_sections, dim=0):
     for s in sizes:
         out.append(narrow(tensor, d, pos, s))
         pos += s
-    return tuple(out)
+    name = "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
+    return mark_multi_output(tuple(out), name)
 
 
 def chunk(input, chunks, dim=0):
