@@ -49,3 +49,5 @@ def from_dlpack(ext_tensor):
 
 
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
+
+from . import nn  # noqa: E402  (last: nn builds on everything above)

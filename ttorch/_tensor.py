@@ -351,6 +351,8 @@ class Tensor:
         self._offset, self.dtype, self.device = other._offset, other.dtype, other.device
         if other.device.type == "cpu":
             self._np = other._np
+        else:
+            self.__dict__.pop("_np", None)   # moved off the cpu: drop the host view (and its memory)
 
     # ------------------------------------------------------------------ conversion
     def numpy(self, *, force=False):
@@ -428,6 +430,8 @@ class Tensor:
 
     def __repr__(self, *, tensor_contents=None):
         from ._tensor_str import _str
+        if getattr(self, "_is_param", False):   # nn.Parameter: a flagged Tensor (nn/parameter.py)
+            return "Parameter containing:\n" + _str(self, tensor_contents)
         return _str(self, tensor_contents)
 
     def __format__(self, spec):
@@ -436,7 +440,8 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, proto):
-        return (_rebuild, (self.detach().cpu()._np.copy(), str(self.device), self.requires_grad))
+        return (_rebuild, (self.detach().cpu()._np.copy(), str(self.device), self.requires_grad,
+                           getattr(self, "_is_param", False)))
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
@@ -444,6 +449,8 @@ class Tensor:
                                "protocol at the moment.")
         out = self.detach().clone()
         out.requires_grad = self.requires_grad
+        if getattr(self, "_is_param", False):
+            out._is_param = True
         if self._grad is not None:
             out._grad = self._grad.clone()
         memo[id(self)] = out
@@ -564,9 +571,11 @@ _TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "
                D.int8: "CharTensor", D.uint8: "ByteTensor", D.bool: "BoolTensor"}
 
 
-def _rebuild(array, device, requires_grad):
+def _rebuild(array, device, requires_grad, is_param=False):
     t = Tensor._wrap_np(array).to(device)
     t.requires_grad = requires_grad
+    if is_param:
+        t._is_param = True
     return t
 
 

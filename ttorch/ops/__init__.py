@@ -7,7 +7,8 @@ import importlib
 from ._op import REGISTRY, Op
 
 MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "movement",
-           "views", "gather", "indexing", "sort", "creation", "random", "compare"]
+           "views", "gather", "indexing", "sort", "creation", "random", "compare", "layer_norm",
+           "cross_entropy"]
 
 FUNCTIONS = {}
 METHODS = {}

@@ -117,32 +117,38 @@ class Op:
         # this runs for every recorded op: one pass, and few objects for the garbage collector
         ctx = Ctx(attrs)
         save = self.save
-        n = len(inputs)
         saved = list(inputs)        # scalars are kept by value
-        versions = [None] * n
-        needs = [False] * n
-        nxt = [None] * n
-        in_meta = [None] * n
+        versions, needs, nxt, in_meta = [], [], [], []
         for i, t in enumerate(inputs):
             if type(t) is Tensor:
                 if save is None or i in save:
-                    versions[i] = t._version
+                    versions.append(t._version)
                 else:
                     saved[i] = None
+                    versions.append(None)
                 if t.requires_grad:
-                    needs[i] = True
-                    nxt[i] = edge_of(t)
-                    in_meta[i] = _interned((t._shape, t.dtype, t.device))
+                    needs.append(True)
+                    nxt.append(edge_of(t))
+                    in_meta.append((t._shape, t.dtype, t.device))
+                    continue
+            else:
+                versions.append(None)
+            needs.append(False)
+            nxt.append(None)
+            in_meta.append(None)
         ctx.inputs = saved
-        ctx.needs = _interned(tuple(needs))
-        ctx._versions = _interned(tuple(versions))
         outs = out if type(out) is tuple else (out,)
         if self.save_output:
             o = outs[0].detach()
             ctx.output = o
             ctx._out_version = o._version
-        node = OpNode(self.grad_name, self.backward, ctx, tuple(nxt), _interned(tuple(in_meta)),
-                      _interned(tuple([_interned((o._shape, o.dtype, o.device)) for o in outs])))
+        # one lookup interns the node's metadata (see ``_interned``); versions only when none was
+        # written yet: counters of weights updated in place would fill the cache with one-offs
+        ctx.needs, in_meta, out_meta = _interned(
+            (tuple(needs), tuple(in_meta), tuple([(o._shape, o.dtype, o.device) for o in outs])))
+        versions = tuple(versions)
+        ctx._versions = _interned(versions) if not any(versions) else versions
+        node = OpNode(self.grad_name, self.backward, ctx, tuple(nxt), in_meta, out_meta)
         if _ANOMALY["enabled"]:
             anomaly_mode._record(node)
         for i, o in enumerate(outs):

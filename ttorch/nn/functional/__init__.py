@@ -1,0 +1,15 @@
+"""``ttorch.nn.functional``: the math of every layer, in ttorch ops (both devices, differentiable).
+
+Split by family into the files of this package; this module re-exports them all, so
+``import ttorch.nn.functional as F`` works as in PyTorch.
+"""
+from ..._tensor import Tensor  # noqa: F401
+from .normalization import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .spatial import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .ctc import *  # noqa: F401,F403

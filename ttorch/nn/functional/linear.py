@@ -1,0 +1,336 @@
+"""Linear, bilinear, dropout, embedding and distance functions of ``ttorch.nn.functional``.
+
+Written in ttorch ops (both devices, differentiable). ``linear`` is one ``addmm`` so that on cuda
+the bias rides in the GEMM's epilogue; dropout masks come from ttorch's generator (Philox on
+cuda), so ``ttorch.manual_seed`` makes them reproducible.
+"""
+import math
+
+import numpy as np
+
+from ... import ops as _ops
+from ...autograd import no_grad
+from ...autograd.function import Function
+
+_F = _ops.FUNCTIONS
+
+__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+           "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "normalize", "cosine_similarity",
+           "pairwise_distance"]
+
+one_hot = _F["one_hot"]
+
+
+# ---------------------------------------------------------------------------------------- linear
+def linear(input, weight, bias=None):
+    """``y = x @ weight.T + bias``; ``input`` (*, in), ``weight`` (out, in), ``bias`` (out).
+
+    Leading dims fold into one GEMM; with a bias it is ``addmm`` (bias fused into the epilogue on cuda).
+    """
+    if weight.ndim == 1 or input.ndim == 1:  # vector cases: plain matmul, as PyTorch
+        r = _F["matmul"](input, weight.t())
+        return r if bias is None else r + bias
+    if weight.ndim != 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {weight.ndim}D")
+    lead = input.shape[:-1]
+    x = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])  # (B, in)
+    if bias is None:
+        y = _F["mm"](x, weight.t())
+    else:
+        y = _F["addmm"](bias, x, weight.t())  # (B, out)
+    return y if input.ndim == 2 else y.reshape(tuple(lead) + (weight.shape[0],))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = x1^T A_k x2 + b_k``; ``weight`` (out, in1, in2), inputs (*, in1) and (*, in2)."""
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got {weight.ndim}-dimensional weight")
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
+                           f"{list(input2.shape[:-1])}")
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but "
+                           f"expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
+                           f"expected {in2}")
+    w = weight.permute(1, 0, 2).reshape(in1, out * in2)
+    t = _F["matmul"](input1, w).reshape(tuple(input1.shape[:-1]) + (out, in2))  # (*, out, in2)
+    y = (t * input2.unsqueeze(-2)).sum(-1)  # (*, out)
+    return y if bias is None else y + bias
+
+
+# ---------------------------------------------------------------------------------------- dropout
+_SELU_ALPHA = 1.7580993408473766  # -scale * alpha of SELU: the value a dropped unit takes
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout(input, p, training, inplace, feature=False, alpha=False):
+    """PyTorch's ``_dropout_impl``: a Bernoulli(1 - p) mask (per channel when ``feature``)."""
+    _check_p(p)
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    if p == 1:
+        return input.mul_(0) if inplace else input * 0
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
+    with no_grad():
+        noise = input.new_empty(shape).bernoulli_(1 - p)
+        if alpha:
+            a = 1.0 / math.sqrt((_SELU_ALPHA * _SELU_ALPHA * p + 1) * (1 - p))
+            b = (noise - 1) * (_SELU_ALPHA * a) + _SELU_ALPHA * a * p
+            noise.mul_(a)
+        else:
+            noise.div_(1 - p)
+    if inplace:
+        input.mul_(noise)
+        return input.add_(b) if alpha else input
+    r = input * noise
+    return r + b if alpha else r
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (training only)."""
+    return _dropout(input, p, training, inplace)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout that keeps SELU's zero mean and unit variance (dropped units take SELU's negative saturation)."""
+    return _dropout(input, p, training, inplace, alpha=True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels (dim 1)."""
+    return _dropout(input, p, training, inplace, feature=True, alpha=True)
+
+
+def _unbatched(input, fn):
+    r = fn(input.unsqueeze(0))
+    return r.squeeze(0)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) or (C, L) inputs."""
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    if input.ndim == 2:
+        if inplace:
+            _dropout(input.unsqueeze(0), p, training, True, feature=True)
+            return input
+        return _unbatched(input, lambda x: _dropout(x, p, training, False, feature=True))
+    return _dropout(input, p, training, inplace, feature=True)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) inputs (a 3-D input is taken as (N, C, L), as PyTorch does)."""
+    import warnings
+    _check_p(p)
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and silence this warning, "
+                      "please use dropout instead. Note that dropout2d exists to provide channel-wise dropout on "
+                      "inputs with 2 spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 3D or 4D inputs).")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a "
+                      "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.")
+    return _dropout(input, p, training, inplace, feature=True)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    import warnings
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and silence this warning, "
+                      "please use dropout instead. Note that dropout3d exists to provide channel-wise dropout on "
+                      "inputs with 3 spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 4D or 5D inputs).")
+    if input.ndim == 4:
+        if inplace:
+            _dropout(input.unsqueeze(0), p, training, True, feature=True)
+            return input
+        return _unbatched(input, lambda x: _dropout(x, p, training, False, feature=True))
+    return _dropout(input, p, training, inplace, feature=True)
+
+
+# -------------------------------------------------------------------------------------- embedding
+class _Embedding(Function):
+    """Row gather whose backward skips ``padding_idx`` and can scale by inverse frequency."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        ctx.save_for_backward(indices)
+        ctx.num, ctx.padding_idx, ctx.scale = weight.shape[0], padding_idx, scale_grad_by_freq
+        flat = indices.reshape(-1)
+        return weight.index_select(0, flat).reshape(tuple(indices.shape) + (weight.shape[1],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        flat = indices.reshape(-1)
+        g = grad.reshape(-1, grad.shape[-1])  # (n, dim)
+        if ctx.scale:
+            counts = _F["zeros"](ctx.num, dtype=g.dtype, device=g.device).index_add(
+                0, flat, _F["ones"](flat.shape[0], dtype=g.dtype, device=g.device))
+            g = g / counts.index_select(0, flat).unsqueeze(1)
+        if ctx.padding_idx is not None:
+            g = g * (flat != ctx.padding_idx).unsqueeze(1).to(g.dtype)
+        gw = _F["zeros"](ctx.num, g.shape[1], dtype=g.dtype, device=g.device).index_add(0, flat, g)
+        return gw, None, None, None
+
+
+def _check_indices(input, fn):
+    from ... import _dtype as D
+    if input.dtype not in (D.int64, D.int32):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for {fn})")
+
+
+def _padding(padding_idx, num):
+    if padding_idx is None:
+        return None
+    if padding_idx > 0:
+        assert padding_idx < num, "Padding_idx must be within num_embeddings"
+    elif padding_idx < 0:
+        assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
+        padding_idx = num + padding_idx
+    return padding_idx
+
+
+def _renorm(weight, input, max_norm, norm_type):
+    """Rescale, in place, the rows of ``weight`` that ``input`` uses to norm at most ``max_norm``."""
+    with no_grad():
+        rows = _F["unique"](input.reshape(-1).long())
+        sel = weight.index_select(0, rows)
+        norms = sel.norm(norm_type, 1, keepdim=True)
+        scale = _F["where"](norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight.index_copy_(0, rows, sel * scale)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` (num_embeddings, dim) at integer ``input``: output ``input.shape + (dim,)``.
+
+    ``padding_idx`` rows get no gradient; ``max_norm`` renormalises the used rows of ``weight`` in place.
+    """
+    _check_indices(input, "embedding")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    padding_idx = _padding(padding_idx, weight.shape[0])
+    if max_norm is not None:
+        _renorm(weight, input, max_norm, norm_type)
+    return _Embedding.apply(weight, input.long(), padding_idx, bool(scale_grad_by_freq))
+
+
+def _bag_ids(input, offsets, include_last_offset, name="embedding_bag"):
+    """(flat indices, bag id of each, number of bags), offsets read back to the host as PyTorch's cpu path."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences. However, found offsets of type {}".format(type(offsets)))
+        b, n = input.shape
+        return input.reshape(-1), np.repeat(np.arange(b), n), b
+    if input.ndim != 1:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    if offsets is None:
+        raise ValueError("offsets has to be a 1D Tensor but got None")
+    if offsets.ndim != 1:
+        raise ValueError("offsets has to be a 1D Tensor")
+    off = offsets.detach().cpu().numpy().astype(np.int64)
+    n = input.shape[0]
+    if off.size and off[0] != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                           f"position 0. However, got {off[0]}")
+    if off.size and off[-1] > n:
+        raise RuntimeError(f"offsets[-1] can not be greater than input's length ({n}), but got offsets[-1] of "
+                           f"{off[-1]}")
+    bags = off.size - 1 if include_last_offset else off.size
+    starts = off[:bags]
+    ids = np.searchsorted(starts, np.arange(n), side="right") - 1
+    return input, ids, bags
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxes of bags of embeddings without materialising the gathered rows per bag.
+
+    ``input`` (B, N) holds B bags of N indices, or 1-D with ``offsets`` giving each bag's start.
+    Empty bags give zeros; ``padding_idx`` entries are left out of every bag (and of mean's count).
+    """
+    _check_indices(input, "embedding_bag")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                      f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                                      f"on the Pytorch GitHub.")
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, "
+                             f"then it must have the same shape as the input ({input.shape})")
+    flat, ids, bags = _bag_ids(input, offsets, include_last_offset)
+    padding_idx = _padding(padding_idx, weight.shape[0])
+    if max_norm is not None:
+        _renorm(weight, input, max_norm, norm_type)
+    keep = np.ones(ids.shape, bool)
+    if padding_idx is not None:
+        keep = flat.detach().cpu().numpy() != padding_idx
+    dev = weight.device
+    pos = _F["tensor"](np.nonzero(keep)[0], device=dev)
+    bag = _F["tensor"](ids[keep], device=dev)
+    rows = _Embedding.apply(weight, flat.long().index_select(0, pos.to(flat.device)).to(dev), None,
+                            bool(scale_grad_by_freq))  # (k, dim)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1).index_select(0, pos).unsqueeze(1)
+    zeros = _F["zeros"](bags, weight.shape[1], dtype=weight.dtype, device=dev)
+    if mode == "max":
+        idx = bag.unsqueeze(1).expand(-1, weight.shape[1])
+        return zeros.scatter_reduce(0, idx, rows, "amax", include_self=False)
+    out = zeros.index_add(0, bag, rows)
+    if mode == "mean":
+        counts = np.maximum(np.bincount(ids[keep], minlength=bags), 1).astype(np.float64)
+        out = out / _F["tensor"](counts, dtype=weight.dtype, device=dev).unsqueeze(1)
+    return out
+
+
+# -------------------------------------------------------------------------------------- distances
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    r = input / denom
+    return r if out is None else out.copy_(r)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """``sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (inputs broadcast)."""
+    if x1.dtype != x2.dtype:
+        raise RuntimeError(f"cosine_similarity requires both inputs to have the same dtype, got "
+                           f"{x1.dtype} and {x2.dtype} instead.")
+    from ... import broadcast_shapes
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(shape), x2.expand(shape)
+    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """``||x1 - x2 + eps||_p`` over the last dimension."""
+    d = max(x1.ndim, x2.ndim) - 1
+    if d < 0:
+        d = 0
+    diff = x1 - x2 + eps
+    return diff.norm(p, d, keepdim=keepdim) if diff.ndim else diff.abs()
+

@@ -1,0 +1,216 @@
+"""Fused cross entropy over class indices: one Triton kernel forward, one backward, no softmax tensor.
+
+``_cross_entropy_rows(x, target)`` of logits ``x`` ``(M, C)`` returns ``(2, M)``: row 0 the loss
+``lse_i - x[i, t_i]`` (0 where ``t_i == ignore_index``), row 1 ``lse_i = logsumexp(x[i])``. The forward
+kernel reads each row once with an online max/sum (as ``softmax.py``); the backward kernel reads it
+once more and writes ``dx = (g0 + g1) * exp(x - lse) - g0 * onehot(t)`` straight away, so neither
+direction stores the ``(M, C)`` softmax: what autograd keeps between them is ``lse``, M numbers.
+
+Liger-Kernel goes one step further and writes the gradient over the logits during the forward; we
+don't, because the logits belong to the caller (and to autograd, which may still read them).
+Half types compute in float32 and return float32 rows; ``nn.functional.cross_entropy`` casts back.
+Its own backward (gradients of gradients) is written in ttorch ops.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from ..autograd import grad_mode
+from .._tensor import Tensor
+from ._launch import launch, next_pow2, SIMULATED
+from ._op import Op
+from .samples import Sample, rng, index
+
+MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several blocks per row
+
+
+@triton.jit
+def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, M, N, ignore_index, ACC: tl.constexpr, BLOCK_N: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    base = x_ptr + row * N
+    # online pass: per lane, the running max and the sum of exp(x - max) rescaled as it grows
+    mx = tl.full((BLOCK_N,), float("-inf"), ACC)
+    acc = tl.zeros((BLOCK_N,), dtype=ACC)
+    for start in range(0, N, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        x = tl.load(base + cols, mask=cols < N, other=float("-inf")).to(ACC)
+        new = tl.maximum(mx, x)
+        safe = tl.where(new == float("-inf"), 0, new)     # a lane that has seen only -inf
+        acc = acc * tl.exp(mx - safe) + tl.exp(x - safe)
+        mx = new
+    top = tl.max(mx, 0)
+    lse = top + tl.log(tl.sum(acc * tl.exp(mx - top), 0))
+    t = tl.load(t_ptr + row).to(tl.int64)
+    keep = t != ignore_index
+    xt = tl.load(base + tl.where(keep, t, 0), mask=keep, other=0).to(ACC)
+    loss = tl.where(keep, lse - xt, 0.0)
+    tl.store(out_ptr + row, loss.to(out_ptr.dtype.element_ty))
+    tl.store(out_ptr + M + row, lse.to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: tl.constexpr,
+                   BLOCK_N: tl.constexpr):
+    # dx = (g0 + g1) * softmax(x) - g0 * onehot(t), softmax from the saved lse: one pass per row
+    row = tl.program_id(0).to(tl.int64)
+    t = tl.load(t_ptr + row).to(tl.int64)
+    g0 = tl.load(g_ptr + row).to(ACC)
+    g0 = tl.where(t != ignore_index, g0, 0.0)       # an ignored row's loss is the constant 0
+    g1 = tl.load(g_ptr + M + row).to(ACC)
+    lse = tl.load(o_ptr + M + row).to(ACC)
+    for start in range(0, N, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        m = cols < N
+        x = tl.load(x_ptr + row * N + cols, mask=m, other=0).to(ACC)
+        dx = (g0 + g1) * tl.exp(x - lse) - tl.where(cols == t, g0, 0.0)
+        tl.store(dx_ptr + row * N + cols, dx.to(dx_ptr.dtype.element_ty), mask=m)
+
+
+def _acc(dt):
+    return tl.float64 if dt is D.float64 else tl.float32
+
+
+def _out_dtype(dt):
+    return D.float64 if dt is D.float64 else D.float32
+
+
+def _block(n):
+    return min(next_pow2(n), MAX_BLOCK_N)
+
+
+# ------------------------------------------------------------------------------ cuda
+def _fwd_cuda(x, t, *, ignore_index):
+    x, t = x.contiguous(), t.contiguous()
+    m, n = x._shape
+    out = Tensor._empty((2, m), _out_dtype(x.dtype), x.device)
+    if m:
+        launch(_ce_fwd_kernel, (m,), x, t, out, m, n, ignore_index, ACC=_acc(x.dtype), BLOCK_N=_block(n))
+    return out
+
+
+def _bwd_cuda(g, x, o, t, *, ignore_index):
+    g, x, o, t = g.contiguous(), x.contiguous(), o.contiguous(), t.contiguous()
+    m, n = x._shape
+    dx = Tensor._empty((m, n), x.dtype, x.device)
+    if m and n:
+        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype), BLOCK_N=_block(n))
+    return dx
+
+
+# ------------------------------------------------------------------------------ NumPy
+def _fwd_cpu(x, t, *, ignore_index):
+    xc = x.astype(_out_dtype(D.from_numpy_dtype(x.dtype)).np)
+    m = xc.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        top = np.max(xc, axis=1, initial=-np.inf)
+        lse = top + np.log(np.exp(xc - top[:, None]).sum(1))
+    keep = t != ignore_index
+    xt = xc[np.arange(m), np.where(keep, t, 0)] if m else np.zeros(0, xc.dtype)
+    return np.stack([np.where(keep, lse - xt, 0).astype(xc.dtype), lse])
+
+
+def _bwd_cpu(g, x, o, t, *, ignore_index):
+    cd = _out_dtype(D.from_numpy_dtype(x.dtype)).np
+    keep = t != ignore_index
+    g0 = np.where(keep, g[0].astype(cd), 0)
+    dx = (g0 + g[1].astype(cd))[:, None] * np.exp(x.astype(cd) - o[1].astype(cd)[:, None])
+    rows = np.arange(x.shape[0])
+    dx[rows, np.where(keep, t, 0)] -= g0
+    return dx.astype(x.dtype)
+
+
+# ------------------------------------------------------------------------------ backward rules
+def _fwd_bw(ctx, g):
+    x, t = ctx.inputs
+    o = ctx.output
+    if grad_mode.is_grad_enabled() and not o.requires_grad:
+        # differentiating the backward: its lse input must stay attached to x (recomputed)
+        o = _ce_op(x, t, ignore_index=ctx.ignore_index)
+    return _ce_bw_op(g, x, o, t, ignore_index=ctx.ignore_index), None
+
+
+def _bwd_bw(ctx, gg):
+    # the backward as a function of (g, x, o, t): dx = (g0 + g1) * e - g0 * onehot, e = exp(x - o1):
+    #   d/dg0 = sum_c gg (e - onehot),  d/dg1 = sum_c gg e,  d/dx = (g0 + g1) gg e,  d/do1 = -sum_c that
+    from . import FUNCTIONS as F
+    g, x, o, t = ctx.inputs
+    keep = t != ctx.ignore_index
+    cd = o.dtype
+    e = (x.to(cd) - o[1].unsqueeze(1)).exp()
+    gg = gg.to(cd)
+    g0 = F["where"](keep, g[0].to(cd), 0)
+    ge = (gg * e).sum(1)
+    dg = dx = do = None
+    if ctx.needs[0]:
+        picked = gg.gather(1, F["where"](keep, t, 0).unsqueeze(1)).squeeze(1)
+        dg = F["stack"]([F["where"](keep, ge - picked, 0), ge]).to(g.dtype)
+    if ctx.needs[1] or ctx.needs[2]:
+        gx = (g0 + g[1].to(cd)).unsqueeze(1) * gg * e
+        dx = gx.to(x.dtype) if ctx.needs[1] else None
+        if ctx.needs[2]:
+            do = F["stack"]([F["zeros_like"](ge), -gx.sum(1)]).to(o.dtype)
+    return dg, dx, do, None
+
+
+# ------------------------------------------------------------------------------ specs and samples
+def _specs(kernel):
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt, bn in ((D.float32, 4096), (D.float32, 1024), (D.bfloat16, 4096), (D.float16, 4096), (D.float64, 1024)):
+        od = _out_dtype(dt)
+        if kernel is _ce_fwd_kernel:
+            sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od)}
+        else:
+            sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
+        sig.update(M="i32", N="i32", ignore_index="i32")
+        out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn}, num_warps=8 if bn >= 2048 else 4,
+                              label=f"cross_entropy {'fwd' if kernel is _ce_fwd_kernel else 'bwd'} {dt} {bn}"))
+    return out
+
+
+def _samples():
+    r = rng("cross_entropy")
+    out = []
+    for m, c, ii in ((1, 1, -100), (3, 5, -100), (4, 7, 2), (2, 33, -100), (0, 4, -100)):
+        t = r.integers(0, c, size=m)
+        if ii >= 0 and m:
+            t[1] = ii
+        out.append(Sample([r.uniform(-3, 3, size=(m, c)), index(t)], {"ignore_index": ii}))
+    return out
+
+
+def _bw_samples():
+    r = rng("cross_entropy_backward")
+    out = []
+    for m, c, ii in ((3, 5, -100), (4, 6, 1), (1, 1, -100)):
+        x = r.uniform(-2, 2, size=(m, c))
+        t = r.integers(0, c, size=m)
+        if ii >= 0:
+            t[0] = ii
+        o = _fwd_cpu(x, t, ignore_index=ii)
+        out.append(Sample([r.uniform(-1, 1, size=(2, m)), x, o, index(t)], {"ignore_index": ii}))
+    return out
+
+
+_ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
+            samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss")
+_ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
+               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss")
+
+
+def _cross_entropy_rows(input, target, ignore_index=-100):
+    """``(2, M)``: per row of logits ``input`` ``(M, C)`` the loss at class index ``target`` (0 where
+    ignored) and the row's logsumexp; float32 for half inputs."""
+    return _ce_op(input, target.to(D.int64), ignore_index=int(ignore_index))
+
+
+def _cross_entropy_backward(grad, input, rows, target, ignore_index=-100):
+    return _ce_bw_op(grad, input, rows, target.to(D.int64), ignore_index=int(ignore_index))
+
+
+_ce_op.public, _ce_bw_op.public = _cross_entropy_rows, _cross_entropy_backward
+for _o in (_ce_op, _ce_bw_op):
+    _o.dtypes = (D.float32, D.float16, D.bfloat16, D.float64)
+
+__all__ = []
