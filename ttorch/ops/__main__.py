@@ -49,6 +49,18 @@ def _compile_one(args):
                 "trace": traceback.format_exc()}
 
 
+def _code_path(spec):
+    """What decides which lines of a kernel compile: its bool, string and function constexprs
+    (dtypes and block sizes change the types and shapes, not the path)."""
+    keep = []
+    for k, v in sorted(spec.constexprs.items()):
+        if isinstance(v, (bool, str)) or v is None:
+            keep.append((k, v))
+        elif callable(v) or hasattr(v, "fn"):
+            keep.append((k, getattr(v, "__name__", None) or getattr(getattr(v, "fn", None), "__name__", repr(v))))
+    return ("ints=1", spec.name, tuple(keep))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ttorch.ops", description=__doc__.splitlines()[0])
     ap.add_argument("--compile", metavar="CAPS", help="compute capabilities to compile for, e.g. 80,90")
@@ -76,7 +88,10 @@ def main(argv=None):
                 continue
             seen.add(key)
             jobs.extend((name, i, c, False) for c in caps)
-            jobs.append((name, i, max(caps), True))  # and once with every int argument 1
+            code_path = _code_path(s)
+            if code_path not in seen:   # and once with every int argument 1, per code path
+                seen.add(code_path)
+                jobs.append((name, i, max(caps), True))
     failures = 0
     with ProcessPoolExecutor(max_workers=a.jobs) as ex:
         for r in ex.map(_compile_one, jobs):

@@ -306,6 +306,10 @@ def _keep(g, ctx):
 
 def _expand_back(g, ctx):
     """Gradient of a reduction output broadcast back to the input's shape."""
+    if not g._shape and not grad_mode._state["enabled"]:
+        # a full reduction's gradient outside create_graph: the stride-0 view directly (the
+        # usual loss.sum()/mean(); going through the expand op costs several µs per step)
+        return g._view(tuple(ctx.in_shape), (0,) * len(ctx.in_shape), g._offset)
     return _keep(g, ctx).expand(ctx.in_shape)
 
 
