@@ -531,12 +531,41 @@ def _np_whole(f):
 def _np_gelu(x, approximate):
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(x.dtype.type(math.sqrt(2 / math.pi)) * (x + x.dtype.type(0.044715) * x ** 3)))
+    if x.dtype != np.float64:     # 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2): no cancellation for x < 0
+        return (0.5 * x * _erfc_fast(-x.astype(np.float64) * math.sqrt(0.5))).astype(x.dtype)
     erf = np.vectorize(math.erf, otypes=[np.float64])
-    return (0.5 * x * (1 + erf(x.astype(np.float64) * math.sqrt(0.5)))).astype(x.dtype)
+    return (0.5 * x * (1 + erf(x * math.sqrt(0.5)))).astype(x.dtype)
+
+
+def _erfc_fast(x):
+    """erfc in float64 NumPy to a relative error below 1.1e-7 (Numerical Recipes' Chebyshev fit):
+    enough for float32 and narrower, and ~100x faster than ``np.vectorize(math.erfc)``."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    p = -0.82215223 + t * 0.17087277
+    for c in (1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368):
+        p = c + t * p
+    r = t * np.exp(-z * z - 1.26551223 + t * p)
+    return np.where(x >= 0, r, 2.0 - r)
+
+
+def _erf_fast(x):
+    """erf to float32 accuracy: a Taylor series near 0 (where 1 - erfc would cancel), 1 - erfc beyond."""
+    x2, term, acc = x * x, x.copy(), x.copy()
+    for n in range(1, 12):          # |x| < 0.5: the 12th term is below 1e-16
+        term = term * -x2 / n
+        acc = acc + term / (2 * n + 1)
+    return np.where(np.abs(x) < 0.5, acc * (2 / math.sqrt(math.pi)), 1.0 - _erfc_fast(x))
 
 
 def _np_erf(f):
-    return lambda x: np.vectorize(f, otypes=[np.float64])(x).astype(x.dtype)
+    fast = _erf_fast if f is math.erf else _erfc_fast
+
+    def run(x):
+        if x.dtype == np.float64:   # float64 needs full precision: the slow exact path
+            return np.vectorize(f, otypes=[np.float64])(x).astype(x.dtype)
+        return fast(x.astype(np.float64)).astype(x.dtype)
+    return run
 
 
 def _np_softplus(x, beta, threshold):

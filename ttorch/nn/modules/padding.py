@@ -1,6 +1,7 @@
 """Padding layers (constant, zero, reflection, replication, circular) in 1, 2 and 3 dims, as PyTorch's.
 
 ``padding`` is an int (the same on every side) or a tuple (left, right[, top, bottom[, front, back]]).
+Each class only names its mode and its number of padded dims; ``_PadNd`` does the rest.
 """
 from .. import functional as F
 from .module import Module
@@ -10,20 +11,29 @@ __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "Zero
            "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d"]
 
 
-def _ntuple(n):
-    def parse(x):
-        return tuple(x) if isinstance(x, (list, tuple)) else (x,) * n
-    return parse
+class _PadNd(Module):
+    """Pads the last ``_ndim`` dims in ``_mode``; ``padding`` has two entries per padded dim."""
+    __constants__ = ["padding"]
+    _mode = None
+    _ndim = 1
 
-
-_pair, _quadruple, _sextuple = _ntuple(2), _ntuple(4), _ntuple(6)
-
-
-class _ConstantPadNd(Module):
-    __constants__ = ["padding", "value"]
-
-    def __init__(self, value):
+    def __init__(self, padding):
         super().__init__()
+        self.padding = tuple(padding) if isinstance(padding, (list, tuple)) else (padding,) * (2 * self._ndim)
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    __constants__ = ["padding", "value"]
+    _mode = "constant"
+
+    def __init__(self, padding, value):
+        super().__init__(padding)
         self.value = value
 
     def forward(self, input):
@@ -41,31 +51,20 @@ class ConstantPad1d(_ConstantPadNd):
         >>> ttorch.nn.ConstantPad1d((1, 2), 3.5)(ttorch.zeros(1, 2)).tolist()
         [[3.5, 0.0, 0.0, 3.5, 3.5]]
     """
-
-    def __init__(self, padding, value):
-        super().__init__(value)
-        self.padding = _pair(padding)
+    _ndim = 1
 
 
 class ConstantPad2d(_ConstantPadNd):
     r"""Pads the last two dims with ``value``; padding (left, right, top, bottom)."""
-
-    def __init__(self, padding, value):
-        super().__init__(value)
-        self.padding = _quadruple(padding)
+    _ndim = 2
 
 
 class ConstantPad3d(_ConstantPadNd):
     r"""Pads the last three dims with ``value``; padding (left, right, top, bottom, front, back)."""
-
-    def __init__(self, padding, value):
-        super().__init__(value)
-        self.padding = _sextuple(padding)
+    _ndim = 3
 
 
-class ZeroPad1d(ConstantPad1d):
-    r"""Pads the last dim with zeros."""
-
+class _ZeroPadNd(_ConstantPadNd):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
@@ -73,7 +72,11 @@ class ZeroPad1d(ConstantPad1d):
         return f"{self.padding}"
 
 
-class ZeroPad2d(ConstantPad2d):
+class ZeroPad1d(_ZeroPadNd, ConstantPad1d):
+    r"""Pads the last dim with zeros."""
+
+
+class ZeroPad2d(_ZeroPadNd, ConstantPad2d):
     r"""Pads the last two dims with zeros.
 
     Example::
@@ -82,35 +85,12 @@ class ZeroPad2d(ConstantPad2d):
         ttorch.Size([1, 5, 5])
     """
 
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
 
-    def extra_repr(self):
-        return f"{self.padding}"
-
-
-class ZeroPad3d(ConstantPad3d):
+class ZeroPad3d(_ZeroPadNd, ConstantPad3d):
     r"""Pads the last three dims with zeros."""
 
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
 
-    def extra_repr(self):
-        return f"{self.padding}"
-
-
-class _ModePadNd(Module):
-    __constants__ = ["padding"]
-    _mode = None
-
-    def forward(self, input):
-        return F.pad(input, self.padding, self._mode)
-
-    def extra_repr(self):
-        return f"{self.padding}"
-
-
-class ReflectionPad1d(_ModePadNd):
+class ReflectionPad1d(_PadNd):
     r"""Pads the last dim with its reflection (the edge is not repeated).
 
     Example::
@@ -118,61 +98,36 @@ class ReflectionPad1d(_ModePadNd):
         >>> ttorch.nn.ReflectionPad1d(2)(ttorch.arange(4.).reshape(1, 1, 4)).tolist()
         [[[2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0]]]
     """
-    _mode = "reflect"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _pair(padding)
+    _mode, _ndim = "reflect", 1
 
 
-class ReflectionPad2d(_ModePadNd):
+class ReflectionPad2d(_PadNd):
     r"""Pads the last two dims with their reflection."""
-    _mode = "reflect"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _quadruple(padding)
+    _mode, _ndim = "reflect", 2
 
 
-class ReflectionPad3d(_ModePadNd):
+class ReflectionPad3d(_PadNd):
     r"""Pads the last three dims with their reflection."""
-    _mode = "reflect"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _sextuple(padding)
+    _mode, _ndim = "reflect", 3
 
 
-class ReplicationPad1d(_ModePadNd):
+class ReplicationPad1d(_PadNd):
     r"""Pads the last dim by repeating its edge value."""
-    _mode = "replicate"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _pair(padding)
+    _mode, _ndim = "replicate", 1
 
 
-class ReplicationPad2d(_ModePadNd):
+class ReplicationPad2d(_PadNd):
     r"""Pads the last two dims by repeating their edge values."""
-    _mode = "replicate"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _quadruple(padding)
+    _mode, _ndim = "replicate", 2
 
 
-class ReplicationPad3d(_ModePadNd):
+class ReplicationPad3d(_PadNd):
     r"""Pads the last three dims by repeating their edge values."""
-    _mode = "replicate"
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _sextuple(padding)
+    _mode, _ndim = "replicate", 3
 
 
-class _CircularPadNd(_ModePadNd):
+class _CircularPadNd(_PadNd):
     _mode = "circular"
-    _ndim = 1
 
     def forward(self, input):
         if input.dim() not in (self._ndim + 1, self._ndim + 2):
@@ -183,10 +138,6 @@ class _CircularPadNd(_ModePadNd):
 class CircularPad1d(_CircularPadNd):
     r"""Pads the last dim by wrapping around (periodic boundary)."""
     _ndim = 1
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _pair(padding)
 
 
 class CircularPad2d(_CircularPadNd):
@@ -199,15 +150,7 @@ class CircularPad2d(_CircularPadNd):
     """
     _ndim = 2
 
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _quadruple(padding)
-
 
 class CircularPad3d(_CircularPadNd):
     r"""Pads the last three dims by wrapping around (periodic boundary)."""
     _ndim = 3
-
-    def __init__(self, padding):
-        super().__init__()
-        self.padding = _sextuple(padding)
