@@ -6,7 +6,7 @@ import pytest
 
 import ttorch
 from ttorch import _dtype as D
-from ttorch.ops import matmul as M
+from ttorch.ops import gemm as M   # the GEMM kernel family behind every product
 
 from _helpers import close, numeric_grads, to_np
 
@@ -224,7 +224,7 @@ def test_tf32_switch(device, monkeypatch):
     monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: seen.append(m["PREC"]) or real(k, g, *a, **m))
     x = T(R(4, 4), device)
     x @ x
-    monkeypatch.setattr(M, "allow_tf32", True)
+    monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", True)
     x @ x
     x.half() @ x.half()
     assert seen == ["ieee", "tf32", "ieee"]

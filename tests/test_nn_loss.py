@@ -207,8 +207,22 @@ def test_cross_entropy_errors(device, args, exc, msg):
     x = ttorch.randn(*shape, device=device)
     t = ttorch.tensor(target, device=device)
     with pytest.raises(exc) as e:
-        F.cross_entropy(x, t)
+        F.cross_entropy(x, t).item()    # on cuda a bad class index raises at the next sync, as in PyTorch
     assert str(e.value) == msg if exc is not IndexError else msg in str(e.value)
+
+
+def test_cross_entropy_bad_target_on_cuda_raises_at_the_next_sync():
+    x = ttorch.randn(3, 5, device="cuda")
+    loss = F.cross_entropy(x, ttorch.tensor([1, 7, 0], device="cuda"), reduction="none")   # no host sync here
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        ttorch.cuda.synchronize()
+    ttorch.cuda.synchronize()                                     # reported once, then cleared
+    assert loss.shape == (3,)
+    ok = F.cross_entropy(x, ttorch.tensor([1, 4, 0], device="cuda"))
+    assert np.isfinite(ok.item())
+    F.cross_entropy(x, ttorch.tensor([-3, 2, 0], device="cuda"))
+    with pytest.raises(IndexError, match="Target -3 is out of bounds."):
+        ok.cpu()
 
 
 def test_cross_entropy_more_errors(device):
@@ -409,7 +423,9 @@ def test_bce_log_clamped_at_minus_100(device):
 
 def test_bce_errors(device):
     with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
-        F.binary_cross_entropy(ttorch.tensor([1.5], device=device), ttorch.tensor([1.0], device=device))
+        # on cuda the range is checked on the device and raises at the next sync, as in PyTorch
+        F.binary_cross_entropy(ttorch.tensor([1.5], device=device), ttorch.tensor([1.0], device=device)).item()
+    assert F.binary_cross_entropy(ttorch.tensor([0.5], device=device), ttorch.tensor([1.0], device=device)).item() > 0
     with pytest.raises(ValueError, match="that is different to the input size"):
         F.binary_cross_entropy(ttorch.rand(3, device=device), ttorch.rand(2, 3, device=device))
     with pytest.raises(ValueError, match=r"Target size \(ttorch.Size\(\[2\]\)\) must be the same as input size"):

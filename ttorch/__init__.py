@@ -51,3 +51,17 @@ def from_dlpack(ext_tensor):
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
 
 from . import nn  # noqa: E402  (last: nn builds on everything above)
+from . import optim  # noqa: E402  (optimizers update nn parameters)
+from .serialization import save, load  # noqa: E402
+from . import serialization  # noqa: E402
+from . import backends  # noqa: E402
+from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
+from . import amp, cpu  # noqa: E402  (mixed precision)
+from .cuda import amp as _cuda_amp  # noqa: E402,F401  (ttorch.cuda.amp)
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import (is_autocast_enabled, get_autocast_dtype, set_autocast_enabled,  # noqa: E402
+                                set_autocast_dtype, is_autocast_cache_enabled, set_autocast_cache_enabled,
+                                clear_autocast_cache, is_autocast_available, is_autocast_cpu_enabled,
+                                get_autocast_cpu_dtype, get_autocast_gpu_dtype)
+from ._compile import compile  # noqa: E402
+from . import utils  # noqa: E402  (data loading)

@@ -6,6 +6,8 @@ the roots, how many edges lead into it, then runs nodes whose count reaches zero
 recursion, so chains of any length work. Gradients are summed per (node, input slot);
 gradients of broadcast inputs are reduced to the input's shape here, in one place.
 """
+import contextlib
+import sys
 import weakref
 
 import numpy as np
@@ -213,6 +215,18 @@ def edge_of(t):
     return None
 
 
+_NO_REGION = contextlib.nullcontext()
+
+
+def _no_autocast():
+    """Backward ops run in the dtypes autocast chose in forward, even inside an autocast region."""
+    op = sys.modules["ttorch.ops._op"]      # imported by then; a module-level import would be circular
+    if op._autocast is None:
+        return _NO_REGION
+    from ..amp.autocast_mode import _suspended
+    return _suspended()
+
+
 def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
     # autograd.grad runs only the nodes through which a requested input is reached, as PyTorch
@@ -246,7 +260,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     empty = {}
     node_hooks = _NODE_HOOKS if _ANY_NODE_HOOKS[0] else None
     anomaly = anomaly_mode._state["enabled"]
-    with grad_mode.set_grad_enabled(create_graph):
+    with grad_mode.set_grad_enabled(create_graph), _no_autocast():
         # one pass per node; the loop body is kept lean since it runs for every recorded op
         while ready:
             node = ready.pop()

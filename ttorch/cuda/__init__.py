@@ -1,5 +1,5 @@
 """``ttorch.cuda``: the GPU device, real (``cuda-bindings``) or simulated (``TRITON_INTERPRET=1``)."""
-from . import _driver
+from . import _driver, _checks
 
 _current = [0]
 
@@ -46,7 +46,10 @@ def set_device(device):
 
 
 def synchronize(device=None):
+    """Wait for the device; faults that kernels recorded since the last sync raise here."""
     _driver.backend().synchronize(_index(device))
+    if _checks._armed[0]:
+        _checks.flush()
 
 
 def empty_cache():

@@ -6,9 +6,9 @@ import importlib
 
 from ._op import REGISTRY, Op
 
-MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "movement",
-           "views", "gather", "indexing", "sort", "creation", "random", "compare", "layer_norm",
-           "cross_entropy"]
+MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "einsum", "linear",
+           "movement", "views", "gather", "indexing", "sort", "creation", "random", "compare", "layer_norm",
+           "cross_entropy", "attention"]
 
 FUNCTIONS = {}
 METHODS = {}

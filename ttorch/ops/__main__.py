@@ -92,7 +92,7 @@ def main(argv=None):
             if code_path not in seen:   # and once with every int argument 1, per code path
                 seen.add(code_path)
                 jobs.append((name, i, max(caps), True))
-    failures = 0
+    failures, spills = 0, []
     with ProcessPoolExecutor(max_workers=a.jobs) as ex:
         for r in ex.map(_compile_one, jobs):
             if "error" in r:
@@ -100,8 +100,14 @@ def main(argv=None):
                 print(f"FAIL sm_{r['cap']} {r['op']:<20} {r['kernel']} [{r['label']}]: {r['error']}")
                 print(r["trace"], file=sys.stderr)
             else:
+                spill = f" SPILLS local={r['local']}B" if r.get("local") else ""
+                if spill:
+                    spills.append(r)
                 print(f"ok   sm_{r['cap']} {r['op']:<20} {r['kernel']:<24} {r['label']:<36} regs={r['regs']} "
-                      f"shared={r['shared']} warps={r['num_warps']} ({r['seconds']}s)")
+                      f"shared={r['shared']} warps={r['num_warps']}{spill} ({r['seconds']}s)")
+    for cap in caps:
+        n = sum(r["cap"] == cap for r in spills)
+        print(f"sm_{cap}: {n} configuration{'s' if n != 1 else ''} spill registers to local memory")
     print(f"\n{len(jobs) - failures} compiled, {failures} failed")
     return 1 if failures else 0
 

@@ -52,7 +52,8 @@ class KernelSpec:
         k = triton.compile(src, target=GPUTarget("cuda", cap, 32),
                            options={"num_warps": self.num_warps, "num_stages": self.num_stages})
         md = k.metadata
-        return {"kernel": self.name, "label": self.label, "cap": cap, "regs": resource_usage(k.asm["cubin"]),
+        usage = resource_usage(k.asm["cubin"]) or {"regs": None, "local": None}
+        return {"kernel": self.name, "label": self.label, "cap": cap, **usage,
                 "shared": md.shared, "num_warps": md.num_warps, "seconds": round(time.time() - t0, 2)}
 
 
@@ -62,7 +63,8 @@ def ptr(dtype):
 
 
 def resource_usage(cubin):
-    """Registers per thread from ``cuobjdump --dump-resource-usage`` (Triton bundles it), or None."""
+    """``{"regs", "local", "stack"}`` per thread from ``cuobjdump --dump-resource-usage`` (Triton
+    bundles it), or None. ``local`` bytes above 0 mean register spills (or a local array)."""
     import os
     import re
     import subprocess
@@ -79,5 +81,5 @@ def resource_usage(cubin):
                                  timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             return None
-    m = re.search(r"REG:(\d+)", out)
-    return int(m.group(1)) if m else None
+    found = {k.lower(): int(v) for k, v in re.findall(r"\b(REG|LOCAL|STACK):(\d+)", out)}
+    return {"regs": found.get("reg"), "local": found.get("local", 0), "stack": found.get("stack", 0)} if found else None

@@ -18,6 +18,9 @@ from .. import _dtype as D
 
 REGISTRY = {}
 _ANOMALY = anomaly_mode._state
+# ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
+# test is all an op pays when no region is on.
+_autocast = None
 
 
 class Ctx:
@@ -87,6 +90,8 @@ class Op:
         return list(self.kernels() if callable(self.kernels) else self.kernels)
 
     def __call__(self, *inputs, **attrs):
+        if _autocast is not None:
+            inputs = _autocast.inputs(self.name, inputs, attrs)
         dev = None
         for t in inputs:
             if type(t) is Tensor:
@@ -142,6 +147,8 @@ class Op:
             o = outs[0].detach()
             ctx.output = o
             ctx._out_version = o._version
+            if self.save_output == "all":   # every output (attention keeps O and its logsumexp)
+                ctx.outputs = (o,) + tuple(t.detach() for t in outs[1:])
         # one lookup interns the node's metadata (see ``_interned``); versions only when none was
         # written yet: counters of weights updated in place would fill the cache with one-offs
         ctx.needs, in_meta, out_meta = _interned(

@@ -1,7 +1,8 @@
 """Fused cross entropy over class indices: one Triton kernel forward, one backward, no softmax tensor.
 
 ``_cross_entropy_rows(x, target)`` of logits ``x`` ``(M, C)`` returns ``(2, M)``: row 0 the loss
-``lse_i - x[i, t_i]`` (0 where ``t_i == ignore_index``), row 1 ``lse_i = logsumexp(x[i])``. The forward
+``lse_i - x[i, t_i]`` (0 where ``t_i == ignore_index``; a ``t_i`` out of range is recorded for
+``ttorch.cuda``'s deferred checks and raises ``IndexError`` at the next sync), row 1 ``lse_i = logsumexp(x[i])``. The forward
 kernel reads each row once with an online max/sum (as ``softmax.py``); the backward kernel reads it
 once more and writes ``dx = (g0 + g1) * exp(x - lse) - g0 * onehot(t)`` straight away, so neither
 direction stores the ``(M, C)`` softmax: what autograd keeps between them is ``lse``, M numbers.
@@ -17,6 +18,7 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..autograd import grad_mode
+from ..cuda import _checks
 from .._tensor import Tensor
 from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op
@@ -26,7 +28,7 @@ MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several bloc
 
 
 @triton.jit
-def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, M, N, ignore_index, ACC: tl.constexpr, BLOCK_N: tl.constexpr):
+def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, ACC: tl.constexpr, BLOCK_N: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     base = x_ptr + row * N
     # online pass: per lane, the running max and the sum of exp(x - max) rescaled as it grows
@@ -43,6 +45,11 @@ def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, M, N, ignore_index, ACC: tl.constexpr,
     lse = top + tl.log(tl.sum(acc * tl.exp(mx - top), 0))
     t = tl.load(t_ptr + row).to(tl.int64)
     keep = t != ignore_index
+    # a class index out of range: recorded for the host to raise at its next sync (no stall here)
+    bad = keep & ((t < 0) | (t >= N))
+    tl.atomic_add(err_ptr, 1, mask=bad)
+    tl.atomic_xchg(err_ptr + 1, t, mask=bad)
+    keep = keep & (bad == 0)
     xt = tl.load(base + tl.where(keep, t, 0), mask=keep, other=0).to(ACC)
     loss = tl.where(keep, lse - xt, 0.0)
     tl.store(out_ptr + row, loss.to(out_ptr.dtype.element_ty))
@@ -80,12 +87,16 @@ def _block(n):
 
 
 # ------------------------------------------------------------------------------ cuda
+_TARGET_CHECK = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
+
+
 def _fwd_cuda(x, t, *, ignore_index):
     x, t = x.contiguous(), t.contiguous()
     m, n = x._shape
     out = Tensor._empty((2, m), _out_dtype(x.dtype), x.device)
     if m:
-        launch(_ce_fwd_kernel, (m,), x, t, out, m, n, ignore_index, ACC=_acc(x.dtype), BLOCK_N=_block(n))
+        launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
+               ACC=_acc(x.dtype), BLOCK_N=_block(n))
     return out
 
 
@@ -160,7 +171,7 @@ def _specs(kernel):
     for dt, bn in ((D.float32, 4096), (D.float32, 1024), (D.bfloat16, 4096), (D.float16, 4096), (D.float64, 1024)):
         od = _out_dtype(dt)
         if kernel is _ce_fwd_kernel:
-            sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od)}
+            sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od), "err_ptr": ptr(D.int64)}
         else:
             sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
         sig.update(M="i32", N="i32", ignore_index="i32")

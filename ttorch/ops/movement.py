@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype as D
 from .._device import CPU
 from .._tensor import Tensor, _wrap_dim, _contig_strides
-from ..cuda import _driver
+from ..cuda import _driver, _checks
 from ._op import Op, write_out
 from .elementwise import copy_into
 from .samples import Sample, rng
@@ -36,7 +36,9 @@ def _upload(a, device):
 
 
 def _to_device_np(t):
-    """A host NumPy copy of cuda tensor ``t``."""
+    """A host NumPy copy of cuda tensor ``t`` (a sync point: faults found by kernels raise here)."""
+    if _checks._armed[0]:
+        _checks.flush()
     if not t.is_contiguous():
         t = contiguous(t.detach())
     out = np.empty(t._shape, t.dtype.np)

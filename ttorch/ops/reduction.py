@@ -25,6 +25,7 @@ from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim, _numel
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
+from . import _op as _amp_op
 from .elementwise import tl_dtype
 from .samples import Sample, rng
 
@@ -375,6 +376,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         >>> ttorch.tensor([[1, 2], [3, 4]]).sum(0)
         tensor([4, 6])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("sum", sum, input, dim, keepdim, dtype=dtype, out=out)
     dims = _dims(input, dim)
     if dtype is None:
         dtype = input.dtype if input.dtype.is_floating_point else D.int64
@@ -435,6 +438,8 @@ _prod = _simple_op("prod", _prod_cpu, "mul", _prod_bw, empty=1, save=(0,), specs
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Product over ``dim`` (an int) or of all elements; integers and bool multiply in int64."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("prod", prod, input, dim, keepdim, dtype=dtype, out=out)
     if isinstance(dim, (tuple, list)):
         raise TypeError("prod(): argument 'dim' must be int, not " + type(dim).__name__)
     dims = _dims(input, dim)

@@ -19,6 +19,7 @@ from .elementwise import tl_dtype
 from .reduction import _add, _mul, _acc_dtype, _bytes
 from .softmax import _rows3
 from .samples import Sample, rng
+from . import _op as _amp_op
 
 MAX_BLOCK_N = 1024 if SIMULATED else 256   # tests lower it to run the carry across blocks
 
@@ -137,6 +138,8 @@ def cumsum(input, dim, *, dtype=None, out=None):
         >>> ttorch.cumsum(ttorch.tensor([1, 2, 3]), dim=0)
         tensor([1, 3, 6])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("cumsum", cumsum, input, dim, dtype=dtype, out=out)
     input, d, out_dtype = _args("cumsum", input, dim, dtype)
     r = _cumsum(input, dim=d, dtype=out_dtype, op=0, reverse=False)
     return r if out is None else write_out(out, r, "cumsum")
@@ -186,6 +189,8 @@ def cumprod(input, dim, *, dtype=None, out=None):
         >>> ttorch.cumprod(ttorch.tensor([1.0, 2.0, 3.0]), dim=0)
         tensor([1., 2., 6.])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("cumprod", cumprod, input, dim, dtype=dtype, out=out)
     input, d, out_dtype = _args("cumprod", input, dim, dtype)
     r = _cumprod(input, dim=d, dtype=out_dtype, op=1)
     return r if out is None else write_out(out, r, "cumprod")

@@ -16,6 +16,7 @@ import triton.language as tl
 from .. import _dtype as D
 from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim, _numel
+from .. import tune
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng
@@ -34,12 +35,53 @@ def _rows3(x, dim):
     return x, _numel(x._shape[:dim]) * inner, n, inner
 
 
-def _blocks(m, n, inner):
+def _block_n(n, inner):
     bn = min(next_pow2(n), MAX_BLOCK_N)
-    if inner > 1 and not SIMULATED:
-        bn = min(bn, 256)
-    bm = max(1, min(next_pow2(m), 4096 // bn))
-    return bm, bn
+    # a strided (inner > 1) row is gathered column by column: narrower blocks coalesce better
+    return min(bn, 256) if inner > 1 and not SIMULATED else bn
+
+
+# ------------------------------------------------------------------------------ tuning
+# A program handles BLOCK_M rows of BLOCK_N columns; BLOCK_N follows the row length, so what is
+# tuned is the tile (BLOCK_M * BLOCK_N elements) and the warps. Heuristic (untuned buckets): tiles
+# of 4096 elements, 4 warps up to 1024 columns and 8 beyond: one row per program for long rows,
+# many short rows per program so each moves enough bytes.
+_TILES, _WARPS = (2048, 4096, 8192), (4, 8)
+
+
+def _tune_key(dtype, n, inner):
+    return (dtype.name, _block_n(n, inner), inner > 1)
+
+
+def _tune_configs(b):
+    bn = b[1]
+    return [tune.Config({"BLOCK_M": max(1, t // bn)}, num_warps=w) for t in _TILES for w in _WARPS]
+
+
+def _tune_heuristic(b):
+    bn = b[1]
+    return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=4 if bn <= 1024 else 8)
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [("float32", 8, 100)]
+    return [(dt, 8192, n) for dt in ("float32", "bfloat16") for n in (128, 512, 1024, 2048, 4096, 8192, 32768)]
+
+
+def _tune_bench(cfg, dtype, m, n):
+    from .random import randn
+    dt = getattr(D, dtype)
+    x = randn(m, n, device="cuda").to(dt)
+    y = Tensor._empty(x._shape, dt, x.device)
+    bn = _block_n(n, 1)
+    return lambda: launch(_softmax_fwd_kernel, (cdiv(m, cfg.kwargs["BLOCK_M"]),), x, y, m, n, 1, LOG=False,
+                          SINGLE=n <= bn, ACC=_acc(dt), BLOCK_N=bn, **cfg.meta())
+
+
+tune.register(tune.Tunable("softmax", configs=_tune_configs, key=lambda dt, m, n: _tune_key(getattr(D, dt), n, 1),
+                           heuristic=_tune_heuristic, problems=_tune_problems, bench=_tune_bench,
+                           doc="softmax/log_softmax forward and backward: rows per program and warps"))
 
 
 @triton.jit
@@ -143,9 +185,11 @@ def _run(kernel, out, tensors, dim, log):
     _, m, n, inner = rows[0]
     if m == 0 or n == 0:
         return out
-    bm, bn = _blocks(m, n, inner)
+    bn = _block_n(n, inner)
+    cfg = tune.config("softmax", _tune_key(out.dtype, n, inner))
+    bm = min(cfg.kwargs["BLOCK_M"], next_pow2(m))
     launch(kernel, (cdiv(m, bm),), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
-           ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn)
+           ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
     return out
 
 
@@ -213,17 +257,23 @@ def _bwd_bw(ctx, gg):
 
 def _specs(kernel, nin):
     from ._aot import KernelSpec, ptr
+
+    def spec(dt, single, bm, bn, log, warps, tag=""):
+        sig = {n: ptr(dt) for n in (("x_ptr", "y_ptr") if nin == 1 else ("g_ptr", "y_ptr", "dx_ptr"))}
+        sig.update(M="i32", N="i32", INNER="i32")
+        return KernelSpec(kernel, sig, {"LOG": log, "SINGLE": single, "ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn},
+                          num_warps=warps, label=f"{'log_' if log else ''}softmax {dt} {'1-pass' if single else 'looped'}"
+                                                 f" {bm}x{bn} w{warps}{tag}")
     out = []
-    for k, (dt, single, bm, bn) in enumerate(((D.float32, True, 2, 1024), (D.float32, False, 1, 2048),
-                                              (D.bfloat16, True, 16, 256), (D.float16, False, 2, 2048),
-                                              (D.float64, True, 4, 512), (D.bfloat16, False, 16, 256))):
-        for log in (False, True):
-            sig = {n: ptr(dt) for n in (("x_ptr", "y_ptr") if nin == 1 else ("g_ptr", "y_ptr", "dx_ptr"))}
-            sig.update(M="i32", N="i32", INNER="i32")
-            out.append(KernelSpec(kernel, sig, {"LOG": log, "SINGLE": single, "ACC": _acc(dt), "BLOCK_M": bm,
-                                                "BLOCK_N": bn}, num_warps=4 if bn <= 1024 else 8,
-                                  label=f"{'log_' if log else ''}softmax {dt} {'1-pass' if single else 'looped'} "
-                                        f"{bm}x{bn}"))
+    for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 256),
+                           (D.float16, False, 2048), (D.float64, True, 512), (D.bfloat16, False, 256)):
+        h = _tune_heuristic((dt.name, bn, False))
+        out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps) for log in (False, True)]
+    # every configuration the tuner may pick, for the common dtypes and both code paths
+    for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 1024),
+                           (D.bfloat16, False, 2048)):
+        for c in _tune_configs((dt.name, bn, False)):
+            out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps, " tuned"))
     return out
 
 

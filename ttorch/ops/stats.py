@@ -21,6 +21,7 @@ from .samples import Sample
 from .reduction import (_dims, _out_shape, _rows, _blocks, _acc_dtype, _keep, _count, _output, _np_in, _samples,
                         _max, _fold, _post_sqrt, _pre_square, _pre_abs, _pre_abs_pow, _pre_nonzero, _post_id,
                         _post_root, _reduce_cuda, _reduce_specs, _FLOATS)
+from . import _op as _amp_op
 
 
 # ------------------------------------------------------------------------------ var, std (and with the mean)
@@ -237,6 +238,8 @@ _lse = Op("logsumexp", cpu=_lse_cpu, cuda=_lse_cuda, backward=_lse_bw, save=(0,)
 def logsumexp(input, dim, keepdim=False, *, out=None):
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow; integers promote to the
     default float type."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("logsumexp", logsumexp, input, dim, keepdim, out=out)
     if not input.dtype.is_floating_point:
         input = input.to(D.get_default_dtype())
     dims = _dims(input, dim)
@@ -373,6 +376,8 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         >>> ttorch.tensor([3.0, 4.0]).norm()
         tensor(5.)
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("norm", norm, input, p, dim, keepdim, out=out, dtype=dtype)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.scalar_name(input.dtype)} instead.")

@@ -9,6 +9,7 @@ import warnings
 
 from ... import ops as _ops
 from ...autograd.grad_mode import is_grad_enabled
+from ...ops import _op as _amp_op
 
 _U = _ops.FUNCTIONS
 _where = _U["where"]
@@ -102,6 +103,8 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def prelu(input, weight):
     """``x if x > 0 else weight * x``; ``weight`` holds 1 value or one per channel (dim 1)."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("prelu", prelu, input, weight)
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
     if input.ndim == 0:

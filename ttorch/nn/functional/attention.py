@@ -1,8 +1,8 @@
 """Attention: ``scaled_dot_product_attention`` and ``multi_head_attention_forward`` (PyTorch's math).
 
-Both are composed of ttorch ops (matmul, softmax, where), so they run on cpu and cuda and autograd
-differentiates them to any order. The fused flash-attention Triton kernel (forward and backward
-kernels, one file) is a later step; this composite stays as its reference and CPU path.
+``scaled_dot_product_attention`` runs the fused flash-attention op (``ttorch/ops/attention.py``:
+Triton kernels on cuda, NumPy on cpu) when it applies, and otherwise this module's composite of
+ttorch ops (matmul, softmax, where), which autograd differentiates to any order.
 """
 import math
 import warnings
@@ -10,9 +10,11 @@ import warnings
 from ... import _dtype as D
 from ..._tensor import Tensor
 from ...ops import FUNCTIONS as _F
+from ...ops.attention import flash_attention, MAX_HEAD_DIM
 from .activation import softmax
 from .linear import linear, dropout
 from .conv import pad
+from ...ops import _op as _amp_op
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -28,10 +30,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  enable_gqa=False):
     r"""``softmax(Q K^T * scale + bias) V`` over the last two dims, with PyTorch's semantics.
 
-    A composite of ttorch ops (the math backend); the fused flash-attention kernel is a later step.
+    Runs the fused flash-attention op (Triton kernels forward and backward on cuda, NumPy on cpu)
+    for float16/bfloat16/float32 inputs of 3 or 4 dims with head dims up to 256 and no dropout;
+    float64, ``dropout_p > 0`` and other shapes take a composite of ttorch ops (PyTorch's math).
 
     Args:
-        query (Tensor): :math:`(N, ..., Hq, L, E)`; key :math:`(N, ..., H, S, E)`; value :math:`(N, ..., H, S, Ev)`.
+        query (Tensor): :math:`(N, ..., Hq, L, E)`; key :math:`(N, ..., H, S, E)`; value
+            :math:`(N, ..., H, S, Ev)`.
         attn_mask (Tensor, optional): broadcastable to :math:`(N, ..., L, S)`; bool: True means the
             pair takes part; float: added to the scores.
         dropout_p (float): dropout on the attention weights (always applied when > 0).
@@ -47,6 +52,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
         ttorch.Size([2, 3, 4, 8])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("scaled_dot_product_attention", scaled_dot_product_attention, query, key,
+                                      value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if query.dtype != key.dtype or query.dtype != value.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
                            f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
@@ -57,6 +65,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     L, S = query.size(-2), key.size(-2)
     scale_factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
+    if _flash_applies(query, key, value, attn_mask, dropout_p, enable_gqa):
+        three = query.dim() == 3    # (N, L, E): one head
+        q, k, v = (t.unsqueeze(1) for t in (query, key, value)) if three else (query, key, value)
+        m = attn_mask.unsqueeze(1) if three and attn_mask is not None and attn_mask.dim() == 3 else attn_mask
+        out = flash_attention(q, k, v, m, scale=scale_factor, is_causal=is_causal)[0]
+        return out.squeeze(1) if three else out
     if enable_gqa and query.dim() >= 3:
         hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
         if hq % hk != 0 or hq % hv != 0:
@@ -85,6 +99,27 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         att = dropout(att, dropout_p, training=True)
     return att @ value  # (N, ..., L, Ev)
+
+
+def _flash_applies(q, k, v, mask, dropout_p, enable_gqa):
+    """Whether the fused op computes what the composite would: same batch, key/value heads equal
+    (or grouped with ``enable_gqa``), a mask that broadcasts to (N, H, L, S), no dropout."""
+    if dropout_p > 0.0 or q.dtype not in (D.float16, D.bfloat16, D.float32) or q.dim() not in (3, 4):
+        return False
+    if k.dim() != q.dim() or v.dim() != q.dim() or q.shape[0] != k.shape[0] or k.shape[:-1] != v.shape[:-1]:
+        return False
+    e, ev = q.size(-1), v.size(-1)
+    if k.size(-2) == 0 or k.size(-1) != e or not 0 < min(e, ev) <= max(e, ev) <= MAX_HEAD_DIM:
+        return False
+    if q.dim() == 4:
+        hq, hk = q.size(1), k.size(1)
+        if hq != hk and not (enable_gqa and hq % hk == 0):
+            return False
+    if mask is not None:
+        full = q.shape[:-1] + (k.size(-2),)
+        if mask.dim() > q.dim() or any(m not in (1, n) for m, n in zip(reversed(mask.shape), reversed(full))):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------- masks

@@ -1,19 +1,22 @@
-"""Padding, sliding windows (unfold/fold) and convolutions, written in ttorch ops.
+"""Padding, sliding windows (unfold/fold) and convolutions.
 
-Every sliding-window layer shares one mechanism: a NumPy-built integer map from (kernel offset,
-output position) to a flat input position, with out-of-range positions pointed at one extra
-"sentinel" element appended to the flattened input (zero for convolution, -inf for max pooling).
-``index_select`` with that map is im2col; ``index_add`` with it is col2im. Both are ttorch ops,
-so the layers run on cpu and cuda and autograd differentiates them (index_select's backward is
-index_add and vice versa). Convolution is im2col + a batched matmul; cuda uses the same
-im2col + Triton GEMM for now (an implicit-GEMM kernel is a later step).
+Sliding-window layers (unfold, fold, pooling) share one mechanism: a NumPy-built integer map from
+(kernel offset, output position) to a flat input position, with out-of-range positions pointed
+at one extra "sentinel" element appended to the flattened input (zero for unfold, -inf for max
+pooling). ``index_select`` with that map is im2col; ``index_add`` with it is col2im. Both are
+ttorch ops, so the layers run on cpu and cuda and autograd differentiates them.
+
+Convolutions check their arguments here (PyTorch's messages) and call the ops of
+``ttorch/ops/conv.py``: implicit-GEMM Triton kernels on cuda, im2col + BLAS on cpu. conv1d is
+conv2d with H = 1; conv_transpose is the input-gradient op. ``padding='same'`` with an even
+effective kernel pads its odd leftover on the right first, then convolves symmetrically.
 """
-import functools
-import math
-
 import numpy as np
 
 import ttorch
+from ...ops import conv as _ops
+from ...ops.conv import _window_map  # noqa: F401  (pooling and spatial use it through this module)
+from ...ops import _op as _amp_op
 
 __all__ = ["pad", "unfold", "fold", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
@@ -34,29 +37,6 @@ def _size_str(shape):
 
 
 # ---------------------------------------------------------------- the window map (im2col indices)
-
-@functools.lru_cache(maxsize=256)
-def _window_map(in_size, kernel, dilation, padding, stride, out_size):
-    """int64 array (prod(kernel), prod(out_size)): flat input index of each window element, or
-    prod(in_size) (the sentinel) where the element falls in padding. ``padding`` holds (before,)
-    per dim; anything past the input on the right is padding too (ceil_mode, fold)."""
-    nd = len(in_size)
-    coords = []  # per dim: (k, o) input coordinate
-    for d in range(nd):
-        k = np.arange(kernel[d])[:, None] * dilation[d]
-        o = np.arange(out_size[d])[None, :] * stride[d]
-        coords.append(k + o - padding[d])
-    valid = np.ones((1,) * (2 * nd), dtype=bool)
-    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
-    for d in range(nd):
-        shape = [1] * (2 * nd)
-        shape[d], shape[nd + d] = kernel[d], out_size[d]
-        c = coords[d].reshape(shape)
-        valid = valid & (c >= 0) & (c < in_size[d])
-        flat = flat * in_size[d] + c
-    flat = np.where(valid, flat, int(np.prod(in_size)))
-    return np.ascontiguousarray(flat.reshape(int(np.prod(kernel)), int(np.prod(out_size))))
-
 
 def _map_tensor(arr, device):
     return ttorch.tensor(arr, dtype=ttorch.int64, device=device)
@@ -309,44 +289,44 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
                            f"Kernel size: ({' x '.join(map(str, eff))}). "
                            "Kernel size can't be greater than actual input size")
-    out = tuple(_out_len(sz, kk, d, p, s) for sz, kk, d, p, s in zip(spatial, k, dilation, padding, stride))
-    n, c, o = x.shape[0], x.shape[1], weight.shape[0]
-    _check_bias(x, weight, bias, o)
-    cols = _gather_windows(x, spatial, k, dilation, padding, stride, out)  # (N, C, kk, L)
-    kk, ll = cols.shape[2], cols.shape[3]
-    cols = cols.reshape(n, groups, (c // groups) * kk, ll)
-    w = weight.reshape(groups, o // groups, (c // groups) * kk)
-    y = ttorch.matmul(w, cols).reshape(n, o, *out)  # (N, g, O/g, L) -> (N, O, *out)
-    if bias is not None:
-        y = y + bias.reshape(o, *([1] * nd))
+    _check_bias(x, weight, bias, weight.shape[0])
+    if nd == 1:   # (N, C, L) as (N, C, 1, L)
+        y = _ops.conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1,) + stride, (0,) + padding,
+                        (1,) + dilation, groups).squeeze(2)
+    else:
+        y = _ops.conv2d(x, weight, bias, stride, padding, dilation, groups)
     return y if batched else y.squeeze(0)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1D convolution over (N, C_in, L) or (C_in, L); weight (C_out, C_in / groups, kL).
 
-    ``padding`` is an int, a tuple, ``'valid'`` or ``'same'``. Computed as im2col + matmul on cpu;
-    cuda uses the same im2col + Triton GEMM for now.
+    ``padding`` is an int, a tuple, ``'valid'`` or ``'same'``. An implicit-GEMM Triton kernel on
+    cuda, im2col + BLAS on cpu.
 
     Example::
         >>> import ttorch, ttorch.nn.functional as F
         >>> F.conv1d(ttorch.randn(2, 4, 9), ttorch.randn(6, 4, 3), padding='same').shape
         ttorch.Size([2, 6, 9])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv1d", conv1d, input, weight, bias, stride, padding, dilation, groups)
     return _convnd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2D convolution over (N, C_in, H, W) or (C_in, H, W); weight (C_out, C_in / groups, kH, kW).
 
-    ``padding`` is an int, a tuple, ``'valid'`` or ``'same'``. Computed as im2col + matmul on cpu;
-    cuda uses the same im2col + Triton GEMM for now.
+    ``padding`` is an int, a tuple, ``'valid'`` or ``'same'``. An implicit-GEMM Triton kernel on
+    cuda, im2col + BLAS on cpu.
 
     Example::
         >>> import ttorch, ttorch.nn.functional as F
         >>> F.conv2d(ttorch.randn(1, 3, 7, 7), ttorch.randn(8, 3, 3, 3), stride=2).shape
         ttorch.Size([1, 8, 3, 3])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv2d", conv2d, input, weight, bias, stride, padding, dilation, groups)
     return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -362,25 +342,21 @@ def _conv_transposend(name, nd, input, weight, bias, stride, padding, output_pad
         raise RuntimeError("negative output_padding is not supported")
     batched = input.dim() == nd + 2
     x = input if batched else input.unsqueeze(0)
-    n, cin = x.shape[0], x.shape[1]
     k = tuple(weight.shape[2:])
-    cout = weight.shape[1] * groups
-    _check_bias(x, weight, bias, cout)
+    _check_bias(x, weight, bias, weight.shape[1] * groups)
     spatial = tuple(x.shape[2:])
     out = tuple((sz - 1) * s - 2 * p + d * (kk - 1) + op + 1
                 for sz, s, p, d, kk, op in zip(spatial, stride, padding, dilation, k, output_padding))
     if any(v <= 0 for v in out):
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, spatial))}). Calculated output "
                            f"size per channel: ({' x '.join(map(str, out))}). Output size is too small")
-    kk = int(np.prod(k))
-    ll = int(np.prod(spatial))
-    # cols[n, g, (co, k), l] = sum_ci w[g, ci, (co, k)] * x[n, g, ci, l]; then col2im sums the windows
-    w = weight.reshape(groups, cin // groups, (cout // groups) * kk).transpose(1, 2)
-    cols = ttorch.matmul(w, x.reshape(n, groups, cin // groups, ll))  # (N, g, Cout/g * kk, L)
-    cols = cols.reshape(n, cout, kk, ll)
-    y = _scatter_windows(cols, out, k, dilation, padding, stride, spatial)
-    if bias is not None:
-        y = y + bias.reshape(cout, *([1] * nd))
+    # the transposed convolution is conv2d's input gradient (same weight layout)
+    if nd == 1:
+        y = _ops.conv2d_input_grad(x.unsqueeze(2), weight.unsqueeze(2), bias, size=(1,) + out, stride=(1,) + stride,
+                                   padding=(0,) + padding, dilation=(1,) + dilation, groups=groups).squeeze(2)
+    else:
+        y = _ops.conv2d_input_grad(x, weight, bias, size=out, stride=stride, padding=padding, dilation=dilation,
+                                   groups=groups)
     return y if batched else y.squeeze(0)
 
 
@@ -392,6 +368,9 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> F.conv_transpose1d(ttorch.randn(2, 4, 5), ttorch.randn(4, 3, 3), stride=2).shape
         ttorch.Size([2, 3, 11])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv_transpose1d", conv_transpose1d, input, weight, bias, stride, padding,
+                                      output_padding, groups, dilation)
     return _conv_transposend("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
                              groups, dilation)
 
@@ -404,5 +383,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> F.conv_transpose2d(ttorch.randn(1, 4, 3, 3), ttorch.randn(4, 2, 3, 3), stride=2, padding=1).shape
         ttorch.Size([1, 2, 5, 5])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv_transpose2d", conv_transpose2d, input, weight, bias, stride, padding,
+                                      output_padding, groups, dilation)
     return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
                              groups, dilation)

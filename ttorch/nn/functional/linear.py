@@ -1,20 +1,22 @@
 """Linear, bilinear, dropout, embedding and distance functions of ``ttorch.nn.functional``.
 
-Written in ttorch ops (both devices, differentiable). ``linear`` is one ``addmm`` so that on cuda
-the bias rides in the GEMM's epilogue; dropout masks come from ttorch's generator (Philox on
-cuda), so ``ttorch.manual_seed`` makes them reproducible.
+Written in ttorch ops (both devices, differentiable). ``linear`` is the ``linear`` op: one GEMM,
+the bias in its epilogue on cuda (``_linear_act`` fuses an activation there too). Dropout masks
+come from ttorch's generator (Philox on cuda), so ``ttorch.manual_seed`` makes them reproducible.
 """
 import math
 
 import numpy as np
 
 from ... import ops as _ops
+from ...ops import linear as _linear
 from ...autograd import no_grad
 from ...autograd.function import Function
+from ...ops import _op as _amp_op
 
 _F = _ops.FUNCTIONS
 
-__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+__all__ = ["linear", "_linear_act", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "normalize", "cosine_similarity",
            "pairwise_distance"]
 
@@ -25,24 +27,51 @@ one_hot = _F["one_hot"]
 def linear(input, weight, bias=None):
     """``y = x @ weight.T + bias``; ``input`` (*, in), ``weight`` (out, in), ``bias`` (out).
 
-    Leading dims fold into one GEMM; with a bias it is ``addmm`` (bias fused into the epilogue on cuda).
+    One GEMM (the ``linear`` op): on cuda the bias rides in its epilogue and the leading dims of
+    ``input`` fold into its rows.
     """
-    if weight.ndim == 1 or input.ndim == 1:  # vector cases: plain matmul, as PyTorch
-        r = _F["matmul"](input, weight.t())
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("linear", linear, input, weight, bias)
+    if weight.ndim == 1:  # a vector weight: plain matmul, as PyTorch
+        r = _F["matmul"](input, weight)
         return r if bias is None else r + bias
-    if weight.ndim != 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {weight.ndim}D")
-    lead = input.shape[:-1]
-    x = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])  # (B, in)
-    if bias is None:
-        y = _F["mm"](x, weight.t())
-    else:
-        y = _F["addmm"](bias, x, weight.t())  # (B, out)
-    return y if input.ndim == 2 else y.reshape(tuple(lead) + (weight.shape[0],))
+    return _linear.linear(input, weight, bias)
+
+
+_ACTS = ("none", "relu", "gelu", "gelu_tanh", "silu")
+
+
+def _linear_act(input, weight, bias=None, activation="relu"):
+    """``activation(linear(input, weight, bias))`` with the bias and the activation fused into the
+    GEMM's epilogue on cuda (private: PyTorch has no public fused form).
+
+    Args:
+        activation: "relu", "gelu" (erf), "gelu_tanh", "silu", "none", or ``F.relu``/``F.gelu``/
+            ``F.silu``. Other callables are applied after ``linear`` (unfused).
+
+    Shape:
+        input (*, in), weight (out, in), bias (out,) -> (*, out).
+    """
+    act = _fused_name(activation)
+    if act is None:
+        return activation(linear(input, weight, bias))
+    return _linear.linear_act(input, weight, bias, act)
+
+
+def _fused_name(activation):
+    """The epilogue name of ``activation`` (a string or ``F.relu``/``F.gelu``/``F.silu``), or None."""
+    if isinstance(activation, str):
+        if activation not in _ACTS:
+            raise ValueError(f"_linear_act: unknown activation {activation!r}")
+        return activation
+    from . import activation as _A
+    return {_A.relu: "relu", _A.gelu: "gelu", _A.silu: "silu"}.get(activation)
 
 
 def bilinear(input1, input2, weight, bias=None):
     """``y_k = x1^T A_k x2 + b_k``; ``weight`` (out, in1, in2), inputs (*, in1) and (*, in2)."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("bilinear", bilinear, input1, input2, weight, bias)
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got {weight.ndim}-dimensional weight")
     if input1.shape[:-1] != input2.shape[:-1]:
@@ -308,6 +337,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 # -------------------------------------------------------------------------------------- distances
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("normalize", normalize, input, p, dim, eps, out)
     denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     r = input / denom
     return r if out is None else out.copy_(r)
@@ -315,6 +346,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (inputs broadcast)."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("cosine_similarity", cosine_similarity, x1, x2, dim, eps)
     if x1.dtype != x2.dtype:
         raise RuntimeError(f"cosine_similarity requires both inputs to have the same dtype, got "
                            f"{x1.dtype} and {x2.dtype} instead.")

@@ -15,6 +15,10 @@ from ... import _dtype as D
 from ..._tensor import Tensor
 from ...autograd.function import Function
 from .. import _reduction as _Reduction
+from ...ops import _op as _amp_op
+from ...cuda import _checks
+
+_BCE_RANGE = _checks.register(lambda v: RuntimeError("all elements of input should be between 0 and 1"))
 
 _U = _ops.FUNCTIONS
 
@@ -60,8 +64,9 @@ def _shape(t):
 
 # --- classification -------------------------------------------------------------------------------------------
 
-def _check_nll(input, target, weight, ignore_index):
-    """PyTorch's shape, dtype and bounds checks of ``nll_loss`` (its messages, its error types)."""
+def _check_nll(input, target, weight, ignore_index, bounds=True):
+    """PyTorch's shape, dtype and bounds checks of ``nll_loss`` (its messages, its error types).
+    ``bounds=False``: the kernel checks the class indices itself (no host sync)."""
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     if input.dim() != 1 and target.dim() >= 1 and input.shape[0] != target.shape[0]:
@@ -88,6 +93,8 @@ def _check_nll(input, target, weight, ignore_index):
             raise RuntimeError(f"Expected target size {[input.shape[0]] + _shape(input)[2:]}, got {_shape(target)}")
         if weight is not None and weight.numel() != c:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
+    if not bounds:
+        return c
     # the cpu kernel's bounds check, on both devices: a bad index must not reach gather on the gpu
     t = target.detach().cpu().numpy().reshape(-1).astype(np.int64)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
@@ -122,6 +129,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         >>> F.nll_loss(x, ttorch.tensor([0, 1]))
         tensor(0.3000)
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("nll_loss", nll_loss, input, target, weight, size_average, ignore_index,
+                                      reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     _check_nll(input, target, weight, ignore_index)
     no_batch = input.dim() == 1
@@ -158,15 +168,21 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         >>> F.cross_entropy(ttorch.tensor([[2.0, 0.0]]), ttorch.tensor([0]))
         tensor(0.1269)
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("cross_entropy", cross_entropy, input, target, weight, size_average,
+                                      ignore_index, reduce, reduction, label_smoothing)
     reduction = _legacy(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
     if input.dim() >= 1 and tuple(input.shape) == tuple(target.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
+    # the fused cuda kernel checks the class indices itself, reporting at the next sync as PyTorch's
+    # device asserts do: no device-to-host copy of the targets on every training step
+    fused = input.is_cuda and input.dim() in (1, 2) and weight is None and label_smoothing == 0.0
     if input.dim() >= 1:
-        _check_nll(input, target, weight, ignore_index)
-    if input.is_cuda and input.dim() in (1, 2) and weight is None and label_smoothing == 0.0:
+        _check_nll(input, target, weight, ignore_index, bounds=not fused)
+    if fused:
         return _fused_cross_entropy(input, target, ignore_index, reduction)
     logp = _U["log_softmax"](input, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
@@ -246,6 +262,8 @@ def _weighted(loss, weight, input, reduction, mean_by_weight=True):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target) ** 2``, optionally weighted per element."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("mse_loss", mse_loss, input, target, size_average, reduce, reduction, weight)
     _size_warning(input, target)
     reduction = _legacy(reduction, size_average, reduce)
     x, y = _broadcast(input, target)
@@ -255,6 +273,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, optionally weighted per element."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("l1_loss", l1_loss, input, target, size_average, reduce, reduction, weight)
     _size_warning(input, target)
     reduction = _legacy(reduction, size_average, reduce)
     x, y = _broadcast(input, target)
@@ -265,6 +285,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``);
     ``beta == 0`` is ``l1_loss``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("smooth_l1_loss", smooth_l1_loss, input, target, size_average, reduce,
+                                      reduction, beta)
     _size_warning(input, target)
     reduction = _legacy(reduction, size_average, reduce)
     if beta < 0:
@@ -279,6 +302,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """``0.5 d**2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``; ``delta`` must be positive."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("huber_loss", huber_loss, input, target, reduction, delta, weight)
     _size_warning(input, target)
     _Reduction.get_enum(reduction)
     if delta <= 0:
@@ -316,12 +341,16 @@ class _BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     r"""Binary cross entropy of probabilities: ``-w (y log x + (1 - y) log(1 - x))``, each log clamped
     at ``-100`` as PyTorch does. ``input`` must lie in ``[0, 1]`` and have ``target``'s size."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("binary_cross_entropy", binary_cross_entropy, input, target, weight,
+                                      size_average, reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     if target.size() != input.size():
         raise ValueError(f"Using a target size ({target.size()}) that is different to the input size "
                          f"({input.size()}) is deprecated. Please ensure they have the same size.")
-    a = input.detach().cpu().numpy()
-    if np.any((a < 0) | (a > 1)):
+    if input.is_cuda:   # checked on the device, raised at the next sync (PyTorch's device assert)
+        _checks.record(_BCE_RANGE, (input < 0) | (input > 1))
+    elif np.any((input.detach().numpy() < 0) | (input.detach().numpy() > 1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     if weight is not None:
         weight = weight.expand(_ops.elementwise.broadcast_shapes(target.shape, weight.shape))
@@ -332,6 +361,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      pos_weight=None):
     r"""``-w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))`` computed stably from logits as
     ``(1 - y) x - (1 + (p - 1) y) logsigmoid(x)``; ``pos_weight`` ``p`` broadcasts over the classes."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, input,
+                                      target, weight, size_average, reduce, reduction, pos_weight)
     reduction = _legacy(reduction, size_average, reduce)
     if target.size() != input.size():
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
@@ -347,6 +379,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     r"""Kullback-Leibler divergence ``target * (log target - input)`` with ``input`` in log space
     (``target`` too if ``log_target``); ``'batchmean'`` divides the sum by the batch size."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("kl_div", kl_div, input, target, size_average, reduce, reduction, log_target)
     if size_average is not None or reduce is not None:
         reduction = _Reduction.legacy_get_string(size_average, reduce)
     elif reduction == "mean":
@@ -371,6 +405,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     r"""Poisson negative log likelihood: ``exp(input) - target * input`` if ``log_input``, else
     ``input - target * log(input + eps)``; ``full`` adds Stirling's term where ``target > 1``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("poisson_nll_loss", poisson_nll_loss, input, target, log_input, full,
+                                      size_average, eps, reduce, reduction)
     if size_average is not None or reduce is not None:
         reduction = _Reduction.legacy_get_string(size_average, reduce)
     if reduction not in ("none", "mean", "sum"):
@@ -419,6 +456,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     r"""``1 - cos(x1, x2)`` where ``y == 1``, ``max(0, cos(x1, x2) - margin)`` where ``y == -1``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("cosine_embedding_loss", cosine_embedding_loss, input1, input2, target, margin,
+                                      size_average, reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     d = target.dim()
     if d not in (0, 1):
@@ -440,6 +480,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     r"""``max(0, -y (x1 - x2) + margin)``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("margin_ranking_loss", margin_ranking_loss, input1, input2, target, margin,
+                                      size_average, reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     if input1.dim() != input2.dim() or input1.dim() != target.dim():
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -449,6 +492,9 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     r"""``x`` where ``y == 1``, ``max(0, margin - x)`` where ``y == -1``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("hinge_embedding_loss", hinge_embedding_loss, input, target, margin,
+                                      size_average, reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     loss = _U["where"](target != 1, (margin - input).clamp_min(0), 0) + _U["where"](target != -1, input, 0)
     return _reduce(loss, reduction)
@@ -456,6 +502,9 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     r"""Two-class logistic loss ``log(1 + exp(-y x))``."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("soft_margin_loss", soft_margin_loss, input, target, size_average, reduce,
+                                      reduction)
     reduction = _legacy(reduction, size_average, reduce)
     return _reduce((1 + (-input * target).exp()).log(), reduction)
 
@@ -484,6 +533,9 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                         reduce=None, reduction="mean"):
     r"""``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the ``p``-norm pairwise distance; ``swap``
     uses ``min(d(a, n), d(p, n))`` as the negative distance."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("triplet_margin_loss", triplet_margin_loss, anchor, positive, negative, margin,
+                                      p, eps, swap, size_average, reduce, reduction)
     reduction = _legacy(reduction, size_average, reduce)
     a, pd, nd = anchor.dim(), positive.dim(), negative.dim()
     if not (a == pd == nd):

@@ -9,6 +9,7 @@ batch mean, and the *unbiased* batch variance (the output itself uses the biased
 from ... import _dtype as D
 from ...autograd import grad_mode
 from ...ops import layer_norm as _ln
+from ...ops import _op as _amp_op
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "local_response_norm"]
 
@@ -146,6 +147,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         >>> F.layer_norm(ttorch.tensor([[1.0, 3.0]]), (2,))
         tensor([[-1.0000,  1.0000]])
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("layer_norm", layer_norm, input, normalized_shape, weight, bias, eps)
     ns = _norm_shape(input, normalized_shape, weight, bias)
     if _fused(input, ns):
         return _ln._layer_norm(input, weight, bias, k=len(ns), eps=float(eps), rms=False)
@@ -166,6 +169,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
     ``eps=None`` uses ``ttorch.finfo(input.dtype).eps``.
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("rms_norm", rms_norm, input, normalized_shape, weight, eps)
     ns = _norm_shape(input, normalized_shape, weight, None)
     if eps is None:
         eps = D.finfo(input.dtype).eps
@@ -181,6 +186,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise ``(N, C, *)`` input over groups of ``C // num_groups`` channels and the spatial dims."""
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("group_norm", group_norm, input, num_groups, weight, bias, eps)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[0], input.shape[1]

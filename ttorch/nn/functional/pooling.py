@@ -13,6 +13,7 @@ import numpy as np
 
 import ttorch
 from .conv import _gather_windows, _map_tensor, _ntuple, _size_str, _window_map
+from ...ops import _op as _amp_op
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
@@ -155,6 +156,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         >>> F.avg_pool1d(ttorch.tensor([[1., 3., 2., 5.]]), 2).tolist()
         [[2.0, 3.5]]
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("avg_pool1d", avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad)
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
@@ -167,6 +171,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         >>> F.avg_pool2d(ttorch.ones(1, 1, 4, 4), 2).tolist()
         [[[[1.0, 1.0], [1.0, 1.0]]]]
     """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("avg_pool2d", avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override)
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 

@@ -56,6 +56,17 @@ def _get_activation_fn(activation):
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
+def _ff_hidden(layer, x):
+    """``activation(linear1(x))`` of a feed-forward block: ONE GEMM with bias and activation in its
+    epilogue (``F._linear_act``) when the activation is ``F.relu`` or ``F.gelu`` and ``linear1`` is a
+    plain ``Linear`` without hooks (fusing would skip them); the composite otherwise."""
+    lin, act = layer.linear1, layer.activation
+    if (act is F.relu or act is F.gelu) and type(lin) is Linear and not (
+            lin._forward_hooks or lin._forward_pre_hooks or lin._backward_hooks or lin._backward_pre_hooks):
+        return F._linear_act(x, lin.weight, lin.bias, act)
+    return act(lin(x))
+
+
 class TransformerEncoderLayer(Module):
     r"""Self-attention then a feed-forward block, each with dropout, residual and ``LayerNorm``
     (after the residual, or before the block with ``norm_first=True``).
@@ -122,7 +133,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = self.linear2(self.dropout(_ff_hidden(self, x)))
         return self.dropout2(x)
 
 
@@ -188,7 +199,7 @@ class TransformerDecoderLayer(Module):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = self.linear2(self.dropout(_ff_hidden(self, x)))
         return self.dropout3(x)
 
 

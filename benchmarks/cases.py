@@ -1,0 +1,187 @@
+"""What the harness measures: op kernels, host cost per op, and whole training steps.
+
+A case is written once against PyTorch's API and run with each framework module (``ttorch`` and,
+when installed, ``torch``); NumPy gets its own version where it has the op (cpu only). Each case
+knows the bytes it moves or the FLOPs it does, so the report can give GB/s or TFLOP/s and the
+share of the card's peak.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Case:
+    group: str                      # "ops", "host" or "e2e": the table section
+    name: str                       # the row label
+    setups: dict                    # framework name -> setup() returning the zero-argument fn to time
+    bytes: float = None             # bytes moved per call (memory-bound ops)
+    flops: float = None             # FLOPs per call (GEMMs, attention, convolution)
+    kind: str = "float32"           # compute kind for the peak: float32, tf32, float16, bfloat16
+    sweep: str = None               # plot series this case belongs to (size sweeps)
+    size: float = None              # its x value in that plot
+    tokens: int = None              # tokens per call (end-to-end steps: tokens/s)
+    meta: dict = field(default_factory=dict)
+
+
+def _each(fws, build):
+    """``{fw name: setup}`` for every torch-like framework module."""
+    return {n: (lambda m=m: build(m)) for n, m in fws.items()}
+
+
+def _grad_step(fw, f, *inputs):
+    """A fn running ``f`` forward and backward (fresh graph each call)."""
+    def step():
+        for t in inputs:
+            t.grad = None
+        out = f(*inputs)
+        out.backward(fw.ones_like(out))
+    return step
+
+
+# ------------------------------------------------------------------------------------ ops
+def op_cases(fws, dev, quick):
+    cuda = dev == "cuda"
+    cases = []
+    sizes = ([1 << 24] if quick else [1 << 20, 1 << 24, 1 << 26]) if cuda else \
+        ([1 << 16] if quick else [1 << 16, 1 << 20])
+    for n in sizes:
+        def add(fw, n=n):
+            a, b = fw.randn(n, device=dev), fw.randn(n, device=dev)
+            return lambda: a + b
+        setups = _each(fws, add)
+        if not cuda:
+            a, b = np.random.randn(n).astype(np.float32), np.random.randn(n).astype(np.float32)
+            setups["numpy"] = lambda a=a, b=b: (lambda: a + b)
+        cases.append(Case("ops", f"add fp32 {n:,}", setups, bytes=12 * n, sweep="add fp32", size=n))
+
+        def gelu(fw, n=n):
+            a = fw.randn(n, device=dev)
+            return lambda: fw.nn.functional.gelu(a)
+        cases.append(Case("ops", f"gelu fp32 {n:,}", _each(fws, gelu), bytes=8 * n))
+
+        def sum_(fw, n=n):
+            a = fw.randn(n, device=dev)
+            return lambda: a.sum()
+        setups = _each(fws, sum_)
+        if not cuda:
+            setups["numpy"] = lambda a=np.random.randn(n).astype(np.float32): (lambda: a.sum())
+        cases.append(Case("ops", f"sum fp32 {n:,}", setups, bytes=4 * n))
+
+    rows, cols = (8192, 8192) if cuda and not quick else (4096, 4096) if cuda else (256, 1024)
+    for name, fn in (("softmax", lambda F, x, w: F.softmax(x, -1)),
+                     ("layer_norm", lambda F, x, w: F.layer_norm(x, (cols,), w, w)),
+                     ("rms_norm", lambda F, x, w: F.rms_norm(x, (cols,), w))):
+        def build(fw, fn=fn):
+            x, w = fw.randn(rows, cols, device=dev), fw.ones(cols, device=dev)
+            return lambda: fn(fw.nn.functional, x, w)
+
+        def build_bw(fw, fn=fn):
+            x = fw.randn(rows, cols, device=dev, requires_grad=True)
+            w = fw.ones(cols, device=dev, requires_grad=True)
+            return _grad_step(fw, lambda x, w: fn(fw.nn.functional, x, w), x, w)
+        cases.append(Case("ops", f"{name} fp32 {rows}x{cols}", _each(fws, build), bytes=8 * rows * cols))
+        cases.append(Case("ops", f"{name} fwd+bwd fp32 {rows}x{cols}", _each(fws, build_bw),
+                          bytes=20 * rows * cols))
+
+    vocab = 32768 if cuda else 4096
+    toks = (4096 if quick else 8192) if cuda else 64
+
+    def ce(fw):
+        x, t = fw.randn(toks, vocab, device=dev), fw.randint(0, vocab, (toks,), device=dev)
+        return lambda: fw.nn.functional.cross_entropy(x, t)
+
+    def ce_bw(fw):
+        x, t = fw.randn(toks, vocab, device=dev, requires_grad=True), fw.randint(0, vocab, (toks,), device=dev)
+        return _grad_step(fw, lambda x: fw.nn.functional.cross_entropy(x, t), x)
+    cases.append(Case("ops", f"cross_entropy fp32 {toks}x{vocab}", _each(fws, ce), bytes=4 * toks * vocab))
+    cases.append(Case("ops", f"cross_entropy fwd+bwd fp32 {toks}x{vocab}", _each(fws, ce_bw),
+                      bytes=12 * toks * vocab))
+    cases += matmul_cases(fws, dev, quick)
+    cases += conv_attention_cases(fws, dev, quick)
+    return cases
+
+
+def matmul_cases(fws, dev, quick):
+    cuda = dev == "cuda"
+    cases = []
+    if cuda:
+        kinds = ("float32", "tf32", "float16", "bfloat16")
+        squares = (1024, 4096) if quick else (512, 1024, 2048, 4096, 8192)
+        llm = [] if quick else [(4096, 4096, 11008), (4096, 11008, 4096)]
+    else:
+        kinds = ("float32",)
+        squares = (128, 256) if quick else (128, 256, 512, 1024)
+        llm = []
+    shapes = [(s, s, s) for s in squares] + llm
+    for kind in kinds:
+        for m, k, n in shapes:
+            def build(fw, m=m, k=k, n=n, kind=kind):
+                dt = getattr(fw, "float32" if kind == "tf32" else kind)
+                a, b = fw.randn(m, k, device=dev).to(dt), fw.randn(k, n, device=dev).to(dt)
+                tf32 = kind == "tf32"
+
+                def mm():
+                    fw.backends.cuda.matmul.allow_tf32 = tf32
+                    return a @ b
+                return mm if hasattr(fw, "backends") else (lambda: a @ b)
+            setups = _each(fws, build)
+            if kind == "tf32" and not hasattr(fws.get("ttorch"), "backends"):
+                continue                    # no TF32 switch in this ttorch
+            if not cuda:
+                a, b = np.random.randn(m, k).astype(np.float32), np.random.randn(k, n).astype(np.float32)
+                setups["numpy"] = lambda a=a, b=b: (lambda: a @ b)
+            square = m == k == n
+            label = f"matmul {kind} {m}^3" if square else f"matmul {kind} {m}x{k}x{n}"
+            cases.append(Case("ops", label, setups, flops=2 * m * k * n, kind=kind,
+                              sweep=f"matmul {kind}" if square else None, size=m if square else None))
+    return cases
+
+
+def conv_attention_cases(fws, dev, quick):
+    cuda = dev == "cuda"
+    cases = []
+    n, c, hw, oc = (32, 64, 56, 64) if cuda else (4, 16, 16, 16)
+    kind = "float16" if cuda else "float32"
+
+    def conv(fw):
+        dt = getattr(fw, kind)
+        x = fw.randn(n, c, hw, hw, device=dev).to(dt)
+        w = fw.randn(oc, c, 3, 3, device=dev).to(dt)
+        return lambda: fw.nn.functional.conv2d(x, w, padding=1)
+    cases.append(Case("ops", f"conv2d {kind} {n}x{c}x{hw}x{hw} -> {oc}, 3x3", _each(fws, conv),
+                      flops=2 * n * oc * hw * hw * c * 9, kind=kind))
+    b, h, t = (4, 16, 2048 if not quick else 1024) if cuda else (1, 4, 128)
+    for d in (64, 128):
+        def sdpa(fw, d=d, bw=False):
+            dt = getattr(fw, kind)
+            q, k, v = (fw.randn(b, h, t, d, device=dev).to(dt).requires_grad_(bw) for _ in range(3))
+            f = lambda q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+            return _grad_step(fw, f, q, k, v) if bw else (lambda: f(q, k, v))
+        flops = 2 * 2 * b * h * t * t * d / 2          # two GEMMs, half the scores masked
+        cases.append(Case("ops", f"sdpa causal {kind} B{b} H{h} T{t} D{d}", _each(fws, sdpa), flops=flops,
+                          kind=kind))
+        cases.append(Case("ops", f"sdpa causal fwd+bwd {kind} B{b} H{h} T{t} D{d}",
+                          _each(fws, lambda fw, d=d: sdpa(fw, d, True)), flops=3.5 * flops, kind=kind))
+    return cases
+
+
+# ------------------------------------------------------------------------------------ host cost
+def host_cases(fws, dev):
+    def one(fw):
+        a = fw.ones(1, device=dev)
+        return lambda: a + a
+
+    def small_bw(fw):
+        x = fw.ones(4, device=dev, requires_grad=True)
+
+        def f():
+            x.grad = None
+            (x * x).sum().backward()
+        return f
+    setups = _each(fws, one)
+    if dev == "cpu":
+        a = np.ones(1, np.float32)
+        setups["numpy"] = lambda: (lambda: a + a)
+    return [Case("host", "1-element add", setups), Case("host", "(x * x).sum().backward(), 4 elements",
+                                                        _each(fws, small_bw))]

@@ -1,0 +1,223 @@
+"""The fused flash-attention op behind ``F.scaled_dot_product_attention``: outputs and gradients
+against a float64 NumPy re-implementation of PyTorch's formula on both devices, masks (bool,
+float, broadcast, fully masked rows), grouped-query attention, half types, strided inputs, and
+double backward through the composite formula (gradgradcheck)."""
+import math
+
+import numpy as np
+import pytest
+
+import ttorch
+import ttorch.nn.functional as F
+from ttorch.ops.attention import flash_attention, _flash_attention_backward
+
+from _helpers import to_np
+
+HAS_CUDA = ttorch.cuda.is_available()
+FLASH = "FlashAttentionBackward0"
+
+
+def ref(q, k, v, mask=None, causal=False, scale=None, g=None):
+    """PyTorch's math in float64: output and, given the output gradient ``g``, (dq, dk, dv).
+    GQA repeats each key/value head; a row masked everywhere gives zeros (safe softmax)."""
+    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
+    group = q.shape[1] // k.shape[1]
+    kr, vr = np.repeat(k, group, 1), np.repeat(v, group, 1)
+    L, S = q.shape[2], k.shape[2]
+    s = q @ kr.swapaxes(-1, -2) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
+    elif mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    dead = np.all(s == -np.inf, -1, keepdims=True)
+    s = np.where(dead, 0.0, s)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    p = np.where(dead, 0.0, e / e.sum(-1, keepdims=True))
+    o = p @ vr
+    if g is None:
+        return o
+    sc = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    dp = g @ vr.swapaxes(-1, -2)
+    ds = p * (dp - (p * dp).sum(-1, keepdims=True))
+    B, Hkv = k.shape[:2]
+    fold = lambda a: a.reshape((B, Hkv, group) + a.shape[2:]).sum(2)  # noqa: E731
+    return o, (ds @ kr * sc, fold(ds.swapaxes(-1, -2) @ q) * sc, fold(p.swapaxes(-1, -2) @ g))
+
+
+def leaf(a, device, dtype=ttorch.float32):
+    return ttorch.tensor(a, dtype=dtype, device=device).requires_grad_(True)
+
+
+def check(device, B, H, Hkv, L, S, E, Ev, mask=None, causal=False, scale=None, dtype=ttorch.float32, tol=1e-5):
+    r = np.random.default_rng(L * 100 + S)
+    q, k, v = r.standard_normal((B, H, L, E)), r.standard_normal((B, Hkv, S, E)), r.standard_normal((B, Hkv, S, Ev))
+    g = r.standard_normal((B, H, L, Ev))
+    qt, kt, vt = (leaf(a, device, dtype) for a in (q, k, v))
+    if mask is not None:
+        mt = ttorch.tensor(mask, device=device) if mask.dtype == bool else ttorch.tensor(mask, dtype=dtype,
+                                                                                           device=device)
+    out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask if mask is None else mt, is_causal=causal,
+                                         scale=scale, enable_gqa=H != Hkv)
+    assert out.grad_fn.name() == FLASH, "the fused op was not used"
+    assert out.dtype is dtype and out.device.type == device
+    out.backward(ttorch.tensor(g, dtype=dtype, device=device))
+    # compare against the same (rounded) inputs in float64
+    q, k, v = (to_np(t.detach()).astype(np.float64) for t in (qt, kt, vt))
+    m = mask if mask is None or mask.dtype == bool else to_np(mt).astype(np.float64)
+    o, grads = ref(q, k, v, m, causal, scale, to_np(ttorch.tensor(g, dtype=dtype)).astype(np.float64))
+    np.testing.assert_allclose(to_np(out).astype(np.float64), o, rtol=tol, atol=tol, err_msg="output")
+    for t, e, n in zip((qt, kt, vt), grads, "qkv"):
+        np.testing.assert_allclose(to_np(t.grad).astype(np.float64), e, rtol=tol, atol=tol * 4, err_msg=f"d{n}")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_odd_sizes(device, causal):
+    check(device, 1, 2, 2, 5, 7, 12, 12, causal=causal)
+
+
+@pytest.mark.parametrize("L,S", [(19, 17), (6, 19)])
+def test_causal_rectangular_over_blocks(device, L, S):
+    # more rows or keys than one 16-wide tile of the simulated device; top-left aligned causal mask
+    check(device, 2, 1, 1, L, S, 8, 5, causal=True)
+
+
+def test_scale_and_value_dim(device):
+    check(device, 2, 2, 2, 4, 3, 6, 9, scale=0.7)
+
+
+def test_bool_mask_broadcast_with_dead_row(device):
+    r = np.random.default_rng(3)
+    mask = r.uniform(size=(2, 1, 5, 7)) > 0.5                 # broadcast over heads
+    mask[0, 0, 2] = False                                      # a query row with no key
+    check(device, 2, 3, 3, 5, 7, 4, 4, mask=mask)
+
+
+def test_float_mask_broadcast_with_dead_row(device):
+    r = np.random.default_rng(4)
+    mask = r.standard_normal((5, 7))                           # (L, S): broadcast over batch and heads
+    mask[1] = -np.inf
+    mask[3, :4] = -np.inf
+    check(device, 1, 2, 2, 5, 7, 4, 4, mask=mask)
+
+
+def test_mask_per_key(device):
+    mask = np.array([True, False, True, True, False, True])    # (S,): broadcast to every query
+    check(device, 2, 2, 2, 3, 6, 4, 4, mask=mask)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_gqa(device, causal):
+    check(device, 1, 4, 2, 6, 5, 8, 8, causal=causal)          # dK, dV summed over each group of 2
+
+
+def test_gqa_one_kv_head_with_mask(device):
+    check(device, 2, 3, 1, 4, 4, 4, 6, mask=np.tril(np.ones((4, 4), bool), 1))
+
+
+@pytest.mark.parametrize("dtype,tol", [(ttorch.float16, 2e-2), (ttorch.bfloat16, 8e-2)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_half_types(device, dtype, tol, causal):
+    check(device, 1, 2, 1, 9, 11, 16, 16, causal=causal, dtype=dtype, tol=tol)
+
+
+def test_strided_inputs(device):
+    # nanoGPT's layout: (B, T, H, E) projections viewed as (B, H, T, E) without a copy
+    r = np.random.default_rng(5)
+    x = r.standard_normal((2, 6, 3, 3, 8))                     # (B, T, qkv, H, E)
+    t = ttorch.tensor(x, dtype=ttorch.float32, device=device).requires_grad_(True)
+    q, k, v = (t[:, :, i].transpose(1, 2) for i in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert out.grad_fn.name() == FLASH
+    g = r.standard_normal(out.shape)
+    out.backward(ttorch.tensor(g, dtype=ttorch.float32, device=device))
+    xs = [np.swapaxes(x[:, :, i], 1, 2) for i in range(3)]
+    o, grads = ref(*xs, causal=True, g=g)
+    np.testing.assert_allclose(to_np(out), o, rtol=1e-5, atol=1e-5)
+    want = np.stack([np.swapaxes(d, 1, 2) for d in grads], 2)
+    np.testing.assert_allclose(to_np(t.grad), want, rtol=1e-5, atol=1e-5)
+
+
+def test_three_dims_and_float_mask_grad(device):
+    # (N, L, E) inputs; a float mask that requires grad gets dscores summed to its shape
+    r = np.random.default_rng(6)
+    q, k, v, m = r.standard_normal((2, 4, 8)), r.standard_normal((2, 5, 8)), r.standard_normal((2, 5, 3)), \
+        r.standard_normal((1, 4, 5))
+    qt, kt, vt, mt = (leaf(a, device) for a in (q, k, v, m))
+    out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt)
+    out.sum().backward()
+    o = ref(q[:, None], k[:, None], v[:, None], m[:, None])[:, 0]
+    np.testing.assert_allclose(to_np(out), o, rtol=1e-5, atol=1e-5)
+    # the mask gradient by central differences of the float64 reference
+    num = np.zeros_like(m)
+    for i in np.ndindex(m.shape):
+        for sgn in (1, -1):
+            mm = m.copy()
+            mm[i] += sgn * 1e-6
+            num[i] += sgn * ref(q[:, None], k[:, None], v[:, None], mm[:, None]).sum() / 2e-6
+    np.testing.assert_allclose(to_np(mt.grad), num, rtol=1e-4, atol=1e-5)
+
+
+def test_composite_paths_kept(device):
+    q = ttorch.randn(1, 2, 3, 4, device=device, dtype=ttorch.float64, requires_grad=True)
+    assert F.scaled_dot_product_attention(q, q, q).grad_fn.name() != FLASH          # float64
+    q = ttorch.randn(1, 2, 3, 4, device=device, requires_grad=True)
+    assert F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).grad_fn.name() != FLASH
+    k = ttorch.randn(1, 1, 3, 4, device=device, requires_grad=True)
+    out = F.scaled_dot_product_attention(q, k, k)       # heads broadcast by matmul without enable_gqa
+    assert out.grad_fn.name() != FLASH and out.shape == (1, 2, 3, 4)
+
+
+def test_logsumexp_output(device):
+    r = np.random.default_rng(7)
+    q, k, v = r.standard_normal((1, 2, 3, 4)), r.standard_normal((1, 2, 5, 4)), r.standard_normal((1, 2, 5, 4))
+    mask = np.ones((3, 5), bool)
+    mask[1] = False
+    o, lse = flash_attention(*(ttorch.tensor(a, dtype=ttorch.float32, device=device) for a in (q, k, v)),
+                             ttorch.tensor(mask, device=device))
+    assert lse.dtype is ttorch.float32 and lse.shape == (1, 2, 3)
+    s = q @ k.swapaxes(-1, -2) / 2
+    want = np.log(np.exp(np.where(mask, s, -np.inf)).sum(-1))
+    np.testing.assert_allclose(to_np(lse), want, rtol=1e-5, atol=1e-5)
+    assert np.all(to_np(o)[:, :, 1] == 0)
+
+
+def test_double_backward_gradgradcheck():
+    # create_graph runs the backward formula in ttorch ops: check it to second order (float64, cpu)
+    r = np.random.default_rng(8)
+    q, k, v = (ttorch.tensor(r.standard_normal(s), dtype=ttorch.float64, requires_grad=True)
+               for s in ((1, 2, 3, 4), (1, 1, 4, 4), (1, 1, 4, 3)))
+    m = ttorch.tensor(r.standard_normal((3, 4)), dtype=ttorch.float64)
+    assert ttorch.autograd.gradcheck(lambda a, b, c: flash_attention(a, b, c, m)[0], (q, k, v))
+    assert ttorch.autograd.gradgradcheck(lambda a, b, c: flash_attention(a, b, c, is_causal=True)[0], (q, k, v))
+
+
+def test_backward_op_gradcheck():
+    # the backward op's own backward rule, with O and LSE recomputed for each probe (consistent)
+    r = np.random.default_rng(10)
+    q, k, v, g = (ttorch.tensor(r.standard_normal(s), dtype=ttorch.float64, requires_grad=True)
+                  for s in ((1, 2, 3, 4), (1, 1, 5, 4), (1, 1, 5, 3), (1, 2, 3, 3)))
+    m = ttorch.tensor(r.uniform(size=(3, 5)) > 0.3)
+
+    def f(g, q, k, v):
+        with ttorch.no_grad():
+            o, lse = flash_attention(q, k, v, m)
+        return _flash_attention_backward(g, ttorch.zeros_like(lse), q, k, v, o, lse, m)
+
+    assert ttorch.autograd.gradcheck(f, (g, q, k, v))
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_double_backward_parity():
+    # a gradient penalty: d/dq of |dL/dk|^2, cuda (composite under create_graph) vs cpu
+    r = np.random.default_rng(9)
+    arrays = [r.standard_normal(s) for s in ((1, 2, 5, 4), (1, 2, 6, 4), (1, 2, 6, 4))]
+    res = []
+    for dev in ("cpu", "cuda"):
+        q, k, v = (leaf(a, dev) for a in arrays)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        assert out.grad_fn.name() == FLASH
+        (gk,) = ttorch.autograd.grad(out.square().sum(), (k,), create_graph=True)
+        gk.square().sum().backward()
+        res.append([to_np(t.grad) for t in (q, k, v)])
+    for c, p in zip(*res):
+        np.testing.assert_allclose(c, p, rtol=1e-4, atol=1e-5)

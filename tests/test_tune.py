@@ -1,0 +1,146 @@
+"""ttorch.tune: the cache file, the CLI under the simulated device, and ops launching stored winners."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ttorch
+from ttorch import tune
+from ttorch.tune import cache
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    p = tmp_path / "tune.json"
+    monkeypatch.setenv("TTORCH_TUNE_CACHE", str(p))
+    tune.load()
+    yield p
+    monkeypatch.delenv("TTORCH_TUNE_CACHE")
+    tune.load()
+
+
+def _toy(name="toy_op"):
+    calls = []
+
+    def bench(cfg, n):
+        def fn():
+            calls.append(cfg.kwargs["BLOCK"])
+            # a cost that the timer below reads back: BLOCK 128 is the fastest
+        return fn
+    t = tune.Tunable(name, configs=lambda b: [tune.Config({"BLOCK": s}, num_warps=w) for s in (64, 128, 256)
+                                              for w in (4, 8)],
+                     key=lambda n: (tune.bucket(n),), heuristic=lambda b: tune.Config({"BLOCK": 64}),
+                     problems=lambda quick: [(100,), (1000,)], bench=bench, doc="a toy")
+    return tune.register(t), calls
+
+
+def test_config_falls_back_to_heuristic_and_tune_picks_fastest(tmp_cache):
+    t, calls = _toy()
+    assert t.config((128,)) == tune.Config({"BLOCK": 64})
+
+    def timer(fn):
+        fn()
+        return {64: 3.0, 128: 1.0, 256: 2.0}[calls[-1]]
+    best = tune.tune("toy_op", timer=timer)
+    assert set(best) == {(128,), (1024,)}
+    assert all(cfg.kwargs["BLOCK"] == 128 and ms == 1.0 for cfg, ms in best.values())
+    assert t.config((1024,)).kwargs == {"BLOCK": 128}
+    assert t.config((4096,)) == tune.Config({"BLOCK": 64})          # an untuned bucket: the heuristic
+    data = json.loads(tmp_cache.read_text())
+    sect = data["sections"][cache.section_name()]
+    assert sect["toy_op"]["[1024]"] == {"kwargs": {"BLOCK": 128}, "num_warps": 4, "num_stages": 3}
+    tune.clear()
+    assert t.config((1024,)) == tune.Config({"BLOCK": 64})
+    tune.load()                                                     # read back from the file
+    assert t.config((1024,)).kwargs == {"BLOCK": 128}
+
+
+def test_failing_configs_are_skipped(tmp_cache):
+    def bench(cfg, n):
+        if cfg.kwargs["BLOCK"] > 64:
+            raise RuntimeError("out of resources: shared memory")
+        return lambda: None
+    tune.register(tune.Tunable("toy_fail", configs=lambda b: [tune.Config({"BLOCK": s}) for s in (64, 128)],
+                               key=lambda n: (n,), heuristic=lambda b: tune.Config({"BLOCK": 32}),
+                               problems=lambda q: [(7,)], bench=bench))
+    best = tune.tune("toy_fail", timer=lambda fn: 1.0, save=False)
+    assert best[(7,)][0].kwargs == {"BLOCK": 64}
+
+
+def test_other_sections_survive_a_save(tmp_cache):
+    cache.write({"NVIDIA H100 | triton 0": {"softmax": {"x": {"kwargs": {}, "num_warps": 4, "num_stages": 3}}}})
+    tune.load()
+    _toy("toy_keep")
+    tune.tune("toy_keep", timer=lambda fn: 1.0)
+    sections = cache.read()
+    assert "NVIDIA H100 | triton 0" in sections and cache.section_name() in sections
+
+
+def test_broken_cache_file_is_ignored(tmp_cache):
+    tmp_cache.write_text("{not json")
+    tune.load()
+    assert tune.winners() == {}
+
+
+def test_softmax_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.ops import softmax as sm
+    seen = []
+    real = sm.launch
+    monkeypatch.setattr(sm, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    x = np.random.default_rng(0).standard_normal((6, 10)).astype(np.float32)
+    key = sm._tune_key(ttorch.float32, 10, 1)
+    tune._section()["softmax"] = {key: tune.Config({"BLOCK_M": 2}, num_warps=8)}
+    tune._resolved.clear()
+    y = ttorch.tensor(x, device="cuda").softmax(-1)
+    assert seen[-1][0] == (3,) and seen[-1][1]["BLOCK_M"] == 2 and seen[-1][1]["num_warps"] == 8
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(y.cpu().numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5)
+
+
+def test_cli_quick_under_the_interpreter(tmp_path):
+    env = dict(os.environ, TTORCH_TUNE_CACHE=str(tmp_path / "t.json"), TRITON_INTERPRET="1")
+    r = subprocess.run([sys.executable, "-m", "ttorch.tune", "--quick", "--op", "softmax"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "softmax ['float32', 128, False]" in r.stdout and "wrote" in r.stdout
+    sect = json.loads((tmp_path / "t.json").read_text())["sections"]
+    (name, ops), = sect.items()
+    assert name.startswith("simulated | triton ") and list(ops["softmax"]) == ['["float32", 128, false]']
+    r = subprocess.run([sys.executable, "-m", "ttorch.tune", "--list"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and "softmax:" in r.stdout and "['float32', 128, False]" in r.stdout
+
+
+def test_gemm_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.ops import gemm
+    seen = []
+    real = gemm.launch
+    monkeypatch.setattr(gemm, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    r = np.random.default_rng(1)
+    a, b = r.standard_normal((40, 20)).astype(np.float32), r.standard_normal((20, 24)).astype(np.float32)
+    key = gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20)
+    assert key == ("float32", "ieee", 64, 32, 32)
+    tune._section()["gemm"] = {key: tune.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2},
+                                                num_warps=2, num_stages=2)}
+    out = ttorch.tensor(a, device="cuda") @ ttorch.tensor(b, device="cuda")
+    grid, kw = seen[-1]
+    assert grid[0] == 2 * 2 and (kw["BLOCK_M"], kw["BLOCK_N"], kw["BLOCK_K"], kw["num_warps"]) == (32, 16, 16, 2)
+    np.testing.assert_allclose(out.cpu().numpy(), a @ b, rtol=1e-5, atol=1e-5)
+    seen.clear()
+    ttorch.tensor(a[:3], device="cuda") @ ttorch.tensor(b, device="cuda")   # another bucket: the heuristic
+    assert seen[-1][1]["BLOCK_M"] == gemm.pick_config(3, 24, 20, 1, ttorch.float32)[0]
+
+
+def test_every_tunable_runs_quick_under_the_interpreter(tmp_cache):
+    for name, t in tune.registered().items():
+        if name.startswith("toy"):
+            continue
+        best = tune.tune(name, quick=True, save=False)
+        assert best, name
+        for b, (cfg, ms) in best.items():
+            assert cfg in t.configs(b) and ms > 0

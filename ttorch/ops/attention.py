@@ -1,0 +1,542 @@
+"""Flash attention: ``softmax(Q K^T * scale + bias) V`` in Triton kernels that never hold the scores.
+
+Inputs are ``q`` (B, H, L, E), ``k`` (B, Hkv, S, E), ``v`` (B, Hkv, S, Ev), any strides but a unit
+last one; query head ``h`` reads key/value head ``h // (H // Hkv)`` (grouped-query attention). The
+bias is the causal mask (top-left aligned: key ``j`` takes part for query ``i`` when ``j <= i``), a
+bool mask (True takes part) or a float mask added to the scores, broadcast to (B, H, L, S) with
+stride-0 dims. A row whose every key is masked gives zeros and logsumexp ``-inf`` (PyTorch's
+safe softmax).
+
+Forward (FlashAttention-2): one program per block of query rows walks the K/V tiles keeping the
+running max ``m``, the sum ``l`` of ``exp(s - m)`` and the output accumulator (rescaled when ``m``
+grows); it writes ``O`` and ``LSE = m + log l`` in float32. Backward: ``delta = rowsum(dO * O) -
+dLSE``, then one program per K/V block accumulates ``dK``/``dV`` over every query block of its
+head group (no atomics: deterministic), and one program per query block accumulates ``dQ``; both
+recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. When the backward is itself
+differentiated (``create_graph``) or a float mask needs its gradient, the same formula runs in
+ttorch ops instead. float64 has no kernel (cuda runs that composite) and there is no dropout:
+``scaled_dot_product_attention`` sends both to its own composite.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from ..autograd import grad_mode
+from .._tensor import Tensor
+from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._op import Op
+from .samples import Sample, rng
+
+MAX_HEAD_DIM = 256
+_NEG_INF = float("-inf")
+
+
+# ------------------------------------------------------------------------------ kernels
+@triton.jit
+def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    """Scores ``s`` with masked pairs at -inf; ``qi``/``kj`` are the query/key indices, shaped to
+    broadcast against ``s`` (rows x cols in the forward, cols x rows in the dK/dV kernel)."""
+    keep = kj < S
+    if CAUSAL:
+        keep = keep & (kj <= qi)
+    if MASK == 1:
+        mk = tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0)
+        keep = keep & (mk != 0)
+    if MASK == 2:
+        s = s + tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0).to(tl.float32)
+    return tl.where(keep, s, float("-inf"))
+
+
+@triton.jit
+def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
+                     EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
+                     MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                     BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+    # one flat grid axis (query blocks of one head are neighbours, so K/V stay in L2)
+    n_m = tl.cdiv(L, BLOCK_M)
+    pid = tl.program_id(0)
+    pid_m = pid % n_m
+    bh = (pid // n_m).to(tl.int64)
+    b, h = bh // H, bh % H
+    hk = h // GROUP
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
+                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
+    k_base = k_ptr + b * s_kb + hk * s_kh
+    v_base = v_ptr + b * s_vb + hk * s_vh
+    m_base = m_ptr + b * s_mb + h * s_mh
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_EV], tl.float32)
+    hi = S
+    if CAUSAL:  # keys past the block's last query are all masked
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    for start_n in range(0, hi, BLOCK_N):
+        rn = start_n + tl.arange(0, BLOCK_N)
+        kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=(rn[None, :] < S) & (re[:, None] < E),
+                     other=0)                                                             # (BE, BN)
+        s = tl.dot(q, kt, input_precision="ieee") * scale
+        s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        # a row with no key yet keeps m = -inf: shift by 0 there so exp gives 0, not NaN
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        p = tl.exp(s - m_safe[:, None])
+        alpha = tl.exp(m_i - m_safe)
+        l_i = l_i * alpha + tl.sum(p, 1)
+        vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=(rn[:, None] < S) & (rev[None, :] < EV),
+                     other=0)                                                             # (BN, BEV)
+        acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
+        m_i = m_new
+    dead = l_i == 0.0
+    acc = acc / tl.where(dead, 1.0, l_i)[:, None]
+    lse = tl.where(dead, float("-inf"), m_i + tl.log(tl.where(dead, 1.0, l_i)))
+    tl.store(o_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :], acc.to(o_ptr.dtype.element_ty),
+             mask=(rm[:, None] < L) & (rev[None, :] < EV))
+    tl.store(lse_ptr + bh * L + rm, lse, mask=rm < L)
+
+
+@triton.jit
+def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, EV, BLOCK_M: tl.constexpr,
+                         BLOCK_EV: tl.constexpr):
+    # O, dO contiguous (ROWS, EV); delta = rowsum(dO * O) - dLSE
+    rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    rev = tl.arange(0, BLOCK_EV)
+    msk = (rm[:, None] < ROWS) & (rev[None, :] < EV)
+    o = tl.load(o_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
+    do = tl.load(do_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
+    g = tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
+    tl.store(delta_ptr + rm, tl.sum(o * do, 1) - g, mask=rm < ROWS)
+
+
+@triton.jit
+def _load_lse(lse_ptr, rows, L):
+    lse = tl.load(lse_ptr + rows, mask=rows < L, other=float("inf"))
+    # a fully masked row (LSE -inf) must give P = exp(-inf - inf) = 0, not NaN
+    return tl.where(lse == float("-inf"), float("inf"), lse)
+
+
+@triton.jit
+def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
+                          H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh,
+                          s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+                          BLOCK_EV: tl.constexpr):
+    n_n = tl.cdiv(S, BLOCK_N)
+    pid = tl.program_id(0)
+    pid_n = pid % n_n
+    bhk = (pid // n_n).to(tl.int64)
+    b, hk = bhk // HKV, bhk % HKV
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    k = tl.load(k_ptr + b * s_kb + hk * s_kh + rn[:, None] * s_kn + re[None, :],
+                mask=(rn[:, None] < S) & (re[None, :] < E), other=0)                      # (BN, BE)
+    v = tl.load(v_ptr + b * s_vb + hk * s_vh + rn[:, None] * s_vn + rev[None, :],
+                mask=(rn[:, None] < S) & (rev[None, :] < EV), other=0)                    # (BN, BEV)
+    dk = tl.zeros([BLOCK_N, BLOCK_E], tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_EV], tl.float32)
+    lo = 0
+    if CAUSAL:  # queries before this block's first key see none of it
+        lo = (pid_n * BLOCK_N) // BLOCK_M * BLOCK_M
+    for g in range(0, GROUP):   # every query head reading this K/V head: dK, dV summed over the group
+        h = hk * GROUP + g
+        bh = b * H + h
+        q_base = q_ptr + b * s_qb + h * s_qh
+        do_base = do_ptr + bh * L * EV
+        m_base = m_ptr + b * s_mb + h * s_mh
+        for start_m in range(lo, L, BLOCK_M):
+            rm = start_m + tl.arange(0, BLOCK_M)
+            q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=(rm[:, None] < L) & (re[None, :] < E),
+                        other=0)                                                          # (BM, BE)
+            st = tl.dot(k, tl.trans(q), input_precision="ieee") * scale                  # (BN, BM)
+            st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)
+            pt = tl.exp(st - _load_lse(lse_ptr + bh * L, rm, L)[None, :])
+            do = tl.load(do_base + rm[:, None] * EV + rev[None, :], mask=(rm[:, None] < L) & (rev[None, :] < EV),
+                         other=0)                                                         # (BM, BEV)
+            dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
+            dpt = tl.dot(v, tl.trans(do), input_precision="ieee")                        # (BN, BM)
+            delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
+            dst = pt * (dpt - delta[None, :])
+            dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
+    out = bhk * S
+    tl.store(dk_ptr + (out + rn[:, None]) * E + re[None, :], (dk * scale).to(dk_ptr.dtype.element_ty),
+             mask=(rn[:, None] < S) & (re[None, :] < E))
+    tl.store(dv_ptr + (out + rn[:, None]) * EV + rev[None, :], dv.to(dv_ptr.dtype.element_ty),
+             mask=(rn[:, None] < S) & (rev[None, :] < EV))
+
+
+@triton.jit
+def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP, L, S,
+                        E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
+                        s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
+                        BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+    n_m = tl.cdiv(L, BLOCK_M)
+    pid = tl.program_id(0)
+    pid_m = pid % n_m
+    bh = (pid // n_m).to(tl.int64)
+    b, h = bh // H, bh % H
+    hk = h // GROUP
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
+                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
+    do = tl.load(do_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :],
+                 mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
+    lse = _load_lse(lse_ptr + bh * L, rm, L)
+    delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
+    k_base = k_ptr + b * s_kb + hk * s_kh
+    v_base = v_ptr + b * s_vb + hk * s_vh
+    m_base = m_ptr + b * s_mb + h * s_mh
+    dq = tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
+    hi = S
+    if CAUSAL:
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    for start_n in range(0, hi, BLOCK_N):
+        rn = start_n + tl.arange(0, BLOCK_N)
+        kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=(rn[None, :] < S) & (re[:, None] < E),
+                     other=0)                                                             # (BE, BN)
+        vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=(rn[None, :] < S) & (rev[:, None] < EV),
+                     other=0)                                                             # (BEV, BN)
+        s = tl.dot(q, kt, input_precision="ieee") * scale
+        s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
+        p = tl.exp(s - lse[:, None])
+        dp = tl.dot(do, vt, input_precision="ieee")
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(kt.dtype), tl.trans(kt), input_precision="ieee")
+    tl.store(dq_ptr + bh * L * E + rm[:, None] * E + re[None, :], (dq * scale).to(dq_ptr.dtype.element_ty),
+             mask=(rm[:, None] < L) & (re[None, :] < E))
+
+
+# ------------------------------------------------------------------------------ configurations
+def _hd(n):
+    return max(16, next_pow2(n))    # tl.dot needs every dim >= 16
+
+
+# (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel, head dim bound and half/fp32 operands, chosen
+# by compiling for sm_90 (python -m ttorch.ops --compile): no register spills, shared memory within
+# sm_80's 163 KiB. dK/dV: BLOCK_M queries stream past BLOCK_N resident keys; dQ: the reverse.
+# float32 products run on FMAs (input_precision="ieee"), whose tiles live in registers: smaller.
+_CONFIGS = {
+    "fwd": {64: ((128, 64, 8, 3), (64, 32, 4, 2)), 128: ((128, 64, 8, 3), (64, 32, 8, 2)),
+            256: ((64, 32, 8, 2), (32, 16, 4, 1))},
+    "dkdv": {64: ((32, 128, 8, 3), (32, 32, 8, 2)), 128: ((32, 64, 8, 2), (16, 32, 4, 2)),
+             256: ((16, 32, 4, 1), (16, 16, 4, 1))},
+    "dq": {64: ((64, 64, 4, 3), (64, 32, 8, 2)), 128: ((128, 32, 8, 2), (32, 32, 4, 2)),
+           256: ((32, 32, 8, 1), (16, 16, 4, 1))},
+}
+
+
+def _config(kind, e, dtype):
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``; the interpreter pays per
+    program, so its tiles are small enough that tiny tests still cross block edges."""
+    if SIMULATED:
+        return 16, 16, 4, 1
+    return _CONFIGS[kind][max(e, 64)][dtype is D.float32]
+
+
+def _mask_args(mask, shape):
+    from .elementwise import _bstrides
+    if mask is None:
+        return 0, (0, 0, 0, 0)
+    return (1 if mask.dtype is D.bool else 2), _bstrides(mask, shape)
+
+
+def _unit_last(t):
+    t = t.detach()
+    return t if t._shape[-1] <= 1 or t.stride()[-1] == 1 else t.contiguous()
+
+
+def _strides3(t):
+    st = t.stride()
+    return st[0], st[1], st[2]
+
+
+# ------------------------------------------------------------------------------ cuda
+def _fwd_cuda(q, k, v, mask, *, scale, causal):
+    if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
+        with grad_mode.no_grad():
+            return _composite(q, k, v, mask, scale, causal)
+    B, H, L, E = q._shape
+    Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
+    q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
+    o = Tensor._empty((B, H, L, EV), q.dtype, q.device)
+    lse = Tensor._empty((B, H, L), D.float32, q.device)
+    if lse.numel() == 0:
+        return o, lse
+    if S == 0:  # no key at all: every row is fully masked
+        return o.zero_(), lse.fill_(_NEG_INF)
+    kind, ms = _mask_args(mask, (B, H, L, S))
+    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype)
+    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, v, mask if mask is not None else q, o, lse,
+           float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q), *_strides3(k), *_strides3(v), *ms,
+           MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
+           num_warps=warps, num_stages=stages)
+    return o, lse
+
+
+def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
+    if q.dtype is D.float64:
+        with grad_mode.no_grad():
+            return _composite_bw(g, glse, q, k, v, mask, scale, causal)[:3]
+    B, H, L, E = q._shape
+    Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
+    q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
+    g, o = g.detach().to(q.dtype).contiguous(), o.detach().contiguous()     # tl.dot wants one operand dtype
+    glse, lse = glse.detach().contiguous(), lse.detach().contiguous()
+    dq = Tensor._empty(q._shape, q.dtype, q.device)
+    dk = Tensor._empty(k._shape, k.dtype, k.device)
+    dv = Tensor._empty(v._shape, v.dtype, v.device)
+    if L == 0 or S == 0 or B * H == 0:
+        return dq.zero_(), dk.zero_(), dv.zero_()
+    delta = Tensor._empty((B, H, L), D.float32, q.device)
+    pm = 16 if SIMULATED else max(16, 4096 // _hd(EV))
+    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse, delta, B * H * L, EV, BLOCK_M=pm,
+           BLOCK_EV=_hd(EV))
+    kind, ms = _mask_args(mask, (B, H, L, S))
+    mptr = mask if mask is not None else q
+    strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms)
+    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
+    e = _hd(max(E, EV))
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype)
+    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, k, v, mptr, g, lse, delta, dk, dv, float(scale),
+           H, Hkv, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
+           **meta)
+    bm, bn, warps, stages = _config("dq", e, q.dtype)
+    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, v, mptr, g, lse, delta, dq, float(scale),
+           H, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
+           **meta)
+    return dq, dk, dv
+
+
+# ------------------------------------------------------------------------------ NumPy
+def _np_scores(q, k, mask, scale, causal):
+    """Scores (B, H, L, S) in the compute dtype with the bias applied, and ``k`` repeated per group."""
+    cd = D._compute_dtype(D.from_numpy_dtype(q.dtype)).np
+    group = q.shape[1] // k.shape[1]
+    kf = np.repeat(k.astype(cd), group, axis=1)
+    s = (q.astype(cd) @ kf.swapaxes(-1, -2)) * cd.type(scale)
+    L, S = s.shape[-2:]
+    if causal:
+        s = np.where(np.tri(L, S, dtype=bool), s, -np.inf)
+    elif mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask.astype(cd)
+    return s, cd, group
+
+
+def _fwd_cpu(q, k, v, mask, *, scale, causal):
+    s, cd, group = _np_scores(q, k, mask, scale, causal)
+    B, H, L, S = s.shape
+    if S == 0:
+        return np.zeros(q.shape[:3] + v.shape[3:], q.dtype), np.full((B, H, L), -np.inf, cd)
+    with np.errstate(all="ignore"):
+        m = s.max(-1, keepdims=True)
+        m = np.where(m == -np.inf, 0, m)
+        e = np.exp(s - m)
+        den = e.sum(-1, keepdims=True)
+        p = e / np.where(den == 0, 1, den)
+        o = p @ np.repeat(v.astype(cd), group, axis=1)
+        lse = np.where(den == 0, -np.inf, m + np.log(den))[..., 0]
+    lsd = np.float64 if q.dtype == np.float64 else np.float32
+    return o.astype(q.dtype), lse.astype(lsd)
+
+
+def _group_sum(a, hkv):
+    B, H = a.shape[:2]
+    return a.reshape((B, hkv, H // hkv) + a.shape[2:]).sum(2)
+
+
+def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal):
+    s, cd, group = _np_scores(q, k, mask, scale, causal)
+    with np.errstate(all="ignore"):
+        lse = lse.astype(cd)[..., None]
+        p = np.exp(s - np.where(lse == -np.inf, np.inf, lse))
+    gf = g.astype(cd)
+    vf = np.repeat(v.astype(cd), group, axis=1)
+    delta = (gf * o.astype(cd)).sum(-1, keepdims=True) - glse.astype(cd)[..., None]
+    ds = p * (gf @ vf.swapaxes(-1, -2) - delta)
+    dq = (ds @ np.repeat(k.astype(cd), group, axis=1)) * scale
+    dk = _group_sum(ds.swapaxes(-1, -2) @ q.astype(cd), k.shape[1]) * scale
+    dv = _group_sum(p.swapaxes(-1, -2) @ gf, k.shape[1])
+    return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
+
+
+# ------------------------------------------------------------------------------ composite (ttorch ops)
+def _repeat_kv(t, group):
+    return t if group == 1 else t.repeat_interleave(group, 1)
+
+
+def _probs(q, k, mask, scale, causal):
+    """``P`` (B, H, L, S) and ``LSE`` (B, H, L, 1) in ttorch ops (differentiable)."""
+    from .creation import ones
+    from .ternary import where
+    s = (q @ _repeat_kv(k, q.shape[1] // k.shape[1]).transpose(-2, -1)) * scale   # (B, H, L, S)
+    if causal:
+        s = s.masked_fill(ones(s.shape[-2:], dtype=D.bool, device=s.device).tril().logical_not(), _NEG_INF)
+    elif mask is not None:
+        s = s.masked_fill(mask.logical_not(), _NEG_INF) if mask.dtype is D.bool else s + mask
+    dead = (s == _NEG_INF).all(-1, keepdim=True)
+    s = where(dead, 0.0, s)             # no all -inf row reaches exp (NaN forward and backward)
+    lse = s.logsumexp(-1, keepdim=True)
+    return where(dead, 0.0, (s - lse).exp()), where(dead, _NEG_INF, lse)
+
+
+def _composite(q, k, v, mask, scale, causal):
+    p, lse = _probs(q, k, mask, scale, causal)
+    o = p.to(q.dtype) @ _repeat_kv(v, q.shape[1] // k.shape[1])
+    return o, lse.squeeze(-1).to(D.float64 if q.dtype is D.float64 else D.float32)
+
+
+def _composite_bw(g, glse, q, k, v, mask, scale, causal):
+    """``(dq, dk, dv, dscores)`` in ttorch ops (differentiable: double backward goes through here)."""
+    hkv, group = k.shape[1], q.shape[1] // k.shape[1]
+    cd = glse.dtype                     # float32 (float64 for float64 inputs), as the kernels compute
+    qc, kc, vc, gc = q.to(cd), _repeat_kv(k, group).to(cd), _repeat_kv(v, group).to(cd), g.to(cd)
+    p, _ = _probs(qc, kc, mask, scale, causal)
+    dp = gc @ vc.transpose(-2, -1)                                                # (B, H, L, S)
+    ds = p * (dp - ((p * dp).sum(-1, keepdim=True) - glse.unsqueeze(-1)))
+    dq = (ds @ kc) * scale
+    dk = (ds.transpose(-2, -1) @ qc) * scale
+    dv = p.transpose(-2, -1) @ gc
+    if group > 1:
+        dk = dk.unflatten(1, (hkv, group)).sum(2)
+        dv = dv.unflatten(1, (hkv, group)).sum(2)
+    return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), ds
+
+
+# ------------------------------------------------------------------------------ backward rules
+def _fwd_bw(ctx, g, glse):
+    q, k, v, mask = ctx.inputs
+    needs = ctx.needs
+    if grad_mode.is_grad_enabled() or needs[3]:
+        dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal)
+    else:
+        o, lse = ctx.outputs
+        dq, dk, dv = _attn_bw_op(g, glse, q, k, v, o, lse, mask, scale=ctx.scale, causal=ctx.causal)
+        dm = None
+    return (dq if needs[0] else None, dk if needs[1] else None, dv if needs[2] else None,
+            dm if needs[3] else None)
+
+
+def _bw_bw(ctx, gdq, gdk, gdv):
+    # the backward op's own gradients: differentiate the composite formula with autograd
+    # (P is recomputed from q and k there, so o and lse get none)
+    from ..autograd import grad as _grad
+    g, glse, q, k, v, o, lse, mask = ctx.inputs
+    create_graph = grad_mode.is_grad_enabled()
+    with grad_mode.enable_grad():
+        leaves = [t.detach().requires_grad_(True) for t in (g, glse, q, k, v)]
+        outs = _composite_bw(*leaves, mask, ctx.scale, ctx.causal)[:3]
+        gs = _grad(outs, leaves, (gdq, gdk, gdv), allow_unused=True, create_graph=create_graph)
+    return tuple(gs) + (None, None, None)
+
+
+# ------------------------------------------------------------------------------ specs and samples
+def _specs():
+    """fp16/bf16/fp32 x head dims 64/128 x causal or not for each kernel (fp32 backward not causal),
+    head dim 256 (fp16 causal, fp32 forward), and the bool/float mask paths of the forward once."""
+    from ._aot import KernelSpec, ptr
+    out = []
+
+    def arg_type(n, dt, mask):
+        if n in ("lse_ptr", "delta_ptr"):
+            return "*fp32"
+        if n == "m_ptr":
+            return ptr(D.bool if mask == 1 else dt)
+        return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
+
+    def add(kernel, kind, dt, e, causal, mask=0):
+        names = kernel.arg_names[:kernel.arg_names.index("MASK")]
+        sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
+        bm, bn, warps, stages = _config(kind, e, dt)
+        ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e)
+        label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}"
+        # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
+        # multiples of 16 (without it no load is vectorized, so none is pipelined)
+        div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m"]
+        out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div))
+
+    for dt in (D.float16, D.bfloat16, D.float32):
+        for e in (64, 128):
+            for causal in (False, True):
+                add(_attn_fwd_kernel, "fwd", dt, e, causal)
+                if dt is not D.float32 or not causal:
+                    add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal)
+                    add(_attn_bwd_dq_kernel, "dq", dt, e, causal)
+        out.append(KernelSpec(_attn_bwd_pre_kernel, {"o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32",
+                                                     "delta_ptr": "*fp32", "ROWS": "i32", "EV": "i32"},
+                              {"BLOCK_M": 32, "BLOCK_EV": 128}, label=f"pre {dt}",
+                              divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
+    add(_attn_fwd_kernel, "fwd", D.float16, 256, True)
+    add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, 256, True)
+    add(_attn_bwd_dq_kernel, "dq", D.float16, 256, True)
+    add(_attn_fwd_kernel, "fwd", D.float32, 256, False)
+    for mask in (1, 2):
+        add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
+    return out
+
+
+# (B, H, Hkv, L, S, E, Ev, float mask shape or None, causal)
+_CASES = [(1, 2, 2, 5, 7, 12, 12, None, False), (2, 2, 1, 4, 4, 8, 6, None, True), (1, 4, 2, 6, 3, 5, 5, None, True),
+          (1, 2, 2, 3, 5, 4, 4, (1, 1, 3, 5), False), (2, 1, 1, 17, 18, 3, 3, (18,), False)]
+
+
+def _samples():
+    r = rng("flash_attention")
+    out = []
+    for B, H, Hkv, L, S, E, Ev, ms, causal in _CASES:
+        args = [r.uniform(-1, 1, (B, H, L, E)), r.uniform(-1, 1, (B, Hkv, S, E)), r.uniform(-1, 1, (B, Hkv, S, Ev))]
+        if ms is not None:
+            args.append(r.uniform(-1, 1, ms))
+        out.append(Sample(args, {"is_causal": causal} if L != 5 else {"scale": 0.3}))
+    return out
+
+
+def _bw_samples():
+    r = rng("flash_attention_backward")
+    out = []
+    for B, H, Hkv, L, S, E, Ev, ms, causal in _CASES[:3]:
+        q, k, v = r.uniform(-1, 1, (B, H, L, E)), r.uniform(-1, 1, (B, Hkv, S, E)), r.uniform(-1, 1, (B, Hkv, S, Ev))
+        o, lse = _fwd_cpu(q, k, v, None, scale=E ** -0.5, causal=causal)
+        out.append(Sample([r.uniform(-1, 1, o.shape), r.uniform(-1, 1, lse.shape), q, k, v, o, lse],
+                          {"is_causal": causal}, grad=False))
+    return out
+
+
+# ------------------------------------------------------------------------------ the ops
+_attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
+              save_output="all", samples=_samples, family="attention",
+              kernels=lambda: [s for s in _specs() if s.kernel is _attn_fwd_kernel])
+_attn_bw_op = Op("flash_attention_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, save=None,
+                 samples=_bw_samples, family="attention",
+                 kernels=lambda: [s for s in _specs() if s.kernel is not _attn_fwd_kernel])
+
+
+def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=False):
+    r"""``(out, logsumexp)`` of ``softmax(query @ key^T * scale + bias) @ value`` in the fused kernels.
+
+    ``query`` (B, H, L, E), ``key`` (B, Hkv, S, E), ``value`` (B, Hkv, S, Ev) with ``H % Hkv == 0``;
+    ``attn_mask`` bool (True takes part) or float (added), broadcastable to (B, H, L, S); ``scale``
+    defaults to :math:`1/\sqrt{E}`. ``logsumexp`` (B, H, L) is float32 (float64 for float64 inputs)
+    and ``-inf`` on a fully masked row, whose output is zeros.
+    ``ttorch.nn.functional.scaled_dot_product_attention`` calls this when it applies.
+    """
+    sc = float(scale) if scale is not None else query.shape[-1] ** -0.5
+    return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal))
+
+
+def _flash_attention_backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask=None, *, scale=None,
+                              is_causal=False):
+    """``(dq, dk, dv)`` of ``flash_attention`` from its saved ``out`` and ``lse``."""
+    sc = float(scale) if scale is not None else query.shape[-1] ** -0.5
+    return _attn_bw_op(grad_out, grad_lse, query, key, value, out, lse, attn_mask, scale=sc,
+                       causal=bool(is_causal))
+
+
+_attn_op.public, _attn_bw_op.public = flash_attention, _flash_attention_backward
+_attn_op.dtypes = _attn_bw_op.dtypes = (D.float32, D.float16, D.bfloat16)
+
+__all__ = []

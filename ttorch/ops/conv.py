@@ -1,0 +1,531 @@
+"""2-D convolution as three implicit-GEMM Triton kernels: forward, input gradient, weight gradient.
+
+Shapes: input ``x`` (N, C, H, W), weight ``w`` (OC, C/groups, KH, KW), output ``y`` (N, OC, OH, OW);
+``g`` indexes groups, ``NG = OC/groups``, ``CG = C/groups``. Each kernel is a tiled GEMM whose
+operand tiles are gathered from NCHW memory with masks (padding, stride, dilation): no im2col
+buffer is ever written.
+
+    forward   y[(n,oh,ow), o]   = sum_(c,kh,kw)  x[n, c, oh*S-P+kh*D, ...] * w[o, (c,kh,kw)]
+    input     dx[(n,ih,iw), c]  = sum_(o,kh,kw)  dy[n, o, (ih+P-kh*D)/S, ...] * w[o, (c,kh,kw)]
+              (only taps whose output position is integral and in range; this is also
+              ``conv_transpose2d``'s forward, whose weight has the same (C_in, C_out/g, ...) layout)
+    weight    dw[o, (c,kh,kw)]  = sum_(n,oh,ow)  dy[n, o, oh, ow] * x[n, c, oh*S-P+kh*D, ...]
+              (K = N*OH*OW is long and the output small: the K range is split over programs
+              and the fp32 partials summed afterwards)
+
+The forward and input-gradient kernels loop over kernel taps outside and channels inside, and
+the weight-gradient kernel gives each program one tap: a tap's padding/stride mask is then a
+vector and a tile's addresses one 2-D add, with no div/mod per element. Groups are grid axis 1.
+
+Accumulation is fp32 (fp64 for float64, through ``tl.dot`` on fp64, or broadcast FMAs on Tritons
+without it, as in ``matmul.py``). fp32 products use full-precision FMAs (no TF32). On cpu the
+same three ops run as im2col + BLAS (``np.matmul``; half types in float32). Backward rules call
+these ops, so every gradient is itself differentiable. Padding is symmetric per dim; callers pad
+first for asymmetric padding or other padding modes. conv1d is conv2d with H = 1.
+"""
+import functools
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ._launch import launch, cdiv, SIMULATED
+from ._op import Op
+from .elementwise import tl_dtype
+from .samples import Sample, rng
+
+
+# ------------------------------------------------------------------------------ kernels
+@triton.jit
+def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    # grouped order (as in matmul.py): neighbouring programs share weight tiles in L2
+    grid_n = tl.cdiv(N, BLOCK_N)
+    width = GROUP_M * grid_n
+    first_m = (pid // width) * GROUP_M
+    group_m = tl.minimum(tl.cdiv(M, BLOCK_M) - first_m, GROUP_M)
+    return first_m + (pid % width) % group_m, (pid % width) // group_m
+
+
+@triton.jit
+def _mac(a, b, acc, ACC: tl.constexpr, PREC: tl.constexpr):
+    if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64
+        out = acc + tl.sum(a[:, :, None].to(ACC) * b[None, :, :].to(ACC), axis=1)
+    else:
+        out = tl.dot(a, b, acc, input_precision=PREC)
+    return out
+
+
+@triton.jit
+def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG, KH, KW, SH, SW, PH, PW, DH, DW,
+                     HAS_B: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
+                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
+    pid_m, pid_n = _tile(tl.program_id(0), M, NG, BLOCK_M, BLOCK_N, GROUP_M)
+    g = tl.program_id(1)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # output pixels (n, oh, ow)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)            # output channels of group g
+    rk = tl.arange(0, BLOCK_K)                              # input channels of group g
+    khw = KH * KW
+    hw = H * W
+    ohw = OH * OW
+    n = rm // ohw
+    p = rm % ohw
+    ih0 = (p // OW) * SH - PH
+    iw0 = (p % OW) * SW - PW
+    x_rows = x_ptr + (n.to(tl.int64) * C + g * CG) * hw
+    oc = g * NG + rn
+    w_cols = w_ptr + oc.to(tl.int64) * (CG * khw)
+    m_ok = rm < M
+    n_ok = rn < NG
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    # taps outside, channels inside: a tap's padding mask and row addresses are vectors, and the
+    # tiles gather with one 2-D add (no div/mod per element)
+    for r in range(0, khw):
+        ih = ih0 + (r // KW) * DH
+        iw = iw0 + (r % KW) * DW
+        row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+        a_rows = x_rows + ih * W + iw
+        for c0 in range(0, CG, BLOCK_K):
+            c = c0 + rk
+            c_ok = c < CG
+            a = tl.load(a_rows[:, None] + (c * hw)[None, :], mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+            b = tl.load(w_cols[None, :] + (c * khw + r)[:, None], mask=c_ok[:, None] & n_ok[None, :], other=0.0)
+            acc = _mac(a, b, acc, ACC, PREC)
+    if HAS_B:
+        acc += tl.load(b_ptr + oc, mask=n_ok, other=0.0).to(ACC)[None, :]
+    y_ptrs = y_ptr + (n.to(tl.int64) * OC * ohw + p)[:, None] + (oc * ohw)[None, :]
+    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+@triton.jit
+def _conv_dgrad_kernel(dy_ptr, w_ptr, b_ptr, dx_ptr, C, H, W, OC, OH, OW, M, NG, CG, KH, KW, SH, SW, PH, PW, DH,
+                       DW, HAS_B: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
+                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
+    pid_m, pid_n = _tile(tl.program_id(0), M, CG, BLOCK_M, BLOCK_N, GROUP_M)
+    g = tl.program_id(1)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # input pixels (n, ih, iw)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)            # input channels of group g
+    rk = tl.arange(0, BLOCK_K)                              # output channels of group g
+    khw = KH * KW
+    hw = H * W
+    ohw = OH * OW
+    n = rm // hw
+    q = rm % hw
+    th0 = q // W + PH
+    tw0 = q % W + PW
+    dy_rows = dy_ptr + (n.to(tl.int64) * OC + g * NG) * ohw
+    w_cols = w_ptr + (g * NG * CG + rn) * khw               # w[g*NG + o, c, kh, kw]
+    m_ok = rm < M
+    n_ok = rn < CG
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for r in range(0, khw):
+        th = th0 - (r // KW) * DH                           # oh * SH when this tap reaches (ih, iw)
+        tw = tw0 - (r % KW) * DW
+        oh = th // SH
+        ow = tw // SW
+        row_ok = m_ok & (th >= 0) & (tw >= 0) & (th % SH == 0) & (tw % SW == 0) & (oh < OH) & (ow < OW)
+        a_rows = dy_rows + oh * OW + ow
+        for o0 in range(0, NG, BLOCK_K):
+            o = o0 + rk
+            o_ok = o < NG
+            a = tl.load(a_rows[:, None] + (o * ohw)[None, :], mask=row_ok[:, None] & o_ok[None, :], other=0.0)
+            b = tl.load(w_cols[None, :] + (o * CG * khw + r)[:, None], mask=o_ok[:, None] & n_ok[None, :],
+                        other=0.0)
+            acc = _mac(a, b, acc, ACC, PREC)
+    c = g * CG + rn
+    if HAS_B:
+        acc += tl.load(b_ptr + c, mask=n_ok, other=0.0).to(ACC)[None, :]
+    dx_ptrs = dx_ptr + (n.to(tl.int64) * C * hw + q)[:, None] + (c * hw)[None, :]
+    tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+@triton.jit
+def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, KH, KW, SH, SW, PH, PW, DH, DW,
+                       K_SPLIT, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
+                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
+    # one kernel tap per program (grid axis 0 is tiles x taps): the input tile's padding mask is
+    # a vector over K and its addresses one 2-D add
+    khw = KH * KW
+    pid = tl.program_id(0)
+    r = pid % khw
+    pid_m, pid_n = _tile(pid // khw, NG, CG, BLOCK_M, BLOCK_N, GROUP_M)
+    g = tl.program_id(1)
+    split = tl.program_id(2)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # output channels of group g
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)            # input channels of group g
+    rk = tl.arange(0, BLOCK_K)                              # (n, oh, ow)
+    hw = H * W
+    ohw = OH * OW
+    dy_rows = dy_ptr + (g * NG + rm) * ohw
+    x_cols = x_ptr + (g * CG + rn) * hw
+    m_ok = rm < NG
+    n_ok = rn < CG
+    ih0 = (r // KW) * DH - PH
+    iw0 = (r % KW) * DW - PW
+    k_lo = split * K_SPLIT
+    k_hi = tl.minimum(k_lo + K_SPLIT, NB * ohw)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for k0 in range(k_lo, k_hi, BLOCK_K):
+        kk = k0 + rk
+        k_ok = kk < k_hi
+        nb = (kk // ohw).to(tl.int64)
+        p = kk % ohw
+        a = tl.load(dy_rows[:, None] + (nb * OC * ohw + p)[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
+        ih = (p // OW) * SH + ih0
+        iw = (p % OW) * SW + iw0
+        k_in = k_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+        b = tl.load(x_cols[None, :] + (nb * C * hw + ih * W + iw)[:, None], mask=k_in[:, None] & n_ok[None, :],
+                    other=0.0)
+        acc = _mac(a, b, acc, ACC, PREC)
+    # dw_ptr: (splits, OC, CG, KH, KW), the final weight gradient when there is one split
+    dw_ptrs = dw_ptr + split.to(tl.int64) * OC * CG * khw + ((g * NG + rm) * CG * khw)[:, None] \
+        + (rn * khw + r)[None, :]
+    tl.store(dw_ptrs, acc.to(dw_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+# ------------------------------------------------------------------------------ configurations
+# (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first: the largest tile
+# that still gives a full wave of programs is taken, else the smallest.
+_HALF = [(128, 64, 32, 8, 4, 3), (64, 64, 32, 8, 4, 3)]
+CONFIGS = {D.float16: _HALF, D.bfloat16: _HALF, D.float32: [(64, 64, 32, 8, 4, 3), (32, 32, 32, 8, 4, 3)],
+           D.float64: [(32, 32, 16, 8, 4, 2)]}
+_FMA = (32, 32, 8, 8, 4, 2)       # float64 without tl.dot: the K slab lives in registers
+_WAVE = 128                       # about one program per SM (132 on H100)
+
+
+def _pick(dt, prec, m, n, k, batch):
+    if SIMULATED:
+        # the interpreter pays per program and per K step, not per element: 16-wide tiles on tiny
+        # shapes (so tests reach the edge masks and the K loop), wider ones beyond
+        return (16 if m <= 64 else 64, 16 if n <= 16 else 32 if n <= 32 else 64, 16 if k <= 16 else 32, 2, 4, 1)
+    if prec == "fma":
+        return _FMA
+    for cfg in CONFIGS[dt]:
+        if cdiv(m, cfg[0]) * cdiv(n, cfg[1]) * batch >= _WAVE:
+            return cfg
+    return CONFIGS[dt][-1]
+
+
+# Does this Triton's tl.dot take float64 (3.9 builds DMMA, 3.6 rejects it)? None: not yet known.
+_fp64_dot = [True if SIMULATED else None]
+
+
+def _with_prec(fn, dt):
+    """Run ``fn(prec)``; float64 tries ``tl.dot`` once and falls back to FMAs if it can't compile."""
+    if dt is not D.float64:
+        return fn("ieee")
+    known = _fp64_dot
+    if known[0] is None:
+        from triton.compiler.errors import CompilationError
+        try:  # compiling fails before anything is launched, so trying is safe
+            out = fn("ieee")
+            known[0] = True
+            return out
+        except CompilationError:
+            known[0] = False
+    return fn("ieee" if known[0] else "fma")
+
+
+def _geo(stride, padding, dilation):
+    return (*stride, *padding, *dilation)
+
+
+def _acc(dt):
+    return D.float64 if dt is D.float64 else D.float32
+
+
+# ------------------------------------------------------------------------------ cuda
+def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
+    x, w = x.detach().contiguous(), w.detach().contiguous()
+    N, C, H, W = x._shape
+    OC, CG, KH, KW = w._shape
+    OH, OW = out_size
+    y = Tensor._empty((N, OC, OH, OW), x.dtype, x.device)
+    if y.numel() == 0:
+        return y
+    b = b.detach().contiguous() if b is not None else None
+    M, NG = N * OH * OW, OC // groups
+
+    def run(prec):
+        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, M, NG, CG, groups)
+        launch(_conv_fwd_kernel, (cdiv(M, bm) * cdiv(NG, bn), groups), x, w, b if b is not None else w, y,
+               C, H, W, OC, OH, OW, M, NG, CG, KH, KW, *_geo(stride, padding, dilation), HAS_B=b is not None,
+               ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
+               num_warps=warps, num_stages=stages)
+        return y
+    return _with_prec(run, x.dtype)
+
+
+def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
+    dy, w = dy.detach().contiguous(), w.detach().contiguous()
+    N, OC, OH, OW = dy._shape
+    _, CG, KH, KW = w._shape
+    H, W = size
+    C = CG * groups
+    dx = Tensor._empty((N, C, H, W), dy.dtype, dy.device)
+    if dx.numel() == 0:
+        return dx
+    b = b.detach().contiguous() if b is not None else None
+    M = N * H * W
+
+    def run(prec):
+        bm, bn, bk, gm, warps, stages = _pick(dy.dtype, prec, M, CG, OC // groups, groups)
+        launch(_conv_dgrad_kernel, (cdiv(M, bm) * cdiv(CG, bn), groups), dy, w, b if b is not None else w, dx,
+               C, H, W, OC, OH, OW, M, OC // groups, CG, KH, KW, *_geo(stride, padding, dilation),
+               HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+               GROUP_M=gm, num_warps=warps, num_stages=stages)
+        return dx
+    return _with_prec(run, dy.dtype)
+
+
+def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
+    from .creation import zeros
+    x, dy = x.detach().contiguous(), dy.detach().contiguous()
+    N, C, H, W = x._shape
+    _, OC, OH, OW = dy._shape
+    KH, KW = kernel
+    CG, NG = C // groups, OC // groups
+    KN, K = CG * KH * KW, N * OH * OW
+    if OC * KN == 0 or K == 0:
+        return zeros((OC, CG, KH, KW), dtype=x.dtype, device=x.device)
+
+    def run(prec):
+        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, NG, CG, K, groups)
+        tiles = cdiv(NG, bm) * cdiv(CG, bn) * KH * KW
+        # few output tiles and a long K: split K so the GPU fills (each split >= 8 K-blocks);
+        # the interpreter splits in two so the tests cover the partial sums
+        want = 2 if SIMULATED else max(1, _WAVE // (tiles * groups))
+        per = cdiv(cdiv(K, min(want, cdiv(K, bk * (1 if SIMULATED else 8)))), bk) * bk
+        splits = cdiv(K, per)
+        out = Tensor._empty((OC, CG, KH, KW), x.dtype, x.device) if splits == 1 else \
+            Tensor._empty((splits, OC, CG, KH, KW), _acc(x.dtype), x.device)
+        launch(_conv_wgrad_kernel, (tiles, groups, splits), x, dy, out, C, H, W, OC, OH, OW, N, NG, CG, KH, KW,
+               *_geo(stride, padding, dilation), per, ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm,
+               BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, num_warps=warps, num_stages=stages)
+        return out if splits == 1 else out.sum(0).to(x.dtype)
+    return _with_prec(run, x.dtype)
+
+
+# ------------------------------------------------------------------------------ NumPy (im2col + BLAS)
+@functools.lru_cache(maxsize=256)
+def _window_map(in_size, kernel, dilation, padding, stride, out_size):
+    """int64 array (prod(kernel), prod(out_size)): flat input index of each window element, or
+    prod(in_size) (the sentinel) where the element falls in padding. ``padding`` holds (before,)
+    per dim; anything past the input on the right is padding too (ceil_mode, fold)."""
+    nd = len(in_size)
+    valid = np.ones((1,) * (2 * nd), dtype=bool)
+    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
+    for d in range(nd):
+        shape = [1] * (2 * nd)
+        shape[d], shape[nd + d] = kernel[d], out_size[d]
+        c = (np.arange(kernel[d])[:, None] * dilation[d] + np.arange(out_size[d])[None, :] * stride[d]
+             - padding[d]).reshape(shape)                   # (k, o) input coordinate
+        valid = valid & (c >= 0) & (c < in_size[d])
+        flat = flat * in_size[d] + c
+    flat = np.where(valid, flat, int(np.prod(in_size)))
+    return np.ascontiguousarray(flat.reshape(int(np.prod(kernel)), int(np.prod(out_size))))
+
+
+def _np_cols(x, kernel, geo, out_size):
+    """im2col: (N, C, H, W) -> (N, C, KH*KW, OH*OW), zero where a window reads padding."""
+    n, c, h, w = x.shape
+    stride, padding, dilation = geo
+    m = _window_map((h, w), tuple(kernel), tuple(dilation), tuple(padding), tuple(stride), tuple(out_size))
+    flat = np.concatenate([x.reshape(n, c, h * w), np.zeros((n, c, 1), x.dtype)], axis=2)
+    return flat[:, :, m]
+
+
+def _np_col2im(cols, size, kernel, geo, out_size):
+    """Adjoint of _np_cols: (N, C, KH*KW, OH*OW) -> (N, C, H, W), summing overlapping windows."""
+    n, c = cols.shape[:2]
+    h, w = size
+    stride, padding, dilation = geo
+    m = _window_map((h, w), tuple(kernel), tuple(dilation), tuple(padding), tuple(stride), tuple(out_size))
+    out = np.zeros((n, c, h * w + 1), cols.dtype)
+    for k in range(m.shape[0]):
+        out[:, :, m[k]] += cols[:, :, k]    # one tap reaches distinct input pixels (the sentinel aside)
+    return out[:, :, :h * w].reshape(n, c, h, w)
+
+
+def _ct(a):
+    return D._compute_dtype(D.from_numpy_dtype(a.dtype)).np
+
+
+def _fwd_cpu(x, w, b, *, stride, padding, dilation, groups, out_size):
+    ct = _ct(x)
+    n = x.shape[0]
+    oc, cg, kh, kw = w.shape
+    cols = _np_cols(x.astype(ct, copy=False), (kh, kw), (stride, padding, dilation), out_size)
+    cols = cols.reshape(n, groups, cg * kh * kw, out_size[0] * out_size[1])   # (N, g, CG*KK, L)
+    y = np.matmul(w.astype(ct, copy=False).reshape(groups, oc // groups, cg * kh * kw), cols)  # (N, g, NG, L)
+    y = y.reshape(n, oc, *out_size)
+    if b is not None:
+        y = y + b.astype(ct).reshape(1, oc, 1, 1)
+    return y.astype(x.dtype, copy=False)
+
+
+def _dgrad_cpu(dy, w, b, *, stride, padding, dilation, groups, size):
+    ct = _ct(dy)
+    n, oc, oh, ow = dy.shape
+    _, cg, kh, kw = w.shape
+    wt = w.astype(ct, copy=False).reshape(groups, oc // groups, cg * kh * kw).transpose(0, 2, 1)  # (g, CG*KK, NG)
+    cols = np.matmul(wt, dy.astype(ct, copy=False).reshape(n, groups, oc // groups, oh * ow))
+    dx = _np_col2im(cols.reshape(n, groups * cg, kh * kw, oh * ow), size, (kh, kw), (stride, padding, dilation),
+                    (oh, ow))
+    if b is not None:
+        dx = dx + b.astype(ct).reshape(1, -1, 1, 1)
+    return dx.astype(dy.dtype, copy=False)
+
+
+def _wgrad_cpu(x, dy, *, stride, padding, dilation, groups, kernel):
+    ct = _ct(x)
+    n, c = x.shape[:2]
+    _, oc, oh, ow = dy.shape
+    cg, ng, k = c // groups, oc // groups, n * oh * ow
+    kk = cg * kernel[0] * kernel[1]
+    cols = _np_cols(x.astype(ct, copy=False), kernel, (stride, padding, dilation), (oh, ow))
+    cols = cols.reshape(n, groups, kk, oh * ow).transpose(1, 0, 3, 2).reshape(groups, k, kk)   # (g, N*L, CG*KK)
+    d = dy.astype(ct, copy=False).reshape(n, groups, ng, oh * ow).transpose(1, 2, 0, 3).reshape(groups, ng, k)
+    dw = np.matmul(d, cols)                                                     # (g, NG, CG*KK)
+    return dw.reshape(oc, cg, *kernel).astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------ backward rules
+def _fwd_bw(ctx, g):
+    x, w = ctx.inputs[0], ctx.inputs[1]
+    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    dx = _conv_input(g, w, None, size=tuple(x.shape[2:]), **geo) if ctx.needs[0] else None
+    dw = _conv_weight(x, g, kernel=tuple(w.shape[2:]), **geo) if ctx.needs[1] else None
+    db = g.sum((0, 2, 3)) if ctx.needs[2] else None
+    return dx, dw, db
+
+
+def _dgrad_bw(ctx, gx):
+    # dx = A(w) dy is linear in dy and in w: conv (the adjoint) and wgrad give both gradients
+    dy, w = ctx.inputs[0], ctx.inputs[1]
+    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    ddy = _conv2d(gx, w, None, out_size=tuple(dy.shape[2:]), **geo) if ctx.needs[0] else None
+    dw = _conv_weight(gx, dy, kernel=tuple(w.shape[2:]), **geo) if ctx.needs[1] else None
+    db = gx.sum((0, 2, 3)) if ctx.needs[2] else None
+    return ddy, dw, db
+
+
+def _wgrad_bw(ctx, gw):
+    x, dy = ctx.inputs
+    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    dx = _conv_input(dy, gw, None, size=tuple(x.shape[2:]), **geo) if ctx.needs[0] else None
+    ddy = _conv2d(x, gw, None, out_size=tuple(dy.shape[2:]), **geo) if ctx.needs[1] else None
+    return dx, ddy
+
+
+# ------------------------------------------------------------------------------ specs
+_INTS = ("C", "H", "W", "OC", "OH", "OW", "M", "NG", "CG", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW")
+
+
+def _specs(which):
+    from ._aot import KernelSpec, ptr
+    kernel, ptrs = {"fwd": (_conv_fwd_kernel, ("x_ptr", "w_ptr", "b_ptr", "y_ptr")),
+                    "dgrad": (_conv_dgrad_kernel, ("dy_ptr", "w_ptr", "b_ptr", "dx_ptr")),
+                    "wgrad": (_conv_wgrad_kernel, ("x_ptr", "dy_ptr", "dw_ptr"))}[which]
+    out = []
+    for dt, cfgs in CONFIGS.items():
+        variants = [(cfg, "ieee", i == 0) for i, cfg in enumerate(cfgs)]
+        if dt is D.float64:
+            variants.append((_FMA, "fma", False))
+        for (bm, bn, bk, gm, warps, stages), prec, has_b in variants:
+            sig = {p: ptr(dt) for p in ptrs}
+            ints = _INTS if which != "wgrad" else tuple(n if n != "M" else "NB" for n in _INTS) + ("K_SPLIT",)
+            sig.update({n: "i32" for n in ints})
+            ce = {"ACC": tl_dtype(_acc(dt)), "PREC": prec, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk,
+                  "GROUP_M": gm}
+            label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} {prec}"
+            if which == "wgrad" and has_b:      # the split-K partials: fp32/fp64 whatever the inputs
+                sig["dw_ptr"] = ptr(_acc(dt))
+                label += " split"
+            elif which != "wgrad":
+                ce["HAS_B"] = has_b
+                label += " bias" if has_b else ""
+            out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label))
+    return out
+
+
+# ------------------------------------------------------------------------------ samples
+# (x shape, w shape, stride, padding, dilation, groups, bias): odd on purpose (C = 3, 5x1 and 1x1
+# kernels, stride 2, dilation 2, groups 2 and depthwise, non-square, a conv1d as H = 1)
+_CASES = [((2, 3, 5, 4), (4, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+          ((2, 4, 7, 6), (6, 2, 3, 3), (2, 2), (1, 0), (2, 1), 2, True),
+          ((1, 3, 5, 6), (5, 3, 1, 1), (2, 2), (0, 0), (1, 1), 1, False),
+          ((2, 2, 6, 3), (3, 2, 5, 1), (1, 1), (2, 0), (1, 1), 1, True),
+          ((1, 4, 4, 5), (4, 1, 3, 2), (1, 2), (1, 0), (2, 1), 4, False),
+          ((2, 3, 1, 9), (2, 3, 1, 3), (1, 2), (0, 1), (1, 2), 1, True)]
+
+
+def _out_size(size, kernel, stride, padding, dilation):
+    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1 for s, k, st, p, d in zip(size, kernel, stride, padding,
+                                                                                     dilation))
+
+
+def _samples(which):
+    r = rng("conv2d_" + which)
+    out = []
+    for xs, ws, s, p, d, g, has_b in _CASES:
+        geo = {"stride": s, "padding": p, "dilation": d, "groups": g}
+        osz = _out_size(xs[2:], ws[2:], s, p, d)
+        x, w, b = r.uniform(-1, 1, size=xs), r.uniform(-1, 1, size=ws), r.uniform(-1, 1, size=(ws[0],))
+        dy = r.uniform(-1, 1, size=(xs[0], ws[0]) + osz)
+        if which == "fwd":
+            out.append(Sample([x, w] + ([b] if has_b else []), geo))
+        elif which == "dgrad":
+            bias = [r.uniform(-1, 1, size=(xs[1],))] if has_b else []
+            out.append(Sample([dy, w] + bias, dict(geo, size=xs[2:])))
+        else:
+            out.append(Sample([x, dy], dict(geo, kernel_size=ws[2:])))
+    if which == "dgrad":   # conv_transpose2d with output_padding: output rows no tap reaches
+        out.append(Sample([r.uniform(-1, 1, size=(2, 4, 3, 2)), r.uniform(-1, 1, size=(4, 3, 3, 2))],
+                          {"stride": (2, 3), "padding": (1, 0), "dilation": (1, 1), "groups": 2, "size": (6, 7)}))
+    return out
+
+
+# ------------------------------------------------------------------------------ the ops
+_conv2d = Op("conv2d", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), samples=lambda: _samples("fwd"),
+             kernels=lambda: _specs("fwd"), family="conv", grad_name="ConvolutionBackward0")
+_conv_input = Op("conv2d_input_grad", cpu=_dgrad_cpu, cuda=_dgrad_cuda, backward=_dgrad_bw, save=(0, 1),
+                 samples=lambda: _samples("dgrad"), kernels=lambda: _specs("dgrad"), family="conv",
+                 grad_name="ConvolutionBackward0")
+_conv_weight = Op("conv2d_weight_grad", cpu=_wgrad_cpu, cuda=_wgrad_cuda, backward=_wgrad_bw, save=(0, 1),
+                  samples=lambda: _samples("wgrad"), kernels=lambda: _specs("wgrad"), family="conv",
+                  grad_name="ConvolutionBackwardBackward0")
+
+
+def _t2(v):
+    return (int(v), int(v)) if isinstance(v, int) else tuple(int(a) for a in v)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of (N, C, H, W) by (OC, C/groups, KH, KW) with symmetric zero ``padding``;
+    arguments are checked by ``nn.functional.conv2d``, which calls this."""
+    stride, padding, dilation = _t2(stride), _t2(padding), _t2(dilation)
+    osz = _out_size(input.shape[2:], weight.shape[2:], stride, padding, dilation)
+    return _conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=int(groups),
+                   out_size=osz)
+
+
+def conv2d_input_grad(grad_output, weight, bias=None, *, size, stride=1, padding=0, dilation=1, groups=1):
+    """The gradient of ``conv2d`` w.r.t. its input of spatial ``size`` (H, W) (plus ``bias`` per input
+    channel): ``conv_transpose2d`` of ``grad_output`` by ``weight``."""
+    return _conv_input(grad_output, weight, bias, size=_t2(size), stride=_t2(stride), padding=_t2(padding),
+                       dilation=_t2(dilation), groups=int(groups))
+
+
+def conv2d_weight_grad(input, grad_output, *, kernel_size, stride=1, padding=0, dilation=1, groups=1):
+    """The gradient of ``conv2d`` w.r.t. its (OC, C/groups, *kernel_size) weight."""
+    return _conv_weight(input, grad_output, kernel=_t2(kernel_size), stride=_t2(stride), padding=_t2(padding),
+                        dilation=_t2(dilation), groups=int(groups))
+
+
+_conv2d.public, _conv_input.public, _conv_weight.public = conv2d, conv2d_input_grad, conv2d_weight_grad
+for _o in (_conv2d, _conv_input, _conv_weight):
+    _o.dtypes = (D.float32, D.float16, D.bfloat16, D.float64)
+
+__all__ = []

@@ -1,0 +1,326 @@
+"""The GEMM kernel family behind every product on cuda (``matmul``, ``mm``, ``bmm``, ``addmm``,
+``baddbmm``, ``linear``): ONE tiled Triton kernel, ``_gemm_kernel``, and its host launcher.
+
+The kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no copy),
+a batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in grouped
+order. It accumulates in fp32 (fp64 for float64) and ends in one epilogue::
+
+    out = act(alpha * A @ B + beta * C)      act in none, relu, gelu, gelu_tanh, silu
+
+``C`` is ``addmm``'s input or ``linear``'s bias (any tensor broadcastable to ``out``); the
+activation runs on the fp32 accumulator before the single store, so ``linear`` + activation
+costs no extra pass over memory.
+
+float32 products take ``tl.dot(..., input_precision="tf32")`` when
+``ttorch.backends.cuda.matmul.allow_tf32`` is on (``PREC``, a constexpr), "ieee" otherwise.
+float64 takes the same kernel: ``tl.dot`` on fp64 compiles to DMMA on sm_80 and sm_90.
+"""
+import itertools
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D, tune
+from .._tensor import Tensor, _numel
+from ..backends import cuda as _backends_cuda
+from ._launch import launch, cdiv, SIMULATED
+from .elementwise import tl_dtype, _bstrides, _collapse
+from .unary import _relu, _gelu, _gelu_tanh, _silu
+
+ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
+
+
+# ------------------------------------------------------------------------------- the kernel
+@triton.jit
+def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
+                 s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn, s_ob, s_om, s_on,
+                 alpha, alpha_lo, beta, beta_lo,
+                 ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+                 ACT: tl.constexpr = "none"):
+    # Grouped order: GROUP_M consecutive programs walk down a column of output tiles, so the
+    # tiles of B they share are still in L2 when the next group starts.
+    pid = tl.program_id(0)
+    grid_n = tl.cdiv(N, BLOCK_N)
+    width = GROUP_M * grid_n
+    first_m = (pid // width) * GROUP_M
+    group_m = tl.minimum(tl.cdiv(M, BLOCK_M) - first_m, GROUP_M)
+    pid_m = first_m + (pid % width) % group_m
+    pid_n = (pid % width) // group_m
+    batch = tl.program_id(1).to(tl.int64)
+    rm = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    rn = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    rk = tl.arange(0, BLOCK_K)
+    # rows/columns past the edge wrap around (% M): loads stay in bounds with a mask on K only
+    a_ptrs = a_ptr + batch * s_ab + (rm % M)[:, None] * s_am + rk[None, :] * s_ak
+    b_ptrs = b_ptr + batch * s_bb + rk[:, None] * s_bk + (rn % N)[None, :] * s_bn
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        k_left = K - k * BLOCK_K
+        a = tl.load(a_ptrs, mask=rk[None, :] < k_left, other=0.0)
+        b = tl.load(b_ptrs, mask=rk[:, None] < k_left, other=0.0)
+        if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64 (3.6 does not)
+            acc += tl.sum(a[:, :, None].to(ACC) * b[None, :, :].to(ACC), axis=1)
+        else:
+            acc = tl.dot(a, b, acc, input_precision=PREC)
+        a_ptrs += BLOCK_K * s_ak
+        b_ptrs += BLOCK_K * s_bk
+    # alpha and beta arrive as fp32 pairs (hi + lo): a float64 product keeps ~48 bits of them
+    if SCALE:
+        acc = acc * alpha + acc * alpha_lo
+    mask = (rm < M)[:, None] & (rn < N)[None, :]
+    if HAS_C:
+        c = tl.load(c_ptr + batch * s_cb + rm[:, None] * s_cm + rn[None, :] * s_cn, mask=mask, other=0.0).to(ACC)
+        acc += c * beta + c * beta_lo
+    # the activation sees the fp32 (fp64) pre-activation, as PyTorch's unfused fp32 math would
+    if ACT == "relu":
+        acc = _relu(acc, 0, 0)
+    elif ACT == "gelu":
+        acc = _gelu(acc, 0, 0)
+    elif ACT == "gelu_tanh":
+        acc = _gelu_tanh(acc, 0, 0)
+    elif ACT == "silu":
+        acc = _silu(acc, 0, 0)
+    tl.store(out_ptr + batch * s_ob + rm[:, None] * s_om + rn[None, :] * s_on, acc.to(out_ptr.dtype.element_ty),
+             mask=mask)
+
+
+# Tile configurations (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first.
+# ``pick_config`` chooses among them by shape; an autotuner can time them instead.
+CONFIGS = [
+    (128, 128, 64, 8, 8, 3),    # 0: large fp16/bf16 products (96 KiB of shared memory in 3 stages)
+    (128, 64, 32, 8, 4, 4),     # 1: large fp32, medium half products
+    (64, 64, 32, 8, 4, 4),      # 2: medium
+    (32, 32, 32, 8, 4, 3),      # 3: small or skinny products
+    (64, 64, 16, 8, 4, 3),      # 4: float64 (DMMA tiles; 8-byte elements double the shared memory)
+    (32, 32, 16, 8, 4, 3),      # 5: small float64
+    (32, 32, 8, 8, 4, 2),       # 6: float64 without tl.dot (broadcast FMA: the K slab lives in registers)
+]
+_BY_DTYPE = {D.float16: (0, 1, 2, 3), D.bfloat16: (0, 1, 2, 3), D.float32: (1, 2, 3), D.float64: (4, 5)}
+_WAVE = 128          # about one program per SM (108 on A100, 132 on H100)
+_MAX_GRID_Y = 65535  # CUDA's limit on grid axis 1 (the batch): larger batches launch in chunks
+
+
+def pick_config(M, N, K, batch, dtype):
+    """The largest tile of ``dtype``'s configurations that still gives a full wave of programs
+    (``cdiv(M, BM) * cdiv(N, BN) * batch >= _WAVE``); small problems take the smallest tile.
+
+    The interpreter pays per program, not per element: 16x16x16 tiles on small shapes (so tiny
+    tests reach the edge masks, the K loop and the grouped order), 64x64x32 beyond."""
+    if SIMULATED:
+        t = 16 if max(M, N) <= 64 else 64
+        return (t, t, 16 if K <= 64 else 32, 2, 4, 1)
+    cands = _BY_DTYPE[dtype]
+    for i in cands:
+        bm, bn = CONFIGS[i][:2]
+        if cdiv(M, bm) * cdiv(N, bn) * batch >= _WAVE:
+            return CONFIGS[i]
+    return CONFIGS[cands[-1]]
+
+
+# Does this Triton's tl.dot take float64? Triton 3.9 builds DMMA; 3.6 rejects it, and float64
+# products then take the broadcast-FMA path. None: not known until the first float64 product.
+_fp64_dot = [True if SIMULATED else None]
+
+
+def precision(dtype):
+    """``tl.dot``'s input precision for a product in ``dtype``: "tf32" for float32 when
+    ``ttorch.backends.cuda.matmul.allow_tf32`` is on, else "ieee"."""
+    return "tf32" if dtype is D.float32 and _backends_cuda._tf32_matmul() else "ieee"
+
+
+def _split(x, acc):
+    """``x`` as fp32 hi + lo (lo only matters for float64 accumulation)."""
+    hi = float(np.float32(x))
+    return hi, (float(np.float32(x - hi)) if acc is D.float64 else 0.0)
+
+
+def _shift(t, delta):
+    return t if t is None or delta == 0 else t._view(t._shape, t.stride(), t._offset + delta)
+
+
+def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0, act="none"):
+    """``out = act(alpha * a @ b + beta * c)`` on cuda. ``a`` (*batch, M, K), ``b`` (*batch, K, N)
+    and ``out`` (*batch, M, N) share the batch shape (broadcast dims with stride 0); ``c`` is None
+    or any tensor broadcastable to ``out``."""
+    *batch, M, N = out._shape
+    K = a._shape[-1]
+    if out.numel() == 0:
+        return out
+    nb = len(batch)
+    so, sa, sb = out.stride(), a.stride(), b.stride()
+    sc = _bstrides(c, out._shape) if c is not None else (0,) * out.ndim
+    # B shared by the whole batch (x @ W): fold the batch into M when the rows merge
+    if nb and all(s == 0 or n == 1 for s, n in zip(sb, batch)):
+        sizes, (fa, fo, fc) = _collapse(batch + [M], [sa[:nb + 1], so[:nb + 1], sc[:nb + 1]])
+        if len(sizes) <= 1:
+            M = sizes[0] if sizes else 1
+            sa = (fa[0] if sizes else 0, sa[-1])
+            so = (fo[0] if sizes else 0, so[-1])
+            sc = (fc[0] if sizes else 0, sc[-1])
+            sb = sb[-2:]
+            batch, nb = [], 0
+    sizes, bst = _collapse(batch, [sa[:nb], sb[:nb], sc[:nb], so[:nb]])
+    if not sizes:
+        sizes, bst = [1], [[0]] * 4
+    acc = D.float64 if out.dtype is D.float64 else D.float32
+    prec = precision(out.dtype)
+    won = tune.lookup("gemm", _tune_key(out.dtype, prec, M, N, K))
+    cfg = _tile(won) if won is not None else pick_config(M, N, K, _numel(sizes), out.dtype)
+    args = (a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act)
+    if acc is D.float64 and _fp64_dot[0] is None:
+        from triton.compiler.errors import CompilationError
+        try:  # compiling fails before anything is launched, so trying is safe
+            _launch_gemm(*args, prec, cfg)
+            _fp64_dot[0] = True
+            return out
+        except CompilationError:
+            _fp64_dot[0] = False
+    if acc is D.float64 and not _fp64_dot[0]:
+        prec, cfg = "fma", CONFIGS[6]
+    _launch_gemm(*args, prec, cfg)
+    return out
+
+
+def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
+    bm, bn, bk, gm, warps, stages = cfg
+    a_hi, a_lo = _split(alpha, acc)
+    b_hi, b_lo = _split(beta, acc)
+    tiles = cdiv(M, bm) * cdiv(N, bn)
+    inner = sizes[-1]
+    # leading batch dims that don't merge loop here; the last one is grid axis 1
+    for idx in itertools.product(*[range(s) for s in sizes[:-1]]):
+        for start in range(0, inner, _MAX_GRID_Y):
+            d = [sum(i * st[j] for j, i in enumerate(idx)) + start * st[-1] for st in bst]
+            launch(_gemm_kernel, (tiles, min(inner - start, _MAX_GRID_Y)), _shift(a, d[0]), _shift(b, d[1]),
+                   _shift(c, d[2]), _shift(out, d[3]), M, N, K, bst[0][-1], sa[-2], sa[-1], bst[1][-1], sb[-2],
+                   sb[-1], bst[2][-1], sc[-2], sc[-1], bst[3][-1], so[-2], so[-1], a_hi, a_lo, b_hi, b_lo,
+                   ACC=tl_dtype(acc), PREC=prec, HAS_C=c is not None, SCALE=alpha != 1, BLOCK_M=bm, BLOCK_N=bn,
+                   BLOCK_K=bk, GROUP_M=gm, ACT=act, num_warps=warps, num_stages=stages)
+    return out
+
+
+# ------------------------------------------------------------------------------- tuning
+# ``python -m ttorch.tune --op gemm`` times these tiles per (dtype, precision, M/N/K bucket) on the
+# GPU at hand; shapes with no stored winner keep ``pick_config``'s wave heuristic.
+TUNE_SPACE = {
+    "half": [(128, 256, 64, 8, 8, 3), (256, 128, 64, 8, 8, 3), (128, 128, 64, 8, 8, 3), (128, 128, 64, 8, 4, 4),
+             (128, 64, 64, 8, 4, 4), (64, 128, 64, 8, 4, 4), (128, 128, 32, 8, 4, 4), (64, 64, 64, 8, 4, 4),
+             (64, 64, 32, 8, 4, 4), (32, 32, 32, 8, 4, 3)],
+    "float32": [(128, 128, 32, 8, 8, 3), (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4),
+                (32, 32, 32, 8, 4, 3)],
+    "float64": [(64, 64, 16, 8, 4, 3), (32, 32, 16, 8, 4, 3)],
+}
+
+
+def _space(dtype_name):
+    return TUNE_SPACE["half" if dtype_name in ("float16", "bfloat16") else dtype_name]
+
+
+def _bucket(n):
+    return 1 << max(4, (n - 1).bit_length())      # the power of two at or above n, at least 16
+
+
+def _tune_key(dtype, prec, M, N, K):
+    return (dtype.name, prec, _bucket(M), _bucket(N), _bucket(K))
+
+
+def _tile(c):
+    k = c.kwargs
+    return (k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages)
+
+
+def _as_config(t):
+    return tune.Config(dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4])), num_warps=t[4],
+                       num_stages=t[5])
+
+
+def _tune_problems(quick):
+    if SIMULATED:
+        return [("float32", "ieee", 40, 24, 20)]
+    if quick:
+        return [("bfloat16", "ieee", 4096, 4096, 4096)]
+    squares = [(s, s, s) for s in (512, 1024, 2048, 4096, 8192)]
+    llm = [(4096, 11008, 4096), (4096, 4096, 11008)]
+    return [(dt, prec, *shape) for dt, prec in (("float16", "ieee"), ("bfloat16", "ieee"), ("float32", "ieee"),
+                                                 ("float32", "tf32")) for shape in squares + llm]
+
+
+def _tune_bench(cfg, dtype, prec, M, N, K):
+    from .random import randn
+    dt = getattr(D, dtype)
+    a, b = randn(M, K, device="cuda").to(dt), randn(K, N, device="cuda").to(dt)
+    out = Tensor._empty((M, N), dt, a.device)
+    acc = D.float64 if dt is D.float64 else D.float32
+    return lambda: _launch_gemm(a, b, None, out, [1], [[0]] * 4, a.stride(), b.stride(), (0, 0), out.stride(),
+                                M, N, K, 1.0, 0.0, acc, "none", prec, _tile(cfg))
+
+
+tune.register(tune.Tunable(
+    "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0])],
+    key=lambda dt, prec, M, N, K: _tune_key(getattr(D, dt), prec, M, N, K),
+    heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]))),
+    problems=_tune_problems, bench=_tune_bench,
+    doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
+
+
+# ------------------------------------------------------------------------------- AOT specs
+def _spec(dt, i, prec, layout, c_kind=None, act="none", tile=None):
+    """One AOT configuration: contiguous (``nn``) or transposed (``tn``/``nt``) operands (unit
+    strides are constexprs, as Triton specializes them), ``c_kind`` None, "addmm" (a full C
+    scaled by alpha/beta) or "bias" (a row vector: C's row stride is 0), and an activation."""
+    from ._aot import KernelSpec, ptr
+    acc = D.float64 if dt is D.float64 else D.float32
+    bm, bn, bk, gm, warps, stages = tile or CONFIGS[i]
+    sig = {"a_ptr": ptr(dt), "b_ptr": ptr(dt), "out_ptr": ptr(dt), "M": "i32", "N": "i32", "K": "i32"}
+    sig.update({s: "i32" for s in ("s_ab", "s_am", "s_ak", "s_bb", "s_bk", "s_bn", "s_ob", "s_om")})
+    sig.update({s: "fp32" for s in ("alpha", "alpha_lo", "beta", "beta_lo")})
+    ce = {"s_on": 1, "ACC": tl_dtype(acc), "PREC": prec, "HAS_C": c_kind is not None,
+          "SCALE": c_kind == "addmm", "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": gm, "ACT": act}
+    unit_a, unit_b = ("s_am" if layout[0] == "t" else "s_ak"), ("s_bk" if layout[1] == "t" else "s_bn")
+    del sig[unit_a], sig[unit_b]
+    ce[unit_a] = ce[unit_b] = 1
+    if c_kind is None:
+        sig.update({"s_cb": "i32", "s_cm": "i32", "s_cn": "i32"})
+        ce["c_ptr"] = None
+    else:
+        sig.update({"c_ptr": ptr(dt), "s_cb": "i32", "s_cm": "i32"})
+        ce["s_cn"] = 1   # a bias row arrives with s_cm = s_cb = 0: i32 values the launcher marks divisible
+    label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} {layout}{' ' + c_kind if c_kind else ''}" \
+            f"{' ' + act if act != 'none' else ''} {prec}"
+    # aligned pointers, sizes and strides, as the launcher marks them for round shapes
+    div = [n for n, t in sig.items() if t != "fp32"]
+    return KernelSpec(_gemm_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div)
+
+
+def _gemm_specs():
+    """Each dtype's tile configurations for contiguous operands, plus transposed operands and
+    the addmm epilogue on one tile, and tf32 for float32."""
+    specs = []
+    for dt, idxs in _BY_DTYPE.items():
+        variants = [(i, "ieee", "nn", None) for i in idxs] + [(idxs[-1], "ieee", "tn", "addmm"),
+                                                                (idxs[-2], "ieee", "nt", "addmm")]
+        if dt is D.float32:
+            variants += [(i, "tf32", "nn", None) for i in idxs] + [(idxs[-1], "tf32", "nt", "addmm")]
+        if dt is D.float64:
+            variants.append((6, "fma", "nn", None))
+        specs += [_spec(dt, i, prec, layout, c_kind) for i, prec, layout, c_kind in variants]
+        # every tile the tuner may choose, contiguous operands (tf32 too for float32)
+        for prec in ("ieee", "tf32") if dt is D.float32 else ("ieee",):
+            specs += [_spec(dt, None, prec, "nn", tile=t) for t in _space(dt.name) if t not in CONFIGS]
+    return specs
+
+
+def _linear_specs():
+    """``linear``'s epilogues: x (M, K) @ W^T (W stored (N, K): B is "t") + a bias row, then each
+    activation, on each dtype's large and small tiles; float32 also with tf32."""
+    specs = []
+    for dt, idxs in _BY_DTYPE.items():
+        prec = "ieee"
+        for act in ACTIVATIONS:
+            specs.append(_spec(dt, idxs[0], prec, "nt", "bias", act))
+        specs.append(_spec(dt, idxs[-1], prec, "nt", None, "relu"))   # no bias, small tile
+        if dt is D.float32:
+            specs += [_spec(dt, idxs[0], "tf32", "nt", "bias", act) for act in ("none", "gelu")]
+    return specs

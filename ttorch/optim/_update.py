@@ -1,0 +1,159 @@
+"""What the fused optimizer updates share: state creation, host-side argument checks, and running
+one parameter's update on either device.
+
+Each optimizer updates one parameter at a time: on cpu a NumPy function working in place on the
+parameter's and state's arrays (PyTorch's single-tensor operation order), on cuda one fused Triton
+kernel launch (``_launch_update``). The step count lives in ``state["step"]``, a float32 tensor on
+the cpu as in PyTorch's non-capturable path, so the host reads it without a device sync and
+computes the bias corrections and schedules as Python floats.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .._tensor import Tensor
+
+
+def _check_float(name, value, low=0.0, msg=None):
+    """PyTorch's argument checks: ``ValueError(f"Invalid {name}: {value}")``."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        value = value.item()
+    if not low <= value:
+        raise ValueError(msg or f"Invalid {name}: {value}")
+
+
+def _check_beta(i, beta):
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def _value(x):
+    """A Python float from a float or a 1-element tensor (a tensor ``lr``)."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _step_tensor():
+    """A fresh ``state["step"]``: a 0-d float32 cpu tensor (PyTorch's non-capturable layout)."""
+    return Tensor._wrap_np(np.zeros((), np.float32))
+
+
+def _bump_step(state):
+    """``state["step"] += 1`` in place on its host array; returns the new count as a Python float."""
+    st = state["step"]
+    if not isinstance(st, Tensor):   # old checkpoints kept a Python number (PyTorch converts it too)
+        st = state["step"] = Tensor._wrap_np(np.array(st, np.float32))
+    elif st.device.type != "cpu":    # a state dict moved to the device by hand: bring it back once
+        st = state["step"] = st.cpu()
+    a = st._np
+    a += 1
+    st._bump_version()
+    return float(a)
+
+
+def _zeros_like(p):
+    """A zero state buffer with ``p``'s shape, dtype and device (contiguous)."""
+    from ..ops.creation import zeros
+    return zeros(p.shape, dtype=p.dtype, device=p.device)
+
+
+def _buffer(state, key, p, needed=True):
+    """``state[key]``, created as zeros when an option needs it but the state (loaded from a run
+    with other options) lacks it; None when not needed. Never hand a kernel a missing buffer."""
+    if not needed:
+        return None
+    buf = state.get(key)
+    if buf is None:
+        buf = state[key] = _zeros_like(p)
+    return buf
+
+
+def _arrays(*tensors):
+    """The writable host arrays of cpu tensors (None stays None)."""
+    return [None if t is None else t._np for t in tensors]
+
+
+def _bump(*tensors):
+    """Record in-place writes on the version counters (autograd's saved-tensor checks)."""
+    for t in tensors:
+        if t is not None:
+            t._bump_version()
+
+
+BLOCK = 1024   # elements per program of the fused update kernels
+
+
+def _acc(dtype):
+    """The kernels' compute type: float64 for float64 parameters, float32 otherwise (PyTorch's opmath)."""
+    from .. import _dtype as D
+    return tl.float64 if dtype is D.float64 else tl.float32
+
+
+def _launch_update(kernel, p, grad, bufs, scalars, **constexprs):
+    """One fused update kernel launch over ``p``: ``kernel(p, grad, *bufs, n, *scalars, ...)``.
+
+    Hyperparameters arrive as Python floats computed on the host (the kernels see them as fp32
+    scalars, as Triton types a float argument). State buffers are contiguous (made so at
+    creation); a strided parameter or grad is updated through a contiguous copy.
+    """
+    from ..ops._launch import launch, cdiv
+    from ..ops.elementwise import copy_into
+    n = p.numel()
+    if n == 0:
+        return
+    pc = p if p.is_contiguous() else p.contiguous()
+    g = grad if grad.dtype is p.dtype else grad.to(p.dtype)
+    g = g if g.is_contiguous() else g.contiguous()
+    launch(kernel, (cdiv(n, BLOCK),), pc, g, *[pc if b is None else b for b in bufs], n, *[float(s) for s in scalars],
+           ACC=_acc(p.dtype), BLOCK=BLOCK, num_warps=4, **constexprs)
+    if pc is not p:
+        copy_into(p, pc)
+    _bump(p, *bufs)
+
+
+def _update_specs(kernel, name, n_bufs, n_scalars, configs):
+    """AOT KernelSpecs: one per ``(dtype, constexprs)`` in ``configs``."""
+    from ..ops._aot import KernelSpec, ptr
+    out = []
+    names = kernel.arg_names
+    for dt, flags in configs:
+        sig = {names[0]: ptr(dt), names[1]: ptr(dt)}
+        sig.update({names[2 + i]: ptr(dt) for i in range(n_bufs)})
+        sig[names[2 + n_bufs]] = "i32"
+        sig.update({names[3 + n_bufs + i]: "fp32" for i in range(n_scalars)})
+        ce = dict(flags, ACC=_acc(dt), BLOCK=BLOCK)
+        label = f"{name} {dt} " + " ".join(k.lower() for k, v in flags.items() if v)
+        out.append(KernelSpec(kernel, sig, ce, num_warps=4, label=label.strip()))
+    return out
+
+
+def _check_fused_foreach(fused, foreach, differentiable):
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+
+
+def _apply(op, p, grad, bufs, **kw):
+    """Run a fused update ``op`` on one parameter: its NumPy version on cpu (in place on the
+    arrays), its one-kernel Triton version on cuda."""
+    if p.device.type == "cpu":
+        op.cpu(*_arrays(p, grad, *bufs), **kw)
+        _bump(p, *bufs)
+    else:
+        op.cuda(p, grad, *bufs, **kw)
+
+
+def _lerp_(a, b, w):
+    """``a.lerp_(b, w)`` with torch.lerp's two formulas (exact at ``w`` = 0 and 1)."""
+    if abs(w) < 0.5:
+        a += w * (b - a)
+    else:
+        a[...] = b - (b - a) * (1 - w)
+
+
+@triton.jit
+def _lerp(a, b, w):
+    """torch.lerp's formula inside a kernel (``w`` a scalar)."""
+    return tl.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))

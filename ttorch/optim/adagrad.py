@@ -1,0 +1,118 @@
+"""``Adagrad``: per-coordinate learning rates from the sum of squared gradients.
+
+PyTorch's algorithm, step for step (``t`` the step count after its increment)::
+
+    g = -g if maximize;  g = g + weight_decay * p
+    clr = lr / (1 + (t - 1) * lr_decay)
+    sum = sum + g * g;  p = p - clr * g / (sqrt(sum) + eps)
+
+The state (``step``, ``sum``) is created in the constructor, as PyTorch does. On cuda the update
+is one Triton kernel per parameter.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from ..ops._op import Op
+from ._update import (_apply, _bump_step, _check_float, _check_fused_foreach, _launch_update, _step_tensor,
+                      _update_specs, _value)
+from .optimizer import Optimizer
+
+__all__ = ["Adagrad"]
+
+
+@triton.jit
+def _adagrad_kernel(p_ptr, g_ptr, sum_ptr, n, clr, weight_decay, eps,
+                    WEIGHT_DECAY: tl.constexpr, MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
+    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
+    if MAXIMIZE:
+        g = -g
+    if WEIGHT_DECAY:
+        g = g + weight_decay * p
+    s = tl.load(sum_ptr + offs, mask=mask).to(ACC) + g * g
+    tl.store(sum_ptr + offs, s.to(sum_ptr.dtype.element_ty), mask=mask)
+    tl.store(p_ptr + offs, (p + (-clr * g) / (tl.sqrt(s) + eps)).to(p_ptr.dtype.element_ty), mask=mask)
+
+
+def _adagrad_cpu(p, g, s, *, lr, lr_decay, weight_decay, eps, maximize, step):
+    """PyTorch's single-tensor Adagrad on host arrays, in place."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    clr = lr / (1 + (step - 1) * lr_decay)
+    s += g * g
+    p += (-clr * g) / (np.sqrt(s) + eps)
+
+
+def _adagrad_cuda(p, g, s, *, lr, lr_decay, weight_decay, eps, maximize, step):
+    _launch_update(_adagrad_kernel, p, g, [s], [lr / (1 + (step - 1) * lr_decay), weight_decay, eps],
+                   WEIGHT_DECAY=weight_decay != 0, MAXIMIZE=maximize)
+
+
+def _specs():
+    return _update_specs(_adagrad_kernel, "adagrad", 1, 3, [
+        (D.float32, dict(WEIGHT_DECAY=False, MAXIMIZE=False)), (D.float32, dict(WEIGHT_DECAY=True, MAXIMIZE=True)),
+        (D.bfloat16, dict(WEIGHT_DECAY=False, MAXIMIZE=False))])
+
+
+_adagrad_update = Op("adagrad_update", cpu=_adagrad_cpu, cuda=_adagrad_cuda, kernels=_specs, family="optim",
+                     doc="Adagrad's in-place update of one parameter (used by ttorch.optim.Adagrad)")
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al.), as ``torch.optim.Adagrad``.
+
+    Args:
+        params (iterable): parameters or param groups to optimize.
+        lr (float, Tensor): learning rate. Default: 1e-2.
+        lr_decay (float): learning rate decay. Default: 0.
+        weight_decay (float): L2 penalty. Default: 0.
+        initial_accumulator_value (float): initial value of the ``sum`` state. Default: 0.
+        eps (float): added to the denominator. Default: 1e-10.
+        foreach, maximize, differentiable, fused: as in PyTorch (only ``maximize`` changes the update).
+
+    Example::
+
+        >>> w = ttorch.nn.Parameter(ttorch.tensor([1.0]))
+        >>> opt = ttorch.optim.Adagrad([w], lr=0.5)
+        >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
+        0.5
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check_float("learning rate", lr)
+        _check_float("lr_decay value", lr_decay)
+        _check_float("weight_decay value", weight_decay)
+        _check_float("initial_accumulator_value value", initial_accumulator_value)
+        _check_float("epsilon value", eps)
+        _check_fused_foreach(fused, foreach, differentiable)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        from ..ops.creation import full
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = _step_tensor()
+                state["sum"] = full(p.shape, group["initial_accumulator_value"], dtype=p.dtype, device=p.device)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for k, v in (("foreach", None), ("maximize", False), ("differentiable", False), ("fused", None)):
+                group.setdefault(k, v)
+
+    def share_memory(self):
+        """Accepted for compatibility (no shared-memory tensors here)."""
+
+    def _update(self, p, grad, state, group):
+        step = _bump_step(state)
+        _apply(_adagrad_update, p, grad, [state["sum"]], lr=_value(group["lr"]), lr_decay=group["lr_decay"],
+               weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"], step=step)
