@@ -29,6 +29,14 @@ def _check_beta(i, beta):
         raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
+def _check_adam_args(eps, betas, weight_decay):
+    """The checks the Adam family's constructors make after ``lr``, in PyTorch's order."""
+    _check_float("epsilon value", eps)
+    _check_beta(0, betas[0])
+    _check_beta(1, betas[1])
+    _check_float("weight_decay value", weight_decay)
+
+
 def _value(x):
     """A Python float from a float or a 1-element tensor (a tensor ``lr``)."""
     return x.item() if isinstance(x, Tensor) else x
@@ -145,6 +153,31 @@ def _apply(op, p, grad, bufs, **kw):
         op.cuda(p, grad, *bufs, **kw)
 
 
+def _grad_(p, g, *, weight_decay, maximize, lr=0.0, decoupled=False):
+    """The NumPy updates' prologue: the gradient negated when maximizing, then weight decay, either
+    decoupled (``p`` scaled in place) or L2 (returned in the gradient). ``g`` is never written."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled:
+            p *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+    return g
+
+
+def _moments_(m, v, g, beta1, beta2):
+    """Adam's running moments in place: ``m = lerp(m, g, 1 - beta1)``, ``v = beta2 v + (1 - beta2) g g``."""
+    _lerp_(m, g, 1 - beta1)
+    v *= beta2
+    v += (1 - beta2) * g * g
+
+
+def _adam_scalars(lr, beta1, beta2, eps, weight_decay):
+    """The leading kernel scalars of the Adam family, in ``_moments``'s and ``_load_grad``'s terms."""
+    return [weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, eps]
+
+
 def _lerp_(a, b, w):
     """``a.lerp_(b, w)`` with torch.lerp's two formulas (exact at ``w`` = 0 and 1)."""
     if abs(w) < 0.5:
@@ -157,3 +190,49 @@ def _lerp_(a, b, w):
 def _lerp(a, b, w):
     """torch.lerp's formula inside a kernel (``w`` a scalar)."""
     return tl.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+
+
+# The kernels' shared pieces. Triton inlines a jit function called from a kernel, and constexpr
+# arguments passed on stay constexpr, so the branches below are resolved at compile time.
+@triton.jit
+def _block(n, BLOCK: tl.constexpr):
+    """This program's element offsets (int64: parameters may pass 2**31 elements) and mask."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    return offs, offs < n
+
+
+@triton.jit
+def _load(ptr, offs, mask, ACC: tl.constexpr):
+    return tl.load(ptr + offs, mask=mask).to(ACC)
+
+
+@triton.jit
+def _store(ptr, x, offs, mask):
+    tl.store(ptr + offs, x.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, decay, WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr,
+               MAXIMIZE: tl.constexpr, ACC: tl.constexpr):
+    """``_grad_`` in a kernel: ``(p, g)`` loaded, ``g`` negated when maximizing, then weight decay,
+    decoupled (``p * decay``, ``decay = 1 - lr * weight_decay``) or L2 (``decay`` unused)."""
+    p = _load(p_ptr, offs, mask, ACC)
+    g = _load(g_ptr, offs, mask, ACC)
+    if MAXIMIZE:
+        g = -g
+    if WEIGHT_DECAY:
+        if DECOUPLED:
+            p = p * decay
+        else:
+            g = g + weight_decay * p
+    return p, g
+
+
+@triton.jit
+def _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC: tl.constexpr):
+    """``_moments_`` in a kernel (``w1 = 1 - beta1``, ``w2 = 1 - beta2``): stores and returns ``(m, v)``."""
+    m = _lerp(_load(m_ptr, offs, mask, ACC), g, w1)
+    v = _load(v_ptr, offs, mask, ACC) * beta2 + w2 * g * g
+    _store(m_ptr, m, offs, mask)
+    _store(v_ptr, v, offs, mask)
+    return m, v

@@ -15,8 +15,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import _apply, _bump_step, _check_float, _launch_update, _step_tensor, _update_specs, _value, _zeros_like
-from .optimizer import Optimizer
+from ._update import (_apply, _block, _bump_step, _check_float, _grad_, _launch_update, _load, _load_grad,
+                      _step_tensor, _store, _update_specs, _value, _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adadelta"]
 
@@ -24,29 +25,20 @@ __all__ = ["Adadelta"]
 @triton.jit
 def _adadelta_kernel(p_ptr, g_ptr, v_ptr, u_ptr, n, lr, weight_decay, rho, w, eps,
                      WEIGHT_DECAY: tl.constexpr, MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        g = g + weight_decay * p
-    v = tl.load(v_ptr + offs, mask=mask).to(ACC) * rho + w * g * g
-    u = tl.load(u_ptr + offs, mask=mask).to(ACC)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, 1.0, WEIGHT_DECAY, False, MAXIMIZE, ACC)
+    v = _load(v_ptr, offs, mask, ACC) * rho + w * g * g
+    u = _load(u_ptr, offs, mask, ACC)
     d = tl.sqrt(u + eps) / tl.sqrt(v + eps) * g
     u = u * rho + w * d * d
-    tl.store(v_ptr + offs, v.to(v_ptr.dtype.element_ty), mask=mask)
-    tl.store(u_ptr + offs, u.to(u_ptr.dtype.element_ty), mask=mask)
-    tl.store(p_ptr + offs, (p + -lr * d).to(p_ptr.dtype.element_ty), mask=mask)
+    _store(v_ptr, v, offs, mask)
+    _store(u_ptr, u, offs, mask)
+    _store(p_ptr, p + -lr * d, offs, mask)
 
 
 def _adadelta_cpu(p, g, v, u, *, lr, rho, eps, weight_decay, maximize):
     """PyTorch's single-tensor Adadelta on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize)
     v *= rho
     v += (1 - rho) * g * g
     std = np.sqrt(v + eps)
@@ -93,6 +85,8 @@ class Adadelta(Optimizer):
         0.99684
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, capturable=False)
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         _check_float("learning rate", lr)
@@ -103,12 +97,6 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
                         foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("foreach", None), ("maximize", False), ("differentiable", False), ("capturable", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

@@ -15,9 +15,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import (_apply, _bump_step, _check_float, _check_fused_foreach, _launch_update, _step_tensor,
-                      _update_specs, _value)
-from .optimizer import Optimizer
+from ._update import (_apply, _block, _bump_step, _check_float, _check_fused_foreach, _grad_, _launch_update, _load,
+                      _load_grad, _step_tensor, _store, _update_specs, _value)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adagrad"]
 
@@ -25,25 +25,16 @@ __all__ = ["Adagrad"]
 @triton.jit
 def _adagrad_kernel(p_ptr, g_ptr, sum_ptr, n, clr, weight_decay, eps,
                     WEIGHT_DECAY: tl.constexpr, MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        g = g + weight_decay * p
-    s = tl.load(sum_ptr + offs, mask=mask).to(ACC) + g * g
-    tl.store(sum_ptr + offs, s.to(sum_ptr.dtype.element_ty), mask=mask)
-    tl.store(p_ptr + offs, (p + (-clr * g) / (tl.sqrt(s) + eps)).to(p_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, 1.0, WEIGHT_DECAY, False, MAXIMIZE, ACC)
+    s = _load(sum_ptr, offs, mask, ACC) + g * g
+    _store(sum_ptr, s, offs, mask)
+    _store(p_ptr, p + (-clr * g) / (tl.sqrt(s) + eps), offs, mask)
 
 
 def _adagrad_cpu(p, g, s, *, lr, lr_decay, weight_decay, eps, maximize, step):
     """PyTorch's single-tensor Adagrad on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize)
     clr = lr / (1 + (step - 1) * lr_decay)
     s += g * g
     p += (-clr * g) / (np.sqrt(s) + eps)
@@ -84,6 +75,8 @@ class Adagrad(Optimizer):
         0.5
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, fused=None)
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_float("learning rate", lr)
@@ -102,12 +95,6 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 state["step"] = _step_tensor()
                 state["sum"] = full(p.shape, group["initial_accumulator_value"], dtype=p.dtype, device=p.device)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("foreach", None), ("maximize", False), ("differentiable", False), ("fused", None)):
-                group.setdefault(k, v)
 
     def share_memory(self):
         """Accepted for compatibility (no shared-memory tensors here)."""

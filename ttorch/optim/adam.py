@@ -18,9 +18,10 @@ import triton.language as tl
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..ops._op import Op
-from ._update import (_apply, _buffer, _bump_step, _check_beta, _check_float, _check_fused_foreach, _launch_update,
-                      _lerp, _lerp_, _step_tensor, _update_specs, _value, _zeros_like)
-from .optimizer import Optimizer
+from ._update import (_adam_scalars, _apply, _block, _buffer, _bump_step, _check_adam_args, _check_float,
+                      _check_fused_foreach, _grad_, _launch_update, _load, _load_grad, _moments, _moments_,
+                      _step_tensor, _store, _update_specs, _value, _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adam", "AdamW"]
 
@@ -29,26 +30,14 @@ __all__ = ["Adam", "AdamW"]
 def _adam_kernel(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, n, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt,
                  WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr, MAXIMIZE: tl.constexpr,
                  ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        if DECOUPLED:
-            p = p * decay
-        else:
-            g = g + weight_decay * p
-    m = _lerp(tl.load(m_ptr + offs, mask=mask).to(ACC), g, w1)
-    v = tl.load(v_ptr + offs, mask=mask).to(ACC) * beta2 + w2 * g * g
-    tl.store(m_ptr + offs, m.to(m_ptr.dtype.element_ty), mask=mask)
-    tl.store(v_ptr + offs, v.to(v_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, decay, WEIGHT_DECAY, DECOUPLED, MAXIMIZE, ACC)
+    m, v = _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC)
     if AMSGRAD:
-        v = tl.maximum(tl.load(vmax_ptr + offs, mask=mask).to(ACC), v)
-        tl.store(vmax_ptr + offs, v.to(vmax_ptr.dtype.element_ty), mask=mask)
+        v = tl.maximum(_load(vmax_ptr, offs, mask, ACC), v)
+        _store(vmax_ptr, v, offs, mask)
     denom = tl.sqrt(v) / bc2_sqrt + eps
-    tl.store(p_ptr + offs, (p + (-step_size * m) / denom).to(p_ptr.dtype.element_ty), mask=mask)
+    _store(p_ptr, p + (-step_size * m) / denom, offs, mask)
 
 
 def _scalars(lr, beta1, beta2, step):
@@ -58,16 +47,8 @@ def _scalars(lr, beta1, beta2, step):
 
 def _adam_cpu(p, g, m, v, vmax, *, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize, step):
     """PyTorch's single-tensor Adam/AdamW on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled:
-            p *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p
-    _lerp_(m, g, 1 - beta1)
-    v *= beta2
-    v += (1 - beta2) * g * g
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize, lr=lr, decoupled=decoupled)
+    _moments_(m, v, g, beta1, beta2)
     step_size, bc2_sqrt = _scalars(lr, beta1, beta2, step)
     if amsgrad:
         np.maximum(vmax, v, out=vmax)
@@ -78,9 +59,8 @@ def _adam_cpu(p, g, m, v, vmax, *, lr, beta1, beta2, eps, weight_decay, decouple
 
 
 def _adam_cuda(p, g, m, v, vmax, *, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize, step):
-    step_size, bc2_sqrt = _scalars(lr, beta1, beta2, step)
-    _launch_update(_adam_kernel, p, g, [m, v, vmax],
-                   [weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, eps, step_size, bc2_sqrt],
+    _launch_update(_adam_kernel, p, g, [m, v, vmax], [*_adam_scalars(lr, beta1, beta2, eps, weight_decay),
+                                                      *_scalars(lr, beta1, beta2, step)],
                    WEIGHT_DECAY=weight_decay != 0, DECOUPLED=decoupled, AMSGRAD=amsgrad, MAXIMIZE=maximize)
 
 
@@ -119,27 +99,19 @@ class Adam(Optimizer):
         tensor([ 0.9000, -1.9000])
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, amsgrad=False, capturable=False, fused=None, decoupled_weight_decay=False)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False):
         _check_float("learning rate", lr)
         if isinstance(lr, Tensor) and foreach and not capturable:
             raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
-        _check_float("epsilon value", eps)
-        _check_beta(0, betas[0])
-        _check_beta(1, betas[1])
-        _check_float("weight_decay value", weight_decay)
+        _check_adam_args(eps, betas, weight_decay)
         _check_fused_foreach(fused, foreach, differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
                         foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("amsgrad", False), ("maximize", False), ("foreach", None), ("capturable", False),
-                         ("differentiable", False), ("fused", None), ("decoupled_weight_decay", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

@@ -14,9 +14,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import (_apply, _bump_step, _check_beta, _check_float, _launch_update, _lerp, _lerp_, _step_tensor,
-                      _update_specs, _value, _zeros_like)
-from .optimizer import Optimizer
+from ._update import (_apply, _block, _bump_step, _check_adam_args, _check_float, _grad_, _launch_update, _lerp,
+                      _lerp_, _load, _load_grad, _step_tensor, _store, _update_specs, _value, _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adamax"]
 
@@ -24,27 +24,18 @@ __all__ = ["Adamax"]
 @triton.jit
 def _adamax_kernel(p_ptr, g_ptr, m_ptr, u_ptr, n, weight_decay, w1, beta2, eps, clr,
                    WEIGHT_DECAY: tl.constexpr, MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        g = g + weight_decay * p
-    m = _lerp(tl.load(m_ptr + offs, mask=mask).to(ACC), g, w1)
-    u = tl.maximum(tl.load(u_ptr + offs, mask=mask).to(ACC) * beta2, tl.abs(g) + eps)
-    tl.store(m_ptr + offs, m.to(m_ptr.dtype.element_ty), mask=mask)
-    tl.store(u_ptr + offs, u.to(u_ptr.dtype.element_ty), mask=mask)
-    tl.store(p_ptr + offs, (p + (-clr * m) / u).to(p_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, 1.0, WEIGHT_DECAY, False, MAXIMIZE, ACC)
+    m = _lerp(_load(m_ptr, offs, mask, ACC), g, w1)
+    u = tl.maximum(_load(u_ptr, offs, mask, ACC) * beta2, tl.abs(g) + eps)
+    _store(m_ptr, m, offs, mask)
+    _store(u_ptr, u, offs, mask)
+    _store(p_ptr, p + (-clr * m) / u, offs, mask)
 
 
 def _adamax_cpu(p, g, m, u, *, lr, beta1, beta2, eps, weight_decay, maximize, step):
     """PyTorch's single-tensor Adamax on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize)
     _lerp_(m, g, 1 - beta1)
     u *= beta2
     np.maximum(u, np.abs(g) + eps, out=u)
@@ -87,22 +78,15 @@ class Adamax(Optimizer):
         0.9
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, capturable=False)
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_float("learning rate", lr)
-        _check_float("epsilon value", eps)
-        _check_beta(0, betas[0])
-        _check_beta(1, betas[1])
-        _check_float("weight_decay value", weight_decay)
+        _check_adam_args(eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("foreach", None), ("maximize", False), ("differentiable", False), ("capturable", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

@@ -149,8 +149,19 @@ def _lrs(self):
 
 
 class _LambdaState:
-    """state_dict of schedulers holding user callables: a plain function is not saved, a callable
-    object's ``__dict__`` is (PyTorch's rule, so pickled state never holds code)."""
+    """Schedulers driven by user callables ``lr_lambda`` (one, or one per param group). In their
+    state_dict a plain function is not saved, a callable object's ``__dict__`` is (PyTorch's rule,
+    so pickled state never holds code)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1, verbose="deprecated"):
+        self.optimizer = optimizer
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        super().__init__(optimizer, last_epoch, verbose)
 
     def state_dict(self):
         sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -167,21 +178,8 @@ class _LambdaState:
                 fn.__dict__.update(saved)
 
 
-def _lambdas(optimizer, lr_lambda):
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-        return list(lr_lambda)
-    return [lr_lambda] * len(optimizer.param_groups)
-
-
 class LambdaLR(_LambdaState, LRScheduler):
     """``lr = initial_lr * lr_lambda(epoch)``; one function or one per param group."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1, verbose="deprecated"):
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self):
         self._warn_get_lr()
@@ -190,11 +188,6 @@ class LambdaLR(_LambdaState, LRScheduler):
 
 class MultiplicativeLR(_LambdaState, LRScheduler):
     """Multiplies each group's lr by ``lr_lambda(epoch)`` at every step after the first."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1, verbose="deprecated"):
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch, verbose)
 
     def get_lr(self):
         self._warn_get_lr()

@@ -20,9 +20,10 @@ import triton.language as tl
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..ops._op import Op
-from ._update import (_apply, _bump_step, _check_beta, _check_float, _launch_update, _lerp, _lerp_, _step_tensor,
-                      _update_specs, _value, _zeros_like)
-from .optimizer import Optimizer
+from ._update import (_adam_scalars, _apply, _block, _bump_step, _check_adam_args, _check_float, _grad_,
+                      _launch_update, _load_grad, _moments, _moments_, _step_tensor, _store, _update_specs, _value,
+                      _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["NAdam"]
 
@@ -31,25 +32,13 @@ __all__ = ["NAdam"]
 def _nadam_kernel(p_ptr, g_ptr, m_ptr, v_ptr, n, weight_decay, decay, w1, beta2, w2, eps, bc2, c_grad, c_avg,
                   WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, MAXIMIZE: tl.constexpr, ACC: tl.constexpr,
                   BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        if DECOUPLED:
-            p = p * decay
-        else:
-            g = g + weight_decay * p
-    m = _lerp(tl.load(m_ptr + offs, mask=mask).to(ACC), g, w1)
-    v = tl.load(v_ptr + offs, mask=mask).to(ACC) * beta2 + w2 * g * g
-    tl.store(m_ptr + offs, m.to(m_ptr.dtype.element_ty), mask=mask)
-    tl.store(v_ptr + offs, v.to(v_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, decay, WEIGHT_DECAY, DECOUPLED, MAXIMIZE, ACC)
+    m, v = _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC)
     denom = tl.sqrt(v / bc2) + eps
     p = p + (c_grad * g) / denom
     p = p + (c_avg * m) / denom
-    tl.store(p_ptr + offs, p.to(p_ptr.dtype.element_ty), mask=mask)
+    _store(p_ptr, p, offs, mask)
 
 
 def _nadam_scalars(lr, beta1, beta2, momentum_decay, step, mu_product):
@@ -64,17 +53,9 @@ def _nadam_scalars(lr, beta1, beta2, momentum_decay, step, mu_product):
 
 def _nadam_cpu(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, scalars):
     """PyTorch's single-tensor NAdam on host arrays, in place (``scalars`` from ``_nadam_scalars``)."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled:
-            p *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize, lr=lr, decoupled=decoupled)
     bc2, c_grad, c_avg = scalars
-    _lerp_(m, g, 1 - beta1)
-    v *= beta2
-    v += (1 - beta2) * g * g
+    _moments_(m, v, g, beta1, beta2)
     denom = np.sqrt(v / bc2)
     denom += eps
     p += (c_grad * g) / denom
@@ -82,8 +63,7 @@ def _nadam_cpu(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, ma
 
 
 def _nadam_cuda(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, scalars):
-    _launch_update(_nadam_kernel, p, g, [m, v],
-                   [weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, eps, *scalars],
+    _launch_update(_nadam_kernel, p, g, [m, v], [*_adam_scalars(lr, beta1, beta2, eps, weight_decay), *scalars],
                    WEIGHT_DECAY=weight_decay != 0, DECOUPLED=decoupled, MAXIMIZE=maximize)
 
 
@@ -120,26 +100,18 @@ class NAdam(Optimizer):
         0.8944
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, capturable=False, decoupled_weight_decay=False)
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_float("learning rate", lr)
-        _check_float("epsilon value", eps)
-        _check_beta(0, betas[0])
-        _check_beta(1, betas[1])
-        _check_float("weight_decay value", weight_decay)
+        _check_adam_args(eps, betas, weight_decay)
         _check_float("momentum_decay value", momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("maximize", False), ("foreach", None), ("capturable", False), ("differentiable", False),
-                         ("decoupled_weight_decay", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

@@ -33,22 +33,31 @@ def _typename(obj):
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
+# the option flags every built-in optimizer fills into a loaded param group that lacks them
+# (PyTorch's ``__setstate__`` overrides); each adds its own keys in ``_group_defaults``
+_FLAG_DEFAULTS = dict(foreach=None, maximize=False, differentiable=False)
+
 _global_optimizer_pre_hooks = OrderedDict()
 _global_optimizer_post_hooks = OrderedDict()
 
 
+def _add_hook(hooks, hook, prepend=False):
+    """``hook`` added to the ordered dict ``hooks`` (first when ``prepend``); returns its handle."""
+    h = _RemovableHandle(hooks)
+    hooks[h.id] = hook
+    if prepend:
+        hooks.move_to_end(h.id, last=False)
+    return h
+
+
 def register_optimizer_step_pre_hook(hook):
     r"""A pre-hook ``hook(optimizer, args, kwargs)`` run before every optimizer's ``step``."""
-    h = _RemovableHandle(_global_optimizer_pre_hooks)
-    _global_optimizer_pre_hooks[h.id] = hook
-    return h
+    return _add_hook(_global_optimizer_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook):
     r"""A post-hook ``hook(optimizer, args, kwargs)`` run after every optimizer's ``step``."""
-    h = _RemovableHandle(_global_optimizer_post_hooks)
-    _global_optimizer_post_hooks[h.id] = hook
-    return h
+    return _add_hook(_global_optimizer_post_hooks, hook)
 
 
 def _with_step_hooks(step):
@@ -118,6 +127,9 @@ class Optimizer:
         for param_group in param_groups:
             self.add_param_group(param_group)
 
+    # keys a param group loaded from an older state may lack, with the value filled in
+    _group_defaults = {}
+
     # ------------------------------------------------------------------ pickling and printing
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
@@ -129,6 +141,9 @@ class Optimizer:
                      "_optimizer_load_state_dict_post_hooks"):
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
+        for group in self.param_groups:
+            for k, v in self._group_defaults.items():
+                group.setdefault(k, v)
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("
@@ -251,43 +266,27 @@ class Optimizer:
     # ------------------------------------------------------------------ hooks
     def register_step_pre_hook(self, hook):
         r"""``hook(optimizer, args, kwargs) -> None``, called before each ``step``; returns a handle."""
-        h = _RemovableHandle(self._optimizer_step_pre_hooks)
-        self._optimizer_step_pre_hooks[h.id] = hook
-        return h
+        return _add_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook):
         r"""``hook(optimizer, args, kwargs) -> None``, called after each ``step``; returns a handle."""
-        h = _RemovableHandle(self._optimizer_step_post_hooks)
-        self._optimizer_step_post_hooks[h.id] = hook
-        return h
+        return _add_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook, prepend=False):
-        h = _RemovableHandle(self._optimizer_state_dict_pre_hooks)
-        self._optimizer_state_dict_pre_hooks[h.id] = hook
-        if prepend:
-            self._optimizer_state_dict_pre_hooks.move_to_end(h.id, last=False)
-        return h
+        r"""``hook(optimizer) -> None``, called before ``state_dict``; returns a handle."""
+        return _add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook, prepend=False):
-        h = _RemovableHandle(self._optimizer_state_dict_post_hooks)
-        self._optimizer_state_dict_post_hooks[h.id] = hook
-        if prepend:
-            self._optimizer_state_dict_post_hooks.move_to_end(h.id, last=False)
-        return h
+        r"""``hook(optimizer, state_dict) -> state_dict or None``, called after ``state_dict``."""
+        return _add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook, prepend=False):
-        h = _RemovableHandle(self._optimizer_load_state_dict_pre_hooks)
-        self._optimizer_load_state_dict_pre_hooks[h.id] = hook
-        if prepend:
-            self._optimizer_load_state_dict_pre_hooks.move_to_end(h.id, last=False)
-        return h
+        r"""``hook(optimizer, state_dict) -> state_dict or None``, called before ``load_state_dict``."""
+        return _add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook, prepend=False):
-        h = _RemovableHandle(self._optimizer_load_state_dict_post_hooks)
-        self._optimizer_load_state_dict_post_hooks[h.id] = hook
-        if prepend:
-            self._optimizer_load_state_dict_post_hooks.move_to_end(h.id, last=False)
-        return h
+        r"""``hook(optimizer) -> None``, called after ``load_state_dict``."""
+        return _add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self):

@@ -18,9 +18,10 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import (_apply, _bump_step, _check_beta, _check_float, _launch_update, _lerp, _lerp_, _step_tensor,
-                      _update_specs, _value, _zeros_like)
-from .optimizer import Optimizer
+from ._update import (_adam_scalars, _apply, _block, _bump_step, _check_adam_args, _check_float, _grad_,
+                      _launch_update, _load_grad, _moments, _moments_, _step_tensor, _store, _update_specs, _value,
+                      _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["RAdam"]
 
@@ -29,25 +30,13 @@ __all__ = ["RAdam"]
 def _radam_kernel(p_ptr, g_ptr, m_ptr, v_ptr, n, weight_decay, decay, w1, beta2, w2, eps, bc1, lr, bc2_sqrt, rect,
                   WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, MAXIMIZE: tl.constexpr,
                   RECTIFY: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        if DECOUPLED:
-            p = p * decay
-        else:
-            g = g + weight_decay * p
-    m = _lerp(tl.load(m_ptr + offs, mask=mask).to(ACC), g, w1)
-    v = tl.load(v_ptr + offs, mask=mask).to(ACC) * beta2 + w2 * g * g
-    tl.store(m_ptr + offs, m.to(m_ptr.dtype.element_ty), mask=mask)
-    tl.store(v_ptr + offs, v.to(v_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, decay, WEIGHT_DECAY, DECOUPLED, MAXIMIZE, ACC)
+    m, v = _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC)
     upd = m / bc1 * lr
     if RECTIFY:
         upd = upd * (bc2_sqrt / (tl.sqrt(v) + eps)) * rect
-    tl.store(p_ptr + offs, (p + -1.0 * upd).to(p_ptr.dtype.element_ty), mask=mask)
+    _store(p_ptr, p + -1.0 * upd, offs, mask)
 
 
 def _radam_scalars(beta1, beta2, step):
@@ -63,16 +52,8 @@ def _radam_scalars(beta1, beta2, step):
 
 def _radam_cpu(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, step):
     """PyTorch's single-tensor RAdam on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled:
-            p *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p
-    _lerp_(m, g, 1 - beta1)
-    v *= beta2
-    v += (1 - beta2) * g * g
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize, lr=lr, decoupled=decoupled)
+    _moments_(m, v, g, beta1, beta2)
     bc1, bc2_sqrt, rect = _radam_scalars(beta1, beta2, step)
     upd = m / bc1 * lr
     if rect is not None:
@@ -82,8 +63,8 @@ def _radam_cpu(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, ma
 
 def _radam_cuda(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, step):
     bc1, bc2_sqrt, rect = _radam_scalars(beta1, beta2, step)
-    _launch_update(_radam_kernel, p, g, [m, v], [weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2,
-                                                 eps, bc1, lr, bc2_sqrt, 1.0 if rect is None else rect],
+    scalars = [*_adam_scalars(lr, beta1, beta2, eps, weight_decay), bc1, lr, bc2_sqrt, 1.0 if rect is None else rect]
+    _launch_update(_radam_kernel, p, g, [m, v], scalars,
                    WEIGHT_DECAY=weight_decay != 0, DECOUPLED=decoupled, MAXIMIZE=maximize, RECTIFY=rect is not None)
 
 
@@ -119,24 +100,16 @@ class RAdam(Optimizer):
         0.8
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, capturable=False, decoupled_weight_decay=False)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         _check_float("learning rate", lr)
-        _check_float("epsilon value", eps)
-        _check_beta(0, betas[0])
-        _check_beta(1, betas[1])
-        _check_float("weight_decay value", weight_decay)
+        _check_adam_args(eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                         differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("foreach", None), ("maximize", False), ("differentiable", False), ("capturable", False),
-                         ("decoupled_weight_decay", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

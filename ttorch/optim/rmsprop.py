@@ -16,9 +16,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import (_apply, _buffer, _bump_step, _check_float, _launch_update, _lerp, _lerp_, _step_tensor,
-                      _update_specs, _value, _zeros_like)
-from .optimizer import Optimizer
+from ._update import (_apply, _block, _buffer, _bump_step, _check_float, _grad_, _launch_update, _lerp, _lerp_, _load,
+                      _load_grad, _step_tensor, _store, _update_specs, _value, _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["RMSprop"]
 
@@ -27,37 +27,28 @@ __all__ = ["RMSprop"]
 def _rmsprop_kernel(p_ptr, g_ptr, s_ptr, a_ptr, b_ptr, n, lr, weight_decay, alpha, w, eps, momentum,
                     WEIGHT_DECAY: tl.constexpr, CENTERED: tl.constexpr, MOMENTUM: tl.constexpr,
                     MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    p = tl.load(p_ptr + offs, mask=mask).to(ACC)
-    g = tl.load(g_ptr + offs, mask=mask).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        g = g + weight_decay * p
-    s = tl.load(s_ptr + offs, mask=mask).to(ACC) * alpha + w * g * g
-    tl.store(s_ptr + offs, s.to(s_ptr.dtype.element_ty), mask=mask)
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, 1.0, WEIGHT_DECAY, False, MAXIMIZE, ACC)
+    s = _load(s_ptr, offs, mask, ACC) * alpha + w * g * g
+    _store(s_ptr, s, offs, mask)
     if CENTERED:
-        a = _lerp(tl.load(a_ptr + offs, mask=mask).to(ACC), g, w)
-        tl.store(a_ptr + offs, a.to(a_ptr.dtype.element_ty), mask=mask)
+        a = _lerp(_load(a_ptr, offs, mask, ACC), g, w)
+        _store(a_ptr, a, offs, mask)
         avg = tl.sqrt(s + -1.0 * a * a) + eps
     else:
         avg = tl.sqrt(s) + eps
     if MOMENTUM:
-        b = tl.load(b_ptr + offs, mask=mask).to(ACC) * momentum + g / avg
-        tl.store(b_ptr + offs, b.to(b_ptr.dtype.element_ty), mask=mask)
+        b = _load(b_ptr, offs, mask, ACC) * momentum + g / avg
+        _store(b_ptr, b, offs, mask)
         p = p + -lr * b
     else:
         p = p + (-lr * g) / avg
-    tl.store(p_ptr + offs, p.to(p_ptr.dtype.element_ty), mask=mask)
+    _store(p_ptr, p, offs, mask)
 
 
 def _rmsprop_cpu(p, g, s, a, b, *, lr, alpha, eps, weight_decay, momentum, centered, maximize):
     """PyTorch's single-tensor RMSprop on host arrays, in place."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize)
     s *= alpha
     s += (1 - alpha) * g * g
     if centered:
@@ -112,6 +103,8 @@ class RMSprop(Optimizer):
         0.9
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, momentum=0, centered=False, capturable=False)
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_float("learning rate", lr)
@@ -122,13 +115,6 @@ class RMSprop(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
                         capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("momentum", 0), ("centered", False), ("foreach", None), ("maximize", False),
-                         ("differentiable", False), ("capturable", False)):
-                group.setdefault(k, v)
 
     def _init_state(self, p, state, group):
         state["step"] = _step_tensor()

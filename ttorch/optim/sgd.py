@@ -14,8 +14,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from ..ops._op import Op
-from ._update import _apply, _check_float, _check_fused_foreach, _launch_update, _update_specs, _value, _zeros_like
-from .optimizer import Optimizer
+from ._update import (_apply, _block, _check_float, _check_fused_foreach, _grad_, _launch_update, _load, _load_grad,
+                      _store, _update_specs, _value, _zeros_like)
+from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["SGD"]
 
@@ -24,33 +25,24 @@ __all__ = ["SGD"]
 def _sgd_kernel(p_ptr, g_ptr, buf_ptr, n, lr, weight_decay, momentum, alpha,
                 WEIGHT_DECAY: tl.constexpr, MOMENTUM: tl.constexpr, FIRST: tl.constexpr, NESTEROV: tl.constexpr,
                 MAXIMIZE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    m = offs < n
-    p = tl.load(p_ptr + offs, mask=m).to(ACC)
-    g = tl.load(g_ptr + offs, mask=m).to(ACC)
-    if MAXIMIZE:
-        g = -g
-    if WEIGHT_DECAY:
-        g = g + weight_decay * p
+    offs, mask = _block(n, BLOCK)
+    p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, 1.0, WEIGHT_DECAY, False, MAXIMIZE, ACC)
     if MOMENTUM:
         if FIRST:
             buf = g
         else:
-            buf = tl.load(buf_ptr + offs, mask=m).to(ACC) * momentum + alpha * g
-        tl.store(buf_ptr + offs, buf.to(buf_ptr.dtype.element_ty), mask=m)
+            buf = _load(buf_ptr, offs, mask, ACC) * momentum + alpha * g
+        _store(buf_ptr, buf, offs, mask)
         if NESTEROV:
             g = g + momentum * buf
         else:
             g = buf
-    tl.store(p_ptr + offs, (p - lr * g).to(p_ptr.dtype.element_ty), mask=m)
+    _store(p_ptr, p - lr * g, offs, mask)
 
 
 def _sgd_cpu(p, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, maximize, first):
     """PyTorch's single-tensor SGD on host arrays, in place (``buf`` None when momentum is 0)."""
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        g = g + weight_decay * p
+    g = _grad_(p, g, weight_decay=weight_decay, maximize=maximize)
     if momentum != 0:
         if first:
             buf[...] = g
@@ -102,6 +94,8 @@ class SGD(Optimizer):
         tensor([ 0.8000, -1.6000])
     """
 
+    _group_defaults = dict(_FLAG_DEFAULTS, nesterov=False, fused=False)
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
                  foreach=None, differentiable=False, fused=None):
         _check_float("learning rate", lr)
@@ -115,13 +109,6 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
                         maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for k, v in (("nesterov", False), ("maximize", False), ("foreach", None), ("differentiable", False),
-                         ("fused", False)):
-                group.setdefault(k, v)
 
     def _update(self, p, grad, state, group):
         momentum = group["momentum"]
