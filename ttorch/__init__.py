@@ -65,3 +65,4 @@ from .amp.autocast_mode import (is_autocast_enabled, get_autocast_dtype, set_aut
                                 get_autocast_cpu_dtype, get_autocast_gpu_dtype)
 from ._compile import compile  # noqa: E402
 from . import utils  # noqa: E402  (data loading)
+from ._threads import set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads  # noqa: E402,E501
