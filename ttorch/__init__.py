@@ -5,6 +5,8 @@ __version__ = "0.1.0"
 
 import os as _os
 
+from . import _malloc  # noqa: F401  (first: keep freed host memory for reuse, see _malloc.py)
+
 # Triton 3.9 warns that its FP-fusion default changes in 3.10. We choose fusion (FMA
 # contraction) deliberately, as PyTorch's own CUDA kernels are built with it.
 _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")

@@ -201,8 +201,9 @@ def _np_fwd(a, dim, log):
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         top = np.max(x, axis=dim, keepdims=True, initial=-np.inf)
         z = x - top
-        s = np.sum(np.exp(z), axis=dim, keepdims=True)
-        y = z - np.log(s) if log else np.exp(z) / s
+        e = np.exp(z)
+        s = np.sum(e, axis=dim, keepdims=True)
+        y = z - np.log(s) if log else np.divide(e, s, out=e)
     return y.astype(a.dtype)
 
 
