@@ -16,7 +16,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from ..cuda import _checks
 from .._tensor import Tensor
@@ -86,26 +86,67 @@ def _block(n):
     return min(next_pow2(n), MAX_BLOCK_N)
 
 
+# ------------------------------------------------------------------------------ tuning
+# One program per row, looping over the classes BLOCK_N at a time; tuned are the block and the
+# warps. Heuristic (untuned): the whole row up to 4096 classes per block, 8 warps from 2048 on.
+def _tune_key(kind, dtype, n):
+    return (kind, dtype.name, next_pow2(n))
+
+
+def _tune_configs(b):
+    blocks = [c for c in (1024, 2048, 4096, 8192) if c <= max(b[2], 1024)]
+    return [tune.Config({"BLOCK_N": c}, num_warps=w) for c in blocks for w in (4, 8, 16)]
+
+
+def _tune_heuristic(b):
+    bn = min(b[2], 4096)
+    return tune.Config({"BLOCK_N": bn}, num_warps=8 if bn >= 2048 else 4)
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [(kind, "float32", 4, 50) for kind in ("fwd", "bwd")]
+    return [(kind, dt, 4096, n) for kind in ("fwd", "bwd") for dt in ("float32", "bfloat16")
+            for n in (1024, 8192, 32768, 50304, 128256)]
+
+
+def _tune_bench(cfg, kind, dtype, m, n):
+    from .random import randn, randint
+    x, t = randn(m, n, device="cuda").to(getattr(D, dtype)), randint(0, n, (m,), device="cuda")
+    o = _fwd_cuda(x, t, ignore_index=-100)
+    if kind == "fwd":
+        return lambda: _fwd_cuda(x, t, ignore_index=-100, cfg=cfg)
+    return lambda: _bwd_cuda(o, x, o, t, ignore_index=-100, cfg=cfg)
+
+
+tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tune_heuristic,
+                           problems=_tune_problems, key=lambda kind, dt, m, n: _tune_key(kind, getattr(D, dt), n),
+                           bench=_tune_bench, doc="fused cross-entropy forward and backward: class block, warps"))
+
+
 # ------------------------------------------------------------------------------ cuda
 _TARGET_CHECK = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
 
 
-def _fwd_cuda(x, t, *, ignore_index):
+def _fwd_cuda(x, t, *, ignore_index, cfg=None):
     x, t = x.contiguous(), t.contiguous()
     m, n = x._shape
     out = Tensor._empty((2, m), _out_dtype(x.dtype), x.device)
     if m:
+        cfg = cfg or tune.config("cross_entropy", _tune_key("fwd", x.dtype, n))
         launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
-               ACC=_acc(x.dtype), BLOCK_N=_block(n))
+               ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), num_warps=cfg.num_warps)
     return out
 
 
-def _bwd_cuda(g, x, o, t, *, ignore_index):
+def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
     g, x, o, t = g.contiguous(), x.contiguous(), o.contiguous(), t.contiguous()
     m, n = x._shape
     dx = Tensor._empty((m, n), x.dtype, x.device)
     if m and n:
-        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype), BLOCK_N=_block(n))
+        cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
+        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype),
+               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), num_warps=cfg.num_warps)
     return dx
 
 
@@ -175,8 +216,16 @@ def _specs(kernel):
         else:
             sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
         sig.update(M="i32", N="i32", ignore_index="i32")
-        out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn}, num_warps=8 if bn >= 2048 else 4,
-                              label=f"cross_entropy {'fwd' if kernel is _ce_fwd_kernel else 'bwd'} {dt} {bn}"))
+        name = f"cross_entropy {'fwd' if kernel is _ce_fwd_kernel else 'bwd'} {dt}"
+        warps = [8 if bn >= 2048 else 4]
+        if dt in (D.float32, D.bfloat16) and bn == 4096:   # every block and warps the tuner may pick
+            warps = [w for w in (4, 8, 16)]
+        for w in warps:
+            out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn}, num_warps=w, label=f"{name} {bn} w{w}"))
+        if dt in (D.float32, D.bfloat16) and bn == 4096:
+            for tb in (1024, 2048, 8192):
+                out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb}, num_warps=w,
+                                   label=f"{name} {tb} w{w} tuned") for w in (4, 8, 16)]
     return out
 
 

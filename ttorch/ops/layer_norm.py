@@ -16,7 +16,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor, _numel
 from ._launch import launch, cdiv, next_pow2, SIMULATED
@@ -90,12 +90,53 @@ def _warps(n):
     return 4 if n <= 1024 else 8 if n <= 4096 else 16
 
 
+# ------------------------------------------------------------------------------ tuning
+# Forward: one row per program; tuned are the warps spreading the row. Backward: tuned are the
+# warps and how many programs share the rows (each keeps dweight/dbias partials, summed after).
+# Heuristic (untuned): ``_warps`` by row length, 256 backward programs (about two per SM).
+def _tune_key(kind, dtype, n):
+    return (kind, dtype.name, next_pow2(n))
+
+
+def _tune_configs(b):
+    warps = [w for w in (1, 2, 4, 8, 16) if 32 * w <= max(b[2], 32)]
+    if b[0] == "fwd":
+        return [tune.Config({}, num_warps=w) for w in warps]
+    return [tune.Config({"PROGRAMS": p}, num_warps=w) for w in warps for p in (64, 128, 256, 512)]
+
+
+def _tune_heuristic(b):
+    return tune.Config({} if b[0] == "fwd" else {"PROGRAMS": 256}, num_warps=_warps(b[2]))
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [(kind, "float32", 8, 40) for kind in ("fwd", "bwd")]
+    return [(kind, dt, 8192 if n <= 4096 else 4096, n) for kind in ("fwd", "bwd") for dt in ("float32", "bfloat16")
+            for n in (256, 512, 1024, 2048, 4096, 8192, 16384)]
+
+
+def _tune_bench(cfg, kind, dtype, m, n):
+    from .random import randn
+    dt = getattr(D, dtype)
+    x, w = randn(m, n, device="cuda").to(dt), randn(n, device="cuda").to(dt)
+    if kind == "fwd":
+        return lambda: _fwd_cuda(x, w, w, k=1, eps=1e-5, rms=False, cfg=cfg)
+    g = randn(m, n, device="cuda").to(dt)
+    return lambda: _bwd_cuda(g, x, w, k=1, eps=1e-5, rms=False, cfg=cfg)
+
+
+tune.register(tune.Tunable("layer_norm", configs=_tune_configs, heuristic=_tune_heuristic, problems=_tune_problems,
+                           key=lambda kind, dt, m, n: _tune_key(kind, getattr(D, dt), n), bench=_tune_bench,
+                           doc="layer_norm/rms_norm forward (warps) and backward (warps, programs)"))
+
+
 def _stat_dtype(dt):
     return D.float64 if dt is D.float64 else D.float32
 
 
 # ------------------------------------------------------------------------------ cuda
-def _fwd_cuda(x, w, b, *, k, eps, rms):
+def _fwd_cuda(x, w, b, *, k, eps, rms, cfg=None):
     n = _numel(x._shape[x.ndim - k:])
     x = x.detach().contiguous()
     y = Tensor._empty(x._shape, x.dtype, x.device)
@@ -104,13 +145,14 @@ def _fwd_cuda(x, w, b, *, k, eps, rms):
         return y
     w = w.detach().contiguous() if w is not None else None
     b = b.detach().contiguous() if b is not None else None
+    cfg = cfg or tune.config("layer_norm", _tune_key("fwd", x.dtype, n))
     launch(_norm_fwd_kernel, (m,), x, w if w is not None else x, b if b is not None else x, y, n, float(eps),
            HAS_W=w is not None, HAS_B=b is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n),
-           num_warps=_warps(n))
+           num_warps=cfg.num_warps)
     return y
 
 
-def _bwd_cuda(g, x, w, *, k, eps, rms):
+def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
     from .creation import zeros
     n = _numel(x._shape[x.ndim - k:])
     g, x = g.detach().contiguous(), x.detach().contiguous()
@@ -122,14 +164,15 @@ def _bwd_cuda(g, x, w, *, k, eps, rms):
         dw = zeros(wshape, dtype=sd, device=x.device)
         return dx, dw, dw
     # enough programs to fill the GPU, each summing its rows' dweight/dbias partials
-    progs = min(m, 4 if SIMULATED else 256)
+    cfg = cfg or tune.config("layer_norm", _tune_key("bwd", x.dtype, n))
+    progs = min(m, 4 if SIMULATED else cfg.kwargs["PROGRAMS"])
     rows = cdiv(m, progs)
     progs = cdiv(m, rows)
     dwp = Tensor._empty((progs, n), sd, x.device)
     dbp = Tensor._empty((progs, n), sd, x.device)
     w = w.detach().contiguous() if w is not None else None
     launch(_norm_bwd_kernel, (progs,), g, x, w if w is not None else x, dx, dwp, dbp, m, n, rows, float(eps),
-           HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), num_warps=_warps(n))
+           HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), num_warps=cfg.num_warps)
     return dx, dwp.sum(0).reshape(wshape), dbp.sum(0).reshape(wshape)
 
 
@@ -241,6 +284,22 @@ def _specs(kind, norms=(False, True)):
                     ce = {"HAS_W": has_w, "RMS": rms, "ACC": _acc(dt), "BLOCK_N": bn}
                     out.append(KernelSpec(_norm_bwd_kernel, sig, ce, num_warps=_warps(bn),
                                           label=name + " backward"))
+    # the warps the tuner may pick, on two row lengths of the common dtypes
+    for dt in (D.float32, D.bfloat16):
+        for bn in (1024, 4096):
+            for w in sorted({c.num_warps for c in _tune_configs((kind, dt.name, bn))} - {_warps(bn)}):
+                if kind == "fwd":
+                    sig = {k: ptr(dt) for k in ("x_ptr", "w_ptr", "b_ptr", "y_ptr")}
+                    sig.update(N="i32", eps="fp32")
+                    ce = {"HAS_W": True, "HAS_B": True, "RMS": False, "ACC": _acc(dt), "BLOCK_N": bn}
+                    out.append(KernelSpec(_norm_fwd_kernel, sig, ce, num_warps=w, label=f"tuned {dt} {bn} w{w}"))
+                else:
+                    sd = _stat_dtype(dt)
+                    sig = {k: ptr(dt) for k in ("g_ptr", "x_ptr", "w_ptr", "dx_ptr")}
+                    sig.update(dw_ptr=ptr(sd), db_ptr=ptr(sd), M="i32", N="i32", ROWS="i32", eps="fp32")
+                    ce = {"HAS_W": True, "RMS": False, "ACC": _acc(dt), "BLOCK_N": bn}
+                    out.append(KernelSpec(_norm_bwd_kernel, sig, ce, num_warps=w,
+                                          label=f"tuned {dt} {bn} w{w} backward"))
     return out
 
 
