@@ -21,7 +21,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor
 from ._launch import launch, cdiv, next_pow2, SIMULATED
@@ -230,12 +230,82 @@ _CONFIGS = {
 }
 
 
-def _config(kind, e, dtype):
-    """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``; the interpreter pays per
-    program, so its tiles are small enough that tiny tests still cross block edges."""
+def _config(kind, e, dtype, causal):
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
+    else the table above. The interpreter pays per program, so its tiles are small enough that tiny
+    tests still cross block edges."""
+    forced = _FORCE.get(kind)
+    if forced is not None:
+        return forced
     if SIMULATED:
         return 16, 16, 4, 1
-    return _CONFIGS[kind][max(e, 64)][dtype is D.float32]
+    won = tune.lookup("flash_attention", (kind, dtype.name, e, bool(causal)))
+    return _tile(won) if won is not None else _CONFIGS[kind][max(e, 64)][dtype is D.float32]
+
+
+# ------------------------------------------------------------------------------ tuning
+# What ``python -m ttorch.tune --op flash_attention`` may pick per (kernel, dtype, head dim, causal):
+# the table's tile first, then alternatives that compile for sm_80/sm_90 without spilling. float32
+# (FMA products, register-bound) keeps its table tile.
+_TUNE_SPACE = {
+    "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 128, 4, 2)],
+            128: [(128, 64, 8, 3), (128, 32, 8, 3), (64, 64, 4, 3), (64, 32, 4, 2), (128, 128, 8, 2)],
+            256: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 64, 8, 1)]},
+    "dkdv": {64: [(32, 128, 8, 3), (64, 64, 8, 2), (32, 64, 4, 3)], 128: [(32, 64, 8, 2), (64, 64, 8, 2),
+                                                                        (32, 32, 4, 2)],
+             256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
+    "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(128, 32, 8, 2), (64, 64, 8, 2),
+                                                                      (64, 32, 4, 2)],
+           256: [(32, 32, 8, 1), (16, 32, 4, 1)]},
+}
+_FORCE = {}     # kernel kind -> tile, while the tuner times it
+
+
+def _tile(c):
+    return c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages
+
+
+def _as_config(t):
+    return tune.Config({"BLOCK_M": t[0], "BLOCK_N": t[1]}, num_warps=t[2], num_stages=t[3])
+
+
+def _tune_configs(b):
+    kind, dt, e, _ = b
+    if dt == "float32":
+        return [_as_config(_CONFIGS[kind][max(e, 64)][1])]
+    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)]]
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [(kind, "float16", 1, 2, 20, 16, True) for kind in ("fwd", "dkdv", "dq")]
+    return [(kind, dt, 4, 16, 2048, e, causal) for kind in ("fwd", "dkdv", "dq") for dt in ("float16", "bfloat16")
+            for e in (64, 128) for causal in (False, True)]
+
+
+def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
+    from .random import randn
+    q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype)) for _ in range(4))
+    o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+    glse = lse.detach() * 0
+
+    def run():
+        _FORCE[kind] = _tile(cfg)
+        try:
+            if kind == "fwd":
+                _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+            else:
+                _bwd_cuda(g, glse, q, k, v, o, lse, None, scale=e ** -0.5, causal=causal)
+        finally:
+            _FORCE.pop(kind, None)
+    return run
+
+
+tune.register(tune.Tunable(
+    "flash_attention", configs=_tune_configs, problems=_tune_problems, bench=_tune_bench,
+    key=lambda kind, dt, B, H, L, e, causal: (kind, dt, _hd(e), bool(causal)),
+    heuristic=lambda b: _as_config(_CONFIGS[b[0]][max(b[2], 64)][b[1] == "float32"]),
+    doc="flash attention forward, dK/dV and dQ kernels: tiles, warps, stages"))
 
 
 def _mask_args(mask, shape):
@@ -270,7 +340,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if S == 0:  # no key at all: every row is fully masked
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
-    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype)
+    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, v, mask if mask is not None else q, o, lse,
            float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q), *_strides3(k), *_strides3(v), *ms,
            MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
@@ -301,11 +371,11 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms)
     meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
     e = _hd(max(E, EV))
-    bm, bn, warps, stages = _config("dkdv", e, q.dtype)
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, k, v, mptr, g, lse, delta, dk, dv, float(scale),
            H, Hkv, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
            **meta)
-    bm, bn, warps, stages = _config("dq", e, q.dtype)
+    bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, v, mptr, g, lse, delta, dq, float(scale),
            H, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
            **meta)
@@ -448,12 +518,13 @@ def _specs():
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0):
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
-        bm, bn, warps, stages = _config(kind, e, dt)
+        bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e)
-        label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}"
+        label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
+                + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined)
         div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m"]
@@ -476,6 +547,14 @@ def _specs():
     add(_attn_fwd_kernel, "fwd", D.float32, 256, False)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
+    # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
+    kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
+    for kind, per_e in _TUNE_SPACE.items():
+        for e, tiles in per_e.items():
+            for t in tiles[1:]:
+                for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
+                    for causal in (False, True):
+                        add(kernels[kind], kind, dt, e, causal, tile=t)
     return out
 
 
