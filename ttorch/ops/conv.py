@@ -29,7 +29,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from .._tensor import Tensor
 from ._launch import launch, cdiv, SIMULATED
 from ._op import Op
@@ -194,7 +194,14 @@ _FMA = (32, 32, 8, 8, 4, 2)       # float64 without tl.dot: the K slab lives in 
 _WAVE = 128                       # about one program per SM (132 on H100)
 
 
-def _pick(dt, prec, m, n, k, batch):
+def _pick(dt, prec, m, n, k, batch, kind=None):
+    forced = _FORCE.get(kind)
+    if forced is not None:
+        return forced
+    if kind is not None and prec != "fma":
+        won = tune.lookup("conv2d", _tune_key(kind, dt, m, n, k))
+        if won is not None:
+            return _cfg_tile(won)
     if SIMULATED:
         # the interpreter pays per program and per K step, not per element: 16-wide tiles on tiny
         # shapes (so tests reach the edge masks and the K loop), wider ones beyond
@@ -205,6 +212,78 @@ def _pick(dt, prec, m, n, k, batch):
         if cdiv(m, cfg[0]) * cdiv(n, cfg[1]) * batch >= _WAVE:
             return cfg
     return CONFIGS[dt][-1]
+
+
+# ------------------------------------------------------------------------------ tuning
+# What ``python -m ttorch.tune --op conv2d`` may pick per (kernel, dtype, implicit-GEMM M/N/K bucket):
+# the tiles above, then larger and narrower ones; all compile without spills for sm_80 and sm_90.
+# float64 keeps its one tile. Untuned shapes take ``_pick``'s wave heuristic.
+_TUNE_SPACE = {"half": _HALF + [(128, 128, 32, 8, 8, 3), (64, 32, 32, 8, 4, 3)],
+               "float32": CONFIGS[D.float32] + [(128, 64, 32, 8, 8, 3)]}
+_FORCE = {}     # kernel kind -> tile, while the tuner times it
+
+
+def _bucket(n):
+    return 1 << max(4, (n - 1).bit_length())
+
+
+def _tune_key(kind, dt, m, n, k):
+    return (kind, dt.name, _bucket(m), _bucket(n), _bucket(k))
+
+
+def _cfg_tile(c):
+    k = c.kwargs
+    return k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages
+
+
+def _as_config(t):
+    return tune.Config(dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4])), num_warps=t[4],
+                       num_stages=t[5])
+
+
+def _tune_configs(b):
+    if b[1] == "float64":
+        return [_as_config(CONFIGS[D.float64][0])]
+    return [_as_config(t) for t in _TUNE_SPACE["float32" if b[1] == "float32" else "half"]]
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [(kind, "float32", 1, 3, 6, 4) for kind in ("fwd", "dgrad", "wgrad")]
+    # (N, C, HW, OC) of ResNet-like layers, 3x3, padding 1
+    layers = [(32, 64, 56, 64), (32, 128, 28, 128), (32, 256, 14, 256), (32, 512, 7, 512)]
+    return [(kind, dt, *layer) for kind in ("fwd", "dgrad", "wgrad") for dt in ("float16", "bfloat16", "float32")
+            for layer in layers]
+
+
+def _tune_bench(cfg, kind, dtype, n, c, hw, oc):
+    from .random import randn
+    dt = getattr(D, dtype)
+    x, w = randn(n, c, hw, hw, device="cuda").to(dt), randn(oc, c, 3, 3, device="cuda").to(dt)
+    dy = randn(n, oc, hw, hw, device="cuda").to(dt)
+    geo = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
+    call = {"fwd": lambda: _fwd_cuda(x, w, None, out_size=(hw, hw), **geo),
+            "dgrad": lambda: _dgrad_cuda(dy, w, None, size=(hw, hw), **geo),
+            "wgrad": lambda: _wgrad_cuda(x, dy, kernel=(3, 3), **geo)}[kind]
+
+    def run():
+        _FORCE[kind] = _cfg_tile(cfg)
+        try:
+            call()
+        finally:
+            _FORCE.pop(kind, None)
+    return run
+
+
+def _tune_key_of(kind, dtype, n, c, hw, oc):
+    mnk = {"fwd": (n * hw * hw, oc, c), "dgrad": (n * hw * hw, c, oc), "wgrad": (oc, c, n * hw * hw)}[kind]
+    return _tune_key(kind, getattr(D, dtype), *mnk)
+
+
+tune.register(tune.Tunable("conv2d", configs=_tune_configs, heuristic=lambda b: _as_config(
+    _pick(getattr(D, b[1]), "ieee", b[2], b[3], b[4], 1) if not SIMULATED else CONFIGS[getattr(D, b[1])][-1]),
+    key=_tune_key_of, problems=_tune_problems, bench=_tune_bench,
+    doc="implicit-GEMM convolution forward, input and weight gradients: tiles, warps, stages"))
 
 
 # Does this Triton's tl.dot take float64 (3.9 builds DMMA, 3.6 rejects it)? None: not yet known.
@@ -248,7 +327,7 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
     M, NG = N * OH * OW, OC // groups
 
     def run(prec):
-        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, M, NG, CG, groups)
+        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, M, NG, CG, groups, "fwd")
         launch(_conv_fwd_kernel, (cdiv(M, bm) * cdiv(NG, bn), groups), x, w, b if b is not None else w, y,
                C, H, W, OC, OH, OW, M, NG, CG, KH, KW, *_geo(stride, padding, dilation), HAS_B=b is not None,
                ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
@@ -270,7 +349,7 @@ def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
     M = N * H * W
 
     def run(prec):
-        bm, bn, bk, gm, warps, stages = _pick(dy.dtype, prec, M, CG, OC // groups, groups)
+        bm, bn, bk, gm, warps, stages = _pick(dy.dtype, prec, M, CG, OC // groups, groups, "dgrad")
         launch(_conv_dgrad_kernel, (cdiv(M, bm) * cdiv(CG, bn), groups), dy, w, b if b is not None else w, dx,
                C, H, W, OC, OH, OW, M, OC // groups, CG, KH, KW, *_geo(stride, padding, dilation),
                HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
@@ -291,7 +370,7 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
         return zeros((OC, CG, KH, KW), dtype=x.dtype, device=x.device)
 
     def run(prec):
-        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, NG, CG, K, groups)
+        bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, NG, CG, K, groups, "wgrad")
         tiles = cdiv(NG, bm) * cdiv(CG, bn) * KH * KW
         # few output tiles and a long K: split K so the GPU fills (each split >= 8 K-blocks);
         # the interpreter splits in two so the tests cover the partial sums
@@ -431,6 +510,9 @@ def _specs(which):
     out = []
     for dt, cfgs in CONFIGS.items():
         variants = [(cfg, "ieee", i == 0) for i, cfg in enumerate(cfgs)]
+        if dt is not D.float64:     # the tiles only the tuner picks
+            variants += [(cfg, "ieee", False) for cfg in _TUNE_SPACE["float32" if dt is D.float32 else "half"]
+                         if cfg not in cfgs]
         if dt is D.float64:
             variants.append((_FMA, "fma", False))
         for (bm, bn, bk, gm, warps, stages), prec, has_b in variants:
