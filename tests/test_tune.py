@@ -144,3 +144,24 @@ def test_every_tunable_runs_quick_under_the_interpreter(tmp_cache):
         assert best, name
         for b, (cfg, ms) in best.items():
             assert cfg in t.configs(b) and ms > 0
+
+
+def test_elementwise_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.ops import elementwise as E
+    seen = []
+    real = E.launch
+    monkeypatch.setattr(E, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    x = ttorch.arange(300.0, device="cuda")
+    tune._section()["elementwise"] = {E._ew_key(4, True, 300): tune.Config({"BLOCK": 128}, num_warps=8)}
+    y = x + x
+    assert seen[-1][0] == (3,) and seen[-1][1]["BLOCK"] == 128 and seen[-1][1]["num_warps"] == 8
+    np.testing.assert_allclose(y.cpu().numpy(), 2 * np.arange(300.0))
+    seen.clear()
+    x[::2] + x[::2]                                       # strided: another bucket, the heuristic
+    assert seen[-1][1]["num_warps"] == 4
+
+
+def test_tunable_specs_reach_the_aot_compiler():
+    from ttorch.ops.__main__ import _specs_of
+    specs = _specs_of("tune:elementwise")
+    assert {(s.constexprs["BLOCK"], s.num_warps) for s in specs} >= {(4096, 8), (512, 4)}

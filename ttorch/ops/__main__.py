@@ -33,10 +33,18 @@ def _table():
     return rows
 
 
+def _specs_of(name):
+    """An op's configurations, or (``tune:NAME``) those a Tunable adds for its tuner."""
+    if name.startswith("tune:"):
+        from ttorch import tune
+        return tune.registered()[name[5:]].specs()
+    from ttorch.ops import REGISTRY
+    return REGISTRY[name].specs()
+
+
 def _compile_one(args):
     op_name, idx, cap, ones = args
-    from ttorch.ops import REGISTRY
-    spec = REGISTRY[op_name].specs()[idx]
+    spec = _specs_of(op_name)[idx]
     if ones:
         spec = spec.with_ones()
     try:
@@ -78,11 +86,13 @@ def main(argv=None):
         print(f"\n{len(rows)} ops")
         return 0
     caps = [int(c) for c in a.compile.split(",")]
+    from ttorch import tune
     jobs, seen = [], set()
-    for name, op in sorted(REGISTRY.items()):
+    names = sorted(REGISTRY) + sorted(f"tune:{n}" for n, t in tune.registered().items() if t.specs)
+    for name in names:
         if a.only and a.only not in name:
             continue
-        for i, s in enumerate(op.specs()):
+        for i, s in enumerate(_specs_of(name)):
             key = (s.name, s.label)
             if key in seen:  # the same configuration shared by several ops compiles once
                 continue

@@ -10,7 +10,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from .._tensor import Tensor
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
@@ -170,6 +170,61 @@ def _block(n):
     return min(next_pow2(n), 4096) if SIMULATED else 1024
 
 
+# ------------------------------------------------------------------------------ tuning
+# Tuned per (element size, contiguous or strided, size bucket): the block and the warps. Heuristic
+# (untuned): 1024 elements and 4 warps a program. Small sizes are one bucket: their time is launch.
+_EW_BLOCKS, _EW_WARPS = (512, 1024, 2048, 4096), (4, 8)
+_FORCE = [None]     # a Config while the tuner times it
+
+
+def _ew_key(itemsize, contig, n):
+    return (itemsize, bool(contig), 1 << min(28, max(16, (n - 1).bit_length())))
+
+
+def _ew_bench(cfg, dtype, contig, n):
+    from .binary import _add
+    from .creation import ones
+    dt = getattr(D, dtype)
+    x = ones((n,) if contig else (n, 2), dtype=dt, device="cuda")
+    a = x if contig else x[:, 0]
+    out = Tensor._empty((n,), dt, a.device)
+
+    def run():
+        _FORCE[0] = cfg
+        try:
+            ew_launch(_add, out, [a, a], dt, 1.0)
+        finally:
+            _FORCE[0] = None
+    return run
+
+
+def _ew_specs():
+    from .binary import _add
+    out = []
+    for dt in (D.float32, D.bfloat16):
+        for spec in ew_specs(_add, 2, [dt, dt]):          # the contiguous and the strided path
+            for blk in _EW_BLOCKS:
+                for w in _EW_WARPS:
+                    if (blk, w) != (1024, 4):
+                        out.append(_tuned_spec(spec, blk, w))
+    return out
+
+
+def _tuned_spec(spec, block, warps):
+    from ._aot import KernelSpec
+    ce = dict(spec.constexprs, BLOCK=block)
+    return KernelSpec(spec.kernel, spec.signature, ce, num_warps=warps, label=f"{spec.label} tuned {block} w{warps}")
+
+
+tune.register(tune.Tunable(
+    "elementwise", configs=lambda b: [tune.Config({"BLOCK": k}, num_warps=w) for k in _EW_BLOCKS for w in _EW_WARPS],
+    key=lambda dt, contig, n: _ew_key(getattr(D, dt).itemsize, contig, n),
+    heuristic=lambda b: tune.Config({"BLOCK": 1024}, num_warps=4),
+    problems=lambda quick: [("float32", True, 300)] if quick or SIMULATED else
+    [(dt, c, n) for dt in ("float32", "bfloat16") for c in (True, False) for n in (1 << 20, 1 << 24, 1 << 26)],
+    bench=_ew_bench, specs=_ew_specs, doc="the elementwise template (every unary/binary/ternary op): block, warps"))
+
+
 def ew_launch(fn, out, operands, compute, p0=0, p1=0):
     """Run ``fn`` over ``operands`` (tensors, already broadcastable to ``out``, or scalars) into ``out``."""
     shape = out._shape
@@ -192,11 +247,14 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
         sizes = [1] * pad + sizes
         strides = [[0] * pad + s for s in cst]
         sizes = sizes[1:]
-    block = _block(n)
+    cfg = _FORCE[0] or (tune._winners or tune._section()).get("elementwise")
+    if cfg is not None and type(cfg) is dict:                   # stored winners: this size's bucket
+        cfg = cfg.get(_ew_key(out.dtype.itemsize, contig, n))
+    block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (_block(n), 4)
     flat = [s for st in strides for s in st]
     launch(_ew_kernel, (cdiv(n, block),), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
            FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute],
-           CONTIG=contig, BLOCK=block, num_warps=4)
+           CONTIG=contig, BLOCK=block, num_warps=warps)
     return out
 
 

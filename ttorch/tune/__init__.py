@@ -23,7 +23,7 @@ from . import cache as _cache
 from .timer import do_bench
 
 __all__ = ["Config", "Tunable", "register", "registered", "config", "tune", "bucket", "load", "save", "winners",
-           "clear", "do_bench", "cache_path", "lookup"]
+           "clear", "do_bench", "cache_path", "lookup", "has_winners"]
 
 
 class Config:
@@ -67,11 +67,13 @@ class Tunable:
         problems: ``problems(quick) -> [problem]``: representative problems, one or more per bucket.
         bench: ``bench(config, *problem) -> fn``: sets up inputs once and returns a zero-argument
             function launching the kernel with ``config``.
+        specs: optional ``specs() -> [KernelSpec]``, configurations for ``python -m ttorch.ops
+            --compile`` that no op lists (ops list theirs in ``Op(kernels=...)``).
     """
 
-    def __init__(self, name, *, configs, key, heuristic, problems, bench, doc=""):
+    def __init__(self, name, *, configs, key, heuristic, problems, bench, doc="", specs=None):
         self.name, self.configs, self.key, self.heuristic = name, configs, key, heuristic
-        self.problems, self.bench, self.doc = problems, bench, doc
+        self.problems, self.bench, self.doc, self.specs = problems, bench, doc, specs
 
     def config(self, bucket_):
         return config(self.name, bucket_)
@@ -131,9 +133,14 @@ def config(name, bucket_):
 
 def lookup(name, bucket_):
     """The stored winner of ``name`` in ``bucket_``, or None (for ops whose fallback needs the exact
-    shape rather than its bucket)."""
-    w = _section().get(name)
-    return w.get(tuple(bucket_)) if w else None
+    shape rather than its bucket). On every launch path: kept to two dictionary lookups."""
+    w = (_winners if _winners is not None else _section()).get(name)
+    return w.get(bucket_) if w else None
+
+
+def has_winners(name):
+    """Whether any bucket of ``name`` has a stored winner (lets a hot path skip building its key)."""
+    return bool((_winners if _winners is not None else _section()).get(name))
 
 
 def winners(name=None):
