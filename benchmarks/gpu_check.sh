@@ -1,6 +1,7 @@
 #!/bin/bash
-# One device call: the whole suite on the real GPU, the demo, the benchmark harness and the
-# host-cost diagnostics. Usage (repo root, machine with an NVIDIA GPU):
+# One device call: the whole suite on the real GPU, the demo, a quick tuning pass (its cache in
+# $OUT, so the benchmarks after it use untuned heuristics unless TTORCH_TUNE_CACHE points there too),
+# the benchmark harness and the host-cost diagnostics. Usage (repo root, machine with an NVIDIA GPU):
 #   OUT=/some/dir bash benchmarks/gpu_check.sh [pytest args]
 export PYTHONPATH=. TRITON_INTERPRET=0 PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
@@ -11,6 +12,8 @@ timeout ${SUITE_S:-300} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout
 echo "suite rc=$?"; grep -E "passed|failed" "$OUT/suite.log" | tail -3
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | cut -c1-220 | sort | head -80
 timeout 60 python3 examples/demo.py 2>&1 | tail -5
+TTORCH_TUNE_CACHE="$OUT/tune.json" timeout ${TUNE_S:-120} python3 -m ttorch.tune --quick > "$OUT/tune.log" 2>&1
+echo "tune rc=$?"; tail -12 "$OUT/tune.log"
 timeout ${BENCH_S:-240} python3 -m benchmarks --device cuda ${BENCH_ARGS:---quick} --out "$OUT/bench" \
     > "$OUT/bench.log" 2>&1; tail -70 "$OUT/bench.log"
 timeout 60 python3 benchmarks/gpu_quick.py --json "$OUT/gpu_quick.json" 2>&1 | tail -12
