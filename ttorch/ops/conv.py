@@ -34,6 +34,7 @@ from .._tensor import Tensor
 from ._launch import launch, cdiv, SIMULATED
 from ._op import Op
 from .elementwise import tl_dtype
+from .gemm import with_fp64_fallback, _tile as _cfg_tile, _as_config   # same tile tuples as the GEMM
 from .samples import Sample, rng
 
 
@@ -223,22 +224,8 @@ _TUNE_SPACE = {"half": _HALF + [(128, 128, 32, 8, 8, 3), (64, 32, 32, 8, 4, 3)],
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
 
-def _bucket(n):
-    return 1 << max(4, (n - 1).bit_length())
-
-
 def _tune_key(kind, dt, m, n, k):
-    return (kind, dt.name, _bucket(m), _bucket(n), _bucket(k))
-
-
-def _cfg_tile(c):
-    k = c.kwargs
-    return k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages
-
-
-def _as_config(t):
-    return tune.Config(dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4])), num_warps=t[4],
-                       num_stages=t[5])
+    return (kind, dt.name, tune.bucket(m), tune.bucket(n), tune.bucket(k))
 
 
 def _tune_configs(b):
@@ -286,26 +273,6 @@ tune.register(tune.Tunable("conv2d", configs=_tune_configs, heuristic=lambda b: 
     doc="implicit-GEMM convolution forward, input and weight gradients: tiles, warps, stages"))
 
 
-# Does this Triton's tl.dot take float64 (3.9 builds DMMA, 3.6 rejects it)? None: not yet known.
-_fp64_dot = [True if SIMULATED else None]
-
-
-def _with_prec(fn, dt):
-    """Run ``fn(prec)``; float64 tries ``tl.dot`` once and falls back to FMAs if it can't compile."""
-    if dt is not D.float64:
-        return fn("ieee")
-    known = _fp64_dot
-    if known[0] is None:
-        from triton.compiler.errors import CompilationError
-        try:  # compiling fails before anything is launched, so trying is safe
-            out = fn("ieee")
-            known[0] = True
-            return out
-        except CompilationError:
-            known[0] = False
-    return fn("ieee" if known[0] else "fma")
-
-
 def _geo(stride, padding, dilation):
     return (*stride, *padding, *dilation)
 
@@ -333,7 +300,7 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
                ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
                num_warps=warps, num_stages=stages)
         return y
-    return _with_prec(run, x.dtype)
+    return with_fp64_fallback(run, x.dtype)
 
 
 def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
@@ -355,7 +322,7 @@ def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
                HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
                GROUP_M=gm, num_warps=warps, num_stages=stages)
         return dx
-    return _with_prec(run, dy.dtype)
+    return with_fp64_fallback(run, dy.dtype)
 
 
 def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
@@ -383,7 +350,7 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
                *_geo(stride, padding, dilation), per, ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm,
                BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, num_warps=warps, num_stages=stages)
         return out if splits == 1 else out.sum(0).to(x.dtype)
-    return _with_prec(run, x.dtype)
+    return with_fp64_fallback(run, x.dtype)
 
 
 # ------------------------------------------------------------------------------ NumPy (im2col + BLAS)

@@ -169,18 +169,24 @@ def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0, act="none"):
     won = tune.lookup("gemm", _tune_key(out.dtype, prec, M, N, K))
     cfg = _tile(won) if won is not None else pick_config(M, N, K, _numel(sizes), out.dtype)
     args = (a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act)
-    if acc is D.float64 and _fp64_dot[0] is None:
+    return with_fp64_fallback(lambda p: _launch_gemm(*args, p, CONFIGS[6] if p == "fma" else cfg), out.dtype, prec)
+
+
+def with_fp64_fallback(fn, dtype, prec="ieee"):
+    """``fn(prec)``; for float64 the first call tries ``tl.dot`` and, where this Triton can't compile
+    it (3.6 rejects fp64 dots), this and every later float64 product run ``fn("fma")`` instead.
+    Compiling fails before anything is launched, so trying is safe. Shared by the conv kernels."""
+    if dtype is not D.float64:
+        return fn(prec)
+    if _fp64_dot[0] is None:
         from triton.compiler.errors import CompilationError
-        try:  # compiling fails before anything is launched, so trying is safe
-            _launch_gemm(*args, prec, cfg)
+        try:
+            out = fn(prec)
             _fp64_dot[0] = True
             return out
         except CompilationError:
             _fp64_dot[0] = False
-    if acc is D.float64 and not _fp64_dot[0]:
-        prec, cfg = "fma", CONFIGS[6]
-    _launch_gemm(*args, prec, cfg)
-    return out
+    return fn(prec if _fp64_dot[0] else "fma")
 
 
 def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
@@ -218,12 +224,8 @@ def _space(dtype_name):
     return TUNE_SPACE["half" if dtype_name in ("float16", "bfloat16") else dtype_name]
 
 
-def _bucket(n):
-    return 1 << max(4, (n - 1).bit_length())      # the power of two at or above n, at least 16
-
-
 def _tune_key(dtype, prec, M, N, K):
-    return (dtype.name, prec, _bucket(M), _bucket(N), _bucket(K))
+    return (dtype.name, prec, tune.bucket(M), tune.bucket(N), tune.bucket(K))
 
 
 def _tile(c):

@@ -86,11 +86,9 @@ _resolved = {}          # (op, bucket) -> Config: config()'s memo
 
 
 def bucket(n, lo=16):
-    """The power of two at or above ``n`` (at least ``lo``): the usual shape bucket."""
-    b = lo
-    while b < n:
-        b *= 2
-    return b
+    """The power of two at or above ``n`` (at least ``lo``, a power of two): the usual shape bucket.
+    Ops build keys on their launch path, so this is one ``bit_length``, not a loop."""
+    return lo if n <= lo else 1 << (n - 1).bit_length()
 
 
 def _key(bucket_):
