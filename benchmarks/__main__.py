@@ -1,12 +1,13 @@
 """ttorch against PyTorch (when installed) and NumPy (cpu), side by side in one process.
 
-    python -m benchmarks [--device cpu|cuda] [--quick] [--only NAME] [--out DIR]
+    python -m benchmarks [--device cpu|cuda] [--quick] [--only NAME] [--skip NAME] [--out DIR]
 
 Runs the kernel cases (elementwise, reductions, softmax and norms, cross-entropy, matmul per
 dtype over square sizes and LLM shapes, conv2d, causal SDPA), the host cost of tiny ops and
 whole training steps (MLP, CNN, GPT-2-like), each framework taking turns in every round. Writes
 ``results.md`` (the table, also printed), ``results.json`` (raw numbers) and a PNG per size sweep
-(when matplotlib is installed) to ``--out`` (default ``benchmarks/out/<device>``).
+(when matplotlib is installed) to ``--out`` (default ``benchmarks/out/<device>``). Ctrl-C (SIGINT) stops
+after the case in progress and still writes the report of the cases done.
 """
 import argparse
 import os
@@ -53,7 +54,11 @@ def _syncs(fws, dev):
     return {n: m.cuda.synchronize for n, m in fws.items()}
 
 
-def run(dev="cpu", quick=False, only=None, log=print):
+def _matches(case, names):
+    return any(o.lower() in f"{case.group} {case.name}".lower() for o in names.split(","))
+
+
+def run(dev="cpu", quick=False, only=None, log=print, skip=None):
     """Run the cases; a list of result dicts (group, name, times per framework in ms or µs, stats)."""
     fws, names = _frameworks(dev)
     if dev == "cuda":
@@ -64,33 +69,43 @@ def run(dev="cpu", quick=False, only=None, log=print):
         timer = CpuTimer(target=0.004 if quick else 0.02, rounds=5 if quick else 15)
     cases = op_cases(fws, dev, quick) + host_cases(fws, dev) + e2e_cases(fws, dev, quick)
     if only:
-        cases = [c for c in cases if any(o.lower() in f"{c.group} {c.name}".lower() for o in only.split(","))]
+        cases = [c for c in cases if _matches(c, only)]
+    if skip:
+        cases = [c for c in cases if not _matches(c, skip)]
     device_name = _device_name(dev)
     syncs = _syncs(fws, dev)
     results = []
-    for case in cases:
-        fns = {}
-        for fw, setup in case.setups.items():
-            try:
-                f = setup()
-                f()
-            except Exception as e:       # an op one framework lacks: leave its cell empty
-                log(f"  skipping {case.name!r} on {fw}: {type(e).__name__}: {str(e)[:120]}")
-                continue
-            fns[fw] = f
-        if "ttorch" not in fns:
+    try:
+        for case in cases:
+            results.append(_run_case(case, timer, syncs, quick, device_name, log))
+    except KeyboardInterrupt:
+        log(f"interrupted: {len(results)} of {len(cases)} cases done")
+    return [r for r in results if r], names, device_name
+
+
+def _run_case(case, timer, syncs, quick, device_name, log):
+    """Time one case on every framework that can run it; None when ttorch cannot."""
+    fns = {}
+    for fw, setup in case.setups.items():
+        try:
+            f = setup()
+            f()
+        except Exception as e:       # an op one framework lacks: leave its cell empty
+            log(f"  skipping {case.name!r} on {fw}: {type(e).__name__}: {str(e)[:120]}")
             continue
-        if case.group == "host":
-            times = host_us(fns, syncs, n=200 if quick else 2000, rounds=3 if quick else 5)
-        else:
-            times = timer(fns)
-        r = dict(group=case.group, name=case.name, times=times, sweep=case.sweep, size=case.size,
-                 kind=case.kind, bytes=case.bytes, flops=case.flops, tokens=case.tokens)
-        r["stats"] = row_stats(case, times, device_name)
-        results.append(r)
-        cells = "  ".join(f"{k} {v:.4g}" for k, v in times.items())
-        log(f"{case.group:4s} {case.name:55s} {cells} {'µs' if case.group == 'host' else 'ms'}")
-    return results, names, device_name
+        fns[fw] = f
+    if "ttorch" not in fns:
+        return None
+    if case.group == "host":
+        times = host_us(fns, syncs, n=200 if quick else 2000, rounds=3 if quick else 5)
+    else:
+        times = timer(fns)
+    r = dict(group=case.group, name=case.name, times=times, sweep=case.sweep, size=case.size,
+             kind=case.kind, bytes=case.bytes, flops=case.flops, tokens=case.tokens)
+    r["stats"] = row_stats(case, times, device_name)
+    cells = "  ".join(f"{k} {v:.4g}" for k, v in times.items())
+    log(f"{case.group:4s} {case.name:55s} {cells} {'µs' if case.group == 'host' else 'ms'}")
+    return r
 
 
 def main(argv=None):
@@ -98,12 +113,14 @@ def main(argv=None):
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds")
     p.add_argument("--only", help="comma-separated substrings of case names (or a group: ops, host, e2e)")
+    p.add_argument("--skip", help="comma-separated substrings of case names to leave out")
     p.add_argument("--out", help="output folder (default benchmarks/out/<device>)")
     args = p.parse_args(argv)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", args.device)
     os.makedirs(out, exist_ok=True)
     t0 = time.time()
-    results, names, device_name = run(args.device, args.quick, args.only, log=lambda s: print(s, file=sys.stderr))
+    results, names, device_name = run(args.device, args.quick, args.only, log=lambda s: print(s, file=sys.stderr),
+                                        skip=args.skip)
     peers = ", ".join(f"{n} {m.__version__}" for n, m in (("PyTorch", sys.modules.get("torch")),) if m)
     header = (f"## {device_name}: ttorch {ttorch.__version__}, NumPy {np.__version__}, "
               f"{peers or 'PyTorch not installed'}{' (quick)' if args.quick else ''}\n\n"

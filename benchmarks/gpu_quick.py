@@ -30,7 +30,22 @@ def main():
         E.launch(E._ew_kernel, (1,), out, one, one, None, 1, 0, 0, 1, 1, 1, *([0] * 16), FN=B._add, NIN=2,
                  A_SCALAR=False, B_SCALAR=False, C_SCALAR=False, COMPUTE=tl.float32, CONTIG=True, BLOCK=128,
                  num_warps=4)
-    for name, fn in (("ttorch.empty(1)", lambda: ttorch.empty(1, device="cuda")), ("Triton launch of _ew_kernel", raw),
+    from ttorch.ops import _launch as L
+
+    def triton_path(fn):            # the same call with ttorch's launch fast path off
+        def f():
+            L._FAST_ON[0] = False
+            try:
+                fn()
+            finally:
+                L._FAST_ON[0] = fast
+        return f
+    fast = L._FAST_ON[0]
+    print(f"launch fast path: {'on' if fast else 'off'}")
+    for name, fn in (("ttorch.empty(1)", lambda: ttorch.empty(1, device="cuda")),
+                     ("launch of _ew_kernel (fast path)", raw),
+                     ("launch of _ew_kernel (Triton's JIT call)", triton_path(raw)),
+                     ("one + one", lambda: one + one), ("one + one (Triton's JIT call)", triton_path(lambda: one + one)),
                      ("ttorch.add(one, one, out=out)", lambda: ttorch.add(one, one, out=out))):
         h = host_us({"ttorch": fn}, sync)["ttorch"]
         print(f"host µs {name}: {h:.2f}")

@@ -118,7 +118,8 @@ def test_tf32_only_for_float32(device, monkeypatch):
     x = ttorch.ones(4, 4, device=device)
     for dt in (D.float16, D.bfloat16, D.float64):
         x.to(dt) @ x.to(dt)
-    assert seen == ["ieee"] * 3
+    # float64 runs "fma" (no tl.dot) on Tritons without fp64 dots, such as 3.6: never TF32 either way
+    assert seen[:2] == ["ieee"] * 2 and seen[2] in ("ieee", "fma")
 
 
 @pytest.mark.parametrize("device", CUDA)

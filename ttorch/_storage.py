@@ -2,7 +2,7 @@
 
 * cpu: a 1-D ``uint8`` NumPy array; tensors read it through ``np.ndarray(buffer=...)`` views.
 * cuda, simulated: the same, on the host, so Triton's interpreter reads it in place.
-* cuda, real: a device pointer from ``cuMemAllocAsync``, freed by ``cuMemFreeAsync``.
+* cuda, real: a device pointer from the cuda backend's cache in front of ``cuMemAllocAsync``.
 """
 import numpy as np
 
@@ -50,7 +50,7 @@ class UntypedStorage:
             try:
                 _driver._count(-self.nbytes_, self.device.index)
                 if self._array is None:
-                    _driver.backend().free(self._ptr, self.device.index)
+                    _driver.backend().free(self._ptr, self.device.index, self.nbytes_)
             except Exception:  # interpreter shutdown: the driver may already be gone
                 pass
 

@@ -53,10 +53,11 @@ def synchronize(device=None):
 
 
 def empty_cache():
-    """Return the device memory that freed tensors left in CUDA's pool to the driver.
+    """Return the device memory that freed tensors left cached to the driver.
 
-    ttorch allocates from CUDA's stream-ordered pool (``cuMemAllocAsync``), which keeps freed
-    blocks for reuse as PyTorch's caching allocator does; this trims it (``cuMemPoolTrimTo``)."""
+    Freed blocks wait in ttorch's per-size lists for reuse, as in PyTorch's caching allocator, in
+    front of CUDA's stream-ordered pool (``cuMemAllocAsync``), which also keeps them; this hands
+    them back to the pool and trims it (``cuMemPoolTrimTo``)."""
     if is_available():
         _driver.backend().empty_cache(_current[0])
 

@@ -2,9 +2,13 @@
 memory when Triton's interpreter simulates the GPU (``TRITON_INTERPRET=1``).
 
 Real memory comes from CUDA's stream-ordered allocator (``cuMemAllocAsync`` /
-``cuMemFreeAsync`` on stream 0, the device's default pool) in the device's primary context:
-the pool is the cache, so there is no allocator of our own. Triton launches on stream 0 of the
-same primary context, so kernels, allocations and copies are ordered without extra syncs.
+``cuMemFreeAsync`` on stream 0, the device's default pool) in the device's primary context.
+Triton launches on stream 0 of the same primary context, so kernels, allocations and copies are
+ordered without extra syncs. In front of the pool sits a small cache of our own: freed blocks wait
+in per-size lists and the next allocation of that size class takes one back with no driver call
+(each ``cuda-bindings`` call costs microseconds of Python; an op allocates its output every time).
+Reuse is safe because everything runs on stream 0, in order. ``empty_cache`` (and an allocation
+that runs out of memory) hands the waiting blocks back to the pool.
 """
 import os
 import threading
@@ -68,6 +72,7 @@ class _Real:
         self.count = self._check(driver.cuDeviceGetCount())[0]
         self.contexts = {}
         self.pools = {}
+        self.cached = {}                # (device, size class) -> [free device pointers]
         self.current = 0
         self._tls = threading.local()   # the CUDA current context is per thread
 
@@ -119,15 +124,32 @@ class _Real:
         return self._check(self.cu.cuDeviceGetName(256, dev))[0].split(b"\0")[0].decode()
 
     def malloc(self, nbytes, index):
-        self.context(index)
         if nbytes == 0:
             return 0
-        return int(self._check(self.cu.cuMemAllocAsync(nbytes, 0))[0])
+        cls = _size_class(nbytes)
+        waiting = self.cached.get((index, cls))
+        if waiting:
+            return waiting.pop()
+        self.context(index)
+        res = self.cu.cuMemAllocAsync(cls, 0)
+        if res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY and self.release_cached(index):
+            res = self.cu.cuMemAllocAsync(cls, 0)
+        return int(self._check(res)[0])
 
-    def free(self, ptr, index):
+    def free(self, ptr, index, nbytes):
         if ptr:
-            self.context(index)
-            self._check(self.cu.cuMemFreeAsync(ptr, 0))
+            self.cached.setdefault((index, _size_class(nbytes)), []).append(ptr)
+
+    def release_cached(self, index):
+        """Hand the blocks waiting in our cache back to CUDA's pool; whether there were any."""
+        self.context(index)
+        any_ = False
+        for (i, _), ptrs in self.cached.items():
+            if i == index:
+                while ptrs:
+                    self._check(self.cu.cuMemFreeAsync(ptrs.pop(), 0))
+                    any_ = True
+        return any_
 
     def htod(self, dst, src_ptr, nbytes, index):
         if nbytes:
@@ -149,8 +171,17 @@ class _Real:
         self._check(self.cu.cuCtxSynchronize())
 
     def empty_cache(self, index):
+        self.release_cached(index)
         self.synchronize(index)
         self._check(self.cu.cuMemPoolTrimTo(self.pools[index], 0))
+
+
+def _size_class(nbytes):
+    """Bytes actually allocated for ``nbytes``: multiples of 512 B up to 1 MiB, then of 2 MiB
+    (at most 512 B, or 2 MiB, of waste; few classes, so freed blocks are found again)."""
+    if nbytes < 1 << 20:
+        return (nbytes + 511) & ~511
+    return (nbytes + (2 << 20) - 1) & ~((2 << 20) - 1)
 
 
 _backend = None

@@ -136,8 +136,10 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
 
     def cuda(a, b, *, out_dtype, compute, **pv):
         ta = a if type(a) is Tensor else b
-        shape = broadcast_shapes(a._shape, b._shape, op=name) if type(a) is Tensor and type(b) is Tensor \
-            else ta._shape
+        if type(a) is Tensor and type(b) is Tensor:
+            shape = a._shape if a._shape == b._shape else broadcast_shapes(a._shape, b._shape, op=name)
+        else:
+            shape = ta._shape
         p0 = param(next(iter(pv.values())), compute) if pv else 0
         if pv and inexact(p0, compute):
             b, p0 = scaled(b, p0, compute, ta.device), 1.0

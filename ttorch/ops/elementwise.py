@@ -11,11 +11,12 @@ import triton
 import triton.language as tl
 
 from .. import _dtype as D, tune
-from .._tensor import Tensor
+from .._tensor import Tensor, _numel
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
 
 MAX_RANK = 4
+_ONES, _ZEROS = (1,) * (MAX_RANK - 1), (0,) * (MAX_RANK * 4)     # a contiguous launch's sizes and strides
 
 
 @triton.jit
@@ -228,31 +229,36 @@ tune.register(tune.Tunable(
 def ew_launch(fn, out, operands, compute, p0=0, p1=0):
     """Run ``fn`` over ``operands`` (tensors, already broadcastable to ``out``, or scalars) into ``out``."""
     shape = out._shape
-    n = out.numel()
+    n = _numel(shape)
     if n == 0:
         return out
-    tens = [x for x in operands if type(x) is Tensor]
-    contig = out.is_contiguous() and all(t._shape == shape and t.is_contiguous() for t in tens)
+    # every op runs this: one pass over the operands, internal fields rather than methods
+    contig = out._stride is None or out.is_contiguous()
     nin = len(operands)
-    ops = list(operands) + [None] * (3 - nin)
-    scal = [type(x) is not Tensor and x is not None for x in ops]
+    ops = [None, None, None]
+    scal = [False, False, False]
+    for i, x in enumerate(operands):
+        ops[i] = x
+        if type(x) is Tensor:
+            if contig and (x._shape != shape or x._stride is not None and not x.is_contiguous()):
+                contig = False
+        else:
+            scal[i] = True
     if contig:
-        sizes, strides = [1, 1, 1], [[0] * 4] * 4
+        sizes, flat = _ONES, _ZEROS
     else:
         st = [out.stride()] + [_bstrides(x, shape) if type(x) is Tensor else (0,) * len(shape) for x in ops]
         sizes, cst = _collapse(shape, st)
         if len(sizes) > MAX_RANK:
             return _split_launch(fn, out, operands, compute, p0, p1)
         pad = MAX_RANK - len(sizes)
-        sizes = [1] * pad + sizes
-        strides = [[0] * pad + s for s in cst]
-        sizes = sizes[1:]
+        sizes = ([1] * pad + sizes)[1:]
+        flat = [s for st in cst for s in [0] * pad + st]
     cfg = _FORCE[0] or (tune._winners or tune._section()).get("elementwise")
     if cfg is not None and type(cfg) is dict:                   # stored winners: this size's bucket
         cfg = cfg.get(_ew_key(out.dtype.itemsize, contig, n))
     block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (_block(n), 4)
-    flat = [s for st in strides for s in st]
-    launch(_ew_kernel, (cdiv(n, block),), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
+    launch(_ew_kernel, ((n + block - 1) // block,), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
            FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute],
            CONTIG=contig, BLOCK=block, num_warps=warps)
     return out

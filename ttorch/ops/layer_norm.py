@@ -27,6 +27,17 @@ MAX_N = 16384           # longer rows take the composite path (one block must ho
 
 
 @triton.jit
+def _mean(total, N):
+    """``total / N`` correctly rounded: fp32 ``/`` is approximate on the GPU (2 ulp), and with a
+    variance near 0 (rows of one element, constant rows) rstd = 1/sqrt(eps) amplifies that error
+    into a visibly non-zero centred value; fp64 division is always exact."""
+    if total.dtype == tl.float32:
+        return tl.math.div_rn(total, tl.zeros((), tl.float32) + N)     # N may be the constant 1
+    else:
+        return total / N
+
+
+@triton.jit
 def _norm_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, N, eps, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
                      RMS: tl.constexpr, ACC: tl.constexpr, BLOCK_N: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
@@ -36,7 +47,7 @@ def _norm_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, N, eps, HAS_W: tl.constexpr, HA
     if RMS:
         xc = x
     else:
-        xc = tl.where(m, x - tl.sum(x, 0) / N, 0)
+        xc = tl.where(m, x - _mean(tl.sum(x, 0), N), 0)
     y = xc * (1.0 / tl.sqrt(tl.sum(xc * xc, 0) / N + eps))
     if HAS_W:
         y = y * tl.load(w_ptr + cols, mask=m, other=0).to(ACC)
@@ -65,15 +76,15 @@ def _norm_bwd_kernel(g_ptr, x_ptr, w_ptr, dx_ptr, dw_ptr, db_ptr, M, N, ROWS, ep
         if RMS:
             xc = x
         else:
-            xc = tl.where(m, x - tl.sum(x, 0) / N, 0)
+            xc = tl.where(m, x - _mean(tl.sum(x, 0), N), 0)
         rstd = 1.0 / tl.sqrt(tl.sum(xc * xc, 0) / N + eps)
         xhat = xc * rstd
         wg = g * w
-        c = tl.sum(wg * xhat, 0) / N
+        c = _mean(tl.sum(wg * xhat, 0), N)
         if RMS:
             dx = rstd * (wg - xhat * c)
         else:
-            dx = rstd * (wg - tl.sum(wg, 0) / N - xhat * c)
+            dx = rstd * (wg - _mean(tl.sum(wg, 0), N) - xhat * c)
         tl.store(dx_ptr + row * N + cols, dx.to(dx_ptr.dtype.element_ty), mask=m)
         dw += g * xhat
         db += g

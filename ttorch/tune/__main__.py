@@ -41,12 +41,12 @@ def main(argv=None):
         return 0
     for n in names:
         t0 = time.time()
-        best = tune.tune(n, quick=a.quick, save=False, log=print if a.verbose else None)
+        # saved after each kernel, so a run cut short keeps what it finished
+        best = tune.tune(n, quick=a.quick, save=True, log=print if a.verbose else None)
         for b, (cfg, ms) in sorted(best.items(), key=lambda kv: str(kv[0])):
             print(f"{n} {list(b)}: {cfg}  {ms:.4f} ms")
         print(f"{n}: {len(best)} bucket(s) tuned in {time.time() - t0:.1f} s")
-    path = tune.save()
-    print(f"wrote {path}")
+    print(f"wrote {tune.cache_path()}")
     return 0
 
 

@@ -1,0 +1,32 @@
+"""Tune the kernels behind the issue's GPU targets, in the order that matters, through
+``ttorch.tune``'s Python API (the way a user's tuning script would): a quick pass over every
+kernel, then the GEMM at the benchmark's shapes: bf16 4096^3 and LLM shapes, the float32 products of
+the GPT-2-like training step (8192 tokens), fp16. Each
+kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
+
+    TTORCH_TUNE_CACHE=/some/tune.json PYTHONPATH=. python benchmarks/tune_targets.py
+"""
+import time
+
+import ttorch  # noqa: F401  (registers the kernels' Tunables)
+from ttorch import tune
+
+
+def main():
+    print(f"cache: {tune.cache_path()}")
+    for name in sorted(tune.registered()):
+        t0 = time.time()
+        best = tune.tune(name, quick=True)
+        print(f"{name}: {len(best)} bucket(s) in {time.time() - t0:.1f} s", flush=True)
+    llm = [(4096, 4096, 4096), (4096, 11008, 4096), (4096, 4096, 11008), (8192, 8192, 8192)]
+    gpt2 = [(8192, 2304, 768), (8192, 768, 768), (8192, 3072, 768), (8192, 768, 3072), (8192, 50304, 768)]
+    for dt, shapes in (("bfloat16", llm), ("float32", gpt2), ("float16", llm)):
+        for m, n, k in shapes:
+            t0 = time.time()
+            best = tune.tune("gemm", problems=[(dt, "ieee", m, n, k)])
+            for b, (cfg, ms) in best.items():
+                print(f"gemm {list(b)}: {cfg} {ms:.4f} ms = {2 * m * n * k / ms / 1e9:.0f} TFLOP/s "
+                      f"({time.time() - t0:.1f} s)", flush=True)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The real-GPU host path, checked without a GPU: the launch fast path (``ops/_launch.py``) against
+a stand-in for Triton's ``JITFunction``/``CompiledKernel``, and the device-memory cache in front of
+``cuMemAllocAsync`` (``cuda/_driver.py``) against a stand-in driver. On a GPU the whole suite runs
+through both for real."""
+import inspect
+import types
+
+import pytest
+
+import ttorch
+from ttorch.cuda import _driver
+from ttorch.ops import _launch as L
+
+
+# ---------------------------------------------------------------------------- launch fast path
+class _Compiled:
+    """What ``JITFunction.run`` returns: a compiled kernel with ``run``, ``function``, metadata."""
+
+    def __init__(self, log):
+        self.log, self.function, self.packed_metadata = log, object(), object()
+
+    def run(self, gx, gy, gz, stream, function, packed, launch_md, enter, exit_, *args):
+        assert function is self.function and packed is self.packed_metadata
+        self.log.append(("fast", (gx, gy, gz), stream, args))
+
+
+class _Kernel:
+    """A ``JITFunction`` stand-in over a Python signature; the slow path 'compiles' per Triton key."""
+
+    def __init__(self, fn):
+        self.signature = inspect.signature(fn)
+        self.log, self.compiled = [], {}
+
+    def __getitem__(self, grid):
+        def call(*args, **meta):
+            bound = self.signature.bind(*args, **{k: v for k, v in meta.items() if k in self.signature.parameters})
+            bound.apply_defaults()
+            self.log.append(("slow", grid, tuple(bound.arguments.values())))
+            return self.compiled.setdefault(len(self.compiled), _Compiled(self.log))
+        return call
+
+
+def _kfn(out, x, n, scale, BLOCK, ACT="none"):
+    pass
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    monkeypatch.setattr(L, "SIMULATED", False)
+    monkeypatch.setattr(L, "_FAST", {})
+    monkeypatch.setattr(L, "_FAST_ON", [True])
+    monkeypatch.setattr(L, "_knobs", types.SimpleNamespace(launch_enter_hook=None, launch_exit_hook=None))
+    monkeypatch.setattr(_driver, "backend", lambda: types.SimpleNamespace(context=lambda i: None))
+
+
+def _tensor(n=8, offset=0):
+    t = ttorch.zeros(n + offset)
+    return t[offset:] if offset else t
+
+
+def test_second_launch_skips_the_binder_with_all_arguments_in_order(fast):
+    k = _Kernel(_kfn)
+    out, x = _tensor(), _tensor()
+    for _ in range(3):
+        L.launch(k, (4,), out, x, 37, 0.5, BLOCK=128, num_warps=4)
+    assert [e[0] for e in k.log] == ["slow", "fast", "fast"]
+    # the compiled kernel gets every parameter, defaults included, in signature order, on stream 0
+    assert k.log[1] == ("fast", (4, 1, 1), 0, (out, x, 37, 0.5, 128, "none"))
+    L.launch(k, (2, 3), out, x, 37, 0.5, BLOCK=128, ACT="relu", num_warps=4)   # other constexpr: compile
+    L.launch(k, (2, 3), out, x, 37, 0.5, BLOCK=128, ACT="relu", num_warps=4)
+    assert k.log[-2][0] == "slow" and k.log[-1] == ("fast", (2, 3, 1), 0, (out, x, 37, 0.5, 128, "relu"))
+
+
+@pytest.mark.parametrize("first, second", [
+    (37, 1), (37, 48), (48, 40), (37, 1 << 40), (0.5, 2), (True, 37),       # ints: ==1, %16, i32/i64
+])
+def test_each_triton_specialization_gets_its_own_kernel(fast, first, second):
+    k = _Kernel(_kfn)
+    out, x = _tensor(), _tensor()
+    L.launch(k, (1,), out, x, first, 0.5, BLOCK=128)
+    L.launch(k, (1,), out, x, second, 0.5, BLOCK=128)
+    assert [e[0] for e in k.log] == ["slow", "slow"]
+
+
+def test_same_specialization_shares_the_kernel(fast):
+    k = _Kernel(_kfn)
+    out, x = _tensor(), _tensor()
+    L.launch(k, (1,), out, x, 37, 0.5, BLOCK=128)
+    L.launch(k, (1,), out, x, 39, 0.25, BLOCK=128)       # odd ints and any float specialize alike
+    assert [e[0] for e in k.log] == ["slow", "fast"]
+
+
+def test_pointer_alignment_and_dtype_are_part_of_the_key(fast):
+    k = _Kernel(_kfn)
+    out = _tensor()
+    L.launch(k, (1,), out, _tensor(), 37, 0.5, BLOCK=128)
+    L.launch(k, (1,), out, _tensor(offset=1), 37, 0.5, BLOCK=128)      # 4 bytes in: not 16-aligned
+    L.launch(k, (1,), out, _tensor().double(), 37, 0.5, BLOCK=128)
+    assert [e[0] for e in k.log] == ["slow", "slow", "slow"]
+
+
+def test_launch_hooks_and_grid_functions_take_tritons_path(fast, monkeypatch):
+    k = _Kernel(_kfn)
+    out, x = _tensor(), _tensor()
+    L.launch(k, (1,), out, x, 37, 0.5, BLOCK=128)
+    L.launch(k, lambda meta: (1,), out, x, 37, 0.5, BLOCK=128)
+    monkeypatch.setattr(L, "_knobs", types.SimpleNamespace(launch_enter_hook=print, launch_exit_hook=None))
+    L.launch(k, (1,), out, x, 37, 0.5, BLOCK=128)
+    assert [e[0] for e in k.log] == ["slow", "slow", "slow"]
+
+
+def test_the_installed_triton_makes_the_call_the_fast_path_makes():
+    # the fast path turns itself on only where JITFunction.run's source shows the same final call
+    assert L._fast_path_supported() in (True, False)
+    from triton.runtime.jit import JITFunction
+    src = " ".join(inspect.getsource(JITFunction.run).split())
+    assert L._fast_path_supported() == ("kernel.packed_metadata, launch_metadata," in src)
+
+
+def test_fast_path_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("TTORCH_FAST_LAUNCH", "0")
+    assert L._fast_path_supported() is False
+
+
+# ---------------------------------------------------------------------------- device memory cache
+class _FakeCu:
+    class CUresult:
+        CUDA_SUCCESS, CUDA_ERROR_OUT_OF_MEMORY = 0, 2
+
+    def __init__(self, fail_at=None):
+        self.allocs, self.frees, self.fail_at = [], [], fail_at
+
+    def cuMemAllocAsync(self, n, stream):
+        if len(self.allocs) == self.fail_at:
+            self.fail_at = None
+            return (self.CUresult.CUDA_ERROR_OUT_OF_MEMORY, None)
+        self.allocs.append(n)
+        return (0, 4096 * len(self.allocs))
+
+    def cuMemFreeAsync(self, p, stream):
+        self.frees.append(p)
+        return (0,)
+
+    def cuGetErrorString(self, err):
+        return (0, b"out of memory")
+
+
+def _fake_real(cu):
+    r = _driver._Real.__new__(_driver._Real)
+    r.cu, r.cached = cu, {}
+    r.context = lambda index: None
+    return r
+
+
+def test_freed_blocks_come_back_without_a_driver_call():
+    cu = _FakeCu()
+    r = _fake_real(cu)
+    p = r.malloc(100, 0)
+    r.free(p, 0, 100)
+    assert r.malloc(300, 0) == p                 # the same 512-byte class
+    assert r.malloc(600, 0) != p and cu.allocs == [512, 1024]
+    assert r.malloc(0, 0) == 0
+
+
+def test_size_classes_bound_the_waste():
+    for n in (1, 511, 512, 513, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20, 10**9):
+        c = _driver._size_class(n)
+        assert c >= n and c - n < (512 if n < 1 << 20 else 2 << 20)
+
+
+def test_out_of_memory_releases_the_cache_and_retries():
+    cu = _FakeCu(fail_at=1)
+    r = _fake_real(cu)
+    p = r.malloc(100, 0)
+    r.free(p, 0, 100)
+    q = r.malloc(5000, 0)                        # first try fails: the cached block goes back, then retry
+    assert q and cu.frees == [p] and not any(r.cached.values())
+
+
+def test_out_of_memory_with_nothing_cached_raises():
+    r = _fake_real(_FakeCu(fail_at=0))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        r.malloc(100, 0)
