@@ -14,7 +14,7 @@ TC="$W/tune.json"     # the tuning pass and the harness share it; the suite does
 nvidia-smi -L; python3 -c "import triton, numpy; print('triton', triton.__version__, 'numpy', numpy.__version__)"
 python3 -c "import ttorch; print(ttorch.cuda.get_device_name(0), ttorch.ones(3, device='cuda') + 1)" 2>&1 | tail -5
 TDIR=$(python3 -c "import triton, os; print(os.path.dirname(triton.__file__))")
-(cd "$TDIR/.." && tar czf "$OUT/triton_src.tgz" triton/runtime triton/compiler triton/backends/nvidia/driver.py \
+[ -n "$NO_TRITON_SRC" ] || (cd "$TDIR/.." && tar czf "$OUT/triton_src.tgz" triton/runtime triton/compiler triton/backends/nvidia/driver.py \
     triton/backends/driver.py 2>/dev/null)
 timeout -s INT -k 20 ${SUITE_S:-210} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout 120 -rfE \
     --tb=line --durations=15 --junitxml="$OUT/junit.xml" "${@:-tests}" > "$OUT/suite.log" 2>&1
