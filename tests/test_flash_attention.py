@@ -81,6 +81,13 @@ def test_causal_rectangular_over_blocks(device, L, S):
     check(device, 2, 1, 1, L, S, 8, 5, causal=True)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_unmasked_inner_key_blocks(device, causal):
+    # several whole 16-key blocks ahead of the ragged end (and, causal, of the diagonal): the
+    # forward runs those without masks, then the edge blocks with them
+    check(device, 1, 2, 1, 37, 50, 8, 6, causal=causal)
+
+
 def test_scale_and_value_dim(device):
     check(device, 2, 2, 2, 4, 3, 6, 9, scale=0.7)
 

@@ -1,0 +1,259 @@
+"""The flash-attention kernels (FlashAttention-2: an online-softmax forward that writes O and the
+row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics).
+The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    """Scores ``s`` with masked pairs at -inf; ``qi``/``kj`` are the query/key indices, shaped to
+    broadcast against ``s`` (rows x cols in the forward, cols x rows in the dK/dV kernel)."""
+    keep = kj < S
+    if CAUSAL:
+        keep = keep & (kj <= qi)
+    if MASK == 1:
+        mk = tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0)
+        keep = keep & (mk != 0)
+    if MASK == 2:
+        s = s + tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0).to(tl.float32)
+    return tl.where(keep, s, float("-inf"))
+
+
+@triton.jit
+def _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm, s_mn,
+               E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr,
+               BLOCK_N: tl.constexpr):
+    """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
+    causal diagonal, an explicit mask); otherwise every score is finite and unmasked."""
+    rn = start_n + tl.arange(0, BLOCK_N)
+    kmask = re[:, None] < E
+    vmask = rev[None, :] < EV
+    if EDGE:
+        kmask = kmask & (rn[None, :] < S)
+        vmask = vmask & (rn[:, None] < S)
+    kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)             # (BE, BN)
+    s = tl.dot(q, kt, input_precision="ieee") * scale
+    if EDGE:
+        s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    if EDGE:
+        # a row with no key yet keeps m = -inf: shift by 0 there so exp gives 0, not NaN
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    else:
+        m_safe = m_new
+    p = tl.exp(s - m_safe[:, None])
+    alpha = tl.exp(m_i - m_safe)
+    l_i = l_i * alpha + tl.sum(p, 1)
+    vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)            # (BN, BEV)
+    acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
+    return acc, m_new, l_i
+
+
+@triton.jit
+def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
+                     EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
+                     MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                     BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+    # one flat grid axis (query blocks of one head are neighbours, so K/V stay in L2)
+    n_m = tl.cdiv(L, BLOCK_M)
+    pid = tl.program_id(0)
+    pid_m = pid % n_m
+    bh = (pid // n_m).to(tl.int64)
+    b, h = bh // H, bh % H
+    hk = h // GROUP
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
+                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
+    k_base = k_ptr + b * s_kb + hk * s_kh
+    v_base = v_ptr + b * s_vb + hk * s_vh
+    m_base = m_ptr + b * s_mb + h * s_mh
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_EV], tl.float32)
+    hi = S
+    if CAUSAL:  # keys past the block's last query are all masked
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    # Key blocks inside S and (causal) wholly at or before the block's first query need no mask:
+    # they run first, without the bias, the bounds masks or the -inf guards; the rest (the diagonal,
+    # the ragged end, any explicit mask) after them.
+    inner = 0
+    if MASK == 0:
+        inner = S // BLOCK_N * BLOCK_N
+        if CAUSAL:
+            inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
+    for start_n in range(0, inner, BLOCK_N):
+        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S,
+                                   s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, BLOCK_N)
+    for start_n in range(inner, hi, BLOCK_N):
+        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S,
+                                   s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, BLOCK_N)
+    dead = l_i == 0.0
+    acc = acc / tl.where(dead, 1.0, l_i)[:, None]
+    lse = tl.where(dead, float("-inf"), m_i + tl.log(tl.where(dead, 1.0, l_i)))
+    tl.store(o_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :], acc.to(o_ptr.dtype.element_ty),
+             mask=(rm[:, None] < L) & (rev[None, :] < EV))
+    tl.store(lse_ptr + bh * L + rm, lse, mask=rm < L)
+
+
+@triton.jit
+def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, EV, BLOCK_M: tl.constexpr,
+                         BLOCK_EV: tl.constexpr):
+    # O, dO contiguous (ROWS, EV); delta = rowsum(dO * O) - dLSE
+    rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    rev = tl.arange(0, BLOCK_EV)
+    msk = (rm[:, None] < ROWS) & (rev[None, :] < EV)
+    o = tl.load(o_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
+    do = tl.load(do_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
+    g = tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
+    tl.store(delta_ptr + rm, tl.sum(o * do, 1) - g, mask=rm < ROWS)
+
+
+@triton.jit
+def _load_lse(lse_ptr, rows, L):
+    lse = tl.load(lse_ptr + rows, mask=rows < L, other=float("inf"))
+    # a fully masked row (LSE -inf) must give P = exp(-inf - inf) = 0, not NaN
+    return tl.where(lse == float("-inf"), float("inf"), lse)
+
+
+@triton.jit
+def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, start_m, rn, re, rev, scale, L, S, s_qm,
+                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                EDGE: tl.constexpr, BLOCK_M: tl.constexpr):
+    """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``."""
+    rm = start_m + tl.arange(0, BLOCK_M)
+    qmask = re[None, :] < E
+    domask = rev[None, :] < EV
+    if EDGE:
+        qmask = qmask & (rm[:, None] < L)
+        domask = domask & (rm[:, None] < L)
+    q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=qmask, other=0)                 # (BM, BE)
+    st = tl.dot(k, tl.trans(q), input_precision="ieee") * scale                                 # (BN, BM)
+    if EDGE:
+        st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)
+        pt = tl.exp(st - _load_lse(lse_base, rm, L)[None, :])
+        delta = tl.load(delta_base + rm, mask=rm < L, other=0)
+    else:
+        pt = tl.exp(st - tl.load(lse_base + rm)[None, :])
+        delta = tl.load(delta_base + rm)
+    do = tl.load(do_base + rm[:, None] * EV + rev[None, :], mask=domask, other=0)                # (BM, BEV)
+    dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
+    dpt = tl.dot(v, tl.trans(do), input_precision="ieee")                                       # (BN, BM)
+    dst = pt * (dpt - delta[None, :])
+    dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
+    return dk, dv
+
+
+@triton.jit
+def _dq_block(dq, q, do, lse, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm,
+              s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+              BLOCK_N: tl.constexpr):
+    """One key block of dQ, with every mask."""
+    rn = start_n + tl.arange(0, BLOCK_N)
+    kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=(rn[None, :] < S) & (re[:, None] < E),
+                 other=0)                                                                         # (BE, BN)
+    vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=(rn[None, :] < S) & (rev[:, None] < EV),
+                 other=0)                                                                         # (BEV, BN)
+    s = tl.dot(q, kt, input_precision="ieee") * scale
+    s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
+    p = tl.exp(s - lse[:, None])
+    dp = tl.dot(do, vt, input_precision="ieee")
+    ds = p * (dp - delta[:, None])
+    dq += tl.dot(ds.to(kt.dtype), tl.trans(kt), input_precision="ieee")
+    return dq
+
+
+@triton.jit
+def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
+                          H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh,
+                          s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
+                          BLOCK_EV: tl.constexpr):
+    n_n = tl.cdiv(S, BLOCK_N)
+    pid = tl.program_id(0)
+    pid_n = pid % n_n
+    bhk = (pid // n_n).to(tl.int64)
+    b, hk = bhk // HKV, bhk % HKV
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    k = tl.load(k_ptr + b * s_kb + hk * s_kh + rn[:, None] * s_kn + re[None, :],
+                mask=(rn[:, None] < S) & (re[None, :] < E), other=0)                      # (BN, BE)
+    v = tl.load(v_ptr + b * s_vb + hk * s_vh + rn[:, None] * s_vn + rev[None, :],
+                mask=(rn[:, None] < S) & (rev[None, :] < EV), other=0)                    # (BN, BEV)
+    dk = tl.zeros([BLOCK_N, BLOCK_E], tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_EV], tl.float32)
+    lo = 0
+    if CAUSAL:  # queries before this block's first key see none of it
+        lo = (pid_n * BLOCK_N) // BLOCK_M * BLOCK_M
+    for g in range(0, GROUP):   # every query head reading this K/V head: dK, dV summed over the group
+        h = hk * GROUP + g
+        bh = b * H + h
+        q_base = q_ptr + b * s_qb + h * s_qh
+        do_base = do_ptr + bh * L * EV
+        m_base = m_ptr + b * s_mb + h * s_mh
+        # query blocks that need no mask (inside L, wholly at or after this key block's last key
+        # when causal, keys inside S, no explicit mask) run without the bias and bounds masks
+        mid = L
+        l_full = L
+        if MASK == 0:
+            l_full = L // BLOCK_M * BLOCK_M
+            mid = lo
+            if CAUSAL:
+                mid = tl.maximum(lo, tl.cdiv(pid_n * BLOCK_N + BLOCK_N - 1, BLOCK_M) * BLOCK_M)
+            mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
+        for start_m in range(lo, mid, BLOCK_M):
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
+                                 BLOCK_M)
+        for start_m in range(mid, l_full, BLOCK_M):
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, False,
+                                 BLOCK_M)
+        for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
+                                 BLOCK_M)
+    out = bhk * S
+    tl.store(dk_ptr + (out + rn[:, None]) * E + re[None, :], (dk * scale).to(dk_ptr.dtype.element_ty),
+             mask=(rn[:, None] < S) & (re[None, :] < E))
+    tl.store(dv_ptr + (out + rn[:, None]) * EV + rev[None, :], dv.to(dv_ptr.dtype.element_ty),
+             mask=(rn[:, None] < S) & (rev[None, :] < EV))
+
+
+@triton.jit
+def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP, L, S,
+                        E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
+                        s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
+                        BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+    n_m = tl.cdiv(L, BLOCK_M)
+    pid = tl.program_id(0)
+    pid_m = pid % n_m
+    bh = (pid // n_m).to(tl.int64)
+    b, h = bh // H, bh % H
+    hk = h // GROUP
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    re = tl.arange(0, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
+    q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
+                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
+    do = tl.load(do_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :],
+                 mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
+    lse = _load_lse(lse_ptr + bh * L, rm, L)
+    delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
+    k_base = k_ptr + b * s_kb + hk * s_kh
+    v_base = v_ptr + b * s_vb + hk * s_vh
+    m_base = m_ptr + b * s_mb + h * s_mh
+    dq = tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
+    hi = S
+    if CAUSAL:
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    # one loop with every mask: a second, unmasked loop (as in the forward) took this kernel from 128
+    # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
+    for start_n in range(0, hi, BLOCK_N):
+        dq = _dq_block(dq, q, do, lse, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
+                       s_mm, s_mn, E, EV, MASK, CAUSAL, BLOCK_N)
+    tl.store(dq_ptr + bh * L * E + rm[:, None] * E + re[None, :], (dq * scale).to(dq_ptr.dtype.element_ty),
+             mask=(rm[:, None] < L) & (re[None, :] < E))
