@@ -225,6 +225,19 @@ def test_cross_entropy_bad_target_on_cuda_raises_at_the_next_sync():
         ok.cpu()
 
 
+def test_nll_loss_bad_target_on_cuda_raises_at_the_next_sync():
+    x = ttorch.randn(3, 5, device="cuda").log_softmax(1)
+    loss = F.nll_loss(x, ttorch.tensor([1, 7, 0], device="cuda"), reduction="none")    # no host sync here
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        loss.cpu()
+    F.nll_loss(x, ttorch.tensor([-100, -3, 9], device="cuda"))          # the first bad one is reported
+    with pytest.raises(IndexError, match="Target -3 is out of bounds."):
+        ttorch.cuda.synchronize()
+    ok = F.nll_loss(x, ttorch.tensor([1, -100, 4], device="cuda"))
+    ref = F.nll_loss(x.cpu(), ttorch.tensor([1, -100, 4]))
+    np.testing.assert_allclose(ok.item(), ref.item(), rtol=1e-6)
+
+
 def test_cross_entropy_more_errors(device):
     x = ttorch.randn(3, 5, device=device)
     with pytest.raises(RuntimeError, match="expected scalar type Long but found Float"):

@@ -63,8 +63,17 @@ def flush():
             raise _kinds[kind](int(vals[2 * kind + 1]))
 
 
-def record(kind, bad):
+def record(kind, bad, values=None):
     """Count the true elements of the device tensor ``bad`` into ``kind``'s slot, with ttorch ops
-    (for checks that live outside a kernel of their own; still no sync)."""
+    (for checks that live outside a kernel of their own; still no sync). ``values`` (int64, shaped
+    as ``bad``): the first one where ``bad`` holds becomes the slot's offending value."""
+    from ..ops.ternary import where
     v = slot(bad.device, kind)
-    v.narrow(0, 0, 1).add_(bad.detach().sum().reshape(1))
+    bad = bad.detach().reshape(-1)
+    n = bad.sum().reshape(1)
+    if values is not None:          # the first offending value: where the running count of bad ones is 1
+        first = where(bad & (bad.cumsum(0) == 1), values.detach().reshape(-1), 0).sum().reshape(1)
+        kept = v.narrow(0, 1, 1)
+        kept.copy_(where(n > 0, first, kept))
+    v.narrow(0, 0, 1).add_(n)
+

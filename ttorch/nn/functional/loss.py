@@ -19,6 +19,7 @@ from ...ops import _op as _amp_op
 from ...cuda import _checks
 
 _BCE_RANGE = _checks.register(lambda v: RuntimeError("all elements of input should be between 0 and 1"))
+_NLL_TARGET = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
 
 _U = _ops.FUNCTIONS
 
@@ -95,8 +96,13 @@ def _check_nll(input, target, weight, ignore_index, bounds=True):
             raise RuntimeError("weight tensor should be defined either for all or no classes")
     if not bounds:
         return c
-    # the cpu kernel's bounds check, on both devices: a bad index must not reach gather on the gpu
-    t = target.detach().cpu().numpy().reshape(-1).astype(np.int64)
+    if target.device.type == "cuda":
+        # counted on the device and raised at the next sync, as PyTorch's device assert; the bad
+        # index itself is clamped before the gather (``_picked_weights``)
+        t = target.detach().to(D.int64)
+        _checks.record(_NLL_TARGET, (t != ignore_index) & ((t < 0) | (t >= c)), t)
+        return c
+    t = target.detach().numpy().reshape(-1).astype(np.int64)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"Target {t[np.argmax(bad)]} is out of bounds.")
@@ -108,6 +114,8 @@ def _picked_weights(target, weight, ignore_index, like):
     target = target.to(D.int64)
     keep = target != ignore_index
     safe = _U["where"](keep, target, 0)
+    if safe.device.type == "cuda":     # an out-of-range class (reported at the next sync) reads row 0
+        safe = _U["where"]((safe < 0) | (safe >= like.shape[1 if like.dim() > 1 else 0]), 0, safe)
     if weight is None:
         w = keep.to(like.dtype)
     else:
