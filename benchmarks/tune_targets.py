@@ -1,8 +1,8 @@
 """Tune the kernels behind the issue's GPU targets, in the order that matters, through
 ``ttorch.tune``'s Python API (the way a user's tuning script would): a quick pass over every
-kernel, then the GEMM at the benchmark's shapes: bf16 4096^3 and LLM shapes, the float32 products of
-the GPT-2-like training step (8192 tokens), fp16. Each
-kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
+kernel, then at the benchmark's shapes flash attention (fp16, causal, head dims 64 and 128) and
+the GEMM (bf16 4096^3 and LLM shapes, the float32 products of the GPT-2-like training step, fp16).
+Each kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
 
     TTORCH_TUNE_CACHE=/some/tune.json PYTHONPATH=. python benchmarks/tune_targets.py
 """
@@ -18,6 +18,13 @@ def main():
         t0 = time.time()
         best = tune.tune(name, quick=True)
         print(f"{name}: {len(best)} bucket(s) in {time.time() - t0:.1f} s", flush=True)
+    # flash attention at the benchmark's shapes (fp16, head dims 64 and 128, causal): forward, dK/dV, dQ
+    for kind in ("fwd", "dkdv", "dq"):
+        for e in (64, 128):
+            t0 = time.time()
+            best = tune.tune("flash_attention", problems=[(kind, "float16", 4, 16, 2048, e, True)])
+            for b, (cfg, ms) in best.items():
+                print(f"flash_attention {list(b)}: {cfg} {ms:.4f} ms ({time.time() - t0:.1f} s)", flush=True)
     llm = [(4096, 4096, 4096), (4096, 11008, 4096), (4096, 4096, 11008), (8192, 8192, 8192)]
     gpt2 = [(8192, 2304, 768), (8192, 768, 768), (8192, 3072, 768), (8192, 768, 3072), (8192, 50304, 768)]
     for dt, shapes in (("bfloat16", llm), ("float32", gpt2), ("float16", llm)):

@@ -21,6 +21,7 @@ def tmp_cache(tmp_path, monkeypatch):
     tune.load()
     yield p
     monkeypatch.delenv("TTORCH_TUNE_CACHE")
+    tune.load()         # forget this test's winners: later tests in the process run the heuristics
     tune.load()
 
 
@@ -165,3 +166,58 @@ def test_tunable_specs_reach_the_aot_compiler():
     from ttorch.ops.__main__ import _specs_of
     specs = _specs_of("tune:elementwise")
     assert {(s.constexprs["BLOCK"], s.num_warps) for s in specs} >= {(4096, 8), (512, 4)}
+
+
+def test_split_reduction_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.ops import reduction as R
+    monkeypatch.setattr(R, "SPLIT_CHUNK", 64)               # split rows of >= 128 columns, as on a GPU
+    seen = []
+    real = R.launch
+    monkeypatch.setattr(R, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    x = np.random.default_rng(1).standard_normal(3000).astype(np.float32)
+    tune._section()["reduction"] = {R._split_key(ttorch.float32, 3000): tune.Config({"BLOCK_N": 256, "MAX_SPLIT": 8},
+                                                                                   num_warps=8)}
+    tune._resolved.clear()
+    s = ttorch.tensor(x, device="cuda").sum()
+    grid, kw = seen[0]              # the split stage: at most 8 programs, chunks of whole 256-wide blocks
+    assert grid == (1, 6) and kw["BLOCK_N"] == 256 and kw["num_warps"] == 8        # 3000 = 5 x 512 + 440
+    np.testing.assert_allclose(s.item(), x.astype(np.float64).sum(), rtol=1e-5)
+    seen.clear()
+    tune.clear()
+    ttorch.tensor(x, device="cuda").sum()                   # no winner: the heuristic, 4 warps, one-pass width
+    assert seen[0][1]["num_warps"] == 4 and seen[0][1]["BLOCK_N"] == R._blocks(1, 3000)[1]
+
+
+def test_optimizer_update_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.optim import _update as U
+    import ttorch.ops._launch as L
+    seen = []
+    real = L.launch
+    monkeypatch.setattr(L, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    tune._section()["optim_update"] = {U._tune_key("_adam_kernel", "float32", 3000): tune.Config({"BLOCK": 512},
+                                                                                                  num_warps=8)}
+    tune._resolved.clear()
+    w0 = np.random.default_rng(2).standard_normal(3000).astype(np.float32)
+    ps = [ttorch.tensor(w0, device=d, requires_grad=True) for d in ("cuda", "cpu")]
+    for p in ps:
+        opt = ttorch.optim.Adam([p], lr=0.1)
+        for _ in range(2):
+            p.grad = p.detach() * 2
+            opt.step()
+    assert seen[-1][0] == (6,) and seen[-1][1]["BLOCK"] == 512 and seen[-1][1]["num_warps"] == 8
+    np.testing.assert_allclose(ps[0].detach().cpu().numpy(), ps[1].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_scan_launches_the_stored_winner(tmp_cache, monkeypatch):
+    from ttorch.ops import scan as S
+    seen = []
+    real = S.launch
+    monkeypatch.setattr(S, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    x = np.random.default_rng(3).standard_normal((10, 70)).astype(np.float32)
+    tune._section()["scan"] = {S._tune_key(ttorch.float32, 1, 10, 70): tune.Config({"BLOCK_M": 4, "BLOCK_N": 32},
+                                                                                    num_warps=8)}
+    tune._resolved.clear()
+    y = ttorch.tensor(x, device="cuda").cumsum(1)
+    assert seen[-1][0] == (3,) and (seen[-1][1]["BLOCK_M"], seen[-1][1]["BLOCK_N"], seen[-1][1]["num_warps"]) == \
+        (4, 32, 8)
+    np.testing.assert_allclose(y.cpu().numpy(), np.cumsum(x, 1), rtol=1e-5, atol=1e-5)

@@ -20,7 +20,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim, _numel
 from ._launch import launch, cdiv, next_pow2, SIMULATED
@@ -258,16 +258,83 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
     total = n                                  # the N that POST sees (mean divides by it)
     if cdiv(m, bm) < 128 and n >= 2 * SPLIT_CHUNK:
         # few long rows (a full reduction): split each row over programs, then fold the partials
-        chunk = cdiv(cdiv(n, builtins.min(cdiv(n, SPLIT_CHUNK), 1024)), bn) * bn
-        nsplit = cdiv(n, chunk)
-        part = Tensor._empty((m, nsplit), acc, x.device)
-        launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
-               POST=_post_id, **meta)
-        xr, n, inner, pre = part, nsplit, 1, _pre_id
+        part = _split_rows(xr, m, n, inner, total, p, pre, meta, acc)
+        xr, n, inner, pre = part, part._shape[1], 1, _pre_id
         meta["BLOCK_M"], meta["BLOCK_N"] = _blocks(m, n)
     launch(_row_reduce_kernel, (cdiv(m, meta["BLOCK_M"]), 1), xr, _bytes(out), m, n, inner, n, total, float(p),
            PRE=pre, POST=post, **meta)
     return out
+
+
+def _split_rows(xr, m, n, inner, total, p, pre, meta, acc):
+    """The first stage of a split reduction: each of ``m`` long rows folded into partials by up to
+    ``MAX_SPLIT`` programs of ``BLOCK_N``-wide blocks (the tuned choice, else the heuristic)."""
+    cfg = _FORCE[0] or (tune.lookup("reduction", _split_key(acc, n)) if tune.has_winners("reduction") else None)
+    if cfg is None:                          # heuristic: the one-pass block width, 4 warps, <= 1024 programs
+        bn, warps, most = meta["BLOCK_N"], 4, 1024
+    else:
+        bn, warps, most = cfg.kwargs["BLOCK_N"], cfg.num_warps, cfg.kwargs["MAX_SPLIT"]
+    bm = builtins.max(1, builtins.min(next_pow2(m), 2048 // bn))
+    chunk = cdiv(cdiv(n, builtins.min(cdiv(n, SPLIT_CHUNK), most)), bn) * bn
+    nsplit = cdiv(n, chunk)
+    part = Tensor._empty((m, nsplit), acc, xr.device)
+    launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
+           POST=_post_id, OP=meta["OP"], IDENT=meta["IDENT"], ACC=meta["ACC"], BLOCK_M=bm, BLOCK_N=bn,
+           num_warps=warps)
+    return part
+
+
+# ------------------------------------------------------------------------------ tuning
+# Tuned: the split stage of long rows (``x.sum()`` of a large tensor and other full reductions),
+# which streams most of the bytes. The space: the column block, the warps and the most programs a
+# row is split over; the key: the accumulator dtype and the row length's bucket. Heuristic
+# (untuned): the one-pass block width (at most 1024), 4 warps, at most 1024 programs per row.
+_SPLIT_BLOCKS, _SPLIT_WARPS, _SPLIT_MOST = (1024, 2048, 4096), (4, 8), (1024, 4096)
+_FORCE = [None]     # a Config while the tuner times it
+
+
+def _split_key(acc, n):
+    return (acc.name, tune.bucket(n, 1 << 14))
+
+
+def _split_bench(cfg, dtype, n):
+    from .random import randn
+    acc = _acc_dtype(getattr(D, dtype))
+    x = randn(n, device="cuda").to(getattr(D, dtype))
+    meta = dict(OP=0, IDENT=0, ACC=tl_dtype(acc), BLOCK_N=1024)
+
+    def run():
+        _FORCE[0] = cfg
+        try:
+            _split_rows(x, 1, n, 1, n, 0.0, _pre_id, meta, acc)
+        finally:
+            _FORCE[0] = None
+    return run
+
+
+def _split_specs():
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt, acc in ((D.float32, D.float32), (D.bfloat16, D.float32)):
+        for bn in _SPLIT_BLOCKS:
+            for w in _SPLIT_WARPS:
+                out.append(KernelSpec(
+                    _row_reduce_kernel, {"x_ptr": ptr(dt), "out_ptr": ptr(acc), "M": "i32", "N": "i32",
+                                         "INNER": "i32", "CHUNK": "i32", "NPOST": "i32", "p": "fp32"},
+                    {"PRE": _pre_id, "OP": 0, "POST": _post_id, "IDENT": 0, "ACC": tl_dtype(acc), "BLOCK_M": 1,
+                     "BLOCK_N": bn}, num_warps=w, label=f"split sum {dt} {bn} w{w}"))
+    return out
+
+
+tune.register(tune.Tunable(
+    "reduction", configs=lambda b: [tune.Config({"BLOCK_N": bn, "MAX_SPLIT": most}, num_warps=w)
+                                    for bn in _SPLIT_BLOCKS for w in _SPLIT_WARPS for most in _SPLIT_MOST],
+    key=lambda dt, n: _split_key(_acc_dtype(getattr(D, dt)), n),
+    heuristic=lambda b: tune.Config({"BLOCK_N": 1024, "MAX_SPLIT": 1024}, num_warps=4),
+    problems=lambda quick: [("float32", 5000)] if quick or SIMULATED else
+    [(dt, n) for dt in ("float32", "bfloat16") for n in (1 << 20, 1 << 24, 1 << 26)],
+    bench=_split_bench, specs=_split_specs,
+    doc="the split stage of full reductions (sum, mean, norms of large tensors): block, warps, programs per row"))
 
 
 def _reduce_specs(*variants):

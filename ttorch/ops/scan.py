@@ -10,7 +10,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim
 from ._launch import launch, cdiv, next_pow2, SIMULATED
@@ -67,11 +67,58 @@ def _scan_cuda(x, *, dim, dtype, op, reverse=False):
     xr, m, n, inner = _rows3(_bytes(x), dim)
     if m == 0 or n == 0:
         return out
-    bn = min(next_pow2(n), MAX_BLOCK_N)
-    bm = max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn))
+    cfg = _FORCE[0] or (tune.lookup("scan", _tune_key(dtype, inner, m, n)) if tune.has_winners("scan") else None)
+    if cfg is None:     # heuristic: blocks of up to 256 columns, rows filling 1024 elements, 4 warps
+        bn = min(next_pow2(n), MAX_BLOCK_N)
+        bm, warps = max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn)), 4
+    else:
+        bm, bn, warps = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"], cfg.num_warps
     launch(_row_scan_kernel, (cdiv(m, bm),), xr, out, m, n, inner, OP=op, ACC=tl_dtype(_acc_dtype(dtype)),
-           REVERSE=reverse, BLOCK_M=bm, BLOCK_N=bn)
+           REVERSE=reverse, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
     return out
+
+
+# ------------------------------------------------------------------------------ tuning
+# Tuned per (dtype, scanning the contiguous axis or not, row length and row count buckets): the
+# row and column block and the warps (cumsum and cumprod share the kernel and the choice).
+_TILES, _WARPS = ((1, 1024), (2, 512), (4, 256), (16, 64), (32, 32)), (4, 8)
+_FORCE = [None]     # a Config while the tuner times it
+
+
+def _tune_key(dtype, inner, m, n):
+    return (dtype.name, inner == 1, tune.bucket(n), tune.bucket(m))
+
+
+def _tune_bench(cfg, dtype, m, n):
+    from .random import randn
+    x = randn(m, n, device="cuda").to(getattr(D, dtype))
+
+    def run():
+        _FORCE[0] = cfg
+        try:
+            _scan_cuda(x, dim=1, dtype=x.dtype, op=0)
+        finally:
+            _FORCE[0] = None
+    return run
+
+
+def _tune_specs():
+    from ._aot import KernelSpec, ptr
+    return [KernelSpec(_row_scan_kernel, {"x_ptr": ptr(D.float32), "out_ptr": ptr(D.float32), "M": "i32", "N": "i32",
+                                          "INNER": "i32"},
+                       {"OP": 0, "ACC": tl_dtype(D.float32), "REVERSE": False, "BLOCK_M": bm, "BLOCK_N": bn},
+                       num_warps=w, label=f"cumsum tuned {bm}x{bn} w{w}") for bm, bn in _TILES for w in _WARPS]
+
+
+tune.register(tune.Tunable(
+    "scan", configs=lambda b: [tune.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_warps=w) for bm, bn in _TILES
+                               for w in _WARPS],
+    key=lambda dt, m, n: _tune_key(getattr(D, dt), 1, m, n),
+    heuristic=lambda b: tune.Config({"BLOCK_M": max(1, min(b[3], 1024 // min(b[2], MAX_BLOCK_N))),
+                                     "BLOCK_N": min(b[2], MAX_BLOCK_N)}, num_warps=4),
+    problems=lambda quick: [("float32", 20, 300)] if quick or SIMULATED else
+    [("float32", m, n) for m, n in ((4096, 4096), (64, 1 << 16), (1 << 16, 64))],
+    bench=_tune_bench, specs=_tune_specs, doc="cumsum and cumprod along a dim: row and column blocks, warps"))
 
 
 def _scan_cpu(a, *, dim, dtype, op, reverse=False):

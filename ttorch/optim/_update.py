@@ -11,6 +11,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from .. import tune
 from .._tensor import Tensor
 
 
@@ -89,7 +90,69 @@ def _bump(*tensors):
             t._bump_version()
 
 
-BLOCK = 1024   # elements per program of the fused update kernels
+BLOCK = 1024   # elements per program of the fused update kernels (the untuned choice, with 4 warps)
+
+# ------------------------------------------------------------------------------ tuning
+# Tuned per (update kernel, dtype, size bucket): the elements per program and the warps. The
+# kernels are memory-bound streams over the parameter, its gradient and state; small parameters
+# share one bucket (their time is the launch). Heuristic (untuned): BLOCK and 4 warps.
+_BLOCKS, _WARPS = (512, 1024, 2048, 4096), (4, 8)
+_FORCE = [None]     # a Config while the tuner times it
+_TUNED = {"SGD": ("_sgd_kernel", {"momentum": 0.9}), "Adam": ("_adam_kernel", {}), "AdamW": ("_adam_kernel", {})}
+
+
+def _tune_key(kernel_name, dtype_name, n):
+    return (kernel_name, dtype_name, tune.bucket(n, 1 << 16))
+
+
+def _tune_bench(cfg, opt, dtype, n):
+    from .. import optim, _dtype as D
+    from ..ops.creation import zeros, ones
+    p = zeros(n, dtype=getattr(D, dtype), device="cuda")
+    p.requires_grad_(True)
+    p.grad = ones(n, dtype=p.dtype, device="cuda")
+    o = getattr(optim, opt)([p], lr=1e-3, **_TUNED[opt][1])
+    o.step()                            # the state exists before timing
+
+    def run():
+        _FORCE[0] = cfg
+        try:
+            o.step()
+        finally:
+            _FORCE[0] = None
+    return run
+
+
+def _tune_specs():
+    """Every optimizer's first (float32) configuration at each tuned block and warp count."""
+    from ..ops._aot import KernelSpec
+    from ..ops._op import REGISTRY
+    out = []
+    for op in REGISTRY.values():
+        if op.family != "optim":
+            continue
+        base = op.specs()[0]
+        for blk in _BLOCKS:
+            for w in _WARPS:
+                if (blk, w) != (BLOCK, 4):
+                    out.append(KernelSpec(base.kernel, base.signature, dict(base.constexprs, BLOCK=blk), num_warps=w,
+                                          label=f"{base.label} tuned {blk} w{w}"))
+    return out
+
+
+tune.register(tune.Tunable(
+    "optim_update", configs=lambda b: [tune.Config({"BLOCK": blk}, num_warps=w) for blk in _BLOCKS for w in _WARPS],
+    key=lambda opt, dt, n: _tune_key(_TUNED[opt][0], dt, n),
+    heuristic=lambda b: tune.Config({"BLOCK": BLOCK}, num_warps=4),
+    problems=lambda quick: [("Adam", "float32", 3000)] if quick or _simulated() else
+    [(o, dt, n) for o in ("SGD", "Adam") for dt in ("float32", "bfloat16") for n in (1 << 20, 1 << 24)],
+    bench=_tune_bench, specs=_tune_specs,
+    doc="the optimizers' fused per-parameter updates: elements per program, warps"))
+
+
+def _simulated():
+    from ..ops._launch import SIMULATED
+    return SIMULATED
 
 
 def _acc(dtype):
@@ -113,8 +176,11 @@ def _launch_update(kernel, p, grad, bufs, scalars, **constexprs):
     pc = p if p.is_contiguous() else p.contiguous()
     g = grad if grad.dtype is p.dtype else grad.to(p.dtype)
     g = g if g.is_contiguous() else g.contiguous()
-    launch(kernel, (cdiv(n, BLOCK),), pc, g, *[pc if b is None else b for b in bufs], n, *[float(s) for s in scalars],
-           ACC=_acc(p.dtype), BLOCK=BLOCK, num_warps=4, **constexprs)
+    cfg = _FORCE[0] or (tune.lookup("optim_update", _tune_key(kernel.fn.__name__, p.dtype.name, n))
+                        if tune.has_winners("optim_update") else None)
+    block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (BLOCK, 4)
+    launch(kernel, (cdiv(n, block),), pc, g, *[pc if b is None else b for b in bufs], n, *[float(s) for s in scalars],
+           ACC=_acc(p.dtype), BLOCK=block, num_warps=warps, **constexprs)
     if pc is not p:
         copy_into(p, pc)
     _bump(p, *bufs)
