@@ -6,7 +6,6 @@ give both (``str(ttorch.float32)`` ends in the name Triton expects). Under the i
 storage API; ``_HostArg`` answers that API over our host buffers without torch, so kernels
 read and write the tensor's memory in place.
 """
-import triton
 
 from ..cuda import _driver
 
