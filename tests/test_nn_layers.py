@@ -295,6 +295,31 @@ def test_embedding_bag(mode, device):
         close(r, _bag_ref(idx, w, offs, "sum", psw), ttorch.float64)
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_on_cuda_reads_nothing_back(mode, monkeypatch):
+    rng = np.random.default_rng(8)
+    w = rng.normal(size=(7, 3))
+    idx, offs = np.array([1, 2, 4, 4, 3, 6, 0]), np.array([0, 2, 2, 5])
+    tw, ti, to = (ttorch.tensor(a, device="cuda") for a in (w, idx, offs))
+
+    def host_read(*a, **k):
+        raise AssertionError("embedding_bag read a cuda tensor back to the host")
+    for name in ("cpu", "numpy", "item", "tolist", "__int__", "__bool__"):
+        monkeypatch.setattr(ttorch.Tensor, name, host_read)
+    out = F.embedding_bag(ti, tw, to, mode=mode, padding_idx=4)
+    monkeypatch.undo()
+    close(out, _bag_ref(idx, w, offs, mode, pad=4), ttorch.float64)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_embedding_bag_bad_offsets(device):
+    w, idx = ttorch.randn(6, 2, device=device), ttorch.tensor([0, 2, 5, 2, 1], device=device)
+    for offs, msg in (([1, 3], "offsets\\[0\\] has to be 0.*got 1"),
+                      ([0, 9], "offsets\\[-1\\] can not be greater than input's length.*of 9")):
+        with pytest.raises(RuntimeError, match=msg):       # on cuda: raised at the next sync, as PyTorch's asserts
+            F.embedding_bag(idx, w, ttorch.tensor(offs, device=device)).cpu()
+
+
 def test_embedding_bag_grad_and_errors():
     w = ttorch.tensor(np.random.randn(6, 2), dtype=ttorch.float64, requires_grad=True)
     idx, offs = ttorch.tensor([0, 2, 5, 2, 1]), ttorch.tensor([0, 3])

@@ -6,13 +6,13 @@ come from ttorch's generator (Philox on cuda), so ``ttorch.manual_seed`` makes t
 """
 import math
 
-import numpy as np
 
 from ... import ops as _ops
 from ...ops import linear as _linear
 from ...autograd import no_grad
 from ...autograd.function import Function
 from ...ops import _op as _amp_op
+from ...cuda import _checks
 
 _F = _ops.FUNCTIONS
 
@@ -263,31 +263,50 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return _Embedding.apply(weight, input.long(), padding_idx, bool(scale_grad_by_freq))
 
 
-def _bag_ids(input, offsets, include_last_offset, name="embedding_bag"):
-    """(flat indices, bag id of each, number of bags), offsets read back to the host as PyTorch's cpu path."""
+_BAG_FIRST = _checks.register(lambda v: RuntimeError(
+    f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from position 0. However, "
+    f"got {v}"))
+_BAG_LAST = _checks.register(lambda v: RuntimeError(
+    f"offsets[-1] can not be greater than input's length, but got offsets[-1] of {v}"))
+
+
+def _bag_ids(input, offsets, include_last_offset):
+    """(flat indices, the bag of each as an int64 tensor on input's device, number of bags).
+
+    Computed with tensor ops where the indices live: a bag starts at each offset (``index_add`` of
+    ones, so empty bags are counted) and an index's bag is the running count of starts up to it.
+    The offsets' values are checked on the host for cpu tensors; on cuda the checks are counted on
+    the device and raised at the next sync, so no step waits for a device-to-host copy."""
+    dev = input.device
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
                              "fixed length sequences. However, found offsets of type {}".format(type(offsets)))
         b, n = input.shape
-        return input.reshape(-1), np.repeat(np.arange(b), n), b
+        return input.reshape(-1), _F["arange"](b * n, device=dev) // max(n, 1), b
     if input.ndim != 1:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
     if offsets is None:
         raise ValueError("offsets has to be a 1D Tensor but got None")
     if offsets.ndim != 1:
         raise ValueError("offsets has to be a 1D Tensor")
-    off = offsets.detach().cpu().numpy().astype(np.int64)
     n = input.shape[0]
-    if off.size and off[0] != 0:
-        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
-                           f"position 0. However, got {off[0]}")
-    if off.size and off[-1] > n:
-        raise RuntimeError(f"offsets[-1] can not be greater than input's length ({n}), but got offsets[-1] of "
-                           f"{off[-1]}")
-    bags = off.size - 1 if include_last_offset else off.size
-    starts = off[:bags]
-    ids = np.searchsorted(starts, np.arange(n), side="right") - 1
+    off = offsets.detach().long().to(dev)
+    if off.numel():
+        first, last = off[0], off[-1]
+        if dev.type == "cuda":
+            _checks.record(_BAG_FIRST, (first != 0).reshape(1), first.reshape(1))
+            _checks.record(_BAG_LAST, (last > n).reshape(1), last.reshape(1))
+        elif int(first) != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                               f"from position 0. However, got {int(first)}")
+        elif int(last) > n:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length ({n}), but got offsets[-1] of "
+                               f"{int(last)}")
+    bags = off.numel() - 1 if include_last_offset else off.numel()
+    starts = off[:bags].clamp(0, n)
+    mark = _F["zeros"](n + 1, dtype=off.dtype, device=dev).index_add(0, starts, _F["ones_like"](starts))
+    ids = (mark[:n].cumsum(0) - 1).clamp_min(0)
     return input, ids, bags
 
 
@@ -313,24 +332,23 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     padding_idx = _padding(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm(weight, input, max_norm, norm_type)
-    keep = np.ones(ids.shape, bool)
-    if padding_idx is not None:
-        keep = flat.detach().cpu().numpy() != padding_idx
     dev = weight.device
-    pos = _F["tensor"](np.nonzero(keep)[0], device=dev)
-    bag = _F["tensor"](ids[keep], device=dev)
-    rows = _Embedding.apply(weight, flat.long().index_select(0, pos.to(flat.device)).to(dev), None,
-                            bool(scale_grad_by_freq))  # (k, dim)
+    flat = flat.long().to(dev)
+    bag = ids.to(dev)
+    if padding_idx is not None:         # padding entries go to one extra bag, dropped at the end
+        bag = bag.masked_fill(flat == padding_idx, bags)
+    rows = _Embedding.apply(weight, flat, None, bool(scale_grad_by_freq))        # (n, dim)
     if per_sample_weights is not None:
-        rows = rows * per_sample_weights.reshape(-1).index_select(0, pos).unsqueeze(1)
-    zeros = _F["zeros"](bags, weight.shape[1], dtype=weight.dtype, device=dev)
+        rows = rows * per_sample_weights.reshape(-1).to(rows.dtype).unsqueeze(1)
+    zeros = _F["zeros"](bags + 1, weight.shape[1], dtype=weight.dtype, device=dev)
     if mode == "max":
         idx = bag.unsqueeze(1).expand(-1, weight.shape[1])
-        return zeros.scatter_reduce(0, idx, rows, "amax", include_self=False)
-    out = zeros.index_add(0, bag, rows)
+        return zeros.scatter_reduce(0, idx, rows, "amax", include_self=False)[:bags]
+    out = zeros.index_add(0, bag, rows)[:bags]
     if mode == "mean":
-        counts = np.maximum(np.bincount(ids[keep], minlength=bags), 1).astype(np.float64)
-        out = out / _F["tensor"](counts, dtype=weight.dtype, device=dev).unsqueeze(1)
+        counts = _F["zeros"](bags + 1, dtype=weight.dtype, device=dev).index_add(
+            0, bag, _F["ones"](bag.shape[0], dtype=weight.dtype, device=dev))[:bags]
+        out = out / counts.clamp_min(1).unsqueeze(1)
     return out
 
 
