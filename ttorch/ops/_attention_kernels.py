@@ -4,6 +4,9 @@ The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
 import triton
 import triton.language as tl
 
+LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)    # the forward keeps its scores in log2 units
+LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
+
 
 @triton.jit
 def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
@@ -33,17 +36,20 @@ def _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, s
         kmask = kmask & (rn[None, :] < S)
         vmask = vmask & (rn[:, None] < S)
     kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)             # (BE, BN)
-    s = tl.dot(q, kt, input_precision="ieee") * scale
+    # scores in log2 units (exp2 is one instruction): the bias, in natural units, before converting
     if EDGE:
-        s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
+        s = _bias(tl.dot(q, kt, input_precision="ieee") * scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
+                  MASK, CAUSAL) * LOG2E
+    else:
+        s = tl.dot(q, kt, input_precision="ieee") * (scale * LOG2E)
     m_new = tl.maximum(m_i, tl.max(s, 1))
     if EDGE:
-        # a row with no key yet keeps m = -inf: shift by 0 there so exp gives 0, not NaN
+        # a row with no key yet keeps m = -inf: shift by 0 there so exp2 gives 0, not NaN
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
     else:
         m_safe = m_new
-    p = tl.exp(s - m_safe[:, None])
-    alpha = tl.exp(m_i - m_safe)
+    p = tl.exp2(s - m_safe[:, None])
+    alpha = tl.exp2(m_i - m_safe)
     l_i = l_i * alpha + tl.sum(p, 1)
     vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)            # (BN, BEV)
     acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
@@ -51,22 +57,29 @@ def _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, s
 
 
 @triton.jit
-def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
-                     EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
-                     MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                     BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
-    # one flat grid axis (query blocks of one head are neighbours, so K/V stay in L2)
+def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr):
+    """The forward's and dQ's program: one flat grid axis, so the query blocks of a head are
+    neighbours and its K/V stay in L2. Returns the block index, (batch * head), batch, head, K/V
+    head (GQA), the query rows, the head-dim lanes and the (BLOCK_M, BLOCK_E) tile of Q."""
     n_m = tl.cdiv(L, BLOCK_M)
     pid = tl.program_id(0)
     pid_m = pid % n_m
     bh = (pid // n_m).to(tl.int64)
     b, h = bh // H, bh % H
-    hk = h // GROUP
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     re = tl.arange(0, BLOCK_E)
-    rev = tl.arange(0, BLOCK_EV)
     q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
-                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
+                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)
+    return pid_m, bh, b, h, h // GROUP, rm, re, q
+
+
+@triton.jit
+def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
+                     EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
+                     MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                     BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
+    rev = tl.arange(0, BLOCK_EV)
     k_base = k_ptr + b * s_kb + hk * s_kh
     v_base = v_ptr + b * s_vb + hk * s_vh
     m_base = m_ptr + b * s_mb + h * s_mh
@@ -92,7 +105,7 @@ def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP
                                    s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, BLOCK_N)
     dead = l_i == 0.0
     acc = acc / tl.where(dead, 1.0, l_i)[:, None]
-    lse = tl.where(dead, float("-inf"), m_i + tl.log(tl.where(dead, 1.0, l_i)))
+    lse = tl.where(dead, float("-inf"), m_i * LN2 + tl.log(tl.where(dead, 1.0, l_i)))     # back to natural log
     tl.store(o_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :], acc.to(o_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (rev[None, :] < EV))
     tl.store(lse_ptr + bh * L + rm, lse, mask=rm < L)
@@ -228,17 +241,8 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
                         s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
                         BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
-    n_m = tl.cdiv(L, BLOCK_M)
-    pid = tl.program_id(0)
-    pid_m = pid % n_m
-    bh = (pid // n_m).to(tl.int64)
-    b, h = bh // H, bh % H
-    hk = h // GROUP
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    re = tl.arange(0, BLOCK_E)
+    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
     rev = tl.arange(0, BLOCK_EV)
-    q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
-                mask=(rm[:, None] < L) & (re[None, :] < E), other=0)                     # (BM, BE)
     do = tl.load(do_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
     lse = _load_lse(lse_ptr + bh * L, rm, L)
