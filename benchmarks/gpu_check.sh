@@ -4,10 +4,11 @@
 # the host-cost diagnostics. Every stage has its own time limit (SIGINT: pytest and the harness stop
 # and still report what they finished), so the whole call ends inside the device tool's limit.
 # Usage (repo root, machine with an NVIDIA GPU):
-#   OUT=/some/dir [SUITE_S=210 TUNE_S=100 E2E_S=120 OPS_S=160] bash benchmarks/gpu_check.sh [pytest args]
+#   OUT=/some/dir [SUITE_S=170 TUNE_S=130 E2E_S=100 OPS_S=130] bash benchmarks/gpu_check.sh [pytest args]
+# The defaults add up to about 560 s, inside the device tool's 600 s per command.
 # $OUT receives at most 8 files: suite.log, junit.xml, tune.log, bench_e2e.log, bench_ops.log,
-# gpu_quick.log, bench.tgz (tables, JSON, plots, the tune cache) and triton_src.tgz (the installed
-# Triton's launcher sources, for work on the launch path).
+# gpu_quick.log, bench.tgz (tables, JSON, plots, the tune cache) and, with TRITON_SRC=1, triton_src.tgz
+# (the installed Triton's launcher sources, for work on the launch path).
 export PYTHONPATH=. TRITON_INTERPRET=0 PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
 export TTORCH_FAST_LAUNCH=${TTORCH_FAST_LAUNCH:-1}   # the launch fast path is opt-in until a GPU suite passes with it
 OUT=${OUT:-/tmp/gpu_out}; W=$(mktemp -d); mkdir -p "$OUT"
@@ -15,17 +16,17 @@ TC="$W/tune.json"     # the tuning pass and the harness share it; the suite does
 nvidia-smi -L; python3 -c "import triton, numpy; print('triton', triton.__version__, 'numpy', numpy.__version__)"
 python3 -c "import ttorch; print(ttorch.cuda.get_device_name(0), ttorch.ones(3, device='cuda') + 1)" 2>&1 | tail -5
 TDIR=$(python3 -c "import triton, os; print(os.path.dirname(triton.__file__))")
-[ -n "$NO_TRITON_SRC" ] || (cd "$TDIR/.." && tar czf "$OUT/triton_src.tgz" triton/runtime triton/compiler triton/backends/nvidia/driver.py \
+[ -z "$TRITON_SRC" ] || (cd "$TDIR/.." && tar czf "$OUT/triton_src.tgz" triton/runtime triton/compiler triton/backends/nvidia/driver.py \
     triton/backends/driver.py 2>/dev/null)
-timeout -s INT -k 20 ${SUITE_S:-210} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout 120 -rfE \
+timeout -s INT -k 20 ${SUITE_S:-170} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout 120 -rfE \
     --tb=line --durations=15 --junitxml="$OUT/junit.xml" "${@:-tests}" > "$OUT/suite.log" 2>&1
 echo "suite rc=$?"; grep -E "passed|failed" "$OUT/suite.log" | tail -3
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | cut -c1-200 | sort | head -60
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-100} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-130} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
 echo "tune rc=$?"; grep -E "bucket|TFLOP" "$OUT/tune.log" | tail -20
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-120} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-100} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
     --out "$W/e2e" > "$OUT/bench_e2e.log" 2>&1; grep -E "^\|" "$OUT/bench_e2e.log"
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-160} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-130} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
     --out "$W/ops" > "$OUT/bench_ops.log" 2>&1; grep -E "^\|" "$OUT/bench_ops.log"
 timeout 30 python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
 tail -12 "$OUT/gpu_quick.log"
