@@ -133,14 +133,9 @@ def _hooks_idle():
 
 
 def _spec(a):
-    """The part of ``a`` that Triton specializes on (a finer partition is harmless)."""
+    """What Triton specializes on in a non-tensor, non-int argument (``launch`` keys tensors and
+    ints inline); a finer partition is harmless."""
     t = type(a)
-    if t is _Tensor:
-        return a.dtype, not a.data_ptr() & 15
-    if t is int:
-        if a == 1:
-            return 1
-        return (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8)
     if t is float:
         return float
     if t is bool:
