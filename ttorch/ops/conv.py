@@ -290,9 +290,14 @@ def _wgrad_cpu(x, dy, *, stride, padding, dilation, groups, kernel):
 
 
 # ------------------------------------------------------------------------------ backward rules
+def _ctx_geo(ctx):
+    """The geometry keywords every conv op takes, from a backward rule's context."""
+    return dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+
+
 def _fwd_bw(ctx, g):
     x, w = ctx.inputs[0], ctx.inputs[1]
-    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    geo = _ctx_geo(ctx)
     dx = _conv_input(g, w, None, size=tuple(x.shape[2:]), **geo) if ctx.needs[0] else None
     dw = _conv_weight(x, g, kernel=tuple(w.shape[2:]), **geo) if ctx.needs[1] else None
     db = g.sum((0, 2, 3)) if ctx.needs[2] else None
@@ -302,7 +307,7 @@ def _fwd_bw(ctx, g):
 def _dgrad_bw(ctx, gx):
     # dx = A(w) dy is linear in dy and in w: conv (the adjoint) and wgrad give both gradients
     dy, w = ctx.inputs[0], ctx.inputs[1]
-    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    geo = _ctx_geo(ctx)
     ddy = _conv2d(gx, w, None, out_size=tuple(dy.shape[2:]), **geo) if ctx.needs[0] else None
     dw = _conv_weight(gx, dy, kernel=tuple(w.shape[2:]), **geo) if ctx.needs[1] else None
     db = gx.sum((0, 2, 3)) if ctx.needs[2] else None
@@ -311,7 +316,7 @@ def _dgrad_bw(ctx, gx):
 
 def _wgrad_bw(ctx, gw):
     x, dy = ctx.inputs
-    geo = dict(stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=ctx.groups)
+    geo = _ctx_geo(ctx)
     dx = _conv_input(dy, gw, None, size=tuple(x.shape[2:]), **geo) if ctx.needs[0] else None
     ddy = _conv2d(x, gw, None, out_size=tuple(dy.shape[2:]), **geo) if ctx.needs[1] else None
     return dx, ddy
