@@ -67,19 +67,30 @@ def ref_sgd(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, ma
     return update
 
 
+def _decayed(w, g, lr, weight_decay, decoupled, maximize):
+    """The Adam family's prologue: maximize flips g; weight decay either shrinks w (decoupled) or adds to g."""
+    g = -g if maximize else g
+    if weight_decay:
+        if decoupled:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * w
+    return w, g
+
+
+def _moments(s, g, b1, b2):
+    """The first and second moment updates of the Adam family, in the state dict ``s``."""
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+
+
 def ref_adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False,
              decoupled_weight_decay=False):
     b1, b2 = betas
 
     def update(s, w, g, t):
-        g = -g if maximize else g
-        if weight_decay:
-            if decoupled_weight_decay:
-                w = w * (1 - lr * weight_decay)
-            else:
-                g = g + weight_decay * w
-        s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
-        s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+        w, g = _decayed(w, g, lr, weight_decay, decoupled_weight_decay, maximize)
+        _moments(s, g, b1, b2)
         mhat = s["m"] / (1 - b1 ** t)
         if amsgrad:
             s["vmax"] = np.maximum(s.get("vmax", 0), s["v"])
@@ -152,19 +163,13 @@ def ref_nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_de
     b1, b2 = betas
 
     def update(s, w, g, t):
-        g = -g if maximize else g
-        if weight_decay:
-            if decoupled_weight_decay:
-                w = w * (1 - lr * weight_decay)
-            else:
-                g = g + weight_decay * w
+        w, g = _decayed(w, g, lr, weight_decay, decoupled_weight_decay, maximize)
         mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         # PyTorch keeps the running product as a float32 tensor (state["mu_product"])
         s["mp"] = np.float32(s.get("mp", np.float32(1.0)) * np.float32(mu))
         mp = float(s["mp"])
-        s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
-        s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+        _moments(s, g, b1, b2)
         mhat = mu_next * s["m"] / (1 - mp * mu_next) + (1 - mu) * g / (1 - mp)
         vhat = s["v"] / (1 - b2 ** t)
         return w - lr * mhat / (np.sqrt(vhat) + eps)
@@ -176,14 +181,8 @@ def ref_radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_w
     rho_inf = 2 / (1 - b2) - 1
 
     def update(s, w, g, t):
-        g = -g if maximize else g
-        if weight_decay:
-            if decoupled_weight_decay:
-                w = w * (1 - lr * weight_decay)
-            else:
-                g = g + weight_decay * w
-        s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
-        s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+        w, g = _decayed(w, g, lr, weight_decay, decoupled_weight_decay, maximize)
+        _moments(s, g, b1, b2)
         mhat = s["m"] / (1 - b1 ** t)
         rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
         if rho_t > 5:
