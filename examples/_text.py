@@ -71,3 +71,12 @@ def estimate_loss(loss_fn, splits, block_size, batch_size, eval_iters, device):
         losses = [loss_fn(*get_batch(data, block_size, batch_size, device)).item() for _ in range(eval_iters)]
         out[name] = sum(losses) / len(losses)
     return out
+
+
+def print_sample(model, tok, prompt, args):
+    """Generate ``args.sample_tokens`` characters after ``prompt`` and print them between rules."""
+    ids = torch.tensor([tok.encode(prompt)], dtype=torch.long, device=args.device)
+    sample = model.generate(ids, args.sample_tokens, temperature=args.temperature, top_k=args.top_k)
+    print("--- sample ---")
+    print(tok.decode(sample[0].tolist()))
+    print("--------------")

@@ -163,11 +163,7 @@ def main(argv=None):
     losses = report(args.steps)
 
     model.eval()
-    prompt = torch.tensor([tok.encode("\n")], dtype=torch.long, device=args.device)
-    sample = model.generate(prompt, args.sample_tokens, temperature=args.temperature, top_k=args.top_k)
-    print("--- sample ---")
-    print(tok.decode(sample[0].tolist()))
-    print("--------------")
+    _text.print_sample(model, tok, "\n", args)
     print(f"final val loss: {losses['val']:.4f}")
     return 0
 

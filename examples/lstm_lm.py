@@ -136,11 +136,7 @@ def main(argv=None):
             val = report(step, sum(running) / len(running))
             running = []
 
-    prompt = torch.tensor([tok.encode("The ")], dtype=torch.long, device=args.device)
-    sample = model.generate(prompt, args.sample_tokens, temperature=args.temperature, top_k=args.top_k)
-    print("--- sample ---")
-    print(tok.decode(sample[0].tolist()))
-    print("--------------")
+    _text.print_sample(model, tok, "The ", args)
     print(f"final val loss: {val:.4f}, perplexity {math.exp(val):.2f}")
     return 0
 
