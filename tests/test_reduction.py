@@ -321,6 +321,27 @@ def test_long_rows_in_blocks(monkeypatch):
     np.testing.assert_allclose(npy(x.grad)[0, :, 0], np.arange(21, 0, -1))  # reversed scan across blocks
 
 
+@cuda_only
+def test_online_softmax_special_values(monkeypatch):
+    """The looped softmax's one-exp running sum (``_online_sum``): a NaN anywhere poisons its row,
+    ties with the running max count once each, rows of -inf and a late +inf follow the NumPy path."""
+    from ttorch.ops import cross_entropy as ce
+    monkeypatch.setattr(softmax_mod, "MAX_BLOCK_N", 4)
+    monkeypatch.setattr(ce, "MAX_BLOCK_N", 4)
+    a = np.array([[1, 2, 3, 4, 5, 6, -1, 0.5, 3],
+                  [-inf] * 9,
+                  [-inf, -inf, 3, -inf, 2, -inf, -inf, -inf, 7],
+                  [1, 2, 3, 4, 5, 6, 7, np.nan, 9],
+                  [1, 2, 3, 4, 5, 6, 7, 8, inf],
+                  [5] * 9,
+                  [9, 8, 7, 6, 5, 4, 3, 2, 1]], np.float32)
+    for f in (lambda t: t.softmax(1), lambda t: t.log_softmax(1),
+              lambda t: ttorch.nn.functional.cross_entropy(t, T(np.arange(7), t.device.type), reduction="none")):
+        want, got = f(T(a)).numpy(), f(T(a, "cuda")).cpu().numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)          # NaNs in the same places
+    assert np.isnan(f(T(a, "cuda")).cpu().numpy()[3])
+
+
 # ------------------------------------------------------------------------------ out=, methods, binary max
 def test_out_methods_and_binary_form(device):
     x = T([[1.0, 5.0], [3.0, 2.0]], device)

@@ -23,6 +23,7 @@ from .._tensor import Tensor
 from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng, index
+from .softmax import _online_sum
 
 MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several blocks per row
 
@@ -37,10 +38,8 @@ def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, ACC: tl.c
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         x = tl.load(base + cols, mask=cols < N, other=float("-inf")).to(ACC)
-        new = tl.maximum(mx, x)
-        safe = tl.where(new == float("-inf"), 0, new)     # a lane that has seen only -inf
-        acc = acc * tl.exp(mx - safe) + tl.exp(x - safe)
-        mx = new
+        acc = _online_sum(acc, mx, x)
+        mx = tl.maximum(mx, x)
     top = tl.max(mx, 0)
     lse = top + tl.log(tl.sum(acc * tl.exp(mx - top), 0))
     t = tl.load(t_ptr + row).to(tl.int64)

@@ -21,7 +21,9 @@ from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng
 
-MAX_BLOCK_N = 4096 if SIMULATED else 2048   # tests lower it to run the two-pass path
+# Rows up to MAX_BLOCK_N are read once (a two-pass row costs 1.5x the memory traffic forward and
+# 5/3 backward); tests lower it to run the two-pass path.
+MAX_BLOCK_N = 4096 if SIMULATED else 16384
 
 
 def _rows3(x, dim):
@@ -44,9 +46,10 @@ def _block_n(n, inner):
 # ------------------------------------------------------------------------------ tuning
 # A program handles BLOCK_M rows of BLOCK_N columns; BLOCK_N follows the row length, so what is
 # tuned is the tile (BLOCK_M * BLOCK_N elements) and the warps. Heuristic (untuned buckets): tiles
-# of 4096 elements, 4 warps up to 1024 columns and 8 beyond: one row per program for long rows,
-# many short rows per program so each moves enough bytes.
-_TILES, _WARPS = (2048, 4096, 8192), (4, 8)
+# of 4096 elements, 4 warps up to 1024 columns, 8 up to 4096 and 16 beyond (a one-pass row of 16384
+# floats is then 32 registers a thread): one row per program for long rows, many short rows per
+# program so each moves enough bytes.
+_TILES, _WARPS = (2048, 4096, 8192), (4, 8, 16)
 
 
 def _tune_key(dtype, n, inner):
@@ -60,7 +63,7 @@ def _tune_configs(b):
 
 def _tune_heuristic(b):
     bn = b[1]
-    return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=4 if bn <= 1024 else 8)
+    return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=4 if bn <= 1024 else 8 if bn <= 4096 else 16)
 
 
 def _tune_problems(quick):
@@ -82,6 +85,16 @@ def _tune_bench(cfg, dtype, m, n):
 tune.register(tune.Tunable("softmax", configs=_tune_configs, key=lambda dt, m, n: _tune_key(getattr(D, dt), n, 1),
                            heuristic=_tune_heuristic, problems=_tune_problems, bench=_tune_bench,
                            doc="softmax/log_softmax forward and backward: rows per program and warps"))
+
+
+@triton.jit
+def _online_sum(acc, mx, x):
+    """The running sum of ``exp(x - max)`` per lane, given the lane's max ``mx`` so far and its new
+    element ``x``, with ONE exp (the kernels run close to the SFU's rate): ``e = exp(-|x - mx|)``
+    weighs ``x`` when it is not the new max, and rescales ``acc`` when it is. A NaN propagates;
+    -inf adds nothing (and a lane that has seen only -inf keeps 0, not NaN)."""
+    e = tl.where(x == float("-inf"), 0.0, tl.exp(-tl.abs(x - mx)))
+    return tl.where(x > mx, acc * e + 1.0, acc + e)
 
 
 @triton.jit
@@ -113,10 +126,8 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
             m = rmask[:, None] & (cols < N)[None, :]
             x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m,
                         other=float("-inf")).to(ACC)
-            new = tl.maximum(mx, x)
-            safe = tl.where(new == float("-inf"), 0, new)     # a lane that has seen only -inf
-            acc = acc * tl.exp(mx - safe) + tl.exp(x - safe)
-            mx = new
+            acc = _online_sum(acc, mx, x)
+            mx = tl.maximum(mx, x)
         top = tl.max(mx, 1)
         s = tl.sum(acc * tl.exp(mx - top[:, None]), 1)
         for start in range(0, N, BLOCK_N):
@@ -267,12 +278,14 @@ def _specs(kernel, nin):
                                                  f" {bm}x{bn} w{warps}{tag}")
     out = []
     for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 256),
-                           (D.float16, False, 2048), (D.float64, True, 512), (D.bfloat16, False, 256)):
+                           (D.float16, False, 2048), (D.float64, True, 512), (D.bfloat16, False, 256),
+                           (D.float32, True, 8192), (D.float32, True, 16384), (D.bfloat16, True, 16384),
+                           (D.float64, True, 16384), (D.float32, False, 16384)):
         h = _tune_heuristic((dt.name, bn, False))
         out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps) for log in (False, True)]
     # every configuration the tuner may pick, for the common dtypes and both code paths
     for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 1024),
-                           (D.bfloat16, False, 2048)):
+                           (D.bfloat16, False, 2048), (D.float32, True, 16384)):
         for c in _tune_configs((dt.name, bn, False)):
             out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps, " tuned"))
     return out
