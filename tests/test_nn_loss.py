@@ -732,3 +732,48 @@ def test_ctc_loss_impossible_and_zero_infinity():
     assert out.item() == 0.0 and np.all(x.grad.numpy() == 0)
     with pytest.raises(RuntimeError, match="Expected input_lengths to have value at most 2, but got value 3"):
         F.ctc_loss(lp, tg, ttorch.tensor([3]), tl_)
+    with pytest.raises(RuntimeError, match="size at least 2 at dimension 1, but got size 1 for argument #2 'targets'"):
+        F.ctc_loss(lp, ttorch.tensor([[1]]), il, tl_)
+    with pytest.raises(RuntimeError, match="Expected tensor to have size 2 at dimension 0, but got size 1"):
+        F.ctc_loss(lp, ttorch.tensor([1]), il, tl_)                     # concatenated targets too short
+
+
+def test_ctc_loss_blank_padding_and_unbatched(device):
+    # blank is the last class; padding past each length is out of range (-1, C + 5) and must be ignored
+    lp, _, il, _ = _ctc_inputs(seed=4)
+    C = lp.shape[2]
+    tg, tl_ = np.array([[1, 0, 0], [2, 1, -1], [C + 5, -1, -1]]), np.array([3, 2, 0])
+    ref = np_ctc(lp, tg, il, tl_, blank=C - 1)
+    x = ttorch.tensor(lp, dtype=ttorch.float32, device=device)
+    _check(F.ctc_loss(x, ttorch.tensor(tg, device=device), il, tl_, blank=C - 1, reduction="none"), ref)
+    cat = ttorch.tensor(np.concatenate([tg[n, :tl_[n]] for n in range(3)]), device=device)
+    _check(F.ctc_loss(x, cat, tuple(il), tuple(tl_), blank=C - 1, reduction="sum"), ref.sum())
+    one = F.ctc_loss(x[:, 0], ttorch.tensor(tg[0], device=device), int(il[0]), int(tl_[0]), blank=C - 1,
+                     reduction="none")
+    _check(one, ref[0])
+    none = ttorch.tensor(np.zeros((3, 0), np.int64), device=device)       # no labels at all: L = 1
+    _check(F.ctc_loss(x, none, il, (0, 0, 0), blank=C - 1, reduction="none"),
+           np_ctc(lp, np.zeros((3, 0), np.int64), il, (0, 0, 0), blank=C - 1))
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="needs the cuda device")
+@pytest.mark.parametrize("layout", ["padded", "concatenated"])
+@pytest.mark.parametrize("lengths", ["tuple", "cpu tensor"])
+def test_ctc_loss_on_cuda_reads_nothing_back(layout, lengths, monkeypatch):
+    from ttorch.ops import movement
+    lp, tg, il, tl_ = _ctc_inputs()
+    tg = np.where(np.arange(3) < tl_[:, None], tg, lp.shape[2] + 5)      # out-of-range padding
+    ref = np_ctc(lp, tg, il, tl_)
+    x = ttorch.tensor(lp, dtype=ttorch.float32, device="cuda")
+    targets = tg if layout == "padded" else np.concatenate([tg[n, :tl_[n]] for n in range(3)])
+    targets = ttorch.tensor(targets, device="cuda")
+    il_, tl2 = (tuple(il), tuple(tl_)) if lengths == "tuple" else (ttorch.tensor(il), ttorch.tensor(tl_))
+
+    def host_read(*a, **k):
+        raise AssertionError("ctc_loss read a cuda tensor back to the host")
+    for name in ("cpu", "numpy", "item", "tolist", "__int__", "__bool__"):
+        monkeypatch.setattr(ttorch.Tensor, name, host_read)
+    monkeypatch.setattr(movement, "_to_device_np", host_read)     # what Tensor._host() copies back with
+    out = F.ctc_loss(x, targets, il_, tl2, reduction="none")
+    monkeypatch.undo()
+    _check(out, ref)
