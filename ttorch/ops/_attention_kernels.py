@@ -143,13 +143,15 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, sta
         qmask = qmask & (rm[:, None] < L)
         domask = domask & (rm[:, None] < L)
     q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=qmask, other=0)                 # (BM, BE)
-    st = tl.dot(k, tl.trans(q), input_precision="ieee") * scale                                 # (BN, BM)
+    # P from the scores and LSE in log2 units, as the forward made them (exp2 is one instruction)
     if EDGE:
-        st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)
-        pt = tl.exp(st - _load_lse(lse_base, rm, L)[None, :])
+        st = tl.dot(k, tl.trans(q), input_precision="ieee") * scale                             # (BN, BM)
+        st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
+        pt = tl.exp2(st - _load_lse(lse_base, rm, L)[None, :] * LOG2E)
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
-        pt = tl.exp(st - tl.load(lse_base + rm)[None, :])
+        st = tl.dot(k, tl.trans(q), input_precision="ieee") * (scale * LOG2E)                   # (BN, BM)
+        pt = tl.exp2(st - tl.load(lse_base + rm)[None, :] * LOG2E)
         delta = tl.load(delta_base + rm)
     do = tl.load(do_base + rm[:, None] * EV + rev[None, :], mask=domask, other=0)                # (BM, BEV)
     dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
@@ -160,18 +162,18 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, sta
 
 
 @triton.jit
-def _dq_block(dq, q, do, lse, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm,
+def _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm,
               s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
               BLOCK_N: tl.constexpr):
-    """One key block of dQ, with every mask."""
+    """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units."""
     rn = start_n + tl.arange(0, BLOCK_N)
     kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=(rn[None, :] < S) & (re[:, None] < E),
                  other=0)                                                                         # (BE, BN)
     vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=(rn[None, :] < S) & (rev[:, None] < EV),
                  other=0)                                                                         # (BEV, BN)
     s = tl.dot(q, kt, input_precision="ieee") * scale
-    s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL)
-    p = tl.exp(s - lse[:, None])
+    s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
+    p = tl.exp2(s - lse2[:, None])
     dp = tl.dot(do, vt, input_precision="ieee")
     ds = p * (dp - delta[:, None])
     dq += tl.dot(ds.to(kt.dtype), tl.trans(kt), input_precision="ieee")
@@ -245,7 +247,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
     rev = tl.arange(0, BLOCK_EV)
     do = tl.load(do_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
-    lse = _load_lse(lse_ptr + bh * L, rm, L)
+    lse2 = _load_lse(lse_ptr + bh * L, rm, L) * LOG2E
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
     k_base = k_ptr + b * s_kb + hk * s_kh
     v_base = v_ptr + b * s_vb + hk * s_vh
@@ -257,7 +259,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
     # one loop with every mask: a second, unmasked loop (as in the forward) took this kernel from 128
     # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
     for start_n in range(0, hi, BLOCK_N):
-        dq = _dq_block(dq, q, do, lse, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
+        dq = _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                        s_mm, s_mn, E, EV, MASK, CAUSAL, BLOCK_N)
     tl.store(dq_ptr + bh * L * E + rm[:, None] * E + re[None, :], (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))
