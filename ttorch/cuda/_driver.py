@@ -10,6 +10,7 @@ in per-size lists and the next allocation of that size class takes one back with
 Reuse is safe because everything runs on stream 0, in order. ``empty_cache`` (and an allocation
 that runs out of memory) hands the waiting blocks back to the pool.
 """
+import functools
 import os
 import threading
 
@@ -46,6 +47,9 @@ class _Simulated:
 
     def device_name(self, index):
         return self.name
+
+    def sm_count(self, index):
+        return 4    # few, so a persistent kernel's programs each take several tiles in the tests
 
     def alloc_array(self, nbytes):
         # int64 backing keeps every element 8-byte aligned, as device memory is.
@@ -112,6 +116,7 @@ class _Real:
         self.context(index)
         self.current = index
 
+    @functools.lru_cache(maxsize=None)
     def capability(self, index):
         dev = self._check(self.cu.cuDeviceGet(index))[0]
         a = self.cu.CUdevice_attribute
@@ -122,6 +127,12 @@ class _Real:
     def device_name(self, index):
         dev = self._check(self.cu.cuDeviceGet(index))[0]
         return self._check(self.cu.cuDeviceGetName(256, dev))[0].split(b"\0")[0].decode()
+
+    @functools.lru_cache(maxsize=None)
+    def sm_count(self, index):
+        dev = self._check(self.cu.cuDeviceGet(index))[0]
+        a = self.cu.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+        return self._check(self.cu.cuDeviceGetAttribute(a, dev))[0]
 
     def malloc(self, nbytes, index):
         if nbytes == 0:

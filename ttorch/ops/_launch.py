@@ -11,6 +11,11 @@ from ..cuda import _driver
 
 SIMULATED = _driver.SIMULATED
 
+try:
+    from triton.tools.tensor_descriptor import TensorDescriptor as _TensorDescriptor
+except ImportError:                      # a Triton without host-side TMA descriptors
+    _TensorDescriptor = None
+
 
 class _HostArg:
     """What Triton's interpreter needs of a pointer argument: PyTorch's storage surface."""
@@ -47,6 +52,8 @@ def _arg(a):
     from .._tensor import Tensor
     if type(a) is Tensor:
         return _HostArg(a.untyped_storage(), a._offset, a.dtype, a._shape, a.stride())
+    if type(a) is _TensorDescriptor:    # a TMA descriptor over a tensor: the same, for its base
+        return _TensorDescriptor(_arg(a.base), a.shape, a.strides, a.block_shape, a.padding)
     if type(a) is float:
         # compiled kernels see a float argument as an fp32 scalar; the interpreter would
         # pass the Python float through untyped, so give it the same type here

@@ -1,9 +1,10 @@
 """The GEMM kernel family behind every product on cuda (``matmul``, ``mm``, ``bmm``, ``addmm``,
-``baddbmm``, ``linear``): ONE tiled Triton kernel, ``_gemm_kernel``, and its host launcher.
+``baddbmm``, ``linear``): a tiled Triton kernel, ``_gemm_kernel``, a persistent TMA variant for
+Hopper, ``_gemm_tma_kernel``, and their host launcher.
 
-The kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no copy),
-a batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in grouped
-order. It accumulates in fp32 (fp64 for float64) and ends in one epilogue::
+The tiled kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no
+copy), a batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in
+grouped order. It accumulates in fp32 (fp64 for float64) and ends in one epilogue::
 
     out = act(alpha * A @ B + beta * C)      act in none, relu, gelu, gelu_tanh, silu
 
@@ -11,9 +12,13 @@ order. It accumulates in fp32 (fp64 for float64) and ends in one epilogue::
 activation runs on the fp32 accumulator before the single store, so ``linear`` + activation
 costs no extra pass over memory.
 
+The persistent kernel (one program per SM, operand tiles by TMA descriptors) runs only where the
+tuner stored it as the winner (``python -m ttorch.tune --op gemm`` on an sm_90 card) and the
+layout allows: one product, row-major A, B row-major or stored transposed, 16-byte aligned rows.
+
 float32 products take ``tl.dot(..., input_precision="tf32")`` when
 ``ttorch.backends.cuda.matmul.allow_tf32`` is on (``PREC``, a constexpr), "ieee" otherwise.
-float64 takes the same kernel: ``tl.dot`` on fp64 compiles to DMMA on sm_80 and sm_90.
+float64 takes the tiled kernel: ``tl.dot`` on fp64 where the Triton has it (DMMA), else FMA.
 """
 import itertools
 
@@ -24,6 +29,7 @@ import triton.language as tl
 from .. import _dtype as D, tune
 from .._tensor import Tensor, _numel
 from ..backends import cuda as _backends_cuda
+from ..cuda import _driver
 from ._launch import launch, cdiv, SIMULATED
 from .elementwise import tl_dtype, _bstrides, _collapse
 from .unary import _relu, _gelu, _gelu_tanh, _silu
@@ -33,21 +39,23 @@ ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
 
 # ------------------------------------------------------------------------------- the kernel
 @triton.jit
+def _grouped(tile, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    """Output tile ``tile``'s (row, column) block in grouped order: GROUP_M consecutive tiles walk
+    down a column, so the tiles of B they share are still in L2 when the next group starts."""
+    width = GROUP_M * tl.cdiv(N, BLOCK_N)
+    first_m = (tile // width) * GROUP_M
+    group_m = tl.minimum(tl.cdiv(M, BLOCK_M) - first_m, GROUP_M)
+    return first_m + (tile % width) % group_m, (tile % width) // group_m
+
+
+@triton.jit
 def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
                  s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn, s_ob, s_om, s_on,
                  alpha, alpha_lo, beta, beta_lo,
                  ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
                  ACT: tl.constexpr = "none"):
-    # Grouped order: GROUP_M consecutive programs walk down a column of output tiles, so the
-    # tiles of B they share are still in L2 when the next group starts.
-    pid = tl.program_id(0)
-    grid_n = tl.cdiv(N, BLOCK_N)
-    width = GROUP_M * grid_n
-    first_m = (pid // width) * GROUP_M
-    group_m = tl.minimum(tl.cdiv(M, BLOCK_M) - first_m, GROUP_M)
-    pid_m = first_m + (pid % width) % group_m
-    pid_n = (pid % width) // group_m
+    pid_m, pid_n = _grouped(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     batch = tl.program_id(1).to(tl.int64)
     rm = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     rn = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
@@ -66,12 +74,21 @@ def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
             acc = tl.dot(a, b, acc, input_precision=PREC)
         a_ptrs += BLOCK_K * s_ak
         b_ptrs += BLOCK_K * s_bk
+    _epilogue(acc, c_ptr, batch * s_cb, out_ptr + batch * s_ob, rm, rn, M, N, s_cm, s_cn, s_om, s_on,
+              alpha, alpha_lo, beta, beta_lo, ACC, HAS_C, SCALE, ACT)
+
+
+@triton.jit
+def _epilogue(acc, c_ptr, c_off, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
+              ACC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr, ACT: tl.constexpr):
+    """``out = act(alpha * acc + beta * C)`` for one tile, rows ``rm`` and columns ``rn``; both GEMM
+    kernels end here."""
     # alpha and beta arrive as fp32 pairs (hi + lo): a float64 product keeps ~48 bits of them
     if SCALE:
         acc = acc * alpha + acc * alpha_lo
     mask = (rm < M)[:, None] & (rn < N)[None, :]
     if HAS_C:
-        c = tl.load(c_ptr + batch * s_cb + rm[:, None] * s_cm + rn[None, :] * s_cn, mask=mask, other=0.0).to(ACC)
+        c = tl.load(c_ptr + c_off + rm[:, None] * s_cm + rn[None, :] * s_cn, mask=mask, other=0.0).to(ACC)
         acc += c * beta + c * beta_lo
     # the activation sees the fp32 (fp64) pre-activation, as PyTorch's unfused fp32 math would
     if ACT == "relu":
@@ -82,8 +99,34 @@ def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
         acc = _gelu_tanh(acc, 0, 0)
     elif ACT == "silu":
         acc = _silu(acc, 0, 0)
-    tl.store(out_ptr + batch * s_ob + rm[:, None] * s_om + rn[None, :] * s_on, acc.to(out_ptr.dtype.element_ty),
-             mask=mask)
+    tl.store(out_ptr + rm[:, None] * s_om + rn[None, :] * s_on, acc.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _gemm_tma_kernel(a_desc, b_desc, c_ptr, out_ptr, M, N, K, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
+                     programs, ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
+                     B_T: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                     GROUP_M: tl.constexpr, ACT: tl.constexpr = "none"):
+    """The persistent GEMM for Hopper: ``programs`` programs (one per SM) stride over the output
+    tiles in grouped order, and the operand tiles arrive by TMA: the copy engine computes the
+    addresses and zero-fills past the edges, so the K loop has no masks and no pointer arithmetic.
+    A is row-major; B is row-major (K, N) or, with ``B_T``, stored (N, K) as ``linear``'s weight."""
+    tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
+    for tile in tl.range(tl.program_id(0), tiles, programs):
+        pid_m, pid_n = _grouped(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
+        off_m, off_n = pid_m * BLOCK_M, pid_n * BLOCK_N
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+        for k in range(0, tl.cdiv(K, BLOCK_K)):
+            a = a_desc.load([off_m, k * BLOCK_K])                                   # (BM, BK)
+            if B_T:
+                b = b_desc.load([off_n, k * BLOCK_K]).T                             # (BK, BN)
+            else:
+                b = b_desc.load([k * BLOCK_K, off_n])
+            acc = tl.dot(a, b, acc, input_precision=PREC)
+        rm = (off_m + tl.arange(0, BLOCK_M)).to(tl.int64)
+        rn = (off_n + tl.arange(0, BLOCK_N)).to(tl.int64)
+        _epilogue(acc, c_ptr, 0, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo, ACC,
+                  HAS_C, SCALE, ACT)
 
 
 # Tile configurations (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first.
@@ -190,10 +233,20 @@ def with_fp64_fallback(fn, dtype, prec="ieee"):
 
 
 def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
-    bm, bn, bk, gm, warps, stages = cfg
+    bm, bn, bk, gm, warps, stages = cfg[:6]
     a_hi, a_lo = _split(alpha, acc)
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
+    meta = dict(ACC=tl_dtype(acc), PREC=prec, HAS_C=c is not None, SCALE=alpha != 1, BLOCK_M=bm, BLOCK_N=bn,
+                BLOCK_K=bk, GROUP_M=gm, ACT=act, num_warps=warps, num_stages=stages)
+    if len(cfg) > 6 and cfg[6] and _numel(sizes) == 1 and _hopper(out.device.index or 0):  # a tuned TMA tile
+        tma = _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk)
+        if tma is not None:
+            a_desc, b_desc, b_t = tma
+            programs = min(tiles, _driver.backend().sm_count(out.device.index or 0))
+            launch(_gemm_tma_kernel, (programs,), a_desc, b_desc, c, out, M, N, K, sc[-2], sc[-1], so[-2], so[-1],
+                   a_hi, a_lo, b_hi, b_lo, programs, B_T=b_t, **meta)
+            return out
     inner = sizes[-1]
     # leading batch dims that don't merge loop here; the last one is grid axis 1
     for idx in itertools.product(*[range(s) for s in sizes[:-1]]):
@@ -201,10 +254,33 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
             d = [sum(i * st[j] for j, i in enumerate(idx)) + start * st[-1] for st in bst]
             launch(_gemm_kernel, (tiles, min(inner - start, _MAX_GRID_Y)), _shift(a, d[0]), _shift(b, d[1]),
                    _shift(c, d[2]), _shift(out, d[3]), M, N, K, bst[0][-1], sa[-2], sa[-1], bst[1][-1], sb[-2],
-                   sb[-1], bst[2][-1], sc[-2], sc[-1], bst[3][-1], so[-2], so[-1], a_hi, a_lo, b_hi, b_lo,
-                   ACC=tl_dtype(acc), PREC=prec, HAS_C=c is not None, SCALE=alpha != 1, BLOCK_M=bm, BLOCK_N=bn,
-                   BLOCK_K=bk, GROUP_M=gm, ACT=act, num_warps=warps, num_stages=stages)
+                   sb[-1], bst[2][-1], sc[-2], sc[-1], bst[3][-1], so[-2], so[-1], a_hi, a_lo, b_hi, b_lo, **meta)
     return out
+
+
+def _hopper(index):
+    return _driver.backend().capability(index)[0] >= 9
+
+
+def _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk):
+    """TMA descriptors of A (row-major) and B (row-major, or stored (N, K): ``B_T``) and ``B_T``, or None where
+    the layout rules TMA out: half or float32 elements, a unit inner stride, 16-byte aligned bases
+    and row strides."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+    size = a.dtype.itemsize
+    if a.dtype not in (D.float16, D.bfloat16, D.float32) or (K * size) % 16:
+        return None
+    a_row = sa[-2] if M > 1 else K
+    if (sa[-1] != 1 and K > 1) or (a_row * size) % 16 or a.data_ptr() % 16 or b.data_ptr() % 16:
+        return None
+    if sb[-1] == 1 or N == 1:                          # (K, N) row-major
+        b_row = sb[-2] if K > 1 else N
+        b_t, b_desc = False, TensorDescriptor(b, [K, N], [b_row, 1], [bk, bn]) if (b_row * size) % 16 == 0 else None
+    elif sb[-2] == 1:                                  # (N, K) row-major, read transposed
+        b_t, b_desc = True, TensorDescriptor(b, [N, K], [sb[-1], 1], [bn, bk]) if (sb[-1] * size) % 16 == 0 else None
+    else:
+        b_desc = None
+    return None if b_desc is None else (TensorDescriptor(a, [M, K], [a_row, 1], [bm, bk]), b_desc, b_t)
 
 
 # ------------------------------------------------------------------------------- tuning
@@ -216,15 +292,24 @@ TUNE_SPACE = {
              (64, 64, 32, 8, 4, 4), (32, 32, 32, 8, 4, 3),
              # deeper pipelines for Hopper's 227 KiB of shared memory (192 KiB here; too much for
              # sm_80's 163 KiB, where the tuner skips them as out of resources)
-             (128, 256, 64, 8, 8, 4), (256, 128, 64, 8, 8, 4), (128, 128, 64, 8, 8, 5)],
+             (128, 256, 64, 8, 8, 4), (256, 128, 64, 8, 8, 4), (128, 128, 64, 8, 8, 5),
+             # the persistent TMA kernel (a 7th field of 1), Hopper only (sm_80 has no TMA: skipped)
+             (128, 256, 64, 8, 8, 3, 1), (256, 128, 64, 8, 8, 3, 1), (128, 128, 64, 8, 8, 4, 1),
+             (128, 128, 64, 8, 4, 4, 1)],
     "float32": [(128, 128, 32, 8, 8, 3), (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4),
                 (32, 32, 32, 8, 4, 3)],
+    # TF32 runs on the tensor cores: larger tiles than the FMA float32 path, TMA among them
+    "tf32": [(128, 128, 32, 8, 8, 3), (128, 256, 32, 8, 8, 3), (256, 128, 32, 8, 8, 3), (128, 128, 32, 8, 4, 4),
+             (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4), (128, 128, 64, 8, 8, 3),
+             (128, 256, 32, 8, 8, 3, 1), (128, 128, 32, 8, 8, 3, 1), (128, 128, 32, 8, 4, 4, 1)],
     "float64": [(64, 64, 16, 8, 4, 3), (32, 32, 16, 8, 4, 3)],
 }
 
 
-def _space(dtype_name):
-    return TUNE_SPACE["half" if dtype_name in ("float16", "bfloat16") else dtype_name]
+def _space(dtype_name, prec="ieee"):
+    if dtype_name in ("float16", "bfloat16"):
+        return TUNE_SPACE["half"]
+    return TUNE_SPACE["tf32" if prec == "tf32" else dtype_name]
 
 
 def _tune_key(dtype, prec, M, N, K):
@@ -232,13 +317,17 @@ def _tune_key(dtype, prec, M, N, K):
 
 
 def _tile(c):
+    """A config's tile tuple; a 7th field of 1 for the TMA kernel (the conv kernels share the rest)."""
     k = c.kwargs
-    return (k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages)
+    return (k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages) + \
+        ((1,) if k.get("TMA") else ())
 
 
 def _as_config(t):
-    return tune.Config(dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4])), num_warps=t[4],
-                       num_stages=t[5])
+    kw = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4]))
+    if len(t) > 6 and t[6]:
+        kw["TMA"] = 1
+    return tune.Config(kw, num_warps=t[4], num_stages=t[5])
 
 
 def _tune_problems(quick):
@@ -263,7 +352,7 @@ def _tune_bench(cfg, dtype, prec, M, N, K):
 
 
 tune.register(tune.Tunable(
-    "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0])],
+    "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
     key=lambda dt, prec, M, N, K: _tune_key(getattr(D, dt), prec, M, N, K),
     heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]))),
     problems=_tune_problems, bench=_tune_bench,
@@ -311,10 +400,36 @@ def _gemm_specs():
         if dt is D.float64:
             variants.append((6, "fma", "nn", None))
         specs += [_spec(dt, i, prec, layout, c_kind) for i, prec, layout, c_kind in variants]
-        # every tile the tuner may choose, contiguous operands (tf32 too for float32)
+        # every tile the tuner may choose, contiguous operands (tf32 too for float32); the TMA
+        # tiles with B row-major and transposed (linear's weight), with and without a bias
         for prec in ("ieee", "tf32") if dt is D.float32 else ("ieee",):
-            specs += [_spec(dt, None, prec, "nn", tile=t) for t in _space(dt.name) if t not in CONFIGS]
+            for t in _space(dt.name, prec):
+                if len(t) > 6:
+                    specs += [_tma_spec(dt, prec, t, b_t, c) for b_t, c in ((False, None), (True, "bias"))]
+                elif t not in CONFIGS:
+                    specs.append(_spec(dt, None, prec, "nn", tile=t))
     return specs
+
+
+def _tma_spec(dt, prec, tile, b_t, c_kind=None, act="none"):
+    from ._aot import KernelSpec, ptr
+    bm, bn, bk, gm, warps, stages, _ = tile
+    name = {D.float16: "fp16", D.bfloat16: "bf16", D.float32: "fp32"}[dt]
+    sig = {"a_desc": f"tensordesc<{name}[{bm},{bk}]>",
+           "b_desc": f"tensordesc<{name}[{bn},{bk}]>" if b_t else f"tensordesc<{name}[{bk},{bn}]>",
+           "out_ptr": ptr(dt), "M": "i32", "N": "i32", "K": "i32", "s_om": "i32"}
+    sig.update({s: "fp32" for s in ("alpha", "alpha_lo", "beta", "beta_lo")}, programs="i32")
+    ce = {"s_on": 1, "ACC": tl.float32, "PREC": prec, "HAS_C": c_kind is not None, "SCALE": False, "B_T": b_t,
+          "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": gm, "ACT": act}
+    if c_kind is None:
+        sig.update(s_cm="i32", s_cn="i32")
+        ce["c_ptr"] = None
+    else:                                # a bias row: C's row stride 0
+        sig["c_ptr"] = ptr(dt)
+        ce.update(s_cm=0, s_cn=1)
+    label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} TMA {'nt' if b_t else 'nn'}{' ' + c_kind if c_kind else ''} {prec}"
+    return KernelSpec(_gemm_tma_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label,
+                      divisible=["out_ptr", "M", "N", "K", "s_om"] + (["c_ptr"] if c_kind else []))
 
 
 def _linear_specs():
