@@ -126,7 +126,7 @@ def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, EV, BLOCK_M: 
 
 @triton.jit
 def _load_lse(lse_ptr, rows, L):
-    lse = tl.load(lse_ptr + rows, mask=rows < L, other=float("inf"))
+    lse = tl.load(lse_ptr + rows, mask=rows < L, other=float("inf")).to(tl.float32)
     # a fully masked row (LSE -inf) must give P = exp(-inf - inf) = 0, not NaN
     return tl.where(lse == float("-inf"), float("inf"), lse)
 
@@ -151,7 +151,7 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, sta
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
         st = tl.dot(k, tl.trans(q), input_precision="ieee") * (scale * LOG2E)                   # (BN, BM)
-        pt = tl.exp2(st - tl.load(lse_base + rm)[None, :] * LOG2E)
+        pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
         delta = tl.load(delta_base + rm)
     do = tl.load(do_base + rm[:, None] * EV + rev[None, :], mask=domask, other=0)                # (BM, BEV)
     dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
