@@ -10,6 +10,8 @@ in per-size lists and the next allocation of that size class takes one back with
 Reuse is safe because everything runs on stream 0, in order. ``empty_cache`` (and an allocation
 that runs out of memory) hands the waiting blocks back to the pool.
 """
+import collections
+import ctypes
 import functools
 import os
 import threading
@@ -77,6 +79,7 @@ class _Real:
         self.contexts = {}
         self.pools = {}
         self.cached = {}                # (device, size class) -> [free device pointers]
+        self.staging = {}               # device -> _Staging: pinned memory for uploads
         self.current = 0
         self._tls = threading.local()   # the CUDA current context is per thread
 
@@ -165,7 +168,11 @@ class _Real:
     def htod(self, dst, src_ptr, nbytes, index):
         if nbytes:
             self.context(index)
-            self._check(self.cu.cuMemcpyHtoD(dst, src_ptr, nbytes))
+            stage = self.staging.get(index)
+            if stage is None:
+                stage = self.staging[index] = _Staging(self.cu, self._check)
+            if not stage.upload(dst, src_ptr, nbytes):
+                self._check(self.cu.cuMemcpyHtoD(dst, src_ptr, nbytes))
 
     def dtoh(self, dst_ptr, src, nbytes, index):
         if nbytes:
@@ -185,6 +192,64 @@ class _Real:
         self.release_cached(index)
         self.synchronize(index)
         self._check(self.cu.cuMemPoolTrimTo(self.pools[index], 0))
+
+
+class _Staging:
+    """Uploads with no stream sync. ``cuMemcpyHtoD`` from pageable memory first waits for all the
+    work queued on the stream (CUDA's documented behaviour), so a ``ttorch.tensor(..., device=
+    "cuda")`` or an ``arange`` in a training step drained the GPU. An upload of at most ``MAX``
+    bytes is copied into a ring of pinned memory and sent with ``cuMemcpyHtoDAsync`` on stream 0;
+    an event per upload says when its part of the ring may be written again. Larger uploads keep
+    the synchronous copy (``upload`` returns False)."""
+
+    SIZE, MAX = 8 << 20, 1 << 20
+
+    def __init__(self, cu, check):
+        self.cu, self.check = cu, check
+        self.base = None
+        self.head = 0
+        self.inflight = collections.deque()     # (start, end, event), oldest first
+        self.free_events = []
+        self.lock = threading.Lock()            # data-loading threads upload too
+
+    def _wait_for(self, start, end):
+        """Wait for the in-flight uploads whose bytes overlap [start, end); forget finished ones."""
+        done = self.cu.CUresult.CUDA_SUCCESS
+        while self.inflight and self.cu.cuEventQuery(self.inflight[0][2])[0] == done:
+            self.free_events.append(self.inflight.popleft()[2])
+        keep = collections.deque()
+        while self.inflight:
+            s, e, ev = self.inflight.popleft()
+            if s < end and start < e:
+                self.check(self.cu.cuEventSynchronize(ev))
+                self.free_events.append(ev)
+            else:
+                keep.append((s, e, ev))
+        self.inflight = keep
+
+    def upload(self, dst, src_ptr, nbytes):
+        if nbytes > self.MAX:
+            return False
+        with self.lock:
+            self._upload(dst, src_ptr, nbytes)
+        return True
+
+    def _upload(self, dst, src_ptr, nbytes):
+        cu = self.cu
+        if self.base is None:
+            self.base = int(self.check(cu.cuMemHostAlloc(self.SIZE, 0))[0])
+        n = (nbytes + 255) & ~255                # keep every upload's start 256-byte aligned
+        if self.head + n > self.SIZE:
+            self.head = 0
+        start, end = self.head, self.head + n
+        self._wait_for(start, end)
+        ctypes.memmove(self.base + start, src_ptr, nbytes)
+        self.check(cu.cuMemcpyHtoDAsync(dst, self.base + start, nbytes, 0))
+        ev = self.free_events.pop() if self.free_events else \
+            self.check(cu.cuEventCreate(int(cu.CUevent_flags.CU_EVENT_DISABLE_TIMING)))[0]
+        self.check(cu.cuEventRecord(ev, 0))
+        self.inflight.append((start, end, ev))
+        self.head = end
 
 
 def _size_class(nbytes):
