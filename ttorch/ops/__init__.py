@@ -6,7 +6,7 @@ import importlib
 
 from ._op import REGISTRY, Op
 
-MODULES = ["elementwise", "unary", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "einsum", "linear",
+MODULES = ["elementwise", "unary", "act_backward", "binary", "ternary", "reduction", "softmax", "scan", "matmul", "einsum", "linear",
            "movement", "views", "gather", "indexing", "sort", "creation", "random", "compare", "layer_norm",
            "cross_entropy", "attention"]
 

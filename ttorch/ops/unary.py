@@ -619,20 +619,13 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _gelu_bw(ctx, g):
-    x = ctx.inputs[0]
-    if ctx.approximate == "tanh":
-        beta, kappa = math.sqrt(2.0) * (2.0 / math.sqrt(math.pi)) * 0.5, 0.044715
-        t = (beta * (x + kappa * x * x * x)).tanh()
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * kappa * x * x))
-    cdf = 0.5 * (1 + (x * math.sqrt(0.5)).erf())
-    pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
-    return g * (cdf + x * pdf)
+    from .act_backward import act_backward     # one fused kernel (act_backward.py)
+    return act_backward(g, ctx.inputs[0], "gelu_tanh" if ctx.approximate == "tanh" else "gelu")
 
 
 def _silu_bw(ctx, g):
-    x = ctx.inputs[0]
-    s = x.sigmoid()
-    return g * s * (1 + x * (1 - s))
+    from .act_backward import act_backward
+    return act_backward(g, ctx.inputs[0], "silu")
 
 
 def _mish_bw(ctx, g):
