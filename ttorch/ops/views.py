@@ -316,9 +316,47 @@ def select(input, dim, index):
                     input._offset + index * st[d], "select", fn=lambda t: select(t, d, index))
 
 
+# split/chunk/unbind: one multi-output op each, whose backward is ONE cat (stack) of the outputs'
+# gradients (zeros for an output without one), as PyTorch's SplitBackward0; through separate
+# narrow views, each gradient was scattered into its own zeros and the engine summed them.
+def _pieces_impl(x, *, dim, sizes, keep):
+    st, out, pos = x.stride(), [], 0
+    for s in sizes:
+        if keep:
+            shape, stride = x._shape[:dim] + (s,) + x._shape[dim + 1:], st
+        else:
+            shape, stride = x._shape[:dim] + x._shape[dim + 1:], st[:dim] + st[dim + 1:]
+        out.append(track(x, x._view(shape, stride, x._offset + pos * st[dim])))
+        pos += s
+    return tuple(out)
+
+
+def _pieces_bw(ctx, *grads):
+    from .creation import zeros
+    from .movement import cat, stack
+    like = next(g for g in grads if g is not None)
+    parts = []
+    for g, s in zip(grads, ctx.sizes):
+        if g is None:
+            shape = list(like._shape)
+            if ctx.keep:
+                shape[ctx.dim] = s
+            g = zeros(shape, dtype=like.dtype, device=like.device)
+        parts.append(g)
+    return cat(parts, ctx.dim) if ctx.keep else stack(parts, ctx.dim)
+
+
+_PIECES = {name: Op(name, impl=_pieces_impl, backward=_pieces_bw, save=(), family="view", grad_name=grad)
+           for name, grad in (("split", "SplitBackward0"), ("split_with_sizes", "SplitWithSizesBackward0"),
+                              ("unbind", "UnbindBackward0"))}
+
+
 def unbind(input, dim=0):
     d = _wrap_dim(dim, input.ndim)
-    return mark_multi_output(tuple(select(input, d, i) for i in range(input._shape[d])), "UnbindBackward0")
+    n = input._shape[d]
+    if n == 0:
+        return ()
+    return mark_multi_output(_PIECES["unbind"](input, dim=d, sizes=(1,) * n, keep=False), "UnbindBackward0")
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -334,12 +372,9 @@ def split(tensor, split_size_or_sections, dim=0):
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                                f"dimension {d}), but got split_sizes={sizes}")
-    out, pos = [], 0
-    for s in sizes:
-        out.append(narrow(tensor, d, pos, s))
-        pos += s
-    name = "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
-    return mark_multi_output(tuple(out), name)
+    op = "split" if isinstance(split_size_or_sections, int) else "split_with_sizes"
+    out = _PIECES[op](tensor, dim=d, sizes=tuple(sizes), keep=True)
+    return mark_multi_output(out if type(out) is tuple else (out,), _PIECES[op].grad_name)
 
 
 def chunk(input, chunks, dim=0):
