@@ -137,6 +137,17 @@ def test_gemm_launches_the_stored_winner(tmp_cache, monkeypatch):
     assert seen[-1][1]["BLOCK_M"] == gemm.pick_config(3, 24, 20, 1, ttorch.float32)[0]
 
 
+def test_gemm_tunes_in_the_layout_asked_for(tmp_cache, monkeypatch):
+    from ttorch.ops import gemm
+    strides = []
+    real = gemm._launch_gemm
+    monkeypatch.setattr(gemm, "_launch_gemm", lambda a, b, *r: (strides.append((a.stride(), b.stride())),
+                                                                real(a, b, *r))[1])
+    best = tune.tune("gemm", problems=[("float32", "ieee", 40, 24, 20, "tn")], save=False)
+    assert list(best) == [gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20)]
+    assert strides and all(sa == (1, 40) and sb == (24, 1) for sa, sb in strides)    # A stored (K, M)
+
+
 def test_every_tunable_runs_quick_under_the_interpreter(tmp_cache):
     for name, t in tune.registered().items():
         if name.startswith("toy"):

@@ -341,10 +341,13 @@ def _tune_problems(quick):
                                                  ("float32", "tf32")) for shape in squares + llm]
 
 
-def _tune_bench(cfg, dtype, prec, M, N, K):
+def _tune_bench(cfg, dtype, prec, M, N, K, layout="nn"):
+    """The product ``(M, K) @ (K, N)``; ``layout`` "t" marks an operand stored transposed (linear's
+    forward is "nt", its weight gradient "tn"): its winner serves every layout of the bucket."""
     from .random import randn
     dt = getattr(D, dtype)
-    a, b = randn(M, K, device="cuda").to(dt), randn(K, N, device="cuda").to(dt)
+    a = randn(K, M, device="cuda").to(dt).t() if layout[0] == "t" else randn(M, K, device="cuda").to(dt)
+    b = randn(N, K, device="cuda").to(dt).t() if layout[1] == "t" else randn(K, N, device="cuda").to(dt)
     out = Tensor._empty((M, N), dt, a.device)
     acc = D.float64 if dt is D.float64 else D.float32
     return lambda: _launch_gemm(a, b, None, out, [1], [[0]] * 4, a.stride(), b.stride(), (0, 0), out.stride(),
@@ -353,7 +356,7 @@ def _tune_bench(cfg, dtype, prec, M, N, K):
 
 tune.register(tune.Tunable(
     "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
-    key=lambda dt, prec, M, N, K: _tune_key(getattr(D, dt), prec, M, N, K),
+    key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K),
     heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]))),
     problems=_tune_problems, bench=_tune_bench,
     doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
