@@ -296,7 +296,7 @@ def test_one_kernel_launch_per_parameter(name, monkeypatch):
               NAdam=dict(weight_decay=0.1))[name]
     x0, grad = _problem()
     params = _params(x0, ttorch.float32, "cuda")
-    opt = getattr(optim, name)(params, **kw)
+    opt = getattr(optim, name)(params, foreach=False, **kw)    # Adam's foreach path: test_optim_foreach.py
     _set_grads(params, grad, 0, ttorch.float32)
     opt.step()                              # the first step also creates the state
     _set_grads(params, grad, 1, ttorch.float32)

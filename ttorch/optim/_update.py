@@ -302,3 +302,89 @@ def _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC: tl.constexpr):
     _store(m_ptr, m, offs, mask)
     _store(v_ptr, v, offs, mask)
     return m, v
+
+
+# ------------------------------------------------------------------------------ many tensors a launch
+# PyTorch's default on cuda is the "foreach" implementation: a few launches a step whatever the
+# number of parameters. Here one launch updates a list of same-dtype parameters: program ``i``
+# takes block ``meta[i, 1]`` of tensor ``meta[i, 0]``, whose addresses (parameter, gradient, state
+# buffers) are row ``meta[i, 0]`` of an int64 table the kernel casts to pointers. The table is
+# built each step (gradients are new tensors after ``zero_grad()``) and travels through the pinned
+# upload ring; the block map depends only on the sizes and is kept on the device.
+_META = {}
+
+
+def _meta(sizes, block, device):
+    """The (tensor, block) map of a list of sizes, int64 on ``device``, cached by sizes."""
+    key = (sizes, block, device)
+    m = _META.get(key)
+    if m is None:
+        from ..ops.creation import tensor
+        counts = [(n + block - 1) // block for n in sizes]
+        tid = np.repeat(np.arange(len(sizes), dtype=np.int64), counts)
+        blk = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if counts else np.zeros(0, np.int64)
+        if len(_META) > 64:
+            _META.clear()
+        m = _META[key] = tensor(np.stack([tid, blk], 1), device=device)
+    return m
+
+
+def _many_eligible(p, grad, bufs):
+    """Whether ``p`` can join a many-tensor launch: contiguous, grad of its dtype and contiguous."""
+    return p.is_contiguous() and grad.dtype is p.dtype and grad.is_contiguous() and \
+        all(b is None or b.is_contiguous() for b in bufs)
+
+
+def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
+    """One launch of ``kernel(addr, sizes, meta, *scalars, ...)`` over ``params`` (same dtype and
+    device, all eligible); ``bufs[k]`` is the list of state buffers ``k`` (None entries: unused).
+    Its block and warps are the tuned ones of the one-parameter kernel ``tuned_as`` at the total size."""
+    from ..ops._launch import launch
+    from ..ops.creation import tensor
+    from ..ops.elementwise import tl_dtype
+    p0 = params[0]
+    sizes = tuple(p.numel() for p in params)
+    cfg = _FORCE[0] or (tune.lookup("optim_update", _tune_key(tuned_as, p0.dtype.name, sum(sizes)))
+                        if tune.has_winners("optim_update") else None)
+    block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (BLOCK, 4)
+    meta = _meta(sizes, block, p0.device)
+    rows = [[p.data_ptr(), g.data_ptr()] + [(p if b is None else b).data_ptr() for b in bs]
+            for p, g, bs in zip(params, grads, zip(*bufs))]
+    addr = tensor(np.array(rows, dtype=np.int64), device=p0.device)
+    ns = tensor(np.array(sizes, dtype=np.int64), device=p0.device)
+    launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars], ELEM=tl_dtype(p0.dtype),
+           ACC=_acc(p0.dtype), BLOCK=block, num_warps=warps, **constexprs)
+    for p, *bs in zip(params, *bufs):
+        _bump(p, *bs)
+
+
+@triton.jit
+def _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, NCOL: tl.constexpr, ELEM: tl.constexpr, BLOCK: tl.constexpr):
+    """For a many-tensor kernel: the tensor's address row (as typed pointers, in column order
+    p, g, then the state buffers), its element offsets and mask."""
+    pid = tl.program_id(0).to(tl.int64)
+    t = tl.load(meta_ptr + 2 * pid)
+    offs = tl.load(meta_ptr + 2 * pid + 1) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < tl.load(sizes_ptr + t)
+    return addr_ptr + t * NCOL, offs, mask
+
+
+@triton.jit
+def _col(row, k, ELEM: tl.constexpr):
+    return tl.load(row + k).to(tl.pointer_type(ELEM))
+
+
+def _many_specs(kernel, name, n_scalars, configs):
+    """AOT KernelSpecs of a many-tensor kernel: one per ``(dtype, constexprs)`` in ``configs``."""
+    from .. import _dtype as D
+    from ..ops._aot import KernelSpec, ptr
+    from ..ops.elementwise import tl_dtype
+    names = kernel.arg_names
+    out = []
+    for dt, flags in configs:
+        sig = {names[0]: ptr(D.int64), names[1]: ptr(D.int64), names[2]: ptr(D.int64)}
+        sig.update({names[3 + i]: "fp32" for i in range(n_scalars)})
+        ce = dict(flags, ELEM=tl_dtype(dt), ACC=_acc(dt), BLOCK=BLOCK)
+        label = f"{name} many {dt} " + " ".join(k.lower() for k, v in flags.items() if v)
+        out.append(KernelSpec(kernel, sig, ce, num_warps=4, label=label.strip()))
+    return out

@@ -9,7 +9,7 @@ PyTorch's algorithm, step for step (``t`` the step count after its increment)::
     p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
 The bias corrections are computed on the host from the step count; on cuda the rest is one
-Triton kernel per parameter.
+Triton kernel for all the parameters of a dtype (``foreach``, the default) or one per parameter.
 """
 import numpy as np
 import triton
@@ -19,8 +19,9 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..ops._op import Op
 from ._update import (_adam_scalars, _apply, _block, _buffer, _bump_step, _check_adam_args, _check_float,
-                      _check_fused_foreach, _grad_, _launch_update, _load, _load_grad, _moments, _moments_,
-                      _step_tensor, _store, _update_specs, _value, _zeros_like)
+                      _check_fused_foreach, _col, _grad_, _launch_many, _launch_update, _load, _load_grad,
+                      _many_eligible, _many_ptrs, _many_specs, _moments, _moments_, _step_tensor, _store,
+                      _update_specs, _value, _zeros_like)
 from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -31,6 +32,25 @@ def _adam_kernel(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, n, weight_decay, decay, w
                  WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr, MAXIMIZE: tl.constexpr,
                  ACC: tl.constexpr, BLOCK: tl.constexpr):
     offs, mask = _block(n, BLOCK)
+    _adam_body(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, offs, mask, weight_decay, decay, w1, beta2, w2, eps, step_size,
+               bc2_sqrt, WEIGHT_DECAY, DECOUPLED, AMSGRAD, MAXIMIZE, ACC)
+
+
+@triton.jit
+def _adam_many_kernel(addr_ptr, sizes_ptr, meta_ptr, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt,
+                      WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr,
+                      MAXIMIZE: tl.constexpr, ELEM: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    # one block of one of many parameters (``_launch_many``): addresses p, g, m, v, vmax
+    row, offs, mask = _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, 5, ELEM, BLOCK)
+    _adam_body(_col(row, 0, ELEM), _col(row, 1, ELEM), _col(row, 2, ELEM), _col(row, 3, ELEM), _col(row, 4, ELEM),
+               offs, mask, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt, WEIGHT_DECAY, DECOUPLED,
+               AMSGRAD, MAXIMIZE, ACC)
+
+
+@triton.jit
+def _adam_body(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, offs, mask, weight_decay, decay, w1, beta2, w2, eps, step_size,
+               bc2_sqrt, WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr,
+               MAXIMIZE: tl.constexpr, ACC: tl.constexpr):
     p, g = _load_grad(p_ptr, g_ptr, offs, mask, weight_decay, decay, WEIGHT_DECAY, DECOUPLED, MAXIMIZE, ACC)
     m, v = _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC)
     if AMSGRAD:
@@ -66,10 +86,10 @@ def _adam_cuda(p, g, m, v, vmax, *, lr, beta1, beta2, eps, weight_decay, decoupl
 
 def _specs():
     f = dict(WEIGHT_DECAY=False, DECOUPLED=False, AMSGRAD=False, MAXIMIZE=False)
-    return _update_specs(_adam_kernel, "adam", 3, 8, [
-        (D.float32, f), (D.float32, dict(f, WEIGHT_DECAY=True, AMSGRAD=True, MAXIMIZE=True)),
-        (D.float32, dict(f, WEIGHT_DECAY=True, DECOUPLED=True)),
-        (D.bfloat16, dict(f, WEIGHT_DECAY=True, DECOUPLED=True)), (D.float16, f)])
+    configs = [(D.float32, f), (D.float32, dict(f, WEIGHT_DECAY=True, AMSGRAD=True, MAXIMIZE=True)),
+               (D.float32, dict(f, WEIGHT_DECAY=True, DECOUPLED=True)),
+               (D.bfloat16, dict(f, WEIGHT_DECAY=True, DECOUPLED=True)), (D.float16, f)]
+    return _update_specs(_adam_kernel, "adam", 3, 8, configs) + _many_specs(_adam_many_kernel, "adam", 8, configs)
 
 
 _adam_update = Op("adam_update", cpu=_adam_cpu, cuda=_adam_cuda, kernels=_specs, family="optim",
@@ -88,8 +108,10 @@ class Adam(Optimizer):
         weight_decay (float): L2 penalty (decoupled when ``decoupled_weight_decay``). Default: 0.
         amsgrad (bool): the AMSGrad variant. Default: False.
         maximize, decoupled_weight_decay (bool): Default: False.
-        foreach, capturable, differentiable, fused: accepted for compatibility; cuda always runs
-            one fused kernel per parameter and the step count stays on the host.
+        foreach (bool, optional): on cuda (default None, as True), the parameters of one dtype
+            update in one kernel launch; False: one launch per parameter (same results).
+        capturable, differentiable, fused: accepted for compatibility; the step count stays on
+            the host.
 
     Example::
 
@@ -128,6 +150,26 @@ class Adam(Optimizer):
                lr=_value(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
                weight_decay=group["weight_decay"], decoupled=group["decoupled_weight_decay"],
                amsgrad=group["amsgrad"], maximize=group["maximize"], step=step)
+
+    def _update_many(self, params, group):
+        """The cuda parameters of ``group`` (foreach): one launch per (device, dtype, step count)."""
+        beta1, beta2 = group["betas"]
+        lr, batches = _value(group["lr"]), {}
+        for p in params:
+            state = self.state[p]
+            bufs = (state["exp_avg"], state["exp_avg_sq"], _buffer(state, "max_exp_avg_sq", p, group["amsgrad"]))
+            if not _many_eligible(p, p._grad, bufs):
+                self._update(p, p._grad, state, group)
+                continue
+            step = _bump_step(state)
+            batches.setdefault((p.device, p.dtype, step), []).append((p, bufs))
+        wd = group["weight_decay"]
+        for (_, _, step), items in batches.items():
+            ps = [p for p, _ in items]
+            _launch_many(_adam_many_kernel, "_adam_kernel", ps, [p._grad for p in ps], list(zip(*[b for _, b in items])),
+                         [*_adam_scalars(lr, beta1, beta2, group["eps"], wd), *_scalars(lr, beta1, beta2, step)],
+                         WEIGHT_DECAY=wd != 0, DECOUPLED=group["decoupled_weight_decay"],
+                         AMSGRAD=group["amsgrad"], MAXIMIZE=group["maximize"])
 
 
 class AdamW(Adam):

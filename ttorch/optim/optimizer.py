@@ -244,13 +244,21 @@ class Optimizer:
                 loss = closure()
         with grad_mode.no_grad():
             for group in self.param_groups:
+                # foreach (None or True, as PyTorch's default on cuda): an optimizer with a
+                # many-tensor update takes all of a group's cuda parameters at once
+                many = [] if self._update_many is not None and group.get("foreach") is not False else None
                 for p in group["params"]:
                     if p._grad is None:
                         continue
                     state = self.state[p]
                     if len(state) == 0:
                         self._init_state(p, state, group)
-                    self._update(p, p._grad, state, group)
+                    if many is not None and p.device.type == "cuda" and not p._grad.is_sparse:
+                        many.append(p)
+                    else:
+                        self._update(p, p._grad, state, group)
+                if many:
+                    self._update_many(many, group)
         return loss
 
     def __init_subclass__(cls, **kwargs):
@@ -267,6 +275,8 @@ class Optimizer:
 
     def _update(self, p, grad, state, group):
         raise NotImplementedError
+
+    _update_many = None     # or ``_update_many(params, group)``: a group's cuda parameters in few launches
 
     # ------------------------------------------------------------------ hooks
     def register_step_pre_hook(self, hook):

@@ -1,0 +1,60 @@
+"""The many-tensor ("foreach") Adam/AdamW update on cuda: the same bits as one launch per
+parameter, one launch per (dtype, step count) whatever the number of parameters, and the
+fallbacks (non-contiguous parameters, a gradient of another dtype, foreach=False)."""
+import numpy as np
+import pytest
+
+import ttorch
+from ttorch.ops import _launch
+
+pytestmark = pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda")
+
+SHAPES = [(5, 3), (7,), (1100,), (), (2, 2, 3)]
+
+
+@pytest.fixture
+def kernels(monkeypatch):
+    seen, real = [], _launch.launch
+    monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (seen.append(k.fn.__name__), real(k, g, *a, **m))[1])
+    return seen
+
+
+def _train(opt_cls, foreach, steps=3, skip=None, dtypes=None, transposed=False, **kw):
+    ttorch.manual_seed(0)
+    ps = []
+    for i, s in enumerate(SHAPES):
+        t = ttorch.randn(*s, device="cuda", dtype=(dtypes or {}).get(i, ttorch.float32))
+        if transposed and i == 0:
+            t = ttorch.randn(s[1], s[0], device="cuda").t()      # a non-contiguous parameter
+        ps.append(ttorch.nn.Parameter(t))
+    opt = opt_cls(ps, lr=0.05, foreach=foreach, **kw)
+    for it in range(steps):
+        for i, p in enumerate(ps):
+            p.grad = None if skip == (it, i) else ttorch.randn(*p.shape, device="cuda", dtype=p.dtype) * (i + 1)
+        opt.step()
+    return [p.detach().cpu().numpy() for p in ps], opt
+
+
+@pytest.mark.parametrize("opt_cls,kw", [(ttorch.optim.Adam, {}), (ttorch.optim.AdamW, {}),
+                                         (ttorch.optim.Adam, {"weight_decay": 0.1, "amsgrad": True}),
+                                         (ttorch.optim.AdamW, {"maximize": True, "amsgrad": True})])
+def test_same_bits_as_one_launch_per_parameter(opt_cls, kw, kernels):
+    many, opt = _train(opt_cls, None, **kw)
+    assert kernels.count("_adam_many_kernel") == 3 and "_adam_kernel" not in kernels
+    kernels.clear()
+    single, _ = _train(opt_cls, False, **kw)
+    assert kernels.count("_adam_kernel") == 3 * len(SHAPES) and "_adam_many_kernel" not in kernels
+    for a, b in zip(many, single):
+        np.testing.assert_array_equal(a, b)
+    assert set(opt.state_dict()["state"][0]) >= {"step", "exp_avg", "exp_avg_sq"}
+
+
+def test_batches_by_dtype_and_step_and_falls_back(kernels):
+    kw = dict(dtypes={1: ttorch.float64}, skip=(0, 2), transposed=True)    # param 2 misses step 0
+    many, _ = _train(ttorch.optim.AdamW, True, **kw)
+    # step 0: float32 (3 params) and float64 (1); steps 1-2: float32 at step 2 and 1 (param 2), float64
+    assert kernels.count("_adam_many_kernel") == 2 + 3 + 3
+    assert kernels.count("_adam_kernel") == 3                              # the transposed parameter
+    single, _ = _train(ttorch.optim.AdamW, False, **kw)
+    for a, b in zip(many, single):
+        np.testing.assert_array_equal(a, b)
