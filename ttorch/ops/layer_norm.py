@@ -179,12 +179,14 @@ def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
     progs = min(m, 4 if SIMULATED else cfg.kwargs["PROGRAMS"])
     rows = cdiv(m, progs)
     progs = cdiv(m, rows)
-    dwp = Tensor._empty((progs, n), sd, x.device)
-    dbp = Tensor._empty((progs, n), sd, x.device)
+    # the weight's and the bias's partials side by side: one reduction launch sums both
+    part = Tensor._empty((2, progs, n), sd, x.device)
+    dwp, dbp = (part._view((progs, n), (n, 1), i * progs * n) for i in (0, 1))
     w = w.detach().contiguous() if w is not None else None
     launch(_norm_bwd_kernel, (progs,), g, x, w if w is not None else x, dx, dwp, dbp, m, n, rows, float(eps),
            HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), num_warps=cfg.num_warps)
-    return dx, dwp.sum(0).reshape(wshape), dbp.sum(0).reshape(wshape)
+    sums = part.sum(1)                                                  # (2, n)
+    return dx, sums[0].reshape(wshape), sums[1].reshape(wshape)
 
 
 # ------------------------------------------------------------------------------ NumPy
