@@ -228,3 +228,25 @@ def test_double_backward_parity():
         res.append([to_np(t.grad) for t in (q, k, v)])
     for c, p in zip(*res):
         np.testing.assert_allclose(c, p, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda")
+def test_head_transposed_inputs_keep_their_layout():
+    """q, k, v as a model makes them (one (B, L, 3C) projection, split, viewed per head, transposed):
+    the output and the gradients come back in the (B, L, H, E) layout, so transposing back and
+    viewing as (B, L, C) needs no copy, and they match the reference."""
+    B, L, H, E = 2, 9, 3, 8
+    rng = np.random.default_rng(5)
+    w, g = rng.standard_normal((B, L, 3 * H * E)), rng.standard_normal((B, L, H * E))
+    qkv = ttorch.tensor(w, dtype=ttorch.float32, device="cuda", requires_grad=True)
+    q, k, v = (t.view(B, L, H, E).transpose(1, 2) for t in qkv.split(H * E, dim=2))
+    o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    y = o.transpose(1, 2)
+    assert y.is_contiguous() and o.stride() == (L * H * E, E, H * E, 1)
+    y.reshape(B, L, H * E).backward(ttorch.tensor(g, dtype=ttorch.float32, device="cuda"))
+    qn, kn, vn = (w[..., i * H * E:(i + 1) * H * E].reshape(B, L, H, E).transpose(0, 2, 1, 3) for i in range(3))
+    gn = g.reshape(B, L, H, E).transpose(0, 2, 1, 3)
+    want_o, (dq, dk, dv) = ref(qn, kn, vn, causal=True, g=gn)
+    np.testing.assert_allclose(to_np(o), want_o, rtol=1e-4, atol=1e-5)
+    want = np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, L, H * E) for d in (dq, dk, dv)], 2)
+    np.testing.assert_allclose(to_np(qkv.grad), want, rtol=1e-4, atol=1e-5)

@@ -76,8 +76,8 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 @triton.jit
 def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
-                     MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                     BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+                     s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
+                     BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
     rev = tl.arange(0, BLOCK_EV)
     k_base = k_ptr + b * s_kb + hk * s_kh
@@ -106,20 +106,22 @@ def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP
     dead = l_i == 0.0
     acc = acc / tl.where(dead, 1.0, l_i)[:, None]
     lse = tl.where(dead, float("-inf"), m_i * LN2 + tl.log(tl.where(dead, 1.0, l_i)))     # back to natural log
-    tl.store(o_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :], acc.to(o_ptr.dtype.element_ty),
+    tl.store(o_ptr + b * s_ob + h * s_oh + rm[:, None] * s_om + rev[None, :], acc.to(o_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (rev[None, :] < EV))
     tl.store(lse_ptr + bh * L + rm, lse, mask=rm < L)
 
 
 @triton.jit
-def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, EV, BLOCK_M: tl.constexpr,
-                         BLOCK_EV: tl.constexpr):
-    # O, dO contiguous (ROWS, EV); delta = rowsum(dO * O) - dLSE
+def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, H, L, EV, s_ob, s_oh, s_om, s_gb, s_gh, s_gm,
+                         BLOCK_M: tl.constexpr, BLOCK_EV: tl.constexpr):
+    # delta = rowsum(dO * O) - dLSE over the (B * H * L) rows; O and dO strided, unit last stride
     rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     rev = tl.arange(0, BLOCK_EV)
     msk = (rm[:, None] < ROWS) & (rev[None, :] < EV)
-    o = tl.load(o_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
-    do = tl.load(do_ptr + rm[:, None] * EV + rev[None, :], mask=msk, other=0).to(tl.float32)
+    b, h, m = rm // (H * L), (rm // L) % H, rm % L
+    o = tl.load(o_ptr + (b * s_ob + h * s_oh + m * s_om)[:, None] + rev[None, :], mask=msk, other=0).to(tl.float32)
+    do = tl.load(do_ptr + (b * s_gb + h * s_gh + m * s_gm)[:, None] + rev[None, :], mask=msk,
+                 other=0).to(tl.float32)
     g = tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
     tl.store(delta_ptr + rm, tl.sum(o * do, 1) - g, mask=rm < ROWS)
 
@@ -133,7 +135,7 @@ def _load_lse(lse_ptr, rows, L):
 
 @triton.jit
 def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, start_m, rn, re, rev, scale, L, S, s_qm,
-                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                s_gm, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                 EDGE: tl.constexpr, BLOCK_M: tl.constexpr):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``."""
     rm = start_m + tl.arange(0, BLOCK_M)
@@ -153,7 +155,7 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, sta
         st = tl.dot(k, tl.trans(q), input_precision="ieee") * (scale * LOG2E)                   # (BN, BM)
         pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
         delta = tl.load(delta_base + rm)
-    do = tl.load(do_base + rm[:, None] * EV + rev[None, :], mask=domask, other=0)                # (BM, BEV)
+    do = tl.load(do_base + rm[:, None] * s_gm + rev[None, :], mask=domask, other=0)              # (BM, BEV)
     dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
     dpt = tl.dot(v, tl.trans(do), input_precision="ieee")                                       # (BN, BM)
     dst = pt * (dpt - delta[None, :])
@@ -183,7 +185,8 @@ def _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, r
 @triton.jit
 def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
                           H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh,
-                          s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                          s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh, s_dkn,
+                          s_dvb, s_dvh, s_dvn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr):
     n_n = tl.cdiv(S, BLOCK_N)
@@ -207,7 +210,7 @@ def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr
         h = hk * GROUP + g
         bh = b * H + h
         q_base = q_ptr + b * s_qb + h * s_qh
-        do_base = do_ptr + bh * L * EV
+        do_base = do_ptr + b * s_gb + h * s_gh
         m_base = m_ptr + b * s_mb + h * s_mh
         # query blocks that need no mask (inside L, wholly at or after this key block's last key
         # when causal, keys inside S, no explicit mask) run without the bias and bounds masks
@@ -221,31 +224,32 @@ def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr
             mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
         for start_m in range(lo, mid, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
                                  BLOCK_M)
         for start_m in range(mid, l_full, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, False,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, False,
                                  BLOCK_M)
         for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
+                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
                                  BLOCK_M)
-    out = bhk * S
-    tl.store(dk_ptr + (out + rn[:, None]) * E + re[None, :], (dk * scale).to(dk_ptr.dtype.element_ty),
+    tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
+             (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
-    tl.store(dv_ptr + (out + rn[:, None]) * EV + rev[None, :], dv.to(dv_ptr.dtype.element_ty),
+    tl.store(dv_ptr + b * s_dvb + hk * s_dvh + rn[:, None] * s_dvn + rev[None, :], dv.to(dv_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (rev[None, :] < EV))
 
 
 @triton.jit
 def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP, L, S,
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
-                        s_mb, s_mh, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
-                        BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+                        s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr,
+                        CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                        BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
     rev = tl.arange(0, BLOCK_EV)
-    do = tl.load(do_ptr + bh * L * EV + rm[:, None] * EV + rev[None, :],
+    do = tl.load(do_ptr + b * s_gb + h * s_gh + rm[:, None] * s_gm + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
     lse2 = _load_lse(lse_ptr + bh * L, rm, L) * LOG2E
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
@@ -261,5 +265,6 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
     for start_n in range(0, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                        s_mm, s_mn, E, EV, MASK, CAUSAL, BLOCK_N)
-    tl.store(dq_ptr + bh * L * E + rm[:, None] * E + re[None, :], (dq * scale).to(dq_ptr.dtype.element_ty),
+    tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
+             (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

@@ -145,6 +145,19 @@ def _strides3(t):
     return st[0], st[1], st[2]
 
 
+def _empty_as(t, shape, dtype):
+    """A new (B, H, N, E) tensor laid out as ``t`` when ``t`` is a head-transposed view of a
+    (B, N, H, E) buffer, as a model's q/k/v arrive (a Linear's output split, viewed per head and
+    transposed): the output and the gradients then go back through ``transpose(1, 2)`` and
+    ``view`` with no copy (PyTorch's kernels keep the query's layout too). Else contiguous."""
+    B, H, N, E = shape
+    st = t.stride()
+    if H > 1 and N > 1 and st[2] > st[1] >= st[3]:
+        buf = Tensor._empty((B, N, H, E), dtype, t.device)
+        return buf._view(shape, (N * H * E, E, H * E, 1), 0)
+    return Tensor._empty(shape, dtype, t.device)
+
+
 # ------------------------------------------------------------------------------ cuda
 def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
@@ -153,7 +166,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     B, H, L, E = q._shape
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
-    o = Tensor._empty((B, H, L, EV), q.dtype, q.device)
+    o = _empty_as(q, (B, H, L, EV), q.dtype)
     lse = Tensor._empty((B, H, L), D.float32, q.device)
     if lse.numel() == 0:
         return o, lse
@@ -162,7 +175,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, v, mask if mask is not None else q, o, lse,
-           float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q), *_strides3(k), *_strides3(v), *ms,
+           float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(o),
            MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
            num_warps=warps, num_stages=stages)
     return o, lse
@@ -175,29 +188,27 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     B, H, L, E = q._shape
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
-    g, o = g.detach().to(q.dtype).contiguous(), o.detach().contiguous()     # tl.dot wants one operand dtype
+    g, o = _unit_last(g.to(q.dtype)), _unit_last(o)                        # tl.dot wants one operand dtype
     glse, lse = glse.detach().contiguous(), lse.detach().contiguous()
-    dq = Tensor._empty(q._shape, q.dtype, q.device)
-    dk = Tensor._empty(k._shape, k.dtype, k.device)
-    dv = Tensor._empty(v._shape, v.dtype, v.device)
+    dq, dk, dv = (_empty_as(t, t._shape, t.dtype) for t in (q, k, v))
     if L == 0 or S == 0 or B * H == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     delta = Tensor._empty((B, H, L), D.float32, q.device)
     pm = 16 if SIMULATED else max(16, 4096 // _hd(EV))
-    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse, delta, B * H * L, EV, BLOCK_M=pm,
-           BLOCK_EV=_hd(EV))
+    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse, delta, B * H * L, H, L, EV, *_strides3(o),
+           *_strides3(g), BLOCK_M=pm, BLOCK_EV=_hd(EV))
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
-    strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms)
+    strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
     meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, k, v, mptr, g, lse, delta, dk, dv, float(scale),
-           H, Hkv, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
+           H, Hkv, H // Hkv, L, S, E, EV, *strides, *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
            **meta)
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, v, mptr, g, lse, delta, dq, float(scale),
-           H, H // Hkv, L, S, E, EV, *strides, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
+           H, H // Hkv, L, S, E, EV, *strides, *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
            **meta)
     return dq, dk, dv
 
@@ -358,7 +369,8 @@ def _specs():
                     add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal)
                     add(_attn_bwd_dq_kernel, "dq", dt, e, causal)
         out.append(KernelSpec(_attn_bwd_pre_kernel, {"o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32",
-                                                     "delta_ptr": "*fp32", "ROWS": "i32", "EV": "i32"},
+                                                     "delta_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32",
+                                                     "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
                               {"BLOCK_M": 32, "BLOCK_EV": 128}, label=f"pre {dt}",
                               divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
     add(_attn_fwd_kernel, "fwd", D.float16, 256, True)
