@@ -299,6 +299,10 @@ def test_cuda_api():
     assert isinstance(c.get_device_name(), str) and c.get_device_name(0) == c.get_device_name()
     cap = c.get_device_capability()
     assert isinstance(cap, tuple) and len(cap) == 2 and cap[0] >= 7
+    props = c.get_device_properties(0)
+    assert (props.major, props.minor) == cap and props.name == c.get_device_name()
+    assert props.multi_processor_count >= 1 and props.total_memory > 1 << 30
+    assert f"multi_processor_count={props.multi_processor_count}" in repr(props)
     with c.device(0):
         assert c.current_device() == 0
 

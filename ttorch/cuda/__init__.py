@@ -70,6 +70,27 @@ def get_device_capability(device=None):
     return _driver.backend().capability(_index(device))
 
 
+class _CudaDeviceProperties:
+    """What ``get_device_properties`` reports (PyTorch's fields that ttorch can read)."""
+
+    def __init__(self, name, major, minor, total_memory, multi_processor_count):
+        self.name, self.major, self.minor = name, major, minor
+        self.total_memory, self.multi_processor_count = total_memory, multi_processor_count
+        self.is_integrated, self.is_multi_gpu_board = False, False
+
+    def __repr__(self):
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // (1 << 20)}MB, multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device=None):
+    """Name, compute capability, memory and SM count of a cuda device (as ``torch.cuda``'s).
+    On the simulated device: the interpreter's name, capability 9.0, the host's memory, 4 SMs."""
+    b, i = _driver.backend(), _index(device)
+    major, minor = b.capability(i)
+    return _CudaDeviceProperties(b.device_name(i), major, minor, b.total_memory(i), b.sm_count(i))
+
+
 def memory_allocated(device=None):
     """Bytes held by live cuda tensors on ``device`` (their storages, as PyTorch counts)."""
     i = _index(device)

@@ -53,6 +53,9 @@ class _Simulated:
     def sm_count(self, index):
         return 4    # few, so a persistent kernel's programs each take several tiles in the tests
 
+    def total_memory(self, index):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
     def alloc_array(self, nbytes):
         # int64 backing keeps every element 8-byte aligned, as device memory is.
         return np.empty((nbytes + 7) // 8, dtype=np.int64).view(np.uint8)[:nbytes]
@@ -130,6 +133,10 @@ class _Real:
     def device_name(self, index):
         dev = self._check(self.cu.cuDeviceGet(index))[0]
         return self._check(self.cu.cuDeviceGetName(256, dev))[0].split(b"\0")[0].decode()
+
+    @functools.lru_cache(maxsize=None)
+    def total_memory(self, index):
+        return int(self._check(self.cu.cuDeviceTotalMem(self._check(self.cu.cuDeviceGet(index))[0]))[0])
 
     @functools.lru_cache(maxsize=None)
     def sm_count(self, index):
