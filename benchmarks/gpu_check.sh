@@ -1,13 +1,13 @@
 #!/bin/bash
 # One device call: the whole suite on the real GPU, a tuning pass (benchmarks/tune_targets.py), the benchmark harness (its
-# targets first: training steps, SDPA and host cost, then a profile of the GPT-2 step, then the kernel sweeps) with the tuned cache, and
+# targets first: training steps, SDPA and host cost, then profiles of the three training steps, then the kernel sweeps) with the tuned cache, and
 # the host-cost diagnostics. Every stage has its own time limit (SIGINT: pytest and the harness stop
 # and still report what they finished), so the whole call ends inside the device tool's limit.
 # Usage (repo root, machine with an NVIDIA GPU):
-#   OUT=/some/dir [SUITE_S=170 TUNE_S=130 E2E_S=100 PROF_S=30 OPS_S=110] bash benchmarks/gpu_check.sh [pytest args]
+#   OUT=/some/dir [SUITE_S=170 TUNE_S=130 E2E_S=100 PROF_S=40 OPS_S=100] bash benchmarks/gpu_check.sh [pytest args]
 # The defaults add up to about 560 s, inside the device tool's 600 s per command.
-# $OUT receives at most 9 files: suite.log, junit.xml, tune.log, bench_e2e.log, profile.log (one GPT-2 step under
-# ttorch.profiler and torch.profiler), bench_ops.log,
+# $OUT receives at most 9 files: suite.log, junit.xml, tune.log, bench_e2e.log, profile.log (one GPT-2, CNN and MLP step
+# each under ttorch.profiler and torch.profiler), bench_ops.log,
 # gpu_quick.log, bench.tgz (tables, JSON, plots, the tune cache) and, with TRITON_SRC=1, triton_src.tgz
 # (the installed Triton's launcher sources, for work on the launch path).
 export PYTHONPATH=. TRITON_INTERPRET=0 PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
@@ -27,9 +27,9 @@ TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-130} python3 benchmarks/t
 echo "tune rc=$?"; grep -E "bucket|TFLOP" "$OUT/tune.log" | tail -20
 TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-100} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
     --out "$W/e2e" > "$OUT/bench_e2e.log" 2>&1; grep -E "^\|" "$OUT/bench_e2e.log"
-TTORCH_TUNE_CACHE="$TC" timeout -k 5 ${PROF_S:-30} python3 benchmarks/profile_step.py --rows 30 > "$OUT/profile.log" 2>&1
+TTORCH_TUNE_CACHE="$TC" timeout -k 5 ${PROF_S:-40} python3 benchmarks/profile_step.py --model all --rows 30 > "$OUT/profile.log" 2>&1
 echo "profile rc=$?"; grep -E "^## |Self CUDA time total" "$OUT/profile.log"
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-110} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-100} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
     --out "$W/ops" > "$OUT/bench_ops.log" 2>&1; grep -E "^\|" "$OUT/bench_ops.log"
 timeout 30 python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
 tail -12 "$OUT/gpu_quick.log"

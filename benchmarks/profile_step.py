@@ -2,7 +2,7 @@
 ``ttorch.profiler``, and under ``torch.profiler`` when PyTorch is installed, tables side by side
 sorted by device time (kernels and the ops that launched them).
 
-    PYTHONPATH=. python benchmarks/profile_step.py [--model gpt2|mlp|cnn] [--layers 12] [--rows 25]
+    PYTHONPATH=. python benchmarks/profile_step.py [--model gpt2|mlp|cnn|all] [--layers 12] [--rows 25]
 """
 import argparse
 import time
@@ -38,18 +38,20 @@ def profile_one(fw, name, model, dev, layers, rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="gpt2", choices=("gpt2", "mlp", "cnn"))
+    ap.add_argument("--model", default="gpt2", choices=("gpt2", "mlp", "cnn", "all"))
     ap.add_argument("--layers", type=int, default=12)
     ap.add_argument("--rows", type=int, default=25)
     ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
     import ttorch
-    profile_one(ttorch, "ttorch", a.model, a.device, a.layers, a.rows)
     try:
         import torch
     except ImportError:
-        return
-    profile_one(torch, "torch", a.model, a.device, a.layers, a.rows)
+        torch = None
+    for model in ("gpt2", "cnn", "mlp") if a.model == "all" else (a.model,):
+        profile_one(ttorch, "ttorch", model, a.device, a.layers, a.rows)
+        if torch is not None:
+            profile_one(torch, "torch", model, a.device, a.layers, a.rows)
 
 
 if __name__ == "__main__":
