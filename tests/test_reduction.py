@@ -408,3 +408,22 @@ def test_property_softmax_cuda_vs_cpu(case, log):
     dim = dims if isinstance(dims, int) else -1
     fn = ttorch.log_softmax if log else ttorch.softmax
     close(fn(_lay(a, "cuda", layout), dim), fn(T(a), dim), D.float32, 8, f"softmax {a.shape} {dim} {layout}")
+
+
+@cuda_only
+def test_non_adjacent_dims_reduce_in_stages_without_a_copy(monkeypatch):
+    """A BatchNorm's reduction over (0, 2, 3) of NCHW: the last run of dims in place, then the rest;
+    every combine and POST (mean's count, the norm's root, all/any) as the one-pass result."""
+    called = []
+    real = reduction.to_rows
+    monkeypatch.setattr(reduction, "to_rows", lambda *a: (called.append(a[1]), real(*a))[1])
+    a = np.random.default_rng(3).uniform(-2, 2, size=(3, 4, 5, 6))
+    a[1, 2, 3, 4] = 7.0
+    for f in (lambda t: t.sum((0, 2, 3)), lambda t: t.mean((0, 2, 3), keepdim=True), lambda t: t.amax((0, 3)),
+              lambda t: t.amin((0, 2, 3)), lambda t: t.norm(3, (0, 2)), lambda t: (t > 1.9).any((0, 3)),
+              lambda t: t.sum((3, 0, 1), keepdim=True)):
+        close(f(T(a, "cuda")), f(T(a)), D.float32, 60, "staged")
+    assert called == []
+    x = T(a, "cuda", requires_grad=True)
+    x.mean((0, 2, 3)).sum().backward()
+    np.testing.assert_allclose(npy(x.grad), np.full(a.shape, 1 / 90), rtol=1e-6)

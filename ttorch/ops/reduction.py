@@ -243,8 +243,13 @@ _OP = {"add": 0, "mul": 1, "max": 2, "min": 3}
 
 
 def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", post=_post_id, p=0.0, empty=0,
-                 acc=None):
-    """Run ``_row_reduce_kernel`` over ``dims`` of cuda tensor ``x`` into a new ``out_dtype`` tensor."""
+                 acc=None, total=None):
+    """Run ``_row_reduce_kernel`` over ``dims`` of cuda tensor ``x`` into a new ``out_dtype`` tensor.
+    ``total``: the element count POST sees when this is the last stage of a larger reduction."""
+    acc = acc or _acc_dtype(out_dtype if out_dtype.is_floating_point else x.dtype)
+    runs = _runs(dims)
+    if len(runs) > 1 and x.is_contiguous() and x.numel():
+        return _staged(x, dims, runs[-1], keepdim, out_dtype, pre, combine, post, p, empty, acc, total)
     out = Tensor._empty(_out_shape(x._shape, dims, keepdim), out_dtype, x.device)
     xr, m, n, inner = _rows(_bytes(x), dims)
     if m == 0:
@@ -252,10 +257,9 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
     if n == 0:
         from .creation import fill_
         return fill_(out, empty)
-    acc = acc or _acc_dtype(out_dtype if out_dtype.is_floating_point else x.dtype)
     bm, bn = _blocks(m, n, inner)
     meta = dict(OP=_OP[combine], IDENT=_ident(combine, acc), ACC=tl_dtype(acc), BLOCK_M=bm, BLOCK_N=bn)
-    total = n                                  # the N that POST sees (mean divides by it)
+    total = total or n                         # the N that POST sees (mean divides by it)
     if cdiv(m, bm) < 128 and n >= 2 * SPLIT_CHUNK:
         # few long rows (a full reduction): split each row over programs, then fold the partials
         part = _split_rows(xr, m, n, inner, total, p, pre, meta, acc)
@@ -264,6 +268,31 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
     launch(_row_reduce_kernel, (cdiv(m, meta["BLOCK_M"]), 1), xr, _bytes(out), m, n, inner, n, total, float(p),
            PRE=pre, POST=post, **meta)
     return out
+
+
+def _runs(dims):
+    """``dims`` (sorted) as runs of adjacent dims: (0, 2, 3) -> [(0,), (2, 3)]."""
+    runs = []
+    for d in sorted(dims):
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1] = runs[-1] + (d,)
+        else:
+            runs.append((d,))
+    return runs
+
+
+def _staged(x, dims, last, keepdim, out_dtype, pre, combine, post, p, empty, acc, total):
+    """Reduced dims that are not adjacent (a BatchNorm's (0, 2, 3) of NCHW), in stages: the last
+    run in place into partials (every combine is associative), then the rest of them, POST once
+    with the whole count. Making the reduced dims adjacent would first copy the whole input."""
+    part = _reduce_cuda(x, last, True, acc, pre=pre, combine=combine, p=p, acc=acc)
+    shape = list(x._shape)
+    n = _numel([shape[d] for d in dims])
+    rest = tuple(d for d in dims if d not in last)      # all before ``last``: their indices hold
+    kept = [s for i, s in enumerate(shape) if i not in last]
+    out = _reduce_cuda(part.reshape(kept), rest, False, out_dtype, combine=combine, post=post, p=p, empty=empty,
+                       acc=acc, total=total or n)
+    return out.reshape(_out_shape(x._shape, dims, True)) if keepdim else out
 
 
 def _split_rows(xr, m, n, inner, total, p, pre, meta, acc):
