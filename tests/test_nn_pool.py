@@ -8,7 +8,7 @@ import ttorch
 import ttorch.nn.functional as F
 from ttorch.autograd import gradcheck
 
-from _helpers import close
+from _helpers import close, to_np
 
 f32, f64 = ttorch.float32, ttorch.float64
 
@@ -227,3 +227,45 @@ def test_interpolate_grad_and_errors():
         F.interpolate(x, size=3, scale_factor=2)
     with pytest.raises(NotImplementedError, match="Got 4D input, but linear mode needs 3D input"):
         F.interpolate(x, size=3, mode="linear")
+
+
+def test_max_pool_nan_and_all_inf_windows(device):
+    """PyTorch's rule: a NaN wins its window (and stays); a window of -inf points at its first valid
+    element; padding is never picked. The fused op, on both devices, and in half precision."""
+    x = np.array([[[[1.0, np.nan, 2.0, 0.5],
+                    [3.0, 0.0, -np.inf, -np.inf],
+                    [7.0, 7.0, -np.inf, -np.inf],
+                    [6.0, 7.0, 1.0, 2.0]]]])
+    y, i = F.max_pool2d(T(x, device), 2, 2, return_indices=True)
+    np.testing.assert_array_equal(to_np(i), [[[[1, 2], [8, 15]]]])
+    np.testing.assert_array_equal(to_np(y), [[[[np.nan, 2.0], [7.0, 2.0]]]])
+    y, i = F.max_pool2d(T(x, device), 2, 1, padding=1, return_indices=True)
+    assert to_np(i).min() >= 0 and to_np(i)[0, 0, 0, 0] == 0                     # the corner: only x[0, 0]
+    z = np.full((1, 1, 2, 2), -np.inf)
+    _, i = F.max_pool2d(T(z, device), 2, return_indices=True)
+    assert to_np(i).item() == 0
+    h = ttorch.tensor(x, device=device).to(ttorch.float16)
+    yh = F.max_pool2d(h, 2, 2)
+    assert yh.dtype is ttorch.float16
+    np.testing.assert_array_equal(to_np(yh.float()), [[[[np.nan, 2.0], [7.0, 2.0]]]])
+
+
+def test_max_pool_on_cuda_is_one_kernel_each_way():
+    if not ttorch.cuda.is_available():
+        pytest.skip("no cuda")
+    from ttorch.profiler import profile, ProfilerActivity
+
+    def kernels(fn):
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fn()
+        return [e.name for e in prof.events() if e.device_type == "cuda"]
+    x = ttorch.randn(2, 3, 6, 6, device="cuda", requires_grad=True)
+    y = None
+
+    def forward():
+        nonlocal y
+        y = F.max_pool2d(x, 2)
+    assert kernels(forward) == ["_max_pool2d_kernel"]
+    back = kernels(lambda: y.backward(ttorch.ones_like(y)))
+    assert "_scatter_kernel" in back and len(back) <= 4                  # ones, zeros, scatter_add
+    np.testing.assert_allclose(to_np(x.grad).sum(), y.numel())

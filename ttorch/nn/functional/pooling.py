@@ -1,8 +1,10 @@
 """Max, average and adaptive pooling in ttorch ops (both devices, differentiable).
 
-Windows come from conv.py's window map: padding and ceil_mode's overhang read a sentinel element
-(-inf for max, 0 for average), so one ``index_select`` builds every window. Max pooling reduces
-with ``max(dim)``, whose backward routes the gradient to the first maximum only, as PyTorch does.
+Max pooling of floating inputs in 1-D and 2-D is one fused op (``ops/pool.py``: values and indices
+in one kernel). Otherwise windows come from conv.py's window map: padding and ceil_mode's overhang
+read a sentinel element (-inf for max, 0 for average), so one ``index_select`` builds every window;
+max pooling then reduces with ``max(dim)``, whose backward routes the gradient to the first
+maximum only, as PyTorch does.
 Adaptive windows have varying sizes: they are padded to the largest with the sentinel (max) or
 written as averaging matrices (avg), which makes adaptive average pooling two matmuls.
 """
@@ -14,6 +16,7 @@ import numpy as np
 import ttorch
 from .conv import _gather_windows, _map_tensor, _ntuple, _size_str, _window_map
 from ...ops import _op as _amp_op
+from ...ops.pool import max_pool2d_indices
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
@@ -75,6 +78,13 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     k, s, p, d, spatial, out = _pool_args(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode)
     x, restore = _as_nc(input, nd)
     n, c = x.shape[0], x.shape[1]
+    if x.dtype.is_floating_point:   # the fused op (ops/pool.py); 1-D pooling as 2-D with H = 1
+        one = (lambda t: t) if nd == 2 else (lambda t: (1,) + tuple(t))
+        values, idx = max_pool2d_indices(x if nd == 2 else x.unsqueeze(2), one(k), one(s), (0,) * (2 - nd) + p,
+                                         one(d), one(out))
+        if nd == 1:
+            values, idx = values.squeeze(2), idx.squeeze(2)
+        return (restore(values), restore(idx)) if return_indices else restore(values)
     cols = _gather_windows(x, spatial, k, d, p, s, out, fill=_neg_fill(x.dtype))  # (N, C, kk, L)
     values, arg = cols.max(dim=2)
     values = restore(values.reshape(n, c, *out))

@@ -1,0 +1,127 @@
+"""Fused max pooling (PyTorch's ``max_pool2d_with_indices``; 1-D pooling is the 2-D case with
+H = 1): one kernel writes each window's maximum and its flat index in H * W. The composed form
+(gather every window with ``index_select``, then ``max(dim)``) took four launches forward and
+seven backward per pooling layer.
+
+The rule is PyTorch's: a window element replaces the running maximum when it is larger or NaN
+(a NaN stays), ties keep the first; a window whose valid elements are all -inf points at its
+first valid element. Padding is never a candidate. The backward scatters the gradient to the
+indices (``scatter_add``, in ttorch ops: double backward is a gather, and free).
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ._launch import cdiv, launch, SIMULATED
+from ._op import Op
+from .elementwise import tl_dtype
+from .samples import Sample, rng
+
+
+@triton.jit
+def _max_pool2d_kernel(x_ptr, out_ptr, idx_ptr, TOTAL, H, W, OH, OW, SH, SW, PH, PW, DH, DW, KH: tl.constexpr,
+                       KW: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)           # flat (N * C, OH, OW)
+    live = offs < TOTAL
+    ow = offs % OW
+    oh = (offs // OW) % OH
+    base = x_ptr + (offs // (OW * OH)) * H * W
+    best = tl.full((BLOCK,), float("-inf"), ACC)
+    arg = tl.full((BLOCK,), -1, tl.int64)
+    for kh in tl.static_range(KH):
+        ih = oh * SH - PH + kh * DH
+        for kw in tl.static_range(KW):
+            iw = ow * SW - PW + kw * DW
+            ok = live & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            v = tl.load(base + ih * W + iw, mask=ok, other=float("-inf")).to(ACC)
+            take = ok & ((v > best) | (v != v) | (arg < 0))
+            best = tl.where(take, v, best)
+            arg = tl.where(take, ih * W + iw, arg)
+    tl.store(out_ptr + offs, best.to(out_ptr.dtype.element_ty), mask=live)
+    tl.store(idx_ptr + offs, arg, mask=live)
+
+
+def _geometry(k, s, p, d, out, in_shape):
+    return dict(kernel=tuple(k), stride=tuple(s), padding=tuple(p), dilation=tuple(d), out=tuple(out),
+                in_shape=tuple(in_shape))
+
+
+def _cpu(x, *, kernel, stride, padding, dilation, out, in_shape):
+    """The kernel's rule in NumPy, one window offset at a time over every output at once."""
+    n, c, h, w = x.shape
+    oh, ow = out
+    acc = np.float64 if x.dtype == np.float64 else np.float32
+    best = np.full((n, c, oh, ow), -np.inf, acc)
+    arg = np.full((n, c, oh, ow), -1, np.int64)
+    for kh in range(kernel[0]):
+        ih = np.arange(oh) * stride[0] - padding[0] + kh * dilation[0]
+        for kw in range(kernel[1]):
+            iw = np.arange(ow) * stride[1] - padding[1] + kw * dilation[1]
+            ok = ((ih >= 0) & (ih < h))[:, None] & ((iw >= 0) & (iw < w))[None, :]
+            v = x[:, :, np.clip(ih, 0, h - 1)][:, :, :, np.clip(iw, 0, w - 1)].astype(acc)
+            with np.errstate(invalid="ignore"):
+                take = ok & ((v > best) | np.isnan(v) | (arg < 0))
+            best = np.where(take, v, best)
+            arg = np.where(take, ih[:, None] * w + iw[None, :], arg)
+    return best.astype(x.dtype), arg
+
+
+def _cuda(x, *, kernel, stride, padding, dilation, out, in_shape):
+    x = x.contiguous()
+    n, c, h, w = x._shape
+    vals = Tensor._empty((n, c) + tuple(out), x.dtype, x.device)
+    idx = Tensor._empty((n, c) + tuple(out), D.int64, x.device)
+    total = vals.numel()
+    if total:
+        block = 1024 if not SIMULATED else 256
+        launch(_max_pool2d_kernel, (cdiv(total, block),), x, vals, idx, total, h, w, *out, *stride, *padding,
+               *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D.float64 if x.dtype is D.float64 else D.float32),
+               BLOCK=block)
+    return vals, idx
+
+
+def _backward(ctx, g, g_idx=None):
+    """The gradient scattered (summed) to each window's maximum."""
+    from .creation import zeros
+    x_shape, (_, idx) = ctx.in_shape, ctx.outputs
+    n, c = x_shape[0], x_shape[1]
+    flat = zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype, device=g.device)
+    return flat.scatter_add(2, idx.reshape(n, c, -1), g.reshape(n, c, -1)).reshape(x_shape)
+
+
+def _specs():
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt in (D.float32, D.float16, D.bfloat16, D.float64):
+        for k in (2, 3):
+            sig = {"x_ptr": ptr(dt), "out_ptr": ptr(dt), "idx_ptr": ptr(D.int64)}
+            sig.update({a: "i32" for a in ("TOTAL", "H", "W", "OH", "OW", "SH", "SW", "PH", "PW", "DH", "DW")})
+            ce = dict(KH=k, KW=k, ACC=tl_dtype(D.float64 if dt is D.float64 else D.float32), BLOCK=1024)
+            out.append(KernelSpec(_max_pool2d_kernel, sig, ce, label=f"max_pool2d {dt} {k}x{k}"))
+    return out
+
+
+def _samples():
+    r = rng("max_pool2d")
+    tie = np.zeros((1, 1, 4, 4))
+    return [Sample([r.uniform(-2, 2, size=(2, 3, 5, 6))], _geometry((2, 2), (2, 2), (0, 0), (1, 1), (2, 3),
+                                                                     (2, 3, 5, 6))),
+            Sample([r.uniform(-2, 2, size=(1, 2, 7, 5))], _geometry((3, 2), (2, 1), (1, 1), (1, 2), (4, 3),
+                                                                     (1, 2, 7, 5))),
+            Sample([r.uniform(-2, 2, size=(1, 1, 1, 9))], _geometry((1, 3), (1, 2), (0, 1), (1, 1), (1, 5),
+                                                                     (1, 1, 1, 9))),
+            Sample([tie], _geometry((2, 2), (1, 1), (0, 0), (1, 1), (3, 3), (1, 1, 4, 4)), grad=False, note="ties")]
+
+
+_max_pool2d = Op("max_pool2d_with_indices", cpu=_cpu, cuda=_cuda, backward=_backward, save=(), save_output="all",
+                 samples=_samples, kernels=_specs, family="pool", grad_name="MaxPool2DWithIndicesBackward0")
+
+
+def max_pool2d_indices(x, kernel, stride, padding, dilation, out):
+    """``(values, indices)`` of 2-D max pooling over ``x`` (N, C, H, W), floating dtypes."""
+    return _max_pool2d(x, **_geometry(kernel, stride, padding, dilation, out, x._shape))
+
+
+_max_pool2d.public = lambda x, **geo: _max_pool2d(x, **geo)
