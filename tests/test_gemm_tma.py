@@ -99,7 +99,8 @@ def test_every_tma_tile_in_the_tune_space_on_the_gpu(monkeypatch, kind):
     dtype = D.bfloat16 if kind == "half" else D.float32
     ref = cuda(a, dtype).double().cpu().numpy() @ cuda(b, dtype).double().cpu().numpy()
     for t in [t for t in gemm.TUNE_SPACE[kind] if len(t) > 6]:
-        monkeypatch.setattr(gemm.tune, "lookup", lambda name, bucket, t=t: gemm._as_config(t) if name == "gemm" else None)
+        monkeypatch.setattr(gemm.tune, "lookup",
+                            lambda name, bucket, t=t: gemm._as_config(t) if name == "gemm" else None)
         ttorch.backends.cuda.matmul.allow_tf32 = kind == "tf32"
         try:
             row_major = cuda(a, dtype) @ cuda(b, dtype)

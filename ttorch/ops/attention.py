@@ -204,12 +204,12 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, k, v, mptr, g, lse, delta, dk, dv, float(scale),
-           H, Hkv, H // Hkv, L, S, E, EV, *strides, *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
-           **meta)
+           H, Hkv, H // Hkv, L, S, E, EV, *strides, *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn,
+           num_warps=warps, num_stages=stages, **meta)
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, v, mptr, g, lse, delta, dq, float(scale),
-           H, H // Hkv, L, S, E, EV, *strides, *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages,
-           **meta)
+           H, H // Hkv, L, S, E, EV, *strides, *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
+           num_stages=stages, **meta)
     return dq, dk, dv
 
 

@@ -166,7 +166,8 @@ class Adam(Optimizer):
         wd = group["weight_decay"]
         for (_, _, step), items in batches.items():
             ps = [p for p, _ in items]
-            _launch_many(_adam_many_kernel, "_adam_kernel", ps, [p._grad for p in ps], list(zip(*[b for _, b in items])),
+            bufs = list(zip(*[b for _, b in items]))
+            _launch_many(_adam_many_kernel, "_adam_kernel", ps, [p._grad for p in ps], bufs,
                          [*_adam_scalars(lr, beta1, beta2, group["eps"], wd), *_scalars(lr, beta1, beta2, step)],
                          WEIGHT_DECAY=wd != 0, DECOUPLED=group["decoupled_weight_decay"],
                          AMSGRAD=group["amsgrad"], MAXIMIZE=group["maximize"])
