@@ -12,6 +12,16 @@ pytestmark = pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda"
 SHAPES = [(5, 3), (7,), (1100,), (), (2, 2, 3)]
 
 
+def _same(many, single):
+    """Bitwise under the interpreter (the same body, the same NumPy arithmetic); on a GPU the two
+    kernels are compiled separately, so allow the last bit."""
+    for a, b in zip(many, single):
+        if _launch.SIMULATED:
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 @pytest.fixture
 def kernels(monkeypatch):
     seen, real = [], _launch.launch
@@ -44,8 +54,7 @@ def test_same_bits_as_one_launch_per_parameter(opt_cls, kw, kernels):
     kernels.clear()
     single, _ = _train(opt_cls, False, **kw)
     assert kernels.count("_adam_kernel") == 3 * len(SHAPES) and "_adam_many_kernel" not in kernels
-    for a, b in zip(many, single):
-        np.testing.assert_array_equal(a, b)
+    _same(many, single)
     assert set(opt.state_dict()["state"][0]) >= {"step", "exp_avg", "exp_avg_sq"}
 
 
@@ -56,5 +65,4 @@ def test_batches_by_dtype_and_step_and_falls_back(kernels):
     assert kernels.count("_adam_many_kernel") == 2 + 3 + 3
     assert kernels.count("_adam_kernel") == 3                              # the transposed parameter
     single, _ = _train(ttorch.optim.AdamW, False, **kw)
-    for a, b in zip(many, single):
-        np.testing.assert_array_equal(a, b)
+    _same(many, single)
