@@ -57,13 +57,18 @@ def _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, s
 
 
 @triton.jit
-def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr):
+def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr,
+                 CAUSAL: tl.constexpr):
     """The forward's and dQ's program: one flat grid axis, so the query blocks of a head are
     neighbours and its K/V stay in L2. Returns the block index, (batch * head), batch, head, K/V
-    head (GQA), the query rows, the head-dim lanes and the (BLOCK_M, BLOCK_E) tile of Q."""
+    head (GQA), the query rows, the head-dim lanes and the (BLOCK_M, BLOCK_E) tile of Q.
+    Causal: the last query blocks (the most keys) come first, so the long programs start early
+    and the short ones fill the tail."""
     n_m = tl.cdiv(L, BLOCK_M)
     pid = tl.program_id(0)
     pid_m = pid % n_m
+    if CAUSAL:
+        pid_m = n_m - 1 - pid_m
     bh = (pid // n_m).to(tl.int64)
     b, h = bh // H, bh % H
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -78,7 +83,8 @@ def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
                      BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
-    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
+    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
+                                                  CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
     k_base = k_ptr + b * s_kb + hk * s_kh
     v_base = v_ptr + b * s_vb + hk * s_vh
@@ -247,7 +253,8 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
                         s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
-    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E)
+    pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
+                                                  CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
     do = tl.load(do_ptr + b * s_gb + h * s_gh + rm[:, None] * s_gm + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
