@@ -10,6 +10,7 @@ from ... import _dtype as D
 from ...autograd import grad_mode
 from ...ops import layer_norm as _ln
 from ...ops import _op as _amp_op
+from ...ops.ternary import addcmul as _addcmul
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "local_response_norm"]
 
@@ -30,6 +31,15 @@ def _affine(y, weight, bias, ndim):
     if bias is not None:
         y = y + _channel_view(bias, ndim)
     return y
+
+
+def _normalize(xc, var, eps, weight, bias, nd):
+    """``xc / sqrt(var + eps) * weight + bias``: the weight folds into the per-channel scale and the
+    bias into one addcmul, one pass over the activation (and its gradient) instead of three."""
+    scale = (var + eps).rsqrt()
+    if weight is not None:
+        scale = scale * _channel_view(weight, nd)
+    return _addcmul(_channel_view(bias, nd), xc, scale) if bias is not None else xc * scale
 
 
 def _prod(xs):
@@ -92,8 +102,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean = _channel_view(running_mean.to(x.dtype), nd)
         var = _channel_view(running_var.to(x.dtype), nd)
         xc = x - mean
-    y = _affine(xc * (var + eps).rsqrt(), weight, bias, nd)
-    return y.to(input.dtype)
+    return _normalize(xc, var, eps, weight, bias, nd).to(input.dtype)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -127,8 +136,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         mean = _channel_view(running_mean.to(x.dtype), nd)
         var = _channel_view(running_var.to(x.dtype), nd)
         xc = x - mean
-    y = _affine(xc * (var + eps).rsqrt(), weight, bias, nd)
-    return y.to(input.dtype)
+    return _normalize(xc, var, eps, weight, bias, nd).to(input.dtype)
 
 
 _norm_shape = _ln._check
