@@ -228,16 +228,6 @@ def _no_autocast():
     return _suspended()
 
 
-def _profiled_apply(node, grads, create_graph):
-    """``node.apply`` as one interval of ``ttorch.profiler`` (PyTorch's name for it)."""
-    rec = _profiling.ACTIVE[0]
-    e = rec.push("autograd::engine::evaluate_function: " + node.name())
-    try:
-        return node.apply(grads, create_graph)
-    finally:
-        rec.pop(e)
-
-
 def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
     # autograd.grad runs only the nodes through which a requested input is reached, as PyTorch
@@ -303,8 +293,9 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
                 in_grads = [None] * len(node.next_functions)
             elif anomaly:
                 in_grads = anomaly_mode._apply(node, grads, create_graph)
-            elif _profiling.ACTIVE[0] is not None:
-                in_grads = _profiled_apply(node, grads, create_graph)
+            elif _profiling.ACTIVE[0] is not None:      # ttorch.profiler: PyTorch's name for the node
+                with _profiling.span("autograd::engine::evaluate_function: " + node.name()):
+                    in_grads = node.apply(grads, create_graph)
             else:
                 in_grads = node.apply(grads, create_graph)
             if hooks is not None and hooks[1]:

@@ -18,7 +18,7 @@ from .._tensor import Tensor
 from ._op import Op
 from .elementwise import broadcast_shapes, ew_launch, ew_specs, np_quiet
 from .samples import Sample, rng
-from .unary import _c, _div, _erfc_fast
+from .unary import _c, _div, _erfc_fast, _np_erf
 
 _RSQRT2, _RSQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
 _BETA, _KAPPA = math.sqrt(2 / math.pi), 0.044715
@@ -46,7 +46,7 @@ def _silu_grad(g, x, p0, p1):
 
 
 # ------------------------------------------------------------------------------ NumPy, f' and f''
-_ERF = np.vectorize(math.erf, otypes=[np.float64])
+_ERF = _np_erf(math.erf)        # unary's erf fallback (exact in float64)
 
 
 def _np_dfn(name, x):
@@ -77,20 +77,16 @@ def _d2fn(name, x):
 _FNS = {"gelu": _gelu_grad, "gelu_tanh": _gelu_tanh_grad, "silu": _silu_grad}
 
 
-def _compute(dt):
-    return D.float64 if dt is D.float64 else D.float32
-
-
 def _cpu(g, x, *, name):
     dt = np.result_type(g.dtype, x.dtype)
-    cd = np.float64 if dt == np.float64 else np.float32
+    cd = D._compute_dtype(D.from_numpy_dtype(dt)).np
     return np_quiet(lambda: g.astype(cd) * _np_dfn(name, x.astype(cd))).astype(dt)
 
 
 def _cuda(g, x, *, name):
     dt = D.promote_types(g.dtype, x.dtype)
     out = Tensor._empty(broadcast_shapes(g._shape, x._shape), dt, x.device)
-    return ew_launch(_FNS[name], out, [g, x], _compute(dt))
+    return ew_launch(_FNS[name], out, [g, x], D._compute_dtype(dt))
 
 
 def _backward(ctx, gg):

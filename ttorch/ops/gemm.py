@@ -30,7 +30,7 @@ from .. import _dtype as D, tune
 from .._tensor import Tensor, _numel
 from ..backends import cuda as _backends_cuda
 from ..cuda import _driver
-from ._launch import launch, cdiv, SIMULATED
+from ._launch import launch, cdiv, SIMULATED, _TensorDescriptor
 from .elementwise import tl_dtype, _bstrides, _collapse
 from .unary import _relu, _gelu, _gelu_tanh, _silu
 
@@ -266,7 +266,6 @@ def _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk):
     """TMA descriptors of A (row-major) and B (row-major, or stored (N, K): ``B_T``) and ``B_T``, or None where
     the layout rules TMA out: half or float32 elements, a unit inner stride, 16-byte aligned bases
     and row strides."""
-    from triton.tools.tensor_descriptor import TensorDescriptor
     size = a.dtype.itemsize
     if a.dtype not in (D.float16, D.bfloat16, D.float32) or (K * size) % 16:
         return None
@@ -275,12 +274,12 @@ def _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk):
         return None
     if sb[-1] == 1 or N == 1:                          # (K, N) row-major
         b_row = sb[-2] if K > 1 else N
-        b_t, b_desc = False, TensorDescriptor(b, [K, N], [b_row, 1], [bk, bn]) if (b_row * size) % 16 == 0 else None
+        b_t, b_desc = False, _TensorDescriptor(b, [K, N], [b_row, 1], [bk, bn]) if (b_row * size) % 16 == 0 else None
     elif sb[-2] == 1:                                  # (N, K) row-major, read transposed
-        b_t, b_desc = True, TensorDescriptor(b, [N, K], [sb[-1], 1], [bn, bk]) if (sb[-1] * size) % 16 == 0 else None
+        b_t, b_desc = True, _TensorDescriptor(b, [N, K], [sb[-1], 1], [bn, bk]) if (sb[-1] * size) % 16 == 0 else None
     else:
         b_desc = None
-    return None if b_desc is None else (TensorDescriptor(a, [M, K], [a_row, 1], [bm, bk]), b_desc, b_t)
+    return None if b_desc is None else (_TensorDescriptor(a, [M, K], [a_row, 1], [bm, bk]), b_desc, b_t)
 
 
 # ------------------------------------------------------------------------------- tuning

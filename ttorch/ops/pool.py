@@ -52,7 +52,7 @@ def _cpu(x, *, kernel, stride, padding, dilation, out, in_shape):
     """The kernel's rule in NumPy, one window offset at a time over every output at once."""
     n, c, h, w = x.shape
     oh, ow = out
-    acc = np.float64 if x.dtype == np.float64 else np.float32
+    acc = D._compute_dtype(D.from_numpy_dtype(x.dtype)).np
     best = np.full((n, c, oh, ow), -np.inf, acc)
     arg = np.full((n, c, oh, ow), -1, np.int64)
     for kh in range(kernel[0]):
@@ -77,8 +77,7 @@ def _cuda(x, *, kernel, stride, padding, dilation, out, in_shape):
     if total:
         block = 1024 if not SIMULATED else 256
         launch(_max_pool2d_kernel, (cdiv(total, block),), x, vals, idx, total, h, w, *out, *stride, *padding,
-               *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D.float64 if x.dtype is D.float64 else D.float32),
-               BLOCK=block)
+               *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D._compute_dtype(x.dtype)), BLOCK=block)
     return vals, idx
 
 
@@ -98,7 +97,7 @@ def _specs():
         for k in (2, 3):
             sig = {"x_ptr": ptr(dt), "out_ptr": ptr(dt), "idx_ptr": ptr(D.int64)}
             sig.update({a: "i32" for a in ("TOTAL", "H", "W", "OH", "OW", "SH", "SW", "PH", "PW", "DH", "DW")})
-            ce = dict(KH=k, KW=k, ACC=tl_dtype(D.float64 if dt is D.float64 else D.float32), BLOCK=1024)
+            ce = dict(KH=k, KW=k, ACC=tl_dtype(D._compute_dtype(dt)), BLOCK=1024)
             out.append(KernelSpec(_max_pool2d_kernel, sig, ce, label=f"max_pool2d {dt} {k}x{k}"))
     return out
 
@@ -124,4 +123,4 @@ def max_pool2d_indices(x, kernel, stride, padding, dilation, out):
     return _max_pool2d(x, **_geometry(kernel, stride, padding, dilation, out, x._shape))
 
 
-_max_pool2d.public = lambda x, **geo: _max_pool2d(x, **geo)
+_max_pool2d.public = _max_pool2d

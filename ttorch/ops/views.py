@@ -374,7 +374,7 @@ def split(tensor, split_size_or_sections, dim=0):
                                f"dimension {d}), but got split_sizes={sizes}")
     op = "split" if isinstance(split_size_or_sections, int) else "split_with_sizes"
     out = _PIECES[op](tensor, dim=d, sizes=tuple(sizes), keep=True)
-    return mark_multi_output(out if type(out) is tuple else (out,), _PIECES[op].grad_name)
+    return mark_multi_output(out, _PIECES[op].grad_name)
 
 
 def chunk(input, chunks, dim=0):

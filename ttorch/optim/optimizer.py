@@ -77,14 +77,11 @@ def _with_step_hooks(step):
                     raise RuntimeError(f"{step} must return None or a tuple of (new_args, new_kwargs), but got "
                                        f"{result}.")
         self._in_step = True
-        rec = _profiling.ACTIVE[0]      # ttorch.profiler: one range per step, named as PyTorch's
-        ev = rec.push(f"Optimizer.step#{type(self).__name__}.step") if rec is not None else None
-        try:
-            out = step(self, *args, **kwargs)
+        try:            # ttorch.profiler: one range per step, named as PyTorch's
+            with _profiling.span(f"Optimizer.step#{type(self).__name__}.step"):
+                out = step(self, *args, **kwargs)
         finally:
             self._in_step = False
-            if ev is not None:
-                rec.pop(ev)
         for hook in chain(self._optimizer_step_post_hooks.values(), _global_optimizer_post_hooks.values()):
             hook(self, args, kwargs)
         return out

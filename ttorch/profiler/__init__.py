@@ -157,14 +157,8 @@ _plain_call = Op.__call__
 
 
 def _profiled_call(op, *inputs, **attrs):
-    rec = _profiling.ACTIVE[0]
-    if rec is None:
+    with _profiling.span("ttorch::" + op.name, inputs):
         return _plain_call(op, *inputs, **attrs)
-    e = rec.push("ttorch::" + op.name, inputs=inputs)
-    try:
-        return _plain_call(op, *inputs, **attrs)
-    finally:
-        rec.pop(e)
 
 
 class profile:
