@@ -4,6 +4,8 @@
 A ``Sample`` holds NumPy arrays (made into tensors by the tests, on each device, contiguous
 and not) and Python scalars, plus keyword arguments.
 """
+import zlib
+
 import numpy as np
 
 SHAPES = [(), (0,), (1,), (7,), (3, 5), (2, 3, 4)]
@@ -36,7 +38,9 @@ def is_data(a):
 
 
 def rng(name):
-    return np.random.default_rng(abs(hash(name)) % (2 ** 32))
+    # a stable hash: Python's str hash changes per process (PYTHONHASHSEED), which gave every run
+    # other sample inputs (and an rms_norm float16 sample that failed once in CI, unreproducibly)
+    return np.random.default_rng(zlib.crc32(name.encode()))
 
 
 def _arr(r, shape, domain, kind):
