@@ -61,7 +61,8 @@ class Op:
     """A primitive op. ``save``: indices of inputs the backward rule reads (None: all tensors)."""
 
     def __init__(self, name, *, cpu=None, cuda=None, impl=None, backward=None, samples=None, kernels=(), save=None,
-                 save_output=False, grad_name=None, family="other", doc="", public=None, dtypes=None):
+                 save_output=False, grad_outputs=None, grad_name=None, family="other", doc="", public=None,
+                 dtypes=None):
         self.name = name
         # ``impl`` (tensors in, tensors out, any device) serves ops that only make views or
         # compose other ops; ``cpu``/``cuda`` are the per-device implementations.
@@ -73,6 +74,9 @@ class Op:
         self.kernels = kernels      # KernelSpecs, or a function returning them
         self.save = save
         self.save_output = save_output
+        # outputs past the first ``grad_outputs`` (statistics returned beside the result) are not
+        # part of the graph: they never require grad, and backward gets no zeros for them
+        self.grad_outputs = grad_outputs
         self.grad_name = grad_name or _camel(name) + "Backward0"
         self.family = family
         self.doc = doc
@@ -151,6 +155,8 @@ class Op:
                 ctx.outputs = (o,) + tuple(t.detach() for t in outs[1:])
         # one lookup interns the node's metadata (see ``_interned``); versions only when none was
         # written yet: counters of weights updated in place would fill the cache with one-offs
+        if self.grad_outputs is not None:
+            outs = outs[:self.grad_outputs]
         ctx.needs, in_meta, out_meta = _interned(
             (tuple(needs), tuple(in_meta), tuple([(o._shape, o.dtype, o.device) for o in outs])))
         versions = tuple(versions)

@@ -1,7 +1,9 @@
 """Normalization layers' math: batch, instance, layer, group, RMS and local response norm.
 
-Written in ttorch ops, so they run on cpu and cuda and autograd differentiates them (to any
-order). Half inputs are normalised in float32 and cast back, as PyTorch's kernels do.
+Batch and instance norm run the fused op of ``ttorch.ops.batch_norm`` (NumPy on cpu, Triton on
+cuda); layer and RMS norm the fused kernels of ``ttorch.ops.layer_norm`` on cuda. The rest, and
+those on cpu, are written in ttorch ops, so autograd differentiates them (to any order). Half
+inputs are normalised in float32 and cast back, as PyTorch's kernels do.
 Running statistics are updated in place outside the graph, with PyTorch's formulas: the
 batch mean, and the *unbiased* batch variance (the output itself uses the biased one).
 """
@@ -9,8 +11,8 @@ batch mean, and the *unbiased* batch variance (the output itself uses the biased
 from ... import _dtype as D
 from ...autograd import grad_mode
 from ...ops import layer_norm as _ln
+from ...ops import batch_norm as _bn
 from ...ops import _op as _amp_op
-from ...ops.ternary import addcmul as _addcmul
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "local_response_norm"]
 
@@ -31,15 +33,6 @@ def _affine(y, weight, bias, ndim):
     if bias is not None:
         y = y + _channel_view(bias, ndim)
     return y
-
-
-def _normalize(xc, var, eps, weight, bias, nd):
-    """``xc / sqrt(var + eps) * weight + bias``: the weight folds into the per-channel scale and the
-    bias into one addcmul, one pass over the activation (and its gradient) instead of three."""
-    scale = (var + eps).rsqrt()
-    if weight is not None:
-        scale = scale * _channel_view(weight, nd)
-    return _addcmul(_channel_view(bias, nd), xc, scale) if bias is not None else xc * scale
 
 
 def _prod(xs):
@@ -69,7 +62,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Normalise each channel of ``(N, C, *)`` input over the batch and spatial dims.
 
     In training the batch statistics are used and ``running_mean``/``running_var`` (when given)
-    move towards them by ``momentum``; otherwise the running statistics are used.
+    move towards them by ``momentum``; otherwise the running statistics are used. Fused kernels
+    (``ttorch.ops.batch_norm``) on both devices.
 
     Example::
 
@@ -82,27 +76,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected 2D or more input (got {input.ndim}D input)")
     if training:
         _verify_batch_size(input.shape)
-    x = _up(input)
-    nd = x.ndim
-    if training:
-        dims = (0,) + tuple(range(2, nd))
-        mean = x.mean(dims, keepdim=True)
-        xc = x - mean
-        var = (xc * xc).mean(dims, keepdim=True)
-        n = input.numel() // input.shape[1]
-        if momentum is None:    # PyTorch's functional form: None is a factor of 0 (modules pass 1/n)
-            momentum = 0.0
-        if running_mean is not None:
-            _update_running(running_mean, mean.reshape(-1), momentum)
-        if running_var is not None:
-            _update_running(running_var, var.reshape(-1) * (n / max(n - 1, 1)), momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        mean = _channel_view(running_mean.to(x.dtype), nd)
-        var = _channel_view(running_var.to(x.dtype), nd)
-        xc = x - mean
-    return _normalize(xc, var, eps, weight, bias, nd).to(input.dtype)
+    elif running_mean is None or running_var is None:
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    _check_channels("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
+                    running_var=running_var)
+    if momentum is None:    # PyTorch's functional form: None is a factor of 0 (modules pass 1/n)
+        momentum = 0.0
+    return _bn.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)[0]
+
+
+def _check_channels(op, input, **tensors):
+    # PyTorch's message, with the op and the input's size
+    c = input.shape[1]
+    for name, t in tensors.items():
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{op}: {name} should contain {c} elements not {t.numel()} (input of size "
+                               f"{list(input.shape)})")
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -110,33 +99,34 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalise each channel of each sample of ``(N, C, *)`` input over its spatial dims.
 
     With ``use_input_stats`` the running statistics (when given) move towards the batch
-    average of the per-instance statistics, as PyTorch's does.
+    average of the per-instance statistics, as PyTorch's does. Runs as batch normalization of
+    the input viewed as ``(1, N * C, *)``, as PyTorch's kernel does.
     """
     if input.ndim < 3:
         raise ValueError(f"Expected 3D or more input (got {input.ndim}D input)")
     if use_input_stats:
         _verify_spatial_size(input.shape)
-    x = _up(input)
-    nd = x.ndim
-    if use_input_stats:
-        dims = tuple(range(2, nd))
-        mean = x.mean(dims, keepdim=True)                  # (N, C, 1, ...)
-        xc = x - mean
-        var = (xc * xc).mean(dims, keepdim=True)
-        n = _prod(input.shape[2:])
-        if momentum is None:
-            momentum = 0.0
-        if running_mean is not None:
-            _update_running(running_mean, mean.reshape(input.shape[0], -1).mean(0), momentum)
-        if running_var is not None:
-            _update_running(running_var, (var * (n / max(n - 1, 1))).reshape(input.shape[0], -1).mean(0), momentum)
-    else:
+    _check_channels("instance_norm", input, weight=weight, bias=bias, running_mean=running_mean,
+                    running_var=running_var)
+    n, c = input.shape[0], input.shape[1]
+    w = weight.repeat(n) if weight is not None else None
+    b = bias.repeat(n) if bias is not None else None
+    if not use_input_stats:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        mean = _channel_view(running_mean.to(x.dtype), nd)
-        var = _channel_view(running_var.to(x.dtype), nd)
-        xc = x - mean
-    return _normalize(xc, var, eps, weight, bias, nd).to(input.dtype)
+        y = _bn.batch_norm(input.reshape((1, n * c) + tuple(input.shape[2:])), w, b, running_mean.repeat(n),
+                           running_var.repeat(n), False, 0.0, eps)[0]
+        return y.reshape(input.shape)
+    y, mean, var = _bn.batch_norm(input.reshape((1, n * c) + tuple(input.shape[2:])), w, b, None, None, True, 0.0,
+                                  eps)
+    if momentum is None:
+        momentum = 0.0
+    k = _prod(input.shape[2:])
+    if running_mean is not None:
+        _update_running(running_mean, mean.reshape(n, c).mean(0), momentum)
+    if running_var is not None:
+        _update_running(running_var, (var * (k / max(k - 1, 1))).reshape(n, c).mean(0), momentum)
+    return y.reshape(input.shape)
 
 
 _norm_shape = _ln._check
