@@ -344,3 +344,55 @@ def test_views_report_their_base(device):
               t.t()[1], t.view(6)[::2]):
         assert v._base is t and v._is_view()
     assert t.clone()._base is None and t._base is None
+
+
+# ------------------------------------------------------------------------------ writing into self on cuda
+def _count_launches(monkeypatch):
+    from ttorch.ops import elementwise
+    calls = []
+    real = elementwise.launch
+    monkeypatch.setattr(elementwise, "launch", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    return calls
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="needs the cuda device (real or simulated)")
+def test_binary_inplace_writes_self_in_one_kernel(monkeypatch):
+    calls = _count_launches(monkeypatch)
+    x = ttorch.tensor(A34, device="cuda")
+    w = ttorch.tensor(W4, device="cuda")
+    v = x._version
+    calls.clear()
+    x.add_(w, alpha=2.0).mul_(x)                  # broadcast operand, x read and written element by element
+    assert len(calls) == 2 and x._version == v + 2
+    np.testing.assert_allclose(x.cpu().numpy(), (A34 + 2 * W4) ** 2, rtol=1e-12)
+    calls.clear()
+    x -= 1.0
+    out = ttorch.empty(3, 4, dtype=F64, device="cuda")
+    ttorch.sub(x, w, out=out)
+    assert len(calls) == 2
+    np.testing.assert_allclose(out.cpu().numpy(), (A34 + 2 * W4) ** 2 - 1 - W4, rtol=1e-12)
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="needs the cuda device (real or simulated)")
+def test_binary_inplace_keeps_its_two_step_path_where_needed(monkeypatch):
+    calls = _count_launches(monkeypatch)
+    # partially overlapping operand: computed out of place first, as the result must not see its own writes
+    y = ttorch.arange(6.0, device="cuda")
+    calls.clear()
+    y[1:].add_(y[:-1])
+    assert len(calls) == 2
+    np.testing.assert_array_equal(y.cpu().numpy(), [0, 1, 3, 5, 7, 9])
+    # a promoted result (float16 += float32) is computed in float32 and cast
+    h = ttorch.full((3,), 0.1, dtype=ttorch.float16, device="cuda")
+    h.add_(ttorch.full((3,), 1e-4, device="cuda"))
+    assert h.dtype is ttorch.float16
+    # recorded ops still build their graph
+    a = ttorch.tensor(A34, device="cuda", requires_grad=True)
+    b = a * 1.0
+    b.mul_(ttorch.tensor(W4, device="cuda"))
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.cpu().numpy(), np.broadcast_to(W4, (3, 4)), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        a.add_(1.0)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        ttorch.zeros(3, 1, device="cuda").add_(ttorch.ones(3, 4, device="cuda"))

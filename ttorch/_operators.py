@@ -44,6 +44,9 @@ def _binary(name, reflected=False):
 
 def _inplace(name):
     def method(self, other, **kw):
+        m = getattr(Tensor, name + "_", None)     # x += y is x.add_(y)
+        if m is not None:
+            return m(self, other, **kw)
         from .ops.inplace import inplace_from
         return inplace_from(self, _f(name)(self, other, **kw), name + "_")
     method.__name__ = name + "_"

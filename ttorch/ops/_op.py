@@ -199,6 +199,41 @@ def on_device(t, dev):
                            f"{t.device} and {dev}!")
 
 
+def writes_into(out, *operands_and_dtype):
+    """Whether an elementwise kernel may write its result straight into ``out`` (``out=`` and
+    in-place ops on cuda): the result's dtype and shape are ``out``'s, no operand records a graph,
+    and no tensor operand overlaps ``out`` other than as the very same elements (an element is
+    read and written by the same program, so ``x.mul_(x)`` is safe; ``x[1:].add_(x[:-1])`` is not)."""
+    *operands, dtype = operands_and_dtype
+    if type(out) is not Tensor or out.dtype is not dtype:
+        return False
+    recording = grad_mode._state["enabled"]
+    if recording and out.requires_grad:
+        return False
+    shape = out._shape
+    st = None
+    for t in operands:
+        if type(t) is not Tensor:
+            continue
+        if recording and t.requires_grad or t.device != out.device:
+            return False
+        if t._shape != shape and len(t._shape) > len(shape):
+            return False
+        if t.untyped_storage() is out.untyped_storage():
+            st = st or out.stride()
+            if t._shape != shape or t._offset != out._offset or t.stride() != st:
+                return False
+    if st is None:
+        st = out.stride()
+    if any(s == 0 and n > 1 for s, n in zip(st, shape)):     # one element written by many programs
+        return False
+    from .elementwise import broadcast_shapes
+    try:
+        return broadcast_shapes(*[t._shape for t in operands if type(t) is Tensor], shape) == shape
+    except RuntimeError:
+        return False
+
+
 def write_out(out, result, opname):
     """Implement ``out=``: check dtype/device, resize an empty ``out``, copy ``result`` into it."""
     from .elementwise import copy_into

@@ -1,5 +1,6 @@
-"""Fused backward of the smooth activations, PyTorch's ``gelu_backward`` and ``silu_backward``:
-``grad * act'(x)`` in one pass of the elementwise template. Written in ttorch ops, GELU's rule took
+"""Fused backward of the activations, PyTorch's ``gelu_backward``, ``silu_backward`` and
+``threshold_backward`` (relu, from its output): ``grad * act'(x)`` in one pass of the elementwise
+template (relu's composed rule took two: a comparison and a ``where``). Written in ttorch ops, GELU's rule took
 eleven kernels (erf, exp and each product read and wrote the whole (tokens, 4 * dim) tensor): in a
 GPT-2 layer that was the largest group of launches after the optimizer's.
 
@@ -45,6 +46,12 @@ def _silu_grad(g, x, p0, p1):
     return g * s * (1 + x * (1 - s))
 
 
+@triton.jit
+def _relu_grad(g, y, p0, p1):
+    # y is relu's output; PyTorch's threshold_backward: a NaN output passes the gradient
+    return tl.where(y <= 0, tl.zeros_like(g), g)
+
+
 # ------------------------------------------------------------------------------ NumPy, f' and f''
 _ERF = _np_erf(math.erf)        # unary's erf fallback (exact in float64)
 
@@ -64,6 +71,9 @@ def _np_dfn(name, x):
 
 def _d2fn(name, x):
     """f''(x) in ttorch ops (so triple backward composes)."""
+    if name == "relu":
+        from .creation import zeros_like
+        return zeros_like(x)
     if name == "gelu":
         return (-0.5 * x * x).exp() * _RSQRT_2PI * (2 - x * x)
     if name == "gelu_tanh":
@@ -74,12 +84,14 @@ def _d2fn(name, x):
     return s * (1 - s) * (2 + x * (1 - 2 * s))
 
 
-_FNS = {"gelu": _gelu_grad, "gelu_tanh": _gelu_tanh_grad, "silu": _silu_grad}
+_FNS = {"gelu": _gelu_grad, "gelu_tanh": _gelu_tanh_grad, "silu": _silu_grad, "relu": _relu_grad}
 
 
 def _cpu(g, x, *, name):
     dt = np.result_type(g.dtype, x.dtype)
     cd = D._compute_dtype(D.from_numpy_dtype(dt)).np
+    if name == "relu":
+        return np.where(x <= 0, dt.type(0), g).astype(dt)
     return np_quiet(lambda: g.astype(cd) * _np_dfn(name, x.astype(cd))).astype(dt)
 
 
@@ -112,7 +124,8 @@ _act_backward = Op("act_backward", cpu=_cpu, cuda=_cuda, backward=_backward, sav
 
 
 def act_backward(grad, input, name):
-    """``grad * f'(input)`` for ``f`` in "gelu", "gelu_tanh", "silu", one kernel on cuda."""
+    """``grad * f'(input)`` for ``f`` in "gelu", "gelu_tanh", "silu", one kernel on cuda; for "relu"
+    ``input`` is relu's output."""
     return _act_backward(grad, input, name=name)
 
 

@@ -19,7 +19,7 @@ from triton.language.extra import libdevice
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ._op import Op, write_out
+from ._op import Op, write_out, writes_into
 from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET
 from .samples import Sample, binary_samples, rng
 from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
@@ -134,7 +134,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         onp = out_dtype.np
         return r if r.dtype is onp or r.dtype == onp else r.astype(onp)
 
-    def cuda(a, b, *, out_dtype, compute, **pv):
+    def cuda(a, b, *, out_dtype, compute, into=None, **pv):
         ta = a if type(a) is Tensor else b
         if type(a) is Tensor and type(b) is Tensor:
             shape = a._shape if a._shape == b._shape else broadcast_shapes(a._shape, b._shape, op=name)
@@ -147,7 +147,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             a = scalar_operand(a, compute, ta.device)
         if type(b) is not Tensor:
             b = scalar_operand(b, compute, ta.device)
-        out = Tensor._empty(shape, out_dtype, ta.device)
+        out = into if into is not None else Tensor._empty(shape, out_dtype, ta.device)
         return ew_launch(fn, out, [a, b], compute, p0, 0)
 
     def specs():
@@ -179,7 +179,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
     # ``np_fn`` with the default parameters bound (``_np_alpha`` says which function that is)
     plain_fn = np_fn if not params else getattr(np_fn, "plain", None)
 
-    def f(input, other, *args, out=None, **kwargs):
+    def f(input, other, *args, out=None, _into=False, **kwargs):
         if args or kwargs:
             vals = list(args) + defaults[len(args):]
             if len(args) > len(pnames):
@@ -220,6 +220,14 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             promoted[key] = out_dtype, compute, direct
         if check is not None and (vals is not None or not check_params_only):
             check(input, other, out_dtype, default_params if vals is None else vals)
+        if out is not None and out.device.type == "cuda" and writes_into(out, input, other, out_dtype):
+            # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two)
+            op.cuda(input, other, out_dtype=out_dtype, compute=compute, into=out,
+                    **(default_kw if vals is None else dict(zip(pnames, vals))))
+            out._bump_version()
+            return out
+        if _into:
+            return None
         if vals is None and out is None and (input if ta else other).device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
                 and (ta and input.requires_grad or tb and other.requires_grad)):
@@ -247,6 +255,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
     f.__doc__ = f"``ttorch.{name}(input, other{''.join(', ' + p for p in pnames)})``: elementwise with " \
                 "broadcasting, as in PyTorch."
     f.op = op
+    f.writes_into = True        # ``f(x, y, out=x, _into=True)``: see ``inplace.make_inplace``
     op.public = f
     op.dtypes = _TEST_DTYPES[kind]
     if public:

@@ -68,8 +68,14 @@ def _castable(src, dst):
 
 
 def make_inplace(fn, name):
-    """The in-place method ``name`` for out-of-place function ``fn``."""
+    """The in-place method ``name`` for out-of-place function ``fn``. Where ``fn`` can write its
+    result into ``self`` directly (a binary elementwise op on cuda with nothing to record), it
+    does: one kernel instead of computing out of place and copying."""
+    into = getattr(fn, "writes_into", False)
+
     def method(self, *args, **kwargs):
+        if into and args and self.is_cuda and fn(self, *args, out=self, _into=True, **kwargs) is not None:
+            return self
         return inplace_from(self, fn(self, *args, **kwargs), name)
     method.__name__ = name
     method.__doc__ = f"In-place form of ``{fn.__name__}``; returns ``self``."

@@ -5,8 +5,12 @@ seven backward per pooling layer.
 
 The rule is PyTorch's: a window element replaces the running maximum when it is larger or NaN
 (a NaN stays), ties keep the first; a window whose valid elements are all -inf points at its
-first valid element. Padding is never a candidate. The backward scatters the gradient to the
-indices (``scatter_add``, in ttorch ops: double backward is a gather, and free).
+first valid element. Padding is never a candidate.
+
+The backward is one kernel too, over the input: each element sums the gradients of the windows
+that could contain it (at most ``ceil(K / S)`` per dim) and picked it. No zero fill, no atomics,
+so it is deterministic; the composed ``zeros`` + ``scatter_add`` took three launches (four for
+half types, which accumulate in float32). Its own backward is a gather of the indices.
 """
 import numpy as np
 import triton
@@ -81,24 +85,77 @@ def _cuda(x, *, kernel, stride, padding, dilation, out, in_shape):
     return vals, idx
 
 
+@triton.jit
+def _max_pool2d_bwd_kernel(g_ptr, idx_ptr, dx_ptr, TOTAL, H, W, OH, OW, SH, SW, PH, PW, DH, DW, KH: tl.constexpr,
+                           KW: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)           # flat (N * C, H, W)
+    live = offs < TOTAL
+    iw = offs % W
+    ih = (offs // W) % H
+    plane = offs // (W * H)
+    base = plane * OH * OW
+    here = ih * W + iw
+    acc = tl.zeros((BLOCK,), ACC)
+    for kh in tl.static_range(KH):
+        th = ih + PH - kh * DH                    # = oh * SH for the window that puts tap kh here
+        oh = th // SH
+        okh = (th >= 0) & (th - oh * SH == 0) & (oh < OH)
+        for kw in tl.static_range(KW):
+            tw = iw + PW - kw * DW
+            ow = tw // SW
+            ok = live & okh & (tw >= 0) & (tw - ow * SW == 0) & (ow < OW)
+            o = base + oh * OW + ow
+            picked = ok & (tl.load(idx_ptr + o, mask=ok, other=-1) == here)
+            acc += tl.load(g_ptr + o, mask=picked, other=0).to(ACC)
+    tl.store(dx_ptr + offs, acc.to(dx_ptr.dtype.element_ty), mask=live)
+
+
+def _bwd_cpu(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
+    n, c, h, w = in_shape
+    acc = D._compute_dtype(D.from_numpy_dtype(g.dtype)).np
+    dx = np.zeros((n * c, h * w), acc)
+    rows = np.repeat(np.arange(n * c), idx[0, 0].size if idx.size else 0)
+    np.add.at(dx, (rows, idx.reshape(-1)), g.reshape(-1).astype(acc))
+    return dx.reshape(in_shape).astype(g.dtype)
+
+
+def _bwd_cuda(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
+    g, idx = g.contiguous(), idx.contiguous()
+    dx = Tensor._empty(tuple(in_shape), g.dtype, g.device)
+    total = dx.numel()
+    if total:
+        block = 1024 if not SIMULATED else 256
+        launch(_max_pool2d_bwd_kernel, (cdiv(total, block),), g, idx, dx, total, *in_shape[2:], *out, *stride,
+               *padding, *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D._compute_dtype(g.dtype)), BLOCK=block)
+    return dx
+
+
 def _backward(ctx, g, g_idx=None):
-    """The gradient scattered (summed) to each window's maximum."""
-    from .creation import zeros
-    x_shape, (_, idx) = ctx.in_shape, ctx.outputs
-    n, c = x_shape[0], x_shape[1]
-    flat = zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype, device=g.device)
-    return flat.scatter_add(2, idx.reshape(n, c, -1), g.reshape(n, c, -1)).reshape(x_shape)
+    """The gradient summed into each window's maximum."""
+    geo = {k: getattr(ctx, k) for k in ("kernel", "stride", "padding", "dilation", "out", "in_shape")}
+    return _max_pool2d_bw(g, ctx.outputs[1], **geo)
 
 
-def _specs():
+def _bw_backward(ctx, gg):
+    """Of ``dx`` with respect to ``g``: ``gg`` read at each window's maximum."""
+    idx = ctx.inputs[1]
+    n, c = idx.shape[0], idx.shape[1]
+    return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, -1)).reshape(idx.shape), None
+
+
+def _specs(backward=False):
     from ._aot import KernelSpec, ptr
     out = []
     for dt in (D.float32, D.float16, D.bfloat16, D.float64):
         for k in (2, 3):
-            sig = {"x_ptr": ptr(dt), "out_ptr": ptr(dt), "idx_ptr": ptr(D.int64)}
+            if backward:
+                sig = {"g_ptr": ptr(dt), "idx_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
+            else:
+                sig = {"x_ptr": ptr(dt), "out_ptr": ptr(dt), "idx_ptr": ptr(D.int64)}
             sig.update({a: "i32" for a in ("TOTAL", "H", "W", "OH", "OW", "SH", "SW", "PH", "PW", "DH", "DW")})
             ce = dict(KH=k, KW=k, ACC=tl_dtype(D._compute_dtype(dt)), BLOCK=1024)
-            out.append(KernelSpec(_max_pool2d_kernel, sig, ce, label=f"max_pool2d {dt} {k}x{k}"))
+            out.append(KernelSpec(_max_pool2d_bwd_kernel if backward else _max_pool2d_kernel, sig, ce,
+                                  label=f"max_pool2d {dt} {k}x{k}{' backward' if backward else ''}"))
     return out
 
 
@@ -114,6 +171,8 @@ def _samples():
             Sample([tie], _geometry((2, 2), (1, 1), (0, 0), (1, 1), (3, 3), (1, 1, 4, 4)), grad=False, note="ties")]
 
 
+_max_pool2d_bw = Op("max_pool2d_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_backward, save=(1,),
+                    samples=lambda: _bw_samples(), kernels=lambda: _specs(True), family="pool")
 _max_pool2d = Op("max_pool2d_with_indices", cpu=_cpu, cuda=_cuda, backward=_backward, save=(), save_output="all",
                  samples=_samples, kernels=_specs, family="pool", grad_name="MaxPool2DWithIndicesBackward0")
 
@@ -124,3 +183,22 @@ def max_pool2d_indices(x, kernel, stride, padding, dilation, out):
 
 
 _max_pool2d.public = _max_pool2d
+
+
+def _bw_samples():
+    """Gradients and indices from the forward samples (indices as the forward picks them)."""
+    from .samples import index
+    r = rng("max_pool2d_backward")
+    out = []
+    for s in _samples()[:3]:
+        _, idx = _cpu(s.args[0], **s.kwargs)
+        out.append(Sample([r.uniform(-1, 1, size=idx.shape), index(idx)], s.kwargs))
+    # overlapping windows (3x3, stride 1): an element may be the maximum of several
+    x = r.uniform(-2, 2, size=(1, 2, 5, 5))
+    geo = _geometry((3, 3), (1, 1), (1, 1), (1, 1), (5, 5), (1, 2, 5, 5))
+    _, idx = _cpu(x, **geo)
+    out.append(Sample([r.uniform(-1, 1, size=idx.shape), index(idx)], geo, note="overlapping"))
+    return out
+
+
+_max_pool2d_bw.public = lambda g, idx, **geo: _max_pool2d_bw(g, idx, **geo)

@@ -182,6 +182,11 @@ def _where(cond, a, b):
     return where(cond, a, b)
 
 
+def _act_bw(g, x, name):
+    from .act_backward import act_backward     # one fused kernel (act_backward.py)
+    return act_backward(g, x, name)
+
+
 def _zeros(ctx, g):
     from .creation import zeros_like
     return zeros_like(g)
@@ -619,13 +624,7 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _gelu_bw(ctx, g):
-    from .act_backward import act_backward     # one fused kernel (act_backward.py)
-    return act_backward(g, ctx.inputs[0], "gelu_tanh" if ctx.approximate == "tanh" else "gelu")
-
-
-def _silu_bw(ctx, g):
-    from .act_backward import act_backward
-    return act_backward(g, ctx.inputs[0], "silu")
+    return _act_bw(g, ctx.inputs[0], "gelu_tanh" if ctx.approximate == "tanh" else "gelu")
 
 
 def _mish_bw(ctx, g):
@@ -694,7 +693,7 @@ sigmoid = unary("sigmoid", _sigmoid, _np1(_np_sigmoid), lambda ctx, g: g * ctx.o
 logsigmoid = unary("logsigmoid", _logsigmoid, _np1(lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))),
                    lambda ctx, g: g * (-_x(ctx)).sigmoid(), kind="floatonly", method=False)
 relu = unary("relu", _relu, _np1(lambda x: np.maximum(x, x.dtype.type(0))),
-             lambda ctx, g: _where(ctx.output <= 0, 0.0, g), kind="same", save_output=True)
+             lambda ctx, g: _act_bw(g, ctx.output, "relu"), kind="same", save_output=True)
 relu6 = unary("relu6", _relu6, _np1(lambda x: np.minimum(np.maximum(x, x.dtype.type(0)), x.dtype.type(6))),
               _hardtanh_bw(0.0, 6.0), kind="same", domain=(-3.0, 8.0), method=False, grad_name="HardtanhBackward0")
 hardtanh = unary("hardtanh", _hardtanh, _np_hardtanh, _hardtanh_bw(None, None), kind="same",
@@ -709,7 +708,8 @@ selu = unary("selu", _selu, _np1(lambda x: x.dtype.type(_SELU_SCALE) * np.where(
     x > 0, x, x.dtype.type(_SELU_ALPHA) * np.expm1(x))), _selu_bw, kind="floatonly", method=False)
 gelu = unary("gelu", {"none": _gelu, "tanh": _gelu_tanh}, _np_gelu, _gelu_bw, kind="floatonly",
              params=(("approximate", "none"),), resolve=_resolve_gelu, extra=[{"approximate": "tanh"}], method=False)
-silu = unary("silu", _silu, _np1(lambda x: x / (1 + np.exp(-x))), _silu_bw, kind="floatonly", method=False)
+silu = unary("silu", _silu, _np1(lambda x: x / (1 + np.exp(-x))), lambda ctx, g: _act_bw(g, ctx.inputs[0], "silu"),
+             kind="floatonly", method=False)
 mish = unary("mish", _mish, _np1(lambda x: x * np.tanh(np.log1p(np.exp(x)))), _mish_bw, kind="floatonly",
              method=False)
 softplus = unary("softplus", _softplus, _np_softplus,
