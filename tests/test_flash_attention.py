@@ -250,3 +250,55 @@ def test_head_transposed_inputs_keep_their_layout():
     np.testing.assert_allclose(to_np(o), want_o, rtol=1e-4, atol=1e-5)
     want = np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, L, H * E) for d in (dq, dk, dv)], 2)
     np.testing.assert_allclose(to_np(qkv.grad), want, rtol=1e-4, atol=1e-5)
+
+
+def test_split_qkv_gradients_are_joined_without_a_copy(monkeypatch):
+    """dq, dk, dv of a split qkv are pieces of one buffer, so the split's backward is a view: no
+    copy kernel runs between the attention backward and the projection's backward."""
+    from ttorch.ops import elementwise
+    B, L, H, E = 2, 5, 2, 4
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((B, L, 3 * H * E))
+    qkv = ttorch.tensor(w, dtype=ttorch.float32, device="cuda", requires_grad=True)
+    q, k, v = (t.view(B, L, H, E).transpose(1, 2) for t in qkv.split(H * E, dim=2))
+    o = F.scaled_dot_product_attention(q, k, v)
+    g = ttorch.tensor(rng.standard_normal(o.shape), dtype=ttorch.float32, device="cuda")
+    copies = []
+    real = elementwise.launch
+    monkeypatch.setattr(elementwise, "launch", lambda *a, **kw: (copies.append(kw["FN"].__name__), real(*a, **kw))[1])
+    o.backward(g)
+    assert copies == []
+    qn, kn, vn = (w[..., i * H * E:(i + 1) * H * E].reshape(B, L, H, E).transpose(0, 2, 1, 3) for i in range(3))
+    _, (dq, dk, dv) = ref(qn, kn, vn, g=to_np(g))
+    want = np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, L, H * E) for d in (dq, dk, dv)], 2)
+    np.testing.assert_allclose(to_np(qkv.grad), want, rtol=1e-4, atol=1e-5)
+
+
+def test_span_and_joined():
+    from ttorch.ops.views import span, joined
+    assert span((2, 3), (3, 1)) == 6 and span((2, 3), (4, 1)) == 7      # dense; a gap of one per row
+    assert span((2, 3), (2, 1)) is None and span((3,), (0,)) is None     # rows overlap; broadcast
+    assert span((4, 1, 5), (5, 100, 1)) == 20 and span((0, 3), (3, 1)) == 0
+    buf = ttorch.arange(24.0, device="cuda")
+    a, b = buf._view((2, 3), (6, 1), 0), buf._view((2, 3), (6, 1), 3)     # the halves of (2, 6) rows
+    assert to_np(joined([a, b], 1)).tolist() == to_np(buf[:12].reshape(2, 6)).tolist()
+    assert joined([b, a], 1) is None                                       # out of order
+    assert joined([a, buf._view((2, 3), (6, 1), 2)], 1) is None            # overlapping
+
+
+@pytest.mark.parametrize("use", ["lse", "o"])
+def test_one_output_unused_gets_no_zeros(device, use):
+    """The unused output's gradient stays None (the backward treats it as zeros, with no zero fill);
+    gradients through the logsumexp alone, and through the output alone, match float64 differences."""
+    from ttorch.autograd import gradcheck
+    r = np.random.default_rng(8)
+    arrs = [r.standard_normal((1, 2, 3, 4)) for _ in range(3)]
+    pick = 1 if use == "lse" else 0
+    assert gradcheck(lambda q, k, v: flash_attention(q, k, v, is_causal=True)[pick],
+                     tuple(ttorch.tensor(a, requires_grad=True) for a in arrs))
+    ts = [ttorch.tensor(a, dtype=ttorch.float32, device=device, requires_grad=True) for a in arrs]
+    flash_attention(*ts, is_causal=True)[pick].sum().backward()
+    cs = [ttorch.tensor(a, dtype=ttorch.float32, requires_grad=True) for a in arrs]
+    flash_attention(*cs, is_causal=True)[pick].sum().backward()
+    for t, c in zip(ts, cs):
+        np.testing.assert_allclose(to_np(t.grad), to_np(c.grad), rtol=1e-4, atol=1e-5)

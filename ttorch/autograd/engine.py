@@ -107,8 +107,10 @@ class OpNode(Node):
         ctx = self._ctx
         ctx._check_versions(self._name)
         for g in grads:
-            if g is None:   # an output that got no gradient: materialize zeros (not for integer outputs,
-                from ..ops.creation import zeros     # indices, which never carry one)
+            # an output that got no gradient: materialize zeros (not for integer outputs, indices,
+            # which never carry one; nor for rules marked ``takes_none``, which treat None as zeros)
+            if g is None and not getattr(self._backward, "takes_none", False):
+                from ..ops.creation import zeros
                 grads = [g if g is not None or not m[1].is_floating_point else zeros(m[0], dtype=m[1], device=m[2])
                          for g, m in zip(grads, self._out_meta)]
                 break

@@ -119,8 +119,9 @@ def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP
 
 @triton.jit
 def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, H, L, EV, s_ob, s_oh, s_om, s_gb, s_gh, s_gm,
-                         BLOCK_M: tl.constexpr, BLOCK_EV: tl.constexpr):
-    # delta = rowsum(dO * O) - dLSE over the (B * H * L) rows; O and dO strided, unit last stride
+                         HAS_GLSE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_EV: tl.constexpr):
+    # delta = rowsum(dO * O) - dLSE over the (B * H * L) rows; O and dO strided, unit last stride;
+    # no dLSE (the usual case: the logsumexp output unused) is zeros
     rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     rev = tl.arange(0, BLOCK_EV)
     msk = (rm[:, None] < ROWS) & (rev[None, :] < EV)
@@ -128,8 +129,10 @@ def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, H, L, EV, s_o
     o = tl.load(o_ptr + (b * s_ob + h * s_oh + m * s_om)[:, None] + rev[None, :], mask=msk, other=0).to(tl.float32)
     do = tl.load(do_ptr + (b * s_gb + h * s_gh + m * s_gm)[:, None] + rev[None, :], mask=msk,
                  other=0).to(tl.float32)
-    g = tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
-    tl.store(delta_ptr + rm, tl.sum(o * do, 1) - g, mask=rm < ROWS)
+    delta = tl.sum(o * do, 1)
+    if HAS_GLSE:
+        delta -= tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
+    tl.store(delta_ptr + rm, delta, mask=rm < ROWS)
 
 
 @triton.jit

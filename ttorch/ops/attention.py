@@ -24,6 +24,7 @@ from ..autograd import grad_mode
 from .._tensor import Tensor
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
+from .views import span
 from .samples import Sample, rng
 from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel
 
@@ -107,7 +108,7 @@ def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
     from .random import randn
     q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype)) for _ in range(4))
     o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
-    glse = lse.detach() * 0
+    glse = None
 
     def run():
         _FORCE[kind] = _tile(cfg)
@@ -158,6 +159,26 @@ def _empty_as(t, shape, dtype):
     return Tensor._empty(shape, dtype, t.device)
 
 
+def _grads_as(q, k, v):
+    """``dq, dk, dv`` laid out as ``q, k, v``. When those are pieces of one buffer side by side (a
+    fused qkv projection's output, split and viewed per head: ``k`` is ``q`` moved by one whole
+    dim), the gradients are the same pieces of one new buffer, so the split's backward
+    (``views.joined``) gets its ``cat`` with no copy: three (B, L, C) copies per layer fewer."""
+    st = q.stride()
+    if q.untyped_storage() is k.untyped_storage() is v.untyped_storage() and q._shape == k._shape == v._shape \
+            and st == k.stride() == v.stride() and q.dtype is k.dtype is v.dtype:
+        step = k._offset - q._offset
+        for d, (n, s) in enumerate(zip(q._shape, st)):
+            if step == n * s and v._offset - k._offset == step and step > 0:
+                shape = list(q._shape)
+                shape[d] *= 3
+                reach = span(shape, st)
+                if reach is not None and reach <= 2 * 3 * q.numel():
+                    buf = Tensor._empty((reach,), q.dtype, q.device)
+                    return tuple(buf._view(q._shape, st, i * step) for i in range(3))
+    return tuple(_empty_as(t, t._shape, t.dtype) for t in (q, k, v))
+
+
 # ------------------------------------------------------------------------------ cuda
 def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
@@ -189,14 +210,16 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
     g, o = _unit_last(g.to(q.dtype)), _unit_last(o)                        # tl.dot wants one operand dtype
-    glse, lse = glse.detach().contiguous(), lse.detach().contiguous()
-    dq, dk, dv = (_empty_as(t, t._shape, t.dtype) for t in (q, k, v))
+    glse = glse.detach().contiguous() if glse is not None else None
+    lse = lse.detach().contiguous()
+    dq, dk, dv = _grads_as(q, k, v)
     if L == 0 or S == 0 or B * H == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     delta = Tensor._empty((B, H, L), D.float32, q.device)
     pm = 16 if SIMULATED else max(16, 4096 // _hd(EV))
-    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse, delta, B * H * L, H, L, EV, *_strides3(o),
-           *_strides3(g), BLOCK_M=pm, BLOCK_EV=_hd(EV))
+    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse if glse is not None else delta, delta,
+           B * H * L, H, L, EV, *_strides3(o), *_strides3(g), HAS_GLSE=glse is not None, BLOCK_M=pm,
+           BLOCK_EV=_hd(EV))
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
@@ -257,7 +280,9 @@ def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal):
         p = np.exp(s - np.where(lse == -np.inf, np.inf, lse))
     gf = g.astype(cd)
     vf = np.repeat(v.astype(cd), group, axis=1)
-    delta = (gf * o.astype(cd)).sum(-1, keepdims=True) - glse.astype(cd)[..., None]
+    delta = (gf * o.astype(cd)).sum(-1, keepdims=True)
+    if glse is not None:
+        delta = delta - glse.astype(cd)[..., None]
     ds = p * (gf @ vf.swapaxes(-1, -2) - delta)
     dq = (ds @ np.repeat(k.astype(cd), group, axis=1)) * scale
     dk = _group_sum(ds.swapaxes(-1, -2) @ q.astype(cd), k.shape[1]) * scale
@@ -312,6 +337,11 @@ def _composite_bw(g, glse, q, k, v, mask, scale, causal):
 def _fwd_bw(ctx, g, glse):
     q, k, v, mask = ctx.inputs
     needs = ctx.needs
+    if g is None:                       # only the logsumexp was used
+        from .creation import zeros_like
+        g = zeros_like(ctx.outputs[0])
+    if glse is None and (grad_mode.is_grad_enabled() or needs[3]):
+        glse = ctx.outputs[1].detach() * 0
     if grad_mode.is_grad_enabled() or needs[3]:
         dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal)
     else:
@@ -327,11 +357,16 @@ def _bw_bw(ctx, gdq, gdk, gdv):
     # (P is recomputed from q and k there, so o and lse get none)
     from ..autograd import grad as _grad
     g, glse, q, k, v, o, lse, mask = ctx.inputs
+    if glse is None:
+        glse = lse.detach() * 0
     create_graph = grad_mode.is_grad_enabled()
     with grad_mode.enable_grad():
         leaves = [t.detach().requires_grad_(True) for t in (g, glse, q, k, v)]
         outs = _composite_bw(*leaves, mask, ctx.scale, ctx.causal)[:3]
         gs = _grad(outs, leaves, (gdq, gdk, gdv), allow_unused=True, create_graph=create_graph)
+    if ctx.inputs[1] is None:
+        gs = list(gs)
+        gs[1] = None
     return tuple(gs) + (None, None, None)
 
 
@@ -368,11 +403,14 @@ def _specs():
                 if dt is not D.float32 or not causal:
                     add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal)
                     add(_attn_bwd_dq_kernel, "dq", dt, e, causal)
-        out.append(KernelSpec(_attn_bwd_pre_kernel, {"o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32",
-                                                     "delta_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32",
-                                                     "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
-                              {"BLOCK_M": 32, "BLOCK_EV": 128}, label=f"pre {dt}",
-                              divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
+        for has_glse in (False, True):
+            out.append(KernelSpec(_attn_bwd_pre_kernel, {"o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32",
+                                                         "delta_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32",
+                                                         "EV": "i32",
+                                                         **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
+                                  {"HAS_GLSE": has_glse, "BLOCK_M": 32, "BLOCK_EV": 128},
+                                  label=f"pre {dt}{' dlse' if has_glse else ''}",
+                                  divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
     add(_attn_fwd_kernel, "fwd", D.float16, 256, True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, 256, True)
     add(_attn_bwd_dq_kernel, "dq", D.float16, 256, True)
@@ -447,6 +485,7 @@ def _flash_attention_backward(grad_out, grad_lse, query, key, value, out, lse, a
                        causal=bool(is_causal))
 
 
+_fwd_bw.takes_none = True      # no zeros for an unused output: the logsumexp's gradient is None as a rule
 _attn_op.public, _attn_bw_op.public = flash_attention, _flash_attention_backward
 _attn_op.dtypes = _attn_bw_op.dtypes = (D.float32, D.float16, D.bfloat16)
 

@@ -7,6 +7,7 @@ whose backward is the view again, so higher-order gradients work.
 """
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim, _numel, _contig_strides
+from ..autograd import grad_mode
 from ..autograd.views import track, untrack, mark_multi_output
 from ._op import Op
 
@@ -331,10 +332,48 @@ def _pieces_impl(x, *, dim, sizes, keep):
     return tuple(out)
 
 
+def span(shape, stride):
+    """Elements from a strided layout's first to its last (non-negative strides), or None when
+    two of its elements share an address (sorted by stride, each dim must step over the ones
+    inside it)."""
+    if any(st < 0 for st in stride):
+        return None
+    reach = 1
+    for n, st in sorted(((n, st) for n, st in zip(shape, stride) if n > 1), key=lambda p: p[1]):
+        if st < reach:
+            return None
+        reach = st * (n - 1) + reach
+    return reach if all(shape) else 0
+
+
+def joined(parts, dim):
+    """``cat(parts, dim)`` as a view, with no copy, where the parts already lie side by side in one
+    storage (same strides, each starting where the one before ends along ``dim``) and the whole
+    has no two elements at one address; else None. Producers that know their outputs will be
+    concatenated allocate them that way (flash attention's dq, dk, dv for a split qkv)."""
+    first = parts[0]
+    st, shape, storage = first.stride(), list(first._shape), first.untyped_storage()
+    total, off = 0, first._offset
+    for t in parts:
+        if t.untyped_storage() is not storage or t.dtype is not first.dtype or t.stride() != st or \
+                t._offset != off or t._shape[:dim] != first._shape[:dim] or t._shape[dim + 1:] != first._shape[dim + 1:]:
+            return None
+        total += t._shape[dim]
+        off += t._shape[dim] * st[dim]
+    shape[dim] = total
+    if span(shape, st) is None:
+        return None
+    return first._view(tuple(shape), st, first._offset)
+
+
 def _pieces_bw(ctx, *grads):
     from .creation import zeros
     from .movement import cat, stack
     like = next(g for g in grads if g is not None)
+    if ctx.keep and like.is_cuda and all(g is not None for g in grads) and not grad_mode.is_grad_enabled():
+        whole = joined(grads, ctx.dim)
+        if whole is not None:
+            return whole
     parts = []
     for g, s in zip(grads, ctx.sizes):
         if g is None:
