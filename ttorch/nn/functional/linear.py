@@ -9,6 +9,7 @@ import math
 
 from ... import ops as _ops
 from ...ops import linear as _linear
+from ...ops.gather import rows_add as _rows_add
 from ...autograd import no_grad
 from ...autograd.function import Function
 from ...ops import _op as _amp_op
@@ -211,12 +212,11 @@ class _Embedding(Function):
         flat = indices.reshape(-1)
         g = grad.reshape(-1, grad.shape[-1])  # (n, dim)
         if ctx.scale:
-            counts = _F["zeros"](ctx.num, dtype=g.dtype, device=g.device).index_add(
-                0, flat, _F["ones"](flat.shape[0], dtype=g.dtype, device=g.device))
+            counts = _rows_add(flat, _F["ones"](flat.shape[0], dtype=g.dtype, device=g.device), ctx.num)
             g = g / counts.index_select(0, flat).unsqueeze(1)
         if ctx.padding_idx is not None:
             g = g * (flat != ctx.padding_idx).unsqueeze(1).to(g.dtype)
-        gw = _F["zeros"](ctx.num, g.shape[1], dtype=g.dtype, device=g.device).index_add(0, flat, g)
+        gw = _rows_add(flat, g, ctx.num)
         return gw, None, None, None
 
 
