@@ -617,15 +617,18 @@ def _graph_names(t):
     return names
 
 
-def test_fused_cross_entropy_used_on_cuda_only():
-    if not ttorch.cuda.is_available():
-        pytest.skip("no cuda")
+def test_fused_cross_entropy_on_both_devices():
     x, t = ttorch.randn(3, 4, requires_grad=True), ttorch.tensor([0, 1, 2])
-    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t))
-    xc = x.detach().cuda().requires_grad_(True)
-    assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(xc, t.cuda()))
-    # weights or label smoothing take the composite path
-    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(xc, t.cuda(), label_smoothing=0.1))
+    assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t))
+    # weights, label smoothing or spatial dims take the composite path
+    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, label_smoothing=0.1))
+    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4)))
+    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x.reshape(3, 4, 1), t.reshape(3, 1)))
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(x, ttorch.tensor([0, 4, 1]))          # cpu checks the targets before the op
+    if ttorch.cuda.is_available():
+        xc = x.detach().cuda().requires_grad_(True)
+        assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(xc, t.cuda()))
 
 
 @pytest.mark.parametrize("dtype", [ttorch.float16, ttorch.bfloat16])

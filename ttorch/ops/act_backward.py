@@ -19,7 +19,7 @@ from .._tensor import Tensor
 from ._op import Op
 from .elementwise import broadcast_shapes, ew_launch, ew_specs, np_quiet
 from .samples import Sample, rng
-from .unary import _c, _div, _erfc_fast, _np_erf
+from .unary import _c, _div, _erfc32, _np_erf
 
 _RSQRT2, _RSQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
 _BETA, _KAPPA = math.sqrt(2 / math.pi), 0.044715
@@ -58,10 +58,19 @@ _ERF = _np_erf(math.erf)        # unary's erf fallback (exact in float64)
 
 def _np_dfn(name, x):
     """f'(x) in NumPy (float64 for the references, the input's dtype otherwise)."""
-    if name == "gelu":     # Phi(x) = erfc(-x / sqrt 2) / 2: the fast erfc below float64 (as gelu's forward)
-        cdf = 0.5 * (1 + _ERF(x * _RSQRT2)) if x.dtype == np.float64 else \
-            (0.5 * _erfc_fast(-x.astype(np.float64) * _RSQRT2)).astype(x.dtype)
-        return cdf + x * np.exp(-0.5 * x * x) * x.dtype.type(_RSQRT_2PI)
+    if name == "gelu":     # Phi(x) = erfc(-x / sqrt 2) / 2: the fast float32 erfc below float64 (as gelu's forward)
+        if x.dtype == np.float64:
+            return 0.5 * (1 + _ERF(x * _RSQRT2)) + x * np.exp(-0.5 * x * x) * _RSQRT_2PI
+        x32 = x.astype(np.float32).reshape(-1)     # 1-d: in-place ops on 0-d results fail
+        cdf = _erfc32(x32 * np.float32(-_RSQRT2))
+        cdf *= np.float32(0.5)
+        pdf = x32 * x32
+        pdf *= np.float32(-0.5)
+        np.exp(pdf, out=pdf)
+        pdf *= x32
+        pdf *= np.float32(_RSQRT_2PI)
+        cdf += pdf
+        return cdf.reshape(x.shape).astype(x.dtype, copy=False)
     if name == "gelu_tanh":
         t = np.tanh(_BETA * (x + _KAPPA * x ** 3))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _BETA * (1 + 3 * _KAPPA * x * x)

@@ -192,13 +192,19 @@ def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
 # ------------------------------------------------------------------------------ NumPy
 def _np_rows(a, n):
     cd = D._compute_dtype(D.from_numpy_dtype(a.dtype)).np
-    return a.astype(cd).reshape(-1, n) if n else a.astype(cd).reshape(0, 0)
+    return a.astype(cd, copy=False).reshape(-1, n) if n else a.astype(cd).reshape(0, 0)
 
 
 def _np_stats(x, eps, rms):
-    xc = x if rms else x - x.mean(1, keepdims=True)
-    rstd = 1.0 / np.sqrt((xc * xc).mean(1, keepdims=True) + eps)
-    return xc * rstd, rstd
+    """``(xhat, rstd)`` of rows ``x``; ``xhat`` a new array (computed in place: fewer passes)."""
+    xc = x * 1 if rms else x - x.mean(1, keepdims=True)
+    sq = np.square(xc)
+    rstd = sq.mean(1, keepdims=True)
+    rstd += eps
+    np.sqrt(rstd, out=rstd)
+    np.reciprocal(rstd, out=rstd)
+    xc *= rstd
+    return xc, rstd
 
 
 def _fwd_cpu(x, w, b, *, k, eps, rms):
@@ -207,10 +213,10 @@ def _fwd_cpu(x, w, b, *, k, eps, rms):
         return np.empty_like(x)
     y, _ = _np_stats(_np_rows(x, n), eps, rms)
     if w is not None:
-        y = y * w.reshape(-1)
+        y *= w.reshape(-1)
     if b is not None:
-        y = y + b.reshape(-1)
-    return y.reshape(x.shape).astype(x.dtype)
+        y += b.reshape(-1)
+    return y.reshape(x.shape).astype(x.dtype, copy=False)
 
 
 def _bwd_cpu(g, x, w, *, k, eps, rms):
@@ -222,12 +228,16 @@ def _bwd_cpu(g, x, w, *, k, eps, rms):
         return np.empty_like(x), z, z
     xr, gr = _np_rows(x, n), _np_rows(g, n)
     xhat, rstd = _np_stats(xr, eps, rms)
-    wg = gr * (w.reshape(-1).astype(xr.dtype) if w is not None else 1)
-    dx = wg - xhat * (wg * xhat).mean(1, keepdims=True)
+    tmp = gr * xhat
+    dw, db = tmp.sum(0).reshape(wshape).astype(sd), gr.sum(0).reshape(wshape).astype(sd)
+    dx = gr * w.reshape(-1).astype(xr.dtype) if w is not None else gr.copy()      # wg
+    np.multiply(dx, xhat, out=tmp)
+    np.multiply(xhat, tmp.mean(1, keepdims=True), out=tmp)
     if not rms:
-        dx = dx - wg.mean(1, keepdims=True)
-    dx = (rstd * dx).reshape(x.shape).astype(x.dtype)
-    return dx, (gr * xhat).sum(0).reshape(wshape).astype(sd), gr.sum(0).reshape(wshape).astype(sd)
+        tmp += dx.mean(1, keepdims=True)
+    dx -= tmp                                      # wg - mean(wg) - xhat * mean(wg * xhat)
+    dx *= rstd
+    return dx.reshape(x.shape).astype(x.dtype, copy=False), dw, db
 
 
 # ------------------------------------------------------------------------------ backward rules

@@ -537,7 +537,11 @@ def _np_gelu(x, approximate):
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(x.dtype.type(math.sqrt(2 / math.pi)) * (x + x.dtype.type(0.044715) * x ** 3)))
     if x.dtype != np.float64:     # 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2): no cancellation for x < 0
-        return (0.5 * x * _erfc_fast(-x.astype(np.float64) * math.sqrt(0.5))).astype(x.dtype)
+        x32 = x.astype(np.float32)
+        y = _erfc32(x32 * np.float32(-math.sqrt(0.5)))
+        y *= x32
+        y *= np.float32(0.5)
+        return y.astype(x.dtype, copy=False)
     erf = np.vectorize(math.erf, otypes=[np.float64])
     return (0.5 * x * (1 + erf(x * math.sqrt(0.5)))).astype(x.dtype)
 
@@ -552,6 +556,30 @@ def _erfc_fast(x):
         p = c + t * p
     r = t * np.exp(-z * z - 1.26551223 + t * p)
     return np.where(x >= 0, r, 2.0 - r)
+
+
+def _erfc32(x):
+    """``_erfc_fast`` evaluated in float32, in place (a float32 ``x``; returns a new array): about
+    twice as fast, for gelu on cpu. The argument of ``exp`` (about -x^2) rounds to float32, so the
+    relative error grows with x^2 ulp: 1.4e-6 for |x| < 3, 1e-5 by |x| = 13, where erfc underflows."""
+    shape, x = x.shape, x.reshape(-1)          # 0-d arrays would turn into scalars, which out= refuses
+    z = np.abs(x)
+    t = z * np.float32(0.5)
+    t += np.float32(1)
+    np.reciprocal(t, out=t)
+    p = t * np.float32(0.17087277)
+    p += np.float32(-0.82215223)
+    for c in (1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368):
+        p *= t
+        p += np.float32(c)
+    p *= t
+    np.multiply(z, z, out=z)
+    p -= z
+    p += np.float32(-1.26551223)
+    np.exp(p, out=p)
+    p *= t
+    np.subtract(np.float32(2), p, out=p, where=x < 0)
+    return p.reshape(shape)
 
 
 def _erf_fast(x):

@@ -185,11 +185,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class_dim = 0 if input.dim() == 1 else 1
     if input.dim() >= 1 and tuple(input.shape) == tuple(target.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
-    # the fused cuda kernel checks the class indices itself, reporting at the next sync as PyTorch's
-    # device asserts do: no device-to-host copy of the targets on every training step
-    fused = input.is_cuda and input.dim() in (1, 2) and weight is None and label_smoothing == 0.0
+    # the fused op (its NumPy fallback on cpu, one kernel each way on cuda); the cuda kernel checks
+    # the class indices itself, reporting at the next sync as PyTorch's device asserts do: no
+    # device-to-host copy of the targets on every training step
+    fused = input.dim() in (1, 2) and weight is None and label_smoothing == 0.0 and input.dtype.is_floating_point
     if input.dim() >= 1:
-        _check_nll(input, target, weight, ignore_index, bounds=not fused)
+        _check_nll(input, target, weight, ignore_index, bounds=not (fused and input.is_cuda))
     if fused:
         return _fused_cross_entropy(input, target, ignore_index, reduction)
     logp = _U["log_softmax"](input, class_dim)
@@ -214,7 +215,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def _fused_cross_entropy(input, target, ignore_index, reduction):
-    """The plain class-index case on cuda: one fused kernel each way (``ops/cross_entropy.py``)."""
+    """The plain class-index case: one fused op each way (``ops/cross_entropy.py``)."""
     from ...ops.cross_entropy import _cross_entropy_rows
     x, t = (input.unsqueeze(0), target.reshape(1)) if input.dim() == 1 else (input, target)
     loss = _cross_entropy_rows(x, t, ignore_index)[0]             # (N,), float32 for half inputs

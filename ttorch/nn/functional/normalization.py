@@ -133,8 +133,9 @@ _norm_shape = _ln._check
 
 
 def _fused(input, ns):
-    """cuda inputs take the fused Triton kernels of ``ttorch.ops.layer_norm`` (rows up to ``MAX_N``)."""
-    return input.is_cuda and input.dtype.is_floating_point and 0 < _prod(ns) <= _ln.MAX_N
+    """The fused op of ``ttorch.ops.layer_norm``: its NumPy fallback on cpu (one op in the graph,
+    not nine), its Triton kernels on cuda (rows up to ``MAX_N``)."""
+    return input.dtype.is_floating_point and (not input.is_cuda or 0 < _prod(ns) <= _ln.MAX_N)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
