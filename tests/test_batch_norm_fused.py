@@ -49,8 +49,9 @@ SHAPES = [(4, 3), (37, 5), (3, 2, 5), (2, 3, 4, 5), (2, 2, 45, 50), (1, 2, 3)]
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("chunk", ["default", "many"])
 def test_cuda_matches_cpu_and_float64(shape, training, chunk, monkeypatch):
-    if chunk == "many":
-        monkeypatch.setattr(bn, "MIN_CHUNK", 1)         # as many row chunks as rows: every partial path
+    if chunk == "many":         # as many row chunks as rows, small tiles: every partial path
+        from ttorch import tune
+        monkeypatch.setattr(bn, "_config", lambda kind, dt, s: tune.Config({"TILE": 64, "CHUNK": 1}, num_warps=4))
     r = np.random.default_rng(sum(shape))
     c = shape[1]
     x = r.normal(size=shape) * 2 + 3

@@ -232,3 +232,22 @@ def test_scan_launches_the_stored_winner(tmp_cache, monkeypatch):
     assert seen[-1][0] == (3,) and (seen[-1][1]["BLOCK_M"], seen[-1][1]["BLOCK_N"], seen[-1][1]["num_warps"]) == \
         (4, 32, 8)
     np.testing.assert_allclose(y.cpu().numpy(), np.cumsum(x, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_launches_the_stored_winners(tmp_cache, monkeypatch):
+    from ttorch.ops import batch_norm as bn
+    seen = []
+    real = bn.launch
+    monkeypatch.setattr(bn, "launch", lambda k, grid, *a, **kw: (seen.append((k.__name__, kw)),
+                                                                 real(k, grid, *a, **kw))[1])
+    tune._section()["batch_norm"] = {
+        bn._tune_key("stats", ttorch.float32, 20): tune.Config({"TILE": 512, "CHUNK": 64}, num_warps=8),
+        bn._tune_key("apply", ttorch.float32, 20): tune.Config({"TILE": 1024}, num_warps=8)}
+    x = ttorch.randn(4, 3, 4, 5, device="cuda")
+    y = ttorch.nn.functional.batch_norm(x, None, None, training=True)
+    kw = dict(seen)
+    assert kw["_bn_partial_kernel"]["num_warps"] == 8 and kw["_bn_partial_kernel"]["BLOCK_S"] == 32
+    assert kw["_bn_apply_kernel"]["num_warps"] == 8 and kw["_bn_apply_kernel"]["BLOCK_R"] == 32
+    xr = x.cpu().numpy().astype(np.float64)
+    want = (xr - xr.mean((0, 2, 3), keepdims=True)) / np.sqrt(xr.var((0, 2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-4, atol=1e-5)

@@ -24,7 +24,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor
 from ._launch import cdiv, launch, next_pow2, SIMULATED
@@ -33,9 +33,10 @@ from .elementwise import tl_dtype
 from .gemm import _split
 from .samples import Sample, rng
 
-TILE = 2048             # elements per program of the apply kernel
-PARTIAL_TILE = 1024     # elements per loop step of a partial program (two accumulators each)
-MIN_CHUNK = 16 * PARTIAL_TILE   # elements a partial program sums at least: shorter loops cost more in partials
+TILE = 2048             # heuristic: elements per program of the apply kernel
+PARTIAL_TILE = 1024     # heuristic: elements per loop step of a partial program (two accumulators each)
+MIN_CHUNK = 16 * PARTIAL_TILE   # heuristic: elements a partial program sums at least (shorter loops cost
+                                # more in partials than they gain in parallelism)
 
 
 @triton.jit
@@ -193,38 +194,92 @@ def _geometry(shape):
     return n, c, s
 
 
-def _partial_blocks(n, c, s):
+# ------------------------------------------------------------------------------ tuning
+# "stats" (the partial kernel, forward and backward): elements per loop step (TILE), the fewest
+# elements per program (CHUNK), warps. "apply": elements per program, warps. Bucketed by the
+# spatial size (the tile's shape follows it) and dtype. Heuristic: the constants above, 4 warps.
+def _tune_key(kind, dtype, s):
+    return (kind, dtype.name, tune.bucket(s, lo=1))
+
+
+def _tune_configs(b):
+    if b[0] == "stats":
+        return [tune.Config({"TILE": t, "CHUNK": k * t}, num_warps=w) for t in (512, 1024, 2048) for k in (4, 16, 64)
+                for w in (4, 8) if t >= 32 * w]
+    return [tune.Config({"TILE": t}, num_warps=w) for t in (1024, 2048, 4096) for w in (4, 8)]
+
+
+def _tune_heuristic(b):
+    if b[0] == "stats":
+        return tune.Config({"TILE": PARTIAL_TILE, "CHUNK": MIN_CHUNK}, num_warps=4)
+    return tune.Config({"TILE": TILE}, num_warps=4)
+
+
+def _tune_problems(quick):
+    if quick or SIMULATED:
+        return [(kind, "float32", 4, 3, 20) for kind in ("stats", "apply")]
+    # a ResNet's maps (56x56 to 7x7 at batch 128) and BatchNorm1d's (S = 1)
+    shapes = [(128, 64, 3136), (128, 256, 196), (128, 512, 49), (4096, 1024, 1)]
+    return [(kind, dt, n, c, s) for kind in ("stats", "apply") for dt in ("float32", "bfloat16")
+            for n, c, s in shapes]
+
+
+def _tune_bench(cfg, kind, dtype, n, c, s):
+    from .random import randn
+    dt = getattr(D, dtype)
+    sd = _stat_dtype(dt)
+    x = randn(n, c, s, device="cuda").to(dt)
+    if kind == "stats":
+        return lambda: _partials(x, None, None, n, c, s, sd, cfg)
+    coef = randn(4, c, device="cuda").to(sd)
+    y = Tensor._empty(x._shape, dt, x.device)
+    return lambda: _apply(x, None, coef, y, n, c, s, sd, cfg)
+
+
+tune.register(tune.Tunable("batch_norm", configs=_tune_configs, heuristic=_tune_heuristic, problems=_tune_problems,
+                           key=lambda kind, dt, n, c, s: _tune_key(kind, getattr(D, dt), s), bench=_tune_bench,
+                           doc="batch_norm partial sums (tile, rows per program, warps) and apply (tile, warps)"))
+
+
+def _config(kind, dtype, s):
+    return tune.config("batch_norm", _tune_key(kind, dtype, s))
+
+
+def _partial_blocks(n, c, s, tile=PARTIAL_TILE):
     """The (rows, channels, spatial) tile of the partial kernel: whole cache lines along memory.
-    Wide maps put one channel in a program (``BLOCK_S`` up to ``TILE``); small ones (BatchNorm1d's
+    Wide maps put one channel in a program (``BLOCK_S`` up to ``tile``); small ones (BatchNorm1d's
     ``S = 1``) take several channels side by side, which are adjacent in memory."""
-    bs = min(next_pow2(s), PARTIAL_TILE)
+    bs = min(next_pow2(s), tile)
     bc = min(next_pow2(c), max(1, 32 // bs))
-    bn = min(next_pow2(n), max(1, PARTIAL_TILE // (bs * bc)))
+    bn = min(next_pow2(n), max(1, tile // (bs * bc)))
     return bn, bc, bs
 
 
-def _partials(x, g, shift, n, c, s, sd):
+def _partials(x, g, shift, n, c, s, sd, cfg=None):
     """Launch the partial kernel over enough row chunks to fill the GPU: ``(2, P, C)`` sums."""
     from ..cuda import _driver
-    bn, bc, bs = _partial_blocks(n, c, s)
+    cfg = cfg or _config("stats", x.dtype, s)
+    bn, bc, bs = _partial_blocks(n, c, s, cfg.kwargs["TILE"])
     cblocks = cdiv(c, bc)
     target = 4 if SIMULATED else 4 * _driver.backend().sm_count(x.device.index or 0)
-    per_chunk = max(bn, cdiv(MIN_CHUNK, s * bc))
+    per_chunk = max(bn, cdiv(cfg.kwargs["CHUNK"], s * bc))
     chunks = max(1, min(cdiv(target, cblocks), cdiv(n, per_chunk)))
     rows = cdiv(cdiv(n, chunks), bn) * bn
     chunks = cdiv(n, rows)
     part = Tensor._empty((2, chunks, c), sd, x.device)
     launch(_bn_partial_kernel, (cblocks, chunks), x, g if g is not None else x, shift if shift is not None else x,
            part, n, c, s, rows, HAS_G=g is not None, ACC=tl_dtype(sd), BLOCK_N=bn, BLOCK_C=bc, BLOCK_S=bs,
-           num_warps=4)
+           num_warps=cfg.num_warps)
     return part, chunks
 
 
-def _apply(x, g, coef, out, n, c, s, sd):
-    bs = min(next_pow2(s), TILE)
-    br = max(1, TILE // bs)
+def _apply(x, g, coef, out, n, c, s, sd, cfg=None):
+    cfg = cfg or _config("apply", x.dtype, s)
+    tile = cfg.kwargs["TILE"]
+    bs = min(next_pow2(s), tile)
+    br = max(1, tile // bs)
     launch(_bn_apply_kernel, (cdiv(n * c, br), cdiv(s, bs)), x, g if g is not None else x, coef, out, n * c, c, s,
-           HAS_G=g is not None, ACC=tl_dtype(sd), BLOCK_R=br, BLOCK_S=bs, num_warps=4)
+           HAS_G=g is not None, ACC=tl_dtype(sd), BLOCK_R=br, BLOCK_S=bs, num_warps=cfg.num_warps)
 
 
 def _fwd_cuda(x, w, b, rm, rv, *, training, momentum, eps):
@@ -388,40 +443,59 @@ def _bw_bw(ctx, gdx, gdw=None, gdb=None):
 
 # ------------------------------------------------------------------------------ specs and samples
 def _specs(backward):
+    """Heuristic tiles on four shape classes in every dtype; the tuner's space (tiles and warps) on
+    the wide-map and BatchNorm1d classes in float32 and bfloat16; the per-channel kernels."""
     from ._aot import KernelSpec, ptr
-    out = []
+    out, seen = [], set()
     i32 = "i32"
+    shapes = ((64, 32, 3136), (256, 64, 49), (4096, 512, 1), (8, 16, 4))
+
+    def add(dt, n, c, s, part_cfg, apply_cfg):
+        sd = _stat_dtype(dt)
+        acc = tl_dtype(sd)
+        bn, bc, bs = _partial_blocks(n, c, s, part_cfg.kwargs["TILE"])
+        sig = {"x_ptr": ptr(dt), "g_ptr": ptr(dt), "shift_ptr": ptr(sd), "part_ptr": ptr(sd), "N": i32, "C": i32,
+               "S": i32, "ROWS": i32}
+        key = ("partials", dt, bn, bc, bs, part_cfg.num_warps)
+        if key not in seen:
+            seen.add(key)
+            out.append(KernelSpec(_bn_partial_kernel, sig, dict(HAS_G=backward, ACC=acc, BLOCK_N=bn, BLOCK_C=bc,
+                                                                 BLOCK_S=bs), num_warps=part_cfg.num_warps,
+                                  label=f"batch_norm partials {dt} {bn}x{bc}x{bs} w{part_cfg.num_warps}"))
+        tile = apply_cfg.kwargs["TILE"]
+        bs = min(next_pow2(s), tile)
+        key = ("apply", dt, tile // bs, bs, apply_cfg.num_warps)
+        if key not in seen:
+            seen.add(key)
+            sig = {"x_ptr": ptr(dt), "g_ptr": ptr(dt), "coef_ptr": ptr(sd), "out_ptr": ptr(dt), "R": i32, "C": i32,
+                   "S": i32}
+            out.append(KernelSpec(_bn_apply_kernel, sig, dict(HAS_G=backward, ACC=acc, BLOCK_R=max(1, tile // bs),
+                                                              BLOCK_S=bs), num_warps=apply_cfg.num_warps,
+                                  label=f"batch_norm apply {dt} {bs} w{apply_cfg.num_warps}"))
+
+    for dt in (D.float32, D.float16, D.bfloat16, D.float64):
+        for n, c, s in shapes:
+            add(dt, n, c, s, _tune_heuristic(("stats",)), _tune_heuristic(("apply",)))
+    for dt in (D.float32, D.bfloat16):
+        for n, c, s in (shapes[0], shapes[2]):
+            for pc in _tune_configs(("stats",)):
+                for ac in _tune_configs(("apply",)):
+                    add(dt, n, c, s, pc, ac)
     for dt in (D.float32, D.float16, D.bfloat16, D.float64):
         sd = _stat_dtype(dt)
         acc = tl_dtype(sd)
-        for n, c, s in ((64, 32, 3136), (256, 64, 49), (4096, 512, 1), (8, 16, 4)):
-            bn, bc, bs = _partial_blocks(n, c, s)
-            for has_g in (backward,):
-                sig = {"x_ptr": ptr(dt), "g_ptr": ptr(dt), "shift_ptr": ptr(sd), "part_ptr": ptr(sd), "N": i32,
-                       "C": i32, "S": i32, "ROWS": i32}
-                ce = dict(HAS_G=has_g, ACC=acc, BLOCK_N=bn, BLOCK_C=bc, BLOCK_S=bs)
-                out.append(KernelSpec(_bn_partial_kernel, sig, ce,
-                                      label=f"batch_norm partials {dt} {bn}x{bc}x{bs}{' backward' if has_g else ''}"))
-            bs = min(next_pow2(s), TILE)
-            for has_g in (backward,):
-                sig = {"x_ptr": ptr(dt), "g_ptr": ptr(dt), "coef_ptr": ptr(sd), "out_ptr": ptr(dt), "R": i32,
-                       "C": i32, "S": i32}
-                ce = dict(HAS_G=has_g, ACC=acc, BLOCK_R=max(1, TILE // bs), BLOCK_S=bs)
-                out.append(KernelSpec(_bn_apply_kernel, sig, ce,
-                                      label=f"batch_norm apply {dt} {bs}{' backward' if has_g else ''}"))
         for training in (True, False):
-            sig = {k: ptr(sd) for k in ("part_ptr",)}
-            sig.update(x_ptr=ptr(dt), w_ptr=ptr(dt), b_ptr=ptr(dt), rm_ptr=ptr(sd), rv_ptr=ptr(sd), mean_ptr=ptr(sd),
-                       var_ptr=ptr(sd), coef_ptr=ptr(sd), C=i32, S=i32, P=i32, count=i32, eps="fp32",
-                       mom_hi="fp32", mom_lo="fp32")
-            ce = dict(TRAINING=training, HAS_W=True, HAS_B=True, HAS_RUNNING=True, ACC=acc, BLOCK_C=1024)
             if not backward:
+                sig = dict(part_ptr=ptr(sd), x_ptr=ptr(dt), w_ptr=ptr(dt), b_ptr=ptr(dt), rm_ptr=ptr(sd),
+                           rv_ptr=ptr(sd), mean_ptr=ptr(sd), var_ptr=ptr(sd), coef_ptr=ptr(sd), C=i32, S=i32, P=i32,
+                           count=i32, eps="fp32", mom_hi="fp32", mom_lo="fp32")
+                ce = dict(TRAINING=training, HAS_W=True, HAS_B=True, HAS_RUNNING=True, ACC=acc, BLOCK_C=1024)
                 out.append(KernelSpec(_bn_stats_kernel, sig, ce, label=f"batch_norm stats {dt} training={training}"))
-                continue
-            sig = dict(part_ptr=ptr(sd), mean_ptr=ptr(sd), var_ptr=ptr(sd), w_ptr=ptr(dt), dw_ptr=ptr(sd),
-                       db_ptr=ptr(sd), coef_ptr=ptr(sd), C=i32, P=i32, count=i32, eps="fp32")
-            ce = dict(TRAINING=training, REDUCED=True, HAS_W=True, ACC=acc, BLOCK_C=1024)
-            out.append(KernelSpec(_bn_grad_kernel, sig, ce, label=f"batch_norm grad {dt} training={training}"))
+            else:
+                sig = dict(part_ptr=ptr(sd), mean_ptr=ptr(sd), var_ptr=ptr(sd), w_ptr=ptr(dt), dw_ptr=ptr(sd),
+                           db_ptr=ptr(sd), coef_ptr=ptr(sd), C=i32, P=i32, count=i32, eps="fp32")
+                ce = dict(TRAINING=training, REDUCED=True, HAS_W=True, ACC=acc, BLOCK_C=1024)
+                out.append(KernelSpec(_bn_grad_kernel, sig, ce, label=f"batch_norm grad {dt} training={training}"))
     return out
 
 
@@ -458,7 +532,8 @@ def _bw_samples():
 _batch_norm = Op("batch_norm", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output="all",
                  grad_outputs=1, samples=_samples, kernels=lambda: _specs(False), family="normalization",
                  grad_name="NativeBatchNormBackward0")
-_bn_bw_op = Op("batch_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, samples=_bw_samples, kernels=lambda: _specs(True),
+_bn_bw_op = Op("batch_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, samples=_bw_samples,
+               kernels=lambda: _specs(True),
                family="normalization")
 
 

@@ -355,8 +355,9 @@ def joined(parts, dim):
     st, shape, storage = first.stride(), list(first._shape), first.untyped_storage()
     total, off = 0, first._offset
     for t in parts:
+        same_rest = t._shape[:dim] == first._shape[:dim] and t._shape[dim + 1:] == first._shape[dim + 1:]
         if t.untyped_storage() is not storage or t.dtype is not first.dtype or t.stride() != st or \
-                t._offset != off or t._shape[:dim] != first._shape[:dim] or t._shape[dim + 1:] != first._shape[dim + 1:]:
+                t._offset != off or not same_rest:
             return None
         total += t._shape[dim]
         off += t._shape[dim] * st[dim]
