@@ -100,7 +100,7 @@ def _cpu(g, x, *, name):
     dt = np.result_type(g.dtype, x.dtype)
     cd = D._compute_dtype(D.from_numpy_dtype(dt)).np
     if name == "relu":
-        return np.where(x <= 0, dt.type(0), g).astype(dt)
+        return np.where(x <= 0, dt.type(0), g).astype(dt, copy=False)
     return np_quiet(lambda: g.astype(cd) * _np_dfn(name, x.astype(cd))).astype(dt)
 
 

@@ -52,7 +52,35 @@ def _geometry(k, s, p, d, out, in_shape):
                 in_shape=tuple(in_shape))
 
 
+def _tiled_cpu(x, kernel, out):
+    """Windows that tile the input (stride = kernel, no padding or dilation): each window offset is
+    a strided slice, so the running maximum needs no gather (the general path's fancy indexing)."""
+    n, c, h, w = x.shape
+    (kh, kw), (oh, ow) = kernel, out
+    acc = D._compute_dtype(D.from_numpy_dtype(x.dtype)).np
+    best = x[:, :, 0:oh * kh:kh, 0:ow * kw:kw].astype(acc)
+    arg = np.zeros(best.shape, np.int64)             # offset of the pick from its window's corner
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                v = x[:, :, i:oh * kh:kh, j:ow * kw:kw]
+                with np.errstate(invalid="ignore"):
+                    take = (v > best) | np.isnan(v)       # larger, or NaN (a later NaN wins, as in the kernel)
+                best = np.where(take, v, best)            # (np.copyto's where= is several times slower)
+                arg = np.where(take, i * w + j, arg)
+    arg += (np.arange(oh) * (kh * w))[:, None] + np.arange(ow) * kw
+    return best.astype(x.dtype, copy=False), arg
+
+
 def _cpu(x, *, kernel, stride, padding, dilation, out, in_shape):
+    n, c, h, w = x.shape
+    if tuple(stride) == tuple(kernel) and not any(padding) and tuple(dilation) == (1, 1) and \
+            out[0] * kernel[0] <= h and out[1] * kernel[1] <= w:
+        return _tiled_cpu(x, kernel, out)
+    return _windowed_cpu(x, kernel, stride, padding, dilation, out)
+
+
+def _windowed_cpu(x, kernel, stride, padding, dilation, out):
     """The kernel's rule in NumPy, one window offset at a time over every output at once."""
     n, c, h, w = x.shape
     oh, ow = out
@@ -115,8 +143,11 @@ def _bwd_cpu(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
     acc = D._compute_dtype(D.from_numpy_dtype(g.dtype)).np
     dx = np.zeros((n * c, h * w), acc)
     rows = np.repeat(np.arange(n * c), idx[0, 0].size if idx.size else 0)
-    np.add.at(dx, (rows, idx.reshape(-1)), g.reshape(-1).astype(acc))
-    return dx.reshape(in_shape).astype(g.dtype)
+    if all(s >= (k - 1) * d + 1 for s, k, d in zip(stride, kernel, dilation)):
+        dx[rows, idx.reshape(-1)] = g.reshape(-1)           # windows apart: no element picked twice
+    else:
+        np.add.at(dx, (rows, idx.reshape(-1)), g.reshape(-1).astype(acc))
+    return dx.reshape(in_shape).astype(g.dtype, copy=False)
 
 
 def _bwd_cuda(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
