@@ -81,6 +81,17 @@ def _bn_partial_kernel(x_ptr, g_ptr, shift_ptr, part_ptr, N, C, S, ROWS, HAS_G: 
 
 
 @triton.jit
+def _sum_partials(part_ptr, c, cm, C, P, ACC: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Channels ``c``'s two sums over the ``P`` row chunks of ``part`` (2, P, C)."""
+    t1 = tl.zeros((BLOCK_C,), ACC)
+    t2 = tl.zeros((BLOCK_C,), ACC)
+    for p in range(0, P):
+        t1 += tl.load(part_ptr + p * C + c, mask=cm, other=0)
+        t2 += tl.load(part_ptr + (P + p) * C + c, mask=cm, other=0)
+    return t1, t2
+
+
+@triton.jit
 def _bn_stats_kernel(part_ptr, x_ptr, w_ptr, b_ptr, rm_ptr, rv_ptr, mean_ptr, var_ptr, coef_ptr, C, S, P, count,
                      eps, mom_hi, mom_lo, TRAINING: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
                      HAS_RUNNING: tl.constexpr, ACC: tl.constexpr, BLOCK_C: tl.constexpr):
@@ -90,11 +101,7 @@ def _bn_stats_kernel(part_ptr, x_ptr, w_ptr, b_ptr, rm_ptr, rv_ptr, mean_ptr, va
     c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     cm = c < C
     if TRAINING:
-        t1 = tl.zeros((BLOCK_C,), ACC)
-        t2 = tl.zeros((BLOCK_C,), ACC)
-        for p in range(0, P):
-            t1 += tl.load(part_ptr + p * C + c, mask=cm, other=0)
-            t2 += tl.load(part_ptr + (P + p) * C + c, mask=cm, other=0)
+        t1, t2 = _sum_partials(part_ptr, c, cm, C, P, ACC, BLOCK_C)
         n = tl.zeros((), ACC) + count       # count may be the constant 1
         d = t1 / n
         mean = tl.load(x_ptr + c.to(tl.int64) * S, mask=cm, other=0).to(ACC) + d
@@ -141,11 +148,7 @@ def _bn_grad_kernel(part_ptr, mean_ptr, var_ptr, w_ptr, dw_ptr, db_ptr, coef_ptr
     a = tl.zeros((BLOCK_C,), ACC)
     d = tl.zeros((BLOCK_C,), ACC)
     if REDUCED:
-        t1 = tl.zeros((BLOCK_C,), ACC)
-        t2 = tl.zeros((BLOCK_C,), ACC)
-        for p in range(0, P):
-            t1 += tl.load(part_ptr + p * C + c, mask=cm, other=0)
-            t2 += tl.load(part_ptr + (P + p) * C + c, mask=cm, other=0)
+        t1, t2 = _sum_partials(part_ptr, c, cm, C, P, ACC, BLOCK_C)
         tl.store(db_ptr + c, t1, mask=cm)
         tl.store(dw_ptr + c, t2 * rstd, mask=cm)
         if TRAINING:
