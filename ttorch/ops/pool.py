@@ -54,22 +54,38 @@ def _geometry(k, s, p, d, out, in_shape):
 
 def _tiled_cpu(x, kernel, out):
     """Windows that tile the input (stride = kernel, no padding or dilation): each window offset is
-    a strided slice, so the running maximum needs no gather (the general path's fancy indexing)."""
+    a strided slice, so no gather is needed (the general path's fancy indexing). The maximum is
+    ``np.maximum`` over the slices; the index, the first slice equal to it (ties keep the first;
+    an all -inf window its first element). Windows with a NaN take the rule's loop (last NaN)."""
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = kernel, out
-    acc = D._compute_dtype(D.from_numpy_dtype(x.dtype)).np
-    best = x[:, :, 0:oh * kh:kh, 0:ow * kw:kw].astype(acc)
-    arg = np.zeros(best.shape, np.int64)             # offset of the pick from its window's corner
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                v = x[:, :, i:oh * kh:kh, j:ow * kw:kw]
-                with np.errstate(invalid="ignore"):
-                    take = (v > best) | np.isnan(v)       # larger, or NaN (a later NaN wins, as in the kernel)
-                best = np.where(take, v, best)            # (np.copyto's where= is several times slower)
-                arg = np.where(take, i * w + j, arg)
-    arg += (np.arange(oh) * (kh * w))[:, None] + np.arange(ow) * kw
-    return best.astype(x.dtype, copy=False), arg
+    taps = [x[:, :, i:oh * kh:kh, j:ow * kw:kw] for i in range(kh) for j in range(kw)]
+    best = taps[0]
+    for v in taps[1:]:
+        best = np.maximum(best, v)
+    if best is taps[0]:
+        best = best.copy()
+    if x.dtype.kind == "f" and np.isnan(best).any():
+        best, k = _tiled_rule(taps)
+    else:
+        k = np.full(best.shape, len(taps) - 1, np.int16 if len(taps) < 1 << 15 else np.int64)
+        for t in range(len(taps) - 2, -1, -1):
+            np.putmask(k, taps[t] == best, t)
+    offs = np.array([i * w + j for i in range(kh) for j in range(kw)], np.int64)
+    idx = offs[k]
+    idx += (np.arange(oh) * (kh * w))[:, None] + np.arange(ow) * kw
+    return best, idx
+
+
+def _tiled_rule(taps):
+    """The kernel's rule over the slices: a later value replaces the maximum when larger or NaN."""
+    best, k = taps[0].copy(), np.zeros(taps[0].shape, np.int16)
+    for t, v in enumerate(taps[1:], 1):
+        with np.errstate(invalid="ignore"):
+            take = (v > best) | np.isnan(v)
+        best = np.where(take, v, best)
+        k = np.where(take, np.int16(t), k)
+    return best, k
 
 
 def _cpu(x, *, kernel, stride, padding, dilation, out, in_shape):
