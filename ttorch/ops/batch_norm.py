@@ -345,7 +345,7 @@ def _bwd_cuda(g, x, w, mean, var, *, training, eps, reduce):
 
 # ------------------------------------------------------------------------------ NumPy
 def _np_rows(a, n, c, cd):
-    return a.astype(cd).reshape(n, c, -1)
+    return a.astype(cd, copy=False).reshape(n, c, -1)
 
 
 def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
@@ -357,7 +357,7 @@ def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
     if training:
         mean = xr.mean((0, 2))
         xc = xr - mean[:, None]
-        var = (xc * xc).mean((0, 2))
+        var = np.square(xc).mean((0, 2))
         if rm is not None and rv is not None:
             rm[...] = momentum * mean + (1 - momentum) * rm.astype(cd)
             rv[...] = momentum * (var * (n * s / max(n * s - 1, 1))) + (1 - momentum) * rv.astype(cd)
@@ -367,10 +367,10 @@ def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
     scale = 1.0 / np.sqrt(var + eps)
     if w is not None:
         scale = scale * w.astype(cd)
-    y = xc * scale[:, None]
+    xc *= scale[:, None]                    # xc is a new array: normalized in place
     if b is not None:
-        y = y + b.astype(cd)[:, None]
-    return y.reshape(x.shape).astype(x.dtype), mean, var
+        xc += b.astype(cd)[:, None]
+    return xc.reshape(x.shape).astype(x.dtype, copy=False), mean, var
 
 
 def _bwd_cpu(g, x, w, mean, var, *, training, eps, reduce):
@@ -379,14 +379,21 @@ def _bwd_cpu(g, x, w, mean, var, *, training, eps, reduce):
     xr, gr = _np_rows(x, n, c, cd), _np_rows(g, n, c, cd)
     mean, var = mean.astype(cd), var.astype(cd)
     rstd = 1.0 / np.sqrt(var + eps)
-    xhat = (xr - mean[:, None]) * rstd[:, None]
+    xhat = xr - mean[:, None]
+    xhat *= rstd[:, None]
     k = rstd * w.astype(cd) if w is not None else rstd
-    db, dw = gr.sum((0, 2)), (gr * xhat).sum((0, 2))
+    db = gr.sum((0, 2))
     if training and n * s:
-        dx = k[:, None] * (gr - db[:, None] / (n * s) - xhat * (dw[:, None] / (n * s)))
+        dx = gr * xhat
+        dw = dx.sum((0, 2))
+        xhat *= dw[:, None] / (n * s)
+        np.subtract(gr, db[:, None] / (n * s), out=dx)
+        dx -= xhat                              # g - mean(g) - xhat * mean(g * xhat)
+        dx *= k[:, None]
     else:
-        dx = k[:, None] * gr
-    dx = dx.reshape(x.shape).astype(x.dtype)
+        dw = (gr * xhat).sum((0, 2))
+        dx = gr * k[:, None]
+    dx = dx.reshape(x.shape).astype(x.dtype, copy=False)
     return (dx, dw, db) if reduce else dx
 
 
