@@ -225,25 +225,51 @@ def _window_map(in_size, kernel, dilation, padding, stride, out_size):
     return np.ascontiguousarray(flat.reshape(int(np.prod(kernel)), int(np.prod(out_size))))
 
 
+def _np_padded_extent(size, kernel, geo, out_size):
+    """Rows and columns the windows span from the padded input's corner (ceil_mode may reach past
+    the input's end: zeros there too)."""
+    (sh, sw), (ph, pw), (dh, dw) = geo
+    (kh, kw), (oh, ow), (h, w) = kernel, out_size, size
+    return max((oh - 1) * sh + (kh - 1) * dh + 1, ph + h), max((ow - 1) * sw + (kw - 1) * dw + 1, pw + w)
+
+
+def _np_taps(a, kernel, geo, out_size):
+    """Per window offset (i, j): the strided (.., OH, OW) slice of ``a`` (padded coordinates) it reads."""
+    (sh, sw), _, (dh, dw) = geo
+    (kh, kw), (oh, ow) = kernel, out_size
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, a[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+
+
 def _np_cols(x, kernel, geo, out_size):
-    """im2col: (N, C, H, W) -> (N, C, KH*KW, OH*OW), zero where a window reads padding."""
+    """im2col: (N, C, H, W) -> (N, C, KH*KW, OH*OW), zero where a window reads padding. One strided
+    slice copy per window offset (a fancy-index gather through the window map was 3x slower)."""
     n, c, h, w = x.shape
-    stride, padding, dilation = geo
-    m = _window_map((h, w), tuple(kernel), tuple(dilation), tuple(padding), tuple(stride), tuple(out_size))
-    flat = np.concatenate([x.reshape(n, c, h * w), np.zeros((n, c, 1), x.dtype)], axis=2)
-    return flat[:, :, m]
+    (ph, pw) = geo[1]
+    eh, ew = _np_padded_extent((h, w), kernel, geo, out_size)
+    if ph == pw == 0 and eh == h and ew == w:
+        xp = x
+    else:
+        xp = np.zeros((n, c, eh, ew), x.dtype)
+        xp[:, :, ph:ph + h, pw:pw + w] = x
+    cols = np.empty((n, c, kernel[0], kernel[1]) + tuple(out_size), x.dtype)
+    for i, j, tap in _np_taps(xp, kernel, geo, out_size):
+        cols[:, :, i, j] = tap
+    return cols.reshape(n, c, kernel[0] * kernel[1], out_size[0] * out_size[1])
 
 
 def _np_col2im(cols, size, kernel, geo, out_size):
-    """Adjoint of _np_cols: (N, C, KH*KW, OH*OW) -> (N, C, H, W), summing overlapping windows."""
+    """Adjoint of _np_cols: (N, C, KH*KW, OH*OW) -> (N, C, H, W), summing overlapping windows, one
+    strided slice per window offset (fancy-index adds per tap were up to 7x slower)."""
     n, c = cols.shape[:2]
     h, w = size
-    stride, padding, dilation = geo
-    m = _window_map((h, w), tuple(kernel), tuple(dilation), tuple(padding), tuple(stride), tuple(out_size))
-    out = np.zeros((n, c, h * w + 1), cols.dtype)
-    for k in range(m.shape[0]):
-        out[:, :, m[k]] += cols[:, :, k]    # one tap reaches distinct input pixels (the sentinel aside)
-    return out[:, :, :h * w].reshape(n, c, h, w)
+    (ph, pw) = geo[1]
+    out = np.zeros((n, c) + _np_padded_extent((h, w), kernel, geo, out_size), cols.dtype)
+    cols = cols.reshape((n, c) + tuple(kernel) + tuple(out_size))
+    for i, j, tap in _np_taps(out, kernel, geo, out_size):
+        tap += cols[:, :, i, j]
+    return out[:, :, ph:ph + h, pw:pw + w]
 
 
 def _ct(a):
