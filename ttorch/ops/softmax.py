@@ -206,16 +206,18 @@ def _run(kernel, out, tensors, dim, log):
 
 # ------------------------------------------------------------------------------ NumPy
 def _np_fwd(a, dim, log):
-    x = a.astype(D._compute_dtype(D.from_numpy_dtype(a.dtype)).np)
+    x = a.astype(D._compute_dtype(D.from_numpy_dtype(a.dtype)).np, copy=False)
     if x.ndim == 0:
         return np.asarray(0.0 if log else 1.0, a.dtype)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         top = np.max(x, axis=dim, keepdims=True, initial=-np.inf)
-        z = x - top
-        e = np.exp(z)
-        s = np.sum(e, axis=dim, keepdims=True)
-        y = z - np.log(s) if log else np.divide(e, s, out=e)
-    return y.astype(a.dtype)
+        z = x - top                                 # a new array: the rest happens in place
+        if log:
+            z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+        else:
+            np.exp(z, out=z)
+            z /= np.sum(z, axis=dim, keepdims=True)
+    return z.astype(a.dtype, copy=False)
 
 
 def _np_bwd(g, y, dim, log):
