@@ -17,6 +17,8 @@ differentiated (``create_graph``) or a float mask needs its gradient, the same f
 ttorch ops instead. float64 has no kernel (cuda runs that composite) and there is no dropout:
 ``scaled_dot_product_attention`` sends both to its own composite.
 """
+import functools
+
 import numpy as np
 
 from .. import _dtype as D, tune
@@ -237,15 +239,31 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
 
 
 # ------------------------------------------------------------------------------ NumPy
+@functools.lru_cache(maxsize=32)
+def _np_causal_bias(L, S, dtype):
+    """0 on and below the diagonal, -inf above: added to the scores (np.where was several times
+    slower on this path)."""
+    b = np.zeros((L, S), dtype)
+    b[~np.tri(L, S, dtype=bool)] = -np.inf
+    b.flags.writeable = False
+    return b
+
+
+def _np_heads(a, group, cd):
+    """``a`` in the compute dtype, each key/value head repeated ``group`` times (no copy for 1)."""
+    a = a.astype(cd, copy=False)
+    return a if group == 1 else np.repeat(a, group, axis=1)
+
+
 def _np_scores(q, k, mask, scale, causal):
     """Scores (B, H, L, S) in the compute dtype with the bias applied, and ``k`` repeated per group."""
     cd = D._compute_dtype(D.from_numpy_dtype(q.dtype)).np
     group = q.shape[1] // k.shape[1]
-    kf = np.repeat(k.astype(cd), group, axis=1)
-    s = (q.astype(cd) @ kf.swapaxes(-1, -2)) * cd.type(scale)
+    s = q.astype(cd, copy=False) @ _np_heads(k, group, cd).swapaxes(-1, -2)
+    s *= cd.type(scale)
     L, S = s.shape[-2:]
     if causal:
-        s = np.where(np.tri(L, S, dtype=bool), s, -np.inf)
+        s += _np_causal_bias(L, S, cd)
     elif mask is not None:
         s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask.astype(cd)
     return s, cd, group
@@ -259,10 +277,11 @@ def _fwd_cpu(q, k, v, mask, *, scale, causal):
     with np.errstate(all="ignore"):
         m = s.max(-1, keepdims=True)
         m = np.where(m == -np.inf, 0, m)
-        e = np.exp(s - m)
+        s -= m
+        e = np.exp(s, out=s)
         den = e.sum(-1, keepdims=True)
-        p = e / np.where(den == 0, 1, den)
-        o = p @ np.repeat(v.astype(cd), group, axis=1)
+        e /= np.where(den == 0, 1, den)
+        o = e @ _np_heads(v, group, cd)
         lse = np.where(den == 0, -np.inf, m + np.log(den))[..., 0]
     lsd = np.float64 if q.dtype == np.float64 else np.float32
     return o.astype(q.dtype), lse.astype(lsd)
@@ -277,14 +296,16 @@ def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     s, cd, group = _np_scores(q, k, mask, scale, causal)
     with np.errstate(all="ignore"):
         lse = lse.astype(cd)[..., None]
-        p = np.exp(s - np.where(lse == -np.inf, np.inf, lse))
-    gf = g.astype(cd)
-    vf = np.repeat(v.astype(cd), group, axis=1)
-    delta = (gf * o.astype(cd)).sum(-1, keepdims=True)
+        s -= np.where(lse == -np.inf, np.inf, lse)
+        p = np.exp(s, out=s)
+    gf = g.astype(cd, copy=False)
+    delta = (gf * o.astype(cd, copy=False)).sum(-1, keepdims=True)
     if glse is not None:
         delta = delta - glse.astype(cd)[..., None]
-    ds = p * (gf @ vf.swapaxes(-1, -2) - delta)
-    dq = (ds @ np.repeat(k.astype(cd), group, axis=1)) * scale
+    ds = gf @ _np_heads(v, group, cd).swapaxes(-1, -2)
+    ds -= delta
+    ds *= p
+    dq = (ds @ _np_heads(k, group, cd)) * scale
     dk = _group_sum(ds.swapaxes(-1, -2) @ q.astype(cd), k.shape[1]) * scale
     dv = _group_sum(p.swapaxes(-1, -2) @ gf, k.shape[1])
     return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
