@@ -161,3 +161,17 @@ def test_double_backward_matches_across_devices(device):
 def test_channel_mismatch_names_the_op():
     with pytest.raises(RuntimeError, match=r"batch_norm: running_mean should contain 3 elements not 4"):
         F.batch_norm(ttorch.randn(2, 3), ttorch.zeros(4), ttorch.ones(3), training=True)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if HAS_CUDA else []))
+@pytest.mark.parametrize("which", ["mean", "var"])
+def test_one_running_statistic(device, which):
+    """PyTorch updates whichever running statistic is given."""
+    x = np.arange(12.0).reshape(4, 3)
+    rm = ttorch.zeros(3, device=device) if which == "mean" else None
+    rv = ttorch.ones(3, device=device) if which == "var" else None
+    F.batch_norm(ttorch.tensor(x, dtype=ttorch.float32, device=device), rm, rv, training=True, momentum=0.5)
+    if which == "mean":
+        close(rm, 0.5 * x.mean(0), ttorch.float32)
+    else:
+        close(rv, 0.5 + 0.5 * x.var(0, ddof=1), ttorch.float32)

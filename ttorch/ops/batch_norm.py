@@ -552,12 +552,19 @@ _bn_bw_op = Op("batch_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     """``(output, mean, var)`` of batch normalization over ``(N, C, *)`` input, in fused kernels
     (PyTorch's ``native_batch_norm``, which returns the inverse std where this returns the biased
-    variance). In training the running statistics, when both are given, move in place."""
-    out = _batch_norm(input, weight, bias, running_mean, running_var, training=bool(training),
-                      momentum=float(momentum), eps=float(eps))
-    if training and running_mean is not None and running_var is not None:
-        running_mean._bump_version()        # written in place, as by PyTorch's kernels
-        running_var._bump_version()
+    variance). In training the running statistics that are given move in place."""
+    rm, rv = running_mean, running_var
+    if training and (rm is None) != (rv is None):       # one of them: a scratch stands in for the other
+        from .creation import zeros
+        given = rm if rm is not None else rv
+        scratch = zeros(given.shape, dtype=given.dtype, device=given.device)
+        rm, rv = (rm, scratch) if rm is not None else (scratch, rv)
+    out = _batch_norm(input, weight, bias, rm, rv, training=bool(training), momentum=float(momentum),
+                      eps=float(eps))
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._bump_version()           # written in place, as by PyTorch's kernels
     return out
 
 
