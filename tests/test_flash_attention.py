@@ -302,3 +302,18 @@ def test_one_output_unused_gets_no_zeros(device, use):
     flash_attention(*cs, is_causal=True)[pick].sum().backward()
     for t, c in zip(ts, cs):
         np.testing.assert_allclose(to_np(t.grad), to_np(c.grad), rtol=1e-4, atol=1e-5)
+
+
+def test_dead_row_double_backward_stays_finite(device):
+    """With the logsumexp unused its gradient is None; the composite path (create_graph) must
+    treat it as zeros, not as ``lse * 0``, which is NaN on a fully masked row (LSE = -inf)."""
+    r = np.random.default_rng(9)
+    q, k, v = (ttorch.tensor(r.standard_normal((1, 1, 3, 4)), dtype=ttorch.float32, device=device,
+                             requires_grad=True) for _ in range(3))
+    mask = np.ones((3, 3), bool)
+    mask[1] = False                                                   # row 1 sees no key
+    o, _ = flash_attention(q, k, v, ttorch.tensor(mask, device=device))
+    (gq,) = ttorch.autograd.grad((o * o).sum(), q, create_graph=True)
+    assert np.isfinite(to_np(gq)).all()
+    (gv,) = ttorch.autograd.grad(gq.sum(), v)
+    assert np.isfinite(to_np(gv)).all()

@@ -358,11 +358,11 @@ def _composite_bw(g, glse, q, k, v, mask, scale, causal):
 def _fwd_bw(ctx, g, glse):
     q, k, v, mask = ctx.inputs
     needs = ctx.needs
+    from .creation import zeros_like
     if g is None:                       # only the logsumexp was used
-        from .creation import zeros_like
         g = zeros_like(ctx.outputs[0])
     if glse is None and (grad_mode.is_grad_enabled() or needs[3]):
-        glse = ctx.outputs[1].detach() * 0
+        glse = zeros_like(ctx.outputs[1])  # (not lse * 0: a fully masked row's -inf would give NaN)
     if grad_mode.is_grad_enabled() or needs[3]:
         dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal)
     else:
@@ -379,7 +379,8 @@ def _bw_bw(ctx, gdq, gdk, gdv):
     from ..autograd import grad as _grad
     g, glse, q, k, v, o, lse, mask = ctx.inputs
     if glse is None:
-        glse = lse.detach() * 0
+        from .creation import zeros_like
+        glse = zeros_like(lse)
     create_graph = grad_mode.is_grad_enabled()
     with grad_mode.enable_grad():
         leaves = [t.detach().requires_grad_(True) for t in (g, glse, q, k, v)]
