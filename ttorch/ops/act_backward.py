@@ -1,8 +1,8 @@
 """Fused backward of the activations, PyTorch's ``gelu_backward``, ``silu_backward`` and
 ``threshold_backward`` (relu, from its output): ``grad * act'(x)`` in one pass of the elementwise
-template (relu's composed rule took two: a comparison and a ``where``). Written in ttorch ops, GELU's rule took
-eleven kernels (erf, exp and each product read and wrote the whole (tokens, 4 * dim) tensor): in a
-GPT-2 layer that was the largest group of launches after the optimizer's.
+template (relu's composed rule took two: a comparison and a ``where``). Written in ttorch ops,
+GELU's rule took eleven kernels (erf, exp and each product read and wrote the whole (tokens,
+4 * dim) tensor): in a GPT-2 layer that was the largest group of launches after the optimizer's.
 
 Their own backward (double backward) is written in ttorch ops: for ``out = g * f'(x)``,
 ``d/dg = gg * f'(x)`` (the fused op again) and ``d/dx = gg * g * f''(x)``.

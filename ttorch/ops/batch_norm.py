@@ -26,7 +26,7 @@ import triton.language as tl
 
 from .. import _dtype as D, tune
 from ..autograd import grad_mode
-from .._tensor import Tensor
+from .._tensor import Tensor, _numel
 from ._launch import cdiv, launch, next_pow2, SIMULATED
 from ._op import Op
 from .elementwise import tl_dtype
@@ -185,16 +185,8 @@ def _bn_apply_kernel(x_ptr, g_ptr, coef_ptr, out_ptr, R, C, S, HAS_G: tl.constex
 
 
 # ------------------------------------------------------------------------------ cuda
-def _stat_dtype(dt):
-    return D.float64 if dt is D.float64 else D.float32
-
-
 def _geometry(shape):
-    n, c = shape[0], shape[1]
-    s = 1
-    for d in shape[2:]:
-        s *= d
-    return n, c, s
+    return shape[0], shape[1], _numel(shape[2:])
 
 
 # ------------------------------------------------------------------------------ tuning
@@ -232,7 +224,7 @@ def _tune_problems(quick):
 def _tune_bench(cfg, kind, dtype, n, c, s):
     from .random import randn
     dt = getattr(D, dtype)
-    sd = _stat_dtype(dt)
+    sd = D._compute_dtype(dt)
     x = randn(n, c, s, device="cuda").to(dt)
     if kind == "stats":
         return lambda: _partials(x, None, None, n, c, s, sd, cfg)
@@ -300,7 +292,7 @@ def _fwd_cuda(x, w, b, rm, rv, *, training, momentum, eps):
             rv.detach().copy_(crv)
         return out
     n, c, s = _geometry(x._shape)
-    sd = _stat_dtype(x.dtype)
+    sd = D._compute_dtype(x.dtype)
     y = Tensor._empty(x._shape, x.dtype, x.device)
     mean, var = Tensor._empty((c,), sd, x.device), Tensor._empty((c,), sd, x.device)
     if c == 0:
@@ -326,7 +318,7 @@ def _bwd_cuda(g, x, w, mean, var, *, training, eps, reduce):
     w = w.detach().contiguous() if w is not None else None
     mean, var = mean.detach().contiguous(), var.detach().contiguous()
     n, c, s = _geometry(x._shape)
-    sd = _stat_dtype(x.dtype)
+    sd = D._compute_dtype(x.dtype)
     dx = Tensor._empty(x._shape, x.dtype, x.device)
     dwb = Tensor._empty((2, c), sd, x.device)
     dw, db = dwb[0], dwb[1]
@@ -350,7 +342,7 @@ def _np_rows(a, n, c, cd):
 
 def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
     n, c, s = _geometry(x.shape)
-    cd = _stat_dtype(D.from_numpy_dtype(x.dtype)).np
+    cd = D._compute_dtype(D.from_numpy_dtype(x.dtype)).np
     if training and n * s == 0:
         return np.empty_like(x), np.zeros(c, cd), np.ones(c, cd)
     xr = _np_rows(x, n, c, cd)
@@ -375,7 +367,7 @@ def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
 
 def _bwd_cpu(g, x, w, mean, var, *, training, eps, reduce):
     n, c, s = _geometry(x.shape)
-    cd = _stat_dtype(D.from_numpy_dtype(x.dtype)).np
+    cd = D._compute_dtype(D.from_numpy_dtype(x.dtype)).np
     xr, gr = _np_rows(x, n, c, cd), _np_rows(g, n, c, cd)
     mean, var = mean.astype(cd), var.astype(cd)
     rstd = 1.0 / np.sqrt(var + eps)
@@ -407,7 +399,7 @@ def _composite_bw(g, x, w, mean, var, training, eps):
     Training recomputes the statistics from ``x``, so their dependence on ``x`` is differentiated."""
     nd = x.ndim
     dims = (0,) + tuple(range(2, nd))
-    sd = _stat_dtype(x.dtype)
+    sd = D._compute_dtype(x.dtype)
     xf, gf = x.to(sd), g.to(sd)
     if training:
         xc = xf - xf.mean(dims, keepdim=True)
@@ -463,7 +455,7 @@ def _specs(backward):
     shapes = ((64, 32, 3136), (256, 64, 49), (4096, 512, 1), (8, 16, 4))
 
     def add(dt, n, c, s, part_cfg, apply_cfg):
-        sd = _stat_dtype(dt)
+        sd = D._compute_dtype(dt)
         acc = tl_dtype(sd)
         bn, bc, bs = _partial_blocks(n, c, s, part_cfg.kwargs["TILE"])
         sig = {"x_ptr": ptr(dt), "g_ptr": ptr(dt), "shift_ptr": ptr(sd), "part_ptr": ptr(sd), "N": i32, "C": i32,
@@ -494,7 +486,7 @@ def _specs(backward):
                 for ac in _tune_configs(("apply",)):
                     add(dt, n, c, s, pc, ac)
     for dt in (D.float32, D.float16, D.bfloat16, D.float64):
-        sd = _stat_dtype(dt)
+        sd = D._compute_dtype(dt)
         acc = tl_dtype(sd)
         for training in (True, False):
             if not backward:

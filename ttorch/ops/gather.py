@@ -822,11 +822,11 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
 # out of place); from fresh zeros the rows are scattered straight into them: two launches (zeros,
 # scatter) where that took three, and two passes over a (vocab, dim) table fewer.
 def _rows_add_cpu(index, source, *, num):
-    acc = np.float32 if source.dtype.itemsize == 2 and source.dtype.kind == "f" else source.dtype
-    out = np.zeros((num,) + source.shape[1:], acc)
+    src = _compute_np(source)
+    out = np.zeros((num,) + source.shape[1:], src.dtype)
     _check_bounds(index, num, 0, "index_add")
-    np.add.at(out, index, source.astype(acc))
-    return out.astype(source.dtype)
+    np.add.at(out, index, src)
+    return out.astype(source.dtype, copy=False)
 
 
 def _rows_add_cuda(index, source, *, num):

@@ -197,7 +197,7 @@ def _np_rows(a, n):
 
 def _np_stats(x, eps, rms):
     """``(xhat, rstd)`` of rows ``x``; ``xhat`` a new array (computed in place: fewer passes)."""
-    xc = x * 1 if rms else x - x.mean(1, keepdims=True)
+    xc = x.copy() if rms else x - x.mean(1, keepdims=True)
     sq = np.square(xc)
     rstd = sq.mean(1, keepdims=True)
     rstd += eps
@@ -382,7 +382,8 @@ def _check(input, normalized_shape, weight, bias):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     """Layer normalization over the last ``len(normalized_shape)`` dims, in one fused kernel.
 
-    ``ttorch.nn.functional.layer_norm`` calls this on cuda (on cpu it composes ttorch ops).
+    ``ttorch.nn.functional.layer_norm`` calls this on both devices (composing ttorch ops only for
+    cuda rows longer than ``MAX_N``).
     """
     k = len(_check(input, normalized_shape, weight, bias))
     return _layer_norm(input, weight, bias, k=k, eps=float(eps), rms=False)

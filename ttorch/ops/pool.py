@@ -25,13 +25,17 @@ from .samples import Sample, rng
 
 
 @triton.jit
+def _pixels(TOTAL, H, W, BLOCK: tl.constexpr):
+    """This program's block of a flat (planes, H, W) grid: offsets, live mask, plane, row, column."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    return offs, offs < TOTAL, offs // (W * H), (offs // W) % H, offs % W
+
+
+@triton.jit
 def _max_pool2d_kernel(x_ptr, out_ptr, idx_ptr, TOTAL, H, W, OH, OW, SH, SW, PH, PW, DH, DW, KH: tl.constexpr,
                        KW: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)           # flat (N * C, OH, OW)
-    live = offs < TOTAL
-    ow = offs % OW
-    oh = (offs // OW) % OH
-    base = x_ptr + (offs // (OW * OH)) * H * W
+    offs, live, plane, oh, ow = _pixels(TOTAL, OH, OW, BLOCK)                     # over (N * C, OH, OW)
+    base = x_ptr + plane * H * W
     best = tl.full((BLOCK,), float("-inf"), ACC)
     arg = tl.full((BLOCK,), -1, tl.int64)
     for kh in tl.static_range(KH):
@@ -121,22 +125,22 @@ def _cuda(x, *, kernel, stride, padding, dilation, out, in_shape):
     n, c, h, w = x._shape
     vals = Tensor._empty((n, c) + tuple(out), x.dtype, x.device)
     idx = Tensor._empty((n, c) + tuple(out), D.int64, x.device)
-    total = vals.numel()
+    _launch_pool(_max_pool2d_kernel, vals.numel(), (x, vals, idx), (h, w), out, kernel, stride, padding, dilation)
+    return vals, idx
+
+
+def _launch_pool(kernel_fn, total, tensors, in_hw, out, kernel, stride, padding, dilation):
+    """One program per BLOCK pixels of the ``total`` (forward: outputs; backward: inputs)."""
     if total:
         block = 1024 if not SIMULATED else 256
-        launch(_max_pool2d_kernel, (cdiv(total, block),), x, vals, idx, total, h, w, *out, *stride, *padding,
-               *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D._compute_dtype(x.dtype)), BLOCK=block)
-    return vals, idx
+        launch(kernel_fn, (cdiv(total, block),), *tensors, total, *in_hw, *out, *stride, *padding, *dilation,
+               KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D._compute_dtype(tensors[0].dtype)), BLOCK=block)
 
 
 @triton.jit
 def _max_pool2d_bwd_kernel(g_ptr, idx_ptr, dx_ptr, TOTAL, H, W, OH, OW, SH, SW, PH, PW, DH, DW, KH: tl.constexpr,
                            KW: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)           # flat (N * C, H, W)
-    live = offs < TOTAL
-    iw = offs % W
-    ih = (offs // W) % H
-    plane = offs // (W * H)
+    offs, live, plane, ih, iw = _pixels(TOTAL, H, W, BLOCK)                       # over (N * C, H, W)
     base = plane * OH * OW
     here = ih * W + iw
     acc = tl.zeros((BLOCK,), ACC)
@@ -169,11 +173,8 @@ def _bwd_cpu(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
 def _bwd_cuda(g, idx, *, kernel, stride, padding, dilation, out, in_shape):
     g, idx = g.contiguous(), idx.contiguous()
     dx = Tensor._empty(tuple(in_shape), g.dtype, g.device)
-    total = dx.numel()
-    if total:
-        block = 1024 if not SIMULATED else 256
-        launch(_max_pool2d_bwd_kernel, (cdiv(total, block),), g, idx, dx, total, *in_shape[2:], *out, *stride,
-               *padding, *dilation, KH=kernel[0], KW=kernel[1], ACC=tl_dtype(D._compute_dtype(g.dtype)), BLOCK=block)
+    _launch_pool(_max_pool2d_bwd_kernel, dx.numel(), (g, idx, dx), in_shape[2:], out, kernel, stride, padding,
+                 dilation)
     return dx
 
 

@@ -1,9 +1,9 @@
 """Normalization layers' math: batch, instance, layer, group, RMS and local response norm.
 
-Batch and instance norm run the fused op of ``ttorch.ops.batch_norm`` (NumPy on cpu, Triton on
-cuda); layer and RMS norm the fused kernels of ``ttorch.ops.layer_norm`` on cuda. The rest, and
-those on cpu, are written in ttorch ops, so autograd differentiates them (to any order). Half
-inputs are normalised in float32 and cast back, as PyTorch's kernels do.
+Batch and instance norm run the fused op of ``ttorch.ops.batch_norm``, layer and RMS norm that
+of ``ttorch.ops.layer_norm`` (NumPy on cpu, Triton on cuda; cuda rows longer than its ``MAX_N``
+compose). The rest are written in ttorch ops, so autograd differentiates them (to any order).
+Half inputs are normalised in float32 and cast back, as PyTorch's kernels do.
 Running statistics are updated in place outside the graph, with PyTorch's formulas: the
 batch mean, and the *unbiased* batch variance (the output itself uses the biased one).
 """
