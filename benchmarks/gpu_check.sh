@@ -11,7 +11,6 @@
 # gpu_quick.log, bench.tgz (tables, JSON, plots, the tune cache) and, with TRITON_SRC=1, triton_src.tgz
 # (the installed Triton's launcher sources, for work on the launch path).
 export PYTHONPATH=. TRITON_INTERPRET=0 PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
-export TTORCH_FAST_LAUNCH=${TTORCH_FAST_LAUNCH:-1}   # the launch fast path is opt-in until a GPU suite passes with it
 OUT=${OUT:-/tmp/gpu_out}; W=$(mktemp -d); mkdir -p "$OUT"
 TC="$W/tune.json"     # the tuning pass and the harness share it; the suite does not see it
 nvidia-smi -L; python3 -c "import triton, numpy; print('triton', triton.__version__, 'numpy', numpy.__version__)"
