@@ -178,6 +178,29 @@ def test_strided_operands_need_no_copy(device, monkeypatch):
 
 
 @pytest.mark.parametrize("device", CUDA)
+def test_float32_fma_product_reads_a_transposed_b_row_major(device, monkeypatch):
+    # x @ W^T (W stored (N, K)) from _FMA_ROW_MAJOR_B_FROM_M rows on: W is copied row-major and the
+    # GEMM gets unit column strides; tf32, half precision and short products read B in place
+    from ttorch.ops import elementwise
+    monkeypatch.setattr(M, "_FMA_ROW_MAJOR_B_FROM_M", 16)
+    seen, copies = [], []
+    real, real_ew = M.launch, elementwise.ew_launch
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: seen.append(a[1].stride()) or real(k, g, *a, **m))
+    monkeypatch.setattr(elementwise, "ew_launch", lambda *a, **kw: copies.append(1) or real_ew(*a, **kw))
+    x, w, bias = R(20, 24), R(18, 24, seed=1), R(18, seed=2)
+    out = ttorch.nn.functional.linear(T(x, device), T(w, device), T(bias, device))
+    close(out, x @ w.T + bias, D.float32, 24)
+    assert seen == [(18, 1)] and len(copies) == 1           # the row-major copy: strides (N, 1)
+    short, xs, ws, xh, wh = T(x[:8], device), T(x, device), T(w, device), T(x, device).half(), T(w, device).half()
+    seen.clear(), copies.clear()
+    short @ ws.t()                                         # 8 rows: in place
+    xh @ wh.t()
+    monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", True)
+    xs @ ws.t()
+    assert seen == [(1, 24)] * 3 and copies == []
+
+
+@pytest.mark.parametrize("device", CUDA)
 def test_batch_paths(device, monkeypatch):
     # folded (batch into M), collapsed batch on grid axis 1, host loop over unmergeable dims,
     # and chunks of grid axis 1
