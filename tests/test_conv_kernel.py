@@ -89,6 +89,22 @@ def test_conv2d_forward_and_gradients(device, xs, ws, s, p, d, g):
     close(bt.grad, dy.sum((0, 2, 3)), f32, n=dy[0, 0].size * xs[0], msg="bias gradient")
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("taps", [True, False])
+def test_forward_k_loops_agree(taps, monkeypatch):
+    # the forward's two K loops (taps outside, channels inside; or (channel, tap) as one K, which
+    # few-channel inputs take) on every geometry, the wider tiles' one included
+    from ttorch.ops import conv
+    chosen = []
+    monkeypatch.setattr(conv, "_taps_outside", lambda cg, n, bk: chosen.append(taps) or taps)
+    rng = np.random.default_rng(1)
+    for xs, ws, s, p, d, g in CASES + [((2, 20, 9, 8), (40, 20, 3, 3), (1, 1), (1, 1), (1, 1), 1)]:
+        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+        y = F.conv2d(T(x, "cuda"), T(w, "cuda"), T(b, "cuda"), stride=s, padding=p, dilation=d, groups=g)
+        close(y, ref_conv(x, w, b, s, p, d, g), f32, n=ws[1] * ws[2] * ws[3], msg=str((xs, ws)))
+    assert chosen == [taps] * (len(CASES) + 1)
+
+
 def test_conv1d_forward_and_gradients(device):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)

@@ -150,9 +150,16 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
         launch(_conv_fwd_kernel, (cdiv(M, bm) * cdiv(NG, bn), groups), x, w, b if b is not None else w, y,
                C, H, W, OC, OH, OW, M, NG, CG, KH, KW, *_geo(stride, padding, dilation), HAS_B=b is not None,
                ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
-               num_warps=warps, num_stages=stages)
+               TAPS=_taps_outside(CG, KH * KW, bk), num_warps=warps, num_stages=stages)
         return y
     return with_fp64_fallback(run, x.dtype)
+
+
+def _taps_outside(cg, taps, bk):
+    """The forward's K loop: taps outside and channels inside (vector masks, no div/mod per
+    element), unless the channels fill so little of a K block that running (channel, tap) as one K
+    takes at most half the steps: 3 channels x 9 taps is 9 steps one way, 1 (BLOCK_K 32) the other."""
+    return 2 * cdiv(cg * taps, bk) > taps * cdiv(cg, bk)
 
 
 def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
@@ -377,8 +384,13 @@ def _specs(which):
                 label += " split"
             elif which != "wgrad":
                 ce["HAS_B"] = has_b
+                if which == "fwd":
+                    ce["TAPS"] = True
                 label += " bias" if has_b else ""
             out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label))
+            if which == "fwd":                  # the (channel, tap) K loop of few-channel inputs
+                out.append(KernelSpec(kernel, sig, {**ce, "TAPS": False}, num_warps=warps, num_stages=stages,
+                                      label=label + " flat-k"))
     return out
 
 
