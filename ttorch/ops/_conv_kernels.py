@@ -126,26 +126,39 @@ def _conv_dgrad_kernel(dy_ptr, w_ptr, b_ptr, dx_ptr, C, H, W, OC, OH, OW, M, NG,
 @triton.jit
 def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, KH, KW, SH, SW, PH, PW, DH, DW,
                        K_SPLIT, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
-                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
-    # one kernel tap per program (grid axis 0 is tiles x taps): the input tile's padding mask is
-    # a vector over K and its addresses one 2-D add
+                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, TAPS: tl.constexpr):
+    # TAPS: one kernel tap per program (grid axis 0 is tiles x taps), so the input tile's padding
+    # mask is a vector over K and its addresses one 2-D add. Else (few channels) the N axis runs
+    # over (input channel, tap) together, as the weight stores them: 3 channels x 9 taps fill one
+    # 32-wide tile instead of nine tiles with 3 live columns each
     khw = KH * KW
     pid = tl.program_id(0)
-    r = pid % khw
-    pid_m, pid_n = _tile(pid // khw, NG, CG, BLOCK_M, BLOCK_N, GROUP_M)
+    if TAPS:
+        r = pid % khw
+        pid_m, pid_n = _tile(pid // khw, NG, CG, BLOCK_M, BLOCK_N, GROUP_M)
+    else:
+        pid_m, pid_n = _tile(pid, NG, CG * khw, BLOCK_M, BLOCK_N, GROUP_M)
     g = tl.program_id(1)
     split = tl.program_id(2)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # output channels of group g
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)            # input channels of group g
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)            # input channels of group g (x taps, not TAPS)
     rk = tl.arange(0, BLOCK_K)                              # (n, oh, ow)
     hw = H * W
     ohw = OH * OW
     dy_rows = dy_ptr + (g * NG + rm) * ohw
-    x_cols = x_ptr + (g * CG + rn) * hw
     m_ok = rm < NG
-    n_ok = rn < CG
-    ih0 = (r // KW) * DH - PH
-    iw0 = (r % KW) * DW - PW
+    if TAPS:
+        x_cols = x_ptr + (g * CG + rn) * hw
+        n_ok = rn < CG
+        ih0 = (r // KW) * DH - PH
+        iw0 = (r % KW) * DW - PW
+        col = rn * khw + r                                  # w[o, c, kh, kw] at o * CG * khw + col
+    else:
+        x_cols = x_ptr + (g * CG + rn // khw) * hw
+        n_ok = rn < CG * khw
+        ih0 = ((rn % khw) // KW) * DH - PH
+        iw0 = ((rn % khw) % KW) * DW - PW
+        col = rn
     k_lo = split * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, NB * ohw)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
@@ -155,13 +168,18 @@ def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, K
         nb = (kk // ohw).to(tl.int64)
         p = kk % ohw
         a = tl.load(dy_rows[:, None] + (nb * OC * ohw + p)[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
-        ih = (p // OW) * SH + ih0
-        iw = (p % OW) * SW + iw0
-        k_in = k_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-        b = tl.load(x_cols[None, :] + (nb * C * hw + ih * W + iw)[:, None], mask=k_in[:, None] & n_ok[None, :],
-                    other=0.0)
+        if TAPS:
+            ih = (p // OW) * SH + ih0
+            iw = (p % OW) * SW + iw0
+            k_in = k_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            b = tl.load(x_cols[None, :] + (nb * C * hw + ih * W + iw)[:, None], mask=k_in[:, None] & n_ok[None, :],
+                        other=0.0)
+        else:
+            ih = ((p // OW) * SH)[:, None] + ih0[None, :]
+            iw = ((p % OW) * SW)[:, None] + iw0[None, :]
+            ok = k_ok[:, None] & n_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            b = tl.load(x_cols[None, :] + (nb * C * hw)[:, None] + ih * W + iw, mask=ok, other=0.0)
         acc = _mac(a, b, acc, ACC, PREC)
     # dw_ptr: (splits, OC, CG, KH, KW), the final weight gradient when there is one split
-    dw_ptrs = dw_ptr + split.to(tl.int64) * OC * CG * khw + ((g * NG + rm) * CG * khw)[:, None] \
-        + (rn * khw + r)[None, :]
+    dw_ptrs = dw_ptr + split.to(tl.int64) * OC * CG * khw + ((g * NG + rm) * CG * khw)[:, None] + col[None, :]
     tl.store(dw_ptrs, acc.to(dw_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])

@@ -156,9 +156,10 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
 
 
 def _taps_outside(cg, taps, bk):
-    """The forward's K loop: taps outside and channels inside (vector masks, no div/mod per
-    element), unless the channels fill so little of a K block that running (channel, tap) as one K
-    takes at most half the steps: 3 channels x 9 taps is 9 steps one way, 1 (BLOCK_K 32) the other."""
+    """The forward's K loop (the weight gradient's N axis): taps outside and channels inside
+    (vector masks, no div/mod per element), unless the channels fill so little of a block that
+    running (channel, tap) as one axis takes at most half the blocks: 3 channels x 9 taps is 9
+    blocks one way, 1 (32 wide) the other."""
     return 2 * cdiv(cg * taps, bk) > taps * cdiv(cg, bk)
 
 
@@ -197,7 +198,8 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
 
     def run(prec):
         bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, NG, CG, K, groups, "wgrad")
-        tiles = cdiv(NG, bm) * cdiv(CG, bn) * KH * KW
+        taps = _taps_outside(CG, KH * KW, bn)
+        tiles = cdiv(NG, bm) * (cdiv(CG, bn) * KH * KW if taps else cdiv(KN, bn))
         # few output tiles and a long K: split K so the GPU fills (each split >= 8 K-blocks);
         # the interpreter splits in two so the tests cover the partial sums
         want = 2 if SIMULATED else max(1, _WAVE // (tiles * groups))
@@ -207,7 +209,7 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
             Tensor._empty((splits, OC, CG, KH, KW), _acc(x.dtype), x.device)
         launch(_conv_wgrad_kernel, (tiles, groups, splits), x, dy, out, C, H, W, OC, OH, OW, N, NG, CG, KH, KW,
                *_geo(stride, padding, dilation), per, ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm,
-               BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, num_warps=warps, num_stages=stages)
+               BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, TAPS=taps, num_warps=warps, num_stages=stages)
         return out if splits == 1 else out.sum(0).to(x.dtype)
     return with_fp64_fallback(run, x.dtype)
 
@@ -379,6 +381,8 @@ def _specs(which):
             ce = {"ACC": tl_dtype(_acc(dt)), "PREC": prec, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk,
                   "GROUP_M": gm}
             label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} {prec}"
+            if which == "wgrad":
+                ce["TAPS"] = True
             if which == "wgrad" and has_b:      # the split-K partials: fp32/fp64 whatever the inputs
                 sig["dw_ptr"] = ptr(_acc(dt))
                 label += " split"
@@ -388,9 +392,9 @@ def _specs(which):
                     ce["TAPS"] = True
                 label += " bias" if has_b else ""
             out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label))
-            if which == "fwd":                  # the (channel, tap) K loop of few-channel inputs
+            if which != "dgrad":                # few-channel inputs: (channel, tap) as one K (N) axis
                 out.append(KernelSpec(kernel, sig, {**ce, "TAPS": False}, num_warps=warps, num_stages=stages,
-                                      label=label + " flat-k"))
+                                      label=label + " flat"))
     return out
 
 
