@@ -201,6 +201,35 @@ def test_float32_fma_product_reads_a_transposed_b_row_major(device, monkeypatch)
 
 
 @pytest.mark.parametrize("device", CUDA)
+@pytest.mark.parametrize("K", [256, 300])                   # whole parts; a ragged last part
+def test_split_k(device, K, monkeypatch):
+    # few output tiles, long K: the parts run on the batch axis into a workspace, one kernel sums
+    # them and applies alpha/beta/bias/activation; float32, float64 (hi/lo alpha) and float16
+    from ttorch.ops.linear import linear_act
+    from test_linear_fused import np_act
+    kernels = []
+    real = M.launch
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: kernels.append(k) or real(k, g, *a, **m))
+    a, b, c = R(20, K), R(K, 10, seed=1), R(20, 10, seed=2)
+    bm, bn, bk = M.pick_config(20, 10, K, 1, D.float32)[:3]
+    parts, per = M._split_k(20, 10, K, bm, bn, bk)
+    assert parts == -(-K // per) >= 2
+    want = [M._gemm_kernel] * (1 if K % per == 0 else 2) + [M._split_k_sum_kernel]
+    for dt in (D.float32, D.float64):
+        kernels.clear()
+        out = ttorch.addmm(T(c, device, dt), T(a, device, dt), T(b, device, dt), beta=0.5, alpha=-1 / 3)
+        close(out, 0.5 * c - (a @ b) / 3, dt, K)
+        assert kernels == want
+    kernels.clear()
+    out = linear_act(T(a, device), T(b.T, device), T(c[0], device), activation="gelu")
+    close(out, np_act(a @ b + c[0], "gelu"), D.float32, K)
+    ah, bh = T(a, device, D.float16), T(b, device, D.float16)
+    got = ah @ bh
+    assert got.dtype is D.float16 and kernels == want * 2
+    close(got, (to_np(ah).astype(np.float64) @ to_np(bh).astype(np.float64)).astype(np.float16), D.float16, K)
+
+
+@pytest.mark.parametrize("device", CUDA)
 def test_batch_paths(device, monkeypatch):
     # folded (batch into M), collapsed batch on grid axis 1, host loop over unmergeable dims,
     # and chunks of grid axis 1

@@ -103,6 +103,24 @@ def _epilogue(acc, c_ptr, c_off, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, 
 
 
 @triton.jit
+def _split_k_sum_kernel(ws_ptr, c_ptr, out_ptr, M, N, SPLITS, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
+                        ACC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr, ACT: tl.constexpr,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """A split-K product's partial tiles (``ws``: (SPLITS, M, N) in the accumulator's dtype) summed
+    in split order, then the GEMM's epilogue."""
+    rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    rn = (tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    mask = (rm < M)[:, None] & (rn < N)[None, :]
+    ptrs = ws_ptr + rm[:, None] * N + rn[None, :]
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for _ in range(0, SPLITS):
+        acc += tl.load(ptrs, mask=mask, other=0.0)
+        ptrs += M * N
+    _epilogue(acc, c_ptr, 0, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo, ACC,
+              HAS_C, SCALE, ACT)
+
+
+@triton.jit
 def _gemm_tma_kernel(a_desc, b_desc, c_ptr, out_ptr, M, N, K, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
                      programs, ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
                      B_T: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
@@ -258,6 +276,9 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
             launch(_gemm_tma_kernel, (programs,), a_desc, b_desc, c, out, M, N, K, sc[-2], sc[-1], so[-2], so[-1],
                    a_hi, a_lo, b_hi, b_lo, programs, B_T=b_t, **meta)
             return out
+    split = _split_k(M, N, K, bm, bn, bk) if _numel(sizes) == 1 else None
+    if split is not None:
+        return _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg, *split)
     inner = sizes[-1]
     # leading batch dims that don't merge loop here; the last one is grid axis 1
     for idx in itertools.product(*[range(s) for s in sizes[:-1]]):
@@ -266,6 +287,42 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
             launch(_gemm_kernel, (tiles, min(inner - start, _MAX_GRID_Y)), _shift(a, d[0]), _shift(b, d[1]),
                    _shift(c, d[2]), _shift(out, d[3]), M, N, K, bst[0][-1], sa[-2], sa[-1], bst[1][-1], sb[-2],
                    sb[-1], bst[2][-1], sc[-2], sc[-1], bst[3][-1], so[-2], so[-1], a_hi, a_lo, b_hi, b_lo, **meta)
+    return out
+
+
+# Split K: a product with few output tiles and a long K (a classifier head, 128 x 10 outputs over
+# 4096 features, ran 4 programs of 128 K steps each) runs its K range in parts on the batch grid axis,
+# each part's tiles into an fp32 workspace, then one kernel sums the parts in order (deterministic,
+# no atomics) and applies the epilogue. Each part keeps at least _SPLIT_MIN_STEPS K blocks.
+_SPLIT_MIN_STEPS = 4
+
+
+def _split_k(M, N, K, bm, bn, bk):
+    """(parts, K per part) where splitting K fills the GPU better, else None."""
+    tiles = cdiv(M, bm) * cdiv(N, bn)
+    if 4 * tiles > _WAVE:
+        return None
+    per_steps = max(_SPLIT_MIN_STEPS, cdiv(cdiv(K, bk), cdiv(_WAVE, tiles)))
+    parts = cdiv(K, per_steps * bk)
+    return (parts, per_steps * bk) if parts > 1 else None
+
+
+def _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg, parts, per):
+    bm, bn, bk, gm, warps, stages = cfg[:6]
+    ws = Tensor._empty((parts, M, N), acc, out.device)
+    meta = dict(ACC=tl_dtype(acc), PREC=prec, HAS_C=False, SCALE=False, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+                GROUP_M=gm, ACT="none", num_warps=warps, num_stages=stages)
+    whole = K // per                    # the parts of a whole ``per``; a ragged last part runs on its own
+    for first, count, k in ((0, whole, per), (whole, parts - whole, K - whole * per)):
+        if count:
+            launch(_gemm_kernel, (cdiv(M, bm) * cdiv(N, bn), count), _shift(a, first * per * sa[-1]),
+                   _shift(b, first * per * sb[-2]), None, _shift(ws, first * M * N), M, N, k, per * sa[-1], sa[-2],
+                   sa[-1], per * sb[-2], sb[-2], sb[-1], 0, 0, 0, M * N, N, 1, 1.0, 0.0, 0.0, 0.0, **meta)
+    a_hi, a_lo = _split(alpha, acc)
+    b_hi, b_lo = _split(beta, acc)
+    launch(_split_k_sum_kernel, (cdiv(M, 32), cdiv(N, 32)), ws, c, out, M, N, parts, sc[-2], sc[-1], so[-2], so[-1],
+           a_hi, a_lo, b_hi, b_lo, ACC=tl_dtype(acc), HAS_C=c is not None, SCALE=alpha != 1, ACT=act, BLOCK_M=32,
+           BLOCK_N=32, num_warps=4)
     return out
 
 
@@ -421,6 +478,28 @@ def _gemm_specs():
                     specs += [_tma_spec(dt, prec, t, b_t, c) for b_t, c in ((False, None), (True, "bias"))]
                 elif t not in CONFIGS:
                     specs.append(_spec(dt, None, prec, "nn", tile=t))
+    return specs + _split_k_specs()
+
+
+def _split_k_specs():
+    """The split-K sum: each dtype's accumulator, with and without C (a full addmm C, scaled; a
+    bias row), plain and with each activation."""
+    from ._aot import KernelSpec, ptr
+    specs = []
+    for dt in _BY_DTYPE:
+        acc = D.float64 if dt is D.float64 else D.float32
+        for has_c, act in [(False, "none"), (True, "none")] + [(True, a) for a in ACTIVATIONS if a != "none"]:
+            sig = {"ws_ptr": ptr(acc), "c_ptr": ptr(dt), "out_ptr": ptr(dt), "M": "i32", "N": "i32", "SPLITS": "i32",
+                   "s_cm": "i32", "s_cn": "i32", "s_om": "i32", "s_on": "i32", "alpha": "fp32", "alpha_lo": "fp32",
+                   "beta": "fp32", "beta_lo": "fp32"}
+            ce = {"ACC": tl_dtype(acc), "HAS_C": has_c, "SCALE": has_c, "ACT": act, "BLOCK_M": 32, "BLOCK_N": 32}
+            specs.append(KernelSpec(_split_k_sum_kernel, sig, ce, num_warps=4, num_stages=1,
+                                    label=f"{dt} split-K sum{' C' if has_c else ''} {act}"))
+        if dt in (D.float16, D.bfloat16):       # the parts: half operands into the fp32 workspace
+            part = _spec(dt, _BY_DTYPE[dt][-1], "ieee", "nn")
+            part.signature["out_ptr"] = ptr(acc)
+            part.label += " split-K part"
+            specs.append(part)
     return specs
 
 
