@@ -1,5 +1,5 @@
 """GPU diagnostics beyond ``python -m benchmarks``: where the host time of a 1-element op goes
-(allocation, Triton's launch, our wrapper) and the elementwise template's block/warps sweep.
+(allocation, Triton's launch, our wrapper), and A/B timings of choices made without a GPU.
 
     PYTHONPATH=. python benchmarks/gpu_quick.py [--json out.json]
 """
@@ -18,7 +18,6 @@ def main():
     args = ap.parse_args()
     timer = CudaTimer()
     rows = []
-    n = 1 << 26
     one = ttorch.ones(1, device="cuda")
     sync = {"ttorch": ttorch.cuda.synchronize}
     # where the host time of a 1-element op goes: allocation, the Triton launch, our wrapper
@@ -45,26 +44,67 @@ def main():
     for name, fn in (("ttorch.empty(1)", lambda: ttorch.empty(1, device="cuda")),
                      ("launch of _ew_kernel (fast path)", raw),
                      ("launch of _ew_kernel (Triton's JIT call)", triton_path(raw)),
-                     ("one + one", lambda: one + one), ("one + one (Triton's JIT call)", triton_path(lambda: one + one)),
+                     ("one + one", lambda: one + one),
+                     ("one + one (Triton's JIT call)", triton_path(lambda: one + one)),
                      ("ttorch.add(one, one, out=out)", lambda: ttorch.add(one, one, out=out))):
         h = host_us({"ttorch": fn}, sync)["ttorch"]
         print(f"host µs {name}: {h:.2f}")
         rows.append(dict(case=f"host us {name}", ttorch_us=h))
-    # the contiguous elementwise template's block and warps, on a 64M-element add
-    x, y = ttorch.ones(n, device="cuda"), ttorch.ones(n, device="cuda")
-    z = ttorch.empty(n, device="cuda")
-    for blk in (1024, 2048, 4096):
-        for w in (4, 8):
-            def add():
-                E.launch(E._ew_kernel, (-(-n // blk),), z, x, y, None, n, 0, 0, 1, 1, 1, *([0] * 16), FN=B._add,
-                         NIN=2, A_SCALAR=False, B_SCALAR=False, C_SCALAR=False, COMPUTE=tl.float32, CONTIG=True,
-                         BLOCK=blk, num_warps=w)
-            ms = timer({"ttorch": add})["ttorch"]
-            print(f"add 64M into preallocated out: BLOCK={blk} warps={w}: {ms:.4f} ms {12 * n / ms / 1e6:.0f} GB/s")
-            rows.append(dict(case=f"add64M BLOCK={blk} w={w}", ttorch_ms=ms))
+    # A/B checks of choices made without a GPU (each pair timed interleaved in one timer call)
+    for case, ms in _ab_checks(timer):
+        print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()))
+        rows.append(dict(case=case, **{f"{k}_ms": v for k, v in ms.items()}))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(device=ttorch.cuda.get_device_name(0), rows=rows), f, indent=1)
+
+
+def _ab_checks(timer, small=False):
+    """float32 attention with and without its transposed operand copies (attention._T_COPY) at the
+    GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
+    (gemm._FMA_ROW_MAJOR_B_FROM_M); a 3-channel convolution's forward and weight gradient with
+    (channel, tap) as one axis or taps outside (conv._taps_outside); a classifier head's product
+    with and without split K (gemm._split_k). ``small``: the same code on toy shapes (the tests run
+    it on the simulated device)."""
+    d = 16 if small else 1
+    import ttorch.nn.functional as F
+    from ttorch.ops import attention, conv, gemm
+
+    def toggled(fn, obj, name, value):
+        def f():
+            old = getattr(obj, name)
+            setattr(obj, name, value)
+            try:
+                return fn()
+            finally:
+                setattr(obj, name, old)
+        return f
+    q, k, v = (ttorch.randn(8 // min(d, 8), 12 // min(d, 12), 1024 // d, 64 // 4 if small else 64, device="cuda",
+                            requires_grad=True) for _ in range(3))
+
+    def sdpa_fwd():
+        with ttorch.no_grad():
+            F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    def sdpa_step():
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+    for name, fn in (("sdpa fp32 causal B8 H12 T1024 D64 fwd", sdpa_fwd), ("... fwd+bwd", sdpa_step)):
+        yield name, timer({"t_copy": fn, "in_place": toggled(fn, attention, "_T_COPY", [False])})
+    x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
+    fn = lambda: F.linear(x, w)                                       # noqa: E731
+    yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(
+        {"row_major_copy": fn, "b_in_place": toggled(fn, gemm, "_FMA_ROW_MAJOR_B_FROM_M", 1 << 62)})
+    img = ttorch.randn(128 // d, 3, 32 // (4 if small else 1), 32 // (4 if small else 1), device="cuda")
+    wc = ttorch.randn(32, 3, 3, 3, device="cuda", requires_grad=True)
+
+    def conv_step():
+        F.conv2d(img, wc, padding=1).sum().backward()
+    yield "conv2d fp32 128x3x32x32 -> 32 fwd+wgrad", timer(
+        {"flat": conv_step, "taps": toggled(conv_step, conv, "_taps_outside", lambda *a: True)})
+    h, wh = ttorch.randn(128 // d, 4096 // d, device="cuda"), ttorch.randn(10, 4096 // d, device="cuda")
+    fn = lambda: F.linear(h, wh)                                      # noqa: E731
+    yield "linear fp32 128x4096 -> 10", timer({"split_k": fn, "one_part": toggled(fn, gemm, "_split_k",
+                                                                                  lambda *a: None)})
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Tune the kernels behind the issue's GPU targets, in the order that matters, through
 ``ttorch.tune``'s Python API (the way a user's tuning script would): a quick pass over every
-kernel, then at the benchmark's shapes flash attention (fp16, causal, head dims 64 and 128) and
-the GEMM (bf16 4096^3, the float32 products of the GPT-2-like training step in their layouts, the
-other LLM shapes, TF32 4096^3, fp16); the GEMM spaces include the persistent TMA tiles.
+kernel, then at the benchmark's shapes flash attention (fp16, causal, head dims 64 and 128; fp32 at
+the GPT-2-like step's) and the GEMM (bf16 4096^3, the float32 products of the GPT-2-like training
+step in their layouts, the other LLM shapes, TF32 4096^3, fp16); the GEMM spaces include the
+persistent TMA tiles.
 Each kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
 
     TTORCH_TUNE_CACHE=/some/tune.json PYTHONPATH=. python benchmarks/tune_targets.py
@@ -26,6 +27,12 @@ def main():
             best = tune.tune("flash_attention", problems=[(kind, "float16", 4, 16, 2048, e, True)])
             for b, (cfg, ms) in best.items():
                 print(f"flash_attention {list(b)}: {cfg} {ms:.4f} ms ({time.time() - t0:.1f} s)", flush=True)
+    # float32 attention at the GPT-2-like step's shape (B 8, 12 heads, T 1024, head dim 64, causal)
+    for kind in ("fwd", "dkdv", "dq"):
+        t0 = time.time()
+        best = tune.tune("flash_attention", problems=[(kind, "float32", 8, 12, 1024, 64, True)])
+        for b, (cfg, ms) in best.items():
+            print(f"flash_attention {list(b)}: {cfg} {ms:.4f} ms ({time.time() - t0:.1f} s)", flush=True)
     llm = [(4096, 4096, 4096), (4096, 11008, 4096), (4096, 4096, 11008), (8192, 8192, 8192)]
     # the GPT-2-like step's float32 products, each in the layout it runs in: the forward x @ W^T
     # ("nt"), the input gradient dY @ W ("nn") and the weight gradient dY^T @ X ("tn")

@@ -37,3 +37,33 @@ def test_peaks_and_report():
     res = [dict(group="ops", name="x", times={"ttorch": 2.0, "torch": 1.0}, stats={"GB/s": 10.0, "% peak": 5.0})]
     md = markdown(res, ["ttorch", "torch"], "## h")
     assert "| x | 2.000 | 1.000 | 2.00x | 10.0 GB/s | 5% |" in md
+
+
+@pytest.mark.skipif(not __import__("ttorch").cuda.is_available(), reason="no cuda device (real or simulated)")
+def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
+    # gpu_quick.py's A/B timings run on a GPU only; here each arm runs once on toy shapes, and each
+    # toggle must change the path taken (transposed copies, W's copy, the conv loop, split K)
+    sys.path.insert(0, ROOT)
+    from benchmarks import gpu_quick
+    from ttorch.ops import attention, conv, gemm
+    log = []
+    real_t, real_g, real_c = attention._transposed, gemm.launch, conv.launch
+    monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
+    monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: log.append(
+        "split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}") or real_g(k, g, *a, **m))
+    monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: log.append(f"taps={m['TAPS']}") or real_c(k, g, *a, **m))
+    arms = {}
+
+    def timer(fns):
+        for name, fn in fns.items():
+            log.clear()
+            fn()
+            arms[name] = set(log)
+        return {name: 1.0 for name in fns}
+    cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
+    assert len(cases) == 5 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "flat", "taps",
+                                             "split_k", "one_part"}
+    assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"]
+    assert arms["row_major_copy"] == {"b(192, 1)"} and arms["b_in_place"] == {"b(1, 48)"} and "split" in arms["split_k"]
+    assert arms["flat"] >= {"taps=False"} and "taps=False" not in arms["taps"] and "split" not in arms["one_part"]
+    assert attention._T_COPY == [True] and gemm._FMA_ROW_MAJOR_B_FROM_M == 1024 and not conv._taps_outside(3, 9, 32)

@@ -24,18 +24,22 @@ def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.co
 
 
 @triton.jit
-def _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm, s_mn,
-               E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr,
-               BLOCK_N: tl.constexpr):
+def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
+               s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+               EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
-    causal diagonal, an explicit mask); otherwise every score is finite and unmasked."""
+    causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``T_COPY``:
+    K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``)."""
     rn = start_n + tl.arange(0, BLOCK_N)
     kmask = re[:, None] < E
     vmask = rev[None, :] < EV
     if EDGE:
         kmask = kmask & (rn[None, :] < S)
         vmask = vmask & (rn[:, None] < S)
-    kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)             # (BE, BN)
+    if T_COPY:
+        kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=kmask, other=0)            # (BE, BN)
+    else:
+        kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)         # (BE, BN)
     # scores in log2 units (exp2 is one instruction): the bias, in natural units, before converting
     if EDGE:
         s = _bias(tl.dot(q, kt, input_precision="ieee") * scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
@@ -79,14 +83,15 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 
 
 @triton.jit
-def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
+def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+                     BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
     k_base = k_ptr + b * s_kb + hk * s_kh
+    kt_base = kt_ptr + (b * (H // GROUP) + hk) * E * S                                  # (B, HKV, E, S) copy
     v_base = v_ptr + b * s_vb + hk * s_vh
     m_base = m_ptr + b * s_mb + h * s_mh
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
@@ -104,11 +109,11 @@ def _attn_fwd_kernel(q_ptr, k_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP
         if CAUSAL:
             inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
     for start_n in range(0, inner, BLOCK_N):
-        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S,
-                                   s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, BLOCK_N)
+        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
+                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N)
     for start_n in range(inner, hi, BLOCK_N):
-        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S,
-                                   s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, BLOCK_N)
+        acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
+                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N)
     dead = l_i == 0.0
     acc = acc / tl.where(dead, 1.0, l_i)[:, None]
     lse = tl.where(dead, float("-inf"), m_i * LN2 + tl.log(tl.where(dead, 1.0, l_i)))     # back to natural log
@@ -143,10 +148,11 @@ def _load_lse(lse_ptr, rows, L):
 
 
 @triton.jit
-def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, start_m, rn, re, rev, scale, L, S, s_qm,
-                s_gm, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
-                EDGE: tl.constexpr, BLOCK_M: tl.constexpr):
-    """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``."""
+def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_base, delta_base, start_m, rn, re, rev,
+                scale, L, S, s_qm, s_gm, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr,
+                CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_M: tl.constexpr):
+    """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
+    Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``."""
     rm = start_m + tl.arange(0, BLOCK_M)
     qmask = re[None, :] < E
     domask = rev[None, :] < EV
@@ -154,50 +160,65 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_base, delta_base, sta
         qmask = qmask & (rm[:, None] < L)
         domask = domask & (rm[:, None] < L)
     q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=qmask, other=0)                 # (BM, BE)
+    if T_COPY:
+        qt = tl.load(qt_base + re[:, None] * L + rm[None, :], mask=tl.trans(qmask), other=0)    # (BE, BM)
+    else:
+        qt = tl.trans(q)
     # P from the scores and LSE in log2 units, as the forward made them (exp2 is one instruction)
     if EDGE:
-        st = tl.dot(k, tl.trans(q), input_precision="ieee") * scale                             # (BN, BM)
+        st = tl.dot(k, qt, input_precision="ieee") * scale                                      # (BN, BM)
         st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
         pt = tl.exp2(st - _load_lse(lse_base, rm, L)[None, :] * LOG2E)
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
-        st = tl.dot(k, tl.trans(q), input_precision="ieee") * (scale * LOG2E)                   # (BN, BM)
+        st = tl.dot(k, qt, input_precision="ieee") * (scale * LOG2E)                            # (BN, BM)
         pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
         delta = tl.load(delta_base + rm)
     do = tl.load(do_base + rm[:, None] * s_gm + rev[None, :], mask=domask, other=0)              # (BM, BEV)
+    if T_COPY:
+        dot_ = tl.load(gt_base + rev[:, None] * L + rm[None, :], mask=tl.trans(domask), other=0)  # (BEV, BM)
+    else:
+        dot_ = tl.trans(do)
     dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
-    dpt = tl.dot(v, tl.trans(do), input_precision="ieee")                                       # (BN, BM)
+    dpt = tl.dot(v, dot_, input_precision="ieee")                                               # (BN, BM)
     dst = pt * (dpt - delta[None, :])
     dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
     return dk, dv
 
 
 @triton.jit
-def _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn, s_mm,
-              s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
-              BLOCK_N: tl.constexpr):
-    """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units."""
+def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn,
+              s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+              T_COPY: tl.constexpr, BLOCK_N: tl.constexpr):
+    """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
+    K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``."""
     rn = start_n + tl.arange(0, BLOCK_N)
-    kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=(rn[None, :] < S) & (re[:, None] < E),
-                 other=0)                                                                         # (BE, BN)
-    vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=(rn[None, :] < S) & (rev[:, None] < EV),
-                 other=0)                                                                         # (BEV, BN)
+    ktmask = (rn[None, :] < S) & (re[:, None] < E)
+    vtmask = (rn[None, :] < S) & (rev[:, None] < EV)
+    if T_COPY:
+        kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=ktmask, other=0)             # (BE, BN)
+        vt = tl.load(vt_base + rev[:, None] * S + rn[None, :], mask=vtmask, other=0)           # (BEV, BN)
+        k = tl.load(k_base + rn[:, None] * s_kn + re[None, :], mask=tl.trans(ktmask), other=0)  # (BN, BE)
+    else:
+        kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=ktmask, other=0)          # (BE, BN)
+        vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=vtmask, other=0)        # (BEV, BN)
+        k = tl.trans(kt)
     s = tl.dot(q, kt, input_precision="ieee") * scale
     s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
     p = tl.exp2(s - lse2[:, None])
     dp = tl.dot(do, vt, input_precision="ieee")
     ds = p * (dp - delta[:, None])
-    dq += tl.dot(ds.to(kt.dtype), tl.trans(kt), input_precision="ieee")
+    dq += tl.dot(ds.to(kt.dtype), k, input_precision="ieee")
     return dq
 
 
 @triton.jit
-def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
+def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
                           H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh,
                           s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh, s_dkn,
                           s_dvb, s_dvh, s_dvn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                          BLOCK_EV: tl.constexpr):
+                          BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
     pid_n = pid % n_n
@@ -219,7 +240,9 @@ def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr
         h = hk * GROUP + g
         bh = b * H + h
         q_base = q_ptr + b * s_qb + h * s_qh
+        qt_base = qt_ptr + bh * E * L                                                   # (B, H, E, L) copies
         do_base = do_ptr + b * s_gb + h * s_gh
+        gt_base = gt_ptr + bh * EV * L
         m_base = m_ptr + b * s_mb + h * s_mh
         # query blocks that need no mask (inside L, wholly at or after this key block's last key
         # when causal, keys inside S, no explicit mask) run without the bias and bounds masks
@@ -232,17 +255,17 @@ def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr
                 mid = tl.maximum(lo, tl.cdiv(pid_n * BLOCK_N + BLOCK_N - 1, BLOCK_M) * BLOCK_M)
             mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
         for start_m in range(lo, mid, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
-                                 BLOCK_M)
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
+                                 MASK, CAUSAL, True, T_COPY, BLOCK_M)
         for start_m in range(mid, l_full, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, False,
-                                 BLOCK_M)
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
+                                 MASK, CAUSAL, False, T_COPY, BLOCK_M)
         for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, do_base, m_base, lse_ptr + bh * L, delta_ptr + bh * L,
-                                 start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV, MASK, CAUSAL, True,
-                                 BLOCK_M)
+            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
+                                 MASK, CAUSAL, True, T_COPY, BLOCK_M)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
@@ -251,11 +274,12 @@ def _attn_bwd_dkdv_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr
 
 
 @triton.jit
-def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP, L, S,
+def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP,
+                        L, S,
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
                         s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                        BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr):
+                        BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -265,6 +289,9 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
     k_base = k_ptr + b * s_kb + hk * s_kh
     v_base = v_ptr + b * s_vb + hk * s_vh
+    bhk = b * (H // GROUP) + hk                                                         # (B, HKV, E, S) copies
+    kt_base = kt_ptr + bhk * E * S
+    vt_base = vt_ptr + bhk * EV * S
     m_base = m_ptr + b * s_mb + h * s_mh
     dq = tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
     hi = S
@@ -273,8 +300,8 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, v_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, 
     # one loop with every mask: a second, unmasked loop (as in the forward) took this kernel from 128
     # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
     for start_n in range(0, hi, BLOCK_N):
-        dq = _dq_block(dq, q, do, lse2, delta, k_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
-                       s_mm, s_mn, E, EV, MASK, CAUSAL, BLOCK_N)
+        dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
+                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N)
     tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

@@ -53,6 +53,23 @@ _CONFIGS = {
 }
 
 
+# float32 products run on the FMA units, where a B operand stored with its K dimension contiguous
+# (x @ W^T) ran at half the speed of a row-major one in the GEMM on an H100 (22 against 43 TFLOP/s).
+# Attention's S = Q K^T, dP = dO V^T (dQ kernel) and S^T = K Q^T, dP^T = V dO^T (dK/dV kernel) all
+# take such a B; in float32 they read it from an (E, N) copy made before the launch instead (the
+# copies cost one pass over Q, K, V and dO). Unmeasured on a GPU so far: False restores the plain reads.
+_T_COPY = [True]
+
+
+def _t_copy(dtype):
+    return dtype is D.float32 and _T_COPY[0]
+
+
+def _transposed(t):
+    """(B, H, N, E) -> its (B, H, E, N) contiguous copy."""
+    return t.transpose(2, 3).contiguous()
+
+
 def _config(kind, e, dtype, causal):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
     else the table above. The interpreter pays per program, so its tiles are small enough that tiny
@@ -69,7 +86,7 @@ def _config(kind, e, dtype, causal):
 # ------------------------------------------------------------------------------ tuning
 # What ``python -m ttorch.tune --op flash_attention`` may pick per (kernel, dtype, head dim, causal):
 # the table's tile first, then alternatives that compile for sm_80/sm_90 without spilling. float32
-# (FMA products, register-bound) keeps its table tile.
+# (FMA products, register-bound) has its own, smaller tiles (head dims 64 and 128).
 _TUNE_SPACE = {
     "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 128, 4, 2)],
             128: [(128, 64, 8, 3), (128, 32, 8, 3), (64, 64, 4, 3), (64, 32, 4, 2), (128, 128, 8, 2)],
@@ -80,6 +97,14 @@ _TUNE_SPACE = {
     "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(128, 32, 8, 2), (64, 64, 8, 2),
                                                                       (64, 32, 4, 2)],
            256: [(32, 32, 8, 1), (16, 32, 4, 1)]},
+}
+# float32: the table's tile first, then alternatives. The GPT-2-like fp32 step on an H100 spent 97 ms
+# in attention against PyTorch's 20 with the table's tiles, never tuned until this space.
+_TUNE_SPACE_FP32 = {
+    "fwd": {64: [(64, 32, 4, 2), (32, 32, 4, 2), (64, 64, 4, 2), (128, 32, 8, 2)],
+            128: [(64, 32, 8, 2), (32, 32, 4, 2)]},
+    "dkdv": {64: [(32, 32, 8, 2), (32, 32, 4, 2), (64, 32, 8, 2)], 128: [(16, 32, 4, 2), (32, 32, 8, 2)]},
+    "dq": {64: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 32, 4, 2)], 128: [(32, 32, 4, 2), (32, 32, 8, 2)]},
 }
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
@@ -95,7 +120,7 @@ def _as_config(t):
 def _tune_configs(b):
     kind, dt, e, _ = b
     if dt == "float32":
-        return [_as_config(_CONFIGS[kind][max(e, 64)][1])]
+        return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
     return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)]]
 
 
@@ -197,10 +222,11 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
-    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, v, mask if mask is not None else q, o, lse,
-           float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(o),
-           MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
-           num_warps=warps, num_stages=stages)
+    tc = _t_copy(q.dtype)
+    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
+           mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
+           *_strides3(k), *_strides3(v), *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
+           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -225,16 +251,17 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
-    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
+    tc = _t_copy(q.dtype)
+    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc)
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
-    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, k, v, mptr, g, lse, delta, dk, dv, float(scale),
-           H, Hkv, H // Hkv, L, S, E, EV, *strides, *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn,
-           num_warps=warps, num_stages=stages, **meta)
+    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, _transposed(q) if tc else q, k, v, mptr, g,
+           _transposed(g) if tc else g, lse, delta, dk, dv, float(scale), H, Hkv, H // Hkv, L, S, E, EV, *strides,
+           *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **meta)
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
-    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, v, mptr, g, lse, delta, dq, float(scale),
-           H, H // Hkv, L, S, E, EV, *strides, *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
-           num_stages=stages, **meta)
+    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
+           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *strides,
+           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
 
@@ -406,13 +433,14 @@ def _specs():
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0, tile=None):
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
         bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
-        ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e)
+        t_copy = dt is D.float32 if t_copy is None else t_copy
+        ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
-                + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "")
+                + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined)
         div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m"]
@@ -437,6 +465,8 @@ def _specs():
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, 256, True)
     add(_attn_bwd_dq_kernel, "dq", D.float16, 256, True)
     add(_attn_fwd_kernel, "fwd", D.float32, 256, False)
+    for kernel, kind in ((_attn_fwd_kernel, "fwd"), (_attn_bwd_dkdv_kernel, "dkdv"), (_attn_bwd_dq_kernel, "dq")):
+        add(kernel, kind, D.float32, 64, False, t_copy=False)          # float32 with _T_COPY off
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
@@ -447,6 +477,10 @@ def _specs():
                 for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
                     for causal in (False, True):
                         add(kernels[kind], kind, dt, e, causal, tile=t)
+    for kind, per_e in _TUNE_SPACE_FP32.items():
+        for e, tiles in per_e.items():
+            for t in tiles[1:]:
+                add(kernels[kind], kind, D.float32, e, True, tile=t)
     return out
 
 

@@ -3,8 +3,10 @@
 Hopper, ``_gemm_tma_kernel``, and their host launcher.
 
 The tiled kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no
-copy, except a float32 FMA product's B stored (N, K) on many rows: ``_FMA_ROW_MAJOR_B_FROM_M``), a batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in
-grouped order. It accumulates in fp32 (fp64 for float64) and ends in one epilogue::
+copy, except a float32 FMA product's B stored (N, K) on many rows: ``_FMA_ROW_MAJOR_B_FROM_M``), a
+batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in grouped order;
+few output tiles over a long K split K (``_split_k``). It accumulates in fp32 (fp64 for float64) and
+ends in one epilogue::
 
     out = act(alpha * A @ B + beta * C)      act in none, relu, gelu, gelu_tanh, silu
 
