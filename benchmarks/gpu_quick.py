@@ -26,9 +26,8 @@ def main():
     out = ttorch.empty(1, device="cuda")
 
     def raw():
-        E.launch(E._ew_kernel, (1,), out, one, one, None, 1, 0, 0, 1, 1, 1, *([0] * 16), FN=B._add, NIN=2,
-                 A_SCALAR=False, B_SCALAR=False, C_SCALAR=False, COMPUTE=tl.float32, CONTIG=True, BLOCK=128,
-                 num_warps=4)
+        E.launch(E._ew_contig_kernel, (1,), out, one, one, None, 1, 0, 0, FN=B._add, NIN=2, A_SCALAR=False,
+                 B_SCALAR=False, C_SCALAR=False, COMPUTE=tl.float32, BLOCK=128, num_warps=4)
     from ttorch.ops import _launch as L
 
     def triton_path(fn):            # the same call with ttorch's launch fast path off
@@ -42,8 +41,8 @@ def main():
     fast = L._FAST_ON[0]
     print(f"launch fast path: {'on' if fast else 'off'}")
     for name, fn in (("ttorch.empty(1)", lambda: ttorch.empty(1, device="cuda")),
-                     ("launch of _ew_kernel (fast path)", raw),
-                     ("launch of _ew_kernel (Triton's JIT call)", triton_path(raw)),
+                     ("launch of _ew_contig_kernel (fast path)", raw),
+                     ("launch of _ew_contig_kernel (Triton's JIT call)", triton_path(raw)),
                      ("one + one", lambda: one + one),
                      ("one + one (Triton's JIT call)", triton_path(lambda: one + one)),
                      ("ttorch.add(one, one, out=out)", lambda: ttorch.add(one, one, out=out))):

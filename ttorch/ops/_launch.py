@@ -139,8 +139,11 @@ def _fast_key(kernel, dev, args, meta):
     for a in args:
         t = type(a)
         if t is _Tensor:
-            p = a.data_ptr()
-            spec.append((a.dtype, not p & 15))
+            st = a._storage             # a device tensor's storage holds its address: data_ptr() inlined
+            p = st._p if st is not None else None
+            p = a.data_ptr() if p is None else p + a._offset * a.dtype.itemsize
+            spec.append(a.dtype)
+            spec.append(not p & 15)
             vals.append(p)
         else:
             spec.append((1 if a == 1 else (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8))

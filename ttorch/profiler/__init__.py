@@ -10,7 +10,7 @@ Recorded: every primitive op (``ttorch::<name>``, CPU time from entry to return,
 launched counted in its CUDA time), every autograd node run by ``backward``
 (``autograd::engine::evaluate_function: <Node>``), ``record_function`` ranges, and with
 ``ProfilerActivity.CUDA`` every Triton kernel (its name, and for the elementwise template the
-function it applies: ``_ew_kernel[_add]``), timed on the device by CUDA events on stream 0.
+function it applies: ``_ew_contig_kernel[_add]``), timed on the device by CUDA events on stream 0.
 Differences from PyTorch: no Kineto/CUPTI (kernel times come from an event pair around each
 launch, which adds a few µs of host time per launch while profiling), no stacks, memory or FLOP
 counts (``with_stack``, ``profile_memory``, ``with_flops`` are accepted and ignored). On the
