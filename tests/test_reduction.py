@@ -287,6 +287,26 @@ def test_softmax_values_and_extremes(device):
 
 # ------------------------------------------------------------------------------ multi-block kernel paths
 @cuda_only
+def test_strided_axis_split_over_programs(monkeypatch):
+    """A reduction over a strided axis (INNER > 1: a bias gradient's sum over rows, dim 1 of
+    (B, C, L)) splits that axis over programs once it is long enough, then folds the partials."""
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK_STRIDED", 8)
+    monkeypatch.setattr(reduction, "MAX_BLOCK_N", 8)
+    launches = []
+    real = reduction.launch
+    monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: launches.append(g) or real(k, g, *a, **m))
+    r = np.random.default_rng(2)
+    a, b = r.uniform(-3, 3, size=(45, 6)), r.uniform(0.5, 1.5, size=(2, 33, 5))
+    launches.clear()
+    close(T(a, "cuda").sum(0), a.sum(0), D.float32, 45, "sum over rows")
+    assert len(launches) == 2 and launches[0][1] > 1            # partials over programs, then the fold
+    for f in (lambda t: t.mean(0), lambda t: t.amax(0), lambda t: t.var(0), lambda t: t.prod(0)):
+        close(f(T(a, "cuda")), f(T(a)), D.float32, 45, "strided")
+    for f in (lambda t: t.sum(1), lambda t: t.amin(1), lambda t: t.norm(2, 1), lambda t: t.mean((0, 1))):
+        close(f(T(b, "cuda")), f(T(b)), D.float32, 66, "strided 3d")
+
+
+@cuda_only
 def test_long_rows_in_blocks(monkeypatch):
     """Rows longer than one block: the looped reductions, rows split over programs, the online
     softmax and the scan carry."""

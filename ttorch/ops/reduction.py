@@ -31,6 +31,11 @@ from .samples import Sample, rng
 
 MAX_BLOCK_N = 4096 if SIMULATED else 1024   # tests lower it to run the multi-block loops
 SPLIT_CHUNK = 1 << 30 if SIMULATED else 8192  # columns per program when long rows are split (tests lower it)
+# The same over a strided axis (INNER > 1: a bias gradient's sum over the rows of (8192, 768)): its
+# blocks are at most 64 deep, so without a split 24 programs walked all 8192 rows (the GPT-2-like
+# step's 76 row reductions, mostly these, took 6.6 ms on an H100); in 512-row chunks they are 384.
+# Tests lower it.
+SPLIT_CHUNK_STRIDED = 1 << 30 if SIMULATED else 512
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -260,9 +265,11 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
     bm, bn = _blocks(m, n, inner)
     meta = dict(OP=_OP[combine], IDENT=_ident(combine, acc), ACC=tl_dtype(acc), BLOCK_M=bm, BLOCK_N=bn)
     total = total or n                         # the N that POST sees (mean divides by it)
-    if cdiv(m, bm) < 128 and n >= 2 * SPLIT_CHUNK:
-        # few long rows (a full reduction): split each row over programs, then fold the partials
-        part = _split_rows(xr, m, n, inner, total, p, pre, meta, acc)
+    chunk = builtins.max(SPLIT_CHUNK if inner == 1 else SPLIT_CHUNK_STRIDED, bn)    # chunks are whole blocks
+    if cdiv(m, bm) < 128 and n >= 2 * chunk:
+        # few long rows (a full reduction, a sum over the leading dim): split each row over
+        # programs, then fold the partials
+        part = _split_rows(xr, m, n, inner, total, p, pre, meta, acc, chunk)
         xr, n, inner, pre = part, part._shape[1], 1, _pre_id
         meta["BLOCK_M"], meta["BLOCK_N"] = _blocks(m, n)
     launch(_row_reduce_kernel, (cdiv(m, meta["BLOCK_M"]), 1), xr, _bytes(out), m, n, inner, n, total, float(p),
@@ -295,16 +302,18 @@ def _staged(x, dims, last, keepdim, out_dtype, pre, combine, post, p, empty, acc
     return out.reshape(_out_shape(x._shape, dims, True)) if keepdim else out
 
 
-def _split_rows(xr, m, n, inner, total, p, pre, meta, acc):
-    """The first stage of a split reduction: each of ``m`` long rows folded into partials by up to
-    ``MAX_SPLIT`` programs of ``BLOCK_N``-wide blocks (the tuned choice, else the heuristic)."""
-    cfg = _FORCE[0] or (tune.lookup("reduction", _split_key(acc, n)) if tune.has_winners("reduction") else None)
+def _split_rows(xr, m, n, inner, total, p, pre, meta, acc, target):
+    """The first stage of a split reduction: each of ``m`` long rows folded into partials of about
+    ``target`` elements by up to ``MAX_SPLIT`` programs of ``BLOCK_N``-wide blocks (the tuned choice,
+    else the heuristic; a strided axis, INNER > 1, always the heuristic: the tuner timed rows)."""
+    cfg = _FORCE[0] or (tune.lookup("reduction", _split_key(acc, n)) if inner == 1 and tune.has_winners("reduction")
+                        else None)
     if cfg is None:                          # heuristic: the one-pass block width, 4 warps, <= 1024 programs
         bn, warps, most = meta["BLOCK_N"], 4, 1024
     else:
         bn, warps, most = cfg.kwargs["BLOCK_N"], cfg.num_warps, cfg.kwargs["MAX_SPLIT"]
     bm = builtins.max(1, builtins.min(next_pow2(m), 2048 // bn))
-    chunk = cdiv(cdiv(n, builtins.min(cdiv(n, SPLIT_CHUNK), most)), bn) * bn
+    chunk = cdiv(cdiv(n, builtins.min(cdiv(n, target), most)), bn) * bn
     nsplit = cdiv(n, chunk)
     part = Tensor._empty((m, nsplit), acc, xr.device)
     launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
@@ -335,7 +344,7 @@ def _split_bench(cfg, dtype, n):
     def run():
         _FORCE[0] = cfg
         try:
-            _split_rows(x, 1, n, 1, n, 0.0, _pre_id, meta, acc)
+            _split_rows(x, 1, n, 1, n, 0.0, _pre_id, meta, acc, SPLIT_CHUNK)
         finally:
             _FORCE[0] = None
     return run
