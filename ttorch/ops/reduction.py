@@ -265,7 +265,8 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
     bm, bn = _blocks(m, n, inner)
     meta = dict(OP=_OP[combine], IDENT=_ident(combine, acc), ACC=tl_dtype(acc), BLOCK_M=bm, BLOCK_N=bn)
     total = total or n                         # the N that POST sees (mean divides by it)
-    chunk = builtins.max(SPLIT_CHUNK if inner == 1 else SPLIT_CHUNK_STRIDED, bn)    # chunks are whole blocks
+    # a strided axis's chunks are whole blocks of the heuristic's width (its split is never tuned)
+    chunk = SPLIT_CHUNK if inner == 1 else builtins.max(SPLIT_CHUNK_STRIDED, bn)
     if cdiv(m, bm) < 128 and n >= 2 * chunk:
         # few long rows (a full reduction, a sum over the leading dim): split each row over
         # programs, then fold the partials
