@@ -58,11 +58,14 @@ _CONFIGS = {
 # Attention's S = Q K^T, dP = dO V^T (dQ kernel) and S^T = K Q^T, dP^T = V dO^T (dK/dV kernel) all
 # take such a B; in float32 they read it from an (E, N) copy made before the launch instead (the
 # copies cost one pass over Q, K, V and dO). Unmeasured on a GPU so far: False restores the plain reads.
+# A copy pays only when the kernel reads it many times (once per program's block along the other
+# axis): decoding (one query) keeps the plain reads.
 _T_COPY = [True]
+_T_COPY_MIN_READS = 4       # tests lower it
 
 
-def _t_copy(dtype):
-    return dtype is D.float32 and _T_COPY[0]
+def _t_copy(dtype, reads):
+    return dtype is D.float32 and _T_COPY[0] and reads >= _T_COPY_MIN_READS
 
 
 def _transposed(t):
@@ -222,7 +225,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
-    tc = _t_copy(q.dtype)
+    tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *_strides3(k), *_strides3(v), *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
@@ -251,17 +254,19 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
-    tc = _t_copy(q.dtype)
-    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc)
+    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
+    tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, _transposed(q) if tc else q, k, v, mptr, g,
            _transposed(g) if tc else g, lse, delta, dk, dv, float(scale), H, Hkv, H // Hkv, L, S, E, EV, *strides,
-           *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **meta)
+           *_strides3(dk), *_strides3(dv), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, num_warps=warps, num_stages=stages,
+           **meta)
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
+    tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
            _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *strides,
-           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **meta)
+           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
 
