@@ -128,8 +128,16 @@ class Tensor:
         shape = tuple(shape)
         if device.type == "cpu":
             return Tensor._wrap_np(np.empty(shape, dtype.np), dtype)
-        st = UntypedStorage(device, _numel(shape) * dtype.itemsize)
-        return Tensor._make(st, shape, _contig_strides(shape), 0, dtype)
+        # ``_make`` for a fresh contiguous tensor, without computing its strides twice: every cuda
+        # op's output comes through here
+        t = Tensor.__new__(Tensor)
+        t._storage = st = UntypedStorage(device, _numel(shape) * dtype.itemsize)
+        t._shape = shape
+        t._stride = None
+        t._offset = 0
+        t.dtype = dtype
+        t.device = st.device
+        return t
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use ttorch.tensor(data), ttorch.empty(*size) or ttorch.zeros(...) to make tensors")
