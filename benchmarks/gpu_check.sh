@@ -4,7 +4,7 @@
 # the host-cost diagnostics. Every stage has its own time limit (SIGINT: pytest and the harness stop
 # and still report what they finished), so the whole call ends inside the device tool's limit.
 # Usage (repo root, machine with an NVIDIA GPU):
-#   OUT=/some/dir [SUITE_S=195 TUNE_S=120 E2E_S=90 PROF_S=35 OPS_S=85 QUICK_S=50] bash benchmarks/gpu_check.sh [pytest args]
+#   OUT=/some/dir [SUITE_S=210 TUNE_S=115 E2E_S=90 PROF_S=35 OPS_S=80 QUICK_S=45] bash benchmarks/gpu_check.sh [pytest args]
 # The defaults add up to about 575 s, inside the device tool's 600 s per command (the suite took 184 s
 # with -n 16 on an H100).
 # $OUT receives at most 9 files: suite.log, junit.xml, tune.log, bench_e2e.log, profile.log (one GPT-2, CNN and MLP step
@@ -19,18 +19,18 @@ python3 -c "import ttorch; print(ttorch.cuda.get_device_name(0), ttorch.ones(3, 
 TDIR=$(python3 -c "import triton, os; print(os.path.dirname(triton.__file__))")
 [ -z "$TRITON_SRC" ] || (cd "$TDIR/.." && tar czf "$OUT/triton_src.tgz" triton/runtime triton/compiler triton/backends/nvidia/driver.py \
     triton/backends/driver.py 2>/dev/null)
-timeout -s INT -k 20 ${SUITE_S:-195} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout 120 -rfE \
+timeout -s INT -k 20 ${SUITE_S:-210} python3 -m pytest -q -n 16 -p no:cacheprovider --timeout 120 -rfE \
     --tb=line --durations=15 --junitxml="$OUT/junit.xml" "${@:-tests}" > "$OUT/suite.log" 2>&1
 echo "suite rc=$?"; grep -E "passed|failed" "$OUT/suite.log" | tail -3
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | cut -c1-200 | sort | head -60
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-120} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-115} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
 echo "tune rc=$?"; grep -E "bucket|TFLOP" "$OUT/tune.log" | tail -20
 TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-90} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
     --out "$W/e2e" > "$OUT/bench_e2e.log" 2>&1; grep -E "^\|" "$OUT/bench_e2e.log"
 TTORCH_TUNE_CACHE="$TC" timeout -k 5 ${PROF_S:-35} python3 benchmarks/profile_step.py --model all --rows 30 > "$OUT/profile.log" 2>&1
 echo "profile rc=$?"; grep -E "^## |Self CUDA time total" "$OUT/profile.log"
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-85} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-80} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
     --out "$W/ops" > "$OUT/bench_ops.log" 2>&1; grep -E "^\|" "$OUT/bench_ops.log"
-timeout ${QUICK_S:-50} python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
+timeout ${QUICK_S:-45} python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
 tail -16 "$OUT/gpu_quick.log"
 (cd "$W" && tar czf "$OUT/bench.tgz" .)
