@@ -67,3 +67,29 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert arms["row_major_copy"] == {"b(192, 1)"} and arms["b_in_place"] == {"b(1, 48)"} and "split" in arms["split_k"]
     assert arms["flat"] >= {"taps=False"} and "taps=False" not in arms["taps"] and "split" not in arms["one_part"]
     assert attention._T_COPY == [True] and gemm._FMA_ROW_MAJOR_B_FROM_M == 1024 and not conv._taps_outside(3, 9, 32)
+
+
+def test_tune_targets_problems_fit_their_kernels(monkeypatch):
+    # benchmarks/tune_targets.py runs on a GPU only; here each problem it would tune must give its
+    # kernel's bucket and a non-empty space (tune.tune replaced by that check)
+    sys.path.insert(0, ROOT)
+    from benchmarks import tune_targets
+    from ttorch import tune
+    seen = []
+
+    def fake(name, quick=False, problems=None, **kw):
+        t = tune.registered()[name]
+        if problems is None:
+            return {}
+        out = {}
+        for p in problems:
+            b = t.key(*p)
+            assert t.configs(b), (name, p)
+            out[b] = (t.configs(b)[0], 1.0)
+            seen.append((name, p))
+        return out
+    monkeypatch.setattr(tune, "tune", fake)
+    tune_targets.main()
+    names = [n for n, _ in seen]
+    assert names[0] == "gemm" and {"gemm", "flash_attention", "conv2d"} == set(names)
+    assert ("flash_attention", ("fwd", "float32", 8, 12, 1024, 64, True)) in seen
