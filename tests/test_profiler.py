@@ -16,6 +16,23 @@ def _names(prof):
     return [e.name for e in prof.events()]
 
 
+def test_ops_on_binary_fast_paths_are_recorded():
+    # binary ops skip Op.__call__ when nothing is recorded (cpu) or when they write their
+    # destination in one kernel (cuda in place): a recording profiler still sees each as its op
+    a, b = ttorch.ones(4), ttorch.ones(4)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        a + b
+        ttorch.mul(a, 2)
+    assert _names(prof) == ["ttorch::add", "ttorch::mul"]
+    if CUDA:
+        x, y = ttorch.ones(4, device="cuda"), ttorch.ones(4, device="cuda")
+        with profile() as prof:
+            x.add_(y)
+        ops = [e for e in prof.events() if e.name == "ttorch::add"]
+        assert len(ops) == 1 and [e.name for e in prof.events() if e.device_type == "cuda"] == \
+            ["_ew_contig_kernel[_add]"]
+
+
 def test_cpu_ops_ranges_and_autograd_nodes():
     x = ttorch.randn(4, 3, requires_grad=True)
     with profile(activities=[ProfilerActivity.CPU]) as prof:

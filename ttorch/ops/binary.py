@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 from triton.language.extra import libdevice
 
-from .. import _dtype as D
+from .. import _dtype as D, _profiling
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._op import Op, write_out, writes_into
@@ -221,18 +221,23 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         if check is not None and (vals is not None or not check_params_only):
             check(input, other, out_dtype, default_params if vals is None else vals)
         if out is not None and out.device.type == "cuda" and writes_into(out, input, other, out_dtype):
-            # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two)
-            op.cuda(input, other, out_dtype=out_dtype, compute=compute, into=out,
-                    **(default_kw if vals is None else dict(zip(pnames, vals))))
+            # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two);
+            # a recording profiler sees it as the op it is
+            kw = default_kw if vals is None else dict(zip(pnames, vals))
+            if _profiling.ACTIVE[0] is None:
+                op.cuda(input, other, out_dtype=out_dtype, compute=compute, into=out, **kw)
+            else:
+                with _profiling.span("ttorch::" + name, (input, other)):
+                    op.cuda(input, other, out_dtype=out_dtype, compute=compute, into=out, **kw)
             out._bump_version()
             return out
         if _into:
             return None
         if vals is None and out is None and (input if ta else other).device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
-                and (ta and input.requires_grad or tb and other.requires_grad)):
-            # the hot path (cpu, nothing to record): Op.__call__'s cpu branch without its generic
-            # argument handling; a small op's cost is mostly this host overhead
+                and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None:
+            # the hot path (cpu, nothing to record, no profiler): Op.__call__'s cpu branch without its
+            # generic argument handling; a small op's cost is mostly this host overhead
             a, b = input._np if ta else input, other._np if tb else other
             if direct:
                 token = np_errstate.set(NP_QUIET)
