@@ -1,16 +1,19 @@
 #!/bin/bash
-# One device call: the whole suite on the real GPU, a tuning pass (benchmarks/tune_targets.py), the benchmark harness (its
-# targets first: training steps, SDPA and host cost, then profiles of the three training steps, then the kernel sweeps) with the tuned cache, and
-# the host-cost diagnostics. Every stage has its own time limit (SIGINT: pytest and the harness stop
+# One device call: the whole suite on the real GPU, compute-sanitizer's memcheck over a small pass of
+# the kernels (benchmarks/sanitize.py), a tuning pass (benchmarks/tune_targets.py), the benchmark
+# harness with the tuned cache (its targets first: training steps, SDPA and host cost; then profiles
+# of the three training steps; then the kernel sweeps) and the host-cost diagnostics and A/B timings
+# (benchmarks/gpu_quick.py). Every stage has its own time limit (SIGINT: pytest and the harness stop
 # and still report what they finished), so the whole call ends inside the device tool's limit.
 # Usage (repo root, machine with an NVIDIA GPU):
-#   OUT=/some/dir [SUITE_S=210 TUNE_S=115 E2E_S=90 PROF_S=35 OPS_S=80 QUICK_S=45] bash benchmarks/gpu_check.sh [pytest args]
-# The defaults add up to about 575 s, inside the device tool's 600 s per command (the suite took 184 s
+#   OUT=dir [SUITE_S=210 SAN_S=45 TUNE_S=100 E2E_S=85 PROF_S=35 OPS_S=65 QUICK_S=40] bash benchmarks/gpu_check.sh [args]
+# The defaults add up to about 580 s, inside the device tool's 600 s per command (the suite took 184 s
 # with -n 16 on an H100).
-# $OUT receives at most 9 files: suite.log, junit.xml, tune.log, bench_e2e.log, profile.log (one GPT-2, CNN and MLP step
-# each under ttorch.profiler and torch.profiler), bench_ops.log,
-# gpu_quick.log, bench.tgz (tables, JSON, plots, the tune cache) and, with TRITON_SRC=1, triton_src.tgz
-# (the installed Triton's launcher sources, for work on the launch path).
+# $OUT receives 8 files (the device tool returns at most 8): suite.log, junit.xml, tune.log,
+# bench_e2e.log, profile.log (one GPT-2, CNN and MLP step each under ttorch.profiler and
+# torch.profiler), bench_ops.log, gpu_quick.log and bench.tgz (tables, JSON, plots, the tune cache,
+# sanitize.log); with TRITON_SRC=1 also triton_src.tgz (the installed Triton's launcher sources, for
+# work on the launch path), one more than the tool returns: set it only with fewer stages.
 export PYTHONPATH=. TRITON_INTERPRET=0 PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
 OUT=${OUT:-/tmp/gpu_out}; W=$(mktemp -d); mkdir -p "$OUT"
 TC="$W/tune.json"     # the tuning pass and the harness share it; the suite does not see it
@@ -23,14 +26,18 @@ timeout -s INT -k 20 ${SUITE_S:-210} python3 -m pytest -q -n 16 -p no:cacheprovi
     --tb=line --durations=15 --junitxml="$OUT/junit.xml" "${@:-tests}" > "$OUT/suite.log" 2>&1
 echo "suite rc=$?"; grep -E "passed|failed" "$OUT/suite.log" | tail -3
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | cut -c1-200 | sort | head -60
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-115} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
+# compute-sanitizer's memcheck over a small pass of the kernels (benchmarks/sanitize.py; its log goes in bench.tgz)
+timeout -k 5 ${SAN_S:-45} compute-sanitizer --tool memcheck --error-exitcode 9 python3 benchmarks/sanitize.py \
+    > "$W/sanitize.log" 2>&1
+echo "sanitize rc=$? (9: a bad access)"; grep -E "^(ok|DIFF)|ERROR SUMMARY|Invalid" "$W/sanitize.log" | head -20
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 10 ${TUNE_S:-100} python3 benchmarks/tune_targets.py > "$OUT/tune.log" 2>&1
 echo "tune rc=$?"; grep -E "bucket|TFLOP" "$OUT/tune.log" | tail -20
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-90} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${E2E_S:-85} python3 -m benchmarks --device cuda --only e2e,host,sdpa \
     --out "$W/e2e" > "$OUT/bench_e2e.log" 2>&1; grep -E "^\|" "$OUT/bench_e2e.log"
 TTORCH_TUNE_CACHE="$TC" timeout -k 5 ${PROF_S:-35} python3 benchmarks/profile_step.py --model all --rows 30 > "$OUT/profile.log" 2>&1
 echo "profile rc=$?"; grep -E "^## |Self CUDA time total" "$OUT/profile.log"
-TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-80} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
+TTORCH_TUNE_CACHE="$TC" timeout -s INT -k 20 ${OPS_S:-65} python3 -m benchmarks --device cuda --skip e2e,host,sdpa \
     --out "$W/ops" > "$OUT/bench_ops.log" 2>&1; grep -E "^\|" "$OUT/bench_ops.log"
-timeout ${QUICK_S:-45} python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
+timeout ${QUICK_S:-40} python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" > "$OUT/gpu_quick.log" 2>&1
 tail -16 "$OUT/gpu_quick.log"
 (cd "$W" && tar czf "$OUT/bench.tgz" .)

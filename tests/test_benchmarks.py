@@ -93,3 +93,13 @@ def test_tune_targets_problems_fit_their_kernels(monkeypatch):
     names = [n for n, _ in seen]
     assert names[0] == "gemm" and {"gemm", "flash_attention", "conv2d"} == set(names)
     assert ("flash_attention", ("fwd", "float32", 8, 12, 1024, 64, True)) in seen
+
+
+def test_sanitize_pass_matches_cpu_on_the_simulated_device():
+    # benchmarks/sanitize.py is what compute-sanitizer runs on a GPU (gpu_check.sh); here each of its
+    # cases runs on the simulated device and must match the cpu device
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT)
+    r = subprocess.run([sys.executable, "benchmarks/sanitize.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok", "DIFF"))]
+    assert r.returncode == 0 and len(lines) == 8 and all(ln.startswith("ok") for ln in lines), r.stdout + r.stderr[-2000:]
