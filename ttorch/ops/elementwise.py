@@ -59,28 +59,35 @@ def _ew_contig_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, FN: tl.constexpr,
 def _ew_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, S1, S2, S3,
                so0, so1, so2, so3, sa0, sa1, sa2, sa3, sb0, sb1, sb2, sb3, sc0, sc1, sc2, sc3,
                FN: tl.constexpr, NIN: tl.constexpr, A_SCALAR: tl.constexpr, B_SCALAR: tl.constexpr,
-               C_SCALAR: tl.constexpr, COMPUTE: tl.constexpr, CONTIG: tl.constexpr, BLOCK: tl.constexpr):
-    """Any strides, up to four dims after merging (``ew_launch``); ``CONTIG`` ignores them."""
+               C_SCALAR: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+    """Any strides, up to four dims after merging (``ew_launch``); contiguous operands take
+    ``_ew_contig_kernel``."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    if CONTIG:
-        oo = offs
-        oa = offs
-        ob = offs
-        oc = offs
-    else:
-        i3 = offs % S3
-        t = offs // S3
-        i2 = t % S2
-        t = t // S2
-        i1 = t % S1
-        i0 = t // S1
-        oo = i0 * so0 + i1 * so1 + i2 * so2 + i3 * so3
-        oa = i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3
-        ob = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3
-        oc = i0 * sc0 + i1 * sc1 + i2 * sc2 + i3 * sc3
+    i3 = offs % S3
+    t = offs // S3
+    i2 = t % S2
+    t = t // S2
+    i1 = t % S1
+    i0 = t // S1
+    oo = i0 * so0 + i1 * so1 + i2 * so2 + i3 * so3
+    oa = i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3
+    ob = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3
+    oc = i0 * sc0 + i1 * sc1 + i2 * sc2 + i3 * sc3
     _ew_apply(out_ptr, a_ptr, b_ptr, c_ptr, oo, oa, ob, oc, mask, p0, p1, FN, NIN, A_SCALAR, B_SCALAR, C_SCALAR,
               COMPUTE)
+
+
+def ew_kernel_sig(contig, out_dtype):
+    """``(kernel, signature)`` of the contiguous or the strided elementwise kernel, operand pointers
+    left for the caller (a tensor's ``ptr(dtype)``, a scalar's ``fp32``/``i32``, or None)."""
+    from ._aot import ptr
+    sig = {"out_ptr": ptr(out_dtype), "n": "i32", "p0": "fp32", "p1": "fp32"}
+    if contig:
+        return _ew_contig_kernel, sig
+    sig.update({"S1": "i32", "S2": "i32", "S3": "i32"})
+    sig.update({f"s{p}{i}": "i64" for p in "oabc" for i in range(4)})
+    return _ew_kernel, sig
 
 
 def ew_specs(fn, nin, dtypes, out_dtype=None):
@@ -90,14 +97,9 @@ def ew_specs(fn, nin, dtypes, out_dtype=None):
     specs = []
     for k, dt in enumerate(dtypes):
         contig = k % 2 == 0
-        od = out_dtype or dt
-        sig = {"out_ptr": ptr(od), "n": "i32", "p0": "fp32", "p1": "fp32"}
+        kernel, sig = ew_kernel_sig(contig, out_dtype or dt)
         ce = {"FN": fn, "NIN": nin, "COMPUTE": _TL[D._compute_dtype(dt) if dt is not D.bool else D.int8],
               "BLOCK": 1024}
-        if not contig:
-            sig.update({"S1": "i32", "S2": "i32", "S3": "i32"})
-            sig.update({f"s{p}{i}": "i64" for p in "oabc" for i in range(4)})
-            ce["CONTIG"] = False
         scal = [False] * 3
         for i, name in enumerate(("a_ptr", "b_ptr", "c_ptr")):
             if i >= nin:
@@ -108,8 +110,7 @@ def ew_specs(fn, nin, dtypes, out_dtype=None):
             else:
                 sig[name] = ptr(dt)
         ce.update(A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2])
-        specs.append(KernelSpec(_ew_contig_kernel if contig else _ew_kernel, sig, ce,
-                                label=f"{fn.__name__} {dt} {'contig' if contig else 'strided'}"))
+        specs.append(KernelSpec(kernel, sig, ce, label=f"{fn.__name__} {dt} {'contig' if contig else 'strided'}"))
     return specs
 
 
@@ -286,7 +287,7 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
         return out
     launch(_ew_kernel, ((n + block - 1) // block,), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
            FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute],
-           CONTIG=False, BLOCK=block, num_warps=warps)
+           BLOCK=block, num_warps=warps)
     return out
 
 

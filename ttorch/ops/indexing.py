@@ -27,7 +27,7 @@ from ..autograd import grad_mode
 from .._tensor import Tensor, _numel, _contig_strides
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
-from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, _ew_kernel
+from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, ew_kernel_sig
 from .inplace import inplace_from
 from .movement import _upload, _to_device_np, to_device, _copy_specs
 from .samples import Sample, rng, index as _ix
@@ -795,14 +795,12 @@ def _masked_fill_specs():
     specs = []
     for k, dt in enumerate((D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool)):
         contig = k % 2 == 0
-        sig = {"out_ptr": ptr(dt), "a_ptr": ptr(dt), "b_ptr": "*i1", "n": "i32", "p0": "fp32", "p1": "fp32",
-               "S1": "i32", "S2": "i32", "S3": "i32"}
-        sig.update({f"s{p}{i}": "i64" for p in "oabc" for i in range(4)})
+        kernel, sig = ew_kernel_sig(contig, dt)
+        sig.update({"a_ptr": ptr(dt), "b_ptr": "*i1"})
         comp = D._compute_dtype(dt) if dt is not D.bool else D.int8
         sig["c_ptr"] = ("fp32" if dt.is_floating_point else "i32") if contig else ptr(dt)
-        specs.append(KernelSpec(_ew_kernel, sig, {"FN": _masked_fill_fn, "NIN": 3, "A_SCALAR": False, "B_SCALAR": False,
-                                                  "C_SCALAR": contig, "COMPUTE": tl_dtype(comp), "CONTIG": contig,
-                                                  "BLOCK": 1024},
+        specs.append(KernelSpec(kernel, sig, {"FN": _masked_fill_fn, "NIN": 3, "A_SCALAR": False, "B_SCALAR": False,
+                                              "C_SCALAR": contig, "COMPUTE": tl_dtype(comp), "BLOCK": 1024},
                                 label=f"masked_fill {dt} {'contig scalar' if contig else 'strided tensor'}"))
     return specs
 
