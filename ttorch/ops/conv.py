@@ -381,16 +381,14 @@ def _specs(which):
             ce = {"ACC": tl_dtype(_acc(dt)), "PREC": prec, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk,
                   "GROUP_M": gm}
             label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} {prec}"
-            if which == "wgrad":
-                ce["TAPS"] = True
             if which == "wgrad" and has_b:      # the split-K partials: fp32/fp64 whatever the inputs
                 sig["dw_ptr"] = ptr(_acc(dt))
                 label += " split"
             elif which != "wgrad":
                 ce["HAS_B"] = has_b
-                if which == "fwd":
-                    ce["TAPS"] = True
                 label += " bias" if has_b else ""
+            if which != "dgrad":
+                ce["TAPS"] = True
             out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label))
             if which != "dgrad":                # few-channel inputs: (channel, tap) as one K (N) axis
                 out.append(KernelSpec(kernel, sig, {**ce, "TAPS": False}, num_warps=warps, num_stages=stages,
