@@ -63,8 +63,10 @@ def _ab_checks(timer, small=False):
     GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M); a 3-channel convolution's forward and weight gradient with
     (channel, tap) as one axis or taps outside (conv._taps_outside); a classifier head's product
-    with and without split K (gemm._split_k). ``small``: the same code on toy shapes (the tests run
-    it on the simulated device)."""
+    with and without split K (gemm._split_k); a transposing copy by tiles or by the elementwise kernel
+    (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
+    (gemm._TF32_K_MAJOR_FROM, Hopper). ``small``: the same code on toy shapes (the tests run it on
+    the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
     from ttorch.ops import attention, conv, gemm
@@ -104,6 +106,23 @@ def _ab_checks(timer, small=False):
     fn = lambda: F.linear(h, wh)                                      # noqa: E731
     yield "linear fp32 128x4096 -> 10", timer({"split_k": fn, "one_part": toggled(fn, gemm, "_split_k",
                                                                                   lambda *a: None)})
+    from ttorch.ops import elementwise
+    big = ttorch.randn(8192 // (32 if small else 1), 8192 // (32 if small else 1), device="cuda")
+    fn = lambda: big.t().contiguous()                                 # noqa: E731
+    yield "copy fp32 8192x8192 transposed (x.t().contiguous())", timer(
+        {"tiles": fn, "elementwise": toggled(fn, elementwise, "_T_MIN", 1 << 62)})
+    s = 4096 // (16 if small else 1)      # small: still _TF32_K_MAJOR_FROM rows
+    ta, tb = ttorch.randn(s, s, device="cuda"), ttorch.randn(s, s, device="cuda")
+
+    def tf32():
+        old = ttorch.backends.cuda.matmul.allow_tf32
+        ttorch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            ta @ tb
+        finally:
+            ttorch.backends.cuda.matmul.allow_tf32 = old
+    yield "matmul tf32 4096^3 (B row-major)", timer(
+        {"k_major_copy": tf32, "b_row_major": toggled(tf32, gemm, "_TF32_K_MAJOR_FROM", 1 << 62)})
 
 
 if __name__ == "__main__":

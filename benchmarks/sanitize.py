@@ -4,7 +4,7 @@
 
 Shapes are tiny and ragged (edge masks on every axis) and each kernel path runs once, the paths
 only a big problem would take among them (split K, the few-channel convolution loops, the strided
-reduction split, float32 attention's transposed copies): the checker slows every kernel down a
+reduction split, float32 attention's transposed copies, TF32's K-major copies): the checker slows every kernel down a
 hundredfold. Exit status 1 when a result differs from the cpu device's; the checker's own exit
 status when it finds a bad access."""
 import sys
@@ -13,7 +13,7 @@ import numpy as np
 
 import ttorch
 import ttorch.nn.functional as F
-from ttorch.ops import attention, reduction
+from ttorch.ops import attention, gemm, reduction
 
 
 def _tensors(seed=0):
@@ -31,6 +31,18 @@ def _cases():
     yield "linear with a transposed weight, bias, relu", lambda d, t: (
         ttorch.ops.linear.linear_act(t(37, 24).to(d), t(18, 24).to(d), t(18).to(d), activation="relu"),)
     yield "matmul, batched", lambda d, t: (t(3, 21, 9).to(d) @ t(9, 14).to(d), t(2, 5, 7).to(d) @ t(2, 7, 3).to(d))
+    yield "transposing copies by tiles", lambda d, t: (t(37, 45).to(d).t().contiguous(),
+                                                       t(3, 20, 33).to(d).transpose(1, 2).contiguous(),
+                                                       t(70, 18, dtype=ttorch.float16).to(d).t().contiguous())
+
+    def tf32(d, t):                                   # Hopper: B and a transposed A copied K-major first
+        old = ttorch.backends.cuda.matmul.allow_tf32
+        ttorch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            return t(40, 37).to(d) @ t(37, 29).to(d), t(37, 40).to(d).t() @ t(29, 37).to(d).t()
+        finally:
+            ttorch.backends.cuda.matmul.allow_tf32 = old
+    yield "tf32 matmul, K-major copies", tf32
 
     def conv(d, t):
         out = []
@@ -70,6 +82,7 @@ def _cases():
 def main():
     attention._T_COPY_MIN_READS = 1                   # tiny shapes take the transposed copies too
     reduction.SPLIT_CHUNK_STRIDED = min(reduction.SPLIT_CHUNK_STRIDED, 64)
+    gemm._TF32_K_MAJOR_FROM = 16
     bad = 0
     for name, fn in _cases():
         got = [a.detach().cpu().double().numpy() for a in fn("cuda", _tensors())]

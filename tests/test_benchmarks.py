@@ -45,9 +45,10 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # toggle must change the path taken (transposed copies, W's copy, the conv loop, split K)
     sys.path.insert(0, ROOT)
     from benchmarks import gpu_quick
-    from ttorch.ops import attention, conv, gemm
+    from ttorch.ops import attention, conv, gemm, elementwise
     log = []
-    real_t, real_g, real_c = attention._transposed, gemm.launch, conv.launch
+    real_t, real_g, real_c, real_e = attention._transposed, gemm.launch, conv.launch, elementwise.launch
+    monkeypatch.setattr(elementwise, "launch", lambda k, g, *a, **m: log.append(k.__name__) or real_e(k, g, *a, **m))
     monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
     monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: log.append(
         "split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}") or real_g(k, g, *a, **m))
@@ -61,12 +62,17 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             arms[name] = set(log)
         return {name: 1.0 for name in fns}
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 5 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "flat", "taps",
-                                             "split_k", "one_part"}
+    assert len(cases) == 7 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "flat", "taps",
+                                             "split_k", "one_part", "tiles", "elementwise", "k_major_copy",
+                                             "b_row_major"}
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"]
-    assert arms["row_major_copy"] == {"b(192, 1)"} and arms["b_in_place"] == {"b(1, 48)"} and "split" in arms["split_k"]
+    assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)"} and arms["b_in_place"] == {"b(1, 48)"} and "split" in arms["split_k"]
     assert arms["flat"] >= {"taps=False"} and "taps=False" not in arms["taps"] and "split" not in arms["one_part"]
+    assert arms["tiles"] == {"_transpose_kernel"} and arms["elementwise"] == {"_ew_kernel"}
+    assert arms["k_major_copy"] >= {"_transpose_kernel", "b(1, 256)"} and "b(256, 1)" not in arms["k_major_copy"]
+    assert "b(256, 1)" in arms["b_row_major"] and "_transpose_kernel" not in arms["b_row_major"]
     assert attention._T_COPY == [True] and gemm._FMA_ROW_MAJOR_B_FROM_M == 1024 and not conv._taps_outside(3, 9, 32)
+    assert elementwise._T_MIN == 16 and gemm._TF32_K_MAJOR_FROM == 256
 
 
 def test_tune_targets_problems_fit_their_kernels(monkeypatch):
@@ -102,4 +108,4 @@ def test_sanitize_pass_matches_cpu_on_the_simulated_device():
     r = subprocess.run([sys.executable, "benchmarks/sanitize.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=300)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok", "DIFF"))]
-    assert r.returncode == 0 and len(lines) == 8 and all(ln.startswith("ok") for ln in lines), r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0 and len(lines) == 10 and all(ln.startswith("ok") for ln in lines), r.stdout + r.stderr[-2000:]

@@ -561,3 +561,35 @@ def test_relu_backward_special_values(dev):
     x = ttorch.tensor([float("nan"), -1.0, 0.0, 2.0, -3.0, 5.0], device=dev, requires_grad=True)
     ttorch.relu(x).backward(ttorch.tensor([1.0, 2.0, float("inf"), 4.0, float("nan"), float("-inf")], device=dev))
     np.testing.assert_array_equal(x.grad.cpu().numpy(), [1.0, 0.0, 0.0, 4.0, 0.0, -np.inf])
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("shape, perm, tiled", [
+    ((37, 45), (1, 0), True),                  # x.t().contiguous()
+    ((3, 20, 33), (0, 2, 1), True),            # a batch of transposes: the batch on grid axis 1
+    ((20, 3, 33), (2, 1, 0), True),            # the contiguous dim moves to the front, a middle dim between
+    ((2, 3, 17, 19), (0, 1, 3, 2), True),      # attention's (B, H, N, E) -> (B, H, E, N): B and H merge
+    ((17, 5), (1, 0), False),                  # a short transposed dim: the elementwise kernel
+    ((40, 18, 2), (1, 0, 2), False),           # the contiguous dim stays last: the elementwise kernel
+])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "bool"])
+def test_transposing_copy_by_tiles(monkeypatch, shape, perm, tiled, dtype):
+    """Copies that swap the contiguous dim run ``_transpose_kernel`` tile by tile (small tiles here,
+    so the shapes cross their edges); the values match NumPy exactly, and so does a strided output."""
+    from ttorch.ops import elementwise as E
+    monkeypatch.setattr(E, "_T_BLOCK", 16)
+    ran = []
+    real = E._transpose
+    monkeypatch.setattr(E, "_transpose", lambda d, s: ran.append(real(d, s)) or ran[-1])
+    a = (np.random.default_rng(1).standard_normal(shape) * 3).astype(dtype)
+    x = ttorch.tensor(a, device="cuda")
+    ran.clear()
+    y = x.permute(*perm).contiguous()
+    assert ran == [tiled]
+    np.testing.assert_array_equal(y.cpu().numpy(), a.transpose(perm))
+    out = ttorch.zeros(y.shape[:-1] + (y.shape[-1] + 3,), dtype=x.dtype, device="cuda")
+    ran.clear()
+    out[..., :-3].copy_(x.permute(*perm))          # into rows with a gap after each
+    assert ran == [tiled]
+    np.testing.assert_array_equal(out[..., :-3].cpu().numpy(), a.transpose(perm))
+    assert not out[..., -3:].cpu().numpy().any()

@@ -166,8 +166,9 @@ def test_strided_operands_need_no_copy(device, monkeypatch):
 
     def no_copy(*args, **kw):
         raise AssertionError("matmul copied an operand")
-    from ttorch.ops import elementwise
+    from ttorch.ops import elementwise, movement
     monkeypatch.setattr(elementwise, "ew_launch", no_copy)
+    monkeypatch.setattr(movement, "copy_into", no_copy)
     r1 = ta @ tb
     r2 = sliced.mT @ ta.mT[:20, :20]                           # (19, 20) strides (1, 38)
     r3 = batch @ tb[:4]
@@ -181,12 +182,12 @@ def test_strided_operands_need_no_copy(device, monkeypatch):
 def test_float32_fma_product_reads_a_transposed_b_row_major(device, monkeypatch):
     # x @ W^T (W stored (N, K)) from _FMA_ROW_MAJOR_B_FROM_M rows on: W is copied row-major and the
     # GEMM gets unit column strides; tf32, half precision and short products read B in place
-    from ttorch.ops import elementwise
+    from ttorch.ops import movement
     monkeypatch.setattr(M, "_FMA_ROW_MAJOR_B_FROM_M", 16)
     seen, copies = [], []
-    real, real_ew = M.launch, elementwise.ew_launch
+    real, real_copy = M.launch, movement.copy_into
     monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: seen.append(a[1].stride()) or real(k, g, *a, **m))
-    monkeypatch.setattr(elementwise, "ew_launch", lambda *a, **kw: copies.append(1) or real_ew(*a, **kw))
+    monkeypatch.setattr(movement, "copy_into", lambda *a: copies.append(1) or real_copy(*a))
     x, w, bias = R(20, 24), R(18, 24, seed=1), R(18, seed=2)
     out = ttorch.nn.functional.linear(T(x, device), T(w, device), T(bias, device))
     close(out, x @ w.T + bias, D.float32, 24)
@@ -198,6 +199,33 @@ def test_float32_fma_product_reads_a_transposed_b_row_major(device, monkeypatch)
     monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", True)
     xs @ ws.t()
     assert seen == [(1, 24)] * 3 and copies == []
+
+
+@pytest.mark.parametrize("device", CUDA)
+@pytest.mark.parametrize("hopper", [True, False])
+def test_tf32_product_on_hopper_reads_k_major_operands(device, hopper, monkeypatch):
+    # TF32 on sm_90 from _TF32_K_MAJOR_FROM rows (columns) of the other operand on: a row-major B is
+    # copied to (N, K) and a transposed A to (M, K), so the kernel sees unit K strides; sm_80, IEEE
+    # float32 and short products read them in place
+    from ttorch.ops import movement
+    monkeypatch.setattr(M, "_TF32_K_MAJOR_FROM", 16)
+    monkeypatch.setattr(M, "_hopper", lambda index: hopper)
+    seen, copies = [], []
+    real, real_copy = M.launch, movement.copy_into
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: seen.append((a[0].stride(), a[1].stride()))
+                        or real(k, g, *a, **m))
+    monkeypatch.setattr(movement, "copy_into", lambda *a: copies.append(1) or real_copy(*a))
+    monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", True)
+    x, w = R(20, 24), R(24, 18, seed=1)
+    xt = T(np.ascontiguousarray(x.T), device).t()                   # (20, 24) stored (24, 20)
+    out = xt @ T(w, device)
+    np.testing.assert_allclose(to_np(out), x @ w, rtol=2e-3, atol=2e-3)         # TF32: 10-bit mantissas
+    assert seen == ([((24, 1), (1, 24))] if hopper else [((1, 20), (18, 1))]) and len(copies) == 2 * hopper
+    seen.clear(), copies.clear()
+    T(x[:8], device) @ T(w, device)                                 # 8 rows: B in place
+    monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", False)
+    T(x, device) @ T(w, device)                                     # IEEE float32: in place
+    assert seen == [((24, 1), (18, 1))] * 2 and copies == []
 
 
 @pytest.mark.parametrize("device", CUDA)

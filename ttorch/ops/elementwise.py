@@ -324,11 +324,65 @@ def copy_into(dst, src):
         if type(src) is Tensor and src.device != dst.device:
             from .movement import to_device
             src = to_device(src, dst.device)
+        if type(src) is Tensor and src.dtype is dst.dtype and src._shape == dst._shape and _transpose(dst, src):
+            return dst
         compute = src.dtype if type(src) is Tensor else dst.dtype
         if compute is D.bool:
             compute = D.int8
         ew_launch(_identity, dst, [src], compute)
     return dst
+
+
+# A copy that transposes (``x.t().contiguous()``, attention's K^T copy, a GEMM operand made K-major):
+# the elementwise kernel walks the output in order, so it reads the input with a stride and each
+# 32-byte sector it fetches serves one element. Copies that swap the contiguous dim take tiles
+# instead, read along the input's contiguous dim and written along the output's; Triton moves each
+# tile between the two layouts through shared memory.
+_T_BLOCK = 64          # the tile's side; tests lower it so small shapes cross tile edges
+_T_MIN = 16            # a transposed dim shorter than this wastes most of a tile: the elementwise kernel
+
+
+@triton.jit
+def _transpose_kernel(dst_ptr, src_ptr, R, C, s_sb, s_sc, s_db, s_dr, BLOCK: tl.constexpr):
+    """``dst[b, r, c] = src[b, r, c]`` with ``src`` contiguous along r and ``dst`` along c (unit
+    strides, not arguments, so Triton sees both contiguities and coalesces both sides)."""
+    tiles_c = tl.cdiv(C, BLOCK)
+    pid = tl.program_id(0)
+    b = tl.program_id(1).to(tl.int64)
+    rr = (pid // tiles_c).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    rc = (pid % tiles_c).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = (rr < R)[:, None] & (rc < C)[None, :]
+    x = tl.load(src_ptr + b * s_sb + rr[:, None] + rc[None, :] * s_sc, mask=mask)
+    tl.store(dst_ptr + b * s_db + rr[:, None] * s_dr + rc[None, :], x, mask=mask)
+
+
+def _transpose(dst, src):
+    """Copy ``src`` into ``dst`` (same shape and dtype) by tiles when the copy swaps the contiguous
+    dim (at most one other dim, after merging); False where it doesn't apply."""
+    sizes, (sd, ss) = _collapse(dst._shape, [dst.stride(), src.stride()])
+    if len(sizes) not in (2, 3) or sd[-1] != 1 or ss[-1] == 1 or 1 not in ss[:-1] or sizes[-1] < _T_MIN:
+        return False
+    j = ss.index(1)
+    b = 1 - j if len(sizes) == 3 else None     # the other dim, if any, is the grid's second axis
+    if sizes[j] < _T_MIN or (b is not None and sizes[b] > 65535):
+        return False
+    R, C = sizes[j], sizes[-1]
+    blk = _T_BLOCK
+    launch(_transpose_kernel, (cdiv(R, blk) * cdiv(C, blk), 1 if b is None else sizes[b]), dst, src, R, C,
+           0 if b is None else ss[b], ss[-1], 0 if b is None else sd[b], sd[j], BLOCK=blk, num_warps=4)
+    return True
+
+
+def _transpose_specs():
+    """Each dtype with round sizes and strides (the launcher marks them divisible by 16: 16-byte
+    vectors on both sides), and float32 with odd ones (scalar accesses)."""
+    from ._aot import KernelSpec, ptr
+    sig = {"R": "i32", "C": "i32", "s_sb": "i64", "s_sc": "i64", "s_db": "i64", "s_dr": "i64"}
+    return [KernelSpec(_transpose_kernel, {"dst_ptr": ptr(dt), "src_ptr": ptr(dt), **sig}, {"BLOCK": _T_BLOCK},
+                       num_warps=4, label=f"transpose {dt}{'' if rnd else ' odd sizes'}",
+                       divisible=["dst_ptr", "src_ptr"] + (list(sig) if rnd else []))
+            for dt, rnd in [(d, True) for d in (D.float32, D.float16, D.bfloat16, D.int64, D.bool)] +
+            [(D.float32, False)]]
 
 
 # --------------------------------------------------------------------------- scalars on cuda

@@ -3,7 +3,8 @@
 Hopper, ``_gemm_tma_kernel``, and their host launcher.
 
 The tiled kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no
-copy, except a float32 FMA product's B stored (N, K) on many rows: ``_FMA_ROW_MAJOR_B_FROM_M``), a
+copy, except a float32 FMA product's B stored (N, K) on many rows, ``_FMA_ROW_MAJOR_B_FROM_M``, and
+a TF32 operand on Hopper that is not K-major, ``_TF32_K_MAJOR_FROM``), a
 batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in grouped order;
 few output tiles over a long K split K (``_split_k``). It accumulates in fp32 (fp64 for float64) and
 ends in one epilogue::
@@ -259,12 +260,28 @@ def with_fp64_fallback(fn, dtype, prec="ieee"):
 _FMA_ROW_MAJOR_B_FROM_M = 1024
 
 
+# TF32 on Hopper: wgmma reads 32-bit operands from shared memory K-major only (PTX keeps the
+# transposed layouts for 16-bit types), so Triton fills the tile of an operand that is contiguous
+# along M or N (a row-major B, a transposed A) with 4-byte cp.async copies, against 16-byte ones for
+# a K-major operand (seen in the sm_90 PTX of Triton 3.6 and 3.9; sm_80's mma.sync takes either
+# layout). From this many rows (columns) of the other operand on, such an operand is copied K-major
+# first: the copy reads and writes it once by tiles, the product reads it once per row of tiles.
+_TF32_K_MAJOR_FROM = 256
+
+
 def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
     bm, bn, bk, gm, warps, stages = cfg[:6]
     if prec == "ieee" and b.dtype is D.float32 and sb[-2] == 1 and sb[-1] != 1 and N > 1 and K > 1 \
             and M >= _FMA_ROW_MAJOR_B_FROM_M and _numel(sizes) == 1:
         b = b.detach()._view((K, N), (sb[-2], sb[-1]), b._offset).contiguous()
         sb, bst = (N, 1), [bst[0], [0], bst[2], bst[3]]
+    if prec == "tf32" and _numel(sizes) == 1 and K > 1 and _hopper(out.device.index or 0):
+        if sb[-1] == 1 and sb[-2] != 1 and N > 1 and M >= _TF32_K_MAJOR_FROM:      # B (K, N) row-major
+            b = b.detach()._view((N, K), (sb[-1], sb[-2]), b._offset).contiguous()._view((K, N), (1, K), 0)
+            sb, bst = (1, K), [bst[0], [0], bst[2], bst[3]]
+        if sa[-2] == 1 and sa[-1] != 1 and M > 1 and N >= _TF32_K_MAJOR_FROM:      # A stored (K, M)
+            a = a.detach()._view((M, K), (sa[-2], sa[-1]), a._offset).contiguous()
+            sa, bst = (K, 1), [[0], bst[1], bst[2], bst[3]]
     a_hi, a_lo = _split(alpha, acc)
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
@@ -479,7 +496,8 @@ def _gemm_specs():
                 if len(t) > 6:
                     specs += [_tma_spec(dt, prec, t, b_t, c) for b_t, c in ((False, None), (True, "bias"))]
                 elif t not in CONFIGS:
-                    specs.append(_spec(dt, None, prec, "nn", tile=t))
+                    # TF32 on Hopper runs B K-major ("nt", _TF32_K_MAJOR_FROM); sm_80 as it comes
+                    specs += [_spec(dt, None, prec, lay, tile=t) for lay in ("nn", "nt")[:1 + (prec == "tf32")]]
     return specs + _split_k_specs()
 
 

@@ -18,8 +18,8 @@ from .samples import Sample, rng
 
 
 def _copy_specs():
-    from .elementwise import ew_specs, _identity
-    return ew_specs(_identity, 1, (D.float32, D.float16, D.bfloat16, D.int64, D.bool))
+    from .elementwise import ew_specs, _identity, _transpose_specs
+    return ew_specs(_identity, 1, (D.float32, D.float16, D.bfloat16, D.int64, D.bool)) + _transpose_specs()
 
 
 def _upload(a, device):
