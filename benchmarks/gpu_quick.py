@@ -61,7 +61,7 @@ def main():
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY) at the
     GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
-    (gemm._FMA_ROW_MAJOR_B_FROM_M); a 3-channel convolution's forward and weight gradient with
+    (gemm._FMA_ROW_MAJOR_B_FROM_M) and of x (gemm._FMA_M_MAJOR_A_FROM_N); a 3-channel convolution's forward and weight gradient with
     (channel, tap) as one axis or taps outside (conv._taps_outside); a classifier head's product
     with and without split K (gemm._split_k); a transposing copy by tiles or by the elementwise kernel
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
@@ -94,7 +94,8 @@ def _ab_checks(timer, small=False):
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(
-        {"row_major_copy": fn, "b_in_place": toggled(fn, gemm, "_FMA_ROW_MAJOR_B_FROM_M", 1 << 62)})
+        {"row_major_copy": fn, "b_in_place": toggled(fn, gemm, "_FMA_ROW_MAJOR_B_FROM_M", 1 << 62),
+         "a_in_place": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 1 << 62)})
     img = ttorch.randn(128 // d, 3, 32 // (4 if small else 1), 32 // (4 if small else 1), device="cuda")
     wc = ttorch.randn(32, 3, 3, 3, device="cuda", requires_grad=True)
 

@@ -42,7 +42,8 @@ def test_peaks_and_report():
 @pytest.mark.skipif(not __import__("ttorch").cuda.is_available(), reason="no cuda device (real or simulated)")
 def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # gpu_quick.py's A/B timings run on a GPU only; here each arm runs once on toy shapes, and each
-    # toggle must change the path taken (transposed copies, W's copy, the conv loop, split K)
+    # toggle must change the path taken (attention's transposed copies, the FMA product's copies of W
+    # and x, the conv loop, split K, the tiled transpose, TF32's K-major copy)
     sys.path.insert(0, ROOT)
     from benchmarks import gpu_quick
     from ttorch.ops import attention, conv, gemm, elementwise
@@ -50,8 +51,13 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     real_t, real_g, real_c, real_e = attention._transposed, gemm.launch, conv.launch, elementwise.launch
     monkeypatch.setattr(elementwise, "launch", lambda k, g, *a, **m: log.append(k.__name__) or real_e(k, g, *a, **m))
     monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
-    monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: log.append(
-        "split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}") or real_g(k, g, *a, **m))
+
+    def gemm_launch(k, g, *a, **m):
+        log.append("split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}")
+        if k is gemm._gemm_kernel:
+            log.append(f"a{a[0].stride()}")
+        return real_g(k, g, *a, **m)
+    monkeypatch.setattr(gemm, "launch", gemm_launch)
     monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: log.append(f"taps={m['TAPS']}") or real_c(k, g, *a, **m))
     arms = {}
 
@@ -61,12 +67,15 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             fn()
             arms[name] = set(log)
         return {name: 1.0 for name in fns}
+    monkeypatch.setattr(gemm, "_FMA_M_MAJOR_A_FROM_N", 16)      # the toy linear has 192 outputs
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 7 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "flat", "taps",
-                                             "split_k", "one_part", "tiles", "elementwise", "k_major_copy",
-                                             "b_row_major"}
+    assert len(cases) == 7 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+                                             "flat", "taps", "split_k", "one_part", "tiles", "elementwise",
+                                             "k_major_copy", "b_row_major"}
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"]
-    assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)"} and arms["b_in_place"] == {"b(1, 48)"} and "split" in arms["split_k"]
+    assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)", "a(1, 2048)"} and "split" in arms["split_k"]
+    assert arms["b_in_place"] == {"_transpose_kernel", "b(1, 48)", "a(1, 2048)"}
+    assert arms["a_in_place"] == {"_transpose_kernel", "b(192, 1)", "a(48, 1)"}
     assert arms["flat"] >= {"taps=False"} and "taps=False" not in arms["taps"] and "split" not in arms["one_part"]
     assert arms["tiles"] == {"_transpose_kernel"} and arms["elementwise"] == {"_ew_kernel"}
     assert arms["k_major_copy"] >= {"_transpose_kernel", "b(1, 256)"} and "b(256, 1)" not in arms["k_major_copy"]

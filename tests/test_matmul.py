@@ -202,6 +202,34 @@ def test_float32_fma_product_reads_a_transposed_b_row_major(device, monkeypatch)
 
 
 @pytest.mark.parametrize("device", CUDA)
+def test_float32_fma_product_reads_a_stored_k_by_m(device, monkeypatch):
+    # from _FMA_M_MAJOR_A_FROM_N columns (and _FMA_M_MAJOR_A_FROM_M rows) on, a row-major A is copied
+    # to (K, M) storage, so the kernel sees A with a unit row stride; with W stored (N, K) as well,
+    # linear's forward reads both copies; short or narrow products, TF32 and half read A in place
+    from ttorch.ops import movement
+    monkeypatch.setattr(M, "_FMA_M_MAJOR_A_FROM_N", 16)
+    monkeypatch.setattr(M, "_FMA_M_MAJOR_A_FROM_M", 16)
+    monkeypatch.setattr(M, "_FMA_ROW_MAJOR_B_FROM_M", 16)
+    seen, copies = [], []
+    real, real_copy = M.launch, movement.copy_into
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: seen.append((a[0].stride(), a[1].stride()))
+                        or real(k, g, *a, **m))
+    monkeypatch.setattr(movement, "copy_into", lambda *a: copies.append(1) or real_copy(*a))
+    x, w, bias = R(20, 24), R(18, 24, seed=1), R(18, seed=2)
+    close(T(x, device) @ T(w.T.copy(), device), x @ w.T, D.float32, 24)
+    close(ttorch.nn.functional.linear(T(x, device), T(w, device), T(bias, device)), x @ w.T + bias, D.float32, 24)
+    assert seen == [((1, 20), (18, 1))] * 2 and len(copies) == 3
+    xs, ws, xh, wh = T(x, device), T(w.T.copy(), device), T(x, device).half(), T(w.T.copy(), device).half()
+    seen.clear(), copies.clear()
+    xs[:8] @ ws                                                    # 8 rows
+    xs @ ws[:, :8]                                                 # 8 columns
+    xh @ wh
+    monkeypatch.setattr(ttorch.backends.cuda.matmul, "allow_tf32", True)
+    xs @ ws
+    assert [s[0] for s in seen] == [(24, 1)] * 4 and copies == []
+
+
+@pytest.mark.parametrize("device", CUDA)
 @pytest.mark.parametrize("hopper", [True, False])
 def test_tf32_product_on_hopper_reads_k_major_operands(device, hopper, monkeypatch):
     # TF32 on sm_90 from _TF32_K_MAJOR_FROM rows (columns) of the other operand on: a row-major B is

@@ -3,8 +3,9 @@
 Hopper, ``_gemm_tma_kernel``, and their host launcher.
 
 The tiled kernel takes any M/N/K (masks), any strides of A and B (a transposed operand needs no
-copy, except a float32 FMA product's B stored (N, K) on many rows, ``_FMA_ROW_MAJOR_B_FROM_M``, and
-a TF32 operand on Hopper that is not K-major, ``_TF32_K_MAJOR_FROM``), a
+copy, except in big float32 FMA products, whose A is read stored (K, M) and B stored (K, N),
+``_FMA_M_MAJOR_A_FROM_N`` and ``_FMA_ROW_MAJOR_B_FROM_M``, and a TF32 operand on Hopper that is not
+K-major, ``_TF32_K_MAJOR_FROM``), a
 batch on the second grid axis (stride 0 for a broadcast batch) and walks its tiles in grouped order;
 few output tiles over a long K split K (``_split_k``). It accumulates in fp32 (fp64 for float64) and
 ends in one epilogue::
@@ -258,6 +259,15 @@ def with_fp64_fallback(fn, dtype, prec="ieee"):
 # H100 at the GPT-2 step's shapes (Triton 3.6). From this many rows of A on, B is copied row-major
 # first: the copy reads and writes B once, the product reads it M / BLOCK_M times.
 _FMA_ROW_MAJOR_B_FROM_M = 1024
+# The same product reads A best stored (K, M): each thread's FMAs take a column of A's tile and a row
+# of B's, and with both contiguous in shared memory the sm_90 PTX of a 64x128x32 tile loads them in
+# 176 16-byte loads per K block, against 368 mostly 4-byte ones for a row-major A (Triton 3.6; 2048
+# FMAs either way). The H100's tuning saw 50 TFLOP/s for such a product (dY^T @ X) against 44 for
+# row-major ones. From this many columns of B on (and _FMA_M_MAJOR_A_FROM_M rows), A is copied so:
+# the copy moves 8 bytes per element of A, the product does 2N FLOPs per element, so at 2048
+# columns the copy costs about 3% of the product's time (FMA peak against HBM bandwidth).
+_FMA_M_MAJOR_A_FROM_N = 2048
+_FMA_M_MAJOR_A_FROM_M = 128
 
 
 # TF32 on Hopper: wgmma reads 32-bit operands from shared memory K-major only (PTX keeps the
@@ -275,6 +285,10 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
             and M >= _FMA_ROW_MAJOR_B_FROM_M and _numel(sizes) == 1:
         b = b.detach()._view((K, N), (sb[-2], sb[-1]), b._offset).contiguous()
         sb, bst = (N, 1), [bst[0], [0], bst[2], bst[3]]
+    if prec == "ieee" and a.dtype is D.float32 and sa[-1] == 1 and sa[-2] != 1 and K > 1 \
+            and M >= _FMA_M_MAJOR_A_FROM_M and N >= _FMA_M_MAJOR_A_FROM_N and _numel(sizes) == 1:
+        a = a.detach()._view((K, M), (sa[-1], sa[-2]), a._offset).contiguous()._view((M, K), (1, M), 0)
+        sa, bst = (1, M), [[0], bst[1], bst[2], bst[3]]
     if prec == "tf32" and _numel(sizes) == 1 and K > 1 and _hopper(out.device.index or 0):
         if sb[-1] == 1 and sb[-2] != 1 and N > 1 and M >= _TF32_K_MAJOR_FROM:      # B (K, N) row-major
             b = b.detach()._view((N, K), (sb[-1], sb[-2]), b._offset).contiguous()._view((K, N), (1, K), 0)
@@ -486,6 +500,7 @@ def _gemm_specs():
                                                                 (idxs[-2], "ieee", "nt", "addmm")]
         if dt is D.float32:
             variants += [(i, "tf32", "nn", None) for i in idxs] + [(idxs[-1], "tf32", "nt", "addmm")]
+            variants += [(i, "ieee", "tn", None) for i in idxs[:-1]]       # A stored (K, M) on the FMAs
         if dt is D.float64:
             variants.append((6, "fma", "nn", None))
         specs += [_spec(dt, i, prec, layout, c_kind) for i, prec, layout, c_kind in variants]
@@ -496,8 +511,10 @@ def _gemm_specs():
                 if len(t) > 6:
                     specs += [_tma_spec(dt, prec, t, b_t, c) for b_t, c in ((False, None), (True, "bias"))]
                 elif t not in CONFIGS:
-                    # TF32 on Hopper runs B K-major ("nt", _TF32_K_MAJOR_FROM); sm_80 as it comes
-                    specs += [_spec(dt, None, prec, lay, tile=t) for lay in ("nn", "nt")[:1 + (prec == "tf32")]]
+                    # TF32 on Hopper runs B K-major ("nt", _TF32_K_MAJOR_FROM); sm_80 as it comes;
+                    # big float32 FMA products read A stored (K, M) ("tn", _FMA_M_MAJOR_A_FROM_N)
+                    lays = {"tf32": ("nn", "nt"), "ieee": ("nn", "tn") if dt is D.float32 else ("nn",)}[prec]
+                    specs += [_spec(dt, None, prec, lay, tile=t) for lay in lays]
     return specs + _split_k_specs()
 
 
