@@ -111,3 +111,18 @@ def test_every_tma_tile_in_the_tune_space_on_the_gpu(monkeypatch, kind):
             ttorch.backends.cuda.matmul.allow_tf32 = False
         for out in (row_major, transposed):
             np.testing.assert_allclose(out.double().cpu().numpy(), ref, rtol=2e-2, atol=0.3, err_msg=str(t))
+
+
+@pytest.mark.parametrize("b_t", [False, True])
+def test_flattened_loops(monkeypatch, b_t):
+    # TMA field 2: the tile loop and the K loop flattened into one; more tiles than programs, edge
+    # tiles, B row-major and stored transposed, a bias
+    flat = tune.Config(dict(TILE.kwargs, TMA=2), num_warps=4, num_stages=1)
+    real_lookup, real_launch, seen = tune.lookup, gemm.launch, []
+    monkeypatch.setattr(gemm.tune, "lookup", lambda name, b: flat if name == "gemm" else real_lookup(name, b))
+    monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: seen.append((k, m["FLATTEN"])) or real_launch(k, g, *a, **m))
+    x, w, bias = R(37, 40), R(72, 40, seed=6), R(72, seed=7)
+    wt = cuda(w) if b_t else cuda(np.ascontiguousarray(w.T)).t()
+    out = F.linear(cuda(x), wt, cuda(bias))
+    assert seen == [(gemm._gemm_tma_kernel, True)]
+    np.testing.assert_allclose(out.cpu().numpy(), x.astype(np.float64) @ w.T + bias, rtol=1e-5, atol=1e-5)

@@ -447,8 +447,9 @@ def _specs():
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
-        # multiples of 16 (without it no load is vectorized, so none is pipelined)
-        div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m"]
+        # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
+        # (the row stride of the transposed copies)
+        div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m" or n in ("L", "S")]
         out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div))
 
     for dt in (D.float16, D.bfloat16, D.float32):

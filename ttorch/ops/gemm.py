@@ -128,13 +128,15 @@ def _split_k_sum_kernel(ws_ptr, c_ptr, out_ptr, M, N, SPLITS, s_cm, s_cn, s_om, 
 def _gemm_tma_kernel(a_desc, b_desc, c_ptr, out_ptr, M, N, K, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
                      programs, ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
                      B_T: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                     GROUP_M: tl.constexpr, ACT: tl.constexpr = "none"):
+                     GROUP_M: tl.constexpr, ACT: tl.constexpr = "none", FLATTEN: tl.constexpr = False):
     """The persistent GEMM for Hopper: ``programs`` programs (one per SM) stride over the output
     tiles in grouped order, and the operand tiles arrive by TMA: the copy engine computes the
     addresses and zero-fills past the edges, so the K loop has no masks and no pointer arithmetic.
-    A is row-major; B is row-major (K, N) or, with ``B_T``, stored (N, K) as ``linear``'s weight."""
+    A is row-major; B is row-major (K, N) or, with ``B_T``, stored (N, K) as ``linear``'s weight.
+    ``FLATTEN``: Triton fuses the tile loop and the K loop into one pipelined loop, so the next
+    tile's first loads are in flight during this tile's epilogue (a tuning choice: TMA field 2)."""
     tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
-    for tile in tl.range(tl.program_id(0), tiles, programs):
+    for tile in tl.range(tl.program_id(0), tiles, programs, flatten=FLATTEN):
         pid_m, pid_n = _grouped(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
         off_m, off_n = pid_m * BLOCK_M, pid_n * BLOCK_N
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
@@ -307,7 +309,7 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
             a_desc, b_desc, b_t = tma
             programs = min(tiles, _driver.backend().sm_count(out.device.index or 0))
             launch(_gemm_tma_kernel, (programs,), a_desc, b_desc, c, out, M, N, K, sc[-2], sc[-1], so[-2], so[-1],
-                   a_hi, a_lo, b_hi, b_lo, programs, B_T=b_t, **meta)
+                   a_hi, a_lo, b_hi, b_lo, programs, B_T=b_t, FLATTEN=cfg[6] == 2, **meta)
             return out
     split = _split_k(M, N, K, bm, bn, bk) if _numel(sizes) == 1 else None
     if split is not None:
@@ -393,9 +395,11 @@ TUNE_SPACE = {
              # deeper pipelines for Hopper's 227 KiB of shared memory (192 KiB here; too much for
              # sm_80's 163 KiB, where the tuner skips them as out of resources)
              (128, 256, 64, 8, 8, 4), (256, 128, 64, 8, 8, 4), (128, 128, 64, 8, 8, 5),
-             # the persistent TMA kernel (a 7th field of 1), Hopper only (sm_80 has no TMA: skipped)
+             # the persistent TMA kernel (a 7th field of 1; 2: its loops flattened), Hopper only
+             # (sm_80 has no TMA: skipped)
              (128, 256, 64, 8, 8, 3, 1), (256, 128, 64, 8, 8, 3, 1), (128, 128, 64, 8, 8, 4, 1),
-             (128, 128, 64, 8, 4, 4, 1)],
+             (128, 128, 64, 8, 4, 4, 1), (128, 256, 64, 8, 8, 3, 2), (128, 128, 64, 8, 8, 4, 2),
+             (128, 128, 64, 8, 4, 4, 2)],
     "float32": [(128, 128, 32, 8, 8, 3), (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4),
                 (32, 32, 32, 8, 4, 3)],
     # TF32 runs on the tensor cores: larger tiles than the FMA float32 path, TMA among them
@@ -417,16 +421,17 @@ def _tune_key(dtype, prec, M, N, K):
 
 
 def _tile(c):
-    """A config's tile tuple; a 7th field of 1 for the TMA kernel (the conv kernels share the rest)."""
+    """A config's tile tuple; a 7th field for the TMA kernel, 1, or 2 with its loops flattened (the
+    conv kernels share the rest)."""
     k = c.kwargs
     return (k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], k["GROUP_M"], c.num_warps, c.num_stages) + \
-        ((1,) if k.get("TMA") else ())
+        ((k["TMA"],) if k.get("TMA") else ())
 
 
 def _as_config(t):
     kw = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), t[:4]))
     if len(t) > 6 and t[6]:
-        kw["TMA"] = 1
+        kw["TMA"] = t[6]
     return tune.Config(kw, num_warps=t[4], num_stages=t[5])
 
 
@@ -542,21 +547,22 @@ def _split_k_specs():
 
 def _tma_spec(dt, prec, tile, b_t, c_kind=None, act="none"):
     from ._aot import KernelSpec, ptr
-    bm, bn, bk, gm, warps, stages, _ = tile
+    bm, bn, bk, gm, warps, stages, tma = tile
     name = {D.float16: "fp16", D.bfloat16: "bf16", D.float32: "fp32"}[dt]
     sig = {"a_desc": f"tensordesc<{name}[{bm},{bk}]>",
            "b_desc": f"tensordesc<{name}[{bn},{bk}]>" if b_t else f"tensordesc<{name}[{bk},{bn}]>",
            "out_ptr": ptr(dt), "M": "i32", "N": "i32", "K": "i32", "s_om": "i32"}
     sig.update({s: "fp32" for s in ("alpha", "alpha_lo", "beta", "beta_lo")}, programs="i32")
     ce = {"s_on": 1, "ACC": tl.float32, "PREC": prec, "HAS_C": c_kind is not None, "SCALE": False, "B_T": b_t,
-          "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": gm, "ACT": act}
+          "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": gm, "ACT": act, "FLATTEN": tma == 2}
     if c_kind is None:
         sig.update(s_cm="i32", s_cn="i32")
         ce["c_ptr"] = None
     else:                                # a bias row: C's row stride 0
         sig["c_ptr"] = ptr(dt)
         ce.update(s_cm=0, s_cn=1)
-    label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} TMA {'nt' if b_t else 'nn'}{' ' + c_kind if c_kind else ''} {prec}"
+    label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} TMA{' flat' if tma == 2 else ''} {'nt' if b_t else 'nn'}" \
+            f"{' ' + c_kind if c_kind else ''} {prec}"
     return KernelSpec(_gemm_tma_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label,
                       divisible=["out_ptr", "M", "N", "K", "s_om"] + (["c_ptr"] if c_kind else []))
 
