@@ -48,8 +48,10 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     from benchmarks import gpu_quick
     from ttorch.ops import attention, conv, gemm, elementwise
     log = []
-    real_t, real_g, real_c, real_e = attention._transposed, gemm.launch, conv.launch, elementwise.launch
+    real_t, real_g, real_c = attention._transposed, gemm.launch, conv.launch
+    real_e, real_ek = elementwise.launch, elementwise.launch_keyed
     monkeypatch.setattr(elementwise, "launch", lambda k, g, *a, **m: log.append(k.__name__) or real_e(k, g, *a, **m))
+    monkeypatch.setattr(elementwise, "launch_keyed", lambda k, *a: log.append(k.__name__) or real_ek(k, *a))
     monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
 
     def gemm_launch(k, g, *a, **m):

@@ -283,8 +283,9 @@ def test_split_qkv_gradients_are_joined_without_a_copy(monkeypatch):
     o = F.scaled_dot_product_attention(q, k, v)
     g = ttorch.tensor(rng.standard_normal(o.shape), dtype=ttorch.float32, device="cuda")
     copies = []
-    real = elementwise.launch
-    monkeypatch.setattr(elementwise, "launch", lambda *a, **kw: (copies.append(kw["FN"].__name__), real(*a, **kw))[1])
+    real, real_keyed = elementwise.launch, elementwise.launch_keyed
+    monkeypatch.setattr(elementwise, "launch", lambda k, *a, **kw: (copies.append(k.__name__), real(k, *a, **kw))[1])
+    monkeypatch.setattr(elementwise, "launch_keyed", lambda k, *a: (copies.append(k.__name__), real_keyed(k, *a))[1])
     o.backward(g)           # (float32's transposed operand copies, attention._T_COPY, skip 5 rows)
     assert copies == []
     qn, kn, vn = (w[..., i * H * E:(i + 1) * H * E].reshape(B, L, H, E).transpose(0, 2, 1, 3) for i in range(3))

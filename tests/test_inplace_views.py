@@ -350,8 +350,8 @@ def test_views_report_their_base(device):
 def _count_launches(monkeypatch):
     from ttorch.ops import elementwise
     calls = []
-    real = elementwise.launch
-    monkeypatch.setattr(elementwise, "launch", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    real = elementwise.launch_keyed
+    monkeypatch.setattr(elementwise, "launch_keyed", lambda *a: (calls.append(1), real(*a))[1])
     return calls
 
 

@@ -152,6 +152,62 @@ def test_launch_hooks_and_grid_functions_take_tritons_path(fast, monkeypatch):
     assert k.log[-1][0] == "fast"
 
 
+class _Launcher:
+    """Triton 3.6's ``CudaLauncher`` as the compiled kernel's ``run``: ``launch`` is its C function."""
+
+    def __init__(self, log, scratch=0):
+        self.log, self.global_scratch_size, self.profile_scratch_size = log, scratch, 0
+        self.launch_cooperative_grid, self.launch_pdl = False, True
+
+    def __call__(self, gx, gy, gz, stream, function, *args):
+        self.log.append(("call", (gx, gy, gz), args))
+
+    def launch(self, *args):
+        self.log.append(("direct", args))
+
+
+@pytest.mark.parametrize("scratch", [0, 256])
+def test_triton_36_launcher_is_called_directly(fast, monkeypatch, scratch):
+    # with no scratch memory to allocate, the fast path calls the launcher's C function itself:
+    # grid, stream 0, function, cooperative and PDL flags, two null scratch buffers, the packed
+    # metadata, no launch metadata or hooks, then every argument with the key's constexprs and defaults
+    monkeypatch.setattr(L, "_LAUNCHER_CLS", [_Launcher])
+    k = _Kernel(_kfn)
+    launcher = _Launcher(k.log, scratch)
+    real_call = k.__getitem__
+
+    def compile_once(grid):
+        def call(*args, **meta):
+            c = real_call(grid)(*args, **meta)
+            c.run = launcher
+            return c
+        return call
+    monkeypatch.setattr(_Kernel, "__getitem__", lambda self, grid: compile_once(grid))
+    out, x = _tensor(), _tensor()
+    L.launch(k, (4, 2), out, x, 37, 0.5, BLOCK=128)
+    L.launch(k, (4, 2), out, x, 37, 0.25, BLOCK=128)
+    compiled = k.compiled[0]
+    if scratch:                                           # needs its scratch buffer: Triton's __call__
+        assert k.log[-1] == ("call", (4, 2, 1), (compiled.packed_metadata, None, None, None, out.data_ptr(),
+                                                 x.data_ptr(), 37, 0.25, 128, "none"))
+    else:
+        assert k.log[-1] == ("direct", (4, 2, 1, 0, compiled.function, False, True, None, None,
+                                        compiled.packed_metadata, None, None, None, out.data_ptr(), x.data_ptr(),
+                                        37, 0.25, 128, "none"))
+
+
+def test_a_caller_key_stands_for_the_meta(fast):
+    # launch_keyed: the caller's key replaces meta's items in the fast path's key, so a launch with
+    # the same key and arguments hits, and another key compiles
+    k = _Kernel(_kfn)
+    out, x = _tensor(), _tensor()
+    meta = dict(BLOCK=128, num_warps=4)
+    L.launch_keyed(k, (1,), (out, x, 37, 0.5), meta, "block128")
+    L.launch_keyed(k, (1,), (out, x, 37, 0.5), meta, "block128")
+    L.launch_keyed(k, (1,), (out, x, 37, 0.5), dict(BLOCK=64, num_warps=4), "block64")
+    assert [e[0] for e in k.log] == ["slow", "fast", "slow"] and k.log[1][3][-2] == 128
+
+
 def test_fast_path_can_be_turned_off_and_checks_the_installed_triton(monkeypatch):
     monkeypatch.setenv("TTORCH_FAST_LAUNCH", "0")
     assert L._fast_path_supported() is False
@@ -160,6 +216,12 @@ def test_fast_path_can_be_turned_off_and_checks_the_installed_triton(monkeypatch
     from triton.runtime.jit import JITFunction
     src = " ".join(inspect.getsource(JITFunction.run).split())
     assert L._fast_path_supported() == ("kernel.packed_metadata, launch_metadata," in src)
+    # the launcher is called directly only where its __call__ is Triton 3.6's (Triton 3.9's is not)
+    from triton.backends.nvidia.driver import CudaLauncher
+    call = " ".join(inspect.getsource(CudaLauncher.__call__).split())
+    assert (L._launcher_class() is CudaLauncher) == ("self.launch_pdl, global_scratch, profile_scratch, *args)" in call
+                                                     and "def __call__(self, gridX, gridY, gridZ, stream, function, "
+                                                     "*args):" in call)
 
 
 # ---------------------------------------------------------------------------- device memory cache

@@ -161,8 +161,9 @@ def test_every_tunable_runs_quick_under_the_interpreter(tmp_cache):
 def test_elementwise_launches_the_stored_winner(tmp_cache, monkeypatch):
     from ttorch.ops import elementwise as E
     seen = []
-    real = E.launch
-    monkeypatch.setattr(E, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
+    real = E.launch_keyed
+    monkeypatch.setattr(E, "launch_keyed", lambda k, grid, a, kw, key: (seen.append((grid, kw)),
+                                                                       real(k, grid, a, kw, key))[1])
     x = ttorch.arange(300.0, device="cuda")
     tune._section()["elementwise"] = {E._ew_key(4, True, 300): tune.Config({"BLOCK": 128}, num_warps=8)}
     y = x + x

@@ -70,6 +70,12 @@ def launch(kernel, grid, *args, **meta):
 
     On a GPU, with the fast path on, a specialization seen before skips Triton's per-call binder
     (see below)."""
+    return launch_keyed(kernel, grid, args, meta, None)
+
+
+def launch_keyed(kernel, grid, args, meta, mkey):
+    """``launch`` for hot callers that build ``meta`` once: ``mkey``, a cheap-to-hash object that
+    stands for ``meta`` in the fast path's key (None: keyed by ``meta``'s items)."""
     rec = _profiling.ACTIVE[0]
     if rec is not None and rec.cuda and not rec.inside_launch:     # ttorch.profiler: time this kernel
         return rec.kernel(launch, kernel, grid, args, meta)
@@ -84,15 +90,14 @@ def launch(kernel, grid, *args, **meta):
     if not _FAST_ON[0] or type(kernel).run is not _JIT_RUN[0]:    # off, or run wrapped (a spy)
         return kernel[grid](*args, **meta)
     try:
-        key, vals = _fast_key(kernel, dev, args, meta)
+        key, vals = _fast_key(kernel, dev, args, meta, mkey)
         hit = _FAST.get(key)
     except TypeError:                   # an unhashable argument: Triton's own path, always
         return kernel[grid](*args, **meta)
     if hit is not None and type(grid) is tuple and _hooks_idle():
-        run, function, packed, tail = hit
+        run, head, tail = hit
         n = len(grid)
-        run(grid[0], grid[1] if n > 1 else 1, grid[2] if n > 2 else 1, 0, function, packed, None, None, None,
-            *vals, *[meta[name] if kw else name for kw, name in tail])
+        run(grid[0], grid[1] if n > 1 else 1, grid[2] if n > 2 else 1, 0, *head, *vals, *tail)
         return None
     k = kernel[grid](*args, **meta)
     if hit is None:
@@ -111,6 +116,10 @@ def launch(kernel, grid, *args, **meta):
 # and runs everything) with device addresses for tensors. Only where the installed Triton's
 # ``JITFunction.run`` makes exactly that call (checked once, from its source), never while a launch
 # hook (a profiler) is registered, nor while ``JITFunction.run`` is wrapped (a test's spy).
+# Where the compiled kernel's launcher is Triton 3.6's ``CudaLauncher`` and the kernel needs no
+# scratch memory, its C ``launch`` is called directly (``__call__`` only adds two scratch
+# allocations that are None here); the parameters after the positional ones are constexprs or
+# defaults fixed by the key, so their values are stored with the entry.
 #
 # On by default since the whole suite passed through it on an H100 (Triton 3.6);
 # ``TTORCH_FAST_LAUNCH=0`` turns it off.
@@ -130,7 +139,7 @@ def _hooks_idle():
     return (e is None or not getattr(e, "calls", True)) and (x is None or not getattr(x, "calls", True))
 
 
-def _fast_key(kernel, dev, args, meta):
+def _fast_key(kernel, dev, args, meta, mkey=None):
     """One pass over the arguments: the specialization key, and the arguments as the launcher
     takes them (tensors as their device addresses: an int pointer skips the launcher's data_ptr()
     call and its cuPointerGetAttribute check). Positional ``tl.constexpr`` parameters are keyed by
@@ -145,15 +154,18 @@ def _fast_key(kernel, dev, args, meta):
             spec.append(a.dtype)
             spec.append(not p & 15)
             vals.append(p)
+        elif t is int:
+            spec.append(1 if a == 1 else (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8))
+            vals.append(a)
         else:
-            spec.append((1 if a == 1 else (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8))
-                        if t is int else _spec(a))
+            spec.append(t if t is float or a is None else _spec(a))
             vals.append(a)
     const = _CONSTEXPR_AT.get(kernel)
     if const is None:
         const = _CONSTEXPR_AT[kernel] = tuple(p.num for p in kernel.params if p.is_constexpr)
-    spec.append(tuple([args[i] for i in const if i < len(args)]))
-    spec.append(tuple(meta.items()))
+    if const:
+        spec.append(tuple([args[i] for i in const if i < len(args)]))
+    spec.append(tuple(meta.items()) if mkey is None else mkey)
     return tuple(spec), vals
 
 
@@ -179,14 +191,34 @@ def _remember(key, kernel, k, nargs, meta):
     tail = []
     for name, p in names[nargs:]:       # the parameters after the positional ones, in order
         if name in meta:
-            tail.append((True, name))
+            tail.append(meta[name])
         elif p.default is not p.empty:
-            tail.append((False, p.default))
+            tail.append(p.default)
         else:
             return
+    head = (function, packed, None, None, None)
+    direct = _direct_launch(run)
+    if direct is not None:
+        run, head = direct, (function,) + _direct_flags(run) + (None, None) + head[1:]
     if len(_FAST) > 4096:
         _FAST.clear()
-    _FAST[key] = (run, function, packed, tuple(tail))
+    _FAST[key] = (run, head, tuple(tail))
+
+
+def _direct_launch(runner):
+    """Triton 3.6's C ``launch`` behind a ``CudaLauncher`` that needs no scratch memory, else None."""
+    if _LAUNCHER_CLS[0] is None or type(runner) is not _LAUNCHER_CLS[0]:
+        return None
+    if getattr(runner, "global_scratch_size", 1) or getattr(runner, "profile_scratch_size", 1):
+        return None
+    return getattr(runner, "launch", None)
+
+
+def _direct_flags(runner):
+    return runner.launch_cooperative_grid, runner.launch_pdl
+
+
+_LAUNCHER_CLS = [None]                  # CudaLauncher, where its __call__ is the one described above
 
 
 def _fast_path_supported():
@@ -205,8 +237,24 @@ def _fast_path_supported():
     _JIT_RUN[0] = JITFunction.run
     expected = ("kernel.run(grid_0, grid_1, grid_2, stream, kernel.function, kernel.packed_metadata, "
                 "launch_metadata,")
+    _LAUNCHER_CLS[0] = _launcher_class()
     return expected in " ".join(src.split()) and "knobs.runtime.launch_exit_hook, *bound_args.values())" in \
         " ".join(src.split())
+
+
+def _launcher_class():
+    """Triton's ``CudaLauncher`` where its ``__call__`` only allocates the two scratch buffers and
+    calls ``self.launch(grid, stream, function, cooperative, pdl, scratch, scratch, *args)`` (3.6)."""
+    import inspect
+    try:
+        from triton.backends.nvidia.driver import CudaLauncher
+        src = " ".join(inspect.getsource(CudaLauncher.__call__).split())
+    except (ImportError, OSError, TypeError, AttributeError):
+        return None
+    call = ("self.launch(gridX, gridY, gridZ, stream, function, self.launch_cooperative_grid, self.launch_pdl, "
+            "global_scratch, profile_scratch, *args)")
+    head = "def __call__(self, gridX, gridY, gridZ, stream, function, *args):"
+    return CudaLauncher if src.startswith(head) and call in src and src.count("self.launch(") == 1 else None
 
 
 if not SIMULATED:

@@ -12,7 +12,7 @@ import triton.language as tl
 
 from .. import _dtype as D, tune
 from .._tensor import Tensor, _numel
-from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._launch import launch, launch_keyed, cdiv, next_pow2, SIMULATED
 from ._op import Op
 
 MAX_RANK = 4
@@ -280,15 +280,23 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
     if cfg is not None and type(cfg) is dict:                   # stored winners: this size's bucket
         cfg = cfg.get(_ew_key(out.dtype.itemsize, contig, n))
     block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (_block(n), 4)
+    mkey = (fn, nin, scal[0], scal[1], scal[2], compute, block, warps)
+    meta = _EW_META.get(mkey)
+    if meta is None:
+        meta = _EW_META[mkey] = dict(FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2],
+                                     COMPUTE=_TL[compute], BLOCK=block, num_warps=warps)
     if contig:
-        launch(_ew_contig_kernel, ((n + block - 1) // block,), out, ops[0], ops[1], ops[2], n, p0, p1, FN=fn,
-               NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute], BLOCK=block,
-               num_warps=warps)
+        launch_keyed(_ew_contig_kernel, ((n + block - 1) // block,), (out, ops[0], ops[1], ops[2], n, p0, p1), meta,
+                     mkey)
         return out
-    launch(_ew_kernel, ((n + block - 1) // block,), out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat,
-           FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2], COMPUTE=_TL[compute],
-           BLOCK=block, num_warps=warps)
+    launch_keyed(_ew_kernel, ((n + block - 1) // block,), (out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat),
+                 meta, mkey)
     return out
+
+
+# ew_launch's keyword arguments per (fn, operand count, scalar operands, compute dtype, block, warps):
+# built once, and that tuple keys them in the launch fast path (cheaper to hash than the dict's items)
+_EW_META = {}
 
 
 def _split_launch(fn, out, operands, compute, p0, p1):
