@@ -61,9 +61,11 @@ def main():
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY) at the
     GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
-    (gemm._FMA_ROW_MAJOR_B_FROM_M) and of x (gemm._FMA_M_MAJOR_A_FROM_N); a 3-channel convolution's forward and weight gradient with
-    (channel, tap) as one axis or taps outside (conv._taps_outside); a classifier head's product
-    with and without split K (gemm._split_k); a transposing copy by tiles or by the elementwise kernel
+    (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
+    3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
+    outside (conv._taps_outside), on TF32 (PyTorch's default cudnn.allow_tf32) or IEEE FMAs; a
+    classifier head's product with and without split K (gemm._split_k); a transposing copy by tiles
+    or by the elementwise kernel
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper). ``small``: the same code on toy shapes (the tests run it on
     the simulated device)."""
@@ -101,8 +103,10 @@ def _ab_checks(timer, small=False):
 
     def conv_step():
         F.conv2d(img, wc, padding=1).sum().backward()
+    from ttorch.backends import cudnn
     yield "conv2d fp32 128x3x32x32 -> 32 fwd+wgrad", timer(
-        {"flat": conv_step, "taps": toggled(conv_step, conv, "_taps_outside", lambda *a: True)})
+        {"flat": conv_step, "taps": toggled(conv_step, conv, "_taps_outside", lambda *a: True),
+         "ieee": toggled(conv_step, cudnn, "allow_tf32", False)})
     h, wh = ttorch.randn(128 // d, 4096 // d, device="cuda"), ttorch.randn(10, 4096 // d, device="cuda")
     fn = lambda: F.linear(h, wh)                                      # noqa: E731
     yield "linear fp32 128x4096 -> 10", timer({"split_k": fn, "one_part": toggled(fn, gemm, "_split_k",

@@ -27,19 +27,22 @@ def main():
     for kind in ("fwd", "dkdv", "dq"):
         for e in (64, 128):
             _tune("flash_attention", (kind, "float16", 4, 16, 2048, e, True))
-    # the GPT-2-like step's float32 products in the layouts they run in: the input gradient dY @ W
-    # ("nn"; the forward x @ W^T runs as "nn" too, W copied row-major) and the weight gradient
-    # dY^T @ X ("tn")
+    # the GPT-2-like step's float32 products in the layouts they run in: the forward x @ W^T and the
+    # input gradient dY @ W (W copied row-major; from 2048 outputs on, x or dY copied (K, M): "tn",
+    # gemm._FMA_M_MAJOR_A_FROM_N) and the weight gradient dY^T @ X ("tn")
     widths = [(2304, 768), (768, 768), (3072, 768), (768, 3072), (50304, 768)]      # (out, in) of each Linear
-    _gemm("float32", "ieee", [(8192, i, o, "nn") for o, i in widths] + [(o, i, 8192, "tn") for o, i in widths])
+    lay = lambda n: "tn" if n >= 2048 else "nn"                                    # noqa: E731
+    _gemm("float32", "ieee", [(8192, o, i, lay(o)) for o, i in widths] + [(8192, i, o, lay(i)) for o, i in widths]
+          + [(o, i, 8192, "tn") for o, i in widths])
     # float32 attention at the GPT-2-like step's shape (B 8, 12 heads, T 1024, head dim 64, causal)
     for kind in ("fwd", "dkdv", "dq"):
         _tune("flash_attention", (kind, "float32", 8, 12, 1024, 64, True))
-    # the CNN step's two float32 convolutions (batch 128, 3x3, padding 1); its first layer needs no dgrad
+    # the CNN step's two float32 convolutions (batch 128, 3x3, padding 1), on TF32 as PyTorch's default
+    # cudnn.allow_tf32 runs them; its first layer needs no dgrad
     for kind, layers in (("fwd", ((128, 3, 32, 32), (128, 32, 16, 64))),
                          ("wgrad", ((128, 3, 32, 32), (128, 32, 16, 64))), ("dgrad", ((128, 32, 16, 64),))):
         for layer in layers:
-            _tune("conv2d", (kind, "float32", *layer))
+            _tune("conv2d", (kind, "tf32", *layer))
     _gemm("bfloat16", "ieee", llm[1:])
     _gemm("float32", "tf32", llm[:1])
     _gemm("float16", "ieee", llm)

@@ -22,3 +22,25 @@ def device(request):
 def _seed():
     ttorch.manual_seed(0)
     np.random.seed(0)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tf32_default: keep cudnn.allow_tf32 at PyTorch's default on a real GPU")
+
+
+@pytest.fixture(autouse=True)
+def _full_precision_convolutions(request):
+    """On a real GPU, float32 convolutions run with cudnn.allow_tf32 off, as PyTorch's own tests
+    run theirs: the tests compare against float64 NumPy at float32 tolerances, and TF32 keeps 10
+    mantissa bits. The simulated device computes TF32 products in full float32, so there the
+    default (on) stays and every test runs the TF32 path. ``tf32_default`` tests keep it anyway."""
+    from ttorch.backends import cudnn
+    from ttorch.cuda import _driver
+    if _driver.SIMULATED or request.node.get_closest_marker("tf32_default"):
+        yield
+        return
+    old, cudnn.allow_tf32 = cudnn.allow_tf32, False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32 = old

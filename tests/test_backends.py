@@ -25,6 +25,7 @@ def _restore():
         setattr(cudnn, n, v)
 
 
+@pytest.mark.tf32_default
 def test_defaults_are_pytorchs():
     m = ttorch.backends.cuda.matmul
     assert m.allow_tf32 is False
@@ -63,6 +64,7 @@ def test_bad_precision_and_unknown_attributes():
         ttorch.backends.cuda.matmul.allow_tf33 = True
 
 
+@pytest.mark.tf32_default
 def test_stored_flags():
     m = ttorch.backends.cuda.matmul
     m.allow_fp16_reduced_precision_reduction = False

@@ -60,7 +60,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             log.append(f"a{a[0].stride()}")
         return real_g(k, g, *a, **m)
     monkeypatch.setattr(gemm, "launch", gemm_launch)
-    monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: log.append(f"taps={m['TAPS']}") or real_c(k, g, *a, **m))
+    monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: log.append(f"taps={m.get('TAPS')}") or log.append(
+        m["PREC"]) or real_c(k, g, *a, **m))
     arms = {}
 
     def timer(fns):
@@ -72,13 +73,14 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_FMA_M_MAJOR_A_FROM_N", 16)      # the toy linear has 192 outputs
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
     assert len(cases) == 7 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
-                                             "flat", "taps", "split_k", "one_part", "tiles", "elementwise",
-                                             "k_major_copy", "b_row_major"}
+                                             "flat", "taps", "ieee", "split_k", "one_part", "tiles",
+                                             "elementwise", "k_major_copy", "b_row_major"}
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"]
     assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)", "a(1, 2048)"} and "split" in arms["split_k"]
     assert arms["b_in_place"] == {"_transpose_kernel", "b(1, 48)", "a(1, 2048)"}
     assert arms["a_in_place"] == {"_transpose_kernel", "b(192, 1)", "a(48, 1)"}
     assert arms["flat"] >= {"taps=False"} and "taps=False" not in arms["taps"] and "split" not in arms["one_part"]
+    assert "tf32" in arms["flat"] and "ieee" not in arms["flat"] and arms["ieee"] >= {"ieee", "taps=False"}
     assert arms["tiles"] == {"_transpose_kernel"} and arms["elementwise"] == {"_ew_kernel"}
     assert arms["k_major_copy"] >= {"_transpose_kernel", "b(1, 256)"} and "b(256, 1)" not in arms["k_major_copy"]
     assert "b(256, 1)" in arms["b_row_major"] and "_transpose_kernel" not in arms["b_row_major"]
@@ -119,4 +121,5 @@ def test_sanitize_pass_matches_cpu_on_the_simulated_device():
     r = subprocess.run([sys.executable, "benchmarks/sanitize.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=300)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok", "DIFF"))]
-    assert r.returncode == 0 and len(lines) == 10 and all(ln.startswith("ok") for ln in lines), r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0 and len(lines) == 10 and all(ln.startswith("ok") for ln in lines), \
+        r.stdout + r.stderr[-2000:]

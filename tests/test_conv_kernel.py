@@ -111,6 +111,40 @@ def test_taps_and_flat_loops_agree(taps, monkeypatch):
     assert chosen == [taps] * (2 * len(cases))
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.tf32_default
+def test_float32_convolutions_follow_cudnn_allow_tf32(monkeypatch):
+    # PyTorch's default (cudnn.allow_tf32 on) runs float32 convolutions on TF32 tensor cores: each
+    # kernel (forward, input and weight gradients) gets PREC "tf32" and a tensor-core tile; off,
+    # "ieee"; half types ignore it. Values within TF32's 10-bit mantissa of the float64 reference
+    from ttorch.backends import cudnn
+    from ttorch.ops import conv
+    seen = []
+    real = conv.launch
+    monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: seen.append(m["PREC"]) or real(k, g, *a, **m))
+    rng = np.random.default_rng(2)
+    xs, ws, s, p, d, g = (2, 6, 9, 8), (5, 6, 3, 3), (1, 1), (1, 1), (1, 1), 1
+    x, w, dy = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal((2, 5, 9, 8))
+    for tf32, want in ((True, "tf32"), (False, "ieee")):
+        monkeypatch.setattr(cudnn, "allow_tf32", tf32)
+        seen.clear()
+        xt, wt = T(x, "cuda", grad=True), T(w, "cuda", grad=True)
+        y = F.conv2d(xt, wt, None, stride=s, padding=p, dilation=d, groups=g)
+        y.backward(T(dy, "cuda"))
+        assert seen == [want] * 3
+        np.testing.assert_allclose(to_np(y), ref_conv(x, w, None, s, p, d, g), rtol=3e-3, atol=3e-3 * 54 ** 0.5)
+        dx, dw = ref_grads(xs, x, w, dy, s, p, d, g)[:2]
+        np.testing.assert_allclose(to_np(xt.grad), dx, rtol=3e-3, atol=3e-3 * 45 ** 0.5)
+        np.testing.assert_allclose(to_np(wt.grad), dw, rtol=3e-3, atol=3e-3 * 144 ** 0.5)
+    monkeypatch.setattr(cudnn, "allow_tf32", True)
+    seen.clear()
+    F.conv2d(T(x, "cuda").half(), T(w, "cuda").half())
+    assert seen == ["ieee"]
+    monkeypatch.setattr(conv, "SIMULATED", False)                          # a GPU's untuned tiles:
+    assert conv._pick(f32, "tf32", 4096, 64, 576, 1) in conv._HALF          # the tensor cores' for TF32
+    assert conv._pick(f32, "ieee", 4096, 64, 576, 1) in conv.CONFIGS[f32]   # the FMAs' otherwise
+
+
 def test_conv1d_forward_and_gradients(device):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)

@@ -120,7 +120,8 @@ def test_flattened_loops(monkeypatch, b_t):
     flat = tune.Config(dict(TILE.kwargs, TMA=2), num_warps=4, num_stages=1)
     real_lookup, real_launch, seen = tune.lookup, gemm.launch, []
     monkeypatch.setattr(gemm.tune, "lookup", lambda name, b: flat if name == "gemm" else real_lookup(name, b))
-    monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: seen.append((k, m["FLATTEN"])) or real_launch(k, g, *a, **m))
+    monkeypatch.setattr(gemm, "launch", lambda k, g, *a, **m: seen.append((k, m["FLATTEN"]))
+                        or real_launch(k, g, *a, **m))
     x, w, bias = R(37, 40), R(72, 40, seed=6), R(72, seed=7)
     wt = cuda(w) if b_t else cuda(np.ascontiguousarray(w.T)).t()
     out = F.linear(cuda(x), wt, cuda(bias))

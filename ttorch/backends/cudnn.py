@@ -2,8 +2,9 @@
 
 ttorch has no cuDNN: convolutions on cuda are Triton kernels. ``enabled`` (True), ``benchmark``
 (False), ``benchmark_limit`` (10), ``deterministic`` (False) and ``allow_tf32`` (True, PyTorch's
-default for convolutions) keep PyTorch's defaults so that programs setting them run unchanged;
-none changes what ttorch computes unless a kernel's docstring says it reads one.
+default for convolutions) keep PyTorch's defaults so that programs setting them run unchanged.
+``allow_tf32`` is read as PyTorch reads it: float32 convolutions on cuda (forward and both
+gradients) run on TF32 tensor cores while it is on; the others change nothing ttorch computes.
 ``is_available()`` is False and ``version()`` None.
 """
 from contextlib import contextmanager

@@ -18,7 +18,9 @@ the weight-gradient kernel gives each program one tap: a tap's padding/stride ma
 vector and a tile's addresses one 2-D add, with no div/mod per element. Groups are grid axis 1.
 
 Accumulation is fp32 (fp64 for float64, through ``tl.dot`` on fp64, or broadcast FMAs on Tritons
-without it, as in ``matmul.py``). fp32 products use full-precision FMAs (no TF32). On cpu the
+without it, as in ``matmul.py``). fp32 products run on TF32 tensor cores while
+``ttorch.backends.cudnn.allow_tf32`` is on (PyTorch's default for convolutions), else on
+full-precision FMAs. On cpu the
 same three ops run as im2col + BLAS (``np.matmul``; half types in float32). Backward rules call
 these ops, so every gradient is itself differentiable. Padding is symmetric per dim; callers pad
 first for asymmetric padding or other padding modes. conv1d is conv2d with H = 1.
@@ -28,6 +30,7 @@ import functools
 import numpy as np
 
 from .. import _dtype as D, tune
+from ..backends import cudnn as _cudnn
 from .._tensor import Tensor
 from ._launch import launch, cdiv, SIMULATED
 from ._op import Op
@@ -47,12 +50,18 @@ _FMA = (32, 32, 8, 8, 4, 2)       # float64 without tl.dot: the K slab lives in 
 _WAVE = 128                       # about one program per SM (132 on H100)
 
 
+def _prec(dt):
+    """``tl.dot``'s input precision: TF32 for float32 while ``ttorch.backends.cudnn.allow_tf32`` is
+    on (PyTorch's default: its cuDNN convolutions take TF32 on Ampere and later), else IEEE."""
+    return "tf32" if dt is D.float32 and _cudnn.allow_tf32 else "ieee"
+
+
 def _pick(dt, prec, m, n, k, batch, kind=None):
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
     if kind is not None and prec != "fma":
-        won = tune.lookup("conv2d", _tune_key(kind, dt, m, n, k))
+        won = tune.lookup("conv2d", _tune_key(kind, dt, m, n, k, prec))
         if won is not None:
             return _cfg_tile(won)
     if SIMULATED:
@@ -61,10 +70,11 @@ def _pick(dt, prec, m, n, k, batch, kind=None):
         return (16 if m <= 64 else 64, 16 if n <= 16 else 32 if n <= 32 else 64, 16 if k <= 16 else 32, 2, 4, 1)
     if prec == "fma":
         return _FMA
-    for cfg in CONFIGS[dt]:
+    cfgs = _HALF if prec == "tf32" else CONFIGS[dt]       # tensor cores: the half tiles
+    for cfg in cfgs:
         if cdiv(m, cfg[0]) * cdiv(n, cfg[1]) * batch >= _WAVE:
             return cfg
-    return CONFIGS[dt][-1]
+    return cfgs[-1]
 
 
 # ------------------------------------------------------------------------------ tuning
@@ -73,17 +83,24 @@ def _pick(dt, prec, m, n, k, batch, kind=None):
 # float64 keeps its one tile. Untuned shapes take ``_pick``'s wave heuristic.
 _TUNE_SPACE = {"half": _HALF + [(128, 128, 32, 8, 8, 3), (64, 32, 32, 8, 4, 3)],
                "float32": CONFIGS[D.float32] + [(128, 64, 32, 8, 8, 3)]}
+_TUNE_SPACE["tf32"] = _TUNE_SPACE["half"]      # float32 on tensor cores (4-byte elements: 96 KiB at most)
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
 
-def _tune_key(kind, dt, m, n, k):
-    return (kind, dt.name, tune.bucket(m), tune.bucket(n), tune.bucket(k))
+def _tune_key(kind, dt, m, n, k, prec="ieee"):
+    """Buckets per kernel, dtype ("tf32" for float32 on tensor cores) and implicit-GEMM M/N/K."""
+    return (kind, "tf32" if prec == "tf32" else dt.name, tune.bucket(m), tune.bucket(n), tune.bucket(k))
 
 
 def _tune_configs(b):
     if b[1] == "float64":
         return [_as_config(CONFIGS[D.float64][0])]
-    return [_as_config(t) for t in _TUNE_SPACE["float32" if b[1] == "float32" else "half"]]
+    return [_as_config(t) for t in _TUNE_SPACE[b[1] if b[1] in ("float32", "tf32") else "half"]]
+
+
+def _dtype_prec(name):
+    """A tuning problem's dtype name ("tf32": float32 with TF32 on) as (dtype, precision)."""
+    return (D.float32, "tf32") if name == "tf32" else (getattr(D, name), "ieee")
 
 
 def _tune_problems(quick):
@@ -91,13 +108,13 @@ def _tune_problems(quick):
         return [(kind, "float32", 1, 3, 6, 4) for kind in ("fwd", "dgrad", "wgrad")]
     # (N, C, HW, OC) of ResNet-like layers, 3x3, padding 1
     layers = [(32, 64, 56, 64), (32, 128, 28, 128), (32, 256, 14, 256), (32, 512, 7, 512)]
-    return [(kind, dt, *layer) for kind in ("fwd", "dgrad", "wgrad") for dt in ("float16", "bfloat16", "float32")
-            for layer in layers]
+    return [(kind, dt, *layer) for kind in ("fwd", "dgrad", "wgrad")
+            for dt in ("float16", "bfloat16", "tf32", "float32") for layer in layers]
 
 
 def _tune_bench(cfg, kind, dtype, n, c, hw, oc):
     from .random import randn
-    dt = getattr(D, dtype)
+    dt, prec = _dtype_prec(dtype)
     x, w = randn(n, c, hw, hw, device="cuda").to(dt), randn(oc, c, 3, 3, device="cuda").to(dt)
     dy = randn(n, oc, hw, hw, device="cuda").to(dt)
     geo = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
@@ -107,20 +124,23 @@ def _tune_bench(cfg, kind, dtype, n, c, hw, oc):
 
     def run():
         _FORCE[kind] = _cfg_tile(cfg)
+        tf32, _cudnn.allow_tf32 = _cudnn.allow_tf32, prec == "tf32"
         try:
             call()
         finally:
             _FORCE.pop(kind, None)
+            _cudnn.allow_tf32 = tf32
     return run
 
 
 def _tune_key_of(kind, dtype, n, c, hw, oc):
     mnk = {"fwd": (n * hw * hw, oc, c), "dgrad": (n * hw * hw, c, oc), "wgrad": (oc, c, n * hw * hw)}[kind]
-    return _tune_key(kind, getattr(D, dtype), *mnk)
+    dt, prec = _dtype_prec(dtype)
+    return _tune_key(kind, dt, *mnk, prec)
 
 
 tune.register(tune.Tunable("conv2d", configs=_tune_configs, heuristic=lambda b: _as_config(
-    _pick(getattr(D, b[1]), "ieee", b[2], b[3], b[4], 1) if not SIMULATED else CONFIGS[getattr(D, b[1])][-1]),
+    _pick(*_dtype_prec(b[1]), b[2], b[3], b[4], 1) if not SIMULATED else CONFIGS[_dtype_prec(b[1])[0]][-1]),
     key=_tune_key_of, problems=_tune_problems, bench=_tune_bench,
     doc="implicit-GEMM convolution forward, input and weight gradients: tiles, warps, stages"))
 
@@ -152,7 +172,7 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
                ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
                TAPS=_taps_outside(CG, KH * KW, bk), num_warps=warps, num_stages=stages)
         return y
-    return with_fp64_fallback(run, x.dtype)
+    return with_fp64_fallback(run, x.dtype, _prec(x.dtype))
 
 
 def _taps_outside(cg, taps, bk):
@@ -182,7 +202,7 @@ def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
                HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
                GROUP_M=gm, num_warps=warps, num_stages=stages)
         return dx
-    return with_fp64_fallback(run, dy.dtype)
+    return with_fp64_fallback(run, dy.dtype, _prec(dy.dtype))
 
 
 def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
@@ -211,7 +231,7 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
                *_geo(stride, padding, dilation), per, ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm,
                BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, TAPS=taps, num_warps=warps, num_stages=stages)
         return out if splits == 1 else out.sum(0).to(x.dtype)
-    return with_fp64_fallback(run, x.dtype)
+    return with_fp64_fallback(run, x.dtype, _prec(x.dtype))
 
 
 # ------------------------------------------------------------------------------ NumPy (im2col + BLAS)
@@ -372,6 +392,8 @@ def _specs(which):
         if dt is not D.float64:     # the tiles only the tuner picks
             variants += [(cfg, "ieee", False) for cfg in _TUNE_SPACE["float32" if dt is D.float32 else "half"]
                          if cfg not in cfgs]
+        if dt is D.float32:         # TF32 (cudnn.allow_tf32, on by default): the tensor-core tiles
+            variants += [(cfg, "tf32", i == 0) for i, cfg in enumerate(_TUNE_SPACE["tf32"])]
         if dt is D.float64:
             variants.append((_FMA, "fma", False))
         for (bm, bn, bk, gm, warps, stages), prec, has_b in variants:
