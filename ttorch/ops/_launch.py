@@ -131,6 +131,7 @@ _JIT_RUN = [None]                       # JITFunction.run as installed: a wrappe
 _CONSTEXPR_AT = {}                      # kernel -> the positions of its tl.constexpr parameters
 _knobs = None
 _I32, _U63 = 1 << 31, 1 << 63
+_INT_SPEC = {}                          # int -> what Triton specializes on (sizes and strides repeat)
 
 
 def _hooks_idle():
@@ -155,7 +156,12 @@ def _fast_key(kernel, dev, args, meta, mkey=None):
             spec.append(not p & 15)
             vals.append(p)
         elif t is int:
-            spec.append(1 if a == 1 else (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8))
+            k = _INT_SPEC.get(a)
+            if k is None:
+                k = 1 if a == 1 else (2 if a % 16 else 3) + (0 if -_I32 <= a < _I32 else 4 if a < _U63 else 8)
+                if len(_INT_SPEC) < 65536:
+                    _INT_SPEC[a] = k
+            spec.append(k)
             vals.append(a)
         else:
             spec.append(t if t is float or a is None else _spec(a))

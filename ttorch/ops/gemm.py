@@ -315,6 +315,10 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
     if split is not None:
         return _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg, *split)
     inner = sizes[-1]
+    if len(sizes) == 1 and inner <= _MAX_GRID_Y:      # one launch (the common case): no index loop
+        launch(_gemm_kernel, (tiles, inner), a, b, c, out, M, N, K, bst[0][-1], sa[-2], sa[-1], bst[1][-1], sb[-2],
+               sb[-1], bst[2][-1], sc[-2], sc[-1], bst[3][-1], so[-2], so[-1], a_hi, a_lo, b_hi, b_lo, **meta)
+        return out
     # leading batch dims that don't merge loop here; the last one is grid axis 1
     for idx in itertools.product(*[range(s) for s in sizes[:-1]]):
         for start in range(0, inner, _MAX_GRID_Y):
