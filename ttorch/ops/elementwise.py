@@ -385,7 +385,7 @@ def _transpose_specs():
     """Each dtype with round sizes and strides (the launcher marks them divisible by 16: 16-byte
     vectors on both sides), and float32 with odd ones (scalar accesses)."""
     from ._aot import KernelSpec, ptr
-    sig = {"R": "i32", "C": "i32", "s_sb": "i64", "s_sc": "i64", "s_db": "i64", "s_dr": "i64"}
+    sig = {n: "i32" for n in ("R", "C", "s_sb", "s_sc", "s_db", "s_dr")}     # as launched (values under 2^31)
     return [KernelSpec(_transpose_kernel, {"dst_ptr": ptr(dt), "src_ptr": ptr(dt), **sig}, {"BLOCK": _T_BLOCK},
                        num_warps=4, label=f"transpose {dt}{'' if rnd else ' odd sizes'}",
                        divisible=["dst_ptr", "src_ptr"] + (list(sig) if rnd else []))
