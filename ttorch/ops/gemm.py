@@ -281,23 +281,33 @@ _FMA_M_MAJOR_A_FROM_M = 128
 _TF32_K_MAJOR_FROM = 256
 
 
+def _restored(t, rows, cols, st, by_columns):
+    """A copy of operand ``t``'s (rows, cols) matrix (last two strides ``st``) stored row by row, or
+    column by column (``by_columns``: the copy of its transpose, viewed back): the operand the
+    kernel reads instead, and its (row, column) strides."""
+    if by_columns:
+        c = t.detach()._view((cols, rows), (st[-1], st[-2]), t._offset).contiguous()
+        return c._view((rows, cols), (1, rows), 0), (1, rows)
+    return t.detach()._view((rows, cols), (st[-2], st[-1]), t._offset).contiguous(), (cols, 1)
+
+
 def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
     bm, bn, bk, gm, warps, stages = cfg[:6]
     if prec == "ieee" and b.dtype is D.float32 and sb[-2] == 1 and sb[-1] != 1 and N > 1 and K > 1 \
             and M >= _FMA_ROW_MAJOR_B_FROM_M and _numel(sizes) == 1:
-        b = b.detach()._view((K, N), (sb[-2], sb[-1]), b._offset).contiguous()
-        sb, bst = (N, 1), [bst[0], [0], bst[2], bst[3]]
+        b, sb = _restored(b, K, N, sb, by_columns=False)
+        bst = [bst[0], [0], bst[2], bst[3]]
     if prec == "ieee" and a.dtype is D.float32 and sa[-1] == 1 and sa[-2] != 1 and K > 1 \
             and M >= _FMA_M_MAJOR_A_FROM_M and N >= _FMA_M_MAJOR_A_FROM_N and _numel(sizes) == 1:
-        a = a.detach()._view((K, M), (sa[-1], sa[-2]), a._offset).contiguous()._view((M, K), (1, M), 0)
-        sa, bst = (1, M), [[0], bst[1], bst[2], bst[3]]
+        a, sa = _restored(a, M, K, sa, by_columns=True)
+        bst = [[0], bst[1], bst[2], bst[3]]
     if prec == "tf32" and _numel(sizes) == 1 and K > 1 and _hopper(out.device.index or 0):
         if sb[-1] == 1 and sb[-2] != 1 and N > 1 and M >= _TF32_K_MAJOR_FROM:      # B (K, N) row-major
-            b = b.detach()._view((N, K), (sb[-1], sb[-2]), b._offset).contiguous()._view((K, N), (1, K), 0)
-            sb, bst = (1, K), [bst[0], [0], bst[2], bst[3]]
+            b, sb = _restored(b, K, N, sb, by_columns=True)
+            bst = [bst[0], [0], bst[2], bst[3]]
         if sa[-2] == 1 and sa[-1] != 1 and M > 1 and N >= _TF32_K_MAJOR_FROM:      # A stored (K, M)
-            a = a.detach()._view((M, K), (sa[-2], sa[-1]), a._offset).contiguous()
-            sa, bst = (K, 1), [[0], bst[1], bst[2], bst[3]]
+            a, sa = _restored(a, M, K, sa, by_columns=False)
+            bst = [[0], bst[1], bst[2], bst[3]]
     a_hi, a_lo = _split(alpha, acc)
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
