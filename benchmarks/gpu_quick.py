@@ -49,6 +49,17 @@ def main():
         h = host_us({"ttorch": fn}, sync)["ttorch"]
         print(f"host µs {name}: {h:.2f}")
         rows.append(dict(case=f"host us {name}", ttorch_us=h))
+    if fast:                        # the fast path through CompiledKernel.run, not the C launch behind it
+        cls, L._LAUNCHER_CLS[0] = L._LAUNCHER_CLS[0], None
+        L._FAST.clear()
+        try:
+            h = host_us({"ttorch": raw}, sync)["ttorch"]
+        finally:
+            L._LAUNCHER_CLS[0] = cls
+            L._FAST.clear()
+        print(f"host µs launch of _ew_contig_kernel (fast path via CompiledKernel.run, direct C launch "
+              f"{'on' if cls else 'off'} otherwise): {h:.2f}")
+        rows.append(dict(case="host us launch via CompiledKernel.run", ttorch_us=h))
     # A/B checks of choices made without a GPU (each pair timed interleaved in one timer call)
     for case, ms in _ab_checks(timer):
         print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()))

@@ -122,7 +122,7 @@ def launch_keyed(kernel, grid, args, meta, mkey):
 # defaults fixed by the key, so their values are stored with the entry.
 #
 # On by default since the whole suite passed through it on an H100 (Triton 3.6);
-# ``TTORCH_FAST_LAUNCH=0`` turns it off.
+# ``TTORCH_FAST_LAUNCH=0`` turns it off, ``TTORCH_DIRECT_LAUNCH=0`` only the direct C ``launch``.
 from .._tensor import Tensor as _Tensor  # noqa: E402
 
 _FAST = {}
@@ -243,7 +243,8 @@ def _fast_path_supported():
     _JIT_RUN[0] = JITFunction.run
     expected = ("kernel.run(grid_0, grid_1, grid_2, stream, kernel.function, kernel.packed_metadata, "
                 "launch_metadata,")
-    _LAUNCHER_CLS[0] = _launcher_class()
+    if os.environ.get("TTORCH_DIRECT_LAUNCH", "1") != "0":
+        _LAUNCHER_CLS[0] = _launcher_class()
     return expected in " ".join(src.split()) and "knobs.runtime.launch_exit_hook, *bound_args.values())" in \
         " ".join(src.split())
 
