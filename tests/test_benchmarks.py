@@ -53,6 +53,9 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(elementwise, "launch", lambda k, g, *a, **m: log.append(k.__name__) or real_e(k, g, *a, **m))
     monkeypatch.setattr(elementwise, "launch_keyed", lambda k, *a: log.append(k.__name__) or real_ek(k, *a))
     monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
+    real_a = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (k is attention._attn_bwd_dq_kernel
+                                                                and log.append("dq")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}")
@@ -71,11 +74,17 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             arms[name] = set(log)
         return {name: 1.0 for name in fns}
     monkeypatch.setattr(gemm, "_FMA_M_MAJOR_A_FROM_N", 16)      # the toy linear has 192 outputs
+    monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)     # a real GPU's attention tiles span the toy L
+    monkeypatch.setattr(gemm, "_WAVE", 4)                       # the toy weight gradients: 9 and 36 tiles
+    monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 7 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 9 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
-                                             "elementwise", "k_major_copy", "b_row_major"}
-    assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"]
+                                             "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
+                                             "dq_kernel"}
+    assert "split" in arms["split_long_k"] and "split" not in arms["whole_k"]
+    assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"] and "dq" not in arms["t_copy"]
+    assert "dq" in arms["dq_kernel"]                                     # dQ by atomics unless toggled off
     assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)", "a(1, 2048)"} and "split" in arms["split_k"]
     assert arms["b_in_place"] == {"_transpose_kernel", "b(1, 48)", "a(1, 2048)"}
     assert arms["a_in_place"] == {"_transpose_kernel", "b(192, 1)", "a(48, 1)"}
@@ -114,6 +123,8 @@ def test_tune_targets_problems_fit_their_kernels(monkeypatch):
     assert ("flash_attention", ("fwd", "float32", 8, 12, 1024, 64, True)) in seen
 
 
+@pytest.mark.skipif(__import__("ttorch").cuda.is_available() and not __import__("ttorch").cuda._driver.SIMULATED,
+                    reason="a real GPU: gpu_check.sh runs sanitize.py on it (the interpreter cannot share the machine)")
 def test_sanitize_pass_matches_cpu_on_the_simulated_device():
     # benchmarks/sanitize.py is what compute-sanitizer runs on a GPU (gpu_check.sh); here each of its
     # cases runs on the simulated device and must match the cpu device
