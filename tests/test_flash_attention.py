@@ -119,17 +119,22 @@ def test_gqa(device, causal):
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 @pytest.mark.parametrize("t_copy", [False, True])
-def test_float32_reads_transposed_copies_or_not(t_copy, monkeypatch):
-    # float32 reads K^T, V^T, Q^T and dO^T from (E, N) copies (attention._T_COPY) or in place: both
-    # ways on ragged causal blocks, GQA, odd head dims and a mask with a dead row
+@pytest.mark.parametrize("dq_atomic", [False, True])
+def test_float32_reads_transposed_copies_or_not(t_copy, dq_atomic, monkeypatch):
+    # float32 reads K^T, V^T, Q^T and dO^T from (E, N) copies (attention._T_COPY) or in place, and
+    # takes dQ from the dK/dV kernel by atomics (attention._DQ_ATOMIC) or from the dQ kernel: each
+    # way on ragged causal blocks, GQA, odd head dims and a mask with a dead row
     from ttorch.ops import attention
     monkeypatch.setattr(attention, "_T_COPY", [t_copy])
+    monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
     monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)          # tiny shapes copy too
-    copies = []
-    real = attention._transposed
+    copies, kernels = [], []
+    real, real_launch = attention._transposed, attention.launch
     monkeypatch.setattr(attention, "_transposed", lambda t: copies.append(t.shape) or real(t))
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: kernels.append(k) or real_launch(k, *a, **m))
     check("cuda", 1, 2, 2, 19, 17, 12, 5, causal=True)
-    assert len(copies) == (5 if t_copy else 0)                      # K^T; Q^T, dO^T; K^T, V^T
+    assert len(copies) == ((3 if dq_atomic else 5) if t_copy else 0)  # K^T; Q^T, dO^T; K^T, V^T
+    assert (attention._attn_bwd_dq_kernel in kernels) is not dq_atomic
     check("cuda", 1, 4, 2, 37, 50, 8, 6)
     mask = np.random.default_rng(8).uniform(size=(2, 1, 5, 7)) > 0.5
     mask[1, 0, 3] = False
@@ -271,10 +276,13 @@ def test_head_transposed_inputs_keep_their_layout():
     np.testing.assert_allclose(to_np(qkv.grad), want, rtol=1e-4, atol=1e-5)
 
 
-def test_split_qkv_gradients_are_joined_without_a_copy(monkeypatch):
+@pytest.mark.parametrize("dq_atomic", [False, True])
+def test_split_qkv_gradients_are_joined_without_a_copy(dq_atomic, monkeypatch):
     """dq, dk, dv of a split qkv are pieces of one buffer, so the split's backward is a view: no
-    copy kernel runs between the attention backward and the projection's backward."""
-    from ttorch.ops import elementwise
+    copy kernel runs between the attention backward and the projection's backward (float32 dQ by
+    atomics: one fill, its zeros)."""
+    from ttorch.ops import attention, elementwise
+    monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
     B, L, H, E = 2, 5, 2, 4
     rng = np.random.default_rng(6)
     w = rng.standard_normal((B, L, 3 * H * E))
@@ -287,7 +295,7 @@ def test_split_qkv_gradients_are_joined_without_a_copy(monkeypatch):
     monkeypatch.setattr(elementwise, "launch", lambda k, *a, **kw: (copies.append(k.__name__), real(k, *a, **kw))[1])
     monkeypatch.setattr(elementwise, "launch_keyed", lambda k, *a: (copies.append(k.__name__), real_keyed(k, *a))[1])
     o.backward(g)           # (float32's transposed operand copies, attention._T_COPY, skip 5 rows)
-    assert copies == []
+    assert len(copies) == (1 if dq_atomic else 0)
     qn, kn, vn = (w[..., i * H * E:(i + 1) * H * E].reshape(B, L, H, E).transpose(0, 2, 1, 3) for i in range(3))
     _, (dq, dk, dv) = ref(qn, kn, vn, g=to_np(g))
     want = np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, L, H * E) for d in (dq, dk, dv)], 2)

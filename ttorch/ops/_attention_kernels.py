@@ -1,5 +1,6 @@
 """The flash-attention kernels (FlashAttention-2: an online-softmax forward that writes O and the
-row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics).
+row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics; in
+float32, dQ may come from the dK/dV kernel instead, by atomics).
 The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
 import triton
 import triton.language as tl
@@ -148,11 +149,13 @@ def _load_lse(lse_ptr, rows, L):
 
 
 @triton.jit
-def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_base, delta_base, start_m, rn, re, rev,
-                scale, L, S, s_qm, s_gm, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr,
-                CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_M: tl.constexpr):
+def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_base, delta_base, dq_base, start_m, rn,
+                re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, s_dqm, E: tl.constexpr, EV: tl.constexpr,
+                MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr,
+                BLOCK_M: tl.constexpr):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
-    Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``."""
+    Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``; ``DQ``: this key
+    block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics)."""
     rm = start_m + tl.arange(0, BLOCK_M)
     qmask = re[None, :] < E
     domask = rev[None, :] < EV
@@ -183,6 +186,9 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
     dpt = tl.dot(v, dot_, input_precision="ieee")                                               # (BN, BM)
     dst = pt * (dpt - delta[None, :])
     dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
+    if DQ:
+        dq = tl.dot(tl.trans(dst).to(k.dtype), k, input_precision="ieee") * scale                 # (BM, BE)
+        tl.atomic_add(dq_base + rm[:, None] * s_dqm + re[None, :], dq, mask=qmask, sem="relaxed")
     return dk, dv
 
 
@@ -213,12 +219,12 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
 
 
 @triton.jit
-def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, scale,
-                          H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh,
-                          s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh, s_dkn,
-                          s_dvb, s_dvh, s_dvn, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr,
+                          dq_ptr, scale, H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm,
+                          s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh,
+                          s_dkn, s_dvb, s_dvh, s_dvn, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                          BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
+                          BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False):
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
     pid_n = pid % n_n
@@ -244,6 +250,7 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
         do_base = do_ptr + b * s_gb + h * s_gh
         gt_base = gt_ptr + bh * EV * L
         m_base = m_ptr + b * s_mb + h * s_mh
+        dq_base = dq_ptr + b * s_dqb + h * s_dqh
         # query blocks that need no mask (inside L, wholly at or after this key block's last key
         # when causal, keys inside S, no explicit mask) run without the bias and bounds masks
         mid = L
@@ -256,16 +263,16 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
             mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
         for start_m in range(lo, mid, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
-                                 MASK, CAUSAL, True, T_COPY, BLOCK_M)
+                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
+                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M)
         for start_m in range(mid, l_full, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
-                                 MASK, CAUSAL, False, T_COPY, BLOCK_M)
+                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
+                                 s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M)
         for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, E, EV,
-                                 MASK, CAUSAL, True, T_COPY, BLOCK_M)
+                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
+                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
