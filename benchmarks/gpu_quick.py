@@ -64,21 +64,35 @@ def main():
     for case, ms in _ab_checks(timer):
         print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()))
         rows.append(dict(case=case, **{f"{k}_ms": v for k, v in ms.items()}))
+    # bf16 4096^3 as the harness times it (one call after an L2 flush: host time past the flush's shows)
+    # and back to back (20 calls between two events: the kernel's own pace), and its host time
+    a16, b16 = (ttorch.randn(4096, 4096, device="cuda").to(ttorch.bfloat16) for _ in range(2))
+    mm = lambda: a16 @ b16                                            # noqa: E731
+
+    def twenty():
+        for _ in range(20):
+            mm()
+    one_ms, twenty_ms = timer({"one": mm, "twenty": twenty}).values()
+    h = host_us({"ttorch": mm}, sync, n=50)["ttorch"]
+    print(f"matmul bf16 4096^3: {one_ms:.4f} ms one call after a flush, {twenty_ms / 20:.4f} ms a call back to back, "
+          f"host {h:.1f} µs a call")
+    rows.append(dict(case="matmul bf16 4096^3", one_ms=one_ms, back_to_back_ms=twenty_ms / 20, host_us=h))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(device=ttorch.cuda.get_device_name(0), rows=rows), f, indent=1)
 
 
 def _ab_checks(timer, small=False):
-    """float32 attention with and without its transposed operand copies (attention._T_COPY) at the
-    GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
+    """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
+    dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
     outside (conv._taps_outside), on TF32 (PyTorch's default cudnn.allow_tf32) or IEEE FMAs; a
     classifier head's product with and without split K (gemm._split_k); a transposing copy by tiles
     or by the elementwise kernel
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
-    (gemm._TF32_K_MAJOR_FROM, Hopper). ``small``: the same code on toy shapes (the tests run it on
+    (gemm._TF32_K_MAJOR_FROM, Hopper); weight gradients over a long K split or whole
+    (gemm._SPLIT_FILL). ``small``: the same code on toy shapes (the tests run it on
     the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -102,8 +116,10 @@ def _ab_checks(timer, small=False):
 
     def sdpa_step():
         F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
-    for name, fn in (("sdpa fp32 causal B8 H12 T1024 D64 fwd", sdpa_fwd), ("... fwd+bwd", sdpa_step)):
-        yield name, timer({"t_copy": fn, "in_place": toggled(fn, attention, "_T_COPY", [False])})
+    yield "sdpa fp32 causal B8 H12 T1024 D64 fwd", timer(
+        {"t_copy": sdpa_fwd, "in_place": toggled(sdpa_fwd, attention, "_T_COPY", [False])})
+    yield "... fwd+bwd", timer({"t_copy": sdpa_step, "in_place": toggled(sdpa_step, attention, "_T_COPY", [False]),
+                                "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False])})
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(
@@ -139,6 +155,12 @@ def _ab_checks(timer, small=False):
             ttorch.backends.cuda.matmul.allow_tf32 = old
     yield "matmul tf32 4096^3 (B row-major)", timer(
         {"k_major_copy": tf32, "b_row_major": toggled(tf32, gemm, "_TF32_K_MAJOR_FROM", 1 << 62)})
+    dy = ttorch.randn(8192 // d, 768 // d, device="cuda")
+    for n in (768, 3072):
+        xs = ttorch.randn(8192 // d, n // d, device="cuda")
+        fn = lambda xs=xs: dy.t() @ xs                                 # noqa: E731
+        yield f"weight gradient fp32 768x{n} over 8192 (dY^T @ X)", timer(
+            {"split_long_k": fn, "whole_k": toggled(fn, gemm, "_SPLIT_FILL", 0)})
 
 
 if __name__ == "__main__":

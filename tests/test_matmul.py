@@ -285,6 +285,35 @@ def test_split_k(device, K, monkeypatch):
     close(got, (to_np(ah).astype(np.float64) @ to_np(bh).astype(np.float64)).astype(np.float16), D.float16, K)
 
 
+def test_split_k_fills_the_gpu_for_long_k():
+    # few programs per SM over a long K split into parts of >= _SPLIT_LONG_STEPS K blocks, up to
+    # _SPLIT_FILL programs per SM (the GPT-2-like step's weight gradients); wide products don't split
+    assert M._split_k(768, 768, 8192, 64, 64, 32) == (3, 86 * 32)          # 144 tiles
+    assert M._split_k(768, 3072, 8192, 128, 64, 32) == (2, 4096)           # 288 tiles
+    assert M._split_k(2304, 768, 8192, 64, 64, 32) is None                 # 432 tiles: enough
+    assert M._split_k(768, 768, 2048, 64, 64, 32) is None                  # 64 K blocks: too short
+    assert M._split_k(128, 10, 4096, 32, 32, 32) == (32, 128)              # the few-tiles rule, unchanged
+
+
+@pytest.mark.parametrize("device", CUDA)
+def test_split_k_for_long_k_runs_and_turns_off(device, monkeypatch):
+    kernels = []
+    real = M.launch
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: kernels.append(k) or real(k, g, *a, **m))
+    monkeypatch.setattr(M, "_WAVE", 4)                          # 9 tiles of 16x16: below 3 programs per SM
+    monkeypatch.setattr(M, "_SPLIT_LONG_STEPS", 2)
+    a, b = R(48, 300), R(300, 40, seed=1)
+    bm, bn, bk = M.pick_config(48, 40, 300, 1, D.float32)[:3]
+    assert M._split_k(48, 40, 300, bm, bn, bk)[0] == 2
+    out = T(a, device) @ T(b, device)
+    close(out, a @ b, D.float32, 300)
+    assert kernels[-1] is M._split_k_sum_kernel
+    kernels.clear()
+    monkeypatch.setattr(M, "_SPLIT_FILL", 0)
+    close(T(a, device) @ T(b, device), a @ b, D.float32, 300)
+    assert kernels == [M._gemm_kernel]
+
+
 @pytest.mark.parametrize("device", CUDA)
 def test_batch_paths(device, monkeypatch):
     # folded (batch into M), collapsed batch on grid axis 1, host loop over unmergeable dims,

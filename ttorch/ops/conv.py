@@ -179,7 +179,8 @@ def _taps_outside(cg, taps, bk):
     """The forward's K loop (the weight gradient's N axis): taps outside and channels inside
     (vector masks, no div/mod per element), unless the channels fill so little of a block that
     running (channel, tap) as one axis takes at most half the blocks: 3 channels x 9 taps is 9
-    blocks one way, 1 (32 wide) the other."""
+    blocks one way, 1 (32 wide) the other. H100, 128 x 3 x 32 x 32 -> 32 forward and weight gradient:
+    0.51 ms as one axis, 0.55 with taps outside (TF32; 0.52 on IEEE FMAs)."""
     return 2 * cdiv(cg * taps, bk) > taps * cdiv(cg, bk)
 
 
