@@ -75,7 +75,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         return {name: 1.0 for name in fns}
     monkeypatch.setattr(gemm, "_FMA_M_MAJOR_A_FROM_N", 16)      # the toy linear has 192 outputs
     monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)     # a real GPU's attention tiles span the toy L
-    monkeypatch.setattr(gemm, "_WAVE", 4)                       # the toy weight gradients: 9 and 36 tiles
+    monkeypatch.setattr(gemm, "_WAVE", 1)                       # toy products split by the long-K rule alone,
+    monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
     assert len(cases) == 9 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",

@@ -132,6 +132,23 @@ def test_pointer_alignment_and_dtype_are_part_of_the_key(fast):
     assert [e[0] for e in k.log] == ["slow", "slow", "slow"]
 
 
+@pytest.mark.skipif(L._TensorDescriptor is None, reason="this Triton has no host TMA descriptors")
+def test_tma_descriptors_take_the_fast_path_keyed_by_dtype_and_block(fast):
+    # host TensorDescriptors are unhashable dataclasses: keyed by (dtype, block shape) as Triton
+    # specializes them, passed through as they are (the launcher encodes them per call)
+    k = _Kernel(_kfn)
+    out = _tensor()
+    a, h = ttorch.zeros(64, 64), ttorch.zeros(64, 64, dtype=ttorch.float16)
+    descs = [L._TensorDescriptor(a, [64, 64], [64, 1], [32, 32]), L._TensorDescriptor(a, [64, 64], [64, 1], [32, 32]),
+             L._TensorDescriptor(a, [32, 64], [64, 1], [32, 32]),              # another shape: same kernel
+             L._TensorDescriptor(a, [64, 64], [64, 1], [16, 32]),              # another block: its own
+             L._TensorDescriptor(h, [64, 64], [64, 1], [32, 32])]              # another dtype: its own
+    for d in descs:
+        L.launch(k, (1,), out, d, 37, 0.5, BLOCK=128)
+    assert [e[0] for e in k.log] == ["slow", "fast", "fast", "slow", "slow"]
+    assert k.log[2][3][1] is descs[2]
+
+
 class _HookChain:                       # Triton 3.6+: hooks live in chains that are never None
     def __init__(self, calls=()):
         self.calls = list(calls)

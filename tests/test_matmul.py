@@ -265,8 +265,9 @@ def test_split_k(device, K, monkeypatch):
     from test_linear_fused import np_act
     kernels = []
     real = M.launch
-    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: kernels.append(k) or real(k, g, *a, **m))
     a, b, c = R(20, K), R(K, 10, seed=1), R(20, 10, seed=2)
+    T(a, device, D.float64) @ T(b, device, D.float64)      # a Triton without fp64 tl.dot: its failed try first
+    monkeypatch.setattr(M, "launch", lambda k, g, *a, **m: kernels.append(k) or real(k, g, *a, **m))
     bm, bn, bk = M.pick_config(20, 10, K, 1, D.float32)[:3]
     parts, per = M._split_k(20, 10, K, bm, bn, bk)
     assert parts == -(-K // per) >= 2
@@ -304,7 +305,7 @@ def test_split_k_for_long_k_runs_and_turns_off(device, monkeypatch):
     monkeypatch.setattr(M, "_SPLIT_LONG_STEPS", 2)
     a, b = R(48, 300), R(300, 40, seed=1)
     bm, bn, bk = M.pick_config(48, 40, 300, 1, D.float32)[:3]
-    assert M._split_k(48, 40, 300, bm, bn, bk)[0] == 2
+    assert M._split_k(48, 40, 300, bm, bn, bk)[0] >= 2              # 2 with the simulated device's 16x16 tiles
     out = T(a, device) @ T(b, device)
     close(out, a @ b, D.float32, 300)
     assert kernels[-1] is M._split_k_sum_kernel
