@@ -84,7 +84,8 @@ def main():
 
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
-    dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; float32 x @ W^T with and without the row-major copy of W
+    dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; float32
+    x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
     outside (conv._taps_outside), on TF32 (PyTorch's default cudnn.allow_tf32) or IEEE FMAs; a
