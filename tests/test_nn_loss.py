@@ -643,6 +643,33 @@ def test_fused_cross_entropy_half(dtype):
     np.testing.assert_allclose(out.float().item(), ref, rtol=1e-2)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fused_cross_entropy_reduces_in_one_kernel_each_way(reduction):
+    # the mean over kept targets (or the sum) is one op: one kernel forward, one backward, besides
+    # the rows' own; the graph reads NllLossBackward0 at the top, as PyTorch's does
+    if not ttorch.cuda.is_available():
+        pytest.skip("no cuda")
+    from ttorch.profiler import profile, ProfilerActivity
+    x = ttorch.randn(6, 5, device="cuda", requires_grad=True)
+    t = ttorch.tensor([0, 1, -100, 3, 4, 2], device="cuda")
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        loss = F.cross_entropy(x, t, reduction=reduction)
+        loss.backward()
+    kernels = sorted(e.key for e in prof.key_averages() if e.key.startswith("_") and e.key.endswith("kernel"))
+    assert kernels == ["_ce_bwd_kernel", "_ce_fwd_kernel", "_ce_mean_bwd_kernel", "_ce_mean_kernel"]
+    assert loss.grad_fn.name() == "NllLossBackward0"
+    xn, tn = x.detach().cpu().numpy().astype(np.float64), t.cpu().numpy()
+    lse = np.log(np.exp(xn).sum(1))
+    keep = tn != -100
+    per = np.where(keep, lse - xn[np.arange(6), np.where(keep, tn, 0)], 0)
+    want = per.sum() / keep.sum() if reduction == "mean" else per.sum()
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-5)
+    p = np.exp(xn - lse[:, None])
+    p[np.arange(6), np.where(keep, tn, 0)] -= 1
+    p = np.where(keep[:, None], p, 0) / (keep.sum() if reduction == "mean" else 1)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), p, rtol=1e-5, atol=1e-6)
+
+
 def test_fused_cross_entropy_double_backward():
     from ttorch.ops.cross_entropy import _cross_entropy_rows
     x = ttorch.randn(3, 5, dtype=ttorch.float64, requires_grad=True)

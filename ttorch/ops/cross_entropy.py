@@ -73,6 +73,49 @@ def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: 
         tl.store(dx_ptr + row * N + cols, dx.to(dx_ptr.dtype.element_ty), mask=m)
 
 
+@triton.jit
+def _kept(t_ptr, M, ignore_index, BLOCK: tl.constexpr):
+    """How many of the M targets are not ``ignore_index`` (one program)."""
+    c = tl.zeros((BLOCK,), tl.int32)
+    for start in range(0, M, BLOCK):
+        r = start + tl.arange(0, BLOCK)
+        t = tl.load(t_ptr + r, mask=r < M, other=ignore_index)
+        c += (t != ignore_index).to(tl.int32)
+    return tl.sum(c, 0)
+
+
+@triton.jit
+def _ce_mean_kernel(rows_ptr, t_ptr, out_ptr, M, ignore_index, MEAN: tl.constexpr, ACC: tl.constexpr,
+                    BLOCK: tl.constexpr):
+    # the reduced loss: row 0's kept entries summed, divided by their count when MEAN (one program:
+    # a batch's rows are few next to its logits)
+    s = tl.zeros((BLOCK,), ACC)
+    for start in range(0, M, BLOCK):
+        r = start + tl.arange(0, BLOCK)
+        m = r < M
+        t = tl.load(t_ptr + r, mask=m, other=ignore_index)
+        s += tl.where(t != ignore_index, tl.load(rows_ptr + r, mask=m, other=0).to(ACC), 0.0)
+    total = tl.sum(s, 0)
+    if MEAN:
+        total = total / _kept(t_ptr, M, ignore_index, BLOCK).to(ACC)
+    tl.store(out_ptr, total.to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _ce_mean_bwd_kernel(g_ptr, t_ptr, d_ptr, M, ignore_index, MEAN: tl.constexpr, ACC: tl.constexpr,
+                        BLOCK: tl.constexpr):
+    # d(loss)/d(rows): row 0 the loss's gradient (over the count when MEAN) at kept targets, row 1 zeros
+    g = tl.load(g_ptr).to(ACC)
+    if MEAN:
+        g = g / _kept(t_ptr, M, ignore_index, BLOCK).to(ACC)
+    for start in range(0, M, BLOCK):
+        r = start + tl.arange(0, BLOCK)
+        m = r < M
+        t = tl.load(t_ptr + r, mask=m, other=ignore_index)
+        tl.store(d_ptr + r, tl.where(t != ignore_index, g, 0.0).to(d_ptr.dtype.element_ty), mask=m)
+        tl.store(d_ptr + M + r, tl.zeros((BLOCK,), ACC).to(d_ptr.dtype.element_ty), mask=m)
+
+
 def _acc(dt):
     return tl.float64 if dt is D.float64 else tl.float32
 
@@ -149,6 +192,25 @@ def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
     return dx
 
 
+_MEAN_BLOCK = 1024
+
+
+def _mean_cuda(rows, t, *, ignore_index, mean):
+    rows, t = rows.contiguous(), t.contiguous()
+    out = Tensor._empty((), rows.dtype, rows.device)
+    launch(_ce_mean_kernel, (1,), rows, t, out, t.numel(), ignore_index, MEAN=mean, ACC=_acc(rows.dtype),
+           BLOCK=_MEAN_BLOCK, num_warps=4)
+    return out
+
+
+def _mean_bwd_cuda(g, t, *, ignore_index, mean):
+    g, t = g.contiguous(), t.contiguous()
+    d = Tensor._empty((2, t.numel()), g.dtype, g.device)
+    launch(_ce_mean_bwd_kernel, (1,), g, t, d, t.numel(), ignore_index, MEAN=mean, ACC=_acc(g.dtype),
+           BLOCK=_MEAN_BLOCK, num_warps=4)
+    return d
+
+
 # ------------------------------------------------------------------------------ NumPy
 def _fwd_cpu(x, t, *, ignore_index):
     xc = x.astype(_out_dtype(D.from_numpy_dtype(x.dtype)).np)
@@ -169,6 +231,20 @@ def _bwd_cpu(g, x, o, t, *, ignore_index):
     rows = np.arange(x.shape[0])
     dx[rows, np.where(keep, t, 0)] -= g0
     return dx.astype(x.dtype)
+
+
+def _mean_cpu(rows, t, *, ignore_index, mean):
+    keep = t != ignore_index
+    total = np.where(keep, rows[0], 0).sum(dtype=rows.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / rows.dtype.type(keep.sum()) if mean else total, dtype=rows.dtype)
+
+
+def _mean_bwd_cpu(g, t, *, ignore_index, mean):
+    keep = t != ignore_index
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gk = g / g.dtype.type(keep.sum()) if mean else g
+    return np.stack([np.where(keep, gk, 0), np.zeros(t.shape)]).astype(g.dtype)
 
 
 # ------------------------------------------------------------------------------ backward rules
@@ -202,6 +278,17 @@ def _bwd_bw(ctx, gg):
         if ctx.needs[2]:
             do = F["stack"]([F["zeros_like"](ge), -gx.sum(1)]).to(o.dtype)
     return dg, dx, do, None
+
+
+def _mean_bw(ctx, g):
+    _, t = ctx.inputs
+    return _ce_mean_bw_op(g, t, ignore_index=ctx.ignore_index, mean=ctx.mean), None
+
+
+def _mean_bw_bw(ctx, gg):
+    # the backward is linear in g: d/dg = the forward's reduction of gg's row 0
+    _, t = ctx.inputs
+    return _ce_mean_op(gg, t, ignore_index=ctx.ignore_index, mean=ctx.mean), None
 
 
 # ------------------------------------------------------------------------------ specs and samples
@@ -252,10 +339,56 @@ def _bw_samples():
     return out
 
 
+def _mean_specs(kernel):
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt in (D.float32, D.float64):
+        names = ("rows_ptr", "t_ptr", "out_ptr") if kernel is _ce_mean_kernel else ("g_ptr", "t_ptr", "d_ptr")
+        sig = {names[0]: ptr(dt), "t_ptr": ptr(D.int64), names[2]: ptr(dt), "M": "i32", "ignore_index": "i32"}
+        for mean in (True, False):
+            out.append(KernelSpec(kernel, sig, {"MEAN": mean, "ACC": _acc(dt), "BLOCK": _MEAN_BLOCK},
+                                  label=f"cross_entropy {'mean' if mean else 'sum'}"
+                                        f"{'' if kernel is _ce_mean_kernel else ' backward'} {dt}"))
+    return out
+
+
+def _mean_samples():
+    r = rng("cross_entropy_mean")
+    out = []
+    for m, ii, mean in ((5, -100, True), (6, 2, True), (4, 1, False), (1, -100, True), (3, 0, True)):
+        t = r.integers(0, 3, size=m)
+        if ii >= 0:
+            t[0] = ii
+        out.append(Sample([r.uniform(-2, 2, size=(2, m)), index(t)], {"ignore_index": ii, "mean": mean}))
+    return out
+
+
+def _mean_bw_samples():
+    r = rng("cross_entropy_mean_backward")
+    out = []
+    for m, ii, mean in ((5, -100, True), (6, 2, True), (4, 1, False)):
+        t = r.integers(0, 3, size=m)
+        if ii >= 0:
+            t[0] = ii
+        out.append(Sample([r.uniform(-2, 2, size=()), index(t)], {"ignore_index": ii, "mean": mean}))
+    return out
+
+
 _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
             samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss")
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
                samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss")
+
+
+# The reduced loss over the rows (mean over kept targets, or sum) and its backward: one kernel each,
+# where composing it (sum, !=, sum, cast, divide; their backwards, and scattering the gradient of
+# row 0 into the (2, M) rows) took 12 launches a training step: host time in a small model's step.
+_ce_mean_op = Op("cross_entropy_mean", cpu=_mean_cpu, cuda=_mean_cuda, backward=_mean_bw, save=(1,),
+                 grad_name="NllLossBackward0",                  # as PyTorch names its node
+                 samples=_mean_samples, kernels=lambda: _mean_specs(_ce_mean_kernel), family="loss")
+_ce_mean_bw_op = Op("cross_entropy_mean_backward", cpu=_mean_bwd_cpu, cuda=_mean_bwd_cuda, backward=_mean_bw_bw,
+                    save=(1,), samples=_mean_bw_samples, kernels=lambda: _mean_specs(_ce_mean_bwd_kernel),
+                    family="loss")
 
 
 def _cross_entropy_rows(input, target, ignore_index=-100):
@@ -268,8 +401,19 @@ def _cross_entropy_backward(grad, input, rows, target, ignore_index=-100):
     return _ce_bw_op(grad, input, rows, target.to(D.int64), ignore_index=int(ignore_index))
 
 
+def _cross_entropy_reduced(rows, target, ignore_index=-100, mean=True):
+    """The mean of ``rows[0]`` over targets other than ``ignore_index`` (``mean``), else their sum."""
+    return _ce_mean_op(rows, target.to(D.int64), ignore_index=int(ignore_index), mean=bool(mean))
+
+
+def _cross_entropy_reduced_backward(grad, target, ignore_index=-100, mean=True):
+    return _ce_mean_bw_op(grad, target.to(D.int64), ignore_index=int(ignore_index), mean=bool(mean))
+
+
 _ce_op.public, _ce_bw_op.public = _cross_entropy_rows, _cross_entropy_backward
+_ce_mean_op.public, _ce_mean_bw_op.public = _cross_entropy_reduced, _cross_entropy_reduced_backward
 for _o in (_ce_op, _ce_bw_op):
     _o.dtypes = (D.float32, D.float16, D.bfloat16, D.float64)
+_ce_mean_op.dtypes = _ce_mean_bw_op.dtypes = (D.float32, D.float64)     # the rows: float32 for half logits
 
 __all__ = []

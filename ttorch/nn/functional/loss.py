@@ -216,15 +216,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 def _fused_cross_entropy(input, target, ignore_index, reduction):
     """The plain class-index case: one fused op each way (``ops/cross_entropy.py``)."""
-    from ...ops.cross_entropy import _cross_entropy_rows
+    from ...ops.cross_entropy import _cross_entropy_rows, _cross_entropy_reduced
     x, t = (input.unsqueeze(0), target.reshape(1)) if input.dim() == 1 else (input, target)
-    loss = _cross_entropy_rows(x, t, ignore_index)[0]             # (N,), float32 for half inputs
+    rows = _cross_entropy_rows(x, t, ignore_index)                # (2, N), float32 for half inputs
     if reduction == "none":
-        loss = loss.squeeze(0) if input.dim() == 1 else loss
-    elif reduction == "sum":
-        loss = loss.sum()
-    else:
-        loss = loss.sum() / (t != ignore_index).sum().to(loss.dtype)
+        loss = rows[0].squeeze(0) if input.dim() == 1 else rows[0]
+    else:                                                         # one kernel each way
+        loss = _cross_entropy_reduced(rows, t, ignore_index, mean=reduction == "mean")
     return loss.to(input.dtype)
 
 
