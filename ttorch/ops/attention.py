@@ -12,7 +12,9 @@ running max ``m``, the sum ``l`` of ``exp(s - m)`` and the output accumulator (r
 grows); it writes ``O`` and ``LSE = m + log l`` in float32. Backward: ``delta = rowsum(dO * O) -
 dLSE``, then one program per K/V block accumulates ``dK``/``dV`` over every query block of its
 head group (no atomics: deterministic), and one program per query block accumulates ``dQ``; both
-recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. When the backward is itself
+recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. In float32 the dK/dV kernel adds each
+block's share of ``dQ`` by atomics instead (``_DQ_ATOMIC``; no dQ kernel): its last bits may vary from
+run to run, as in PyTorch's memory-efficient attention backward. When the backward is itself
 differentiated (``create_graph``) or a float mask needs its gradient, the same formula runs in
 ttorch ops instead. float64 has no kernel (cuda runs that composite) and there is no dropout:
 ``scaled_dot_product_attention`` sends both to its own composite.
