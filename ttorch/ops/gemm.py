@@ -228,7 +228,7 @@ def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0, act="none"):
             sc = (fc[0] if sizes else 0, sc[-1])
             sb = sb[-2:]
             batch, nb = [], 0
-    sizes, bst = _collapse(batch, [sa[:nb], sb[:nb], sc[:nb], so[:nb]])
+    sizes, bst = _collapse(batch, [sa[:nb], sb[:nb], sc[:nb], so[:nb]]) if nb else (None, None)
     if not sizes:
         sizes, bst = [1], [[0]] * 4
     acc = D.float64 if out.dtype is D.float64 else D.float32
@@ -392,6 +392,29 @@ def _hopper(index):
     return _driver.backend().capability(index)[0] >= 9
 
 
+def _fast_descriptor(base, shape, strides, block):
+    """``TensorDescriptor(base, shape, strides, block)`` without its ``__post_init__`` checks, which
+    took a fifth of a TMA product's host time: ``_tma_descriptors`` checks alignment and strides
+    itself, and the blocks are the tune space's tiles."""
+    d = object.__new__(_TensorDescriptor)
+    d.__dict__.update(_DESC_DEFAULTS)
+    d.base, d.shape, d.strides, d.block_shape = base, shape, strides, block
+    return d
+
+
+def _desc_defaults():
+    import dataclasses
+    try:
+        return {f.name: f.default for f in dataclasses.fields(_TensorDescriptor) if f.default is not dataclasses.MISSING}
+    except TypeError:                     # not a dataclass in this Triton: its own constructor
+        return None
+
+
+_DESC_DEFAULTS = _desc_defaults() if _TensorDescriptor is not None else None
+_descriptor = _TensorDescriptor if _DESC_DEFAULTS is None or hasattr(_TensorDescriptor, "__slots__") \
+    else _fast_descriptor
+
+
 def _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk):
     """TMA descriptors of A (row-major) and B (row-major, or stored (N, K): ``B_T``) and ``B_T``, or None where
     the layout rules TMA out: half or float32 elements, a unit inner stride, 16-byte aligned bases
@@ -404,12 +427,12 @@ def _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk):
         return None
     if sb[-1] == 1 or N == 1:                          # (K, N) row-major
         b_row = sb[-2] if K > 1 else N
-        b_t, b_desc = False, _TensorDescriptor(b, [K, N], [b_row, 1], [bk, bn]) if (b_row * size) % 16 == 0 else None
+        b_t, b_desc = False, _descriptor(b, [K, N], [b_row, 1], [bk, bn]) if (b_row * size) % 16 == 0 else None
     elif sb[-2] == 1:                                  # (N, K) row-major, read transposed
-        b_t, b_desc = True, _TensorDescriptor(b, [N, K], [sb[-1], 1], [bn, bk]) if (sb[-1] * size) % 16 == 0 else None
+        b_t, b_desc = True, _descriptor(b, [N, K], [sb[-1], 1], [bn, bk]) if (sb[-1] * size) % 16 == 0 else None
     else:
         b_desc = None
-    return None if b_desc is None else (_TensorDescriptor(a, [M, K], [a_row, 1], [bm, bk]), b_desc, b_t)
+    return None if b_desc is None else (_descriptor(a, [M, K], [a_row, 1], [bm, bk]), b_desc, b_t)
 
 
 # ------------------------------------------------------------------------------- tuning
