@@ -3,8 +3,8 @@
 kernel, then at the benchmark's shapes, in the targets' order: the GEMM at bf16 4096^3 and the LLM
 shapes (an H100 call's 85 s ran out before them when they came later), flash attention (fp16, causal,
 head dims 64 and 128), the float32 products of the GPT-2-like training step in their layouts,
-float32 attention at that step's shape, the CNN step's convolutions, then TF32 4096^3 and fp16; the
-GEMM spaces include the persistent TMA tiles.
+float32 attention at that step's shape, the memory-bound kernels at the harness's sizes, the CNN
+step's convolutions, then TF32 4096^3 and fp16; the GEMM spaces include the persistent TMA tiles.
 Each kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
 
     TTORCH_TUNE_CACHE=/some/tune.json PYTHONPATH=. python benchmarks/tune_targets.py
@@ -38,6 +38,13 @@ def main():
     # float32 attention at the GPT-2-like step's shape (B 8, 12 heads, T 1024, head dim 64, causal)
     for kind in ("fwd", "dkdv", "dq"):
         _tune("flash_attention", (kind, "float32", 8, 12, 1024, 64, True))
+    # the memory-bound kernels at the harness's sizes (the full sum and cross-entropy stayed at 75-77% of
+    # HBM bandwidth, untuned, on the H100; the target is 85%): quick to time, nothing big to compile
+    _tune("reduction", ("float32", 1 << 26))
+    for kind in ("fwd", "bwd"):
+        _tune("cross_entropy", (kind, "float32", 8192, 32768))
+        _tune("layer_norm", (kind, "float32", 8192, 8192))
+    _tune("softmax", ("float32", 8192, 8192))
     # the CNN step's two float32 convolutions (batch 128, 3x3, padding 1), on TF32 as PyTorch's default
     # cudnn.allow_tf32 runs them; its first layer needs no dgrad
     for kind, layers in (("fwd", ((128, 3, 32, 32), (128, 32, 16, 64))),
