@@ -101,7 +101,8 @@ def main():
 
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
-    dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; float32
+    dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
+    same for fp16 at the harness's head dim 128 (attention._DQ_ATOMIC_HALF); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
@@ -138,6 +139,15 @@ def _ab_checks(timer, small=False):
         {"t_copy": sdpa_fwd, "in_place": toggled(sdpa_fwd, attention, "_T_COPY", [False])})
     yield "... fwd+bwd", timer({"t_copy": sdpa_step, "in_place": toggled(sdpa_step, attention, "_T_COPY", [False]),
                                 "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False])})
+    # the harness's fp16 attention (B 4, 16 heads, T 2048, head dim 128, causal): dQ by its own kernel or
+    # by atomics from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off)
+    qh, kh, vh = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), 128 // (8 if small else 1),
+                               device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
+
+    def half_step():
+        F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).float().sum().backward()
+    yield "sdpa fp16 causal B4 H16 T2048 D128 fwd+bwd", timer(
+        {"dq_kernel_half": half_step, "atomic_dq_half": toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True])})
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(

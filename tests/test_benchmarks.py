@@ -79,13 +79,14 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 9 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 10 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
-                                             "dq_kernel"}
+                                             "dq_kernel", "dq_kernel_half", "atomic_dq_half"}
     assert "split" in arms["split_long_k"] and "split" not in arms["whole_k"]
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"] and "dq" not in arms["t_copy"]
     assert "dq" in arms["dq_kernel"]                                     # dQ by atomics unless toggled off
+    assert "dq" in arms["dq_kernel_half"] and "dq" not in arms["atomic_dq_half"]
     assert arms["row_major_copy"] == {"_transpose_kernel", "b(192, 1)", "a(1, 2048)"} and "split" in arms["split_k"]
     assert arms["b_in_place"] == {"_transpose_kernel", "b(1, 48)", "a(1, 2048)"}
     assert arms["a_in_place"] == {"_transpose_kernel", "b(192, 1)", "a(48, 1)"}

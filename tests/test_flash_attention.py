@@ -151,6 +151,20 @@ def test_half_types(device, dtype, tol, causal):
     check(device, 1, 2, 1, 9, 11, 16, 16, causal=causal, dtype=dtype, tol=tol)
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("dtype,tol", [(ttorch.float16, 2e-2), (ttorch.bfloat16, 8e-2)])
+def test_half_types_with_dq_by_atomics(dtype, tol, monkeypatch):
+    # attention._DQ_ATOMIC_HALF: dQ added into a float32 workspace by the dK/dV kernel, cast after;
+    # no dQ kernel. GQA (two query heads a key head) and ragged causal blocks
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_DQ_ATOMIC_HALF", [True])
+    kernels = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: kernels.append(k) or real(k, *a, **m))
+    check("cuda", 1, 4, 2, 19, 17, 16, 16, causal=True, dtype=dtype, tol=tol)
+    assert attention._attn_bwd_dkdv_kernel in kernels and attention._attn_bwd_dq_kernel not in kernels
+
+
 def test_strided_inputs(device):
     # nanoGPT's layout: (B, T, H, E) projections viewed as (B, H, T, E) without a copy
     r = np.random.default_rng(5)

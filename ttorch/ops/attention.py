@@ -28,6 +28,7 @@ from ..autograd import grad_mode
 from .._tensor import Tensor
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
+from .elementwise import copy_into
 from .views import span
 from .samples import Sample, rng
 from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel
@@ -76,6 +77,9 @@ _T_COPY_MIN_READS = 4       # tests lower it
 # step's 182. The atomics' order varies, so dQ may differ in its last bits from run to run (as in
 # PyTorch's memory-efficient attention backward). False: the dQ kernel, deterministic.
 _DQ_ATOMIC = [True]
+# The same for float16/bfloat16, into a float32 workspace that is cast to dQ after: off until timed on
+# a GPU (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100; gpu_quick A/Bs it).
+_DQ_ATOMIC_HALF = [False]
 
 
 def _t_copy(dtype, reads):
@@ -275,14 +279,18 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
-    fused = q.dtype is D.float32 and _DQ_ATOMIC[0]
-    if fused:
-        dq.zero_()
+    fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0]
+    dq_acc = dq
+    if fused:                                   # dQ accumulates in float32, from zeros
+        dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
+        dq_acc.zero_()
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, _transposed(q) if tc else q, k, v, mptr, g,
-           _transposed(g) if tc else g, lse, delta, dk, dv, dq, float(scale), H, Hkv, H // Hkv, L, S, E, EV, *strides,
-           *_strides3(dk), *_strides3(dv), *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, DQ=fused,
-           num_warps=warps, num_stages=stages, **meta)
+           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
+           *strides, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
+           DQ=fused, num_warps=warps, num_stages=stages, **meta)
     if fused:
+        if dq_acc is not dq:
+            copy_into(dq, dq_acc)
         return dq, dk, dv
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
@@ -468,6 +476,8 @@ def _specs():
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dt is D.float32 if dq is None else dq
+            if ce["DQ"]:
+                sig["dq_ptr"] = "*fp32"                 # half types: into a float32 workspace
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "")
@@ -499,6 +509,9 @@ def _specs():
     for kernel, kind in ((_attn_fwd_kernel, "fwd"), (_attn_bwd_dkdv_kernel, "dkdv"), (_attn_bwd_dq_kernel, "dq")):
         add(kernel, kind, D.float32, 64, False, t_copy=False)          # float32 with _T_COPY off
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, True, dq=False)   # float32 with _DQ_ATOMIC off
+    for dt in (D.float16, D.bfloat16):                                    # half types with _DQ_ATOMIC_HALF on
+        for e in (64, 128):
+            add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
