@@ -1,6 +1,8 @@
 """matmul family: PyTorch's errors, einsum against np.einsum, addmm/baddbmm scalars, strided and
 broadcast operands on cuda, half-precision tolerances, launch paths and the tile heuristic.
 (Values, parity and gradients of every sample are generated in test_ops.py.)"""
+import types
+
 import numpy as np
 import pytest
 
@@ -371,6 +373,15 @@ def test_tf32_switch(device, monkeypatch):
 def test_pick_config_heuristic(monkeypatch):
     monkeypatch.setattr(M, "SIMULATED", False)
     assert M.pick_config(4096, 4096, 4096, 1, D.float16) == M.CONFIGS[0]
+    # GPUs with 144 KiB of shared memory a block: 128x256 half tiles for large products only
+    assert M.pick_config(4096, 11008, 4096, 1, D.bfloat16, wide=True) == M.CONFIGS[7] == (128, 256, 64, 8, 8, 3)
+    assert M.pick_config(768, 768, 64, 1, D.bfloat16, wide=True) == M.CONFIGS[2]
+    assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True) == M.CONFIGS[1]
+    monkeypatch.setattr(M, "_WIDE", {})
+    for cap, wide in (((8, 0), True), ((8, 6), False), ((8, 9), False), ((9, 0), True)):
+        monkeypatch.setattr(M._driver, "backend", lambda cap=cap: types.SimpleNamespace(capability=lambda i: cap))
+        M._WIDE.clear()
+        assert M._wide_tiles(0) is wide
     assert M.pick_config(4096, 4096, 4096, 1, D.float32) == M.CONFIGS[1]
     assert M.pick_config(768, 768, 64, 1, D.bfloat16) == M.CONFIGS[2]
     assert M.pick_config(100, 30, 8, 2, D.float32) == M.CONFIGS[3]

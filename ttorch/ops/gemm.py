@@ -163,22 +163,28 @@ CONFIGS = [
     (64, 64, 16, 8, 4, 3),      # 4: float64 (DMMA tiles; 8-byte elements double the shared memory)
     (32, 32, 16, 8, 4, 3),      # 5: small float64
     (32, 32, 8, 8, 4, 2),       # 6: float64 without tl.dot (broadcast FMA: the K slab lives in registers)
+    # 7: large fp16/bf16 products on GPUs with 144 KiB of shared memory a block (sm_80, sm_90+): the
+    # H100's tuner chose 128x256x64 w8 for every large half product (4096^3 to 8192^3, the LLM shapes,
+    # 3 or 4 stages), where the untuned 128x128 tiles ran the LLM shapes at 0.71-0.79x cuBLAS
+    (128, 256, 64, 8, 8, 3),
 ]
 _BY_DTYPE = {D.float16: (0, 1, 2, 3), D.bfloat16: (0, 1, 2, 3), D.float32: (1, 2, 3), D.float64: (4, 5)}
+_BY_DTYPE_WIDE = {D.float16: (7, 0, 1, 2, 3), D.bfloat16: (7, 0, 1, 2, 3)}
 _WAVE = 128          # about one program per SM (108 on A100, 132 on H100)
 _MAX_GRID_Y = 65535  # CUDA's limit on grid axis 1 (the batch): larger batches launch in chunks
 
 
-def pick_config(M, N, K, batch, dtype):
+def pick_config(M, N, K, batch, dtype, wide=False):
     """The largest tile of ``dtype``'s configurations that still gives a full wave of programs
     (``cdiv(M, BM) * cdiv(N, BN) * batch >= _WAVE``); small problems take the smallest tile.
+    ``wide``: the GPU has the shared memory for 128x256 half tiles (``_wide_tiles``).
 
     The interpreter pays per program, not per element: 16x16x16 tiles on small shapes (so tiny
     tests reach the edge masks, the K loop and the grouped order), 64x64x32 beyond."""
     if SIMULATED:
         t = 16 if max(M, N) <= 64 else 64
         return (t, t, 16 if K <= 64 else 32, 2, 4, 1)
-    cands = _BY_DTYPE[dtype]
+    cands = (_BY_DTYPE_WIDE.get(dtype) if wide else None) or _BY_DTYPE[dtype]
     for i in cands:
         bm, bn = CONFIGS[i][:2]
         if cdiv(M, bm) * cdiv(N, bn) * batch >= _WAVE:
@@ -234,7 +240,8 @@ def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0, act="none"):
     acc = D.float64 if out.dtype is D.float64 else D.float32
     prec = precision(out.dtype)
     won = tune.lookup("gemm", _tune_key(out.dtype, prec, M, N, K))
-    cfg = _tile(won) if won is not None else pick_config(M, N, K, _numel(sizes), out.dtype)
+    cfg = _tile(won) if won is not None else pick_config(M, N, K, _numel(sizes), out.dtype,
+                                                         _wide_tiles(out.device.index or 0))
     args = (a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act)
     return with_fp64_fallback(lambda p: _launch_gemm(*args, p, CONFIGS[6] if p == "fma" else cfg), out.dtype, prec)
 
@@ -386,6 +393,19 @@ def _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act
            a_hi, a_lo, b_hi, b_lo, ACC=tl_dtype(acc), HAS_C=c is not None, SCALE=alpha != 1, ACT=act, BLOCK_M=32,
            BLOCK_N=32, num_warps=4)
     return out
+
+
+_WIDE = {}
+
+
+def _wide_tiles(index):
+    """Whether device ``index`` gives a block the 144 KiB that CONFIGS[7] takes: sm_80 (A100, 163 KiB)
+    and sm_90 on (H100, 227 KiB); not sm_86/sm_89 (99-100 KiB)."""
+    w = _WIDE.get(index)
+    if w is None:
+        major, minor = _driver.backend().capability(index)
+        w = _WIDE[index] = (major, minor) == (8, 0) or major >= 9
+    return w
 
 
 def _hopper(index):
@@ -554,6 +574,7 @@ def _gemm_specs():
     the addmm epilogue on one tile, and tf32 for float32."""
     specs = []
     for dt, idxs in _BY_DTYPE.items():
+        idxs = _BY_DTYPE_WIDE.get(dt, idxs)
         variants = [(i, "ieee", "nn", None) for i in idxs] + [(idxs[-1], "ieee", "tn", "addmm"),
                                                                 (idxs[-2], "ieee", "nt", "addmm")]
         if dt is D.float32:
