@@ -127,3 +127,13 @@ def test_flattened_loops(monkeypatch, b_t):
     out = F.linear(cuda(x), wt, cuda(bias))
     assert seen == [(gemm._gemm_tma_kernel, True)]
     np.testing.assert_allclose(out.cpu().numpy(), x.astype(np.float64) @ w.T + bias, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(gemm._TensorDescriptor is None, reason="this Triton has no host TMA descriptors")
+def test_descriptors_built_without_post_init_match_the_constructor():
+    # gemm._descriptor skips TensorDescriptor's checks (the caller made them): same fields, same values
+    a = ttorch.zeros(64, 48, device="cuda")
+    fast = gemm._descriptor(a, [64, 48], [48, 1], [32, 16])
+    slow = gemm._TensorDescriptor(a, [64, 48], [48, 1], [32, 16])
+    assert type(fast) is type(slow) and vars(fast).keys() == vars(slow).keys()
+    assert all(getattr(fast, k) is getattr(slow, k) or getattr(fast, k) == getattr(slow, k) for k in vars(slow))
