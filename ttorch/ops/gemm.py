@@ -535,7 +535,7 @@ def _tune_bench(cfg, dtype, prec, M, N, K, layout="nn"):
 tune.register(tune.Tunable(
     "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
     key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K),
-    heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]))),
+    heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]), _wide_tiles(0))),
     problems=_tune_problems, bench=_tune_bench,
     doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
 
