@@ -9,6 +9,9 @@ direction stores the ``(M, C)`` softmax: what autograd keeps between them is ``l
 
 Liger-Kernel goes one step further and writes the gradient over the logits during the forward; we
 don't, because the logits belong to the caller (and to autograd, which may still read them).
+``cross_entropy_mean`` reduces the rows to the loss (row 0's mean over targets other than
+``ignore_index``, or its sum) in one single-program kernel, and its backward writes the rows'
+gradient in one more; ``nn.functional.cross_entropy`` calls it for ``'mean'`` and ``'sum'``.
 Half types compute in float32 and return float32 rows; ``nn.functional.cross_entropy`` casts back.
 Its own backward (gradients of gradients) is written in ttorch ops.
 """

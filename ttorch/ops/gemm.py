@@ -425,7 +425,8 @@ def _fast_descriptor(base, shape, strides, block):
 def _desc_defaults():
     import dataclasses
     try:
-        return {f.name: f.default for f in dataclasses.fields(_TensorDescriptor) if f.default is not dataclasses.MISSING}
+        fields = dataclasses.fields(_TensorDescriptor)
+        return {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
     except TypeError:                     # not a dataclass in this Triton: its own constructor
         return None
 
