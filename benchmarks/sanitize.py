@@ -4,8 +4,8 @@
 
 Shapes are tiny and ragged (edge masks on every axis) and each kernel path runs once, the paths
 only a big problem would take among them (split K, the few-channel convolution loops, the strided
-reduction split, float32 attention's transposed copies, TF32's K-major copies): the checker slows every kernel down a
-hundredfold. Exit status 1 when a result differs from the cpu device's; the checker's own exit
+reduction split, float32 attention's transposed copies, TF32's K-major copies): the checker slows
+every kernel down a hundredfold. Exit status 1 when a result differs from the cpu device's; the checker's own exit
 status when it finds a bad access."""
 import sys
 

@@ -377,10 +377,8 @@ def test_pick_config_heuristic(monkeypatch):
     assert M.pick_config(4096, 11008, 4096, 1, D.bfloat16, wide=True) == M.CONFIGS[7] == (128, 256, 64, 8, 8, 3)
     assert M.pick_config(768, 768, 64, 1, D.bfloat16, wide=True) == M.CONFIGS[2]
     assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True) == M.CONFIGS[1]
-    monkeypatch.setattr(M, "_WIDE", {})
     for cap, wide in (((8, 0), True), ((8, 6), False), ((8, 9), False), ((9, 0), True)):
         monkeypatch.setattr(M._driver, "backend", lambda cap=cap: types.SimpleNamespace(capability=lambda i: cap))
-        M._WIDE.clear()
         assert M._wide_tiles(0) is wide
     assert M.pick_config(4096, 4096, 4096, 1, D.float32) == M.CONFIGS[1]
     assert M.pick_config(768, 768, 64, 1, D.bfloat16) == M.CONFIGS[2]

@@ -212,7 +212,7 @@ def _remember(key, kernel, k, nargs, meta):
     head = (function, packed, None, None, None)
     direct = _direct_launch(run)
     if direct is not None:
-        run, head = direct, (function,) + _direct_flags(run) + (None, None) + head[1:]
+        run, head = direct, (function, run.launch_cooperative_grid, run.launch_pdl, None, None) + head[1:]
     if len(_FAST) > 4096:
         _FAST.clear()
     _FAST[key] = (run, head, tuple(tail))
@@ -225,10 +225,6 @@ def _direct_launch(runner):
     if getattr(runner, "global_scratch_size", 1) or getattr(runner, "profile_scratch_size", 1):
         return None
     return getattr(runner, "launch", None)
-
-
-def _direct_flags(runner):
-    return runner.launch_cooperative_grid, runner.launch_pdl
 
 
 _LAUNCHER_CLS = [None]                  # CudaLauncher, where its __call__ is the one described above

@@ -395,17 +395,11 @@ def _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act
     return out
 
 
-_WIDE = {}
-
-
 def _wide_tiles(index):
     """Whether device ``index`` gives a block the 144 KiB that CONFIGS[7] takes: sm_80 (A100, 163 KiB)
-    and sm_90 on (H100, 227 KiB); not sm_86/sm_89 (99-100 KiB)."""
-    w = _WIDE.get(index)
-    if w is None:
-        major, minor = _driver.backend().capability(index)
-        w = _WIDE[index] = (major, minor) == (8, 0) or major >= 9
-    return w
+    and sm_90 on (H100, 227 KiB); not sm_86/sm_89 (99-100 KiB). (The driver caches capabilities.)"""
+    major, minor = _driver.backend().capability(index)
+    return (major, minor) == (8, 0) or major >= 9
 
 
 def _hopper(index):
