@@ -125,7 +125,7 @@ def test_gemm_launches_the_stored_winner(tmp_cache, monkeypatch):
     r = np.random.default_rng(1)
     a, b = r.standard_normal((40, 20)).astype(np.float32), r.standard_normal((20, 24)).astype(np.float32)
     key = gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20)
-    assert key == ("float32", "ieee", 64, 32, 32)
+    assert key == ("float32", "ieee", "nn", 64, 32, 32)
     tune._section()["gemm"] = {key: tune.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2},
                                                 num_warps=2, num_stages=2)}
     out = ttorch.tensor(a, device="cuda") @ ttorch.tensor(b, device="cuda")
@@ -144,8 +144,69 @@ def test_gemm_tunes_in_the_layout_asked_for(tmp_cache, monkeypatch):
     monkeypatch.setattr(gemm, "_launch_gemm", lambda a, b, *r: (strides.append((a.stride(), b.stride())),
                                                                 real(a, b, *r))[1])
     best = tune.tune("gemm", problems=[("float32", "ieee", 40, 24, 20, "tn")], save=False)
-    assert list(best) == [gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20)]
+    assert list(best) == [gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20, "tn")]
     assert strides and all(sa == (1, 40) and sb == (24, 1) for sa, sb in strides)    # A stored (K, M)
+
+
+def _tiles_launched(monkeypatch, products):
+    """The (BLOCK_M, BLOCK_N, BLOCK_K) and the (A, B) strides of the GEMM kernel behind each product;
+    nothing is computed (copies of the operands run, the product's launch is recorded instead)."""
+    from ttorch.ops import gemm
+    seen = []
+    real = gemm.launch
+
+    def spy(kernel, grid, *args, **meta):
+        if kernel is gemm._gemm_kernel:
+            seen.append(((meta["BLOCK_M"], meta["BLOCK_N"], meta["BLOCK_K"]), args[0].stride(), args[1].stride()))
+            return None
+        return real(kernel, grid, *args, **meta)
+    monkeypatch.setattr(gemm, "launch", spy)
+    for f in products:
+        f()
+    return seen
+
+
+def test_gemm_winners_are_kept_per_layout(tmp_cache, monkeypatch):
+    # one M/N/K bucket tuned in two layouts: a product finds the winner of the layout it runs in
+    from ttorch.ops import gemm
+    f32 = ttorch.float32
+    cfg = lambda bm: tune.Config({"BLOCK_M": bm, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2}, num_warps=2,  # noqa: E731
+                                 num_stages=1)
+    tune._section()["gemm"] = {gemm._tune_key(f32, "ieee", 40, 24, 20, "nn"): cfg(16),
+                               gemm._tune_key(f32, "ieee", 40, 24, 20, "tn"): cfg(32)}
+    a, b, at = (ttorch.randn(*s, device="cuda") for s in ((40, 20), (20, 24), (20, 40)))
+    seen = _tiles_launched(monkeypatch, [lambda: a @ b, lambda: at.t() @ b])
+    assert [(t[0], sa) for t, sa, _ in seen] == [(16, (20, 1)), (32, (1, 40))]
+    # a cache written before layouts were keyed: its winner serves each layout of the bucket
+    tune._section()["gemm"] = {("float32", "ieee", 64, 32, 32): cfg(32)}
+    seen = _tiles_launched(monkeypatch, [lambda: a @ b, lambda: at.t() @ b])
+    assert [t[0] for t, _, _ in seen] == [32, 32]
+
+
+@pytest.mark.parametrize("prec, hopper, layout, mnk, seen", [
+    ("ieee", False, "nt", (1024, 8, 16), "nn"),     # FMA: a (N, K) B from 1024 rows of A on is copied row-major
+    ("ieee", False, "nt", (1023, 8, 16), "nt"),
+    ("ieee", False, "nn", (128, 2048, 16), "tn"),   # FMA: A copied (K, M) from 2048 columns and 128 rows on
+    ("ieee", False, "nn", (128, 2047, 16), "nn"),
+    ("ieee", False, "tt", (1024, 2048, 16), "tn"),  # A already (K, M); B copied row-major
+    ("tf32", True, "tn", (256, 256, 16), "nt"),     # TF32 on Hopper: both copied K-major
+    ("tf32", False, "tn", (256, 256, 16), "tn"),    # not on sm_80
+    ("ieee", True, "nt", (4096, 4096, 64), "tn")])  # both FMA rules at once (half types copy nothing)
+def test_gemm_tune_key_names_the_layout_the_kernel_reads(prec, hopper, layout, mnk, seen):
+    from ttorch.ops import gemm
+    assert gemm._seen_layout(ttorch.float32, prec, layout, *mnk, hopper) == seen
+    assert gemm._seen_layout(ttorch.bfloat16, "ieee", layout, *mnk, hopper) == layout
+
+
+def test_gemm_copies_as_its_tune_key_says(tmp_cache, monkeypatch):
+    # _launch_gemm copies by the rules _seen_layout reads: the kernel gets the strides the key names
+    from ttorch.ops import gemm
+    x, w = ttorch.randn(1024, 16, device="cuda"), ttorch.randn(8, 16, device="cuda")
+    a, b = ttorch.randn(128, 16, device="cuda"), ttorch.randn(16, 2048, device="cuda")
+    seen = _tiles_launched(monkeypatch, [lambda: x @ w.t(), lambda: a @ b])
+    assert [(gemm._layout(sa) + gemm._layout(sb)) for _, sa, sb in seen] == [
+        gemm._seen_layout(ttorch.float32, "ieee", "nt", 1024, 8, 16, False),
+        gemm._seen_layout(ttorch.float32, "ieee", "nn", 128, 2048, 16, False)] == ["nn", "tn"]
 
 
 def test_every_tunable_runs_quick_under_the_interpreter(tmp_cache):

@@ -238,12 +238,20 @@ def _gemm(a, b, out, c=None, alpha=1.0, beta=0.0, act="none"):
     if not sizes:
         sizes, bst = [1], [[0]] * 4
     acc = D.float64 if out.dtype is D.float64 else D.float32
-    prec = precision(out.dtype)
-    won = tune.lookup("gemm", _tune_key(out.dtype, prec, M, N, K))
-    cfg = _tile(won) if won is not None else pick_config(M, N, K, _numel(sizes), out.dtype,
-                                                         _wide_tiles(out.device.index or 0))
     args = (a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act)
-    return with_fp64_fallback(lambda p: _launch_gemm(*args, p, CONFIGS[6] if p == "fma" else cfg), out.dtype, prec)
+    return with_fp64_fallback(lambda p: _launch_gemm(*args, p, CONFIGS[6] if p == "fma" else None), out.dtype,
+                              precision(out.dtype))
+
+
+def _config(dtype, prec, layout, M, N, K, batch, index):
+    """The tile of a product the kernel sees in ``layout`` (after ``_launch_gemm``'s copies): the tuned
+    winner of its bucket, else ``pick_config``'s."""
+    key = _tune_key(dtype, prec, M, N, K, layout)
+    won = tune.lookup("gemm", key)
+    if won is None and tune.has_winners("gemm"):
+        # a cache written before layouts were keyed: its winner serves every layout of the bucket
+        won = tune.lookup("gemm", key[:2] + key[3:])
+    return _tile(won) if won is not None else pick_config(M, N, K, batch, dtype, _wide_tiles(index))
 
 
 def with_fp64_fallback(fn, dtype, prec="ieee"):
@@ -300,23 +308,52 @@ def _restored(t, rows, cols, st, by_columns):
     return t.detach()._view((rows, cols), (st[-2], st[-1]), t._offset).contiguous(), (cols, 1)
 
 
-def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg):
-    bm, bn, bk, gm, warps, stages = cfg[:6]
-    if prec == "ieee" and b.dtype is D.float32 and sb[-2] == 1 and sb[-1] != 1 and N > 1 and K > 1 \
-            and M >= _FMA_ROW_MAJOR_B_FROM_M and _numel(sizes) == 1:
-        b, sb = _restored(b, K, N, sb, by_columns=False)
-        bst = [bst[0], [0], bst[2], bst[3]]
-    if prec == "ieee" and a.dtype is D.float32 and sa[-1] == 1 and sa[-2] != 1 and K > 1 \
-            and M >= _FMA_M_MAJOR_A_FROM_M and N >= _FMA_M_MAJOR_A_FROM_N and _numel(sizes) == 1:
-        a, sa = _restored(a, M, K, sa, by_columns=True)
-        bst = [[0], bst[1], bst[2], bst[3]]
-    if prec == "tf32" and _numel(sizes) == 1 and K > 1 and _hopper(out.device.index or 0):
-        if sb[-1] == 1 and sb[-2] != 1 and N > 1 and M >= _TF32_K_MAJOR_FROM:      # B (K, N) row-major
-            b, sb = _restored(b, K, N, sb, by_columns=True)
+def _layout(s):
+    """An operand's layout from its last two strides: "n" stored row by row, "t" column by column (a
+    transposed view), "s" neither (a strided view, or a degenerate dim)."""
+    return "n" if s[-1] == 1 and s[-2] != 1 else "t" if s[-2] == 1 and s[-1] != 1 else "s"
+
+
+def _copies(dtype, prec, layout, M, N, K, hopper):
+    """Which operands of a single (unbatched) product ``_launch_gemm`` copies before the kernel reads
+    them (the comments above ``_FMA_ROW_MAJOR_B_FROM_M`` and ``_TF32_K_MAJOR_FROM`` say why), as (A, B)
+    booleans; each copy turns its operand's layout letter over. One place for the rules: the launch
+    follows them and the tuner keys its buckets by what they leave."""
+    la, lb = layout
+    if prec == "ieee" and dtype is D.float32:
+        return (la == "n" and K > 1 and M >= _FMA_M_MAJOR_A_FROM_M and N >= _FMA_M_MAJOR_A_FROM_N,
+                lb == "t" and N > 1 and K > 1 and M >= _FMA_ROW_MAJOR_B_FROM_M)
+    if prec == "tf32" and K > 1 and hopper:
+        return la == "t" and M > 1 and N >= _TF32_K_MAJOR_FROM, lb == "n" and N > 1 and M >= _TF32_K_MAJOR_FROM
+    return False, False
+
+
+_FLIP = {"n": "t", "t": "n"}
+
+
+def _seen_layout(dtype, prec, layout, M, N, K, hopper):
+    """The layout the kernel reads a single product stored in ``layout`` in, after the copies."""
+    ca, cb = _copies(dtype, prec, layout, M, N, K, hopper)
+    return (_FLIP[layout[0]] if ca else layout[0]) + (_FLIP[layout[1]] if cb else layout[1])
+
+
+def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg=None):
+    """Launch the product with tile ``cfg`` (None: ``_config``'s for the layout the kernel reads)."""
+    index = out.device.index or 0
+    layout = _layout(sa) + _layout(sb)
+    if _numel(sizes) == 1:
+        copy_a, copy_b = _copies(a.dtype, prec, layout, M, N, K, prec == "tf32" and _hopper(index))
+        if copy_b:      # FMA: B (N, K) copied row-major; TF32: B row-major copied K-major
+            b, sb = _restored(b, K, N, sb, by_columns=prec == "tf32")
             bst = [bst[0], [0], bst[2], bst[3]]
-        if sa[-2] == 1 and sa[-1] != 1 and M > 1 and N >= _TF32_K_MAJOR_FROM:      # A stored (K, M)
-            a, sa = _restored(a, M, K, sa, by_columns=False)
+        if copy_a:      # FMA: A row-major copied (K, M); TF32: A stored (K, M) copied row-major
+            a, sa = _restored(a, M, K, sa, by_columns=prec != "tf32")
             bst = [[0], bst[1], bst[2], bst[3]]
+        if copy_a or copy_b:
+            layout = _layout(sa) + _layout(sb)
+    if cfg is None:
+        cfg = _config(out.dtype, prec, layout, M, N, K, _numel(sizes), index)
+    bm, bn, bk, gm, warps, stages = cfg[:6]
     a_hi, a_lo = _split(alpha, acc)
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
@@ -484,8 +521,11 @@ def _space(dtype_name, prec="ieee"):
     return TUNE_SPACE["tf32" if prec == "tf32" else dtype_name]
 
 
-def _tune_key(dtype, prec, M, N, K):
-    return (dtype.name, prec, tune.bucket(M), tune.bucket(N), tune.bucket(K))
+def _tune_key(dtype, prec, M, N, K, layout="nn"):
+    """A product's bucket: dtype, precision, the layout the kernel reads (``_seen_layout``) and M/N/K
+    by powers of two. The layout matters on the FMA units (the H100 ran float32 "tn" products at
+    47-50 TFLOP/s, "nn" ones at 41-44), so each layout keeps its own winner."""
+    return (dtype.name, prec, layout, tune.bucket(M), tune.bucket(N), tune.bucket(K))
 
 
 def _tile(c):
@@ -516,7 +556,8 @@ def _tune_problems(quick):
 
 def _tune_bench(cfg, dtype, prec, M, N, K, layout="nn"):
     """The product ``(M, K) @ (K, N)``; ``layout`` "t" marks an operand stored transposed (linear's
-    forward is "nt", its weight gradient "tn"): its winner serves every layout of the bucket."""
+    forward is "nt", its weight gradient "tn"). The winner keys the layout the kernel reads after
+    ``_launch_gemm``'s copies (``_seen_layout``), which is where products of that layout find it."""
     from .random import randn
     dt = getattr(D, dtype)
     a = randn(K, M, device="cuda").to(dt).t() if layout[0] == "t" else randn(M, K, device="cuda").to(dt)
@@ -529,8 +570,9 @@ def _tune_bench(cfg, dtype, prec, M, N, K, layout="nn"):
 
 tune.register(tune.Tunable(
     "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
-    key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K),
-    heuristic=lambda b: _as_config(pick_config(b[2], b[3], b[4], 1, getattr(D, b[0]), _wide_tiles(0))),
+    key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K, _seen_layout(
+        getattr(D, dt), prec, layout, M, N, K, _hopper(0))),
+    heuristic=lambda b: _as_config(pick_config(b[3], b[4], b[5], 1, getattr(D, b[0]), _wide_tiles(0))),
     problems=_tune_problems, bench=_tune_bench,
     doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
 
