@@ -5,7 +5,9 @@
 """
 import argparse
 import json
+import statistics
 import sys
+import time
 
 import ttorch
 
@@ -60,6 +62,10 @@ def main():
         print(f"host µs launch of _ew_contig_kernel (fast path via CompiledKernel.run, direct C launch "
               f"{'on' if cls else 'off'} otherwise): {h:.2f}")
         rows.append(dict(case="host us launch via CompiledKernel.run", ttorch_us=h))
+    # the host time of a step split three ways: kernels launched, issued without waiting, Python alone
+    for name, us in _host_split(ttorch.cuda.synchronize):
+        print(f"host µs {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in us.items()))
+        rows.append(dict(case=f"host split {name}", **{f"{k}_us": v for k, v in us.items()}))
     # A/B checks of choices made without a GPU (each pair timed interleaved in one timer call)
     for case, ms in _ab_checks(timer):
         print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()))
@@ -97,6 +103,56 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(device=ttorch.cuda.get_device_name(0), rows=rows), f, indent=1)
+
+
+def _issue_us(fn, n, sync, rounds=5):
+    """Median µs per call to issue ``n`` calls, not counting the wait for the GPU after them (when the
+    GPU keeps up, this is the host's own time; when it falls behind, launches block and it shows)."""
+    samples = []
+    for _ in range(rounds):
+        sync()
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t) / n * 1e6)
+        sync()
+    return statistics.median(samples)
+
+
+def _host_split(sync, small=False):
+    """Per case, µs per call: ``synced`` (n calls, then the wait for the GPU: ``host_us``), ``issued``
+    (the n calls alone) and ``python`` (the same with every launch a no-op: the launch fast path's
+    cached entries swapped for a function that does nothing, so what remains is ttorch's own Python;
+    ``issued - python`` is Triton's C launch and the driver). Tells a host-bound step from a
+    GPU-bound one, and what of the host time a faster dispatch could win."""
+    from ttorch.ops import _launch as L
+    from benchmarks.models import _mlp
+    one = ttorch.ones(1, device="cuda")
+    x = ttorch.randn(8, 16, device="cuda")
+    lin = ttorch.nn.Linear(16, 16).to("cuda")
+
+    def small_fwd_bwd():
+        lin(x).relu().sum().backward()
+    width, batch = (32, 8) if small else (1024, 256)
+    cases = [("one + one", lambda: one + one, 20 if small else 2000),
+             ("linear+relu+sum fwd+bwd 8x16", small_fwd_bwd, 5 if small else 200),
+             (f"MLP step 784-{width}-{width}-10, batch {batch}", _mlp(ttorch, "cuda", batch, width), 2 if small else 20)]
+
+    def noop(*args):
+        return None
+    out = []
+    for name, fn, n in cases:
+        fn()
+        us = dict(synced=host_us({"ttorch": fn}, {"ttorch": sync}, n=n)["ttorch"], issued=_issue_us(fn, n, sync))
+        saved = dict(L._FAST)
+        L._FAST.update({k: (noop, head, tail) for k, (run, head, tail) in saved.items()})
+        try:
+            us["python"] = _issue_us(fn, n, sync)
+        finally:
+            L._FAST.clear()
+            L._FAST.update(saved)
+        out.append((name, us))
+    return out
 
 
 def _ab_checks(timer, small=False):

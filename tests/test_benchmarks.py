@@ -40,6 +40,21 @@ def test_peaks_and_report():
 
 
 @pytest.mark.skipif(not __import__("ttorch").cuda.is_available(), reason="no cuda device (real or simulated)")
+def test_gpu_quick_host_split_swaps_the_launches_back(monkeypatch):
+    # the split's "python" column makes every cached launch a no-op for a while: the cache must come
+    # back as it was (on a GPU; under the interpreter the cache is empty and the cases just run)
+    sys.path.insert(0, ROOT)
+    import ttorch
+    from benchmarks import gpu_quick
+    from ttorch.ops import _launch as L
+    before = dict(L._FAST)
+    rows = gpu_quick._host_split(ttorch.cuda.synchronize, small=True)
+    assert [name.split()[0] for name, _ in rows] == ["one", "linear+relu+sum", "MLP"]
+    assert all(set(us) == {"synced", "issued", "python"} and min(us.values()) > 0 for _, us in rows)
+    assert all(L._FAST.get(k) == v for k, v in before.items())
+
+
+@pytest.mark.skipif(not __import__("ttorch").cuda.is_available(), reason="no cuda device (real or simulated)")
 def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # gpu_quick.py's A/B timings run on a GPU only; here each arm runs once on toy shapes, and each
     # toggle must change the path taken (attention's transposed copies, the FMA product's copies of W
