@@ -20,7 +20,8 @@ from .. import _dtype as D, _profiling
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._op import Op, write_out, writes_into
-from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET
+from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan, \
+    plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, binary_samples, rng
 from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
 
@@ -172,6 +173,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
     # (operand keys, default dtype) -> (out_dtype, compute): promotion is computed once per
     # combination; a tensor's key is its dtype and whether it is 0-dim, a scalar's its type
     promoted = {}
+    plans = {}      # (promotion key, shape, device) -> elementwise.Plan (cuda, contiguous operands)
     default_kw = dict(zip(pnames, defaults))
     default_params = tuple(defaults)
     # a check of the parameters alone passes for their defaults: skip it when none is given
@@ -233,7 +235,27 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             return out
         if _into:
             return None
-        if vals is None and out is None and (input if ta else other).device.type == "cpu" and not (
+        x = input if ta else other
+        if vals is None and out is None and x.device.type == "cuda" and (not ta or input._stride is None) and (
+                not tb or other._stride is None) and (not ta or not tb or input._shape == other._shape):
+            # contiguous operands of one shape: a plan of the launch, made by the first such call (see
+            # elementwise.Plan); the planned call launches directly
+            pk = (key, x._shape, x.device)
+            plan = plans.get(pk)
+            if plan is not None and plan is not _SEEN:
+                if plan is not _NO_PLAN:
+                    r = run_plan(plan, op, (input, other), x._shape, x.device)
+                    if r is not None:
+                        return r
+            elif plans_on():
+                if plan is None:                # a key seen once is planned when it comes back
+                    see(plans, pk)
+                else:
+                    attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
+                    r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (0, 1), attrs)
+                    plans[pk] = plan or _NO_PLAN
+                    return r
+        if vals is None and out is None and x.device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
                 and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None:
             # the hot path (cpu, nothing to record, no profiler): Op.__call__'s cpu branch without its

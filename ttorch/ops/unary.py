@@ -20,7 +20,8 @@ from triton.language.extra import libdevice
 from .. import _dtype as D
 from .._tensor import Tensor
 from ._op import Op, write_out
-from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype
+from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan, plans_on, \
+    see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, rng, unary_samples
 
 PUBLIC = {}
@@ -140,6 +141,7 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
 
     op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=(0,), save_output=save_output, samples=samples,
             kernels=specs, family="unary", grad_name=grad_name)
+    plans = {}      # (dtype, shape, device, default dtype, parameters) -> elementwise.Plan (cuda, contiguous)
 
     def f(input, *args, out=None, **kwargs):
         inplace = kwargs.pop("inplace", False)
@@ -152,10 +154,33 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
             vals[pnames.index(k)] = v
         if type(input) is not Tensor:
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        pk = None
+        if out is None and not inplace and input._stride is None and input.device.type == "cuda":
+            # a contiguous input: a plan of the launch, made by the first call per key (see
+            # elementwise.Plan); the parameters' values are part of the key (they are baked in)
+            pk = (input.dtype, input._shape, input.device, D._default_dtype, *vals)
+            try:
+                plan = plans.get(pk)
+            except TypeError:               # an unhashable parameter value: no plan
+                plan = pk = _NO_PLAN
+            if plan is not None and plan is not _NO_PLAN and plan is not _SEEN:
+                r = run_plan(plan, op, (input,), input._shape, input.device)
+                if r is not None:
+                    return r
+            if plan is None and plans_on():     # a key seen once is planned when it comes back
+                see(plans, pk)
+            if plan is not _SEEN or not plans_on():
+                pk = None
         out_dtype, compute = _dtypes(kind, input.dtype, name, input.device)
         if resolve is not None:
             vals = resolve(vals, input)
-        r = op(input, out_dtype=out_dtype, compute=compute, **dict(zip(pnames, vals)))
+        attrs = dict(zip(pnames, vals))
+        if pk is not None:
+            attrs = dict(out_dtype=out_dtype, compute=compute, **attrs)
+            r, plan = make_plan(lambda: op(input, **attrs), (input,), (0, None, None), attrs)
+            plans[pk] = plan or _NO_PLAN
+            return r
+        r = op(input, out_dtype=out_dtype, compute=compute, **attrs)
         if inplace:
             from .inplace import inplace_from
             return inplace_from(input, r, name + "_")

@@ -1,0 +1,215 @@
+"""Planned elementwise launches (``ops/elementwise.py``, ``Plan``), checked without a GPU: the real
+GPU's host path with the launcher replaced by a recorder and device memory by a stand-in allocator
+(integer addresses, nothing behind them). A planned call must hand the launcher exactly what the
+usual path does; every condition a plan depends on must send the call back to the usual path. On a
+GPU the whole suite runs through plans for real."""
+import threading
+import types
+
+import pytest
+
+import ttorch
+from ttorch import tune
+from ttorch.cuda import _driver
+from ttorch.ops import _launch as L, elementwise as E
+
+pytestmark = pytest.mark.skipif(not _driver.SIMULATED, reason="on a GPU the suite runs the planned path for real")
+
+
+class _Memory(_driver._Real):
+    """``_Real``'s cache in front of an allocator that hands out addresses and nothing else."""
+
+    def __init__(self):
+        self.cu = types.SimpleNamespace(CUresult=types.SimpleNamespace(CUDA_SUCCESS=0, CUDA_ERROR_OUT_OF_MEMORY=2),
+                                        cuMemAllocAsync=self._alloc)
+        self.count, self.contexts, self.cached, self.staging = 1, {0: None}, {}, {}
+        self._tls, self._next = threading.local(), 1 << 32
+        self._tls.bound = 0
+
+    def _alloc(self, nbytes, stream):
+        self._next += nbytes
+        return 0, self._next
+
+    def htod(self, *a):
+        pass
+
+    def device_name(self, index):
+        return "stand-in"
+
+
+class _Launches(dict):
+    """The fast path's cache, where every key has an entry: one recorder per specialization."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def get(self, key, default=None):
+        if key not in self:
+            def run(gx, gy, gz, stream, *rest, key=key):
+                self.log.append((key, (gx, gy, gz), rest[5:]))      # past function, metadata and hooks
+            self[key] = (run, (None,) * 5, ())
+        return dict.get(self, key)
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    for mod in (L, E):
+        monkeypatch.setattr(mod, "SIMULATED", False)
+    monkeypatch.setattr(_driver, "SIMULATED", False)
+    monkeypatch.setattr(_driver, "_backend", _Memory())
+    launches = _Launches()
+    monkeypatch.setattr(L, "_FAST", launches)
+    monkeypatch.setattr(L, "_FAST_ON", [True])
+    monkeypatch.setattr(L, "_JIT_RUN", [type(E._ew_contig_kernel).run])
+    monkeypatch.setattr(L, "_knobs", types.SimpleNamespace(launch_enter_hook=None, launch_exit_hook=None))
+    monkeypatch.setattr(L, "_CONSTEXPR_AT", types.SimpleNamespace(get=lambda k, d=None: ()))
+    monkeypatch.setattr(tune, "_winners", {})
+    planned = []
+    real_run = E.run_plan
+    monkeypatch.setattr(E, "run_plan", lambda *a: (lambda r: planned.append(r is not None) or r)(real_run(*a)))
+    for mod in ("binary", "unary"):
+        monkeypatch.setattr(f"ttorch.ops.{mod}.run_plan", E.run_plan)
+    yield types.SimpleNamespace(log=launches.log, planned=planned)
+
+
+def _t(*shape, dtype=ttorch.float32, requires_grad=False):
+    return ttorch.empty(*shape, dtype=dtype, device="cuda").requires_grad_(requires_grad)
+
+
+def _same_launches(gpu, f, calls=4):
+    """Run ``f`` ``calls`` times: the first two take the usual path (the second makes the plan), the
+    others run it; each must launch the same kernel with the same arguments, but for its own output's
+    address."""
+    outs = []
+    for _ in range(calls):
+        gpu.log.clear()
+        r = f()
+        outs.append(r)
+        ((key, grid, args),) = gpu.log
+        if len(outs) == 1:
+            first = (key, grid, args[1:])
+        else:
+            assert (key, grid, args[1:]) == first
+        assert args[0] == r.data_ptr()
+    return outs
+
+
+CASES = {
+    "add": lambda x, y: x + y,
+    "sub alpha default": lambda x, y: ttorch.sub(x, y),
+    "mul by a float": lambda x, y: x * 2.5,
+    "float times tensor": lambda x, y: 0.5 * x,
+    "int scalar on floats": lambda x, y: x + 3,
+    "relu": lambda x, y: ttorch.relu(x),
+    "exp": lambda x, y: x.exp(),
+    "leaky_relu": lambda x, y: ttorch.nn.functional.leaky_relu(x, 0.2),
+    "gelu tanh": lambda x, y: ttorch.nn.functional.gelu(x, approximate="tanh"),
+    "comparison": lambda x, y: x < y,
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_planned_call_launches_what_the_usual_path_does(gpu, case):
+    x, y = _t(3, 5), _t(3, 5)
+    _same_launches(gpu, lambda: CASES[case](x, y))
+    assert gpu.planned == [True, True]
+
+
+def test_half_and_0_dim_operands(gpu):
+    x, y = _t(dtype=ttorch.float16), _t(dtype=ttorch.float16)
+    _same_launches(gpu, lambda: x * y)
+    assert gpu.planned == [True, True]
+
+
+def test_a_scalar_operand_is_passed_per_call(gpu):
+    x = _t(4)
+    for v in (2.0, 3.0, -1.5, 7.25, 7, 8, 9, 10):    # an int scalar has a key of its own (promotion)
+        gpu.log.clear()
+        x * v
+        assert gpu.log[0][2][2] == float(v)
+    assert gpu.planned == [True] * 4                   # the first two of each key plan it
+
+
+def test_a_key_seen_once_is_not_planned(gpu, monkeypatch):
+    # a stream of shapes that never come back costs no plans; the second sighting makes one
+    made = []
+    real = E.make_plan
+    monkeypatch.setattr("ttorch.ops.binary.make_plan", lambda *a: made.append(1) or real(*a))
+    for n in range(1001, 1006):
+        gpu.log.clear()
+        r = _t(n) + _t(n)
+        assert gpu.log[0][2][0] == r.data_ptr()
+    assert made == []
+    _t(1001) + _t(1001)
+    assert made == [1]
+
+
+def test_an_int_scalar_picks_its_kernel_by_value_so_it_is_not_planned(gpu):
+    # Triton specializes an int argument on its value (1, a multiple of 16): no plan, always the usual path
+    x = _t(4, dtype=ttorch.int32)
+    keys = []
+    for v in (3, 1, 16):
+        gpu.log.clear()
+        x + v
+        keys.append(gpu.log[0][0])
+    assert gpu.planned == [] and len(set(keys)) == 3
+
+
+def test_autograd_records_as_the_usual_path(gpu):
+    x, y = _t(3, requires_grad=True), _t(3)
+    outs = _same_launches(gpu, lambda: x * y)
+    assert gpu.planned == [True, True]
+    for r in outs:
+        assert r.requires_grad and r.grad_fn.name() == "MulBackward0"
+        assert [e[0] if e else None for e in r.grad_fn.next_functions] == [outs[0].grad_fn.next_functions[0][0],
+                                                                           None]
+        assert r.grad_fn._ctx.inputs[0] is x and r.grad_fn._ctx.inputs[1] is y
+    with ttorch.no_grad():
+        assert not (x * y).requires_grad
+
+
+@pytest.mark.parametrize("why", ["unaligned view", "transposed", "broadcast", "tuned"])
+def test_operands_unlike_the_plans_take_the_usual_path(gpu, monkeypatch, why):
+    x, y = _t(8, 8), _t(8, 8)
+    x + y
+    x + y                                              # the plan of contiguous 8x8 floats
+    a, b = x, y
+    if why == "unaligned view":                        # 4 bytes in: the plan's kernel assumed 16-byte aligned
+        a = _t(65)[1:].view(8, 8)
+    elif why == "transposed":
+        a = x.t()
+    elif why == "broadcast":
+        b = _t(8)
+    elif why == "tuned":                               # a new elementwise winner: its block, not the plan's
+        monkeypatch.setattr(tune, "_winners", {"elementwise": {E._ew_key(4, True, 64): tune.Config(
+            {"BLOCK": 512}, num_warps=8)}})
+    gpu.log.clear()
+    gpu.planned.clear()
+    r = a + b
+    assert gpu.planned in ([], [False])
+    ((key, grid, args),) = gpu.log
+    assert args[0] == r.data_ptr() and args[1] == a.data_ptr()
+    if why == "tuned":
+        assert key[-1][-2:] == (512, 8)                # the launch's (block, warps)
+
+
+@pytest.mark.parametrize("why", ["profiler", "spy", "fast path off", "launch hook", "autocast"])
+def test_no_plan_runs_while(gpu, monkeypatch, why):
+    assert E.plans_on()
+    if why == "profiler":
+        with ttorch.profiler.profile(activities=[ttorch.profiler.ProfilerActivity.CPU]):
+            assert not E.plans_on()
+        return
+    if why == "spy":                                   # a test wrapping JITFunction.run sees every launch
+        monkeypatch.setattr(L, "_JIT_RUN", [None])
+    elif why == "fast path off":
+        monkeypatch.setattr(L, "_FAST_ON", [False])
+    elif why == "launch hook":
+        monkeypatch.setattr(L, "_knobs", types.SimpleNamespace(launch_enter_hook=lambda md: None,
+                                                               launch_exit_hook=None))
+    elif why == "autocast":
+        with ttorch.autocast("cuda"):
+            assert not E.plans_on()
+        return
+    assert not E.plans_on()
