@@ -22,19 +22,23 @@ class _Memory(_driver._Real):
     def __init__(self):
         self.cu = types.SimpleNamespace(CUresult=types.SimpleNamespace(CUDA_SUCCESS=0, CUDA_ERROR_OUT_OF_MEMORY=2),
                                         cuMemAllocAsync=self._alloc)
-        self.count, self.contexts, self.cached, self.staging = 1, {0: None}, {}, {}
+        self.count, self.contexts, self.cached = 1, {0: None}, {}
+        self.staging = {0: types.SimpleNamespace(upload=lambda *a: True)}     # uploads: nothing behind them
         self._tls, self._next = threading.local(), 1 << 32
         self._tls.bound = 0
 
     def _alloc(self, nbytes, stream):
         self._next += nbytes
-        return 0, self._next
-
-    def htod(self, *a):
-        pass
+        return 0, self._next - nbytes
 
     def device_name(self, index):
         return "stand-in"
+
+    def capability(self, index):
+        return (9, 0)
+
+    def sm_count(self, index):
+        return 132
 
 
 class _Launches(dict):
@@ -65,6 +69,10 @@ def gpu(monkeypatch):
     monkeypatch.setattr(L, "_knobs", types.SimpleNamespace(launch_enter_hook=None, launch_exit_hook=None))
     monkeypatch.setattr(L, "_CONSTEXPR_AT", types.SimpleNamespace(get=lambda k, d=None: ()))
     monkeypatch.setattr(tune, "_winners", {})
+    from ttorch.ops._op import REGISTRY
+    for op in REGISTRY.values():                       # no plan made by an earlier test
+        op._plans.clear()
+        getattr(op.public, "plans", {}).clear()
     planned = []
     real_run = E.run_plan
     monkeypatch.setattr(E, "run_plan", lambda *a: (lambda r: planned.append(r is not None) or r)(real_run(*a)))
@@ -213,3 +221,132 @@ def test_no_plan_runs_while(gpu, monkeypatch, why):
             assert not E.plans_on()
         return
     assert not E.plans_on()
+
+
+# ---------------------------------------------------------------------------- recorded plans (_plan.py)
+from ttorch.ops import _plan as P, gemm  # noqa: E402
+
+
+@pytest.fixture
+def replays(gpu, monkeypatch):
+    """``gpu``, with a list that gets, per call through ``_plan._replay``, whether the plan ran."""
+    out = []
+    real = P._replay
+    monkeypatch.setattr(P, "_replay", lambda *a: (lambda r: out.append(r is not None) or r)(real(*a)))
+    return out
+
+
+def _labels(log, inputs, out):
+    """The launches in ``log`` with device addresses named: an input's or the output's (with the byte
+    offset into it), others (intermediates) by order of appearance."""
+    named = {t.data_ptr(): f"in{j}" for j, t in enumerate(inputs)}
+    named[out.data_ptr()] = "out"
+    extent = {t.data_ptr(): t.untyped_storage().nbytes() for t in list(inputs) + [out]}
+    others = {}
+
+    def name(v):
+        if type(v) is not int or v < 1 << 32:
+            return v
+        for p, n in extent.items():
+            if p <= v < p + max(n, 1):
+                return f"{named[p]}+{v - p}"
+        return others.setdefault(v, f"tmp{len(others)}")
+    return [(key, grid, tuple(name(v) for v in args)) for key, grid, args in log]
+
+
+def _same_plan_launches(gpu, replays, f, inputs, calls=4):
+    """Run ``f`` ``calls`` times: the first two take the usual path (the second records), the rest
+    replay; every call must launch the same kernels with the same arguments, addresses by role."""
+    first = None
+    for i in range(calls):
+        gpu.log.clear()
+        r = f()
+        got = _labels(gpu.log, inputs, r)
+        assert got, "no launch"
+        if first is None:
+            first = got
+        assert got == first, i
+    assert replays == [True] * (calls - 2)
+    return r
+
+
+PRODUCTS = {
+    "linear": lambda x, w, b: ttorch.nn.functional.linear(x, w, b),
+    "linear, no bias": lambda x, w, b: ttorch.nn.functional.linear(x, w),
+    "linear + relu": lambda x, w, b: ttorch.ops.linear.linear_act(x, w, b, "relu"),
+    "mm": lambda x, w, b: x @ w.t(),
+    "batched matmul": lambda x, w, b: x.view(1, 6, 5) @ w.t(),
+}
+
+
+@pytest.mark.parametrize("case", list(PRODUCTS))
+def test_a_replayed_product_launches_what_the_usual_path_does(replays, gpu, case):
+    x, w, b = _t(6, 5), _t(7, 5), _t(7)
+    _same_plan_launches(gpu, replays, lambda: PRODUCTS[case](x, w, b), (x, w, b))
+
+
+def test_split_k_and_its_workspace(replays, gpu):
+    # a few output tiles over a long K: parts into a workspace, then their sum (an intermediate per call);
+    # the ragged last part reads the operands and writes the workspace at offsets into them
+    x, w = _t(8, 4160), _t(8, 4160)
+    _same_plan_launches(gpu, replays, lambda: x @ w.t(), (x, w))
+    assert [k[0] for k, _, _ in gpu.log] == [gemm._gemm_kernel, gemm._gemm_kernel, gemm._split_k_sum_kernel]
+    assert x.data_ptr() + 4096 * 4 in gpu.log[1][2]    # the last part's A: 4096 columns in
+
+
+def test_operand_copies_before_the_product(replays, gpu):
+    # float32 x @ W^T from 1024 rows on: W copied row-major first (a transposing copy into an intermediate)
+    x, w = _t(1024, 16), _t(8, 16)
+    _same_plan_launches(gpu, replays, lambda: x @ w.t(), (x, w))
+    assert len(gpu.log) == 2 and gpu.log[-1][0][0] is gemm._gemm_kernel
+
+
+def test_autograd_through_a_replayed_product(replays, gpu):
+    x, w, b = _t(6, 5), _t(7, 5, requires_grad=True), _t(7, requires_grad=True)
+    outs = [ttorch.nn.functional.linear(x, w, b) for _ in range(4)]
+    assert replays == [True, True]
+    assert all(o.grad_fn.name() == "LinearBackward0" and o.grad_fn._ctx.inputs[1] is w for o in outs)
+
+
+def test_a_new_winner_or_threshold_is_not_replayed_past(replays, gpu, monkeypatch):
+    x, w = _t(40, 20), _t(24, 20)
+    for _ in range(3):
+        x @ w.t()
+    assert replays == [True]
+    won = tune.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2}, num_warps=2, num_stages=2)
+    monkeypatch.setattr(tune, "_winners", {"gemm": {gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20, "nt"): won}})
+    gpu.log.clear()
+    x @ w.t()
+    assert replays == [True, False] and gpu.log[0][0][-1][-2:] != () and (32, 16, 16) == tuple(
+        dict(gpu.log[0][0][-1])[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+    monkeypatch.setattr(gemm, "_SPLIT_FILL", 7)          # another key: seen once, not replayed
+    x @ w.t()
+    assert replays == [True, False]
+
+
+def test_inputs_sharing_memory(replays, gpu):
+    # x @ x: the kernel's views can't be told apart; a call of the same key with distinct inputs plans it
+    x, y = _t(8, 8), _t(8, 8)
+    for _ in range(3):
+        x @ x
+    assert replays == []
+    for _ in range(3):
+        x @ y                                          # records, then replays
+    assert replays == [True, True]
+    x @ x                                              # replays too: each input's address in its place
+    assert replays == [True, True, True]
+
+
+def test_an_op_that_copies_memory_outside_a_kernel_is_not_planned(replays, gpu, monkeypatch):
+    from ttorch.ops._op import Op
+
+    def cuda(x):
+        return x + ttorch.tensor([1.0, 2.0], device="cuda")     # an upload
+    op = Op("_plan_test_upload", cuda=cuda, plan_state=tuple)
+    try:
+        x = _t(2)
+        for _ in range(4):
+            op(x)
+        assert replays == [] and P.NO_PLAN in op._plans.values()
+    finally:
+        del ttorch.ops._op.REGISTRY["_plan_test_upload"]

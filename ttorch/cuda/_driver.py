@@ -26,6 +26,11 @@ class _Stats:
     peak = [0]
 
 
+# While an op's call is recorded for a plan (ops/_plan.py): the list of its kernel launches, which
+# launch_keyed appends to; a memory copy outside a kernel appends None (such a call isn't planned).
+RECORDING = [None]
+
+
 def _count(delta, index):
     a = _Stats.allocated
     while len(a) <= index:
@@ -173,6 +178,8 @@ class _Real:
         return any_
 
     def htod(self, dst, src_ptr, nbytes, index):
+        if RECORDING[0] is not None:
+            RECORDING[0].append(None)
         if nbytes:
             self.context(index)
             stage = self.staging.get(index)
@@ -182,11 +189,15 @@ class _Real:
                 self._check(self.cu.cuMemcpyHtoD(dst, src_ptr, nbytes))
 
     def dtoh(self, dst_ptr, src, nbytes, index):
+        if RECORDING[0] is not None:
+            RECORDING[0].append(None)
         if nbytes:
             self.context(index)
             self._check(self.cu.cuMemcpyDtoH(dst_ptr, src, nbytes))
 
     def dtod(self, dst, src, nbytes, index):
+        if RECORDING[0] is not None:
+            RECORDING[0].append(None)
         if nbytes:
             self.context(index)
             self._check(self.cu.cuMemcpyDtoDAsync(dst, src, nbytes, 0))

@@ -81,6 +81,8 @@ def launch_keyed(kernel, grid, args, meta, mkey):
         return rec.kernel(launch, kernel, grid, args, meta)
     if SIMULATED:
         return kernel[grid](*[_arg(a) for a in args], **meta)
+    if _driver.RECORDING[0] is not None:    # an op's call recorded for a plan (_plan.py)
+        _driver.RECORDING[0].append((kernel, grid, args, meta, mkey))
     dev = 0
     for a in args:
         if type(a) is _Tensor:

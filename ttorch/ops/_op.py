@@ -15,6 +15,7 @@ from ..autograd import grad_mode, anomaly_mode
 from ..autograd.engine import OpNode, edge_of
 from .._tensor import Tensor
 from .. import _dtype as D
+from . import _plan
 
 REGISTRY = {}
 _ANOMALY = anomaly_mode._state
@@ -62,7 +63,7 @@ class Op:
 
     def __init__(self, name, *, cpu=None, cuda=None, impl=None, backward=None, samples=None, kernels=(), save=None,
                  save_output=False, grad_outputs=None, grad_name=None, family="other", doc="", public=None,
-                 dtypes=None):
+                 dtypes=None, plan_state=None):
         self.name = name
         # ``impl`` (tensors in, tensors out, any device) serves ops that only make views or
         # compose other ops; ``cpu``/``cuda`` are the per-device implementations.
@@ -82,6 +83,10 @@ class Op:
         self.doc = doc
         self.public = public        # the user-facing function the tests call with each sample
         self.dtypes = dtypes        # dtypes the tests run the samples in (None: floating types)
+        # ``plan_state()``: the globals ``cuda`` reads besides its arguments, as a hashable tuple; an op
+        # that gives it may have its launches planned on a real GPU (``_plan.py``)
+        self.plan_state = plan_state
+        self._plans = {}
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is defined twice")
         REGISTRY[name] = self
@@ -113,6 +118,8 @@ class Op:
             else:
                 r = self.cpu(*[t._np if type(t) is Tensor else t for t in inputs], **attrs)
             out = Tensor._wrap_np(r) if type(r) is not tuple else tuple(Tensor._wrap_np(a) for a in r)
+        elif self.plan_state is not None:
+            out = _plan.call(self, inputs, attrs)
         else:
             out = self.cuda(*inputs, **attrs)
         if self.backward is not None and grad_mode._state["enabled"]:

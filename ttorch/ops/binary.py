@@ -20,8 +20,8 @@ from .. import _dtype as D, _profiling
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._op import Op, write_out, writes_into
-from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan, \
-    plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
+from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan
+from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, binary_samples, rng
 from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
 
@@ -282,6 +282,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
     f.__doc__ = f"``ttorch.{name}(input, other{''.join(', ' + p for p in pnames)})``: elementwise with " \
                 "broadcasting, as in PyTorch."
     f.op = op
+    f.plans = plans
     f.writes_into = True        # ``f(x, y, out=x, _into=True)``: see ``inplace.make_inplace``
     op.public = f
     op.dtypes = _TEST_DTYPES[kind]

@@ -10,12 +10,13 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D, _profiling, tune
+from .. import _dtype as D, tune
 from .._tensor import Tensor, _numel
 from ..autograd import grad_mode
 from ..cuda import _driver
 from . import _launch
 from ._launch import launch, launch_keyed, cdiv, next_pow2, SIMULATED
+from ._plan import plans_on
 from ._op import Op
 
 MAX_RANK = 4
@@ -309,31 +310,16 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
 # op's public function remembers it per such key in a ``Plan``: the output dtype, the compiled
 # kernel's launcher entry (the fast path's), the grid and the arguments. The next call with the same
 # key allocates its output, reads the operands' addresses and calls the launcher; autograd records
-# as Op.__call__ does. A plan is used only where the fast path itself would launch (real GPU, the
-# fast path on, no profiler, no launch hook, JITFunction.run not wrapped), outside autocast, with
-# 16-byte aligned operands (as when it was made) and the elementwise tuning winner it was made with.
+# as Op.__call__ does. A plan is used only where the fast path itself would launch (``_plan.plans_on``),
+# with 16-byte aligned operands (as when it was made) and the elementwise tuning winner it was made
+# with. This is ``_plan.py``'s mechanism made lean for the commonest ops: one launch, the scalar
+# operands in known places (that module records any op's launches, tensor arguments only).
 _PLAN_NEXT = [None]     # while a plan is made: _ASK, then ew_launch's first contiguous launch, or _MANY
 _ASK, _MANY = object(), object()
-NO_PLAN = object()      # a public function's marker for a key whose launch can't be planned
-SEEN = object()         # ... for a key seen once: planned the second time (a stream of new shapes pays nothing)
-
-
-def see(plans, key):
-    """Mark ``key`` seen once in a public function's ``plans`` (at most 1024 keys: then it starts over)."""
-    if len(plans) >= 1024:
-        plans.clear()
-    plans[key] = SEEN
 
 
 class Plan:
     __slots__ = ("out_dtype", "run", "head", "tail", "grid", "args", "slots", "bucket", "cfg", "attrs")
-
-
-def plans_on():
-    """Whether planned launches may run now (see above)."""
-    from . import _op
-    return (not SIMULATED and _launch._FAST_ON[0] and type(_ew_contig_kernel).run is _launch._JIT_RUN[0]
-            and _profiling.ACTIVE[0] is None and _op._autocast is None and _launch._hooks_idle())
 
 
 def make_plan(call, operands, slots, attrs):

@@ -24,7 +24,7 @@ from .. import _dtype as D
 from .._tensor import Tensor, _contig_strides, _numel
 from ._op import Op
 from . import _op as _amp_op
-from .gemm import _gemm, _linear_specs, ACTIVATIONS
+from .gemm import _gemm, _linear_specs, ACTIVATIONS, plan_state
 from .matmul import mm, matmul, _FLOATS, _SNAME, _kernel_dtype, _expandable, _tensors
 from .samples import Sample, rng
 
@@ -116,9 +116,9 @@ def _samples(acts, name):
 
 # ------------------------------------------------------------------------------- the ops
 _linear = Op("linear", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear_bw, family="matmul",
-             kernels=_linear_specs, samples=lambda: _samples(None, "linear"))
+             kernels=_linear_specs, samples=lambda: _samples(None, "linear"), plan_state=plan_state)
 _linear_act = Op("linear_act", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear_bw, save_output=True,
-                 family="matmul", kernels=_linear_specs, grad_name="LinearActBackward0",
+                 family="matmul", kernels=_linear_specs, grad_name="LinearActBackward0", plan_state=plan_state,
                  samples=lambda: _samples(["relu", "gelu", "gelu_tanh", "silu", "relu", "gelu", "silu"],
                                           "linear_act"))
 

@@ -16,7 +16,7 @@ from .._tensor import Tensor, _contig_strides, _numel
 from ._op import Op, write_out
 from .inplace import make_inplace
 from .elementwise import broadcast_shapes, _bstrides
-from .gemm import _gemm, _gemm_specs
+from .gemm import _gemm, _gemm_specs, plan_state
 from .samples import Sample, rng
 from . import _op as _amp_op
 
@@ -91,7 +91,7 @@ def _fold_t(a, g):
 
 def _product(name):
     return Op(name, cpu=_matmul_cpu, cuda=_matmul_cuda, backward=_matmul_bw, save=(0, 1), family="matmul",
-              kernels=_gemm_specs)
+              kernels=_gemm_specs, plan_state=plan_state)
 
 
 _matmul, _mm, _bmm, _mv, _dot = (_product(n) for n in ("matmul", "mm", "bmm", "mv", "dot"))

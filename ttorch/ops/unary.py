@@ -20,8 +20,8 @@ from triton.language.extra import libdevice
 from .. import _dtype as D
 from .._tensor import Tensor
 from ._op import Op, write_out
-from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan, plans_on, \
-    see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
+from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan
+from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, rng, unary_samples
 
 PUBLIC = {}
@@ -189,6 +189,7 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``ttorch.{name}(input{''.join(', ' + p for p in pnames)})``: elementwise, as in PyTorch."
     f.op = op
+    f.plans = plans
     op.public = f
     op.dtypes = _TEST_DTYPES[kind]
     if public:

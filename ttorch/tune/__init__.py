@@ -133,12 +133,23 @@ def lookup(name, bucket_):
     """The stored winner of ``name`` in ``bucket_``, or None (for ops whose fallback needs the exact
     shape rather than its bucket). On every launch path: kept to two dictionary lookups."""
     w = (_winners if _winners is not None else _section()).get(name)
-    return w.get(bucket_) if w else None
+    won = w.get(bucket_) if w else None
+    if _RECORDING[0] is not None:       # a call recorded for a plan: replaying it asks again
+        _RECORDING[0].append((lookup, (name, bucket_), won))
+    return won
+
+
+# While an op's call is recorded for a plan (ops/_plan.py): each lookup and has_winners it made, as
+# (function, arguments, answer).
+_RECORDING = [None]
 
 
 def has_winners(name):
     """Whether any bucket of ``name`` has a stored winner (lets a hot path skip building its key)."""
-    return bool((_winners if _winners is not None else _section()).get(name))
+    won = bool((_winners if _winners is not None else _section()).get(name))
+    if _RECORDING[0] is not None:
+        _RECORDING[0].append((has_winners, (name,), won))
+    return won
 
 
 def winners(name=None):

@@ -1,0 +1,165 @@
+"""Planned launches: on a real GPU, a call of an op replays the kernel launches an earlier call with
+the same metadata made, skipping the host code that decided them.
+
+A small op's time on cuda is mostly host time: a 1-element ``a + b`` took about 12 µs on a 2-core VM
+with the launcher a no-op, a ``linear`` about 40, nearly all of it Python deciding what the previous
+call with the same shapes decided already. So an op whose cuda code depends only on its inputs'
+metadata (dtype, shape, strides, device), its keyword arguments and a few globals it names
+(``Op(plan_state=...)``) has its launches recorded the second time a key is seen (a key seen once is
+not planned: a stream of new shapes pays nothing), and later calls with that key allocate the output
+and the intermediates and call each compiled kernel's launcher directly, with the tensors' addresses
+put in their places. Autograd records as for any call (``Op.__call__``).
+
+A plan runs only where the launch fast path itself would launch (real GPU, the fast path on, no
+profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, with 16-byte aligned
+inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
+``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
+downloads or copies memory outside a kernel, makes a host TMA descriptor, returns anything but one
+fresh contiguous tensor, or reads two inputs sharing memory is not planned.
+
+Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
+scalar operands in known places.
+"""
+from .. import _profiling, tune
+from .._storage import UntypedStorage
+from .._tensor import Tensor
+from ..cuda import _driver
+from . import _launch
+
+SEEN = object()         # a key seen once: planned the second time
+NO_PLAN = object()      # a key whose call can't be planned
+SHARED = object()       # a key recorded with inputs sharing memory: planned by a call whose inputs don't
+_MAX_KEYS = 1024
+
+
+def plans_on():
+    """Whether planned launches may run now: where the launch fast path itself would launch."""
+    from . import _op
+    from .elementwise import _ew_contig_kernel      # every kernel is of its type: a wrapped run shows there
+    return (not _launch.SIMULATED and _launch._FAST_ON[0] and type(_ew_contig_kernel).run is _launch._JIT_RUN[0]
+            and _profiling.ACTIVE[0] is None and _op._autocast is None and _launch._hooks_idle())
+
+
+def see(plans, key):
+    """Mark ``key`` seen once in ``plans`` (at most _MAX_KEYS keys: then it starts over)."""
+    if len(plans) >= _MAX_KEYS:
+        plans.clear()
+    plans[key] = SEEN
+
+
+class Plan:
+    __slots__ = ("launches", "lookups", "inter", "out_shape", "out_dtype")
+
+
+def call(op, inputs, attrs):
+    """``op.cuda(*inputs, **attrs)``, through a plan where there is one (see above)."""
+    if not plans_on():
+        return op.cuda(*inputs, **attrs)
+    try:
+        key = (tuple([(t.dtype, t._shape, t._stride, t.device) if type(t) is Tensor else (type(t), t)
+                      for t in inputs]), tuple(attrs.items()), op.plan_state())
+        plan = op._plans.get(key)
+    except TypeError:                   # an unhashable argument: no plan
+        return op.cuda(*inputs, **attrs)
+    if plan is None:
+        see(op._plans, key)
+    elif plan is SEEN or plan is SHARED and not _sharing(inputs):
+        out, plan = _record(op, inputs, attrs)
+        op._plans[key] = plan or NO_PLAN
+        return out
+    elif plan is not NO_PLAN and plan is not SHARED:
+        out = _replay(plan, inputs)
+        if out is not None:
+            return out
+    return op.cuda(*inputs, **attrs)
+
+
+def _record(op, inputs, attrs):
+    launches, lookups = [], []
+    _driver.RECORDING[0], tune._RECORDING[0] = launches, lookups
+    try:
+        out = op.cuda(*inputs, **attrs)
+    finally:
+        _driver.RECORDING[0] = tune._RECORDING[0] = None
+    if type(out) is not Tensor or out._stride is not None or out._offset or not launches or None in launches \
+            or not plans_on():
+        return out, None
+    # every tensor a kernel reads or writes is an input's memory, the output's, or an intermediate's
+    bases = {}                          # id(storage) -> index among inputs, output, intermediates
+    for j, t in enumerate(inputs):
+        if type(t) is Tensor:
+            if id(t._storage) in bases:     # x @ x: which input a kernel's view came from is unknown
+                return out, SHARED
+            bases[id(t._storage)] = (j, t._offset * t.dtype.itemsize)
+    bases[id(out._storage)] = (len(inputs), 0)
+    inter, keep = [], []
+    plan = Plan()
+    plan.launches = []
+    for kernel, grid, args, meta, mkey in launches:
+        try:
+            key, vals = _launch._fast_key(kernel, out.device.index, args, meta, mkey)
+        except TypeError:
+            return out, None
+        hit = _launch._FAST.get(key)
+        if hit is None or type(grid) is not tuple:
+            return out, None
+        slots = []
+        for i, a in enumerate(args):
+            if type(a) is Tensor:
+                if vals[i] & 15:
+                    return out, None
+                base = bases.get(id(a._storage))
+                if base is None:
+                    base = bases[id(a._storage)] = (len(inputs) + 1 + len(inter), 0)
+                    inter.append(a._storage.nbytes_)
+                    keep.append(a._storage)         # alive until the plan is made: ids stay unique
+                slots.append((i, base[0], a._offset * a.dtype.itemsize - base[1]))
+            elif type(a) is _launch._TensorDescriptor:
+                return out, None
+        run, head, tail = hit
+        plan.launches.append((run, head, tail, tuple(grid) + (1,) * (3 - len(grid)), vals, tuple(slots)))
+    del keep
+    plan.lookups = tuple(lookups)
+    plan.inter = tuple(inter)
+    plan.out_shape, plan.out_dtype = out._shape, out.dtype
+    return out, plan
+
+
+def _sharing(inputs):
+    seen = set()
+    for t in inputs:
+        if type(t) is Tensor:
+            if id(t._storage) in seen:
+                return True
+            seen.add(id(t._storage))
+    return False
+
+
+def _replay(plan, inputs):
+    for ask, args, answer in plan.lookups:
+        if ask(*args) is not answer:
+            return None
+    bases = []
+    device = None
+    for t in inputs:
+        if type(t) is Tensor:
+            p = t._storage._p + t._offset * t.dtype.itemsize
+            if p & 15:
+                return None
+            bases.append(p)
+            device = t.device
+        else:
+            bases.append(None)
+    be = _driver._backend
+    if getattr(be._tls, "bound", None) != device.index:
+        be.context(device.index)
+    out = Tensor._empty(plan.out_shape, plan.out_dtype, device)
+    bases.append(out._storage._p)
+    inter = [UntypedStorage(device, n) for n in plan.inter]     # freed after the launches: stream-ordered
+    bases += [s._p for s in inter]
+    for run, head, tail, g, vals, slots in plan.launches:
+        a = list(vals)
+        for i, b, d in slots:
+            a[i] = bases[b] + d
+        run(g[0], g[1], g[2], 0, *head, *a, *tail)
+    return out
