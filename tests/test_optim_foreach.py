@@ -66,3 +66,23 @@ def test_batches_by_dtype_and_step_and_falls_back(kernels):
     assert kernels.count("_adam_kernel") == 3                              # the transposed parameter
     single, _ = _train(ttorch.optim.AdamW, False, **kw)
     _same(many, single)
+
+
+def test_address_and_size_tables_upload_only_when_they_change(monkeypatch):
+    # the many-tensor launch's int64 tables: one tensor per shape, rewritten in place when the
+    # values change (a new tensor a step would move the next step's small gradients to new blocks)
+    from ttorch.optim import _update as U
+    from ttorch.ops import movement
+    monkeypatch.setattr(U, "_TABLES", {})
+    uploads = []
+    real = movement._upload
+    monkeypatch.setattr(movement, "_upload", lambda a, d: uploads.append(a.shape) or real(a, d))
+    dev = ttorch.device("cuda")
+    rows = ((1, 2, 3), (4, 5, 6))
+    t = U._table(rows, dev)
+    assert U._table(((1, 2, 3), (4, 5, 6)), dev) is t and uploads == [(2, 3)]
+    s = U._table((7, 8), dev)                              # another shape: a table of its own
+    assert s is not t and s.cpu().numpy().tolist() == [7, 8]
+    t2 = U._table(((1, 2, 3), (4, 5, 9)), dev)             # new addresses: the same tensor, rewritten
+    assert t2 is t and t.cpu().numpy().tolist() == [[1, 2, 3], [4, 5, 9]] and uploads == [(2, 3), (2,)]
+    assert U._table(((1, 2, 3), (4, 5, 9)), dev) is t

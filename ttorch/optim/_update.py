@@ -309,8 +309,8 @@ def _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC: tl.constexpr):
 # number of parameters. Here one launch updates a list of same-dtype parameters: program ``i``
 # takes block ``meta[i, 1]`` of tensor ``meta[i, 0]``, whose addresses (parameter, gradient, state
 # buffers) are row ``meta[i, 0]`` of an int64 table the kernel casts to pointers. The table is
-# built each step (gradients are new tensors after ``zero_grad()``) and travels through the pinned
-# upload ring; the block map depends only on the sizes and is kept on the device.
+# uploaded (through the pinned ring) when the addresses change (``_table``); the block map depends
+# only on the sizes and is kept on the device.
 _META = {}
 
 
@@ -329,6 +329,36 @@ def _meta(sizes, block, device):
     return m
 
 
+_TABLES = {}
+
+
+def _table(values, device):
+    """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``: one tensor per shape
+    and device, uploaded again only when the values change. The sizes never change; the addresses
+    only when a parameter, gradient or state buffer is allocated anew (the memory cache hands a step's
+    fresh gradients the last step's blocks). Two uploads a step fewer (each a staged copy and several
+    driver calls). New values are written into the same tensor (the upload is ordered after the
+    kernels before it on stream 0): a new tensor a step would hold a block the next step's small
+    gradients then miss, and their addresses would change every step."""
+    from .._device import CPU
+    from .._storage import UntypedStorage
+    from ..ops.creation import tensor
+    key = (len(values), len(values[0]) if values and type(values[0]) is tuple else 0, device)
+    last = _TABLES.get(key)
+    if last is not None and last[0] == values:
+        return last[1]
+    a = np.array(values, dtype=np.int64)
+    if last is None:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        t = tensor(a, device=device)
+    else:
+        t = last[1]
+        t.untyped_storage().copy_(UntypedStorage(CPU, array=a.reshape(-1).view(np.uint8)))
+    _TABLES[key] = (values, t)
+    return t
+
+
 def _many_eligible(p, grad, bufs):
     """Whether ``p`` can join a many-tensor launch: contiguous, grad of its dtype and contiguous."""
     return p.is_contiguous() and grad.dtype is p.dtype and grad.is_contiguous() and \
@@ -340,7 +370,6 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
     device, all eligible); ``bufs[k]`` is the list of state buffers ``k`` (None entries: unused).
     Its block and warps are the tuned ones of the one-parameter kernel ``tuned_as`` at the total size."""
     from ..ops._launch import launch
-    from ..ops.creation import tensor
     from ..ops.elementwise import tl_dtype
     p0 = params[0]
     sizes = tuple(p.numel() for p in params)
@@ -348,10 +377,9 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
                         if tune.has_winners("optim_update") else None)
     block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (BLOCK, 4)
     meta = _meta(sizes, block, p0.device)
-    rows = [[p.data_ptr(), g.data_ptr()] + [(p if b is None else b).data_ptr() for b in bs]
-            for p, g, bs in zip(params, grads, zip(*bufs))]
-    addr = tensor(np.array(rows, dtype=np.int64), device=p0.device)
-    ns = tensor(np.array(sizes, dtype=np.int64), device=p0.device)
+    rows = tuple((p.data_ptr(), g.data_ptr()) + tuple((p if b is None else b).data_ptr() for b in bs)
+                 for p, g, bs in zip(params, grads, zip(*bufs)))
+    addr, ns = _table(rows, p0.device), _table(sizes, p0.device)
     launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars], ELEM=tl_dtype(p0.dtype),
            ACC=_acc(p0.dtype), BLOCK=block, num_warps=warps, **constexprs)
     for p, *bs in zip(params, *bufs):
