@@ -122,10 +122,11 @@ def _issue_us(fn, n, sync, rounds=5):
 def _host_split(sync, small=False):
     """Per case, µs per call: ``synced`` (n calls, then the wait for the GPU: ``host_us``), ``issued``
     (the n calls alone) and ``python`` (the same with every launch a no-op: the launch fast path's
-    cached entries swapped for a function that does nothing, so what remains is ttorch's own Python;
+    cached entries swapped for a function that does nothing and the plans made again over them, so
+    what remains is ttorch's own Python;
     ``issued - python`` is Triton's C launch and the driver). Tells a host-bound step from a
     GPU-bound one, and what of the host time a faster dispatch could win."""
-    from ttorch.ops import _launch as L
+    from ttorch.ops import _launch as L, _plan
     from benchmarks.models import _mlp
     one = ttorch.ones(1, device="cuda")
     x = ttorch.randn(8, 16, device="cuda")
@@ -146,11 +147,13 @@ def _host_split(sync, small=False):
         us = dict(synced=host_us({"ttorch": fn}, {"ttorch": sync}, n=n)["ttorch"], issued=_issue_us(fn, n, sync))
         saved = dict(L._FAST)
         L._FAST.update({k: (noop, head, tail) for k, (run, head, tail) in saved.items()})
+        _plan.clear()                   # plans hold launchers of their own: made again, with the no-ops
         try:
             us["python"] = _issue_us(fn, n, sync)
         finally:
             L._FAST.clear()
             L._FAST.update(saved)
+            _plan.clear()
         out.append((name, us))
     return out
 

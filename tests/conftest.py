@@ -44,3 +44,19 @@ def _full_precision_convolutions(request):
         yield
     finally:
         cudnn.allow_tf32 = old
+
+
+@pytest.fixture(autouse=True)
+def _no_plans_unless_asked(request):
+    """On a real GPU, recorded launches (``ttorch/ops/_plan.py``) stay off except in the tests of them:
+    many tests spy on a module's ``launch`` to see the path taken, and a replay calls the compiled
+    kernels' launchers directly. ``test_plans.py`` turns them on and checks them, numerics included."""
+    from ttorch.ops import _plan
+    if "test_plans" in request.node.nodeid:
+        yield
+        return
+    old, _plan.ENABLED[0] = _plan.ENABLED[0], False
+    try:
+        yield
+    finally:
+        _plan.ENABLED[0] = old

@@ -32,6 +32,8 @@ class UntypedStorage:
                 self._array = None
                 self._p = be.malloc(nbytes, device.index)
             _driver._count(nbytes, device.index)
+            if _driver.RECORDING[0] is not None:     # a call recorded for a plan: its intermediates
+                _driver.ALLOCATED.add(id(self))
 
     @property
     def _ptr(self):

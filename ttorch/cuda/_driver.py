@@ -29,6 +29,8 @@ class _Stats:
 # While an op's call is recorded for a plan (ops/_plan.py): the list of its kernel launches, which
 # launch_keyed appends to; a memory copy outside a kernel appends None (such a call isn't planned).
 RECORDING = [None]
+RECORDING_THREAD = [None]   # ... the thread that records (others' launches are not the call's)
+ALLOCATED = set()           # ... and the ids of the storages it allocated
 
 
 def _count(delta, index):

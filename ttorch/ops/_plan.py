@@ -14,18 +14,25 @@ A plan runs only where the launch fast path itself would launch (real GPU, the f
 profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, with 16-byte aligned
 inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
 ``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
-downloads or copies memory outside a kernel, makes a host TMA descriptor, returns anything but one
-fresh contiguous tensor, or reads two inputs sharing memory is not planned.
+downloads or copies memory outside a kernel, makes a host TMA descriptor, hands a kernel memory it
+neither got nor allocated (a persistent buffer), returns anything but one fresh contiguous tensor, or
+reads two inputs sharing memory is not planned.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places.
 """
+import os
+import threading
+
 from .. import _profiling, tune
 from .._storage import UntypedStorage
 from .._tensor import Tensor
 from ..cuda import _driver
 from . import _launch
 
+# ``TTORCH_PLANS=0`` turns plans off (as ``ENABLED[0] = False`` does at run time); so does the launch
+# fast path's own switch, ``TTORCH_FAST_LAUNCH=0``.
+ENABLED = [os.environ.get("TTORCH_PLANS", "1") != "0"]
 SEEN = object()         # a key seen once: planned the second time
 NO_PLAN = object()      # a key whose call can't be planned
 SHARED = object()       # a key recorded with inputs sharing memory: planned by a call whose inputs don't
@@ -36,8 +43,20 @@ def plans_on():
     """Whether planned launches may run now: where the launch fast path itself would launch."""
     from . import _op
     from .elementwise import _ew_contig_kernel      # every kernel is of its type: a wrapped run shows there
-    return (not _launch.SIMULATED and _launch._FAST_ON[0] and type(_ew_contig_kernel).run is _launch._JIT_RUN[0]
-            and _profiling.ACTIVE[0] is None and _op._autocast is None and _launch._hooks_idle())
+    # (not while a call is recorded: an op called inside it must launch through launch_keyed, recorded)
+    return (ENABLED[0] and not _launch.SIMULATED and _launch._FAST_ON[0]
+            and type(_ew_contig_kernel).run is _launch._JIT_RUN[0]
+            and _profiling.ACTIVE[0] is None and _op._autocast is None and _driver.RECORDING[0] is None
+            and _launch._hooks_idle())
+
+
+def clear():
+    """Forget every plan (the next calls record them anew): after changing a global that an op's
+    ``plan_state`` doesn't name."""
+    from ._op import REGISTRY
+    for op in REGISTRY.values():
+        op._plans.clear()
+        getattr(op.public, "plans", {}).clear()      # unary and binary ops' own (elementwise.Plan)
 
 
 def see(plans, key):
@@ -76,11 +95,15 @@ def call(op, inputs, attrs):
 
 def _record(op, inputs, attrs):
     launches, lookups = [], []
+    _driver.ALLOCATED.clear()
+    _driver.RECORDING_THREAD[0] = threading.get_ident()     # launches of other threads are not this call's
     _driver.RECORDING[0], tune._RECORDING[0] = launches, lookups
     try:
         out = op.cuda(*inputs, **attrs)
     finally:
         _driver.RECORDING[0] = tune._RECORDING[0] = None
+    allocated = set(_driver.ALLOCATED)
+    _driver.ALLOCATED.clear()
     if type(out) is not Tensor or out._stride is not None or out._offset or not launches or None in launches \
             or not plans_on():
         return out, None
@@ -91,8 +114,10 @@ def _record(op, inputs, attrs):
             if id(t._storage) in bases:     # x @ x: which input a kernel's view came from is unknown
                 return out, SHARED
             bases[id(t._storage)] = (j, t._offset * t.dtype.itemsize)
+    if id(out._storage) in bases:       # an input returned (or a view of one): not a fresh output
+        return out, None
     bases[id(out._storage)] = (len(inputs), 0)
-    inter, keep = [], []
+    inter = []                          # (the recorded args keep every storage alive: ids stay unique)
     plan = Plan()
     plan.launches = []
     for kernel, grid, args, meta, mkey in launches:
@@ -110,15 +135,15 @@ def _record(op, inputs, attrs):
                     return out, None
                 base = bases.get(id(a._storage))
                 if base is None:
+                    if id(a._storage) not in allocated:     # memory that outlives the call (a buffer of
+                        return out, None                    # flags, a cache): not something to allocate anew
                     base = bases[id(a._storage)] = (len(inputs) + 1 + len(inter), 0)
                     inter.append(a._storage.nbytes_)
-                    keep.append(a._storage)         # alive until the plan is made: ids stay unique
                 slots.append((i, base[0], a._offset * a.dtype.itemsize - base[1]))
             elif type(a) is _launch._TensorDescriptor:
                 return out, None
         run, head, tail = hit
         plan.launches.append((run, head, tail, tuple(grid) + (1,) * (3 - len(grid)), vals, tuple(slots)))
-    del keep
     plan.lookups = tuple(lookups)
     plan.inter = tuple(inter)
     plan.out_shape, plan.out_dtype = out._shape, out.dtype

@@ -457,14 +457,22 @@ def _samples(which):
 
 
 # ------------------------------------------------------------------------------ the ops
+def _plan_state():
+    """What the three kernels' launches depend on besides the arguments and the tuning winners (see
+    ``_plan.py``): TF32, the K loop's rule (an A/B timing swaps it), the wave, the tuner's forced
+    tiles and float64's path."""
+    from .gemm import _fp64_dot
+    return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0]
+
+
 _conv2d = Op("conv2d", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), samples=lambda: _samples("fwd"),
-             kernels=lambda: _specs("fwd"), family="conv", grad_name="ConvolutionBackward0")
+             kernels=lambda: _specs("fwd"), family="conv", grad_name="ConvolutionBackward0", plan_state=_plan_state)
 _conv_input = Op("conv2d_input_grad", cpu=_dgrad_cpu, cuda=_dgrad_cuda, backward=_dgrad_bw, save=(0, 1),
                  samples=lambda: _samples("dgrad"), kernels=lambda: _specs("dgrad"), family="conv",
-                 grad_name="ConvolutionBackward0")
+                 grad_name="ConvolutionBackward0", plan_state=_plan_state)
 _conv_weight = Op("conv2d_weight_grad", cpu=_wgrad_cpu, cuda=_wgrad_cuda, backward=_wgrad_bw, save=(0, 1),
                   samples=lambda: _samples("wgrad"), kernels=lambda: _specs("wgrad"), family="conv",
-                  grad_name="ConvolutionBackwardBackward0")
+                  grad_name="ConvolutionBackwardBackward0", plan_state=_plan_state)
 
 
 def _t2(v):

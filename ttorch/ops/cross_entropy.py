@@ -380,7 +380,8 @@ def _mean_bw_samples():
 _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
             samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss")
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
-               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss")
+               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss", plan_state=lambda: (
+                   MAX_BLOCK_N,))       # and the tuned config (_plan.py); not the forward: it arms a fault check
 
 
 # The reduced loss over the rows (mean over kept targets, or sum) and its backward: one kernel each,
@@ -388,10 +389,11 @@ _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=
 # row 0 into the (2, M) rows) took 12 launches a training step: host time in a small model's step.
 _ce_mean_op = Op("cross_entropy_mean", cpu=_mean_cpu, cuda=_mean_cuda, backward=_mean_bw, save=(1,),
                  grad_name="NllLossBackward0",                  # as PyTorch names its node
-                 samples=_mean_samples, kernels=lambda: _mean_specs(_ce_mean_kernel), family="loss")
+                 samples=_mean_samples, kernels=lambda: _mean_specs(_ce_mean_kernel), family="loss",
+                 plan_state=lambda: (_MEAN_BLOCK,))
 _ce_mean_bw_op = Op("cross_entropy_mean_backward", cpu=_mean_bwd_cpu, cuda=_mean_bwd_cuda, backward=_mean_bw_bw,
                     save=(1,), samples=_mean_bw_samples, kernels=lambda: _mean_specs(_ce_mean_bwd_kernel),
-                    family="loss")
+                    family="loss", plan_state=lambda: (_MEAN_BLOCK,))
 
 
 def _cross_entropy_rows(input, target, ignore_index=-100):

@@ -206,6 +206,15 @@ _EW_BLOCKS, _EW_WARPS = (512, 1024, 2048, 4096), (4, 8)
 _FORCE = [None]     # a Config while the tuner times it
 
 
+def _ew_config(itemsize, contig, n):
+    """The tuned winner of this size's bucket, or None (the heuristic)."""
+    w = (tune._winners if tune._winners is not None else tune._section()).get("elementwise")
+    cfg = w.get(_ew_key(itemsize, contig, n)) if w is not None else None
+    if tune._RECORDING[0] is not None:     # a call recorded for a plan (_plan.py) asks again when replayed
+        tune._RECORDING[0].append((_ew_config, (itemsize, contig, n), cfg))
+    return cfg
+
+
 def _ew_key(itemsize, contig, n):
     return (itemsize, bool(contig), 1 << min(28, max(16, (n - 1).bit_length())))
 
@@ -280,9 +289,7 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
         pad = MAX_RANK - len(sizes)
         sizes = ([1] * pad + sizes)[1:]
         flat = [s for st in cst for s in [0] * pad + st]
-    cfg = _FORCE[0] or (tune._winners or tune._section()).get("elementwise")
-    if cfg is not None and type(cfg) is dict:                   # stored winners: this size's bucket
-        cfg = cfg.get(_ew_key(out.dtype.itemsize, contig, n))
+    cfg = _FORCE[0] or _ew_config(out.dtype.itemsize, contig, n)
     block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (_block(n), 4)
     mkey = (fn, nin, scal[0], scal[1], scal[2], compute, block, warps)
     meta = _EW_META.get(mkey)
@@ -364,7 +371,7 @@ def _plan_from(out, rec, slots, attrs):
     plan.grid = grid
     plan.args = list(vals)
     plan.slots = tuple((1 + i, s) for i, s in enumerate(slots) if s is not None)
-    plan.bucket = _ew_key(out.dtype.itemsize, True, args[4])
+    plan.bucket = (out.dtype.itemsize, True, args[4])     # _ew_config's arguments
     plan.cfg = cfg
     plan.attrs = attrs
     return plan
@@ -373,11 +380,7 @@ def _plan_from(out, rec, slots, attrs):
 def run_plan(plan, op, operands, shape, device):
     """Launch ``plan`` on ``operands`` (tensors: contiguous, of ``shape``, on ``device``; scalars by
     value); None where the plan doesn't hold for this call (the caller takes its usual path)."""
-    if not plans_on():
-        return None
-    w = tune._winners
-    ew = w.get("elementwise") if w is not None else tune._section().get("elementwise")
-    if (ew.get(plan.bucket) if ew is not None else None) is not plan.cfg:
+    if not plans_on() or _ew_config(*plan.bucket) is not plan.cfg:
         return None
     args = plan.args[:]
     for i, j in plan.slots:

@@ -461,7 +461,14 @@ def _simple_op(name, cpu, combine, backward, *, pre=_pre_id, post=_post_id, empt
         return _reduce_cuda(x, dims, keepdim, dtype, pre=pre, combine=combine, post=post, p=p, empty=empty)
     return Op(name, cpu=cpu, cuda=cuda, backward=backward, save=save, save_output=save_output,
               samples=samples or (lambda: _samples(name, _SHAPES)),
-              kernels=lambda: _reduce_specs(*[(name, pre, combine, post, specs)]), family="reduction")
+              kernels=lambda: _reduce_specs(*[(name, pre, combine, post, specs)]), family="reduction",
+              plan_state=_plan_state)
+
+
+def _plan_state():
+    """What ``_reduce_cuda``'s launches depend on besides the arguments and the tuning winners (see
+    ``_plan.py``): the block and split thresholds (tests lower them) and the tuner's forced config."""
+    return MAX_BLOCK_N, SPLIT_CHUNK, SPLIT_CHUNK_STRIDED, _FORCE[0]
 
 
 # ------------------------------------------------------------------------------ sum, mean, prod

@@ -126,6 +126,8 @@ def config(name, bucket_):
     if c is None:
         c = lookup(name, bucket_) or _TUNABLES[name].heuristic(bucket_)
         _resolved[k] = c
+    if _RECORDING[0] is not None:
+        _RECORDING[0].append((config, (name, bucket_), c))
     return c
 
 
