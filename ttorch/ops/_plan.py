@@ -41,13 +41,27 @@ _MAX_KEYS = 1024
 
 def plans_on():
     """Whether planned launches may run now: where the launch fast path itself would launch."""
-    from . import _op
-    from .elementwise import _ew_contig_kernel      # every kernel is of its type: a wrapped run shows there
     # (not while a call is recorded: an op called inside it must launch through launch_keyed, recorded)
-    return (ENABLED[0] and not _launch.SIMULATED and _launch._FAST_ON[0]
-            and type(_ew_contig_kernel).run is _launch._JIT_RUN[0]
+    return (ENABLED[0] and not _launch.SIMULATED and _launch._FAST_ON[0] and _KERNEL_TYPE[0].run is _launch._JIT_RUN[0]
             and _profiling.ACTIVE[0] is None and _op._autocast is None and _driver.RECORDING[0] is None
             and _launch._hooks_idle())
+
+
+class _Unset:
+    run = None
+
+
+_KERNEL_TYPE = [_Unset]     # every kernel's type (JITFunction): a test wrapping its run shows there; see _bind
+_op = None
+
+
+def _bind():
+    """Resolve what plans_on reads from modules that import this one (called when they are loaded)."""
+    global _op
+    from . import _op as op_module
+    from .elementwise import _ew_contig_kernel
+    _op = op_module
+    _KERNEL_TYPE[0] = type(_ew_contig_kernel)
 
 
 def clear():
