@@ -478,3 +478,22 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         P.ENABLED[0] = True
         for _ in range(4):                             # seen, recorded, replayed twice
             np.testing.assert_allclose(f().cpu().numpy(), want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_an_op_with_two_outputs(replays, gpu):
+    # max pooling returns its values and their indices: both fresh outputs, both allocated per replay
+    x = _t(2, 3, 8, 6)
+    pool = ttorch.ops.pool._max_pool2d
+    kw = dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), out=(4, 3), in_shape=(2, 3, 8, 6))
+    for i in range(4):
+        gpu.log.clear()
+        vals, idx = pool(x, **kw)
+        assert idx.dtype is ttorch.int64 and vals.shape == idx.shape == (2, 3, 4, 3)
+        ((_, _, args),) = gpu.log
+        assert args[:3] == (x.data_ptr(), vals.data_ptr(), idx.data_ptr())
+    assert replays == [True, True]
+    assert vals.grad_fn is None                        # x needs no grad
+    xg = _t(2, 3, 8, 6, requires_grad=True)
+    for _ in range(3):
+        vals, idx = pool(xg, **kw)
+    assert vals.requires_grad and not idx.requires_grad and vals.grad_fn._ctx.outputs[1]._storage is idx._storage

@@ -15,8 +15,8 @@ profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, wi
 inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
 ``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
 downloads or copies memory outside a kernel, makes a host TMA descriptor, hands a kernel memory it
-neither got nor allocated (a persistent buffer), returns anything but one fresh contiguous tensor, or
-reads two inputs sharing memory is not planned.
+neither got nor allocated (a persistent buffer), returns anything but fresh contiguous tensors (one,
+or a tuple of them), or reads two inputs sharing memory is not planned.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places.
@@ -81,7 +81,7 @@ def see(plans, key):
 
 
 class Plan:
-    __slots__ = ("launches", "lookups", "inter", "out_shape", "out_dtype")
+    __slots__ = ("launches", "lookups", "inter", "outs", "single")
 
 
 def call(op, inputs, attrs):
@@ -118,25 +118,27 @@ def _record(op, inputs, attrs):
         _driver.RECORDING[0] = tune._RECORDING[0] = None
     allocated = set(_driver.ALLOCATED)
     _driver.ALLOCATED.clear()
-    if type(out) is not Tensor or out._stride is not None or out._offset or not launches or None in launches \
-            or not plans_on():
+    outs = out if type(out) is tuple else (out,)
+    if not launches or None in launches or not plans_on() or any(
+            type(o) is not Tensor or o._stride is not None or o._offset for o in outs):
         return out, None
-    # every tensor a kernel reads or writes is an input's memory, the output's, or an intermediate's
-    bases = {}                          # id(storage) -> index among inputs, output, intermediates
+    # every tensor a kernel reads or writes is an input's memory, an output's, or an intermediate's
+    bases = {}                          # id(storage) -> index among inputs, outputs, intermediates
     for j, t in enumerate(inputs):
         if type(t) is Tensor:
             if id(t._storage) in bases:     # x @ x: which input a kernel's view came from is unknown
                 return out, SHARED
             bases[id(t._storage)] = (j, t._offset * t.dtype.itemsize)
-    if id(out._storage) in bases:       # an input returned (or a view of one): not a fresh output
-        return out, None
-    bases[id(out._storage)] = (len(inputs), 0)
+    for k, o in enumerate(outs):
+        if id(o._storage) in bases:     # an input returned (or a view of one), or one output twice
+            return out, None
+        bases[id(o._storage)] = (len(inputs) + k, 0)
     inter = []                          # (the recorded args keep every storage alive: ids stay unique)
     plan = Plan()
     plan.launches = []
     for kernel, grid, args, meta, mkey in launches:
         try:
-            key, vals = _launch._fast_key(kernel, out.device.index, args, meta, mkey)
+            key, vals = _launch._fast_key(kernel, outs[0].device.index, args, meta, mkey)
         except TypeError:
             return out, None
         hit = _launch._FAST.get(key)
@@ -151,7 +153,7 @@ def _record(op, inputs, attrs):
                 if base is None:
                     if id(a._storage) not in allocated:     # memory that outlives the call (a buffer of
                         return out, None                    # flags, a cache): not something to allocate anew
-                    base = bases[id(a._storage)] = (len(inputs) + 1 + len(inter), 0)
+                    base = bases[id(a._storage)] = (len(inputs) + len(outs) + len(inter), 0)
                     inter.append(a._storage.nbytes_)
                 slots.append((i, base[0], a._offset * a.dtype.itemsize - base[1]))
             elif type(a) is _launch._TensorDescriptor:
@@ -160,7 +162,8 @@ def _record(op, inputs, attrs):
         plan.launches.append((run, head, tail, tuple(grid) + (1,) * (3 - len(grid)), vals, tuple(slots)))
     plan.lookups = tuple(lookups)
     plan.inter = tuple(inter)
-    plan.out_shape, plan.out_dtype = out._shape, out.dtype
+    plan.outs = tuple((o._shape, o.dtype) for o in outs)
+    plan.single = type(out) is not tuple
     return out, plan
 
 
@@ -192,8 +195,8 @@ def _replay(plan, inputs):
     be = _driver._backend
     if getattr(be._tls, "bound", None) != device.index:
         be.context(device.index)
-    out = Tensor._empty(plan.out_shape, plan.out_dtype, device)
-    bases.append(out._storage._p)
+    outs = [Tensor._empty(shape, dtype, device) for shape, dtype in plan.outs]
+    bases += [o._storage._p for o in outs]
     inter = [UntypedStorage(device, n) for n in plan.inter]     # freed after the launches: stream-ordered
     bases += [s._p for s in inter]
     for run, head, tail, g, vals, slots in plan.launches:
@@ -201,4 +204,4 @@ def _replay(plan, inputs):
         for i, b, d in slots:
             a[i] = bases[b] + d
         run(g[0], g[1], g[2], 0, *head, *a, *tail)
-    return out
+    return outs[0] if plan.single else tuple(outs)

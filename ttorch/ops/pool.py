@@ -220,8 +220,10 @@ def _samples():
 
 
 _max_pool2d_bw = Op("max_pool2d_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_backward, save=(1,),
+                    plan_state=tuple,         # launches from the arguments alone (_plan.py)
                     samples=lambda: _bw_samples(), kernels=lambda: _specs(True), family="pool")
 _max_pool2d = Op("max_pool2d_with_indices", cpu=_cpu, cuda=_cuda, backward=_backward, save=(), save_output="all",
+                 plan_state=tuple,
                  samples=_samples, kernels=_specs, family="pool", grad_name="MaxPool2DWithIndicesBackward0")
 
 
