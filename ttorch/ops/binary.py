@@ -236,25 +236,6 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         if _into:
             return None
         x = input if ta else other
-        if vals is None and out is None and x.device.type == "cuda" and (not ta or input._stride is None) and (
-                not tb or other._stride is None) and (not ta or not tb or input._shape == other._shape):
-            # contiguous operands of one shape: a plan of the launch, made by the first such call (see
-            # elementwise.Plan); the planned call launches directly
-            pk = (key, x._shape, x.device)
-            plan = plans.get(pk)
-            if plan is not None and plan is not _SEEN:
-                if plan is not _NO_PLAN:
-                    r = run_plan(plan, op, (input, other), x._shape, x.device)
-                    if r is not None:
-                        return r
-            elif plans_on():
-                if plan is None:                # a key seen once is planned when it comes back
-                    see(plans, pk)
-                else:
-                    attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
-                    r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (0, 1), attrs)
-                    plans[pk] = plan or _NO_PLAN
-                    return r
         if vals is None and out is None and x.device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
                 and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None:
@@ -272,6 +253,25 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
                 if r.dtype is out_dtype.np:
                     return Tensor._wrap_np(r, out_dtype)
             return Tensor._wrap_np(numpy_fallback(a, b, out_dtype, compute, default_params), out_dtype)
+        if vals is None and out is None and x.device.type == "cuda" and (not ta or input._stride is None) and (
+                not tb or other._stride is None) and (not ta or not tb or input._shape == other._shape):
+            # contiguous operands of one shape: a plan of the launch, made by the second call of its key
+            # (see elementwise.Plan); later calls launch directly
+            pk = (key, x._shape, x.device)
+            plan = plans.get(pk)
+            if plan is not None and plan is not _SEEN:
+                if plan is not _NO_PLAN:
+                    r = run_plan(plan, op, (input, other), x._shape, x.device)
+                    if r is not None:
+                        return r
+            elif plans_on():
+                if plan is None:                # a key seen once is planned when it comes back
+                    see(plans, pk)
+                else:
+                    attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
+                    r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (0, 1), attrs)
+                    plans[pk] = plan or _NO_PLAN
+                    return r
         if vals is None:
             r = op(input, other, out_dtype=out_dtype, compute=compute, **default_kw)
         else:
