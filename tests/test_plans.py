@@ -497,3 +497,29 @@ def test_an_op_with_two_outputs(replays, gpu):
     for _ in range(3):
         vals, idx = pool(xg, **kw)
     assert vals.requires_grad and not idx.requires_grad and vals.grad_fn._ctx.outputs[1]._storage is idx._storage
+
+
+def test_batch_norm_updates_its_running_statistics_in_a_replay(replays, gpu):
+    # training mode: the kernels write the running statistics (inputs) in place; a replay hands them over
+    x, w, b, rm, rv = _t(4, 3, 5, 5), _t(3), _t(3), _t(3), _t(3)
+    bn = ttorch.ops.batch_norm._batch_norm
+    kw = dict(training=True, momentum=0.1, eps=1e-5)
+    r = _same_plan_launches(gpu, replays, lambda: bn(x, w, b, rm, rv, **kw)[0], (x, w, b, rm, rv))
+    assert any("in3+0" in args for _, _, args in _labels(gpu.log, (x, w, b, rm, rv), r))
+
+
+def test_a_host_write_into_an_input_is_not_planned(replays, gpu):
+    # a version counter bumped during the call is a host-side effect a replay would skip
+    from ttorch.ops._op import Op
+
+    def cuda(x):
+        x._bump_version()
+        return x * 2.0
+    op = Op("_plan_test_version", cuda=cuda, plan_state=tuple)
+    try:
+        x = _t(4)
+        for _ in range(4):
+            op(x)
+        assert replays == [] and x._version == 4
+    finally:
+        del ttorch.ops._op.REGISTRY["_plan_test_version"]

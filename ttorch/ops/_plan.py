@@ -15,8 +15,9 @@ profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, wi
 inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
 ``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
 downloads or copies memory outside a kernel, makes a host TMA descriptor, hands a kernel memory it
-neither got nor allocated (a persistent buffer), returns anything but fresh contiguous tensors (one,
-or a tuple of them), or reads two inputs sharing memory is not planned.
+neither got nor allocated (a persistent buffer), bumps an input's version counter (a host-side write),
+returns anything but fresh contiguous tensors (one, or a tuple of them), or reads two inputs sharing
+memory is not planned.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places.
@@ -109,6 +110,7 @@ def call(op, inputs, attrs):
 
 def _record(op, inputs, attrs):
     launches, lookups = [], []
+    versions = [t._version for t in inputs if type(t) is Tensor]
     _driver.ALLOCATED.clear()
     _driver.RECORDING_THREAD[0] = threading.get_ident()     # launches of other threads are not this call's
     _driver.RECORDING[0], tune._RECORDING[0] = launches, lookups
@@ -120,8 +122,9 @@ def _record(op, inputs, attrs):
     _driver.ALLOCATED.clear()
     outs = out if type(out) is tuple else (out,)
     if not launches or None in launches or not plans_on() or any(
-            type(o) is not Tensor or o._stride is not None or o._offset for o in outs):
-        return out, None
+            type(o) is not Tensor or o._stride is not None or o._offset for o in outs) \
+            or versions != [t._version for t in inputs if type(t) is Tensor]:   # an input written by the host:
+        return out, None                                                        # a side effect a replay skips
     # every tensor a kernel reads or writes is an input's memory, an output's, or an intermediate's
     bases = {}                          # id(storage) -> index among inputs, outputs, intermediates
     for j, t in enumerate(inputs):

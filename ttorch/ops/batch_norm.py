@@ -535,7 +535,8 @@ def _bw_samples():
 # ------------------------------------------------------------------------------ the ops
 _batch_norm = Op("batch_norm", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output="all",
                  grad_outputs=1, samples=_samples, kernels=lambda: _specs(False), family="normalization",
-                 grad_name="NativeBatchNormBackward0")
+                 grad_name="NativeBatchNormBackward0",
+                 plan_state=lambda: (TILE, PARTIAL_TILE, MIN_CHUNK))   # and the tuned configs (_plan.py)
 _bn_bw_op = Op("batch_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, samples=_bw_samples,
                kernels=lambda: _specs(True),
                family="normalization")
