@@ -3,6 +3,7 @@ GPU's host path with the launcher replaced by a recorder and device memory by a 
 (integer addresses, nothing behind them). A planned call must hand the launcher exactly what the
 usual path does; every condition a plan depends on must send the call back to the usual path. On a
 GPU the whole suite runs through plans for real."""
+import contextlib
 import threading
 import types
 
@@ -85,6 +86,16 @@ def gpu(monkeypatch):
 
 def _t(*shape, dtype=ttorch.float32, requires_grad=False):
     return ttorch.empty(*shape, dtype=dtype, device="cuda").requires_grad_(requires_grad)
+
+
+@contextlib.contextmanager
+def _op(name, cuda):
+    """A plannable op over ``cuda`` (no other global state), registered for the block's duration."""
+    from ttorch.ops._op import Op, REGISTRY
+    try:
+        yield Op(name, cuda=cuda, plan_state=tuple)
+    finally:
+        REGISTRY.pop(name, None)
 
 
 def _same_launches(gpu, f, calls=4):
@@ -342,18 +353,11 @@ def test_inputs_sharing_memory(replays, gpu):
 
 
 def test_an_op_that_copies_memory_outside_a_kernel_is_not_planned(replays, gpu, monkeypatch):
-    from ttorch.ops._op import Op
-
-    def cuda(x):
-        return x + ttorch.tensor([1.0, 2.0], device="cuda")     # an upload
-    op = Op("_plan_test_upload", cuda=cuda, plan_state=tuple)
-    try:
+    with _op("_plan_test_upload", lambda x: x + ttorch.tensor([1.0, 2.0], device="cuda")) as op:    # an upload
         x = _t(2)
         for _ in range(4):
             op(x)
         assert replays == [] and P.NO_PLAN in op._plans.values()
-    finally:
-        del ttorch.ops._op.REGISTRY["_plan_test_upload"]
 
 
 def _relu_grad(g, h):
@@ -401,9 +405,7 @@ def test_a_kernel_handed_memory_from_outside_the_call_is_not_planned(replays, gp
 def test_ops_called_inside_a_recorded_call_are_recorded_with_it(replays, gpu):
     # a planned op whose cuda code calls planned ops (as the conv weight gradient sums its split parts):
     # while it is recorded they take the usual path, so the replay launches them too
-    from ttorch.ops._op import Op
-    op = Op("_plan_test_nested", cuda=lambda x: (x * 2.0).sum(0) + 1.0, plan_state=tuple)
-    try:
+    with _op("_plan_test_nested", lambda x: (x * 2.0).sum(0) + 1.0) as op:
         x = _t(6, 5)
         for _ in range(3):                             # the inner ops' own plans exist before the recording
             (x * 2.0).sum(0) + 1.0
@@ -415,8 +417,6 @@ def test_ops_called_inside_a_recorded_call_are_recorded_with_it(replays, gpu):
             r = op(x)
             logs.append(_labels(gpu.log, (x,), r))
         assert replays == [True, True] and len(logs[0]) == 3 and logs[0] == logs[1] == logs[2]
-    finally:
-        del ttorch.ops._op.REGISTRY["_plan_test_nested"]
 
 
 CONVS = {   # the convolution's three kernels; the weight gradient sums its split parts (nested ops)
@@ -438,15 +438,12 @@ def test_convolutions_replay_what_the_usual_path_launches(replays, gpu, case):
 
 def test_another_threads_launches_are_not_recorded(replays, gpu):
     # a data-loading thread launching while a call is recorded: its kernels are not the call's
-    from ttorch.ops._op import Op
-
     def cuda(x):
         t = threading.Thread(target=lambda: x * 3.0)
         t.start()
         t.join()
         return x * 2.0
-    op = Op("_plan_test_thread", cuda=cuda, plan_state=tuple)
-    try:
+    with _op("_plan_test_thread", cuda) as op:
         x = _t(4)
         for _ in range(2):
             gpu.log.clear()
@@ -455,8 +452,6 @@ def test_another_threads_launches_are_not_recorded(replays, gpu):
         gpu.log.clear()
         op(x)
         assert replays == [True] and len(gpu.log) == 1 and gpu.log[0][2][2] == 2.0
-    finally:
-        del ttorch.ops._op.REGISTRY["_plan_test_thread"]
 
 
 @pytest.mark.skipif(_driver.SIMULATED or not ttorch.cuda.is_available(), reason="needs a real GPU")
@@ -510,16 +505,8 @@ def test_batch_norm_updates_its_running_statistics_in_a_replay(replays, gpu):
 
 def test_a_host_write_into_an_input_is_not_planned(replays, gpu):
     # a version counter bumped during the call is a host-side effect a replay would skip
-    from ttorch.ops._op import Op
-
-    def cuda(x):
-        x._bump_version()
-        return x * 2.0
-    op = Op("_plan_test_version", cuda=cuda, plan_state=tuple)
-    try:
+    with _op("_plan_test_version", lambda x: x._bump_version() or x * 2.0) as op:
         x = _t(4)
         for _ in range(4):
             op(x)
         assert replays == [] and x._version == 4
-    finally:
-        del ttorch.ops._op.REGISTRY["_plan_test_version"]
