@@ -137,7 +137,8 @@ def _host_split(sync, small=False):
     width, batch = (32, 8) if small else (1024, 256)
     cases = [("one + one", lambda: one + one, 20 if small else 2000),
              ("linear+relu+sum fwd+bwd 8x16", small_fwd_bwd, 5 if small else 200),
-             (f"MLP step 784-{width}-{width}-10, batch {batch}", _mlp(ttorch, "cuda", batch, width), 2 if small else 20)]
+             (f"MLP step 784-{width}-{width}-10, batch {batch}", _mlp(ttorch, "cuda", batch, width),
+              2 if small else 20)]
 
     def noop(*args):
         return None

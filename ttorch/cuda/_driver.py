@@ -33,6 +33,12 @@ RECORDING_THREAD = [None]   # ... the thread that records (others' launches are 
 ALLOCATED = set()           # ... and the ids of the storages it allocated
 
 
+def record(entry):
+    """Append ``entry`` to the recording of an op's call, where the calling thread makes one."""
+    if RECORDING[0] is not None and RECORDING_THREAD[0] == threading.get_ident():
+        RECORDING[0].append(entry)
+
+
 def _count(delta, index):
     a = _Stats.allocated
     while len(a) <= index:
@@ -180,8 +186,7 @@ class _Real:
         return any_
 
     def htod(self, dst, src_ptr, nbytes, index):
-        if RECORDING[0] is not None:
-            RECORDING[0].append(None)
+        record(None)
         if nbytes:
             self.context(index)
             stage = self.staging.get(index)
@@ -191,15 +196,13 @@ class _Real:
                 self._check(self.cu.cuMemcpyHtoD(dst, src_ptr, nbytes))
 
     def dtoh(self, dst_ptr, src, nbytes, index):
-        if RECORDING[0] is not None:
-            RECORDING[0].append(None)
+        record(None)
         if nbytes:
             self.context(index)
             self._check(self.cu.cuMemcpyDtoH(dst_ptr, src, nbytes))
 
     def dtod(self, dst, src, nbytes, index):
-        if RECORDING[0] is not None:
-            RECORDING[0].append(None)
+        record(None)
         if nbytes:
             self.context(index)
             self._check(self.cu.cuMemcpyDtoDAsync(dst, src, nbytes, 0))

@@ -7,8 +7,6 @@ storage API; ``_HostArg`` answers that API over our host buffers without torch, 
 read and write the tensor's memory in place.
 """
 
-from threading import get_ident as _get_ident
-
 from .. import _profiling
 from ..cuda import _driver
 
@@ -83,8 +81,8 @@ def launch_keyed(kernel, grid, args, meta, mkey):
         return rec.kernel(launch, kernel, grid, args, meta)
     if SIMULATED:
         return kernel[grid](*[_arg(a) for a in args], **meta)
-    if _driver.RECORDING[0] is not None and _driver.RECORDING_THREAD[0] == _get_ident():
-        _driver.RECORDING[0].append((kernel, grid, args, meta, mkey))  # an op's call recorded for a plan
+    if _driver.RECORDING[0] is not None:    # an op's call recorded for a plan (_plan.py)
+        _driver.record((kernel, grid, args, meta, mkey))
     dev = 0
     for a in args:
         if type(a) is _Tensor:

@@ -195,9 +195,7 @@ def _replay(plan, inputs):
             device = t.device
         else:
             bases.append(None)
-    be = _driver._backend
-    if getattr(be._tls, "bound", None) != device.index:
-        be.context(device.index)
+    _driver._backend.context(device.index)     # a no-op once bound on this thread
     outs = [Tensor._empty(shape, dtype, device) for shape, dtype in plan.outs]
     bases += [o._storage._p for o in outs]
     inter = [UntypedStorage(device, n) for n in plan.inter]     # freed after the launches: stream-ordered

@@ -35,7 +35,7 @@ from .._tensor import Tensor
 from ._launch import launch, cdiv, SIMULATED
 from ._op import Op
 from .elementwise import tl_dtype
-from .gemm import with_fp64_fallback, _tile as _cfg_tile, _as_config   # same tile tuples as the GEMM
+from .gemm import with_fp64_fallback, _fp64_dot, _tile as _cfg_tile, _as_config   # same tile tuples as the GEMM
 from .samples import Sample, rng
 from ._conv_kernels import _conv_fwd_kernel, _conv_dgrad_kernel, _conv_wgrad_kernel
 
@@ -461,7 +461,6 @@ def _plan_state():
     """What the three kernels' launches depend on besides the arguments and the tuning winners (see
     ``_plan.py``): TF32, the K loop's rule (an A/B timing swaps it), the wave, the tuner's forced
     tiles and float64's path."""
-    from .gemm import _fp64_dot
     return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0]
 
 

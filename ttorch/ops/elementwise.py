@@ -393,9 +393,7 @@ def run_plan(plan, op, operands, shape, device):
             args[i] = p
         else:
             args[i] = float(x)
-    be = _driver._backend
-    if getattr(be._tls, "bound", None) != device.index:
-        be.context(device.index)
+    _driver._backend.context(device.index)     # a no-op once bound on this thread
     out = Tensor._empty(shape, plan.out_dtype, device)
     args[0] = out._storage._p
     plan.run(plan.grid, 1, 1, 0, *plan.head, *args, *plan.tail)

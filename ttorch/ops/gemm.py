@@ -310,9 +310,9 @@ def _restored(t, rows, cols, st, by_columns):
 
 def plan_state():
     """What a product's launches depend on besides its operands' metadata and the tuning winners (which
-    a plan checks itself): TF32, float64's path and the layout and split rules' thresholds and the split
-    rule itself (a test or an A/B timing may change them). Ops built on ``_gemm`` give it as ``Op(plan_state=...)`` (``_plan.py``);
-    a new rule's threshold belongs here."""
+    a plan checks itself): TF32, float64's path, the layout and split rules' thresholds and the split
+    rule itself (a test or an A/B timing may change them). Ops built on ``_gemm`` give it as
+    ``Op(plan_state=...)`` (``_plan.py``); a new rule's threshold belongs here."""
     return (precision(D.float32), _fp64_dot[0], _FMA_ROW_MAJOR_B_FROM_M, _FMA_M_MAJOR_A_FROM_N, _FMA_M_MAJOR_A_FROM_M,
             _TF32_K_MAJOR_FROM, _SPLIT_MIN_STEPS, _SPLIT_FILL, _SPLIT_LONG_STEPS, _WAVE, _split_k)
 

@@ -156,7 +156,7 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         pk = None
         if out is None and not inplace and input._stride is None and input.device.type == "cuda":
-            # a contiguous input: a plan of the launch, made by the first call per key (see
+            # a contiguous input: a plan of the launch, made by the second call of its key (see
             # elementwise.Plan); the parameters' values are part of the key (they are baked in)
             pk = (input.dtype, input._shape, input.device, D._default_dtype, *vals)
             try:

@@ -334,12 +334,12 @@ _TABLES = {}
 
 def _table(values, device):
     """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``: one tensor per shape
-    and device, uploaded again only when the values change. The sizes never change; the addresses
-    only when a parameter, gradient or state buffer is allocated anew (the memory cache hands a step's
-    fresh gradients the last step's blocks). Two uploads a step fewer (each a staged copy and several
-    driver calls). New values are written into the same tensor (the upload is ordered after the
-    kernels before it on stream 0): a new tensor a step would hold a block the next step's small
-    gradients then miss, and their addresses would change every step."""
+    and device, uploaded again only when the values change (each upload is a staged copy and several
+    driver calls). The sizes never change; the addresses only when a parameter, gradient or state
+    buffer is allocated anew (the memory cache hands a step's fresh gradients the last step's blocks).
+    New values are written into the same tensor (the upload is ordered after the kernels before it on
+    stream 0): keeping one table per set of addresses would hold blocks that the next step's small
+    gradients then miss, so their addresses would change every step."""
     from .._device import CPU
     from .._storage import UntypedStorage
     from ..ops.creation import tensor
