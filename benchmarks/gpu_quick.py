@@ -170,8 +170,8 @@ def _ab_checks(timer, small=False):
     classifier head's product with and without split K (gemm._split_k); a transposing copy by tiles
     or by the elementwise kernel
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
-    (gemm._TF32_K_MAJOR_FROM, Hopper); weight gradients over a long K split or whole
-    (gemm._SPLIT_FILL). ``small``: the same code on toy shapes (the tests run it on
+    (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
+    the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL). ``small``: the same code on toy shapes (the tests run it on
     the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -243,6 +243,13 @@ def _ab_checks(timer, small=False):
             ttorch.backends.cuda.matmul.allow_tf32 = old
     yield "matmul tf32 4096^3 (B row-major)", timer(
         {"k_major_copy": tf32, "b_row_major": toggled(tf32, gemm, "_TF32_K_MAJOR_FROM", 1 << 62)})
+    # untuned large half products on Hopper: the persistent TMA kernel's tile (gemm._TMA_TILE) or the
+    # same tile in the plain kernel (CONFIGS[7], the default before)
+    for m, n, kk in ((8192, 8192, 8192), (4096, 4096, 11008), (4096, 11008, 4096)):
+        m, n, kk = (m // 32, n // 32, kk // 32) if small else (m, n, kk)
+        yield f"matmul bf16 {m}x{n}x{kk} untuned tile", timer(
+            {t: gemm._tune_bench(gemm._as_config(tile), "bfloat16", "ieee", m, n, kk)
+             for t, tile in (("tma_tile", gemm._TMA_TILE), ("plain_tile", gemm.CONFIGS[7]))})
     dy = ttorch.randn(8192 // d, 768 // d, device="cuda")
     for n in (768, 3072):
         xs = ttorch.randn(8192 // d, n // d, device="cuda")

@@ -58,7 +58,7 @@ def test_gpu_quick_host_split_swaps_the_launches_back(monkeypatch):
 def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # gpu_quick.py's A/B timings run on a GPU only; here each arm runs once on toy shapes, and each
     # toggle must change the path taken (attention's transposed copies, the FMA product's copies of W
-    # and x, the conv loop, split K, the tiled transpose, TF32's K-major copy)
+    # and x, the conv loop, split K, the tiled transpose, TF32's K-major copy, the TMA tile)
     sys.path.insert(0, ROOT)
     from benchmarks import gpu_quick
     from ttorch.ops import attention, conv, gemm, elementwise
@@ -73,7 +73,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                                                 and log.append("dq")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
-        log.append("split" if k is gemm._split_k_sum_kernel else f"b{a[1].stride()}")
+        log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
+                   f"b{a[1].stride()}")
         if k is gemm._gemm_kernel:
             log.append(f"a{a[0].stride()}")
         return real_g(k, g, *a, **m)
@@ -94,10 +95,12 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 10 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 13 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
-                                             "dq_kernel", "dq_kernel_half", "atomic_dq_half"}
+                                             "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
+                                             "plain_tile"}
+    assert "tma" in arms["tma_tile"] and "tma" not in arms["plain_tile"]   # (the last bf16 case's arms)
     assert "split" in arms["split_long_k"] and "split" not in arms["whole_k"]
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"] and "dq" not in arms["t_copy"]
     assert "dq" in arms["dq_kernel"]                                     # dQ by atomics unless toggled off

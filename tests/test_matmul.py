@@ -377,6 +377,15 @@ def test_pick_config_heuristic(monkeypatch):
     assert M.pick_config(4096, 11008, 4096, 1, D.bfloat16, wide=True) == M.CONFIGS[7] == (128, 256, 64, 8, 8, 3)
     assert M.pick_config(768, 768, 64, 1, D.bfloat16, wide=True) == M.CONFIGS[2]
     assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True) == M.CONFIGS[1]
+    # Hopper: from two waves of 128x256 tiles, one half product takes the persistent TMA kernel's tile
+    assert M.pick_config(4096, 4096, 4096, 1, D.bfloat16, wide=True, hopper=True) == (128, 256, 64, 8, 8, 3, 2)
+    assert M.pick_config(4096, 11008, 4096, 1, D.float16, wide=True, hopper=True) == M._TMA_TILE
+    assert M.pick_config(2048, 2048, 2048, 1, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]    # one wave
+    assert M.pick_config(4096, 4096, 64, 4, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]      # a batch
+    assert M.pick_config(2048, 4096, 65536, 1, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]   # split K
+    assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True, hopper=True) == M.CONFIGS[1]
+    monkeypatch.setattr(M, "_TensorDescriptor", None)       # a Triton without host TMA descriptors
+    assert M.pick_config(4096, 4096, 4096, 1, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]
     for cap, wide in (((8, 0), True), ((8, 6), False), ((8, 9), False), ((9, 0), True)):
         monkeypatch.setattr(M._driver, "backend", lambda cap=cap: types.SimpleNamespace(capability=lambda i: cap))
         assert M._wide_tiles(0) is wide

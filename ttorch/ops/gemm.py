@@ -172,12 +172,21 @@ _BY_DTYPE = {D.float16: (0, 1, 2, 3), D.bfloat16: (0, 1, 2, 3), D.float32: (1, 2
 _BY_DTYPE_WIDE = {D.float16: (7, 0, 1, 2, 3), D.bfloat16: (7, 0, 1, 2, 3)}
 _WAVE = 128          # about one program per SM (108 on A100, 132 on H100)
 _MAX_GRID_Y = 65535  # CUDA's limit on grid axis 1 (the batch): larger batches launch in chunks
+# Untuned large half products on Hopper: CONFIGS[7]'s tile in the persistent TMA kernel with its loops
+# flattened (a 7th field of 2), the H100 tuner's winner for bf16 4096^3 (754 TFLOP/s by its timer,
+# against 715 for the plain kernel's best tile in an earlier session), from two waves of tiles on (a
+# 4096 x 4096 output has 512). Unmeasured untuned: the LLM shapes and 8192^3 ran CONFIGS[7] untuned.
+_TMA_TILE = CONFIGS[7] + (2,)
+_TMA_FROM_TILES = 2 * _WAVE
 
 
-def pick_config(M, N, K, batch, dtype, wide=False):
+def pick_config(M, N, K, batch, dtype, wide=False, hopper=False):
     """The largest tile of ``dtype``'s configurations that still gives a full wave of programs
     (``cdiv(M, BM) * cdiv(N, BN) * batch >= _WAVE``); small problems take the smallest tile.
-    ``wide``: the GPU has the shared memory for 128x256 half tiles (``_wide_tiles``).
+    ``wide``: the GPU has the shared memory for 128x256 half tiles (``_wide_tiles``). ``hopper``: a
+    single half product of at least ``_TMA_FROM_TILES`` such tiles that K doesn't split takes the
+    persistent TMA kernel's tile instead (``_TMA_TILE``; ``_launch_gemm`` falls back to the plain
+    kernel with the same tile where the operands' layout rules TMA out).
 
     The interpreter pays per program, not per element: 16x16x16 tiles on small shapes (so tiny
     tests reach the edge masks, the K loop and the grouped order), 64x64x32 beyond."""
@@ -188,6 +197,9 @@ def pick_config(M, N, K, batch, dtype, wide=False):
     for i in cands:
         bm, bn = CONFIGS[i][:2]
         if cdiv(M, bm) * cdiv(N, bn) * batch >= _WAVE:
+            if i == 7 and hopper and batch == 1 and _TensorDescriptor is not None and \
+                    cdiv(M, bm) * cdiv(N, bn) >= _TMA_FROM_TILES and _split_k(M, N, K, bm, bn, CONFIGS[7][2]) is None:
+                return _TMA_TILE
             return CONFIGS[i]
     return CONFIGS[cands[-1]]
 
@@ -251,7 +263,7 @@ def _config(dtype, prec, layout, M, N, K, batch, index):
     if won is None and tune.has_winners("gemm"):
         # a cache written before layouts were keyed: its winner serves every layout of the bucket
         won = tune.lookup("gemm", key[:2] + key[3:])
-    return _tile(won) if won is not None else pick_config(M, N, K, batch, dtype, _wide_tiles(index))
+    return _tile(won) if won is not None else pick_config(M, N, K, batch, dtype, _wide_tiles(index), _hopper(index))
 
 
 def with_fp64_fallback(fn, dtype, prec="ieee"):
@@ -581,7 +593,7 @@ tune.register(tune.Tunable(
     "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
     key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K, _seen_layout(
         getattr(D, dt), prec, layout, M, N, K, _hopper(0))),
-    heuristic=lambda b: _as_config(pick_config(b[3], b[4], b[5], 1, getattr(D, b[0]), _wide_tiles(0))),
+    heuristic=lambda b: _as_config(pick_config(b[3], b[4], b[5], 1, getattr(D, b[0]), _wide_tiles(0), _hopper(0))),
     problems=_tune_problems, bench=_tune_bench,
     doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
 
