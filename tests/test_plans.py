@@ -127,6 +127,11 @@ CASES = {
     "leaky_relu": lambda x, y: ttorch.nn.functional.leaky_relu(x, 0.2),
     "gelu tanh": lambda x, y: ttorch.nn.functional.gelu(x, approximate="tanh"),
     "comparison": lambda x, y: x < y,
+    # broadcast and strided operands: the strided kernel, its sizes and strides planned with the launch
+    "broadcast row": lambda x, y: x * y[0],
+    "expanded 0-dim (a sum's gradient)": lambda x, y: y[0, 0].expand(3, 5) * x,
+    "transposed operands": lambda x, y: x.t() + y.t(),
+    "relu of a transposed view": lambda x, y: ttorch.relu(x.t()),
 }
 
 
@@ -213,6 +218,19 @@ def test_operands_unlike_the_plans_take_the_usual_path(gpu, monkeypatch, why):
     assert args[0] == r.data_ptr() and args[1] == a.data_ptr()
     if why == "tuned":
         assert key[-1][-2:] == (512, 8)                # the launch's (block, warps)
+    if why in ("transposed", "broadcast"):             # the same addresses, read by the strided kernel
+        assert key[0] is E._ew_kernel
+
+
+def test_a_strided_input_is_not_served_a_contiguous_plan(gpu):
+    x = _t(8, 8)
+    ttorch.relu(x)
+    ttorch.relu(x)                                     # planned: contiguous 8x8
+    for _ in range(3):                                 # x.t(): a key of its own, the strided kernel
+        gpu.log.clear()
+        r = ttorch.relu(x.t())
+        ((key, grid, args),) = gpu.log
+        assert key[0] is E._ew_kernel and args[0] == r.data_ptr() and args[1] == x.data_ptr()
 
 
 @pytest.mark.parametrize("why", ["profiler", "spy", "fast path off", "launch hook", "autocast"])
@@ -462,7 +480,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
     img, k = ttorch.randn(2, 3, 9, 7, device="cuda"), ttorch.randn(5, 3, 3, 3, device="cuda")
     t = ttorch.randint(0, 40, (64,), device="cuda")
     a, c = ttorch.randn(8, 8192, device="cuda"), ttorch.randn(16, 8192, device="cuda")     # split K
-    cases = {"add": lambda: x + x * 0.5, "relu": lambda: ttorch.relu(x), "linear": lambda: ttorch.nn.functional.linear(
+    cases = {"add": lambda: x + x * 0.5, "relu": lambda: ttorch.relu(x), "broadcast": lambda: x * w[0],
+             "transposed": lambda: x.t() - w[0].expand(64, 48).t(), "linear": lambda: ttorch.nn.functional.linear(
         x, w, b), "mm split K": lambda: a @ c.t(), "sum": lambda: x.sum(0),
         "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(), "conv": lambda: ttorch.nn.functional.conv2d(
             img, k, padding=1), "cross_entropy": lambda: ttorch.nn.functional.cross_entropy(

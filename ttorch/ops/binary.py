@@ -173,7 +173,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
     # (operand keys, default dtype) -> (out_dtype, compute): promotion is computed once per
     # combination; a tensor's key is its dtype and whether it is 0-dim, a scalar's its type
     promoted = {}
-    plans = {}      # (promotion key, shape, device) -> elementwise.Plan (cuda, contiguous operands)
+    plans = {}      # (promotion key, shapes and strides, device) -> elementwise.Plan (cuda)
     default_kw = dict(zip(pnames, defaults))
     default_params = tuple(defaults)
     # a check of the parameters alone passes for their defaults: skip it when none is given
@@ -253,15 +253,15 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
                 if r.dtype is out_dtype.np:
                     return Tensor._wrap_np(r, out_dtype)
             return Tensor._wrap_np(numpy_fallback(a, b, out_dtype, compute, default_params), out_dtype)
-        if vals is None and out is None and x.device.type == "cuda" and (not ta or input._stride is None) and (
-                not tb or other._stride is None) and (not ta or not tb or input._shape == other._shape):
-            # contiguous operands of one shape: a plan of the launch, made by the second call of its key
-            # (see elementwise.Plan); later calls launch directly
-            pk = (key, x._shape, x.device)
+        if vals is None and out is None and x.device.type == "cuda":
+            # a plan of the launch per operand dtypes, shapes and strides, made by the second call of its
+            # key (see elementwise.Plan); later calls launch directly
+            pk = (key, input._shape if ta else None, input._stride if ta else None, other._shape if tb else None,
+                  other._stride if tb else None, x.device)
             plan = plans.get(pk)
             if plan is not None and plan is not _SEEN:
                 if plan is not _NO_PLAN:
-                    r = run_plan(plan, op, (input, other), x._shape, x.device)
+                    r = run_plan(plan, op, (input, other), x.device)
                     if r is not None:
                         return r
             elif plans_on():

@@ -18,7 +18,6 @@ from . import _launch
 from ._launch import launch, launch_keyed, cdiv, next_pow2, SIMULATED
 from . import _plan
 from ._plan import plans_on
-from ._op import Op
 
 MAX_RANK = 4
 
@@ -298,14 +297,13 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
         meta = _EW_META[mkey] = dict(FN=fn, NIN=nin, A_SCALAR=scal[0], B_SCALAR=scal[1], C_SCALAR=scal[2],
                                      COMPUTE=_TL[compute], BLOCK=block, num_warps=warps)
     if contig:
-        launch_keyed(_ew_contig_kernel, ((n + block - 1) // block,), (out, ops[0], ops[1], ops[2], n, p0, p1), meta,
-                     mkey)
-        if _PLAN_NEXT[0] is not None:       # a public function plans its launch (see Plan): the first one
-            _PLAN_NEXT[0] = ((n + block - 1) // block, (out, ops[0], ops[1], ops[2], n, p0, p1), meta, mkey, cfg) \
-                if _PLAN_NEXT[0] is _ASK else _MANY
-        return out
-    launch_keyed(_ew_kernel, ((n + block - 1) // block,), (out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat),
-                 meta, mkey)
+        kernel, args = _ew_contig_kernel, (out, ops[0], ops[1], ops[2], n, p0, p1)
+    else:
+        kernel, args = _ew_kernel, (out, ops[0], ops[1], ops[2], n, p0, p1, *sizes, *flat)
+    launch_keyed(kernel, ((n + block - 1) // block,), args, meta, mkey)
+    if _PLAN_NEXT[0] is not None:           # a public function plans its launch (see Plan): the first one
+        _PLAN_NEXT[0] = (kernel, (n + block - 1) // block, args, meta, mkey, cfg, contig) \
+            if _PLAN_NEXT[0] is _ASK else _MANY
     return out
 
 
@@ -313,38 +311,41 @@ def ew_launch(fn, out, operands, compute, p0=0, p1=0):
 # A 1-element ``a + b`` took about 12 µs of host time on a 2-core VM with the launcher a no-op, 7 of
 # them in the layers between the public function and the launcher: Op.__call__ (autocast, devices),
 # the op's cuda function (scalars, parameters), ew_launch (contiguity, the tuned block), launch_keyed
-# (context, profiler, the fast path's key over every argument). For operands that are contiguous
-# and of one shape, all of that depends on their dtypes, shape and device alone, so a unary or binary
-# op's public function remembers it per such key in a ``Plan``: the output dtype, the compiled
-# kernel's launcher entry (the fast path's), the grid and the arguments. The next call with the same
-# key allocates its output, reads the operands' addresses and calls the launcher; autograd records
-# as Op.__call__ does. A plan is used only where the fast path itself would launch (``_plan.plans_on``),
-# with 16-byte aligned operands (as when it was made) and the elementwise tuning winner it was made
-# with. This is ``_plan.py``'s mechanism made lean for the commonest ops: one launch, the scalar
-# operands in known places (that module records any op's launches, tensor arguments only).
-_PLAN_NEXT = [None]     # while a plan is made: _ASK, then ew_launch's first contiguous launch, or _MANY
+# (context, profiler, the fast path's key over every argument). All of that depends on the operands'
+# dtypes, shapes, strides and device alone, so a unary or binary op's public function remembers it
+# per such key in a ``Plan``: the output's shape and dtype, the compiled kernel's launcher entry (the
+# fast path's), the grid and the arguments (a broadcast or strided operand's sizes and strides among
+# them: the backward of a sum multiplies by a stride-0 expand). The next call with the same key
+# allocates its output, reads the operands' addresses and calls the launcher; autograd records as
+# Op.__call__ does. A plan is used only where the fast path itself would launch
+# (``_plan.plans_on``), with 16-byte aligned operands (as when it was made) and the elementwise
+# tuning winner it was made with. This is ``_plan.py``'s mechanism made lean for the commonest ops:
+# one launch, the scalar operands in known places (that module records any op's launches, tensor
+# arguments only).
+_PLAN_NEXT = [None]     # while a plan is made: _ASK, then ew_launch's first launch, or _MANY
 _ASK, _MANY = object(), object()
 
 
 class Plan:
-    __slots__ = ("out_dtype", "run", "head", "tail", "grid", "args", "slots", "bucket", "cfg", "attrs")
+    __slots__ = ("out_shape", "out_dtype", "run", "head", "tail", "grid", "args", "slots", "bucket", "cfg", "attrs")
 
 
 def make_plan(call, operands, slots, attrs):
     """Run ``call()`` (the op's usual path; it returns the output) and plan its launch; returns
     (output, Plan or None). ``slots``: per kernel operand (a, b, c), where a call's value comes from:
     an index into ``operands``, or None (baked: a parameter, or no operand). ``attrs``: the op's
-    keyword arguments, for autograd. Planned only where the call made exactly one contiguous launch,
-    into its output, from these very operands."""
+    keyword arguments, for autograd. Planned only where the call made exactly one launch, into its
+    output (fresh and contiguous), from these very operands."""
     _PLAN_NEXT[0] = _ASK
     try:
         out = call()
     finally:
         rec, _PLAN_NEXT[0] = _PLAN_NEXT[0], None
-    if type(rec) is not tuple or type(out) is not Tensor or rec[1][0] is not out or not plans_on():
+    if type(rec) is not tuple or type(out) is not Tensor or rec[2][0] is not out or out._stride is not None \
+            or out._offset or not plans_on():
         return out, None
     for i, j in enumerate(slots):
-        a, x = rec[1][1 + i], None if j is None else operands[j]
+        a, x = rec[2][1 + i], None if j is None else operands[j]
         if type(x) is Tensor:
             ok = a is x
         elif j is None:
@@ -357,30 +358,32 @@ def make_plan(call, operands, slots, attrs):
 
 
 def _plan_from(out, rec, slots, attrs):
-    grid, args, meta, mkey, cfg = rec
+    kernel, grid, args, meta, mkey, cfg, contig = rec
     dev = out.device.index
     try:
-        key, vals = _launch._fast_key(_ew_contig_kernel, dev, args, meta, mkey)
+        key, vals = _launch._fast_key(kernel, dev, args, meta, mkey)
     except TypeError:
         return None
     hit = _launch._FAST.get(key)
     if hit is None or any(type(a) is Tensor and v & 15 for a, v in zip(args, vals)):
         return None
     plan = Plan()
+    plan.out_shape = out._shape
     plan.out_dtype = out.dtype
     plan.run, plan.head, plan.tail = hit
     plan.grid = grid
     plan.args = list(vals)
     plan.slots = tuple((1 + i, s) for i, s in enumerate(slots) if s is not None)
-    plan.bucket = (out.dtype.itemsize, True, args[4])     # _ew_config's arguments
+    plan.bucket = (out.dtype.itemsize, contig, args[4])   # _ew_config's arguments
     plan.cfg = cfg
     plan.attrs = attrs
     return plan
 
 
-def run_plan(plan, op, operands, shape, device):
-    """Launch ``plan`` on ``operands`` (tensors: contiguous, of ``shape``, on ``device``; scalars by
-    value); None where the plan doesn't hold for this call (the caller takes its usual path)."""
+def run_plan(plan, op, operands, device):
+    """Launch ``plan`` on ``operands`` (tensors of the plan's key's shapes and strides, on ``device``;
+    scalars by value); None where the plan doesn't hold for this call (the caller takes its usual
+    path)."""
     if not plans_on() or _ew_config(*plan.bucket) is not plan.cfg:
         return None
     args = plan.args[:]
@@ -394,7 +397,7 @@ def run_plan(plan, op, operands, shape, device):
         else:
             args[i] = float(x)
     _driver._backend.context(device.index)     # a no-op once bound on this thread
-    out = Tensor._empty(shape, plan.out_dtype, device)
+    out = Tensor._empty(plan.out_shape, plan.out_dtype, device)
     args[0] = out._storage._p
     plan.run(plan.grid, 1, 1, 0, *plan.head, *args, *plan.tail)
     if op.backward is not None and grad_mode._state["enabled"]:

@@ -141,7 +141,7 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
 
     op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=(0,), save_output=save_output, samples=samples,
             kernels=specs, family="unary", grad_name=grad_name)
-    plans = {}      # (dtype, shape, device, default dtype, parameters) -> elementwise.Plan (cuda, contiguous)
+    plans = {}      # (dtype, shape, strides, device, default dtype, parameters) -> elementwise.Plan (cuda)
 
     def f(input, *args, out=None, **kwargs):
         inplace = kwargs.pop("inplace", False)
@@ -155,16 +155,16 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
         if type(input) is not Tensor:
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         pk = None
-        if out is None and not inplace and input._stride is None and input.device.type == "cuda":
-            # a contiguous input: a plan of the launch, made by the second call of its key (see
-            # elementwise.Plan); the parameters' values are part of the key (they are baked in)
-            pk = (input.dtype, input._shape, input.device, D._default_dtype, *vals)
+        if out is None and not inplace and input.device.type == "cuda":
+            # a plan of the launch, made by the second call of its key (see elementwise.Plan); the
+            # parameters' values are part of the key (they are baked in)
+            pk = (input.dtype, input._shape, input._stride, input.device, D._default_dtype, *vals)
             try:
                 plan = plans.get(pk)
             except TypeError:               # an unhashable parameter value: no plan
                 plan = pk = _NO_PLAN
             if plan is not None and plan is not _NO_PLAN and plan is not _SEEN:
-                r = run_plan(plan, op, (input,), input._shape, input.device)
+                r = run_plan(plan, op, (input,), input.device)
                 if r is not None:
                     return r
             if plan is None and plans_on():     # a key seen once is planned when it comes back
