@@ -25,13 +25,22 @@ class UntypedStorage:
         if device.type == "cpu":
             self._array = np.empty(nbytes, dtype=np.uint8)
         else:
-            be = _driver.backend()
+            # every cuda op's output comes through here: the backend read once (it exists once a
+            # storage has), the counter updated inline (see _driver._count)
+            be = _driver._backend or _driver.backend()
+            i = device.index
             if _driver.SIMULATED:
                 self._array = be.alloc_array(nbytes)
             else:
                 self._array = None
-                self._p = be.malloc(nbytes, device.index)
-            _driver._count(nbytes, device.index)
+                self._p = be.malloc(nbytes, i)
+            a = _driver._Stats.allocated
+            if i < len(a):
+                v = a[i] = a[i] + nbytes
+                if v > _driver._Stats.peak[i]:
+                    _driver._Stats.peak[i] = v
+            else:
+                _driver._count(nbytes, i)
             if _driver.RECORDING[0] is not None:     # a call recorded for a plan: its intermediates
                 _driver.ALLOCATED.add(id(self))
 
@@ -48,11 +57,13 @@ class UntypedStorage:
         self._p = value
 
     def __del__(self):
-        if self.device.type == "cuda":
+        dev = self.device
+        if dev.type == "cuda":
             try:
-                _driver._count(-self.nbytes_, self.device.index)
+                i = dev.index
+                _driver._Stats.allocated[i] -= self.nbytes_      # counted in __init__: the list is long enough
                 if self._array is None:
-                    _driver.backend().free(self._ptr, self.device.index, self.nbytes_)
+                    _driver._backend.free(self._p, i, self.nbytes_)
             except Exception:  # interpreter shutdown: the driver may already be gone
                 pass
 

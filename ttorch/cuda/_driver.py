@@ -160,7 +160,7 @@ class _Real:
     def malloc(self, nbytes, index):
         if nbytes == 0:
             return 0
-        cls = _size_class(nbytes)
+        cls = (nbytes + 511) & ~511 if nbytes < 1 << 20 else _size_class(nbytes)    # (inlined: every output)
         waiting = self.cached.get((index, cls))
         if waiting:
             return waiting.pop()
@@ -172,7 +172,11 @@ class _Real:
 
     def free(self, ptr, index, nbytes):
         if ptr:
-            self.cached.setdefault((index, _size_class(nbytes)), []).append(ptr)
+            key = (index, (nbytes + 511) & ~511 if nbytes < 1 << 20 else _size_class(nbytes))
+            waiting = self.cached.get(key)
+            if waiting is None:
+                waiting = self.cached[key] = []
+            waiting.append(ptr)
 
     def release_cached(self, index):
         """Hand the blocks waiting in our cache back to CUDA's pool; whether there were any."""
