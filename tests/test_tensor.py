@@ -139,6 +139,9 @@ def test_view_errors(device):
         x.view(5)
     with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
         x.view(-1, -1)
+    with pytest.raises(RuntimeError, match="invalid shape dimension -2"):    # as PyTorch: not a size of 6
+        x.view(-2, -3)
+    assert x.view(3, -1).shape == (3, 2) and x.view(np.int64(3), 2).shape == (3, 2)
     with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
         x.t().view(6)
     r = x.t().reshape(6)                            # reshape copies when it must

@@ -144,7 +144,17 @@ class Tensor:
 
     def _view(self, shape, stride, offset):
         """A view of this tensor's storage sharing its version counter; no autograd."""
-        out = Tensor._make(self.untyped_storage(), shape, stride, offset, self.dtype)
+        if self.device.type == "cpu":
+            out = Tensor._make(self.untyped_storage(), shape, stride, offset, self.dtype)
+        else:           # ``_make`` inlined (views are frequent: every transpose and reshape)
+            out = Tensor.__new__(Tensor)
+            out._storage = self._storage
+            out._shape = shape = tuple(shape)
+            stride = tuple(stride)
+            out._stride = None if stride == _contig_strides(shape) else stride
+            out._offset = offset
+            out.dtype = self.dtype
+            out.device = self.device
         out._base = self if self._base is None else self._base
         return out
 

@@ -15,11 +15,19 @@ from ._op import Op
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    for s in shape:
+        if type(s) is not int:
+            return tuple([int(s) for s in shape])
+    return shape if type(shape) is tuple else tuple(shape)
 
 
 def _infer(shape, numel, op):
+    if -1 not in shape and _numel(shape) == numel and (not shape or min(shape) >= 0):    # nothing to infer
+        return tuple(shape)
     shape = list(shape)
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:
         raise RuntimeError("only one dimension can be inferred")
@@ -62,7 +70,7 @@ def _view_strides(old_shape, old_stride, new_shape):
 
 # ----------------------------------------------------------------------------- reshaping views
 def _view_impl(x, *, shape, in_shape):
-    st = _view_strides(x._shape, x.stride(), shape)
+    st = _contig_strides(shape) if x._stride is None else _view_strides(x._shape, x._stride, shape)
     if st is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
@@ -81,9 +89,9 @@ def view(input, *shape):
 
 def reshape(input, *shape):
     shape = _infer(_shape_arg(shape), input.numel(), "reshape")
-    if shape == input._shape:
+    if shape == input._shape or input._stride is None:
         return _view(input, shape=shape, in_shape=input._shape)
-    if _view_strides(input._shape, input.stride(), shape) is None:
+    if _view_strides(input._shape, input._stride, shape) is None:
         from .movement import contiguous
         input = contiguous(input)
         return untrack(_view(input, shape=shape, in_shape=input._shape))    # a copy, as in PyTorch
@@ -138,7 +146,8 @@ def unsqueeze(input, dim):
 # ----------------------------------------------------------------------------- permuting views
 def _permute_impl(x, *, dims):
     st = x.stride()
-    return track(x, x._view(tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset))
+    shape = x._shape
+    return track(x, x._view(tuple([shape[d] for d in dims]), tuple([st[d] for d in dims]), x._offset))
 
 
 def _permute_bw(ctx, g):
@@ -163,13 +172,23 @@ def permute(input, *dims):
     return _permute(input, dims=dims)
 
 
+_SWAPS = {}     # (ndim, dim0, dim1) -> the permutation (linear's backward transposes on every call)
+
+
 def transpose(input, dim0, dim1):
-    if input.ndim == 0:
-        return _permute(input, dims=())
-    d0, d1 = _wrap_dim(dim0, input.ndim), _wrap_dim(dim1, input.ndim)
-    dims = list(range(input.ndim))
-    dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _permute(input, dims=tuple(dims))
+    n = len(input._shape)
+    try:
+        dims = _SWAPS[n, dim0, dim1]
+    except (KeyError, TypeError):
+        if n == 0:
+            return _permute(input, dims=())
+        d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+        dims = list(range(n))
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+        dims = tuple(dims)
+        if type(dim0) is int and type(dim1) is int and len(_SWAPS) < 256:
+            _SWAPS[n, dim0, dim1] = dims
+    return _permute(input, dims=dims)
 
 
 swapaxes = swapdims = transpose
