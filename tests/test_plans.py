@@ -393,6 +393,16 @@ OTHERS = {   # other ops that opt in: inputs, then the call
                            lambda rows, t: ttorch.ops.cross_entropy._ce_mean_op(rows, t, ignore_index=-100, mean=True)),
     "cross-entropy backward": (lambda: (_t(2, 8), _t(8, 5), _t(2, 8), _t(8, dtype=ttorch.int64)),
                                lambda g, x, o, t: ttorch.ops.cross_entropy._ce_bw_op(g, x, o, t, ignore_index=-100)),
+    "softmax": (lambda: (_t(6, 5),), lambda x: x.softmax(-1)),
+    "log_softmax over dim 0 (strided rows)": (lambda: (_t(6, 5),), lambda x: x.log_softmax(0)),
+    "softmax of a transposed view (a copy first)": (lambda: (_t(32, 16),), lambda x: x.t().softmax(-1)),
+    "softmax's backward": (lambda: (_t(6, 5), _t(6, 5)),
+                           lambda g, y: ttorch.ops.softmax._softmax_backward_data(g, y, -1)),
+    "layer_norm": (lambda: (_t(4, 8), _t(8), _t(8)),
+                   lambda x, w, b: ttorch.nn.functional.layer_norm(x, (8,), w, b)),
+    "rms_norm": (lambda: (_t(4, 8), _t(8)), lambda x, w: ttorch.nn.functional.rms_norm(x, (8,), w)),
+    "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
+    "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
 
 
@@ -481,7 +491,9 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
     t = ttorch.randint(0, 40, (64,), device="cuda")
     a, c = ttorch.randn(8, 8192, device="cuda"), ttorch.randn(16, 8192, device="cuda")     # split K
     cases = {"add": lambda: x + x * 0.5, "relu": lambda: ttorch.relu(x), "broadcast": lambda: x * w[0],
-             "transposed": lambda: x.t() - w[0].expand(64, 48).t(), "linear": lambda: ttorch.nn.functional.linear(
+             "transposed": lambda: x.t() - w[0].expand(64, 48).t(), "softmax": lambda: x.softmax(-1),
+             "log_softmax": lambda: x.log_softmax(0), "layer_norm": lambda: ttorch.nn.functional.layer_norm(
+                 x, (48,), w[0], w[1]), "transposing copy": lambda: x.t().contiguous(), "linear": lambda: ttorch.nn.functional.linear(
         x, w, b), "mm split K": lambda: a @ c.t(), "sum": lambda: x.sum(0),
         "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(), "conv": lambda: ttorch.nn.functional.conv2d(
             img, k, padding=1), "cross_entropy": lambda: ttorch.nn.functional.cross_entropy(

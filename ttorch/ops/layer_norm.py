@@ -352,11 +352,12 @@ def _bw_samples(rms):
 
 # ------------------------------------------------------------------------------ the ops
 _layer_norm = Op("layer_norm", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1),
-                 samples=lambda: _samples(False), kernels=lambda: _specs("fwd", (False,)), family="normalization")
+                 samples=lambda: _samples(False), kernels=lambda: _specs("fwd", (False,)), family="normalization",
+                 plan_state=tuple)
 _rms_norm = Op("rms_norm", cpu=lambda x, w, *, k, eps, rms: _fwd_cpu(x, w, None, k=k, eps=eps, rms=rms),
                cuda=lambda x, w, *, k, eps, rms: _fwd_cuda(x, w, None, k=k, eps=eps, rms=rms), backward=_fwd_bw,
                save=(0, 1), samples=lambda: _samples(True), kernels=lambda: _specs("fwd", (True,)),
-               family="normalization")
+               family="normalization", plan_state=tuple)
 _norm_bw_op = Op("layer_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, save=(0, 1, 2),
                  samples=lambda: _bw_samples(False), kernels=lambda: _specs("bwd"), family="normalization")
 

@@ -13,6 +13,7 @@ from .._device import CPU
 from .._tensor import Tensor, _wrap_dim, _contig_strides
 from ..cuda import _driver, _checks
 from ._op import Op, write_out
+from . import elementwise as _ew
 from .elementwise import copy_into
 from .samples import Sample, rng
 
@@ -99,7 +100,7 @@ def _clone_cuda(x):
 
 
 _clone = Op("clone", cpu=_clone_cpu, cuda=_clone_cuda, backward=lambda ctx, g: g, save=(),
-            kernels=lambda: _copy_specs(), family="movement")
+            kernels=lambda: _copy_specs(), family="movement", plan_state=lambda: (_ew._T_MIN, _ew._T_BLOCK))
 
 
 def clone(input, *, memory_format=None):

@@ -312,19 +312,24 @@ def _bw_samples(name):
     return out
 
 
+def _plan_state():
+    """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
+    return MAX_BLOCK_N,
+
+
 _softmax = Op("softmax", cpu=lambda a, *, dim, log: _np_fwd(a, dim, log), cuda=_fwd_cuda, backward=_fwd_bw,
               save=(0,), save_output=True, samples=lambda: _samples("softmax"),
-              kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax")
+              kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax", plan_state=_plan_state)
 _log_softmax = Op("log_softmax", cpu=lambda a, *, dim, log: _np_fwd(a, dim, log), cuda=_fwd_cuda,
                   backward=_fwd_bw, save=(0,), save_output=True, samples=lambda: _samples("log_softmax"),
-                  kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax")
+                  kernels=lambda: _specs(_softmax_fwd_kernel, 1), family="softmax", plan_state=_plan_state)
 _softmax_bw_op = Op("_softmax_backward_data", cpu=lambda g, y, *, dim, log: _np_bwd(g, y, dim, log),
                     cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1), samples=lambda: _bw_samples("_softmax_backward_data"),
-                    kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax")
+                    kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax", plan_state=_plan_state)
 _log_softmax_bw_op = Op("_log_softmax_backward_data", cpu=lambda g, y, *, dim, log: _np_bwd(g, y, dim, log),
                         cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1),
                         samples=lambda: _bw_samples("_log_softmax_backward_data"),
-                        kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax")
+                        kernels=lambda: _specs(_softmax_bwd_kernel, 2), family="softmax", plan_state=_plan_state)
 
 
 def _softmax_bw(g, y, *, dim, log):
