@@ -9,7 +9,6 @@ import itertools
 import numpy as np
 
 from .. import _dtype as D
-from .._device import CPU
 from .._tensor import Tensor, _wrap_dim, _contig_strides
 from ..cuda import _driver, _checks
 from ._op import Op, write_out
