@@ -268,11 +268,12 @@ def replays(gpu, monkeypatch):
 
 
 def _labels(log, inputs, out):
-    """The launches in ``log`` with device addresses named: an input's or the output's (with the byte
+    """The launches in ``log`` with device addresses named: an input's or an output's (with the byte
     offset into it), others (intermediates) by order of appearance."""
+    outs = list(out) if type(out) is tuple else [out]
     named = {t.data_ptr(): f"in{j}" for j, t in enumerate(inputs)}
-    named[out.data_ptr()] = "out"
-    extent = {t.data_ptr(): t.untyped_storage().nbytes() for t in list(inputs) + [out]}
+    named.update({o.data_ptr(): f"out{k}" for k, o in enumerate(outs)})
+    extent = {t.data_ptr(): t.untyped_storage().nbytes() for t in list(inputs) + outs}
     others = {}
 
     def name(v):
@@ -401,6 +402,11 @@ OTHERS = {   # other ops that opt in: inputs, then the call
     "layer_norm": (lambda: (_t(4, 8), _t(8), _t(8)),
                    lambda x, w, b: ttorch.nn.functional.layer_norm(x, (8,), w, b)),
     "rms_norm": (lambda: (_t(4, 8), _t(8)), lambda x, w: ttorch.nn.functional.rms_norm(x, (8,), w)),
+    "layer_norm's backward": (lambda: (_t(4, 2, 8), _t(4, 2, 8), _t(2, 8)),
+                              lambda g, x, w: ttorch.ops.layer_norm._norm_bw_op(g, x, w, k=2, eps=1e-5, rms=False)),
+    "batch_norm's backward": (lambda: (_t(4, 3, 5, 5), _t(4, 3, 5, 5), _t(3), _t(3), _t(3)),
+                              lambda g, x, w, m, v: ttorch.ops.batch_norm._bn_bw_op(g, x, w, m, v, training=True,
+                                                                                   eps=1e-5, reduce=True)),
     "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
     "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
@@ -493,7 +499,12 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
     cases = {"add": lambda: x + x * 0.5, "relu": lambda: ttorch.relu(x), "broadcast": lambda: x * w[0],
              "transposed": lambda: x.t() - w[0].expand(64, 48).t(), "softmax": lambda: x.softmax(-1),
              "log_softmax": lambda: x.log_softmax(0), "layer_norm": lambda: ttorch.nn.functional.layer_norm(
-                 x, (48,), w[0], w[1]), "transposing copy": lambda: x.t().contiguous(), "linear": lambda: ttorch.nn.functional.linear(
+                 x, (48,), w[0], w[1]), "transposing copy": lambda: x.t().contiguous(),
+             "layer_norm's backward": lambda: ttorch.cat([r.reshape(-1) for r in ttorch.ops.layer_norm._norm_bw_op(
+                 x, x * 2, w[0], k=1, eps=1e-5, rms=False)]),
+             "batch_norm's backward": lambda: ttorch.cat([r.reshape(-1) for r in ttorch.ops.batch_norm._bn_bw_op(
+                 img, img * 0.5, k[:3, 0, 0, 0], b[:3], b[3:6].abs() + 0.1, training=True, eps=1e-5, reduce=True)]),
+             "linear": lambda: ttorch.nn.functional.linear(
         x, w, b), "mm split K": lambda: a @ c.t(), "sum": lambda: x.sum(0),
         "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(), "conv": lambda: ttorch.nn.functional.conv2d(
             img, k, padding=1), "cross_entropy": lambda: ttorch.nn.functional.cross_entropy(

@@ -320,10 +320,11 @@ def _bwd_cuda(g, x, w, mean, var, *, training, eps, reduce):
     n, c, s = _geometry(x._shape)
     sd = D._compute_dtype(x.dtype)
     dx = Tensor._empty(x._shape, x.dtype, x.device)
-    dwb = Tensor._empty((2, c), sd, x.device)
-    dw, db = dwb[0], dwb[1]
+    # two fresh outputs, not views of one buffer: a call returning views can't be planned (_plan.py)
+    dw, db = Tensor._empty((c,), sd, x.device), Tensor._empty((c,), sd, x.device)
     if c == 0 or n * s == 0:
-        dwb.zero_()
+        dw.zero_()
+        db.zero_()
         return (dx, dw, db) if reduce else dx
     coef = Tensor._empty((4, c), sd, x.device)
     part, chunks = _partials(x, g, mean, n, c, s, sd) if reduce else (x, 0)
@@ -538,8 +539,8 @@ _batch_norm = Op("batch_norm", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, s
                  grad_name="NativeBatchNormBackward0",
                  plan_state=lambda: (TILE, PARTIAL_TILE, MIN_CHUNK))   # and the tuned configs (_plan.py)
 _bn_bw_op = Op("batch_norm_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, samples=_bw_samples,
-               kernels=lambda: _specs(True),
-               family="normalization")
+               kernels=lambda: _specs(True), family="normalization",
+               plan_state=lambda: (TILE, PARTIAL_TILE, MIN_CHUNK))
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
