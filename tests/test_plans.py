@@ -424,16 +424,42 @@ def test_other_ops_replay_what_the_usual_path_launches(replays, gpu, monkeypatch
 
 
 def test_a_kernel_handed_memory_from_outside_the_call_is_not_planned(replays, gpu):
-    # the cross-entropy forward writes target faults into a persistent buffer (and arms their check)
+    # memory that outlives the call (a cache, a buffer of flags) is no input, output or intermediate
+    buf = _t(4)
+    with _op("_plan_test_buffer", lambda x: x + buf) as op:
+        x = _t(4)
+        for _ in range(4):
+            op(x)
+        assert replays == [] and P.NO_PLAN in op._plans.values()
+
+
+def test_a_device_check_slot_is_replayed_armed(replays, gpu):
+    # the cross-entropy forward counts bad targets in a device-check slot (cuda/_checks.py), a buffer
+    # that lives as long as the process: a replay passes its address and arms the check, as the call does
+    from ttorch.cuda import _checks
     x, t = _t(8, 5), _t(8, dtype=ttorch.int64)
     ce = ttorch.ops.cross_entropy._ce_op
-    ce.plan_state = tuple                              # as if it had opted in
-    try:
-        for _ in range(4):
-            ce(x, t, ignore_index=-100)
-        assert replays == [] and P.NO_PLAN in ce._plans.values()
-    finally:
-        ce.plan_state = None
+    slot = _checks.slot(x.device, ttorch.ops.cross_entropy._TARGET_CHECK).data_ptr()     # the buffer made
+    for i in range(4):
+        _checks._armed[0] = False
+        gpu.log.clear()
+        ce(x, t, ignore_index=-100)
+        assert _checks._armed[0]
+        ((_, _, args),) = gpu.log
+        assert args[3] == slot
+    assert replays == [True, True]
+
+
+def test_a_device_check_slot_made_inside_the_recorded_call_is_not_planned(replays, gpu):
+    from ttorch.cuda import _checks
+    x, t = _t(8, 5), _t(8, dtype=ttorch.int64)
+    ce = ttorch.ops.cross_entropy._ce_op
+    ce(x, t, ignore_index=-100)                        # seen
+    _checks._buffers.clear()                           # the recorded call makes (and zero-fills) the buffer
+    _checks._views.clear()
+    for _ in range(3):
+        ce(x, t, ignore_index=-100)
+    assert replays == [] and P.NO_PLAN in ce._plans.values()
 
 
 def test_ops_called_inside_a_recorded_call_are_recorded_with_it(replays, gpu):
@@ -515,6 +541,18 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         P.ENABLED[0] = True
         for _ in range(4):                             # seen, recorded, replayed twice
             np.testing.assert_allclose(f().cpu().numpy(), want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.skipif(_driver.SIMULATED or not ttorch.cuda.is_available(), reason="needs a real GPU")
+def test_on_a_gpu_a_replayed_cross_entropy_still_reports_a_bad_target():
+    x = ttorch.randn(8, 5, device="cuda")
+    good, bad = ttorch.zeros(8, dtype=ttorch.int64, device="cuda"), ttorch.full((8,), 7, device="cuda")
+    for _ in range(4):                                 # seen, recorded, replayed
+        ttorch.nn.functional.cross_entropy(x, good)
+    ttorch.cuda.synchronize()
+    ttorch.nn.functional.cross_entropy(x, bad)         # the same key: replayed
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        ttorch.cuda.synchronize()
 
 
 def test_an_op_with_two_outputs(replays, gpu):

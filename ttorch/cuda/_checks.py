@@ -40,6 +40,12 @@ def slot(device, kind):
     return v
 
 
+def storages():
+    """The ids of the slot buffers' storages (they live as long as the process: ops/_plan.py replays
+    kernels that write them by their recorded addresses)."""
+    return {id(b._storage) for b in _buffers.values()}
+
+
 def _read(buf):
     from . import _driver
     st = buf.untyped_storage()

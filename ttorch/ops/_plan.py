@@ -15,7 +15,8 @@ profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, wi
 inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
 ``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
 downloads or copies memory outside a kernel, makes a host TMA descriptor, hands a kernel memory it
-neither got nor allocated (a persistent buffer), bumps an input's version counter (a host-side write),
+neither got nor allocated (a persistent buffer; the device-check slots of ``cuda/_checks.py`` excepted:
+they live as long as the process, and a replay arms their check as the call did), bumps an input's version counter (a host-side write),
 returns anything but fresh contiguous tensors (one, or a tuple of them), or reads two inputs sharing
 memory is not planned.
 
@@ -28,7 +29,7 @@ import threading
 from .. import _profiling, tune
 from .._storage import UntypedStorage
 from .._tensor import Tensor
-from ..cuda import _driver
+from ..cuda import _checks, _driver
 from . import _launch
 
 # ``TTORCH_PLANS=0`` turns plans off (as ``ENABLED[0] = False`` does at run time); so does the launch
@@ -82,7 +83,7 @@ def see(plans, key):
 
 
 class Plan:
-    __slots__ = ("launches", "lookups", "inter", "outs", "single")
+    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms")
 
 
 def call(op, inputs, attrs):
@@ -137,8 +138,10 @@ def _record(op, inputs, attrs):
             return out, None
         bases[id(o._storage)] = (len(inputs) + k, 0)
     inter = []                          # (the recorded args keep every storage alive: ids stay unique)
-    plan = Plan()
+    checks = _checks.storages()         # device-check slots (cuda/_checks.py): buffers that live as long as
+    plan = Plan()                       # the process, passed by their recorded address; a replay re-arms them
     plan.launches = []
+    plan.arms = False
     for kernel, grid, args, meta, mkey in launches:
         try:
             key, vals = _launch._fast_key(kernel, outs[0].device.index, args, meta, mkey)
@@ -153,6 +156,11 @@ def _record(op, inputs, attrs):
                 if vals[i] & 15:
                     return out, None
                 base = bases.get(id(a._storage))
+                if base is None and id(a._storage) in checks:
+                    if id(a._storage) in allocated:     # made by this call: its zero fill is no part of a replay
+                        return out, None
+                    plan.arms = True
+                    continue
                 if base is None:
                     if id(a._storage) not in allocated:     # memory that outlives the call (a buffer of
                         return out, None                    # flags, a cache): not something to allocate anew
@@ -205,4 +213,6 @@ def _replay(plan, inputs):
         for i, b, d in slots:
             a[i] = bases[b] + d
         run(g[0], g[1], g[2], 0, *head, *a, *tail)
+    if plan.arms:                       # a checked kernel ran: the next sync reads the slots
+        _checks._armed[0] = True
     return outs[0] if plan.single else tuple(outs)

@@ -378,10 +378,11 @@ def _mean_bw_samples():
 
 
 _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
-            samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss")
+            samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss",
+            plan_state=lambda: (MAX_BLOCK_N,))  # and the tuned config; its fault slot is replayed armed (_plan.py)
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
-               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss", plan_state=lambda: (
-                   MAX_BLOCK_N,))       # and the tuned config (_plan.py); not the forward: it arms a fault check
+               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss",
+               plan_state=lambda: (MAX_BLOCK_N,))
 
 
 # The reduced loss over the rows (mean over kept targets, or sum) and its backward: one kernel each,
