@@ -13,12 +13,13 @@ put in their places. Autograd records as for any call (``Op.__call__``).
 A plan runs only where the launch fast path itself would launch (real GPU, the fast path on, no
 profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, with 16-byte aligned
 inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
-``tune.has_winners`` the recorded call made is made again and must give the same answer). A recorded call that uploads,
-downloads or copies memory outside a kernel, makes a host TMA descriptor, hands a kernel memory it
-neither got nor allocated (a persistent buffer; the device-check slots of ``cuda/_checks.py`` excepted:
-they live as long as the process, and a replay arms their check as the call did), bumps an input's version counter (a host-side write),
-returns anything but fresh contiguous tensors (one, or a tuple of them), or reads two inputs sharing
-memory is not planned.
+``tune.has_winners`` the recorded call made is made again and must give the same answer).
+
+Not planned: a recorded call that uploads, downloads or copies memory outside a kernel, makes a host
+TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; the
+device-check slots of ``cuda/_checks.py`` excepted: they live as long as the process, and a replay
+arms their check as the call did), bumps an input's version counter (a host-side write), returns
+anything but fresh contiguous tensors (one, or a tuple of them), or reads two inputs sharing memory.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places.
