@@ -51,14 +51,15 @@ def _step_tensor():
 def _bump_step(state):
     """``state["step"] += 1`` in place on its host array; returns the new count as a Python float."""
     st = state["step"]
-    if not isinstance(st, Tensor):   # old checkpoints kept a Python number (PyTorch converts it too)
+    if type(st) is not Tensor:       # old checkpoints kept a Python number (PyTorch converts it too)
         st = state["step"] = Tensor._wrap_np(np.array(st, np.float32))
     elif st.device.type != "cpu":    # a state dict moved to the device by hand: bring it back once
         st = state["step"] = st.cpu()
     a = st._np
-    a += 1
+    v = float(a) + 1                 # (exact: float32 holds every count up to 2^24, as PyTorch's does)
+    a[()] = v                        # in place: the tensor (a view of it, a state dict) sees the count
     st._bump_version()
-    return float(a)
+    return float(a) if v > 1 << 24 else v
 
 
 def _zeros_like(p):
@@ -361,8 +362,19 @@ def _table(values, device):
 
 def _many_eligible(p, grad, bufs):
     """Whether ``p`` can join a many-tensor launch: contiguous, grad of its dtype and contiguous."""
-    return p.is_contiguous() and grad.dtype is p.dtype and grad.is_contiguous() and \
-        all(b is None or b.is_contiguous() for b in bufs)
+    if grad.dtype is not p.dtype:
+        return False
+    for t in (p, grad, *bufs):      # (``_stride is None``: contiguous, the common case, without a call)
+        if t is not None and t._stride is not None and not t.is_contiguous():
+            return False
+    return True
+
+
+def _address(t):
+    """``t.data_ptr()`` for a device tensor, inlined (the many-tensor launch asks for five a parameter)."""
+    st = t._storage
+    p = st._p
+    return (st._ptr if p is None else p) + t._offset * t.dtype.itemsize
 
 
 def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
@@ -377,13 +389,16 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
                         if tune.has_winners("optim_update") else None)
     block, warps = (cfg.kwargs["BLOCK"], cfg.num_warps) if cfg is not None else (BLOCK, 4)
     meta = _meta(sizes, block, p0.device)
-    rows = tuple((p.data_ptr(), g.data_ptr()) + tuple((p if b is None else b).data_ptr() for b in bs)
+    rows = tuple((_address(p), _address(g)) + tuple([_address(p if b is None else b) for b in bs])
                  for p, g, bs in zip(params, grads, zip(*bufs)))
     addr, ns = _table(rows, p0.device), _table(sizes, p0.device)
     launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars], ELEM=tl_dtype(p0.dtype),
            ACC=_acc(p0.dtype), BLOCK=block, num_warps=warps, **constexprs)
-    for p, *bs in zip(params, *bufs):
-        _bump(p, *bs)
+    for p, *bs in zip(params, *bufs):          # in-place writes: the version counters (device tensors:
+        p._storage.version += 1                 # each has its storage)
+        for b in bs:
+            if b is not None:
+                b._storage.version += 1
 
 
 @triton.jit
