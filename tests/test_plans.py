@@ -263,7 +263,8 @@ def replays(gpu, monkeypatch):
     """``gpu``, with a list that gets, per call through ``_plan._replay``, whether the plan ran."""
     out = []
     real = P._replay
-    monkeypatch.setattr(P, "_replay", lambda *a: (lambda r: out.append(r is not None) or r)(real(*a)))
+    monkeypatch.setattr(P, "_replay", lambda *a: (lambda r: out.append(r is not None and r is not P._REALIAS)
+                                                  or r)(real(*a)))
     return out
 
 
@@ -271,17 +272,17 @@ def _labels(log, inputs, out):
     """The launches in ``log`` with device addresses named: an input's or an output's (with the byte
     offset into it), others (intermediates) by order of appearance."""
     outs = list(out) if type(out) is tuple else [out]
-    named = {t.data_ptr(): f"in{j}" for j, t in enumerate(inputs)}
-    named.update({o.data_ptr(): f"out{k}" for k, o in enumerate(outs)})
-    extent = {t.data_ptr(): t.untyped_storage().nbytes() for t in list(inputs) + outs}
+    # (name, its address, its storage's extent): views of one storage name its addresses by the first
+    tensors = [(f"in{j}", t) for j, t in enumerate(inputs)] + [(f"out{k}", o) for k, o in enumerate(outs)]
+    extent = [(n, t.data_ptr(), t.untyped_storage().data_ptr(), t.untyped_storage().nbytes()) for n, t in tensors]
     others = {}
 
     def name(v):
         if type(v) is not int or v < 1 << 32:
             return v
-        for p, n in extent.items():
-            if p <= v < p + max(n, 1):
-                return f"{named[p]}+{v - p}"
+        for n, p, lo, size in extent:
+            if lo <= v < lo + max(size, 1):
+                return f"{n}+{v - p}"
         return others.setdefault(v, f"tmp{len(others)}")
     return [(key, grid, tuple(name(v) for v in args)) for key, grid, args in log]
 
@@ -359,16 +360,52 @@ def test_a_new_winner_or_threshold_is_not_replayed_past(replays, gpu, monkeypatc
 
 
 def test_inputs_sharing_memory(replays, gpu):
-    # x @ x: the kernel's views can't be told apart; a call of the same key with distinct inputs plans it
+    # x @ x: the kernel's views are taken from the first input sharing the memory, and a replay needs the
+    # inputs to share it the same way; distinct inputs of the same key record their own plan, which serves
+    # any pattern (each input's address in its place)
     x, y = _t(8, 8), _t(8, 8)
     for _ in range(3):
+        gpu.log.clear()
+        r = x @ x
+        assert gpu.log[0][2][:4] == (x.data_ptr(), x.data_ptr(), None, r.data_ptr())
+    assert replays == [True]
+    gpu.log.clear()
+    r = x @ y                                          # not x's pattern: the usual path, recorded
+    assert replays == [True, False] and gpu.log[0][2][:4] == (x.data_ptr(), y.data_ptr(), None, r.data_ptr())
+    for _ in range(2):
+        x @ y
         x @ x
-    assert replays == []
+    assert replays == [True, False, True, True, True, True]
+    big = _t(2, 8, 8)                                  # two views of one buffer, 256 bytes apart: one pattern
+    a, b, c = big[0], big[1], _t(72)[8:].view(8, 8)
     for _ in range(3):
-        x @ y                                          # records, then replays
-    assert replays == [True, True]
-    x @ x                                              # replays too: each input's address in its place
-    assert replays == [True, True, True]
+        a @ b
+    gpu.log.clear()
+    r = a @ c                                          # c is not a's memory: recorded anew, as launched
+    assert gpu.log[0][2][:4] == (a.data_ptr(), c.data_ptr(), None, r.data_ptr())
+
+
+def test_outputs_that_are_views_of_one_buffer(replays, gpu):
+    # an op may return pieces of one fresh buffer (attention's gradients of q, k, v split from one
+    # projection): a replay allocates the buffer once and returns the same views of it
+    from ttorch.ops.elementwise import copy_into
+    from ttorch._tensor import Tensor
+
+    def cuda(x):
+        buf = Tensor._empty((2,) + x._shape, x.dtype, x.device)
+        halves = tuple(buf._view(x._shape, x.stride(), i * x.numel()) for i in (0, 1))
+        for h in halves:
+            copy_into(h, x)
+        return halves
+    with _op("_plan_test_views", cuda) as op:
+        x = _t(4, 4)
+        for i in range(4):
+            gpu.log.clear()
+            lo, hi = op(x)
+            assert lo._base is hi._base and lo._base._shape == (2, 4, 4) and hi._offset == 16
+            assert lo.untyped_storage() is hi.untyped_storage() and hi.data_ptr() - lo.data_ptr() == 64
+            assert [a[:2] for _, _, a in gpu.log] == [(lo.data_ptr(), x.data_ptr()), (hi.data_ptr(), x.data_ptr())]
+        assert replays == [True, True]
 
 
 def test_an_op_that_copies_memory_outside_a_kernel_is_not_planned(replays, gpu, monkeypatch):
@@ -407,6 +444,16 @@ OTHERS = {   # other ops that opt in: inputs, then the call
     "batch_norm's backward": (lambda: (_t(4, 3, 5, 5), _t(4, 3, 5, 5), _t(3), _t(3), _t(3)),
                               lambda g, x, w, m, v: ttorch.ops.batch_norm._bn_bw_op(g, x, w, m, v, training=True,
                                                                                    eps=1e-5, reduce=True)),
+    "flash attention": (lambda: (_t(1, 2, 16, 8), _t(1, 2, 16, 8), _t(1, 2, 16, 8)),
+                        lambda q, k, v: ttorch.ops.attention._attn_op(q, k, v, None, scale=0.35, causal=True)),
+    "flash attention's backward": (lambda: (_t(1, 2, 16, 8),) * 4 + (_t(1, 2, 16, dtype=ttorch.float32),),
+                                   lambda g, q, k, v, lse: ttorch.ops.attention._attn_bw_op(
+                                       g, None, q, k, v, g, lse, None, scale=0.35, causal=False)),
+    "attention's backward, q, k, v pieces of one projection (gradients: views of one buffer)": (
+        lambda: (_t(1, 16, 2, 8), _t(2, 16, 48), _t(1, 2, 16, dtype=ttorch.float32)),
+        lambda g, qkv, lse: ttorch.ops.attention._attn_bw_op(
+            g.transpose(1, 2), None, *(t.view(2, 16, 2, 8).transpose(1, 2) for t in qkv.split(16, dim=2)),
+            g.transpose(1, 2), lse.expand(2, 2, 16), None, scale=0.35, causal=True)),
     "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
     "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
@@ -517,24 +564,40 @@ def test_another_threads_launches_are_not_recorded(replays, gpu):
 @pytest.mark.skipif(_driver.SIMULATED or not ttorch.cuda.is_available(), reason="needs a real GPU")
 def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
     import numpy as np
+    F, A = ttorch.nn.functional, ttorch.ops.attention
     ttorch.manual_seed(0)
     x, w, b = (ttorch.randn(*s, device="cuda") for s in ((64, 48), (40, 48), (40,)))
     img, k = ttorch.randn(2, 3, 9, 7, device="cuda"), ttorch.randn(5, 3, 3, 3, device="cuda")
     t = ttorch.randint(0, 40, (64,), device="cuda")
     a, c = ttorch.randn(8, 8192, device="cuda"), ttorch.randn(16, 8192, device="cuda")     # split K
-    cases = {"add": lambda: x + x * 0.5, "relu": lambda: ttorch.relu(x), "broadcast": lambda: x * w[0],
-             "transposed": lambda: x.t() - w[0].expand(64, 48).t(), "softmax": lambda: x.softmax(-1),
-             "log_softmax": lambda: x.log_softmax(0), "layer_norm": lambda: ttorch.nn.functional.layer_norm(
-                 x, (48,), w[0], w[1]), "transposing copy": lambda: x.t().contiguous(),
-             "layer_norm's backward": lambda: ttorch.cat([r.reshape(-1) for r in ttorch.ops.layer_norm._norm_bw_op(
-                 x, x * 2, w[0], k=1, eps=1e-5, rms=False)]),
-             "batch_norm's backward": lambda: ttorch.cat([r.reshape(-1) for r in ttorch.ops.batch_norm._bn_bw_op(
-                 img, img * 0.5, k[:3, 0, 0, 0], b[:3], b[3:6].abs() + 0.1, training=True, eps=1e-5, reduce=True)]),
-             "linear": lambda: ttorch.nn.functional.linear(
-        x, w, b), "mm split K": lambda: a @ c.t(), "sum": lambda: x.sum(0),
-        "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(), "conv": lambda: ttorch.nn.functional.conv2d(
-            img, k, padding=1), "cross_entropy": lambda: ttorch.nn.functional.cross_entropy(
-            ttorch.nn.functional.linear(x, w, b), t)}
+    # q, k, v: pieces of one projection's output, viewed per head (their gradients: pieces of one buffer)
+    q, kk, v = (u.view(2, 16, 2, 16).transpose(1, 2) for u in ttorch.randn(2, 16, 96, device="cuda").split(32, 2))
+    P.ENABLED[0] = False
+    g, (o, lse) = ttorch.randn(2, 2, 16, 16, device="cuda"), A._attn_op(q, kk, v, None, scale=0.25, causal=True)
+    flat = lambda rs: ttorch.cat([r.reshape(-1) for r in rs])      # noqa: E731
+    cases = {
+        "add": lambda: x + x * 0.5,
+        "relu": lambda: ttorch.relu(x),
+        "broadcast": lambda: x * w[0],
+        "transposed": lambda: x.t() - w[0].expand(64, 48).t(),
+        "softmax": lambda: x.softmax(-1),
+        "log_softmax": lambda: x.log_softmax(0),
+        "layer_norm": lambda: F.layer_norm(x, (48,), w[0], w[1]),
+        "transposing copy": lambda: x.t().contiguous(),
+        "layer_norm's backward": lambda: flat(ttorch.ops.layer_norm._norm_bw_op(x, x * 2, w[0], k=1, eps=1e-5,
+                                                                                 rms=False)),
+        "batch_norm's backward": lambda: flat(ttorch.ops.batch_norm._bn_bw_op(
+            img, img * 0.5, k[:3, 0, 0, 0], b[:3], b[3:6].abs() + 0.1, training=True, eps=1e-5, reduce=True)),
+        "attention": lambda: A._attn_op(q, kk, v, None, scale=0.25, causal=True)[0],
+        "attention's backward": lambda: flat(A._attn_bw_op(g, None, q, kk, v, o, lse, None, scale=0.25,
+                                                           causal=True)),
+        "linear": lambda: F.linear(x, w, b),
+        "mm split K": lambda: a @ c.t(),
+        "sum": lambda: x.sum(0),
+        "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(),
+        "conv": lambda: F.conv2d(img, k, padding=1),
+        "cross_entropy": lambda: F.cross_entropy(F.linear(x, w, b), t),
+    }
     for name, f in cases.items():
         P.ENABLED[0] = False
         want = f().cpu().numpy()

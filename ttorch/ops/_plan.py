@@ -38,7 +38,6 @@ from . import _launch
 ENABLED = [os.environ.get("TTORCH_PLANS", "1") != "0"]
 SEEN = object()         # a key seen once: planned the second time
 NO_PLAN = object()      # a key whose call can't be planned
-SHARED = object()       # a key recorded with inputs sharing memory: planned by a call whose inputs don't
 _MAX_KEYS = 1024
 
 
@@ -84,7 +83,7 @@ def see(plans, key):
 
 
 class Plan:
-    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms")
+    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms", "alias")
 
 
 def call(op, inputs, attrs):
@@ -99,15 +98,22 @@ def call(op, inputs, attrs):
         return op.cuda(*inputs, **attrs)
     if plan is None:
         see(op._plans, key)
-    elif plan is SEEN or plan is SHARED and not _sharing(inputs):
+    elif plan is SEEN:
         out, plan = _record(op, inputs, attrs)
         op._plans[key] = plan or NO_PLAN
         return out
-    elif plan is not NO_PLAN and plan is not SHARED:
+    elif plan is not NO_PLAN:
         out = _replay(plan, inputs)
+        if out is _REALIAS:             # recorded with inputs sharing memory otherwise: record this pattern
+            out, plan = _record(op, inputs, attrs)
+            op._plans[key] = plan or NO_PLAN
+            return out
         if out is not None:
             return out
     return op.cuda(*inputs, **attrs)
+
+
+_REALIAS = object()     # _replay: the inputs share memory otherwise than the plan's
 
 
 def _record(op, inputs, attrs):
@@ -123,25 +129,35 @@ def _record(op, inputs, attrs):
     allocated = set(_driver.ALLOCATED)
     _driver.ALLOCATED.clear()
     outs = out if type(out) is tuple else (out,)
-    if not launches or None in launches or not plans_on() or any(
-            type(o) is not Tensor or o._stride is not None or o._offset for o in outs) \
+    if not launches or None in launches or not plans_on() or any(type(o) is not Tensor for o in outs) \
             or versions != [t._version for t in inputs if type(t) is Tensor]:   # an input written by the host:
         return out, None                                                        # a side effect a replay skips
-    # every tensor a kernel reads or writes is an input's memory, an output's, or an intermediate's
-    bases = {}                          # id(storage) -> index among inputs, outputs, intermediates
+    # every tensor a kernel reads or writes is an input's memory, or memory the call allocated (its outputs'
+    # and its intermediates')
+    bases = {}                          # id(storage) -> (slot: an input's index, or len(inputs) + k for the
+    alias = []                          # k-th allocation), byte offset of the slot's address in it)
     for j, t in enumerate(inputs):
         if type(t) is Tensor:
-            if id(t._storage) in bases:     # x @ x: which input a kernel's view came from is unknown
-                return out, SHARED
+            b = bases.get(id(t._storage))
+            if b is not None:           # x @ x, or q, k, v split from one buffer: views of it are taken from
+                alias.append((j, b[0], t._offset * t.dtype.itemsize - b[1]))    # the first such input, and
+                continue                                                        # a replay needs the same pattern
             bases[id(t._storage)] = (j, t._offset * t.dtype.itemsize)
-    for k, o in enumerate(outs):
-        if id(o._storage) in bases:     # an input returned (or a view of one), or one output twice
-            return out, None
-        bases[id(o._storage)] = (len(inputs) + k, 0)
-    inter = []                          # (the recorded args keep every storage alive: ids stay unique)
+    inter = []                          # bytes of each allocation (the recorded args keep every storage alive:
+    plan = Plan()                       # ids stay unique)
+    plan.outs = []
+    for k, o in enumerate(outs):        # fresh memory: any view of it (the output's own, or one buffer's)
+        sid = id(o._storage)
+        if sid not in allocated or any(o is p for p in outs[:k]):
+            return out, None            # an input (or a view of one), memory that outlives the call, or one
+        if sid not in bases:            # output twice
+            bases[sid] = (len(inputs) + len(inter), 0)
+            inter.append(o._storage.nbytes_)
+        b = o._base
+        plan.outs.append((bases[sid][0] - len(inputs), o._shape, o._stride, o._offset, o.dtype,
+                          None if b is None else (b._shape, b._stride, b._offset, b.dtype)))
     checks = _checks.storages()         # device-check slots (cuda/_checks.py): buffers that live as long as
-    plan = Plan()                       # the process, passed by their recorded address; a replay re-arms them
-    plan.launches = []
+    plan.launches = []                  # the process, passed by their recorded address; a replay re-arms them
     plan.arms = False
     for kernel, grid, args, meta, mkey in launches:
         try:
@@ -165,7 +181,7 @@ def _record(op, inputs, attrs):
                 if base is None:
                     if id(a._storage) not in allocated:     # memory that outlives the call (a buffer of
                         return out, None                    # flags, a cache): not something to allocate anew
-                    base = bases[id(a._storage)] = (len(inputs) + len(outs) + len(inter), 0)
+                    base = bases[id(a._storage)] = (len(inputs) + len(inter), 0)
                     inter.append(a._storage.nbytes_)
                 slots.append((i, base[0], a._offset * a.dtype.itemsize - base[1]))
             elif type(a) is _launch._TensorDescriptor:
@@ -174,19 +190,22 @@ def _record(op, inputs, attrs):
         plan.launches.append((run, head, tail, tuple(grid) + (1,) * (3 - len(grid)), vals, tuple(slots)))
     plan.lookups = tuple(lookups)
     plan.inter = tuple(inter)
-    plan.outs = tuple((o._shape, o.dtype) for o in outs)
+    plan.outs = tuple(plan.outs)
     plan.single = type(out) is not tuple
+    plan.alias = tuple(alias)
     return out, plan
 
 
-def _sharing(inputs):
-    seen = set()
-    for t in inputs:
-        if type(t) is Tensor:
-            if id(t._storage) in seen:
-                return True
-            seen.add(id(t._storage))
-    return False
+def _tensor(storage, shape, stride, offset, dtype):
+    """A device tensor over ``storage`` (``Tensor._make`` for a replay's outputs, strides as recorded)."""
+    t = Tensor.__new__(Tensor)
+    t._storage = storage
+    t._shape = shape
+    t._stride = stride
+    t._offset = offset
+    t.dtype = dtype
+    t.device = storage.device
+    return t
 
 
 def _replay(plan, inputs):
@@ -204,11 +223,22 @@ def _replay(plan, inputs):
             device = t.device
         else:
             bases.append(None)
+    for j, i, delta in plan.alias:      # inputs sharing memory as recorded: each view from the first one's
+        if inputs[j]._storage is not inputs[i]._storage or bases[j] - bases[i] != delta:
+            return _REALIAS
     _driver._backend.context(device.index)     # a no-op once bound on this thread
-    outs = [Tensor._empty(shape, dtype, device) for shape, dtype in plan.outs]
-    bases += [o._storage._p for o in outs]
-    inter = [UntypedStorage(device, n) for n in plan.inter]     # freed after the launches: stream-ordered
-    bases += [s._p for s in inter]
+    stores = [UntypedStorage(device, n) for n in plan.inter]    # the intermediates are freed after the
+    bases += [s._p for s in stores]                             # launches: stream-ordered
+    outs, made = [], None
+    for k, shape, stride, offset, dtype, base in plan.outs:
+        o = _tensor(stores[k], shape, stride, offset, dtype)
+        if base is not None:            # a view of one buffer, as the call returned it (one base a buffer)
+            made = made or {}
+            b = made.get(k)
+            if b is None:
+                b = made[k] = _tensor(stores[k], *base)
+            o._base = b
+        outs.append(o)
     for run, head, tail, g, vals, slots in plan.launches:
         a = list(vals)
         for i, b, d in slots:

@@ -558,11 +558,16 @@ def _bw_samples():
 
 
 # ------------------------------------------------------------------------------ the ops
+def _plan_state():
+    """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
+    return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], tuple(_FORCE.items())
+
+
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
-              save_output="all", samples=_samples, family="attention",
+              save_output="all", samples=_samples, family="attention", plan_state=_plan_state,
               kernels=lambda: [s for s in _specs() if s.kernel is _attn_fwd_kernel])
 _attn_bw_op = Op("flash_attention_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, save=None,
-                 samples=_bw_samples, family="attention",
+                 samples=_bw_samples, family="attention", plan_state=_plan_state,
                  kernels=lambda: [s for s in _specs() if s.kernel is not _attn_fwd_kernel])
 
 
