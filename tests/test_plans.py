@@ -454,6 +454,10 @@ OTHERS = {   # other ops that opt in: inputs, then the call
         lambda g, qkv, lse: ttorch.ops.attention._attn_bw_op(
             g.transpose(1, 2), None, *(t.view(2, 16, 2, 8).transpose(1, 2) for t in qkv.split(16, dim=2)),
             g.transpose(1, 2), lse.expand(2, 2, 16), None, scale=0.35, causal=True)),
+    "an embedding's rows (index_select)": (lambda: (_t(10, 8), _t(2, 6, dtype=ttorch.int64)),
+                                           lambda w, i: ttorch.nn.functional.embedding(i, w)),
+    "an embedding's backward (rows_add)": (lambda: (_t(12, dtype=ttorch.int64), _t(12, 8)),
+                                           lambda i, g: ttorch.ops.gather.rows_add(i, g, 10)),
     "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
     "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
@@ -591,6 +595,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         "attention": lambda: A._attn_op(q, kk, v, None, scale=0.25, causal=True)[0],
         "attention's backward": lambda: flat(A._attn_bw_op(g, None, q, kk, v, o, lse, None, scale=0.25,
                                                            causal=True)),
+        "embedding": lambda: F.embedding(t.view(8, 8), w),
+        "an embedding's backward": lambda: ttorch.ops.gather.rows_add(t, x, 40),
         "linear": lambda: F.linear(x, w, b),
         "mm split K": lambda: a @ c.t(),
         "sum": lambda: x.sum(0),

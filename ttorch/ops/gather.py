@@ -708,7 +708,8 @@ def _index_select_samples():
 
 
 _index_select = Op("index_select", cpu=_index_select_cpu, cuda=_index_select_cuda, backward=_index_select_bw,
-                   save=(1,), samples=_index_select_samples, kernels=_gather_specs, family="gather")
+                   save=(1,), samples=_index_select_samples, kernels=_gather_specs, family="gather",
+                   plan_state=tuple)      # an embedding's forward (_plan.py)
 
 
 def index_select(input, dim, index, *, out=None):
@@ -847,7 +848,8 @@ def _rows_add_samples():
 
 _rows_add = Op("rows_add", cpu=_rows_add_cpu, cuda=_rows_add_cuda,
                backward=lambda ctx, g: (None, index_select(g, 0, ctx.inputs[0])), save=(0,),
-               samples=_rows_add_samples, kernels=_scatter_specs, family="gather", grad_name="IndexAddBackward0")
+               samples=_rows_add_samples, kernels=_scatter_specs, family="gather", grad_name="IndexAddBackward0",
+               plan_state=tuple)       # an embedding's backward (_plan.py)
 
 
 def rows_add(index, source, num):
