@@ -176,11 +176,27 @@ def test_index_select(device):
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
-def test_cuda_out_of_range_index_is_ignored_not_checked():
-    # cuda does not bounds-check (no host sync); the kernels mask the access instead of faulting
+def test_cuda_out_of_range_index_raises_at_the_next_sync():
+    # cuda checks no index on the host (that would sync): the kernels mask the access, count it in a
+    # device-check slot, and the next sync raises (as PyTorch's device asserts surface), once
+    from ttorch.ops.gather import IndexOutOfBounds
     x = ttorch.arange(3.0, device="cuda")
-    assert x.index_select(0, ttorch.tensor([1, 7], device="cuda")).tolist() == [1.0, 0.0]
-    assert x.scatter_add(0, ttorch.tensor([9, 0], device="cuda"), ttorch.ones(2, device="cuda")).tolist() == [1, 1, 2]
+    i, ones = ttorch.tensor([1, 7], device="cuda"), ttorch.ones(2, device="cuda")
+    cases = [(lambda: x.index_select(0, i), 7), (lambda: x.gather(0, ttorch.tensor([-1, 0], device="cuda")), -1),
+             (lambda: x.scatter_add(0, ttorch.tensor([9, 0], device="cuda"), ones), 9),
+             (lambda: x.index_add(0, i, ones), 7),
+             (lambda: x.index_fill(0, ttorch.tensor([-4], device="cuda"), 5.0), -4),
+             (lambda: ttorch.nn.functional.embedding(ttorch.tensor([[3]], device="cuda"), x.view(3, 1)), 3),
+             (lambda: ttorch.nn.functional.one_hot(ttorch.tensor([0, 2], device="cuda"), 2), 2)]
+    for f, bad in cases:
+        f()
+        with pytest.raises(IndexOutOfBounds, match=f"index {bad} is out of bounds") as e:
+            ttorch.cuda.synchronize()
+        assert isinstance(e.value, IndexError) and isinstance(e.value, RuntimeError)
+        ttorch.cuda.synchronize()                      # reported once
+    assert x.index_select(0, ttorch.tensor([2, 0, -3 + 3], device="cuda")).tolist() == [2.0, 0.0, 0.0]
+    x.index_fill(0, ttorch.tensor([-1], device="cuda"), 5.0)      # index_fill wraps negative indices
+    ttorch.cuda.synchronize()
 
 
 def test_index_add_copy_fill_errors():

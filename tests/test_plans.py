@@ -469,6 +469,8 @@ def test_other_ops_replay_what_the_usual_path_launches(replays, gpu, monkeypatch
     if "split" in case:                                # a real GPU's chunk: partials, then their sum
         monkeypatch.setattr(ttorch.ops.reduction, "SPLIT_CHUNK", 8192)
     inputs = make()
+    from ttorch.cuda import _checks                    # the device-check buffer, made (and zero-filled) now:
+    _checks.slot(inputs[0].device, 0)                  # the gather and scatter kernels write it
     _same_plan_launches(gpu, replays, lambda: f(*inputs), inputs)
     if "split" in case:
         assert len(gpu.log) == 2

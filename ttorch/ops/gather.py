@@ -17,6 +17,7 @@ import triton.language as tl
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim, _numel
+from ..cuda import _checks
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
 from .elementwise import _collapse, _block, copy_into, scalar_operand, tl_dtype
@@ -30,6 +31,12 @@ class IndexOutOfBounds(IndexError, RuntimeError):
     """PyTorch raises RuntimeError for gather/scatter and IndexError for index_*: this is both."""
 
 
+# cuda: the kernels count indices out of range in a device-check slot, raised at the next sync (PyTorch's
+# kernels stop at a device assert there; the dimension and size are not known by then)
+_INDEX_CHECK = _checks.register(lambda v: IndexOutOfBounds(
+    f"index {v} is out of bounds for its dimension (found by a cuda gather, scatter or index_* kernel)"))
+
+
 # ----------------------------------------------------------------------------- kernels
 @triton.jit
 def _offsets(offs, S1, S2, S3, s0, s1, s2, s3):
@@ -41,29 +48,43 @@ def _offsets(offs, S1, S2, S3, s0, s1, s2, s3):
 
 
 @triton.jit
-def _gather_kernel(out_ptr, x_ptr, idx_ptr, n, size, sxd, S1, S2, S3, so0, so1, so2, so3, sx0, sx1, sx2, sx3,
-                   si0, si1, si2, si3, BLOCK: tl.constexpr):
+def _count_bad(err_ptr, idx, ok, mask):
+    """Record indices out of range in a device-check slot (``cuda/_checks.py``): the count, and one
+    of them; the host raises at its next sync, as PyTorch's device asserts surface."""
+    bad = mask & (ok == 0)
+    nbad = tl.sum(bad.to(tl.int32), 0)
+    if nbad > 0:
+        tl.atomic_add(err_ptr, nbad.to(tl.int64))
+        tl.atomic_xchg(err_ptr + 1, tl.max(tl.where(bad, idx, -(1 << 62)), 0))
+
+
+@triton.jit
+def _gather_kernel(out_ptr, x_ptr, idx_ptr, err_ptr, n, size, sxd, S1, S2, S3, so0, so1, so2, so3, sx0, sx1, sx2,
+                   sx3, si0, si1, si2, si3, BLOCK: tl.constexpr):
     # out[i] = x[i with its `dim` coordinate replaced by index[i]]; x's stride along dim is
     # zeroed in sx* and passed as sxd
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     idx = tl.load(idx_ptr + _offsets(offs, S1, S2, S3, si0, si1, si2, si3), mask=mask, other=0).to(tl.int64)
     ok = mask & (idx >= 0) & (idx < size)
+    _count_bad(err_ptr, idx, ok, mask)
     v = tl.load(x_ptr + _offsets(offs, S1, S2, S3, sx0, sx1, sx2, sx3) + idx * sxd, mask=ok, other=0)
     tl.store(out_ptr + _offsets(offs, S1, S2, S3, so0, so1, so2, so3), v, mask=mask)
 
 
 @triton.jit
-def _scatter_kernel(dst_ptr, src_ptr, idx_ptr, n, size, sdd, S1, S2, S3, sd0, sd1, sd2, sd3, ss0, ss1, ss2, ss3,
-                    si0, si1, si2, si3, SRC_SCALAR: tl.constexpr, ADD: tl.constexpr, WRAP: tl.constexpr,
+def _scatter_kernel(dst_ptr, src_ptr, idx_ptr, err_ptr, n, size, sdd, S1, S2, S3, sd0, sd1, sd2, sd3, ss0, ss1, ss2,
+                    ss3, si0, si1, si2, si3, SRC_SCALAR: tl.constexpr, ADD: tl.constexpr, WRAP: tl.constexpr,
                     BLOCK: tl.constexpr):
     # dst[i with its `dim` coordinate replaced by index[i]] (+)= src[i]
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     idx = tl.load(idx_ptr + _offsets(offs, S1, S2, S3, si0, si1, si2, si3), mask=mask, other=0).to(tl.int64)
+    raw = idx                                       # (the index as given: what a fault reports)
     if WRAP:  # index_fill takes negative indices
         idx = tl.where(idx < 0, idx + size, idx)
     ok = mask & (idx >= 0) & (idx < size)
+    _count_bad(err_ptr, raw, ok, mask)
     if SRC_SCALAR:
         v = tl.zeros([BLOCK], dtype=dst_ptr.dtype.element_ty) + tl.cast(src_ptr, dst_ptr.dtype.element_ty)
     else:
@@ -133,8 +154,8 @@ def _index_launch(kernel, shape, a, sa, b, sb, idx, si, size, sdim, **meta):
     pad = [0] * (MAX_RANK - len(sizes))
     sizes = [1] * len(pad) + sizes
     block = _block(n)
-    launch(kernel, (cdiv(n, block),), a, b, idx, n, size, sdim, *sizes[1:], *(pad + ca), *(pad + cb), *(pad + ci),
-           BLOCK=block, **meta)
+    launch(kernel, (cdiv(n, block),), a, b, idx, _checks.slot(a.device, _INDEX_CHECK), n, size, sdim, *sizes[1:],
+           *(pad + ca), *(pad + cb), *(pad + ci), BLOCK=block, **meta)
 
 
 _BASE = {"n": "i32", "size": "i32", "S1": "i32", "S2": "i32", "S3": "i32"}
@@ -149,8 +170,8 @@ def _gather_specs():
     specs = []
     for dt, it in ((D.float32, D.int64), (D.bfloat16, D.int64), (D.float64, D.int32), (D.int64, D.int64),
                    (D.bool, D.int64)):
-        sig = dict(_BASE, out_ptr=ptr(dt), x_ptr=ptr(dt), idx_ptr=ptr(it), sxd="i64", **_st4("so"), **_st4("sx"),
-                   **_st4("si"))
+        sig = dict(_BASE, out_ptr=ptr(dt), x_ptr=ptr(dt), idx_ptr=ptr(it), err_ptr=ptr(D.int64), sxd="i64",
+                   **_st4("so"), **_st4("sx"), **_st4("si"))
         specs.append(KernelSpec(_gather_kernel, sig, {"BLOCK": 1024}, label=f"gather {dt} index {it}"))
     return specs
 
@@ -163,7 +184,8 @@ def _scatter_specs():
                                   (D.bfloat16, False, False, False), (D.float32, False, True, True),
                                   (D.int64, False, True, False), (D.bool, False, True, True)):
         sig = dict(_BASE, dst_ptr=ptr(dt), src_ptr=("i32" if not dt.is_floating_point else "fp32") if scalar
-                   else ptr(dt), idx_ptr=ptr(D.int64), sdd="i64", **_st4("sd"), **_st4("ss"), **_st4("si"))
+                   else ptr(dt), idx_ptr=ptr(D.int64), err_ptr=ptr(D.int64), sdd="i64", **_st4("sd"), **_st4("ss"),
+                   **_st4("si"))
         specs.append(KernelSpec(_scatter_kernel, sig, {"SRC_SCALAR": scalar, "ADD": add, "WRAP": wrap, "BLOCK": 1024},
                                 label=f"scatter {dt} {'add' if add else 'store'}{' scalar' if scalar else ''}"))
     return specs
