@@ -178,7 +178,8 @@ def test_index_select(device):
 @pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
 def test_cuda_out_of_range_index_raises_at_the_next_sync():
     # cuda checks no index on the host (that would sync): the kernels mask the access, count it in a
-    # device-check slot, and the next sync raises (as PyTorch's device asserts surface), once
+    # device-check slot, and the next sync raises (as PyTorch's device asserts surface), once; the same
+    # for indexing with tensors
     from ttorch.ops.gather import IndexOutOfBounds
     x = ttorch.arange(3.0, device="cuda")
     i, ones = ttorch.tensor([1, 7], device="cuda"), ttorch.ones(2, device="cuda")
@@ -187,7 +188,9 @@ def test_cuda_out_of_range_index_raises_at_the_next_sync():
              (lambda: x.index_add(0, i, ones), 7),
              (lambda: x.index_fill(0, ttorch.tensor([-4], device="cuda"), 5.0), -4),
              (lambda: ttorch.nn.functional.embedding(ttorch.tensor([[3]], device="cuda"), x.view(3, 1)), 3),
-             (lambda: ttorch.nn.functional.one_hot(ttorch.tensor([0, 2], device="cuda"), 2), 2)]
+             (lambda: ttorch.nn.functional.one_hot(ttorch.tensor([0, 2], device="cuda"), 2), 2),
+             (lambda: x[ttorch.tensor([4], device="cuda")], 4),                          # indexing with tensors
+             (lambda: x.clone().index_put_((ttorch.tensor([-5], device="cuda"),), ttorch.ones(1, device="cuda")), -5)]
     for f, bad in cases:
         f()
         with pytest.raises(IndexOutOfBounds, match=f"index {bad} is out of bounds") as e:
@@ -196,6 +199,7 @@ def test_cuda_out_of_range_index_raises_at_the_next_sync():
         ttorch.cuda.synchronize()                      # reported once
     assert x.index_select(0, ttorch.tensor([2, 0, -3 + 3], device="cuda")).tolist() == [2.0, 0.0, 0.0]
     x.index_fill(0, ttorch.tensor([-1], device="cuda"), 5.0)      # index_fill wraps negative indices
+    assert x[ttorch.tensor([-1, 0], device="cuda")].tolist() == [2.0, 0.0]      # so does indexing
     ttorch.cuda.synchronize()
 
 

@@ -32,9 +32,11 @@ class IndexOutOfBounds(IndexError, RuntimeError):
 
 
 # cuda: the kernels count indices out of range in a device-check slot, raised at the next sync (PyTorch's
-# kernels stop at a device assert there; the dimension and size are not known by then)
+# kernels stop at a device assert there; the dimension and size are not known by then). Indexing with
+# tensors (indexing.py) reports into the same slot.
 _INDEX_CHECK = _checks.register(lambda v: IndexOutOfBounds(
-    f"index {v} is out of bounds for its dimension (found by a cuda gather, scatter or index_* kernel)"))
+    f"index {v} is out of bounds for its dimension (found by a cuda kernel: gather, scatter, index_* or indexing "
+    "with tensors)"))
 
 
 # ----------------------------------------------------------------------------- kernels

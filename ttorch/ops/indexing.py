@@ -25,9 +25,11 @@ import triton.language as tl
 from .. import _dtype as D
 from ..autograd import grad_mode
 from .._tensor import Tensor, _numel, _contig_strides
+from ..cuda import _checks
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
 from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, ew_kernel_sig
+from .gather import _count_bad, _INDEX_CHECK
 from .inplace import inplace_from
 from .movement import _upload, _to_device_np, to_device, _copy_specs
 from .samples import Sample, rng, index as _ix
@@ -294,7 +296,7 @@ _GATHER, _PUT, _ACCUMULATE = 0, 1, 2
 
 
 @triton.jit
-def _move_kernel(x_ptr, d_ptr, idx_ptr, meta_ptr, NB, NR, db, R1, R2, xr0, xr1, xr2, dr0, dr1, dr2,
+def _move_kernel(x_ptr, d_ptr, idx_ptr, meta_ptr, err_ptr, NB, NR, db, R1, R2, xr0, xr1, xr2, dr0, dr1, dr2,
                  K: tl.constexpr, MODE: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_R: tl.constexpr):
     # rows b: positions of the broadcast index tensors (idx_ptr is (K, NB) int64);
     # columns r: the remaining dims (up to 3 after merging). meta_ptr: K sizes, then K strides.
@@ -306,10 +308,12 @@ def _move_kernel(x_ptr, d_ptr, idx_ptr, meta_ptr, NB, NR, db, R1, R2, xr0, xr1, 
     ok = bmask
     xo = tl.zeros([BLOCK_B], dtype=tl.int64)
     for j in tl.static_range(K):
-        i = tl.load(idx_ptr + j * NB + b, mask=bmask, other=0).to(tl.int64)
+        raw = tl.load(idx_ptr + j * NB + b, mask=bmask, other=0).to(tl.int64)
         n = tl.load(meta_ptr + j)
-        i = tl.where(i < 0, i + n, i)
-        ok = ok & (i >= 0) & (i < n)  # out-of-range indices are skipped
+        i = tl.where(raw < 0, raw + n, raw)
+        inside_j = (i >= 0) & (i < n)
+        _count_bad(err_ptr, raw, inside_j, bmask)     # out of range: skipped, and raised at the next sync
+        ok = ok & inside_j
         xo += i * tl.load(meta_ptr + K + j)
     i2 = r % R2
     t = r // R2
@@ -384,8 +388,8 @@ def _launch_move(x, dense, rows, meta, n_b, db, sizes, xr, dr, k, mode):
     n_r = _numel(sizes)
     br = min(next_pow2(n_r), _TILE)
     bb = max(1, min(next_pow2(n_b), _TILE // br))
-    launch(_move_kernel, (cdiv(n_b, bb) * cdiv(n_r, br),), x, dense, rows, meta, n_b, n_r, db, sizes[1], sizes[2],
-           *xr, *dr, K=k, MODE=mode, BLOCK_B=bb, BLOCK_R=br, num_warps=4)
+    launch(_move_kernel, (cdiv(n_b, bb) * cdiv(n_r, br),), x, dense, rows, meta, _checks.slot(x.device, _INDEX_CHECK),
+           n_b, n_r, db, sizes[1], sizes[2], *xr, *dr, K=k, MODE=mode, BLOCK_B=bb, BLOCK_R=br, num_warps=4)
 
 
 def _move_specs():
@@ -398,8 +402,8 @@ def _move_specs():
     configs += [(dt, _ACCUMULATE, 1, 1, 1024) for dt in (D.float32, D.float16, D.bfloat16, D.float64, D.int32,
                                                          D.int64)]
     for dt, mode, k, bb, br in configs:
-        sig = {"x_ptr": ptr(dt), "d_ptr": ptr(dt), "idx_ptr": "*i64", "meta_ptr": "*i64", "NB": "i32", "NR": "i32",
-               "db": "i64", "R1": "i32", "R2": "i32"}
+        sig = {"x_ptr": ptr(dt), "d_ptr": ptr(dt), "idx_ptr": "*i64", "meta_ptr": "*i64", "err_ptr": "*i64",
+               "NB": "i32", "NR": "i32", "db": "i64", "R1": "i32", "R2": "i32"}
         sig.update({s: "i64" for s in ("xr0", "xr1", "xr2", "dr0", "dr1", "dr2")})
         specs.append(KernelSpec(_move_kernel, sig, {"K": k, "MODE": mode, "BLOCK_B": bb, "BLOCK_R": br},
                                 label=f"{('gather', 'put', 'accumulate')[mode]} {dt} K={k} {bb}x{br}"))
