@@ -171,7 +171,8 @@ def _ab_checks(timer, small=False):
     or by the elementwise kernel
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
-    the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL). ``small``: the same code on toy shapes (the tests run it on
+    the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
+    an input gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N). ``small``: the same code on toy shapes (the tests run it on
     the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -256,6 +257,14 @@ def _ab_checks(timer, small=False):
         fn = lambda xs=xs: dy.t() @ xs                                 # noqa: E731
         yield f"weight gradient fp32 768x{n} over 8192 (dY^T @ X)", timer(
             {"split_long_k": fn, "whole_k": toggled(fn, gemm, "_SPLIT_FILL", 0)})
+    # the GPT-2-like step's input gradients with 768 columns (dY @ W: qkv, proj and fc): A read row-major
+    # (the "nn" products ran at 41-44 TFLOP/s on the H100) or copied (K, M) first, as from 2048 columns
+    wq = ttorch.randn(2304 // d, 768 // d, device="cuda")
+    dyq = ttorch.randn(8192 // d, 2304 // d, device="cuda")
+    fn = lambda: dyq @ wq                                              # noqa: E731
+    yield "input gradient fp32 8192x2304 @ 2304x768 (dY @ W)", timer(
+        {"a_row_major": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 1 << 62),      # (the default at 768)
+         "a_copied": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 16)})
 
 
 if __name__ == "__main__":

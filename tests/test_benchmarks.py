@@ -95,12 +95,14 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 13 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 14 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
-                                             "plain_tile"}
+                                             "plain_tile", "a_row_major", "a_copied"}
     assert "tma" in arms["tma_tile"] and "tma" not in arms["plain_tile"]   # (the last bf16 case's arms)
+    assert "_transpose_kernel" in arms["a_copied"] and "a(1, 512)" in arms["a_copied"]
+    assert "_transpose_kernel" not in arms["a_row_major"] and "a(144, 1)" in arms["a_row_major"]
     assert "split" in arms["split_long_k"] and "split" not in arms["whole_k"]
     assert "t_copy" in arms["t_copy"] and "t_copy" not in arms["in_place"] and "dq" not in arms["t_copy"]
     assert "dq" in arms["dq_kernel"]                                     # dQ by atomics unless toggled off
