@@ -172,8 +172,8 @@ def _ab_checks(timer, small=False):
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
-    an input gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N). ``small``: the same code on toy shapes (the tests run it on
-    the simulated device)."""
+    an input gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
+    ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
     from ttorch.ops import attention, conv, gemm
