@@ -172,7 +172,8 @@ def _ab_checks(timer, small=False):
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
-    an input gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
+    the cross-entropy forward's loop plain or pipelined (cross_entropy._LOOP_STAGES); an input gradient
+    with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -257,6 +258,14 @@ def _ab_checks(timer, small=False):
         fn = lambda xs=xs: dy.t() @ xs                                 # noqa: E731
         yield f"weight gradient fp32 768x{n} over 8192 (dY^T @ X)", timer(
             {"split_long_k": fn, "whole_k": toggled(fn, gemm, "_SPLIT_FILL", 0)})
+    # the cross-entropy forward's loop over class blocks: plain, or software-pipelined (2 or 3 stages)
+    from ttorch.ops import cross_entropy
+    logits = ttorch.randn(8192 // (32 if small else 1), 32768 // (32 if small else 1), device="cuda")
+    labels = ttorch.randint(0, logits.shape[1], (logits.shape[0],), device="cuda")
+    fn = lambda: F.cross_entropy(logits, labels)                       # noqa: E731
+    yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} forward", timer(
+        {"plain_loop": fn, "stages_2": toggled(fn, cross_entropy, "_LOOP_STAGES", [2]),
+         "stages_3": toggled(fn, cross_entropy, "_LOOP_STAGES", [3])})
     # the GPT-2-like step's input gradients with 768 columns (dY @ W: qkv, proj and fc): A read row-major
     # (the "nn" products ran at 41-44 TFLOP/s on the H100) or copied (K, M) first, as from 2048 columns
     wq = ttorch.randn(2304 // d, 768 // d, device="cuda")
