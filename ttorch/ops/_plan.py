@@ -18,8 +18,10 @@ inputs (as recorded), and with the tuning winners it was recorded with (each ``t
 Not planned: a recorded call that uploads, downloads or copies memory outside a kernel, makes a host
 TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; the
 device-check slots of ``cuda/_checks.py`` excepted: they live as long as the process, and a replay
-arms their check as the call did), bumps an input's version counter (a host-side write), returns
-anything but fresh contiguous tensors (one, or a tuple of them), or reads two inputs sharing memory.
+arms their check as the call did), bumps an input's version counter (a host-side write), or returns
+anything but tensors over memory it allocated (one, or a tuple; views of one buffer are kept as views).
+Inputs that share memory (``x @ x``) are planned with their pattern: a replay needs the same inputs to
+share memory at the same distances, and another pattern records a plan of its own.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places.

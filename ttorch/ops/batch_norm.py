@@ -320,7 +320,8 @@ def _bwd_cuda(g, x, w, mean, var, *, training, eps, reduce):
     n, c, s = _geometry(x._shape)
     sd = D._compute_dtype(x.dtype)
     dx = Tensor._empty(x._shape, x.dtype, x.device)
-    # two fresh outputs, not views of one buffer: a call returning views can't be planned (_plan.py)
+    # two allocations, not rows of one (2, C) buffer: the kernel writes both, and the second row's
+    # address is 16-byte aligned only when C is a multiple of 4 (a plan takes aligned addresses, _plan.py)
     dw, db = Tensor._empty((c,), sd, x.device), Tensor._empty((c,), sd, x.device)
     if c == 0 or n * s == 0:
         dw.zero_()

@@ -18,7 +18,7 @@ import triton.language as tl
 
 from .. import _dtype as D, tune
 from ..autograd import grad_mode
-from .._tensor import Tensor, _numel, _contig_strides
+from .._tensor import Tensor, _numel
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng
@@ -185,10 +185,8 @@ def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
     w = w.detach().contiguous() if w is not None else None
     launch(_norm_bwd_kernel, (progs,), g, x, w if w is not None else x, dx, dwp, dbp, m, n, rows, float(eps),
            HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), num_warps=cfg.num_warps)
-    # one sum each, in the weight's shape (one part.sum(1) would return views of one buffer, and a call
-    # returning views can't be planned: _plan.py)
-    wst = _contig_strides((progs,) + tuple(wshape))
-    return (dx,) + tuple(part._view((progs,) + tuple(wshape), wst, i * progs * n).sum(0) for i in (0, 1))
+    sums = part.sum(1)                                                  # (2, n)
+    return dx, sums[0].reshape(wshape), sums[1].reshape(wshape)
 
 
 # ------------------------------------------------------------------------------ NumPy
