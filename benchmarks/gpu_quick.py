@@ -172,8 +172,9 @@ def _ab_checks(timer, small=False):
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
-    the cross-entropy forward's loop plain or pipelined (cross_entropy._LOOP_STAGES); an input gradient
-    with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
+    the cross-entropy forward's and backward's loops plain or pipelined (cross_entropy._LOOP_STAGES,
+    _BWD_STAGES) and a full sum's (reduction._SPLIT_STAGES); an input gradient with 768 columns, its
+    A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -266,6 +267,19 @@ def _ab_checks(timer, small=False):
     yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} forward", timer(
         {"plain_loop": fn, "stages_2": toggled(fn, cross_entropy, "_LOOP_STAGES", [2]),
          "stages_3": toggled(fn, cross_entropy, "_LOOP_STAGES", [3])})
+    # its backward's loop (cross_entropy._BWD_STAGES; the H100 ran forward and backward at 77% of HBM)
+    saved = cross_entropy._fwd_cuda(logits, labels, ignore_index=-100)          # (loss, lse) rows
+    fn = lambda: cross_entropy._bwd_cuda(saved, logits, saved, labels, ignore_index=-100)   # noqa: E731
+    yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} backward", timer(
+        {"bwd_plain_loop": fn, "bwd_stages_2": toggled(fn, cross_entropy, "_BWD_STAGES", [2]),
+         "bwd_stages_3": toggled(fn, cross_entropy, "_BWD_STAGES", [3])})
+    # a full sum's split stage, plain or pipelined (reduction._SPLIT_STAGES; 76% of HBM on the H100)
+    from ttorch.ops import reduction
+    vec = ttorch.randn(1 << (12 if small else 26), device="cuda")
+    fn = lambda: vec.sum()                                             # noqa: E731
+    yield f"sum fp32 {vec.numel():,}", timer(
+        {"sum_plain_loop": fn, "sum_stages_2": toggled(fn, reduction, "_SPLIT_STAGES", [2]),
+         "sum_stages_3": toggled(fn, reduction, "_SPLIT_STAGES", [3])})
     # the GPT-2-like step's input gradients with 768 columns (dY @ W: qkv, proj and fc): A read row-major
     # (the "nn" products ran at 41-44 TFLOP/s on the H100) or copied (K, M) first, as from 2048 columns
     wq = ttorch.randn(2304 // d, 768 // d, device="cuda")

@@ -84,7 +84,13 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     from ttorch.ops import cross_entropy
     real_ce = cross_entropy.launch
     monkeypatch.setattr(cross_entropy, "launch", lambda k, g, *a, **m: (
-        k is cross_entropy._ce_fwd_kernel and log.append(f"stages={m['STAGES']}")) or real_ce(k, g, *a, **m))
+        log.append(f"{'fwd' if k is cross_entropy._ce_fwd_kernel else 'bwd'} stages={m['STAGES']}")
+        if "STAGES" in m else None) or real_ce(k, g, *a, **m))
+    from ttorch.ops import reduction
+    real_r = reduction.launch
+    monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: (
+        log.append(f"split stages={m['STAGES']}") if "STAGES" in m else None) or real_r(k, g, *a, **m))
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK", 256)          # the toy sum (4096 elements) splits
     arms = {}
 
     def timer(fns):
@@ -99,14 +105,17 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 15 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 17 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
                                              "plain_tile", "a_row_major", "a_copied", "plain_loop", "stages_2",
-                                             "stages_3"}
-    assert {a for a in arms["plain_loop"] if a.startswith("stages")} == {"stages=None"}
-    assert "stages=2" in arms["stages_2"] and "stages=3" in arms["stages_3"]
+                                             "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
+                                             "sum_plain_loop", "sum_stages_2", "sum_stages_3"}
+    for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
+        assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
+        for st in (2, 3):
+            assert {a for a in arms[f"{prefix}stages_{st}"] if "stages" in a} == {f"{kernel} stages={st}"}
     assert "tma" in arms["tma_tile"] and "tma" not in arms["plain_tile"]   # (the last bf16 case's arms)
     assert "_transpose_kernel" in arms["a_copied"] and "a(1, 512)" in arms["a_copied"]
     assert "_transpose_kernel" not in arms["a_row_major"] and "a(144, 1)" in arms["a_row_major"]

@@ -165,6 +165,20 @@ def test_half_types_with_dq_by_atomics(dtype, tol, monkeypatch):
     assert attention._attn_bwd_dkdv_kernel in kernels and attention._attn_bwd_dq_kernel not in kernels
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("tile", [(16, 32, 4, 1), (32, 16, 4, 1)])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dq_atomic", [False, True])
+def test_rectangular_tiles(tile, causal, dq_atomic, monkeypatch):
+    # tiles the tuner may pick have BLOCK_M != BLOCK_N (dK/dV at head dim 128: 16 or 32 queries past
+    # 128 keys): the causal diagonal's and the ragged ends' block arithmetic with either one larger
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_FORCE", {"fwd": tile, "dkdv": tile, "dq": tile})
+    monkeypatch.setattr(attention, "_DQ_ATOMIC_HALF", [dq_atomic])
+    check("cuda", 1, 2, 1, 45, 45, 16, 16, causal=causal, dtype=ttorch.float16, tol=2e-2)
+    check("cuda", 1, 2, 2, 21, 50, 8, 8, causal=causal)
+
+
 def test_strided_inputs(device):
     # nanoGPT's layout: (B, T, H, E) projections viewed as (B, H, T, E) without a copy
     r = np.random.default_rng(5)

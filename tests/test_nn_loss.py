@@ -582,12 +582,14 @@ def test_cross_entropy_module_trains(device):
 # --- the fused cuda kernel (ops/cross_entropy.py) -------------------------------------------------------------
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("block", [4, 1024])
-def test_fused_cross_entropy_matches_composite(monkeypatch, reduction, block):
+@pytest.mark.parametrize("block, stages", [(4, None), (1024, None), (4, 3)])
+def test_fused_cross_entropy_matches_composite(monkeypatch, reduction, block, stages):
     if not ttorch.cuda.is_available():
         pytest.skip("no cuda")
     from ttorch.ops import cross_entropy as ce
     monkeypatch.setattr(ce, "MAX_BLOCK_N", block)     # 4: several blocks per row (the online max/sum)
+    monkeypatch.setattr(ce, "_LOOP_STAGES", [stages])  # 3: the loops over blocks software-pipelined
+    monkeypatch.setattr(ce, "_BWD_STAGES", [stages])
     rng = np.random.default_rng(8)
     x = (rng.standard_normal((5, 11)) * 4).astype(np.float32)
     t = np.array([3, 10, -100, 0, 7])

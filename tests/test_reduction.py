@@ -287,6 +287,22 @@ def test_softmax_values_and_extremes(device):
 
 # ------------------------------------------------------------------------------ multi-block kernel paths
 @cuda_only
+@pytest.mark.parametrize("stages", [2, 3])
+def test_split_stage_pipelined(monkeypatch, stages):
+    """The split stage's loop with ``tl.range(num_stages=)`` (reduction._SPLIT_STAGES) folds the same
+    partials as the plain loop: several blocks per program, a ragged last chunk."""
+    monkeypatch.setattr(reduction, "MAX_BLOCK_N", 8)
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK", 24)
+    monkeypatch.setattr(reduction, "_SPLIT_STAGES", [stages])
+    seen = []
+    real = reduction.launch
+    monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: seen.append(m.get("STAGES")) or real(k, g, *a, **m))
+    a = np.random.default_rng(5).uniform(-2, 2, size=(3, 101))
+    close(T(a, "cuda").sum(), a.sum(), D.float32, a.size, "pipelined split")
+    close(T(a, "cuda").norm(dim=1), np.linalg.norm(a, axis=1), D.float32, 101, "pipelined split rows")
+    assert stages in seen
+
+
 def test_strided_axis_split_over_programs(monkeypatch):
     """A reduction over a strided axis (INNER > 1: a bias gradient's sum over rows, dim 1 of
     (B, C, L)) splits that axis over programs once it is long enough, then folds the partials."""

@@ -3,7 +3,7 @@
 ``python -m ttorch.ops --compile 80,90`` compiles every kernel configuration ahead of time
 for those compute capabilities (no GPU needed) and prints registers and shared memory per
 kernel; each configuration also compiles once more with every integer argument the constexpr 1,
-as older Tritons specialize it. The exit code is non-zero when any configuration fails.
+as Triton's launcher specializes it. The exit code is non-zero when any configuration fails.
 """
 import argparse
 import os

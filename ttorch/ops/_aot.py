@@ -24,9 +24,11 @@ class KernelSpec:
     def with_ones(self):
         """This configuration as Triton's launcher specializes it when every integer argument is 1.
 
-        Triton 3.7 and earlier turn an ``int`` argument equal to 1 into the constexpr 1 (a GPU
-        machine here runs 3.6), so a kernel that calls ``.to()`` on a scalar argument fails to
-        compile only for that value; the interpreter never specializes."""
+        Triton's launcher turns an ``int`` argument equal to 1 into the constexpr 1 (3.6, the GPU
+        machine's, and 3.9 alike: ``native_specialize_impl(..., 1, ...)`` gives ``('constexpr', 1)``),
+        so a kernel that calls ``.to()`` on a scalar argument fails to compile only for that value,
+        and a unit stride passed as an argument still gives 16-byte loads; the interpreter never
+        specializes."""
         sig = {k: v for k, v in self.signature.items()}
         ce = dict(self.constexprs)
         for k, v in sig.items():
@@ -43,6 +45,9 @@ class KernelSpec:
         import triton
         from triton.compiler import ASTSource
         from triton.backends.compiler import GPUTarget
+        for prm in self.kernel.params:     # a constexpr the spec leaves out: its default, as a launch has it
+            if prm.is_constexpr and prm.has_default and prm.name not in self.constexprs:
+                self.constexprs[prm.name] = prm.default
         for k in self.constexprs:
             self.signature[k] = "constexpr"
         names = self.kernel.arg_names

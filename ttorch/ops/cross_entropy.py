@@ -35,8 +35,10 @@ MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several bloc
 # num_stages=)``); a plain ``range`` leaves loads that feed no ``tl.dot`` unpipelined (sm_90 ttgir,
 # Triton 3.9: no async copy either way but this). None keeps the plain loop. Unmeasured: the H100 ran
 # the forward at 75% of HBM bandwidth (8192 x 32768, float32) with the plain loop; gpu_quick A/Bs 2
-# and 3 stages against it.
+# and 3 stages against it. The backward's loop (``_BWD_STAGES``) likewise: it ran at 77% with the
+# plain loop.
 _LOOP_STAGES = [None]
+_BWD_STAGES = [None]
 
 
 @triton.jit
@@ -69,7 +71,7 @@ def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, ACC: tl.c
 
 @triton.jit
 def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: tl.constexpr,
-                   BLOCK_N: tl.constexpr):
+                   BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
     # dx = (g0 + g1) * softmax(x) - g0 * onehot(t), softmax from the saved lse: one pass per row
     row = tl.program_id(0).to(tl.int64)
     t = tl.load(t_ptr + row).to(tl.int64)
@@ -77,7 +79,7 @@ def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: 
     g0 = tl.where(t != ignore_index, g0, 0.0)       # an ignored row's loss is the constant 0
     g1 = tl.load(g_ptr + M + row).to(ACC)
     lse = tl.load(o_ptr + M + row).to(ACC)
-    for start in range(0, N, BLOCK_N):
+    for start in tl.range(0, N, BLOCK_N, num_stages=STAGES):
         cols = start + tl.arange(0, BLOCK_N)
         m = cols < N
         x = tl.load(x_ptr + row * N + cols, mask=m, other=0).to(ACC)
@@ -201,7 +203,7 @@ def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
     if m and n:
         cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
         launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype),
-               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), num_warps=cfg.num_warps)
+               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=_BWD_STAGES[0], num_warps=cfg.num_warps)
     return dx
 
 
@@ -319,7 +321,7 @@ def _specs(kernel):
         warps = [8 if bn >= 2048 else 4]
         if dt in (D.float32, D.bfloat16) and bn == 4096:   # every block and warps the tuner may pick
             warps = [w for w in (4, 8, 16)]
-        loop = {"STAGES": None} if kernel is _ce_fwd_kernel else {}     # the forward's plain loop
+        loop = {"STAGES": None}                                          # the plain loop
         for w in warps:
             out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, **loop}, num_warps=w,
                                   label=f"{name} {bn} w{w}"))
@@ -327,9 +329,11 @@ def _specs(kernel):
             for tb in (1024, 2048, 8192):
                 out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb, **loop}, num_warps=w,
                                    label=f"{name} {tb} w{w} tuned") for w in (4, 8, 16)]
-            if kernel is _ce_fwd_kernel:        # the pipelined loop gpu_quick times (_LOOP_STAGES)
-                out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, "STAGES": st}, num_warps=8,
-                                   label=f"{name} {bn} w8 {st} stages") for st in (2, 3)]
+            # the pipelined loops gpu_quick times (_LOOP_STAGES, _BWD_STAGES), as launched on a large
+            # vocabulary: N a multiple of 16, aligned rows (16-byte loads; 2-byte ones are not pipelined)
+            div = [a for a in sig if a.endswith("_ptr")] + ["N"]
+            out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, "STAGES": st}, num_warps=8,
+                               label=f"{name} {bn} w8 {st} stages", divisible=div) for st in (2, 3)]
     return out
 
 
@@ -397,7 +401,7 @@ _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, sav
             plan_state=lambda: (MAX_BLOCK_N, _LOOP_STAGES[0]))  # and the tuned config; its fault slot: _plan.py
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
                samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss",
-               plan_state=lambda: (MAX_BLOCK_N,))
+               plan_state=lambda: (MAX_BLOCK_N, _BWD_STAGES[0]))
 
 
 # The reduced loss over the rows (mean over kept targets, or sum) and its backward: one kernel each,

@@ -36,6 +36,11 @@ SPLIT_CHUNK = 1 << 30 if SIMULATED else 8192  # columns per program when long ro
 # step's 76 row reductions, mostly these, took 6.6 ms on an H100); in 512-row chunks they are 384.
 # Tests lower it.
 SPLIT_CHUNK_STRIDED = 1 << 30 if SIMULATED else 512
+# The split stage's loop over its chunk, software-pipelined: as in the cross-entropy forward
+# (``cross_entropy._LOOP_STAGES``), Triton pipelines loads that feed no ``tl.dot`` only in a
+# ``tl.range(..., num_stages=)`` loop. None keeps the plain loop. Unmeasured: the H100 summed 2^26
+# float32 at 76% of HBM bandwidth (PyTorch too) with the plain loop; gpu_quick A/Bs 2 and 3 stages.
+_SPLIT_STAGES = [None]
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -216,9 +221,10 @@ def _fold(acc, OP: tl.constexpr, BLOCK_N: tl.constexpr):
 @triton.jit
 def _row_reduce_kernel(x_ptr, out_ptr, M, N, INNER, CHUNK, NPOST, p, PRE: tl.constexpr, OP: tl.constexpr,
                        POST: tl.constexpr, IDENT: tl.constexpr, ACC: tl.constexpr, BLOCK_M: tl.constexpr,
-                       BLOCK_N: tl.constexpr):
+                       BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
     # program (i, j) folds columns [j * CHUNK, (j + 1) * CHUNK) of its block of rows into
-    # out[row, j]; with one chunk per row (CHUNK = N) that is the whole reduction
+    # out[row, j]; with one chunk per row (CHUNK = N) that is the whole reduction. STAGES: the
+    # loop's pipeline depth (None: Triton's plain loop; see _SPLIT_STAGES)
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     rmask = rows < M
     r64 = rows.to(tl.int64)
@@ -226,7 +232,7 @@ def _row_reduce_kernel(x_ptr, out_ptr, M, N, INNER, CHUNK, NPOST, p, PRE: tl.con
     lo = tl.program_id(1) * CHUNK
     hi = tl.minimum(lo + CHUNK, N)
     acc = tl.full((BLOCK_M, BLOCK_N), IDENT, ACC)
-    for start in range(lo, hi, BLOCK_N):
+    for start in tl.range(lo, hi, BLOCK_N, num_stages=STAGES):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < hi)[None, :]
         x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=0).to(ACC)
@@ -319,7 +325,7 @@ def _split_rows(xr, m, n, inner, total, p, pre, meta, acc, target):
     part = Tensor._empty((m, nsplit), acc, xr.device)
     launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
            POST=_post_id, OP=meta["OP"], IDENT=meta["IDENT"], ACC=meta["ACC"], BLOCK_M=bm, BLOCK_N=bn,
-           num_warps=warps)
+           STAGES=_SPLIT_STAGES[0], num_warps=warps)
     return part
 
 
@@ -352,16 +358,23 @@ def _split_bench(cfg, dtype, n):
 
 
 def _split_specs():
+    """The split stage's tiles as Triton's launcher sees a large sum: contiguous rows (INNER 1, which
+    Triton makes a constexpr), aligned pointers, N and CHUNK multiples of 16; and the heuristic's tile
+    pipelined (what gpu_quick times)."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt, acc in ((D.float32, D.float32), (D.bfloat16, D.float32)):
+        sig = {"x_ptr": ptr(dt), "out_ptr": ptr(acc), "M": "i32", "N": "i32", "CHUNK": "i32", "NPOST": "i32",
+               "p": "fp32"}
+        ce = {"PRE": _pre_id, "OP": 0, "POST": _post_id, "IDENT": 0, "ACC": tl_dtype(acc), "BLOCK_M": 1, "INNER": 1}
+        div = ("x_ptr", "out_ptr", "N", "CHUNK")
         for bn in _SPLIT_BLOCKS:
             for w in _SPLIT_WARPS:
-                out.append(KernelSpec(
-                    _row_reduce_kernel, {"x_ptr": ptr(dt), "out_ptr": ptr(acc), "M": "i32", "N": "i32",
-                                         "INNER": "i32", "CHUNK": "i32", "NPOST": "i32", "p": "fp32"},
-                    {"PRE": _pre_id, "OP": 0, "POST": _post_id, "IDENT": 0, "ACC": tl_dtype(acc), "BLOCK_M": 1,
-                     "BLOCK_N": bn}, num_warps=w, label=f"split sum {dt} {bn} w{w}"))
+                out.append(KernelSpec(_row_reduce_kernel, sig, dict(ce, BLOCK_N=bn), num_warps=w,
+                                      label=f"split sum {dt} {bn} w{w}", divisible=div))
+        for st in (2, 3):
+            out.append(KernelSpec(_row_reduce_kernel, sig, dict(ce, BLOCK_N=1024, STAGES=st), num_warps=4,
+                                  label=f"split sum {dt} 1024 w4 {st} stages", divisible=div))
     return out
 
 
@@ -468,7 +481,7 @@ def _simple_op(name, cpu, combine, backward, *, pre=_pre_id, post=_post_id, empt
 def _plan_state():
     """What ``_reduce_cuda``'s launches depend on besides the arguments and the tuning winners (see
     ``_plan.py``): the block and split thresholds (tests lower them) and the tuner's forced config."""
-    return MAX_BLOCK_N, SPLIT_CHUNK, SPLIT_CHUNK_STRIDED, _FORCE[0]
+    return MAX_BLOCK_N, SPLIT_CHUNK, SPLIT_CHUNK_STRIDED, _FORCE[0], _SPLIT_STAGES[0]
 
 
 # ------------------------------------------------------------------------------ sum, mean, prod
