@@ -101,9 +101,49 @@ def op_cases(fws, dev, quick):
     cases.append(Case("ops", f"cross_entropy fp32 {toks}x{vocab}", _each(fws, ce), bytes=4 * toks * vocab))
     cases.append(Case("ops", f"cross_entropy fwd+bwd fp32 {toks}x{vocab}", _each(fws, ce_bw),
                       bytes=12 * toks * vocab))
+    cases += optimizer_cases(fws, dev, quick)
     cases += matmul_cases(fws, dev, quick)
     cases += conv_attention_cases(fws, dev, quick)
     return cases
+
+
+def optimizer_cases(fws, dev, quick):
+    """AdamW's step over a model's worth of float32 parameters, each framework's default update (on
+    cuda PyTorch's is foreach: several passes; ours one many-tensor launch). It reads the parameter,
+    its gradient and both moments and writes the parameter and the moments: 28 bytes a parameter."""
+    cuda = dev == "cuda"
+    if cuda:
+        shapes = [(4096, 1024), (1024, 4096), (2048, 2048), (1024,) * 2] if quick else \
+            [(8192, 4096), (4096, 4096), (4096, 8192), (4096,), (11008, 4096)]
+    else:
+        shapes = [(256, 64), (64, 256), (64,)] if quick else [(1024, 256), (256, 1024), (512, 512), (256,)]
+    n = sum(int(np.prod(s)) for s in shapes)
+
+    def adamw(fw):
+        params = [fw.randn(*s, device=dev).requires_grad_() for s in shapes]
+        for p in params:
+            p.grad = fw.randn(*p.shape, device=dev)
+        opt = fw.optim.AdamW(params, lr=1e-4)
+        return opt.step
+    setups = _each(fws, adamw)
+    if not cuda:
+        rng = np.random.default_rng(0)
+        ps = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+        gs = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+        ms, vs = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+
+        def numpy_adamw(lr=1e-4, b1=0.9, b2=0.999, eps=1e-8, wd=1e-2, state=[0]):
+            state[0] += 1
+            c1, c2 = 1 - b1 ** state[0], 1 - b2 ** state[0]
+            for p, g, m, v in zip(ps, gs, ms, vs):
+                p *= 1 - lr * wd
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
+                p -= (lr / c1) * m / (np.sqrt(v / c2) + eps)
+        setups["numpy"] = lambda: numpy_adamw
+    return [Case("ops", f"adamw step fp32 {n:,} params, {len(shapes)} tensors", setups, bytes=28 * n)]
 
 
 def matmul_cases(fws, dev, quick):

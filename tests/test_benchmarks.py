@@ -12,16 +12,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_harness_quick_cpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     r = subprocess.run([sys.executable, "-m", "benchmarks", "--device", "cpu", "--quick", "--only",
-                        "add fp32,matmul float32 128,1-element,MLP", "--out", str(tmp_path)],
+                        "add fp32,matmul float32 128,1-element,MLP,adamw", "--out", str(tmp_path)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     table = (tmp_path / "results.md").read_text()
     assert "| add fp32 65,536 |" in table and "ttorch/numpy" in table and "GB/s" in table
     assert "matmul float32 128^3" in table and "TFLOP/s" in table
     assert "1-element add" in table and "tok/s" in table
+    assert "| adamw step fp32 32,832 params, 3 tensors |" in table       # ttorch's, and NumPy's own update
     data = json.loads((tmp_path / "results.json").read_text())
     rows = {row["name"]: row for row in data["results"]}
     assert rows["add fp32 65,536"]["times"]["ttorch"] > 0 and rows["add fp32 65,536"]["times"]["numpy"] > 0
+    adamw = rows["adamw step fp32 32,832 params, 3 tensors"]
+    assert adamw["bytes"] == 28 * 32832 and adamw["times"]["ttorch"] > 0 and adamw["times"]["numpy"] > 0
     assert data["meta"]["device"].startswith("cpu")
 
 
