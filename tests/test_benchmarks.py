@@ -161,8 +161,12 @@ def test_tune_targets_problems_fit_their_kernels(monkeypatch):
     tune_targets.main()
     names = [n for n, _ in seen]
     assert names[0] == "gemm" and {"gemm", "flash_attention", "conv2d", "reduction", "cross_entropy", "layer_norm",
-                                   "softmax"} == set(names)
+                                   "softmax", "optim_update"} == set(names)
     assert ("flash_attention", ("fwd", "float32", 8, 12, 1024, 64, True)) in seen
+    # AdamW at the harness's total size: the many-tensor launch looks its config up by that
+    from benchmarks.cases import optimizer_cases
+    (case,) = optimizer_cases({}, "cuda", quick=False)
+    assert ("optim_update", ("AdamW", "float32", case.bytes // 28)) in seen
 
 
 @pytest.mark.skipif(__import__("ttorch").cuda.is_available() and not __import__("ttorch").cuda._driver.SIMULATED,
