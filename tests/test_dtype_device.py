@@ -162,6 +162,23 @@ def test_device_objects():
     assert pickle.loads(pickle.dumps(c0)) == c0
 
 
+def test_canonical_device_follows_the_current_cuda_device():
+    # a tensor records cuda with its index: "cuda" (and device("cuda")) mean ttorch.cuda's current device
+    # at the call, as set_device changes it (the fast path caches where that index lives, not its value)
+    from ttorch._device import _canonical
+    assert _canonical(None) is ttorch.device("cpu") and _canonical("cpu") is ttorch.device("cpu")
+    assert _canonical("cuda:2") is ttorch.device("cuda", 2) and _canonical(1) is ttorch.device("cuda", 1)
+    assert _canonical("cuda") is ttorch.device("cuda", ttorch.cuda.current_device())
+    was = ttorch.cuda._current[0]
+    ttorch.cuda._current[0] = 3                 # what set_device(3) records, without a fourth device
+    try:
+        assert _canonical("cuda") is ttorch.device("cuda", 3) and _canonical(ttorch.device("cuda")).index == 3
+    finally:
+        ttorch.cuda._current[0] = was
+    with pytest.raises(RuntimeError):
+        _canonical("gpu")
+
+
 @pytest.mark.parametrize("bad", ["gpu", "CUDA", "cuda:x", "cuda:", "cuda:-1", "cuda:0:1", "", "cpu:1"])
 def test_invalid_device_strings(bad):
     with pytest.raises(RuntimeError):

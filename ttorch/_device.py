@@ -70,8 +70,15 @@ def _canonical(d):
     """The device a tensor records: ``cuda`` without an index means the current cuda device."""
     if d is None:
         return CPU
-    d = device(d)
-    if d.type == "cuda" and d.index is None:
-        from . import cuda
-        d = device("cuda", cuda.current_device())
+    if type(d) is not device:
+        d = device(d)
+    if d.index is None and d.type == "cuda":    # (every creation call with device="cuda" comes here)
+        cur = _CUDA_CURRENT[0]
+        if cur is None:
+            from .cuda import _current
+            cur = _CUDA_CURRENT[0] = _current     # ttorch.cuda's current index, a one-item list
+        d = device("cuda", cur[0])
     return d
+
+
+_CUDA_CURRENT = [None]
