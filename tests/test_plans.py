@@ -182,6 +182,35 @@ def test_an_int_scalar_picks_its_kernel_by_value_so_it_is_not_planned(gpu):
     assert gpu.planned == [] and len(set(keys)) == 3
 
 
+FILLS = {
+    "zeros": lambda: ttorch.zeros(3, 5, device="cuda"),
+    "ones int64": lambda: ttorch.ones(4, dtype=ttorch.int64, device="cuda"),
+    "full": lambda: ttorch.full((2, 3), 2.5, device="cuda"),
+    "zeros_like": lambda: ttorch.zeros_like(_t(3, 5, dtype=ttorch.float16)),
+    "autograd's root gradient": lambda: ttorch.ones_like(_t()),
+}
+
+
+@pytest.mark.parametrize("case", list(FILLS))
+def test_fills_are_planned(gpu, case):
+    # zeros, ones and full on cuda: the fill's launch planned like a unary op's, its value baked in
+    _same_launches(gpu, FILLS[case])
+    assert gpu.planned == [True, True]
+
+
+def test_a_fill_value_has_a_plan_of_its_own(gpu):
+    launched = {}
+    for v in (2.5, 3.5, 2.5, 3.5, 2.5, 3.5):
+        gpu.log.clear()
+        ttorch.full((4,), v, device="cuda")
+        launched.setdefault(v, set()).add(gpu.log[0][2][1])
+    assert launched == {2.5: {2.5}, 3.5: {3.5}} and gpu.planned == [True, True]
+    # a float64 value that float32 can't hold travels as a 0-dim tensor: that fill is not planned
+    for _ in range(4):
+        ttorch.full((4,), 1e300, dtype=ttorch.float64, device="cuda")
+    assert gpu.planned == [True, True]
+
+
 def test_autograd_records_as_the_usual_path(gpu):
     x, y = _t(3, requires_grad=True), _t(3)
     outs = _same_launches(gpu, lambda: x * y)
@@ -605,6 +634,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         "long sum": lambda: ttorch.ones(1 << 20, device="cuda").sum(),
         "conv": lambda: F.conv2d(img, k, padding=1),
         "cross_entropy": lambda: F.cross_entropy(F.linear(x, w, b), t),
+        "fills": lambda: flat((ttorch.zeros(5, 3, device="cuda"), ttorch.full((7,), -2.5, device="cuda"),
+                               ttorch.ones(3, dtype=ttorch.int64, device="cuda").float())),
     }
     for name, f in cases.items():
         P.ENABLED[0] = False

@@ -24,7 +24,8 @@ Inputs that share memory (``x @ x``) are planned with their pattern: a replay ne
 share memory at the same distances, and another pattern records a plan of its own.
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
-scalar operands in known places.
+scalar operands in known places; ``zeros``, ``ones`` and ``full`` on cuda plan their fill the same way
+(``creation._filled``: the value baked in, a plan per value).
 """
 import os
 import threading
@@ -75,6 +76,11 @@ def clear():
     for op in REGISTRY.values():
         op._plans.clear()
         getattr(op.public, "plans", {}).clear()      # unary and binary ops' own (elementwise.Plan)
+    for plans in OTHERS:
+        plans.clear()
+
+
+OTHERS = []     # plan tables outside the ops' (creation's fills), cleared with them
 
 
 def see(plans, key):

@@ -7,6 +7,7 @@ import numpy as np
 from .. import _dtype as D
 from .._device import CPU, _canonical
 from .._tensor import Tensor
+from . import _plan, elementwise as _ew
 from .elementwise import ew_launch, _identity, scalar_operand
 
 
@@ -130,9 +131,40 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
         dtype = D.result_type_of([], [], [fill_value]) if not isinstance(fill_value, Tensor) else fill_value.dtype
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    t = Tensor._empty(_size((size,) if isinstance(size, int) else (tuple(size),)), dtype, _canonical(device))
-    fill_(t, fill_value)
+    t = _filled(_size((size,) if isinstance(size, int) else (tuple(size),)), dtype, _canonical(device), fill_value)
     return _finish(t, requires_grad)
+
+
+_FILLS = {}         # cuda: (shape, dtype, device, value, its type) -> the fill's elementwise.Plan
+_plan.OTHERS.append(_FILLS)
+
+
+class _Fill:
+    backward = None     # what run_plan asks of an op: a new tensor records no autograd
+
+
+def _filled(shape, dtype, device, value):
+    """A new ``shape`` tensor of ``value``. On cuda the fill's launch is planned per key as a unary
+    op's is (``elementwise.Plan``): ``zeros``, ``ones`` and ``full`` in a training loop (an RNN's
+    zero state; autograd's root gradient, ``ones_like(loss)``) skip the fill's own layers (scalar
+    conversion, ``ew_launch``, the fast path's key). The value is baked into the plan."""
+    if device.type == "cuda":
+        key = (shape, dtype, device, value, type(value))
+        plan = _FILLS.get(key)
+        if plan is None:
+            if _plan.plans_on():        # a key seen once is planned when it comes back
+                _plan.see(_FILLS, key)
+        elif plan is _plan.SEEN:
+            if _plan.plans_on():
+                t, plan = _ew.make_plan(lambda: fill_(Tensor._empty(shape, dtype, device), value), (),
+                                        (None, None, None), {})
+                _FILLS[key] = plan or _plan.NO_PLAN
+                return t
+        elif plan is not _plan.NO_PLAN:
+            t = _ew.run_plan(plan, _Fill, (), device)
+            if t is not None:
+                return t
+    return fill_(Tensor._empty(shape, dtype, device), value)
 
 
 def fill_(t, value):
@@ -155,11 +187,12 @@ def fill_(t, value):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
     dtype = dtype or D.get_default_dtype()
-    t = Tensor._empty(_size(size), dtype, _canonical(device))
-    if t.device.type == "cpu":
+    device = _canonical(device)
+    if device.type == "cpu":
+        t = Tensor._empty(_size(size), dtype, device)
         t._np.fill(0)
     else:
-        fill_(t, 0)
+        t = _filled(_size(size), dtype, device, 0)
     return _finish(t, requires_grad)
 
 
