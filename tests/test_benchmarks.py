@@ -73,7 +73,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(attention, "_transposed", lambda t: log.append("t_copy") or real_t(t))
     real_a = attention.launch
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (k is attention._attn_bwd_dq_kernel
-                                                                and log.append("dq")) or real_a(k, *a, **m))
+                                                                and log.append("dq")) or (
+        k is attention._attn_fwd_kernel and log.append(f"fwd tma={m['TMA']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -108,13 +109,15 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 17 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 19 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
                                              "plain_tile", "a_row_major", "a_copied", "plain_loop", "stages_2",
                                              "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
-                                             "sum_plain_loop", "sum_stages_2", "sum_stages_3"}
+                                             "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
+                                             "kv_tma"}
+    assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
         for st in (2, 3):

@@ -179,6 +179,37 @@ def test_rectangular_tiles(tile, causal, dq_atomic, monkeypatch):
     check("cuda", 1, 2, 2, 21, 50, 8, 8, causal=causal)
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype,tol", [(ttorch.float16, 2e-2), (ttorch.bfloat16, 8e-2)])
+def test_forward_with_k_and_v_by_tma(causal, dtype, tol, monkeypatch):
+    # attention._FWD_TMA: K and V as 2-D descriptors over rows; ragged key blocks read the next head's
+    # rows (masked, and V's zeroed) or zeros past the tensor; GQA; a value head dim under 16
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_FWD_TMA", [True])
+    tma = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k is attention._attn_fwd_kernel and tma.append(m["TMA"])) or real(k, *a, **m))
+    check("cuda", 2, 4, 2, 21, 37, 16, 8, causal=causal, dtype=dtype, tol=tol)
+    check("cuda", 1, 2, 2, 33, 20, 32, 32, causal=causal, dtype=dtype, tol=tol)
+    assert tma == [True, True]
+    # the next head's V holding inf must not leak into this head's output through p = 0
+    r = np.random.default_rng(1)
+    q, k, v = (ttorch.tensor(r.standard_normal((1, 2, 9, 16)), dtype=dtype, device="cuda") for _ in range(3))
+    v[0, 1] = float("inf")
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    assert np.isfinite(to_np(out[0, 0]).astype(np.float64)).all()
+    # q, k, v split from one projection: a head's first row is no whole row from the base, so no TMA
+    qkv = ttorch.tensor(r.standard_normal((1, 9, 3 * 32)), dtype=dtype, device="cuda")
+    tma.clear()
+    a, b, c = (t.view(1, 9, 2, 16).transpose(1, 2) for t in qkv.split(32, 2))
+    want = F.scaled_dot_product_attention(*(t.contiguous() for t in (a, b, c)), is_causal=causal)
+    np.testing.assert_allclose(to_np(F.scaled_dot_product_attention(a, b, c, is_causal=causal)).astype(np.float64),
+                               to_np(want).astype(np.float64), rtol=tol, atol=tol)
+    assert tma == [True, False]                          # the contiguous copies, then the split
+
+
 def test_strided_inputs(device):
     # nanoGPT's layout: (B, T, H, E) projections viewed as (B, H, T, E) without a copy
     r = np.random.default_rng(5)

@@ -27,17 +27,22 @@ def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.co
 @triton.jit
 def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
-               EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr):
+               EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
+               TMA: tl.constexpr = False):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
     causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``T_COPY``:
-    K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``)."""
+    K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``). ``TMA``: K and V
+    tiles come by TMA from the 2-D descriptors ``k_desc``, ``v_desc`` (rows of the head dim), the
+    head's first rows at ``k_base``, ``v_base`` (see ``attention._FWD_TMA``)."""
     rn = start_n + tl.arange(0, BLOCK_N)
     kmask = re[:, None] < E
     vmask = rev[None, :] < EV
     if EDGE:
         kmask = kmask & (rn[None, :] < S)
         vmask = vmask & (rn[:, None] < S)
-    if T_COPY:
+    if TMA:     # rows past the tensor arrive as zeros, columns past E too
+        kt = tl.trans(k_desc.load([k_base + start_n, 0]))                                   # (BE, BN)
+    elif T_COPY:
         kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=kmask, other=0)            # (BE, BN)
     else:
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)         # (BE, BN)
@@ -56,7 +61,12 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     p = tl.exp2(s - m_safe[:, None])
     alpha = tl.exp2(m_i - m_safe)
     l_i = l_i * alpha + tl.sum(p, 1)
-    vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)            # (BN, BEV)
+    if TMA:
+        vv = v_desc.load([v_base + start_n, 0])                                               # (BN, BEV)
+        if EDGE:    # rows past S: the next head's (p is 0 there, but 0 * inf would be NaN)
+            vv = tl.where(rn[:, None] < S, vv, 0)
+    else:
+        vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)        # (BN, BEV)
     acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
     return acc, m_new, l_i
 
@@ -87,13 +97,20 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
+                     BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
+                     TMA: tl.constexpr = False):
+    # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
+    # counted in rows; the head's first row is then b * s_kb + hk * s_kh
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
-    k_base = k_ptr + b * s_kb + hk * s_kh
+    if TMA:
+        k_base = (b * s_kb + hk * s_kh).to(tl.int32)
+        v_base = (b * s_vb + hk * s_vh).to(tl.int32)
+    else:
+        k_base = k_ptr + b * s_kb + hk * s_kh
+        v_base = v_ptr + b * s_vb + hk * s_vh
     kt_base = kt_ptr + (b * (H // GROUP) + hk) * E * S                                  # (B, HKV, E, S) copy
-    v_base = v_ptr + b * s_vb + hk * s_vh
     m_base = m_ptr + b * s_mb + h * s_mh
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
@@ -111,10 +128,12 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
             inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
-                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N)
+                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
+                                   TMA)
     for start_n in range(inner, hi, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
-                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N)
+                                   S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N, k_ptr, v_ptr,
+                                   TMA)
     dead = l_i == 0.0
     acc = acc / tl.where(dead, 1.0, l_i)[:, None]
     lse = tl.where(dead, float("-inf"), m_i * LN2 + tl.log(tl.where(dead, 1.0, l_i)))     # back to natural log

@@ -26,7 +26,8 @@ import numpy as np
 from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor
-from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ..cuda import _driver
+from ._launch import launch, cdiv, next_pow2, SIMULATED, _TensorDescriptor
 from ._op import Op
 from .elementwise import copy_into
 from .views import span
@@ -81,6 +82,15 @@ _DQ_ATOMIC = [True]
 # The same for float16/bfloat16, into a float32 workspace that is cast to dQ after: off until timed on
 # a GPU (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100; gpu_quick A/Bs it).
 _DQ_ATOMIC_HALF = [False]
+
+
+# The half forward on Hopper with K and V tiles by TMA (the copy engine computes their addresses and
+# zero-fills past the tensor): K and V seen as 2-D (rows, head dim) descriptors, which needs each
+# head's first row a whole number of rows from the base (contiguous heads, or any layout whose batch
+# and head strides are multiples of the row stride; not q, k, v split from one projection) and
+# 16-byte aligned rows. Off until timed: the fp16 forward ran at 0.81-0.83x PyTorch's speed on an
+# H100 with pointer loads (cp.async); gpu_quick A/Bs it. A forward with descriptors is not planned.
+_FWD_TMA = [False]
 
 
 def _t_copy(dtype, reads):
@@ -235,6 +245,28 @@ def _grads_as(q, k, v):
 
 
 # ------------------------------------------------------------------------------ cuda
+def _kv_descriptors(k, v, bn):
+    """``((K descriptor, batch stride, head stride), (the same for V))`` for the TMA forward, strides
+    in rows; None where the layout rules it out (see ``_FWD_TMA``)."""
+    from .gemm import _descriptor
+    out = []
+    for t in (k, v):
+        B, Hkv, S, E = t._shape
+        sb, sh, sn, _ = t.stride()
+        if sn < E or sb % sn or sh % sn or (sn * t.dtype.itemsize) % 16 or t.data_ptr() % 16:
+            return None
+        rows = (B - 1) * (sb // sn) + (Hkv - 1) * (sh // sn) + S
+        if rows + bn >= 1 << 31:
+            return None
+        out.append((_descriptor(t, [rows, E], [sn, 1], [bn, _hd(E)]), sb // sn, sh // sn))
+    return out
+
+
+def _fwd_tma(q):
+    return _FWD_TMA[0] and q.dtype in (D.float16, D.bfloat16) and _TensorDescriptor is not None and (
+        SIMULATED or _driver.backend().capability(q.device.index or 0)[0] >= 9)
+
+
 def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
         with grad_mode.no_grad():
@@ -251,10 +283,16 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
-    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
+    kd = _kv_descriptors(k, v, bn) if _fwd_tma(q) else None
+    if kd is not None:          # K and V by TMA, their batch and head strides in rows
+        (k_arg, *ks), (v_arg, *vs) = kd
+        ks, vs = (*ks, k.stride()[2]), (*vs, v.stride()[2])
+    else:
+        k_arg, v_arg, ks, vs = k, v, _strides3(k), _strides3(v)
+    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
-           *_strides3(k), *_strides3(v), *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
-           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, num_warps=warps, num_stages=stages)
+           *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
+           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=kd is not None, num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -472,23 +510,28 @@ def _specs():
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None):
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
         bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
         t_copy = dt is D.float32 if t_copy is None else t_copy
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
+        if tma:                                     # the forward's K and V by TMA (_FWD_TMA)
+            name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
+            sig.update(k_ptr=f"tensordesc<{name}[{bn},{e}]>", v_ptr=f"tensordesc<{name}[{bn},{e}]>")
+            ce["TMA"] = True
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dt is D.float32 if dq is None else dq
             if ce["DQ"]:
                 sig["dq_ptr"] = "*fp32"                 # half types: into a float32 workspace
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
-                + (" dq" if ce.get("DQ") else "")
+                + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
-        div = [n for n in sig if n.endswith("_ptr") or n[:2] == "s_" and n[2] != "m" or n in ("L", "S")]
+        div = [n for n in sig if n.endswith("_ptr") and not sig[n].startswith("tensordesc")
+               or n[:2] == "s_" and n[2] != "m" or n in ("L", "S")]
         out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div))
 
     for dt in (D.float16, D.bfloat16, D.float32):
@@ -518,6 +561,13 @@ def _specs():
             add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
+    for dt in (D.float16, D.bfloat16):                                    # K and V by TMA (_FWD_TMA)
+        for e in (64, 128):
+            for causal in (False, True):
+                add(_attn_fwd_kernel, "fwd", dt, e, causal, tma=True)
+    for e in (64, 128):                                                   # every tile the tuner may pick
+        for t in _TUNE_SPACE["fwd"][e][1:]:
+            add(_attn_fwd_kernel, "fwd", D.float16, e, True, tile=t, tma=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
     kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
     for kind, per_e in _TUNE_SPACE.items():
@@ -563,7 +613,7 @@ def _bw_samples():
 # ------------------------------------------------------------------------------ the ops
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
-    return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], tuple(_FORCE.items())
+    return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
