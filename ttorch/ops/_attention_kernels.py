@@ -171,17 +171,27 @@ def _load_lse(lse_ptr, rows, L):
 def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_base, delta_base, dq_base, start_m, rn,
                 re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, s_dqm, E: tl.constexpr, EV: tl.constexpr,
                 MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr,
-                BLOCK_M: tl.constexpr):
+                BLOCK_M: tl.constexpr, q_desc=None, do_desc=None, TMA: tl.constexpr = False):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
     Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``; ``DQ``: this key
-    block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics)."""
+    block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics). ``TMA``: Q
+    and dO tiles by TMA from the 2-D descriptors ``q_desc``, ``do_desc``, the head's first rows at
+    ``q_base``, ``do_base`` (see ``attention._BWD_TMA``)."""
     rm = start_m + tl.arange(0, BLOCK_M)
     qmask = re[None, :] < E
     domask = rev[None, :] < EV
     if EDGE:
         qmask = qmask & (rm[:, None] < L)
         domask = domask & (rm[:, None] < L)
-    q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=qmask, other=0)                 # (BM, BE)
+    if TMA:     # rows past L: the next head's (P is 0 there, but 0 * inf would be NaN), or zeros
+        q = q_desc.load([q_base + start_m, 0])                                                  # (BM, BE)
+        do = do_desc.load([do_base + start_m, 0])                                               # (BM, BEV)
+        if EDGE:
+            q = tl.where(rm[:, None] < L, q, 0)
+            do = tl.where(rm[:, None] < L, do, 0)
+    else:
+        q = tl.load(q_base + rm[:, None] * s_qm + re[None, :], mask=qmask, other=0)             # (BM, BE)
+        do = tl.load(do_base + rm[:, None] * s_gm + rev[None, :], mask=domask, other=0)          # (BM, BEV)
     if T_COPY:
         qt = tl.load(qt_base + re[:, None] * L + rm[None, :], mask=tl.trans(qmask), other=0)    # (BE, BM)
     else:
@@ -196,7 +206,6 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
         st = tl.dot(k, qt, input_precision="ieee") * (scale * LOG2E)                            # (BN, BM)
         pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
         delta = tl.load(delta_base + rm)
-    do = tl.load(do_base + rm[:, None] * s_gm + rev[None, :], mask=domask, other=0)              # (BM, BEV)
     if T_COPY:
         dot_ = tl.load(gt_base + rev[:, None] * L + rm[None, :], mask=tl.trans(domask), other=0)  # (BEV, BM)
     else:
@@ -243,7 +252,10 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh,
                           s_dkn, s_dvb, s_dvh, s_dvn, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
-                          BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False):
+                          BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
+                          TMA: tl.constexpr = False):
+    # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
+    # counted in rows; a head's first row is then b * s_qb + h * s_qh
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
     pid_n = pid % n_n
@@ -264,9 +276,13 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
     for g in range(0, GROUP):   # every query head reading this K/V head: dK, dV summed over the group
         h = hk * GROUP + g
         bh = b * H + h
-        q_base = q_ptr + b * s_qb + h * s_qh
+        if TMA:
+            q_base = (b * s_qb + h * s_qh).to(tl.int32)
+            do_base = (b * s_gb + h * s_gh).to(tl.int32)
+        else:
+            q_base = q_ptr + b * s_qb + h * s_qh
+            do_base = do_ptr + b * s_gb + h * s_gh
         qt_base = qt_ptr + bh * E * L                                                   # (B, H, E, L) copies
-        do_base = do_ptr + b * s_gb + h * s_gh
         gt_base = gt_ptr + bh * EV * L
         m_base = m_ptr + b * s_mb + h * s_mh
         dq_base = dq_ptr + b * s_dqb + h * s_dqh
@@ -283,15 +299,15 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
         for start_m in range(lo, mid, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M)
+                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
         for start_m in range(mid, l_full, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M)
+                                 s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
         for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M)
+                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))

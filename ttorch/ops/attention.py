@@ -91,6 +91,9 @@ _DQ_ATOMIC_HALF = [False]
 # 16-byte aligned rows. Off until timed: the fp16 forward ran at 0.81-0.83x PyTorch's speed on an
 # H100 with pointer loads (cp.async); gpu_quick A/Bs it. A forward with descriptors is not planned.
 _FWD_TMA = [False]
+# The same for the dK/dV kernel's Q and dO tiles (each key block streams its head group's queries):
+# off until timed (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100).
+_BWD_TMA = [False]
 
 
 def _t_copy(dtype, reads):
@@ -245,12 +248,13 @@ def _grads_as(q, k, v):
 
 
 # ------------------------------------------------------------------------------ cuda
-def _kv_descriptors(k, v, bn):
-    """``((K descriptor, batch stride, head stride), (the same for V))`` for the TMA forward, strides
-    in rows; None where the layout rules it out (see ``_FWD_TMA``)."""
+def _row_descriptors(ts, bn):
+    """Per (B, H, N, E) tensor of ``ts``: (a 2-D TMA descriptor over its rows of the head dim, blocks
+    of ``bn`` rows, its batch stride and head stride in rows); None where a layout rules it out (see
+    ``_FWD_TMA``)."""
     from .gemm import _descriptor
     out = []
-    for t in (k, v):
+    for t in ts:
         B, Hkv, S, E = t._shape
         sb, sh, sn, _ = t.stride()
         if sn < E or sb % sn or sh % sn or (sn * t.dtype.itemsize) % 16 or t.data_ptr() % 16:
@@ -262,8 +266,8 @@ def _kv_descriptors(k, v, bn):
     return out
 
 
-def _fwd_tma(q):
-    return _FWD_TMA[0] and q.dtype in (D.float16, D.bfloat16) and _TensorDescriptor is not None and (
+def _tma(q, flag):
+    return flag[0] and q.dtype in (D.float16, D.bfloat16) and _TensorDescriptor is not None and (
         SIMULATED or _driver.backend().capability(q.device.index or 0)[0] >= 9)
 
 
@@ -283,7 +287,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
-    kd = _kv_descriptors(k, v, bn) if _fwd_tma(q) else None
+    kd = _row_descriptors((k, v), bn) if _tma(q, _FWD_TMA) else None
     if kd is not None:          # K and V by TMA, their batch and head strides in rows
         (k_arg, *ks), (v_arg, *vs) = kd
         ks, vs = (*ks, k.stride()[2]), (*vs, v.stride()[2])
@@ -326,10 +330,15 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     if fused:                                   # dQ accumulates in float32, from zeros
         dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
         dq_acc.zero_()
-    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q, _transposed(q) if tc else q, k, v, mptr, g,
+    qd = _row_descriptors((q, g), bm) if _tma(q, _BWD_TMA) and not tc else None
+    q_arg, g_arg, st = q, g, strides
+    if qd is not None:          # Q and dO by TMA, their batch and head strides in rows
+        (q_arg, *qs), (g_arg, *gs) = qd
+        st = (*qs, q.stride()[2], *strides[3:-3], *gs, g.stride()[2])
+    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
-           *strides, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
-           DQ=fused, num_warps=warps, num_stages=stages, **meta)
+           *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
+           DQ=fused, TMA=qd is not None, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
@@ -516,9 +525,10 @@ def _specs():
         bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
         t_copy = dt is D.float32 if t_copy is None else t_copy
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
-        if tma:                                     # the forward's K and V by TMA (_FWD_TMA)
+        if tma:             # the forward's K and V by TMA (_FWD_TMA), the dK/dV kernel's Q and dO (_BWD_TMA)
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
-            sig.update(k_ptr=f"tensordesc<{name}[{bn},{e}]>", v_ptr=f"tensordesc<{name}[{bn},{e}]>")
+            rows, names = (bn, ("k_ptr", "v_ptr")) if kind == "fwd" else (bm, ("q_ptr", "do_ptr"))
+            sig.update({n: f"tensordesc<{name}[{rows},{e}]>" for n in names})
             ce["TMA"] = True
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dt is D.float32 if dq is None else dq
@@ -561,13 +571,16 @@ def _specs():
             add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
-    for dt in (D.float16, D.bfloat16):                                    # K and V by TMA (_FWD_TMA)
+    for dt in (D.float16, D.bfloat16):                      # tiles by TMA (_FWD_TMA, _BWD_TMA)
         for e in (64, 128):
             for causal in (False, True):
                 add(_attn_fwd_kernel, "fwd", dt, e, causal, tma=True)
-    for e in (64, 128):                                                   # every tile the tuner may pick
-        for t in _TUNE_SPACE["fwd"][e][1:]:
-            add(_attn_fwd_kernel, "fwd", D.float16, e, True, tile=t, tma=True)
+                add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tma=True)
+            add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True, tma=True)
+    for e in (64, 128):                                     # every tile the tuner may pick
+        for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel)):
+            for t in _TUNE_SPACE[kind][e][1:]:
+                add(kernel, kind, D.float16, e, True, tile=t, tma=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
     kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
     for kind, per_e in _TUNE_SPACE.items():
@@ -613,7 +626,8 @@ def _bw_samples():
 # ------------------------------------------------------------------------------ the ops
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
-    return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], tuple(_FORCE.items())
+    return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
+        tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
