@@ -107,12 +107,15 @@ def op_cases(fws, dev, quick):
     return cases
 
 
-def optimizer_cases(fws, dev, quick):
+def optimizer_cases(fws, dev, quick, shapes=None):
     """AdamW's step over a model's worth of float32 parameters, each framework's default update (on
     cuda PyTorch's is foreach: several passes; ours one many-tensor launch). It reads the parameter,
-    its gradient and both moments and writes the parameter and the moments: 28 bytes a parameter."""
+    its gradient and both moments and writes the parameter and the moments: 28 bytes a parameter.
+    ``shapes``: the parameters' shapes instead of the harness's."""
     cuda = dev == "cuda"
-    if cuda:
+    if shapes is not None:
+        pass
+    elif cuda:
         shapes = [(4096, 1024), (1024, 4096), (2048, 2048), (1024,) * 2] if quick else \
             [(8192, 4096), (4096, 4096), (4096, 8192), (4096,), (11008, 4096)]
     else:

@@ -175,8 +175,9 @@ def _ab_checks(timer, small=False):
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
     the cross-entropy forward's and backward's loops plain or pipelined (cross_entropy._LOOP_STAGES,
-    _BWD_STAGES) and a full sum's (reduction._SPLIT_STAGES); an input gradient with 768 columns, its
-    A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
+    _BWD_STAGES) and a full sum's (reduction._SPLIT_STAGES); AdamW's many-tensor update with 16-byte
+    or 4-byte accesses (optim._update._VECTOR); an input gradient with 768 columns, its A read
+    row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F
@@ -293,6 +294,14 @@ def _ab_checks(timer, small=False):
     yield f"sum fp32 {vec.numel():,}", timer(
         {"sum_plain_loop": fn, "sum_stages_2": toggled(fn, reduction, "_SPLIT_STAGES", [2]),
          "sum_stages_3": toggled(fn, reduction, "_SPLIT_STAGES", [3])})
+    # AdamW's many-tensor update at the harness's size: 16-byte accesses in whole blocks when every
+    # address is aligned (optim._update._VECTOR), or 4-byte ones throughout (the kernel before)
+    from benchmarks.cases import optimizer_cases
+    from ttorch.optim import _update
+    (case,) = optimizer_cases({"ttorch": ttorch}, "cuda", quick=False, shapes=[(40, 24), (100,)] if small else None)
+    step = case.setups["ttorch"]()
+    yield f"{case.name} (AdamW)", timer(
+        {"aligned_vectors": step, "scalar_accesses": toggled(step, _update, "_VECTOR", [False])})
     # the GPT-2-like step's input gradients with 768 columns (dY @ W: qkv, proj and fc): A read row-major
     # (the "nn" products ran at 41-44 TFLOP/s on the H100) or copied (K, M) first, as from 2048 columns
     wq = ttorch.randn(2304 // d, 768 // d, device="cuda")

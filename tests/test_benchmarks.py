@@ -109,15 +109,21 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(gemm, "_WAVE", 1)                       # toy products split by the long-K rule alone,
     monkeypatch.setattr(gemm, "_SPLIT_FILL", 1 << 20)           # whatever tiles this device picks
     monkeypatch.setattr(gemm, "_SPLIT_LONG_STEPS", 2)
+    from ttorch.ops import _launch
+    real_l = _launch.launch
+    monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
+        log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 19 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 20 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
                                              "plain_tile", "a_row_major", "a_copied", "plain_loop", "stages_2",
                                              "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
-                                             "kv_tma", "bwd_tma"}
+                                             "kv_tma", "bwd_tma", "aligned_vectors", "scalar_accesses"}
+    assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
+    assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     assert "dkdv tma=True" in arms["bwd_tma"] and "dkdv tma=False" not in arms["bwd_tma"]
     assert "dkdv tma=True" not in arms["dq_kernel_half"] | arms["atomic_dq_half"]
     assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}

@@ -86,3 +86,34 @@ def test_address_and_size_tables_upload_only_when_they_change(monkeypatch):
     t2 = U._table(((1, 2, 3), (4, 5, 9)), dev)             # new addresses: the same tensor, rewritten
     assert t2 is t and t.cpu().numpy().tolist() == [[1, 2, 3], [4, 5, 9]] and uploads == [(2, 3), (2,)]
     assert U._table(((1, 2, 3), (4, 5, 9)), dev) is t
+
+
+def test_the_kernel_is_told_when_every_address_is_aligned(monkeypatch):
+    # _launch_many: ALIGNED (16-byte accesses in whole blocks) only when every parameter, gradient and
+    # state address is a multiple of 16; a parameter viewed one element into a buffer turns it off
+    from ttorch.optim import _update
+    flags, real = [], _launch.launch
+    monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (flags.append(m.get("ALIGNED")),
+                                                                   real(k, g, *a, **m))[1])
+
+    def run(offset, foreach):
+        ttorch.manual_seed(1)
+        whole = ttorch.nn.Parameter(ttorch.randn(1100, device="cuda"))
+        buf = ttorch.randn(1100 + offset, device="cuda")
+        shifted = ttorch.nn.Parameter(buf[offset:])
+        opt = ttorch.optim.AdamW([whole, shifted], lr=0.05, foreach=foreach)
+        for _ in range(2):
+            for i, p in enumerate((whole, shifted)):
+                p.grad = ttorch.randn(1100, device="cuda") * (i + 1)
+            opt.step()
+        return [p.detach().cpu().numpy() for p in (whole, shifted)], shifted.data_ptr() % 16 != 0
+    for offset in (0, 1):
+        flags.clear()
+        many, odd = run(offset, None)
+        assert flags == [not odd] * 2 and odd == (offset != 0)
+        single, _ = run(offset, False)
+        _same(many, single)
+    monkeypatch.setattr(_update, "_VECTOR", [False])
+    flags.clear()
+    run(0, None)
+    assert flags == [False, False]

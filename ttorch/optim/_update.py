@@ -377,6 +377,12 @@ def _address(t):
     return (st._ptr if p is None else p) + t._offset * t.dtype.itemsize
 
 
+# A many-tensor launch tells the kernel when every address in its table is 16-byte aligned (the memory
+# cache hands out such blocks; a view at an odd offset is not), so whole blocks load and store 16
+# bytes at a time (``_col``). False keeps 4-byte accesses everywhere: gpu_quick times both (unmeasured).
+_VECTOR = [True]
+
+
 def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
     """One launch of ``kernel(addr, sizes, meta, *scalars, ...)`` over ``params`` (same dtype and
     device, all eligible); ``bufs[k]`` is the list of state buffers ``k`` (None entries: unused).
@@ -392,8 +398,9 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
     rows = tuple((_address(p), _address(g)) + tuple([_address(p if b is None else b) for b in bs])
                  for p, g, bs in zip(params, grads, zip(*bufs)))
     addr, ns = _table(rows, p0.device), _table(sizes, p0.device)
+    aligned = _VECTOR[0] and not any(a & 15 for r in rows for a in r)
     launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars], ELEM=tl_dtype(p0.dtype),
-           ACC=_acc(p0.dtype), BLOCK=block, num_warps=warps, **constexprs)
+           ACC=_acc(p0.dtype), BLOCK=block, ALIGNED=aligned, num_warps=warps, **constexprs)
     for p, *bs in zip(params, *bufs):          # in-place writes: the version counters (device tensors:
         p._storage.version += 1                 # each has its storage)
         for b in bs:
@@ -404,17 +411,25 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
 @triton.jit
 def _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, NCOL: tl.constexpr, ELEM: tl.constexpr, BLOCK: tl.constexpr):
     """For a many-tensor kernel: the tensor's address row (as typed pointers, in column order
-    p, g, then the state buffers), its element offsets and mask."""
+    p, g, then the state buffers), its element offsets and mask, and whether the block is whole
+    (inside the tensor: no mask needed)."""
     pid = tl.program_id(0).to(tl.int64)
     t = tl.load(meta_ptr + 2 * pid)
-    offs = tl.load(meta_ptr + 2 * pid + 1) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < tl.load(sizes_ptr + t)
-    return addr_ptr + t * NCOL, offs, mask
+    blk = tl.load(meta_ptr + 2 * pid + 1)
+    offs = blk * BLOCK + tl.arange(0, BLOCK)
+    n = tl.load(sizes_ptr + t)
+    return addr_ptr + t * NCOL, offs, offs < n, (blk + 1) * BLOCK <= n
 
 
 @triton.jit
-def _col(row, k, ELEM: tl.constexpr):
-    return tl.load(row + k).to(tl.pointer_type(ELEM))
+def _col(row, k, ELEM: tl.constexpr, ALIGNED: tl.constexpr = False):
+    """Column ``k`` of an address row as a typed pointer; ``ALIGNED``: every address in the table is a
+    multiple of 16 (said to Triton, an unmasked block then loads and stores 16 bytes at a time: an
+    address read from memory is otherwise of unknown alignment, and every access 4 bytes wide)."""
+    p = tl.load(row + k).to(tl.pointer_type(ELEM))
+    if ALIGNED:
+        p = tl.multiple_of(p, 16)
+    return p
 
 
 def _many_specs(kernel, name, n_scalars, configs):
@@ -427,7 +442,8 @@ def _many_specs(kernel, name, n_scalars, configs):
     for dt, flags in configs:
         sig = {names[0]: ptr(D.int64), names[1]: ptr(D.int64), names[2]: ptr(D.int64)}
         sig.update({names[3 + i]: "fp32" for i in range(n_scalars)})
-        ce = dict(flags, ELEM=tl_dtype(dt), ACC=_acc(dt), BLOCK=BLOCK)
-        label = f"{name} many {dt} " + " ".join(k.lower() for k, v in flags.items() if v)
-        out.append(KernelSpec(kernel, sig, ce, num_warps=4, label=label.strip()))
+        for aligned in (False, True):
+            ce = dict(flags, ELEM=tl_dtype(dt), ACC=_acc(dt), BLOCK=BLOCK, ALIGNED=aligned)
+            label = f"{name} many {dt} " + " ".join(k.lower() for k, v in ce.items() if v is True)
+            out.append(KernelSpec(kernel, sig, ce, num_warps=4, label=label.strip()))
     return out

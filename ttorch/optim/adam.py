@@ -39,12 +39,19 @@ def _adam_kernel(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, n, weight_decay, decay, w
 @triton.jit
 def _adam_many_kernel(addr_ptr, sizes_ptr, meta_ptr, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt,
                       WEIGHT_DECAY: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr,
-                      MAXIMIZE: tl.constexpr, ELEM: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    # one block of one of many parameters (``_launch_many``): addresses p, g, m, v, vmax
-    row, offs, mask = _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, 5, ELEM, BLOCK)
-    _adam_body(_col(row, 0, ELEM), _col(row, 1, ELEM), _col(row, 2, ELEM), _col(row, 3, ELEM), _col(row, 4, ELEM),
-               offs, mask, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt, WEIGHT_DECAY, DECOUPLED,
-               AMSGRAD, MAXIMIZE, ACC)
+                      MAXIMIZE: tl.constexpr, ELEM: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+                      ALIGNED: tl.constexpr = False):
+    # one block of one of many parameters (``_launch_many``): addresses p, g, m, v, vmax; a whole block
+    # runs without a mask (with ALIGNED, 16-byte accesses), a parameter's last one with it
+    row, offs, mask, whole = _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, 5, ELEM, BLOCK)
+    p, g = _col(row, 0, ELEM, ALIGNED), _col(row, 1, ELEM, ALIGNED)
+    m, v, vmax = _col(row, 2, ELEM, ALIGNED), _col(row, 3, ELEM, ALIGNED), _col(row, 4, ELEM, ALIGNED)
+    if whole:
+        _adam_body(p, g, m, v, vmax, offs, None, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt,
+                   WEIGHT_DECAY, DECOUPLED, AMSGRAD, MAXIMIZE, ACC)
+    else:
+        _adam_body(p, g, m, v, vmax, offs, mask, weight_decay, decay, w1, beta2, w2, eps, step_size, bc2_sqrt,
+                   WEIGHT_DECAY, DECOUPLED, AMSGRAD, MAXIMIZE, ACC)
 
 
 @triton.jit
