@@ -193,7 +193,9 @@ def test_forward_with_k_and_v_by_tma(causal, dtype, tol, monkeypatch):
         k is attention._attn_fwd_kernel and tma.append(m["TMA"])) or real(k, *a, **m))
     check("cuda", 2, 4, 2, 21, 37, 16, 8, causal=causal, dtype=dtype, tol=tol)
     check("cuda", 1, 2, 2, 33, 20, 32, 32, causal=causal, dtype=dtype, tol=tol)
-    assert tma == [True, True]
+    mask = np.random.default_rng(3).standard_normal((1, 1, 19, 23)) > -0.5      # every block an edge block
+    check("cuda", 1, 2, 1, 19, 23, 16, 16, mask=mask, dtype=dtype, tol=tol)
+    assert tma == [True, True, True]
     # the next head's V holding inf must not leak into this head's output through p = 0
     r = np.random.default_rng(1)
     q, k, v = (ttorch.tensor(r.standard_normal((1, 2, 9, 16)), dtype=dtype, device="cuda") for _ in range(3))
