@@ -163,8 +163,8 @@ def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
     dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
     same for fp16 at the harness's head dim 128 (attention._DQ_ATOMIC_HALF), and with the dK/dV kernel's
-    Q and dO by TMA (attention._BWD_TMA); the fp16 forward's K and V by pointer loads or TMA
-    (attention._FWD_TMA); float32
+    Q and dO, or the dQ kernel's K and V, by TMA (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K
+    and V by pointer loads or TMA (attention._FWD_TMA); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
@@ -214,7 +214,8 @@ def _ab_checks(timer, small=False):
         F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).float().sum().backward()
     yield "sdpa fp16 causal B4 H16 T2048 D128 fwd+bwd", timer(
         {"dq_kernel_half": half_step, "atomic_dq_half": toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]),
-         "bwd_tma": toggled(half_step, attention, "_BWD_TMA", [True])})
+         "dkdv_tma": toggled(half_step, attention, "_BWD_TMA", [True]),
+         "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True])})
     # the harness's fp16 forward, K and V tiles by pointer loads (cp.async) or by TMA (attention._FWD_TMA)
     for e in (64, 128):
         qf, kf, vf = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (4 if small else 1),

@@ -75,7 +75,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (k is attention._attn_bwd_dq_kernel
                                                                 and log.append("dq")) or (
         k is attention._attn_fwd_kernel and log.append(f"fwd tma={m['TMA']}")) or (
-        k is attention._attn_bwd_dkdv_kernel and log.append(f"dkdv tma={m['TMA']}")) or real_a(k, *a, **m))
+        k in (attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel) and log.append(
+            f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -121,11 +122,14 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "plain_tile", "a_row_major", "a_copied", "plain_loop", "stages_2",
                                              "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
-                                             "kv_tma", "bwd_tma", "aligned_vectors", "scalar_accesses"}
+                                             "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
+                                             "scalar_accesses"}
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
-    assert "dkdv tma=True" in arms["bwd_tma"] and "dkdv tma=False" not in arms["bwd_tma"]
-    assert "dkdv tma=True" not in arms["dq_kernel_half"] | arms["atomic_dq_half"]
+    tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
+           for arm in ("dq_kernel_half", "dkdv_tma", "dq_tma")}
+    assert tma == {"dq_kernel_half": {"dkdv tma=False", "dq tma=False"},
+                   "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
     assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}

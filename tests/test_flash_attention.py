@@ -216,28 +216,32 @@ def test_forward_with_k_and_v_by_tma(causal, dtype, tol, monkeypatch):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("dq_atomic", [False, True])
 def test_backward_with_q_and_do_by_tma(causal, dq_atomic, monkeypatch):
-    # attention._BWD_TMA: the dK/dV kernel's Q and dO tiles by TMA (rows past L: the next head's,
-    # zeroed, or zeros past the tensor); GQA, ragged query blocks, dQ by its kernel or by atomics
+    # attention._BWD_TMA, _DQ_TMA: the dK/dV kernel's Q and dO tiles, the dQ kernel's K and V, by TMA
+    # (rows past L or S: the next head's, zeroed, or zeros past the tensor); GQA, ragged blocks, dQ by
+    # its kernel or by atomics
     from ttorch.ops import attention
     monkeypatch.setattr(attention, "_BWD_TMA", [True])
+    monkeypatch.setattr(attention, "_DQ_TMA", [True])
     monkeypatch.setattr(attention, "_DQ_ATOMIC_HALF", [dq_atomic])
     tma = []
     real = attention.launch
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
-        k is attention._attn_bwd_dkdv_kernel and tma.append(m["TMA"])) or real(k, *a, **m))
+        k in (attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel) and tma.append(m["TMA"])) or
+        real(k, *a, **m))
     check("cuda", 2, 4, 2, 21, 37, 16, 8, causal=causal, dtype=ttorch.float16, tol=2e-2)
     check("cuda", 1, 2, 2, 33, 20, 32, 32, causal=causal, dtype=ttorch.float16, tol=2e-2)
-    assert tma == [True, True]
-    # the next head's Q, or its dO, holding inf must not reach this head's dK, dV through a ragged block
+    assert tma == [True] * (2 if dq_atomic else 4)          # the dK/dV kernel, and the dQ kernel unless atomics
+    # the next head's Q or dO (dK/dV kernel), K or V (dQ kernel) holding inf must not reach this head's
+    # gradients through a ragged block
     r = np.random.default_rng(2)
-    for poisoned in ("q", "dO"):
+    for poisoned in ("q", "dO", "k", "v"):
         q, k, v = (leaf(r.standard_normal((1, 2, 9, 16)), "cuda", ttorch.float16) for _ in range(3))
         g = ttorch.ones(1, 2, 9, 16, dtype=ttorch.float16, device="cuda")
         with ttorch.no_grad():
-            (q if poisoned == "q" else g)[0, 1] = float("inf")
+            dict(q=q, dO=g, k=k, v=v)[poisoned][0, 1] = float("inf")
         F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(g)
-        assert np.isfinite(to_np(k.grad[0, 0]).astype(np.float64)).all(), poisoned
-        assert np.isfinite(to_np(v.grad[0, 0]).astype(np.float64)).all(), poisoned
+        for t in ((k.grad, v.grad) if poisoned in ("q", "dO") else (q.grad,)):
+            assert np.isfinite(to_np(t[0, 0]).astype(np.float64)).all(), poisoned
 
 
 def test_strided_inputs(device):

@@ -223,13 +223,19 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
 @triton.jit
 def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn,
               s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
-              T_COPY: tl.constexpr, BLOCK_N: tl.constexpr):
+              T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False):
     """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
-    K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``."""
+    K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``. ``TMA``: K and V
+    tiles by TMA from ``k_desc``, ``v_desc``, the head's first rows at ``k_base``, ``v_base`` (see
+    ``attention._BWD_TMA``)."""
     rn = start_n + tl.arange(0, BLOCK_N)
     ktmask = (rn[None, :] < S) & (re[:, None] < E)
     vtmask = (rn[None, :] < S) & (rev[:, None] < EV)
-    if T_COPY:
+    if TMA:     # rows past S: the next head's, zeroed (P is 0 there, but 0 * inf would be NaN)
+        k = tl.where(rn[:, None] < S, k_desc.load([k_base + start_n, 0]), 0)                   # (BN, BE)
+        kt = tl.trans(k)
+        vt = tl.trans(tl.where(rn[:, None] < S, v_desc.load([v_base + start_n, 0]), 0))       # (BEV, BN)
+    elif T_COPY:
         kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=ktmask, other=0)             # (BE, BN)
         vt = tl.load(vt_base + rev[:, None] * S + rn[None, :], mask=vtmask, other=0)           # (BEV, BN)
         k = tl.load(k_base + rn[:, None] * s_kn + re[None, :], mask=tl.trans(ktmask), other=0)  # (BN, BE)
@@ -321,7 +327,9 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
                         s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                        BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr):
+                        BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
+                        TMA: tl.constexpr = False):
+    # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -329,8 +337,12 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
     lse2 = _load_lse(lse_ptr + bh * L, rm, L) * LOG2E
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
-    k_base = k_ptr + b * s_kb + hk * s_kh
-    v_base = v_ptr + b * s_vb + hk * s_vh
+    if TMA:
+        k_base = (b * s_kb + hk * s_kh).to(tl.int32)
+        v_base = (b * s_vb + hk * s_vh).to(tl.int32)
+    else:
+        k_base = k_ptr + b * s_kb + hk * s_kh
+        v_base = v_ptr + b * s_vb + hk * s_vh
     bhk = b * (H // GROUP) + hk                                                         # (B, HKV, E, S) copies
     kt_base = kt_ptr + bhk * E * S
     vt_base = vt_ptr + bhk * EV * S
@@ -343,7 +355,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
     for start_n in range(0, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
-                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N)
+                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA)
     tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

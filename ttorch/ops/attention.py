@@ -91,9 +91,12 @@ _DQ_ATOMIC_HALF = [False]
 # 16-byte aligned rows. Off until timed: the fp16 forward ran at 0.81-0.83x PyTorch's speed on an
 # H100 with pointer loads (cp.async); gpu_quick A/Bs it. A forward with descriptors is not planned.
 _FWD_TMA = [False]
-# The same for the dK/dV kernel's Q and dO tiles (each key block streams its head group's queries):
-# off until timed (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100).
+# The same for the dK/dV kernel's Q and dO tiles (each key block streams its head group's queries), and
+# for the dQ kernel's K and V (``_DQ_TMA``; 156 registers at head dim 128 against the pointer loads'
+# 128 on sm_90): off until timed (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an
+# H100; gpu_quick A/Bs each).
 _BWD_TMA = [False]
+_DQ_TMA = [False]
 
 
 def _t_copy(dtype, reads):
@@ -345,9 +348,15 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
         return dq, dk, dv
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
-    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k, _transposed(k) if tc else k, v,
-           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *strides,
-           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, num_warps=warps, num_stages=stages, **meta)
+    kd = _row_descriptors((k, v), bn) if _tma(q, _DQ_TMA) and not tc else None
+    k_arg, v_arg, st = k, v, strides
+    if kd is not None:          # K and V by TMA, their batch and head strides in rows
+        (k_arg, *ks), (v_arg, *vs) = kd
+        st = (*strides[:3], *ks, k.stride()[2], *vs, v.stride()[2], *strides[9:])
+    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
+           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
+           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=kd is not None, num_warps=warps, num_stages=stages,
+           **meta)
     return dq, dk, dv
 
 
@@ -525,9 +534,9 @@ def _specs():
         bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
         t_copy = dt is D.float32 if t_copy is None else t_copy
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
-        if tma:             # the forward's K and V by TMA (_FWD_TMA), the dK/dV kernel's Q and dO (_BWD_TMA)
+        if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
-            rows, names = (bn, ("k_ptr", "v_ptr")) if kind == "fwd" else (bm, ("q_ptr", "do_ptr"))
+            rows, names = (bm, ("q_ptr", "do_ptr")) if kind == "dkdv" else (bn, ("k_ptr", "v_ptr"))
             sig.update({n: f"tensordesc<{name}[{rows},{e}]>" for n in names})
             ce["TMA"] = True
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
@@ -576,9 +585,10 @@ def _specs():
             for causal in (False, True):
                 add(_attn_fwd_kernel, "fwd", dt, e, causal, tma=True)
                 add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tma=True)
+                add(_attn_bwd_dq_kernel, "dq", dt, e, causal, tma=True)
             add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True, tma=True)
     for e in (64, 128):                                     # every tile the tuner may pick
-        for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel)):
+        for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel), ("dq", _attn_bwd_dq_kernel)):
             for t in _TUNE_SPACE[kind][e][1:]:
                 add(kernel, kind, D.float16, e, True, tile=t, tma=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
@@ -627,7 +637,7 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        tuple(_FORCE.items())
+        _DQ_TMA[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
