@@ -25,6 +25,17 @@ def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.co
 
 
 @triton.jit
+def _head(ptr, b, h, s_b, s_h, TMA: tl.constexpr):
+    """Where head ``h`` of batch ``b`` starts: with ``TMA`` its first row in a 2-D descriptor over rows
+    (the strides counted in rows), else a pointer."""
+    if TMA:
+        at = (b * s_b + h * s_h).to(tl.int32)
+    else:
+        at = ptr + b * s_b + h * s_h
+    return at
+
+
+@triton.jit
 def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
@@ -104,12 +115,7 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
-    if TMA:
-        k_base = (b * s_kb + hk * s_kh).to(tl.int32)
-        v_base = (b * s_vb + hk * s_vh).to(tl.int32)
-    else:
-        k_base = k_ptr + b * s_kb + hk * s_kh
-        v_base = v_ptr + b * s_vb + hk * s_vh
+    k_base, v_base = _head(k_ptr, b, hk, s_kb, s_kh, TMA), _head(v_ptr, b, hk, s_vb, s_vh, TMA)
     kt_base = kt_ptr + (b * (H // GROUP) + hk) * E * S                                  # (B, HKV, E, S) copy
     m_base = m_ptr + b * s_mb + h * s_mh
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
@@ -282,12 +288,7 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
     for g in range(0, GROUP):   # every query head reading this K/V head: dK, dV summed over the group
         h = hk * GROUP + g
         bh = b * H + h
-        if TMA:
-            q_base = (b * s_qb + h * s_qh).to(tl.int32)
-            do_base = (b * s_gb + h * s_gh).to(tl.int32)
-        else:
-            q_base = q_ptr + b * s_qb + h * s_qh
-            do_base = do_ptr + b * s_gb + h * s_gh
+        q_base, do_base = _head(q_ptr, b, h, s_qb, s_qh, TMA), _head(do_ptr, b, h, s_gb, s_gh, TMA)
         qt_base = qt_ptr + bh * E * L                                                   # (B, H, E, L) copies
         gt_base = gt_ptr + bh * EV * L
         m_base = m_ptr + b * s_mb + h * s_mh
@@ -337,12 +338,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
     lse2 = _load_lse(lse_ptr + bh * L, rm, L) * LOG2E
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
-    if TMA:
-        k_base = (b * s_kb + hk * s_kh).to(tl.int32)
-        v_base = (b * s_vb + hk * s_vh).to(tl.int32)
-    else:
-        k_base = k_ptr + b * s_kb + hk * s_kh
-        v_base = v_ptr + b * s_vb + hk * s_vh
+    k_base, v_base = _head(k_ptr, b, hk, s_kb, s_kh, TMA), _head(v_ptr, b, hk, s_vb, s_vh, TMA)
     bhk = b * (H // GROUP) + hk                                                         # (B, HKV, E, S) copies
     kt_base = kt_ptr + bhk * E * S
     vt_base = vt_ptr + bhk * EV * S
