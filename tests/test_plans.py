@@ -4,6 +4,7 @@ GPU's host path with the launcher replaced by a recorder and device memory by a 
 usual path does; every condition a plan depends on must send the call back to the usual path. On a
 GPU the whole suite runs through plans for real."""
 import contextlib
+import math
 import threading
 import types
 
@@ -205,10 +206,17 @@ def test_a_fill_value_has_a_plan_of_its_own(gpu):
         ttorch.full((4,), v, device="cuda")
         launched.setdefault(v, set()).add(gpu.log[0][2][1])
     assert launched == {2.5: {2.5}, 3.5: {3.5}} and gpu.planned == [True, True]
+    signs = []
+    for v in (0.0, -0.0) * 3:                          # equal, and hashed alike: the sign is in the key
+        gpu.log.clear()
+        ttorch.full((4,), v, device="cuda")
+        signs.append(math.copysign(1.0, gpu.log[0][2][1]))
+    assert signs == [1.0, -1.0] * 3
     # a float64 value that float32 can't hold travels as a 0-dim tensor: that fill is not planned
+    assert gpu.planned == [True] * 4
     for _ in range(4):
         ttorch.full((4,), 1e300, dtype=ttorch.float64, device="cuda")
-    assert gpu.planned == [True, True]
+    assert gpu.planned == [True] * 4
 
 
 def test_autograd_records_as_the_usual_path(gpu):

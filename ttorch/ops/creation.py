@@ -135,7 +135,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
     return _finish(t, requires_grad)
 
 
-_FILLS = {}         # cuda: (shape, dtype, device, value, its type) -> the fill's elementwise.Plan
+_FILLS = {}         # cuda: (shape, dtype, device, value, its type, -0.0) -> the fill's elementwise.Plan
 _plan.OTHERS.append(_FILLS)
 
 
@@ -149,7 +149,8 @@ def _filled(shape, dtype, device, value):
     zero state; autograd's root gradient, ``ones_like(loss)``) skip the fill's own layers (scalar
     conversion, ``ew_launch``, the fast path's key). The value is baked into the plan."""
     if device.type == "cuda":
-        key = (shape, dtype, device, value, type(value))
+        # (-0.0 == 0.0, and the two hash alike: the sign of a zero is part of the key)
+        key = (shape, dtype, device, value, type(value), value == 0 and math.copysign(1.0, value) < 0)
         plan = _FILLS.get(key)
         if plan is None:
             if _plan.plans_on():        # a key seen once is planned when it comes back
