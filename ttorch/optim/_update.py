@@ -13,6 +13,7 @@ import triton.language as tl
 
 from .. import tune
 from .._tensor import Tensor
+from ..ops import _launch as _ops_launch, elementwise as _ew   # (attributes read per call: tests swap them)
 
 
 def _check_float(name, value, low=0.0, msg=None):
@@ -333,21 +334,22 @@ def _meta(sizes, block, device):
 _TABLES = {}
 
 
-def _table(values, device):
+def _table(values, device, aligned=False):
     """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``: one tensor per shape
     and device, uploaded again only when the values change (each upload is a staged copy and several
     driver calls). The sizes never change; the addresses only when a parameter, gradient or state
     buffer is allocated anew (the memory cache hands a step's fresh gradients the last step's blocks).
     New values are written into the same tensor (the upload is ordered after the kernels before it on
     stream 0): keeping one table per set of addresses would hold blocks that the next step's small
-    gradients then miss, so their addresses would change every step."""
-    from .._device import CPU
-    from .._storage import UntypedStorage
-    from ..ops.creation import tensor
+    gradients then miss, so their addresses would change every step. ``aligned`` (rows of addresses):
+    returns ``(tensor, whether every value is a multiple of 16)``, worked out once per new table."""
     key = (len(values), len(values[0]) if values and type(values[0]) is tuple else 0, device)
     last = _TABLES.get(key)
     if last is not None and last[0] == values:
-        return last[1]
+        return (last[1], last[2]) if aligned else last[1]
+    from .._device import CPU
+    from .._storage import UntypedStorage
+    from ..ops.creation import tensor
     a = np.array(values, dtype=np.int64)
     if last is None:
         if len(_TABLES) > 64:
@@ -356,8 +358,9 @@ def _table(values, device):
     else:
         t = last[1]
         t.untyped_storage().copy_(UntypedStorage(CPU, array=a.reshape(-1).view(np.uint8)))
-    _TABLES[key] = (values, t)
-    return t
+    ok = not (a & 15).any() if aligned else None
+    _TABLES[key] = (values, t, ok)
+    return (t, ok) if aligned else t
 
 
 def _many_eligible(p, grad, bufs):
@@ -387,8 +390,6 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
     """One launch of ``kernel(addr, sizes, meta, *scalars, ...)`` over ``params`` (same dtype and
     device, all eligible); ``bufs[k]`` is the list of state buffers ``k`` (None entries: unused).
     Its block and warps are the tuned ones of the one-parameter kernel ``tuned_as`` at the total size."""
-    from ..ops._launch import launch
-    from ..ops.elementwise import tl_dtype
     p0 = params[0]
     sizes = tuple(p.numel() for p in params)
     cfg = _FORCE[0] or (tune.lookup("optim_update", _tune_key(tuned_as, p0.dtype.name, sum(sizes)))
@@ -397,10 +398,10 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
     meta = _meta(sizes, block, p0.device)
     rows = tuple((_address(p), _address(g)) + tuple([_address(p if b is None else b) for b in bs])
                  for p, g, bs in zip(params, grads, zip(*bufs)))
-    addr, ns = _table(rows, p0.device), _table(sizes, p0.device)
-    aligned = _VECTOR[0] and not any(a & 15 for r in rows for a in r)
-    launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars], ELEM=tl_dtype(p0.dtype),
-           ACC=_acc(p0.dtype), BLOCK=block, ALIGNED=aligned, num_warps=warps, **constexprs)
+    (addr, aligned), ns = _table(rows, p0.device, aligned=True), _table(sizes, p0.device)
+    _ops_launch.launch(kernel, (meta.shape[0],), addr, ns, meta, *[float(s) for s in scalars],
+                       ELEM=_ew.tl_dtype(p0.dtype), ACC=_acc(p0.dtype), BLOCK=block,
+                       ALIGNED=_VECTOR[0] and aligned, num_warps=warps, **constexprs)
     for p, *bs in zip(params, *bufs):          # in-place writes: the version counters (device tensors:
         p._storage.version += 1                 # each has its storage)
         for b in bs:
