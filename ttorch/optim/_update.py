@@ -11,7 +11,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import tune
+from .. import _dtype as _D, tune
 from .._tensor import Tensor
 from ..ops import _launch as _ops_launch, elementwise as _ew   # (attributes read per call: tests swap them)
 
@@ -159,8 +159,7 @@ def _simulated():
 
 def _acc(dtype):
     """The kernels' compute type: float64 for float64 parameters, float32 otherwise (PyTorch's opmath)."""
-    from .. import _dtype as D
-    return tl.float64 if dtype is D.float64 else tl.float32
+    return tl.float64 if dtype is _D.float64 else tl.float32
 
 
 def _launch_update(kernel, p, grad, bufs, scalars, **constexprs):
