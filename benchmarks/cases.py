@@ -113,12 +113,10 @@ def optimizer_cases(fws, dev, quick, shapes=None):
     its gradient and both moments and writes the parameter and the moments: 28 bytes a parameter.
     ``shapes``: the parameters' shapes instead of the harness's."""
     cuda = dev == "cuda"
-    if shapes is not None:
-        pass
-    elif cuda:
-        shapes = [(4096, 1024), (1024, 4096), (2048, 2048), (1024,) * 2] if quick else \
+    if shapes is None and cuda:
+        shapes = [(4096, 1024), (1024, 4096), (2048, 2048), (1024, 1024)] if quick else \
             [(8192, 4096), (4096, 4096), (4096, 8192), (4096,), (11008, 4096)]
-    else:
+    elif shapes is None:
         shapes = [(256, 64), (64, 256), (64,)] if quick else [(1024, 256), (256, 1024), (512, 512), (256,)]
     n = sum(int(np.prod(s)) for s in shapes)
 
