@@ -69,23 +69,33 @@ def test_batches_by_dtype_and_step_and_falls_back(kernels):
 
 
 def test_address_and_size_tables_upload_only_when_they_change(monkeypatch):
-    # the many-tensor launch's int64 tables: one tensor per shape, rewritten in place when the
-    # values change (a new tensor a step would move the next step's small gradients to new blocks)
+    # the many-tensor launch's int64 tables: per shape, the last _TABLES_KEPT sets of values, each in
+    # a tensor of its own (small gradients cycle through a few blocks: an MLP's last bias takes three
+    # in turn); a new set is written into the least recently used tensor, never into a new one
     from ttorch.optim import _update as U
     from ttorch.ops import movement
     monkeypatch.setattr(U, "_TABLES", {})
     uploads = []
     real = movement._upload
-    monkeypatch.setattr(movement, "_upload", lambda a, d: uploads.append(a.shape) or real(a, d))
+    monkeypatch.setattr(movement, "_upload", lambda a, d, out=None: uploads.append((a.shape, out)) or real(a, d, out))
     dev = ttorch.device("cuda")
-    rows = ((1, 2, 3), (4, 5, 6))
-    t = U._table(rows, dev)
-    assert U._table(((1, 2, 3), (4, 5, 6)), dev) is t and uploads == [(2, 3)]
+    sets = [((1, 2, 3), (4, 5, 6 + i)) for i in range(U._TABLES_KEPT + 1)]
+    t = U._table(sets[0], dev)
+    assert U._table(((1, 2, 3), (4, 5, 6)), dev) is t and uploads == [((2, 3), None)]
     s = U._table((7, 8), dev)                              # another shape: a table of its own
     assert s is not t and s.cpu().numpy().tolist() == [7, 8]
-    t2 = U._table(((1, 2, 3), (4, 5, 9)), dev)             # new addresses: the same tensor, rewritten
-    assert t2 is t and t.cpu().numpy().tolist() == [[1, 2, 3], [4, 5, 9]] and uploads == [(2, 3), (2,)]
-    assert U._table(((1, 2, 3), (4, 5, 9)), dev) is t
+    kept = [t] + [U._table(v, dev) for v in sets[1:-1]]
+    assert len({id(k) for k in kept}) == U._TABLES_KEPT and len(uploads) == U._TABLES_KEPT + 1
+    for _ in range(2):                                     # a cycle of kept sets: no upload
+        for v, k in zip(sets, kept):
+            assert U._table(v, dev) is k
+    assert len(uploads) == U._TABLES_KEPT + 1
+    assert U._table(sets[0], dev) is t                     # (the least recently used is now sets[1])
+    new = U._table(sets[-1], dev)                          # one set too many: rewritten in place
+    assert new is kept[1] and uploads[-1] == ((2, 3), new)
+    assert new.cpu().numpy().tolist() == [list(r) for r in sets[-1]]
+    assert U._table(sets[0], dev) is t and t.cpu().numpy().tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert len(uploads) == U._TABLES_KEPT + 2
 
 
 def test_the_kernel_is_told_when_every_address_is_aligned(monkeypatch):

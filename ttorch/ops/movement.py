@@ -22,11 +22,12 @@ def _copy_specs():
     return ew_specs(_identity, 1, (D.float32, D.float16, D.bfloat16, D.int64, D.bool)) + _transpose_specs()
 
 
-def _upload(a, device):
-    """A new cuda tensor holding the NumPy array ``a``."""
+def _upload(a, device, out=None):
+    """A new cuda tensor holding the NumPy array ``a``; or, given ``out`` (a contiguous cuda tensor
+    at offset 0 with room for ``a``), ``a``'s bytes written into it, with no new storage."""
     a = np.asarray(a, order="C")
-    dt = D.from_numpy_dtype(a.dtype)
-    out = Tensor._empty(a.shape, dt, device)
+    if out is None:
+        out = Tensor._empty(a.shape, D.from_numpy_dtype(a.dtype), device)
     st = out.untyped_storage()
     if st._array is not None:
         st._array[:a.nbytes] = a.reshape(-1).view(np.uint8)

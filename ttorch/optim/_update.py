@@ -13,7 +13,8 @@ import triton.language as tl
 
 from .. import _dtype as _D, tune
 from .._tensor import Tensor
-from ..ops import _launch as _ops_launch, elementwise as _ew   # (attributes read per call: tests swap them)
+# (modules, their attributes read per call: tests swap them)
+from ..ops import _launch as _ops_launch, elementwise as _ew, movement as _movement
 
 
 def _check_float(name, value, low=0.0, msg=None):
@@ -331,35 +332,38 @@ def _meta(sizes, block, device):
 
 
 _TABLES = {}
+_TABLES_KEPT = 4
 
 
 def _table(values, device, aligned=False):
-    """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``: one tensor per shape
-    and device, uploaded again only when the values change (each upload is a staged copy and several
-    driver calls). The sizes never change; the addresses only when a parameter, gradient or state
-    buffer is allocated anew (the memory cache hands a step's fresh gradients the last step's blocks).
-    New values are written into the same tensor (the upload is ordered after the kernels before it on
-    stream 0): keeping one table per set of addresses would hold blocks that the next step's small
-    gradients then miss, so their addresses would change every step. ``aligned`` (rows of addresses):
-    returns ``(tensor, whether every value is a multiple of 16)``, worked out once per new table."""
+    """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``, uploaded only when
+    new (each upload is a staged copy and several driver calls). The sizes never change; the
+    addresses do when a parameter, gradient or state buffer is allocated anew. The memory cache
+    hands a step's fresh gradients blocks of the steps before, but small ones (a bias's gradient
+    shares its size class with the step's small temporaries) cycle through a few blocks: an MLP's
+    last bias takes three in turn. So each table shape keeps the last ``_TABLES_KEPT`` sets of
+    values, each in a tensor of its own, and a new set is written into the least recently used
+    tensor (the upload is ordered after the kernels before it on stream 0). Tensors are never
+    allocated past the first few steps: a new tensor each step would itself take the small blocks
+    that the next step's gradients then miss. ``aligned`` (rows of addresses): returns ``(tensor,
+    whether every value is a multiple of 16)``, worked out once per new set."""
     key = (len(values), len(values[0]) if values and type(values[0]) is tuple else 0, device)
-    last = _TABLES.get(key)
-    if last is not None and last[0] == values:
-        return (last[1], last[2]) if aligned else last[1]
-    from .._device import CPU
-    from .._storage import UntypedStorage
-    from ..ops.creation import tensor
-    a = np.array(values, dtype=np.int64)
-    if last is None:
+    kept = _TABLES.get(key)
+    if kept is None:
         if len(_TABLES) > 64:
             _TABLES.clear()
-        t = tensor(a, device=device)
-    else:
-        t = last[1]
-        t.untyped_storage().copy_(UntypedStorage(CPU, array=a.reshape(-1).view(np.uint8)))
-    ok = not (a & 15).any() if aligned else None
-    _TABLES[key] = (values, t, ok)
-    return (t, ok) if aligned else t
+        kept = _TABLES[key] = {}
+    hit = kept.pop(values, None)
+    if hit is None:
+        a = np.array(values, dtype=np.int64)
+        if len(kept) < _TABLES_KEPT:
+            from ..ops.creation import tensor
+            t = tensor(a, device=device)
+        else:                                           # (dicts keep insertion order: the oldest first)
+            t = _movement._upload(a, device, out=kept.pop(next(iter(kept)))[0])
+        hit = (t, not (a & 15).any() if aligned else None)
+    kept[values] = hit                                  # (re-inserted: now the most recently used)
+    return hit if aligned else hit[0]
 
 
 def _many_eligible(p, grad, bufs):
