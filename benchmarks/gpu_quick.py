@@ -175,7 +175,7 @@ def _ab_checks(timer, small=False):
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
     the cross-entropy forward's and backward's loops plain or pipelined (cross_entropy._LOOP_STAGES,
-    _BWD_STAGES) and a full sum's (reduction._SPLIT_STAGES); AdamW's many-tensor update with 16-byte
+    _BWD_STAGES), a full sum's (reduction._SPLIT_STAGES) and layer_norm's backward (a tuned STAGES); AdamW's many-tensor update with 16-byte
     or 4-byte accesses (optim._update._VECTOR); an input gradient with 768 columns, its A read
     row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
@@ -295,6 +295,17 @@ def _ab_checks(timer, small=False):
     yield f"sum fp32 {vec.numel():,}", timer(
         {"sum_plain_loop": fn, "sum_stages_2": toggled(fn, reduction, "_SPLIT_STAGES", [2]),
          "sum_stages_3": toggled(fn, reduction, "_SPLIT_STAGES", [3])})
+    # layer_norm's backward at the harness's size (68% of HBM forward and backward on the H100): its
+    # row loop plain or pipelined, at the untuned heuristic's programs and warps
+    from ttorch import tune
+    from ttorch.ops import layer_norm
+    xn, gn, wn = (ttorch.randn(*s, device="cuda") for s in ((8192 // d, 8192 // d), (8192 // d, 8192 // d),
+                                                            (8192 // d,)))
+    arms, plain = {}, layer_norm._tune_heuristic(("bwd", "float32", 8192 // d))
+    for name, stages in (("ln_bwd_plain_loop", None), ("ln_bwd_stages_2", 2)):
+        cfg = tune.Config(dict(plain.kwargs, STAGES=stages), num_warps=plain.num_warps)
+        arms[name] = (lambda cfg=cfg: layer_norm._bwd_cuda(gn, xn, wn, k=1, eps=1e-5, rms=False, cfg=cfg))
+    yield f"layer_norm backward fp32 {xn.shape[0]}x{xn.shape[1]}", timer(arms)
     # AdamW's many-tensor update at the harness's size: 16-byte accesses in whole blocks when every
     # address is aligned (optim._update._VECTOR), or 4-byte ones throughout (the kernel before)
     from benchmarks.cases import optimizer_cases

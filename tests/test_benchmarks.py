@@ -97,6 +97,10 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: (
         log.append(f"split stages={m['STAGES']}") if "STAGES" in m else None) or real_r(k, g, *a, **m))
     monkeypatch.setattr(reduction, "SPLIT_CHUNK", 256)          # the toy sum (4096 elements) splits
+    from ttorch.ops import layer_norm
+    real_ln = layer_norm.launch
+    monkeypatch.setattr(layer_norm, "launch", lambda k, g, *a, **m: (
+        log.append(f"ln stages={m['STAGES']}") if "STAGES" in m else None) or real_ln(k, g, *a, **m))
     arms = {}
 
     def timer(fns):
@@ -115,7 +119,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
         log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 20 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 21 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
@@ -123,7 +127,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
-                                             "scalar_accesses"}
+                                             "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2"}
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
@@ -135,6 +139,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
         for st in (2, 3):
             assert {a for a in arms[f"{prefix}stages_{st}"] if "stages" in a} == {f"{kernel} stages={st}"}
+    assert arms["ln_bwd_plain_loop"] == {"ln stages=None"} and arms["ln_bwd_stages_2"] == {"ln stages=2"}
     assert "tma" in arms["tma_tile"] and "tma" not in arms["plain_tile"]   # (the last bf16 case's arms)
     assert "_transpose_kernel" in arms["a_copied"] and "a(1, 512)" in arms["a_copied"]
     assert "_transpose_kernel" not in arms["a_row_major"] and "a(144, 1)" in arms["a_row_major"]

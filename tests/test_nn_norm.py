@@ -263,6 +263,25 @@ def test_fused_backward_op_cuda():
     assert gradcheck(lambda g, x, w: _layer_norm_backward(g, x, w), args)
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
+@pytest.mark.parametrize("rms", [False, True])
+def test_fused_backward_every_tuned_loop(rms):
+    # the backward's row loop as the tuner may run it: plain, or pipelined (tl.range(num_stages=));
+    # 10 rows over 4 programs of 3 rows: the last program's last two rows are masked off
+    from ttorch import tune
+    from ttorch.ops import layer_norm as ln
+    r = np.random.default_rng(10)
+    g, x, w = (r.normal(size=s) for s in ((10, 33), (10, 33), 33))
+    want = ln._layer_norm_backward(T(g, "cpu"), T(x, "cpu"), T(w, "cpu"), rms=rms)
+    loops = {c.kwargs.get("STAGES") for c in ln._tune_configs(("bwd", "float32", 1024))}
+    assert loops == {None, ln._STAGED}
+    for stages in loops:
+        cfg = tune.Config({"PROGRAMS": 128, "STAGES": stages}, num_warps=2)
+        got = ln._bwd_cuda(T(g, "cuda"), T(x, "cuda"), T(w, "cuda"), k=1, eps=1e-5, rms=rms, cfg=cfg)
+        for c, p in zip(got, want):
+            close(c, p, ttorch.float32, 10)
+
+
 # ------------------------------------------------------------------------------ modules
 import ttorch.nn as nn  # noqa: E402
 

@@ -58,7 +58,11 @@ def _norm_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, N, eps, HAS_W: tl.constexpr, HA
 
 @triton.jit
 def _norm_bwd_kernel(g_ptr, x_ptr, w_ptr, dx_ptr, dw_ptr, db_ptr, M, N, ROWS, eps, HAS_W: tl.constexpr,
-                     RMS: tl.constexpr, ACC: tl.constexpr, BLOCK_N: tl.constexpr):
+                     RMS: tl.constexpr, ACC: tl.constexpr, BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
+    # STAGES: the row loop's pipeline depth (None: Triton's plain loop). A plain loop loads a row's x
+    # and g only after the row before is reduced and stored, so each program waits on memory once a
+    # row; ``tl.range(num_stages=)`` has the next rows' loads in flight (cp.async through shared
+    # memory) while this one is reduced. The tuner picks it per row length.
     pid = tl.program_id(0)
     cols = tl.arange(0, BLOCK_N)
     cm = cols < N
@@ -68,7 +72,7 @@ def _norm_bwd_kernel(g_ptr, x_ptr, w_ptr, dx_ptr, dw_ptr, db_ptr, M, N, ROWS, ep
         w = tl.where(cm, 1.0, 0.0).to(ACC)
     dw = tl.zeros((BLOCK_N,), dtype=ACC)
     db = tl.zeros((BLOCK_N,), dtype=ACC)
-    for i in range(0, ROWS):
+    for i in tl.range(0, ROWS, num_stages=STAGES):
         row = pid.to(tl.int64) * ROWS + i
         m = cm & ((row + cols * 0) < M)       # a vector mask: the interpreter rejects a scalar one
         x = tl.load(x_ptr + row * N + cols, mask=m, other=0).to(ACC)
@@ -113,7 +117,16 @@ def _tune_configs(b):
     warps = [w for w in (1, 2, 4, 8, 16) if 32 * w <= max(b[2], 32)]
     if b[0] == "fwd":
         return [tune.Config({}, num_warps=w) for w in warps]
-    return [tune.Config({"PROGRAMS": p}, num_warps=w) for w in warps for p in (64, 128, 256, 512)]
+    out = [tune.Config({"PROGRAMS": p}, num_warps=w) for w in warps for p in (64, 128, 256, 512)]
+    # the pipelined row loop, with about one or two programs an SM: its stages hold a row of x and
+    # of g each in shared memory (Hopper has 227 KiB a block)
+    if 2 * _STAGED * b[2] * getattr(D, b[1]).itemsize <= 160 << 10:
+        out += [tune.Config({"PROGRAMS": p, "STAGES": _STAGED}, num_warps=w) for w in warps if w >= 4
+                for p in (128, 256)]
+    return out
+
+
+_STAGED = 2                 # the stages a pipelined backward config uses
 
 
 def _tune_heuristic(b):
@@ -184,7 +197,8 @@ def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
     dwp, dbp = (part._view((progs, n), (n, 1), i * progs * n) for i in (0, 1))
     w = w.detach().contiguous() if w is not None else None
     launch(_norm_bwd_kernel, (progs,), g, x, w if w is not None else x, dx, dwp, dbp, m, n, rows, float(eps),
-           HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), num_warps=cfg.num_warps)
+           HAS_W=w is not None, RMS=rms, ACC=_acc(x.dtype), BLOCK_N=next_pow2(n), STAGES=cfg.kwargs.get("STAGES"),
+           num_warps=cfg.num_warps)
     sums = part.sum(1)                                                  # (2, n)
     return dx, sums[0].reshape(wshape), sums[1].reshape(wshape)
 
@@ -323,6 +337,16 @@ def _specs(kind, norms=(False, True)):
                     ce = {"HAS_W": True, "RMS": False, "ACC": _acc(dt), "BLOCK_N": bn}
                     out.append(KernelSpec(_norm_bwd_kernel, sig, ce, num_warps=w,
                                           label=f"tuned {dt} {bn} w{w} backward"))
+    if kind == "bwd":       # the pipelined loops, as launched on aligned rows of a multiple of 16 elements
+        for dt, bn in ((D.float32, 1024), (D.float32, 8192), (D.bfloat16, 4096), (D.bfloat16, 16384)):
+            sd = _stat_dtype(dt)
+            sig = {k: ptr(dt) for k in ("g_ptr", "x_ptr", "w_ptr", "dx_ptr")}
+            sig.update(dw_ptr=ptr(sd), db_ptr=ptr(sd), M="i32", N="i32", ROWS="i32", eps="fp32")
+            div = [a for a in sig if a.endswith("_ptr")] + ["N"]
+            ce = {"HAS_W": True, "RMS": False, "ACC": _acc(dt), "BLOCK_N": bn, "STAGES": _STAGED}
+            warps = sorted({c.num_warps for c in _tune_configs((kind, dt.name, bn)) if c.kwargs.get("STAGES")})
+            out += [KernelSpec(_norm_bwd_kernel, sig, ce, num_warps=w, divisible=div,
+                               label=f"tuned {dt} {bn} w{w} {_STAGED} stages backward") for w in warps]
     return out
 
 
