@@ -44,7 +44,7 @@ def main():
     for kind in ("fwd", "bwd"):
         _tune("cross_entropy", (kind, "float32", 8192, 32768))
         _tune("layer_norm", (kind, "float32", 8192, 8192))
-    _tune("softmax", ("float32", 8192, 8192))
+        _tune("softmax", (kind, "float32", 8192, 8192))
     _tune("optim_update", ("AdamW", "float32", 128978944))     # the harness's AdamW step (its total size)
     # the CNN step's two float32 convolutions (batch 128, 3x3, padding 1), on TF32 as PyTorch's default
     # cudnn.allow_tf32 runs them; its first layer needs no dgrad

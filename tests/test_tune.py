@@ -94,13 +94,25 @@ def test_softmax_launches_the_stored_winner(tmp_cache, monkeypatch):
     real = sm.launch
     monkeypatch.setattr(sm, "launch", lambda k, grid, *a, **kw: (seen.append((grid, kw)), real(k, grid, *a, **kw))[1])
     x = np.random.default_rng(0).standard_normal((6, 10)).astype(np.float32)
-    key = sm._tune_key(ttorch.float32, 10, 1)
+    key = sm._tune_key("fwd", ttorch.float32, 10, 1)
     tune._section()["softmax"] = {key: tune.Config({"BLOCK_M": 2}, num_warps=8)}
     tune._resolved.clear()
     y = ttorch.tensor(x, device="cuda").softmax(-1)
     assert seen[-1][0] == (3,) and seen[-1][1]["BLOCK_M"] == 2 and seen[-1][1]["num_warps"] == 8
     e = np.exp(x - x.max(-1, keepdims=True))
     np.testing.assert_allclose(y.cpu().numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5)
+    # the backward: its own winner when tuned, else the forward's
+    g = ttorch.tensor(np.linspace(-1, 1, 60, dtype=np.float32).reshape(6, 10), device="cuda")
+    want = y.cpu().numpy() * (g.cpu().numpy() - (g.cpu().numpy() * y.cpu().numpy()).sum(-1, keepdims=True))
+    for bwd_winner, block_m in ((None, 2), (tune.Config({"BLOCK_M": 4}, num_warps=4), 4)):
+        if bwd_winner is not None:
+            tune._section()["softmax"][sm._tune_key("bwd", ttorch.float32, 10, 1)] = bwd_winner
+            tune._resolved.clear()
+        dx = sm._softmax_bw(g, y, dim=1, log=False)
+        assert seen[-1][1]["BLOCK_M"] == block_m and seen[-1][0] == (6 // block_m + (6 % block_m > 0),)
+        np.testing.assert_allclose(dx.cpu().numpy(), want, rtol=1e-5, atol=1e-7)
+    y2 = ttorch.tensor(x, device="cuda").softmax(-1)                # the forward keeps its own
+    assert seen[-1][1]["BLOCK_M"] == 2 and np.array_equal(y2.cpu().numpy(), y.cpu().numpy())
 
 
 def test_cli_quick_under_the_interpreter(tmp_path):
@@ -108,13 +120,15 @@ def test_cli_quick_under_the_interpreter(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ttorch.tune", "--quick", "--op", "softmax"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "softmax ['float32', 128, False]" in r.stdout and "wrote" in r.stdout
+    assert "softmax ['fwd', 'float32', 128, False]" in r.stdout and "wrote" in r.stdout
+    assert "softmax ['bwd', 'float32', 128, False]" in r.stdout
     sect = json.loads((tmp_path / "t.json").read_text())["sections"]
     (name, ops), = sect.items()
-    assert name.startswith("simulated | triton ") and list(ops["softmax"]) == ['["float32", 128, false]']
+    assert name.startswith("simulated | triton ") and sorted(ops["softmax"]) == [
+        '["bwd", "float32", 128, false]', '["fwd", "float32", 128, false]']
     r = subprocess.run([sys.executable, "-m", "ttorch.tune", "--list"], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=300)
-    assert r.returncode == 0 and "softmax:" in r.stdout and "['float32', 128, False]" in r.stdout
+    assert r.returncode == 0 and "softmax:" in r.stdout and "['bwd', 'float32', 128, False]" in r.stdout
 
 
 def test_gemm_launches_the_stored_winner(tmp_cache, monkeypatch):

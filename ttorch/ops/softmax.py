@@ -48,41 +48,45 @@ def _block_n(n, inner):
 # tuned is the tile (BLOCK_M * BLOCK_N elements) and the warps. Heuristic (untuned buckets): tiles
 # of 4096 elements, 4 warps up to 1024 columns, 8 up to 4096 and 16 beyond (a one-pass row of 16384
 # floats is then 32 registers a thread): one row per program for long rows, many short rows per
-# program so each moves enough bytes.
+# program, so each moves enough bytes. The backward (two rows in, one out) is tuned on its own; an
+# untuned backward bucket takes the forward's winner, then the heuristic.
 _TILES, _WARPS = (2048, 4096, 8192), (4, 8, 16)
 
 
-def _tune_key(dtype, n, inner):
-    return (dtype.name, _block_n(n, inner), inner > 1)
+def _tune_key(kind, dtype, n, inner):
+    return (kind, dtype.name, _block_n(n, inner), inner > 1)
 
 
 def _tune_configs(b):
-    bn = b[1]
+    bn = b[2]
     return [tune.Config({"BLOCK_M": max(1, t // bn)}, num_warps=w) for t in _TILES for w in _WARPS]
 
 
 def _tune_heuristic(b):
-    bn = b[1]
+    bn = b[2]
     return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=4 if bn <= 1024 else 8 if bn <= 4096 else 16)
 
 
 def _tune_problems(quick):
     if quick or SIMULATED:
-        return [("float32", 8, 100)]
-    return [(dt, 8192, n) for dt in ("float32", "bfloat16") for n in (128, 512, 1024, 2048, 4096, 8192, 32768)]
+        return [(kind, "float32", 8, 100) for kind in ("fwd", "bwd")]
+    return [(kind, dt, 8192, n) for kind in ("fwd", "bwd") for dt in ("float32", "bfloat16")
+            for n in (128, 512, 1024, 2048, 4096, 8192, 32768)]
 
 
-def _tune_bench(cfg, dtype, m, n):
+def _tune_bench(cfg, kind, dtype, m, n):
     from .random import randn
     dt = getattr(D, dtype)
-    x = randn(m, n, device="cuda").to(dt)
-    y = Tensor._empty(x._shape, dt, x.device)
+    ins = [randn(m, n, device="cuda").to(dt) for _ in range(1 if kind == "fwd" else 2)]
+    out = Tensor._empty(ins[0]._shape, dt, ins[0].device)
     bn = _block_n(n, 1)
-    return lambda: launch(_softmax_fwd_kernel, (cdiv(m, cfg.kwargs["BLOCK_M"]),), x, y, m, n, 1, LOG=False,
-                          SINGLE=n <= bn, ACC=_acc(dt), BLOCK_N=bn, **cfg.meta())
+    return lambda: launch(_softmax_fwd_kernel if kind == "fwd" else _softmax_bwd_kernel,
+                          (cdiv(m, cfg.kwargs["BLOCK_M"]),), *ins, out, m, n, 1, LOG=False, SINGLE=n <= bn,
+                          ACC=_acc(dt), BLOCK_N=bn, **cfg.meta())
 
 
-tune.register(tune.Tunable("softmax", configs=_tune_configs, key=lambda dt, m, n: _tune_key(getattr(D, dt), n, 1),
+tune.register(tune.Tunable("softmax", configs=_tune_configs,
+                           key=lambda kind, dt, m, n: _tune_key(kind, getattr(D, dt), n, 1),
                            heuristic=_tune_heuristic, problems=_tune_problems, bench=_tune_bench,
                            doc="softmax/log_softmax forward and backward: rows per program and warps"))
 
@@ -197,7 +201,10 @@ def _run(kernel, out, tensors, dim, log):
     if m == 0 or n == 0:
         return out
     bn = _block_n(n, inner)
-    cfg = tune.config("softmax", _tune_key(out.dtype, n, inner))
+    cfg = None
+    if kernel is _softmax_bwd_kernel:
+        cfg = tune.lookup("softmax", _tune_key("bwd", out.dtype, n, inner))
+    cfg = cfg or tune.config("softmax", _tune_key("fwd", out.dtype, n, inner))
     bm = min(cfg.kwargs["BLOCK_M"], next_pow2(m))
     launch(kernel, (cdiv(m, bm),), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
            ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
@@ -283,12 +290,12 @@ def _specs(kernel, nin):
                            (D.float16, False, 2048), (D.float64, True, 512), (D.bfloat16, False, 256),
                            (D.float32, True, 8192), (D.float32, True, 16384), (D.bfloat16, True, 16384),
                            (D.float64, True, 16384), (D.float32, False, 16384)):
-        h = _tune_heuristic((dt.name, bn, False))
+        h = _tune_heuristic(("fwd", dt.name, bn, False))
         out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps) for log in (False, True)]
     # every configuration the tuner may pick, for the common dtypes and both code paths
     for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 1024),
                            (D.bfloat16, False, 2048), (D.float32, True, 16384)):
-        for c in _tune_configs((dt.name, bn, False)):
+        for c in _tune_configs(("fwd", dt.name, bn, False)):
             out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps, " tuned"))
     return out
 
