@@ -10,18 +10,43 @@ LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
 
 
 @triton.jit
-def _bias(s, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
-    """Scores ``s`` with masked pairs at -inf; ``qi``/``kj`` are the query/key indices, shaped to
-    broadcast against ``s`` (rows x cols in the forward, cols x rows in the dK/dV kernel)."""
+def _keep(m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    """Which (query, key) pairs count: keys inside S, not after the query (causal), and kept by a
+    boolean mask (``MASK`` 1); ``qi``/``kj`` are the query/key indices, shaped to broadcast against
+    the scores (rows x cols in the forward, cols x rows in the dK/dV kernel)."""
     keep = kj < S
     if CAUSAL:
         keep = keep & (kj <= qi)
     if MASK == 1:
         mk = tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0)
         keep = keep & (mk != 0)
+    return keep
+
+
+@triton.jit
+def _scores(qk, scale, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    """The scores ``qk * scale`` in log2 units (exp2 is one instruction), masked pairs at -inf. An
+    additive mask (``MASK`` 2) is in natural units, so it is added before converting; otherwise the
+    conversion folds into the one multiply."""
+    keep = _keep(m_base, qi, kj, L, S, s_mm, s_mn, MASK, CAUSAL)
     if MASK == 2:
-        s = s + tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0).to(tl.float32)
+        b = tl.load(m_base + qi * s_mm + kj * s_mn, mask=(qi < L) & (kj < S), other=0).to(tl.float32)
+        s = (qk * scale + b) * LOG2E
+    else:
+        s = qk * (scale * LOG2E)
     return tl.where(keep, s, float("-inf"))
+
+
+@triton.jit
+def _probs(qk, scale, lse2, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    """The backward's P = exp2(scores - LSE) (``lse2``: the rows' LSE in log2 units, +inf for a row
+    with no key, broadcast against ``qk``), masked pairs 0. Without an additive mask the multiply and
+    the subtraction are one FMA, the mask a select after the exp2."""
+    if MASK == 2:
+        p = tl.exp2(_scores(qk, scale, m_base, qi, kj, L, S, s_mm, s_mn, MASK, CAUSAL) - lse2)
+    else:
+        p = tl.where(_keep(m_base, qi, kj, L, S, s_mm, s_mn, MASK, CAUSAL), tl.exp2(qk * (scale * LOG2E) - lse2), 0.0)
+    return p
 
 
 @triton.jit
@@ -57,10 +82,10 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
         kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=kmask, other=0)            # (BE, BN)
     else:
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)         # (BE, BN)
-    # scores in log2 units (exp2 is one instruction): the bias, in natural units, before converting
+    # scores in log2 units (exp2 is one instruction)
     if EDGE:
-        s = _bias(tl.dot(q, kt, input_precision="ieee") * scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
-                  MASK, CAUSAL) * LOG2E
+        s = _scores(tl.dot(q, kt, input_precision="ieee"), scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
+                    MASK, CAUSAL)
     else:
         s = tl.dot(q, kt, input_precision="ieee") * (scale * LOG2E)
     m_new = tl.maximum(m_i, tl.max(s, 1))
@@ -204,9 +229,8 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
         qt = tl.trans(q)
     # P from the scores and LSE in log2 units, as the forward made them (exp2 is one instruction)
     if EDGE:
-        st = tl.dot(k, qt, input_precision="ieee") * scale                                      # (BN, BM)
-        st = _bias(st, m_base, rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
-        pt = tl.exp2(st - _load_lse(lse_base, rm, L)[None, :] * LOG2E)
+        pt = _probs(tl.dot(k, qt, input_precision="ieee"), scale, _load_lse(lse_base, rm, L)[None, :] * LOG2E, m_base,
+                    rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)                # (BN, BM)
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
         st = tl.dot(k, qt, input_precision="ieee") * (scale * LOG2E)                            # (BN, BM)
@@ -249,9 +273,8 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=ktmask, other=0)          # (BE, BN)
         vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=vtmask, other=0)        # (BEV, BN)
         k = tl.trans(kt)
-    s = tl.dot(q, kt, input_precision="ieee") * scale
-    s = _bias(s, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn, MASK, CAUSAL) * LOG2E
-    p = tl.exp2(s - lse2[:, None])
+    p = _probs(tl.dot(q, kt, input_precision="ieee"), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L, S,
+               s_mm, s_mn, MASK, CAUSAL)
     dp = tl.dot(do, vt, input_precision="ieee")
     ds = p * (dp - delta[:, None])
     dq += tl.dot(ds.to(kt.dtype), k, input_precision="ieee")
