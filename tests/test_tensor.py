@@ -133,6 +133,17 @@ def test_slicing_view(device):
     assert x.tolist() == [[100, 101, 102], [3, 4, 5], [106, 107, 108], [9, 10, 11]]
 
 
+def test_inferred_shapes_are_remembered_per_size(device):
+    # views remember the shape they worked out per (arguments, numel): the same arguments on another
+    # size infer again, a bad shape raises every time, and list arguments take the plain path
+    for n, want in ((8, (2, 4)), (12, (3, 4)), (8, (2, 4)), (0, (0, 4))):
+        x = _arange((n,), device)
+        assert x.view(-1, 4).shape == want and x.reshape((-1, 4)).shape == want and x.view([-1, 4]).shape == want
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match=r"shape '\[-1, 4\]' is invalid for input of size 6"):
+            _arange((6,), device).view(-1, 4)
+
+
 def test_view_errors(device):
     x = _arange((2, 3), device)
     with pytest.raises(RuntimeError, match=r"shape '\[5\]' is invalid for input of size 6"):

@@ -41,6 +41,25 @@ def _infer(shape, numel, op):
     return tuple(shape)
 
 
+_TARGETS = {}
+
+
+def _target(shape, numel, op):
+    """``_infer(_shape_arg(shape), numel, op)``, remembered per (arguments, numel): a model reshapes
+    the same shapes every step, and working them out was a third of a view's host time."""
+    key = (shape, numel)
+    try:
+        out = _TARGETS.get(key)
+    except TypeError:                   # a list among the arguments
+        return _infer(_shape_arg(shape), numel, op)
+    if out is None:
+        out = _infer(_shape_arg(shape), numel, op)      # (raises for a bad shape: nothing remembered)
+        if len(_TARGETS) > 4096:
+            _TARGETS.clear()
+        _TARGETS[key] = out
+    return out
+
+
 def _view_strides(old_shape, old_stride, new_shape):
     """Strides viewing ``old`` as ``new_shape`` without a copy, or None (PyTorch's computeStride)."""
     if _numel(old_shape) == 0 or not old_shape:
@@ -83,12 +102,12 @@ _view = Op("view", impl=_view_impl, backward=lambda ctx, g: g.reshape(ctx.in_sha
 def view(input, *shape):
     if len(shape) == 1 and isinstance(shape[0], D.dtype):
         raise NotImplementedError("view(dtype) is not supported by ttorch yet")
-    shape = _infer(_shape_arg(shape), input.numel(), "view")
+    shape = _target(shape, _numel(input._shape), "view")
     return _view(input, shape=shape, in_shape=input._shape)
 
 
 def reshape(input, *shape):
-    shape = _infer(_shape_arg(shape), input.numel(), "reshape")
+    shape = _target(shape, _numel(input._shape), "reshape")
     if shape == input._shape or input._stride is None:
         return _view(input, shape=shape, in_shape=input._shape)
     if _view_strides(input._shape, input._stride, shape) is None:
