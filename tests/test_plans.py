@@ -172,15 +172,60 @@ def test_a_key_seen_once_is_not_planned(gpu, monkeypatch):
     assert made == [1]
 
 
-def test_an_int_scalar_picks_its_kernel_by_value_so_it_is_not_planned(gpu):
-    # Triton specializes an int argument on its value (1, a multiple of 16): no plan, always the usual path
+def test_an_int_scalar_of_an_integer_op_has_a_plan_per_value(gpu):
+    # Triton specializes an int argument on its value (1, a multiple of 16): an integer op bakes it
+    # into its plan, the value in the key (a float op takes it per call, as a float: above)
     x = _t(4, dtype=ttorch.int32)
     keys = []
     for v in (3, 1, 16):
-        gpu.log.clear()
-        x + v
+        outs = _same_launches(gpu, lambda: x + v, calls=3)
         keys.append(gpu.log[0][0])
-    assert gpu.planned == [] and len(set(keys)) == 3
+        assert gpu.log[0][2][2] == v and all(r.dtype is ttorch.int32 for r in outs)
+    assert gpu.planned == [True] * 3 and len(set(keys)) == 3
+
+
+def _into(gpu, f, out, calls=4):
+    """Run ``f`` (writing ``out`` in place) ``calls`` times: each launches into ``out`` the kernel the
+    first did, with the same arguments; the version counter moves each time. The second call makes
+    the plan: it runs the call out of place once, recorded, then the plan into ``out``."""
+    for i in range(calls):
+        gpu.log.clear()
+        v = out._version
+        assert f() is out and out._version == v + 1
+        assert len(gpu.log) == (2 if i == 1 else 1)
+        key, grid, args = gpu.log[-1]
+        if i == 0:
+            first = (key, grid, args)
+        assert (key, grid, args) == first and args[0] == out.data_ptr()
+
+
+def test_in_place_and_out_calls_run_the_out_of_place_plan_into_their_output(gpu):
+    x, y, z = _t(3, 5), _t(3, 5), _t(3, 5)
+    _into(gpu, lambda: x.add_(y), x)
+    assert gpu.planned == [True] * 3                    # the second call makes the plan, then writes x
+    _into(gpu, lambda: ttorch.mul(x, y, out=z), z)
+    _into(gpu, lambda: x.mul_(0.5), x)
+    count = ttorch.zeros((), dtype=ttorch.int64, device="cuda")    # BatchNorm's num_batches_tracked
+    _into(gpu, lambda: count.add_(1), count)
+    assert gpu.planned == [True] * 12
+    x + y                                               # the same key out of place: the same plan
+    assert gpu.planned[-1] is True
+
+
+def test_an_output_unlike_the_plans_takes_the_usual_path(gpu):
+    # in place into a transposed view (strided) or at an address not 16-byte aligned: the kernel the
+    # plan recorded writes contiguous, aligned output, so these launch as usual
+    x, y = _t(4, 4), _t(4, 4)
+    for _ in range(3):
+        x + y                                           # (the out-of-place plan exists)
+    gpu.planned.clear()
+    buf = _t(17)
+    for out, other in ((x.t(), y.t()), (buf[1:], _t(16))):
+        for _ in range(3):
+            gpu.log.clear()
+            out.add_(other)
+            assert any(args[0] == out.data_ptr() for _, _, args in gpu.log)
+    assert True not in gpu.planned
 
 
 FILLS = {
@@ -644,6 +689,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         "cross_entropy": lambda: F.cross_entropy(F.linear(x, w, b), t),
         "fills": lambda: flat((ttorch.zeros(5, 3, device="cuda"), ttorch.full((7,), -2.5, device="cuda"),
                                ttorch.ones(3, dtype=ttorch.int64, device="cuda").float())),
+        "in place and out=": lambda: ttorch.mul(x.clone().mul_(0.5).add_(x), x, out=ttorch.empty_like(x)),
+        "int scalars (baked)": lambda: flat((t.clone().add_(1), t * 3, t + 16)).float(),
     }
     for name, f in cases.items():
         P.ENABLED[0] = False

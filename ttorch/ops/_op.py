@@ -219,21 +219,25 @@ def writes_into(out, *operands_and_dtype):
         return False
     shape = out._shape
     st = None
+    same = True         # every tensor operand of out's shape (the usual in-place op): no broadcast to check
     for t in operands:
         if type(t) is not Tensor:
             continue
         if recording and t.requires_grad or t.device != out.device:
             return False
-        if t._shape != shape and len(t._shape) > len(shape):
-            return False
+        if t._shape != shape:
+            if len(t._shape) > len(shape):
+                return False
+            same = False
         if t.untyped_storage() is out.untyped_storage():
             st = st or out.stride()
             if t._shape != shape or t._offset != out._offset or t.stride() != st:
                 return False
-    if st is None:
-        st = out.stride()
-    if any(s == 0 and n > 1 for s, n in zip(st, shape)):     # one element written by many programs
-        return False
+    if out._stride is not None or 0 in shape:       # (contiguous and not empty: no stride 0 over a dim > 1)
+        if any(s == 0 and n > 1 for s, n in zip(st or out.stride(), shape)):    # an element written by many
+            return False                                                        # programs
+    if same:
+        return True
     from .elementwise import broadcast_shapes
     try:
         return broadcast_shapes(*[t._shape for t in operands if type(t) is Tensor], shape) == shape

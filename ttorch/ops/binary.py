@@ -223,8 +223,13 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         if check is not None and (vals is not None or not check_params_only):
             check(input, other, out_dtype, default_params if vals is None else vals)
         if out is not None and out.device.type == "cuda" and writes_into(out, input, other, out_dtype):
-            # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two);
-            # a recording profiler sees it as the op it is
+            # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two),
+            # through the out-of-place call's plan where there is one; a recording profiler sees it as the
+            # op it is
+            if vals is None and out._stride is None and \
+                    planned(input, other, ta, tb, key, out_dtype, compute, out.device, out) is not None:
+                out._bump_version()
+                return out
             kw = default_kw if vals is None else dict(zip(pnames, vals))
             if _profiling.ACTIVE[0] is None:
                 op.cuda(input, other, out_dtype=out_dtype, compute=compute, into=out, **kw)
@@ -254,29 +259,40 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
                     return Tensor._wrap_np(r, out_dtype)
             return Tensor._wrap_np(numpy_fallback(a, b, out_dtype, compute, default_params), out_dtype)
         if vals is None and out is None and x.device.type == "cuda":
-            # a plan of the launch per operand dtypes, shapes and strides, made by the second call of its
-            # key (see elementwise.Plan); later calls launch directly
-            pk = (key, input._shape if ta else None, input._stride if ta else None, other._shape if tb else None,
-                  other._stride if tb else None, x.device)
-            plan = plans.get(pk)
-            if plan is not None and plan is not _SEEN:
-                if plan is not _NO_PLAN:
-                    r = run_plan(plan, op, (input, other), x.device)
-                    if r is not None:
-                        return r
-            elif plans_on():
-                if plan is None:                # a key seen once is planned when it comes back
-                    see(plans, pk)
-                else:
-                    attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
-                    r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (0, 1), attrs)
-                    plans[pk] = plan or _NO_PLAN
-                    return r
+            r = planned(input, other, ta, tb, key, out_dtype, compute, x.device)
+            if r is not None:
+                return r
         if vals is None:
             r = op(input, other, out_dtype=out_dtype, compute=compute, **default_kw)
         else:
             r = op(input, other, out_dtype=out_dtype, compute=compute, **dict(zip(pnames, vals)))
         return r if out is None else write_out(out, r, name)
+
+    def planned(input, other, ta, tb, key, out_dtype, compute, device, into=None):
+        """The call (default parameters, cuda) through a plan of its launch per operand dtypes, shapes
+        and strides, made by the second call of its key (see elementwise.Plan); None where the
+        caller's usual path must run it (the first call of a key, or no plan). ``into``: an output
+        to write (run_plan's). A Python int operand of an integer op is baked into the plan, its
+        value in the key: Triton specializes the kernel on it (1, a multiple of 16, the range)."""
+        ia = not ta and type(input) in (int, bool) and not compute.is_floating_point
+        ib = not tb and type(other) in (int, bool) and not compute.is_floating_point
+        pk = (key, input._shape if ta else input if ia else None, input._stride if ta else None,
+              other._shape if tb else other if ib else None, other._stride if tb else None, device)
+        plan = plans.get(pk)
+        if plan is not None and plan is not _SEEN:
+            return run_plan(plan, op, (input, other), device, into) if plan is not _NO_PLAN else None
+        if not plans_on():
+            return None
+        if plan is None:                # a key seen once is planned when it comes back
+            see(plans, pk)
+            return None
+        attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
+        r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (None if ia else 0, None if ib else 1),
+                            attrs)
+        plans[pk] = plan or _NO_PLAN
+        if into is None:
+            return r
+        return run_plan(plan, op, (input, other), device, into) if plan is not None else None
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``ttorch.{name}(input, other{''.join(', ' + p for p in pnames)})``: elementwise with " \

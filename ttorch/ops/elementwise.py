@@ -380,11 +380,17 @@ def _plan_from(out, rec, slots, attrs):
     return plan
 
 
-def run_plan(plan, op, operands, device):
+def run_plan(plan, op, operands, device, into=None):
     """Launch ``plan`` on ``operands`` (tensors of the plan's key's shapes and strides, on ``device``;
     scalars by value); None where the plan doesn't hold for this call (the caller takes its usual
-    path)."""
+    path). ``into``: write the result there (an in-place op or ``out=``, with nothing to record: the
+    caller checked), a contiguous tensor of the plan's output shape and dtype at a 16-byte aligned
+    address (as the planned output was), instead of a new tensor."""
     if not plans_on() or _ew_config(*plan.bucket) is not plan.cfg:
+        return None
+    if into is not None and (into._stride is not None or into._shape != plan.out_shape
+                             or into.dtype is not plan.out_dtype
+                             or (into._storage._p + into._offset * into.dtype.itemsize) & 15):
         return None
     args = plan.args[:]
     for i, j in plan.slots:
@@ -397,6 +403,10 @@ def run_plan(plan, op, operands, device):
         else:
             args[i] = float(x)
     _driver._backend.context(device.index)     # a no-op once bound on this thread
+    if into is not None:
+        args[0] = into._storage._p + into._offset * into.dtype.itemsize
+        plan.run(plan.grid, 1, 1, 0, *plan.head, *args, *plan.tail)
+        return into
     out = Tensor._empty(plan.out_shape, plan.out_dtype, device)
     args[0] = out._storage._p
     plan.run(plan.grid, 1, 1, 0, *plan.head, *args, *plan.tail)
