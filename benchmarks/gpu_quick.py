@@ -164,7 +164,8 @@ def _ab_checks(timer, small=False):
     dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
     same for fp16 at the harness's head dim 128 (attention._DQ_ATOMIC_HALF), and with the dK/dV kernel's
     Q and dO, or the dQ kernel's K and V, by TMA (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K
-    and V by pointer loads or TMA (attention._FWD_TMA); float32
+    and V by pointer loads or TMA (attention._FWD_TMA), and its rows' maxima before scaling
+    (attention._RAW_MAX); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
@@ -225,7 +226,8 @@ def _ab_checks(timer, small=False):
             with ttorch.no_grad():
                 F.scaled_dot_product_attention(qf, kf, vf, is_causal=True)
         yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd", timer(
-            {"kv_pointers": half_fwd, "kv_tma": toggled(half_fwd, attention, "_FWD_TMA", [True])})
+            {"kv_pointers": half_fwd, "kv_tma": toggled(half_fwd, attention, "_FWD_TMA", [True]),
+             "raw_max": toggled(half_fwd, attention, "_RAW_MAX", [True])})
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(

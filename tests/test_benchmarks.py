@@ -75,6 +75,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (k is attention._attn_bwd_dq_kernel
                                                                 and log.append("dq")) or (
         k is attention._attn_fwd_kernel and log.append(f"fwd tma={m['TMA']}")) or (
+        k is attention._attn_fwd_kernel and m["SCALE_POS"] and log.append("raw max")) or (
         k in (attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel) and log.append(
             f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or real_a(k, *a, **m))
 
@@ -127,7 +128,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "stages_3", "bwd_plain_loop", "bwd_stages_2", "bwd_stages_3",
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
-                                             "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2"}
+                                             "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
+                                             "raw_max"}
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
@@ -135,6 +137,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert tma == {"dq_kernel_half": {"dkdv tma=False", "dq tma=False"},
                    "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
     assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}
+    assert arms["raw_max"] == {"fwd tma=False", "raw max"}
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
         for st in (2, 3):

@@ -92,6 +92,19 @@ def test_scale_and_value_dim(device):
     check(device, 2, 2, 2, 4, 3, 6, 9, scale=0.7)
 
 
+@pytest.mark.parametrize("raw_max", [False, True])
+@pytest.mark.parametrize("scale", [0.4, -30.0, 0.0])
+@pytest.mark.parametrize("causal", [False, True])
+def test_maxima_before_scaling_only_for_a_positive_scale(device, monkeypatch, raw_max, scale, causal):
+    # attention._RAW_MAX: a positive scale lets the forward's unmasked blocks take their maxima before
+    # scaling; other scales scale first (with 37 x 50, several whole blocks run unmasked on the
+    # simulated device too). The softmax's shift is only for range: a large negative scale with the
+    # wrong maxima overflows exp2
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_RAW_MAX", [raw_max])
+    check(device, 1, 2, 1, 37, 50, 8, 6, causal=causal, scale=scale, tol=1e-3 if scale < 0 else 1e-5)
+
+
 def test_bool_mask_broadcast_with_dead_row(device):
     r = np.random.default_rng(3)
     mask = r.uniform(size=(2, 1, 5, 7)) > 0.5                 # broadcast over heads

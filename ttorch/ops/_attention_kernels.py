@@ -64,9 +64,13 @@ def _head(ptr, b, h, s_b, s_h, TMA: tl.constexpr):
 def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
-               TMA: tl.constexpr = False):
+               TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
-    causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``T_COPY``:
+    causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``SCALE_POS``:
+    the scale is positive, so an unmasked block takes its rows' maxima of the raw products (the max
+    commutes with a positive scaling, to the rounding) and its exponent is one FMA, ``qk * c - m``:
+    one multiply a score fewer than scaling the scores first, on the FP32 units that the softmax
+    keeps busy beside the tensor cores. ``T_COPY``:
     K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``). ``TMA``: K and V
     tiles come by TMA from the 2-D descriptors ``k_desc``, ``v_desc`` (rows of the head dim), the
     head's first rows at ``k_base``, ``v_base`` (see ``attention._FWD_TMA``)."""
@@ -86,15 +90,23 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     if EDGE:
         s = _scores(tl.dot(q, kt, input_precision="ieee"), scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
                     MASK, CAUSAL)
+    elif SCALE_POS:
+        s = tl.dot(q, kt, input_precision="ieee")                                              # (raw)
     else:
         s = tl.dot(q, kt, input_precision="ieee") * (scale * LOG2E)
-    m_new = tl.maximum(m_i, tl.max(s, 1))
     if EDGE:
+        m_new = tl.maximum(m_i, tl.max(s, 1))
         # a row with no key yet keeps m = -inf: shift by 0 there so exp2 gives 0, not NaN
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-    else:
+        p = tl.exp2(s - m_safe[:, None])
+    elif SCALE_POS:
+        m_new = tl.maximum(m_i, tl.max(s, 1) * (scale * LOG2E))
         m_safe = m_new
-    p = tl.exp2(s - m_safe[:, None])
+        p = tl.exp2(s * (scale * LOG2E) - m_new[:, None])
+    else:
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_safe = m_new
+        p = tl.exp2(s - m_new[:, None])
     alpha = tl.exp2(m_i - m_safe)
     l_i = l_i * alpha + tl.sum(p, 1)
     if TMA:
@@ -134,9 +146,10 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
                      BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
-                     TMA: tl.constexpr = False):
+                     TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
-    # counted in rows; the head's first row is then b * s_kb + hk * s_kh
+    # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
+    # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -160,7 +173,7 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA)
+                                   TMA, SCALE_POS)
     for start_n in range(inner, hi, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N, k_ptr, v_ptr,

@@ -97,6 +97,12 @@ _FWD_TMA = [False]
 # H100; gpu_quick A/Bs each).
 _BWD_TMA = [False]
 _DQ_TMA = [False]
+# The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
+# then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
+# one FP32 multiply a score fewer (the FP32 units and exp2 bound FlashAttention-2's forward on Hopper
+# beside the tensor cores). Off until timed: on sm_90 (Triton 3.9) the default fp16 head-dim-64 tile
+# goes from 126 to 135 registers, 3 programs an SM instead of 4; gpu_quick A/Bs it.
+_RAW_MAX = [False]
 
 
 def _t_copy(dtype, reads):
@@ -299,7 +305,8 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
-           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=kd is not None, num_warps=warps, num_stages=stages)
+           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=kd is not None, SCALE_POS=_RAW_MAX[0] and scale > 0,
+           num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -528,7 +535,7 @@ def _specs():
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False):
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
         bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
@@ -539,13 +546,15 @@ def _specs():
             rows, names = (bm, ("q_ptr", "do_ptr")) if kind == "dkdv" else (bn, ("k_ptr", "v_ptr"))
             sig.update({n: f"tensordesc<{name}[{rows},{e}]>" for n in names})
             ce["TMA"] = True
+        if raw_max:                                 # the unmasked blocks' maxima before scaling (_RAW_MAX)
+            ce["SCALE_POS"] = True
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dt is D.float32 if dq is None else dq
             if ce["DQ"]:
                 sig["dq_ptr"] = "*fp32"                 # half types: into a float32 workspace
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
-                + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "")
+                + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -580,6 +589,9 @@ def _specs():
             add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
+    for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
+        for causal in (False, True):
+            add(_attn_fwd_kernel, "fwd", dt, e, causal, raw_max=True)
     for dt in (D.float16, D.bfloat16):                      # tiles by TMA (_FWD_TMA, _BWD_TMA)
         for e in (64, 128):
             for causal in (False, True):
@@ -637,7 +649,7 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        _DQ_TMA[0], tuple(_FORCE.items())
+        _DQ_TMA[0], _RAW_MAX[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
