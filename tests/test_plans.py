@@ -509,6 +509,11 @@ OTHERS = {   # other ops that opt in: inputs, then the call
     "mean over dims 0, 2": (lambda: (_t(3, 4, 5),), lambda x: x.mean((0, 2))),
     "sum of a long row (split)": (lambda: (_t(1 << 16),), lambda x: x.sum()),
     "relu's backward": (lambda: (_t(6, 5), _t(6, 5)), _relu_grad),
+    "where": (lambda: (_t(6, 5, dtype=ttorch.bool), _t(6, 5), _t(5)), lambda c, a, b: ttorch.where(c, a, b)),
+    "where with a scalar": (lambda: (_t(6, 5, dtype=ttorch.bool), _t(6, 5)), lambda c, a: ttorch.where(c, a, 0.0)),
+    "clamp": (lambda: (_t(6, 5),), lambda x: x.clamp(-1.0, 2.5)),
+    "lerp": (lambda: (_t(6, 5), _t(6, 5)), lambda a, b: a.lerp(b, 0.25)),
+    "addcmul": (lambda: (_t(6, 5), _t(6, 5), _t(6, 5)), lambda a, b, c: a.addcmul(b, c, value=0.5)),
     "cross-entropy mean": (lambda: (_t(2, 8), _t(8, dtype=ttorch.int64)),
                            lambda rows, t: ttorch.ops.cross_entropy._ce_mean_op(rows, t, ignore_index=-100, mean=True)),
     "cross-entropy backward": (lambda: (_t(2, 8), _t(8, 5), _t(2, 8), _t(8, dtype=ttorch.int64)),
@@ -691,6 +696,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
                                ttorch.ones(3, dtype=ttorch.int64, device="cuda").float())),
         "in place and out=": lambda: ttorch.mul(x.clone().mul_(0.5).add_(x), x, out=ttorch.empty_like(x)),
         "int scalars (baked)": lambda: flat((t.clone().add_(1), t * 3, t + 16)).float(),
+        "ternary": lambda: flat((ttorch.where(x > 0, x, w[0]), x.clamp(-0.5, 0.5), x.lerp(x * 2, 0.25),
+                                 x.addcmul(x, x, value=0.5), x.clone().clamp_(max=0.3))),
     }
     for name, f in cases.items():
         P.ENABLED[0] = False

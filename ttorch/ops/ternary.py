@@ -75,7 +75,8 @@ def ternary(name, fn, np_fn, backward=None, *, params=(), samples=None, dtypes=D
         return out
 
     op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=save, samples=samples, kernels=specs,
-            family="ternary", grad_name=grad_name, dtypes=dtypes)
+            family="ternary", grad_name=grad_name, dtypes=dtypes,
+            plan_state=tuple)       # one ew_launch: its arguments and tuning (scalars keyed by value; _plan.py)
     return op
 
 
