@@ -186,14 +186,13 @@ def test_an_int_scalar_of_an_integer_op_has_a_plan_per_value(gpu):
 
 def _into(gpu, f, out, calls=4):
     """Run ``f`` (writing ``out`` in place) ``calls`` times: each launches into ``out`` the kernel the
-    first did, with the same arguments; the version counter moves each time. The second call makes
-    the plan: it runs the call out of place once, recorded, then the plan into ``out``."""
+    first did, with the same arguments (the second call's launch recorded as the plan, the later ones
+    the plan's); the version counter moves each time."""
     for i in range(calls):
         gpu.log.clear()
         v = out._version
         assert f() is out and out._version == v + 1
-        assert len(gpu.log) == (2 if i == 1 else 1)
-        key, grid, args = gpu.log[-1]
+        ((key, grid, args),) = gpu.log
         if i == 0:
             first = (key, grid, args)
         assert (key, grid, args) == first and args[0] == out.data_ptr()
@@ -202,14 +201,55 @@ def _into(gpu, f, out, calls=4):
 def test_in_place_and_out_calls_run_the_out_of_place_plan_into_their_output(gpu):
     x, y, z = _t(3, 5), _t(3, 5), _t(3, 5)
     _into(gpu, lambda: x.add_(y), x)
-    assert gpu.planned == [True] * 3                    # the second call makes the plan, then writes x
+    assert gpu.planned == [True] * 2                    # the second call records its launch as the plan
     _into(gpu, lambda: ttorch.mul(x, y, out=z), z)
     _into(gpu, lambda: x.mul_(0.5), x)
     count = ttorch.zeros((), dtype=ttorch.int64, device="cuda")    # BatchNorm's num_batches_tracked
     _into(gpu, lambda: count.add_(1), count)
-    assert gpu.planned == [True] * 12
+    assert gpu.planned == [True] * 8
     x + y                                               # the same key out of place: the same plan
     assert gpu.planned[-1] is True
+
+
+def test_copies_into_a_contiguous_tensor_are_planned(gpu):
+    # copy_into (Tensor.copy_, and in-place ops computed out of place: relu_) runs a plan of the copy
+    # per (dtypes, shapes, source strides); into a strided or misaligned tensor it launches as usual
+    x, y, h = _t(3, 5), _t(3, 5), _t(5, 3, dtype=ttorch.float16)
+    _into(gpu, lambda: x.copy_(y), x)
+    _into(gpu, lambda: x.copy_(h.t()), x)               # a cast from a strided source
+    tail = _t(32)[16:]                                  # a view at an aligned offset
+    _into(gpu, lambda: tail.copy_(_t(4, 4).reshape(16)), tail)
+    assert gpu.planned == [True] * 6
+    gpu.planned.clear()
+    buf = _t(17)
+    for dst, src in ((x.t(), y.t()), (buf[1:], _t(16))):
+        for _ in range(3):
+            gpu.log.clear()
+            dst.copy_(src)
+            assert [args[0] for _, _, args in gpu.log] == [dst.data_ptr()]
+    assert True not in gpu.planned
+    for _ in range(3):                                  # relu_: relu's plan, then the copy's
+        gpu.log.clear()
+        x.relu_()
+        assert [args[0] for _, _, args in gpu.log][-1] == x.data_ptr()
+    assert gpu.planned[-2:] == [True, True]
+
+
+def test_fills_in_place_share_the_fills_plans(gpu):
+    # zero_() and fill_() (gradients zeroed in place) run the plan of zeros/full of that shape, value
+    # and dtype into the tensor; a plan recorded in place serves new tensors too
+    g, m = _t(3, 5), _t(7, dtype=ttorch.bool)
+    _into(gpu, lambda: g.zero_(), g)
+    _into(gpu, lambda: g.fill_(2.5), g)
+    _into(gpu, lambda: m.fill_(2), m)                   # a bool: True, stored as 1
+    assert gpu.log[0][2][1] == 1
+    assert gpu.planned == [True] * 6
+    gpu.log.clear()
+    g.zero_()
+    zero_launch = gpu.log[0]
+    gpu.log.clear()
+    z = ttorch.zeros(3, 5, device="cuda")               # the plan g.zero_() recorded
+    assert gpu.planned[-1] is True and gpu.log[0][:2] == zero_launch[:2] and gpu.log[0][2][0] == z.data_ptr()
 
 
 def test_an_output_unlike_the_plans_takes_the_usual_path(gpu):
@@ -698,6 +738,11 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
         "int scalars (baked)": lambda: flat((t.clone().add_(1), t * 3, t + 16)).float(),
         "ternary": lambda: flat((ttorch.where(x > 0, x, w[0]), x.clamp(-0.5, 0.5), x.lerp(x * 2, 0.25),
                                  x.addcmul(x, x, value=0.5), x.clone().clamp_(max=0.3))),
+        "copies": lambda: flat((x.clone().copy_(x.t().t() * 2), x.clone().relu_(), ttorch.empty_like(x).copy_(w[0]),
+                                ttorch.empty(64, 48, device="cuda", dtype=ttorch.float16).copy_(x).float())),
+        "fills in place": lambda: flat((x.clone().zero_(), x.clone().fill_(-1.25),
+                                        ttorch.empty(7, dtype=ttorch.bool, device="cuda").fill_(2).float(),
+                                        ttorch.empty(5, dtype=ttorch.int64, device="cuda").fill_(3.7).float())),
     }
     for name, f in cases.items():
         P.ENABLED[0] = False

@@ -20,7 +20,8 @@ from .. import _dtype as D, _profiling
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._op import Op, write_out, writes_into
-from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan
+from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan, \
+    _aligned
 from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, binary_samples, rng
 from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
@@ -226,8 +227,8 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             # cuda, nothing to record: the kernel writes ``out`` itself (``x.add_(y)``: one launch, not two),
             # through the out-of-place call's plan where there is one; a recording profiler sees it as the
             # op it is
-            if vals is None and out._stride is None and \
-                    planned(input, other, ta, tb, key, out_dtype, compute, out.device, out) is not None:
+            if vals is None and out._stride is None and _aligned(out) \
+                    and planned(input, other, ta, tb, key, out_dtype, compute, out.device, out) is not None:
                 out._bump_version()
                 return out
             kw = default_kw if vals is None else dict(zip(pnames, vals))
@@ -287,12 +288,14 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             see(plans, pk)
             return None
         attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
-        r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), (None if ia else 0, None if ib else 1),
-                            attrs)
-        plans[pk] = plan or _NO_PLAN
+        slots = (None if ia else 0, None if ib else 1)
         if into is None:
-            return r
-        return run_plan(plan, op, (input, other), device, into) if plan is not None else None
+            r, plan = make_plan(lambda: op(input, other, **attrs), (input, other), slots, attrs)
+        else:                           # the call into ``into``, recorded: its plan serves both kinds of call
+            r, plan = make_plan(lambda: op.cuda(input, other, into=into, **attrs), (input, other), slots, attrs,
+                                fresh=False)
+        plans[pk] = plan or _NO_PLAN
+        return r
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``ttorch.{name}(input, other{''.join(', ' + p for p in pnames)})``: elementwise with " \

@@ -143,11 +143,13 @@ class _Fill:
     backward = None     # what run_plan asks of an op: a new tensor records no autograd
 
 
-def _filled(shape, dtype, device, value):
-    """A new ``shape`` tensor of ``value``. On cuda the fill's launch is planned per key as a unary
-    op's is (``elementwise.Plan``): ``zeros``, ``ones`` and ``full`` in a training loop (an RNN's
-    zero state; autograd's root gradient, ``ones_like(loss)``) skip the fill's own layers (scalar
-    conversion, ``ew_launch``, the fast path's key). The value is baked into the plan."""
+def _filled(shape, dtype, device, value, into=None):
+    """A new ``shape`` tensor of ``value``, or ``into`` (a contiguous, aligned cuda tensor of that shape
+    and dtype) filled. On cuda the fill's launch is planned per key as a unary op's is
+    (``elementwise.Plan``): ``zeros``, ``ones`` and ``full`` in a training loop (an RNN's zero state;
+    autograd's root gradient, ``ones_like(loss)``) and ``zero_()``, ``fill_()`` (gradients zeroed in
+    place) skip the fill's own layers (scalar conversion, ``ew_launch``, the fast path's key). The
+    value is baked into the plan."""
     if device.type == "cuda":
         # (-0.0 == 0.0, and the two hash alike: the sign of a zero is part of the key)
         key = (shape, dtype, device, value, type(value), value == 0 and math.copysign(1.0, value) < 0)
@@ -157,15 +159,15 @@ def _filled(shape, dtype, device, value):
                 _plan.see(_FILLS, key)
         elif plan is _plan.SEEN:
             if _plan.plans_on():
-                t, plan = _ew.make_plan(lambda: fill_(Tensor._empty(shape, dtype, device), value), (),
-                                        (None, None, None), {})
+                t, plan = _ew.make_plan(lambda: fill_(Tensor._empty(shape, dtype, device) if into is None else into,
+                                                      value), (), (None, None, None), {}, fresh=into is None)
                 _FILLS[key] = plan or _plan.NO_PLAN
                 return t
         elif plan is not _plan.NO_PLAN:
-            t = _ew.run_plan(plan, _Fill, (), device)
+            t = _ew.run_plan(plan, _Fill, (), device, into)
             if t is not None:
                 return t
-    return fill_(Tensor._empty(shape, dtype, device), value)
+    return fill_(Tensor._empty(shape, dtype, device) if into is None else into, value)
 
 
 def fill_(t, value):

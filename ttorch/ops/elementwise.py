@@ -330,19 +330,21 @@ class Plan:
     __slots__ = ("out_shape", "out_dtype", "run", "head", "tail", "grid", "args", "slots", "bucket", "cfg", "attrs")
 
 
-def make_plan(call, operands, slots, attrs):
+def make_plan(call, operands, slots, attrs, fresh=True):
     """Run ``call()`` (the op's usual path; it returns the output) and plan its launch; returns
     (output, Plan or None). ``slots``: per kernel operand (a, b, c), where a call's value comes from:
     an index into ``operands``, or None (baked: a parameter, or no operand). ``attrs``: the op's
     keyword arguments, for autograd. Planned only where the call made exactly one launch, into its
-    output (fresh and contiguous), from these very operands."""
+    output (contiguous; and fresh, at offset 0, unless ``fresh`` is False: a call writing an existing
+    tensor, whose plan then runs ``into`` others, or into new tensors as well), from these very
+    operands."""
     _PLAN_NEXT[0] = _ASK
     try:
         out = call()
     finally:
         rec, _PLAN_NEXT[0] = _PLAN_NEXT[0], None
     if type(rec) is not tuple or type(out) is not Tensor or rec[2][0] is not out or out._stride is not None \
-            or out._offset or not plans_on():
+            or (out._offset and fresh) or not plans_on():
         return out, None
     for i, j in enumerate(slots):
         a, x = rec[2][1 + i], None if j is None else operands[j]
@@ -449,19 +451,55 @@ def _identity(x, p0, p1):
 
 
 def copy_into(dst, src):
-    """Write ``src`` (tensor broadcastable to ``dst``, or a scalar) into ``dst``, casting; no autograd."""
+    """Write ``src`` (tensor broadcastable to ``dst``, or a scalar) into ``dst``, casting; no autograd.
+    On cuda a tensor into a contiguous ``dst`` runs a plan of the copy per (dtypes, shapes, ``src``'s
+    strides), made by the second call of its key (see ``Plan``): in-place ops computed out of place
+    (``relu_``, ``clamp_``) and ``Tensor.copy_`` end here."""
     if dst.device.type == "cpu":
         np.copyto(dst._np, src._np if type(src) is Tensor else src, casting="unsafe")
-    else:
-        if type(src) is Tensor and src.device != dst.device:
-            from .movement import to_device
-            src = to_device(src, dst.device)
-        if type(src) is Tensor and src.dtype is dst.dtype and src._shape == dst._shape and _transpose(dst, src):
-            return dst
-        compute = src.dtype if type(src) is Tensor else dst.dtype
-        if compute is D.bool:
-            compute = D.int8
-        ew_launch(_identity, dst, [src], compute)
+        return dst
+    if type(src) is Tensor and src.device != dst.device:
+        from .movement import to_device
+        src = to_device(src, dst.device)
+    if type(src) is Tensor and dst._stride is None and _aligned(dst):
+        key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device)
+        plan = _COPIES.get(key)
+        if plan is not None and plan is not _plan.SEEN:
+            if plan is not _plan.NO_PLAN and run_plan(plan, _Copy, (src,), dst.device, dst) is not None:
+                return dst
+        elif plans_on():
+            if plan is None:                    # a key seen once is planned when it comes back
+                _plan.see(_COPIES, key)
+            else:                               # (the copy itself, recorded)
+                _, plan = make_plan(lambda: _copy(dst, src), (src,), (0,), {}, fresh=False)
+                _COPIES[key] = plan or _plan.NO_PLAN
+                return dst
+    return _copy(dst, src)
+
+
+def _aligned(t):
+    """Whether device tensor ``t`` starts at a 16-byte aligned address (as a planned output did); False
+    on the simulated device, which plans nothing."""
+    p = t._storage._p
+    return p is not None and not (p + t._offset * t.dtype.itemsize) & 15
+
+
+_COPIES = {}        # cuda: copy_into's plans (cleared with every op's, _plan.clear)
+_plan.OTHERS.append(_COPIES)
+
+
+class _Copy:
+    backward = None     # what run_plan asks of an op: a copy records no autograd
+
+
+def _copy(dst, src):
+    """copy_into's launch (cuda): by tiles where the copy transposes, else the elementwise kernel."""
+    if type(src) is Tensor and src.dtype is dst.dtype and src._shape == dst._shape and _transpose(dst, src):
+        return dst
+    compute = src.dtype if type(src) is Tensor else dst.dtype
+    if compute is D.bool:
+        compute = D.int8
+    ew_launch(_identity, dst, [src], compute)
     return dst
 
 

@@ -28,7 +28,9 @@ from .._tensor import Tensor, _numel, _contig_strides
 from ..cuda import _checks
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
-from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, ew_kernel_sig
+from .creation import _filled
+from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, ew_kernel_sig, \
+    _aligned
 from .gather import _count_bad, _INDEX_CHECK
 from .inplace import inplace_from
 from .movement import _upload, _to_device_np, to_device, _copy_specs
@@ -1089,6 +1091,8 @@ def _fill_cuda(x, v):
 def _fill_into(t, v):
     if isinstance(v, Tensor):
         return copy_into(t, v)
+    if t._stride is None and _aligned(t) and type(v) in (int, float, bool):     # planned (creation._filled)
+        return _filled(t._shape, t.dtype, t.device, bool(v) if t.dtype is D.bool else v, into=t)
     compute = t.dtype if t.dtype is not D.bool else D.int8
     return copy_into(t, scalar_operand(bool(v) if t.dtype is D.bool else v, compute, t.device))
 
