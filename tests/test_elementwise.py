@@ -424,6 +424,33 @@ def test_inplace_ops(device):
         T([1.0, 2.0], device).add_(T([[1.0], [2.0]], device))
 
 
+def test_inplace_ternary_ops_write_self(device):
+    # clamp_, lerp_, addcmul_, addcdiv_ and out= on cuda write their result into the tensor itself (one
+    # kernel, no copy back): against NumPy, with broadcast, aliased and scalar operands
+    r = np.random.default_rng(7)
+    a, b, c = (r.uniform(0.5, 2, size=s).astype(np.float32) for s in ((3, 5), (3, 5), (5,)))
+    cases = [
+        ("clamp_", lambda x: x.clamp_(0.8, 1.5), np.clip(a, 0.8, 1.5)),
+        ("clamp_ tensor bounds", lambda x: x.clamp_(T(c, device) * 0, T(c, device)), np.minimum(np.maximum(a, 0), c)),
+        ("clamp_ max only", lambda x: x.clamp_(max=1.1), np.minimum(a, 1.1)),
+        ("lerp_ broadcast", lambda x: x.lerp_(T(c, device), 0.25), a + 0.25 * (c - a)),
+        ("lerp_ of itself", lambda x: x.lerp_(x * 2, 0.75), a * 2 - a * 0.25),
+        ("addcmul_", lambda x: x.addcmul_(T(b, device), T(c, device), value=0.5), a + 0.5 * b * c),
+        ("addcdiv_", lambda x: x.addcdiv_(T(b, device), T(c, device), value=-2), a - 2 * b / c),
+        ("clamp out=", lambda x: ttorch.clamp(T(b, device), 0.9, 1.2, out=x), np.clip(b, 0.9, 1.2)),
+    ]
+    for name, f, want in cases:
+        x = T(a, device)
+        v = x._version
+        assert f(x) is x and x._version > v, name
+        np.testing.assert_allclose(x.cpu().numpy(), want, rtol=1e-6, atol=1e-6, err_msg=name)
+    i = T([1, 7], device)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        i.clamp_(0.5, 3.5)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        T([1.0, 2.0], device).lerp_(T([[1.0], [2.0]], device), 0.5)
+
+
 def test_inplace_autograd(device):
     w = T([1.0, 2.0], device, requires_grad=True)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):

@@ -79,7 +79,7 @@ def gpu(monkeypatch):
     planned = []
     real_run = E.run_plan
     monkeypatch.setattr(E, "run_plan", lambda *a: (lambda r: planned.append(r is not None) or r)(real_run(*a)))
-    for mod in ("binary", "unary"):
+    for mod in ("binary", "unary", "ternary"):
         monkeypatch.setattr(f"ttorch.ops.{mod}.run_plan", E.run_plan)
     yield types.SimpleNamespace(log=launches.log, planned=planned)
     P.clear()                                          # plans over the stand-in's launchers
@@ -233,6 +233,20 @@ def test_copies_into_a_contiguous_tensor_are_planned(gpu):
         x.relu_()
         assert [args[0] for _, _, args in gpu.log][-1] == x.data_ptr()
     assert gpu.planned[-2:] == [True, True]
+
+
+def test_ternary_ops_in_place_write_self_through_a_plan(gpu):
+    # clamp_, lerp_, addcmul_ and out=: one launch into the tensor, planned per operands, scalars and
+    # parameters (by value)
+    x, y, z = _t(3, 5), _t(3, 5), _t(3, 5)
+    _into(gpu, lambda: x.clamp_(0.0, 1.0), x)
+    _into(gpu, lambda: x.lerp_(y, 0.25), x)
+    _into(gpu, lambda: x.addcmul_(y, z, value=0.5), x)
+    _into(gpu, lambda: ttorch.clamp(y, -1.0, 1.0, out=z), z)
+    assert gpu.planned == [True] * 8
+    gpu.log.clear()
+    x.lerp_(y, 0.5)                                     # another weight: another key, launched as usual
+    assert gpu.planned == [True] * 8 and gpu.log[0][2][0] == x.data_ptr()
 
 
 def test_fills_in_place_share_the_fills_plans(gpu):
@@ -740,6 +754,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
                                  x.addcmul(x, x, value=0.5), x.clone().clamp_(max=0.3))),
         "copies": lambda: flat((x.clone().copy_(x.t().t() * 2), x.clone().relu_(), ttorch.empty_like(x).copy_(w[0]),
                                 ttorch.empty(64, 48, device="cuda", dtype=ttorch.float16).copy_(x).float())),
+        "ternary in place": lambda: flat((x.clone().clamp_(-0.5, 0.5), x.clone().lerp_(x * 2, 0.25),
+                                          x.clone().addcmul_(x, w[0], value=0.5), x.clone().addcdiv_(x, x.exp()))),
         "fills in place": lambda: flat((x.clone().zero_(), x.clone().fill_(-1.25),
                                         ttorch.empty(7, dtype=ttorch.bool, device="cuda").fill_(2).float(),
                                         ttorch.empty(5, dtype=ttorch.int64, device="cuda").fill_(3.7).float())),

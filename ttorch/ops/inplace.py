@@ -74,7 +74,7 @@ def make_inplace(fn, name):
     into = getattr(fn, "writes_into", False)
 
     def method(self, *args, **kwargs):
-        if into and args and self.is_cuda and fn(self, *args, out=self, _into=True, **kwargs) is not None:
+        if into and (args or kwargs) and self.is_cuda and fn(self, *args, out=self, _into=True, **kwargs) is not None:
             return self
         return inplace_from(self, fn(self, *args, **kwargs), name)
     method.__name__ = name

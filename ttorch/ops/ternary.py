@@ -9,8 +9,9 @@ import triton.language as tl
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from ._op import Op, write_out
-from .elementwise import ew_launch, broadcast_shapes, np_quiet, scalar_operand
+from . import _plan
+from ._op import Op, write_out, writes_into
+from .elementwise import ew_launch, broadcast_shapes, np_quiet, scalar_operand, make_plan, run_plan, _aligned
 from .samples import Sample, index, rng
 from .unary import param_specs, not_implemented, _div
 from .binary import binary, inexact, param, scaled, _true_div, _maximum, _minimum
@@ -58,14 +59,14 @@ def ternary(name, fn, np_fn, backward=None, *, params=(), samples=None, dtypes=D
         r = np.asarray(np_quiet(np_fn, a, b, c, *pv.values()))
         return r if r.dtype == out_dtype.np else r.astype(out_dtype.np)
 
-    def cuda(a, b, c, *, out_dtype, compute, **pv):
+    def cuda(a, b, c, *, out_dtype, compute, into=None, **pv):
         shape = _operands(name, (a, b, c))
         dev = next(x.device for x in (a, b, c) if type(x) is Tensor)
         p0 = param(next(iter(pv.values())), compute) if pv else 0
         if pv and inexact(p0, compute):
             (a, b, c), p0 = prescale(a, b, c, p0, compute, dev), 1.0
         opnds = [x if type(x) is Tensor else scalar_operand(x, compute, dev) for x in (a, b, c)]
-        return ew_launch(fn, Tensor._empty(shape, out_dtype, dev), opnds, compute, p0, 0)
+        return ew_launch(fn, Tensor._empty(shape, out_dtype, dev) if into is None else into, opnds, compute, p0, 0)
 
     def specs():
         out = param_specs(fn, 3, spec_dtypes, scalar=(), compute=_compute)
@@ -80,12 +81,52 @@ def ternary(name, fn, np_fn, backward=None, *, params=(), samples=None, dtypes=D
     return op
 
 
-def _call(op, name, a, b, c, out_dtype, out=None, **params):
+def _call(op, name, a, b, c, out_dtype, out=None, _into=False, **params):
     if all(type(x) is not Tensor for x in (a, b, c)):
         raise TypeError(f"{name}(): expected at least one Tensor argument")
     _operands(name, (a, b, c))
-    r = op(a, b, c, out_dtype=out_dtype, compute=_compute(out_dtype), **params)
+    compute = _compute(out_dtype)
+    if out is not None and out.device.type == "cuda" and writes_into(out, a, b, c, out_dtype):
+        # cuda, nothing to record: the kernel writes ``out`` itself (``x.clamp_(0, 1)``: one launch, not a
+        # launch and a copy back), through a plan where there is one
+        if _planned_into(op, (a, b, c), out_dtype, compute, params, out) is None:
+            op.cuda(a, b, c, out_dtype=out_dtype, compute=compute, into=out, **params)
+        out._bump_version()
+        return out
+    if _into:
+        return None
+    r = op(a, b, c, out_dtype=out_dtype, compute=compute, **params)
     return r if out is None else write_out(out, r, name)
+
+
+_INTO = {}          # cuda: the plans of ternary ops writing into a tensor (cleared with every op's)
+_plan.OTHERS.append(_INTO)
+
+
+def _planned_into(op, operands, out_dtype, compute, params, out):
+    """``op`` into ``out`` (contiguous, 16-byte aligned) through a plan of its launch per operand
+    dtypes, shapes and strides, scalars and parameters by value (baked), made by the second call of
+    its key from the call itself (``elementwise.make_plan``); None where the caller launches as usual."""
+    if out._stride is not None or not _aligned(out):
+        return None
+    try:
+        key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x) for x in operands]),
+               out_dtype, out._shape, tuple(params.items()), out.device)
+        plan = _INTO.get(key)
+    except TypeError:                   # an unhashable parameter
+        return None
+    if plan is not None and plan is not _plan.SEEN:
+        return run_plan(plan, op, operands, out.device, out) if plan is not _plan.NO_PLAN else None
+    if not _plan.plans_on():
+        return None
+    if plan is None:                    # a key seen once is planned when it comes back
+        _plan.see(_INTO, key)
+        return None
+    attrs = dict(out_dtype=out_dtype, compute=compute, **params)
+    r, plan = make_plan(lambda: op.cuda(*operands, into=out, **attrs), operands,
+                        tuple(i if type(x) is Tensor else None for i, x in enumerate(operands)), attrs, fresh=False)
+    _INTO[key] = plan or _plan.NO_PLAN
+    return r
 
 
 def _samples3(name, domains, scalars=(), kwargs=(), grad=True):
@@ -193,7 +234,7 @@ _clamp_max = binary("clamp_max", _minimum, np.minimum, _clamp1_bw(lambda x, b: x
                     public=False)
 
 
-def clamp(input, min=None, max=None, *, out=None):
+def clamp(input, min=None, max=None, *, out=None, _into=False):
     """``ttorch.clamp(input, min=None, max=None)``: ``min(max(input, min), max)`` elementwise.
 
     Bounds are Python scalars or tensors (broadcast with ``input``); the result has the promoted
@@ -210,20 +251,20 @@ def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if max is None:
-        return _clamp_min(input, min, out=out)
+        return _clamp_min(input, min, out=out, _into=_into)
     if min is None:
-        return _clamp_max(input, max, out=out)
-    return _call(_clamp, "clamp", input, min, max, _promote(input, min, max), out)
+        return _clamp_max(input, max, out=out, _into=_into)
+    return _call(_clamp, "clamp", input, min, max, _promote(input, min, max), out, _into)
 
 
-def clamp_min(input, min, *, out=None):
+def clamp_min(input, min, *, out=None, _into=False):
     """``ttorch.clamp_min(input, min)``: ``clamp(input, min=min)``."""
-    return _clamp_min(input, min, out=out)
+    return _clamp_min(input, min, out=out, _into=_into)
 
 
-def clamp_max(input, max, *, out=None):
+def clamp_max(input, max, *, out=None, _into=False):
     """``ttorch.clamp_max(input, max)``: ``clamp(input, max=max)``."""
-    return _clamp_max(input, max, out=out)
+    return _clamp_max(input, max, out=out, _into=_into)
 
 
 clamp.op = _clamp
@@ -258,7 +299,7 @@ def _meta_name(d):  # c10's TypeMeta names, which lerp's message prints
             "int64": "long int", "int32": "int", "bool": "bool"}.get(d.name, d.name)
 
 
-def lerp(input, end, weight, *, out=None):
+def lerp(input, end, weight, *, out=None, _into=False):
     """``ttorch.lerp(input, end, weight)``: ``input + weight * (end - input)``; ``weight`` is a
     scalar or a tensor. ``input``, ``end`` (and a tensor ``weight``) must share one float dtype."""
     for nm, t in (("end", end), ("weight", weight)):
@@ -268,7 +309,7 @@ def lerp(input, end, weight, *, out=None):
     if not input.dtype.is_floating_point:
         raise not_implemented("lerp_kernel_scalar" if type(weight) is not Tensor else "lerp_kernel_tensor",
                               input.dtype, input.device)
-    return _call(_lerp, "lerp", input, end, weight, input.dtype, out)
+    return _call(_lerp, "lerp", input, end, weight, input.dtype, out, _into)
 
 
 lerp.op = _lerp
@@ -325,13 +366,13 @@ _addcdiv = ternary("addcdiv", _addcdiv_fn, lambda x, a, b, v: x + v * (a / b), _
                    samples=lambda: _samples3("addcdiv", [(-2, 2), (-2, 2), (0.5, 2)], kwargs=[{"value": 0.1}]))
 
 
-def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+def addcmul(input, tensor1, tensor2, *, value=1, out=None, _into=False):
     """``ttorch.addcmul(input, tensor1, tensor2, *, value=1)``: ``input + value * tensor1 * tensor2``."""
     dt = _promote(input, tensor1, tensor2)
-    return _call(_addcmul, "addcmul", input, tensor1, tensor2, dt, out, value=value)
+    return _call(_addcmul, "addcmul", input, tensor1, tensor2, dt, out, _into, value=value)
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None, _into=False):
     """``ttorch.addcdiv(input, tensor1, tensor2, *, value=1)``: ``input + value * tensor1 / tensor2``."""
     dt = _promote(input, tensor1, tensor2)
     if not dt.is_floating_point:
@@ -341,11 +382,14 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
                            "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
                            "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
                            "for all dtypes.")
-    return _call(_addcdiv, "addcdiv", input, tensor1, tensor2, dt, out, value=value)
+    return _call(_addcdiv, "addcdiv", input, tensor1, tensor2, dt, out, _into, value=value)
 
 
 addcmul.op, addcdiv.op = _addcmul, _addcdiv
 _addcmul.public, _addcdiv.public = addcmul, addcdiv
+# ``f(x, ..., out=x, _into=True)`` writes x itself where it can (see ``inplace.make_inplace``)
+for _f in (clamp, clamp_min, clamp_max, lerp, addcmul, addcdiv):
+    _f.writes_into = True
 
 clip = clamp
 __all__ = ["where", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "addcmul", "addcdiv"]
