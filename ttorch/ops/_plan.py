@@ -178,12 +178,10 @@ def _record(op, inputs, attrs):
         slots = []
         for i, a in enumerate(args):
             if type(a) is Tensor:
-                if vals[i] & 15:
-                    return out, None
                 base = bases.get(id(a._storage))
                 if base is None and id(a._storage) in checks:
-                    if id(a._storage) in allocated:     # made by this call: its zero fill is no part of a replay
-                        return out, None
+                    if id(a._storage) in allocated or vals[i] & 15:     # made by this call: its zero fill is
+                        return out, None                                # no part of a replay
                     plan.arms = True
                     continue
                 if base is None:
@@ -191,7 +189,13 @@ def _record(op, inputs, attrs):
                         return out, None                    # flags, a cache): not something to allocate anew
                     base = bases[id(a._storage)] = (len(inputs) + len(inter), 0)
                     inter.append(a._storage.nbytes_)
-                slots.append((i, base[0], a._offset * a.dtype.itemsize - base[1]))
+                delta = a._offset * a.dtype.itemsize - base[1]
+                # the slot's own address (an input's, aligned at every replay; an allocation's start) must be
+                # 16-byte aligned; a view at a fixed distance from it then has the alignment it was recorded
+                # with at every replay (cat's and stack's slices of the output), as its kernel was compiled for
+                if (vals[i] - delta) & 15:
+                    return out, None
+                slots.append((i, base[0], delta))
             elif type(a) is _launch._TensorDescriptor:
                 return out, None
         run, head, tail = hit

@@ -559,8 +559,16 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 for _op, _fn in ((_flip, flip), (_roll, roll)):
     _op.public = _fn
+def _copy_plan_state():
+    return _ew._T_MIN, _ew._T_BLOCK
+
+
 for _op in (_cat, _stack, _flip, _roll, _repeat):
     _op.dtypes = (D.float32, D.bfloat16, D.float64, D.int64, D.bool)
+    # copies into views of one output, decided by the inputs' metadata and arguments: planned (_plan.py),
+    # the copy rules' thresholds their state (cat of two (256, 1024) float32 along dim 1 made two
+    # unplanned strided copies a call)
+    _op.plan_state = _copy_plan_state
 
 __all__ = ["clone", "cat", "concat", "concatenate", "stack", "hstack", "vstack", "row_stack", "dstack", "flip",
            "fliplr", "flipud", "roll", "tile", "repeat_interleave"]
