@@ -176,9 +176,9 @@ def _ab_checks(timer, small=False):
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
     the cross-entropy forward's and backward's loops plain or pipelined (cross_entropy._LOOP_STAGES,
-    _BWD_STAGES), a full sum's (reduction._SPLIT_STAGES) and layer_norm's backward (a tuned STAGES); AdamW's many-tensor update with 16-byte
-    or 4-byte accesses (optim._update._VECTOR); an input gradient with 768 columns, its A read
-    row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
+    _BWD_STAGES), a full sum's (reduction._SPLIT_STAGES) and layer_norm's backward (a tuned STAGES);
+    AdamW's many-tensor update with 16-byte or 4-byte accesses (optim._update._VECTOR); an input
+    gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
     d = 16 if small else 1
     import ttorch.nn.functional as F

@@ -110,8 +110,8 @@ def _planned_into(op, operands, out_dtype, compute, params, out):
     if out._stride is not None or not _aligned(out):
         return None
     try:
-        key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x) for x in operands]),
-               out_dtype, out._shape, tuple(params.items()), out.device)
+        key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x)
+                               for x in operands]), out_dtype, out._shape, tuple(params.items()), out.device)
         plan = _INTO.get(key)
     except TypeError:                   # an unhashable parameter
         return None
