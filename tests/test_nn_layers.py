@@ -209,6 +209,30 @@ def test_dropout_grad_uses_mask():
     np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device")
+@pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float16, ttorch.bfloat16])
+def test_fused_cuda_dropout_matches_the_composite(monkeypatch, dtype):
+    # on cuda F.dropout is one kernel (mask, 1 / (1 - p), product): the same output, gradient and
+    # generator state afterwards as the three-launch composite, bit for bit
+    import sys
+    lin = sys.modules["ttorch.nn.functional.linear"]
+    r = np.random.default_rng(4)
+    x = ttorch.tensor(r.standard_normal((37, 29)), dtype=dtype, device="cuda", requires_grad=True)
+    g = ttorch.tensor(r.standard_normal((37, 29)), dtype=dtype, device="cuda")
+    got = []
+    for fused in (True, False):
+        monkeypatch.setattr(lin, "_FUSED_DTYPES", lin._FUSED_DTYPES if fused else ())
+        ttorch.manual_seed(3)
+        y = F.dropout(x, 0.3)
+        assert y.grad_fn.name() == ("NativeDropoutBackward0" if fused else "MulBackward0")
+        y.backward(g)
+        got.append([t.detach().float().cpu().numpy() for t in (y, x.grad, ttorch.rand(5, device="cuda"))])
+        x.grad = None
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)
+    assert 0.2 < (got[0][0] == 0).mean() < 0.4
+
+
 def test_feature_dropout(device):
     x = ttorch.ones(20, 30, 3, 2, device=device)
     y = F.dropout2d(x, 0.5).cpu().numpy()

@@ -87,6 +87,46 @@ def _dist_kernel(out_ptr, p_ptr, n, seed, offset, a_hi, a_lo, b_hi, b_lo, DIST: 
 
 
 @triton.jit
+def _dropout_kernel(x_ptr, y_ptr, noise_ptr, n, seed, offset, a_hi, a_lo, q, BLOCK: tl.constexpr):
+    """F.dropout's mask and product in one pass over ``x``: the Bernoulli(a) draw ``bernoulli_`` makes
+    (the same Philox counters and bits: the same mask), ``noise = keep / q`` in the input's dtype as
+    ``div_`` makes it, and ``y = x * noise`` as ``mul`` does (``a`` = 1 - p as an fp32 pair, ``q`` =
+    1 - p as an fp32 argument). ``noise`` is kept for the backward, ``g * noise``."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    r0, r1, r2, r3 = tl.randint4x(seed, offset + offs)
+    keep = _uniform01(r0, r1, 24) < a_hi.to(tl.float32) + a_lo.to(tl.float32)
+    one = tl.full([BLOCK], 1.0, tl.float32)
+    noise = tl.where(keep, tl.div_rn(one, q + tl.zeros([BLOCK], tl.float32)), 0.0).to(noise_ptr.dtype.element_ty)
+    x = tl.load(x_ptr + offs, mask=mask, other=0)
+    tl.store(noise_ptr + offs, noise, mask=mask)
+    tl.store(y_ptr + offs, (x.to(tl.float32) * noise.to(tl.float32)).to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def dropout_cuda(x, p, gen):
+    """``(x * noise, noise)`` for F.dropout on cuda in one launch, where ``noise`` is what
+    ``x.new_empty(x.shape).bernoulli_(1 - p).div_(1 - p)`` makes from the same generator state (and
+    ``gen`` advances as it would); ``x`` contiguous, float32/float16/bfloat16. No autograd."""
+    y = Tensor._empty(x._shape, x.dtype, x.device)
+    noise = Tensor._empty(x._shape, x.dtype, x.device)
+    n = x.numel()
+    if n:
+        seed, off = gen.philox(n)
+        block = _block(n)
+        launch(_dropout_kernel, (cdiv(n, block),), x, y, noise, n, seed, off, *_split(1 - p), float(1 - p),
+               BLOCK=block)
+    return y, noise
+
+
+def _dropout_specs():
+    from ._aot import KernelSpec, ptr
+    return [KernelSpec(_dropout_kernel, {"x_ptr": ptr(dt), "y_ptr": ptr(dt), "noise_ptr": ptr(dt), "n": "i32",
+                                         "seed": "i64", "offset": "i64", "a_hi": "fp32", "a_lo": "fp32", "q": "fp32"},
+                       {"BLOCK": 1024}, label=f"dropout {dt}", divisible=("x_ptr", "y_ptr", "noise_ptr", "n"))
+            for dt in (D.float32, D.float16, D.bfloat16)]
+
+
+@triton.jit
 def _randint_kernel(out_ptr, n, seed, offset, lo, span, WIDE: tl.constexpr, BLOCK: tl.constexpr):
     """``lo + r % span``; ``span`` holds the bits of an unsigned count, 0 meaning 2**64."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -332,7 +372,8 @@ def _randint_cuda_any(t, *, lo, hi, gen):
 
 # The fills write into the tensor they are given (the cpu functions into its NumPy array, in
 # place) and return it; no input to differentiate, so no backward.
-_fill_op = Op("rand", cpu=_fill_cpu, cuda=_fill_cuda_any, kernels=_dist_specs, family="random",
+_fill_op = Op("rand", cpu=_fill_cpu, cuda=_fill_cuda_any, kernels=lambda: _dist_specs() + _dropout_specs(),
+              family="random",
               doc="fill a tensor in place from a distribution (uniform, normal, bernoulli, exponential...)")
 _randint_op = Op("randint", cpu=_randint_cpu, cuda=_randint_cuda_any, kernels=_randint_specs, family="random",
                  doc="fill a tensor in place with integers on [lo, hi)")

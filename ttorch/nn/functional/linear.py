@@ -7,7 +7,7 @@ come from ttorch's generator (Philox on cuda), so ``ttorch.manual_seed`` makes t
 import math
 
 
-from ... import ops as _ops
+from ... import _dtype as _dt, ops as _ops
 from ...ops import linear as _linear
 from ...ops.gather import rows_add as _rows_add
 from ...autograd import no_grad
@@ -93,11 +93,33 @@ def bilinear(input1, input2, weight, bias=None):
 
 # ---------------------------------------------------------------------------------------- dropout
 _SELU_ALPHA = 1.7580993408473766  # -scale * alpha of SELU: the value a dropped unit takes
+_FUSED_DTYPES = (_dt.float32, _dt.float16, _dt.bfloat16)   # float64 keeps the composite (its 1 / (1 - p) in fp64)
 
 
 def _check_p(p):
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+class _FusedDropout(Function):
+    """Dropout on cuda in one kernel (``ops.random.dropout_cuda``): the mask, ``noise = mask / (1 - p)``
+    and ``input * noise`` that the composite below makes in three launches, with the same values from
+    the same generator state. The backward multiplies by the saved noise, as the composite's does."""
+
+    @staticmethod
+    def forward(ctx, input, p):
+        gen = _ops.random._gen(input.device, None, "bernoulli_")
+        y, noise = _ops.random.dropout_cuda(input.contiguous(), p, gen)
+        ctx.save_for_backward(noise)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (noise,) = ctx.saved_tensors
+        return g * noise, None
+
+
+_FusedDropout._backward_cls.__name__ = "NativeDropoutBackward0"     # PyTorch's node name for cuda dropout
 
 
 def _dropout(input, p, training, inplace, feature=False, alpha=False):
@@ -107,6 +129,8 @@ def _dropout(input, p, training, inplace, feature=False, alpha=False):
         return input
     if p == 1:
         return input.mul_(0) if inplace else input * 0
+    if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES:
+        return _FusedDropout.apply(input, float(p))
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
     with no_grad():
         noise = input.new_empty(shape).bernoulli_(1 - p)
