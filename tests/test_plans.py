@@ -220,14 +220,7 @@ def test_copies_into_a_contiguous_tensor_are_planned(gpu):
     tail = _t(32)[16:]                                  # a view at an aligned offset
     _into(gpu, lambda: tail.copy_(_t(4, 4).reshape(16)), tail)
     assert gpu.planned == [True] * 6
-    gpu.planned.clear()
-    buf = _t(17)
-    for dst, src in ((x.t(), y.t()), (buf[1:], _t(16))):
-        for _ in range(3):
-            gpu.log.clear()
-            dst.copy_(src)
-            assert [args[0] for _, _, args in gpu.log] == [dst.data_ptr()]
-    assert True not in gpu.planned
+    _unlike_outputs_take_the_usual_path(gpu, lambda dst, src: dst.copy_(src))
     for _ in range(3):                                  # relu_: relu's plan, then the copy's
         gpu.log.clear()
         x.relu_()
@@ -266,20 +259,23 @@ def test_fills_in_place_share_the_fills_plans(gpu):
     assert gpu.planned[-1] is True and gpu.log[0][:2] == zero_launch[:2] and gpu.log[0][2][0] == z.data_ptr()
 
 
-def test_an_output_unlike_the_plans_takes_the_usual_path(gpu):
-    # in place into a transposed view (strided) or at an address not 16-byte aligned: the kernel the
-    # plan recorded writes contiguous, aligned output, so these launch as usual
-    x, y = _t(4, 4), _t(4, 4)
-    for _ in range(3):
-        x + y                                           # (the out-of-place plan exists)
+def _unlike_outputs_take_the_usual_path(gpu, write):
+    """``write(dst, src)`` into a transposed view (strided) and into a view at an address not 16-byte
+    aligned: a plan's kernel writes contiguous, aligned output, so these launch as usual, into dst."""
     gpu.planned.clear()
     buf = _t(17)
-    for out, other in ((x.t(), y.t()), (buf[1:], _t(16))):
+    for dst, src in ((_t(4, 4).t(), _t(4, 4).t()), (buf[1:], _t(16))):
         for _ in range(3):
             gpu.log.clear()
-            out.add_(other)
-            assert any(args[0] == out.data_ptr() for _, _, args in gpu.log)
+            write(dst, src)
+            assert any(args[0] == dst.data_ptr() for _, _, args in gpu.log)
     assert True not in gpu.planned
+
+
+def test_an_output_unlike_the_plans_takes_the_usual_path(gpu):
+    for _ in range(3):
+        _t(4, 4) + _t(4, 4)                             # (the out-of-place plan exists)
+    _unlike_outputs_take_the_usual_path(gpu, lambda out, other: out.add_(other))
 
 
 FILLS = {
