@@ -517,3 +517,21 @@ def test_basic_keys_property(data, shape):
     b = a.copy()
     b[key] = -1.0
     np.testing.assert_array_equal(x.numpy(), b)
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device")
+def test_index_kernels_upload_their_sizes_once(monkeypatch):
+    # the gather/scatter kernel's sizes and strides go up once per (values, device), not every call
+    from ttorch.ops import indexing
+    uploads = []
+    real = indexing._upload
+    monkeypatch.setattr(indexing, "_upload", lambda a, d: uploads.append(tuple(np.ravel(a).tolist())) or real(a, d))
+    monkeypatch.setattr(indexing, "_CONSTANTS", {})
+    x = ttorch.arange(24.0, device="cuda").reshape(4, 6)
+    for rows in ([3, 0], [1, 1], [2, 3]):
+        idx = ttorch.tensor(rows, device="cuda")
+        np.testing.assert_array_equal(x[idx].cpu().numpy(), np.arange(24.0).reshape(4, 6)[rows])
+    x[ttorch.tensor([0, 2], device="cuda")] = ttorch.zeros(2, 6, device="cuda")
+    assert uploads == [(4, 6)] and x.cpu().numpy()[[0, 2]].sum() == 0
+    x.t()[ttorch.tensor([5], device="cuda")]                 # other strides: their own upload
+    assert uploads == [(4, 6), (6, 1)]

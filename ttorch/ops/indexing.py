@@ -347,6 +347,22 @@ def _flat_stride(sizes, strides):
     return dims[-1][1] if dims else 0
 
 
+_CONSTANTS = {}
+
+
+def _constants(values, device):
+    """A tuple of ints (a kernel's sizes and strides) as an int64 tensor on ``device``, uploaded once per
+    (values, device) and kept: the kernels only read it, and a model indexes with the same shapes every
+    step, where an upload each call was a staged host-to-device copy and its driver calls."""
+    key = (values, device)
+    t = _CONSTANTS.get(key)
+    if t is None:
+        if len(_CONSTANTS) > 256:       # (freed blocks are reused in stream order, after the kernels before)
+            _CONSTANTS.clear()
+        t = _CONSTANTS[key] = _upload(np.array(values, np.int64), device)
+    return t
+
+
 def _move(x, idx, pos, dense, mode):
     """Move elements between ``x`` at index tensors ``idx`` (dims ``pos``) and ``dense``, which has
     the index result's shape: gather into ``dense``, or put / accumulate ``dense`` into ``x``."""
@@ -370,7 +386,7 @@ def _move(x, idx, pos, dense, mode):
         for j, i in enumerate(idx):
             copy_into(rows._view(bshape, _contig_strides(bshape), j * n_b), i)
     xs, ds = x.stride(), dense.stride()
-    meta = _upload(np.array([x._shape[p] for p in pos] + [xs[p] for p in pos], np.int64), x.device)
+    meta = _constants(tuple([x._shape[p] for p in pos] + [xs[p] for p in pos]), x.device)
     sizes, (xr, dr) = _collapse([x._shape[d] for d in rest], [[xs[d] for d in rest], [ds[d] for d in rdims]])
     _launch_move(x, dense, rows, meta, n_b, db, sizes, xr, dr, k, mode)
 
@@ -716,7 +732,7 @@ def _nonzero_cuda(x):
     total = int(_to_device_np(counts._view((1,), (1,), nblk))[0])  # the host sync PyTorch has too
     out = Tensor._empty((total, nd), D.int64, x.device)
     if total and nd:
-        shape = _upload(np.array(x._shape, np.int64), x.device)
+        shape = _constants(x._shape, x.device)
         launch(_nz_write_kernel, (nblk,), x, counts, out, shape, n, NDIM=nd, BLOCK=_NZ_BLOCK)
     return out
 
