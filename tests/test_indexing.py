@@ -535,3 +535,9 @@ def test_index_kernels_upload_their_sizes_once(monkeypatch):
     assert uploads == [(4, 6)] and x.cpu().numpy()[[0, 2]].sum() == 0
     x.t()[ttorch.tensor([5], device="cuda")]                 # other strides: their own upload
     assert uploads == [(4, 6), (6, 1)]
+    for v in (7.0, 7.5):                                      # a scalar value: a fill, no upload
+        x[ttorch.tensor([1], device="cuda")] = v
+        assert x.cpu().numpy()[1].tolist() == [v] * 6
+    b = ttorch.zeros(4, dtype=ttorch.bool, device="cuda")
+    b[ttorch.tensor([2], device="cuda")] = True
+    assert uploads == [(4, 6), (6, 1), (4, 1)] and b.cpu().numpy().tolist() == [False, False, True, False]

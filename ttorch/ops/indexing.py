@@ -648,7 +648,11 @@ def _scalar_tensor(value, dtype, device):
     else:
         a = np.array(float(value))
     a = a.astype(dtype.np)
-    return Tensor._wrap_np(a, dtype) if device.type == "cpu" else _upload(a, device)
+    if device.type == "cpu":
+        return Tensor._wrap_np(a, dtype)
+    if dtype in (D.float32, D.int64, D.int32, D.bool):      # the value exact as a kernel argument: a planned
+        return _filled((), dtype, device, a.item())          # fill (creation._filled), not an upload per call
+    return _upload(a, device)
 
 
 def __setitem__(self, key, value):
