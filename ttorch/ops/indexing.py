@@ -880,7 +880,8 @@ def masked_fill(input, mask, value):
 
 _masked_fill = Op("masked_fill", cpu=_masked_fill_cpu, cuda=_masked_fill_cuda, backward=_masked_fill_bw, save=(1,),
                   samples=_masked_fill_samples, kernels=_masked_fill_specs, family="indexing", public=masked_fill,
-                  dtypes=(D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool))
+                  dtypes=(D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool),
+                  plan_state=tuple)     # one ew_launch: its arguments (the value by value) and tuning (_plan.py)
 
 
 def _inplace_mask(self, mask, name):
