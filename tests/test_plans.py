@@ -259,6 +259,21 @@ def test_fills_in_place_share_the_fills_plans(gpu):
     assert gpu.planned[-1] is True and gpu.log[0][:2] == zero_launch[:2] and gpu.log[0][2][0] == z.data_ptr()
 
 
+def test_a_copy_plan_is_keyed_by_the_transposing_copy_thresholds(gpu, monkeypatch):
+    # a transposing copy goes by tiles (no plan); with the tiles' threshold raised (gpu_quick's A/B) it
+    # takes the elementwise kernel, planned; lowered again, it goes by tiles again, not by that plan
+    dst, src = _t(32, 32), _t(32, 32).t()
+    names = []
+    for t_min in (E._T_MIN, 1 << 62, E._T_MIN):
+        monkeypatch.setattr(E, "_T_MIN", t_min)
+        for _ in range(3):
+            gpu.log.clear()
+            dst.copy_(src)
+            names.append(gpu.log[-1][0][0].fn.__name__)
+    assert names == ["_transpose_kernel"] * 3 + ["_ew_kernel"] * 3 + ["_transpose_kernel"] * 3
+    assert gpu.planned == [True]
+
+
 def _unlike_outputs_take_the_usual_path(gpu, write):
     """``write(dst, src)`` into a transposed view (strided) and into a view at an address not 16-byte
     aligned: a plan's kernel writes contiguous, aligned output, so these launch as usual, into dst."""

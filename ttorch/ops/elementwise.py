@@ -453,8 +453,8 @@ def _identity(x, p0, p1):
 def copy_into(dst, src):
     """Write ``src`` (tensor broadcastable to ``dst``, or a scalar) into ``dst``, casting; no autograd.
     On cuda a tensor into a contiguous ``dst`` runs a plan of the copy per (dtypes, shapes, ``src``'s
-    strides), made by the second call of its key (see ``Plan``): in-place ops computed out of place
-    (``relu_``, ``clamp_``) and ``Tensor.copy_`` end here."""
+    strides, the transposing copy's thresholds), made by the second call of its key (see ``Plan``):
+    in-place ops computed out of place (``relu_``) and ``Tensor.copy_`` end here."""
     if dst.device.type == "cpu":
         np.copyto(dst._np, src._np if type(src) is Tensor else src, casting="unsafe")
         return dst
@@ -462,7 +462,7 @@ def copy_into(dst, src):
         from .movement import to_device
         src = to_device(src, dst.device)
     if type(src) is Tensor and dst._stride is None and _aligned(dst):
-        key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device)
+        key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device, _T_MIN, _T_BLOCK)
         plan = _COPIES.get(key)
         if plan is not None and plan is not _plan.SEEN:
             if plan is not _plan.NO_PLAN and run_plan(plan, _Copy, (src,), dst.device, dst) is not None:
