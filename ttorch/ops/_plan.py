@@ -25,7 +25,9 @@ share memory at the same distances, and another pattern records a plan of its ow
 
 Unary and binary ops have a faster plan of their own (``elementwise.run_plan``): one launch, the
 scalar operands in known places; ``zeros``, ``ones`` and ``full`` on cuda plan their fill the same way
-(``creation._filled``: the value baked in, a plan per value).
+(``creation._filled``: the value baked in, a plan per value), and copies (``elementwise.copy_into``),
+fills and ternary ops writing into an existing tensor run such a plan ``into`` it (``find`` is the
+protocol they share).
 """
 import os
 import threading
@@ -80,7 +82,7 @@ def clear():
         plans.clear()
 
 
-OTHERS = []     # plan tables outside the ops' (creation's fills), cleared with them
+OTHERS = []     # plan tables outside the ops' (fills, copies, ternary ops into a tensor), cleared with them
 
 
 def see(plans, key):
@@ -88,6 +90,21 @@ def see(plans, key):
     if len(plans) >= _MAX_KEYS:
         plans.clear()
     plans[key] = SEEN
+
+
+def find(plans, key):
+    """The one-launch plans' protocol (``elementwise.Plan``) over ``plans``, a table of one kind of call:
+    the key's plan, to run; SEEN when this call, the key's second, is to record it (the caller then
+    stores ``plan or NO_PLAN``); None where the call takes its usual path (the key's first call, which
+    this marks seen; a key that can't be planned; plans off)."""
+    plan = plans.get(key)
+    if plan is not None and plan is not SEEN:
+        return None if plan is NO_PLAN else plan
+    if not plans_on():
+        return None
+    if plan is None:
+        see(plans, key)
+    return plan
 
 
 class Plan:

@@ -22,7 +22,7 @@ from ..autograd import grad_mode
 from ._op import Op, write_out, writes_into
 from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan, \
     _aligned
-from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
+from ._plan import find, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, binary_samples, rng
 from .unary import not_implemented, param_specs, _c, _div, _sqrt, _zeros, _where
 
@@ -279,14 +279,9 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         ib = not tb and type(other) in (int, bool) and not compute.is_floating_point
         pk = (key, input._shape if ta else input if ia else None, input._stride if ta else None,
               other._shape if tb else other if ib else None, other._stride if tb else None, device)
-        plan = plans.get(pk)
-        if plan is not None and plan is not _SEEN:
-            return run_plan(plan, op, (input, other), device, into) if plan is not _NO_PLAN else None
-        if not plans_on():
-            return None
-        if plan is None:                # a key seen once is planned when it comes back
-            see(plans, pk)
-            return None
+        plan = find(plans, pk)
+        if plan is not _SEEN:
+            return None if plan is None else run_plan(plan, op, (input, other), device, into)
         attrs = dict(out_dtype=out_dtype, compute=compute, **default_kw)
         slots = (None if ia else 0, None if ib else 1)
         if into is None:

@@ -139,10 +139,6 @@ _FILLS = {}         # cuda: (shape, dtype, device, value, its type, -0.0) -> the
 _plan.OTHERS.append(_FILLS)
 
 
-class _Fill:
-    backward = None     # what run_plan asks of an op: a new tensor records no autograd
-
-
 def _filled(shape, dtype, device, value, into=None):
     """A new ``shape`` tensor of ``value``, or ``into`` (a contiguous, aligned cuda tensor of that shape
     and dtype) filled. On cuda the fill's launch is planned per key as a unary op's is
@@ -153,18 +149,14 @@ def _filled(shape, dtype, device, value, into=None):
     if device.type == "cuda":
         # (-0.0 == 0.0, and the two hash alike: the sign of a zero is part of the key)
         key = (shape, dtype, device, value, type(value), value == 0 and math.copysign(1.0, value) < 0)
-        plan = _FILLS.get(key)
-        if plan is None:
-            if _plan.plans_on():        # a key seen once is planned when it comes back
-                _plan.see(_FILLS, key)
-        elif plan is _plan.SEEN:
-            if _plan.plans_on():
-                t, plan = _ew.make_plan(lambda: fill_(Tensor._empty(shape, dtype, device) if into is None else into,
-                                                      value), (), (None, None, None), {}, fresh=into is None)
-                _FILLS[key] = plan or _plan.NO_PLAN
-                return t
-        elif plan is not _plan.NO_PLAN:
-            t = _ew.run_plan(plan, _Fill, (), device, into)
+        plan = _plan.find(_FILLS, key)
+        if plan is _plan.SEEN:
+            t, plan = _ew.make_plan(lambda: fill_(Tensor._empty(shape, dtype, device) if into is None else into,
+                                                  value), (), (None, None, None), {}, fresh=into is None)
+            _FILLS[key] = plan or _plan.NO_PLAN
+            return t
+        if plan is not None:
+            t = _ew.run_plan(plan, _ew._Unrecorded, (), device, into)
             if t is not None:
                 return t
     return fill_(Tensor._empty(shape, dtype, device) if into is None else into, value)

@@ -391,8 +391,7 @@ def run_plan(plan, op, operands, device, into=None):
     if not plans_on() or _ew_config(*plan.bucket) is not plan.cfg:
         return None
     if into is not None and (into._stride is not None or into._shape != plan.out_shape
-                             or into.dtype is not plan.out_dtype
-                             or (into._storage._p + into._offset * into.dtype.itemsize) & 15):
+                             or into.dtype is not plan.out_dtype or not _aligned(into)):
         return None
     args = plan.args[:]
     for i, j in plan.slots:
@@ -463,17 +462,13 @@ def copy_into(dst, src):
         src = to_device(src, dst.device)
     if type(src) is Tensor and dst._stride is None and _aligned(dst):
         key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device, _T_MIN, _T_BLOCK)
-        plan = _COPIES.get(key)
-        if plan is not None and plan is not _plan.SEEN:
-            if plan is not _plan.NO_PLAN and run_plan(plan, _Copy, (src,), dst.device, dst) is not None:
-                return dst
-        elif plans_on():
-            if plan is None:                    # a key seen once is planned when it comes back
-                _plan.see(_COPIES, key)
-            else:                               # (the copy itself, recorded)
-                _, plan = make_plan(lambda: _copy(dst, src), (src,), (0,), {}, fresh=False)
-                _COPIES[key] = plan or _plan.NO_PLAN
-                return dst
+        plan = _plan.find(_COPIES, key)
+        if plan is _plan.SEEN:                  # (the copy itself, recorded)
+            _, plan = make_plan(lambda: _copy(dst, src), (src,), (0,), {}, fresh=False)
+            _COPIES[key] = plan or _plan.NO_PLAN
+            return dst
+        if plan is not None and run_plan(plan, _Unrecorded, (src,), dst.device, dst) is not None:
+            return dst
     return _copy(dst, src)
 
 
@@ -488,8 +483,8 @@ _COPIES = {}        # cuda: copy_into's plans (cleared with every op's, _plan.cl
 _plan.OTHERS.append(_COPIES)
 
 
-class _Copy:
-    backward = None     # what run_plan asks of an op: a copy records no autograd
+class _Unrecorded:
+    backward = None     # what run_plan asks of an op: a copy or a fill records no autograd
 
 
 def _copy(dst, src):

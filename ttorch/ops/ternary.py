@@ -112,16 +112,11 @@ def _planned_into(op, operands, out_dtype, compute, params, out):
     try:
         key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x)
                                for x in operands]), out_dtype, out._shape, tuple(params.items()), out.device)
-        plan = _INTO.get(key)
+        plan = _plan.find(_INTO, key)
     except TypeError:                   # an unhashable parameter
         return None
-    if plan is not None and plan is not _plan.SEEN:
-        return run_plan(plan, op, operands, out.device, out) if plan is not _plan.NO_PLAN else None
-    if not _plan.plans_on():
-        return None
-    if plan is None:                    # a key seen once is planned when it comes back
-        _plan.see(_INTO, key)
-        return None
+    if plan is not _plan.SEEN:
+        return None if plan is None else run_plan(plan, op, operands, out.device, out)
     attrs = dict(out_dtype=out_dtype, compute=compute, **params)
     r, plan = make_plan(lambda: op.cuda(*operands, into=out, **attrs), operands,
                         tuple(i if type(x) is Tensor else None for i, x in enumerate(operands)), attrs, fresh=False)
