@@ -99,8 +99,14 @@ def _clone_cuda(x):
     return copy_into(Tensor._empty(x._shape, x.dtype, x.device), x)
 
 
+def _copy_plan_state():
+    """What ops made of copies (``copy_into``) read besides their arguments (``Op(plan_state=...)``):
+    the transposing copy's thresholds."""
+    return _ew._T_MIN, _ew._T_BLOCK
+
+
 _clone = Op("clone", cpu=_clone_cpu, cuda=_clone_cuda, backward=lambda ctx, g: g, save=(),
-            kernels=lambda: _copy_specs(), family="movement", plan_state=lambda: (_ew._T_MIN, _ew._T_BLOCK))
+            kernels=lambda: _copy_specs(), family="movement", plan_state=_copy_plan_state)
 
 
 def clone(input, *, memory_format=None):
@@ -559,10 +565,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 for _op, _fn in ((_flip, flip), (_roll, roll)):
     _op.public = _fn
-def _copy_plan_state():
-    return _ew._T_MIN, _ew._T_BLOCK
-
-
 for _op in (_cat, _stack, _flip, _roll, _repeat):
     _op.dtypes = (D.float32, D.bfloat16, D.float64, D.int64, D.bool)
     # copies into views of one output, decided by the inputs' metadata and arguments: planned (_plan.py),
