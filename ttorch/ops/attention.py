@@ -280,6 +280,16 @@ def _tma(q, flag):
         SIMULATED or _driver.backend().capability(q.device.index or 0)[0] >= 9)
 
 
+def _by_rows(ts, rows, on):
+    """Two (B, H, N, E) tensors as a kernel takes them, with their (batch, head, row) strides: by TMA
+    where ``on`` and their layout allow (``_row_descriptors``: the batch and head strides then counted
+    in rows), else as they are. Returns (the two arguments, their strides, whether by TMA)."""
+    d = _row_descriptors(ts, rows) if on else None
+    if d is None:
+        return ts, [_strides3(t) for t in ts], False
+    return [a for a, _, _ in d], [(sb, sh, t.stride()[2]) for (_, sb, sh), t in zip(d, ts)], True
+
+
 def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
         with grad_mode.no_grad():
@@ -296,16 +306,11 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
-    kd = _row_descriptors((k, v), bn) if _tma(q, _FWD_TMA) else None
-    if kd is not None:          # K and V by TMA, their batch and head strides in rows
-        (k_arg, *ks), (v_arg, *vs) = kd
-        ks, vs = (*ks, k.stride()[2]), (*vs, v.stride()[2])
-    else:
-        k_arg, v_arg, ks, vs = k, v, _strides3(k), _strides3(v)
+    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA))
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
-           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=kd is not None, SCALE_POS=_RAW_MAX[0] and scale > 0,
+           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma, SCALE_POS=_RAW_MAX[0] and scale > 0,
            num_warps=warps, num_stages=stages)
     return o, lse
 
@@ -340,30 +345,23 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     if fused:                                   # dQ accumulates in float32, from zeros
         dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
         dq_acc.zero_()
-    qd = _row_descriptors((q, g), bm) if _tma(q, _BWD_TMA) and not tc else None
-    q_arg, g_arg, st = q, g, strides
-    if qd is not None:          # Q and dO by TMA, their batch and head strides in rows
-        (q_arg, *qs), (g_arg, *gs) = qd
-        st = (*qs, q.stride()[2], *strides[3:-3], *gs, g.stride()[2])
+    (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc)
+    st = (*qs, *strides[3:-3], *gs)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
-           DQ=fused, TMA=qd is not None, num_warps=warps, num_stages=stages, **meta)
+           DQ=fused, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
         return dq, dk, dv
     bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
-    kd = _row_descriptors((k, v), bn) if _tma(q, _DQ_TMA) and not tc else None
-    k_arg, v_arg, st = k, v, strides
-    if kd is not None:          # K and V by TMA, their batch and head strides in rows
-        (k_arg, *ks), (v_arg, *vs) = kd
-        st = (*strides[:3], *ks, k.stride()[2], *vs, v.stride()[2], *strides[9:])
+    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc)
+    st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
-           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=kd is not None, num_warps=warps, num_stages=stages,
-           **meta)
+           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
 
