@@ -175,8 +175,8 @@ def _ab_checks(timer, small=False):
     (elementwise._T_MIN); TF32 with a row-major B copied K-major or read in place
     (gemm._TF32_K_MAJOR_FROM, Hopper); untuned large bf16 products in the persistent TMA kernel or
     the plain one (gemm._TMA_TILE); weight gradients over a long K split or whole (gemm._SPLIT_FILL);
-    the cross-entropy forward's and backward's loops plain or pipelined (cross_entropy._LOOP_STAGES,
-    _BWD_STAGES), a full sum's (reduction._SPLIT_STAGES) and layer_norm's backward (a tuned STAGES);
+    the loops of the cross-entropy forward and backward, a full sum's split stage and layer_norm's
+    backward, plain or pipelined (a tuned config's STAGES);
     AdamW's many-tensor update with 16-byte or 4-byte accesses (optim._update._VECTOR); an input
     gradient with 768 columns, its A read row-major or copied (gemm._FMA_M_MAJOR_A_FROM_N).
     ``small``: the same code on toy shapes (the tests run it on the simulated device)."""
@@ -276,30 +276,30 @@ def _ab_checks(timer, small=False):
         fn = lambda xs=xs: dy.t() @ xs                                 # noqa: E731
         yield f"weight gradient fp32 768x{n} over 8192 (dY^T @ X)", timer(
             {"split_long_k": fn, "whole_k": toggled(fn, gemm, "_SPLIT_FILL", 0)})
-    # the cross-entropy forward's loop over class blocks: plain, or software-pipelined (2 or 3 stages)
+    # the cross-entropy forward's and backward's loops over class blocks at the untuned heuristic's block
+    # and warps: plain, or software-pipelined (a tuned STAGES; the H100 ran both at 75-77% of HBM plain)
+    from ttorch import tune
     from ttorch.ops import cross_entropy
     logits = ttorch.randn(8192 // (32 if small else 1), 32768 // (32 if small else 1), device="cuda")
     labels = ttorch.randint(0, logits.shape[1], (logits.shape[0],), device="cuda")
-    fn = lambda: F.cross_entropy(logits, labels)                       # noqa: E731
-    yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} forward", timer(
-        {"plain_loop": fn, "stages_2": toggled(fn, cross_entropy, "_LOOP_STAGES", [2]),
-         "stages_3": toggled(fn, cross_entropy, "_LOOP_STAGES", [3])})
-    # its backward's loop (cross_entropy._BWD_STAGES; the H100 ran forward and backward at 77% of HBM)
     saved = cross_entropy._fwd_cuda(logits, labels, ignore_index=-100)          # (loss, lse) rows
-    fn = lambda: cross_entropy._bwd_cuda(saved, logits, saved, labels, ignore_index=-100)   # noqa: E731
+    plain = cross_entropy._tune_heuristic(("fwd", "float32", logits.shape[1]))
+    loops = {f"stages_{st}" if st else "plain_loop": tune.Config(dict(plain.kwargs, STAGES=st), num_warps=plain.num_warps)
+             for st in (None, 2, 3)}
+    yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} forward", timer(
+        {k: (lambda c=c: cross_entropy._fwd_cuda(logits, labels, ignore_index=-100, cfg=c)) for k, c in loops.items()})
     yield f"cross_entropy fp32 {logits.shape[0]}x{logits.shape[1]} backward", timer(
-        {"bwd_plain_loop": fn, "bwd_stages_2": toggled(fn, cross_entropy, "_BWD_STAGES", [2]),
-         "bwd_stages_3": toggled(fn, cross_entropy, "_BWD_STAGES", [3])})
-    # a full sum's split stage, plain or pipelined (reduction._SPLIT_STAGES; 76% of HBM on the H100)
+        {"bwd_" + k: (lambda c=c: cross_entropy._bwd_cuda(saved, logits, saved, labels, ignore_index=-100, cfg=c))
+         for k, c in loops.items()})
+    # a full sum's split stage at the untuned heuristic's tile, plain or pipelined (76% of HBM on the H100)
     from ttorch.ops import reduction
-    vec = ttorch.randn(1 << (12 if small else 26), device="cuda")
-    fn = lambda: vec.sum()                                             # noqa: E731
-    yield f"sum fp32 {vec.numel():,}", timer(
-        {"sum_plain_loop": fn, "sum_stages_2": toggled(fn, reduction, "_SPLIT_STAGES", [2]),
-         "sum_stages_3": toggled(fn, reduction, "_SPLIT_STAGES", [3])})
+    n = 1 << (12 if small else 26)
+    yield f"sum fp32 {n:,}", timer(
+        {f"sum_stages_{st}" if st else "sum_plain_loop":
+         reduction._split_bench(tune.Config({"BLOCK_N": 1024, "MAX_SPLIT": 1024, "STAGES": st}, num_warps=4),
+                                "float32", n) for st in (None, 2, 3)})
     # layer_norm's backward at the harness's size (68% of HBM forward and backward on the H100): its
     # row loop plain or pipelined, at the untuned heuristic's programs and warps
-    from ttorch import tune
     from ttorch.ops import layer_norm
     xn, gn, wn = (ttorch.randn(*s, device="cuda") for s in ((8192 // d, 8192 // d), (8192 // d, 8192 // d),
                                                             (8192 // d,)))

@@ -289,11 +289,14 @@ def test_softmax_values_and_extremes(device):
 @cuda_only
 @pytest.mark.parametrize("stages", [2, 3])
 def test_split_stage_pipelined(monkeypatch, stages):
-    """The split stage's loop with ``tl.range(num_stages=)`` (reduction._SPLIT_STAGES) folds the same
+    """The split stage's loop with ``tl.range(num_stages=)`` (a tuned config's STAGES) folds the same
     partials as the plain loop: several blocks per program, a ragged last chunk."""
+    from ttorch import tune
+    assert {c.kwargs["STAGES"] for c in tune.registered()["reduction"].configs(("float32", 1 << 20))} == {None, 2, 3}
     monkeypatch.setattr(reduction, "MAX_BLOCK_N", 8)
     monkeypatch.setattr(reduction, "SPLIT_CHUNK", 24)
-    monkeypatch.setattr(reduction, "_SPLIT_STAGES", [stages])
+    monkeypatch.setattr(reduction, "_FORCE", [tune.Config({"BLOCK_N": 8, "MAX_SPLIT": 1024, "STAGES": stages},
+                                                          num_warps=4)])
     seen = []
     real = reduction.launch
     monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: seen.append(m.get("STAGES")) or real(k, g, *a, **m))

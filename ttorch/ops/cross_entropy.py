@@ -30,15 +30,14 @@ from .softmax import _online_sum
 
 MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several blocks per row
 
-# The forward's loop over a row's class blocks, software-pipelined: Triton pipelines a loop's loads
-# through shared memory (cp.async) only when the loop says how many stages (``tl.range(...,
-# num_stages=)``); a plain ``range`` leaves loads that feed no ``tl.dot`` unpipelined (sm_90 ttgir,
-# Triton 3.9: no async copy either way but this). None keeps the plain loop. Unmeasured: the H100 ran
-# the forward at 75% of HBM bandwidth (8192 x 32768, float32) with the plain loop; gpu_quick A/Bs 2
-# and 3 stages against it. The backward's loop (``_BWD_STAGES``) likewise: it ran at 77% with the
-# plain loop.
-_LOOP_STAGES = [None]
-_BWD_STAGES = [None]
+# The loops over a row's class blocks (forward and backward), plain or software-pipelined: Triton
+# pipelines a loop's loads through shared memory (cp.async) only when the loop says how many stages
+# (``tl.range(..., num_stages=)``); a plain ``range`` leaves loads that feed no ``tl.dot`` unpipelined
+# (sm_90 ttgir, Triton 3.9). ``STAGES`` (None: the plain loop; 2, 3) is in the tune space: a loop of
+# S stages holds S - 1 class blocks in shared memory, at most 64 KiB (8192 float32, 3 stages; sm_90
+# AOT). The untuned heuristic keeps the plain loop, which ran the forward and backward at 75-77% of
+# HBM bandwidth on the H100 (8192 x 32768 float32).
+_LOOPS = (None, 2, 3)
 
 
 @triton.jit
@@ -143,15 +142,16 @@ def _block(n):
 
 
 # ------------------------------------------------------------------------------ tuning
-# One program per row, looping over the classes BLOCK_N at a time; tuned are the block and the
-# warps. Heuristic (untuned): the whole row up to 4096 classes per block, 8 warps from 2048 on.
+# One program per row, looping over the classes BLOCK_N at a time; tuned are the block, the loop
+# (plain or pipelined, STAGES) and the warps. Heuristic (untuned): the whole row up to 4096 classes per block, 8 warps from 2048 on.
 def _tune_key(kind, dtype, n):
     return (kind, dtype.name, next_pow2(n))
 
 
 def _tune_configs(b):
     blocks = [c for c in (1024, 2048, 4096, 8192) if c <= max(b[2], 1024)]
-    return [tune.Config({"BLOCK_N": c}, num_warps=w) for c in blocks for w in (4, 8, 16)]
+    return [tune.Config({"BLOCK_N": c, "STAGES": st}, num_warps=w) for c in blocks for st in _LOOPS
+            for w in (4, 8, 16)]
 
 
 def _tune_heuristic(b):
@@ -177,7 +177,7 @@ def _tune_bench(cfg, kind, dtype, m, n):
 
 tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tune_heuristic,
                            problems=_tune_problems, key=lambda kind, dt, m, n: _tune_key(kind, getattr(D, dt), n),
-                           bench=_tune_bench, doc="fused cross-entropy forward and backward: class block, warps"))
+                           bench=_tune_bench, doc="fused cross-entropy forward and backward: class block, loop stages, warps"))
 
 
 # ------------------------------------------------------------------------------ cuda
@@ -191,7 +191,7 @@ def _fwd_cuda(x, t, *, ignore_index, cfg=None):
     if m:
         cfg = cfg or tune.config("cross_entropy", _tune_key("fwd", x.dtype, n))
         launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
-               ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=_LOOP_STAGES[0],
+               ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
                num_warps=cfg.num_warps)
     return out
 
@@ -203,7 +203,8 @@ def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
     if m and n:
         cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
         launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype),
-               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=_BWD_STAGES[0], num_warps=cfg.num_warps)
+               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
+               num_warps=cfg.num_warps)
     return dx
 
 
@@ -329,11 +330,12 @@ def _specs(kernel):
             for tb in (1024, 2048, 8192):
                 out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb, **loop}, num_warps=w,
                                    label=f"{name} {tb} w{w} tuned") for w in (4, 8, 16)]
-            # the pipelined loops gpu_quick times (_LOOP_STAGES, _BWD_STAGES), as launched on a large
-            # vocabulary: N a multiple of 16, aligned rows (16-byte loads; 2-byte ones are not pipelined)
+            # the tune space's pipelined loops, as launched on a large vocabulary: N a multiple of 16,
+            # aligned rows (16-byte loads; 2-byte ones are not pipelined)
             div = [a for a in sig if a.endswith("_ptr")] + ["N"]
-            out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, "STAGES": st}, num_warps=8,
-                               label=f"{name} {bn} w8 {st} stages", divisible=div) for st in (2, 3)]
+            out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb, "STAGES": st}, num_warps=w,
+                               label=f"{name} {tb} w{w} {st} stages", divisible=div)
+                    for tb in (1024, 2048, 4096, 8192) for st in _LOOPS if st for w in (4, 8, 16)]
     return out
 
 
@@ -398,10 +400,10 @@ def _mean_bw_samples():
 
 _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
             samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss",
-            plan_state=lambda: (MAX_BLOCK_N, _LOOP_STAGES[0]))  # and the tuned config; its fault slot: _plan.py
+            plan_state=lambda: MAX_BLOCK_N)  # and the tuned config; its fault slot: _plan.py
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
                samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss",
-               plan_state=lambda: (MAX_BLOCK_N, _BWD_STAGES[0]))
+               plan_state=lambda: MAX_BLOCK_N)
 
 
 # The reduced loss over the rows (mean over kept targets, or sum) and its backward: one kernel each,

@@ -36,11 +36,6 @@ SPLIT_CHUNK = 1 << 30 if SIMULATED else 8192  # columns per program when long ro
 # step's 76 row reductions, mostly these, took 6.6 ms on an H100); in 512-row chunks they are 384.
 # Tests lower it.
 SPLIT_CHUNK_STRIDED = 1 << 30 if SIMULATED else 512
-# The split stage's loop over its chunk, software-pipelined: as in the cross-entropy forward
-# (``cross_entropy._LOOP_STAGES``), Triton pipelines loads that feed no ``tl.dot`` only in a
-# ``tl.range(..., num_stages=)`` loop. None keeps the plain loop. Unmeasured: the H100 summed 2^26
-# float32 at 76% of HBM bandwidth (PyTorch too) with the plain loop; gpu_quick A/Bs 2 and 3 stages.
-_SPLIT_STAGES = [None]
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -224,7 +219,7 @@ def _row_reduce_kernel(x_ptr, out_ptr, M, N, INNER, CHUNK, NPOST, p, PRE: tl.con
                        BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
     # program (i, j) folds columns [j * CHUNK, (j + 1) * CHUNK) of its block of rows into
     # out[row, j]; with one chunk per row (CHUNK = N) that is the whole reduction. STAGES: the
-    # loop's pipeline depth (None: Triton's plain loop; see _SPLIT_STAGES)
+    # loop's pipeline depth (None: Triton's plain loop; see _SPLIT_LOOPS)
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     rmask = rows < M
     r64 = rows.to(tl.int64)
@@ -315,26 +310,30 @@ def _split_rows(xr, m, n, inner, total, p, pre, meta, acc, target):
     else the heuristic; a strided axis, INNER > 1, always the heuristic: the tuner timed rows)."""
     cfg = _FORCE[0] or (tune.lookup("reduction", _split_key(acc, n)) if inner == 1 and tune.has_winners("reduction")
                         else None)
-    if cfg is None:                          # heuristic: the one-pass block width, 4 warps, <= 1024 programs
-        bn, warps, most = meta["BLOCK_N"], 4, 1024
+    if cfg is None:          # heuristic: the one-pass block width, 4 warps, <= 1024 programs, the plain loop
+        bn, warps, most, stages = meta["BLOCK_N"], 4, 1024, None
     else:
         bn, warps, most = cfg.kwargs["BLOCK_N"], cfg.num_warps, cfg.kwargs["MAX_SPLIT"]
+        stages = cfg.kwargs.get("STAGES")
     bm = builtins.max(1, builtins.min(next_pow2(m), 2048 // bn))
     chunk = cdiv(cdiv(n, builtins.min(cdiv(n, target), most)), bn) * bn
     nsplit = cdiv(n, chunk)
     part = Tensor._empty((m, nsplit), acc, xr.device)
     launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
            POST=_post_id, OP=meta["OP"], IDENT=meta["IDENT"], ACC=meta["ACC"], BLOCK_M=bm, BLOCK_N=bn,
-           STAGES=_SPLIT_STAGES[0], num_warps=warps)
+           STAGES=stages, num_warps=warps)
     return part
 
 
 # ------------------------------------------------------------------------------ tuning
 # Tuned: the split stage of long rows (``x.sum()`` of a large tensor and other full reductions),
-# which streams most of the bytes. The space: the column block, the warps and the most programs a
-# row is split over; the key: the accumulator dtype and the row length's bucket. Heuristic
-# (untuned): the one-pass block width (at most 1024), 4 warps, at most 1024 programs per row.
-_SPLIT_BLOCKS, _SPLIT_WARPS, _SPLIT_MOST = (1024, 2048, 4096), (4, 8), (1024, 4096)
+# which streams most of the bytes. The space: the column block, the warps, the most programs a row
+# is split over and the loop over a chunk's blocks, plain (None) or software-pipelined (2 or 3
+# stages: Triton pipelines loads that feed no ``tl.dot`` only in a ``tl.range(..., num_stages=)``
+# loop); the key: the accumulator dtype and the row length's bucket. Heuristic (untuned): the
+# one-pass block width (at most 1024), 4 warps, at most 1024 programs per row, the plain loop (the
+# H100 summed 2^26 float32 at 76% of HBM bandwidth with it, PyTorch too).
+_SPLIT_BLOCKS, _SPLIT_WARPS, _SPLIT_MOST, _SPLIT_LOOPS = (1024, 2048, 4096), (4, 8), (1024, 4096), (None, 2, 3)
 _FORCE = [None]     # a Config while the tuner times it
 
 
@@ -359,8 +358,7 @@ def _split_bench(cfg, dtype, n):
 
 def _split_specs():
     """The split stage's tiles as Triton's launcher sees a large sum: contiguous rows (INNER 1, which
-    Triton makes a constexpr), aligned pointers, N and CHUNK multiples of 16; and the heuristic's tile
-    pipelined (what gpu_quick times)."""
+    Triton makes a constexpr), aligned pointers, N and CHUNK multiples of 16; every tuned tile and loop."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt, acc in ((D.float32, D.float32), (D.bfloat16, D.float32)):
@@ -370,23 +368,24 @@ def _split_specs():
         div = ("x_ptr", "out_ptr", "N", "CHUNK")
         for bn in _SPLIT_BLOCKS:
             for w in _SPLIT_WARPS:
-                out.append(KernelSpec(_row_reduce_kernel, sig, dict(ce, BLOCK_N=bn), num_warps=w,
-                                      label=f"split sum {dt} {bn} w{w}", divisible=div))
-        for st in (2, 3):
-            out.append(KernelSpec(_row_reduce_kernel, sig, dict(ce, BLOCK_N=1024, STAGES=st), num_warps=4,
-                                  label=f"split sum {dt} 1024 w4 {st} stages", divisible=div))
+                for st in _SPLIT_LOOPS:
+                    out.append(KernelSpec(_row_reduce_kernel, sig, dict(ce, BLOCK_N=bn, STAGES=st), num_warps=w,
+                                          label=f"split sum {dt} {bn} w{w}" + (f" {st} stages" if st else ""),
+                                          divisible=div))
     return out
 
 
 tune.register(tune.Tunable(
-    "reduction", configs=lambda b: [tune.Config({"BLOCK_N": bn, "MAX_SPLIT": most}, num_warps=w)
-                                    for bn in _SPLIT_BLOCKS for w in _SPLIT_WARPS for most in _SPLIT_MOST],
+    "reduction", configs=lambda b: [tune.Config({"BLOCK_N": bn, "MAX_SPLIT": most, "STAGES": st}, num_warps=w)
+                                    for bn in _SPLIT_BLOCKS for w in _SPLIT_WARPS for most in _SPLIT_MOST
+                                    for st in _SPLIT_LOOPS],
     key=lambda dt, n: _split_key(_acc_dtype(getattr(D, dt)), n),
     heuristic=lambda b: tune.Config({"BLOCK_N": 1024, "MAX_SPLIT": 1024}, num_warps=4),
     problems=lambda quick: [("float32", 5000)] if quick or SIMULATED else
     [(dt, n) for dt in ("float32", "bfloat16") for n in (1 << 20, 1 << 24, 1 << 26)],
     bench=_split_bench, specs=_split_specs,
-    doc="the split stage of full reductions (sum, mean, norms of large tensors): block, warps, programs per row"))
+    doc="the split stage of full reductions (sum, mean, norms of large tensors): block, warps, programs per row, "
+        "loop stages"))
 
 
 def _reduce_specs(*variants):
@@ -481,7 +480,7 @@ def _simple_op(name, cpu, combine, backward, *, pre=_pre_id, post=_post_id, empt
 def _plan_state():
     """What ``_reduce_cuda``'s launches depend on besides the arguments and the tuning winners (see
     ``_plan.py``): the block and split thresholds (tests lower them) and the tuner's forced config."""
-    return MAX_BLOCK_N, SPLIT_CHUNK, SPLIT_CHUNK_STRIDED, _FORCE[0], _SPLIT_STAGES[0]
+    return MAX_BLOCK_N, SPLIT_CHUNK, SPLIT_CHUNK_STRIDED, _FORCE[0]
 
 
 # ------------------------------------------------------------------------------ sum, mean, prod
