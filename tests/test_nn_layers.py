@@ -233,6 +233,22 @@ def test_fused_cuda_dropout_matches_the_composite(monkeypatch, dtype):
     assert 0.2 < (got[0][0] == 0).mean() < 0.4
 
 
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device")
+def test_fused_cuda_dropout_output_may_be_written_in_place():
+    # the fused node saves the noise, not its output: a residual added in place into the dropout's
+    # output (``h = F.dropout(h); h += x``) leaves the backward as it was, as in PyTorch
+    x = ttorch.randn(40, 16, device="cuda", requires_grad=True)
+    ttorch.manual_seed(5)
+    y = F.dropout(x, 0.5)
+    kept = (y.detach() != 0).float().cpu().numpy()
+    y.add_(1.0)
+    assert y.grad_fn.name() == "AddBackward0" and y.grad_fn.next_functions[0][0].name() == "NativeDropoutBackward0"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), kept * 2.0)
+    with ttorch.no_grad():
+        assert F.dropout(x, 0.5).grad_fn is None
+
+
 def test_feature_dropout(device):
     x = ttorch.ones(20, 30, 3, 2, device=device)
     y = F.dropout2d(x, 0.5).cpu().numpy()

@@ -112,10 +112,35 @@ def dropout_cuda(x, p, gen):
     n = x.numel()
     if n:
         seed, off = gen.philox(n)
-        block = _block(n)
-        launch(_dropout_kernel, (cdiv(n, block),), x, y, noise, n, seed, off, *_split(1 - p), float(1 - p),
-               BLOCK=block)
+        q = _KEEP.get(p)
+        if q is None:
+            q = _KEEP[p] = (*_split(1 - p), float(1 - p))
+        launch(_dropout_kernel, (cdiv(n, _block(n)),), x, y, noise, n, seed, off, *q, BLOCK=_block(n))
     return y, noise
+
+
+_KEEP = {}      # p -> the kernel's (a_hi, a_lo, q): a model's few dropout probabilities
+
+
+def fused_dropout(x, p):
+    """F.dropout of cuda tensor ``x`` (float32/float16/bfloat16, 0 < p < 1) by ``dropout_cuda``, from
+    the default generator; autograd records ``x * noise`` with the noise saved (PyTorch's node name,
+    ``NativeDropoutBackward0``), as ``Op.__call__`` records any op: a Function's apply cost more host
+    time than the launch."""
+    y, noise = dropout_cuda(x.contiguous(), p, _gen(x.device, None, "bernoulli_"))
+    if x.requires_grad and grad_mode._state["enabled"]:
+        _dropout_node._record((x, noise), {}, y)
+    return y
+
+
+def _dropout_bw(ctx, g):
+    return g * ctx.inputs[1], None
+
+
+# the graph node of fused_dropout: y = x * noise, noise a constant (its impl: the product, as recorded)
+_dropout_node = Op("native_dropout", impl=lambda x, noise: x * noise, backward=_dropout_bw, save=(1,),
+                   grad_name="NativeDropoutBackward0", family="random",
+                   doc="F.dropout's product with its saved noise: the autograd node of the fused kernel")
 
 
 def _dropout_specs():

@@ -101,27 +101,6 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-class _FusedDropout(Function):
-    """Dropout on cuda in one kernel (``ops.random.dropout_cuda``): the mask, ``noise = mask / (1 - p)``
-    and ``input * noise`` that the composite below makes in three launches, with the same values from
-    the same generator state. The backward multiplies by the saved noise, as the composite's does."""
-
-    @staticmethod
-    def forward(ctx, input, p):
-        gen = _ops.random._gen(input.device, None, "bernoulli_")
-        y, noise = _ops.random.dropout_cuda(input.contiguous(), p, gen)
-        ctx.save_for_backward(noise)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (noise,) = ctx.saved_tensors
-        return g * noise, None
-
-
-_FusedDropout._backward_cls.__name__ = "NativeDropoutBackward0"     # PyTorch's node name for cuda dropout
-
-
 def _dropout(input, p, training, inplace, feature=False, alpha=False):
     """PyTorch's ``_dropout_impl``: a Bernoulli(1 - p) mask (per channel when ``feature``)."""
     _check_p(p)
@@ -130,7 +109,7 @@ def _dropout(input, p, training, inplace, feature=False, alpha=False):
     if p == 1:
         return input.mul_(0) if inplace else input * 0
     if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES:
-        return _FusedDropout.apply(input, float(p))
+        return _ops.random.fused_dropout(input, float(p))
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
     with no_grad():
         noise = input.new_empty(shape).bernoulli_(1 - p)
