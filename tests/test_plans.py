@@ -618,6 +618,10 @@ OTHERS = {   # other ops that opt in: inputs, then the call
                                            lambda w, i: ttorch.nn.functional.embedding(i, w)),
     "an embedding's backward (rows_add)": (lambda: (_t(12, dtype=ttorch.int64), _t(12, 8)),
                                            lambda i, g: ttorch.ops.gather.rows_add(i, g, 10)),
+    "x[idx] (a gather by the index kernel, its sizes a kept constant)": (
+        lambda: (_t(10, 8), _t(6, dtype=ttorch.int64)), lambda x, i: x[i]),
+    "x[i, :, j] (two index tensors: their rows copied together first)": (
+        lambda: (_t(5, 3, 4), _t(2, 3, dtype=ttorch.int64), _t(3, dtype=ttorch.int32)), lambda x, i, j: x[i, :, j]),
     "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
     "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
@@ -634,6 +638,26 @@ def test_other_ops_replay_what_the_usual_path_launches(replays, gpu, monkeypatch
     _same_plan_launches(gpu, replays, lambda: f(*inputs), inputs)
     if "split" in case:
         assert len(gpu.log) == 2
+
+
+def test_a_constant_buffer_is_passed_by_its_address_and_kept(replays, gpu):
+    # the index kernel reads its sizes and strides from a buffer cached per shape (indexing._constants,
+    # marked _plan.constant): a plan passes its recorded address and holds it, so a cache that drops the
+    # buffer frees nothing a replay still reads
+    import gc
+    from ttorch.ops import indexing
+    x, i = _t(10, 8), _t(6, dtype=ttorch.int64)
+    x[i]
+    x[i]                                               # seen, recorded
+    (plan,) = [p for p in indexing._index._plans.values() if type(p) is P.Plan]
+    (kept,) = plan.kept
+    indexing._CONSTANTS.clear()
+    gc.collect()
+    other = _t(kept.nbytes_ // 8, dtype=ttorch.int64)  # the size class of the dropped buffer: not its block
+    assert other.data_ptr() != kept._p
+    gpu.log.clear()
+    x[i]
+    assert replays == [True] and gpu.log[0][2][3] == kept._p
 
 
 def test_a_kernel_handed_memory_from_outside_the_call_is_not_planned(replays, gpu):
@@ -777,6 +801,7 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
                                                        ttorch.stack([x, x * 2], 1), x.flip(0), x.roll(3, 1),
                                                        w.repeat(2, 1))),
         "masked_fill": lambda: flat((x.masked_fill(x > 0.5, float("-inf")).clamp(min=-9.0), x.masked_fill(x < 0, 2))),
+        "index": lambda: flat((x[t[:9]], x[t[:6].view(2, 3), 5:9], img[t[:4] % 2, :, t[4:8] % 9])),
         "ternary in place": lambda: flat((x.clone().clamp_(-0.5, 0.5), x.clone().lerp_(x * 2, 0.25),
                                           x.clone().addcmul_(x, w[0], value=0.5), x.clone().addcdiv_(x, x.exp()))),
         "fills in place": lambda: flat((x.clone().zero_(), x.clone().fill_(-1.25),

@@ -16,9 +16,9 @@ inputs (as recorded), and with the tuning winners it was recorded with (each ``t
 ``tune.has_winners`` the recorded call made is made again and must give the same answer).
 
 Not planned: a recorded call that uploads, downloads or copies memory outside a kernel, makes a host
-TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; the
-device-check slots of ``cuda/_checks.py`` excepted: they live as long as the process, and a replay
-arms their check as the call did), bumps an input's version counter (a host-side write), or returns
+TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; excepted are
+the device-check slots of ``cuda/_checks.py``, which live as long as the process, a replay arming
+their check as the call did, and ``constant`` buffers, which the plan keeps alive), bumps an input's version counter (a host-side write), or returns
 anything but tensors over memory it allocated (one, or a tuple; views of one buffer are kept as views).
 Inputs that share memory (``x @ x``) are planned with their pattern: a replay needs the same inputs to
 share memory at the same distances, and another pattern records a plan of its own.
@@ -31,6 +31,7 @@ protocol they share).
 """
 import os
 import threading
+import weakref
 
 from .. import _profiling, tune
 from .._storage import UntypedStorage
@@ -82,6 +83,19 @@ def clear():
         plans.clear()
 
 
+# Storages of device buffers made once, cached and never written (the index kernels' sizes and
+# strides): a recorded call may hand them to a kernel; the plan passes their recorded address and
+# holds them, so a cache that drops one leaves the plan's memory in place.
+CONSTANTS = weakref.WeakSet()
+
+
+def constant(t):
+    """Mark device tensor ``t`` (cached by its maker, read-only from now on) as one a plan may pass by
+    its address; returns ``t``."""
+    CONSTANTS.add(t._storage)
+    return t
+
+
 OTHERS = []     # plan tables outside the ops' (fills, copies, ternary ops into a tensor), cleared with them
 
 
@@ -108,7 +122,7 @@ def find(plans, key):
 
 
 class Plan:
-    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms", "alias")
+    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms", "alias", "kept")
 
 
 def call(op, inputs, attrs):
@@ -184,6 +198,7 @@ def _record(op, inputs, attrs):
     checks = _checks.storages()         # device-check slots (cuda/_checks.py): buffers that live as long as
     plan.launches = []                  # the process, passed by their recorded address; a replay re-arms them
     plan.arms = False
+    kept = []
     for kernel, grid, args, meta, mkey in launches:
         try:
             key, vals = _launch._fast_key(kernel, outs[0].device.index, args, meta, mkey)
@@ -200,6 +215,9 @@ def _record(op, inputs, attrs):
                     if id(a._storage) in allocated or vals[i] & 15:     # made by this call: its zero fill is
                         return out, None                                # no part of a replay
                     plan.arms = True
+                    continue
+                if base is None and a._storage in CONSTANTS:    # by its recorded address, kept alive
+                    kept.append(a._storage)
                     continue
                 if base is None:
                     if id(a._storage) not in allocated:     # memory that outlives the call (a buffer of
@@ -222,6 +240,7 @@ def _record(op, inputs, attrs):
     plan.outs = tuple(plan.outs)
     plan.single = type(out) is not tuple
     plan.alias = tuple(alias)
+    plan.kept = tuple(kept)
     return out, plan
 
 

@@ -26,6 +26,7 @@ from .. import _dtype as D
 from ..autograd import grad_mode
 from .._tensor import Tensor, _numel, _contig_strides
 from ..cuda import _checks
+from . import _plan
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op, write_out
 from .creation import _filled
@@ -359,7 +360,7 @@ def _constants(values, device):
     if t is None:
         if len(_CONSTANTS) > 256:       # (freed blocks are reused in stream order, after the kernels before)
             _CONSTANTS.clear()
-        t = _CONSTANTS[key] = _upload(np.array(values, np.int64), device)
+        t = _CONSTANTS[key] = _plan.constant(_upload(np.array(values, np.int64), device))
     return t
 
 
@@ -471,12 +472,16 @@ def _getitem_public(input, key):
 
 _index = Op("index", cpu=_index_cpu, cuda=_index_cuda, backward=_index_bw, save=range(1, 1 << 30),
             samples=_getitem_samples, kernels=_move_specs, family="indexing", public=_getitem_public,
-            dtypes=(D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool))
+            dtypes=(D.float32, D.float16, D.bfloat16, D.float64, D.int64, D.bool),
+            plan_state=lambda: _TILE)       # its launches: the metadata, _TILE, the kept constants (_plan.py)
 
 
 def __getitem__(self, key):
     """``x[key]`` with PyTorch's semantics: ints, slices, None, ..., bools and views; integer
     tensors/lists/arrays and bool masks gather a copy."""
+    if type(key) is Tensor and key.device is self.device and self.device.type != "cpu" and key._shape \
+            and self._shape and (key.dtype is D.int64 or key.dtype is D.int32):
+        return _index(self, key, pos=(0,), in_shape=self._shape)   # x[idx] on a device: what _parse makes of it
     items, idx = _parse(self, key)
     if len(idx) > 1:
         _bshape(idx)  # IndexError on a mismatch, on every device
