@@ -72,8 +72,7 @@ def test_address_and_size_tables_upload_only_when_they_change(monkeypatch):
     # the many-tensor launch's int64 tables: per shape, the last _TABLES_KEPT sets of values, each in
     # a tensor of its own (small gradients cycle through a few blocks: an MLP's last bias takes three
     # in turn); a new set is written into the least recently used tensor, never into a new one
-    from ttorch.optim import _update as U
-    from ttorch.ops import movement
+    from ttorch.ops import _many as U, movement
     monkeypatch.setattr(U, "_TABLES", {})
     uploads = []
     real = movement._upload

@@ -14,7 +14,8 @@ import triton.language as tl
 from .. import _dtype as _D, tune
 from .._tensor import Tensor
 # (modules, their attributes read per call: tests swap them)
-from ..ops import _launch as _ops_launch, elementwise as _ew, movement as _movement
+from ..ops import _launch as _ops_launch, elementwise as _ew
+from ..ops._many import _meta, _table, _address
 
 
 def _check_float(name, value, low=0.0, msg=None):
@@ -308,64 +309,8 @@ def _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC: tl.constexpr):
 
 # ------------------------------------------------------------------------------ many tensors a launch
 # PyTorch's default on cuda is the "foreach" implementation: a few launches a step whatever the
-# number of parameters. Here one launch updates a list of same-dtype parameters: program ``i``
-# takes block ``meta[i, 1]`` of tensor ``meta[i, 0]``, whose addresses (parameter, gradient, state
-# buffers) are row ``meta[i, 0]`` of an int64 table the kernel casts to pointers. The table is
-# uploaded (through the pinned ring) when the addresses change (``_table``); the block map depends
-# only on the sizes and is kept on the device.
-_META = {}
-
-
-def _meta(sizes, block, device):
-    """The (tensor, block) map of a list of sizes, int64 on ``device``, cached by sizes."""
-    key = (sizes, block, device)
-    m = _META.get(key)
-    if m is None:
-        from ..ops.creation import tensor
-        counts = [(n + block - 1) // block for n in sizes]
-        tid = np.repeat(np.arange(len(sizes), dtype=np.int64), counts)
-        blk = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if counts else np.zeros(0, np.int64)
-        if len(_META) > 64:
-            _META.clear()
-        m = _META[key] = tensor(np.stack([tid, blk], 1), device=device)
-    return m
-
-
-_TABLES = {}
-_TABLES_KEPT = 4
-
-
-def _table(values, device, aligned=False):
-    """``values`` (a tuple, or a tuple of rows) as an int64 tensor on ``device``, uploaded only when
-    new (each upload is a staged copy and several driver calls). The sizes never change; the
-    addresses do when a parameter, gradient or state buffer is allocated anew. The memory cache
-    hands a step's fresh gradients blocks of the steps before, but small ones (a bias's gradient
-    shares its size class with the step's small temporaries) cycle through a few blocks: an MLP's
-    last bias takes three in turn. So each table shape keeps the last ``_TABLES_KEPT`` sets of
-    values, each in a tensor of its own, and a new set is written into the least recently used
-    tensor (the upload is ordered after the kernels before it on stream 0). Tensors are never
-    allocated past the first few steps: a new tensor each step would itself take the small blocks
-    that the next step's gradients then miss. ``aligned`` (rows of addresses): returns ``(tensor,
-    whether every value is a multiple of 16)``, worked out once per new set."""
-    key = (len(values), len(values[0]) if values and type(values[0]) is tuple else 0, device)
-    kept = _TABLES.get(key)
-    if kept is None:
-        if len(_TABLES) > 64:
-            _TABLES.clear()
-        kept = _TABLES[key] = {}
-    hit = kept.pop(values, None)
-    if hit is None:
-        a = np.array(values, dtype=np.int64)
-        if len(kept) < _TABLES_KEPT:
-            from ..ops.creation import tensor
-            t = tensor(a, device=device)
-        else:                                           # (dicts keep insertion order: the oldest first)
-            t = _movement._upload(a, device, out=kept.pop(next(iter(kept)))[0])
-        hit = (t, not (a & 15).any() if aligned else None)
-    kept[values] = hit                                  # (re-inserted: now the most recently used)
-    return hit if aligned else hit[0]
-
-
+# number of parameters. Here one launch updates a list of same-dtype parameters (``ops/_many.py``:
+# the block map, the address tables, the kernels' pointer helpers).
 def _many_eligible(p, grad, bufs):
     """Whether ``p`` can join a many-tensor launch: contiguous, grad of its dtype and contiguous."""
     if grad.dtype is not p.dtype:
@@ -374,13 +319,6 @@ def _many_eligible(p, grad, bufs):
         if t is not None and t._stride is not None and not t.is_contiguous():
             return False
     return True
-
-
-def _address(t):
-    """``t.data_ptr()`` for a device tensor, inlined (the many-tensor launch asks for five a parameter)."""
-    st = t._storage
-    p = st._p
-    return (st._ptr if p is None else p) + t._offset * t.dtype.itemsize
 
 
 # A many-tensor launch tells the kernel when every address in its table is 16-byte aligned (the memory
@@ -410,30 +348,6 @@ def _launch_many(kernel, tuned_as, params, grads, bufs, scalars, **constexprs):
         for b in bs:
             if b is not None:
                 b._storage.version += 1
-
-
-@triton.jit
-def _many_ptrs(addr_ptr, sizes_ptr, meta_ptr, NCOL: tl.constexpr, ELEM: tl.constexpr, BLOCK: tl.constexpr):
-    """For a many-tensor kernel: the tensor's address row (as typed pointers, in column order
-    p, g, then the state buffers), its element offsets and mask, and whether the block is whole
-    (inside the tensor: no mask needed)."""
-    pid = tl.program_id(0).to(tl.int64)
-    t = tl.load(meta_ptr + 2 * pid)
-    blk = tl.load(meta_ptr + 2 * pid + 1)
-    offs = blk * BLOCK + tl.arange(0, BLOCK)
-    n = tl.load(sizes_ptr + t)
-    return addr_ptr + t * NCOL, offs, offs < n, (blk + 1) * BLOCK <= n
-
-
-@triton.jit
-def _col(row, k, ELEM: tl.constexpr, ALIGNED: tl.constexpr = False):
-    """Column ``k`` of an address row as a typed pointer; ``ALIGNED``: every address in the table is a
-    multiple of 16 (said to Triton, an unmasked block then loads and stores 16 bytes at a time: an
-    address read from memory is otherwise of unknown alignment, and every access 4 bytes wide)."""
-    p = tl.load(row + k).to(tl.pointer_type(ELEM))
-    if ALIGNED:
-        p = tl.multiple_of(p, 16)
-    return p
 
 
 def _many_specs(kernel, name, n_scalars, configs):

@@ -17,10 +17,11 @@ import triton.language as tl
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from ..ops._many import _col, _many_ptrs
 from ..ops._op import Op
 from ._update import (_adam_scalars, _apply, _block, _buffer, _bump_step, _check_adam_args, _check_float,
-                      _check_fused_foreach, _col, _grad_, _launch_many, _launch_update, _load, _load_grad,
-                      _many_eligible, _many_ptrs, _many_specs, _moments, _moments_, _step_tensor, _store,
+                      _check_fused_foreach, _grad_, _launch_many, _launch_update, _load, _load_grad,
+                      _many_eligible, _many_specs, _moments, _moments_, _step_tensor, _store,
                       _update_specs, _value, _zeros_like)
 from .optimizer import _FLAG_DEFAULTS, Optimizer
 
