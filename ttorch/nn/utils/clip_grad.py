@@ -2,7 +2,9 @@
 
 PyTorch's two-step structure: ``get_total_norm`` over the gradients (one norm per tensor, then
 the norm of those norms), ``clip_grads_with_norm_`` scaling them in place by
-``min(1, max_norm / (total_norm + 1e-6))``, kept as a tensor so no value syncs to the host.
+``min(1, max_norm / (total_norm + 1e-6))``, kept as a tensor so no value syncs to the host. As in
+PyTorch, both take the foreach ops where they apply (a few launches on cuda whatever the number of
+gradients: ``ops/foreach.py``) unless ``foreach=False``.
 """
 import functools
 import types
@@ -11,6 +13,7 @@ import warnings
 import ttorch
 from ..._tensor import Tensor
 from ...autograd import grad_mode
+from ...ops.foreach import norm_parts
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -27,17 +30,35 @@ def _tensor_list(tensors):
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
+def _check_foreach(tensors, foreach):
+    if foreach:
+        for t in tensors:
+            if t.device.type != "cuda":
+                raise RuntimeError(f"foreach=True was passed, but can't use the foreach API on {t.device.type} tensors")
+
+
 @_no_grad
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The ``norm_type``-norm of all ``tensors`` together, as if concatenated into one vector."""
+    """The ``norm_type``-norm of all ``tensors`` together, as if concatenated into one vector.
+
+    ``foreach`` (None: on where it applies, as in PyTorch): the norms of each (device, dtype) group
+    in one many-tensor call (``ttorch._foreach_norm``: two launches on cuda), else one norm a tensor.
+    """
     tensors = _tensor_list(tensors)
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return ttorch.tensor(0.0)
+    _check_foreach(tensors, foreach)
     first_device = tensors[0].device
-    # one norm per tensor, then the norm of the norms (equal to the norm of the concatenation)
-    norms = [ttorch.norm(t.reshape(-1), norm_type).to(first_device) for t in tensors]
-    total_norm = ttorch.norm(ttorch.stack(norms), norm_type)
+    # the norm of the tensors' norms (equal to the norm of their concatenation)
+    if foreach is False:
+        norms = [ttorch.norm(t.reshape(-1), norm_type) for t in tensors]
+    else:
+        norms = [n.reshape(-1) for _, n in norm_parts(tensors, norm_type)]
+    if len(norms) == 1:
+        total_norm = ttorch.norm(norms[0].to(first_device), norm_type)
+    else:
+        total_norm = ttorch.norm(ttorch.cat([n.reshape(-1).to(first_device) for n in norms]), norm_type)
     if error_if_nonfinite and bool(total_norm.isnan() | total_norm.isinf()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
                            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
@@ -47,15 +68,21 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 
 @_no_grad
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
-    """Scale the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
+    """Scale the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm + 1e-6))``;
+    ``foreach`` as in ``get_total_norm`` (``ttorch._foreach_mul_``: one launch a group on cuda)."""
     grads = [p.grad for p in _tensor_list(parameters) if p.grad is not None]
     if len(grads) == 0:
         return
+    _check_foreach(grads, foreach)
     clip_coef = float(max_norm) / (total_norm + 1e-6)
     # clamped rather than branched on: no host sync, and a no-op multiply when already small
     clip_coef_clamped = clip_coef.clamp(max=1.0)
-    for g in grads:
-        g.mul_(clip_coef_clamped.to(g.device))
+    if foreach is False:
+        for g in grads:
+            g.mul_(clip_coef_clamped.to(g.device))
+        return
+    for device in dict.fromkeys(g.device for g in grads):
+        ttorch._foreach_mul_([g for g in grads if g.device == device], clip_coef_clamped.to(device))
 
 
 @_no_grad
@@ -69,7 +96,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         max_norm (float): max norm of the gradients.
         norm_type (float): type of the p-norm; ``inf`` for the infinity norm. Default: 2.0.
         error_if_nonfinite (bool): raise if the total norm is nan or inf. Default: False.
-        foreach (bool): accepted for compatibility.
+        foreach (bool): the foreach ops (None: where they apply; True: raise where they don't; False:
+            one op a gradient).
 
     Returns:
         Total norm of the gradients (viewed as a single vector), a 0-d tensor.
