@@ -32,7 +32,7 @@ def _meta(sizes, block, device):
 
 
 _TABLES = {}
-_TABLES_KEPT = 4
+_TABLES_KEPT = 8
 
 
 def _table(values, device, aligned=False):
@@ -41,7 +41,8 @@ def _table(values, device, aligned=False):
     addresses do when a parameter, gradient or state buffer is allocated anew. The memory cache
     hands a step's fresh gradients blocks of the steps before, but small ones (a bias's gradient
     shares its size class with the step's small temporaries) cycle through a few blocks: an MLP's
-    last bias takes three in turn. So each table shape keeps the last ``_TABLES_KEPT`` sets of
+    last bias takes three in turn, a small CNN's ten gradients (two convolutions, two batch norms, a
+    head) eight sets of addresses. So each table shape keeps the last ``_TABLES_KEPT`` sets of
     values, each in a tensor of its own, and a new set is written into the least recently used
     tensor (the upload is ordered after the kernels before it on stream 0). Tensors are never
     allocated past the first few steps: a new tensor each step would itself take the small blocks
