@@ -12,8 +12,9 @@ put in their places. Autograd records as for any call (``Op.__call__``).
 
 A plan runs only where the launch fast path itself would launch (real GPU, the fast path on, no
 profiler, no launch hook, ``JITFunction.run`` not wrapped), outside autocast, with 16-byte aligned
-inputs (as recorded), and with the tuning winners it was recorded with (each ``tune.lookup`` and
-``tune.has_winners`` the recorded call made is made again and must give the same answer).
+inputs (as recorded), and with the tuning winners it was recorded with (once the winners changed,
+``tune.GENERATION``, each ``tune.lookup`` and ``tune.has_winners`` the recorded call made is made
+again and must give the same answer).
 
 Not planned: a recorded call that uploads, downloads or copies memory outside a kernel, makes a host
 TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; excepted are
@@ -122,7 +123,7 @@ def find(plans, key):
 
 
 class Plan:
-    __slots__ = ("launches", "lookups", "inter", "outs", "single", "arms", "alias", "kept")
+    __slots__ = ("launches", "lookups", "tuned", "inter", "outs", "single", "arms", "alias", "kept")
 
 
 def call(op, inputs, attrs):
@@ -236,6 +237,7 @@ def _record(op, inputs, attrs):
         run, head, tail = hit
         plan.launches.append((run, head, tail, tuple(grid) + (1,) * (3 - len(grid)), vals, tuple(slots)))
     plan.lookups = tuple(lookups)
+    plan.tuned = (tune._winners, tune.GENERATION[0])    # the winners the lookups were answered from
     plan.inter = tuple(inter)
     plan.outs = tuple(plan.outs)
     plan.single = type(out) is not tuple
@@ -257,9 +259,11 @@ def _tensor(storage, shape, stride, offset, dtype):
 
 
 def _replay(plan, inputs):
-    for ask, args, answer in plan.lookups:
-        if ask(*args) is not answer:
-            return None
+    if plan.lookups and (tune._winners is not plan.tuned[0] or tune.GENERATION[0] != plan.tuned[1]):
+        for ask, args, answer in plan.lookups:      # the winners changed since: ask again
+            if ask(*args) is not answer:
+                return None
+        plan.tuned = (tune._winners, tune.GENERATION[0])
     bases = []
     device = None
     for t in inputs:

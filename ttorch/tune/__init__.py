@@ -83,6 +83,8 @@ _TUNABLES = {}
 _file = {}              # the cache file's sections, read at import
 _winners = None         # this process's section, {op: {bucket string: Config}}, chosen on first use
 _resolved = {}          # (op, bucket) -> Config: config()'s memo
+GENERATION = [0]        # bumped whenever this process's winners change (tune, load, clear): a planned
+                        # launch (ops/_plan.py) asks its lookups again only after a change
 
 
 def bucket(n, lo=16):
@@ -186,6 +188,7 @@ def tune(name, quick=False, problems=None, timer=None, save=True, log=None):
     for b, (cfg, _) in best.items():
         sect[b] = cfg
         _resolved.pop((name, b), None)
+    GENERATION[0] += 1
     if save and best:
         _write_winners()
     return best
@@ -212,6 +215,7 @@ def load(path=None):
     _file.update(_cache.read(path))
     _winners = None
     _resolved.clear()
+    GENERATION[0] += 1
 
 
 def clear():
@@ -219,6 +223,7 @@ def clear():
     global _winners
     _winners = {}
     _resolved.clear()
+    GENERATION[0] += 1
 
 
 def cache_path():
