@@ -506,6 +506,26 @@ def test_a_new_winner_or_threshold_is_not_replayed_past(replays, gpu, monkeypatc
     assert replays == [True, False]
 
 
+def test_a_winner_tuned_in_place_is_not_replayed_past(replays, gpu, monkeypatch):
+    # a replay skips its lookups while the winners are the ones it was recorded with (tune.GENERATION,
+    # bumped by tune, load and clear); a tuning run that adds a winner to the same dict bumps it
+    x, w = _t(40, 20), _t(24, 20)
+    monkeypatch.setattr(tune, "_winners", {})
+    for _ in range(4):
+        x @ w.t()
+    assert replays == [True, True]
+    won = tune.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2}, num_warps=2, num_stages=2)
+    key = gemm._tune_key(ttorch.float32, "ieee", 40, 24, 20, "nt")
+    monkeypatch.setattr(tune.registered()["gemm"], "configs", lambda b: [won])
+    monkeypatch.setattr(tune.registered()["gemm"], "bench", lambda cfg, *p: (lambda: None))
+    tune.tune("gemm", problems=[("float32", "ieee", 40, 24, 20, "nt")], timer=lambda fn: 1.0, save=False)
+    assert tune._winners["gemm"][key] is won
+    gpu.log.clear()
+    x @ w.t()
+    assert replays == [True, True, False] and (32, 16, 16) == tuple(
+        dict(gpu.log[0][0][-1])[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+
+
 def test_inputs_sharing_memory(replays, gpu):
     # x @ x: the kernel's views are taken from the first input sharing the memory, and a replay needs the
     # inputs to share it the same way; distinct inputs of the same key record their own plan, which serves
@@ -622,6 +642,12 @@ OTHERS = {   # other ops that opt in: inputs, then the call
         lambda: (_t(10, 8), _t(6, dtype=ttorch.int64)), lambda x, i: x[i]),
     "x[i, :, j] (two index tensors: their rows copied together first)": (
         lambda: (_t(5, 3, 4), _t(2, 3, dtype=ttorch.int64), _t(3, dtype=ttorch.int32)), lambda x, i, j: x[i, :, j]),
+    "var_mean": (lambda: (_t(6, 5),), lambda x: ttorch.var_mean(x, -1)),
+    "std over dim 0": (lambda: (_t(6, 5),), lambda x: x.std(0)),
+    "logsumexp": (lambda: (_t(6, 5),), lambda x: x.logsumexp(-1)),
+    "norm": (lambda: (_t(6, 5),), lambda x: x.norm(dim=1)),
+    "max over a dim (values and indices)": (lambda: (_t(6, 5),), lambda x: tuple(x.max(1))),
+    "argmax": (lambda: (_t(6, 5),), lambda x: x.argmax(-1)),
     "a transposing copy (tiles)": (lambda: (_t(32, 16),), lambda x: x.t().contiguous()),
     "a strided copy": (lambda: (_t(6, 8),), lambda x: x[:, :4].contiguous()),
 }
@@ -802,6 +828,8 @@ def test_on_a_gpu_replayed_calls_compute_what_the_usual_path_computes():
                                                        w.repeat(2, 1))),
         "masked_fill": lambda: flat((x.masked_fill(x > 0.5, float("-inf")).clamp(min=-9.0), x.masked_fill(x < 0, 2))),
         "index": lambda: flat((x[t[:9]], x[t[:6].view(2, 3), 5:9], img[t[:4] % 2, :, t[4:8] % 9])),
+        "statistics": lambda: flat((*ttorch.var_mean(x, 1), x.std(0), x.logsumexp(-1), x.norm(dim=0), x.max(1)[0],
+                                    x.argmax(0).float(), x.min(0)[1].float())),
         "ternary in place": lambda: flat((x.clone().clamp_(-0.5, 0.5), x.clone().lerp_(x * 2, 0.25),
                                           x.clone().addcmul_(x, w[0], value=0.5), x.clone().addcdiv_(x, x.exp()))),
         "fills in place": lambda: flat((x.clone().zero_(), x.clone().fill_(-1.25),

@@ -18,7 +18,7 @@ from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample
 from .reduction import (_dims, _out_shape, _rows, _blocks, _acc_dtype, _bytes, _ident, _keep, _np_in, _samples,
-                        _check_nonempty, _amax, _amin)
+                        _check_nonempty, _amax, _amin, _plan_state)
 
 
 class _ReturnType(tuple):
@@ -180,10 +180,10 @@ def _maxdim_samples(name):
 
 _maxdim = Op("max", cpu=_maxdim_cpu(True), cuda=lambda x, *, dims, keepdim, in_shape: _arg_cuda(x, dims, keepdim, True, True),
              backward=_maxdim_bw(True), save=(0,), samples=_maxdim_samples("max"),
-             kernels=_arg_specs, family="reduction")
+             kernels=_arg_specs, family="reduction", plan_state=_plan_state)
 _mindim = Op("min", cpu=_maxdim_cpu(False), cuda=lambda x, *, dims, keepdim, in_shape: _arg_cuda(x, dims, keepdim, False, True),
              backward=_maxdim_bw(False), save=(0,), samples=_maxdim_samples("min"),
-             kernels=_arg_specs, family="reduction")
+             kernels=_arg_specs, family="reduction", plan_state=_plan_state)
 
 
 def _arg_op(name):
@@ -193,7 +193,7 @@ def _arg_op(name):
                                if s.args[0].size or s.kwargs] + [Sample(s.args, dict(s.kwargs, keepdim=True),
                                                                         grad=False) for s in _maxdim_samples(name)()
                                                                  if not s.kwargs and s.args[0].size],
-              kernels=_arg_specs, family="reduction")
+              kernels=_arg_specs, family="reduction", plan_state=_plan_state)
 
 
 _argmax_op = _arg_op("argmax")

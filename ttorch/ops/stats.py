@@ -20,7 +20,7 @@ from .elementwise import tl_dtype
 from .samples import Sample
 from .reduction import (_dims, _out_shape, _rows, _blocks, _acc_dtype, _keep, _count, _output, _np_in, _samples,
                         _max, _fold, _post_sqrt, _pre_square, _pre_abs, _pre_abs_pow, _pre_nonzero, _post_id,
-                        _post_root, _reduce_cuda, _reduce_specs, _FLOATS)
+                        _post_root, _reduce_cuda, _reduce_specs, _FLOATS, _plan_state)
 from . import _op as _amp_op
 
 
@@ -116,7 +116,7 @@ for _std, _wm, _name in ((False, False, "var"), (True, False, "std"), (False, Tr
                          (True, True, "std_mean")):
     _VAR[(_std, _wm)] = Op(_name, cpu=_var_cpu, cuda=_var_cuda, backward=_var_bw, save=(0,), save_output=_std,
                            samples=_var_samples(_name, _wm), family="reduction",
-                           kernels=lambda s=_std, w=_wm: _var_specs(s, w))
+                           kernels=lambda s=_std, w=_wm: _var_specs(s, w), plan_state=_plan_state)
 
 
 def _var_specs(std, with_mean):
@@ -227,7 +227,7 @@ def _lse_specs():
 
 
 _lse = Op("logsumexp", cpu=_lse_cpu, cuda=_lse_cuda, backward=_lse_bw, save=(0,), save_output=True,
-          kernels=_lse_specs, family="reduction",
+          kernels=_lse_specs, family="reduction", plan_state=_plan_state,
           samples=lambda: _samples("logsumexp", [((), {"dim": 0}), ((1,), {"dim": 0}), ((7,), {"dim": 0}),
                                                  ((3, 5), {"dim": 1}), ((3, 5), {"dim": 0, "keepdim": True}),
                                                  ((2, 3, 4), {"dim": (0, 2)}), ((4, 33), {"dim": -1}),
@@ -348,7 +348,7 @@ def _norm_samples():
 
 
 _norm = Op("norm", cpu=_norm_cpu, cuda=_norm_cuda, backward=_norm_bw, save=(0,), save_output=True,
-           samples=_norm_samples, kernels=_norm_specs, family="reduction")
+           samples=_norm_samples, kernels=_norm_specs, family="reduction", plan_state=_plan_state)
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
