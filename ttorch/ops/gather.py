@@ -304,7 +304,7 @@ def _gather_samples():
 
 
 _gather = Op("gather", cpu=_gather_cpu, cuda=_gather_cuda, backward=_gather_bw, save=(1,), samples=_gather_samples,
-             kernels=_gather_specs, family="gather")
+             kernels=_gather_specs, family="gather", plan_state=tuple)     # no globals (_plan.py)
 
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
@@ -454,7 +454,8 @@ def _scatter_samples():
 
 
 _scatter = Op("scatter", cpu=_scatter_cpu, cuda=_scatter_cuda, backward=_scatter_bw, save=(1,),
-              samples=_scatter_samples, kernels=lambda: _scatter_specs() + _rows_specs(), family="gather")
+              samples=_scatter_samples, kernels=lambda: _scatter_specs() + _rows_specs(), family="gather",
+              plan_state=tuple)
 
 
 def scatter(input, dim, index, src=None, reduce=None, *, value=None, out=None):
@@ -507,7 +508,7 @@ def _scatter_add_samples():
 
 
 _scatter_add = Op("scatter_add", cpu=_scatter_add_cpu, cuda=_scatter_add_cuda, backward=_scatter_add_bw, save=(1,),
-                  samples=_scatter_add_samples, kernels=_scatter_specs, family="gather")
+                  samples=_scatter_add_samples, kernels=_scatter_specs, family="gather", plan_state=tuple)
 
 
 def scatter_add(input, dim, index, src, *, out=None):
@@ -993,7 +994,7 @@ def _one_hot_samples():
 
 
 _one_hot = Op("one_hot", cpu=_one_hot_cpu, cuda=_one_hot_cuda, samples=_one_hot_samples, kernels=_scatter_specs,
-              family="gather", dtypes=(D.int64,))
+              family="gather", dtypes=(D.int64,), plan_state=tuple)
 
 
 def one_hot(tensor, num_classes=-1):

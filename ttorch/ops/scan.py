@@ -166,7 +166,7 @@ def _cumsum_bw(ctx, g):
 _cumsum = Op("cumsum", cpu=_scan_cpu, cuda=_scan_cuda, backward=_cumsum_bw, save=(), family="scan",
              samples=lambda: _samples("cumsum", -2, 2) + [Sample([rng("cs").uniform(-2, 2, size=(3, 4))],
                                                                   {"dim": 1, "dtype": D.float64}, note="dtype=")],
-             kernels=lambda: _specs(0))
+             kernels=lambda: _specs(0), plan_state=lambda: (MAX_BLOCK_N, _FORCE[0]))
 
 
 def _args(name, input, dim, dtype):
@@ -225,7 +225,7 @@ _cumprod = Op("cumprod", cpu=_scan_cpu, cuda=_scan_cuda, backward=_cumprod_bw, s
                   Sample([np.array([[0.5, 0.0, 1.5, 2.0], [1.2, 0.0, 0.0, 0.7], [0.3, 1.1, 0.9, 0.0]])], {"dim": 1},
                          note="zeros"),
                   Sample([np.array([[0.5, 1.0], [0.0, 2.0], [1.5, 0.0]])], {"dim": 0}, note="zeros dim 0")],
-              kernels=lambda: _specs(1))
+              kernels=lambda: _specs(1), plan_state=lambda: (MAX_BLOCK_N, _FORCE[0]))
 
 
 def cumprod(input, dim, *, dtype=None, out=None):
