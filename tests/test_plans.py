@@ -143,6 +143,32 @@ def test_a_planned_call_launches_what_the_usual_path_does(gpu, case):
     assert gpu.planned == [True, True]
 
 
+TERNARY = {
+    "where": lambda c, x, y: ttorch.where(c, x, y[0]),
+    "where with a scalar": lambda c, x, y: ttorch.where(c, x, 0.0),
+    "clamp": lambda c, x, y: x.clamp(-1.0, 2.5),
+    "lerp": lambda c, x, y: x.lerp(y, 0.25),
+    "addcmul": lambda c, x, y: x.addcmul(y, x, value=0.5),
+    "addcdiv of transposed operands": lambda c, x, y: x.t().addcdiv(y.t(), x.t()),
+}
+
+
+@pytest.mark.parametrize("case", list(TERNARY))
+def test_ternary_ops_are_planned_as_binary_ops_are(gpu, case):
+    # one launch, the operands' addresses in known places, scalars and parameters baked (by value)
+    c, x, y = _t(3, 5, dtype=ttorch.bool), _t(3, 5), _t(3, 5)
+    _same_launches(gpu, lambda: TERNARY[case](c, x, y))
+    assert gpu.planned == [True, True]
+
+
+def test_a_ternary_plan_made_in_place_serves_new_outputs(gpu):
+    x, y = _t(3, 5), _t(3, 5)
+    _into(gpu, lambda: x.lerp_(y, 0.25), x)            # seen, made in place, run in place twice
+    gpu.log.clear()
+    r = x.lerp(y, 0.25)
+    assert gpu.planned[-1] is True and gpu.log[0][2][0] == r.data_ptr() != x.data_ptr()
+
+
 def test_half_and_0_dim_operands(gpu):
     x, y = _t(dtype=ttorch.float16), _t(dtype=ttorch.float16)
     _same_launches(gpu, lambda: x * y)
@@ -340,6 +366,16 @@ def test_autograd_records_as_the_usual_path(gpu):
         assert r.grad_fn._ctx.inputs[0] is x and r.grad_fn._ctx.inputs[1] is y
     with ttorch.no_grad():
         assert not (x * y).requires_grad
+
+
+def test_autograd_records_a_replayed_ternary_op(gpu):
+    c, x, y = _t(3, dtype=ttorch.bool), _t(3, requires_grad=True), _t(3)
+    outs = _same_launches(gpu, lambda: ttorch.where(c, x, y))
+    assert gpu.planned == [True, True]
+    for r in outs:
+        assert r.requires_grad and r.grad_fn.name() == "WhereBackward0" and r.grad_fn._ctx.inputs[0] is c
+    with ttorch.no_grad():
+        assert not ttorch.where(c, x, y).requires_grad
 
 
 @pytest.mark.parametrize("why", ["unaligned view", "transposed", "broadcast", "tuned"])
@@ -602,11 +638,6 @@ OTHERS = {   # other ops that opt in: inputs, then the call
     "flip": (lambda: (_t(6, 5),), lambda x: x.flip(1)),
     "roll": (lambda: (_t(6, 5),), lambda x: x.roll(2, 0)),
     "repeat": (lambda: (_t(3, 5),), lambda x: x.repeat(2, 3)),
-    "where": (lambda: (_t(6, 5, dtype=ttorch.bool), _t(6, 5), _t(5)), lambda c, a, b: ttorch.where(c, a, b)),
-    "where with a scalar": (lambda: (_t(6, 5, dtype=ttorch.bool), _t(6, 5)), lambda c, a: ttorch.where(c, a, 0.0)),
-    "clamp": (lambda: (_t(6, 5),), lambda x: x.clamp(-1.0, 2.5)),
-    "lerp": (lambda: (_t(6, 5), _t(6, 5)), lambda a, b: a.lerp(b, 0.25)),
-    "addcmul": (lambda: (_t(6, 5), _t(6, 5), _t(6, 5)), lambda a, b, c: a.addcmul(b, c, value=0.5)),
     "cross-entropy mean": (lambda: (_t(2, 8), _t(8, dtype=ttorch.int64)),
                            lambda rows, t: ttorch.ops.cross_entropy._ce_mean_op(rows, t, ignore_index=-100, mean=True)),
     "cross-entropy backward": (lambda: (_t(2, 8), _t(8, 5), _t(2, 8), _t(8, dtype=ttorch.int64)),

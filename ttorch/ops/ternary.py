@@ -76,8 +76,7 @@ def ternary(name, fn, np_fn, backward=None, *, params=(), samples=None, dtypes=D
         return out
 
     op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=save, samples=samples, kernels=specs,
-            family="ternary", grad_name=grad_name, dtypes=dtypes,
-            plan_state=tuple)       # one ew_launch: its arguments and tuning (scalars keyed by value; _plan.py)
+            family="ternary", grad_name=grad_name, dtypes=dtypes)      # (planned by _call: _planned)
     return op
 
 
@@ -89,38 +88,48 @@ def _call(op, name, a, b, c, out_dtype, out=None, _into=False, **params):
     if out is not None and out.device.type == "cuda" and writes_into(out, a, b, c, out_dtype):
         # cuda, nothing to record: the kernel writes ``out`` itself (``x.clamp_(0, 1)``: one launch, not a
         # launch and a copy back), through a plan where there is one
-        if _planned_into(op, (a, b, c), out_dtype, compute, params, out) is None:
+        if _planned(op, (a, b, c), out_dtype, compute, params, out.device, out) is None:
             op.cuda(a, b, c, out_dtype=out_dtype, compute=compute, into=out, **params)
         out._bump_version()
         return out
     if _into:
         return None
+    if out is None:
+        dev = next(x.device for x in (a, b, c) if type(x) is Tensor)
+        if dev.type == "cuda":
+            r = _planned(op, (a, b, c), out_dtype, compute, params, dev)
+            if r is not None:
+                return r
     r = op(a, b, c, out_dtype=out_dtype, compute=compute, **params)
     return r if out is None else write_out(out, r, name)
 
 
-_INTO = {}          # cuda: the plans of ternary ops writing into a tensor (cleared with every op's)
-_plan.OTHERS.append(_INTO)
+_PLANS = {}         # cuda: the ternary ops' plans, keyed by operands and parameters (cleared with every op's)
+_plan.OTHERS.append(_PLANS)
 
 
-def _planned_into(op, operands, out_dtype, compute, params, out):
-    """``op`` into ``out`` (contiguous, 16-byte aligned) through a plan of its launch per operand
-    dtypes, shapes and strides, scalars and parameters by value (baked), made by the second call of
-    its key from the call itself (``elementwise.make_plan``); None where the caller launches as usual."""
-    if out._stride is not None or not _aligned(out):
+def _planned(op, operands, out_dtype, compute, params, device, into=None):
+    """``op`` on cuda through a plan of its launch per operand dtypes, shapes and strides, scalars and
+    parameters by value (baked), made by the second call of its key (``elementwise.make_plan``), as a
+    binary op's; ``into``: write that tensor (contiguous, 16-byte aligned; an in-place op or ``out=``),
+    a plan made by either kind of call serving both. None where the caller launches as usual."""
+    if into is not None and (into._stride is not None or not _aligned(into)):
         return None
     try:
         key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x)
-                               for x in operands]), out_dtype, out._shape, tuple(params.items()), out.device)
-        plan = _plan.find(_INTO, key)
+                               for x in operands]), out_dtype, tuple(params.items()), device)
+        plan = _plan.find(_PLANS, key)
     except TypeError:                   # an unhashable parameter
         return None
     if plan is not _plan.SEEN:
-        return None if plan is None else run_plan(plan, op, operands, out.device, out)
+        return None if plan is None else run_plan(plan, op, operands, device, into)
     attrs = dict(out_dtype=out_dtype, compute=compute, **params)
-    r, plan = make_plan(lambda: op.cuda(*operands, into=out, **attrs), operands,
-                        tuple(i if type(x) is Tensor else None for i, x in enumerate(operands)), attrs, fresh=False)
-    _INTO[key] = plan or _plan.NO_PLAN
+    slots = tuple(i if type(x) is Tensor else None for i, x in enumerate(operands))
+    if into is None:
+        r, plan = make_plan(lambda: op(*operands, **attrs), operands, slots, attrs)
+    else:
+        r, plan = make_plan(lambda: op.cuda(*operands, into=into, **attrs), operands, slots, attrs, fresh=False)
+    _PLANS[key] = plan or _plan.NO_PLAN
     return r
 
 
