@@ -112,14 +112,9 @@ def dropout_cuda(x, p, gen):
     n = x.numel()
     if n:
         seed, off = gen.philox(n)
-        q = _KEEP.get(p)
-        if q is None:
-            q = _KEEP[p] = (*_split(1 - p), float(1 - p))
-        launch(_dropout_kernel, (cdiv(n, _block(n)),), x, y, noise, n, seed, off, *q, BLOCK=_block(n))
+        launch(_dropout_kernel, (cdiv(n, _block(n)),), x, y, noise, n, seed, off, *_split(1 - p), float(1 - p),
+               BLOCK=_block(n))
     return y, noise
-
-
-_KEEP = {}      # p -> the kernel's (a_hi, a_lo, q): a model's few dropout probabilities
 
 
 def fused_dropout(x, p):
@@ -247,10 +242,21 @@ def _block(n):
 
 
 def _split(x):
-    """``x`` as two fp32 numbers whose sum is ``x`` to ~48 bits (kernels take fp32 scalars)."""
-    hi = float(np.float32(x)) if math.isfinite(x) and abs(x) < 3e38 else x
-    lo = float(np.float32(x - hi)) if math.isfinite(x) and abs(x) < 3e38 else 0.0
-    return hi, lo
+    """``x`` as two fp32 numbers whose sum is ``x`` to ~48 bits (kernels take fp32 scalars); memoized
+    (a model draws with a few parameters: randn's 0 and 1, its dropouts' probabilities)."""
+    if x == 0:                      # either zero as it is (the memo's dict would take -0.0 for 0.0)
+        return float(x), 0.0
+    r = _SPLITS.get(x)
+    if r is None:
+        hi = float(np.float32(x)) if math.isfinite(x) and abs(x) < 3e38 else x
+        lo = float(np.float32(x - hi)) if math.isfinite(x) and abs(x) < 3e38 else 0.0
+        if len(_SPLITS) > 256:
+            _SPLITS.clear()
+        r = _SPLITS[x] = hi, lo
+    return r
+
+
+_SPLITS = {}
 
 
 def _fill_cuda(out, dist, a=0.0, b=0.0, gen=None, p=None):
