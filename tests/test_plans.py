@@ -161,6 +161,16 @@ def test_ternary_ops_are_planned_as_binary_ops_are(gpu, case):
     assert gpu.planned == [True, True]
 
 
+def test_a_ternary_plan_is_keyed_by_each_operands_device(gpu):
+    # the plan is looked up before the operands' checks: a cpu operand of the planned shape is not served it
+    c, x, y = _t(3, 5, dtype=ttorch.bool), _t(3, 5), _t(3, 5)
+    for _ in range(3):
+        ttorch.where(c, x, y)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        ttorch.where(c, x, ttorch.zeros(3, 5))
+    assert gpu.planned == [True]
+
+
 def test_a_ternary_plan_made_in_place_serves_new_outputs(gpu):
     x, y = _t(3, 5), _t(3, 5)
     _into(gpu, lambda: x.lerp_(y, 0.25), x)            # seen, made in place, run in place twice

@@ -37,9 +37,20 @@ def _operands(name, args):
 
 
 def _promote(*args):
-    """PyTorch's promotion over tensors and weakly typed scalars."""
-    ts = [a for a in args if type(a) is Tensor]
-    return D.result_type_of([t.dtype for t in ts], [t.ndim for t in ts], [a for a in args if type(a) is not Tensor])
+    """PyTorch's promotion over tensors and weakly typed scalars (memoized: it depends on the tensors'
+    dtypes and whether they are 0-dim, the scalars' types and the default dtype)."""
+    key = tuple([(a.dtype, not a._shape) if type(a) is Tensor else type(a) for a in args]) + (D._default_dtype,)
+    r = _PROMOTED.get(key)
+    if r is None:
+        ts = [a for a in args if type(a) is Tensor]
+        r = D.result_type_of([t.dtype for t in ts], [t.ndim for t in ts], [a for a in args if type(a) is not Tensor])
+        if len(_PROMOTED) > 1024:
+            _PROMOTED.clear()
+        _PROMOTED[key] = r
+    return r
+
+
+_PROMOTED = {}
 
 
 def _compute(dt):
@@ -81,6 +92,12 @@ def ternary(name, fn, np_fn, backward=None, *, params=(), samples=None, dtypes=D
 
 
 def _call(op, name, a, b, c, out_dtype, out=None, _into=False, **params):
+    if out is None and not _into:       # a cuda call with a plan: run it (its key holds what _operands checks)
+        t = a if type(a) is Tensor else b if type(b) is Tensor else c
+        if type(t) is Tensor and t.device.type == "cuda":
+            r = _planned(op, (a, b, c), out_dtype, _compute(out_dtype), params, t.device)
+            if r is not None:
+                return r
     if all(type(x) is not Tensor for x in (a, b, c)):
         raise TypeError(f"{name}(): expected at least one Tensor argument")
     _operands(name, (a, b, c))
@@ -94,12 +111,6 @@ def _call(op, name, a, b, c, out_dtype, out=None, _into=False, **params):
         return out
     if _into:
         return None
-    if out is None:
-        dev = next(x.device for x in (a, b, c) if type(x) is Tensor)
-        if dev.type == "cuda":
-            r = _planned(op, (a, b, c), out_dtype, compute, params, dev)
-            if r is not None:
-                return r
     r = op(a, b, c, out_dtype=out_dtype, compute=compute, **params)
     return r if out is None else write_out(out, r, name)
 
@@ -116,8 +127,8 @@ def _planned(op, operands, out_dtype, compute, params, device, into=None):
     if into is not None and (into._stride is not None or not _aligned(into)):
         return None
     try:
-        key = (op.name, tuple([(x.dtype, x._shape, x._stride) if type(x) is Tensor else (type(x), x)
-                               for x in operands]), out_dtype, tuple(params.items()), device)
+        key = (op.name, tuple([(x.dtype, x._shape, x._stride, x.device) if type(x) is Tensor else (type(x), x)
+                               for x in operands]), out_dtype, tuple(params.items()))
         plan = _plan.find(_PLANS, key)
     except TypeError:                   # an unhashable parameter
         return None
