@@ -519,6 +519,21 @@ def test_basic_keys_property(data, shape):
     np.testing.assert_array_equal(x.numpy(), b)
 
 
+def test_basic_keys_take_one_walk_with_the_general_geometry(device):
+    # ints, slices, None and one ... make the view in indexing._basic; its shape, strides and offset are
+    # the general path's (_parse, _basic_view) on a strided, offset input; other keys go the general way
+    from ttorch.ops import indexing
+    x = ttorch.tensor(np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6), device=device).transpose(0, 2)[1:]
+    for key in [(slice(None), -1), 3, (None, 1, slice(1, None, 2)), (Ellipsis, slice(2, 4)), (1, Ellipsis, None),
+                (slice(None, None, 3), slice(4, 2)), (), (slice(None), slice(None), 0)]:
+        v = indexing._basic(x, key)
+        items, idx = indexing._parse(x, key)
+        want = indexing._basic_view(x, items)[0]
+        assert not idx and (v._shape, v.stride(), v._offset) == (want._shape, want.stride(), want._offset), key
+    for key in [(1, 1, 1, 1), 9, (Ellipsis, Ellipsis), True, (np.int64(1),), [0, 1], (slice(None, None, -1),)]:
+        assert indexing._basic(x, key) is None, key
+
+
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device")
 def test_index_kernels_upload_their_sizes_once(monkeypatch):
     # the gather/scatter kernel's sizes and strides go up once per (values, device), not every call

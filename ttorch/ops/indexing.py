@@ -476,12 +476,67 @@ _index = Op("index", cpu=_index_cpu, cuda=_index_cuda, backward=_index_bw, save=
             plan_state=lambda: _TILE)       # its launches: the metadata, _TILE, the kept constants (_plan.py)
 
 
+def _basic(x, key):
+    """``x[key]`` for a key of ints, slices, None and at most one ``...`` (``x[:, -1]``, ``m[:, :, :T, :T]``):
+    the strided view in one walk, where ``_parse`` builds the general form; None for anything else
+    (tensors, bools, NumPy ints, errors), which the general path handles and reports."""
+    items = key if type(key) is tuple else (key,)
+    used, ell = 0, False
+    for o in items:
+        t = type(o)
+        if t is int or t is slice:
+            used += 1
+        elif o is Ellipsis:
+            if ell:
+                return None
+            ell = True
+        elif o is not None:
+            return None
+    nd = len(x._shape)
+    if used > nd:
+        return None
+    shape, stride = list(x._shape), list(x.stride())
+    offset, d = x._offset, 0
+    for o in items:
+        t = type(o)
+        if t is slice:
+            n = shape[d]
+            if o.step is None and o.start is None and o.stop is None:
+                d += 1
+                continue
+            start, stop, step = o.indices(n)
+            if step <= 0:
+                return None
+            offset += start * stride[d]
+            shape[d] = max(0, -(-(stop - start) // step))
+            stride[d] *= step
+            d += 1
+        elif t is int:
+            n = shape[d]
+            if not -n <= o < n:
+                return None
+            offset += (o % n) * stride[d]
+            del shape[d], stride[d]
+        elif o is None:
+            stride.insert(d, stride[d] * shape[d] if d < len(shape) else 1)
+            shape.insert(d, 1)
+            d += 1
+        else:                                           # ...: the dims no other item takes
+            d += nd - used
+    if 0 in shape:
+        offset = x._offset                              # an empty view may start past the end of its storage
+    return _strided(x, shape, stride, offset, "index", fn=lambda t: t[key])
+
+
 def __getitem__(self, key):
     """``x[key]`` with PyTorch's semantics: ints, slices, None, ..., bools and views; integer
     tensors/lists/arrays and bool masks gather a copy."""
     if type(key) is Tensor and key.device is self.device and self.device.type != "cpu" and key._shape \
             and self._shape and (key.dtype is D.int64 or key.dtype is D.int32):
         return _index(self, key, pos=(0,), in_shape=self._shape)   # x[idx] on a device: what _parse makes of it
+    v = _basic(self, key)
+    if v is not None:
+        return v
     items, idx = _parse(self, key)
     if len(idx) > 1:
         _bshape(idx)  # IndexError on a mismatch, on every device
