@@ -66,6 +66,18 @@ def main():
     for name, us in _host_split(ttorch.cuda.synchronize):
         print(f"host µs {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in us.items()))
         rows.append(dict(case=f"host split {name}", **{f"{k}_us": v for k, v in us.items()}))
+    # clip_grad_norm_ over GPT-2-small's 148 gradients: the foreach ops (3 launches) or a norm and a
+    # mul_ a gradient
+    ps = []
+    for shape in [(768,)] * 100 + [(768, 768)] * 24 + [(3072, 768)] * 24:
+        p = ttorch.nn.Parameter(ttorch.zeros(*shape, device="cuda"))
+        p.grad = ttorch.randn(*shape, device="cuda")
+        ps.append(p)
+    for fe in (None, False):
+        h = host_us({"ttorch": lambda: ttorch.nn.utils.clip_grad_norm_(ps, 1.0, foreach=fe)}, sync, n=20)["ttorch"]
+        print(f"host µs clip_grad_norm_ of 148 gradients, foreach={fe}: {h:.1f}")
+        rows.append(dict(case=f"host us clip_grad_norm_ 148 gradients foreach={fe}", ttorch_us=h))
+    ps.clear()
     # A/B checks of choices made without a GPU (each pair timed interleaved in one timer call)
     for case, ms in _ab_checks(timer):
         print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()))
@@ -127,7 +139,7 @@ def _host_split(sync, small=False):
     ``issued - python`` is Triton's C launch and the driver). Tells a host-bound step from a
     GPU-bound one, and what of the host time a faster dispatch could win."""
     from ttorch.ops import _launch as L, _plan
-    from benchmarks.models import _mlp
+    from benchmarks.models import _mlp, _cnn
     one = ttorch.ones(1, device="cuda")
     x = ttorch.randn(8, 16, device="cuda")
     lin = ttorch.nn.Linear(16, 16).to("cuda")
@@ -139,6 +151,8 @@ def _host_split(sync, small=False):
              ("linear+relu+sum fwd+bwd 8x16", small_fwd_bwd, 5 if small else 200),
              (f"MLP step 784-{width}-{width}-10, batch {batch}", _mlp(ttorch, "cuda", batch, width),
               2 if small else 20)]
+    if not small:                       # (its convolutions take minutes on the simulated device)
+        cases.append(("CNN step 2 conv + BN, batch 128", _cnn(ttorch, "cuda", 128), 20))
 
     def noop(*args):
         return None
