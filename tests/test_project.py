@@ -40,3 +40,41 @@ def test_ops_listing_runs():
 def test_str_of_dtype_is_what_triton_reads():
     assert str(ttorch.float32) == "ttorch.float32"
     assert str(ttorch.bfloat16).rsplit(".", 1)[-1] == "bfloat16"
+
+
+_SPILL_PROBE = """
+import os
+os.environ["TRITON_INTERPRET"] = "0"
+import triton
+import triton.language as tl
+from ttorch.ops._aot import KernelSpec
+
+
+@triton.jit
+def _scale_by_sum(x_ptr, y_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    tl.store(y_ptr + offs, x / tl.sum(x, 0))
+
+
+for block in (8192, 256):
+    r = KernelSpec(_scale_by_sum, {"x_ptr": "*fp32", "y_ptr": "*fp32"}, {"BLOCK": block}, num_warps=1,
+                   divisible=("x_ptr", "y_ptr")).compile(90)
+    print(block, r["regs"], r["stack"], r["spills"])
+"""
+
+
+def test_the_compile_report_counts_ptxas_spill_stores(tmp_path):
+    # `python -m ttorch.ops --compile` calls a configuration spilling when ptxas reports spill stores:
+    # spilled registers live in the thread's stack frame (cuobjdump's STACK), not in LOCAL, which the
+    # report read before (and so called every configuration spill-free). 8192 floats held by one warp
+    # cannot stay in registers; 256 can. (ahead of time, no GPU: a process without the interpreter)
+    probe = tmp_path / "probe.py"                   # (a file: triton.jit reads the kernel's source)
+    probe.write_text(_SPILL_PROBE)
+    out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {int(b): (int(regs), int(stack), int(spills)) for b, regs, stack, spills in
+            (line.split() for line in out.stdout.split("\n") if line.strip())}
+    assert rows[8192][2] > 0 and rows[8192][1] > 0
+    assert rows[256] == (rows[256][0], 0, 0)

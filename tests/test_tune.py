@@ -329,28 +329,36 @@ def test_batch_norm_launches_the_stored_winners(tmp_cache, monkeypatch):
     np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-4, atol=1e-5)
 
 
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+_TIMED = []
+
+
+def _bench(fn, **kw):
+    _TIMED.append(kw)
+    return tune.do_bench(fn, warmup=1, reps=2)
+
+
+# decorated at import, as ttorch's kernels are (the interpreter or not is read then; a test that sets
+# TRITON_INTERPRET for a subprocess must not change what this is)
+@triton.autotune(configs=[triton.Config({"BLOCK": 32}), triton.Config({"BLOCK": 64})], key=["n"], do_bench=_bench)
+@triton.jit
+def _twice(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=m) * 2, mask=m)
+
+
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 def test_the_timer_drives_triton_autotune():
     # ttorch.tune.do_bench (CUDA events on a GPU, the wall clock under the interpreter) as
     # triton.autotune's do_bench: every config timed once, the winner kept, the kernel's result right
-    import triton
-    import triton.language as tl
     from ttorch.ops._launch import launch
-    timed = []
-
-    def bench(fn, **kw):
-        timed.append(kw)
-        return tune.do_bench(fn, warmup=1, reps=2)
-
-    @triton.autotune(configs=[triton.Config({"BLOCK": 32}), triton.Config({"BLOCK": 64})], key=["n"], do_bench=bench)
-    @triton.jit
-    def _twice(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
-        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        m = offs < n
-        tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=m) * 2, mask=m)
-
+    _TIMED.clear()
+    _twice.cache.clear()
     x, y = ttorch.arange(100, dtype=ttorch.float32, device="cuda"), ttorch.empty(100, device="cuda")
     for _ in range(2):                  # the second call launches the kept winner: no timing
         launch(_twice, lambda meta: (triton.cdiv(100, meta["BLOCK"]),), x, y, 100)
-    assert len(timed) == 2 and _twice.best_config.kwargs["BLOCK"] in (32, 64)
+    assert len(_TIMED) == 2 and _twice.best_config.kwargs["BLOCK"] in (32, 64)
     np.testing.assert_array_equal(y.cpu().numpy(), np.arange(100, dtype=np.float32) * 2)

@@ -110,11 +110,13 @@ def main(argv=None):
                 print(f"FAIL sm_{r['cap']} {r['op']:<20} {r['kernel']} [{r['label']}]: {r['error']}")
                 print(r["trace"], file=sys.stderr)
             else:
-                spill = f" SPILLS local={r['local']}B" if r.get("local") else ""
+                # ptxas's "bytes spill stores" (None: a stack frame it did not explain, counted as spills)
+                spill = "" if r.get("spills") == 0 else f" SPILLS {r.get('spills')}B (stack {r.get('stack')}B)"
                 if spill:
                     spills.append(r)
+                frame = f" stack={r['stack']}B" if r.get("stack") and not spill else ""
                 print(f"ok   sm_{r['cap']} {r['op']:<20} {r['kernel']:<24} {r['label']:<36} regs={r['regs']} "
-                      f"shared={r['shared']} warps={r['num_warps']}{spill} ({r['seconds']}s)")
+                      f"shared={r['shared']} warps={r['num_warps']}{frame}{spill} ({r['seconds']}s)")
     for cap in caps:
         n = sum(r["cap"] == cap for r in spills)
         print(f"sm_{cap}: {n} configuration{'s' if n != 1 else ''} spill registers to local memory")

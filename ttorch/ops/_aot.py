@@ -54,10 +54,13 @@ class KernelSpec:
         attrs = {(names.index(a),): [["tt.divisibility", 16]] for a in self.divisible}
         src = ASTSource(fn=self.kernel, signature=self.signature, constexprs=self.constexprs, attrs=attrs)
         t0 = time.time()
-        k = triton.compile(src, target=GPUTarget("cuda", cap, 32),
-                           options={"num_warps": self.num_warps, "num_stages": self.num_stages})
+        options = {"num_warps": self.num_warps, "num_stages": self.num_stages}
+        k = triton.compile(src, target=GPUTarget("cuda", cap, 32), options=options)
         md = k.metadata
-        usage = resource_usage(k.asm["cubin"]) or {"regs": None, "local": None}
+        usage = resource_usage(k.asm["cubin"]) or {"regs": None, "local": None, "stack": None}
+        # a stack frame holds spilled registers, or a local array (sin's slow path reduces through one):
+        # ptxas's own count tells them apart
+        usage["spills"] = spill_stores(k.asm["ptx"], cap, options) if usage["stack"] or usage["local"] else 0
         return {"kernel": self.name, "label": self.label, "cap": cap, **usage,
                 "shared": md.shared, "num_warps": md.num_warps, "seconds": round(time.time() - t0, 2)}
 
@@ -67,9 +70,31 @@ def ptr(dtype):
     return "*" + dtype.tl_name
 
 
+def spill_stores(ptx, cap, options):
+    """Bytes of spill stores ptxas reports for ``ptx`` (a kernel's PTX for sm_``cap``), run as Triton runs
+    it (the installed backend's ``make_cubin``, its flags, its log), or None where the log says nothing."""
+    import contextlib
+    import io
+    import re
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.backends.nvidia.compiler import CUDABackend
+    backend = CUDABackend(GPUTarget("cuda", cap, 32))
+    old, triton.knobs.nvidia.dump_ptxas_log = triton.knobs.nvidia.dump_ptxas_log, True
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            backend.make_cubin(ptx, {}, backend.parse_options(options), cap)
+    finally:
+        triton.knobs.nvidia.dump_ptxas_log = old
+    m = re.search(r"(\d+) bytes spill stores", log.getvalue())
+    return int(m.group(1)) if m else None
+
+
 def resource_usage(cubin):
     """``{"regs", "local", "stack"}`` per thread from ``cuobjdump --dump-resource-usage`` (Triton
-    bundles it), or None. ``local`` bytes above 0 mean register spills (or a local array)."""
+    bundles it), or None. ``stack`` is the thread's stack frame: spilled registers (``spill_stores``
+    counts them) or a local array (a Triton kernel makes no calls)."""
     import os
     import re
     import subprocess

@@ -315,6 +315,12 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     return o, lse
 
 
+def _pre_rows(ev):
+    """Rows a program of the backward's delta = rowsum(dO * O) takes: 1024 elements of each (4096 took
+    255 registers and spilled 120-248 bytes a thread on sm_90; 1024, 62-90 registers)."""
+    return max(8, 1024 // _hd(ev))
+
+
 def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     if q.dtype is D.float64:
         with grad_mode.no_grad():
@@ -329,7 +335,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     if L == 0 or S == 0 or B * H == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     delta = Tensor._empty((B, H, L), D.float32, q.device)
-    pm = 16 if SIMULATED else max(16, 4096 // _hd(EV))
+    pm = 16 if SIMULATED else _pre_rows(EV)
     launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse if glse is not None else delta, delta,
            B * H * L, H, L, EV, *_strides3(o), *_strides3(g), HAS_GLSE=glse is not None, BLOCK_M=pm,
            BLOCK_EV=_hd(EV))
@@ -568,13 +574,13 @@ def _specs():
                     add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal)
                     add(_attn_bwd_dq_kernel, "dq", dt, e, causal)
         for has_glse in (False, True):
-            out.append(KernelSpec(_attn_bwd_pre_kernel, {"o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32",
-                                                         "delta_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32",
-                                                         "EV": "i32",
-                                                         **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
-                                  {"HAS_GLSE": has_glse, "BLOCK_M": 32, "BLOCK_EV": 128},
-                                  label=f"pre {dt}{' dlse' if has_glse else ''}",
-                                  divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
+            for ev in (64, 128):
+                out.append(KernelSpec(_attn_bwd_pre_kernel, {
+                    "o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32", "delta_ptr": "*fp32", "ROWS": "i32",
+                    "H": "i32", "L": "i32", "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
+                    {"HAS_GLSE": has_glse, "BLOCK_M": _pre_rows(ev), "BLOCK_EV": ev},
+                    label=f"pre {dt} e{ev}{' dlse' if has_glse else ''}",
+                    divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
     add(_attn_fwd_kernel, "fwd", D.float16, 256, True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, 256, True)
     add(_attn_bwd_dq_kernel, "dq", D.float16, 256, True)
