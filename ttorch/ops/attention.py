@@ -148,11 +148,14 @@ _TUNE_SPACE = {
 # float32: the table's tile first, then alternatives. The GPT-2-like fp32 step on an H100 spent 97 ms
 # in attention against PyTorch's 20 with the first table's tiles; with the transposed copies and these
 # tiles tuned, 26.6 ms (forward 6.0, dK/dV 12.1, dQ 8.5) against PyTorch's 19.6.
+# The FMA products hold their operands' whole head dim in registers: larger tiles spill on sm_90, up
+# to KiBs a thread (a 64x64 forward 29 KiB and the 64-query dK/dV tiles 6-10 KiB are left out); the
+# table's own tiles spill too (dK/dV 32x32 w4 1.6 KiB, the head-dim-128 forward 14 KiB: RESULTS.md)
 _TUNE_SPACE_FP32 = {
-    "fwd": {64: [(32, 32, 4, 2), (64, 32, 4, 2), (64, 64, 4, 2), (128, 32, 8, 2)],
+    "fwd": {64: [(32, 32, 4, 2), (64, 32, 4, 2), (128, 32, 8, 2)],
             128: [(64, 32, 8, 2), (32, 32, 4, 2)]},
-    # dK/dV with dQ by atomics: 64 keys a program halve the atomics (none of these spill on sm_80/sm_90)
-    "dkdv": {64: [(32, 32, 4, 2), (32, 32, 8, 2), (64, 32, 8, 2), (32, 64, 8, 2), (64, 64, 8, 2)],
+    # dK/dV with dQ by atomics: 64 keys a program halve the atomics
+    "dkdv": {64: [(32, 32, 4, 2), (32, 32, 8, 2), (32, 64, 8, 2)],
              128: [(16, 32, 4, 2), (32, 32, 8, 2)]},
     "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2), (64, 32, 4, 2)], 128: [(32, 32, 4, 2), (32, 32, 8, 2)]},
 }

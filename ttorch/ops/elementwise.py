@@ -236,15 +236,21 @@ def _ew_bench(cfg, dtype, contig, n):
     return run
 
 
+def _ew_tiles(contig):
+    """The (block, warps) the tuner may pick: the strided kernel's per-element sizes and strides take
+    registers, so it keeps at most 16 elements a thread (4096 over 4 warps spilled 1.4 KiB a thread
+    on sm_90)."""
+    return [(k, w) for k in _EW_BLOCKS for w in _EW_WARPS if contig or k <= 16 * 32 * w]
+
+
 def _ew_specs():
     from .binary import _add
     out = []
     for dt in (D.float32, D.bfloat16):
         for spec in ew_specs(_add, 2, [dt, dt]):          # the contiguous and the strided path
-            for blk in _EW_BLOCKS:
-                for w in _EW_WARPS:
-                    if (blk, w) != (1024, 4):
-                        out.append(_tuned_spec(spec, blk, w))
+            for blk, w in _ew_tiles(spec.kernel is _ew_contig_kernel):
+                if (blk, w) != (1024, 4):
+                    out.append(_tuned_spec(spec, blk, w))
     return out
 
 
@@ -255,7 +261,7 @@ def _tuned_spec(spec, block, warps):
 
 
 tune.register(tune.Tunable(
-    "elementwise", configs=lambda b: [tune.Config({"BLOCK": k}, num_warps=w) for k in _EW_BLOCKS for w in _EW_WARPS],
+    "elementwise", configs=lambda b: [tune.Config({"BLOCK": k}, num_warps=w) for k, w in _ew_tiles(b[1])],
     key=lambda dt, contig, n: _ew_key(getattr(D, dt).itemsize, contig, n),
     heuristic=lambda b: tune.Config({"BLOCK": 1024}, num_warps=4),
     problems=lambda quick: [("float32", True, 300)] if quick or SIMULATED else

@@ -117,6 +117,10 @@ def _tune_configs(b):
     warps = [w for w in (1, 2, 4, 8, 16) if 32 * w <= max(b[2], 32)]
     if b[0] == "fwd":
         return [tune.Config({}, num_warps=w) for w in warps]
+    # the backward holds a row of x, g and the weight, and the partials, in registers: past 32 elements
+    # of a row a thread its configs spill (4096 columns over 1 or 2 warps: 7.5-12.8 KiB a thread on
+    # sm_90), so those warps are left out (the most warps stay, whatever the row)
+    warps = [w for w in warps if b[2] <= _BWD_PER_THREAD * 32 * w] or warps[-1:]
     out = [tune.Config({"PROGRAMS": p}, num_warps=w) for w in warps for p in (64, 128, 256, 512)]
     # the pipelined row loop, with about one or two programs an SM: its stages hold a row of x and
     # of g each in shared memory (Hopper has 227 KiB a block)
@@ -127,6 +131,7 @@ def _tune_configs(b):
 
 
 _STAGED = 2                 # the stages a pipelined backward config uses
+_BWD_PER_THREAD = 32        # the most elements of a row a thread in a tuned backward config
 
 
 def _tune_heuristic(b):
