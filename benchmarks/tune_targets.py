@@ -27,7 +27,7 @@ def main():
     # flash attention at the benchmark's shapes (fp16, head dims 64 and 128, causal): forward, dK/dV, dQ
     for kind in ("fwd", "dkdv", "dq"):
         for e in (64, 128):
-            _tune("flash_attention", (kind, "float16", 4, 16, 2048, e, True))
+            _tune("flash_attention", (kind, "float16", 4, 16, 2048, e, True), every=True)
     # the GPT-2-like step's float32 products in the layouts they run in: the forward x @ W^T and the
     # input gradient dY @ W (W copied row-major; from 2048 outputs on, x or dY copied (K, M): "tn",
     # gemm._FMA_M_MAJOR_A_FROM_N) and the weight gradient dY^T @ X ("tn")
@@ -37,7 +37,7 @@ def main():
           + [(o, i, 8192, "tn") for o, i in widths])
     # float32 attention at the GPT-2-like step's shape (B 8, 12 heads, T 1024, head dim 64, causal)
     for kind in ("fwd", "dkdv", "dq"):
-        _tune("flash_attention", (kind, "float32", 8, 12, 1024, 64, True))
+        _tune("flash_attention", (kind, "float32", 8, 12, 1024, 64, True), every=True)
     # the memory-bound kernels at the harness's sizes (the full sum and cross-entropy stayed at 75-77% of
     # HBM bandwidth, untuned, on the H100; the target is 85%): quick to time, nothing big to compile
     _tune("reduction", ("float32", 1 << 26))
@@ -56,9 +56,12 @@ def main():
     _gemm("float16", "ieee", llm)
 
 
-def _tune(name, problem):
+def _tune(name, problem, every=False):
+    """Tune ``name`` on ``problem``; ``every``: log each configuration's time too (flash attention's:
+    its default tiles spill registers on sm_90 and the next choice needs their spill-free neighbours'
+    times beside them)."""
     t0 = time.time()
-    for b, (cfg, ms) in tune.tune(name, problems=[problem]).items():
+    for b, (cfg, ms) in tune.tune(name, problems=[problem], log=print if every else None).items():
         print(f"{name} {list(b)}: {cfg} {ms:.4f} ms ({time.time() - t0:.1f} s)", flush=True)
 
 
