@@ -6,8 +6,9 @@ On cuda the tensors of one (device, dtype) group, contiguous and non-empty, go i
 loop over the tensors made a norm or a scale launch each: a GPT-2's 148 gradients took about 300
 launches a clip, nearly all of their cost host time. The norm is two launches: each block's partial
 (``sum |x|``, ``sum x^2`` or ``max |x|``) into a buffer, then one program per tensor folds its
-blocks' partials in order (deterministic, no atomics) and takes the root. Other orders, empty or
-strided tensors, cpu tensors, and calls that autograd must record take the one-tensor ops.
+blocks' partials in order (deterministic, no atomics) and takes the root; its backward is each
+tensor's ``vector_norm`` gradient. Other orders and empty or strided tensors take the one-tensor
+ops; so does a scale that autograd must record.
 """
 import math
 
@@ -22,6 +23,7 @@ from ._launch import launch
 from ._many import _address, _col, _many_ptrs, _meta, _table
 from ._op import Op
 from .elementwise import tl_dtype
+from .reduction import _acc_dtype
 from .samples import Sample, rng
 
 _BLOCK = 1024           # elements of one tensor a program takes
@@ -87,10 +89,6 @@ def _mul_many_kernel(addr_ptr, sizes_ptr, meta_ptr, c_ptr, ELEM: tl.constexpr, A
         tl.store(x_ptr + offs, (tl.load(x_ptr + offs, mask=mask, other=0).to(ACC) * c).to(ELEM), mask=mask)
 
 
-def _acc(dt):
-    return D.float64 if dt is D.float64 else D.float32
-
-
 _STARTS = {}
 
 
@@ -117,19 +115,19 @@ def _many(tensors):
 
 
 def _types(dt):
-    return dict(ELEM=tl_dtype(dt), ACC=tl_dtype(_acc(dt)), BLOCK=_BLOCK)
+    return dict(ELEM=tl_dtype(dt), ACC=tl_dtype(_acc_dtype(dt)), BLOCK=_BLOCK)
 
 
 # ------------------------------------------------------------------------------ the norms
 def _norms_cuda(*tensors, ord):
     t0 = tensors[0]
     sizes, blocks, addr, aligned, ns = _many(tensors)
-    part = Tensor._empty((blocks._shape[0],), _acc(t0.dtype), t0.device)
+    part = Tensor._empty((blocks._shape[0],), _acc_dtype(t0.dtype), t0.device)
     launch(_norm_many_kernel, (blocks._shape[0],), addr, ns, blocks, part, ORD=_ORDS[ord], ALIGNED=aligned,
            **_types(t0.dtype))
     out = Tensor._empty((len(tensors),), t0.dtype, t0.device)
     launch(_norm_fold_kernel, (len(tensors),), part, _starts(sizes, t0.device), out, ORD=_ORDS[ord],
-           ACC=tl_dtype(_acc(t0.dtype)), BLOCK=_FOLD)
+           ACC=tl_dtype(_acc_dtype(t0.dtype)), BLOCK=_FOLD)
     return out
 
 
@@ -139,6 +137,16 @@ def _norms_cpu(*arrays, ord):
         x = np.abs(a.astype(np.float64 if a.dtype == np.float64 else np.float32).ravel())
         out.append(x.max() if ord == math.inf else x.sum() if ord == 1 else np.sqrt((x * x).sum()))
     return np.array(out, dtype=arrays[0].dtype)
+
+
+def _norms_bw(ctx, g):
+    # each tensor's vector_norm gradient (stats._norm_bw's, p 1, 2 or inf), its norm and g entry broadcast
+    from .stats import _norm_grad
+    out = []
+    for k, x in enumerate(ctx.inputs):
+        gk = g[k]
+        out.append(gk * x.sign() if ctx.ord == 1 else _norm_grad(x, gk, ctx.output[k], ctx.ord, lambda m: m.sum()))
+    return tuple(out)
 
 
 def _norms_public(*tensors, ord):
@@ -160,7 +168,7 @@ def _specs():
     specs = []
     many = {"addr_ptr": ptr(D.int64), "sizes_ptr": ptr(D.int64), "meta_ptr": ptr(D.int64)}
     for dt in (D.float32, D.float16, D.bfloat16, D.float64):
-        acc = _acc(dt)
+        acc = _acc_dtype(dt)
         for ord_ in sorted(set(_ORDS.values())):
             for aligned in (False, True):
                 specs.append(KernelSpec(_norm_many_kernel, dict(many, part_ptr=ptr(acc)),
@@ -177,15 +185,16 @@ def _specs():
     return specs
 
 
-_norms = Op("foreach_norm", cpu=_norms_cpu, cuda=_norms_cuda, samples=_norm_samples, kernels=_specs,
-            family="foreach", public=_norms_public, dtypes=(D.float32, D.float16, D.bfloat16, D.float64),
+_norms = Op("foreach_norm", cpu=_norms_cpu, cuda=_norms_cuda, backward=_norms_bw, save_output=True,
+            samples=_norm_samples, kernels=_specs, family="foreach", public=_norms_public, dtypes=(D.float32, D.float16, D.bfloat16, D.float64),
             doc="each tensor's vector norm, one launch per group")
 
 
-def _groups(tensors):
+def _groups(tensors, inplace=False):
     """``tensors`` by (device, dtype) where one call takes a group (on cuda one launch: contiguous,
-    non-empty, nothing for autograd to record): {key: [index...]}; the rest under None."""
-    record = grad_mode._state["enabled"]
+    non-empty; ``inplace``: nothing for autograd to record, the kernel writes the tensors): {key:
+    [index...]}; the rest under None."""
+    record = inplace and grad_mode._state["enabled"]
     groups = {}
     for i, t in enumerate(tensors):
         ok = (t._stride is None or t.is_contiguous()) and 0 not in t._shape and not (record and t.requires_grad)
@@ -214,8 +223,8 @@ def _foreach_norm(self, ord=2, dtype=None):
 def norm_parts(tensors, ord=2, dtype=None):
     """The norms of ``tensors`` as ``[(indices, norms)]``: a 1-D tensor of the norms of a group
     (``_groups``; one call of the many-tensor op), or one 0-dim norm (``vector_norm``: other orders,
-    empty or strided tensors, calls autograd records). ``clip_grad_norm_`` takes the norm of their
-    concatenation, with no 0-dim views made and stacked again."""
+    empty or strided tensors). ``clip_grad_norm_`` takes the norm of their concatenation, with no
+    0-dim views made and stacked again."""
     from .stats import vector_norm
     ord = float(ord)
     parts = []
@@ -239,10 +248,10 @@ def _foreach_mul_(self, other):
         for t, o in zip(tensors, other):
             t.mul_(o)
         return
-    for key, idx in _groups(tensors).items():
+    for key, idx in _groups(tensors, inplace=True).items():
         group = [tensors[i] for i in idx]
         if key is None or key[0].type != "cuda" or not isinstance(other, Tensor) or other.ndim \
-                or other.device != key[0] or other.dtype is not _acc(key[1]) or not key[1].is_floating_point:
+                or other.device != key[0] or other.dtype is not _acc_dtype(key[1]) or not key[1].is_floating_point:
             for t in group:
                 t.mul_(other)
             continue

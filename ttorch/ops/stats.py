@@ -299,6 +299,16 @@ def _pow(t, e):
     return (t.log() * e).exp()
 
 
+def _norm_grad(x, gk, n, p, count):
+    """``gk`` times d||x||_p / dx for p 2 or inf, ``n`` the norm (broadcast to ``x``); ``count(mask)``
+    sums a 0/1 mask over the reduced dims: an inf-norm's gradient is shared by its maxima."""
+    if p == 2:
+        z = (n == 0).to(n.dtype)
+        return gk * x / (n + z) * (1 - z)
+    mask = (x.abs() == n).to(gk.dtype)
+    return x.sign() * gk * mask / count(mask)
+
+
 def _norm_bw(ctx, g):
     # PyTorch's linalg_vector_norm_backward: subgradient 0 where the norm (or |x|) is 0
     x, p = ctx.inputs[0], ctx.p
@@ -310,12 +320,8 @@ def _norm_bw(ctx, g):
         return gk * x.sign()
     n = _keep(_output(ctx, lambda t: _norm(t, dims=ctx.dims, keepdim=ctx.keepdim, dtype=ctx.dtype,
                                            in_shape=ctx.in_shape, p=p)), ctx)
-    if p == 2:
-        z = (n == 0).to(n.dtype)
-        return gk * x / (n + z) * (1 - z)
-    if math.isinf(p):
-        mask = (x.abs() == n).to(gk.dtype)
-        return x.sign() * gk * mask / mask.sum(ctx.dims, keepdim=True)
+    if p == 2 or math.isinf(p):
+        return _norm_grad(x, gk, n, p, lambda mask: mask.sum(ctx.dims, keepdim=True))
     ax = x.abs()
     if p < 1:
         z = (x == 0).to(x.dtype)
