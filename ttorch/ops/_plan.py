@@ -19,8 +19,9 @@ again and must give the same answer).
 Not planned: a recorded call that uploads, downloads or copies memory outside a kernel, makes a host
 TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent buffer; excepted are
 the device-check slots of ``cuda/_checks.py``, which live as long as the process, a replay arming
-their check as the call did, and ``constant`` buffers, which the plan keeps alive), bumps an input's version counter (a host-side write), or returns
-anything but tensors over memory it allocated (one, or a tuple; views of one buffer are kept as views).
+their check as the call did, and ``constant`` buffers, which the plan keeps alive), bumps an input's
+version counter (a host-side write), or returns anything but tensors over memory it allocated (one,
+or a tuple; views of one buffer are kept as views).
 Inputs that share memory (``x @ x``) are planned with their pattern: a replay needs the same inputs to
 share memory at the same distances, and another pattern records a plan of its own.
 

@@ -143,7 +143,8 @@ def _block(n):
 
 # ------------------------------------------------------------------------------ tuning
 # One program per row, looping over the classes BLOCK_N at a time; tuned are the block, the loop
-# (plain or pipelined, STAGES) and the warps. Heuristic (untuned): the whole row up to 4096 classes per block, 8 warps from 2048 on.
+# (plain or pipelined, STAGES) and the warps. Heuristic (untuned): the whole row up to 4096 classes
+# per block, 8 warps from 2048 on.
 def _tune_key(kind, dtype, n):
     return (kind, dtype.name, next_pow2(n))
 
@@ -177,7 +178,8 @@ def _tune_bench(cfg, kind, dtype, m, n):
 
 tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tune_heuristic,
                            problems=_tune_problems, key=lambda kind, dt, m, n: _tune_key(kind, getattr(D, dt), n),
-                           bench=_tune_bench, doc="fused cross-entropy forward and backward: class block, loop stages, warps"))
+                           bench=_tune_bench,
+                           doc="fused cross-entropy forward and backward: class block, loop stages, warps"))
 
 
 # ------------------------------------------------------------------------------ cuda

@@ -177,7 +177,8 @@ def _specs():
                                         + (" aligned" if aligned else "")))
             specs.append(KernelSpec(_norm_fold_kernel, {"part_ptr": ptr(acc), "starts_ptr": ptr(D.int64),
                                                         "out_ptr": ptr(dt)},
-                                    {"ORD": ord_, "ACC": tl_dtype(acc), "BLOCK": _FOLD}, label=f"norm fold {dt} {ord_}"))
+                                    {"ORD": ord_, "ACC": tl_dtype(acc), "BLOCK": _FOLD},
+                                    label=f"norm fold {dt} {ord_}"))
         for aligned in (False, True):
             specs.append(KernelSpec(_mul_many_kernel, dict(many, c_ptr=ptr(acc)),
                                     {"ELEM": tl_dtype(dt), "ACC": tl_dtype(acc), "BLOCK": _BLOCK, "ALIGNED": aligned},
@@ -186,8 +187,8 @@ def _specs():
 
 
 _norms = Op("foreach_norm", cpu=_norms_cpu, cuda=_norms_cuda, backward=_norms_bw, save_output=True,
-            samples=_norm_samples, kernels=_specs, family="foreach", public=_norms_public, dtypes=(D.float32, D.float16, D.bfloat16, D.float64),
-            doc="each tensor's vector norm, one launch per group")
+            samples=_norm_samples, kernels=_specs, family="foreach", public=_norms_public,
+            dtypes=(D.float32, D.float16, D.bfloat16, D.float64), doc="each tensor's vector norm, one launch per group")
 
 
 def _groups(tensors, inplace=False):

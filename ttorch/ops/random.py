@@ -112,8 +112,9 @@ def dropout_cuda(x, p, gen):
     n = x.numel()
     if n:
         seed, off = gen.philox(n)
-        launch(_dropout_kernel, (cdiv(n, _block(n)),), x, y, noise, n, seed, off, *_split(1 - p), float(1 - p),
-               BLOCK=_block(n))
+        block = _block(n)
+        launch(_dropout_kernel, (cdiv(n, block),), x, y, noise, n, seed, off, *_split(1 - p), float(1 - p),
+               BLOCK=block)
     return y, noise
 
 
