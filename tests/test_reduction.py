@@ -355,6 +355,15 @@ def test_long_rows_in_blocks(monkeypatch):
             getattr(x, name)(1).backward(T(g, dev))
             grads.append(x.grad)
         close(grads[1], grads[0], D.float32, 37, name + " backward")
+        # a float64 row loops over half blocks (4 columns here): the same values
+        ys, grads = [], []
+        for dev in ("cpu", "cuda"):
+            x = T(a, dev, dtype=D.float64, requires_grad=True)
+            ys.append(getattr(x, name)(1))
+            ys[-1].backward(T(g, dev, dtype=D.float64))
+            grads.append(x.grad)
+        np.testing.assert_allclose(npy(ys[1]), npy(ys[0]), rtol=1e-12)
+        np.testing.assert_allclose(npy(grads[1]), npy(grads[0]), rtol=1e-12, atol=1e-15)
     x = T(b, "cuda", requires_grad=True)
     x.cumsum(1).backward(T(np.ones_like(b), "cuda"))
     np.testing.assert_allclose(npy(x.grad)[0, :, 0], np.arange(21, 0, -1))  # reversed scan across blocks

@@ -22,8 +22,11 @@ from ._op import Op
 from .samples import Sample, rng
 
 # Rows up to MAX_BLOCK_N are read once (a two-pass row costs 1.5x the memory traffic forward and
-# 5/3 backward); tests lower it to run the two-pass path.
-MAX_BLOCK_N = 4096 if SIMULATED else 16384
+# 5/3 backward, though a row's second read mostly hits L2); tests lower it to run the two-pass path.
+# 8192, not 16384: a one-pass row of 16384 floats is 32 values a thread at 16 warps, where a thread
+# has 128 registers, and spilled on sm_90 (16-76 B a thread; 1.6-2 KiB in float64); 32 warps
+# (64 registers) spilled the backward too.
+MAX_BLOCK_N = 4096 if SIMULATED else 8192
 
 
 def _rows3(x, dim):
@@ -37,8 +40,10 @@ def _rows3(x, dim):
     return x, _numel(x._shape[:dim]) * inner, n, inner
 
 
-def _block_n(n, inner):
+def _block_n(n, inner, dtype):
     bn = min(next_pow2(n), MAX_BLOCK_N)
+    if n > bn and dtype is D.float64:
+        bn //= 2            # a looped float64 row keeps two doubles a lane: 8192 spilled at 16 warps
     # a strided (inner > 1) row is gathered column by column: narrower blocks coalesce better
     return min(bn, 256) if inner > 1 and not SIMULATED else bn
 
@@ -46,31 +51,37 @@ def _block_n(n, inner):
 # ------------------------------------------------------------------------------ tuning
 # A program handles BLOCK_M rows of BLOCK_N columns; BLOCK_N follows the row length, so what is
 # tuned is the tile (BLOCK_M * BLOCK_N elements) and the warps. Heuristic (untuned buckets): tiles
-# of 4096 elements, 4 warps up to 1024 columns, 8 up to 4096 and 16 beyond (a one-pass row of 16384
-# floats is then 32 registers a thread): one row per program for long rows, many short rows per
-# program, so each moves enough bytes. The backward (two rows in, one out) is tuned on its own; an
-# untuned backward bucket takes the forward's winner, then the heuristic.
+# of 4096 elements, 4 warps up to 1024 columns, 8 up to 4096 and 16 beyond, 8 for a strided row:
+# one row per program for long rows, many short rows per program, so each moves enough bytes. The
+# backward (two rows in, one out) is tuned on its own; an untuned backward bucket takes the
+# forward's winner, then the heuristic.
 _TILES, _WARPS = (2048, 4096, 8192), (4, 8, 16)
 
 
 def _tune_key(kind, dtype, n, inner):
-    return (kind, dtype.name, _block_n(n, inner), inner > 1)
+    return (kind, dtype.name, _block_n(n, inner, dtype), inner > 1)
+
+
+def _fits(tile, bn, warps, strided):
+    """Whether a tile keeps each thread's values in registers (checked on sm_90 by
+    ``python -m ttorch.ops --compile``): at most 32 elements a thread (the backward holds two
+    rows: 64 spilled 100-160 B), and 16 for a strided row, whose every element carries its own
+    64-bit address (32 spilled); never a strided row at 16 warps, whose 128 registers a thread
+    spilled even at 16 elements."""
+    per_thread = max(tile, bn) // (32 * warps)
+    return per_thread <= 32 if not strided else per_thread <= 16 and warps < 16
 
 
 def _tune_configs(b):
-    # at most _PER_THREAD elements of a tile a thread: one row of 16384 floats over 4 warps (128 a
-    # thread) spilled 4.3 KiB a thread on sm_90 in the backward, and can't be the fastest
-    bn = b[2]
+    bn, strided = b[2], b[3]
     return [tune.Config({"BLOCK_M": max(1, t // bn)}, num_warps=w) for t in _TILES for w in _WARPS
-            if max(t, bn) <= _PER_THREAD * 32 * w or w == _WARPS[-1]]
-
-
-_PER_THREAD = 64
+            if _fits(t, bn, w, strided)]
 
 
 def _tune_heuristic(b):
-    bn = b[2]
-    return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=4 if bn <= 1024 else 8 if bn <= 4096 else 16)
+    bn, strided = b[2], b[3]
+    warps = 8 if strided else 4 if bn <= 1024 else 8 if bn <= 4096 else 16
+    return tune.Config({"BLOCK_M": max(1, 4096 // bn)}, num_warps=warps)
 
 
 def _tune_problems(quick):
@@ -85,7 +96,7 @@ def _tune_bench(cfg, kind, dtype, m, n):
     dt = getattr(D, dtype)
     ins = [randn(m, n, device="cuda").to(dt) for _ in range(1 if kind == "fwd" else 2)]
     out = Tensor._empty(ins[0]._shape, dt, ins[0].device)
-    bn = _block_n(n, 1)
+    bn = _block_n(n, 1, dt)
     return lambda: launch(_softmax_fwd_kernel if kind == "fwd" else _softmax_bwd_kernel,
                           (cdiv(m, cfg.kwargs["BLOCK_M"]),), *ins, out, m, n, 1, LOG=False, SINGLE=n <= bn,
                           ACC=_acc(dt), BLOCK_N=bn, **cfg.meta())
@@ -206,7 +217,7 @@ def _run(kernel, out, tensors, dim, log):
     _, m, n, inner = rows[0]
     if m == 0 or n == 0:
         return out
-    bn = _block_n(n, inner)
+    bn = _block_n(n, inner, out.dtype)
     cfg = None
     if kernel is _softmax_bwd_kernel:
         cfg = tune.lookup("softmax", _tune_key("bwd", out.dtype, n, inner))
@@ -292,17 +303,25 @@ def _specs(kernel, nin):
                           num_warps=warps, label=f"{'log_' if log else ''}softmax {dt} {'1-pass' if single else 'looped'}"
                                                  f" {bm}x{bn} w{warps}{tag}")
     out = []
-    for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 256),
-                           (D.float16, False, 2048), (D.float64, True, 512), (D.bfloat16, False, 256),
-                           (D.float32, True, 8192), (D.float32, True, 16384), (D.bfloat16, True, 16384),
-                           (D.float64, True, 16384), (D.float32, False, 16384)):
-        h = _tune_heuristic(("fwd", dt.name, bn, False))
-        out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps) for log in (False, True)]
+    # (dtype, one pass, BLOCK_N, strided): the heuristic's tile, forward and log, for each path
+    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.float32, False, 2048, False),
+                                    (D.bfloat16, True, 256, False), (D.float16, False, 2048, False),
+                                    (D.float64, True, 512, False), (D.bfloat16, False, 256, True),
+                                    (D.float32, False, 256, True), (D.float32, True, 64, True),
+                                    (D.float32, True, 8192, False), (D.bfloat16, True, 8192, False),
+                                    (D.float64, True, 8192, False), (D.float64, False, 4096, False),
+                                    (D.float32, False, 8192, False)):
+        h = _tune_heuristic(("fwd", dt.name, bn, strided))
+        out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps, " strided" if strided else "")
+                for log in (False, True)]
     # every configuration the tuner may pick, for the common dtypes and both code paths
-    for dt, single, bn in ((D.float32, True, 1024), (D.float32, False, 2048), (D.bfloat16, True, 1024),
-                           (D.bfloat16, False, 2048), (D.float32, True, 16384)):
-        for c in _tune_configs(("fwd", dt.name, bn, False)):
-            out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps, " tuned"))
+    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.float32, False, 2048, False),
+                                    (D.bfloat16, True, 1024, False), (D.bfloat16, False, 2048, False),
+                                    (D.float32, True, 8192, False), (D.bfloat16, False, 8192, False),
+                                    (D.float32, False, 256, True), (D.bfloat16, True, 64, True)):
+        for c in _tune_configs(("fwd", dt.name, bn, strided)):
+            out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps,
+                            " tuned" + (" strided" if strided else "")))
     return out
 
 
