@@ -78,3 +78,19 @@ def test_the_compile_report_counts_ptxas_spill_stores(tmp_path):
             (line.split() for line in out.stdout.split("\n") if line.strip())}
     assert rows[8192][2] > 0 and rows[8192][1] > 0
     assert rows[256] == (rows[256][0], 0, 0)
+
+
+def test_the_compile_report_builds_tma_kernels_for_hopper_only():
+    # sm_80 has no TMA: the launch path never runs a TMA kernel there, so the report neither
+    # compiles nor counts its spills for sm_80; every other configuration compiles for both
+    from ttorch.ops.__main__ import _jobs, _specs_of
+    jobs = _jobs(["addmm"], [80, 90])
+    specs = _specs_of("addmm")
+    tma = {i for i, s in enumerate(specs) if s.name == "_gemm_tma_kernel"}
+    assert tma and len(tma) < len(specs)
+    caps = {}
+    for _, i, cap, ones in jobs:
+        if not ones:
+            caps.setdefault(i, set()).add(cap)
+    assert all(caps[i] == {90} for i in tma)
+    assert all(c == {80, 90} for i, c in caps.items() if i not in tma)

@@ -57,6 +57,25 @@ def _compile_one(args):
                 "trace": traceback.format_exc()}
 
 
+def _jobs(names, caps):
+    """``(op, spec index, cap, every int 1)`` for each configuration of each op to compile: each cap
+    from the spec's ``min_cap`` up (a TMA kernel: Hopper only), and once with every int argument 1
+    per code path; a configuration shared by several ops compiles once."""
+    jobs, seen = [], set()
+    for name in names:
+        for i, s in enumerate(_specs_of(name)):
+            key = (s.name, s.label)
+            if key in seen:
+                continue
+            seen.add(key)
+            jobs.extend((name, i, c, False) for c in caps if c >= s.min_cap)
+            code_path = _code_path(s)
+            if code_path not in seen and max(caps) >= s.min_cap:
+                seen.add(code_path)
+                jobs.append((name, i, max(caps), True))
+    return jobs
+
+
 def _code_path(spec):
     """What decides which lines of a kernel compile: its bool, string and function constexprs
     (dtypes and block sizes change the types and shapes, not the path)."""
@@ -87,21 +106,8 @@ def main(argv=None):
         return 0
     caps = [int(c) for c in a.compile.split(",")]
     from ttorch import tune
-    jobs, seen = [], set()
     names = sorted(REGISTRY) + sorted(f"tune:{n}" for n, t in tune.registered().items() if t.specs)
-    for name in names:
-        if a.only and a.only not in name:
-            continue
-        for i, s in enumerate(_specs_of(name)):
-            key = (s.name, s.label)
-            if key in seen:  # the same configuration shared by several ops compiles once
-                continue
-            seen.add(key)
-            jobs.extend((name, i, c, False) for c in caps)
-            code_path = _code_path(s)
-            if code_path not in seen:   # and once with every int argument 1, per code path
-                seen.add(code_path)
-                jobs.append((name, i, max(caps), True))
+    jobs = _jobs([n for n in names if not a.only or a.only in n], caps)
     failures, spills = 0, []
     with ProcessPoolExecutor(max_workers=a.jobs) as ex:
         for r in ex.map(_compile_one, jobs):

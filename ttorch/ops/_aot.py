@@ -11,7 +11,7 @@ import time
 class KernelSpec:
     """One configuration of a kernel: argument types (``*fp32``, ``i32``, ``constexpr``) and constexpr values."""
 
-    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label="", divisible=()):
+    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label="", divisible=(), min_cap=0):
         self.kernel = kernel
         self.signature = dict(signature)
         self.constexprs = dict(constexprs)
@@ -20,6 +20,8 @@ class KernelSpec:
         self.label = label
         # arguments (pointers or ints) that Triton's launcher would find divisible by 16 and mark so
         self.divisible = tuple(divisible)
+        # the lowest compute capability the launch path runs it on (90: a TMA kernel, Hopper only)
+        self.min_cap = min_cap
 
     def with_ones(self):
         """This configuration as Triton's launcher specializes it when every integer argument is 1.
@@ -35,7 +37,7 @@ class KernelSpec:
             if v in ("i32", "i64") and k not in self.divisible and k not in ce:
                 ce[k] = 1
         return KernelSpec(self.kernel, sig, ce, self.num_warps, self.num_stages,
-                          (self.label + " ints=1").strip(), self.divisible)
+                          (self.label + " ints=1").strip(), self.divisible, self.min_cap)
 
     @property
     def name(self):

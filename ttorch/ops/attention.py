@@ -567,7 +567,8 @@ def _specs():
         # (the row stride of the transposed copies)
         div = [n for n in sig if n.endswith("_ptr") and not sig[n].startswith("tensordesc")
                or n[:2] == "s_" and n[2] != "m" or n in ("L", "S")]
-        out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div))
+        out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div,
+                              min_cap=90 if tma else 0))
 
     for dt in (D.float16, D.bfloat16, D.float32):
         for e in (64, 128):

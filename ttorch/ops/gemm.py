@@ -58,7 +58,7 @@ def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
                  alpha, alpha_lo, beta, beta_lo,
                  ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
-                 ACT: tl.constexpr = "none"):
+                 ACT: tl.constexpr = "none", C_ROW: tl.constexpr = False):
     pid_m, pid_n = _grouped(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     batch = tl.program_id(1).to(tl.int64)
     rm = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
@@ -79,20 +79,25 @@ def _gemm_kernel(a_ptr, b_ptr, c_ptr, out_ptr, M, N, K,
         a_ptrs += BLOCK_K * s_ak
         b_ptrs += BLOCK_K * s_bk
     _epilogue(acc, c_ptr, batch * s_cb, out_ptr + batch * s_ob, rm, rn, M, N, s_cm, s_cn, s_om, s_on,
-              alpha, alpha_lo, beta, beta_lo, ACC, HAS_C, SCALE, ACT)
+              alpha, alpha_lo, beta, beta_lo, ACC, HAS_C, SCALE, ACT, C_ROW)
 
 
 @triton.jit
 def _epilogue(acc, c_ptr, c_off, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
-              ACC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr, ACT: tl.constexpr):
+              ACC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr, ACT: tl.constexpr,
+              C_ROW: tl.constexpr):
     """``out = act(alpha * acc + beta * C)`` for one tile, rows ``rm`` and columns ``rn``; both GEMM
-    kernels end here."""
+    kernels end here. ``C_ROW``: C is one row broadcast over M (a bias, ``s_cm`` 0), loaded once a
+    column: a (BLOCK_M, BLOCK_N) load of it doubled a TF32 128x256 tile's registers (180 B spilled)."""
     # alpha and beta arrive as fp32 pairs (hi + lo): a float64 product keeps ~48 bits of them
     if SCALE:
         acc = acc * alpha + acc * alpha_lo
     mask = (rm < M)[:, None] & (rn < N)[None, :]
     if HAS_C:
-        c = tl.load(c_ptr + c_off + rm[:, None] * s_cm + rn[None, :] * s_cn, mask=mask, other=0.0).to(ACC)
+        if C_ROW:
+            c = tl.load(c_ptr + c_off + rn * s_cn, mask=rn < N, other=0.0).to(ACC)[None, :]
+        else:
+            c = tl.load(c_ptr + c_off + rm[:, None] * s_cm + rn[None, :] * s_cn, mask=mask, other=0.0).to(ACC)
         acc += c * beta + c * beta_lo
     # the activation sees the fp32 (fp64) pre-activation, as PyTorch's unfused fp32 math would
     if ACT == "relu":
@@ -109,7 +114,7 @@ def _epilogue(acc, c_ptr, c_off, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, 
 @triton.jit
 def _split_k_sum_kernel(ws_ptr, c_ptr, out_ptr, M, N, SPLITS, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
                         ACC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr, ACT: tl.constexpr,
-                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, C_ROW: tl.constexpr = False):
     """A split-K product's partial tiles (``ws``: (SPLITS, M, N) in the accumulator's dtype) summed
     in split order, then the GEMM's epilogue."""
     rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
@@ -121,14 +126,15 @@ def _split_k_sum_kernel(ws_ptr, c_ptr, out_ptr, M, N, SPLITS, s_cm, s_cn, s_om, 
         acc += tl.load(ptrs, mask=mask, other=0.0)
         ptrs += M * N
     _epilogue(acc, c_ptr, 0, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo, ACC,
-              HAS_C, SCALE, ACT)
+              HAS_C, SCALE, ACT, C_ROW)
 
 
 @triton.jit
 def _gemm_tma_kernel(a_desc, b_desc, c_ptr, out_ptr, M, N, K, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo,
                      programs, ACC: tl.constexpr, PREC: tl.constexpr, HAS_C: tl.constexpr, SCALE: tl.constexpr,
                      B_T: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                     GROUP_M: tl.constexpr, ACT: tl.constexpr = "none", FLATTEN: tl.constexpr = False):
+                     GROUP_M: tl.constexpr, ACT: tl.constexpr = "none", FLATTEN: tl.constexpr = False,
+                     C_ROW: tl.constexpr = False):
     """The persistent GEMM for Hopper: ``programs`` programs (one per SM) stride over the output
     tiles in grouped order, and the operand tiles arrive by TMA: the copy engine computes the
     addresses and zero-fills past the edges, so the K loop has no masks and no pointer arithmetic.
@@ -150,7 +156,7 @@ def _gemm_tma_kernel(a_desc, b_desc, c_ptr, out_ptr, M, N, K, s_cm, s_cn, s_om, 
         rm = (off_m + tl.arange(0, BLOCK_M)).to(tl.int64)
         rn = (off_n + tl.arange(0, BLOCK_N)).to(tl.int64)
         _epilogue(acc, c_ptr, 0, out_ptr, rm, rn, M, N, s_cm, s_cn, s_om, s_on, alpha, alpha_lo, beta, beta_lo, ACC,
-                  HAS_C, SCALE, ACT)
+                  HAS_C, SCALE, ACT, C_ROW)
 
 
 # Tile configurations (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first.
@@ -358,6 +364,11 @@ def _seen_layout(dtype, prec, layout, M, N, K, hopper):
     return (_FLIP[layout[0]] if ca else layout[0]) + (_FLIP[layout[1]] if cb else layout[1])
 
 
+def _c_row(c, sc):
+    """Whether C is one row broadcast over the output's rows (a bias): the epilogue loads it once a column."""
+    return c is not None and sc[-2] == 0
+
+
 def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta, acc, act, prec, cfg=None):
     """Launch the product with tile ``cfg`` (None: ``_config``'s for the layout the kernel reads)."""
     index = out.device.index or 0
@@ -379,7 +390,7 @@ def _launch_gemm(a, b, c, out, sizes, bst, sa, sb, sc, so, M, N, K, alpha, beta,
     b_hi, b_lo = _split(beta, acc)
     tiles = cdiv(M, bm) * cdiv(N, bn)
     meta = dict(ACC=tl_dtype(acc), PREC=prec, HAS_C=c is not None, SCALE=alpha != 1, BLOCK_M=bm, BLOCK_N=bn,
-                BLOCK_K=bk, GROUP_M=gm, ACT=act, num_warps=warps, num_stages=stages)
+                BLOCK_K=bk, GROUP_M=gm, ACT=act, C_ROW=_c_row(c, sc), num_warps=warps, num_stages=stages)
     if len(cfg) > 6 and cfg[6] and _numel(sizes) == 1 and _hopper(out.device.index or 0):  # a tuned TMA tile
         tma = _tma_descriptors(a, b, sa, sb, M, N, K, bm, bn, bk)
         if tma is not None:
@@ -449,7 +460,7 @@ def _launch_split_k(a, b, c, out, sa, sb, sc, so, M, N, K, alpha, beta, acc, act
     b_hi, b_lo = _split(beta, acc)
     launch(_split_k_sum_kernel, (cdiv(M, 32), cdiv(N, 32)), ws, c, out, M, N, parts, sc[-2], sc[-1], so[-2], so[-1],
            a_hi, a_lo, b_hi, b_lo, ACC=tl_dtype(acc), HAS_C=c is not None, SCALE=alpha != 1, ACT=act, BLOCK_M=32,
-           BLOCK_N=32, num_warps=4)
+           BLOCK_N=32, C_ROW=_c_row(c, sc), num_warps=4)
     return out
 
 
@@ -620,6 +631,7 @@ def _spec(dt, i, prec, layout, c_kind=None, act="none", tile=None):
     else:
         sig.update({"c_ptr": ptr(dt), "s_cb": "i32", "s_cm": "i32"})
         ce["s_cn"] = 1   # a bias row arrives with s_cm = s_cb = 0: i32 values the launcher marks divisible
+        ce["C_ROW"] = c_kind == "bias"
     label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} {layout}{' ' + c_kind if c_kind else ''}" \
             f"{' ' + act if act != 'none' else ''} {prec}"
     # aligned pointers, sizes and strides, as the launcher marks them for round shapes
@@ -662,13 +674,15 @@ def _split_k_specs():
     specs = []
     for dt in _BY_DTYPE:
         acc = D.float64 if dt is D.float64 else D.float32
-        for has_c, act in [(False, "none"), (True, "none")] + [(True, a) for a in ACTIVATIONS if a != "none"]:
+        # no C; a full C, scaled; a bias row with each activation (linear's)
+        for c_kind, act in [(None, "none"), ("C", "none")] + [("bias", a) for a in ACTIVATIONS]:
             sig = {"ws_ptr": ptr(acc), "c_ptr": ptr(dt), "out_ptr": ptr(dt), "M": "i32", "N": "i32", "SPLITS": "i32",
                    "s_cm": "i32", "s_cn": "i32", "s_om": "i32", "s_on": "i32", "alpha": "fp32", "alpha_lo": "fp32",
                    "beta": "fp32", "beta_lo": "fp32"}
-            ce = {"ACC": tl_dtype(acc), "HAS_C": has_c, "SCALE": has_c, "ACT": act, "BLOCK_M": 32, "BLOCK_N": 32}
+            ce = {"ACC": tl_dtype(acc), "HAS_C": c_kind is not None, "SCALE": c_kind == "C", "ACT": act,
+                  "BLOCK_M": 32, "BLOCK_N": 32, "C_ROW": c_kind == "bias"}
             specs.append(KernelSpec(_split_k_sum_kernel, sig, ce, num_warps=4, num_stages=1,
-                                    label=f"{dt} split-K sum{' C' if has_c else ''} {act}"))
+                                    label=f"{dt} split-K sum{' ' + c_kind if c_kind else ''} {act}"))
         if dt in (D.float16, D.bfloat16):       # the parts: half operands into the fp32 workspace
             part = _spec(dt, _BY_DTYPE[dt][-1], "ieee", "nn")
             part.signature["out_ptr"] = ptr(acc)
@@ -690,13 +704,13 @@ def _tma_spec(dt, prec, tile, b_t, c_kind=None, act="none"):
     if c_kind is None:
         sig.update(s_cm="i32", s_cn="i32")
         ce["c_ptr"] = None
-    else:                                # a bias row: C's row stride 0
-        sig["c_ptr"] = ptr(dt)
-        ce.update(s_cm=0, s_cn=1)
+    else:                                # a bias row: C's row stride 0, an i32 the launcher marks divisible
+        sig.update(c_ptr=ptr(dt), s_cm="i32")
+        ce.update(s_cn=1, C_ROW=True)
     label = f"{dt} {bm}x{bn}x{bk} w{warps} s{stages} TMA{' flat' if tma == 2 else ''} {'nt' if b_t else 'nn'}" \
             f"{' ' + c_kind if c_kind else ''} {prec}"
-    return KernelSpec(_gemm_tma_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label,
-                      divisible=["out_ptr", "M", "N", "K", "s_om"] + (["c_ptr"] if c_kind else []))
+    return KernelSpec(_gemm_tma_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, min_cap=90,
+                      divisible=["out_ptr", "M", "N", "K", "s_om"] + (["c_ptr", "s_cm"] if c_kind else []))
 
 
 def _linear_specs():
