@@ -329,6 +329,7 @@ if SIMULATED:
     _NV = {"exp": _np.exp, "exp2": _np.exp2, "exp10": lambda x: _np.power(x.dtype.type(10), x), "expm1": _np.expm1,
            "log": _np.log, "log2": _np.log2, "log10": _np.log10, "log1p": _np.log1p, "sqrt": _np.sqrt,
            "rsqrt": lambda x: 1 / _np.sqrt(x), "cbrt": _np.cbrt, "sin": _np.sin, "cos": _np.cos, "tan": _np.tan,
+           "sinpi": lambda x: _np.sin(x.dtype.type(_np.pi) * x), "cospi": lambda x: _np.cos(x.dtype.type(_np.pi) * x),
            "asin": _np.arcsin, "acos": _np.arccos, "atan": _np.arctan, "sinh": _np.sinh, "cosh": _np.cosh,
            "tanh": _np.tanh, "asinh": _np.arcsinh, "acosh": _np.arccosh, "atanh": _np.arctanh,
            "erf": _vec(_math.erf), "erfc": _vec(_math.erfc), "lgamma": _vec(_math.lgamma),

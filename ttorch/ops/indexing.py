@@ -792,7 +792,9 @@ def _nonzero_cuda(x):
     nblk = cdiv(n, _NZ_BLOCK)
     counts = Tensor._empty((nblk + 1,), D.int64, x.device)
     launch(_nz_count_kernel, (nblk,), x, counts, n, BLOCK=_NZ_BLOCK)
-    launch(_nz_scan_kernel, (1,), counts, nblk, BLOCK=min(next_pow2(nblk), 1024))
+    block = min(next_pow2(nblk), 1024)
+    # 8 warps for 1024 counts: 4 (8 int64 counts and their scan a thread) spilled 4 B on sm_90
+    launch(_nz_scan_kernel, (1,), counts, nblk, BLOCK=block, num_warps=8 if block == 1024 else 4)
     total = int(_to_device_np(counts._view((1,), (1,), nblk))[0])  # the host sync PyTorch has too
     out = Tensor._empty((total, nd), D.int64, x.device)
     if total and nd:
@@ -816,7 +818,7 @@ def _nonzero_specs():
                                 {"NDIM": nd, "BLOCK": _NZ_BLOCK}, label=f"write fp32 {nd}-d"))
     for b in (1, 64, 1024):
         specs.append(KernelSpec(_nz_scan_kernel, {"counts_ptr": "*i64", "NBLK": "i32"}, {"BLOCK": b},
-                                label=f"scan {b}"))
+                                num_warps=8 if b == 1024 else 4, label=f"scan {b}"))
     return specs
 
 

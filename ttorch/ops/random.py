@@ -13,6 +13,7 @@ import math
 import numpy as np
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 from .. import _dtype as D
 from .._device import _canonical
@@ -64,9 +65,13 @@ def _dist_kernel(out_ptr, p_ptr, n, seed, offset, a_hi, a_lo, b_hi, b_lo, DIST: 
         else:
             p = a
         x = (u < p).to(u.dtype)
-    elif DIST == 4:  # cauchy(median=a, sigma=b)
-        t = 3.141592653589793 * (u - 0.5)
-        x = a + b * (tl.sin(t) / tl.cos(t))
+    elif DIST == 4:  # cauchy(median=a, sigma=b): a + b * tan(pi * (u - 1/2))
+        # sinpi/cospi reduce their argument exactly: sin/cos of a product with pi kept the slow
+        # path for huge arguments, whose local array spilled on sm_90; cospi(-1/2) is 0, where
+        # PyTorch's tan of the rounded product gives 2.3e7 (fp32): a finite tail, not inf
+        t = u - 0.5
+        c = libdevice.cospi(t)
+        x = a + b * (libdevice.sinpi(t) / tl.where(c == 0, -4.371139e-08, c))
     else:
         e = -tl.log(1.0 - u)                                    # Exp(1): 1 - u is in (0, 1]
         if DIST == 3:    # exponential with b = 1 / lambda
