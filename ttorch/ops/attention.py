@@ -44,18 +44,23 @@ def _hd(n):
 
 
 # (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel, head dim bound and half/fp32 operands, chosen
-# by compiling for sm_90 (python -m ttorch.ops --compile): no register spills, shared memory within
-# sm_80's 163 KiB. dK/dV: BLOCK_M queries stream past BLOCK_N resident keys; dQ: the reverse.
-# float32 products run on FMAs (input_precision="ieee"), whose tiles live in registers: smaller.
-# Head dims 64 and 128: the H100's tuned winners, half types at the harness's shape (B 4, 16 heads,
-# T 2048, causal; the same in two sessions on two machines), float32 at the GPT-2-like step's (B 8, 12
-# heads, T 1024, causal, head dim 64: 32x32 with 4 warps for all three kernels).
+# by compiling for sm_90 (python -m ttorch.ops --compile): no register spills (ptxas's spill stores,
+# in every variant the specs compile), shared memory within sm_80's 163 KiB. dK/dV: BLOCK_M queries
+# stream past BLOCK_N resident keys; dQ: the reverse. float32 products run on FMAs
+# (input_precision="ieee"), whose tiles live in registers: smaller.
+# The H100's tuned winners where they don't spill: half types at the harness's shape (B 4, 16 heads,
+# T 2048, causal), float32 at the GPT-2-like step's (B 8, 12 heads, T 1024, causal, head dim 64: 32x32
+# w4 for all three kernels). Where the winner spilled, the nearest tile that doesn't (unmeasured):
+# half dK/dV head dim 64 32x64 w8 (w4 spilled 12-60 B), 128 16x128 w8 (64x64 w8: 140-180 B; 128
+# resident keys halve the passes over Q and dO, and its 128-row products suit Hopper's wgmma);
+# float32 forward 32x32 w8 (w4: 4 B), dK/dV 32x32 w8 (w4: 1.5-1.8 KiB); head dim 128 forward 32x16 w4
+# (64x32 w8: 14 KiB), dK/dV 16x16 w4 (16x32: 68 B), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
 _CONFIGS = {
-    "fwd": {64: ((64, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 64, 4, 3), (64, 32, 8, 2)),
-            256: ((64, 32, 8, 2), (32, 16, 4, 1))},
-    "dkdv": {64: ((32, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 64, 8, 2), (16, 32, 4, 2)),
+    "fwd": {64: ((64, 64, 4, 3), (32, 32, 8, 2)), 128: ((64, 64, 4, 3), (32, 16, 4, 2)),
+            256: ((64, 32, 8, 2), (32, 16, 8, 1))},
+    "dkdv": {64: ((32, 64, 8, 3), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 16, 4, 2)),
              256: ((16, 32, 4, 1), (16, 16, 4, 1))},
-    "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 4, 2)),
+    "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
            256: ((32, 32, 8, 1), (16, 16, 4, 1))},
 }
 
@@ -97,6 +102,10 @@ _FWD_TMA = [False]
 # H100; gpu_quick A/Bs each).
 _BWD_TMA = [False]
 _DQ_TMA = [False]
+# The half dK/dV kernel takes dQ by atomics (_DQ_ATOMIC_HALF) or Q and dO by TMA (_BWD_TMA) up to this
+# head dim: at 128 either spilled 8-212 B a thread on sm_90 with every tile but 32x32 w8 (whose 32
+# resident keys double the passes over Q and dO), so head dim 128 keeps the plain kernel.
+_SWITCHED_DKDV_MAX_E = 64
 # The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
 # then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
 # one FP32 multiply a score fewer (the FP32 units and exp2 bound FlashAttention-2's forward on Hopper
@@ -135,11 +144,10 @@ _TUNE_SPACE = {
     "fwd": {64: [(64, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (128, 32, 4, 3), (64, 128, 4, 2)],
             128: [(64, 64, 4, 3), (128, 64, 8, 3), (128, 32, 8, 3), (64, 32, 4, 2), (128, 128, 8, 2)],
             256: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 64, 8, 1)]},
-    # head dim 128: 128 resident keys halve the passes over Q and dO (255 registers, no spills on sm_90;
-    # 82-99 KiB of shared memory, 123-140 KiB with dQ by atomics)
-    "dkdv": {64: [(32, 64, 4, 3), (32, 128, 8, 3), (64, 64, 8, 2)], 128: [(64, 64, 8, 2), (32, 64, 8, 2),
-                                                                        (32, 32, 4, 2), (32, 128, 8, 2),
-                                                                        (16, 128, 8, 2)],
+    # dK/dV holds its keys, values and their gradients in registers: 4 warps spilled at 32x64 (head
+    # dim 64), and at head dim 128 64x64, 32x64 and 32x128 spilled 8-180 B (more with dQ by atomics)
+    "dkdv": {64: [(32, 64, 8, 3), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2),
+                                                         (32, 32, 8, 2), (32, 32, 4, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
     "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
                                                                       (64, 64, 8, 2)],
@@ -149,15 +157,15 @@ _TUNE_SPACE = {
 # in attention against PyTorch's 20 with the first table's tiles; with the transposed copies and these
 # tiles tuned, 26.6 ms (forward 6.0, dK/dV 12.1, dQ 8.5) against PyTorch's 19.6.
 # The FMA products hold their operands' whole head dim in registers: larger tiles spill on sm_90, up
-# to KiBs a thread (a 64x64 forward 29 KiB and the 64-query dK/dV tiles 6-10 KiB are left out); the
-# table's own tiles spill too (dK/dV 32x32 w4 1.6 KiB, the head-dim-128 forward 14 KiB: RESULTS.md)
+# to KiBs a thread (a 64x64 forward 29 KiB, 64x32 w4 944 B, 128x32 w8 1.4 KiB; dK/dV 32x32 w4 1.6 KiB,
+# 32x64 w8 1.9 KiB; the head-dim-128 forward 64x32 w8 14 KiB, 32x32 1.3 KiB): only tiles that compile
+# without a spill are here
 _TUNE_SPACE_FP32 = {
-    "fwd": {64: [(32, 32, 4, 2), (64, 32, 4, 2), (128, 32, 8, 2)],
-            128: [(64, 32, 8, 2), (32, 32, 4, 2)]},
-    # dK/dV with dQ by atomics: 64 keys a program halve the atomics
-    "dkdv": {64: [(32, 32, 4, 2), (32, 32, 8, 2), (32, 64, 8, 2)],
-             128: [(16, 32, 4, 2), (32, 32, 8, 2)]},
-    "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2), (64, 32, 4, 2)], 128: [(32, 32, 4, 2), (32, 32, 8, 2)]},
+    "fwd": {64: [(32, 32, 8, 2), (32, 16, 4, 2), (64, 32, 8, 2)],
+            128: [(32, 16, 4, 2), (16, 16, 4, 2)]},
+    "dkdv": {64: [(32, 32, 8, 2), (16, 32, 8, 2)],
+             128: [(16, 16, 4, 2), (16, 16, 8, 2)]},
+    "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2)], 128: [(32, 32, 8, 2), (32, 16, 4, 2), (16, 32, 4, 2)]},
 }
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
@@ -349,12 +357,12 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     e = _hd(max(E, EV))
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
     tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
-    fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0]
+    fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
         dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
         dq_acc.zero_()
-    (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc)
+    (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc and e <= _SWITCHED_DKDV_MAX_E)
     st = (*qs, *strides[3:-3], *gs)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
@@ -593,8 +601,7 @@ def _specs():
         add(kernel, kind, D.float32, 64, False, t_copy=False)          # float32 with _T_COPY off
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, True, dq=False)   # float32 with _DQ_ATOMIC off
     for dt in (D.float16, D.bfloat16):                                    # half types with _DQ_ATOMIC_HALF on
-        for e in (64, 128):
-            add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
+        add(_attn_bwd_dkdv_kernel, "dkdv", dt, 64, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
@@ -604,13 +611,17 @@ def _specs():
         for e in (64, 128):
             for causal in (False, True):
                 add(_attn_fwd_kernel, "fwd", dt, e, causal, tma=True)
-                add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tma=True)
                 add(_attn_bwd_dq_kernel, "dq", dt, e, causal, tma=True)
-            add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True, tma=True)
+                if e <= _SWITCHED_DKDV_MAX_E:
+                    add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tma=True)
+        add(_attn_bwd_dkdv_kernel, "dkdv", dt, 64, True, dq=True, tma=True)
     for e in (64, 128):                                     # every tile the tuner may pick
         for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel), ("dq", _attn_bwd_dq_kernel)):
             for t in _TUNE_SPACE[kind][e][1:]:
-                add(kernel, kind, D.float16, e, True, tile=t, tma=True)
+                if kind != "dkdv" or e <= _SWITCHED_DKDV_MAX_E:
+                    add(kernel, kind, D.float16, e, True, tile=t, tma=True)
+                if kind == "dkdv" and e <= _SWITCHED_DKDV_MAX_E:
+                    add(kernel, kind, D.float16, e, True, tile=t, dq=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
     kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
     for kind, per_e in _TUNE_SPACE.items():
