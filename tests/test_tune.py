@@ -362,3 +362,16 @@ def test_the_timer_drives_triton_autotune():
         launch(_twice, lambda meta: (triton.cdiv(100, meta["BLOCK"]),), x, y, 100)
     assert len(_TIMED) == 2 and _twice.best_config.kwargs["BLOCK"] in (32, 64)
     np.testing.assert_array_equal(y.cpu().numpy(), np.arange(100, dtype=np.float32) * 2)
+
+
+def test_a_stored_winner_outside_the_space_is_dropped(tmp_cache):
+    # a cache tuned by an earlier release may name a configuration its op no longer offers (taken out
+    # because it spilled registers): that bucket falls back to the heuristic, the others keep theirs
+    t, _ = _toy("toy_pruned")
+    sect = {"[128]": {"kwargs": {"BLOCK": 128}, "num_warps": 8, "num_stages": 3},
+            "[1024]": {"kwargs": {"BLOCK": 512}, "num_warps": 8, "num_stages": 3}}
+    cache.write({cache.section_name(): {"toy_pruned": sect}})
+    tune.load()
+    assert t.config((128,)) == tune.Config({"BLOCK": 128}, num_warps=8)
+    assert t.config((1024,)) == tune.Config({"BLOCK": 64})
+    assert tune.lookup("toy_pruned", (1024,)) is None

@@ -115,10 +115,22 @@ def _section():
         _winners = {}
         for op, per in raw.items():
             try:        # buckets are JSON lists in the file, tuples in memory
-                _winners[op] = {tuple(json.loads(b)): Config.from_dict(c) for b, c in per.items()}
+                won = {tuple(json.loads(b)): Config.from_dict(c) for b, c in per.items()}
             except (ValueError, TypeError, AttributeError):
                 continue                    # a malformed entry costs its op the tuning, nothing more
+            t = _TUNABLES.get(op)
+            _winners[op] = {b: c for b, c in won.items() if t is None or _in_space(t, b, c)}
     return _winners
+
+
+def _in_space(t, bucket_, cfg):
+    """Whether ``cfg`` is still among ``t``'s configurations for ``bucket_``. A winner a later release
+    took out of the space (it spilled registers, or a tile went away) is dropped, and its bucket
+    falls back to the heuristic until tuned again; a space that can't be listed here keeps it."""
+    try:
+        return cfg in t.configs(bucket_)
+    except Exception:
+        return True
 
 
 def config(name, bucket_):
