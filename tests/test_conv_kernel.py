@@ -205,6 +205,32 @@ def test_wider_tiles_and_split_k(device):
     close(wt.grad, dw, f32, n=144)
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
+def test_batches_past_int32_offsets_launch_per_run_of_images(monkeypatch):
+    # the kernels index in int32: a batch whose tensors reach conv._I32_NUMEL elements (2**31; 500
+    # here) launches per run of images (168 elements an image: runs of 2, 2 and 1), the weight
+    # gradient summing the runs' partials; an image past the limit is refused
+    from ttorch.ops import conv
+    monkeypatch.setattr(conv, "_I32_NUMEL", 500)
+    seen = []
+    real = conv.launch
+    monkeypatch.setattr(conv, "launch", lambda k, g, *a, **m: seen.append(k.__name__) or real(k, g, *a, **m))
+    rng = np.random.default_rng(9)
+    xs, ws, s, p, d, g = (5, 4, 7, 6), (6, 2, 3, 3), (2, 2), (1, 0), (2, 1), 2
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    xt, wt, bt = T(x, "cuda", grad=True), T(w, "cuda", grad=True), T(b, "cuda", grad=True)
+    y = F.conv2d(xt, wt, bt, stride=s, padding=p, dilation=d, groups=g)
+    close(y, ref_conv(x, w, b, s, p, d, g), f32, n=18, msg="forward")
+    dy = rng.standard_normal(tuple(y.shape))
+    y.backward(T(dy, "cuda"))
+    dx, dw = ref_grads(xs, x, w, dy, s, p, d, g)
+    close(xt.grad, dx, f32, n=18, msg="input gradient")
+    close(wt.grad, dw, f32, n=dy[0, 0].size * xs[0], msg="weight gradient")
+    assert sorted(seen) == ["_conv_dgrad_kernel"] * 3 + ["_conv_fwd_kernel"] * 3 + ["_conv_wgrad_kernel"] * 3
+    with pytest.raises(RuntimeError, match=r"2\*\*31"):
+        F.conv2d(T(np.zeros((1, 4, 12, 12)), "cuda"), T(np.zeros((2, 4, 1, 1)), "cuda"))
+
+
 def test_empty_batch(device):
     xt = T(np.zeros((0, 3, 5, 5)), device, grad=True)
     wt = T(np.ones((2, 3, 3, 3)), device, grad=True)

@@ -16,11 +16,12 @@ def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.c
 
 
 @triton.jit
-def _mac(a, b, acc, ACC: tl.constexpr, PREC: tl.constexpr):
-    if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64
-        out = acc + tl.sum(a[:, :, None].to(ACC) * b[None, :, :].to(ACC), axis=1)
+def _mac(a_t, b, acc, ACC: tl.constexpr, PREC: tl.constexpr):
+    # acc + A @ B, A given transposed (K, M): the gathers load it so, pixels along a warp's lanes
+    if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64: (K, M, N) products summed over K
+        out = acc + tl.sum(a_t[:, :, None].to(ACC) * b[:, None, :].to(ACC), axis=0)
     else:
-        out = tl.dot(a, b, acc, input_precision=PREC)
+        out = tl.dot(tl.trans(a_t), b, acc, input_precision=PREC)
     return out
 
 
@@ -40,27 +41,29 @@ def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG,
     p = rm % ohw
     ih0 = (p // OW) * SH - PH
     iw0 = (p % OW) * SW - PW
-    x_rows = x_ptr + (n.to(tl.int64) * C + g * CG) * hw
-    oc = g * NG + rn
-    w_cols = w_ptr + oc.to(tl.int64) * (CG * khw)
     m_ok = rm < M
     n_ok = rn < NG
+    oc = g * NG + rn
+    x_rows = (n * C + g * CG) * hw                          # int32: conv.py keeps each launch under 2**31
+    w_cols = (g * NG + tl.minimum(rn, NG - 1)) * (CG * khw)  # clamped: B needs no column mask
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     if TAPS:
-        # taps outside, channels inside: a tap's padding mask and row addresses are vectors, and the
-        # tiles gather with one 2-D add (no div/mod per element)
-        for r in range(0, khw):
+        # taps outer, channels inner, in one loop (one software pipeline across all taps): a tap's
+        # padding mask and row offsets are vectors, and the tiles gather with one 2-D add
+        cb = tl.cdiv(CG, BLOCK_K)
+        for t in range(0, khw * cb):
+            r = t // cb
+            c0 = (t - r * cb) * BLOCK_K
             ih = ih0 + (r // KW) * DH
             iw = iw0 + (r % KW) * DW
             row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            a_rows = x_rows + ih * W + iw
-            for c0 in range(0, CG, BLOCK_K):
-                c = c0 + rk
-                c_ok = c < CG
-                a = tl.load(a_rows[:, None] + (c * hw)[None, :], mask=row_ok[:, None] & c_ok[None, :], other=0.0)
-                b = tl.load(w_cols[None, :] + (c * khw + r)[:, None], mask=c_ok[:, None] & n_ok[None, :],
-                            other=0.0)
-                acc = _mac(a, b, acc, ACC, PREC)
+            k_ok = rk < CG - c0
+            # A^T, (BLOCK_K, BLOCK_M): neighbouring pixels on neighbouring lanes
+            a = tl.load(x_ptr + ((x_rows + ih * W + iw + c0 * hw)[None, :] + (rk * hw)[:, None]),
+                        mask=k_ok[:, None] & row_ok[None, :], other=0.0)
+            b = tl.load(w_ptr + ((w_cols + c0 * khw + r)[None, :] + (rk * khw)[:, None]), mask=k_ok[:, None],
+                        other=0.0)
+            acc = _mac(a, b, acc, ACC, PREC)
     else:
         # few channels (an RGB input): K runs over (channel, tap) together, as the weight stores
         # them, so a 3-channel 3x3 convolution is one 27-deep step instead of nine 3-deep ones
@@ -69,16 +72,16 @@ def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG,
             k_ok = k < CG * khw
             c = k // khw
             r = k % khw
-            ih = ih0[:, None] + ((r // KW) * DH)[None, :]
-            iw = iw0[:, None] + ((r % KW) * DW)[None, :]
-            ok = m_ok[:, None] & k_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            a = tl.load(x_rows[:, None] + (c * hw)[None, :] + ih * W + iw, mask=ok, other=0.0)
-            b = tl.load(w_cols[None, :] + k[:, None], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
+            ih = ih0[None, :] + ((r // KW) * DH)[:, None]
+            iw = iw0[None, :] + ((r % KW) * DW)[:, None]
+            ok = k_ok[:, None] & m_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            a = tl.load(x_ptr + (x_rows[None, :] + (c * hw)[:, None] + ih * W + iw), mask=ok, other=0.0)
+            b = tl.load(w_ptr + (w_cols[None, :] + k[:, None]), mask=k_ok[:, None], other=0.0)
             acc = _mac(a, b, acc, ACC, PREC)
     if HAS_B:
         acc += tl.load(b_ptr + oc, mask=n_ok, other=0.0).to(ACC)[None, :]
-    y_ptrs = y_ptr + (n.to(tl.int64) * OC * ohw + p)[:, None] + (oc * ohw)[None, :]
-    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+    y_offs = (n * OC * ohw + p)[None, :] + (oc * ohw)[:, None]   # stored pixel-major too: (BLOCK_N, BLOCK_M)
+    tl.store(y_ptr + y_offs, tl.trans(acc.to(y_ptr.dtype.element_ty)), mask=n_ok[:, None] & m_ok[None, :])
 
 
 @triton.jit
@@ -97,30 +100,32 @@ def _conv_dgrad_kernel(dy_ptr, w_ptr, b_ptr, dx_ptr, C, H, W, OC, OH, OW, M, NG,
     q = rm % hw
     th0 = q // W + PH
     tw0 = q % W + PW
-    dy_rows = dy_ptr + (n.to(tl.int64) * OC + g * NG) * ohw
-    w_cols = w_ptr + (g * NG * CG + rn) * khw               # w[g*NG + o, c, kh, kw]
     m_ok = rm < M
     n_ok = rn < CG
+    c = g * CG + rn
+    dy_rows = (n * OC + g * NG) * ohw                       # int32: conv.py keeps each launch under 2**31
+    w_cols = (g * NG * CG + tl.minimum(rn, CG - 1)) * khw   # w[g*NG + o, c, kh, kw]; clamped: no column mask
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
-    for r in range(0, khw):
+    ob = tl.cdiv(NG, BLOCK_K)
+    for t in range(0, khw * ob):                            # taps outer, channels inner, one pipeline
+        r = t // ob
+        o0 = (t - r * ob) * BLOCK_K
         th = th0 - (r // KW) * DH                           # oh * SH when this tap reaches (ih, iw)
         tw = tw0 - (r % KW) * DW
         oh = th // SH
         ow = tw // SW
         row_ok = m_ok & (th >= 0) & (tw >= 0) & (th % SH == 0) & (tw % SW == 0) & (oh < OH) & (ow < OW)
-        a_rows = dy_rows + oh * OW + ow
-        for o0 in range(0, NG, BLOCK_K):
-            o = o0 + rk
-            o_ok = o < NG
-            a = tl.load(a_rows[:, None] + (o * ohw)[None, :], mask=row_ok[:, None] & o_ok[None, :], other=0.0)
-            b = tl.load(w_cols[None, :] + (o * CG * khw + r)[:, None], mask=o_ok[:, None] & n_ok[None, :],
-                        other=0.0)
-            acc = _mac(a, b, acc, ACC, PREC)
-    c = g * CG + rn
+        k_ok = rk < NG - o0
+        # A^T, (BLOCK_K, BLOCK_M): neighbouring pixels on neighbouring lanes
+        a = tl.load(dy_ptr + ((dy_rows + oh * OW + ow + o0 * ohw)[None, :] + (rk * ohw)[:, None]),
+                    mask=k_ok[:, None] & row_ok[None, :], other=0.0)
+        b = tl.load(w_ptr + ((w_cols + o0 * CG * khw + r)[None, :] + (rk * CG * khw)[:, None]),
+                    mask=k_ok[:, None], other=0.0)
+        acc = _mac(a, b, acc, ACC, PREC)
     if HAS_B:
         acc += tl.load(b_ptr + c, mask=n_ok, other=0.0).to(ACC)[None, :]
-    dx_ptrs = dx_ptr + (n.to(tl.int64) * C * hw + q)[:, None] + (c * hw)[None, :]
-    tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+    dx_offs = (n * C * hw + q)[None, :] + (c * hw)[:, None]   # stored pixel-major too: (BLOCK_N, BLOCK_M)
+    tl.store(dx_ptr + dx_offs, tl.trans(acc.to(dx_ptr.dtype.element_ty)), mask=n_ok[:, None] & m_ok[None, :])
 
 
 @triton.jit
@@ -128,7 +133,7 @@ def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, K
                        K_SPLIT, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
                        BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, TAPS: tl.constexpr):
     # TAPS: one kernel tap per program (grid axis 0 is tiles x taps), so the input tile's padding
-    # mask is a vector over K and its addresses one 2-D add. Else (few channels) the N axis runs
+    # mask is a vector over K and its offsets one 2-D add. Else (few channels) the N axis runs
     # over (input channel, tap) together, as the weight stores them: 3 channels x 9 taps fill one
     # 32-wide tile instead of nine tiles with 3 live columns each
     khw = KH * KW
@@ -145,19 +150,21 @@ def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, K
     rk = tl.arange(0, BLOCK_K)                              # (n, oh, ow)
     hw = H * W
     ohw = OH * OW
-    dy_rows = dy_ptr + (g * NG + rm) * ohw
     m_ok = rm < NG
+    # int32 offsets (conv.py keeps each launch under 2**31 elements); rows clamped: A needs no row mask
+    dy_rows = (g * NG + tl.minimum(rm, NG - 1)) * ohw
     if TAPS:
-        x_cols = x_ptr + (g * CG + rn) * hw
         n_ok = rn < CG
+        x_cols = (g * CG + tl.minimum(rn, CG - 1)) * hw
         ih0 = (r // KW) * DH - PH
         iw0 = (r % KW) * DW - PW
         col = rn * khw + r                                  # w[o, c, kh, kw] at o * CG * khw + col
     else:
-        x_cols = x_ptr + (g * CG + rn // khw) * hw
         n_ok = rn < CG * khw
-        ih0 = ((rn % khw) // KW) * DH - PH
-        iw0 = ((rn % khw) % KW) * DW - PW
+        cr = tl.minimum(rn, CG * khw - 1)
+        x_cols = (g * CG + cr // khw) * hw
+        ih0 = ((cr % khw) // KW) * DH - PH
+        iw0 = ((cr % khw) % KW) * DW - PW
         col = rn
     k_lo = split * K_SPLIT
     k_hi = tl.minimum(k_lo + K_SPLIT, NB * ohw)
@@ -165,21 +172,22 @@ def _conv_wgrad_kernel(x_ptr, dy_ptr, dw_ptr, C, H, W, OC, OH, OW, NB, NG, CG, K
     for k0 in range(k_lo, k_hi, BLOCK_K):
         kk = k0 + rk
         k_ok = kk < k_hi
-        nb = (kk // ohw).to(tl.int64)
+        nb = kk // ohw
         p = kk % ohw
-        a = tl.load(dy_rows[:, None] + (nb * OC * ohw + p)[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
+        a = tl.load(dy_ptr + (dy_rows[:, None] + (nb * OC * ohw + p)[None, :]), mask=k_ok[None, :], other=0.0)
+        # B^T: (BLOCK_N, BLOCK_K), pixels along a warp's lanes (neighbouring pixels, neighbouring input)
         if TAPS:
             ih = (p // OW) * SH + ih0
             iw = (p % OW) * SW + iw0
             k_in = k_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            b = tl.load(x_cols[None, :] + (nb * C * hw + ih * W + iw)[:, None], mask=k_in[:, None] & n_ok[None, :],
+            b = tl.load(x_ptr + (x_cols[:, None] + (nb * C * hw + ih * W + iw)[None, :]), mask=k_in[None, :],
                         other=0.0)
         else:
-            ih = ((p // OW) * SH)[:, None] + ih0[None, :]
-            iw = ((p % OW) * SW)[:, None] + iw0[None, :]
-            ok = k_ok[:, None] & n_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            b = tl.load(x_cols[None, :] + (nb * C * hw)[:, None] + ih * W + iw, mask=ok, other=0.0)
-        acc = _mac(a, b, acc, ACC, PREC)
+            ih = ((p // OW) * SH)[None, :] + ih0[:, None]
+            iw = ((p % OW) * SW)[None, :] + iw0[:, None]
+            ok = k_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            b = tl.load(x_ptr + (x_cols[:, None] + (nb * C * hw)[None, :] + ih * W + iw), mask=ok, other=0.0)
+        acc = _mac(tl.trans(a), tl.trans(b), acc, ACC, PREC)
     # dw_ptr: (splits, OC, CG, KH, KW), the final weight gradient when there is one split
-    dw_ptrs = dw_ptr + split.to(tl.int64) * OC * CG * khw + ((g * NG + rm) * CG * khw)[:, None] + col[None, :]
-    tl.store(dw_ptrs, acc.to(dw_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+    dw_offs = split * OC * CG * khw + ((g * NG + rm) * CG * khw)[:, None] + col[None, :]
+    tl.store(dw_ptr + dw_offs, acc.to(dw_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])

@@ -13,9 +13,11 @@ buffer is ever written.
               (K = N*OH*OW is long and the output small: the K range is split over programs
               and the fp32 partials summed afterwards)
 
-The forward and input-gradient kernels loop over kernel taps outside and channels inside, and
+The forward and input-gradient kernels run one K loop over (tap, channel block), taps outer, and
 the weight-gradient kernel gives each program one tap: a tap's padding/stride mask is then a
-vector and a tile's addresses one 2-D add, with no div/mod per element. Groups are grid axis 1.
+vector and a tile's offsets one 2-D int32 add, with no div/mod per element. The gathered pixel
+tiles are loaded pixel-major (neighbouring pixels on neighbouring lanes: coalesced for stride 1,
+and a thread holds few pixel rows) and the output stored so. Groups are grid axis 1.
 
 Accumulation is fp32 (fp64 for float64, through ``tl.dot`` on fp64, or broadcast FMAs on Tritons
 without it, as in ``matmul.py``). fp32 products run on TF32 tensor cores while
@@ -31,7 +33,7 @@ import numpy as np
 
 from .. import _dtype as D, tune
 from ..backends import cudnn as _cudnn
-from .._tensor import Tensor
+from .._tensor import Tensor, _numel
 from ._launch import launch, cdiv, SIMULATED
 from ._op import Op
 from .elementwise import tl_dtype
@@ -44,7 +46,10 @@ from ._conv_kernels import _conv_fwd_kernel, _conv_dgrad_kernel, _conv_wgrad_ker
 # (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first: the largest tile
 # that still gives a full wave of programs is taken, else the smallest.
 _HALF = [(128, 64, 32, 8, 4, 3), (64, 64, 32, 8, 4, 3)]
-CONFIGS = {D.float16: _HALF, D.bfloat16: _HALF, D.float32: [(64, 64, 32, 8, 4, 3), (32, 32, 32, 8, 4, 3)],
+# float32 without TF32 runs tl.dot on FMAs, which loads a thread's slices of both operands for the
+# whole BLOCK_K into registers: 64x64 with BLOCK_K 32 took all 255 on sm_80 and spilled, with 16 it
+# takes 96-168 on sm_80 and sm_90 (the same FMAs per K element, in twice the loop steps)
+CONFIGS = {D.float16: _HALF, D.bfloat16: _HALF, D.float32: [(64, 64, 16, 8, 4, 3), (32, 32, 32, 8, 4, 3)],
            D.float64: [(32, 32, 16, 8, 4, 2)]}
 _FMA = (32, 32, 8, 8, 4, 2)       # float64 without tl.dot: the K slab lives in registers
 _WAVE = 128                       # about one program per SM (132 on H100)
@@ -164,15 +169,42 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
         return y
     b = b.detach().contiguous() if b is not None else None
     M, NG = N * OH * OW, OC // groups
+    chunks = _batch_chunks(N, (C * H * W, OC * OH * OW), w.numel(), "conv2d")
 
     def run(prec):
         bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, M, NG, CG, groups, "fwd")
-        launch(_conv_fwd_kernel, (cdiv(M, bm) * cdiv(NG, bn), groups), x, w, b if b is not None else w, y,
-               C, H, W, OC, OH, OW, M, NG, CG, KH, KW, *_geo(stride, padding, dilation), HAS_B=b is not None,
-               ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
-               TAPS=_taps_outside(CG, KH * KW, bk), num_warps=warps, num_stages=stages)
+        for n0, n1 in chunks:
+            m = (n1 - n0) * OH * OW
+            launch(_conv_fwd_kernel, (cdiv(m, bm) * cdiv(NG, bn), groups), _images(x, n0, n1), w,
+                   b if b is not None else w, _images(y, n0, n1), C, H, W, OC, OH, OW, m, NG, CG, KH, KW,
+                   *_geo(stride, padding, dilation), HAS_B=b is not None, ACC=tl_dtype(_acc(x.dtype)), PREC=prec,
+                   BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, TAPS=_taps_outside(CG, KH * KW, bk),
+                   num_warps=warps, num_stages=stages)
         return y
     return with_fp64_fallback(run, x.dtype, _prec(x.dtype))
+
+
+# The kernels index in int32: a 64-bit address per gathered element, which the compiler kept live
+# across the K loop, spilled registers. Batches whose tensors reach 2**31 elements launch per run of
+# images that stays below.
+_I32_NUMEL = 2 ** 31
+
+
+def _batch_chunks(n, per_image, weight, name):
+    """(first, end) images of each launch: every tensor a launch touches under ``_I32_NUMEL``
+    elements. ``per_image``: the elements one image has in each batched tensor."""
+    step = (_I32_NUMEL - 1) // max(per_image + (1,))
+    if step == 0 or weight >= _I32_NUMEL:
+        raise RuntimeError(f"{name}: an image or a weight of 2**31 elements or more is not supported on cuda")
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _images(t, first, end):
+    """Images ``first:end`` of a contiguous batched tensor, as a view (no copy)."""
+    if first == 0 and end == t._shape[0]:
+        return t
+    per = _numel(t._shape[1:])
+    return t._view((end - first,) + tuple(t._shape[1:]), t.stride(), t._offset + first * per)
 
 
 def _taps_outside(cg, taps, bk):
@@ -195,13 +227,16 @@ def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
         return dx
     b = b.detach().contiguous() if b is not None else None
     M = N * H * W
+    chunks = _batch_chunks(N, (C * H * W, OC * OH * OW), w.numel(), "conv2d_input_grad")
 
     def run(prec):
         bm, bn, bk, gm, warps, stages = _pick(dy.dtype, prec, M, CG, OC // groups, groups, "dgrad")
-        launch(_conv_dgrad_kernel, (cdiv(M, bm) * cdiv(CG, bn), groups), dy, w, b if b is not None else w, dx,
-               C, H, W, OC, OH, OW, M, OC // groups, CG, KH, KW, *_geo(stride, padding, dilation),
-               HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
-               GROUP_M=gm, num_warps=warps, num_stages=stages)
+        for n0, n1 in chunks:
+            m = (n1 - n0) * H * W
+            launch(_conv_dgrad_kernel, (cdiv(m, bm) * cdiv(CG, bn), groups), _images(dy, n0, n1), w,
+                   b if b is not None else w, _images(dx, n0, n1), C, H, W, OC, OH, OW, m, OC // groups, CG, KH, KW,
+                   *_geo(stride, padding, dilation), HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec,
+                   BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, num_warps=warps, num_stages=stages)
         return dx
     return with_fp64_fallback(run, dy.dtype, _prec(dy.dtype))
 
@@ -216,22 +251,31 @@ def _wgrad_cuda(x, dy, *, stride, padding, dilation, groups, kernel):
     KN, K = CG * KH * KW, N * OH * OW
     if OC * KN == 0 or K == 0:
         return zeros((OC, CG, KH, KW), dtype=x.dtype, device=x.device)
+    chunks = _batch_chunks(N, (C * H * W, OC * OH * OW), OC * KN, "conv2d_weight_grad")
 
     def run(prec):
         bm, bn, bk, gm, warps, stages = _pick(x.dtype, prec, NG, CG, K, groups, "wgrad")
         taps = _taps_outside(CG, KH * KW, bn)
         tiles = cdiv(NG, bm) * (cdiv(CG, bn) * KH * KW if taps else cdiv(KN, bn))
-        # few output tiles and a long K: split K so the GPU fills (each split >= 8 K-blocks);
-        # the interpreter splits in two so the tests cover the partial sums
-        want = 2 if SIMULATED else max(1, _WAVE // (tiles * groups))
-        per = cdiv(cdiv(K, min(want, cdiv(K, bk * (1 if SIMULATED else 8)))), bk) * bk
-        splits = cdiv(K, per)
-        out = Tensor._empty((OC, CG, KH, KW), x.dtype, x.device) if splits == 1 else \
-            Tensor._empty((splits, OC, CG, KH, KW), _acc(x.dtype), x.device)
-        launch(_conv_wgrad_kernel, (tiles, groups, splits), x, dy, out, C, H, W, OC, OH, OW, N, NG, CG, KH, KW,
-               *_geo(stride, padding, dilation), per, ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm,
-               BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, TAPS=taps, num_warps=warps, num_stages=stages)
-        return out if splits == 1 else out.sum(0).to(x.dtype)
+        total = None
+        for n0, n1 in chunks:
+            k = (n1 - n0) * OH * OW
+            # few output tiles and a long K: split K so the GPU fills (each split >= 8 K-blocks);
+            # the interpreter splits in two so the tests cover the partial sums
+            want = 2 if SIMULATED else max(1, _WAVE // (tiles * groups))
+            per = cdiv(cdiv(k, min(want, cdiv(k, bk * (1 if SIMULATED else 8)))), bk) * bk
+            splits = cdiv(k, per)
+            final = splits == 1 and len(chunks) == 1
+            out = Tensor._empty((OC, CG, KH, KW), x.dtype, x.device) if final else \
+                Tensor._empty((splits, OC, CG, KH, KW), _acc(x.dtype), x.device)
+            launch(_conv_wgrad_kernel, (tiles, groups, splits), _images(x, n0, n1), _images(dy, n0, n1), out, C, H,
+                   W, OC, OH, OW, n1 - n0, NG, CG, KH, KW, *_geo(stride, padding, dilation), per,
+                   ACC=tl_dtype(_acc(x.dtype)), PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm,
+                   TAPS=taps, num_warps=warps, num_stages=stages)
+            if final:
+                return out
+            total = out.sum(0) if total is None else total + out.sum(0)
+        return total.to(x.dtype)
     return with_fp64_fallback(run, x.dtype, _prec(x.dtype))
 
 
@@ -460,8 +504,8 @@ def _samples(which):
 def _plan_state():
     """What the three kernels' launches depend on besides the arguments and the tuning winners (see
     ``_plan.py``): TF32, the K loop's rule (an A/B timing swaps it), the wave, the tuner's forced
-    tiles and float64's path."""
-    return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0]
+    tiles, float64's path and the batch runs' element limit."""
+    return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0], _I32_NUMEL
 
 
 _conv2d = Op("conv2d", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), samples=lambda: _samples("fwd"),
