@@ -176,8 +176,8 @@ def _host_split(sync, small=False):
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
     dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
-    same for fp16 at the harness's head dim 128 (attention._DQ_ATOMIC_HALF), and with the dK/dV kernel's
-    Q and dO, or the dQ kernel's K and V, by TMA (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K
+    same for fp16 at the harness's head dim 64 (attention._DQ_ATOMIC_HALF), and with the dK/dV kernel's
+    Q and dO (head dim 64), or the dQ kernel's K and V (64 and 128), by TMA (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K
     and V by pointer loads or TMA (attention._FWD_TMA), and its rows' maxima before scaling
     (attention._RAW_MAX); float32
     x @ W^T with and without the row-major copy of W
@@ -220,17 +220,20 @@ def _ab_checks(timer, small=False):
         {"t_copy": sdpa_fwd, "in_place": toggled(sdpa_fwd, attention, "_T_COPY", [False])})
     yield "... fwd+bwd", timer({"t_copy": sdpa_step, "in_place": toggled(sdpa_step, attention, "_T_COPY", [False]),
                                 "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False])})
-    # the harness's fp16 attention (B 4, 16 heads, T 2048, head dim 128, causal): dQ by its own kernel or
-    # by atomics from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off)
-    qh, kh, vh = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), 128 // (8 if small else 1),
-                               device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
+    # the harness's fp16 attention (B 4, 16 heads, T 2048, causal): dQ by its own kernel or by atomics
+    # from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off), the backward's tiles by TMA; the dK/dV
+    # kernel's two switches apply up to head dim 64 (attention._SWITCHED_DKDV_MAX_E)
+    for e in (64, 128):
+        qh, kh, vh = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (8 if small else 1),
+                                   device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
 
-    def half_step():
-        F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).float().sum().backward()
-    yield "sdpa fp16 causal B4 H16 T2048 D128 fwd+bwd", timer(
-        {"dq_kernel_half": half_step, "atomic_dq_half": toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]),
-         "dkdv_tma": toggled(half_step, attention, "_BWD_TMA", [True]),
-         "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True])})
+        def half_step(qh=qh, kh=kh, vh=vh):
+            F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).float().sum().backward()
+        arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True])}
+        if e <= attention._SWITCHED_DKDV_MAX_E:
+            arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]),
+                        dkdv_tma=toggled(half_step, attention, "_BWD_TMA", [True]))
+        yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd+bwd", timer(arms)
     # the harness's fp16 forward, K and V tiles by pointer loads (cp.async) or by TMA (attention._FWD_TMA)
     for e in (64, 128):
         qf, kf, vf = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (4 if small else 1),
