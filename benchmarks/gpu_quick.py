@@ -176,9 +176,10 @@ def _host_split(sync, small=False):
 def _ab_checks(timer, small=False):
     """float32 attention with and without its transposed operand copies (attention._T_COPY), and with
     dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
-    same for fp16 at the harness's head dim 64 (attention._DQ_ATOMIC_HALF), and with the dK/dV kernel's
-    Q and dO (head dim 64), or the dQ kernel's K and V (64 and 128), by TMA (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K
-    and V by pointer loads or TMA (attention._FWD_TMA), and its rows' maxima before scaling
+    same for fp16 at the harness's head dim 64 (attention._DQ_ATOMIC_HALF), and with the dK/dV
+    kernel's Q and dO (head dim 64), or the dQ kernel's K and V (64 and 128), by TMA
+    (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K and V by pointer loads or TMA
+    (attention._FWD_TMA), and its rows' maxima before scaling
     (attention._RAW_MAX); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a

@@ -91,23 +91,28 @@ def test_conv2d_forward_and_gradients(device, xs, ws, s, p, d, g):
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 @pytest.mark.parametrize("taps", [True, False])
-def test_taps_and_flat_loops_agree(taps, monkeypatch):
+@pytest.mark.parametrize("pix_first", [True, False])
+def test_taps_and_flat_loops_agree(taps, pix_first, monkeypatch):
     # the forward's K loop and the weight gradient's N axis two ways (taps outside, channels inside;
     # or (channel, tap) as one axis, which few-channel inputs take) on every geometry, the wider
-    # tiles' and split K's included
+    # tiles' and split K's included; the forward's and input gradient's tiles laid out (K, pixels)
+    # and (pixels, K) (conv._PIX_FIRST: which one a GPU runs depends on its Triton)
     from ttorch.ops import conv
     chosen = []
     monkeypatch.setattr(conv, "_taps_outside", lambda cg, n, bk: chosen.append(taps) or taps)
+    monkeypatch.setattr(conv, "_PIX_FIRST", pix_first)
     rng = np.random.default_rng(1)
     cases = CASES + [((2, 20, 9, 8), (40, 20, 3, 3), (1, 1), (1, 1), (1, 1), 1)]
     for xs, ws, s, p, d, g in cases:
         x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        wt = T(w, "cuda", grad=True)
-        y = F.conv2d(T(x, "cuda"), wt, T(b, "cuda"), stride=s, padding=p, dilation=d, groups=g)
+        xt, wt = T(x, "cuda", grad=True), T(w, "cuda", grad=True)
+        y = F.conv2d(xt, wt, T(b, "cuda"), stride=s, padding=p, dilation=d, groups=g)
         close(y, ref_conv(x, w, b, s, p, d, g), f32, n=ws[1] * ws[2] * ws[3], msg=str((xs, ws)))
         dy = rng.standard_normal(tuple(y.shape))
         y.backward(T(dy, "cuda"))
-        close(wt.grad, ref_grads(xs, x, w, dy, s, p, d, g)[1], f32, n=dy[0, 0].size * xs[0], msg=str((xs, ws)))
+        dx, dw = ref_grads(xs, x, w, dy, s, p, d, g)[:2]
+        close(xt.grad, dx, f32, n=ws[0] * ws[2] * ws[3], msg=str((xs, ws)))
+        close(wt.grad, dw, f32, n=dy[0, 0].size * xs[0], msg=str((xs, ws)))
     assert chosen == [taps] * (2 * len(cases))
 
 

@@ -16,6 +16,49 @@ def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.c
 
 
 @triton.jit
+def _px(v, PIX_FIRST: tl.constexpr):
+    # a per-pixel vector as a gathered tile's pixel axis: the tile is (K, pixels), or (pixels, K)
+    # where PIX_FIRST, and is handed on as (K, pixels) either way (_gather)
+    if PIX_FIRST:
+        out = v[:, None]
+    else:
+        out = v[None, :]
+    return out
+
+
+@triton.jit
+def _kx(v, PIX_FIRST: tl.constexpr):
+    # a per-K vector as a gathered tile's K axis (the output's channel axis in the stores)
+    if PIX_FIRST:
+        out = v[None, :]
+    else:
+        out = v[:, None]
+    return out
+
+
+@triton.jit
+def _gather(ptrs, mask, PIX_FIRST: tl.constexpr):
+    # Both axes of a gathered tile have contiguity 1, so the compiler's lane order is its tie-break:
+    # Triton 3.9 puts the last axis on a warp's lanes, 3.6 the first. The pixel axis is put where
+    # this Triton puts lanes (conv.py's _PIX_FIRST), so neighbouring pixels load on neighbouring
+    # lanes (stride-1 loads coalesce, a thread holds few pixels' offsets and masks) on both
+    a = tl.load(ptrs, mask=mask, other=0.0)
+    if PIX_FIRST:
+        a = tl.trans(a)
+    return a
+
+
+@triton.jit
+def _out(acc, PIX_FIRST: tl.constexpr):
+    # the (pixels, channels) accumulator as the output tile _px/_kx index
+    if PIX_FIRST:
+        out = acc
+    else:
+        out = tl.trans(acc)
+    return out
+
+
+@triton.jit
 def _mac(a_t, b, acc, ACC: tl.constexpr, PREC: tl.constexpr):
     # acc + A @ B, A given transposed (K, M): the gathers load it so, pixels along a warp's lanes
     if PREC == "fma":  # float64 on Tritons whose tl.dot has no fp64: (K, M, N) products summed over K
@@ -28,7 +71,8 @@ def _mac(a_t, b, acc, ACC: tl.constexpr, PREC: tl.constexpr):
 @triton.jit
 def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG, KH, KW, SH, SW, PH, PW, DH, DW,
                      HAS_B: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, TAPS: tl.constexpr):
+                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, TAPS: tl.constexpr,
+                     PIX_FIRST: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, NG, BLOCK_M, BLOCK_N, GROUP_M)
     g = tl.program_id(1)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # output pixels (n, oh, ow)
@@ -58,9 +102,10 @@ def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG,
             iw = iw0 + (r % KW) * DW
             row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
             k_ok = rk < CG - c0
-            # A^T, (BLOCK_K, BLOCK_M): neighbouring pixels on neighbouring lanes
-            a = tl.load(x_ptr + ((x_rows + ih * W + iw + c0 * hw)[None, :] + (rk * hw)[:, None]),
-                        mask=k_ok[:, None] & row_ok[None, :], other=0.0)
+            # A^T, (BLOCK_K, BLOCK_M), loaded (BLOCK_M, BLOCK_K) where PIX_FIRST: pixels on a warp's lanes
+            a_ok = _kx(k_ok, PIX_FIRST) & _px(row_ok, PIX_FIRST)
+            a = _gather(x_ptr + (_px(x_rows + ih * W + iw + c0 * hw, PIX_FIRST) + _kx(rk * hw, PIX_FIRST)), a_ok,
+                        PIX_FIRST)
             b = tl.load(w_ptr + ((w_cols + c0 * khw + r)[None, :] + (rk * khw)[:, None]), mask=k_ok[:, None],
                         other=0.0)
             acc = _mac(a, b, acc, ACC, PREC)
@@ -72,22 +117,25 @@ def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W, OC, OH, OW, M, NG, CG,
             k_ok = k < CG * khw
             c = k // khw
             r = k % khw
-            ih = ih0[None, :] + ((r // KW) * DH)[:, None]
-            iw = iw0[None, :] + ((r % KW) * DW)[:, None]
-            ok = k_ok[:, None] & m_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            a = tl.load(x_ptr + (x_rows[None, :] + (c * hw)[:, None] + ih * W + iw), mask=ok, other=0.0)
+            ih = _px(ih0, PIX_FIRST) + _kx((r // KW) * DH, PIX_FIRST)
+            iw = _px(iw0, PIX_FIRST) + _kx((r % KW) * DW, PIX_FIRST)
+            ok = _kx(k_ok, PIX_FIRST) & _px(m_ok, PIX_FIRST) & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            a = _gather(x_ptr + (_px(x_rows, PIX_FIRST) + _kx(c * hw, PIX_FIRST) + ih * W + iw), ok, PIX_FIRST)
             b = tl.load(w_ptr + (w_cols[None, :] + k[:, None]), mask=k_ok[:, None], other=0.0)
             acc = _mac(a, b, acc, ACC, PREC)
     if HAS_B:
         acc += tl.load(b_ptr + oc, mask=n_ok, other=0.0).to(ACC)[None, :]
-    y_offs = (n * OC * ohw + p)[None, :] + (oc * ohw)[:, None]   # stored pixel-major too: (BLOCK_N, BLOCK_M)
-    tl.store(y_ptr + y_offs, tl.trans(acc.to(y_ptr.dtype.element_ty)), mask=n_ok[:, None] & m_ok[None, :])
+    # stored pixel-major too: pixels on the lanes' axis, (BLOCK_N, BLOCK_M) or, PIX_FIRST, (BLOCK_M, BLOCK_N)
+    y_offs = _px(n * OC * ohw + p, PIX_FIRST) + _kx(oc * ohw, PIX_FIRST)
+    tl.store(y_ptr + y_offs, _out(acc.to(y_ptr.dtype.element_ty), PIX_FIRST),
+             mask=_kx(n_ok, PIX_FIRST) & _px(m_ok, PIX_FIRST))
 
 
 @triton.jit
 def _conv_dgrad_kernel(dy_ptr, w_ptr, b_ptr, dx_ptr, C, H, W, OC, OH, OW, M, NG, CG, KH, KW, SH, SW, PH, PW, DH,
                        DW, HAS_B: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr, BLOCK_M: tl.constexpr,
-                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
+                       BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+                       PIX_FIRST: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, CG, BLOCK_M, BLOCK_N, GROUP_M)
     g = tl.program_id(1)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)            # input pixels (n, ih, iw)
@@ -116,16 +164,18 @@ def _conv_dgrad_kernel(dy_ptr, w_ptr, b_ptr, dx_ptr, C, H, W, OC, OH, OW, M, NG,
         ow = tw // SW
         row_ok = m_ok & (th >= 0) & (tw >= 0) & (th % SH == 0) & (tw % SW == 0) & (oh < OH) & (ow < OW)
         k_ok = rk < NG - o0
-        # A^T, (BLOCK_K, BLOCK_M): neighbouring pixels on neighbouring lanes
-        a = tl.load(dy_ptr + ((dy_rows + oh * OW + ow + o0 * ohw)[None, :] + (rk * ohw)[:, None]),
-                    mask=k_ok[:, None] & row_ok[None, :], other=0.0)
+        # A^T, (BLOCK_K, BLOCK_M), loaded (BLOCK_M, BLOCK_K) where PIX_FIRST: pixels on a warp's lanes
+        a_ok = _kx(k_ok, PIX_FIRST) & _px(row_ok, PIX_FIRST)
+        a = _gather(dy_ptr + (_px(dy_rows + oh * OW + ow + o0 * ohw, PIX_FIRST) + _kx(rk * ohw, PIX_FIRST)), a_ok,
+                    PIX_FIRST)
         b = tl.load(w_ptr + ((w_cols + o0 * CG * khw + r)[None, :] + (rk * CG * khw)[:, None]),
                     mask=k_ok[:, None], other=0.0)
         acc = _mac(a, b, acc, ACC, PREC)
     if HAS_B:
         acc += tl.load(b_ptr + c, mask=n_ok, other=0.0).to(ACC)[None, :]
-    dx_offs = (n * C * hw + q)[None, :] + (c * hw)[:, None]   # stored pixel-major too: (BLOCK_N, BLOCK_M)
-    tl.store(dx_ptr + dx_offs, tl.trans(acc.to(dx_ptr.dtype.element_ty)), mask=n_ok[:, None] & m_ok[None, :])
+    dx_offs = _px(n * C * hw + q, PIX_FIRST) + _kx(c * hw, PIX_FIRST)    # stored pixel-major too
+    tl.store(dx_ptr + dx_offs, _out(acc.to(dx_ptr.dtype.element_ty), PIX_FIRST),
+             mask=_kx(n_ok, PIX_FIRST) & _px(m_ok, PIX_FIRST))
 
 
 @triton.jit

@@ -42,6 +42,24 @@ from .samples import Sample, rng
 from ._conv_kernels import _conv_fwd_kernel, _conv_dgrad_kernel, _conv_wgrad_kernel
 
 
+def _ties_first():
+    """Whether this Triton's coalescing pass, choosing a load's lane order among axes of equal
+    (unit) contiguity, as every axis of a gathered tile has, puts the first axis on a warp's lanes:
+    3.6 (the GPU machine's) does (``argSort``), 3.9 (the CI's) puts the last (``getOrderFromContiguity``).
+    Which of 3.7 and 3.8 switched is unmeasured: a wrong answer costs coalescing and registers
+    (a thread then holds many pixels' offsets and masks: 3.6 spilled up to 536 B), never results."""
+    import triton
+    try:
+        return tuple(int(v) for v in triton.__version__.split(".")[:2]) < (3, 7)
+    except ValueError:
+        return False
+
+
+# The forward and input-gradient kernels lay their gathered tiles and output out (pixels, K) rather
+# than (K, pixels) where this Triton breaks that tie toward the first axis: pixels stay on the lanes
+_PIX_FIRST = _ties_first()
+
+
 # ------------------------------------------------------------------------------ configurations
 # (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first: the largest tile
 # that still gives a full wave of programs is taken, else the smallest.
@@ -179,7 +197,7 @@ def _fwd_cuda(x, w, b, *, stride, padding, dilation, groups, out_size):
                    b if b is not None else w, _images(y, n0, n1), C, H, W, OC, OH, OW, m, NG, CG, KH, KW,
                    *_geo(stride, padding, dilation), HAS_B=b is not None, ACC=tl_dtype(_acc(x.dtype)), PREC=prec,
                    BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, TAPS=_taps_outside(CG, KH * KW, bk),
-                   num_warps=warps, num_stages=stages)
+                   PIX_FIRST=_PIX_FIRST, num_warps=warps, num_stages=stages)
         return y
     return with_fp64_fallback(run, x.dtype, _prec(x.dtype))
 
@@ -236,7 +254,8 @@ def _dgrad_cuda(dy, w, b, *, stride, padding, dilation, groups, size):
             launch(_conv_dgrad_kernel, (cdiv(m, bm) * cdiv(CG, bn), groups), _images(dy, n0, n1), w,
                    b if b is not None else w, _images(dx, n0, n1), C, H, W, OC, OH, OW, m, OC // groups, CG, KH, KW,
                    *_geo(stride, padding, dilation), HAS_B=b is not None, ACC=tl_dtype(_acc(dy.dtype)), PREC=prec,
-                   BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, num_warps=warps, num_stages=stages)
+                   BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=gm, PIX_FIRST=_PIX_FIRST, num_warps=warps,
+                   num_stages=stages)
         return dx
     return with_fp64_fallback(run, dy.dtype, _prec(dy.dtype))
 
@@ -453,6 +472,7 @@ def _specs(which):
                 label += " split"
             elif which != "wgrad":
                 ce["HAS_B"] = has_b
+                ce["PIX_FIRST"] = _PIX_FIRST
                 label += " bias" if has_b else ""
             if which != "dgrad":
                 ce["TAPS"] = True
@@ -504,8 +524,8 @@ def _samples(which):
 def _plan_state():
     """What the three kernels' launches depend on besides the arguments and the tuning winners (see
     ``_plan.py``): TF32, the K loop's rule (an A/B timing swaps it), the wave, the tuner's forced
-    tiles, float64's path and the batch runs' element limit."""
-    return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0], _I32_NUMEL
+    tiles, float64's path, the batch runs' element limit and the gathered tiles' layout."""
+    return _cudnn.allow_tf32, _taps_outside, _WAVE, tuple(_FORCE.items()), _fp64_dot[0], _I32_NUMEL, _PIX_FIRST
 
 
 _conv2d = Op("conv2d", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), samples=lambda: _samples("fwd"),
