@@ -238,9 +238,9 @@ def _ew_bench(cfg, dtype, contig, n):
 
 def _ew_tiles(contig):
     """The (block, warps) the tuner may pick: the strided kernel's per-element sizes and strides take
-    registers, so it keeps at most 16 elements a thread (4096 over 4 warps spilled 1.4 KiB a thread
-    on sm_90)."""
-    return [(k, w) for k in _EW_BLOCKS for w in _EW_WARPS if contig or k <= 16 * 32 * w]
+    registers, so it keeps at most 8 elements a thread (4096 over 4 warps spilled 1.4 KiB a thread
+    on sm_90; 16 a thread 56 B with Triton 3.6)."""
+    return [(k, w) for k in _EW_BLOCKS for w in _EW_WARPS if contig or k <= 8 * 32 * w]
 
 
 def _ew_specs():
