@@ -282,6 +282,36 @@ def test_fused_backward_every_tuned_loop(rms):
             close(c, p, ttorch.float32, 10)
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
+@pytest.mark.parametrize("rms", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+def test_fused_looped_rows(monkeypatch, rms, affine):
+    # rows longer than a block, with the blocks lowered to 8 columns (4 float64): 33 columns are 5
+    # blocks (9), the last one short; 16 aligned columns are one pass backward (twice BWD_BLOCK_N),
+    # two blocks forward. The rows sit 50 standard deviations off 0: the looped statistics must not
+    # cancel. Against the float64 cpu path on the same (rounded) inputs.
+    from ttorch.ops import layer_norm as ln
+    monkeypatch.setattr(ln, "FWD_BLOCK_N", 8)
+    monkeypatch.setattr(ln, "BWD_BLOCK_N", 8)
+    assert ln._block("fwd", ttorch.float32, 33) == (8, True) and ln._block("bwd", ttorch.float64, 33) == (4, True)
+    assert ln._block("bwd", ttorch.float32, 16, aligned=True) == (16, False)
+    r = np.random.default_rng(12)
+    for n, dtype in ((33, ttorch.float32), (16, ttorch.float32), (33, ttorch.float64)):
+        x, g = T(r.normal(size=(5, n)) + 50, "cpu", dtype), T(r.normal(size=(5, n)), "cpu", dtype)
+        w = T(r.uniform(0.5, 1.5, n), "cpu", dtype) if affine else None
+        b = T(r.normal(size=n), "cpu", dtype) if affine and not rms else None
+        args = {"cpu": [None if t is None else t.to(ttorch.float64) for t in (x, g, w, b)],
+                "cuda": [None if t is None else t.to("cuda") for t in (x, g, w, b)]}
+        assert ln._aligned(n, *args["cuda"]) == (n == 16)
+        outs = {}
+        for dev, (xd, gd, wd, bd) in args.items():
+            y = F.rms_norm(xd, (n,), wd, 1e-5) if rms else F.layer_norm(xd, (n,), wd, bd, 1e-5)
+            wb = wd if wd is not None else ttorch.ones(n, dtype=xd.dtype, device=dev)
+            outs[dev] = [y, *ln._layer_norm_backward(gd, xd, wb, 1e-5, rms=rms)]
+        for c, p in zip(outs["cuda"], outs["cpu"]):
+            close(c, p, dtype, 5 * n)
+
+
 # ------------------------------------------------------------------------------ modules
 import ttorch.nn as nn  # noqa: E402
 
