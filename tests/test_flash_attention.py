@@ -179,6 +179,23 @@ def test_half_types_with_dq_by_atomics(dtype, tol, monkeypatch):
 
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+def test_half_dkdv_switches_stop_at_head_dim_64(monkeypatch):
+    # dQ by atomics and Q/dO by TMA in the half dK/dV kernel spilled registers at head dim 128 with
+    # every tile but 32x32 (attention._SWITCHED_DKDV_MAX_E): there the plain kernel and the dQ kernel run
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_DQ_ATOMIC_HALF", [True])
+    monkeypatch.setattr(attention, "_BWD_TMA", [True])
+    seen = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k is attention._attn_bwd_dkdv_kernel and seen.append((m["BLOCK_E"], m["DQ"], m["TMA"]))) or real(k, *a, **m))
+    check("cuda", 1, 2, 1, 9, 11, 72, 72, causal=True, dtype=ttorch.float16, tol=2e-2)       # padded to 128
+    check("cuda", 1, 2, 1, 9, 11, 64, 64, causal=True, dtype=ttorch.float16, tol=2e-2)
+    tma = attention._TensorDescriptor is not None
+    assert seen == [(128, False, False), (64, True, tma)]
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 @pytest.mark.parametrize("tile", [(16, 32, 4, 1), (32, 16, 4, 1)])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("dq_atomic", [False, True])
