@@ -471,3 +471,17 @@ def test_batchnorm_load_old_state_dict():
     m.load_state_dict(sd)
     close(m.running_mean, np.array([1.0, 2.0]), ttorch.float32)
     assert m.num_batches_tracked.item() == 0
+
+
+def test_fused_norms_with_infinite_and_nan_entries(device):
+    # a row holding inf, -inf or NaN gives NaN where the CPU path does, and the other rows are untouched
+    x = np.random.default_rng(4).standard_normal((4, 7)).astype(np.float32)
+    x[1, 2], x[2, 0], x[3, 5] = np.inf, -np.inf, np.nan
+    w = np.linspace(0.5, 1.5, 7).astype(np.float32)
+    for f in (lambda t: F.layer_norm(t, (7,), T(w, t.device.type)), lambda t: F.rms_norm(t, (7,))):
+        got, want = f(T(x, device)).cpu().numpy(), f(T(x, "cpu")).numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    # a constant row's mean is exact, so it centres to exactly 0
+    c = np.full((2, 5), 0.1, np.float32)
+    assert (F.layer_norm(T(c, device), (5,)).cpu().numpy() == 0).all()

@@ -47,7 +47,8 @@ def _mean(total, N):
     n = tl.zeros((), total.dtype) + N                                  # N may be the constant 1
     if total.dtype == tl.float32:
         q = total / n
-        return q + tl.fma(-q, n, total) / n
+        r = tl.fma(-q, n, total) / n                # NaN where total is +-inf: q is right there
+        return tl.where(r == r, q + r, q)
     else:
         r = (1.0 / n.to(tl.float32)).to(tl.float64)       # 1/N good to 2**-22; two Newton steps: 2**-53
         r = r * (2.0 - n * r)
