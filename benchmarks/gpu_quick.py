@@ -178,8 +178,9 @@ def _ab_checks(timer, small=False):
     dQ by atomics or by its own kernel (attention._DQ_ATOMIC), at the GPT-2-like step's shape; the
     same for fp16 at the harness's head dim 64 (attention._DQ_ATOMIC_HALF), and with the dK/dV
     kernel's Q and dO (head dim 64), or the dQ kernel's K and V (64 and 128), by TMA
-    (attention._BWD_TMA, _DQ_TMA); the fp16 forward's K and V by pointer loads or TMA
-    (attention._FWD_TMA), and its rows' maxima before scaling
+    (attention._BWD_TMA, _DQ_TMA), and with the tiles the H100 tuned before the spill-free rule
+    (``spilled_*``, forced: what the spill-free tiles cost or gain); the fp16 forward's K and V by
+    pointer loads or TMA (attention._FWD_TMA), and its rows' maxima before scaling
     (attention._RAW_MAX); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
@@ -219,8 +220,12 @@ def _ab_checks(timer, small=False):
         F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd", timer(
         {"t_copy": sdpa_fwd, "in_place": toggled(sdpa_fwd, attention, "_T_COPY", [False])})
+    # spilled_w4: the H100's tuned winners, 32x32 over 4 warps, which spill on sm_90 (dK/dV 1.5-1.8 KiB a
+    # thread): the defaults became the spill-free 8 warps; this arm measures what that costs or gains
+    spilled_w4 = {"fwd": (32, 32, 4, 2), "dkdv": (32, 32, 4, 2)}
     yield "... fwd+bwd", timer({"t_copy": sdpa_step, "in_place": toggled(sdpa_step, attention, "_T_COPY", [False]),
-                                "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False])})
+                                "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False]),
+                                "spilled_w4": toggled(sdpa_step, attention, "_FORCE", spilled_w4)})
     # the harness's fp16 attention (B 4, 16 heads, T 2048, causal): dQ by its own kernel or by atomics
     # from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off), the backward's tiles by TMA; the dK/dV
     # kernel's two switches apply up to head dim 64 (attention._SWITCHED_DKDV_MAX_E)
@@ -230,7 +235,11 @@ def _ab_checks(timer, small=False):
 
         def half_step(qh=qh, kh=kh, vh=vh):
             F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).float().sum().backward()
-        arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True])}
+        # spilled_dkdv: the dK/dV tile the H100 tuned before the spill-free rule (head dim 64 32x64 w4: 12-44
+        # B a thread; 128 64x64 w8: 140-180 B)
+        spilled = {"dkdv": (32, 64, 4, 3) if e == 64 else (64, 64, 8, 2)}
+        arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True]),
+                "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled)}
         if e <= attention._SWITCHED_DKDV_MAX_E:
             arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]),
                         dkdv_tma=toggled(half_step, attention, "_BWD_TMA", [True]))

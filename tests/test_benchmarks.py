@@ -77,7 +77,9 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         k is attention._attn_fwd_kernel and log.append(f"fwd tma={m['TMA']}")) or (
         k is attention._attn_fwd_kernel and m["SCALE_POS"] and log.append("raw max")) or (
         k in (attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel) and log.append(
-            f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or real_a(k, *a, **m))
+            f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or (
+        k is attention._attn_bwd_dkdv_kernel and log.append(
+            f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -129,7 +131,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
-                                             "raw_max"}
+                                             "raw_max", "spilled_w4", "spilled_dkdv"}
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
@@ -138,6 +140,9 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                    "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
     assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}
     assert arms["raw_max"] == {"fwd tma=False", "raw max"}
+    # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
+    assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
+    assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
         for st in (2, 3):
