@@ -601,8 +601,10 @@ def _specs():
     for kernel, kind in ((_attn_fwd_kernel, "fwd"), (_attn_bwd_dkdv_kernel, "dkdv"), (_attn_bwd_dq_kernel, "dq")):
         add(kernel, kind, D.float32, 64, False, t_copy=False)          # float32 with _T_COPY off
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, True, dq=False)   # float32 with _DQ_ATOMIC off
+    switched = [e for e in (64, 128) if e <= _SWITCHED_DKDV_MAX_E]     # head dims the dK/dV switches take
     for dt in (D.float16, D.bfloat16):                                    # half types with _DQ_ATOMIC_HALF on
-        add(_attn_bwd_dkdv_kernel, "dkdv", dt, 64, True, dq=True)
+        for e in switched:
+            add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
@@ -613,15 +615,16 @@ def _specs():
             for causal in (False, True):
                 add(_attn_fwd_kernel, "fwd", dt, e, causal, tma=True)
                 add(_attn_bwd_dq_kernel, "dq", dt, e, causal, tma=True)
-                if e <= _SWITCHED_DKDV_MAX_E:
+                if e in switched:
                     add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tma=True)
-        add(_attn_bwd_dkdv_kernel, "dkdv", dt, 64, True, dq=True, tma=True)
+            if e in switched:
+                add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True, tma=True)
     for e in (64, 128):                                     # every tile the tuner may pick
         for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel), ("dq", _attn_bwd_dq_kernel)):
             for t in _TUNE_SPACE[kind][e][1:]:
-                if kind != "dkdv" or e <= _SWITCHED_DKDV_MAX_E:
+                if kind != "dkdv" or e in switched:
                     add(kernel, kind, D.float16, e, True, tile=t, tma=True)
-                if kind == "dkdv" and e <= _SWITCHED_DKDV_MAX_E:
+                if kind == "dkdv" and e in switched:
                     add(kernel, kind, D.float16, e, True, tile=t, dq=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
     kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
