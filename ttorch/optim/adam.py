@@ -65,7 +65,7 @@ def _adam_body(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, offs, mask, weight_decay, d
         v = tl.maximum(_load(vmax_ptr, offs, mask, ACC), v)
         _store(vmax_ptr, v, offs, mask)
     denom = tl.sqrt(v) / bc2_sqrt + eps
-    _store(p_ptr, p + (-step_size * m) / denom, offs, mask)
+    _store(p_ptr, p - (step_size * m) / denom, offs, mask)
 
 
 def _scalars(lr, beta1, beta2, step):
