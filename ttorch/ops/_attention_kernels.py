@@ -330,10 +330,12 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
         m_base = m_ptr + b * s_mb + h * s_mh
         dq_base = dq_ptr + b * s_dqb + h * s_dqh
         # query blocks that need no mask (inside L, wholly at or after this key block's last key
-        # when causal, keys inside S, no explicit mask) run without the bias and bounds masks
+        # when causal, keys inside S, no explicit mask) run without the bias and bounds masks; float32
+        # takes one loop with every mask: its FMA products dwarf the masks, and on Triton 3.6 the three
+        # loops' code spilled loop-invariant registers (28-72 B a thread on sm_90)
         mid = L
         l_full = L
-        if MASK == 0:
+        if MASK == 0 and k.dtype != tl.float32:
             l_full = L // BLOCK_M * BLOCK_M
             mid = lo
             if CAUSAL:
@@ -343,14 +345,15 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
                                  s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
-        for start_m in range(mid, l_full, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
-        for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
+        if MASK == 0 and k.dtype != tl.float32:
+            for start_m in range(mid, l_full, BLOCK_M):
+                dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                     delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
+                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
+            for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
+                dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                     delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
+                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))

@@ -51,14 +51,16 @@ def _hd(n):
 # The H100's tuned winners where they don't spill: half types at the harness's shape (B 4, 16 heads,
 # T 2048, causal), float32 at the GPT-2-like step's (B 8, 12 heads, T 1024, causal, head dim 64: 32x32
 # w4 for all three kernels). Where the winner spilled, the nearest tile that doesn't (unmeasured):
-# half dK/dV head dim 64 32x64 w8 (w4 spilled 12-60 B), 128 16x128 w8 (64x64 w8: 140-180 B; 128
-# resident keys halve the passes over Q and dO, and its 128-row products suit Hopper's wgmma);
+# half dK/dV head dim 64 32x64 w8 s2 (w4 spilled 12-60 B; s3 4 B with dQ by atomics on Triton 3.6),
+# 128 16x128 w8 (64x64 w8: 140-180 B; 128 resident keys halve the passes over Q and dO, and its 128-row
+# products suit Hopper's wgmma);
 # float32 forward 32x32 w8 (w4: 4 B), dK/dV 32x32 w8 (w4: 1.5-1.8 KiB); head dim 128 forward 32x16 w4
-# (64x32 w8: 14 KiB), dK/dV 16x16 w4 (16x32: 68 B), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
+# (64x32 w8: 14 KiB), dK/dV 16x32 w4 (the H100's winner: it spilled 68 B until the float32 dK/dV kernel
+# took one loop), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
 _CONFIGS = {
     "fwd": {64: ((64, 64, 4, 3), (32, 32, 8, 2)), 128: ((64, 64, 4, 3), (32, 16, 4, 2)),
             256: ((64, 32, 8, 2), (32, 16, 8, 1))},
-    "dkdv": {64: ((32, 64, 8, 3), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 16, 4, 2)),
+    "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 32, 4, 2)),
              256: ((16, 32, 4, 1), (16, 16, 4, 1))},
     "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
            256: ((32, 32, 8, 1), (16, 16, 4, 1))},
@@ -147,7 +149,7 @@ _TUNE_SPACE = {
     # dK/dV holds its keys, values and their gradients in registers: 4 warps spilled at 32x64 (head
     # dim 64), and at head dim 128 64x64, 32x64 and 32x128 spilled 8-180 B (more with dQ by atomics;
     # 32x32 w4 44-60 B on Triton 3.6)
-    "dkdv": {64: [(32, 64, 8, 3), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2),
+    "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2),
                                                          (32, 32, 8, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
     "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
@@ -160,12 +162,12 @@ _TUNE_SPACE = {
 # The FMA products hold their operands' whole head dim in registers: larger tiles spill on sm_90, up
 # to KiBs a thread (a 64x64 forward 29 KiB, 64x32 w4 944 B, 128x32 w8 1.4 KiB; dK/dV 32x32 w4 1.6 KiB,
 # 32x64 w8 1.9 KiB; the head-dim-128 forward 64x32 w8 14 KiB, 32x32 1.3 KiB): only tiles that compile
-# without a spill are here (on Triton 3.6 too, but for the defaults' dQ-by-atomics variants: RESULTS.md)
+# without a spill are here, on Triton 3.6 and 3.9 (dK/dV head dim 128 16x16 w4 spilled 36 B on 3.6)
 _TUNE_SPACE_FP32 = {
     "fwd": {64: [(32, 32, 8, 2), (32, 16, 4, 2)],
             128: [(32, 16, 4, 2), (16, 16, 4, 2)]},
     "dkdv": {64: [(32, 32, 8, 2), (16, 32, 8, 2)],
-             128: [(16, 16, 4, 2)]},
+             128: [(16, 32, 4, 2)]},     # 16x16 w4, 32x16 w4, 32x32 w8, 16x64 w8 spill on 3.6 or 3.9
     "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2)], 128: [(32, 32, 8, 2), (32, 16, 4, 2), (16, 32, 4, 2)]},
 }
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
