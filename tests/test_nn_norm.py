@@ -312,6 +312,41 @@ def test_fused_looped_rows(monkeypatch, rms, affine):
             close(c, p, dtype, 5 * n)
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
+def test_fused_long_rows_cuda():
+    # rows past 16384 columns (the composite path's until the looped kernels took them) run the fused
+    # op: one LayerNormBackward0 node, values and gradients against the cpu
+    r = np.random.default_rng(13)
+    x, g = r.normal(size=(2, 20001)) + 3, r.normal(size=(2, 20001))
+    w, b = r.uniform(0.5, 1.5, 20001), r.normal(size=20001)
+    grads = {}
+    for dev in ("cpu", "cuda"):
+        a = [T(v, dev, rg=True) for v in (x, w, b)]
+        y = F.layer_norm(a[0], (20001,), a[1], a[2])
+        assert type(y.grad_fn).__name__ == "OpNode" and y.grad_fn.name() == "LayerNormBackward0"
+        (y * T(g, dev)).sum().backward()
+        grads[dev] = [y] + [t.grad for t in a]
+    for c, p in zip(grads["cuda"], grads["cpu"]):
+        close(c, p, ttorch.float32, 200)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="no cuda device")
+def test_fused_backward_partials_bounded(monkeypatch):
+    # long rows take fewer backward programs, so the dweight/dbias partials stay under _PARTIALS
+    # elements each: 7 rows of 33 columns with room for 2 partial rows run 2 programs of 4 rows
+    from ttorch.ops import layer_norm as ln
+    monkeypatch.setattr(ln, "_PARTIALS", 70)
+    grids = []
+    real = ln.launch
+    monkeypatch.setattr(ln, "launch", lambda kernel, grid, *a, **k: (grids.append(grid), real(kernel, grid, *a, **k)))
+    r = np.random.default_rng(14)
+    g, x, w = r.normal(size=(7, 33)), r.normal(size=(7, 33)), r.normal(size=33)
+    got = ln._layer_norm_backward(T(g, "cuda"), T(x, "cuda"), T(w, "cuda"))
+    assert grids == [(2,)]
+    for c, p in zip(got, ln._layer_norm_backward(T(g, "cpu"), T(x, "cpu"), T(w, "cpu"))):
+        close(c, p, ttorch.float32, 10)
+
+
 # ------------------------------------------------------------------------------ modules
 import ttorch.nn as nn  # noqa: E402
 

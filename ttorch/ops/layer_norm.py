@@ -27,7 +27,7 @@ from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng
 
-MAX_N = 16384           # longer rows take the composite path
+MAX_N = 2 ** 31 - 2 ** 16     # the kernels index a row's columns in int32: longer rows compose
 # The longest rows a program keeps in registers, in float32 values (half as many float64): the
 # forward holds x, 32 values a thread at 16 warps; the backward holds x, g, w and the dweight/dbias
 # partials, 8 values a thread, or 16 when the launch is 16-byte aligned (Triton then loads vectors;
@@ -249,6 +249,9 @@ def _per_thread(kind, dtype, n, warps, aligned=False):
 # warps: 0.9 KiB; 1024 over 1: 0.7 KiB) spilled on sm_90, so tuned configs hold at most half that, and
 # half again in a looped pass (about twice as many block-long vectors live). The most warps stay.
 _FWD_PER_THREAD, _BWD_PER_THREAD = 64, 16
+# The backward's dweight/dbias partials: at most this many elements each, so long rows take fewer
+# programs (at 16384 columns the 512 the tuner may pick fit; a row of a million columns takes 8).
+_PARTIALS = 1 << 23
 _STAGED = 2                 # the stages a pipelined backward config uses
 
 
@@ -346,7 +349,7 @@ def _bwd_cuda(g, x, w, *, k, eps, rms, cfg=None):
         return dx, dw, dw
     # enough programs to fill the GPU, each summing its rows' dweight/dbias partials
     cfg = cfg or tune.config("layer_norm", _tune_key("bwd", x.dtype, n))
-    progs = min(m, 4 if SIMULATED else cfg.kwargs["PROGRAMS"])
+    progs = min(m, 4 if SIMULATED else cfg.kwargs["PROGRAMS"], max(1, _PARTIALS // n))
     rows = cdiv(m, progs)
     progs = cdiv(m, rows)
     # the weight's and the bias's partials side by side: one reduction launch sums both
@@ -594,7 +597,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
     """Layer normalization over the last ``len(normalized_shape)`` dims, in one fused kernel.
 
     ``ttorch.nn.functional.layer_norm`` calls this on both devices (composing ttorch ops only for
-    cuda rows longer than ``MAX_N``).
+    cuda rows of ``MAX_N`` or more elements).
     """
     k = len(_check(input, normalized_shape, weight, bias))
     return _layer_norm(input, weight, bias, k=k, eps=float(eps), rms=False)

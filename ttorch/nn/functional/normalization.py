@@ -1,8 +1,9 @@
 """Normalization layers' math: batch, instance, layer, group, RMS and local response norm.
 
 Batch and instance norm run the fused op of ``ttorch.ops.batch_norm``, layer and RMS norm that
-of ``ttorch.ops.layer_norm`` (NumPy on cpu, Triton on cuda; cuda rows longer than its ``MAX_N``
-compose). The rest are written in ttorch ops, so autograd differentiates them (to any order).
+of ``ttorch.ops.layer_norm`` (NumPy on cpu, Triton on cuda; cuda rows of its ``MAX_N``, 2**31 - 2**16
+elements, or more compose). The rest are written in ttorch ops, so autograd differentiates them (to
+any order).
 Half inputs are normalised in float32 and cast back, as PyTorch's kernels do.
 Running statistics are updated in place outside the graph, with PyTorch's formulas: the
 batch mean, and the *unbiased* batch variance (the output itself uses the biased one).
@@ -134,8 +135,8 @@ _norm_shape = _ln._check
 
 def _fused(input, ns):
     """The fused op of ``ttorch.ops.layer_norm``: its NumPy fallback on cpu (one op in the graph,
-    not nine), its Triton kernels on cuda (rows up to ``MAX_N``)."""
-    return input.dtype.is_floating_point and (not input.is_cuda or 0 < _prod(ns) <= _ln.MAX_N)
+    not nine), its Triton kernels on cuda (rows under ``MAX_N``)."""
+    return input.dtype.is_floating_point and (not input.is_cuda or 0 < _prod(ns) < _ln.MAX_N)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
