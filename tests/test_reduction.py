@@ -370,6 +370,34 @@ def test_long_rows_in_blocks(monkeypatch):
 
 
 @cuda_only
+@pytest.mark.parametrize("block_n", [8, 4])
+def test_strided_softmax_programs(monkeypatch, block_n):
+    """Softmax along a strided dim (INNER 37 > 1): each program takes 4 adjacent inner rows of one
+    outer index (``_row_base``), 10 programs an outer index, the last with one row; one pass (8) and
+    looped (4 columns of 5), forward and backward against the cpu."""
+    import types
+    from ttorch import tune
+    monkeypatch.setattr(softmax_mod, "MAX_BLOCK_N", block_n)
+    monkeypatch.setattr(softmax_mod, "tune", types.SimpleNamespace(
+        config=lambda *a: tune.Config({"BLOCK_M": 4}, num_warps=1), lookup=lambda *a: None))
+    launches = []
+    real = softmax_mod.launch
+    monkeypatch.setattr(softmax_mod, "launch", lambda k, grid, *a, **kw: (launches.append(grid), real(k, grid, *a, **kw)))
+    r = np.random.default_rng(5)
+    a, g = r.uniform(-3, 3, size=(3, 5, 37)), r.uniform(-1, 1, size=(3, 5, 37))
+    for name in ("softmax", "log_softmax"):
+        outs = []
+        for dev in ("cpu", "cuda"):
+            x = T(a, dev, requires_grad=True)
+            y = getattr(x, name)(1)
+            y.backward(T(g, dev))
+            outs.append((y, x.grad))
+        for c, p in zip(outs[1], outs[0]):
+            close(c, p, D.float32, 5, name)
+    assert launches and all(grid == (30,) for grid in launches)
+
+
+@cuda_only
 def test_online_softmax_special_values(monkeypatch):
     """The looped softmax's one-exp running sum (``_online_sum``): a NaN anywhere poisons its row,
     ties with the running max count once each, rows of -inf and a late +inf follow the NumPy path."""

@@ -25,7 +25,9 @@ from .samples import Sample, rng
 # 5/3 backward, though a row's second read mostly hits L2); tests lower it to run the two-pass path.
 # 8192, not 16384: a one-pass row of 16384 floats is 32 values a thread at 16 warps, where a thread
 # has 128 registers, and spilled on sm_90 (16-76 B a thread; 1.6-2 KiB in float64); 32 warps
-# (64 registers) spilled the backward too.
+# (64 registers) spilled the backward too. A longer row loops over blocks of half that (4096, at 8
+# warps untuned): at 8192 over 16 warps ptxas squeezed the float16 backward into 64 registers a
+# thread on sm_90 and spilled column offsets it reloaded every block (Triton 3.9; float64 8192 spilled).
 MAX_BLOCK_N = 4096 if SIMULATED else 8192
 
 
@@ -42,8 +44,8 @@ def _rows3(x, dim):
 
 def _block_n(n, inner, dtype):
     bn = min(next_pow2(n), MAX_BLOCK_N)
-    if n > bn and dtype is D.float64:
-        bn //= 2            # a looped float64 row keeps two doubles a lane: 8192 spilled at 16 warps
+    if n > bn:
+        bn //= 2            # a looped row: half blocks (see MAX_BLOCK_N)
     # a strided (inner > 1) row is gathered column by column: narrower blocks coalesce better
     return min(bn, 256) if inner > 1 and not SIMULATED else bn
 
@@ -119,16 +121,29 @@ def _online_sum(acc, mx, x):
 
 
 @triton.jit
+def _row_base(M, N, INNER, STRIDED: tl.constexpr, BLOCK_M: tl.constexpr):
+    """``(mask, offset of the first element, column stride)`` of this program's BLOCK_M rows. ``STRIDED``:
+    the rows are BLOCK_M consecutive ``r % INNER`` of one ``r // INNER``, adjacent in memory and
+    visibly so to Triton (an arange), whose coalescing pass then lays a warp's lanes along them.
+    Behind ``r // INNER`` and ``r % INNER`` it saw no contiguous axis and broke the tie by release:
+    the rows on 3.6, the strided columns on 3.9 (a sector fetched for each element)."""
+    pid = tl.program_id(0)
+    if STRIDED:
+        per = tl.cdiv(INNER, BLOCK_M)                               # programs per outer index
+        inner = (pid % per) * BLOCK_M + tl.arange(0, BLOCK_M)
+        return inner < INNER, (pid // per).to(tl.int64) * N * INNER + inner, INNER
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
+    return rows < M, rows.to(tl.int64) * N, 1
+
+
+@triton.jit
 def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr, ACC: tl.constexpr,
-                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
+    rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     if SINGLE:
         cols = tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * step
         x = tl.load(x_ptr + offs, mask=m, other=float("-inf")).to(ACC)
         top = tl.max(x, 1)
         e = tl.exp(x - top[:, None])
@@ -145,7 +160,7 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
         for start in range(0, N, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             m = rmask[:, None] & (cols < N)[None, :]
-            x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m,
+            x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m,
                         other=float("-inf")).to(ACC)
             acc = _online_sum(acc, mx, x)
             mx = tl.maximum(mx, x)
@@ -154,7 +169,7 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
         for start in range(0, N, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             m = rmask[:, None] & (cols < N)[None, :]
-            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * step
             x = tl.load(x_ptr + offs, mask=m, other=float("-inf")).to(ACC)
             if LOG:
                 y = x - top[:, None] - tl.log(s)[:, None]
@@ -165,16 +180,13 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
 
 @triton.jit
 def _softmax_bwd_kernel(g_ptr, y_ptr, dx_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr,
-                        ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                        ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
     # softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g)
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+    rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     if SINGLE:
         cols = tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * step
         g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
         y = tl.load(y_ptr + offs, mask=m, other=0).to(ACC)
         if LOG:
@@ -187,7 +199,7 @@ def _softmax_bwd_kernel(g_ptr, y_ptr, dx_ptr, M, N, INNER, LOG: tl.constexpr, SI
         for start in range(0, N, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             m = rmask[:, None] & (cols < N)[None, :]
-            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * step
             g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
             if LOG:
                 acc += g
@@ -197,7 +209,7 @@ def _softmax_bwd_kernel(g_ptr, y_ptr, dx_ptr, M, N, INNER, LOG: tl.constexpr, SI
         for start in range(0, N, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             m = rmask[:, None] & (cols < N)[None, :]
-            offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+            offs = base[:, None] + cols.to(tl.int64)[None, :] * step
             g = tl.load(g_ptr + offs, mask=m, other=0).to(ACC)
             y = tl.load(y_ptr + offs, mask=m, other=0).to(ACC)
             if LOG:
@@ -222,9 +234,12 @@ def _run(kernel, out, tensors, dim, log):
     if kernel is _softmax_bwd_kernel:
         cfg = tune.lookup("softmax", _tune_key("bwd", out.dtype, n, inner))
     cfg = cfg or tune.config("softmax", _tune_key("fwd", out.dtype, n, inner))
-    bm = min(cfg.kwargs["BLOCK_M"], next_pow2(m))
-    launch(kernel, (cdiv(m, bm),), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
-           ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    # a strided program's rows share one outer index (``_row_base``): at most INNER of them
+    bm = min(cfg.kwargs["BLOCK_M"], next_pow2(inner if inner > 1 else m))
+    grid = m // inner * cdiv(inner, bm) if inner > 1 else cdiv(m, bm)
+    launch(kernel, (grid,), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
+           ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1, num_warps=cfg.num_warps,
+           num_stages=cfg.num_stages)
     return out
 
 
@@ -299,25 +314,26 @@ def _specs(kernel, nin):
     def spec(dt, single, bm, bn, log, warps, tag=""):
         sig = {n: ptr(dt) for n in (("x_ptr", "y_ptr") if nin == 1 else ("g_ptr", "y_ptr", "dx_ptr"))}
         sig.update(M="i32", N="i32", INNER="i32")
-        return KernelSpec(kernel, sig, {"LOG": log, "SINGLE": single, "ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn},
+        ce = {"LOG": log, "SINGLE": single, "ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn, "STRIDED": "strided" in tag}
+        return KernelSpec(kernel, sig, ce,
                           num_warps=warps, label=f"{'log_' if log else ''}softmax {dt} {'1-pass' if single else 'looped'}"
                                                  f" {bm}x{bn} w{warps}{tag}")
     out = []
-    # (dtype, one pass, BLOCK_N, strided): the heuristic's tile, forward and log, for each path
-    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.float32, False, 2048, False),
-                                    (D.bfloat16, True, 256, False), (D.float16, False, 2048, False),
-                                    (D.float64, True, 512, False), (D.bfloat16, False, 256, True),
-                                    (D.float32, False, 256, True), (D.float32, True, 64, True),
-                                    (D.float32, True, 8192, False), (D.bfloat16, True, 8192, False),
-                                    (D.float64, True, 8192, False), (D.float64, False, 4096, False),
-                                    (D.float32, False, 8192, False)):
+    # (dtype, one pass, BLOCK_N, strided): the heuristic's tile, forward and log, for each path. A
+    # contiguous row loops only past MAX_BLOCK_N (in blocks of half), a strided one past 256
+    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.bfloat16, True, 256, False),
+                                    (D.float64, True, 512, False), (D.float32, True, 8192, False),
+                                    (D.bfloat16, True, 8192, False), (D.float64, True, 8192, False),
+                                    (D.float32, False, 4096, False), (D.float16, False, 4096, False),
+                                    (D.float64, False, 4096, False), (D.bfloat16, False, 256, True),
+                                    (D.float32, False, 256, True), (D.float32, True, 64, True)):
         h = _tune_heuristic(("fwd", dt.name, bn, strided))
         out += [spec(dt, single, h.kwargs["BLOCK_M"], bn, log, h.num_warps, " strided" if strided else "")
                 for log in (False, True)]
     # every configuration the tuner may pick, for the common dtypes and both code paths
-    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.float32, False, 2048, False),
-                                    (D.bfloat16, True, 1024, False), (D.bfloat16, False, 2048, False),
-                                    (D.float32, True, 8192, False), (D.bfloat16, False, 8192, False),
+    for dt, single, bn, strided in ((D.float32, True, 1024, False), (D.bfloat16, True, 1024, False),
+                                    (D.float32, True, 8192, False), (D.bfloat16, False, 4096, False),
+                                    (D.float32, False, 4096, False),
                                     (D.float32, False, 256, True), (D.bfloat16, True, 64, True)):
         for c in _tune_configs(("fwd", dt.name, bn, strided)):
             out.append(spec(dt, single, c.kwargs["BLOCK_M"], bn, False, c.num_warps,
