@@ -326,6 +326,28 @@ def test_strided_axis_split_over_programs(monkeypatch):
 
 
 @cuda_only
+def test_strided_rows_several_programs_an_outer_index(monkeypatch):
+    """A strided program takes adjacent inner rows of one outer index (``_row_base``): 4 rows a
+    program over INNER 37 is 10 programs an outer index (the last with one row), 30 for 3 of them;
+    a split's first stage takes 64 rows (of 37) an outer index; values against NumPy."""
+    monkeypatch.setattr(reduction, "_blocks", lambda m, n, inner=1: (4, 8))
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK_STRIDED", 8)
+    launches = []
+    real = reduction.launch
+    monkeypatch.setattr(reduction, "launch",
+                        lambda k, g, *a, **m: launches.append((g, m["STRIDED"])) or real(k, g, *a, **m))
+    r = np.random.default_rng(3)
+    a, b = r.uniform(-3, 3, size=(3, 5, 37)), r.uniform(-3, 3, size=(3, 21, 37))
+    for f in (lambda t: t.sum(1), lambda t: t.amax(1), lambda t: t.mean(1)):
+        launches.clear()
+        close(f(T(a, "cuda")), f(T(a)), D.float32, 5, "one pass")
+        assert launches == [((30, 1), True)]
+        launches.clear()
+        close(f(T(b, "cuda")), f(T(b)), D.float32, 21, "split")
+        assert launches[0] == ((3, 3), True) and launches[1][1] is False     # partials (111, 3), then the fold
+
+
+@cuda_only
 def test_long_rows_in_blocks(monkeypatch):
     """Rows longer than one block: the looped reductions, rows split over programs, the online
     softmax and the scan carry."""

@@ -13,12 +13,12 @@ import triton.language as tl
 from .. import _dtype as D
 from ..autograd import grad_mode
 from .._tensor import Tensor
-from ._launch import launch, cdiv
+from ._launch import launch
 from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample
-from .reduction import (_dims, _out_shape, _rows, _blocks, _acc_dtype, _bytes, _ident, _keep, _np_in, _samples,
-                        _check_nonempty, _amax, _amin, _plan_state)
+from .reduction import (_dims, _out_shape, _rows, _blocks, _row_base, row_programs, _acc_dtype, _bytes, _ident,
+                        _keep, _np_in, _samples, _check_nonempty, _amax, _amin, _plan_state)
 
 
 class _ReturnType(tuple):
@@ -75,17 +75,15 @@ def _pick(v1, i1, v2, i2, IS_MAX: tl.constexpr):
 
 @triton.jit
 def _row_arg_kernel(x_ptr, val_ptr, idx_ptr, M, N, INNER, IS_MAX: tl.constexpr, IDENT: tl.constexpr,
-                    ACC: tl.constexpr, WRITE_VAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+                    ACC: tl.constexpr, WRITE_VAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                    STRIDED: tl.constexpr = False):
+    rows, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     v = tl.full((BLOCK_M, BLOCK_N), IDENT, ACC)
     i = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32) + N      # past the end: loses every tie
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=0).to(ACC)
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=0).to(ACC)
         x = tl.where(m, x, IDENT)
         c = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32) + cols[None, :]
         v, i = _pick(v, i, x, c, IS_MAX)
@@ -113,9 +111,10 @@ def _arg_cuda(x, dims, keepdim, is_max, want_values):
     if m:
         acc = _acc_dtype(x.dtype)
         bm, bn = _blocks(m, n, inner)
-        launch(_row_arg_kernel, (cdiv(m, bm),), xr, _bytes(val) if want_values else idx, idx, m, n, inner,
+        bm, programs = row_programs(m, inner, bm)
+        launch(_row_arg_kernel, (programs,), xr, _bytes(val) if want_values else idx, idx, m, n, inner,
                IS_MAX=is_max, IDENT=_ident("max" if is_max else "min", acc),
-               ACC=tl_dtype(acc), WRITE_VAL=want_values, BLOCK_M=bm, BLOCK_N=bn)
+               ACC=tl_dtype(acc), WRITE_VAL=want_values, BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1)
     return (val, idx) if want_values else idx
 
 
@@ -131,8 +130,9 @@ def _arg_specs():
                 _row_arg_kernel, {"x_ptr": ptr(dt), "val_ptr": ptr(dt if want else D.int64), "idx_ptr": ptr(D.int64),
                                   "M": "i32", "N": "i32", "INNER": "i32"},
                 {"IS_MAX": is_max, "IDENT": _ident("max" if is_max else "min", acc),
-                 "ACC": tl_dtype(acc), "WRITE_VAL": want, "BLOCK_M": bm, "BLOCK_N": bn},
-                label=f"{'max' if is_max else 'min'} {dt} {'values+' if want else ''}indices {bm}x{bn}"))
+                 "ACC": tl_dtype(acc), "WRITE_VAL": want, "BLOCK_M": bm, "BLOCK_N": bn, "STRIDED": k % 2 == 1},
+                label=f"{'max' if is_max else 'min'} {dt} {'values+' if want else ''}indices {bm}x{bn}"
+                      + (" strided" if k % 2 else "")))
     return specs
 
 

@@ -214,23 +214,47 @@ def _fold(acc, OP: tl.constexpr, BLOCK_N: tl.constexpr):
 
 
 @triton.jit
+def _row_base(M, N, INNER, STRIDED: tl.constexpr, BLOCK_M: tl.constexpr):
+    """``(row index, mask, offset of the first element, column stride)`` of this program's BLOCK_M
+    rows (axis 0 of the grid; see ``row_programs``). ``STRIDED`` (INNER > 1): the rows are BLOCK_M
+    consecutive ``r % INNER`` of one ``r // INNER``, adjacent in memory and visibly so to Triton (an
+    arange), whose coalescing pass then lays a warp's lanes along them. Behind ``r // INNER`` and
+    ``r % INNER`` it saw no contiguous axis and broke the tie by release: along the rows on 3.6,
+    along the strided columns on 3.9 (a sector fetched for each element)."""
+    pid = tl.program_id(0)
+    if STRIDED:
+        per = tl.cdiv(INNER, BLOCK_M)                               # programs per outer index
+        inner = (pid % per) * BLOCK_M + tl.arange(0, BLOCK_M)
+        outer = (pid // per).to(tl.int64)
+        return outer * INNER + inner, inner < INNER, outer * N * INNER + inner, INNER
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
+    return rows.to(tl.int64), rows < M, rows.to(tl.int64) * N, 1
+
+
+def row_programs(m, inner, bm):
+    """``(BLOCK_M, programs)`` along axis 0 for ``m`` rows of ``_row_base``: a strided program's rows
+    share one outer index, so it takes at most INNER of them."""
+    if inner == 1:
+        return bm, cdiv(m, bm)
+    bm = builtins.min(bm, next_pow2(inner))
+    return bm, m // inner * cdiv(inner, bm)
+
+
+@triton.jit
 def _row_reduce_kernel(x_ptr, out_ptr, M, N, INNER, CHUNK, NPOST, p, PRE: tl.constexpr, OP: tl.constexpr,
                        POST: tl.constexpr, IDENT: tl.constexpr, ACC: tl.constexpr, BLOCK_M: tl.constexpr,
-                       BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
+                       BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None, STRIDED: tl.constexpr = False):
     # program (i, j) folds columns [j * CHUNK, (j + 1) * CHUNK) of its block of rows into
     # out[row, j]; with one chunk per row (CHUNK = N) that is the whole reduction. STAGES: the
     # loop's pipeline depth (None: Triton's plain loop; see _SPLIT_LOOPS)
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+    r64, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     lo = tl.program_id(1) * CHUNK
     hi = tl.minimum(lo + CHUNK, N)
     acc = tl.full((BLOCK_M, BLOCK_N), IDENT, ACC)
     for start in tl.range(lo, hi, BLOCK_N, num_stages=STAGES):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < hi)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=0).to(ACC)
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=0).to(ACC)
         acc = _combine(acc, tl.where(m, PRE(x, p), IDENT), OP)
     r = POST(_fold(acc, OP, BLOCK_N), p, NPOST)
     tl.store(out_ptr + r64 * tl.num_programs(1) + tl.program_id(1), r.to(out_ptr.dtype.element_ty), mask=rmask)
@@ -274,8 +298,9 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
         part = _split_rows(xr, m, n, inner, total, p, pre, meta, acc, chunk)
         xr, n, inner, pre = part, part._shape[1], 1, _pre_id
         meta["BLOCK_M"], meta["BLOCK_N"] = _blocks(m, n)
-    launch(_row_reduce_kernel, (cdiv(m, meta["BLOCK_M"]), 1), xr, _bytes(out), m, n, inner, n, total, float(p),
-           PRE=pre, POST=post, **meta)
+    meta["BLOCK_M"], programs = row_programs(m, inner, meta["BLOCK_M"])
+    launch(_row_reduce_kernel, (programs, 1), xr, _bytes(out), m, n, inner, n, total, float(p), PRE=pre, POST=post,
+           STRIDED=inner > 1, **meta)
     return out
 
 
@@ -315,13 +340,13 @@ def _split_rows(xr, m, n, inner, total, p, pre, meta, acc, target):
     else:
         bn, warps, most = cfg.kwargs["BLOCK_N"], cfg.num_warps, cfg.kwargs["MAX_SPLIT"]
         stages = cfg.kwargs.get("STAGES")
-    bm = builtins.max(1, builtins.min(next_pow2(m), 2048 // bn))
+    bm, programs = row_programs(m, inner, builtins.max(1, builtins.min(next_pow2(m), 2048 // bn)))
     chunk = cdiv(cdiv(n, builtins.min(cdiv(n, target), most)), bn) * bn
     nsplit = cdiv(n, chunk)
     part = Tensor._empty((m, nsplit), acc, xr.device)
-    launch(_row_reduce_kernel, (cdiv(m, bm), nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
+    launch(_row_reduce_kernel, (programs, nsplit), xr, part, m, n, inner, chunk, total, float(p), PRE=pre,
            POST=_post_id, OP=meta["OP"], IDENT=meta["IDENT"], ACC=meta["ACC"], BLOCK_M=bm, BLOCK_N=bn,
-           STAGES=stages, num_warps=warps)
+           STAGES=stages, STRIDED=inner > 1, num_warps=warps)
     return part
 
 
@@ -400,13 +425,17 @@ def _reduce_specs(*variants):
                                                                                                     post))):
                 if stage and k % 2:
                     continue
-                specs.append(KernelSpec(
-                    _row_reduce_kernel,
-                    {"x_ptr": ptr(a), "out_ptr": ptr(b), "M": "i32", "N": "i32", "INNER": "i32", "CHUNK": "i32",
-                     "NPOST": "i32", "p": "fp32"},
-                    {"PRE": f, "OP": _OP[combine], "POST": g, "IDENT": _ident(combine, acc), "ACC": tl_dtype(acc),
-                     "BLOCK_M": bm, "BLOCK_N": bn},
-                    label=f"{label} {a}->{b} {bm}x{bn}{('', ' split', ' partials')[stage]}"))
+                # a strided axis (INNER > 1: a bias gradient's sum over rows) at its heuristic tile too
+                for strided in (False, True) if stage < 2 and k == 0 else (False,):
+                    sm, sn = _blocks(1 << 20, 1 << 20, 2) if strided else (bm, bn)
+                    specs.append(KernelSpec(
+                        _row_reduce_kernel,
+                        {"x_ptr": ptr(a), "out_ptr": ptr(b), "M": "i32", "N": "i32", "INNER": "i32", "CHUNK": "i32",
+                         "NPOST": "i32", "p": "fp32"},
+                        {"PRE": f, "OP": _OP[combine], "POST": g, "IDENT": _ident(combine, acc), "ACC": tl_dtype(acc),
+                         "BLOCK_M": sm, "BLOCK_N": sn, "STRIDED": strided},
+                        label=f"{label} {a}->{b} {sm}x{sn}{('', ' split', ' partials')[stage]}"
+                              + (" strided" if strided else "")))
     return specs
 
 

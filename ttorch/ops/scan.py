@@ -13,10 +13,10 @@ import triton.language as tl
 from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim
-from ._launch import launch, cdiv, next_pow2, SIMULATED
+from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op, write_out
 from .elementwise import tl_dtype
-from .reduction import _add, _mul, _acc_dtype, _bytes
+from .reduction import _add, _mul, _acc_dtype, _bytes, _row_base, row_programs
 from .softmax import _rows3
 from .samples import Sample, rng
 from . import _op as _amp_op
@@ -35,11 +35,8 @@ def _scan_combine(a, b, OP: tl.constexpr):
 
 @triton.jit
 def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.constexpr, REVERSE: tl.constexpr,
-                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
+    _, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     carry = tl.full((BLOCK_M,), OP, ACC)            # the identity: 0 for add (OP 0), 1 for mul (OP 1)
     nblocks = tl.cdiv(N, BLOCK_N)
     for b in range(0, nblocks):
@@ -49,7 +46,7 @@ def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.cons
             start = b * BLOCK_N
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        offs = base[:, None] + cols.to(tl.int64)[None, :] * INNER
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * step
         x = tl.load(x_ptr + offs, mask=m, other=OP).to(ACC)
         if OP == 0:
             s = tl.cumsum(x, 1, reverse=REVERSE)
@@ -73,8 +70,9 @@ def _scan_cuda(x, *, dim, dtype, op, reverse=False):
         bm, warps = max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn)), 4
     else:
         bm, bn, warps = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"], cfg.num_warps
-    launch(_row_scan_kernel, (cdiv(m, bm),), xr, out, m, n, inner, OP=op, ACC=tl_dtype(_acc_dtype(dtype)),
-           REVERSE=reverse, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
+    bm, programs = row_programs(m, inner, bm)
+    launch(_row_scan_kernel, (programs,), xr, out, m, n, inner, OP=op, ACC=tl_dtype(_acc_dtype(dtype)),
+           REVERSE=reverse, BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1, num_warps=warps)
     return out
 
 
@@ -143,8 +141,9 @@ def _specs(op):
             out.append(KernelSpec(_row_scan_kernel, {"x_ptr": ptr(di), "out_ptr": ptr(do), "M": "i32", "N": "i32",
                                                      "INNER": "i32"},
                                   {"OP": op, "ACC": tl_dtype(_acc_dtype(do)), "REVERSE": reverse, "BLOCK_M": bm,
-                                   "BLOCK_N": bn}, label=f"{'cumsum' if op == 0 else 'cumprod'} {di}->{do}"
-                                                         f"{' reverse' if reverse else ''} {bm}x{bn}"))
+                                   "BLOCK_N": bn, "STRIDED": k % 2 == 1},
+                                  label=f"{'cumsum' if op == 0 else 'cumprod'} {di}->{do}"
+                                        f"{' reverse' if reverse else ''} {bm}x{bn}{' strided' if k % 2 else ''}"))
     return out
 
 

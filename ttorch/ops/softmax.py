@@ -19,6 +19,7 @@ from .._tensor import Tensor, _wrap_dim, _numel
 from .. import tune
 from ._launch import launch, cdiv, next_pow2, SIMULATED
 from ._op import Op
+from .reduction import _row_base, row_programs
 from .samples import Sample, rng
 
 # Rows up to MAX_BLOCK_N are read once (a two-pass row costs 1.5x the memory traffic forward and
@@ -121,25 +122,9 @@ def _online_sum(acc, mx, x):
 
 
 @triton.jit
-def _row_base(M, N, INNER, STRIDED: tl.constexpr, BLOCK_M: tl.constexpr):
-    """``(mask, offset of the first element, column stride)`` of this program's BLOCK_M rows. ``STRIDED``:
-    the rows are BLOCK_M consecutive ``r % INNER`` of one ``r // INNER``, adjacent in memory and
-    visibly so to Triton (an arange), whose coalescing pass then lays a warp's lanes along them.
-    Behind ``r // INNER`` and ``r % INNER`` it saw no contiguous axis and broke the tie by release:
-    the rows on 3.6, the strided columns on 3.9 (a sector fetched for each element)."""
-    pid = tl.program_id(0)
-    if STRIDED:
-        per = tl.cdiv(INNER, BLOCK_M)                               # programs per outer index
-        inner = (pid % per) * BLOCK_M + tl.arange(0, BLOCK_M)
-        return inner < INNER, (pid // per).to(tl.int64) * N * INNER + inner, INNER
-    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
-    return rows < M, rows.to(tl.int64) * N, 1
-
-
-@triton.jit
 def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr, ACC: tl.constexpr,
                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
-    rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
+    _, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     if SINGLE:
         cols = tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
@@ -182,7 +167,7 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
 def _softmax_bwd_kernel(g_ptr, y_ptr, dx_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl.constexpr,
                         ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
     # softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g)
-    rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
+    _, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     if SINGLE:
         cols = tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
@@ -234,10 +219,8 @@ def _run(kernel, out, tensors, dim, log):
     if kernel is _softmax_bwd_kernel:
         cfg = tune.lookup("softmax", _tune_key("bwd", out.dtype, n, inner))
     cfg = cfg or tune.config("softmax", _tune_key("fwd", out.dtype, n, inner))
-    # a strided program's rows share one outer index (``_row_base``): at most INNER of them
-    bm = min(cfg.kwargs["BLOCK_M"], next_pow2(inner if inner > 1 else m))
-    grid = m // inner * cdiv(inner, bm) if inner > 1 else cdiv(m, bm)
-    launch(kernel, (grid,), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
+    bm, programs = row_programs(m, inner, min(cfg.kwargs["BLOCK_M"], next_pow2(m)))
+    launch(kernel, (programs,), *[r[0] for r in rows], out, m, n, inner, LOG=log, SINGLE=n <= bn,
            ACC=_acc(out.dtype), BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1, num_warps=cfg.num_warps,
            num_stages=cfg.num_stages)
     return out

@@ -14,37 +14,34 @@ import triton.language as tl
 
 from .. import _dtype as D
 from .._tensor import Tensor, _numel
-from ._launch import launch, cdiv
+from ._launch import launch
 from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample
-from .reduction import (_dims, _out_shape, _rows, _blocks, _acc_dtype, _keep, _count, _output, _np_in, _samples,
-                        _max, _fold, _post_sqrt, _pre_square, _pre_abs, _pre_abs_pow, _pre_nonzero, _post_id,
-                        _post_root, _reduce_cuda, _reduce_specs, _FLOATS, _plan_state)
+from .reduction import (_dims, _out_shape, _rows, _blocks, _row_base, row_programs, _acc_dtype, _keep, _count,
+                        _output, _np_in, _samples, _max, _fold, _post_sqrt, _pre_square, _pre_abs, _pre_abs_pow,
+                        _pre_nonzero, _post_id, _post_root, _reduce_cuda, _reduce_specs, _FLOATS, _plan_state)
 from . import _op as _amp_op
 
 
 # ------------------------------------------------------------------------------ var, std (and with the mean)
 @triton.jit
 def _row_var_kernel(x_ptr, var_ptr, mean_ptr, M, N, INNER, correction, STD: tl.constexpr, WRITE_MEAN: tl.constexpr,
-                    ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                    ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
     # two passes over the row (the mean, then squared deviations from it): stable where
     # sum(x^2) - n*mean^2 would cancel
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+    rows, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     s = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        s += tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=0).to(ACC)
+        s += tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=0).to(ACC)
     mean = tl.sum(s, 1) / N
     q = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=0).to(ACC)
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=0).to(ACC)
         d = tl.where(m, x - mean[:, None], 0)
         q += d * d
     v = tl.sum(q, 1) / tl.maximum(N - correction, 0.0).to(ACC)
@@ -78,8 +75,9 @@ def _var_cuda(x, *, dims, keepdim, correction, std, with_mean, in_shape):
         fill_(mu, float("nan"))
     elif m:
         bm, bn = _blocks(m, n, inner)
-        launch(_row_var_kernel, (cdiv(m, bm),), xr, v, mu, m, n, inner, float(correction), STD=std,
-               WRITE_MEAN=with_mean, ACC=tl_dtype(_acc_dtype(x.dtype)), BLOCK_M=bm, BLOCK_N=bn)
+        bm, programs = row_programs(m, inner, bm)
+        launch(_row_var_kernel, (programs,), xr, v, mu, m, n, inner, float(correction), STD=std,
+               WRITE_MEAN=with_mean, ACC=tl_dtype(_acc_dtype(x.dtype)), BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1)
     return (v, mu) if with_mean else v
 
 
@@ -128,7 +126,9 @@ def _var_specs(std, with_mean):
         out.append(KernelSpec(_row_var_kernel, {"x_ptr": ptr(dt), "var_ptr": ptr(dt), "mean_ptr": ptr(dt), "M": "i32",
                                                 "N": "i32", "INNER": "i32", "correction": "fp32"},
                               {"STD": std, "WRITE_MEAN": with_mean, "ACC": tl_dtype(acc), "BLOCK_M": bm,
-                               "BLOCK_N": bn}, label=f"{'std' if std else 'var'}{'+mean' if with_mean else ''} {dt}"))
+                               "BLOCK_N": bn, "STRIDED": k % 2 == 1},
+                              label=f"{'std' if std else 'var'}{'+mean' if with_mean else ''} {dt}"
+                                    + (" strided" if k % 2 else "")))
     return out
 
 
@@ -163,18 +163,16 @@ std_mean = _var_public("std_mean", True, True)
 
 # ------------------------------------------------------------------------------ logsumexp
 @triton.jit
-def _row_lse_kernel(x_ptr, out_ptr, M, N, INNER, ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _row_lse_kernel(x_ptr, out_ptr, M, N, INNER, ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                    STRIDED: tl.constexpr = False):
     # max first, then sum(exp(x - max)): no overflow; an infinite max is left out of the shift
     # (all -inf gives -inf, any +inf gives +inf, as in PyTorch)
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < M
-    r64 = rows.to(tl.int64)
-    base = (r64 // INNER) * N * INNER + r64 % INNER
+    rows, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
     mx = tl.full((BLOCK_M, BLOCK_N), float("-inf"), ACC)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=float("-inf"))
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=float("-inf"))
         mx = _max(mx, x.to(ACC))
     top = _fold(mx, 2, BLOCK_N)
     shift = tl.where(tl.abs(top) == float("inf"), 0, top)
@@ -182,7 +180,7 @@ def _row_lse_kernel(x_ptr, out_ptr, M, N, INNER, ACC: tl.constexpr, BLOCK_M: tl.
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * INNER, mask=m, other=float("-inf"))
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=float("-inf"))
         s += tl.exp(x.to(ACC) - shift[:, None])
     r = tl.log(tl.sum(s, 1)) + shift
     tl.store(out_ptr + rows, r.to(out_ptr.dtype.element_ty), mask=rmask)
@@ -207,8 +205,9 @@ def _lse_cuda(x, *, dims, keepdim, in_shape):
         fill_(out, float("-inf"))
     elif m:
         bm, bn = _blocks(m, n, inner)
-        launch(_row_lse_kernel, (cdiv(m, bm),), xr, out, m, n, inner, ACC=tl_dtype(_acc_dtype(x.dtype)),
-               BLOCK_M=bm, BLOCK_N=bn)
+        bm, programs = row_programs(m, inner, bm)
+        launch(_row_lse_kernel, (programs,), xr, out, m, n, inner, ACC=tl_dtype(_acc_dtype(x.dtype)),
+               BLOCK_M=bm, BLOCK_N=bn, STRIDED=inner > 1)
     return out
 
 
@@ -221,7 +220,8 @@ def _lse_bw(ctx, g):
 def _lse_specs():
     from ._aot import KernelSpec, ptr
     return [KernelSpec(_row_lse_kernel, {"x_ptr": ptr(dt), "out_ptr": ptr(dt), "M": "i32", "N": "i32", "INNER": "i32"},
-                       {"ACC": tl_dtype(acc), "BLOCK_M": bm, "BLOCK_N": bn}, label=f"{dt} {bm}x{bn}")
+                       {"ACC": tl_dtype(acc), "BLOCK_M": bm, "BLOCK_N": bn, "STRIDED": bn == 64},
+                       label=f"{dt} {bm}x{bn}" + (" strided" if bn == 64 else ""))
             for dt, acc, bm, bn in ((D.float32, D.float32, 2, 1024), (D.bfloat16, D.float32, 16, 64),
                                     (D.float64, D.float64, 4, 256), (D.float16, D.float32, 8, 128))]
 
