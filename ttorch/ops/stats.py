@@ -37,6 +37,8 @@ def _row_var_kernel(x_ptr, var_ptr, mean_ptr, M, N, INNER, correction, STD: tl.c
         m = rmask[:, None] & (cols < N)[None, :]
         s += tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=0).to(ACC)
     mean = tl.sum(s, 1) / N
+    if WRITE_MEAN:      # stored now, not after the second pass: the pointers and rows then die early
+        tl.store(mean_ptr + rows, mean.to(mean_ptr.dtype.element_ty), mask=rmask)
     q = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
@@ -48,8 +50,6 @@ def _row_var_kernel(x_ptr, var_ptr, mean_ptr, M, N, INNER, correction, STD: tl.c
     if STD:
         v = _post_sqrt(v, 0, 0)
     tl.store(var_ptr + rows, v.to(var_ptr.dtype.element_ty), mask=rmask)
-    if WRITE_MEAN:
-        tl.store(mean_ptr + rows, mean.to(mean_ptr.dtype.element_ty), mask=rmask)
 
 
 def _var_cpu(a, *, dims, keepdim, correction, std, with_mean, in_shape):
