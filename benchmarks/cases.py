@@ -88,6 +88,24 @@ def op_cases(fws, dev, quick):
         cases.append(Case("ops", f"{name} fwd+bwd fp32 {rows}x{cols}", _each(fws, build_bw),
                           bytes=20 * rows * cols))
 
+    # reductions along a strided dim: softmax over the channels of (B, C, H*W) (a segmentation head's),
+    # and a bias gradient's sum over the rows of (tokens, features)
+    b, c, hw = (32, 64, 4096) if cuda else (4, 64, 256)
+
+    def softmax_strided(fw):
+        x = fw.randn(b, c, hw, device=dev)
+        return lambda: fw.nn.functional.softmax(x, 1)
+    cases.append(Case("ops", f"softmax dim 1 fp32 {b}x{c}x{hw}", _each(fws, softmax_strided), bytes=8 * b * c * hw))
+    tokens, feats = (8192, 3072) if cuda else (1024, 768)
+
+    def sum_rows(fw):
+        g = fw.randn(tokens, feats, device=dev)
+        return lambda: g.sum(0)
+    setups = _each(fws, sum_rows)
+    if not cuda:
+        setups["numpy"] = lambda g=np.random.randn(tokens, feats).astype(np.float32): (lambda: g.sum(0))
+    cases.append(Case("ops", f"sum dim 0 fp32 {tokens}x{feats}", setups, bytes=4 * tokens * feats))
+
     vocab = 32768 if cuda else 4096
     toks = (4096 if quick else 8192) if cuda else 64
 
