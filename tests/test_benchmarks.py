@@ -209,3 +209,15 @@ def test_sanitize_pass_matches_cpu_on_the_simulated_device():
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok", "DIFF"))]
     assert r.returncode == 0 and len(lines) == 10 and all(ln.startswith("ok") for ln in lines), \
         r.stdout + r.stderr[-2000:]
+
+
+def test_census_compiles_what_a_step_launches():
+    # benchmarks/census.py: the MLP step's launches at the GPU sizes (a stand-in device), each compiled
+    # as Triton's launcher would specialize it; a unit stride is a constexpr 1, aligned pointers divisible
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    r = subprocess.run([sys.executable, "benchmarks/census.py", "--models", "mlp", "--caps", "90", "--jobs", "1"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+    found = int(r.stdout.split(" distinct launches")[0].split()[-1])
+    assert found >= 10 and f"{found} compiled, 0 failed" in r.stdout
+    assert "sm_90: " in r.stdout and "launched configurations spill" in r.stdout
