@@ -146,7 +146,7 @@ def test_float32_convolutions_follow_cudnn_allow_tf32(monkeypatch):
     F.conv2d(T(x, "cuda").half(), T(w, "cuda").half())
     assert seen == ["ieee"]
     monkeypatch.setattr(conv, "SIMULATED", False)                          # a GPU's untuned tiles:
-    assert conv._pick(f32, "tf32", 4096, 64, 576, 1) in conv._HALF          # the tensor cores' for TF32
+    assert conv._pick(f32, "tf32", 4096, 64, 576, 1) in conv._TF32          # the tensor cores' for TF32
     assert conv._pick(f32, "ieee", 4096, 64, 576, 1) in conv.CONFIGS[f32]   # the FMAs' otherwise
 
 

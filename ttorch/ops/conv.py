@@ -64,6 +64,10 @@ _PIX_FIRST = _ties_first()
 # (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), largest first: the largest tile
 # that still gives a full wave of programs is taken, else the smallest.
 _HALF = [(128, 64, 32, 8, 4, 3), (64, 64, 32, 8, 4, 3)]
+# TF32 (float32 on the tensor cores): an operand fragment holds twice a half one's bytes, and 128x64
+# over 4 warps took all 255 registers and spilled 4 B on sm_90 as the CNN step launches its first conv
+# (stride, padding and dilation 1: constexprs; 3 channels: the flat K axis); over 8 warps, 128-174
+_TF32 = [(128, 64, 32, 8, 8, 3), (64, 64, 32, 8, 4, 3)]
 # float32 without TF32 runs tl.dot on FMAs, which loads a thread's slices of both operands for the
 # whole BLOCK_K into registers: 64x64 with BLOCK_K 32 took all 255 on sm_80 and spilled, with 16 it
 # takes 96-168 on sm_80 and sm_90 (the same FMAs per K element, in twice the loop steps)
@@ -93,7 +97,7 @@ def _pick(dt, prec, m, n, k, batch, kind=None):
         return (16 if m <= 64 else 64, 16 if n <= 16 else 32 if n <= 32 else 64, 16 if k <= 16 else 32, 2, 4, 1)
     if prec == "fma":
         return _FMA
-    cfgs = _HALF if prec == "tf32" else CONFIGS[dt]       # tensor cores: the half tiles
+    cfgs = _TF32 if prec == "tf32" else CONFIGS[dt]
     for cfg in cfgs:
         if cdiv(m, cfg[0]) * cdiv(n, cfg[1]) * batch >= _WAVE:
             return cfg
@@ -106,7 +110,7 @@ def _pick(dt, prec, m, n, k, batch, kind=None):
 # float64 keeps its one tile. Untuned shapes take ``_pick``'s wave heuristic.
 _TUNE_SPACE = {"half": _HALF + [(128, 128, 32, 8, 8, 3), (64, 32, 32, 8, 4, 3)],
                "float32": CONFIGS[D.float32] + [(128, 64, 32, 8, 8, 3)]}
-_TUNE_SPACE["tf32"] = _TUNE_SPACE["half"]      # float32 on tensor cores (4-byte elements: 96 KiB at most)
+_TUNE_SPACE["tf32"] = _TF32 + [(128, 128, 32, 8, 8, 3), (64, 32, 32, 8, 4, 3)]   # (4-byte elements: 96 KiB at most)
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
 
