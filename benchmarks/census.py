@@ -2,9 +2,9 @@
 
 ``python -m ttorch.ops --compile`` compiles the configurations each op declares; a launch may differ
 from them in what Triton specializes on (an int argument equal to 1 becomes the constexpr 1, pointers
-and ints divisible by 16 are marked so), and ptxas then makes different code. This script runs one
+and ints divisible by 16 are marked so), and ptxas then makes different code. This script runs a
 few steps of each of the harness's training steps (MLP, CNN, GPT-2-like, at the GPU sizes) and
-its quick op cases ("ops": softmax, norms, cross-entropy, GEMMs, conv, SDPA) on the GPU's
+its op cases ("ops", the whole sweep: softmax, norms, cross-entropy, GEMMs, conv, SDPA) on the GPU's
 real host path over a stand-in device (fake memory, launches recorded, nothing computed), collects
 every distinct launch as Triton's launcher keys it, and compiles each ahead of time, reporting
 the spills (ptxas's count, as ``python -m ttorch.ops --compile``). No GPU needed. It exits non-zero
@@ -130,7 +130,7 @@ def collect(models, layers):
              "cnn": lambda: M._cnn(ttorch, "cuda", 128),
              "gpt": lambda: M._gpt(ttorch, "cuda", batch=8, block=1024, layers=layers, dim=768, heads=12, vocab=50304)}
     for name in models:
-        runs = [case.setups["ttorch"]() for case in C.op_cases({"ttorch": ttorch}, "cuda", True)] \
+        runs = [case.setups["ttorch"]() for case in C.op_cases({"ttorch": ttorch}, "cuda", False)] \
             if name == "ops" else [steps[name]()]
         for run in runs:
             for _ in range(3):      # the second and third calls replay plans: the same launches
