@@ -11,6 +11,9 @@ the spills (ptxas's count, as ``python -m ttorch.ops --compile``). No GPU needed
 when a launch fails to compile; CI runs it after the op configurations.
 
     python benchmarks/census.py [--caps 80,90] [--models mlp,cnn,gpt,ops] [--layers 2] [--jobs 2]
+
+``--models tune`` launches instead every configuration each tunable kernel may pick, at its tuning
+problems (what runs after ``python -m ttorch.tune``): about 900 launches, 6 minutes on 2 cores.
 """
 import argparse
 import os
@@ -130,12 +133,30 @@ def collect(models, layers):
              "cnn": lambda: M._cnn(ttorch, "cuda", 128),
              "gpt": lambda: M._gpt(ttorch, "cuda", batch=8, block=1024, layers=layers, dim=768, heads=12, vocab=50304)}
     for name in models:
-        runs = [case.setups["ttorch"]() for case in C.op_cases({"ttorch": ttorch}, "cuda", False)] \
-            if name == "ops" else [steps[name]()]
+        if name == "ops":
+            runs = [case.setups["ttorch"]() for case in C.op_cases({"ttorch": ttorch}, "cuda", False)]
+        elif name == "tune":
+            runs = _tuned_runs()
+        else:
+            runs = [steps[name]()]
         for run in runs:
             for _ in range(3):      # the second and third calls replay plans: the same launches
                 run()
     return list(_SEEN.values())
+
+
+def _tuned_runs():
+    """Every configuration each tunable kernel may pick, launched at its tuning problems as the
+    tuner times it (``Tunable.bench``): what runs after ``python -m ttorch.tune``."""
+    runs = []
+    for t in tune.registered().values():
+        for problem in t.problems(False):
+            for cfg in t.configs(t.key(*problem)):
+                try:
+                    runs.append(t.bench(cfg, *problem))
+                except Exception as e:   # (a configuration the problem can't take: the tuner skips it too)
+                    print(f"skipped {t.name} {problem} {cfg}: {type(e).__name__}")
+    return runs
 
 
 def _compile(item):
