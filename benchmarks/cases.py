@@ -105,6 +105,15 @@ def op_cases(fws, dev, quick):
     if not cuda:
         setups["numpy"] = lambda g=np.random.randn(tokens, feats).astype(np.float32): (lambda: g.sum(0))
     cases.append(Case("ops", f"sum dim 0 fp32 {tokens}x{feats}", setups, bytes=4 * tokens * feats))
+    # a segmentation loss: classes along dim 1 of (B, C, H, W), forward and backward
+    sb, sc, sh = (16, 21, 256) if cuda else (2, 21, 32)
+
+    def ce_spatial_bw(fw):
+        x = fw.randn(sb, sc, sh, sh, device=dev, requires_grad=True)
+        t = fw.randint(0, sc, (sb, sh, sh), device=dev)
+        return _grad_step(fw, lambda x: fw.nn.functional.cross_entropy(x, t), x)
+    cases.append(Case("ops", f"cross_entropy fwd+bwd fp32 {sb}x{sc}x{sh}x{sh}", _each(fws, ce_spatial_bw),
+                      bytes=12 * sb * sc * sh * sh))
 
     vocab = 32768 if cuda else 4096
     toks = (4096 if quick else 8192) if cuda else 64

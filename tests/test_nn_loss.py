@@ -651,10 +651,10 @@ def _graph_names(t):
 def test_fused_cross_entropy_on_both_devices():
     x, t = ttorch.randn(3, 4, requires_grad=True), ttorch.tensor([0, 1, 2])
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t))
-    # weights, label smoothing or spatial dims take the composite path
+    # weights or label smoothing take the composite path; spatial dims the fused op (classes on dim 1)
     assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, label_smoothing=0.1))
     assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4)))
-    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x.reshape(3, 4, 1), t.reshape(3, 1)))
+    assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x.reshape(3, 4, 1), t.reshape(3, 1)))
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x, ttorch.tensor([0, 4, 1]))          # cpu checks the targets before the op
     if ttorch.cuda.is_available():
@@ -710,6 +710,43 @@ def test_fused_cross_entropy_double_backward():
         xc = x.detach().cuda().requires_grad_(True)
         assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t.cuda(), ignore_index=1), (xc,))
 
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_fused_cross_entropy_spatial(device, reduction):
+    # logits (N, C, H, W) read in place, classes along dim 1 (cuda: the strided kernels, positions on
+    # the lanes): loss and gradient against NumPy's log-softmax, with an ignored position
+    r = np.random.default_rng(21)
+    xn, tn = r.uniform(-3, 3, size=(2, 5, 3, 7)), r.integers(0, 5, size=(2, 3, 7))
+    tn[1, 2, 3] = 2
+    x = ttorch.tensor(xn.astype(np.float32), device=device, requires_grad=True)
+    loss = F.cross_entropy(x, ttorch.tensor(tn, device=device), ignore_index=2, reduction=reduction)
+    assert "CrossEntropyBackward0" in _graph_names(loss)
+    logp = xn - np.log(np.exp(xn).sum(1, keepdims=True))
+    keep = tn != 2
+    per = np.where(keep, -np.take_along_axis(logp, tn[:, None], 1)[:, 0], 0)
+    want = {"none": per, "mean": per.sum() / keep.sum(), "sum": per.sum()}[reduction]
+    np.testing.assert_allclose(loss.detach().cpu().numpy(), want, rtol=1e-5, atol=1e-6)
+    g = r.uniform(0.5, 1.5, size=per.shape) if reduction == "none" else np.array(1.0)
+    loss.backward(ttorch.tensor(g.astype(np.float32), device=device))
+    dx = np.exp(logp)
+    np.put_along_axis(dx, tn[:, None], np.take_along_axis(dx, tn[:, None], 1) - 1, 1)
+    scale = g if reduction == "none" else g / (keep.sum() if reduction == "mean" else 1)
+    want_dx = np.where(keep[:, None], dx * np.broadcast_to(scale, per.shape)[:, None], 0)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), want_dx, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_cross_entropy_spatial_double_backward_and_bad_target():
+    from ttorch.ops.cross_entropy import _cross_entropy_rows
+    x = ttorch.randn(2, 4, 3, dtype=ttorch.float64, requires_grad=True)
+    t = ttorch.tensor([[3, 1, 0], [2, 2, 1]])
+    assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t, ignore_index=1), (x,))
+    if ttorch.cuda.is_available():
+        xc = x.detach().cuda().requires_grad_(True)
+        assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t.cuda(), ignore_index=1), (xc,))
+        F.cross_entropy(xc.detach(), ttorch.tensor([[3, 1, 0], [2, 9, 1]], device="cuda"), reduction="none")
+        with pytest.raises(IndexError, match="Target 9 is out of bounds."):
+            ttorch.cuda.synchronize()
 
 # --- CTC ------------------------------------------------------------------------------------------------------
 

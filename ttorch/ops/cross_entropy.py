@@ -22,10 +22,11 @@ import triton.language as tl
 from .. import _dtype as D, tune
 from ..autograd import grad_mode
 from ..cuda import _checks
-from .._tensor import Tensor
+from .._tensor import Tensor, _numel
 from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng, index
+from .reduction import _row_base, row_programs
 from .softmax import _online_sum
 
 MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several blocks per row
@@ -84,6 +85,54 @@ def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: 
         x = tl.load(x_ptr + row * N + cols, mask=m, other=0).to(ACC)
         dx = (g0 + g1) * tl.exp(x - lse) - tl.where(cols == t, g0, 0.0)
         tl.store(dx_ptr + row * N + cols, dx.to(dx_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def _ce_fwd_strided_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, INNER, ignore_index, ACC: tl.constexpr,
+                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # logits (outer, C, INNER) with the classes along dim 1 (a segmentation map's (B, C, H, W)): a
+    # program takes BLOCK_M adjacent positions of one outer index (``reduction._row_base``), the
+    # lanes along them, and walks the strided classes, as _ce_fwd_kernel walks a row
+    rows, rmask, base, step = _row_base(M, N, INNER, True, BLOCK_M)
+    mx = tl.full((BLOCK_M, BLOCK_N), float("-inf"), ACC)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for start in range(0, N, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m,
+                    other=float("-inf")).to(ACC)
+        acc = _online_sum(acc, mx, x)
+        mx = tl.maximum(mx, x)
+    top = tl.max(mx, 1)
+    lse = top + tl.log(tl.sum(acc * tl.exp(mx - top[:, None]), 1))
+    t = tl.load(t_ptr + rows, mask=rmask, other=ignore_index).to(tl.int64)
+    keep = rmask & (t != ignore_index)
+    bad = keep & ((t < 0) | (t >= N))
+    tl.atomic_add(err_ptr + tl.zeros_like(t), 1, mask=bad)
+    tl.atomic_xchg(err_ptr + 1 + tl.zeros_like(t), t, mask=bad)
+    keep = keep & (bad == 0)
+    xt = tl.load(x_ptr + base + tl.where(keep, t, 0) * step, mask=keep, other=0).to(ACC)
+    tl.store(out_ptr + rows, tl.where(keep, lse - xt, 0.0).to(out_ptr.dtype.element_ty), mask=rmask)
+    tl.store(out_ptr + M + rows, lse.to(out_ptr.dtype.element_ty), mask=rmask)
+
+
+@triton.jit
+def _ce_bwd_strided_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, INNER, ignore_index, ACC: tl.constexpr,
+                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # _ce_bwd_kernel over (outer, C, INNER) logits, tiled as _ce_fwd_strided_kernel
+    rows, rmask, base, step = _row_base(M, N, INNER, True, BLOCK_M)
+    t = tl.load(t_ptr + rows, mask=rmask, other=ignore_index).to(tl.int64)
+    g0 = tl.load(g_ptr + rows, mask=rmask, other=0).to(ACC)
+    g0 = tl.where(t != ignore_index, g0, 0.0)
+    g1 = tl.load(g_ptr + M + rows, mask=rmask, other=0).to(ACC)
+    lse = tl.load(o_ptr + M + rows, mask=rmask, other=0).to(ACC)
+    for start in range(0, N, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * step
+        x = tl.load(x_ptr + offs, mask=m, other=0).to(ACC)
+        dx = (g0 + g1)[:, None] * tl.exp(x - lse[:, None]) - tl.where(cols[None, :] == t[:, None], g0[:, None], 0.0)
+        tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
@@ -186,11 +235,25 @@ tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tu
 _TARGET_CHECK = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
 
 
+def _strided_tile(n, inner, m, dtype):
+    """``(BLOCK_M, BLOCK_N, warps, programs)`` for logits with their classes along a strided dim (not
+    tuned): class blocks up to 256, 4096-element tiles over 8 warps, as softmax's strided rows (half
+    that in float64: 4096 spilled the backward on sm_90, Triton 3.6)."""
+    bn = min(next_pow2(n), 256)
+    bm, programs = row_programs(m, inner, max(1, (2048 if dtype is D.float64 else 4096) // bn))
+    return bm, bn, 8, programs
+
+
 def _fwd_cuda(x, t, *, ignore_index, cfg=None):
     x, t = x.contiguous(), t.contiguous()
-    m, n = x._shape
+    n, inner = x._shape[1], _numel(x._shape[2:])
+    m = x._shape[0] * inner
     out = Tensor._empty((2, m), _out_dtype(x.dtype), x.device)
-    if m:
+    if m and x.ndim > 2:
+        bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
+        launch(_ce_fwd_strided_kernel, (programs,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, inner,
+               ignore_index, ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
+    elif m:
         cfg = cfg or tune.config("cross_entropy", _tune_key("fwd", x.dtype, n))
         launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
                ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
@@ -200,9 +263,14 @@ def _fwd_cuda(x, t, *, ignore_index, cfg=None):
 
 def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
     g, x, o, t = g.contiguous(), x.contiguous(), o.contiguous(), t.contiguous()
-    m, n = x._shape
-    dx = Tensor._empty((m, n), x.dtype, x.device)
-    if m and n:
+    n, inner = x._shape[1], _numel(x._shape[2:])
+    m = x._shape[0] * inner
+    dx = Tensor._empty(x._shape, x.dtype, x.device)
+    if m and n and x.ndim > 2:
+        bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
+        launch(_ce_bwd_strided_kernel, (programs,), g, x, o, t, dx, m, n, inner, ignore_index, ACC=_acc(x.dtype),
+               BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
+    elif m and n:
         cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
         launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype),
                BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
@@ -231,23 +299,25 @@ def _mean_bwd_cuda(g, t, *, ignore_index, mean):
 
 # ------------------------------------------------------------------------------ NumPy
 def _fwd_cpu(x, t, *, ignore_index):
+    # logits (M, C) or (N, C, d...): the classes along axis 1, read in place; rows in t's order
     xc = x.astype(_out_dtype(D.from_numpy_dtype(x.dtype)).np)
-    m = xc.shape[0]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         top = np.max(xc, axis=1, initial=-np.inf)
-        lse = top + np.log(np.exp(xc - top[:, None]).sum(1))
+        lse = top + np.log(np.exp(xc - np.expand_dims(top, 1)).sum(1))
     keep = t != ignore_index
-    xt = xc[np.arange(m), np.where(keep, t, 0)] if m else np.zeros(0, xc.dtype)
-    return np.stack([np.where(keep, lse - xt, 0).astype(xc.dtype), lse])
+    xt = np.take_along_axis(xc, np.expand_dims(np.where(keep, t, 0), 1), 1)[:, 0] if xc.shape[1] else lse
+    return np.stack([np.where(keep, lse - xt, 0).astype(xc.dtype), lse]).reshape(2, -1)
 
 
 def _bwd_cpu(g, x, o, t, *, ignore_index):
     cd = _out_dtype(D.from_numpy_dtype(x.dtype)).np
     keep = t != ignore_index
-    g0 = np.where(keep, g[0].astype(cd), 0)
-    dx = (g0 + g[1].astype(cd))[:, None] * np.exp(x.astype(cd) - o[1].astype(cd)[:, None])
-    rows = np.arange(x.shape[0])
-    dx[rows, np.where(keep, t, 0)] -= g0
+    g0 = np.where(keep, g[0].astype(cd).reshape(t.shape), 0)
+    lse = o[1].astype(cd).reshape(t.shape)
+    dx = np.expand_dims(g0 + g[1].astype(cd).reshape(t.shape), 1) * np.exp(x.astype(cd) - np.expand_dims(lse, 1))
+    at = np.expand_dims(np.where(keep, t, 0), 1)
+    if dx.size:
+        np.put_along_axis(dx, at, np.take_along_axis(dx, at, 1) - np.expand_dims(g0, 1), 1)
     return dx.astype(x.dtype)
 
 
@@ -279,22 +349,24 @@ def _bwd_bw(ctx, gg):
     # the backward as a function of (g, x, o, t): dx = (g0 + g1) * e - g0 * onehot, e = exp(x - o1):
     #   d/dg0 = sum_c gg (e - onehot),  d/dg1 = sum_c gg e,  d/dx = (g0 + g1) gg e,  d/do1 = -sum_c that
     from . import FUNCTIONS as F
+    # (rows are (2, M) for logits (N, C, d...): viewed as the targets' (N, d...) here, classes on dim 1)
     g, x, o, t = ctx.inputs
+    rs = tuple(t.shape)
     keep = t != ctx.ignore_index
     cd = o.dtype
-    e = (x.to(cd) - o[1].unsqueeze(1)).exp()
+    e = (x.to(cd) - o[1].reshape(rs).unsqueeze(1)).exp()
     gg = gg.to(cd)
-    g0 = F["where"](keep, g[0].to(cd), 0)
+    g0 = F["where"](keep, g[0].reshape(rs).to(cd), 0)
     ge = (gg * e).sum(1)
     dg = dx = do = None
     if ctx.needs[0]:
         picked = gg.gather(1, F["where"](keep, t, 0).unsqueeze(1)).squeeze(1)
-        dg = F["stack"]([F["where"](keep, ge - picked, 0), ge]).to(g.dtype)
+        dg = F["stack"]([F["where"](keep, ge - picked, 0).reshape(-1), ge.reshape(-1)]).to(g.dtype)
     if ctx.needs[1] or ctx.needs[2]:
-        gx = (g0 + g[1].to(cd)).unsqueeze(1) * gg * e
+        gx = (g0 + g[1].reshape(rs).to(cd)).unsqueeze(1) * gg * e
         dx = gx.to(x.dtype) if ctx.needs[1] else None
         if ctx.needs[2]:
-            do = F["stack"]([F["zeros_like"](ge), -gx.sum(1)]).to(o.dtype)
+            do = F["stack"]([F["zeros_like"](ge).reshape(-1), -gx.sum(1).reshape(-1)]).to(o.dtype)
     return dg, dx, do, None
 
 
@@ -338,6 +410,26 @@ def _specs(kernel):
             out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb, "STAGES": st}, num_warps=w,
                                label=f"{name} {tb} w{w} {st} stages", divisible=div)
                     for tb in (1024, 2048, 4096, 8192) for st in _LOOPS if st for w in (4, 8, 16)]
+    return out
+
+
+def _strided_specs(fwd):
+    """The strided kernels (classes along dim 1 of (N, C, d...)) at ``_strided_tile``'s tiles: few
+    classes (a segmentation's 21, a block of 32) and many (256-class blocks)."""
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt in (D.float32, D.bfloat16, D.float16, D.float64):
+        od = _out_dtype(dt)
+        kernel = _ce_fwd_strided_kernel if fwd else _ce_bwd_strided_kernel
+        if fwd:
+            sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od), "err_ptr": ptr(D.int64)}
+        else:
+            sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
+        sig.update(M="i32", N="i32", INNER="i32", ignore_index="i32")
+        for n in (21, 1000):
+            bm, bn, warps, _ = _strided_tile(n, 1 << 16, 1 << 20, dt)
+            out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn}, num_warps=warps,
+                                  label=f"cross_entropy {'fwd' if fwd else 'bwd'} strided {dt} {bm}x{bn} w{warps}"))
     return out
 
 
@@ -401,10 +493,10 @@ def _mean_bw_samples():
 
 
 _ce_op = Op("cross_entropy", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1), save_output=True,
-            samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel), family="loss",
+            samples=_samples, kernels=lambda: _specs(_ce_fwd_kernel) + _strided_specs(True), family="loss",
             plan_state=lambda: MAX_BLOCK_N)  # and the tuned config; its fault slot: _plan.py
 _ce_bw_op = Op("cross_entropy_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bwd_bw, save=(0, 1, 2, 3),
-               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel), family="loss",
+               samples=_bw_samples, kernels=lambda: _specs(_ce_bwd_kernel) + _strided_specs(False), family="loss",
                plan_state=lambda: MAX_BLOCK_N)
 
 
@@ -422,7 +514,8 @@ _ce_mean_bw_op = Op("cross_entropy_mean_backward", cpu=_mean_bwd_cpu, cuda=_mean
 
 def _cross_entropy_rows(input, target, ignore_index=-100):
     """``(2, M)``: per row of logits ``input`` ``(M, C)`` the loss at class index ``target`` (0 where
-    ignored) and the row's logsumexp; float32 for half inputs."""
+    ignored) and the row's logsumexp; float32 for half inputs. Logits ``(N, C, d...)`` with targets
+    ``(N, d...)`` are ``M = N * d...`` rows in the targets' order (the classes read along dim 1)."""
     return _ce_op(input, target.to(D.int64), ignore_index=int(ignore_index))
 
 
