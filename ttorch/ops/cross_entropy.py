@@ -6,6 +6,9 @@
 kernel reads each row once with an online max/sum (as ``softmax.py``); the backward kernel reads it
 once more and writes ``dx = (g0 + g1) * exp(x - lse) - g0 * onehot(t)`` straight away, so neither
 direction stores the ``(M, C)`` softmax: what autograd keeps between them is ``lse``, M numbers.
+Logits ``(N, C, d...)`` (a segmentation map's) are read in place, their classes along dim 1, as
+``M = N * d...`` rows in the targets' order: on cuda by two strided kernels whose programs take
+adjacent positions of one ``N`` index (``reduction._row_base``), so a warp's loads are coalesced.
 
 Liger-Kernel goes one step further and writes the gradient over the logits during the forward; we
 don't, because the logits belong to the caller (and to autograd, which may still read them).
