@@ -30,7 +30,7 @@ from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng, index
 from .reduction import _row_base, row_programs
-from .softmax import _online_sum
+from .softmax import _online_sum, _online_rows
 
 MAX_BLOCK_N = 1024 if SIMULATED else 4096   # tests lower it to run several blocks per row
 
@@ -97,17 +97,8 @@ def _ce_fwd_strided_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, INNER, ignore_i
     # program takes BLOCK_M adjacent positions of one outer index (``reduction._row_base``), the
     # lanes along them, and walks the strided classes, as _ce_fwd_kernel walks a row
     rows, rmask, base, step = _row_base(M, N, INNER, True, BLOCK_M)
-    mx = tl.full((BLOCK_M, BLOCK_N), float("-inf"), ACC)
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
-    for start in range(0, N, BLOCK_N):
-        cols = start + tl.arange(0, BLOCK_N)
-        m = rmask[:, None] & (cols < N)[None, :]
-        x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m,
-                    other=float("-inf")).to(ACC)
-        acc = _online_sum(acc, mx, x)
-        mx = tl.maximum(mx, x)
-    top = tl.max(mx, 1)
-    lse = top + tl.log(tl.sum(acc * tl.exp(mx - top[:, None]), 1))
+    top, s = _online_rows(x_ptr, base, step, rmask, N, ACC, BLOCK_M, BLOCK_N)
+    lse = top + tl.log(s)
     t = tl.load(t_ptr + rows, mask=rmask, other=ignore_index).to(tl.int64)
     keep = rmask & (t != ignore_index)
     bad = keep & ((t < 0) | (t >= N))
