@@ -651,8 +651,8 @@ def _graph_names(t):
 def test_fused_cross_entropy_on_both_devices():
     x, t = ttorch.randn(3, 4, requires_grad=True), ttorch.tensor([0, 1, 2])
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t))
-    # weights or label smoothing take the composite path; spatial dims the fused op (classes on dim 1)
-    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, label_smoothing=0.1))
+    # weights take the composite path; label smoothing and spatial dims the fused op (classes on dim 1)
+    assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t, label_smoothing=0.1))
     assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4)))
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x.reshape(3, 4, 1), t.reshape(3, 1)))
     with pytest.raises(IndexError, match="out of bounds"):
@@ -736,14 +736,44 @@ def test_fused_cross_entropy_spatial(device, reduction):
     np.testing.assert_allclose(x.grad.cpu().numpy(), want_dx, rtol=1e-5, atol=1e-6)
 
 
+
+@pytest.mark.parametrize("shape", [(6, 5), (2, 5, 3, 4)])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_fused_cross_entropy_label_smoothing(device, shape, reduction):
+    # PyTorch's label smoothing: the loss against (1 - eps) onehot + eps / C, an ignored target's 0;
+    # the fused op on both devices against NumPy, loss and gradient
+    r = np.random.default_rng(22)
+    xn = r.uniform(-3, 3, size=shape)
+    tn = r.integers(0, 5, size=shape[:1] + shape[2:])
+    tn.flat[1] = 3
+    eps = 0.2
+    x = ttorch.tensor(xn.astype(np.float32), device=device, requires_grad=True)
+    loss = F.cross_entropy(x, ttorch.tensor(tn, device=device), ignore_index=3, reduction=reduction,
+                           label_smoothing=eps)
+    assert "CrossEntropyBackward0" in _graph_names(loss)
+    logp = xn - np.log(np.exp(xn).sum(1, keepdims=True))
+    onehot = np.moveaxis(np.eye(5)[tn], -1, 1)
+    target = (1 - eps) * onehot + eps / 5
+    keep = tn != 3
+    per = np.where(keep, -(target * logp).sum(1), 0)
+    want = per if reduction == "none" else per.sum() / keep.sum()
+    np.testing.assert_allclose(loss.detach().cpu().numpy(), want, rtol=1e-5, atol=1e-6)
+    g = r.uniform(0.5, 1.5, size=per.shape) if reduction == "none" else np.full(per.shape, 1 / keep.sum())
+    loss.backward(ttorch.tensor((g if reduction == "none" else np.array(1.0)).astype(np.float32), device=device))
+    want_dx = np.where(np.expand_dims(keep, 1), (np.exp(logp) - target) * np.expand_dims(g, 1), 0)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), want_dx, rtol=1e-5, atol=1e-6)
+
 def test_fused_cross_entropy_spatial_double_backward_and_bad_target():
     from ttorch.ops.cross_entropy import _cross_entropy_rows
     x = ttorch.randn(2, 4, 3, dtype=ttorch.float64, requires_grad=True)
     t = ttorch.tensor([[3, 1, 0], [2, 2, 1]])
     assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t, ignore_index=1), (x,))
+    assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t, 1, label_smoothing=0.3), (x,))
     if ttorch.cuda.is_available():
         xc = x.detach().cuda().requires_grad_(True)
         assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t.cuda(), ignore_index=1), (xc,))
+        assert ttorch.autograd.gradgradcheck(lambda x: _cross_entropy_rows(x, t.cuda(), 1, label_smoothing=0.3),
+                                             (xc,))
         F.cross_entropy(xc.detach(), ttorch.tensor([[3, 1, 0], [2, 9, 1]], device="cuda"), reduction="none")
         with pytest.raises(IndexError, match="Target 9 is out of bounds."):
             ttorch.cuda.synchronize()

@@ -45,18 +45,22 @@ _LOOPS = (None, 2, 3)
 
 
 @triton.jit
-def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, ACC: tl.constexpr, BLOCK_N: tl.constexpr,
-                   STAGES: tl.constexpr = None):
+def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, eps, eps_lo, ACC: tl.constexpr,
+                   BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None, SMOOTH: tl.constexpr = False):
+    # SMOOTH: label smoothing eps, loss = (1 - eps) (lse - x_t) + eps (lse - mean(x)) (PyTorch's)
     row = tl.program_id(0).to(tl.int64)
     base = x_ptr + row * N
     # online pass: per lane, the running max and the sum of exp(x - max) rescaled as it grows
     mx = tl.full((BLOCK_N,), float("-inf"), ACC)
     acc = tl.zeros((BLOCK_N,), dtype=ACC)
+    sx = tl.zeros((BLOCK_N,), dtype=ACC)
     for start in tl.range(0, N, BLOCK_N, num_stages=STAGES):
         cols = start + tl.arange(0, BLOCK_N)
         x = tl.load(base + cols, mask=cols < N, other=float("-inf")).to(ACC)
         acc = _online_sum(acc, mx, x)
         mx = tl.maximum(mx, x)
+        if SMOOTH:
+            sx += tl.where(cols < N, x, 0.0)
     top = tl.max(mx, 0)
     lse = top + tl.log(tl.sum(acc * tl.exp(mx - top), 0))
     t = tl.load(t_ptr + row).to(tl.int64)
@@ -67,15 +71,19 @@ def _ce_fwd_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, ignore_index, ACC: tl.c
     tl.atomic_xchg(err_ptr + 1, t, mask=bad)
     keep = keep & (bad == 0)
     xt = tl.load(base + tl.where(keep, t, 0), mask=keep, other=0).to(ACC)
-    loss = tl.where(keep, lse - xt, 0.0)
-    tl.store(out_ptr + row, loss.to(out_ptr.dtype.element_ty))
+    loss = lse - xt
+    if SMOOTH:
+        e = eps.to(ACC) + eps_lo.to(ACC)                # float64: eps as an fp32 pair
+        loss = (1 - e) * loss + e * (lse - tl.sum(sx, 0) / N)
+    tl.store(out_ptr + row, tl.where(keep, loss, 0.0).to(out_ptr.dtype.element_ty))
     tl.store(out_ptr + M + row, lse.to(out_ptr.dtype.element_ty))
 
 
 @triton.jit
-def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: tl.constexpr,
-                   BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None):
+def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, eps, eps_lo, ACC: tl.constexpr,
+                   BLOCK_N: tl.constexpr, STAGES: tl.constexpr = None, SMOOTH: tl.constexpr = False):
     # dx = (g0 + g1) * softmax(x) - g0 * onehot(t), softmax from the saved lse: one pass per row
+    # (SMOOTH: the target (1 - eps) onehot(t) + eps / N)
     row = tl.program_id(0).to(tl.int64)
     t = tl.load(t_ptr + row).to(tl.int64)
     g0 = tl.load(g_ptr + row).to(ACC)
@@ -86,18 +94,22 @@ def _ce_bwd_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, ignore_index, ACC: 
         cols = start + tl.arange(0, BLOCK_N)
         m = cols < N
         x = tl.load(x_ptr + row * N + cols, mask=m, other=0).to(ACC)
-        dx = (g0 + g1) * tl.exp(x - lse) - tl.where(cols == t, g0, 0.0)
+        if SMOOTH:
+            e = eps.to(ACC) + eps_lo.to(ACC)
+            dx = (g0 + g1) * tl.exp(x - lse) - g0 * (tl.where(cols == t, 1 - e, 0.0) + e / N)
+        else:
+            dx = (g0 + g1) * tl.exp(x - lse) - tl.where(cols == t, g0, 0.0)
         tl.store(dx_ptr + row * N + cols, dx.to(dx_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
-def _ce_fwd_strided_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, INNER, ignore_index, ACC: tl.constexpr,
-                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _ce_fwd_strided_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, INNER, ignore_index, eps, eps_lo, ACC: tl.constexpr,
+                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, SMOOTH: tl.constexpr = False):
     # logits (outer, C, INNER) with the classes along dim 1 (a segmentation map's (B, C, H, W)): a
     # program takes BLOCK_M adjacent positions of one outer index (``reduction._row_base``), the
     # lanes along them, and walks the strided classes, as _ce_fwd_kernel walks a row
     rows, rmask, base, step = _row_base(M, N, INNER, True, BLOCK_M)
-    top, s = _online_rows(x_ptr, base, step, rmask, N, ACC, BLOCK_M, BLOCK_N)
+    top, s, sx = _online_rows(x_ptr, base, step, rmask, N, ACC, BLOCK_M, BLOCK_N, SMOOTH)
     lse = top + tl.log(s)
     t = tl.load(t_ptr + rows, mask=rmask, other=ignore_index).to(tl.int64)
     keep = rmask & (t != ignore_index)
@@ -106,13 +118,18 @@ def _ce_fwd_strided_kernel(x_ptr, t_ptr, out_ptr, err_ptr, M, N, INNER, ignore_i
     tl.atomic_xchg(err_ptr + 1 + tl.zeros_like(t), t, mask=bad)
     keep = keep & (bad == 0)
     xt = tl.load(x_ptr + base + tl.where(keep, t, 0) * step, mask=keep, other=0).to(ACC)
-    tl.store(out_ptr + rows, tl.where(keep, lse - xt, 0.0).to(out_ptr.dtype.element_ty), mask=rmask)
+    loss = lse - xt
+    if SMOOTH:
+        e = eps.to(ACC) + eps_lo.to(ACC)
+        loss = (1 - e) * loss + e * (lse - sx / N)
+    tl.store(out_ptr + rows, tl.where(keep, loss, 0.0).to(out_ptr.dtype.element_ty), mask=rmask)
     tl.store(out_ptr + M + rows, lse.to(out_ptr.dtype.element_ty), mask=rmask)
 
 
 @triton.jit
-def _ce_bwd_strided_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, INNER, ignore_index, ACC: tl.constexpr,
-                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _ce_bwd_strided_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, INNER, ignore_index, eps, eps_lo,
+                           ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                           SMOOTH: tl.constexpr = False):
     # _ce_bwd_kernel over (outer, C, INNER) logits, tiled as _ce_fwd_strided_kernel
     rows, rmask, base, step = _row_base(M, N, INNER, True, BLOCK_M)
     t = tl.load(t_ptr + rows, mask=rmask, other=ignore_index).to(tl.int64)
@@ -125,7 +142,12 @@ def _ce_bwd_strided_kernel(g_ptr, x_ptr, o_ptr, t_ptr, dx_ptr, M, N, INNER, igno
         m = rmask[:, None] & (cols < N)[None, :]
         offs = base[:, None] + cols.to(tl.int64)[None, :] * step
         x = tl.load(x_ptr + offs, mask=m, other=0).to(ACC)
-        dx = (g0 + g1)[:, None] * tl.exp(x - lse[:, None]) - tl.where(cols[None, :] == t[:, None], g0[:, None], 0.0)
+        if SMOOTH:
+            e = eps.to(ACC) + eps_lo.to(ACC)
+            target = tl.where(cols[None, :] == t[:, None], 1 - e, 0.0) + e / N
+            dx = (g0 + g1)[:, None] * tl.exp(x - lse[:, None]) - g0[:, None] * target
+        else:
+            dx = (g0 + g1)[:, None] * tl.exp(x - lse[:, None]) - tl.where(cols[None, :] == t[:, None], g0[:, None], 0.0)
         tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=m)
 
 
@@ -229,6 +251,12 @@ tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tu
 _TARGET_CHECK = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
 
 
+def _pair(eps):
+    """``eps`` as fp32 hi + lo (Triton passes a float as fp32; float64 kernels add the two)."""
+    hi = float(np.float32(eps))
+    return hi, float(np.float32(eps - hi))
+
+
 def _strided_tile(n, inner, m, dtype):
     """``(BLOCK_M, BLOCK_N, warps, programs)`` for logits with their classes along a strided dim (not
     tuned): class blocks up to 256, 4096-element tiles over 8 warps, as softmax's strided rows (half
@@ -238,7 +266,7 @@ def _strided_tile(n, inner, m, dtype):
     return bm, bn, 8, programs
 
 
-def _fwd_cuda(x, t, *, ignore_index, cfg=None):
+def _fwd_cuda(x, t, *, ignore_index, label_smoothing=0.0, cfg=None):
     x, t = x.contiguous(), t.contiguous()
     n, inner = x._shape[1], _numel(x._shape[2:])
     m = x._shape[0] * inner
@@ -246,29 +274,31 @@ def _fwd_cuda(x, t, *, ignore_index, cfg=None):
     if m and x.ndim > 2:
         bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
         launch(_ce_fwd_strided_kernel, (programs,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, inner,
-               ignore_index, ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
+               ignore_index, *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn,
+               SMOOTH=label_smoothing > 0, num_warps=warps)
     elif m:
         cfg = cfg or tune.config("cross_entropy", _tune_key("fwd", x.dtype, n))
         launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
-               ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
-               num_warps=cfg.num_warps)
+               *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)),
+               STAGES=cfg.kwargs.get("STAGES"), SMOOTH=label_smoothing > 0, num_warps=cfg.num_warps)
     return out
 
 
-def _bwd_cuda(g, x, o, t, *, ignore_index, cfg=None):
+def _bwd_cuda(g, x, o, t, *, ignore_index, label_smoothing=0.0, cfg=None):
     g, x, o, t = g.contiguous(), x.contiguous(), o.contiguous(), t.contiguous()
     n, inner = x._shape[1], _numel(x._shape[2:])
     m = x._shape[0] * inner
     dx = Tensor._empty(x._shape, x.dtype, x.device)
     if m and n and x.ndim > 2:
         bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
-        launch(_ce_bwd_strided_kernel, (programs,), g, x, o, t, dx, m, n, inner, ignore_index, ACC=_acc(x.dtype),
-               BLOCK_M=bm, BLOCK_N=bn, num_warps=warps)
+        launch(_ce_bwd_strided_kernel, (programs,), g, x, o, t, dx, m, n, inner, ignore_index,
+               *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn, SMOOTH=label_smoothing > 0,
+               num_warps=warps)
     elif m and n:
         cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
-        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, ACC=_acc(x.dtype),
-               BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
-               num_warps=cfg.num_warps)
+        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, *_pair(label_smoothing),
+               ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
+               SMOOTH=label_smoothing > 0, num_warps=cfg.num_warps)
     return dx
 
 
@@ -292,7 +322,7 @@ def _mean_bwd_cuda(g, t, *, ignore_index, mean):
 
 
 # ------------------------------------------------------------------------------ NumPy
-def _fwd_cpu(x, t, *, ignore_index):
+def _fwd_cpu(x, t, *, ignore_index, label_smoothing=0.0):
     # logits (M, C) or (N, C, d...): the classes along axis 1, read in place; rows in t's order
     xc = x.astype(_out_dtype(D.from_numpy_dtype(x.dtype)).np)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -300,18 +330,24 @@ def _fwd_cpu(x, t, *, ignore_index):
         lse = top + np.log(np.exp(xc - np.expand_dims(top, 1)).sum(1))
     keep = t != ignore_index
     xt = np.take_along_axis(xc, np.expand_dims(np.where(keep, t, 0), 1), 1)[:, 0] if xc.shape[1] else lse
-    return np.stack([np.where(keep, lse - xt, 0).astype(xc.dtype), lse]).reshape(2, -1)
+    loss = lse - xt
+    if label_smoothing > 0:
+        loss = (1 - label_smoothing) * loss + label_smoothing * (lse - xc.mean(1))
+    return np.stack([np.where(keep, loss, 0).astype(xc.dtype), lse]).reshape(2, -1)
 
 
-def _bwd_cpu(g, x, o, t, *, ignore_index):
+def _bwd_cpu(g, x, o, t, *, ignore_index, label_smoothing=0.0):
     cd = _out_dtype(D.from_numpy_dtype(x.dtype)).np
     keep = t != ignore_index
     g0 = np.where(keep, g[0].astype(cd).reshape(t.shape), 0)
     lse = o[1].astype(cd).reshape(t.shape)
     dx = np.expand_dims(g0 + g[1].astype(cd).reshape(t.shape), 1) * np.exp(x.astype(cd) - np.expand_dims(lse, 1))
     at = np.expand_dims(np.where(keep, t, 0), 1)
+    eps = label_smoothing
+    if eps > 0:                                 # the target (1 - eps) onehot + eps / C
+        dx -= np.expand_dims(g0, 1) * (eps / x.shape[1])
     if dx.size:
-        np.put_along_axis(dx, at, np.take_along_axis(dx, at, 1) - np.expand_dims(g0, 1), 1)
+        np.put_along_axis(dx, at, np.take_along_axis(dx, at, 1) - (1 - eps) * np.expand_dims(g0, 1), 1)
     return dx.astype(x.dtype)
 
 
@@ -335,8 +371,8 @@ def _fwd_bw(ctx, g):
     o = ctx.output
     if grad_mode.is_grad_enabled() and not o.requires_grad:
         # differentiating the backward: its lse input must stay attached to x (recomputed)
-        o = _ce_op(x, t, ignore_index=ctx.ignore_index)
-    return _ce_bw_op(g, x, o, t, ignore_index=ctx.ignore_index), None
+        o = _ce_op(x, t, ignore_index=ctx.ignore_index, label_smoothing=ctx.label_smoothing)
+    return _ce_bw_op(g, x, o, t, ignore_index=ctx.ignore_index, label_smoothing=ctx.label_smoothing), None
 
 
 def _bwd_bw(ctx, gg):
@@ -354,7 +390,11 @@ def _bwd_bw(ctx, gg):
     ge = (gg * e).sum(1)
     dg = dx = do = None
     if ctx.needs[0]:
+        # d/dg0 = sum_c gg (e - target), the target (1 - eps) onehot + eps / C (label smoothing)
+        eps = ctx.label_smoothing
         picked = gg.gather(1, F["where"](keep, t, 0).unsqueeze(1)).squeeze(1)
+        if eps > 0:
+            picked = (1 - eps) * picked + (eps / x.shape[1]) * gg.sum(1)
         dg = F["stack"]([F["where"](keep, ge - picked, 0).reshape(-1), ge.reshape(-1)]).to(g.dtype)
     if ctx.needs[1] or ctx.needs[2]:
         gx = (g0 + g[1].reshape(rs).to(cd)).unsqueeze(1) * gg * e
@@ -385,7 +425,7 @@ def _specs(kernel):
             sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od), "err_ptr": ptr(D.int64)}
         else:
             sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
-        sig.update(M="i32", N="i32", ignore_index="i32")
+        sig.update(M="i32", N="i32", ignore_index="i32", eps="fp32", eps_lo="fp32")
         name = f"cross_entropy {'fwd' if kernel is _ce_fwd_kernel else 'bwd'} {dt}"
         warps = [8 if bn >= 2048 else 4]
         if dt in (D.float32, D.bfloat16) and bn == 4096:   # every block and warps the tuner may pick
@@ -394,6 +434,9 @@ def _specs(kernel):
         for w in warps:
             out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, **loop}, num_warps=w,
                                   label=f"{name} {bn} w{w}"))
+        if bn == 4096:                                                   # label smoothing
+            out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": bn, "SMOOTH": True, **loop},
+                                  num_warps=warps[-1], label=f"{name} {bn} w{warps[-1]} smooth"))
         if dt in (D.float32, D.bfloat16) and bn == 4096:
             for tb in (1024, 2048, 8192):
                 out += [KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_N": tb, **loop}, num_warps=w,
@@ -419,11 +462,13 @@ def _strided_specs(fwd):
             sig = {"x_ptr": ptr(dt), "t_ptr": ptr(D.int64), "out_ptr": ptr(od), "err_ptr": ptr(D.int64)}
         else:
             sig = {"g_ptr": ptr(od), "x_ptr": ptr(dt), "o_ptr": ptr(od), "t_ptr": ptr(D.int64), "dx_ptr": ptr(dt)}
-        sig.update(M="i32", N="i32", INNER="i32", ignore_index="i32")
+        sig.update(M="i32", N="i32", INNER="i32", ignore_index="i32", eps="fp32", eps_lo="fp32")
         for n in (21, 1000):
             bm, bn, warps, _ = _strided_tile(n, 1 << 16, 1 << 20, dt)
-            out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn}, num_warps=warps,
-                                  label=f"cross_entropy {'fwd' if fwd else 'bwd'} strided {dt} {bm}x{bn} w{warps}"))
+            for smooth in (False, True):
+                out.append(KernelSpec(kernel, sig, {"ACC": _acc(dt), "BLOCK_M": bm, "BLOCK_N": bn, "SMOOTH": smooth},
+                                      num_warps=warps, label=f"cross_entropy {'fwd' if fwd else 'bwd'} strided {dt} "
+                                                             f"{bm}x{bn} w{warps}" + (" smooth" if smooth else "")))
     return out
 
 
@@ -435,19 +480,24 @@ def _samples():
         if ii >= 0 and m:
             t[1] = ii
         out.append(Sample([r.uniform(-3, 3, size=(m, c)), index(t)], {"ignore_index": ii}))
+    t = r.integers(0, 4, size=(2, 3))                     # (N, C, d) logits, label smoothing, one ignored
+    t[0, 1] = 1
+    out.append(Sample([r.uniform(-3, 3, size=(2, 4, 3)), index(t)], {"ignore_index": 1, "label_smoothing": 0.2}))
+    out.append(Sample([r.uniform(-3, 3, size=(3, 6)), index(r.integers(0, 6, size=3))], {"label_smoothing": 0.1}))
     return out
 
 
 def _bw_samples():
     r = rng("cross_entropy_backward")
     out = []
-    for m, c, ii in ((3, 5, -100), (4, 6, 1), (1, 1, -100)):
+    for m, c, ii, ls in ((3, 5, -100, 0.0), (4, 6, 1, 0.0), (1, 1, -100, 0.0), (4, 6, 1, 0.3)):
         x = r.uniform(-2, 2, size=(m, c))
         t = r.integers(0, c, size=m)
         if ii >= 0:
             t[0] = ii
-        o = _fwd_cpu(x, t, ignore_index=ii)
-        out.append(Sample([r.uniform(-1, 1, size=(2, m)), x, o, index(t)], {"ignore_index": ii}))
+        o = _fwd_cpu(x, t, ignore_index=ii, label_smoothing=ls)
+        out.append(Sample([r.uniform(-1, 1, size=(2, m)), x, o, index(t)],
+                          {"ignore_index": ii, "label_smoothing": ls}))
     return out
 
 
@@ -506,15 +556,17 @@ _ce_mean_bw_op = Op("cross_entropy_mean_backward", cpu=_mean_bwd_cpu, cuda=_mean
                     family="loss", plan_state=lambda: (_MEAN_BLOCK,))
 
 
-def _cross_entropy_rows(input, target, ignore_index=-100):
+def _cross_entropy_rows(input, target, ignore_index=-100, label_smoothing=0.0):
     """``(2, M)``: per row of logits ``input`` ``(M, C)`` the loss at class index ``target`` (0 where
     ignored) and the row's logsumexp; float32 for half inputs. Logits ``(N, C, d...)`` with targets
-    ``(N, d...)`` are ``M = N * d...`` rows in the targets' order (the classes read along dim 1)."""
-    return _ce_op(input, target.to(D.int64), ignore_index=int(ignore_index))
+    ``(N, d...)`` are ``M = N * d...`` rows in the targets' order (the classes read along dim 1).
+    ``label_smoothing`` eps: the loss against ``(1 - eps) onehot + eps / C``, as PyTorch's."""
+    return _ce_op(input, target.to(D.int64), ignore_index=int(ignore_index), label_smoothing=float(label_smoothing))
 
 
-def _cross_entropy_backward(grad, input, rows, target, ignore_index=-100):
-    return _ce_bw_op(grad, input, rows, target.to(D.int64), ignore_index=int(ignore_index))
+def _cross_entropy_backward(grad, input, rows, target, ignore_index=-100, label_smoothing=0.0):
+    return _ce_bw_op(grad, input, rows, target.to(D.int64), ignore_index=int(ignore_index),
+                     label_smoothing=float(label_smoothing))
 
 
 def _cross_entropy_reduced(rows, target, ignore_index=-100, mean=True):

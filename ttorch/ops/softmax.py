@@ -122,19 +122,24 @@ def _online_sum(acc, mx, x):
 
 
 @triton.jit
-def _online_rows(x_ptr, base, step, rmask, N, ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """``(max, sum of exp(x - max))`` of BLOCK_M rows (first elements at ``base``, ``step`` apart) in
-    one pass over blocks: per lane, the running max and the sum ``_online_sum`` rescales as it grows."""
+def _online_rows(x_ptr, base, step, rmask, N, ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                 SUM: tl.constexpr = False):
+    """``(max, sum of exp(x - max), sum of x)`` of BLOCK_M rows (first elements at ``base``, ``step``
+    apart) in one pass over blocks: per lane, the running max and the sum ``_online_sum`` rescales as
+    it grows; the plain sum only with ``SUM`` (else 0)."""
     mx = tl.full((BLOCK_M, BLOCK_N), float("-inf"), ACC)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    sx = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
         x = tl.load(x_ptr + base[:, None] + cols.to(tl.int64)[None, :] * step, mask=m, other=float("-inf")).to(ACC)
         acc = _online_sum(acc, mx, x)
         mx = tl.maximum(mx, x)
+        if SUM:
+            sx += tl.where(m, x, 0.0)
     top = tl.max(mx, 1)
-    return top, tl.sum(acc * tl.exp(mx - top[:, None]), 1)
+    return top, tl.sum(acc * tl.exp(mx - top[:, None]), 1), tl.sum(sx, 1)
 
 
 @triton.jit
@@ -155,7 +160,7 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, M, N, INNER, LOG: tl.constexpr, SINGLE: tl
             y = e / s[:, None]
         tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=m)
     else:
-        top, s = _online_rows(x_ptr, base, step, rmask, N, ACC, BLOCK_M, BLOCK_N)
+        top, s, _ = _online_rows(x_ptr, base, step, rmask, N, ACC, BLOCK_M, BLOCK_N)
         for start in range(0, N, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             m = rmask[:, None] & (cols < N)[None, :]

@@ -188,11 +188,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     # the fused op (its NumPy fallback on cpu, one kernel each way on cuda); the cuda kernel checks
     # the class indices itself, reporting at the next sync as PyTorch's device asserts do: no
     # device-to-host copy of the targets on every training step
-    fused = input.dim() >= 1 and weight is None and label_smoothing == 0.0 and input.dtype.is_floating_point
+    fused = input.dim() >= 1 and weight is None and input.dtype.is_floating_point
     if input.dim() >= 1:
         _check_nll(input, target, weight, ignore_index, bounds=not (fused and input.is_cuda))
     if fused:
-        return _fused_cross_entropy(input, target, ignore_index, reduction)
+        return _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing)
     logp = _U["log_softmax"](input, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
@@ -214,12 +214,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
 
 
-def _fused_cross_entropy(input, target, ignore_index, reduction):
+def _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing=0.0):
     """The plain class-index case: one fused op each way (``ops/cross_entropy.py``); logits
     ``(N, C, d...)`` are read in place, their classes along dim 1."""
     from ...ops.cross_entropy import _cross_entropy_rows, _cross_entropy_reduced
     x, t = (input.unsqueeze(0), target.reshape(1)) if input.dim() == 1 else (input, target)
-    rows = _cross_entropy_rows(x, t, ignore_index)                # (2, N * d...), float32 for half inputs
+    rows = _cross_entropy_rows(x, t, ignore_index, label_smoothing)   # (2, N * d...), float32 for half inputs
     if reduction == "none":
         loss = rows[0].reshape(target.shape)
     else:                                                         # one kernel each way
