@@ -148,9 +148,8 @@ _TUNE_SPACE = {
             256: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 64, 8, 1)]},
     # dK/dV holds its keys, values and their gradients in registers: 4 warps spilled at 32x64 (head
     # dim 64), and at head dim 128 64x64, 32x64 and 32x128 spilled 8-180 B (more with dQ by atomics;
-    # 32x32 w4 44-60 B on Triton 3.6)
-    "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2),
-                                                         (32, 32, 8, 2)],
+    # 32x32 w4 44-60 B on Triton 3.6; 32x32 w8 4 B there as launched, one head group a K/V head)
+    "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
     "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
                                                                       (64, 64, 8, 2)],
