@@ -404,7 +404,8 @@ def test_strided_softmax_programs(monkeypatch, block_n):
         config=lambda *a: tune.Config({"BLOCK_M": 4}, num_warps=1), lookup=lambda *a: None))
     launches = []
     real = softmax_mod.launch
-    monkeypatch.setattr(softmax_mod, "launch", lambda k, grid, *a, **kw: (launches.append(grid), real(k, grid, *a, **kw)))
+    monkeypatch.setattr(softmax_mod, "launch",
+                        lambda k, grid, *a, **kw: (launches.append(grid), real(k, grid, *a, **kw)))
     r = np.random.default_rng(5)
     a, g = r.uniform(-3, 3, size=(3, 5, 37)), r.uniform(-1, 1, size=(3, 5, 37))
     for name in ("softmax", "log_softmax"):

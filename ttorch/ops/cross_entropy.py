@@ -29,6 +29,7 @@ from .._tensor import Tensor, _numel
 from ._launch import launch, next_pow2, SIMULATED
 from ._op import Op
 from .samples import Sample, rng, index
+from .random import _split            # eps as an fp32 pair: Triton passes a float as fp32
 from .reduction import _row_base, row_programs
 from .softmax import _online_sum, _online_rows
 
@@ -251,12 +252,6 @@ tune.register(tune.Tunable("cross_entropy", configs=_tune_configs, heuristic=_tu
 _TARGET_CHECK = _checks.register(lambda v: IndexError(f"Target {v} is out of bounds."))
 
 
-def _pair(eps):
-    """``eps`` as fp32 hi + lo (Triton passes a float as fp32; float64 kernels add the two)."""
-    hi = float(np.float32(eps))
-    return hi, float(np.float32(eps - hi))
-
-
 def _strided_tile(n, inner, m, dtype):
     """``(BLOCK_M, BLOCK_N, warps, programs)`` for logits with their classes along a strided dim (not
     tuned): class blocks up to 256, 4096-element tiles over 8 warps, as softmax's strided rows (half
@@ -274,12 +269,12 @@ def _fwd_cuda(x, t, *, ignore_index, label_smoothing=0.0, cfg=None):
     if m and x.ndim > 2:
         bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
         launch(_ce_fwd_strided_kernel, (programs,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, inner,
-               ignore_index, *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn,
+               ignore_index, *_split(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn,
                SMOOTH=label_smoothing > 0, num_warps=warps)
     elif m:
         cfg = cfg or tune.config("cross_entropy", _tune_key("fwd", x.dtype, n))
         launch(_ce_fwd_kernel, (m,), x, t, out, _checks.slot(x.device, _TARGET_CHECK), m, n, ignore_index,
-               *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)),
+               *_split(label_smoothing), ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)),
                STAGES=cfg.kwargs.get("STAGES"), SMOOTH=label_smoothing > 0, num_warps=cfg.num_warps)
     return out
 
@@ -292,11 +287,11 @@ def _bwd_cuda(g, x, o, t, *, ignore_index, label_smoothing=0.0, cfg=None):
     if m and n and x.ndim > 2:
         bm, bn, warps, programs = _strided_tile(n, inner, m, x.dtype)
         launch(_ce_bwd_strided_kernel, (programs,), g, x, o, t, dx, m, n, inner, ignore_index,
-               *_pair(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn, SMOOTH=label_smoothing > 0,
+               *_split(label_smoothing), ACC=_acc(x.dtype), BLOCK_M=bm, BLOCK_N=bn, SMOOTH=label_smoothing > 0,
                num_warps=warps)
     elif m and n:
         cfg = cfg or tune.config("cross_entropy", _tune_key("bwd", x.dtype, n))
-        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, *_pair(label_smoothing),
+        launch(_ce_bwd_kernel, (m,), g, x, o, t, dx, m, n, ignore_index, *_split(label_smoothing),
                ACC=_acc(x.dtype), BLOCK_N=min(cfg.kwargs["BLOCK_N"], _block(n)), STAGES=cfg.kwargs.get("STAGES"),
                SMOOTH=label_smoothing > 0, num_warps=cfg.num_warps)
     return dx
