@@ -225,16 +225,20 @@ def conv_attention_cases(fws, dev, quick):
                       flops=2 * n * oc * hw * hw * c * 9, kind=kind))
     b, h, t = (4, 16, 2048 if not quick else 1024) if cuda else (1, 4, 128)
     for d in (64, 128):
-        def sdpa(fw, d=d, bw=False):
+        def sdpa(fw, d=d, bw=False, p=0.0):
             dt = getattr(fw, kind)
             q, k, v = (fw.randn(b, h, t, d, device=dev).to(dt).requires_grad_(bw) for _ in range(3))
-            f = lambda q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+            f = lambda q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=p,  # noqa: E731
+                                                                              is_causal=True)
             return _grad_step(fw, f, q, k, v) if bw else (lambda: f(q, k, v))
         flops = 2 * 2 * b * h * t * t * d / 2          # two GEMMs, half the scores masked
         cases.append(Case("ops", f"sdpa causal {kind} B{b} H{h} T{t} D{d}", _each(fws, sdpa), flops=flops,
                           kind=kind))
         cases.append(Case("ops", f"sdpa causal fwd+bwd {kind} B{b} H{h} T{t} D{d}",
                           _each(fws, lambda fw, d=d: sdpa(fw, d, True)), flops=3.5 * flops, kind=kind))
+        if d == 64:     # a training step's attention with dropout (ttorch on cuda: the mask drawn in the kernels)
+            cases.append(Case("ops", f"sdpa causal dropout 0.1 fwd+bwd {kind} B{b} H{h} T{t} D{d}",
+                              _each(fws, lambda fw, d=d: sdpa(fw, d, True, 0.1)), flops=3.5 * flops, kind=kind))
     return cases
 
 

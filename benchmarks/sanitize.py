@@ -63,6 +63,13 @@ def _cases():
             out += [o.float(), q.grad.float(), k.grad.float(), v.grad.float()]
         return tuple(out)
     yield "flash attention forward and backward", attn
+
+    def attn_drop(d, t):            # a fixed Philox pair: the same mask on both devices
+        q, k, v = (t(1, 2, 37, 24).to(d).requires_grad_() for _ in range(3))
+        o = attention.flash_attention(q, k, v, is_causal=True, dropout_p=0.2, philox=(3, 64))[0]
+        o.sum().backward()
+        return o, q.grad, k.grad, v.grad
+    yield "flash attention with dropout", attn_drop
     yield "reductions: strided split, full, softmax", lambda d, t: (t(600, 7).to(d).sum(0), t(4000).to(d).sum(),
                                                                     t(5, 300).to(d).softmax(1))
 

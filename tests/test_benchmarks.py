@@ -207,7 +207,7 @@ def test_sanitize_pass_matches_cpu_on_the_simulated_device():
     r = subprocess.run([sys.executable, "benchmarks/sanitize.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=300)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok", "DIFF"))]
-    assert r.returncode == 0 and len(lines) == 10 and all(ln.startswith("ok") for ln in lines), \
+    assert r.returncode == 0 and len(lines) == 11 and all(ln.startswith("ok") for ln in lines), \
         r.stdout + r.stderr[-2000:]
 
 

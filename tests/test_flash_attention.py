@@ -315,7 +315,7 @@ def test_composite_paths_kept(device):
     q = ttorch.randn(1, 2, 3, 4, device=device, dtype=ttorch.float64, requires_grad=True)
     assert F.scaled_dot_product_attention(q, q, q).grad_fn.name() != FLASH          # float64
     q = ttorch.randn(1, 2, 3, 4, device=device, requires_grad=True)
-    assert F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).grad_fn.name() != FLASH
+    assert F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).grad_fn.name() != FLASH or device == "cuda"
     k = ttorch.randn(1, 1, 3, 4, device=device, requires_grad=True)
     out = F.scaled_dot_product_attention(q, k, k)       # heads broadcast by matmul without enable_gqa
     assert out.grad_fn.name() != FLASH and out.shape == (1, 2, 3, 4)
@@ -468,3 +468,190 @@ def test_dead_row_double_backward_stays_finite(device):
     assert np.isfinite(to_np(gq)).all()
     (gv,) = ttorch.autograd.grad(gq.sum(), v)
     assert np.isfinite(to_np(gv)).all()
+
+
+# ------------------------------------------------------------------------------ dropout
+DROP = (0.3, (987654321012, 5 << 32 | 123))       # (dropout_p, the Philox pair): the same mask on both devices
+
+
+def test_philox_np_known_answers_and_triton():
+    """The NumPy Philox that draws the cpu mask: Random123's known-answer vectors, and Triton's own
+    ``tl.philox`` (its interpreter) on counters like attention's."""
+    from ttorch.ops.random import philox_np
+    kat = [((0, 0), (0, 0, 0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+           ((0xFFFFFFFF,) * 2, (0xFFFFFFFF,) * 4, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+           ((0xA4093822, 0x299F31D0), (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+            (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+    for (k0, k1), ctr, want in kat:
+        assert [int(w) for w in philox_np(k0 | k1 << 32, *ctr)] == list(want)
+    if not HAS_CUDA:
+        return
+    import triton
+    import triton.language as tl
+    from ttorch.ops._launch import launch
+
+    @triton.jit
+    def words(out_ptr, seed, c1, c2, c3, N: tl.constexpr):
+        c0 = tl.arange(0, N) * 7919 - 5
+        z = c0 * 0
+        r0, r1, r2, r3 = tl.philox(seed, c0, z + c1, z + c2, z + c3)
+        tl.store(out_ptr + tl.arange(0, N), r0.to(tl.int32, bitcast=True))
+        tl.store(out_ptr + N + tl.arange(0, N), r1.to(tl.int32, bitcast=True))
+        tl.store(out_ptr + 2 * N + tl.arange(0, N), r2.to(tl.int32, bitcast=True))
+        tl.store(out_ptr + 3 * N + tl.arange(0, N), r3.to(tl.int32, bitcast=True))
+    out = ttorch.empty(4, 32, dtype=ttorch.int32, device="cuda")
+    seed, c1, c2, c3 = 0x1234_5678_9ABC_DEF, 3, -7, -(1 << 31) + 5
+    launch(words, (1,), out, seed, c1, c2, c3, N=32)
+    want = np.stack(philox_np(seed, np.arange(32) * 7919 - 5, c1, c2, c3))
+    assert (to_np(out).view(np.uint32) == want).all()
+
+
+def ref_drop(q, k, v, keep, p, mask=None, causal=False, scale=None, g=None):
+    """``ref`` with dropout: O = (P * M) V, M = keep / (1 - p); gradients dV = (P M)^T g,
+    dP = (g V^T) M, dS = P (dP - rowsum(P dP)) (float64)."""
+    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
+    group = q.shape[1] // k.shape[1]
+    kr, vr = np.repeat(k, group, 1), np.repeat(v, group, 1)
+    L, S = q.shape[2], k.shape[2]
+    sc = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = q @ kr.swapaxes(-1, -2) * sc
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
+    elif mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    dead = np.all(s == -np.inf, -1, keepdims=True)
+    s = np.where(dead, 0.0, s)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    pr = np.where(dead, 0.0, e / e.sum(-1, keepdims=True))
+    m = keep / (1 - p)
+    o = (pr * m) @ vr
+    dp = (g @ vr.swapaxes(-1, -2)) * m
+    ds = pr * (dp - (pr * dp).sum(-1, keepdims=True))
+    B, Hkv = k.shape[:2]
+    fold = lambda a: a.reshape((B, Hkv, group) + a.shape[2:]).sum(2)  # noqa: E731
+    return o, (ds @ kr * sc, fold(ds.swapaxes(-1, -2) @ q) * sc, fold((pr * m).swapaxes(-1, -2) @ g))
+
+
+def check_drop(device, B, H, Hkv, L, S, E, Ev, mask=None, causal=False, dtype=ttorch.float32, tol=1e-5, drop=DROP):
+    from ttorch.ops.attention import _np_kept
+    p, pair = drop
+    r = np.random.default_rng(L * 100 + S + 1)
+    q, k, v = r.standard_normal((B, H, L, E)), r.standard_normal((B, Hkv, S, E)), r.standard_normal((B, Hkv, S, Ev))
+    g = r.standard_normal((B, H, L, Ev))
+    qt, kt, vt = (leaf(a, device, dtype) for a in (q, k, v))
+    mt = None if mask is None else ttorch.tensor(mask, device=device) if mask.dtype == bool else \
+        ttorch.tensor(mask, dtype=dtype, device=device)
+    out, _ = flash_attention(qt, kt, vt, mt, is_causal=causal, dropout_p=p, philox=pair)
+    assert out.grad_fn.name() == FLASH
+    out.backward(ttorch.tensor(g, dtype=dtype, device=device))
+    q, k, v = (to_np(t.detach()).astype(np.float64) for t in (qt, kt, vt))
+    m = mask if mask is None or mask.dtype == bool else to_np(mt).astype(np.float64)
+    keep = _np_kept((B, H, L, S), p, pair)
+    assert 0.5 < keep.mean() < 0.9
+    o, grads = ref_drop(q, k, v, keep, p, m, causal, None, to_np(ttorch.tensor(g, dtype=dtype)).astype(np.float64))
+    np.testing.assert_allclose(to_np(out).astype(np.float64), o, rtol=tol, atol=tol, err_msg="output")
+    for t, e, n in zip((qt, kt, vt), grads, "qkv"):
+        np.testing.assert_allclose(to_np(t.grad).astype(np.float64), e, rtol=tol, atol=tol * 4, err_msg=f"d{n}")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_dropout_against_float64(device, causal):
+    # rows and keys over more than one 16-wide tile of the simulated device, a ragged end
+    check_drop(device, 1, 2, 2, 19, 21, 12, 12, causal=causal)
+
+
+def test_dropout_gqa_and_masks(device):
+    check_drop(device, 2, 4, 2, 6, 17, 8, 5, causal=True)
+    mask = np.random.default_rng(3).uniform(size=(1, 2, 5, 18)) > 0.3
+    mask[0, 1, 2] = False                                               # a dead row
+    check_drop(device, 1, 2, 2, 5, 18, 8, 8, mask=mask)
+    check_drop(device, 1, 2, 1, 5, 7, 4, 4, mask=np.random.default_rng(4).uniform(-1, 1, (5, 7)))
+
+
+@pytest.mark.parametrize("dtype,tol", [(ttorch.float16, 2e-2), (ttorch.bfloat16, 8e-2)])
+def test_dropout_half_types(device, dtype, tol):
+    check_drop(device, 1, 2, 2, 18, 20, 16, 16, causal=True, dtype=dtype, tol=tol)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("t_copy,dq_atomic,dtype", [(True, True, ttorch.float32), (False, False, ttorch.float32),
+                                                    (False, True, ttorch.float16)])
+def test_dropout_kernel_variants(t_copy, dq_atomic, dtype, monkeypatch):
+    """float32 with transposed copies and dQ by atomics, plain reads and the dQ kernel; half dQ by
+    atomics: every dK/dV and dQ variant draws the forward's mask."""
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_T_COPY", [t_copy])
+    monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)
+    monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
+    monkeypatch.setattr(attention, "_DQ_ATOMIC_HALF", [dq_atomic])
+    check_drop("cuda", 1, 2, 2, 18, 17, 8, 8, causal=True, dtype=dtype, tol=1e-5 if dtype is ttorch.float32 else 2e-2)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_dropout_mask_in_the_kernel_is_numpys():
+    """q = k = 0 and v = I: the output rows are the dropped weights, 1 / S or 0 kept / (1 - p):
+    the forward kernel's mask, read back, equals the NumPy draw for the generator's pair."""
+    from ttorch.ops.attention import _np_kept
+    from ttorch._random import cuda_generator
+    B, H, L, S, p = 2, 2, 24, 32, 0.25
+    q = ttorch.zeros(B, H, L, 16, device="cuda")
+    v = ttorch.eye(S, device="cuda").expand(B, H, S, S).contiguous()
+    gen = cuda_generator(0)
+    pair = (gen._seed & 0x7FFF_FFFF_FFFF_FFFF, gen._offset)
+    out = to_np(flash_attention(q, ttorch.zeros(B, H, S, 16, device="cuda"), v, dropout_p=p)[0])
+    assert gen._offset == pair[1] + B * H * L * S                        # the generator moved past the draw
+    keep = _np_kept((B, H, L, S), p, pair)
+    np.testing.assert_allclose(out, keep / S / (1 - p), rtol=1e-6)
+    assert abs(keep.mean() - 0.75) < 0.02                              # 3072 draws: std 0.008
+    out2 = to_np(flash_attention(q, ttorch.zeros(B, H, S, 16, device="cuda"), v, dropout_p=p)[0])
+    assert not np.array_equal(out, out2)                               # the next call draws anew
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_sdpa_dropout_runs_fused_on_cuda_and_reproduces():
+    q, k, v = (ttorch.randn(1, 2, 9, 8, device="cuda", requires_grad=True) for _ in range(3))
+    ttorch.manual_seed(5)
+    a = F.scaled_dot_product_attention(q, k, v, dropout_p=0.2, is_causal=True)
+    assert a.grad_fn.name() == FLASH
+    ttorch.manual_seed(5)
+    b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.2, is_causal=True)
+    assert np.array_equal(to_np(a), to_np(b))
+    c = ttorch.randn(1, 2, 9, 8, requires_grad=True)
+    assert F.scaled_dot_product_attention(c, c, c, dropout_p=0.2).grad_fn.name() != FLASH     # cpu: composite
+    assert F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).abs().sum().item() == 0     # all dropped
+
+
+def test_dropout_gradcheck_and_double_backward():
+    # a fixed pair makes dropout a fixed function: float64 differences to first and second order (cpu)
+    r = np.random.default_rng(11)
+    q, k, v = (ttorch.tensor(r.standard_normal(s), dtype=ttorch.float64, requires_grad=True)
+               for s in ((1, 2, 4, 4), (1, 1, 5, 4), (1, 1, 5, 3)))
+    f = lambda a, b, c: flash_attention(a, b, c, dropout_p=0.4, philox=(7, 11))[0]     # noqa: E731
+    assert ttorch.autograd.gradcheck(f, (q, k, v))
+    assert ttorch.autograd.gradgradcheck(f, (q, k, v))
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_dropout_double_backward_and_float64_parity():
+    # create_graph on cuda runs the composite with the uploaded mask; float64 runs it forward too
+    r = np.random.default_rng(12)
+    arrays = [r.standard_normal(s) for s in ((1, 2, 5, 4), (1, 2, 6, 4), (1, 2, 6, 4))]
+    for dtype in (ttorch.float32, ttorch.float64):
+        res = []
+        for dev in ("cpu", "cuda"):
+            q, k, v = (leaf(a, dev, dtype) for a in arrays)
+            out = flash_attention(q, k, v, is_causal=True, dropout_p=0.3, philox=(99, 4))[0]
+            (gk,) = ttorch.autograd.grad(out.square().sum(), (k,), create_graph=True)
+            gk.square().sum().backward()
+            res.append([to_np(out)] + [to_np(t.grad) for t in (q, k, v)])
+        for c, p in zip(*res):
+            np.testing.assert_allclose(c, p, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_arguments():
+    q = ttorch.randn(1, 1, 3, 4)
+    with pytest.raises(ValueError, match="dropout_p"):
+        flash_attention(q, q, q, dropout_p=1.0)
+    o, lse = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
+    o2, lse2 = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
+    assert np.array_equal(to_np(o), to_np(o2)) and np.array_equal(to_np(lse), to_np(flash_attention(q, q, q)[1]))

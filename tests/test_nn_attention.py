@@ -323,3 +323,21 @@ def test_decoder_and_transformer():
         model(src, ttorch.randn(4, 3, 8))
     out.sum().backward()
     assert model.encoder.layers[0].self_attn.in_proj_weight.grad is not None
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="needs the cuda device")
+def test_mha_training_dropout_runs_the_fused_op_on_cuda(monkeypatch):
+    """A Transformer layer training with dropout (PyTorch's default 0.1) keeps the fused attention on
+    cuda, the dropout drawn inside its kernels; eval passes no dropout."""
+    from ttorch.nn.functional import attention as FA
+    seen = []
+    real = FA.flash_attention
+    monkeypatch.setattr(FA, "flash_attention", lambda *a, **k: seen.append(k["dropout_p"]) or real(*a, **k))
+    layer = ttorch.nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, batch_first=True).to("cuda")
+    x = ttorch.randn(2, 5, 16, device="cuda")
+    layer(x).sum().backward()
+    assert seen == [0.1] and layer.self_attn.in_proj_weight.grad is not None
+    layer.eval()
+    with ttorch.no_grad():
+        a, b = layer(x), layer(x)
+    assert seen == [0.1, 0.0, 0.0] and ttorch.equal(a, b)

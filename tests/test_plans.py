@@ -713,6 +713,18 @@ def test_other_ops_replay_what_the_usual_path_launches(replays, gpu, monkeypatch
         assert len(gpu.log) == 2
 
 
+def test_a_call_that_draws_random_numbers_is_not_planned(replays, gpu):
+    # attention with dropout: each call's Philox pair is new, which a replay would repeat
+    q = _t(1, 2, 16, 8)
+    logs = []
+    for _ in range(4):
+        gpu.log.clear()
+        ttorch.ops.attention.flash_attention(q, q, q, dropout_p=0.1)
+        logs.append(list(gpu.log))
+    assert replays == [] and not ttorch.ops.attention._attn_op._plans
+    assert all(len(log) == 1 for log in logs) and len({str(log) for log in logs}) == 4
+
+
 def test_a_constant_buffer_is_passed_by_its_address_and_kept(replays, gpu):
     # the index kernel reads its sizes and strides from a buffer cached per shape (indexing._constants,
     # marked _plan.constant): a plan passes its recorded address and holds it, so a cache that drops the

@@ -1,6 +1,7 @@
 """The flash-attention kernels (FlashAttention-2: an online-softmax forward that writes O and the
 row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics; in
-float32, dQ may come from the dK/dV kernel instead, by atomics).
+float32, dQ may come from the dK/dV kernel instead, by atomics). With ``DROP`` the attention weights
+take dropout, its mask drawn anew from Philox in each kernel (``_kept``), never stored.
 The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
 import triton
 import triton.language as tl
@@ -50,6 +51,23 @@ def _probs(qk, scale, lse2, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr
 
 
 @triton.jit
+def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Attention dropout's mask over queries ``rows`` (BLOCK_M) and keys key0 .. key0 + BLOCK_N of head
+    ``bh`` (batch * heads + head): True where the pair is kept. One Philox4x32-10 draw, keyed by
+    ``seed``, covers 4 adjacent keys: counter (row * cdiv(S, 4) + key // 4, bh, d_lo, d_hi), word key % 4
+    (the call's offset in the last two counter words, their top bit set by the host: no other kernel's
+    counters reach there); a pair is kept when its word's top 24 bits are below ``keep_t``
+    (probability keep_t / 2**24). A pair gets the same bits in every kernel and tile shape;
+    ``attention._np_kept`` is the NumPy twin. ``key0`` is a multiple of 4."""
+    c0 = rows[:, None] * tl.cdiv(S, 4) + (key0 // 4 + tl.arange(0, BLOCK_N // 4))[None, :]   # int32: L * S < 2**31
+    z = c0 * 0
+    r0, r1, r2, r3 = tl.philox(seed, c0, z + bh.to(tl.int32), z + d_lo, z + d_hi)
+    # (BM, BN // 4, 2, 2) -> (BM, BN): the outer join is the minor dim, so key 4c + 2j + k takes word 2j + k
+    r = tl.reshape(tl.join(tl.join(r0, r2), tl.join(r1, r3)), [BLOCK_M, BLOCK_N])
+    return (r >> 8).to(tl.int32) < keep_t
+
+
+@triton.jit
 def _head(ptr, b, h, s_b, s_h, TMA: tl.constexpr):
     """Where head ``h`` of batch ``b`` starts: with ``TMA`` its first row in a 2-D descriptor over rows
     (the strides counted in rows), else a pointer."""
@@ -64,7 +82,8 @@ def _head(ptr, b, h, s_b, s_h, TMA: tl.constexpr):
 def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn, s_vn,
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
-               TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False):
+               TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False, seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0,
+               DROP: tl.constexpr = False):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
     causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``SCALE_POS``:
     the scale is positive, so an unmasked block takes its rows' maxima of the raw products (the max
@@ -73,7 +92,8 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     keeps busy beside the tensor cores. ``T_COPY``:
     K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``). ``TMA``: K and V
     tiles come by TMA from the 2-D descriptors ``k_desc``, ``v_desc`` (rows of the head dim), the
-    head's first rows at ``k_base``, ``v_base`` (see ``attention._FWD_TMA``)."""
+    head's first rows at ``k_base``, ``v_base`` (see ``attention._FWD_TMA``). ``DROP``: P V takes
+    the pairs ``_kept`` keeps (the sum ``l`` takes every pair; the caller scales by 1 / keep)."""
     rn = start_n + tl.arange(0, BLOCK_N)
     kmask = re[:, None] < E
     vmask = rev[None, :] < EV
@@ -115,6 +135,8 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
             vv = tl.where(rn[:, None] < S, vv, 0)
     else:
         vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)        # (BN, BEV)
+    if DROP:
+        p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N), p, 0.0)
     acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
     return acc, m_new, l_i
 
@@ -142,14 +164,16 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 
 
 @triton.jit
-def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
+def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, seed, d_lo, d_hi, keep_t, rkeep, H,
+                     GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr,
                      BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
-                     TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False):
+                     TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False, DROP: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
     # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
-    # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX)
+    # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX). DROP: dropout
+    # on the weights (seed, d_lo, d_hi, keep_t: see _kept; rkeep = 1 / keep)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -173,13 +197,16 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA, SCALE_POS)
+                                   TMA, SCALE_POS, seed, bh, d_lo, d_hi, keep_t, DROP)
     for start_n in range(inner, hi, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA)
+                                   TMA, False, seed, bh, d_lo, d_hi, keep_t, DROP)
     dead = l_i == 0.0
-    acc = acc / tl.where(dead, 1.0, l_i)[:, None]
+    if DROP:
+        acc = acc * (rkeep / tl.where(dead, 1.0, l_i))[:, None]
+    else:
+        acc = acc / tl.where(dead, 1.0, l_i)[:, None]
     lse = tl.where(dead, float("-inf"), m_i * LN2 + tl.log(tl.where(dead, 1.0, l_i)))     # back to natural log
     tl.store(o_ptr + b * s_ob + h * s_oh + rm[:, None] * s_om + rev[None, :], acc.to(o_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (rev[None, :] < EV))
@@ -215,12 +242,15 @@ def _load_lse(lse_ptr, rows, L):
 def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_base, delta_base, dq_base, start_m, rn,
                 re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, s_dqm, E: tl.constexpr, EV: tl.constexpr,
                 MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr,
-                BLOCK_M: tl.constexpr, q_desc=None, do_desc=None, TMA: tl.constexpr = False):
+                BLOCK_M: tl.constexpr, q_desc=None, do_desc=None, TMA: tl.constexpr = False, seed=0, bh=0, d_lo=0,
+                d_hi=0, keep_t=0, rkeep=1.0, key0=0, BLOCK_N: tl.constexpr = 16, DROP: tl.constexpr = False):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
     Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``; ``DQ``: this key
     block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics). ``TMA``: Q
     and dO tiles by TMA from the 2-D descriptors ``q_desc``, ``do_desc``, the head's first rows at
-    ``q_base``, ``do_base`` (see ``attention._BWD_TMA``)."""
+    ``q_base``, ``do_base`` (see ``attention._BWD_TMA``). ``DROP``: the forward's dropout mask
+    (``_kept``): dV takes the kept P (scaled by 1 / keep at the store), dP the kept pairs times
+    ``rkeep`` = 1 / keep; the resident keys start at ``key0``."""
     rm = start_m + tl.arange(0, BLOCK_M)
     qmask = re[None, :] < E
     domask = rev[None, :] < EV
@@ -253,8 +283,13 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
         dot_ = tl.load(gt_base + rev[:, None] * L + rm[None, :], mask=tl.trans(domask), other=0)  # (BEV, BM)
     else:
         dot_ = tl.trans(do)
-    dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
-    dpt = tl.dot(v, dot_, input_precision="ieee")                                               # (BN, BM)
+    if DROP:
+        kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N))        # (BN, BM)
+        dv += tl.dot(tl.where(kept, pt, 0.0).to(do.dtype), do, input_precision="ieee")
+        dpt = tl.where(kept, tl.dot(v, dot_, input_precision="ieee") * rkeep, 0.0)              # (BN, BM)
+    else:
+        dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
+        dpt = tl.dot(v, dot_, input_precision="ieee")                                           # (BN, BM)
     dst = pt * (dpt - delta[None, :])
     dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
     if DQ:
@@ -266,11 +301,12 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
 @triton.jit
 def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn,
               s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
-              T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False):
+              T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False,
+              seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0, rkeep=1.0, DROP: tl.constexpr = False):
     """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
     K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``. ``TMA``: K and V
     tiles by TMA from ``k_desc``, ``v_desc``, the head's first rows at ``k_base``, ``v_base`` (see
-    ``attention._BWD_TMA``)."""
+    ``attention._BWD_TMA``). ``DROP``: dP at the pairs ``_kept`` keeps, times ``rkeep``, else 0."""
     rn = start_n + tl.arange(0, BLOCK_N)
     ktmask = (rn[None, :] < S) & (re[:, None] < E)
     vtmask = (rn[None, :] < S) & (rev[:, None] < EV)
@@ -289,6 +325,8 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
     p = _probs(tl.dot(q, kt, input_precision="ieee"), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L, S,
                s_mm, s_mn, MASK, CAUSAL)
     dp = tl.dot(do, vt, input_precision="ieee")
+    if DROP:
+        dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N), dp * rkeep, 0.0)
     ds = p * (dp - delta[:, None])
     dq += tl.dot(ds.to(kt.dtype), k, input_precision="ieee")
     return dq
@@ -296,12 +334,13 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
 
 @triton.jit
 def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr,
-                          dq_ptr, scale, H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm,
-                          s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh,
-                          s_dkn, s_dvb, s_dvh, s_dvn, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                          dq_ptr, scale, seed, d_lo, d_hi, keep_t, rkeep, H, HKV, GROUP, L, S, E: tl.constexpr,
+                          EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm,
+                          s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh, s_dkn, s_dvb, s_dvh, s_dvn, s_dqb, s_dqh, s_dqm,
+                          MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
-                          TMA: tl.constexpr = False):
+                          TMA: tl.constexpr = False, DROP: tl.constexpr = False):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
     # counted in rows; a head's first row is then b * s_qb + h * s_qh
     n_n = tl.cdiv(S, BLOCK_N)
@@ -344,31 +383,36 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
         for start_m in range(lo, mid, BLOCK_M):
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
+                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA, seed, bh,
+                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
         if MASK == 0 and k.dtype != tl.float32:
             for start_m in range(mid, l_full, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
-                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
+                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
             for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
-                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA)
+                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
+    if DROP:
+        dv = dv * rkeep
     tl.store(dv_ptr + b * s_dvb + hk * s_dvh + rn[:, None] * s_dvn + rev[None, :], dv.to(dv_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (rev[None, :] < EV))
 
 
 @triton.jit
-def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, H, GROUP,
-                        L, S,
+def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, scale, seed,
+                        d_lo, d_hi, keep_t, rkeep, H, GROUP, L, S,
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
                         s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
-                        TMA: tl.constexpr = False):
+                        TMA: tl.constexpr = False, DROP: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
@@ -390,7 +434,8 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
     for start_n in range(0, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
-                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA)
+                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,
+                       d_lo, d_hi, keep_t, rkeep, DROP)
     tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

@@ -21,7 +21,9 @@ TMA descriptor, hands a kernel memory it neither got nor allocated (a persistent
 the device-check slots of ``cuda/_checks.py``, which live as long as the process, a replay arming
 their check as the call did, and ``constant`` buffers, which the plan keeps alive), bumps an input's
 version counter (a host-side write), or returns anything but tensors over memory it allocated (one,
-or a tuple; views of one buffer are kept as views).
+or a tuple; views of one buffer are kept as views); nor a call that draws random numbers (a
+``philox`` attribute other than None: the generator's pair, new at each call, which a replay would
+repeat).
 Inputs that share memory (``x @ x``) are planned with their pattern: a replay needs the same inputs to
 share memory at the same distances, and another pattern records a plan of its own.
 
@@ -129,7 +131,7 @@ class Plan:
 
 def call(op, inputs, attrs):
     """``op.cuda(*inputs, **attrs)``, through a plan where there is one (see above)."""
-    if not plans_on():
+    if not plans_on() or attrs.get("philox") is not None:
         return op.cuda(*inputs, **attrs)
     try:
         key = (tuple([(t.dtype, t._shape, t._stride, t.device) if type(t) is Tensor else (type(t), t)

@@ -16,8 +16,14 @@ recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. In float32 the dK/dV 
 block's share of ``dQ`` by atomics instead (``_DQ_ATOMIC``; no dQ kernel): its last bits may vary from
 run to run, as in PyTorch's memory-efficient attention backward. When the backward is itself
 differentiated (``create_graph``) or a float mask needs its gradient, the same formula runs in
-ttorch ops instead. float64 has no kernel (cuda runs that composite) and there is no dropout:
-``scaled_dot_product_attention`` sends both to its own composite.
+ttorch ops instead. float64 has no kernel (cuda runs that composite).
+
+Dropout (``dropout_p``): ``O = (P * M) V`` with ``M`` = keep / (1 - p), kept pairs drawn by Philox
+from a (seed, offset) pair the device's generator hands the call (``philox``). Each kernel draws the
+mask of the pairs it touches anew (``_attention_kernels._kept``), so nothing of size L x S is stored,
+and the backward gets the same mask from the same pair: ``dV = (P * M)^T dO``, ``dP = (dO V^T) * M``,
+``dS = P * (dP - delta)`` with ``delta = rowsum(dO * O)`` as before. The NumPy fallback draws the same
+mask (``_np_kept``), so cpu and cuda agree for a given pair.
 """
 import functools
 
@@ -32,6 +38,7 @@ from ._op import Op
 from .elementwise import copy_into
 from .views import span
 from .samples import Sample, rng
+from .random import philox_np
 from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel
 
 MAX_HEAD_DIM = 256
@@ -120,22 +127,75 @@ def _t_copy(dtype, reads):
     return dtype is D.float32 and _T_COPY[0] and reads >= _T_COPY_MIN_READS
 
 
+def _drop_args(dropout_p, philox):
+    """(seed, d_lo, d_hi, keep_t, rkeep) as the kernels take them (see ``_attention_kernels._kept``): the
+    offset's words as int32 bit patterns, the high one tagged by its top bit; the keep threshold out of
+    2**24; 1 / keep. Zeros and 1.0 without dropout (the kernels then read none of them)."""
+    if not dropout_p:
+        return 0, 0, 0, 0, 1.0
+    seed, off = philox
+    lo, hi = off & 0xFFFF_FFFF, (off >> 32) & 0x7FFF_FFFF | 0x8000_0000
+    return (seed, lo - (lo >> 31 << 32), hi - (1 << 32), round((1.0 - dropout_p) * (1 << 24)),
+            1.0 / (1.0 - dropout_p))
+
+
+def _np_kept(shape, dropout_p, philox):
+    """The (B, H, L, S) bool mask of the pairs dropout keeps, as the kernels draw it."""
+    B, H, L, S = shape
+    seed, d_lo, d_hi, keep_t, _ = _drop_args(dropout_p, philox)
+    s4 = -(-S // 4)                     # a draw's four words serve four adjacent keys
+    c0 = np.arange(L, dtype=np.int64)[:, None] * s4 + np.arange(s4, dtype=np.int64)
+    words = philox_np(seed, c0, np.arange(B * H, dtype=np.int64).reshape(B, H, 1, 1), d_lo, d_hi)
+    r = np.stack(words, -1).reshape(B, H, L, 4 * s4)[..., :S]         # key 4c + w: word w of draw c
+    return (r >> 8).astype(np.int64) < keep_t
+
+
+def _drop_scale(shape, dropout_p, philox, dtype, device):
+    """``M`` = keep / (1 - p) as a (B, H, L, S) tensor, for the composite paths (float64, double
+    backward); None without dropout. Drawn on the host and uploaded: these paths hold L x S anyway."""
+    if not dropout_p:
+        return None
+    from .creation import tensor
+    m = _np_kept(shape, dropout_p, philox) * (dtype.np.type(1.0) / dtype.np.type(1.0 - dropout_p))
+    return tensor(m.astype(dtype.np), dtype=dtype, device=device)
+
+
 def _transposed(t):
     """(B, H, N, E) -> its (B, H, E, N) contiguous copy."""
     return t.transpose(2, 3).contiguous()
 
 
-def _config(kind, e, dtype, causal):
+# Dropout's kernels draw their mask beside the products (one Philox4x32-10 draw, 10 rounds of two 32-bit
+# high products, for 4 pairs), and the fp16 forward at head dim 64 took 168 registers on sm_90 against
+# 126. They run the table's tiles (the tuner times no dropout), but these where the table's spilled
+# with the mask on sm_90, on Triton 3.6 or 3.9 (unmeasured for speed): (kind, head dim, float32, dQ by
+# atomics) -> tile. Half dK/dV: head dim 64 32x64 w8 s2 12 B (s1 none), 128 16x128 w8 64-96 B (16x32 w8
+# none, 174 registers), 256 16x32 w4 s1 8 B (w8 none); float32 dK/dV: head dim 64 with the dQ kernel
+# 32x32 w8 s2 24 B (s1 none), 128 16x32 w4 280 B; float32 dQ: head dim 64 32x32 w4 16 B, 128 32x32 w8 8 B.
+_DROP_CONFIGS = {("dkdv", 64, False, False): (32, 64, 8, 1), ("dkdv", 64, False, True): (32, 64, 8, 1),
+                 ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
+                 ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 128, True, True): (16, 16, 8, 2),
+                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (32, 16, 4, 2)}
+
+
+def _config(kind, e, dtype, causal, drop=False, dq=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
-    else the table above. The interpreter pays per program, so its tiles are small enough that tiny
-    tests still cross block edges."""
+    else the table above; with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ by atomics) the
+    table's, or ``_DROP_CONFIGS``'s. The interpreter pays per program, so its tiles are small enough
+    that tiny tests still cross block edges."""
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
     if SIMULATED:
         return 16, 16, 4, 1
+    if drop:
+        return _drop_tile(kind, e, dtype is D.float32, dq)
     won = tune.lookup("flash_attention", (kind, dtype.name, e, bool(causal)))
     return _tile(won) if won is not None else _CONFIGS[kind][max(e, 64)][dtype is D.float32]
+
+
+def _drop_tile(kind, e, fp32, dq):
+    return _DROP_CONFIGS.get((kind, e, fp32, dq)) or _CONFIGS[kind][max(e, 64)][fp32]
 
 
 # ------------------------------------------------------------------------------ tuning
@@ -303,10 +363,11 @@ def _by_rows(ts, rows, on):
     return [a for a, _, _ in d], [(sb, sh, t.stride()[2]) for (_, sb, sh), t in zip(d, ts)], True
 
 
-def _fwd_cuda(q, k, v, mask, *, scale, causal):
+def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     if q.dtype is D.float64:        # no flash kernel for float64: the composite, without a graph
         with grad_mode.no_grad():
-            return _composite(q, k, v, mask, scale, causal)
+            drop = _drop_scale(q._shape[:3] + (k._shape[2],), dropout_p, philox, D.float64, q.device)
+            return _composite(q, k, v, mask, scale, causal, drop)
     B, H, L, E = q._shape
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
@@ -317,14 +378,15 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal):
     if S == 0:  # no key at all: every row is fully masked
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
-    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal)
+    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal, bool(dropout_p))
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
-    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA))
+    # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
+    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
-           mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
-           *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn,
-           BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma, SCALE_POS=_RAW_MAX[0] and scale > 0,
-           num_warps=warps, num_stages=stages)
+           mask if mask is not None else q, o, lse, float(scale), *_drop_args(dropout_p, philox), H, H // Hkv, L, S,
+           E, EV, *_strides3(q), *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
+           BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma, SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p,
+           DROP=bool(dropout_p), num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -334,10 +396,13 @@ def _pre_rows(ev):
     return max(8, 1024 // _hd(ev))
 
 
-def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
+def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None):
     if q.dtype is D.float64:
+        from .creation import zeros_like
         with grad_mode.no_grad():
-            return _composite_bw(g, glse, q, k, v, mask, scale, causal)[:3]
+            drop = _drop_scale(q._shape[:3] + (k._shape[2],), dropout_p, philox, D.float64, q.device)
+            glse = zeros_like(lse) if glse is None else glse        # (the logsumexp unused)
+            return _composite_bw(g, glse, q, k, v, mask, scale, causal, drop)[:3]
     B, H, L, E = q._shape
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
@@ -355,31 +420,33 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
-    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV))
+    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), DROP=bool(dropout_p))
+    drop = _drop_args(dropout_p, philox)
     e = _hd(max(E, EV))
-    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal)
-    tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
     fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused)
+    tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
         dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
         dq_acc.zero_()
-    (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc and e <= _SWITCHED_DKDV_MAX_E)
+    (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc and e <= _SWITCHED_DKDV_MAX_E
+                                              and not dropout_p)
     st = (*qs, *strides[3:-3], *gs)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
-           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
+           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), *drop, H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
            DQ=fused, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
         return dq, dk, dv
-    bm, bn, warps, stages = _config("dq", e, q.dtype, causal)
+    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p))
     tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
-    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc)
+    (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
-           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
+           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), *drop, H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
@@ -415,7 +482,7 @@ def _np_scores(q, k, mask, scale, causal):
     return s, cd, group
 
 
-def _fwd_cpu(q, k, v, mask, *, scale, causal):
+def _fwd_cpu(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     s, cd, group = _np_scores(q, k, mask, scale, causal)
     B, H, L, S = s.shape
     if S == 0:
@@ -427,6 +494,8 @@ def _fwd_cpu(q, k, v, mask, *, scale, causal):
         e = np.exp(s, out=s)
         den = e.sum(-1, keepdims=True)
         e /= np.where(den == 0, 1, den)
+        if dropout_p:
+            e *= _np_kept(e.shape, dropout_p, philox) * (cd.type(1) / cd.type(1 - dropout_p))
         o = e @ _np_heads(v, group, cd)
         lse = np.where(den == 0, -np.inf, m + np.log(den))[..., 0]
     lsd = np.float64 if q.dtype == np.float64 else np.float32
@@ -438,7 +507,7 @@ def _group_sum(a, hkv):
     return a.reshape((B, hkv, H // hkv) + a.shape[2:]).sum(2)
 
 
-def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal):
+def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None):
     s, cd, group = _np_scores(q, k, mask, scale, causal)
     with np.errstate(all="ignore"):
         lse = lse.astype(cd)[..., None]
@@ -449,11 +518,16 @@ def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal):
     if glse is not None:
         delta = delta - glse.astype(cd)[..., None]
     ds = gf @ _np_heads(v, group, cd).swapaxes(-1, -2)
+    pd = p
+    if dropout_p:
+        m = _np_kept(p.shape, dropout_p, philox) * (cd.type(1) / cd.type(1 - dropout_p))
+        ds *= m
+        pd = p * m
     ds -= delta
     ds *= p
     dq = (ds @ _np_heads(k, group, cd)) * scale
     dk = _group_sum(ds.swapaxes(-1, -2) @ q.astype(cd), k.shape[1]) * scale
-    dv = _group_sum(p.swapaxes(-1, -2) @ gf, k.shape[1])
+    dv = _group_sum(pd.swapaxes(-1, -2) @ gf, k.shape[1])
     return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
 
 
@@ -477,23 +551,30 @@ def _probs(q, k, mask, scale, causal):
     return where(dead, 0.0, (s - lse).exp()), where(dead, _NEG_INF, lse)
 
 
-def _composite(q, k, v, mask, scale, causal):
+def _composite(q, k, v, mask, scale, causal, drop=None):
     p, lse = _probs(q, k, mask, scale, causal)
+    if drop is not None:                # dropout's keep / (1 - p) (_drop_scale)
+        p = p * drop
     o = p.to(q.dtype) @ _repeat_kv(v, q.shape[1] // k.shape[1])
     return o, lse.squeeze(-1).to(D.float64 if q.dtype is D.float64 else D.float32)
 
 
-def _composite_bw(g, glse, q, k, v, mask, scale, causal):
-    """``(dq, dk, dv, dscores)`` in ttorch ops (differentiable: double backward goes through here)."""
+def _composite_bw(g, glse, q, k, v, mask, scale, causal, drop=None):
+    """``(dq, dk, dv, dscores)`` in ttorch ops (differentiable: double backward goes through here);
+    ``drop``: dropout's keep / (1 - p) as a (B, H, L, S) tensor (``_drop_scale``), or None."""
     hkv, group = k.shape[1], q.shape[1] // k.shape[1]
     cd = glse.dtype                     # float32 (float64 for float64 inputs), as the kernels compute
     qc, kc, vc, gc = q.to(cd), _repeat_kv(k, group).to(cd), _repeat_kv(v, group).to(cd), g.to(cd)
     p, _ = _probs(qc, kc, mask, scale, causal)
     dp = gc @ vc.transpose(-2, -1)                                                # (B, H, L, S)
+    pd = p
+    if drop is not None:
+        dp = dp * drop
+        pd = p * drop
     ds = p * (dp - ((p * dp).sum(-1, keepdim=True) - glse.unsqueeze(-1)))
     dq = (ds @ kc) * scale
     dk = (ds.transpose(-2, -1) @ qc) * scale
-    dv = p.transpose(-2, -1) @ gc
+    dv = pd.transpose(-2, -1) @ gc
     if group > 1:
         dk = dk.unflatten(1, (hkv, group)).sum(2)
         dv = dv.unflatten(1, (hkv, group)).sum(2)
@@ -509,11 +590,14 @@ def _fwd_bw(ctx, g, glse):
         g = zeros_like(ctx.outputs[0])
     if glse is None and (grad_mode.is_grad_enabled() or needs[3]):
         glse = zeros_like(ctx.outputs[1])  # (not lse * 0: a fully masked row's -inf would give NaN)
+    dropout_p, philox = getattr(ctx, "dropout_p", 0.0), getattr(ctx, "philox", None)   # (callers may omit them)
     if grad_mode.is_grad_enabled() or needs[3]:
-        dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal)
+        drop = _drop_scale(q.shape[:3] + (k.shape[2],), dropout_p, philox, glse.dtype, q.device)
+        dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal, drop)
     else:
         o, lse = ctx.outputs
-        dq, dk, dv = _attn_bw_op(g, glse, q, k, v, o, lse, mask, scale=ctx.scale, causal=ctx.causal)
+        dq, dk, dv = _attn_bw_op(g, glse, q, k, v, o, lse, mask, scale=ctx.scale, causal=ctx.causal,
+                                 dropout_p=dropout_p, philox=philox)
         dm = None
     return (dq if needs[0] else None, dk if needs[1] else None, dv if needs[2] else None,
             dm if needs[3] else None)
@@ -528,9 +612,11 @@ def _bw_bw(ctx, gdq, gdk, gdv):
         from .creation import zeros_like
         glse = zeros_like(lse)
     create_graph = grad_mode.is_grad_enabled()
+    drop = _drop_scale(q.shape[:3] + (k.shape[2],), getattr(ctx, "dropout_p", 0.0), getattr(ctx, "philox", None),
+                       glse.dtype, q.device)
     with grad_mode.enable_grad():
         leaves = [t.detach().requires_grad_(True) for t in (g, glse, q, k, v)]
-        outs = _composite_bw(*leaves, mask, ctx.scale, ctx.causal)[:3]
+        outs = _composite_bw(*leaves, mask, ctx.scale, ctx.causal, drop)[:3]
         gs = _grad(outs, leaves, (gdq, gdk, gdv), allow_unused=True, create_graph=create_graph)
     if ctx.inputs[1] is None:
         gs = list(gs)
@@ -550,13 +636,16 @@ def _specs():
             return "*fp32"
         if n == "m_ptr":
             return ptr(D.bool if mask == 1 else dt)
-        return ptr(dt) if n.endswith("_ptr") else "fp32" if n == "scale" else "i32"
+        return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False):
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
+            drop=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
-        bm, bn, warps, stages = tile or _CONFIGS[kind][max(e, 64)][dt is D.float32]
         t_copy = dt is D.float32 if t_copy is None else t_copy
+        dq_atomic = kind == "dkdv" and (dt is D.float32 if dq is None else dq)
+        bm, bn, warps, stages = tile or (_drop_tile(kind, e, dt is D.float32, dq_atomic) if drop else
+                                         _CONFIGS[kind][max(e, 64)][dt is D.float32])
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
@@ -565,13 +654,16 @@ def _specs():
             ce["TMA"] = True
         if raw_max:                                 # the unmasked blocks' maxima before scaling (_RAW_MAX)
             ce["SCALE_POS"] = True
+        if drop:                                    # dropout on the weights, its mask drawn in the kernel
+            ce["DROP"] = True
         if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dt is D.float32 if dq is None else dq
             if ce["DQ"]:
                 sig["dq_ptr"] = "*fp32"                 # half types: into a float32 workspace
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
-                + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "")
+                + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
+                + (" dropout" if drop else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -580,6 +672,7 @@ def _specs():
         out.append(KernelSpec(kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div,
                               min_cap=90 if tma else 0))
 
+    switched = [e for e in (64, 128) if e <= _SWITCHED_DKDV_MAX_E]     # head dims the dK/dV switches take
     for dt in (D.float16, D.bfloat16, D.float32):
         for e in (64, 128):
             for causal in (False, True):
@@ -602,12 +695,22 @@ def _specs():
     for kernel, kind in ((_attn_fwd_kernel, "fwd"), (_attn_bwd_dkdv_kernel, "dkdv"), (_attn_bwd_dq_kernel, "dq")):
         add(kernel, kind, D.float32, 64, False, t_copy=False)          # float32 with _T_COPY off
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, True, dq=False)   # float32 with _DQ_ATOMIC off
-    switched = [e for e in (64, 128) if e <= _SWITCHED_DKDV_MAX_E]     # head dims the dK/dV switches take
     for dt in (D.float16, D.bfloat16):                                    # half types with _DQ_ATOMIC_HALF on
         for e in switched:
             add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True)
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
+    kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
+    for kind, kernel in kernels.items():                    # with dropout (DROP): each kernel's default tiles
+        for dt in (D.float16, D.bfloat16, D.float32):
+            for e in (64, 128):
+                add(kernel, kind, dt, e, dt is not D.float32, drop=True)
+        add(kernel, kind, D.float16, 256, True, drop=True)
+    for e in switched:
+        add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, e, True, dq=True, drop=True)
+    for kind, kernel in kernels.items():                    # float32 reading in place (short L or S), with dropout
+        add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
+    add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
         for causal in (False, True):
             add(_attn_fwd_kernel, "fwd", dt, e, causal, raw_max=True)
@@ -628,7 +731,6 @@ def _specs():
                 if kind == "dkdv" and e in switched:
                     add(kernel, kind, D.float16, e, True, tile=t, dq=True)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
-    kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
     for kind, per_e in _TUNE_SPACE.items():
         for e, tiles in per_e.items():
             for t in tiles[1:]:
@@ -645,6 +747,7 @@ def _specs():
 # (B, H, Hkv, L, S, E, Ev, float mask shape or None, causal)
 _CASES = [(1, 2, 2, 5, 7, 12, 12, None, False), (2, 2, 1, 4, 4, 8, 6, None, True), (1, 4, 2, 6, 3, 5, 5, None, True),
           (1, 2, 2, 3, 5, 4, 4, (1, 1, 3, 5), False), (2, 1, 1, 17, 18, 3, 3, (18,), False)]
+_DROP = {"dropout_p": 0.3, "philox": (20261127, 1 << 33)}     # a fixed pair: the same mask on both devices
 
 
 def _samples():
@@ -655,6 +758,11 @@ def _samples():
         if ms is not None:
             args.append(r.uniform(-1, 1, ms))
         out.append(Sample(args, {"is_causal": causal} if L != 5 else {"scale": 0.3}))
+    for B, H, Hkv, L, S, E, Ev, ms, causal in (_CASES[1], _CASES[3]):       # with dropout
+        args = [r.uniform(-1, 1, (B, H, L, E)), r.uniform(-1, 1, (B, Hkv, S, E)), r.uniform(-1, 1, (B, Hkv, S, Ev))]
+        if ms is not None:
+            args.append(r.uniform(-1, 1, ms))
+        out.append(Sample(args, {"is_causal": causal, **_DROP}))
     return out
 
 
@@ -666,6 +774,11 @@ def _bw_samples():
         o, lse = _fwd_cpu(q, k, v, None, scale=E ** -0.5, causal=causal)
         out.append(Sample([r.uniform(-1, 1, o.shape), r.uniform(-1, 1, lse.shape), q, k, v, o, lse],
                           {"is_causal": causal}, grad=False))
+    B, H, Hkv, L, S, E, Ev, _, causal = _CASES[1]
+    q, k, v = r.uniform(-1, 1, (B, H, L, E)), r.uniform(-1, 1, (B, Hkv, S, E)), r.uniform(-1, 1, (B, Hkv, S, Ev))
+    o, lse = _fwd_cpu(q, k, v, None, scale=E ** -0.5, causal=causal, **_DROP)
+    out.append(Sample([r.uniform(-1, 1, o.shape), r.uniform(-1, 1, lse.shape), q, k, v, o, lse],
+                      {"is_causal": causal, **_DROP}, grad=False))
     return out
 
 
@@ -684,25 +797,47 @@ _attn_bw_op = Op("flash_attention_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backw
                  kernels=lambda: [s for s in _specs() if s.kernel is not _attn_fwd_kernel])
 
 
-def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=False):
-    r"""``(out, logsumexp)`` of ``softmax(query @ key^T * scale + bias) @ value`` in the fused kernels.
+def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=False, dropout_p=0.0,
+                    generator=None, philox=None):
+    r"""``(out, logsumexp)`` of ``dropout(softmax(query @ key^T * scale + bias)) @ value`` in the fused
+    kernels.
 
     ``query`` (B, H, L, E), ``key`` (B, Hkv, S, E), ``value`` (B, Hkv, S, Ev) with ``H % Hkv == 0``;
     ``attn_mask`` bool (True takes part) or float (added), broadcastable to (B, H, L, S); ``scale``
     defaults to :math:`1/\sqrt{E}`. ``logsumexp`` (B, H, L) is float32 (float64 for float64 inputs)
-    and ``-inf`` on a fully masked row, whose output is zeros.
+    and ``-inf`` on a fully masked row, whose output is zeros; it is the undropped weights'.
+    ``dropout_p`` in [0, 1): each weight is zeroed with that probability and the rest scaled by
+    1 / (1 - p), the mask drawn by Philox from ``philox`` = (seed, offset) when given (the same pair
+    gives the same mask on cpu and cuda), else from ``generator`` (the device's default when None),
+    which advances by B * H * L * S numbers. Needs L * S < 2**31.
     ``ttorch.nn.functional.scaled_dot_product_attention`` calls this when it applies.
     """
     sc = float(scale) if scale is not None else query.shape[-1] ** -0.5
-    return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal))
+    dropout_p = float(dropout_p)
+    if not dropout_p:
+        return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal), dropout_p=0.0, philox=None)
+    B, H, L = query.shape[:3]
+    S = key.shape[2]
+    if not 0.0 < dropout_p < 1.0:
+        raise ValueError(f"flash_attention: dropout_p must be in [0, 1), but got {dropout_p}")
+    if L * S >= 1 << 31 or B * H >= 1 << 31:
+        raise ValueError(f"flash_attention: dropout needs L * S < 2**31 and B * H < 2**31, got L={L}, S={S}, "
+                         f"B * H={B * H}")
+    if philox is None:
+        from .._random import generator_for
+        philox = generator_for(query.device, generator).philox(B * H * L * S)
+    philox = (int(philox[0]) & 0x7FFF_FFFF_FFFF_FFFF, int(philox[1]) & 0x7FFF_FFFF_FFFF_FFFF)
+    return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal), dropout_p=dropout_p,
+                    philox=philox)
 
 
 def _flash_attention_backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask=None, *, scale=None,
-                              is_causal=False):
-    """``(dq, dk, dv)`` of ``flash_attention`` from its saved ``out`` and ``lse``."""
+                              is_causal=False, dropout_p=0.0, philox=None):
+    """``(dq, dk, dv)`` of ``flash_attention`` from its saved ``out`` and ``lse`` (and its ``philox``
+    pair, with dropout)."""
     sc = float(scale) if scale is not None else query.shape[-1] ** -0.5
     return _attn_bw_op(grad_out, grad_lse, query, key, value, out, lse, attn_mask, scale=sc,
-                       causal=bool(is_causal))
+                       causal=bool(is_causal), dropout_p=float(dropout_p), philox=philox)
 
 
 _fwd_bw.takes_none = True      # no zeros for an unused output: the logsumexp's gradient is None as a rule

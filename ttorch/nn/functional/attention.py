@@ -31,8 +31,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     r"""``softmax(Q K^T * scale + bias) V`` over the last two dims, with PyTorch's semantics.
 
     Runs the fused flash-attention op (Triton kernels forward and backward on cuda, NumPy on cpu)
-    for float16/bfloat16/float32 inputs of 3 or 4 dims with head dims up to 256 and no dropout;
-    float64, ``dropout_p > 0`` and other shapes take a composite of ttorch ops (PyTorch's math).
+    for float16/bfloat16/float32 inputs of 3 or 4 dims with head dims up to 256; on cuda with
+    dropout too (its mask drawn by Philox inside the kernels, nothing of size L x S stored; see
+    ``ttorch.ops.attention``). float64, dropout on cpu and other shapes take a composite of ttorch
+    ops (PyTorch's math; cpu dropout draws from the cpu generator, as ``F.dropout`` does).
 
     Args:
         query (Tensor): :math:`(N, ..., Hq, L, E)`; key :math:`(N, ..., H, S, E)`; value
@@ -69,7 +71,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         three = query.dim() == 3    # (N, L, E): one head
         q, k, v = (t.unsqueeze(1) for t in (query, key, value)) if three else (query, key, value)
         m = attn_mask.unsqueeze(1) if three and attn_mask is not None and attn_mask.dim() == 3 else attn_mask
-        out = flash_attention(q, k, v, m, scale=scale_factor, is_causal=is_causal)[0]
+        out = flash_attention(q, k, v, m, scale=scale_factor, is_causal=is_causal, dropout_p=dropout_p)[0]
         return out.squeeze(1) if three else out
     if enable_gqa and query.dim() >= 3:
         hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
@@ -103,8 +105,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 def _flash_applies(q, k, v, mask, dropout_p, enable_gqa):
     """Whether the fused op computes what the composite would: same batch, key/value heads equal
-    (or grouped with ``enable_gqa``), a mask that broadcasts to (N, H, L, S), no dropout."""
-    if dropout_p > 0.0 or q.dtype not in (D.float16, D.bfloat16, D.float32) or q.dim() not in (3, 4):
+    (or grouped with ``enable_gqa``), a mask that broadcasts to (N, H, L, S); dropout only on cuda,
+    below 1, with fewer than 2**31 pairs a head and heads in all."""
+    if q.dtype not in (D.float16, D.bfloat16, D.float32) or q.dim() not in (3, 4):
+        return False
+    if dropout_p > 0.0 and (not q.is_cuda or dropout_p >= 1.0 or q.size(-2) * k.size(-2) >= 1 << 31
+                            or q.numel() // max(1, q.size(-1) * q.size(-2)) >= 1 << 31):
         return False
     if k.dim() != q.dim() or v.dim() != q.dim() or q.shape[0] != k.shape[0] or k.shape[:-1] != v.shape[:-1]:
         return False
