@@ -156,10 +156,18 @@ def test_cross_entropy_gradcheck(label_smoothing, weighted, reduction):
     rng = np.random.default_rng(4)
     x = ttorch.tensor(rng.standard_normal((3, 4, 2)), dtype=ttorch.float64, requires_grad=True)
     t = ttorch.tensor(np.array([[0, 3], [-100, 1], [2, 2]]))
-    w = ttorch.tensor(rng.uniform(0.5, 2, 4), dtype=ttorch.float64, requires_grad=True) if weighted else None
-    inputs = (x, w) if weighted else (x,)
-    assert gradcheck(lambda x, w=w: F.cross_entropy(x, t, weight=w, reduction=reduction,
-                                                     label_smoothing=label_smoothing), inputs)
+    # class weights are constants, as in PyTorch: one that requires grad is an error before the op runs
+    w = ttorch.tensor(rng.uniform(0.5, 2, 4), dtype=ttorch.float64) if weighted else None
+    assert gradcheck(lambda x: F.cross_entropy(x, t, weight=w, reduction=reduction,
+                                               label_smoothing=label_smoothing), (x,))
+    if weighted:
+        with pytest.raises(RuntimeError, match="nll_loss2d_forward' is not differentiable with respect to argument "
+                                               "'weight'"):
+            F.cross_entropy(x, t, weight=w.requires_grad_(), label_smoothing=label_smoothing)
+        with pytest.raises(RuntimeError, match="'nll_loss_forward' is not differentiable"):
+            F.nll_loss(x[:, :, 0], t[:, 0], weight=w)
+        with ttorch.no_grad():
+            F.cross_entropy(x, t, weight=w)
     p = ttorch.tensor(np.exp(_log_softmax(rng.standard_normal((3, 4)), 1)), dtype=ttorch.float64,
                       requires_grad=True)
     x2 = ttorch.tensor(rng.standard_normal((3, 4)), dtype=ttorch.float64, requires_grad=True)
@@ -651,9 +659,12 @@ def _graph_names(t):
 def test_fused_cross_entropy_on_both_devices():
     x, t = ttorch.randn(3, 4, requires_grad=True), ttorch.tensor([0, 1, 2])
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t))
-    # weights take the composite path; label smoothing and spatial dims the fused op (classes on dim 1)
+    # label smoothing, class weights and spatial dims take the fused op (classes on dim 1); weights
+    # with label smoothing the composite
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t, label_smoothing=0.1))
-    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4)))
+    assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4)))
+    assert "CrossEntropyBackward0" not in _graph_names(F.cross_entropy(x, t, weight=ttorch.ones(4),
+                                                                       label_smoothing=0.1))
     assert "CrossEntropyBackward0" in _graph_names(F.cross_entropy(x.reshape(3, 4, 1), t.reshape(3, 1)))
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x, ttorch.tensor([0, 4, 1]))          # cpu checks the targets before the op
@@ -905,3 +916,33 @@ def test_ctc_loss_on_cuda_reads_nothing_back(layout, lengths, monkeypatch):
     out = F.ctc_loss(x, targets, il_, tl2, reduction="none")
     monkeypatch.undo()
     _check(out, ref)
+
+
+@pytest.mark.parametrize("dtype,tol", [(ttorch.float32, 1e-6), (ttorch.float16, 2e-3)])
+def test_weighted_cross_entropy_runs_the_fused_op(device, dtype, tol):
+    """Class weights without label smoothing: the fused op, each position's loss times w[t] after it
+    (mean over the kept weights); value and logits' gradient against float64 NumPy, spatial dims and
+    an ignored target included."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    t = rng.integers(0, 5, (3, 4))
+    t[1, 2] = -100
+    w = rng.uniform(0.5, 2, 5).astype(np.float32)
+    for reduction in REDUCTIONS:
+        xt = ttorch.tensor(x, dtype=dtype, device=device, requires_grad=True)
+        wt = ttorch.tensor(w, dtype=dtype, device=device)
+        out = F.cross_entropy(xt, ttorch.tensor(t, device=device), weight=wt, reduction=reduction)
+        assert "CrossEntropyBackward0" in _graph_names(out) and out.dtype is dtype
+        xr = xt.detach().cpu().numpy().astype(np.float64)
+        wr = w.astype(dtype.np).astype(np.float64)
+        np.testing.assert_allclose(out.detach().cpu().numpy().astype(np.float64),
+                                   np_cross_entropy(xr, t, wr, reduction=reduction), rtol=tol, atol=tol)
+        g = rng.standard_normal(out.shape)
+        out.backward(ttorch.tensor(g, dtype=dtype, device=device))
+        lp = _log_softmax(xr, 1)
+        keep = t != -100
+        wk = np.where(keep, wr[np.where(keep, t, 0)], 0.0)                  # (3, 4)
+        scale = {"none": g, "sum": np.full(t.shape, g), "mean": np.full(t.shape, g / wk.sum())}[reduction] * wk
+        onehot = np.eye(5)[np.where(keep, t, 0)].transpose(0, 2, 1)          # (3, 5, 4)
+        want = (np.exp(lp) - onehot) * scale[:, None, :]
+        np.testing.assert_allclose(xt.grad.cpu().numpy().astype(np.float64), want, rtol=tol * 10, atol=tol)

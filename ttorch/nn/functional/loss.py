@@ -13,6 +13,7 @@ import numpy as np
 from ... import ops as _ops
 from ... import _dtype as D
 from ..._tensor import Tensor
+from ...autograd import grad_mode as _grad_mode
 from ...autograd.function import Function
 from .. import _reduction as _Reduction
 from ...ops import _op as _amp_op
@@ -94,6 +95,11 @@ def _check_nll(input, target, weight, ignore_index, bounds=True):
             raise RuntimeError(f"Expected target size {[input.shape[0]] + _shape(input)[2:]}, got {_shape(target)}")
         if weight is not None and weight.numel() != c:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
+    if weight is not None and weight.requires_grad and _grad_mode._state["enabled"]:
+        # PyTorch's nll_loss has no gradient for the class weights, and says so before it runs
+        raise RuntimeError(f"The function '{'nll_loss' if input.dim() <= 2 else 'nll_loss2d'}_forward' is not "
+                           "differentiable with respect to argument 'weight'. This input cannot have requires_grad "
+                           "True.")
     if not bounds:
         return c
     if target.device.type == "cuda":
@@ -162,7 +168,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     ``target`` shaped as ``input``). ``label_smoothing`` mixes the target with the uniform distribution.
 
     Args:
-        weight (Tensor, optional): a weight per class, shape ``(C)``.
+        weight (Tensor, optional): a weight per class, shape ``(C)``; with class indices a constant (one
+            that requires grad is an error, as in PyTorch).
         ignore_index (int): class-index targets equal to it contribute nothing (mean excludes them).
         reduction (str): ``'none'`` | ``'mean'`` | ``'sum'``.
         label_smoothing (float): in ``[0.0, 1.0]``.
@@ -187,12 +194,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
     # the fused op (its NumPy fallback on cpu, one kernel each way on cuda); the cuda kernel checks
     # the class indices itself, reporting at the next sync as PyTorch's device asserts do: no
-    # device-to-host copy of the targets on every training step
-    fused = input.dim() >= 1 and weight is None and input.dtype.is_floating_point
+    # device-to-host copy of the targets on every training step. Class weights with label smoothing
+    # (their smoothing term weighs every class) take the composite.
+    fused = input.dim() >= 1 and input.dtype.is_floating_point and (weight is None or label_smoothing == 0.0)
     if input.dim() >= 1:
         _check_nll(input, target, weight, ignore_index, bounds=not (fused and input.is_cuda))
     if fused:
-        return _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing)
+        return _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing, weight)
     logp = _U["log_softmax"](input, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
@@ -214,12 +222,24 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
 
 
-def _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing=0.0):
-    """The plain class-index case: one fused op each way (``ops/cross_entropy.py``); logits
-    ``(N, C, d...)`` are read in place, their classes along dim 1."""
+def _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing=0.0, weight=None):
+    """The class-index case: one fused op each way (``ops/cross_entropy.py``); logits ``(N, C, d...)``
+    are read in place, their classes along dim 1. Class weights (no label smoothing) scale each
+    position's loss by ``weight[t]`` after the fused op, in ops over the positions (not the classes);
+    ``'mean'`` then divides by the kept positions' weights, as PyTorch does."""
     from ...ops.cross_entropy import _cross_entropy_rows, _cross_entropy_reduced
     x, t = (input.unsqueeze(0), target.reshape(1)) if input.dim() == 1 else (input, target)
     rows = _cross_entropy_rows(x, t, ignore_index, label_smoothing)   # (2, N * d...), float32 for half inputs
+    if weight is not None:
+        _, w = _picked_weights(t.reshape(-1), weight, ignore_index, x)     # w[t], 0 where ignored
+        loss = rows[0] * w
+        if reduction == "none":
+            loss = loss.reshape(target.shape)
+        elif reduction == "sum":
+            loss = loss.sum()
+        else:
+            loss = loss.sum() / w.sum()
+        return loss.to(input.dtype)
     if reduction == "none":
         loss = rows[0].reshape(target.shape)
     else:                                                         # one kernel each way
