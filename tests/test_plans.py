@@ -954,3 +954,44 @@ def test_a_host_write_into_an_input_is_not_planned(replays, gpu):
         for _ in range(4):
             op(x)
         assert replays == [] and x._version == 4
+
+
+def _no_sync(monkeypatch):
+    """Make any device-to-host copy or synchronisation on the stand-in an error that names it."""
+    from ttorch.cuda import _driver as drv
+
+    def fail(what):
+        def f(*a, **k):
+            raise AssertionError(f"{what} on the hot path")
+        return f
+    monkeypatch.setattr(drv._backend, "dtoh", fail("a device-to-host copy"))
+    monkeypatch.setattr(drv._backend, "synchronize", fail("a synchronisation"))
+
+
+def test_training_steps_make_no_host_sync(gpu, monkeypatch):
+    """The GPU's host path for whole training steps (the harness's MLP, CNN and GPT-2-like steps, a
+    Transformer layer with dropout, weighted cross entropy, AdamW, gradient clipping) copies nothing
+    back to the host and never synchronises: the device checks report at the next sync the caller
+    makes, not inside the ops."""
+    from benchmarks import models as M
+    F = ttorch.nn.functional
+    layer = ttorch.nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, batch_first=True).to("cuda")
+    head = ttorch.nn.Linear(32, 7).to("cuda")
+    params = list(layer.parameters()) + list(head.parameters())
+    opt = ttorch.optim.AdamW(params, lr=1e-3)
+    x, y = ttorch.randn(4, 16, 32, device="cuda"), ttorch.randint(0, 7, (4, 16), device="cuda")
+    w = ttorch.rand(7, device="cuda")
+
+    def transformer():
+        opt.zero_grad()
+        F.cross_entropy(head(layer(x)).transpose(1, 2), y, weight=w).backward()
+        ttorch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+    steps = [M._mlp(ttorch, "cuda", 8, 32), M._cnn(ttorch, "cuda", 2),
+             M._gpt(ttorch, "cuda", batch=2, block=16, layers=1, dim=32, heads=4, vocab=64), transformer]
+    _no_sync(monkeypatch)
+    for step in steps:
+        for _ in range(3):      # the second and third calls run plans
+            step()
+    with pytest.raises(AssertionError, match="device-to-host"):
+        x.sum().item()          # (the check itself works)
