@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_harness_quick_cpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     r = subprocess.run([sys.executable, "-m", "benchmarks", "--device", "cpu", "--quick", "--only",
-                        "add fp32,matmul float32 128,1-element,MLP,adamw", "--out", str(tmp_path)],
+                        "add fp32,matmul float32 1,matmul float32 2,1-element,MLP,adamw", "--out", str(tmp_path)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     table = (tmp_path / "results.md").read_text()
@@ -26,6 +26,10 @@ def test_harness_quick_cpu(tmp_path):
     adamw = rows["adamw step fp32 32,832 params, 3 tensors"]
     assert adamw["bytes"] == 28 * 32832 and adamw["times"]["ttorch"] > 0 and adamw["times"]["numpy"] > 0
     assert data["meta"]["device"].startswith("cpu")
+    # the matmul sweep (128^3, 256^3) is plotted: matplotlib is a dev dependency, so a missing plot fails
+    import matplotlib  # noqa: F401
+    png = (tmp_path / "matmul_float32.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
 
 
 def test_peaks_and_report():
