@@ -389,8 +389,9 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), *_drop_args(dropout_p, philox), H, H // Hkv, L, S,
            E, EV, *_strides3(q), *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
-           BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma, SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p,
-           DROP=bool(dropout_p), num_warps=warps, num_stages=stages)
+           BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
+           SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p, DROP=bool(dropout_p), num_warps=warps,
+           num_stages=stages)
     return o, lse
 
 
