@@ -655,3 +655,21 @@ def test_dropout_arguments():
     o, lse = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
     o2, lse2 = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
     assert np.array_equal(to_np(o), to_np(o2)) and np.array_equal(to_np(lse), to_np(flash_attention(q, q, q)[1]))
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_dropout_takes_the_compiled_configurations(monkeypatch):
+    """With dropout every kernel runs pointer loads and scaled scores, whatever the TMA and raw-max
+    switches say (the configurations compiled with the mask), and the mask's own tiles."""
+    from ttorch.ops import attention
+    for flag in ("_FWD_TMA", "_BWD_TMA", "_DQ_TMA", "_RAW_MAX"):
+        monkeypatch.setattr(attention, flag, [True])
+    seen = []
+    real = attention.launch
+    kernels = (attention._attn_fwd_kernel, attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel)
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k in kernels and seen.append((m["TMA"], m.get("SCALE_POS", False), m["DROP"]))) or real(k, *a, **m))
+    check_drop("cuda", 1, 2, 2, 18, 20, 16, 16, causal=True, dtype=ttorch.float16, tol=2e-2)
+    assert seen == [(False, False, True)] * 3
+    assert attention._drop_tile("dq", 64, False, False) == (64, 32, 4, 2)      # not the table's 64x64
+    assert attention._drop_tile("fwd", 64, False, False) == attention._CONFIGS["fwd"][64][0]
