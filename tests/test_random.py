@@ -401,3 +401,35 @@ def test_cuda_fallbacks_without_sort_ops(monkeypatch):
     w = ttorch.tensor([[0.0, 2.0, 1.0, 0.0, 1.0]], device="cuda")
     s = ttorch.multinomial(w, 3)
     assert s.shape == (1, 3) and sorted(s[0].tolist()) == [1, 2, 4]
+
+
+@needs_cuda
+def test_cuda_fills_are_philox_draws_four_elements_each():
+    """cuda samples, reconstructed on the host from NumPy's twin of Triton's Philox: one draw
+    (``tl.randint4x``: counter offset + i) per 4 elements, element 4i + w from word w (float64: per 2
+    elements, element 2i + j from words 2j, 2j + 1); normals are Box-Muller pairs of those uniforms."""
+    from ttorch.ops.random import philox_np
+    gen = _random.cuda_generator(0)
+
+    def words(n_draws):
+        seed, off = gen._seed & 0x7FFF_FFFF_FFFF_FFFF, gen._offset
+        c = off + np.arange(n_draws, dtype=np.int64)
+        return np.stack(philox_np(seed, c, c >> 32, 0, 0), -1).astype(np.float64)      # (draws, 4)
+
+    w = words(10)
+    x = _np(ttorch.rand(37, device="cuda"))
+    np.testing.assert_array_equal(x, (w.reshape(-1)[:37] // 256) / 2.0 ** 24)
+    w = words(19)
+    x = ttorch.rand(37, dtype=D.float64, device="cuda").cpu().numpy()
+    hi, lo = w.reshape(-1, 2)[:37].T
+    np.testing.assert_array_equal(x, ((hi // 32) * 2.0 ** 26 + lo // 64) * 2.0 ** -53)
+    w = words(10)
+    x = _np(ttorch.randn(37, device="cuda"))
+    u = (w // 256) / 2.0 ** 24
+    rad = np.sqrt(-2 * np.log1p(-u[:, [0, 0, 2, 2]]))
+    t = 2 * np.pi * u[:, [1, 1, 3, 3]]
+    want = (rad * np.where([True, False, True, False], np.cos(t), np.sin(t))).reshape(-1)[:37]
+    np.testing.assert_allclose(x, want, rtol=1e-5, atol=1e-5)
+    w = words(10)
+    x = _np(ttorch.empty(37, device="cuda").bernoulli_(0.3))
+    np.testing.assert_array_equal(x, ((w.reshape(-1)[:37] // 256) / 2.0 ** 24 < 0.3).astype(np.float64))

@@ -169,13 +169,13 @@ def _transposed(t):
 # high products, for 4 pairs), and the fp16 forward at head dim 64 took 168 registers on sm_90 against
 # 126. They run the table's tiles (the tuner times no dropout), but these where the table's spilled
 # with the mask on sm_80 or sm_90, with Triton 3.6 or 3.9 (unmeasured for speed): (kind, head dim,
-# float32, dQ by atomics) -> tile. Half dK/dV: head dim 64 32x64 w8 s2 12 B (s1: 36 B on sm_80; 32x32
-# none, also with dQ by atomics, which spilled 24-184 B), 128 16x128 w8 64-96 B (16x32 w8 none, 174
-# registers), 256 16x32 w4 s1 8 B (w8 none); half dQ head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2
-# none); float32 dK/dV: head dim 64 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ
-# by atomics), 128 16x32 w4 280 B (16x16 w8 s2 4 B on sm_80); float32 dQ: head dim 64 32x32 w4 16 B, 128
-# 32x32 w8 8 B.
-_DROP_CONFIGS = {("dkdv", 64, False, False): (32, 32, 8, 2), ("dkdv", 64, False, True): (32, 32, 8, 2),
+# float32, dQ by atomics) -> tile. Half dK/dV: head dim 64 32x64 w8 s2 12 B (s1 36 B on sm_80; 32x32 4 B
+# on sm_80 as the census launches it; 16x64: none on sm_90, 8 B on sm_80 with 3.6), with dQ by atomics
+# 24-184 B (32x32 none); 128 16x128 w8 64-96 B (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8
+# none). Half dQ head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none). float32 dK/dV: head dim 64
+# 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ by atomics), 128 16x32 w4 280 B
+# (16x16 w8 s2 4 B on sm_80). float32 dQ: head dim 64 32x32 w4 16 B, 128 32x32 w8 8 B.
+_DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False, True): (32, 32, 8, 2),
                  ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
                  ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 2),
                  ("dkdv", 128, True, True): (16, 16, 4, 2), ("dq", 64, False, False): (64, 32, 4, 2),

@@ -47,14 +47,55 @@ def _uniform01(r0, r1, DIGITS: tl.constexpr):
 
 
 @triton.jit
+def _interleave(a, b, c, d, BLOCK: tl.constexpr):
+    """Four (BLOCK // 4,) tensors as one (BLOCK,): element 4i + w from the w-th (a, b, c, d)."""
+    # tl.join adds a minor dim: (n, 2, 2), position 2j + k holding join k's j-th operand
+    return tl.reshape(tl.join(tl.join(a, c), tl.join(b, d)), [BLOCK])
+
+
+@triton.jit
+def _unit_block(seed, offset, BLOCK: tl.constexpr, DIGITS: tl.constexpr, NORMAL_: tl.constexpr):
+    """This program's BLOCK samples in [0, 1) with DIGITS random bits (or, with ``NORMAL_``, standard
+    normal ones), from one Philox4x32-10 draw (``tl.randint4x``, counter offset + i) per 4 elements,
+    or per 2 when an element takes two words (53 digits): element 4i + w takes word w of draw i (2i + j
+    words 2j and 2j + 1). A normal pair is Box-Muller's (R cos 2 pi v, R sin 2 pi v) of two uniforms (sinpi
+    and cospi: exact argument reduction, where sin and cos of a float64 product kept a slow path whose
+    local array spilled 12 B on sm_90). The draws
+    are the cost of a fill (10 rounds of two 32-bit high products each): one per element before."""
+    if DIGITS == 53:
+        c = tl.program_id(0).to(tl.int64) * (BLOCK // 2) + tl.arange(0, BLOCK // 2)
+        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        u = _uniform01(r0, r1, 53)
+        v = _uniform01(r2, r3, 53)
+        if NORMAL_:     # 1 - u is in (0, 1]: a finite radius
+            rad = tl.sqrt(-2.0 * tl.log(1.0 - u))
+            u = rad * libdevice.cospi(2.0 * v)
+            v = rad * libdevice.sinpi(2.0 * v)
+        x = tl.reshape(tl.join(u, v), [BLOCK])
+    else:
+        c = tl.program_id(0).to(tl.int64) * (BLOCK // 4) + tl.arange(0, BLOCK // 4)
+        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        u0 = _uniform01(r0, r0, DIGITS)
+        u1 = _uniform01(r1, r1, DIGITS)
+        u2 = _uniform01(r2, r2, DIGITS)
+        u3 = _uniform01(r3, r3, DIGITS)
+        if NORMAL_:
+            ra = tl.sqrt(-2.0 * tl.log(1.0 - u0))
+            rb = tl.sqrt(-2.0 * tl.log(1.0 - u2))
+            t1, t3 = 2.0 * u1, 2.0 * u3
+            u0, u1, u2, u3 = ra * libdevice.cospi(t1), ra * libdevice.sinpi(t1), rb * libdevice.cospi(t3), \
+                rb * libdevice.sinpi(t3)
+        x = _interleave(u0, u1, u2, u3, BLOCK)
+    return x
+
+
+@triton.jit
 def _dist_kernel(out_ptr, p_ptr, n, seed, offset, a_hi, a_lo, b_hi, b_lo, DIST: tl.constexpr,
                  DIGITS: tl.constexpr, P_TENSOR: tl.constexpr, BLOCK: tl.constexpr):
-    # one Philox counter per element; parameters arrive as fp32 (hi, lo) pairs so that
-    # float64 outputs keep ~48 bits of them
+    # parameters arrive as fp32 (hi, lo) pairs so that float64 outputs keep ~48 bits of them
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    r0, r1, r2, r3 = tl.randint4x(seed, offset + offs)
-    u = _uniform01(r0, r1, DIGITS)
+    u = _unit_block(seed, offset, BLOCK, DIGITS, DIST == 1 or DIST == 5)   # normal, log-normal: N(0, 1)
     a = a_hi.to(u.dtype) + a_lo.to(u.dtype)
     b = b_hi.to(u.dtype) + b_lo.to(u.dtype)
     if DIST == 0:    # uniform on [a, b)
@@ -72,18 +113,16 @@ def _dist_kernel(out_ptr, p_ptr, n, seed, offset, a_hi, a_lo, b_hi, b_lo, DIST: 
         t = u - 0.5
         c = libdevice.cospi(t)
         x = a + b * (libdevice.sinpi(t) / tl.where(c == 0, -4.371139e-08, c))
+    elif DIST == 1 or DIST == 5:    # normal; log-normal
+        x = a + b * u
+        if DIST == 5:
+            x = tl.exp(x)
     else:
         e = -tl.log(1.0 - u)                                    # Exp(1): 1 - u is in (0, 1]
         if DIST == 3:    # exponential with b = 1 / lambda
             x = e * b
-        elif DIST == 6:  # geometric with a = log1p(-p): ceil(log(U) / log1p(-p)) >= 1
+        else:            # geometric with a = log1p(-p): ceil(log(U) / log1p(-p)) >= 1
             x = tl.maximum(tl.ceil(-e / a), 1.0)
-        else:            # Box-Muller with a second uniform
-            v = _uniform01(r2, r3, DIGITS)
-            z = tl.sqrt(2.0 * e) * tl.cos(6.283185307179586 * v)
-            x = a + b * z
-            if DIST == 5:  # log-normal
-                x = tl.exp(x)
     y = x.to(out_ptr.dtype.element_ty)
     if DIST == 0:
         # a value rounded up to ``b`` in a narrow dtype goes back to ``a``: [a, b) stays half-open
@@ -94,13 +133,12 @@ def _dist_kernel(out_ptr, p_ptr, n, seed, offset, a_hi, a_lo, b_hi, b_lo, DIST: 
 @triton.jit
 def _dropout_kernel(x_ptr, y_ptr, noise_ptr, n, seed, offset, a_hi, a_lo, q, BLOCK: tl.constexpr):
     """F.dropout's mask and product in one pass over ``x``: the Bernoulli(a) draw ``bernoulli_`` makes
-    (the same Philox counters and bits: the same mask), ``noise = keep / q`` in the input's dtype as
+    (the same Philox draws and bits, ``_unit_block``: the same mask), ``noise = keep / q`` in the input's dtype as
     ``div_`` makes it, and ``y = x * noise`` as ``mul`` does (``a`` = 1 - p as an fp32 pair, ``q`` =
     1 - p as an fp32 argument). ``noise`` is kept for the backward, ``g * noise``."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    r0, r1, r2, r3 = tl.randint4x(seed, offset + offs)
-    keep = _uniform01(r0, r1, 24) < a_hi.to(tl.float32) + a_lo.to(tl.float32)
+    keep = _unit_block(seed, offset, BLOCK, 24, False) < a_hi.to(tl.float32) + a_lo.to(tl.float32)
     one = tl.full([BLOCK], 1.0, tl.float32)
     noise = tl.where(keep, tl.div_rn(one, q + tl.zeros([BLOCK], tl.float32)), 0.0).to(noise_ptr.dtype.element_ty)
     x = tl.load(x_ptr + offs, mask=mask, other=0)
@@ -243,8 +281,9 @@ def _multinomial_kernel(out_ptr, key_ptr, status_ptr, w_ptr, N, K, sw_r, sw_n, s
 
 
 def _block(n):
-    # the interpreter runs each program in Python: fewer, larger blocks are faster there
-    return min(next_pow2(n), 4096) if SIMULATED else 1024
+    # the interpreter runs each program in Python: fewer, larger blocks are faster there (at least 16:
+    # a block's draws are a quarter of it)
+    return max(16, min(next_pow2(n), 4096)) if SIMULATED else 1024
 
 
 def _split(x):
