@@ -406,8 +406,9 @@ def test_cuda_fallbacks_without_sort_ops(monkeypatch):
 @needs_cuda
 def test_cuda_fills_are_philox_draws_four_elements_each():
     """cuda samples, reconstructed on the host from NumPy's twin of Triton's Philox: one draw
-    (``tl.randint4x``: counter offset + i) per 4 elements, element 4i + w from word w (float64: per 2
-    elements, element 2i + j from words 2j, 2j + 1); normals are Box-Muller pairs of those uniforms."""
+    (``tl.randint4x``: counter offset + i) per 4 elements, element 4i + w from word w (float64 and
+    64-bit integers: per 2 elements, element 2i + j from words 2j, 2j + 1); normals are Box-Muller
+    pairs of those uniforms."""
     from ttorch.ops.random import philox_np
     gen = _random.cuda_generator(0)
 
@@ -433,3 +434,10 @@ def test_cuda_fills_are_philox_draws_four_elements_each():
     w = words(10)
     x = _np(ttorch.empty(37, device="cuda").bernoulli_(0.3))
     np.testing.assert_array_equal(x, ((w.reshape(-1)[:37] // 256) / 2.0 ** 24 < 0.3).astype(np.float64))
+    w = words(10).astype(np.uint64)
+    np.testing.assert_array_equal(ttorch.randint(5, 1005, (37,), device="cuda").cpu().numpy(),
+                                  (w.reshape(-1)[:37] % 1000).astype(np.int64) + 5)
+    w = words(19).astype(np.uint64)
+    hi, lo = w.reshape(-1, 2)[:37].T
+    np.testing.assert_array_equal(ttorch.randint(0, 2 ** 40, (37,), device="cuda").cpu().numpy(),
+                                  ((hi << np.uint64(32) | lo) % np.uint64(2 ** 40)).astype(np.int64))
