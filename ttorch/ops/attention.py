@@ -387,8 +387,8 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
-           mask if mask is not None else q, o, lse, float(scale), *_drop_args(dropout_p, philox), H, H // Hkv, L, S,
-           E, EV, *_strides3(q), *ks, *vs, *ms, *_strides3(o), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
+           mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
+           *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
            BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
            SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p, DROP=bool(dropout_p), num_warps=warps,
            num_stages=stages)
@@ -439,8 +439,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
                                               and not dropout_p)
     st = (*qs, *strides[3:-3], *gs)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
-           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), *drop, H, Hkv, H // Hkv, L, S, E, EV,
-           *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
+           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
+           *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
            DQ=fused, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
@@ -451,8 +451,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
-           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), *drop, H, H // Hkv, L, S, E, EV, *st,
-           *_strides3(dq), BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages, **meta)
+           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
+           *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
 
