@@ -452,7 +452,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
-           *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages, **meta)
+           *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages,
+           **meta)
     return dq, dk, dv
 
 
