@@ -168,7 +168,8 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, seed, d_lo, d_hi, keep_t, rkeep, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr,
-                     T_COPY: tl.constexpr, TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False, DROP: tl.constexpr = False):
+                     T_COPY: tl.constexpr, TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False,
+                     DROP: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
     # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
     # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX). DROP: dropout
