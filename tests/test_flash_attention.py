@@ -17,9 +17,10 @@ HAS_CUDA = ttorch.cuda.is_available()
 FLASH = "FlashAttentionBackward0"
 
 
-def ref(q, k, v, mask=None, causal=False, scale=None, g=None):
+def ref(q, k, v, mask=None, causal=False, scale=None, g=None, drop=None):
     """PyTorch's math in float64: output and, given the output gradient ``g``, (dq, dk, dv).
-    GQA repeats each key/value head; a row masked everywhere gives zeros (safe softmax)."""
+    GQA repeats each key/value head; a row masked everywhere gives zeros (safe softmax). ``drop``:
+    dropout's keep / (1 - p) per (B, H, L, S) pair: O = (P M) V, dV = (P M)^T g, dP = (g V^T) M."""
     q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
     group = q.shape[1] // k.shape[1]
     kr, vr = np.repeat(k, group, 1), np.repeat(v, group, 1)
@@ -33,38 +34,51 @@ def ref(q, k, v, mask=None, causal=False, scale=None, g=None):
     s = np.where(dead, 0.0, s)
     e = np.exp(s - s.max(-1, keepdims=True))
     p = np.where(dead, 0.0, e / e.sum(-1, keepdims=True))
-    o = p @ vr
+    m = 1.0 if drop is None else drop
+    o = (p * m) @ vr
     if g is None:
         return o
     sc = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    dp = g @ vr.swapaxes(-1, -2)
+    dp = (g @ vr.swapaxes(-1, -2)) * m
     ds = p * (dp - (p * dp).sum(-1, keepdims=True))
     B, Hkv = k.shape[:2]
     fold = lambda a: a.reshape((B, Hkv, group) + a.shape[2:]).sum(2)  # noqa: E731
-    return o, (ds @ kr * sc, fold(ds.swapaxes(-1, -2) @ q) * sc, fold(p.swapaxes(-1, -2) @ g))
+    return o, (ds @ kr * sc, fold(ds.swapaxes(-1, -2) @ q) * sc, fold((p * m).swapaxes(-1, -2) @ g))
 
 
 def leaf(a, device, dtype=ttorch.float32):
     return ttorch.tensor(a, dtype=dtype, device=device).requires_grad_(True)
 
 
-def check(device, B, H, Hkv, L, S, E, Ev, mask=None, causal=False, scale=None, dtype=ttorch.float32, tol=1e-5):
-    r = np.random.default_rng(L * 100 + S)
+def check(device, B, H, Hkv, L, S, E, Ev, mask=None, causal=False, scale=None, dtype=ttorch.float32, tol=1e-5,
+          drop=None):
+    """SDPA (or, with ``drop`` = (dropout_p, Philox pair), flash_attention with that dropout) forward and
+    backward against ``ref`` on the rounded inputs."""
+    r = np.random.default_rng(L * 100 + S + (drop is not None))
     q, k, v = r.standard_normal((B, H, L, E)), r.standard_normal((B, Hkv, S, E)), r.standard_normal((B, Hkv, S, Ev))
     g = r.standard_normal((B, H, L, Ev))
     qt, kt, vt = (leaf(a, device, dtype) for a in (q, k, v))
     if mask is not None:
         mt = ttorch.tensor(mask, device=device) if mask.dtype == bool else ttorch.tensor(mask, dtype=dtype,
                                                                                            device=device)
-    out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask if mask is None else mt, is_causal=causal,
-                                         scale=scale, enable_gqa=H != Hkv)
+    mt = mask if mask is None else mt
+    if drop is None:
+        out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt, is_causal=causal, scale=scale,
+                                             enable_gqa=H != Hkv)
+        mult = None
+    else:
+        from ttorch.ops.attention import _np_kept
+        out = flash_attention(qt, kt, vt, mt, scale=scale, is_causal=causal, dropout_p=drop[0], philox=drop[1])[0]
+        keep = _np_kept((B, H, L, S), *drop)
+        assert 0.5 < keep.mean() < 0.9
+        mult = keep / (1 - drop[0])
     assert out.grad_fn.name() == FLASH, "the fused op was not used"
     assert out.dtype is dtype and out.device.type == device
     out.backward(ttorch.tensor(g, dtype=dtype, device=device))
     # compare against the same (rounded) inputs in float64
     q, k, v = (to_np(t.detach()).astype(np.float64) for t in (qt, kt, vt))
     m = mask if mask is None or mask.dtype == bool else to_np(mt).astype(np.float64)
-    o, grads = ref(q, k, v, m, causal, scale, to_np(ttorch.tensor(g, dtype=dtype)).astype(np.float64))
+    o, grads = ref(q, k, v, m, causal, scale, to_np(ttorch.tensor(g, dtype=dtype)).astype(np.float64), mult)
     np.testing.assert_allclose(to_np(out).astype(np.float64), o, rtol=tol, atol=tol, err_msg="output")
     for t, e, n in zip((qt, kt, vt), grads, "qkv"):
         np.testing.assert_allclose(to_np(t.grad).astype(np.float64), e, rtol=tol, atol=tol * 4, err_msg=f"d{n}")
@@ -506,52 +520,8 @@ def test_philox_np_known_answers_and_triton():
     assert (to_np(out).view(np.uint32) == want).all()
 
 
-def ref_drop(q, k, v, keep, p, mask=None, causal=False, scale=None, g=None):
-    """``ref`` with dropout: O = (P * M) V, M = keep / (1 - p); gradients dV = (P M)^T g,
-    dP = (g V^T) M, dS = P (dP - rowsum(P dP)) (float64)."""
-    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
-    group = q.shape[1] // k.shape[1]
-    kr, vr = np.repeat(k, group, 1), np.repeat(v, group, 1)
-    L, S = q.shape[2], k.shape[2]
-    sc = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    s = q @ kr.swapaxes(-1, -2) * sc
-    if causal:
-        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
-    elif mask is not None:
-        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
-    dead = np.all(s == -np.inf, -1, keepdims=True)
-    s = np.where(dead, 0.0, s)
-    e = np.exp(s - s.max(-1, keepdims=True))
-    pr = np.where(dead, 0.0, e / e.sum(-1, keepdims=True))
-    m = keep / (1 - p)
-    o = (pr * m) @ vr
-    dp = (g @ vr.swapaxes(-1, -2)) * m
-    ds = pr * (dp - (pr * dp).sum(-1, keepdims=True))
-    B, Hkv = k.shape[:2]
-    fold = lambda a: a.reshape((B, Hkv, group) + a.shape[2:]).sum(2)  # noqa: E731
-    return o, (ds @ kr * sc, fold(ds.swapaxes(-1, -2) @ q) * sc, fold((pr * m).swapaxes(-1, -2) @ g))
-
-
-def check_drop(device, B, H, Hkv, L, S, E, Ev, mask=None, causal=False, dtype=ttorch.float32, tol=1e-5, drop=DROP):
-    from ttorch.ops.attention import _np_kept
-    p, pair = drop
-    r = np.random.default_rng(L * 100 + S + 1)
-    q, k, v = r.standard_normal((B, H, L, E)), r.standard_normal((B, Hkv, S, E)), r.standard_normal((B, Hkv, S, Ev))
-    g = r.standard_normal((B, H, L, Ev))
-    qt, kt, vt = (leaf(a, device, dtype) for a in (q, k, v))
-    mt = None if mask is None else ttorch.tensor(mask, device=device) if mask.dtype == bool else \
-        ttorch.tensor(mask, dtype=dtype, device=device)
-    out, _ = flash_attention(qt, kt, vt, mt, is_causal=causal, dropout_p=p, philox=pair)
-    assert out.grad_fn.name() == FLASH
-    out.backward(ttorch.tensor(g, dtype=dtype, device=device))
-    q, k, v = (to_np(t.detach()).astype(np.float64) for t in (qt, kt, vt))
-    m = mask if mask is None or mask.dtype == bool else to_np(mt).astype(np.float64)
-    keep = _np_kept((B, H, L, S), p, pair)
-    assert 0.5 < keep.mean() < 0.9
-    o, grads = ref_drop(q, k, v, keep, p, m, causal, None, to_np(ttorch.tensor(g, dtype=dtype)).astype(np.float64))
-    np.testing.assert_allclose(to_np(out).astype(np.float64), o, rtol=tol, atol=tol, err_msg="output")
-    for t, e, n in zip((qt, kt, vt), grads, "qkv"):
-        np.testing.assert_allclose(to_np(t.grad).astype(np.float64), e, rtol=tol, atol=tol * 4, err_msg=f"d{n}")
+def check_drop(*args, **kw):
+    return check(*args, drop=DROP, **kw)
 
 
 @pytest.mark.parametrize("causal", [False, True])
