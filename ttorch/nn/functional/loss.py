@@ -232,6 +232,7 @@ def _fused_cross_entropy(input, target, ignore_index, reduction, label_smoothing
     rows = _cross_entropy_rows(x, t, ignore_index, label_smoothing)   # (2, N * d...), float32 for half inputs
     if weight is not None:
         _, w = _picked_weights(t.reshape(-1), weight, ignore_index, x)     # w[t], 0 where ignored
+        w = w.to(rows.dtype)            # summed in float32 for half inputs (as PyTorch's total weight)
         loss = rows[0] * w
         if reduction == "none":
             loss = loss.reshape(target.shape)
