@@ -948,8 +948,10 @@ def test_weighted_cross_entropy_runs_the_fused_op(device, dtype, tol):
         np.testing.assert_allclose(xt.grad.cpu().numpy().astype(np.float64), want, rtol=tol * 10, atol=tol)
 
 
-def test_weighted_cross_entropy_sums_half_weights_in_float32():
+def test_half_losses_sum_their_weights_in_float32():
     # 70000 positions of weight 1: their total overflows float16 (65504); PyTorch sums it in float32
     x = ttorch.zeros(70000, 2, dtype=ttorch.float16)
     loss = F.cross_entropy(x, ttorch.zeros(70000, dtype=ttorch.int64), weight=ttorch.ones(2, dtype=ttorch.float16))
+    assert loss.dtype is ttorch.float16 and abs(loss.item() - math.log(2)) < 1e-3
+    loss = F.nll_loss(x - math.log(2), ttorch.zeros(70000, dtype=ttorch.int64))      # (its count likewise)
     assert loss.dtype is ttorch.float16 and abs(loss.item() - math.log(2)) < 1e-3

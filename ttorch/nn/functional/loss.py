@@ -158,7 +158,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         return loss.squeeze(0) if no_batch else loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w.sum()     # 0/0 = nan when every target is ignored, as PyTorch
+    acc = D._compute_dtype(input.dtype)     # half types: the sums in float32, as PyTorch accumulates them
+    return (loss.to(acc).sum() / w.to(acc).sum()).to(input.dtype)    # 0/0 = nan when every target is ignored
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
