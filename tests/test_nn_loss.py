@@ -955,3 +955,6 @@ def test_half_losses_sum_their_weights_in_float32():
     assert loss.dtype is ttorch.float16 and abs(loss.item() - math.log(2)) < 1e-3
     loss = F.nll_loss(x - math.log(2), ttorch.zeros(70000, dtype=ttorch.int64))      # (its count likewise)
     assert loss.dtype is ttorch.float16 and abs(loss.item() - math.log(2)) < 1e-3
+    loss = F.cross_entropy(x, ttorch.zeros(70000, dtype=ttorch.int64), weight=ttorch.ones(2, dtype=ttorch.float16),
+                           label_smoothing=0.2)                                     # (the composite's smoothing)
+    assert loss.dtype is ttorch.float16 and abs(loss.item() - math.log(2)) < 1e-3

@@ -217,7 +217,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     keep = target != ignore_index
     smooth = _U["where"](keep, smooth, 0)
     if reduction == "mean":
-        smooth = smooth.sum() / w.sum()
+        acc = D._compute_dtype(logp.dtype)      # half types: summed in float32, as nll_loss's mean
+        smooth = (smooth.to(acc).sum() / w.to(acc).sum()).to(logp.dtype)
     elif reduction == "sum":
         smooth = smooth.sum()
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
