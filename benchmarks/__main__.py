@@ -133,9 +133,17 @@ def main(argv=None):
     write_json(os.path.join(out, "results.json"), meta, results)
     pngs = plots(results, names, out, device_name)
     print(table)
-    print(f"wrote {out}/results.md, results.json" + (f" and {len(pngs)} plots" if pngs else
-                                                      " (no plots: matplotlib not installed)")
+    print(f"wrote {out}/results.md, results.json" + (f" and {len(pngs)} plots" if pngs else _no_plots())
           + f" in {time.time() - t0:.0f} s")
+
+
+def _no_plots():
+    """Why no plot was written: no size sweep of two points ran, or matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return " (no plots: matplotlib not installed; pip install -e \".[bench]\")"
+    return " (no plots: no size sweep of two or more sizes ran)"
 
 
 if __name__ == "__main__":

@@ -64,6 +64,17 @@ def op_cases(fws, dev, quick):
             return lambda: fw.nn.functional.gelu(a)
         cases.append(Case("ops", f"gelu fp32 {n:,}", _each(fws, gelu), bytes=8 * n))
 
+        # random draws (ttorch on cuda: one Philox draw per 4 elements): a fill writes 4 bytes an element,
+        # F.dropout reads x and writes the output and (ttorch) its mask: 12
+        def randn(fw, n=n):
+            return lambda: fw.randn(n, device=dev)
+        cases.append(Case("ops", f"randn fp32 {n:,}", _each(fws, randn), bytes=4 * n))
+
+        def dropout(fw, n=n):
+            a = fw.randn(n, device=dev)
+            return lambda: fw.nn.functional.dropout(a, 0.1)
+        cases.append(Case("ops", f"dropout fp32 {n:,}", _each(fws, dropout), bytes=12 * n))
+
         def sum_(fw, n=n):
             a = fw.randn(n, device=dev)
             return lambda: a.sum()
