@@ -76,6 +76,8 @@ def gpu(monkeypatch):
     from ttorch.cuda import _checks                    # nor a fault buffer in the stand-in's memory after this one
     monkeypatch.setattr(_checks, "_buffers", {})
     monkeypatch.setattr(_checks, "_views", {})
+    from ttorch.ops import indexing                    # nor an index kernel's sizes uploaded to it
+    monkeypatch.setattr(indexing, "_CONSTANTS", {})
     planned = []
     real_run = E.run_plan
     monkeypatch.setattr(E, "run_plan", lambda *a: (lambda r: planned.append(r is not None) or r)(real_run(*a)))
