@@ -54,17 +54,24 @@ def _interleave(a, b, c, d, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def _draws(seed, offset, BLOCK: tl.constexpr, PER: tl.constexpr):
+    """This program's Philox4x32-10 draws (``tl.randint4x``, counter offset + i), one per PER of its
+    BLOCK elements: four uint32 words each. The draws are the cost of a fill (10 rounds of two 32-bit
+    high products each): one per element before."""
+    c = tl.program_id(0).to(tl.int64) * (BLOCK // PER) + tl.arange(0, BLOCK // PER)
+    return tl.randint4x(seed, offset + c)
+
+
+@triton.jit
 def _unit_block(seed, offset, BLOCK: tl.constexpr, DIGITS: tl.constexpr, NORMAL_: tl.constexpr):
     """This program's BLOCK samples in [0, 1) with DIGITS random bits (or, with ``NORMAL_``, standard
-    normal ones), from one Philox4x32-10 draw (``tl.randint4x``, counter offset + i) per 4 elements,
-    or per 2 when an element takes two words (53 digits): element 4i + w takes word w of draw i (2i + j
-    words 2j and 2j + 1). A normal pair is Box-Muller's (R cos 2 pi v, R sin 2 pi v) of two uniforms (sinpi
-    and cospi: exact argument reduction, where sin and cos of a float64 product kept a slow path whose
-    local array spilled 12 B on sm_90). The draws
-    are the cost of a fill (10 rounds of two 32-bit high products each): one per element before."""
+    normal ones), one draw (``_draws``) per 4 elements, or per 2 when an element takes two words (53
+    digits): element 4i + w takes word w of draw i (2i + j words 2j and 2j + 1). A normal pair is
+    Box-Muller's (R cos 2 pi v, R sin 2 pi v) of two uniforms (sinpi and cospi: exact argument
+    reduction, where sin and cos of a float64 product kept a slow path whose local array spilled 12 B
+    on sm_90)."""
     if DIGITS == 53:
-        c = tl.program_id(0).to(tl.int64) * (BLOCK // 2) + tl.arange(0, BLOCK // 2)
-        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        r0, r1, r2, r3 = _draws(seed, offset, BLOCK, 2)
         u = _uniform01(r0, r1, 53)
         v = _uniform01(r2, r3, 53)
         if NORMAL_:     # 1 - u is in (0, 1]: a finite radius
@@ -73,8 +80,7 @@ def _unit_block(seed, offset, BLOCK: tl.constexpr, DIGITS: tl.constexpr, NORMAL_
             v = rad * libdevice.sinpi(2.0 * v)
         x = tl.reshape(tl.join(u, v), [BLOCK])
     else:
-        c = tl.program_id(0).to(tl.int64) * (BLOCK // 4) + tl.arange(0, BLOCK // 4)
-        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        r0, r1, r2, r3 = _draws(seed, offset, BLOCK, 4)
         u0 = _uniform01(r0, r0, DIGITS)
         u1 = _uniform01(r1, r1, DIGITS)
         u2 = _uniform01(r2, r2, DIGITS)
@@ -192,21 +198,19 @@ def _dropout_specs():
 
 @triton.jit
 def _randint_kernel(out_ptr, n, seed, offset, lo, span, WIDE: tl.constexpr, BLOCK: tl.constexpr):
-    """``lo + r % span``; ``span`` holds the bits of an unsigned count, 0 meaning 2**64. One Philox draw
-    per 4 elements, or per 2 (``WIDE``: two words each), as ``_unit_block``."""
+    """``lo + r % span``; ``span`` holds the bits of an unsigned count, 0 meaning 2**64. One draw
+    (``_draws``) per 4 elements, or per 2 (``WIDE``: two words each), laid out as ``_unit_block``'s."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     if WIDE:
-        c = tl.program_id(0).to(tl.int64) * (BLOCK // 2) + tl.arange(0, BLOCK // 2)
-        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        r0, r1, r2, r3 = _draws(seed, offset, BLOCK, 2)
         hi = tl.reshape(tl.join(r0, r2), [BLOCK])
         r = (hi.to(tl.uint64) << 32) | tl.reshape(tl.join(r1, r3), [BLOCK]).to(tl.uint64)
         s = tl.cast(tl.cast(span, tl.int64), tl.uint64, bitcast=True)  # tl.cast: span may be the constexpr 1
         r = tl.where(s == 0, r, r % tl.maximum(s, 1))
         v = r.to(tl.int64, bitcast=True) + lo
     else:
-        c = tl.program_id(0).to(tl.int64) * (BLOCK // 4) + tl.arange(0, BLOCK // 4)
-        r0, r1, r2, r3 = tl.randint4x(seed, offset + c)
+        r0, r1, r2, r3 = _draws(seed, offset, BLOCK, 4)
         v = (_interleave(r0, r1, r2, r3, BLOCK) % tl.cast(span, tl.uint32)).to(tl.int64) + lo
     tl.store(out_ptr + offs, v.to(out_ptr.dtype.element_ty), mask=mask)
 
