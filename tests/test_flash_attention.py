@@ -625,6 +625,9 @@ def test_dropout_arguments():
     o, lse = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
     o2, lse2 = flash_attention(q, q, q, dropout_p=0.5, philox=(1, 2))
     assert np.array_equal(to_np(o), to_np(o2)) and np.array_equal(to_np(lse), to_np(flash_attention(q, q, q)[1]))
+    if HAS_CUDA:
+        with pytest.raises(RuntimeError, match="Expected a 'cpu' device type for generator"):
+            flash_attention(q, q, q, dropout_p=0.5, generator=ttorch.Generator("cuda"))
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")

@@ -38,7 +38,7 @@ from ._op import Op
 from .elementwise import copy_into
 from .views import span
 from .samples import Sample, rng
-from .random import philox_np
+from .random import philox_np, _gen
 from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel
 
 MAX_HEAD_DIM = 256
@@ -707,6 +707,9 @@ def _specs():
     for mask in (1, 2):
         add(_attn_fwd_kernel, "fwd", D.float16, 64, False, mask)
     kernels = {"fwd": _attn_fwd_kernel, "dkdv": _attn_bwd_dkdv_kernel, "dq": _attn_bwd_dq_kernel}
+    for mask in (1, 2):                                     # with dropout and a mask (a padded batch in training)
+        for kind, kernel in kernels.items():
+            add(kernel, kind, D.float16, 64, False, mask, drop=True)
     for kind, kernel in kernels.items():                    # with dropout (DROP): each kernel's default tiles
         for dt in (D.float16, D.bfloat16, D.float32):
             for e in (64, 128):
@@ -829,9 +832,8 @@ def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=
     if L * S >= 1 << 31 or B * H >= 1 << 31:
         raise ValueError(f"flash_attention: dropout needs L * S < 2**31 and B * H < 2**31, got L={L}, S={S}, "
                          f"B * H={B * H}")
-    if philox is None:
-        from .._random import generator_for
-        philox = generator_for(query.device, generator).philox(B * H * L * S)
+    if philox is None:                  # (random._gen: a generator of the other device type is an error)
+        philox = _gen(query.device, generator, "flash_attention").philox(B * H * L * S)
     philox = (int(philox[0]) & 0x7FFF_FFFF_FFFF_FFFF, int(philox[1]) & 0x7FFF_FFFF_FFFF_FFFF)
     return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal), dropout_p=dropout_p,
                     philox=philox)
