@@ -62,6 +62,7 @@ def test_gpu_quick_host_split_swaps_the_launches_back(monkeypatch):
 
 
 @pytest.mark.skipif(not __import__("ttorch").cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.tf32_default        # (the conv arms: "flat" runs PyTorch's default TF32, "ieee" turns it off)
 def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # gpu_quick.py's A/B timings run on a GPU only; here each arm runs once on toy shapes, and each
     # toggle must change the path taken (attention's transposed copies, the FMA product's copies of W

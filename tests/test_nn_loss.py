@@ -644,6 +644,48 @@ def test_fused_cross_entropy_every_tuned_loop(monkeypatch):
         np.testing.assert_allclose(dx.cpu().numpy(), want_dx, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_reduction_over_many_rows_runs_a_grid(monkeypatch, reduction, dtype):
+    # past _MEAN_ONE rows (a segmentation map's N * H * W) the mean/sum and its backward run over a
+    # grid: per-program partial sums and counts, then one program adding them (lowered sizes here:
+    # 16-row blocks, 32 rows a program, a ragged last program, ignored targets in several programs)
+    if not ttorch.cuda.is_available():
+        pytest.skip("no cuda")
+    from ttorch.ops import cross_entropy as ce
+    monkeypatch.setattr(ce, "_MEAN_BLOCK", 16)
+    monkeypatch.setattr(ce, "_MEAN_ROWS", 32)
+    monkeypatch.setattr(ce, "_MEAN_ONE", 64)
+    launched = []
+    real = ce.launch
+    monkeypatch.setattr(ce, "launch", lambda k, g, *a, **m: launched.append((k.__name__, g)) or real(k, g, *a, **m))
+    r = np.random.default_rng(3)
+    x = (r.standard_normal((2, 5, 10, 11)) * 3).astype(dtype)      # 220 rows: 7 programs, the last 28 rows
+    t = r.integers(0, 5, size=(2, 10, 11))
+    t[0, :4] = -100
+    t[1, 7, 3] = -100
+    want = np_cross_entropy(x.astype(np.float64).transpose(0, 2, 3, 1).reshape(-1, 5), t.reshape(-1),
+                            reduction=reduction)
+    res = []
+    for dev in ("cpu", "cuda"):
+        xt = ttorch.tensor(x, device=dev, requires_grad=True)
+        out = F.cross_entropy(xt, ttorch.tensor(t, device=dev), reduction=reduction)
+        (gx,) = ttorch.autograd.grad(out * 1.5, xt, create_graph=True)
+        (gx * gx).sum().backward()                  # double backward: the mean's backward is an op too
+        res.append((out.item(), gx.detach().cpu().numpy(), xt.grad.cpu().numpy()))
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(res[1][0], want, rtol=tol)
+    np.testing.assert_allclose(res[0][0], want, rtol=tol)
+    for a, b in zip(res[1][1:], res[0][1:]):       # (float32: the second derivative's sums in another order)
+        np.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol * 10)
+    names = {n for n, _ in launched}
+    assert {"_ce_part_kernel", "_ce_parts_mean_kernel", "_ce_parts_mean_bwd_kernel"} <= names
+    assert "_ce_mean_kernel" not in names and "_ce_mean_bwd_kernel" not in names
+    assert ("_ce_parts_mean_bwd_kernel", (7,)) in launched
+    out = F.cross_entropy(ttorch.tensor(x[:, :, :2, :3], device="cuda"), ttorch.tensor(t[:, :2, :3], device="cuda"))
+    assert launched[-1][0] == "_ce_mean_kernel"        # 12 rows: the one-program kernel
+
+
 def _graph_names(t):
     names, stack, seen = set(), [t.grad_fn], set()
     while stack:

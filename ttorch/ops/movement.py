@@ -32,7 +32,8 @@ def _upload(a, device, out=None):
     if st._array is not None:
         st._array[:a.nbytes] = a.reshape(-1).view(np.uint8)
     else:
-        _driver.backend().htod(st._ptr, a.__array_interface__["data"][0], a.nbytes, device.index)
+        # (out's own index: ``device`` may be a bare "cuda", index None, as the caller was given it)
+        _driver.backend().htod(st._ptr, a.__array_interface__["data"][0], a.nbytes, out.device.index)
     return out
 
 
