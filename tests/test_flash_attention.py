@@ -505,10 +505,10 @@ def test_philox_np_known_answers_and_triton():
     from ttorch.ops._launch import launch
 
     @triton.jit
-    def words(out_ptr, seed, c1, c2, c3, N: tl.constexpr):
+    def words(out_ptr, seed, c1, c2, c3, N: tl.constexpr, ROUNDS: tl.constexpr = 10):
         c0 = tl.arange(0, N) * 7919 - 5
         z = c0 * 0
-        r0, r1, r2, r3 = tl.philox(seed, c0, z + c1, z + c2, z + c3)
+        r0, r1, r2, r3 = tl.philox(seed, c0, z + c1, z + c2, z + c3, n_rounds=ROUNDS)
         tl.store(out_ptr + tl.arange(0, N), r0.to(tl.int32, bitcast=True))
         tl.store(out_ptr + N + tl.arange(0, N), r1.to(tl.int32, bitcast=True))
         tl.store(out_ptr + 2 * N + tl.arange(0, N), r2.to(tl.int32, bitcast=True))
@@ -518,6 +518,9 @@ def test_philox_np_known_answers_and_triton():
     launch(words, (1,), out, seed, c1, c2, c3, N=32)
     want = np.stack(philox_np(seed, np.arange(32) * 7919 - 5, c1, c2, c3))
     assert (to_np(out).view(np.uint32) == want).all()
+    launch(words, (1,), out, seed, c1, c2, c3, N=32, ROUNDS=7)          # attention's 7-round schemes
+    want7 = np.stack(philox_np(seed, np.arange(32) * 7919 - 5, c1, c2, c3, rounds=7))
+    assert (to_np(out).view(np.uint32) == want7).all() and not (want7 == want).any()
 
 
 def check_drop(*args, **kw):
@@ -558,12 +561,29 @@ def test_dropout_kernel_variants(t_copy, dq_atomic, dtype, monkeypatch):
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
-def test_dropout_mask_in_the_kernel_is_numpys():
+@pytest.mark.parametrize("mode", [2, 3])
+@pytest.mark.parametrize("dq_atomic", [False, True])
+def test_dropout_draw_schemes(mode, dq_atomic, monkeypatch):
+    """The 7-round schemes (attention._DROP_MODE 2, 3) through the forward, dK/dV (its mask drawn
+    transposed) and dQ kernels, against the float64 reference with NumPy's mask of the same scheme."""
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_DROP_MODE", [mode])
+    monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
+    check_drop("cuda", 1, 2, 2, 19, 21, 12, 12, causal=True, dtype=ttorch.float32, tol=1e-5)
+    check_drop("cuda", 1, 2, 1, 17, 18, 8, 8, dtype=ttorch.float32, tol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("mode", [1, 2, 3])
+def test_dropout_mask_in_the_kernel_is_numpys(mode, monkeypatch):
     """q = k = 0 and v = I: the output rows are the dropped weights, 1 / S or 0 kept / (1 - p):
-    the forward kernel's mask, read back, equals the NumPy draw for the generator's pair."""
+    the forward kernel's mask, read back, equals the NumPy draw for the generator's pair, in each
+    draw scheme (attention._DROP_MODE; an odd L: scheme 3's last row pair half past the end)."""
+    from ttorch.ops import attention
     from ttorch.ops.attention import _np_kept
     from ttorch._random import cuda_generator
-    B, H, L, S, p = 2, 2, 24, 32, 0.25
+    monkeypatch.setattr(attention, "_DROP_MODE", [mode])
+    B, H, L, S, p = 2, 2, 23, 32, 0.25
     q = ttorch.zeros(B, H, L, 16, device="cuda")
     v = ttorch.eye(S, device="cuda").expand(B, H, S, S).contiguous()
     gen = cuda_generator(0)
@@ -643,6 +663,22 @@ def test_dropout_takes_the_compiled_configurations(monkeypatch):
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
         k in kernels and seen.append((m["TMA"], m.get("SCALE_POS", False), m["DROP"]))) or real(k, *a, **m))
     check_drop("cuda", 1, 2, 2, 18, 20, 16, 16, causal=True, dtype=ttorch.float16, tol=2e-2)
-    assert seen == [(False, False, True)] * 3
+    assert seen == [(False, False, attention._DROP_MODE[0])] * 3
     assert attention._drop_tile("dq", 64, False, False) == (64, 32, 4, 2)      # not the table's 64x64
     assert attention._drop_tile("fwd", 64, False, False) == attention._CONFIGS["fwd"][64][0]
+
+
+def test_dropout_tiles_on_hopper(monkeypatch):
+    """With dropout, Hopper's half dK/dV at head dim 64 takes _DROP_CONFIGS_SM90's tile (it spills on
+    sm_80, whose launches keep _DROP_CONFIGS's); the AOT specs compile it for sm_90 only."""
+    from ttorch.ops import attention as A
+    monkeypatch.setattr(A, "SIMULATED", False)
+    half = ttorch.float16
+    assert A._config("dkdv", 64, half, True, drop=True, sm90=True) == A._DROP_CONFIGS_SM90[("dkdv", 64, False, False)]
+    assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 2)
+    assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 64, False, True)]
+    assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 128, False, False)]
+    assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False]
+    specs = [s for s in A._specs() if s.label.endswith(" sm90")]
+    assert len(specs) == 4 and all(s.min_cap == 90 and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (32, 64)
+                                   and s.constexprs["DROP"] == A._DROP_MODE[0] for s in specs)

@@ -51,20 +51,45 @@ def _probs(qk, scale, lse2, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr
 
 
 @triton.jit
-def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+          DROP: tl.constexpr = 1, TRANS: tl.constexpr = False):
     """Attention dropout's mask over queries ``rows`` (BLOCK_M) and keys key0 .. key0 + BLOCK_N of head
-    ``bh`` (batch * heads + head): True where the pair is kept. One Philox4x32-10 draw, keyed by
-    ``seed``, covers 4 adjacent keys: counter (row * cdiv(S, 4) + key // 4, bh, d_lo, d_hi), word key % 4
-    (the call's offset in the last two counter words, their top bit set by the host: no other kernel's
-    counters reach there); a pair is kept when its word's top 24 bits are below ``keep_t``
-    (probability keep_t / 2**24). A pair gets the same bits in every kernel and tile shape;
-    ``attention._np_kept`` is the NumPy twin. ``key0`` is a multiple of 4."""
-    c0 = rows[:, None] * tl.cdiv(S, 4) + (key0 // 4 + tl.arange(0, BLOCK_N // 4))[None, :]   # int32: L * S < 2**31
+    ``bh`` (batch * heads + head): True where the pair is kept; ``TRANS``: as (BLOCK_N, BLOCK_M), drawn
+    so (the dK/dV kernel's orientation), no transposition after. One Philox4x32 draw, keyed by
+    ``seed``, covers 4 adjacent keys of a row (``DROP`` 1, 10 rounds; 2, 7 rounds): counter (row *
+    cdiv(S, 4) + key // 4, bh, d_lo, d_hi), key 4c + w kept when word w's top 24 bits are below
+    ``keep_t`` (of 2**24); or (``DROP`` 3, 7 rounds) 4 adjacent keys of two rows 2a, 2a + 1: counter
+    (a * cdiv(S, 4) + key // 4, ...), row 2a + h takes word w's low (h 0) or high 16 bits, kept below
+    ``keep_t`` (of 2**16). The call's offset is in the last two counter words, their top bit set by
+    the host: no other kernel's counters reach there. A pair gets the same bits in every kernel and
+    tile shape; ``attention._np_kept`` is the NumPy twin. ``key0`` is a multiple of 4, ``rows``
+    start at an even row."""
+    ROUNDS: tl.constexpr = 10 if DROP == 1 else 7
+    RM: tl.constexpr = BLOCK_M // 2 if DROP == 3 else BLOCK_M        # counter rows
+    r = tl.reshape(rows, [RM, BLOCK_M // RM]).max(1) // (BLOCK_M // RM) if DROP == 3 else rows
+    g = key0 // 4 + tl.arange(0, BLOCK_N // 4)
+    if TRANS:
+        c0 = g[:, None] + r[None, :] * tl.cdiv(S, 4)                 # (BN / 4, RM); int32: L * S < 2**31
+    else:
+        c0 = r[:, None] * tl.cdiv(S, 4) + g[None, :]                 # (RM, BN / 4)
     z = c0 * 0
-    r0, r1, r2, r3 = tl.philox(seed, c0, z + bh.to(tl.int32), z + d_lo, z + d_hi)
-    # (BM, BN // 4, 2, 2) -> (BM, BN): the outer join is the minor dim, so key 4c + 2j + k takes word 2j + k
-    r = tl.reshape(tl.join(tl.join(r0, r2), tl.join(r1, r3)), [BLOCK_M, BLOCK_N])
-    return (r >> 8).to(tl.int32) < keep_t
+    r0, r1, r2, r3 = tl.philox(seed, c0, z + bh.to(tl.int32), z + d_lo, z + d_hi, n_rounds=ROUNDS)
+    # (.., 2, 2): the outer join is the minor dim, so [.., j, k] is word 2j + k
+    w = tl.join(tl.join(r0, r2), tl.join(r1, r3))
+    if DROP == 3:
+        lo = (w & 0xFFFF).to(tl.int32) < keep_t
+        hi = (w >> 16).to(tl.int32) < keep_t
+        if TRANS:       # (BN/4, RM, 2, 2) each -> (BN/4, 2, 2, RM, 2) -> (BN, BM)
+            kept = tl.reshape(tl.permute(tl.join(lo, hi), (0, 2, 3, 1, 4)), [BLOCK_N, BLOCK_M])
+        else:           # (RM, BN/4, 2, 2) each -> (RM, 2, BN/4, 2, 2) -> (BM, BN)
+            kept = tl.reshape(tl.permute(tl.join(lo, hi), (0, 4, 1, 2, 3)), [BLOCK_M, BLOCK_N])
+    else:
+        kept = (w >> 8).to(tl.int32) < keep_t
+        if TRANS:
+            kept = tl.reshape(tl.permute(kept, (0, 2, 3, 1)), [BLOCK_N, BLOCK_M])
+        else:
+            kept = tl.reshape(kept, [BLOCK_M, BLOCK_N])
+    return kept
 
 
 @triton.jit
@@ -136,7 +161,7 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     else:
         vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)        # (BN, BEV)
     if DROP:
-        p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N), p, 0.0)
+        p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP), p, 0.0)
     acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
     return acc, m_new, l_i
 
@@ -284,7 +309,10 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
     else:
         dot_ = tl.trans(do)
     if DROP:
-        kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N))        # (BN, BM)
+        if DROP == 3:   # drawn as (BN, BM) (scheme 3: a tl.trans of its row pairs cost layout conversions)
+            kept = _kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP, TRANS=True)
+        else:
+            kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP))    # (BN, BM)
         dv += tl.dot(tl.where(kept, pt, 0.0).to(do.dtype), do, input_precision="ieee")
         dpt = tl.where(kept, tl.dot(v, dot_, input_precision="ieee") * rkeep, 0.0)              # (BN, BM)
     else:
@@ -326,7 +354,8 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
                s_mm, s_mn, MASK, CAUSAL)
     dp = tl.dot(do, vt, input_precision="ieee")
     if DROP:
-        dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N), dp * rkeep, 0.0)
+        dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP),
+                      dp * rkeep, 0.0)
     ds = p * (dp - delta[:, None])
     dq += tl.dot(ds.to(kt.dtype), k, input_precision="ieee")
     return dq
