@@ -384,8 +384,16 @@ def test_pick_config_heuristic(monkeypatch):
     assert M.pick_config(4096, 4096, 64, 4, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]      # a batch
     assert M.pick_config(2048, 4096, 65536, 1, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]   # split K
     assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True, hopper=True) == M.CONFIGS[1]
+    # TF32 on Hopper, from a wave of 128x256 tiles: the persistent TMA kernel's 128x256x32 tile
+    tf32 = dict(wide=True, hopper=True, prec="tf32")
+    assert M.pick_config(2048, 2048, 2048, 1, D.float32, **tf32) == M._TF32_TMA_TILE == (128, 256, 32, 8, 8, 3, 1)
+    assert M.pick_config(8192, 8192, 8192, 1, D.float32, **tf32) == M._TF32_TMA_TILE
+    assert M.pick_config(1024, 2048, 2048, 1, D.float32, **tf32) == M.CONFIGS[1]                 # under a wave
+    assert M.pick_config(2048, 2048, 64, 2, D.float32, **tf32) == M.CONFIGS[1]                   # a batch
+    assert M.pick_config(4096, 4096, 4096, 1, D.float32, wide=True, prec="tf32") == M.CONFIGS[1]  # not Hopper
     monkeypatch.setattr(M, "_TensorDescriptor", None)       # a Triton without host TMA descriptors
     assert M.pick_config(4096, 4096, 4096, 1, D.bfloat16, wide=True, hopper=True) == M.CONFIGS[7]
+    assert M.pick_config(4096, 4096, 4096, 1, D.float32, **tf32) == M.CONFIGS[1]
     for cap, wide in (((8, 0), True), ((8, 6), False), ((8, 9), False), ((9, 0), True)):
         monkeypatch.setattr(M._driver, "backend", lambda cap=cap: types.SimpleNamespace(capability=lambda i: cap))
         assert M._wide_tiles(0) is wide

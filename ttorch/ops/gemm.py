@@ -184,21 +184,30 @@ _MAX_GRID_Y = 65535  # CUDA's limit on grid axis 1 (the batch): larger batches l
 # 4096 x 4096 output has 512). Unmeasured untuned: the LLM shapes and 8192^3 ran CONFIGS[7] untuned.
 _TMA_TILE = CONFIGS[7] + (2,)
 _TMA_FROM_TILES = 2 * _WAVE
+# Untuned TF32 products on Hopper (from a wave of tiles): 128x256x32 w8 s3 in the persistent TMA
+# kernel, the H200 tuner's winner at 4096^3 (357 TFLOP/s). Untuned on the H200 against the FMA-sized
+# heuristic tile (CONFIGS[1]): 8192^3 3.05 against 5.43 ms, 4096x4096x11008 1.07 against 1.93,
+# 2048^3 0.062 against 0.094 (the same tile in the plain kernel: 3.63, 1.26, 0.068).
+_TF32_TMA_TILE = (128, 256, 32, 8, 8, 3, 1)
 
 
-def pick_config(M, N, K, batch, dtype, wide=False, hopper=False):
+def pick_config(M, N, K, batch, dtype, wide=False, hopper=False, prec="ieee"):
     """The largest tile of ``dtype``'s configurations that still gives a full wave of programs
     (``cdiv(M, BM) * cdiv(N, BN) * batch >= _WAVE``); small problems take the smallest tile.
     ``wide``: the GPU has the shared memory for 128x256 half tiles (``_wide_tiles``). ``hopper``: a
     single half product of at least ``_TMA_FROM_TILES`` such tiles that K doesn't split takes the
     persistent TMA kernel's tile instead (``_TMA_TILE``; ``_launch_gemm`` falls back to the plain
-    kernel with the same tile where the operands' layout rules TMA out).
+    kernel with the same tile where the operands' layout rules TMA out). A single TF32 (``prec``)
+    product of a wave of 128x256 tiles on Hopper takes ``_TF32_TMA_TILE``.
 
     The interpreter pays per program, not per element: 16x16x16 tiles on small shapes (so tiny
     tests reach the edge masks, the K loop and the grouped order), 64x64x32 beyond."""
     if SIMULATED:
         t = 16 if max(M, N) <= 64 else 64
         return (t, t, 16 if K <= 64 else 32, 2, 4, 1)
+    if prec == "tf32" and hopper and batch == 1 and _TensorDescriptor is not None and \
+            cdiv(M, 128) * cdiv(N, 256) >= _WAVE and _split_k(M, N, K, 128, 256, 32) is None:
+        return _TF32_TMA_TILE
     cands = (_BY_DTYPE_WIDE.get(dtype) if wide else None) or _BY_DTYPE[dtype]
     for i in cands:
         bm, bn = CONFIGS[i][:2]
@@ -269,7 +278,8 @@ def _config(dtype, prec, layout, M, N, K, batch, index):
     if won is None and tune.has_winners("gemm"):
         # a cache written before layouts were keyed: its winner serves every layout of the bucket
         won = tune.lookup("gemm", key[:2] + key[3:])
-    return _tile(won) if won is not None else pick_config(M, N, K, batch, dtype, _wide_tiles(index), _hopper(index))
+    return _tile(won) if won is not None else pick_config(M, N, K, batch, dtype, _wide_tiles(index), _hopper(index),
+                                                           prec)
 
 
 def with_fp64_fallback(fn, dtype, prec="ieee"):
@@ -604,7 +614,8 @@ tune.register(tune.Tunable(
     "gemm", configs=lambda b: [_as_config(t) for t in _space(b[0], b[1])],
     key=lambda dt, prec, M, N, K, layout="nn": _tune_key(getattr(D, dt), prec, M, N, K, _seen_layout(
         getattr(D, dt), prec, layout, M, N, K, _hopper(0))),
-    heuristic=lambda b: _as_config(pick_config(b[3], b[4], b[5], 1, getattr(D, b[0]), _wide_tiles(0), _hopper(0))),
+    heuristic=lambda b: _as_config(pick_config(b[3], b[4], b[5], 1, getattr(D, b[0]), _wide_tiles(0), _hopper(0),
+                                                b[1])),
     problems=_tune_problems, bench=_tune_bench,
     doc="every product on cuda (matmul, mm, bmm, addmm, linear): tile, group, warps and stages"))
 
