@@ -1,7 +1,7 @@
 """GPU diagnostics beyond ``python -m benchmarks``: where the host time of a 1-element op goes
 (allocation, Triton's launch, our wrapper), and A/B timings of choices made without a GPU.
 
-    PYTHONPATH=. python benchmarks/gpu_quick.py [--json out.json]
+    PYTHONPATH=. python benchmarks/gpu_quick.py [--json out.json] [--arms prefix,...]
 """
 import argparse
 import json
@@ -17,9 +17,21 @@ from benchmarks.timing import CudaTimer, host_us
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
+    ap.add_argument("--arms", help="comma-separated prefixes: only the A/B checks with an arm so named")
     args = ap.parse_args()
     timer = CudaTimer()
     rows = []
+    if args.arms:
+        prefixes = tuple(args.arms.split(","))
+        picked = lambda arms: timer(arms) if any(a.startswith(prefixes) for a in arms) else {}   # noqa: E731
+        for case, ms in _ab_checks(picked):
+            if ms:
+                print(f"{case}: " + ", ".join(f"{k} {v:.4f} ms" for k, v in ms.items()), flush=True)
+                rows.append(dict(case=case, **{f"{k}_ms": v for k, v in ms.items()}))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(dict(device=ttorch.cuda.get_device_name(0), rows=rows), f, indent=1)
+        return
     one = ttorch.ones(1, device="cuda")
     sync = {"ttorch": ttorch.cuda.synchronize}
     # where the host time of a 1-element op goes: allocation, the Triton launch, our wrapper
@@ -351,6 +363,62 @@ def _ab_checks(timer, small=False):
     yield "input gradient fp32 8192x2304 @ 2304x768 (dY @ W)", timer(
         {"a_row_major": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 1 << 62),      # (the default at 768)
          "a_copied": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 16)})
+    # attention dropout's draw schemes (attention._DROP_MODE: 3, the default, a 7-round Philox draw per 4
+    # keys of two rows; 1 a 10-round draw per 4 keys of a row; 2 the same in 7 rounds) at the harness's
+    # fp16 shape, without dropout for reference, and the dK/dV tile before Hopper's (_DROP_CONFIGS_SM90)
+    qd, kd, vd = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), 64 // (4 if small else 1),
+                               device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
+
+    def drop_step(p=0.1):
+        F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, dropout_p=p).float().sum().backward()
+
+    def drop_fwd():
+        with ttorch.no_grad():
+            F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, dropout_p=0.1)
+    yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd+bwd", timer(
+        {"drop_default": drop_step, "drop_philox10": toggled(drop_step, attention, "_DROP_MODE", [1]),
+         "drop_philox7": toggled(drop_step, attention, "_DROP_MODE", [2]),
+         "drop_dkdv16": toggled(drop_step, attention, "_FORCE", {"dkdv": (16, 64, 8, 2)}),
+         # (untried) dQ by atomics from the dK/dV kernel: one draw of the mask in the backward, not two;
+         # the dQ kernel at the no-dropout tile (64x64 w4 s3, spill-free on sm_90 with the mask)
+         "drop_dq_atomic": toggled(drop_step, attention, "_DQ_ATOMIC_HALF", [True]),
+         "drop_dq64": toggled(drop_step, attention, "_FORCE", {"dq": (64, 64, 4, 3)}),
+         "drop_none": lambda: drop_step(0.0)})
+    yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd", timer(
+        {"drop_fwd_default": drop_fwd, "drop_fwd_philox10": toggled(drop_fwd, attention, "_DROP_MODE", [1])})
+    # float32 attention's tiles at the GPT-2-like step's shape (FMA products: the spill-free defaults are
+    # 32x32 over 8 warps, 4 accumulators a thread); each kernel's alternative forced alone
+    fp32_tiles = {"fp32t_fwd_64x32w4": {"fwd": (64, 32, 4, 2)}, "fp32t_fwd_64x64w4": {"fwd": (64, 64, 4, 2)},
+                  "fp32t_fwd_64x64w8": {"fwd": (64, 64, 8, 2)}, "fp32t_dkdv_32x64w4": {"dkdv": (32, 64, 4, 2)},
+                  "fp32t_dkdv_64x32w4": {"dkdv": (64, 32, 4, 2)}, "fp32t_dkdv_64x64w8": {"dkdv": (64, 64, 8, 2)}}
+    yield "sdpa fp32 causal B8 H12 T1024 D64 fwd+bwd tiles", timer(
+        {"fp32t_now": sdpa_step, **{k: toggled(sdpa_step, attention, "_FORCE", f) for k, f in fp32_tiles.items()}})
+    # a segmentation loss (16 x 21 x 256 x 256, 2^20 rows): its mean over a grid (past _MEAN_ONE rows) or
+    # one program, forward and backward
+    from ttorch.ops import cross_entropy as ce_ops
+    xs = ttorch.randn(16 // min(d, 16), 21, 256 // d, 256 // d, device="cuda", requires_grad=True)
+    ts = ttorch.randint(0, 21, (xs.shape[0], xs.shape[2], xs.shape[3]), device="cuda")
+
+    def seg_step():
+        F.cross_entropy(xs, ts).backward()
+    yield f"cross_entropy fwd+bwd fp32 {'x'.join(map(str, xs.shape))}", timer(
+        {"ce_mean_grid": toggled(seg_step, ce_ops, "_MEAN_ONE", 64 if small else ce_ops._MEAN_ONE),
+         "ce_mean_one_program": toggled(seg_step, ce_ops, "_MEAN_ONE", 1 << 62)})
+    # the persistent TMA tile at 4096^3 in fp16 and bf16 (the first H200 run: fp16, tuned to this tile,
+    # 0.1833 ms; bf16, untuned, the same tile, 0.2271 in the harness and 0.204 back to back)
+    s4 = 4096 // (16 if small else 1)
+    yield f"matmul {s4}^3 TMA tile fp16 and bf16", timer(
+        {f"half_{dt}": gemm._tune_bench(gemm._as_config(gemm._TMA_TILE), dt, "ieee", s4, s4, s4)
+         for dt in ("float16", "bfloat16")})
+    # untuned TF32 products: the heuristic's FMA-sized tile, or the wide tile the H200 tuner chose at
+    # 4096^3 (128x256x32 w8 s3, 357 TFLOP/s), plain or persistent TMA
+    for m, n, kk in ((8192, 8192, 8192), (4096, 4096, 11008), (2048, 2048, 2048)):
+        m, n, kk = (m // 32, n // 32, kk // 32) if small else (m, n, kk)
+        heur = gemm.pick_config(m, n, kk, 1, ttorch.float32)
+        yield f"matmul tf32 {m}x{n}x{kk} untuned tile", timer(
+            {t: gemm._tune_bench(gemm._as_config(tile), "float32", "tf32", m, n, kk)
+             for t, tile in (("tf32t_heuristic", heur), ("tf32t_wide", (128, 256, 32, 8, 8, 3)),
+                             ("tf32t_wide_tma1", (128, 256, 32, 8, 8, 3, 1)))})
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         k in (attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel) and log.append(
             f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or (
         k is attention._attn_bwd_dkdv_kernel and log.append(
-            f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or real_a(k, *a, **m))
+            f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
+        k is attention._attn_fwd_kernel and log.append(f"fwd {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
+        k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -99,7 +101,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     real_ce = cross_entropy.launch
     monkeypatch.setattr(cross_entropy, "launch", lambda k, g, *a, **m: (
         log.append(f"{'fwd' if k is cross_entropy._ce_fwd_kernel else 'bwd'} stages={m['STAGES']}")
-        if "STAGES" in m else None) or real_ce(k, g, *a, **m))
+        if "STAGES" in m else log.append(k.__name__)) or real_ce(k, g, *a, **m))
     from ttorch.ops import reduction
     real_r = reduction.launch
     monkeypatch.setattr(reduction, "launch", lambda k, g, *a, **m: (
@@ -127,7 +129,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
         log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 22 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 30 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
@@ -136,15 +138,22 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
-                                             "raw_max", "spilled_w4", "spilled_dkdv"}
+                                             "raw_max", "spilled_w4", "spilled_dkdv", "drop_philox10",
+                                             "drop_philox7", "drop_default", "drop_dkdv16", "drop_none",
+                                             "drop_dq_atomic", "drop_dq64", "half_float16", "half_bfloat16",
+                                             "drop_fwd_philox10", "drop_fwd_default", "fp32t_now",
+                                             "fp32t_fwd_64x32w4", "fp32t_fwd_64x64w4", "fp32t_fwd_64x64w8",
+                                             "fp32t_dkdv_32x64w4", "fp32t_dkdv_64x32w4", "fp32t_dkdv_64x64w8",
+                                             "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
+                                             "tf32t_wide", "tf32t_wide_tma1"}
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
            for arm in ("dq_kernel_half", "dkdv_tma", "dq_tma")}
     assert tma == {"dq_kernel_half": {"dkdv tma=False", "dq tma=False"},
                    "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
-    assert arms["kv_pointers"] == {"fwd tma=False"} and arms["kv_tma"] == {"fwd tma=True"}
-    assert arms["raw_max"] == {"fwd tma=False", "raw max"}
+    fwd = {arm: {a for a in arms[arm] if "tma" in a or a == "raw max"} for arm in ("kv_pointers", "kv_tma", "raw_max")}
+    assert fwd == {"kv_pointers": {"fwd tma=False"}, "kv_tma": {"fwd tma=True"}, "raw_max": {"fwd tma=False", "raw max"}}
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])
@@ -170,6 +179,20 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert "b(256, 1)" in arms["b_row_major"] and "_transpose_kernel" not in arms["b_row_major"]
     assert attention._T_COPY == [True] and gemm._FMA_ROW_MAJOR_B_FROM_M == 1024 and not conv._taps_outside(3, 9, 32)
     assert elementwise._T_MIN == 16 and gemm._TF32_K_MAJOR_FROM == 256
+    drops = {arm: {a for a in arms[arm] if a.startswith("drop=")} for arm in arms if arm.startswith("drop_")}
+    assert drops == {"drop_philox10": {"drop=1"}, "drop_philox7": {"drop=2"}, "drop_default": {"drop=3"},
+                     "drop_dkdv16": {"drop=3"}, "drop_none": {"drop=0"}, "drop_fwd_philox10": {"drop=1"},
+                     "drop_dq_atomic": {"drop=3"}, "drop_dq64": {"drop=3"},
+                     "drop_fwd_default": {"drop=3"}}
+    assert "dkdv 16x64 w8" in arms["drop_dkdv16"] and "dkdv 16x64 w8" not in arms["drop_default"]
+    assert "dq" in arms["drop_default"] and "dq" not in arms["drop_dq_atomic"] and "dq" in arms["drop_dq64"]
+    assert "tma" in arms["half_float16"] and "tma" in arms["half_bfloat16"]
+    assert "dkdv 64x64 w8" in arms["fp32t_dkdv_64x64w8"] and "fwd 64x64 w8" in arms["fp32t_fwd_64x64w8"]
+    assert "fwd 16x16 w4" in arms["fp32t_now"] and "fwd 64x32 w4" in arms["fp32t_fwd_64x32w4"]
+    assert "_ce_parts_mean_kernel" in arms["ce_mean_grid"] and "_ce_mean_kernel" in arms["ce_mean_one_program"]
+    assert "_ce_parts_mean_kernel" not in arms["ce_mean_one_program"]
+    assert "tma" in arms["tf32t_wide_tma1"] and "tma" not in arms["tf32t_wide"] | arms["tf32t_heuristic"]
+    assert attention._DROP_MODE == [3] and attention._FORCE == {}
 
 
 def test_tune_targets_problems_fit_their_kernels(monkeypatch):
