@@ -7,7 +7,8 @@ few steps of each of the harness's training steps (MLP, CNN, GPT-2-like, at the 
 its op cases ("ops", the whole sweep: softmax, norms, cross-entropy, GEMMs, conv, SDPA) on the GPU's
 real host path over a stand-in device (fake memory, launches recorded, nothing computed), collects
 every distinct launch as Triton's launcher keys it, and compiles each ahead of time, reporting
-the spills (ptxas's count, as ``python -m ttorch.ops --compile``). No GPU needed. It exits non-zero
+the spills (ptxas's count, as ``python -m ttorch.ops --compile``); each capability of ``--caps`` is
+collected on its own (the stand-in reports it: Hopper's TMA paths launch at 90 only). No GPU needed. It exits non-zero
 when a launch fails to compile; CI runs it after the op configurations.
 
     python benchmarks/census.py [--caps 80,90] [--models mlp,cnn,gpt,ops] [--layers 2] [--jobs 2]
@@ -55,8 +56,10 @@ class _Memory(_driver._Real):
     def device_name(self, index):
         return "census stand-in"
 
+    cap = (9, 0)        # main() collects each --caps entry's launches in turn
+
     def capability(self, index):
-        return (9, 0)
+        return self.cap
 
     def sm_count(self, index):
         return 132
@@ -188,9 +191,18 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
     install()
-    found = collect(args.models.split(","), args.layers)
-    print(f"{len(found)} distinct launches" + (f"; not rebuilt: {', '.join(sorted(_SKIPPED))}" if _SKIPPED else ""))
-    _ITEMS[:] = [item + (int(cap),) for item in found for cap in args.caps.split(",")]
+    from ttorch.ops import _plan
+    _ITEMS.clear()
+    for cap in args.caps.split(","):
+        # each capability's own launches: Hopper's TMA kernels and tiles are never compiled for sm_80
+        _driver._backend.cap = divmod(int(cap), 10)
+        _plan.clear()                                   # (plans recorded at another capability)
+        _SEEN.clear()
+        _KEYS.clear()
+        found = collect(args.models.split(","), args.layers)
+        print(f"sm_{cap}: {len(found)} distinct launches"
+              + (f"; not rebuilt: {', '.join(sorted(_SKIPPED))}" if _SKIPPED else ""))
+        _ITEMS.extend(item + (int(cap),) for item in found)
     failed, spilling = 0, {cap: 0 for cap in args.caps.split(",")}
     with ProcessPoolExecutor(args.jobs) as pool:        # (forked: the workers see _ITEMS)
         for (label, regs, spills, err), item in zip(pool.map(_compile_at, range(len(_ITEMS))), _ITEMS):
