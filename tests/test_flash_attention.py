@@ -669,8 +669,8 @@ def test_dropout_takes_the_compiled_configurations(monkeypatch):
 
 
 def test_dropout_tiles_on_hopper(monkeypatch):
-    """With dropout, Hopper's half dK/dV at head dim 64 takes _DROP_CONFIGS_SM90's tile (it spills on
-    sm_80, whose launches keep _DROP_CONFIGS's); the AOT specs compile it for sm_90 only."""
+    """Hopper's half dK/dV at head dim 64 takes _CONFIGS_SM90's tile, with dropout _DROP_CONFIGS_SM90's
+    (each spills on sm_80, whose launches keep the tables'); the AOT specs compile them for sm_90 only."""
     from ttorch.ops import attention as A
     monkeypatch.setattr(A, "SIMULATED", False)
     half = ttorch.float16
@@ -679,6 +679,17 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 64, False, True)]
     assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 128, False, False)]
     assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False]
-    specs = [s for s in A._specs() if s.label.endswith(" sm90")]
+    specs = [s for s in A._specs() if s.label.endswith("dropout sm90")]
     assert len(specs) == 4 and all(s.min_cap == 90 and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (32, 64)
                                    and s.constexprs["DROP"] == A._DROP_MODE[0] for s in specs)
+    # without dropout, the tuner's H200 winner where nothing is tuned (tuned winners first, as anywhere)
+    assert A._config("dkdv", 64, half, True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)] == (32, 128, 8, 3)
+    assert A._config("dkdv", 64, half, True, dq=True, sm90=True) == (32, 128, 8, 3)
+    assert A._config("dkdv", 64, half, True) == A._CONFIGS["dkdv"][64][0]
+    assert A._config("dkdv", 64, ttorch.float32, False, sm90=True) == A._CONFIGS["dkdv"][64][1]
+    assert A._config("dkdv", 32, half, True, sm90=True) == A._CONFIGS["dkdv"][64][0]
+    plain = [s for s in A._specs() if s.label.endswith(" sm90") and "dropout" not in s.label]
+    assert plain and all(s.min_cap == 90 and s.kernel is A._attn_bwd_dkdv_kernel and s.num_stages == 3
+                         and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (32, 128) for s in plain)
+    base = {s.label[:-5] for s in plain}                 # each beside its sm_80 twin at the table's tile
+    assert base <= {s.label for s in A._specs()}

@@ -200,9 +200,12 @@ _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False,
                  ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (32, 16, 4, 2)}
 
 
-# Hopper only (``_sm90``), with dropout: the half dK/dV tile at head dim 64 that spills on sm_80 (184 B
-# with 3.6) but not on sm_90 (247 registers with 3.6). On the H200 the SDPA fwd+bwd with dropout 0.1
-# (fp16, B 4, 16 heads, T 2048, causal) took 1.595 ms against 1.642 with the 16x64 tile.
+# Hopper only (``_sm90``): tiles that spill on sm_80 but not on sm_90. The half dK/dV at head dim 64:
+# the H200's tuner chose 32x128 w8 s3 (0.407 ms at fp16 B 4, 16 heads, T 2048, causal, against 0.558
+# for the table's 32x64 w8 s2; 234-255 registers on sm_90 with 3.6 and 3.9, 20-76 B spilled on
+# sm_80). With dropout, 32x64 w8 s2 (184 B on sm_80, 247 registers on sm_90 with 3.6): on the H200 the
+# SDPA fwd+bwd with dropout 0.1 (same shape) took 1.595 ms against 1.642 with the 16x64 tile.
+_CONFIGS_SM90 = {("dkdv", 64, False): (32, 128, 8, 3)}
 _DROP_CONFIGS_SM90 = {("dkdv", 64, False, False): (32, 64, 8, 2)}
 
 
@@ -213,9 +216,9 @@ def _sm90(q):
 def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
     else the table above; with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ by atomics) the
-    table's, or ``_DROP_CONFIGS``'s (``_DROP_CONFIGS_SM90``'s first on Hopper, ``sm90``). The
-    interpreter pays per program, so its tiles are small enough that tiny tests still cross block
-    edges."""
+    table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s or
+    ``_DROP_CONFIGS_SM90``'s first. The interpreter pays per program, so its tiles are small enough
+    that tiny tests still cross block edges."""
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
@@ -224,7 +227,10 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     if drop:
         return _drop_tile(kind, e, dtype is D.float32, dq, sm90)
     won = tune.lookup("flash_attention", (kind, dtype.name, e, bool(causal)))
-    return _tile(won) if won is not None else _CONFIGS[kind][max(e, 64)][dtype is D.float32]
+    if won is not None:
+        return _tile(won)
+    fp32 = dtype is D.float32
+    return (sm90 and _CONFIGS_SM90.get((kind, e, fp32))) or _CONFIGS[kind][max(e, 64)][fp32]
 
 
 def _drop_tile(kind, e, fp32, dq, sm90=False):
@@ -460,8 +466,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     drop = _drop_args(dropout_p, philox)
     e = _hd(max(E, EV))
     fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
-    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused,
-                                    bool(dropout_p) and _sm90(q))
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q))
     tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
@@ -682,8 +687,13 @@ def _specs():
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
         t_copy = dt is D.float32 if t_copy is None else t_copy
         dq_atomic = kind == "dkdv" and (dt is D.float32 if dq is None else dq)
-        bm, bn, warps, stages = tile or (_drop_tile(kind, e, dt is D.float32, dq_atomic, sm90) if drop else
-                                         _CONFIGS[kind][max(e, 64)][dt is D.float32])
+        fp32 = dt is D.float32
+        hopper = None if tile else _DROP_CONFIGS_SM90.get((kind, e, fp32, dq_atomic)) if drop else \
+            _CONFIGS_SM90.get((kind, e, fp32))          # a tile launched on sm_90 only
+        if hopper and not sm90:                         # (compiled for sm_90 alone, besides this one)
+            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True)
+        bm, bn, warps, stages = tile or (sm90 and hopper) or (_drop_tile(kind, e, fp32, dq_atomic) if drop else
+                                                               _CONFIGS[kind][max(e, 64)][fp32])
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
@@ -749,11 +759,6 @@ def _specs():
         add(kernel, kind, D.float16, 256, True, drop=True)
     for e in switched:
         add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, e, True, dq=True, drop=True)
-    for (kind, e, fp32, dq), _ in _DROP_CONFIGS_SM90.items():    # Hopper's dropout tiles
-        for dt, mask, causal in ((D.float16, 0, True), (D.bfloat16, 0, True), (D.float16, 1, False),
-                                 (D.float16, 2, False)):
-            if not fp32:
-                add(kernels[kind], kind, dt, e, causal, mask, dq=dq, drop=True, sm90=True)
     for kind, kernel in kernels.items():                    # float32 reading in place (short L or S), with dropout
         add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
