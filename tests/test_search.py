@@ -54,3 +54,23 @@ def test_errors():
         ttorch.bucketize(ttorch.zeros(1), ttorch.zeros(1, 2))
     with pytest.raises(RuntimeError, match="boundary and sorter must have the same size"):
         ttorch.searchsorted(ttorch.zeros(3), ttorch.zeros(1), sorter=ttorch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bincount(device):
+    x = ttorch.tensor([0, 1, 1, 3, 7, 1], device=device)
+    assert ttorch.bincount(x).tolist() == np.bincount([0, 1, 1, 3, 7, 1]).tolist() and x.bincount().dtype is ttorch.int64
+    assert ttorch.bincount(x, minlength=10).tolist() == np.bincount([0, 1, 1, 3, 7, 1], minlength=10).tolist()
+    assert ttorch.bincount(ttorch.tensor([], dtype=ttorch.int64, device=device), minlength=3).tolist() == [0, 0, 0]
+    w = ttorch.tensor([0.5, 1.0, 1.0, 2.0, 3.0, -1.0], device=device, requires_grad=True)
+    got = ttorch.bincount(x, w)
+    assert got.dtype is ttorch.float32 and got.tolist() == [0.5, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0]
+    got.sum().backward()
+    assert w.grad.tolist() == [1.0] * 6
+    assert ttorch.bincount(x, ttorch.tensor([1, 2, 3, 4, 5, 6], device=device)).dtype is ttorch.float64
+    with pytest.raises(RuntimeError, match="1-d non-negative integral inputs"):
+        ttorch.bincount(ttorch.tensor([-1, 2], device=device))
+    with pytest.raises(RuntimeError, match="same length as input"):
+        ttorch.bincount(x, ttorch.ones(3, device=device))
+    with pytest.raises(RuntimeError, match="minlength should be >= 0"):
+        ttorch.bincount(x, minlength=-1)

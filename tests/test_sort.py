@@ -287,3 +287,26 @@ def test_double_backward(device):
     z = ttorch.tensor([10.0, 20.0, 30.0, 40.0], dtype=D.float64, device=device)
     (gx * z).sum().backward()
     assert v.grad.tolist() == [20.0, 10.0, 40.0, 30.0]
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if ttorch.cuda.is_available() else []))
+def test_median_and_nanmedian(device):
+    # the lower median (an even count), its index; a NaN makes median NaN (its first NaN's index),
+    # nanmedian skips NaN (an all-NaN row: NaN)
+    nan = float("nan")
+    x = ttorch.tensor([[3.0, 1.0, 2.0, 4.0], [1.0, nan, 0.0, 5.0], [nan, 2.0, nan, 1.0]], device=device)
+    m = ttorch.median(x, 1)
+    assert m.indices.tolist() == [2, 1, 0] and m.values[0].item() == 2.0 and np.isnan(to_np(m.values[1:])).all()
+    n = ttorch.nanmedian(x, 1)
+    assert n.values.tolist() == [2.0, 1.0, 1.0] and n.indices.tolist() == [2, 0, 3]
+    assert np.isnan(ttorch.nanmedian(ttorch.full((3,), nan, device=device)).item())
+    assert ttorch.median(x[0]).item() == 2.0 and np.isnan(ttorch.median(x).item())
+    assert ttorch.nanmedian(x).item() == 2.0                       # the lower middle of the 9 non-NaN values
+    k = ttorch.median(ttorch.tensor([[3, 1, 2], [1, 5, 0]], device=device), 0, keepdim=True)
+    assert k.values.tolist() == [[1, 1, 0]] and k.indices.tolist() == [[1, 0, 1]]
+    a = ttorch.tensor([[0.3, -1.0, 2.0, 0.7, 1.5]], dtype=ttorch.float64, device=device, requires_grad=True)
+    ttorch.median(a, 1).values.sum().backward()
+    assert a.grad.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0]]
+    with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
+        ttorch.median(ttorch.zeros(2, 0, device=device), 1)
+    assert np.isnan(ttorch.median(ttorch.zeros(0, device=device)).item())

@@ -1,4 +1,5 @@
-"""``searchsorted`` and ``bucketize``: where values fall among sorted boundaries, by binary search.
+"""``searchsorted`` and ``bucketize``: where values fall among sorted boundaries, by binary search;
+``bincount``, composed of ``index_add``.
 
 The cuda kernel gives each program ``BLOCK`` values of one row and halves every value's range
 ``[lo, hi)`` of boundary indices ``STEPS = bit_length(M)`` times, each step one gathered load of the
@@ -166,5 +167,40 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
 _search.public = searchsorted
 _search.dtypes = (D.float32, D.float64)
 
-METHODS = {}
-__all__ = ["searchsorted", "bucketize"]
+
+# ------------------------------------------------------------------------------ counting
+def bincount(input, weights=None, minlength=0):
+    """How many times each value ``0 .. max(input)`` occurs in the 1-D non-negative integer ``input``
+    (at least ``minlength`` bins); with ``weights``, their sums per value instead, in float32 for
+    float32 weights, else float64 (PyTorch's rule). The bin count comes to the host first (one sync, as in PyTorch); the
+    counting is ``index_add``'s kernel, so the weights' gradient flows."""
+    from .creation import zeros, ones
+    if type(input) is not Tensor or input.ndim != 1 or input.dtype.is_floating_point or input.dtype is D.bool:
+        if type(input) is Tensor and input.dtype.is_floating_point:
+            raise NotImplementedError(f'"bincount_cpu" not implemented for \'{D.scalar_name(input.dtype)}\'')
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is not None and (weights.ndim != 1 or weights.shape[0] != input.shape[0]):
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    n = int(minlength)
+    if input.numel():
+        lo, hi = (int(v) for v in _stack_minmax(input))
+        if lo < 0:
+            raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+        n = max(n, hi + 1)
+    if weights is None:
+        return zeros(n, dtype=D.int64, device=input.device).index_add(0, input, ones(input.shape[0], dtype=D.int64,
+                                                                                      device=input.device))
+    wd = D.float32 if weights.dtype is D.float32 else D.float64       # PyTorch's rule
+    return zeros(n, dtype=wd, device=input.device).index_add(0, input, weights.to(wd))
+
+
+def _stack_minmax(t):
+    """``(min, max)`` of ``t`` in one transfer to the host."""
+    from . import FUNCTIONS as F
+    return F["stack"]([t.min(), t.max()]).tolist()
+
+
+METHODS = {"bincount": bincount}
+__all__ = ["searchsorted", "bucketize", "bincount"]

@@ -611,5 +611,80 @@ _unique_consecutive = Op("unique_consecutive", cpu=_unique_cpu, cuda=_unique_cud
                          kernels=lambda: _unique_specs(True), family="sort", public=unique_consecutive,
                          dtypes=(D.float32, D.int8))
 
-__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive"]
+# --------------------------------------------------------------------------- median
+median_rt = namedtuple("median", ["values", "indices"])
+nanmedian_rt = namedtuple("nanmedian", ["values", "indices"])
+
+
+def _median_impl(x, *, dim, keepdim, skip_nan):
+    # the lower median of each row along ``dim`` from a stable sort (NaN last): with a NaN, median
+    # takes the first NaN (PyTorch's propagation), nanmedian the lower median of the rest
+    from . import FUNCTIONS as F
+    n = x._shape[dim]
+    with grad_mode.no_grad():
+        order = sort(x, dim).indices
+        nans = F["isnan"](x).sum(dim, keepdim=True)
+        if skip_nan:
+            m = n - nans
+            k = F["where"](m > 0, (m - 1) // 2, 0)
+        else:
+            k = F["where"](nans > 0, n - nans, (n - 1) // 2)
+        idx = order.gather(dim, k)
+    vals = x.gather(dim, idx)                   # (the gradient flows to the picked elements)
+    if not keepdim:
+        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+    return vals, idx
+
+
+_median_op = Op("median", impl=_median_impl, family="sort")
+
+
+def _median_of(input, dim, keepdim, out, name, rt, skip_nan):
+    if type(input) is not Tensor:
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if dim is None:                             # the median of every element: a 0-dim value
+        x = input.reshape(-1)
+        if x.numel() == 0:
+            from .creation import full
+            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        return _median_op(x, dim=0, keepdim=False, skip_nan=skip_nan)[0]
+    x, d = _prep(input, dim, name)
+    if x._shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    vals, idx = _median_op(x, dim=d, keepdim=bool(keepdim) or input.ndim == 0, skip_nan=skip_nan)
+    return _result(rt, input, idx, vals, out, name)
+
+
+def median(input, dim=None, keepdim=False, *, out=None):
+    """The lower of the two middle values (``median`` of an even count): of every element (a 0-dim
+    tensor), or along ``dim`` with its index, ``(values, indices)``. A NaN makes the median NaN
+    (``nanmedian`` skips them).
+
+    Example::
+
+        >>> ttorch.median(ttorch.tensor([3., 1., 2., 4.]))
+        tensor(2.)
+    """
+    return _median_of(input, dim, keepdim, out, "median", median_rt, False)
+
+
+def nanmedian(input, dim=None, keepdim=False, *, out=None):
+    """``median`` of the values that are not NaN (NaN where all are; such a row's index is its
+    first position, where PyTorch's is an artifact of its selection)."""
+    return _median_of(input, dim, keepdim, out, "nanmedian", nanmedian_rt, True)
+
+
+def _median_samples():
+    r = rng("median")
+    with_nan = r.uniform(-1, 1, (3, 5))
+    with_nan[1, 2] = np.nan
+    return [Sample([r.uniform(-1, 1, (4, 6))], {"dim": 1}), Sample([r.uniform(-1, 1, (5, 3))], {"dim": 0, "keepdim": True}),
+            Sample([r.uniform(-1, 1, 7)]), Sample([r.uniform(-1, 1, (2, 3, 4))], {"dim": -1}),
+            Sample([with_nan], {"dim": 1}, grad=False)]
+
+
+_median_op.samples, _median_op.dtypes = _median_samples, (D.float32, D.float64)
+_median_op.public = median
+
+__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive", "median", "nanmedian"]
 METHODS = {n: globals()[n] for n in __all__}
