@@ -1,0 +1,158 @@
+"""The functions of ops/composed.py against NumPy, gradients by float64 finite differences, the errors
+PyTorch raises, on both devices where they run kernels. (tests/test_ops.py runs their samples too.)"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ttorch
+from ttorch.autograd import gradcheck
+
+from _helpers import to_np
+
+DEVICES = ["cpu"] + (["cuda"] if ttorch.cuda.is_available() else [])
+R = np.random.default_rng(17)
+
+
+def u(*shape):
+    return R.uniform(-1, 1, shape)
+
+
+def t64(a, device="cpu", grad=False):
+    return ttorch.tensor(a, dtype=ttorch.float64, device=device, requires_grad=grad)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_diff(device):
+    a, p, q = u(4, 3), u(1, 3), u(2, 3)
+    np.testing.assert_allclose(to_np(ttorch.diff(t64(a, device), n=2, dim=0, prepend=t64(p, device),
+                                                 append=t64(q, device))),
+                               np.diff(a, 2, 0, prepend=p, append=q), rtol=1e-12)
+    b = np.array([[1, 5, 3], [7, 0, 2]])
+    assert ttorch.diff(ttorch.tensor(b, device=device) > 2).tolist() == np.diff(b > 2).tolist()
+    assert ttorch.diff(ttorch.tensor(b, device=device), n=5).shape == (2, 0)
+    assert gradcheck(lambda x: ttorch.diff(x, n=2), (t64(u(6), grad=True),))
+    with pytest.raises(RuntimeError, match="order must be non-negative"):
+        ttorch.diff(ttorch.zeros(3), n=-1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_logaddexp_and_xlogy(device):
+    a, b = u(3, 4) * 30, u(4) * 30
+    np.testing.assert_allclose(to_np(ttorch.logaddexp(t64(a, device), t64(b, device))), np.logaddexp(a, b), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.logaddexp2(t64(a, device), t64(b, device))), np.logaddexp2(a, b),
+                               rtol=1e-12)
+    inf = math.inf
+    got = ttorch.logaddexp(t64([inf, -inf, inf, 0.0], device), t64([inf, -inf, -inf, 0.0], device))
+    assert to_np(got).tolist() == [inf, -inf, inf, pytest.approx(math.log(2))]
+    x = t64(u(3), grad=True)
+    ttorch.logaddexp(x, x).sum().backward()                       # a tie: half to each side
+    np.testing.assert_allclose(to_np(x.grad), 1.0)
+    assert gradcheck(ttorch.logaddexp, (t64(u(3, 4), grad=True), t64(u(4), grad=True)))
+    got = ttorch.xlogy(t64([0.0, 0.0, 1.0, 2.0, 0.0], device), t64([0.0, math.nan, 0.0, 3.0, -1.0], device))
+    np.testing.assert_allclose(to_np(got), [0.0, math.nan, -inf, 2 * math.log(3), 0.0])
+    assert ttorch.xlogy(ttorch.tensor([1, 2], device=device), 3).dtype is ttorch.float32
+    xs, ys = u(3, 4), R.uniform(0.1, 2, (3, 4))            # (at x = 0 the gradient is PyTorch's 0, below)
+    assert gradcheck(ttorch.xlogy, (t64(xs, grad=True), t64(ys, grad=True)))
+    z = t64([0.0], grad=True)
+    w = t64([0.0], grad=True)
+    ttorch.xlogy(z, w).sum().backward()                            # 0 * log(0): zero gradients, not NaN
+    assert to_np(w.grad).tolist() == [0.0] and to_np(z.grad).tolist() == [0.0]
+
+
+def test_shapes_against_numpy():
+    a, b = u(4, 3), u(3)
+    assert [x.shape for x in ttorch.broadcast_tensors(t64(a), t64(b))] == [(4, 3), (4, 3)]
+    for fn, nfn, args in ((ttorch.tril_indices, np.tril_indices, (4, 3, 1)), (ttorch.triu_indices, np.triu_indices,
+                                                                               (3, 5, -1))):
+        r, c, k = args
+        assert fn(r, c, k).tolist() == [list(x) for x in nfn(r, k, c)]
+    assert ttorch.triu_indices(3, 3, dtype=ttorch.int32).dtype is ttorch.int32
+    m = u(2, 4)
+    got = ttorch.diag_embed(t64(m), 1, 0, 2)
+    want = np.zeros((5, 2, 5))
+    for i in range(2):
+        want[:, i, :] = np.diag(m[i], 1)
+    np.testing.assert_array_equal(to_np(got), want)
+    np.testing.assert_array_equal(to_np(ttorch.diagflat(t64(m), -1)), np.diagflat(m, -1))
+    blocks = [u(2, 3), u(), u(2), u(1, 2)]
+    want = np.zeros((5, 8))
+    want[:2, :3], want[2, 3], want[3, 4:6], want[4, 6:8] = blocks
+    np.testing.assert_array_equal(to_np(ttorch.block_diag(*[t64(x) for x in blocks])), want)
+    assert gradcheck(lambda *xs: ttorch.block_diag(*xs), tuple(t64(x, grad=True) for x in blocks))
+    c = u(2, 3, 4)
+    for k in (1, 2, 3, -1, 6):
+        np.testing.assert_array_equal(to_np(ttorch.rot90(t64(c), k, (1, 2))), np.rot90(c, k, (1, 2)))
+    for sec in (3, [1, 4, 9], [-2, 1]):
+        got = ttorch.tensor_split(t64(u(3, 5)), sec, dim=1)
+        assert len(got) == len(np.array_split(np.zeros((3, 5)), sec, axis=1))
+    x = u(2, 6)
+    for got, want in zip(ttorch.hsplit(t64(x), 3), np.hsplit(x, 3)):
+        np.testing.assert_array_equal(to_np(got), want)
+    np.testing.assert_array_equal(to_np(ttorch.column_stack([t64(b), t64(a.T), t64(b)])), np.column_stack([b, a.T, b]))
+    with pytest.raises(RuntimeError, match="not divisible by the split_size 2"):
+        ttorch.hsplit(ttorch.zeros(2, 5), 2)
+    with pytest.raises(RuntimeError, match="expected rotation dims to be different"):
+        ttorch.rot90(ttorch.zeros(2, 2), 1, (0, 0))
+    with pytest.raises(RuntimeError, match="Input tensors must have 2 or fewer dimensions"):
+        ttorch.block_diag(ttorch.zeros(2, 2, 2))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_isin(device):
+    e, t = np.array([[1, 5, 3], [7, 0, 2]]), np.array([5, 2, 9, 5])
+    got = ttorch.isin(ttorch.tensor(e, device=device), ttorch.tensor(t, device=device))
+    assert got.tolist() == np.isin(e, t).tolist() and got.device.type == device
+    assert ttorch.isin(ttorch.tensor(e, device=device), ttorch.tensor(t, device=device), invert=True).tolist() == \
+        np.isin(e, t, invert=True).tolist()
+    assert ttorch.isin(ttorch.tensor(e, device=device), 5).tolist() == (e == 5).tolist()
+    f = t64([0.0, math.nan, 1.5, 2.0], device)
+    assert ttorch.isin(f, t64([math.nan, 2.0, 0.0], device)).tolist() == [True, False, False, True]
+    assert ttorch.isin(f, ttorch.tensor([], device=device)).tolist() == [False] * 4
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_statistics_against_numpy(device):
+    x, aw, fw = u(3, 6), R.uniform(0.5, 2, 6), np.array([1, 2, 1, 3, 1, 1])
+    np.testing.assert_allclose(to_np(ttorch.cov(t64(x, device))), np.cov(x), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.cov(t64(x, device), correction=0)), np.cov(x, ddof=0), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.cov(t64(x, device), fweights=ttorch.tensor(fw, device=device),
+                                                aweights=t64(aw, device))),
+                               np.cov(x, fweights=fw, aweights=aw), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.cov(t64(x[0], device))), np.cov(x[0]), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.corrcoef(t64(x, device))), np.corrcoef(x), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.dist(t64(x, device), t64(x[0], device), 3)),
+                               np.linalg.norm((x - x[0]).ravel(), 3), rtol=1e-12)
+    assert gradcheck(lambda a, w: ttorch.cov(a, aweights=w), (t64(x, grad=True), t64(aw, grad=True)))
+    assert gradcheck(ttorch.corrcoef, (t64(x, grad=True),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="degrees of freedom is <= 0"):
+            ttorch.cov(ttorch.zeros(2, 1))
+    n = t64([[1.0, math.nan, 3.0, 2.0], [math.nan] * 4], device)
+    assert to_np(ttorch.nansum(n, 1)).tolist() == [6.0, 0.0]
+    np.testing.assert_allclose(to_np(ttorch.nanmean(n, 1)), [2.0, math.nan])
+    with pytest.raises(RuntimeError, match="expected input to have floating point"):
+        ttorch.nanmean(ttorch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+def test_quantile_against_numpy(device, interpolation):
+    x, q = u(3, 6), np.array([0.0, 0.25, 0.5, 0.8, 1.0])
+    got = ttorch.quantile(t64(x, device), t64(q, device), dim=1, keepdim=True, interpolation=interpolation)
+    np.testing.assert_allclose(to_np(got), np.quantile(x, q, axis=1, keepdims=True, method=interpolation), rtol=1e-12)
+    got = ttorch.quantile(t64(x, device), 0.3, interpolation=interpolation)
+    np.testing.assert_allclose(to_np(got), np.quantile(x, 0.3, method=interpolation), rtol=1e-12)
+    n = x.copy()
+    n[1, 2] = math.nan
+    got = ttorch.nanquantile(t64(n, device), t64(q, device), dim=1, interpolation=interpolation)
+    np.testing.assert_allclose(to_np(got), np.nanquantile(n, q, axis=1, method=interpolation), rtol=1e-12)
+    assert np.isnan(to_np(ttorch.quantile(t64(n, device), 0.5, dim=1))[1])
+    if interpolation == "linear":
+        assert gradcheck(lambda a: ttorch.quantile(a, t64([0.2, 0.7]), dim=0), (t64(x, grad=True),))
+    with pytest.raises(RuntimeError, match=r"q values must be in the range \[0, 1\]"):
+        ttorch.quantile(ttorch.zeros(3), 1.5)
+    with pytest.raises(RuntimeError, match="input tensor must be either float or double"):
+        ttorch.quantile(ttorch.tensor([1, 2]), 0.5)

@@ -1,0 +1,537 @@
+"""More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: ``diff``,
+``logaddexp``, ``logaddexp2``, ``xlogy``, ``broadcast_tensors``, ``tril_indices``, ``triu_indices``,
+``diag_embed``, ``diagflat``, ``block_diag``, ``rot90``, ``tensor_split``, ``hsplit``, ``vsplit``,
+``dsplit``, ``column_stack``, ``isin``, ``dist``, ``cov``, ``corrcoef``, ``quantile``,
+``nanquantile``, ``nansum``, ``nanmean``. No kernels of their own (``isin`` searches with ``searchsorted``'s); gradients are
+those of the ops they compose. Each differentiable one is an ``Op`` with ``impl`` and samples, which
+``tests/test_ops.py`` runs on both devices; ``tests/test_composed.py`` checks values against NumPy,
+gradients by gradcheck, and the errors.
+"""
+import builtins
+import math
+import warnings
+
+import numpy as np
+
+from .. import _dtype as D
+from .._tensor import Tensor, _wrap_dim
+from ._op import Op
+from .elementwise import broadcast_shapes
+from .samples import Sample, rng
+
+_FLOATS = (D.float32, D.float64)
+
+
+def _fn(name):
+    from . import FUNCTIONS
+    return FUNCTIONS[name]
+
+
+def _op(name, impl, samples, public, family="other"):
+    op = Op(name, impl=impl, family=family)
+    op.samples, op.public, op.dtypes = samples, public, _FLOATS
+    return op
+
+
+def _u(r, *shape):
+    return r.uniform(-1, 1, shape)
+
+
+# ------------------------------------------------------------------------------ elementwise compositions
+def _diff_impl(x, *, n, dim):
+    for _ in range(n):
+        k = x.shape[dim]
+        if k == 0:
+            break
+        a, b = x.narrow(dim, 1, k - 1), x.narrow(dim, 0, k - 1)
+        x = _fn("logical_xor")(a, b) if x.dtype is D.bool else a - b
+    return x
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim`` (``prepend``/``append`` joined on first); for
+    bool tensors, ``a[i + 1] != a[i]``."""
+    if input.dim() == 0:
+        raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = _wrap_dim(dim, input.dim())
+    parts = [t for t in (prepend, input, append) if t is not None]
+    for t in parts:
+        if t.dim() != input.dim():
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    x = _fn("cat")(parts, d) if len(parts) > 1 else input
+    return _diff(x, n=int(n), dim=d) if n else x
+
+
+def _diff_samples():
+    r = rng("diff")
+    return [Sample([_u(r, 6)], {"n": 1}), Sample([_u(r, 3, 5)], {"n": 2, "dim": 1}),
+            Sample([_u(r, 4, 3), _u(r, 1, 3), _u(r, 2, 3)], {"dim": 0}),
+            Sample([_u(r, 3)], {"n": 4})]
+
+
+_diff = _op("diff", _diff_impl, _diff_samples,                 # (the samples pass prepend, append as tensors)
+            lambda x, prepend=None, append=None, **kw: diff(x, prepend=prepend, append=append, **kw))
+
+
+def _logaddexp_impl(a, b, *, base2):
+    s = math.log(2.0) if base2 else 1.0
+    x, y = (a * s, b * s) if base2 else (a, b)
+    m = _fn("maximum")(x, y)
+    r = m + (-(x - y).abs()).exp().log1p()
+    r = _fn("where")(m.isinf() & (x == y), m, r)       # two equal infinities: themselves, not NaN
+    return r / s if base2 else r
+
+
+def logaddexp(input, other, *, out=None):
+    """``log(exp(input) + exp(other))`` without overflow."""
+    r = _logaddexp(input, other, base2=False)
+    return r if out is None else out.copy_(r)
+
+
+def logaddexp2(input, other, *, out=None):
+    """``log2(2**input + 2**other)`` without overflow."""
+    r = _logaddexp(input, other, base2=True)
+    return r if out is None else out.copy_(r)
+
+
+def _logaddexp_samples():
+    r = rng("logaddexp")
+    a, b = _u(r, 3, 4) * 30, _u(r, 4) * 30
+    return [Sample([a, b], {"base2": False}), Sample([a, b], {"base2": True}),
+            Sample([np.array([0.0, np.inf, -np.inf, np.inf, 2.0]), np.array([0.0, np.inf, -np.inf, -np.inf, -np.inf])],
+                   {"base2": False}, grad=False)]
+
+
+_logaddexp = _op("logaddexp", _logaddexp_impl, _logaddexp_samples,
+                 lambda a, b, base2: (logaddexp2 if base2 else logaddexp)(a, b), "binary")
+
+
+def _xlogy_impl(x, y):
+    where = _fn("where")
+    zero = x == 0
+    safe = where(zero, 1.0, y)                      # (no log(0) in the branch a zero x discards)
+    return where(y.isnan(), y, where(zero, 0.0, x * safe.log()))
+
+
+def xlogy(input, other, *, out=None):
+    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN); a Python number for
+    either side becomes a tensor of the other's dtype."""
+    if type(input) is not Tensor:
+        input = _fn("full_like")(other, input)
+    if type(other) is not Tensor:
+        other = _fn("full_like")(input, other)
+    dt = D.promote_types(input.dtype, other.dtype)
+    if not dt.is_floating_point:
+        dt = D.get_default_dtype()
+    shape = broadcast_shapes(input.shape, other.shape, op="xlogy")
+    r = _xlogy(input.to(dt).expand(shape), other.to(dt).expand(shape))
+    return r if out is None else out.copy_(r)
+
+
+def _xlogy_samples():
+    r = rng("xlogy")
+    x = _u(r, 3, 4)
+    x[0, 1] = 0.0
+    return [Sample([x, r.uniform(0.1, 2, (3, 4))]), Sample([np.array([0.0, 0.0, 1.0, 2.0]),
+                                                          np.array([0.0, np.nan, 0.0, 3.0])], grad=False)]
+
+
+_xlogy = _op("xlogy", _xlogy_impl, _xlogy_samples, xlogy, "binary")
+
+
+# ------------------------------------------------------------------------------ shapes
+def broadcast_tensors(*tensors):
+    """The tensors expanded (views) to their broadcast shape."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = broadcast_shapes(*[t.shape for t in tensors], op="broadcast_tensors")
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def _tri_indices(which, row, col, offset, dtype, device):
+    from .creation import tensor
+    if dtype is None:
+        dtype = D.int64
+    if dtype not in (D.int64, D.int32):
+        raise NotImplementedError(f"\"{which}_indices\" not implemented for '{D.scalar_name(dtype)}'")
+    if row < 0 or col < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}" if row < 0 else f"col must be non-negative, got{col}")
+    rows, cols = (np.tril_indices if which == "tril" else np.triu_indices)(row, offset, col)
+    return tensor(np.stack([rows, cols]).astype(dtype.np).reshape(2, -1), device=device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row and column indices of a ``row`` x ``col`` matrix's lower triangle (on and below
+    diagonal ``offset``), in row-major order."""
+    return _tri_indices("tril", row, col, offset, dtype, device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) indices of the upper triangle (on and above diagonal ``offset``), row-major."""
+    return _tri_indices("triu", row, col, offset, dtype, device)
+
+
+def _diag_embed_impl(x, *, offset, dim1, dim2):
+    n, k = x.shape[-1], builtins.abs(offset)
+    out = x.unsqueeze(-1) * _fn("eye")(n, dtype=x.dtype, device=x.device)        # (..., n, n)
+    if k:
+        from ..nn.functional import pad
+        out = pad(out, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
+    nd = out.dim()
+    return out if (dim1, dim2) == (nd - 2, nd - 1) else _fn("movedim")(out, (nd - 2, nd - 1), (dim1, dim2))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices whose ``offset``-th diagonal (over dims ``dim1``, ``dim2`` of the result) holds the
+    last dim of ``input``; zeros elsewhere."""
+    nd = input.dim() + 1
+    d1, d2 = _wrap_dim(dim1, nd), _wrap_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _diag_embed(input, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def _diag_embed_samples():
+    r = rng("diag_embed")
+    return [Sample([_u(r, 2, 3)], {"offset": 0, "dim1": 1, "dim2": 2}),
+            Sample([_u(r, 2, 3)], {"offset": 1, "dim1": 0, "dim2": 2}),
+            Sample([_u(r, 3)], {"offset": -2, "dim1": 1, "dim2": 0})]
+
+
+_diag_embed = _op("diag_embed", _diag_embed_impl, _diag_embed_samples, diag_embed, "movement")
+
+
+def diagflat(input, offset=0):
+    """``input`` flattened, as the ``offset``-th diagonal of a square matrix."""
+    return _fn("diag")(input.reshape(-1), offset)
+
+
+def _block_diag_impl(*tensors):
+    from ..nn.functional import pad
+    mats = [t.reshape(1, 1) if t.dim() == 0 else t.reshape(1, -1) if t.dim() == 1 else t for t in tensors]
+    width = builtins.sum(m.shape[1] for m in mats)
+    rows, at = [], 0
+    for m in mats:
+        rows.append(pad(m, (at, width - at - m.shape[1])))
+        at += m.shape[1]
+    return _fn("cat")(rows, 0)
+
+
+def block_diag(*tensors):
+    """The 0-, 1- or 2-D ``tensors`` as blocks along a matrix's diagonal (a 1-D one is a row),
+    zeros elsewhere, in their promoted dtype."""
+    for i, t in enumerate(tensors):
+        if t.dim() > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t.dim()} dimensions")
+    if not tensors:
+        return _fn("zeros")(1, 0)
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
+        dt = D.promote_types(dt, t.dtype)
+    return _block_diag(*[t.to(dt) for t in tensors])
+
+
+def _block_diag_samples():
+    r = rng("block_diag")
+    return [Sample([_u(r, 2, 3), _u(r), _u(r, 2), _u(r, 1, 2)])]
+
+
+_block_diag = _op("block_diag", _block_diag_impl, _block_diag_samples, block_diag, "movement")
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """``input`` rotated by 90 degrees ``k`` times in the plane of ``dims``, from the first toward
+    the second."""
+    dims = list(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.dim() < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.dim()}")
+    d0, d1 = (_wrap_dim(d, input.dim()) for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
+    k %= 4
+    if k == 1:
+        return input.flip(d1).transpose(d0, d1)
+    if k == 2:
+        return input.flip((d0, d1))
+    if k == 3:
+        return input.flip(d0).transpose(d0, d1)
+    return input.clone()
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """``input`` split along ``dim`` into views: ``n`` sections as even as possible (the first
+    ``size % n`` one longer), or at the given indices."""
+    if input.dim() == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _wrap_dim(dim, input.dim())
+    size = input.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        q, extra = divmod(size, n)
+        bounds = [0]
+        for i in range(n):
+            bounds.append(bounds[-1] + q + (1 if i < extra else 0))
+    else:
+        bounds = [0] + [builtins.min(builtins.max(i, 0), size) if i >= 0 else builtins.max(size + i, 0)
+                        for i in indices_or_sections] + [size]
+    return tuple(input.narrow(d, a, builtins.max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def _split_dim(input, sections, dim, name, need):
+    if input.dim() < need:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {need} dimension, but got a tensor with "
+                           f"{input.dim()} dimensions!")
+    if isinstance(sections, int) and (sections == 0 or input.shape[dim] % sections):
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the dimension "
+                           f"{input.shape[dim]} is not divisible by the split_size {sections}!")
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 1 (dim 0 for 1-D ``input``); sections must divide evenly."""
+    return _split_dim(input, indices_or_sections, 1 if input.dim() >= 2 else 0, "hsplit", 1)
+
+
+def vsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 0 of an at least 2-D ``input``; sections must divide evenly."""
+    return _split_dim(input, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 2 of an at least 3-D ``input``; sections must divide evenly."""
+    return _split_dim(input, indices_or_sections, 2, "dsplit", 3)
+
+
+def column_stack(tensors):
+    """0-D and 1-D tensors as columns, others as they are, joined along dim 1."""
+    cols = [t.reshape(-1, 1) if t.dim() <= 1 else t for t in tensors]
+    return _fn("hstack")(cols)
+
+
+# ------------------------------------------------------------------------------ sets, distances, statistics
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each of ``elements`` is among ``test_elements`` (either may be a Python number): the
+    test elements sorted once, each element found by binary search (``searchsorted``). NaN is never
+    found."""
+    from .creation import tensor
+    if type(elements) is not Tensor:
+        elements = tensor(elements, device=test_elements.device)
+    if type(test_elements) is not Tensor:
+        test_elements = tensor(test_elements, device=elements.device)
+    dt = D.promote_types(elements.dtype, test_elements.dtype)
+    e, t = elements.detach().to(dt), test_elements.detach().reshape(-1).to(dt)
+    if t.numel() == 0:
+        found = _fn("zeros_like")(e, dtype=D.bool)
+    else:
+        s = _fn("sort")(t).values
+        at = _fn("searchsorted")(s, e.reshape(-1)).clamp(max=t.numel() - 1)
+        found = (s[at] == e.reshape(-1)).reshape(e.shape)
+    return ~found if invert else found
+
+
+def dist(input, other, p=2):
+    """The ``p``-norm of ``input - other`` (broadcast)."""
+    return _fn("norm")(input - other, p)
+
+
+def _cov_impl(x, fw, aw, *, correction):
+    where = _fn("where")
+    w = fw if aw is None else aw if fw is None else fw * aw
+    if w is None:
+        n = x.shape[1]
+        avg = x.mean(1, keepdim=True)
+        norm = float(builtins.max(n - correction, 0))
+        xm = x - avg
+        c = xm @ xm.t()
+    else:
+        ws = w.sum()
+        avg = (x * w).sum(1, keepdim=True) / ws
+        norm = ws - correction * ((w * aw).sum() / ws) if aw is not None else ws - correction
+        norm = where(norm > 0, norm, 0.0)
+        xm = x - avg
+        c = (xm * w) @ xm.t()
+    return c / norm
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of ``input``'s rows (variables; columns are observations); a 1-D
+    ``input`` is one variable (a 0-dim result). ``fweights`` (integer repeat counts) and
+    ``aweights`` weigh the observations; ``correction`` 1 is Bessel's."""
+    if input.dim() > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.dim()} dimensions")
+    x = input.reshape(1, -1) if input.dim() < 2 else input
+    n = x.shape[1]
+    if fweights is not None:
+        if fweights.dim() > 1 or fweights.numel() != n:
+            raise RuntimeError(f"cov(): expected fweights to have one dimension and {n} elements but got "
+                               f"{fweights.dim()} dimensions and {fweights.numel()} elements")
+        if fweights.dtype.is_floating_point:
+            raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with "
+                               f"{D.scalar_name(fweights.dtype)} dtype")
+    if aweights is not None:
+        if aweights.dim() > 1 or aweights.numel() != n:
+            raise RuntimeError(f"cov(): expected aweights to have one dimension and {n} elements but got "
+                               f"{aweights.dim()} dimensions and {aweights.numel()} elements")
+        if not aweights.dtype.is_floating_point:
+            raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
+                               f"{D.scalar_name(aweights.dtype)} dtype")
+    dt = x.dtype if x.dtype.is_floating_point else D.get_default_dtype()
+    x = x.to(dt)
+    if fweights is None and aweights is None and n - correction <= 0:
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
+                      "observations.", UserWarning, stacklevel=2)
+    c = _cov(x, None if fweights is None else fweights.to(dt), None if aweights is None else aweights.to(dt),
+             correction=int(correction))
+    return c.reshape(()) if input.dim() < 2 else c
+
+
+def _cov_samples():
+    r = rng("cov")
+    return [Sample([_u(r, 3, 6), None, None], {"correction": 1}), Sample([_u(r, 2, 5), None, None], {"correction": 0}),
+            Sample([_u(r, 3, 4), None, r.uniform(0.5, 2, 4)], {"correction": 1})]
+
+
+_cov = _op("cov", _cov_impl, _cov_samples, lambda x, fw, aw, correction: cov(x, correction=correction,
+                                                                              fweights=fw, aweights=aw), "reduction")
+
+
+def corrcoef(input):
+    """Pearson's correlation coefficients of ``input``'s rows, clipped to [-1, 1]."""
+    c = cov(input)
+    if c.dim() == 0:
+        return c / c
+    d = c.diagonal()
+    s = d.sqrt()
+    c = c / s.unsqueeze(1) / s.unsqueeze(0)
+    return c.clamp(-1, 1)
+
+
+_INTERP = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile_impl(x, q, *, interpolation, skip_nan):
+    # sorted rows along the last dim (NaN last); each q's rank among the row's (non-NaN) count
+    where = _fn("where")
+    s = _fn("sort")(x, -1).values
+    n = s.shape[-1]
+    nans = x.isnan().sum(-1, keepdim=True)
+    valid = (n - nans) if skip_nan else _fn("full_like")(nans, n)
+    rank = q.to(x.dtype).reshape(*(1,) * (s.dim() - 1), -1) * (valid - 1).clamp(min=0).to(x.dtype)   # (..., Q)
+    lo = rank.floor().to(D.int64)
+    hi = rank.ceil().to(D.int64)
+    if interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    elif interpolation == "nearest":
+        lo = hi = rank.round().to(D.int64)
+    v_lo, v_hi = s.gather(-1, lo), s.gather(-1, hi)
+    frac = 0.5 if interpolation == "midpoint" else rank - lo.to(x.dtype)
+    r = v_lo + (v_hi - v_lo) * frac if interpolation in ("linear", "midpoint") else v_lo
+    bad = (valid == 0) if skip_nan else (nans > 0)          # a NaN (quantile) or nothing but NaN
+    r = where(bad.expand(r.shape), float("nan"), r)
+    return r.movedim(-1, 0)                                 # (Q, ...)
+
+
+def _quantile(name, input, q, dim, keepdim, interpolation, skip_nan):
+    from .creation import tensor
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if interpolation not in _INTERP:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest. Got "
+                           f"{interpolation}")
+    scalar_q = type(q) is not Tensor
+    qt = tensor(q, dtype=input.dtype, device=input.device) if scalar_q else q
+    if qt.dim() > 1:
+        raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+    if not scalar_q and qt.dtype is not input.dtype:
+        raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+    if scalar_q and not 0 <= q <= 1 or not scalar_q and qt.numel() and not bool(((qt >= 0) & (qt <= 1)).all()):
+        raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    if input.numel() == 0 and dim is None:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if dim is None:
+        x, d = input.reshape(-1), 0
+    else:
+        d = _wrap_dim(dim, input.dim()) if input.dim() else 0
+        x = input.reshape(1) if input.dim() == 0 else input
+        if x.shape[d] == 0:
+            raise IndexError(f"{name}() input tensor must be non-empty")
+    xs = x.movedim(d, -1)
+    r = _quantile_op(xs, qt.reshape(-1), interpolation=interpolation, skip_nan=skip_nan)
+    # r: (Q, *rest); keepdim puts a 1 where dim was (every dim with dim None)
+    if keepdim:
+        if dim is None:
+            r = r.reshape((r.shape[0],) + (1,) * input.dim())
+        elif input.dim():
+            r = r.unsqueeze(d + 1)
+    return r[0] if scalar_q or qt.dim() == 0 else r
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
+    """The ``q``-th quantiles (a number or a 1-D tensor in [0, 1]) along ``dim`` (of every element
+    when None): between sorted neighbours by ``interpolation`` (linear, lower, higher, midpoint,
+    nearest). A 1-D ``q`` puts its dim first. A NaN makes the quantile NaN (``nanquantile`` skips it)."""
+    r = _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+    return r if out is None else out.copy_(r)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
+    """``quantile`` of the values that are not NaN (NaN where all are)."""
+    r = _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+    return r if out is None else out.copy_(r)
+
+
+def _quantile_samples():
+    r = rng("quantile")
+    # q exact in float32 and ranks q * (n - 1) off the rounding points (0.8 * 5 is 4 in float32,
+    # 4.0000001 in float64: "higher" would differ between a dtype and its float64 reference)
+    out = [Sample([_u(r, 7), np.array([0.0, 0.375, 0.5, 1.0])], {"dim": None, "keepdim": False,
+                                                                   "interpolation": "linear"}, grad=False)]
+    for interp in _INTERP:
+        out.append(Sample([_u(r, 3, 6), np.array([0.25, 0.75])], {"dim": 1, "keepdim": True, "interpolation": interp},
+                          grad=False))
+    return out
+
+
+_quantile_op = Op("quantile", impl=_quantile_impl, family="reduction")
+_quantile_op.samples, _quantile_op.dtypes = _quantile_samples, _FLOATS
+_quantile_op.public = lambda x, q, dim, keepdim, interpolation: quantile(x, q, dim, keepdim,
+                                                                         interpolation=interpolation)
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """``sum`` with NaN counted as zero."""
+    x = _fn("where")(input.isnan(), 0, input) if input.dtype.is_floating_point else input
+    r = x.sum() if dim is None and not keepdim else x.sum(dim if dim is not None else tuple(range(x.dim())), keepdim)
+    r = r if dtype is None else r.to(dtype)
+    return r if out is None else out.copy_(r)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The mean of the values that are not NaN (NaN where none is)."""
+    if not input.dtype.is_floating_point and dtype is None:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{D.scalar_name(input.dtype)}")
+    x = input if dtype is None else input.to(dtype)
+    kept = (~x.isnan()).sum(dim if dim is not None else tuple(range(x.dim())), keepdim)
+    r = nansum(x, dim, keepdim) / kept
+    return r if out is None else out.copy_(r)
+
+
+METHODS = {"nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
+           "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
+           "isin": isin, "dist": dist, "cov": cov, "corrcoef": corrcoef, "quantile": quantile,
+           "nanquantile": nanquantile}
+__all__ = ["nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
+           "diag_embed", "diagflat", "block_diag", "rot90", "tensor_split", "hsplit", "vsplit", "dsplit",
+           "column_stack", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile"]
