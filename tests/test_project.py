@@ -83,7 +83,13 @@ def test_the_compile_report_counts_ptxas_spill_stores(tmp_path):
 def test_the_compile_report_builds_tma_kernels_for_hopper_only():
     # sm_80 has no TMA: the launch path never runs a TMA kernel there, so the report neither
     # compiles nor counts its spills for sm_80; every other configuration compiles for both
-    from ttorch.ops.__main__ import _jobs, _specs_of
+    import os
+    saved = os.environ.get("TRITON_INTERPRET")
+    try:
+        from ttorch.ops.__main__ import _jobs, _specs_of
+    finally:    # (its import drops TRITON_INTERPRET, for AOT: a later simulated launch in this process
+        if saved is not None:      # then read interpret mode off and failed in Triton's gluon import)
+            os.environ["TRITON_INTERPRET"] = saved
     jobs = _jobs(["addmm"], [80, 90])
     specs = _specs_of("addmm")
     tma = {i for i, s in enumerate(specs) if s.name == "_gemm_tma_kernel"}
