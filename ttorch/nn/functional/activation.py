@@ -14,7 +14,7 @@ from ...ops import _op as _amp_op
 _U = _ops.FUNCTIONS
 _where = _U["where"]
 
-__all__ = ["threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu", "elu_", "selu",
+__all__ = ["gumbel_softmax", "threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu", "elu_", "selu",
            "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "gelu", "silu", "mish", "softplus",
            "softsign", "tanh", "sigmoid", "hardsigmoid", "hardswish", "logsigmoid", "softmax", "log_softmax",
            "softmin", "glu", "tanhshrink", "softshrink", "hardshrink"]
@@ -193,6 +193,20 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     return _U["softmax"](-input, dim)
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """A sample of the Gumbel-softmax distribution over ``dim``: ``softmax((logits + g) / tau)`` with
+    ``g = -log(E)``, ``E`` exponential draws; ``hard``: the one-hot of its argmax in the forward,
+    the soft sample's gradient in the backward (straight-through). ``eps`` is unused, as in PyTorch."""
+    import ttorch
+    gumbels = -ttorch.empty_like(logits).exponential_().log()
+    y = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y
+    index = y.max(dim, keepdim=True)[1]
+    y_hard = ttorch.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y.detach() + y
 
 
 def glu(input, dim=-1):

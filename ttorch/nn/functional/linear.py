@@ -17,7 +17,7 @@ from ...cuda import _checks
 
 _F = _ops.FUNCTIONS
 
-__all__ = ["linear", "_linear_act", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+__all__ = ["pdist", "linear", "_linear_act", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "normalize", "cosine_similarity",
            "pairwise_distance"]
 
@@ -378,6 +378,22 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
     n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pdist(input, p=2):
+    """The ``p``-norm distance between every pair of rows ``i < j`` of the (N, M) ``input``, in
+    row-major order of the pairs: N (N - 1) / 2 values (``cdist``'s, read off its upper triangle)."""
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    import ttorch
+    n = input.shape[0]
+    i, j = ttorch.triu_indices(n, n, 1, device=input.device)
+    d = ttorch.cdist(input, input, p, compute_mode="donot_use_mm_for_euclid_dist")
+    return d[i, j]
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

@@ -14,7 +14,7 @@ import ttorch
 from .conv import _map_tensor, _size_str
 from .pooling import _adaptive_avg
 
-__all__ = ["pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+__all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
 def pixel_shuffle(input, upscale_factor):
@@ -40,6 +40,21 @@ def pixel_shuffle(input, upscale_factor):
     x = input.reshape(*lead, c // (r * r), r, r, h, w)
     x = x.permute(*range(nl), nl, nl + 3, nl + 1, nl + 4, nl + 2)  # (*, C, H, r, W, r)
     return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def channel_shuffle(input, groups):
+    """(N, g * c, *) with channels read as (g, c) rearranged into (c, g): the ShuffleNet shuffle."""
+    g = int(groups)
+    if input.dim() < 3:
+        raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
+    c = input.shape[1]
+    if c % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
+    n, rest = input.shape[0], tuple(input.shape[2:])
+    return input.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
 def pixel_unshuffle(input, downscale_factor):

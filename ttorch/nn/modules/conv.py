@@ -252,3 +252,48 @@ class ConvTranspose2d(_ConvTransposeNd):
                                               self.dilation)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation)
+
+
+class Unfold(Module):
+    r"""Extracts sliding local blocks (im2col): (N, C, *) -> (N, C * prod(kernel_size), L) (``F.unfold``).
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.Unfold(kernel_size=(2, 3))(ttorch.randn(2, 5, 3, 4)).shape
+        ttorch.Size([2, 30, 4])
+    """
+    __constants__ = ["kernel_size", "dilation", "padding", "stride"]
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    r"""Combines sliding local blocks into a tensor (col2im), summing overlaps (``F.fold``).
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.Fold(output_size=(4, 5), kernel_size=(2, 2))(ttorch.randn(1, 12, 12)).shape
+        ttorch.Size([1, 3, 4, 5])
+    """
+    __constants__ = ["output_size", "kernel_size", "dilation", "padding", "stride"]
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")

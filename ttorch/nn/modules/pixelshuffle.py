@@ -45,3 +45,24 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    r"""Shuffles (N, g * c, *) channels read as (g, c) into (c, g) order (``F.channel_shuffle``).
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.ChannelShuffle(2)(ttorch.arange(4.).reshape(1, 4, 1, 1)).flatten().tolist()
+        [0.0, 2.0, 1.0, 3.0]
+    """
+    __constants__ = ["groups"]
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
