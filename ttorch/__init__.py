@@ -59,6 +59,7 @@ from . import serialization  # noqa: E402
 from . import backends  # noqa: E402
 from . import profiler  # noqa: E402
 from . import linalg  # noqa: E402  (ttorch.linalg: norms, products)
+from . import special  # noqa: E402  (ttorch.special: erf, gammaln, digamma...)
 from .autograd import profiler as _autograd_profiler  # noqa: E402,F401  (ttorch.autograd.profiler)
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 from . import amp, cpu  # noqa: E402  (mixed precision)

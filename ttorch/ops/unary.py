@@ -20,7 +20,7 @@ from triton.language.extra import libdevice
 from .. import _dtype as D
 from .._tensor import Tensor
 from ._op import Op, write_out
-from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan
+from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan, HEAVY
 from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, rng, unary_samples
 
@@ -455,6 +455,93 @@ def _erfc(x, p0, p1):
 
 
 @triton.jit
+def _lgamma(x, p0, p1):
+    return libdevice.lgamma(x)
+
+
+@triton.jit
+def _erfinv(x, p0, p1):
+    return libdevice.erfinv(x)
+
+
+@triton.jit
+def _digamma(x, p0, p1):
+    # psi(x) = psi(1 - x) - pi / tan(pi x) for x < 0; psi(y) = psi(y + k) - sum 1 / (y + i); for
+    # y >= 10 the asymptotic series to z**-14 (Cephes' psi does the same); PyTorch's poles: -inf
+    # at 0, NaN at the negative integers
+    pi = _c(x, 3.141592653589793)
+    neg = x < 0
+    y = tl.where(neg, 1 - x, x)
+    acc = tl.zeros_like(x)
+    for _ in range(10):         # (a loop, not unrolled: the elementwise kernel's many values a thread)
+        small = y < 10
+        acc = acc - tl.where(small, 1 / y, 0)
+        y = tl.where(small, y + 1, y)
+    z = 1 / (y * y)
+    series = z * (_c(x, 1 / 12) - z * (_c(x, 1 / 120) - z * (_c(x, 1 / 252) - z * (_c(x, 1 / 240) - z * (
+        _c(x, 1 / 132) - z * (_c(x, 691 / 32760) - z * _c(x, 1 / 12)))))))
+    r = libdevice.log(y) - 0.5 / y - series + acc
+    r = tl.where(neg, r - pi / libdevice.tan(pi * x), r)
+    r = tl.where(x == 0, float("-inf"), r)
+    return tl.where(neg & (x == libdevice.floor(x)), float("nan"), r)
+
+
+@triton.jit
+def _polygamma(x, p0, p1):
+    # psi^(n)(x), n = p0 >= 1: (-1)^(n+1) n! sum 1 / (x + i)^(n+1) over the shift to x + k >= 10, plus
+    # the asymptotic series there (to the B14 term); trigamma (n = 1) reflects x < 0 (psi1(x) =
+    # -psi1(1 - x) + pi^2 / sin^2(pi x)); the non-positive integers are poles (+-inf)
+    n = p0.to(tl.int32)
+    nf = p0.to(x.dtype)
+    fact = tl.zeros_like(x) + 1                       # (n - 1)!
+    for i in range(1, n):
+        fact = fact * i
+    fact_n = fact * nf
+    sign = tl.where(n % 2 == 1, 1.0, -1.0).to(x.dtype)
+    pi = _c(x, 3.141592653589793)
+    refl = (n == 1) & (x < 0)
+    y = tl.where(refl, 1 - x, x)
+    acc = tl.zeros_like(x)
+    # up past 10 from the block's least value (negative ones too: the sum alternates there, as
+    # Cephes' zeta sums it); loops, not unrolled, and powers by products: fewer live registers
+    lowest = tl.min(tl.where(y == y, y, 10), 0)     # (NaN left out)
+    steps = 10 - tl.maximum(tl.minimum(lowest, 10), -1e6).to(tl.int32)
+    for _ in range(steps):
+        small = y < 10
+        inv = 1 / y
+        term = inv
+        for _ in range(n):
+            term = term * inv
+        acc = acc + tl.where(small, term, 0)
+        y = tl.where(small, y + 1, y)
+    yn = tl.zeros_like(x) + 1
+    for _ in range(n):
+        yn = yn * y
+    inv2 = 1 / (y * y)
+    s = fact / yn + fact_n / (2 * yn * y)
+    g = fact_n * (nf + 1) / 2                         # (2k + n - 1)! / (2k)! at k = 1
+    p = inv2 / yn
+    s = s + _c(x, 1 / 6) * g * p
+    g, p = g * (nf + 2) * (nf + 3) / 12, p * inv2
+    s = s + _c(x, -1 / 30) * g * p
+    g, p = g * (nf + 4) * (nf + 5) / 30, p * inv2
+    s = s + _c(x, 1 / 42) * g * p
+    g, p = g * (nf + 6) * (nf + 7) / 56, p * inv2
+    s = s + _c(x, -1 / 30) * g * p
+    g, p = g * (nf + 8) * (nf + 9) / 90, p * inv2
+    s = s + _c(x, 5 / 66) * g * p
+    g, p = g * (nf + 10) * (nf + 11) / 132, p * inv2
+    s = s + _c(x, -691 / 2730) * g * p
+    g, p = g * (nf + 12) * (nf + 13) / 182, p * inv2
+    s = s + _c(x, 7 / 6) * g * p
+    r = sign * (fact_n * acc + s)
+    sn = libdevice.sin(pi * x)
+    r = tl.where(refl, pi * pi / (sn * sn) - r, r)
+    whole = (x <= 0) & (x == libdevice.floor(x))
+    return tl.where(whole, sign * float("inf"), r)
+
+
+@triton.jit
 def _floor(x, p0, p1):
     if x.dtype.is_floating():
         return libdevice.floor(x)
@@ -627,6 +714,90 @@ def _np_erf(f):
     return run
 
 
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)     # B2 .. B14
+
+
+def _np_lgamma(x):
+    def f(v):
+        try:
+            return math.lgamma(v)
+        except ValueError:          # the poles (0, the negative integers): inf, as PyTorch
+            return math.inf
+    return np.vectorize(f, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _np_digamma(x):
+    """``_digamma``'s algorithm in float64 NumPy."""
+    v = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        neg = v < 0
+        y = np.where(neg, 1 - v, v)
+        acc = np.zeros_like(y)
+        for _ in range(10):
+            small = y < 10
+            acc = acc - np.where(small, 1 / y, 0)
+            y = np.where(small, y + 1, y)
+        z = 1 / (y * y)
+        series = sum(b / (2 * k + 2) * z ** (k + 1) for k, b in enumerate(_BERNOULLI))
+        r = np.log(y) - 0.5 / y - series + acc
+        r = np.where(neg, r - np.pi / np.tan(np.pi * v), r)
+        r = np.where(v == 0, -np.inf, r)
+        r = np.where(neg & (v == np.floor(v)), np.nan, r)
+    return r.astype(x.dtype)
+
+
+def _np_polygamma(x, n):
+    """``_polygamma``'s algorithm in float64 NumPy (``n`` >= 1)."""
+    n = int(n)
+    v = x.astype(np.float64)
+    fact_n = float(math.factorial(n))
+    sign = 1.0 if n % 2 else -1.0
+    with np.errstate(all="ignore"):
+        refl = (n == 1) & (v < 0)
+        y = np.where(refl, 1 - v, v)
+        acc = np.zeros_like(y)
+        while np.any(y < 10):       # (NaN compares False)
+            small = y < 10
+            acc = acc + np.where(small, y ** -(n + 1.0), 0)
+            y = np.where(small, y + 1, y)
+        s = math.factorial(n - 1) / y ** n + fact_n / (2 * y ** (n + 1))
+        for k, b in enumerate(_BERNOULLI, 1):
+            s = s + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / y ** (2 * k + n)
+        r = sign * (fact_n * acc + s)
+        r = np.where(refl, np.pi ** 2 / np.sin(np.pi * v) ** 2 - r, r)
+        r = np.where((v <= 0) & (v == np.floor(v)), sign * np.inf, r)
+    return r.astype(x.dtype)
+
+
+def _np_erfinv(x):
+    """The inverse of erf in float64 NumPy: Giles' single-precision approximation, then three Newton
+    steps on ``math.erf`` (on ``math.erfc`` past 0.5, for the tail's digits); +-inf at +-1, NaN beyond."""
+    v = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        w = -np.log((1 - v) * (1 + v))
+        lo = w - 2.5
+        p = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+                  0.246640727, 1.50140941):
+            p = c + p * lo
+        hi = np.sqrt(w) - 3
+        q = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+                  1.00167406, 2.83297682):
+            q = c + q * hi
+        y = np.where(w < 5, p, q) * v
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+        erfc = np.vectorize(math.erfc, otypes=[np.float64])
+        a, tail = np.abs(v), np.abs(v) > 0.5
+        for _ in range(3):          # near +-1 on erfc(|y|) = 1 - |x|, which keeps the tail's digits
+            ay = np.abs(y)
+            step = np.where(tail, -(erfc(ay) - (1 - a)), erf(ay) - a) / (2 / math.sqrt(math.pi) * np.exp(-ay * ay))
+            y = np.copysign(np.where(np.isfinite(step), ay - step, ay), v)
+        y = np.where(np.abs(v) == 1, np.copysign(np.inf, v), y)
+        y = np.where(np.abs(v) > 1, np.nan, y)
+    return y.astype(x.dtype)
+
+
 def _np_softplus(x, beta, threshold):
     xb = x * beta
     return np.where(xb > threshold, x, np.log1p(np.exp(xb)) / beta)
@@ -777,6 +948,35 @@ erf = unary("erf", _erf, _np1(_np_erf(math.erf)),
             lambda ctx, g: g * (2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
 erfc = unary("erfc", _erfc, _np1(_np_erf(math.erfc)),
              lambda ctx, g: g * (-2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
+HEAVY[_digamma] = HEAVY[_polygamma] = (256, 4)        # 2 values a thread (see elementwise.HEAVY)
+lgamma = unary("lgamma", _lgamma, _np_lgamma, lambda ctx, g: g * digamma(_x(ctx)), kind="floatonly",
+               domain=(0.2, 4.0), extra=[np.array([0.0, -1.0, -2.5, 0.5, 1.0, 30.0, np.inf])])
+digamma = unary("digamma", _digamma, _np_digamma, lambda ctx, g: g * polygamma(1, _x(ctx)), kind="floatonly",
+                domain=(0.2, 4.0), extra=[np.array([-2.5, -0.3, 0.0, -1.0, 1.0, 25.0, 1e-3])])
+_polygamma_n = unary("polygamma", _polygamma, _np_polygamma,
+                     lambda ctx, g: g * polygamma(int(ctx.n) + 1, _x(ctx)), kind="floatonly", params=(("n", 1),),
+                     operands=(), domain=(0.2, 4.0), extra=[{"n": 2}, {"n": 3},
+                                                          np.array([-2.5, -0.3, 0.0, -1.0, 12.0])],
+                     public=False, method=False)
+erfinv = unary("erfinv", _erfinv, _np1(_np_erfinv),
+               lambda ctx, g: g * (math.sqrt(math.pi) / 2) * (erfinv(_x(ctx)) ** 2).exp(), kind="floatonly",
+               domain=(-0.9, 0.9), extra=[np.array([0.0, 0.999, -1.0, 1.0, 1.5, -0.5])])
+
+
+def polygamma(n, input, *, out=None):
+    """The ``n``-th derivative of ``digamma`` (``n`` >= 0; 0 is ``digamma``); +-inf at the poles,
+    0 and the negative integers."""
+    n = int(n)
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return digamma(input, out=out) if n == 0 else _polygamma_n(input, n, out=out)
+
+
+polygamma.op = _polygamma_n.op
+PUBLIC["polygamma"] = polygamma
+METHODS["polygamma"] = lambda self, n: polygamma(n, self)
+
+
 floor = unary("floor", _floor, _np_whole(np.floor), _zeros, kind="same", domain=(-3.0, 3.0))
 ceil = unary("ceil", _ceil, _np_whole(np.ceil), _zeros, kind="same", domain=(-3.0, 3.0))
 trunc = unary("trunc", _trunc, _np_whole(np.trunc), _zeros, kind="same", domain=(-3.0, 3.0))
