@@ -62,3 +62,62 @@ def test_channel_shuffle_and_fold_modules(device):
     ones = fold(unfold(ttorch.ones(2, 3, 4, 5, device=device)))       # each pixel's count of covering blocks
     np.testing.assert_allclose(to_np(fold(cols)), to_np(img) * to_np(ones), rtol=1e-6)
     assert repr(fold) == "Fold(output_size=(4, 5), kernel_size=(2, 3), dilation=1, padding=1, stride=1)"
+
+
+def _np_grid_sample(x, grid, mode, align_corners):
+    """A direct NumPy sampler, zeros padding: bilinear from the four neighbours, nearest by rounding
+    half to even."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+    for b in range(n):
+        for i in range(grid.shape[1]):
+            for j in range(grid.shape[2]):
+                gx, gy = grid[b, i, j]
+                px = (gx + 1) / 2 * (w - 1) if align_corners else ((gx + 1) * w - 1) / 2
+                py = (gy + 1) / 2 * (h - 1) if align_corners else ((gy + 1) * h - 1) / 2
+                taps = [(np.round(px), np.round(py), 1.0)] if mode == "nearest" else [
+                    (np.floor(px) + dx, np.floor(py) + dy,
+                     (1 - abs(px - np.floor(px) - dx)) * (1 - abs(py - np.floor(py) - dy)))
+                    for dx in (0, 1) for dy in (0, 1)]
+                for tx, ty, wt in taps:
+                    if 0 <= tx < w and 0 <= ty < h:
+                        out[b, :, i, j] += wt * x[b, :, int(ty), int(tx)]
+    return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode,align_corners", [("bilinear", False), ("bilinear", True), ("nearest", False)])
+def test_grid_sample_against_numpy(device, mode, align_corners):
+    x, g = R.uniform(-1, 1, (2, 3, 4, 5)), R.uniform(-1.3, 1.3, (2, 3, 6, 2))
+    got = F.grid_sample(ttorch.tensor(x, device=device), ttorch.tensor(g, device=device), mode=mode,
+                        align_corners=align_corners)
+    np.testing.assert_allclose(to_np(got), _np_grid_sample(x, g, mode, align_corners), rtol=1e-12, atol=1e-14)
+
+
+def test_grid_sample_gradients_paddings_and_affine_grid():
+    x = ttorch.tensor(R.uniform(-1, 1, (1, 2, 3, 4)), requires_grad=True)
+    g = ttorch.tensor(R.uniform(-1.2, 1.2, (1, 2, 3, 2)), requires_grad=True)
+    for pad in ("zeros", "border", "reflection"):
+        assert gradcheck(lambda a, b: F.grid_sample(a, b, padding_mode=pad, align_corners=False), (x, g))
+    # border clamps, reflection mirrors: a point past the right edge samples the edge, or inside
+    row = ttorch.tensor([[[[0.0, 1.0, 2.0, 3.0]]]])
+    far = ttorch.tensor([[[[1.5, 0.0]]]])                     # x = 1.5: pixel 3.75 of 0..3 (align_corners)
+    assert F.grid_sample(row, far, padding_mode="border", align_corners=True).item() == 3.0
+    assert F.grid_sample(row, far, padding_mode="reflection", align_corners=True).item() == pytest.approx(2.25)
+    assert F.grid_sample(row, far, padding_mode="zeros", align_corners=True).item() == pytest.approx(0.75)
+    theta = ttorch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    img = ttorch.tensor(R.uniform(-1, 1, (1, 2, 3, 4)), dtype=ttorch.float32)
+    for ac in (False, True):                                  # the identity map samples every pixel in place
+        same = F.grid_sample(img, F.affine_grid(theta, (1, 2, 3, 4), align_corners=ac), align_corners=ac)
+        np.testing.assert_allclose(to_np(same), to_np(img), atol=1e-6)
+    grid = F.affine_grid(ttorch.tensor([[[0.0, 1.0, 0.5], [-1.0, 0.0, 0.0]]]), (1, 1, 2, 3), align_corners=True)
+    xs, ys = np.meshgrid(np.linspace(-1, 1, 3), np.linspace(-1, 1, 2))
+    np.testing.assert_allclose(to_np(grid)[0], np.stack([ys + 0.5, -xs], -1), atol=1e-12)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(img, ttorch.zeros(1, 1, 1, 2))
+    with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection'"):
+        F.grid_sample(img, ttorch.zeros(1, 1, 1, 2), padding_mode="wrap", align_corners=False)
+    with pytest.raises(RuntimeError, match="expected grid to have size 2 in last dimension"):
+        F.grid_sample(img, ttorch.zeros(1, 1, 1, 3), align_corners=False)
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.grid_sample(img, ttorch.zeros(1, 1, 1, 2), mode="bicubic", align_corners=False)

@@ -14,7 +14,7 @@ import ttorch
 from .conv import _map_tensor, _size_str
 from .pooling import _adaptive_avg
 
-__all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+__all__ = ["grid_sample", "affine_grid", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
 def pixel_shuffle(input, upscale_factor):
@@ -234,3 +234,127 @@ def upsample_nearest(input, size=None, scale_factor=None):
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated: ``interpolate(..., mode='bilinear', align_corners=True)``."""
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ------------------------------------------------------------------------------ sampling grids
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                  "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+
+def _reflect(coord, twice_low, twice_high):
+    """PyTorch's reflect_coordinates: ``coord`` folded into [twice_low / 2, twice_high / 2]."""
+    if twice_low == twice_high:
+        return coord * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    c = coord - low
+    c = c * ttorch.where(c < 0, -1.0, 1.0).to(c.dtype)     # (not abs: PyTorch's gradient is +1 at the fold)
+    flips = (c / span).floor()
+    extra = c - flips * span
+    return ttorch.where(flips.remainder(2) == 0, extra + low, span - extra + low)
+
+
+def _clip(c, size):
+    """``c`` clamped to [0, size - 1], its gradient passed strictly inside only (PyTorch's
+    clip_coordinates_set_grad: 0 at the edges too)."""
+    return ttorch.where((c > 0) & (c < size - 1), c, c.detach().clamp(0, size - 1))
+
+
+def _source(coord, size, padding_mode, align_corners):
+    """A grid coordinate in [-1, 1] as a pixel coordinate of a dim of ``size``, padded."""
+    c = (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        c = _clip(c, size)
+    elif padding_mode == "reflection":
+        c = _reflect(c, 0, 2 * (size - 1)) if align_corners else _reflect(c, -1, 2 * size - 1)
+        c = _clip(c, size)
+    return c
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Samples ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) of (x, y) locations in [-1, 1]:
+    (N, C, Ho, Wo), bilinear or nearest, outside points 0 (``zeros``), clamped (``border``) or
+    mirrored (``reflection``). Gradients reach ``input`` and ``grid``. Where it differs from PyTorch:
+    4-D inputs only, and no ``bicubic`` mode (NotImplementedError).
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> x = ttorch.arange(4.).reshape(1, 1, 2, 2)
+        >>> F.grid_sample(x, ttorch.zeros(1, 1, 1, 2), align_corners=False).item()
+        1.5
+    """
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
+                         f"got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        import warnings
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    if input.dim() != 4:
+        raise NotImplementedError(f"grid_sample: ttorch samples 4-D inputs only, got {input.dim()}-D")
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode='bicubic' is not supported by ttorch")
+    if grid.dim() != 4 or grid.shape[-1] != 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes "
+                           f"{list(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with sizes "
+                           f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if grid.dtype is not input.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
+                           f"{input.dtype} and grid has {grid.dtype}")
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+    x = _source(grid[..., 0], w, padding_mode, align_corners)          # (N, Ho, Wo)
+    y = _source(grid[..., 1], h, padding_mode, align_corners)
+    flat = input.reshape(n, c, h * w)
+
+    def tap(xi, yi):
+        """input at integer pixel (xi, yi) (float tensors), 0 outside: (N, C, Ho, Wo)."""
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        idx = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).to(ttorch.int64).reshape(n, 1, ho * wo)
+        v = flat.gather(2, idx.expand(n, c, ho * wo)).reshape(n, c, ho, wo)
+        return v * inside.unsqueeze(1).to(v.dtype)
+
+    if mode == "nearest":
+        return tap(x.detach().round(), y.detach().round())
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    wx1, wy1 = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)          # the far corners' weights
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    return (tap(x0, y0) * wx0 * wy0 + tap(x0 + 1, y0) * wx1 * wy0 + tap(x0, y0 + 1) * wx0 * wy1
+            + tap(x0 + 1, y0 + 1) * wx1 * wy1)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The (N, H, W, 2) sampling grid of the affine maps ``theta`` (N, 2, 3) over an output of
+    ``size`` (N, C, H, W): each output pixel's normalized (x, y, 1) times ``theta``^T. Where it
+    differs from PyTorch: 2-D grids only (NotImplementedError for a 5-D ``size``)."""
+    if align_corners is None:
+        import warnings
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = list(size)
+    if len(size) == 5:
+        raise NotImplementedError("affine_grid: ttorch builds 2-D grids only (size of length 4)")
+    if len(size) != 4:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {size}.")
+    if theta.dim() != 3 or tuple(theta.shape[1:]) != (2, 3):
+        raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
+                         f"{list(theta.shape)}.")
+    n, _, h, w = size
+
+    def line(k):
+        if k <= 1:
+            return ttorch.zeros(k, dtype=theta.dtype, device=theta.device)
+        r = ttorch.linspace(-1, 1, k, dtype=theta.dtype, device=theta.device)
+        return r if align_corners else r * (k - 1) / k
+    gx = line(w).reshape(1, w).expand(h, w)
+    gy = line(h).reshape(h, 1).expand(h, w)
+    base = ttorch.stack([gx, gy, ttorch.ones(h, w, dtype=theta.dtype, device=theta.device)], -1)   # (H, W, 3)
+    return (base.reshape(1, h * w, 3) @ theta.transpose(1, 2)).reshape(n, h, w, 2)
