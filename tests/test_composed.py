@@ -156,3 +156,22 @@ def test_quantile_against_numpy(device, interpolation):
         ttorch.quantile(ttorch.zeros(3), 1.5)
     with pytest.raises(RuntimeError, match="input tensor must be either float or double"):
         ttorch.quantile(ttorch.tensor([1, 2]), 0.5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_logcumsumexp(device, monkeypatch):
+    # blocks of 4 columns: the carry crosses blocks; forward and reverse (its backward's) scans
+    from ttorch.ops import scan
+    monkeypatch.setattr(scan, "MAX_BLOCK_N", 4)
+    x = R.uniform(-30, 30, (3, 11))
+    got = ttorch.logcumsumexp(t64(x, device), 1)
+    np.testing.assert_allclose(to_np(got), np.logaddexp.accumulate(x, 1), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.logcumsumexp(t64(x, device), 0)), np.logaddexp.accumulate(x, 0),
+                               rtol=1e-12)
+    inf = math.inf
+    s = t64([[-inf, 0.0, -inf, 1.0, 2.0], [inf, 2.0, -inf, inf, 1.0], [-inf, -inf, 3.0, math.nan, 1.0]], device)
+    r = to_np(ttorch.logcumsumexp(s, 1))
+    assert r[0, :3].tolist() == [-inf, 0.0, 0.0] and (r[1] == inf).all() and np.isnan(r[2, 3:]).all()
+    assert gradcheck(lambda a: ttorch.logcumsumexp(a, 1), (t64(x[:, :6] / 10, grad=True),))
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        ttorch.logcumsumexp(ttorch.tensor([1, 2]), 0)

@@ -1,4 +1,4 @@
-"""Inclusive scans along a dim: ``cumsum`` and ``cumprod``.
+"""Inclusive scans along a dim: ``cumsum``, ``cumprod`` and ``logcumsumexp``.
 
 One Triton kernel: a program takes a block of rows (the ``(outer, N, inner)`` view of a
 contiguous input, as softmax uses) and walks along N in blocks, scanning each block with
@@ -25,11 +25,22 @@ MAX_BLOCK_N = 1024 if SIMULATED else 256   # tests lower it to run the carry acr
 
 
 @triton.jit
+def _logaddexp(a, b):
+    # log(e^a + e^b) without overflow; two equal infinities give themselves (not inf - inf)
+    m = tl.maximum(a, b)
+    d = tl.where(a == b, 0.0, -tl.abs(a - b))
+    r = tl.where(m == float("-inf"), m, m + tl.log(1 + tl.exp(d)))
+    return tl.where((a != a) | (b != b), a + b, r)      # NaN propagates (tl.maximum drops it)
+
+
+@triton.jit
 def _scan_combine(a, b, OP: tl.constexpr):
     if OP == 0:
         r = _add(a, b)
-    else:
+    elif OP == 1:
         r = _mul(a, b)
+    else:
+        r = _logaddexp(a, b)
     return r
 
 
@@ -37,7 +48,8 @@ def _scan_combine(a, b, OP: tl.constexpr):
 def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.constexpr, REVERSE: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
     _, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
-    carry = tl.full((BLOCK_M,), OP, ACC)            # the identity: 0 for add (OP 0), 1 for mul (OP 1)
+    # the identity: 0 for add (OP 0), 1 for mul (OP 1), -inf for logaddexp (OP 2)
+    carry = tl.full((BLOCK_M,), float("-inf") if OP == 2 else OP, ACC)
     nblocks = tl.cdiv(N, BLOCK_N)
     for b in range(0, nblocks):
         if REVERSE:
@@ -47,11 +59,13 @@ def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.cons
         cols = start + tl.arange(0, BLOCK_N)
         m = rmask[:, None] & (cols < N)[None, :]
         offs = base[:, None] + cols.to(tl.int64)[None, :] * step
-        x = tl.load(x_ptr + offs, mask=m, other=OP).to(ACC)
+        x = tl.load(x_ptr + offs, mask=m, other=float("-inf") if OP == 2 else OP).to(ACC)
         if OP == 0:
             s = tl.cumsum(x, 1, reverse=REVERSE)
-        else:
+        elif OP == 1:
             s = tl.cumprod(x, 1, reverse=REVERSE)
+        else:
+            s = tl.associative_scan(x, 1, _logaddexp, reverse=REVERSE)
         tl.store(out_ptr + offs, _scan_combine(s, carry[:, None], OP).to(out_ptr.dtype.element_ty), mask=m)
         # the block's total is the scan's last lane (the first when reversed); masked lanes hold
         # the identity
@@ -64,10 +78,13 @@ def _scan_cuda(x, *, dim, dtype, op, reverse=False):
     xr, m, n, inner = _rows3(_bytes(x), dim)
     if m == 0 or n == 0:
         return out
-    cfg = _FORCE[0] or (tune.lookup("scan", _tune_key(dtype, inner, m, n)) if tune.has_winners("scan") else None)
-    if cfg is None:     # heuristic: blocks of up to 256 columns, rows filling 1024 elements, 4 warps
-        bn = min(next_pow2(n), MAX_BLOCK_N)
-        bm, warps = max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn)), 4
+    cfg = _FORCE[0] or (tune.lookup("scan", _tune_key(dtype, inner, m, n)) if tune.has_winners("scan") and op < 2
+                        else None)     # (the tuner times cumsum; logcumsumexp keeps the heuristic)
+    if cfg is None:     # heuristic: blocks of up to 256 columns (128 for logcumsumexp: its float64 scan
+        # spilled on sm_90 at 256), rows filling 1024 elements (512 for logcumsumexp), 4 warps
+        bn = min(next_pow2(n), MAX_BLOCK_N if op < 2 else min(MAX_BLOCK_N, 128))
+        fill = 4096 if SIMULATED else 512 if op == 2 else 1024
+        bm, warps = max(1, min(next_pow2(m), fill // bn)), 4
     else:
         bm, bn, warps = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"], cfg.num_warps
     bm, programs = row_programs(m, inner, bm)
@@ -123,7 +140,7 @@ def _scan_cpu(a, *, dim, dtype, op, reverse=False):
     x = a.astype(D._compute_dtype(dtype).np)
     if x.ndim == 0:
         return x.astype(dtype.np)
-    fn = np.cumsum if op == 0 else np.cumprod
+    fn = np.cumsum if op == 0 else np.cumprod if op == 1 else _np_logcumsumexp
     if reverse:
         r = np.flip(fn(np.flip(x, dim), axis=dim), dim)
     else:
@@ -131,18 +148,24 @@ def _scan_cpu(a, *, dim, dtype, op, reverse=False):
     return r.astype(dtype.np)
 
 
+def _np_logcumsumexp(x, axis):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.logaddexp.accumulate(x, axis=axis)
+
+
 def _specs(op):
     from ._aot import KernelSpec, ptr
     out = []
-    for k, (di, do) in enumerate(((D.float32, D.float32), (D.bfloat16, D.bfloat16), (D.float64, D.float64),
-                                  (D.int64, D.int64), (D.int32, D.int64), (D.uint8, D.int64), (D.float16, D.float16))):
-        for reverse in ((False, True) if op == 0 else (False,)):
-            bm, bn = ((4, 256), (32, 32))[k % 2]
+    pairs = ((D.float32, D.float32), (D.bfloat16, D.bfloat16), (D.float64, D.float64), (D.int64, D.int64),
+             (D.int32, D.int64), (D.uint8, D.int64), (D.float16, D.float16))
+    for k, (di, do) in enumerate(pairs if op < 2 else [p for p in pairs if p[1].is_floating_point]):
+        for reverse in ((False, True) if op != 1 else (False,)):
+            bm, bn = ((4, 256) if op < 2 else (4, 128), (32 if op < 2 else 16, 32))[k % 2]
             out.append(KernelSpec(_row_scan_kernel, {"x_ptr": ptr(di), "out_ptr": ptr(do), "M": "i32", "N": "i32",
                                                      "INNER": "i32"},
                                   {"OP": op, "ACC": tl_dtype(_acc_dtype(do)), "REVERSE": reverse, "BLOCK_M": bm,
                                    "BLOCK_N": bn, "STRIDED": k % 2 == 1},
-                                  label=f"{'cumsum' if op == 0 else 'cumprod'} {di}->{do}"
+                                  label=f"{('cumsum', 'cumprod', 'logcumsumexp')[op]} {di}->{do}"
                                         f"{' reverse' if reverse else ''} {bm}x{bn}{' strided' if k % 2 else ''}"))
     return out
 
@@ -242,6 +265,45 @@ def cumprod(input, dim, *, dtype=None, out=None):
     return r if out is None else write_out(out, r, "cumprod")
 
 
+# ------------------------------------------------------------------------------ logcumsumexp
+def _logcumsumexp_bw(ctx, g):
+    # d out_j / d x_i = exp(x_i - out_j) for j >= i: grad_i = sum_{j >= i} g_j exp(x_i - out_j), summed
+    # in log space by sign (PyTorch's formula): exp(x_i + revlogcumsumexp(log|g| - out)) per sign
+    from . import FUNCTIONS as F
+    x, d = ctx.inputs[0], ctx.dim
+    out = ctx.output
+    if grad_mode.is_grad_enabled() and not out.requires_grad:
+        out = _logcumsumexp(x, dim=d, dtype=x.dtype, op=2)
+    log_g = g.abs().log()
+    ninf = float("-inf")
+    pos = _logcumsumexp(F["where"](g > 0, log_g - out, ninf), dim=d, dtype=x.dtype, op=2, reverse=True)
+    neg = _logcumsumexp(F["where"](g < 0, log_g - out, ninf), dim=d, dtype=x.dtype, op=2, reverse=True)
+    return (x + pos).exp() - (x + neg).exp()
+
+
+_logcumsumexp = Op("logcumsumexp", cpu=_scan_cpu, cuda=_scan_cuda, backward=_logcumsumexp_bw, save=(0,),
+                   save_output=True, family="scan",
+                   samples=lambda: _samples("logcumsumexp", -30, 30) + [
+                       Sample([np.array([[-np.inf, 0.0, -np.inf, 1.0], [np.inf, 2.0, -np.inf, np.inf]])], {"dim": 1},
+                              grad=False, note="infinities")],
+                   kernels=lambda: _specs(2), plan_state=lambda: (MAX_BLOCK_N, _FORCE[0]))
+
+
+def logcumsumexp(input, dim, *, out=None):
+    """``log(cumsum(exp(input)))`` along ``dim``, without overflow (a scan of logaddexp).
+
+    Example::
+
+        >>> ttorch.logcumsumexp(ttorch.tensor([0.0, 0.0]), 0)
+        tensor([0.0000, 0.6931])
+    """
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"\"logcumsumexp_out_cpu\" not implemented for '{D.scalar_name(input.dtype)}'")
+    d = _wrap_dim(dim, input.ndim)
+    r = _logcumsumexp(input, dim=d, dtype=input.dtype, op=2)
+    return r if out is None else write_out(out, r, "logcumsumexp")
+
+
 def _inplace(fn, name):
     def method(self, dim, *, dtype=None):
         from .inplace import inplace_from
@@ -250,9 +312,10 @@ def _inplace(fn, name):
     return method
 
 
-_cumsum.public, _cumprod.public = cumsum, cumprod
+_cumsum.public, _cumprod.public, _logcumsumexp.public = cumsum, cumprod, logcumsumexp
 _cumsum.dtypes = _cumprod.dtypes = (D.float32, D.float16, D.bfloat16, D.float64, D.int64)
+_logcumsumexp.dtypes = (D.float32, D.float64, D.bfloat16)
 
-__all__ = ["cumsum", "cumprod"]
-METHODS = {"cumsum": cumsum, "cumprod": cumprod, "cumsum_": _inplace(cumsum, "cumsum_"),
+__all__ = ["cumsum", "cumprod", "logcumsumexp"]
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cumsum_": _inplace(cumsum, "cumsum_"),
            "cumprod_": _inplace(cumprod, "cumprod_")}
