@@ -175,3 +175,21 @@ def test_logcumsumexp(device, monkeypatch):
     assert gradcheck(lambda a: ttorch.logcumsumexp(a, 1), (t64(x[:, :6] / 10, grad=True),))
     with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
         ttorch.logcumsumexp(ttorch.tensor([1, 2]), 0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_histc(device):
+    x = t64([1.0, 2.0, 1.0, 2.5, 4.0, 7.0, math.nan], device)
+    assert ttorch.histc(x, bins=4, min=0, max=3).tolist() == [0.0, 2.0, 1.0, 1.0]      # out of range, NaN: not counted
+    assert ttorch.histc(x[:6], bins=4).tolist() == [3.0, 1.0, 1.0, 1.0]                # the values' own range
+    assert ttorch.histc(t64([2.0, 2.0], device), bins=3).tolist() == [0.0, 2.0, 0.0]   # one point: widened by 1
+    assert ttorch.histc(t64([0.1, 0.2, 0.3, 0.7, 1.0], device), bins=10, min=0, max=1).tolist() == \
+        [0, 1, 1, 1, 0, 0, 0, 1, 0, 1]                  # (x - min) * bins / (max - min): 0.3 -> 3.0000000000000004
+    v = R.normal(size=500)
+    want = np.bincount(np.clip(np.floor((v[np.abs(v) <= 2] + 2) * 9 / 4).astype(int), 0, 8), minlength=9)
+    got = ttorch.histc(ttorch.tensor(v, dtype=ttorch.float32, device=device), bins=9, min=-2, max=2)
+    assert got.dtype is ttorch.float32 and got.tolist() == want.tolist()
+    with pytest.raises(RuntimeError, match="range of .* is not finite"):
+        ttorch.histc(x, bins=4)
+    with pytest.raises(RuntimeError, match="max must be larger than min"):
+        ttorch.histc(x, bins=3, min=3, max=1)

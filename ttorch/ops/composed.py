@@ -2,7 +2,7 @@
 ``logaddexp``, ``logaddexp2``, ``xlogy``, ``broadcast_tensors``, ``tril_indices``, ``triu_indices``,
 ``diag_embed``, ``diagflat``, ``block_diag``, ``rot90``, ``tensor_split``, ``hsplit``, ``vsplit``,
 ``dsplit``, ``column_stack``, ``isin``, ``dist``, ``cov``, ``corrcoef``, ``quantile``,
-``nanquantile``, ``nansum``, ``nanmean``. No kernels of their own (``isin`` searches with ``searchsorted``'s); gradients are
+``nanquantile``, ``nansum``, ``nanmean``, ``histc``. No kernels of their own (``isin`` searches with ``searchsorted``'s); gradients are
 those of the ops they compose. Each differentiable one is an ``Op`` with ``impl`` and samples, which
 ``tests/test_ops.py`` runs on both devices; ``tests/test_composed.py`` checks values against NumPy,
 gradients by gradcheck, and the errors.
@@ -338,6 +338,35 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     return ~found if invert else found
 
 
+def histc(input, bins=100, min=0, max=0, *, out=None):
+    """Counts of ``input``'s values in ``bins`` equal bins over [min, max] (``min == max``: the values'
+    own range, widened by 1 each way when it is one point), in ``input``'s dtype; values outside,
+    and NaN, are not counted. The bin of ``x`` is ``(x - min) * bins / (max - min)``, the last one
+    closed, as PyTorch's."""
+    from .creation import zeros
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"histogram_cpu" not implemented for \'{D.scalar_name(input.dtype)}\'')
+    bins = int(bins)
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    x = input.detach().reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if lo == hi and x.numel():
+        lo, hi = (float(v) for v in _fn("stack")([x.min(), x.max()]).tolist())     # one transfer
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    inside = (x >= lo) & (x <= hi)
+    at = ((x - lo) * bins / (hi - lo)).floor().clamp(0, bins - 1).to(D.int64)
+    at = _fn("where")(inside, at, bins)                       # outside: a spare bin, dropped
+    counts = zeros(bins + 1, dtype=input.dtype, device=input.device)
+    r = counts.index_add(0, at, _fn("ones_like")(x))[:bins]
+    return r if out is None else out.copy_(r)
+
+
 def dist(input, other, p=2):
     """The ``p``-norm of ``input - other`` (broadcast)."""
     return _fn("norm")(input - other, p)
@@ -528,10 +557,10 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return r if out is None else out.copy_(r)
 
 
-METHODS = {"nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
+METHODS = {"histc": histc, "nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
            "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
            "isin": isin, "dist": dist, "cov": cov, "corrcoef": corrcoef, "quantile": quantile,
            "nanquantile": nanquantile}
-__all__ = ["nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
+__all__ = ["histc", "nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
            "diag_embed", "diagflat", "block_diag", "rot90", "tensor_split", "hsplit", "vsplit", "dsplit",
            "column_stack", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile"]
