@@ -193,3 +193,25 @@ def test_histc(device):
         ttorch.histc(x, bins=4)
     with pytest.raises(RuntimeError, match="max must be larger than min"):
         ttorch.histc(x, bins=3, min=3, max=1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cummax_cummin(device, monkeypatch):
+    # blocks of 4 columns: the (value, index) carry crosses blocks; ties take the later index, a NaN
+    # runs on (a later NaN takes over the index), as PyTorch's
+    from ttorch.ops import scan
+    monkeypatch.setattr(scan, "MAX_BLOCK_N", 4)
+    nan = math.nan
+    x = t64([[1.0, 1.0, 0.0, 2.0, 2.0, nan, 3.0, nan, 0.5]], device)
+    mx = ttorch.cummax(x, 1)
+    assert mx.indices.tolist() == [[0, 1, 1, 3, 4, 5, 5, 7, 7]] and to_np(mx.values)[0, :5].tolist() == [1, 1, 1, 2, 2]
+    assert np.isnan(to_np(mx.values)[0, 5:]).all()
+    mn = ttorch.cummin(x[:, :5], 1)
+    assert mn.values.tolist() == [[1.0, 1.0, 0.0, 0.0, 0.0]] and mn.indices.tolist() == [[0, 1, 2, 2, 2]]
+    a = R.uniform(-1, 1, (3, 11))
+    v = ttorch.cummax(t64(a, device), 0)
+    np.testing.assert_array_equal(to_np(v.values), np.maximum.accumulate(a, 0))
+    ints = ttorch.cummin(ttorch.tensor([[3, 1, 2], [0, 5, -1]], device=device), 1)
+    assert ints.values.tolist() == [[3, 1, 1], [0, 0, -1]] and ints.values.dtype is ttorch.int64
+    assert gradcheck(lambda t: ttorch.cummax(t, 1).values, (t64(a, grad=True),))
+    assert ttorch.cummax(ttorch.tensor(2.5, device=device), 0).indices.item() == 0

@@ -1,4 +1,5 @@
-"""Inclusive scans along a dim: ``cumsum``, ``cumprod`` and ``logcumsumexp``.
+"""Inclusive scans along a dim: ``cumsum``, ``cumprod``, ``logcumsumexp``, and ``cummax``/``cummin``
+(a scan of (value, index) pairs, ``_row_ext_kernel``).
 
 One Triton kernel: a program takes a block of rows (the ``(outer, N, inner)`` view of a
 contiguous input, as softmax uses) and walks along N in blocks, scanning each block with
@@ -71,6 +72,95 @@ def _row_scan_kernel(x_ptr, out_ptr, M, N, INNER, OP: tl.constexpr, ACC: tl.cons
         # the identity
         end = tl.arange(0, BLOCK_N) == (0 if REVERSE else BLOCK_N - 1)
         carry = _scan_combine(carry, tl.sum(tl.where(end[None, :], s, 0), 1), OP)
+
+
+@triton.jit
+def _take_max(v1, i1, v2, i2):
+    # the later of two (value, index) pairs when its value is >= (a NaN always: NaN propagates)
+    later = (v2 >= v1) | (v2 != v2)
+    return tl.where(later, v2, v1), tl.where(later, i2, i1)
+
+
+@triton.jit
+def _take_min(v1, i1, v2, i2):
+    later = (v2 <= v1) | (v2 != v2)
+    return tl.where(later, v2, v1), tl.where(later, i2, i1)
+
+
+@triton.jit
+def _row_ext_kernel(x_ptr, vals_ptr, idx_ptr, M, N, INNER, MAX: tl.constexpr, BLOCK_M: tl.constexpr,
+                    BLOCK_N: tl.constexpr, STRIDED: tl.constexpr = False):
+    # cummax (MAX) / cummin along rows, with the index of each running extreme: a (value, index)
+    # scan a block at a time, combined with the carry of the blocks before it, as _row_scan_kernel
+    _, rmask, base, step = _row_base(M, N, INNER, STRIDED, BLOCK_M)
+    cv = tl.zeros((BLOCK_M,), x_ptr.dtype.element_ty)
+    ci = tl.zeros((BLOCK_M,), tl.int64)
+    for b in range(0, tl.cdiv(N, BLOCK_N)):
+        cols = b * BLOCK_N + tl.arange(0, BLOCK_N)
+        m = rmask[:, None] & (cols < N)[None, :]
+        offs = base[:, None] + cols.to(tl.int64)[None, :] * step
+        x = tl.load(x_ptr + offs, mask=m, other=0)
+        ix = tl.zeros((BLOCK_M, BLOCK_N), tl.int64) + cols[None, :]
+        if MAX:
+            sv, si = tl.associative_scan((x, ix), 1, _take_max)
+        else:
+            sv, si = tl.associative_scan((x, ix), 1, _take_min)
+        if b > 0:           # the carry (the blocks before) goes first
+            cvb = tl.broadcast_to(cv[:, None], (BLOCK_M, BLOCK_N))
+            cib = tl.broadcast_to(ci[:, None], (BLOCK_M, BLOCK_N))
+            if MAX:
+                sv, si = _take_max(cvb, cib, sv, si)
+            else:
+                sv, si = _take_min(cvb, cib, sv, si)
+        tl.store(vals_ptr + offs, sv, mask=m)
+        tl.store(idx_ptr + offs, si, mask=m)
+        end = tl.arange(0, BLOCK_N) == BLOCK_N - 1
+        cv = tl.sum(tl.where(end[None, :], sv, 0), 1)      # (a full block: its last lane is in the row)
+        ci = tl.sum(tl.where(end[None, :], si, 0), 1)
+
+
+def _ext_cuda(x, *, dim, largest):
+    vals = Tensor._empty(x._shape, x.dtype, x.device)
+    idx = Tensor._empty(x._shape, D.int64, x.device)
+    xr, m, n, inner = _rows3(x.contiguous(), dim)
+    if m == 0 or n == 0:
+        return idx, vals
+    bn = min(next_pow2(n), MAX_BLOCK_N)
+    bm, programs = row_programs(m, inner, max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn)))
+    launch(_row_ext_kernel, (programs,), xr, vals, idx, m, n, inner, MAX=bool(largest), BLOCK_M=bm, BLOCK_N=bn,
+           STRIDED=inner > 1, num_warps=4)
+    return idx, vals
+
+
+def _ext_cpu(a, *, dim, largest):
+    acc = (np.maximum if largest else np.minimum).accumulate(a, axis=dim)       # NaN propagates
+    with np.errstate(invalid="ignore"):
+        hit = (a == acc) | (np.isnan(a) & np.isnan(acc)) if a.dtype.kind == "f" else a == acc
+    shape = [1] * a.ndim
+    shape[dim] = a.shape[dim]
+    pos = np.where(hit, np.arange(a.shape[dim]).reshape(shape), -1)
+    return np.maximum.accumulate(pos, axis=dim).astype(np.int64), acc      # the last hit so far
+
+
+def _ext_bw(ctx, g_indices, g_values):
+    # outputs are (indices, values), so that the saved output is the indices (as sort's); the
+    # gradient goes to the element each output took (PyTorch's cummaxmin_backward)
+    from .creation import zeros_like
+    return (zeros_like(ctx.inputs[0]).scatter_add(ctx.dim, ctx.output, g_values),)
+
+
+def _ext_specs():
+    from ._aot import KernelSpec, ptr
+    out = []
+    for k, dt in enumerate((D.float32, D.float64, D.bfloat16, D.float16, D.int64, D.int32)):
+        bm, bn = ((4, 256), (32, 32))[k % 2]
+        for largest in (True, False):
+            out.append(KernelSpec(_row_ext_kernel, {"x_ptr": ptr(dt), "vals_ptr": ptr(dt), "idx_ptr": ptr(D.int64),
+                                                    "M": "i32", "N": "i32", "INNER": "i32"},
+                                  {"MAX": largest, "BLOCK_M": bm, "BLOCK_N": bn, "STRIDED": k % 2 == 1},
+                                  label=f"{'cummax' if largest else 'cummin'} {dt} {bm}x{bn}"
+                                        f"{' strided' if k % 2 else ''}"))
+    return out
 
 
 def _scan_cuda(x, *, dim, dtype, op, reverse=False):
@@ -304,6 +394,44 @@ def logcumsumexp(input, dim, *, out=None):
     return r if out is None else write_out(out, r, "logcumsumexp")
 
 
+# ------------------------------------------------------------------------------ cummax, cummin
+def _ext_samples():
+    r = rng("cummax")
+    out = [Sample([r.uniform(-1, 1, size=shape)], {"dim": dim, "largest": big})
+           for shape, dim in (((7,), 0), ((3, 40), 1), ((5, 3), 0), ((2, 3, 4), 1)) for big in (True, False)]
+    ties = np.array([[1.0, 1.0, 0.0, 2.0, 2.0, np.nan, 3.0, np.nan, 0.5]])
+    out += [Sample([ties], {"dim": 1, "largest": big}, grad=False, note="ties, NaN") for big in (True, False)]
+    return out
+
+
+_cumext = Op("cummax", cpu=_ext_cpu, cuda=_ext_cuda, backward=_ext_bw, save=(0,), save_output=True,
+             family="scan", samples=_ext_samples, kernels=_ext_specs,
+             plan_state=lambda: (MAX_BLOCK_N,))
+
+
+def _ext(input, dim, largest, out, name):
+    if input.dtype is D.bool:
+        input = input.to(D.uint8)
+    d = _wrap_dim(dim, input.ndim) if input.ndim else 0
+    idx, vals = _cumext(input.reshape(1) if input.ndim == 0 else input, dim=d, largest=largest)
+    if input.ndim == 0:
+        vals, idx = vals.reshape(()), idx.reshape(())
+    if out is not None:
+        vals, idx = write_out(out[0], vals, name), write_out(out[1], idx, name)
+    return _EXT_RT[name](vals, idx)
+
+
+def cummax(input, dim, *, out=None):
+    """The running maximum along ``dim`` and the index of each (the later of equal values; a NaN,
+    once met, runs on with its index): ``(values, indices)``."""
+    return _ext(input, dim, True, out, "cummax")
+
+
+def cummin(input, dim, *, out=None):
+    """The running minimum along ``dim`` and its indices, as ``cummax``."""
+    return _ext(input, dim, False, out, "cummin")
+
+
 def _inplace(fn, name):
     def method(self, dim, *, dtype=None):
         from .inplace import inplace_from
@@ -312,10 +440,14 @@ def _inplace(fn, name):
     return method
 
 
+from collections import namedtuple as _nt
+_EXT_RT = {"cummax": _nt("cummax", ["values", "indices"]), "cummin": _nt("cummin", ["values", "indices"])}
+_cumext.public = lambda x, dim, largest: tuple((cummax if largest else cummin)(x, dim))[::-1]   # (ops' order)
+_cumext.dtypes = (D.float32, D.float64, D.int64)
 _cumsum.public, _cumprod.public, _logcumsumexp.public = cumsum, cumprod, logcumsumexp
 _cumsum.dtypes = _cumprod.dtypes = (D.float32, D.float16, D.bfloat16, D.float64, D.int64)
 _logcumsumexp.dtypes = (D.float32, D.float64, D.bfloat16)
 
-__all__ = ["cumsum", "cumprod", "logcumsumexp"]
-METHODS = {"cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cumsum_": _inplace(cumsum, "cumsum_"),
+__all__ = ["cumsum", "cumprod", "logcumsumexp", "cummax", "cummin"]
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cummax": cummax, "cummin": cummin, "cumsum_": _inplace(cumsum, "cumsum_"),
            "cumprod_": _inplace(cumprod, "cumprod_")}
