@@ -215,3 +215,60 @@ def test_cummax_cummin(device, monkeypatch):
     assert ints.values.tolist() == [[3, 1, 1], [0, 0, -1]] and ints.values.dtype is ttorch.int64
     assert gradcheck(lambda t: ttorch.cummax(t, 1).values, (t64(a, grad=True),))
     assert ttorch.cummax(ttorch.tensor(2.5, device=device), 0).indices.item() == 0
+
+
+def test_small_elementwise_against_numpy():
+    x = np.array([1.0, -0.0, 0.0, -2.0, np.inf, -np.inf, 3.0])
+    assert ttorch.signbit(t64(x)).tolist() == np.signbit(x).tolist()
+    np.testing.assert_array_equal(to_np(ttorch.copysign(t64([1.0, -2.0, 3.0]), t64([-0.0, 1.0, -5.0]))),
+                                  np.copysign([1.0, -2.0, 3.0], [-0.0, 1.0, -5.0]))
+    assert ttorch.copysign(ttorch.tensor([1, -2]), -1).dtype is ttorch.float32
+    h = ttorch.heaviside(t64([-1.0, 0.0, 2.0]), t64([0.5, 0.5, 0.5]))
+    assert h.tolist() == np.heaviside([-1.0, 0.0, 2.0], 0.5).tolist()
+    p = R.uniform(0.05, 0.95, 6)
+    np.testing.assert_allclose(to_np(ttorch.logit(t64(p), eps=0.2)), np.log(np.clip(p, 0.2, 0.8) / (1 - np.clip(p, 0.2, 0.8))),
+                               rtol=1e-12)
+    s = np.array([0.0, 0.5, -1.5, 2.0])
+    np.testing.assert_allclose(to_np(ttorch.sinc(t64(s))), np.sinc(s), rtol=1e-12, atol=1e-15)
+    g = t64([0.0, 0.3], grad=True)
+    ttorch.sinc(g).sum().backward()
+    assert to_np(g.grad)[0] == 0.0 and np.isfinite(to_np(g.grad)).all()
+    np.testing.assert_allclose(to_np(ttorch.ldexp(t64([1.5, -2.0]), ttorch.tensor([3, -1]))), np.ldexp([1.5, -2.0], [3, -1]))
+    assert ttorch.float_power(ttorch.tensor([2], dtype=ttorch.int32), 3).dtype is ttorch.float64
+    assert ttorch.sgn(t64([-2.0, 0.0, 3.0])).tolist() == [-1.0, 0.0, 1.0]
+
+
+def test_integrals_and_small_products_against_numpy():
+    y, x = R.uniform(-1, 1, (2, 5)), np.sort(R.uniform(-1, 1, 5))
+    np.testing.assert_allclose(to_np(ttorch.trapezoid(t64(y), t64(x))), np.trapezoid(y, x), rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.trapezoid(t64(y), dx=0.3, dim=0)), np.trapezoid(y, dx=0.3, axis=0),
+                               rtol=1e-12)
+    c = to_np(ttorch.cumulative_trapezoid(t64(y), t64(x)))
+    np.testing.assert_allclose(c[:, -1], np.trapezoid(y, x), rtol=1e-12)
+    assert c.shape == (2, 4)
+    v = R.uniform(-1, 1, 4)
+    np.testing.assert_allclose(to_np(ttorch.vander(t64(v), 6, True)), np.vander(v, 6, True), rtol=1e-12)
+    assert ttorch.vander(ttorch.tensor([1, 2, 3])).tolist() == np.vander([1, 2, 3]).tolist()
+    assert ttorch.combinations(ttorch.tensor([1, 2, 3]), 2, with_replacement=True).tolist() == \
+        [[1, 1], [1, 2], [1, 3], [2, 2], [2, 3], [3, 3]]
+    m = R.uniform(-1, 1, (4, 5))
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    np.testing.assert_allclose(to_np(ttorch.renorm(t64(m), 2, 0, 1.0)),
+                               np.where(norms > 1.0, m * (1.0 / (norms + 1e-7)), m), rtol=1e-12)
+    mn, mx = ttorch.aminmax(t64(m), dim=1)
+    assert mn.tolist() == m.min(1).tolist() and mx.tolist() == m.max(1).tolist()
+    b, w = R.uniform(-1, 1, (2, 3, 4)), R.uniform(-1, 1, (3, 4))
+    np.testing.assert_allclose(to_np(ttorch.inner(t64(b), t64(w))), np.inner(b, w), rtol=1e-12)
+    b1, b2, base = R.uniform(-1, 1, (2, 3, 4)), R.uniform(-1, 1, (2, 4, 5)), R.uniform(-1, 1, (3, 5))
+    np.testing.assert_allclose(to_np(ttorch.addbmm(t64(base), t64(b1), t64(b2), beta=2, alpha=0.5)),
+                               2 * base + 0.5 * np.einsum("bij,bjk->ik", b1, b2), rtol=1e-12)
+    nan_in = ttorch.full((4, 5), math.nan, dtype=ttorch.float64)
+    assert np.isfinite(to_np(ttorch.addr(nan_in, t64(v), t64(m[0]), beta=0))).all()     # beta 0: input ignored
+    sq = R.uniform(-1, 1, (2, 3, 3))
+    np.testing.assert_allclose(to_np(ttorch.matrix_power(t64(sq), 5)), np.linalg.matrix_power(sq, 5), rtol=1e-10)
+    np.testing.assert_array_equal(to_np(ttorch.linalg.matrix_power(t64(sq), 0)), np.broadcast_to(np.eye(3), (2, 3, 3)))
+    with pytest.raises(NotImplementedError, match="negative powers"):
+        ttorch.matrix_power(t64(sq), -1)
+    np.testing.assert_allclose(to_np(ttorch.linalg.multi_dot([t64(v), t64(m), t64(m[0])])), v @ m @ m[0], rtol=1e-12)
+    with pytest.warns(UserWarning, match="chain_matmul is deprecated"):
+        ttorch.chain_matmul(t64(m.T), t64(m))

@@ -367,6 +367,242 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     return r if out is None else out.copy_(r)
 
 
+# ------------------------------------------------------------------------------ small elementwise and products
+def _float(t):
+    return t if t.dtype.is_floating_point else t.to(D.get_default_dtype())
+
+
+def signbit(input, *, out=None):
+    """Whether the sign bit is set: negative values, -0.0 and -inf. Where it differs from PyTorch:
+    NaN reads as positive whatever its sign bit (ttorch has no bit views of float tensors)."""
+    if input.dtype is D.bool:
+        r = _fn("zeros_like")(input, dtype=D.bool)
+    elif not input.dtype.is_floating_point:
+        r = input < 0
+    else:
+        r = (input < 0) | ((input == 0) & ((1 / input) < 0))
+    return r if out is None else out.copy_(r)
+
+
+def copysign(input, other, *, out=None):
+    """``|input|`` with the sign of ``other`` (-0.0 counts as negative), in a floating dtype."""
+    from .creation import tensor
+    if type(other) is not Tensor:
+        other = tensor(other, device=input.device)
+    dt = D.promote_types(input.dtype, other.dtype)
+    dt = dt if dt.is_floating_point else D.get_default_dtype()
+    a = input.to(dt).abs()
+    r = _fn("where")(signbit(other), -a, a)
+    return r if out is None else out.copy_(r)
+
+
+def sgn(input, *, out=None):
+    """``sign`` (real tensors: the sign; PyTorch's ``sgn`` also takes complex ones)."""
+    return _fn("sign")(input, out=out)
+
+
+def heaviside(input, values, *, out=None):
+    """0 where ``input`` < 0, ``values`` where it is 0, 1 where it is > 0 (NaN: 0, as PyTorch's)."""
+    if input.dtype is not values.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+    r = _fn("where")(input == 0, values, (input > 0).to(input.dtype))
+    return r if out is None else out.copy_(r)
+
+
+def logit(input, eps=None, *, out=None):
+    """``log(p / (1 - p))``, ``p`` clamped to [eps, 1 - eps] when ``eps`` is given."""
+    x = _float(input)
+    if eps is not None:
+        x = x.clamp(eps, 1 - eps)
+    r = (x / (1 - x)).log()
+    return r if out is None else out.copy_(r)
+
+
+def sinc(input, *, out=None):
+    """``sin(pi x) / (pi x)``, 1 at 0 (gradient 0 there)."""
+    x = _float(input)
+    zero = x == 0
+    px = _fn("where")(zero, 1.0, x) * math.pi
+    r = _fn("where")(zero, 1.0, px.sin() / px)
+    return r if out is None else out.copy_(r)
+
+
+def ldexp(input, other, *, out=None):
+    """``input * 2 ** other``, in a floating dtype."""
+    r = _float(input) * _fn("exp2")(_float(other))
+    return r if out is None else out.copy_(r)
+
+
+def float_power(input, exponent, *, out=None):
+    """``input ** exponent`` computed in float64 (PyTorch's double precision)."""
+    x = input.to(D.float64) if type(input) is Tensor else input
+    e = exponent.to(D.float64) if type(exponent) is Tensor else exponent
+    r = x ** e
+    return r if out is None else out.copy_(r)
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoid rule's integral of ``y`` along ``dim``: sample points ``x`` (1-D, or ``y``'s
+    shape), else a spacing ``dx`` (1)."""
+    d = _wrap_dim(dim, y.dim())
+    n = y.shape[d]
+    if n == 0:
+        return y.sum(d)
+    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
+    return (mid * _spacing(y, x, dx, d, n)).sum(d)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoid-rule integral of ``y`` along ``dim`` (one value fewer than ``y``)."""
+    d = _wrap_dim(dim, y.dim())
+    n = y.shape[d]
+    if n == 0:
+        return y
+    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
+    return _fn("cumsum")(mid * _spacing(y, x, dx, d, n), d)
+
+
+def _spacing(y, x, dx, d, n):
+    if x is None:
+        return 1.0 if dx is None else dx
+    if x.dim() == 1:
+        if x.shape[0] != n:
+            raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point")
+        h = x[1:] - x[:-1]
+        shape = [1] * y.dim()
+        shape[d] = n - 1
+        return h.reshape(shape)
+    xd = _wrap_dim(d - y.dim(), x.dim())
+    return x.narrow(xd, 1, n - 1) - x.narrow(xd, 0, n - 1)
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of the 1-D ``x``: columns ``x ** (N - 1) .. x ** 0`` (increasing
+    powers with ``increasing``); ``N`` defaults to ``len(x)``."""
+    if x.dim() != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else int(N)
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    dt = x.dtype if x.dtype.is_floating_point else D.int64
+    powers = _fn("arange")(n, device=x.device)
+    r = x.to(dt).unsqueeze(1) ** powers.to(dt).unsqueeze(0) if n else _fn("zeros")(x.shape[0], 0, dtype=dt,
+                                                                                        device=x.device)
+    return r if increasing else r.flip(1)
+
+
+def combinations(input, r=2, with_replacement=False):
+    """The ``r``-length combinations of the 1-D ``input``'s elements, one a row, in
+    ``itertools.combinations`` order (``combinations_with_replacement`` with ``with_replacement``)."""
+    import itertools
+    from .creation import tensor
+    if input.dim() != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return _fn("zeros")(0, dtype=input.dtype, device=input.device)
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = list(pick(range(input.shape[0]), r))
+    if not idx:
+        return _fn("zeros")(0, r, dtype=input.dtype, device=input.device)
+    return input[tensor(idx, dtype=D.int64, device=input.device)]
+
+
+def renorm(input, p, dim, maxnorm, *, out=None):
+    """Each slice of ``input`` along ``dim`` whose ``p``-norm exceeds ``maxnorm``, scaled down to it
+    (by ``maxnorm / (norm + 1e-7)``, as PyTorch)."""
+    d = _wrap_dim(dim, input.dim())
+    others = tuple(i for i in range(input.dim()) if i != d)
+    norm = _fn("norm")(input, p, others, True) if others else input.abs()
+    scale = _fn("where")(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).to(input.dtype)
+    r = input * scale
+    return r if out is None else out.copy_(r)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)`` of ``input``, or along ``dim``."""
+    from collections import namedtuple
+    rt = namedtuple("aminmax", ["min", "max"])
+    if dim is None:
+        mn, mx = input.amin(), input.amax()
+        if keepdim:
+            mn, mx = mn.reshape([1] * input.dim()), mx.reshape([1] * input.dim())
+        return rt(mn, mx)
+    return rt(input.amin(dim, keepdim), input.amax(dim, keepdim))
+
+
+def inner(input, other, *, out=None):
+    """Sums of products over the last dims (a product with a 0-dim operand)."""
+    if input.dim() == 0 or other.dim() == 0:
+        r = input * other
+    else:
+        if input.shape[-1] != other.shape[-1]:
+            raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                               f"{list(input.shape)} and {list(other.shape)}")
+        r = _fn("tensordot")(input, other, dims=([input.dim() - 1], [other.dim() - 1]))
+    return r if out is None else out.copy_(r)
+
+
+def vdot(input, other, *, out=None):
+    """The dot product of two 1-D tensors (real: ``dot``)."""
+    r = _fn("dot")(input, other)
+    return r if out is None else out.copy_(r)
+
+
+def _beta_alpha(input, prod, beta, alpha):
+    r = prod if alpha == 1 else prod * alpha
+    if beta == 0:                       # (PyTorch ignores input then: its NaN and inf too)
+        return r + 0 * r
+    return r + (input if beta == 1 else input * beta)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    r = _beta_alpha(input, _fn("outer")(vec1, vec2), beta, alpha)
+    return r if out is None else out.copy_(r)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * sum_i batch1[i] @ batch2[i]``."""
+    r = _beta_alpha(input, (batch1 @ batch2).sum(0), beta, alpha)
+    return r if out is None else out.copy_(r)
+
+
+def matrix_power(input, n):
+    """``input`` (square matrices, batched) multiplied by itself ``n`` >= 0 times, by repeated
+    squaring (``n`` 0: the identity). Where it differs from PyTorch: no negative ``n`` (no inverse)."""
+    if input.dim() < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{input.shape[-2] if input.dim() >= 2 else 1} by {input.shape[-1]} matrices")
+    n = int(n)
+    if n < 0:
+        raise NotImplementedError("matrix_power: negative powers need an inverse, which ttorch does not compute")
+    eye = _fn("eye")(input.shape[-1], dtype=input.dtype, device=input.device).expand(input.shape)
+    result, base = None, input
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return eye.clone() if result is None else result
+
+
+def chain_matmul(*matrices, out=None):
+    """The product of 2-D matrices in order (deprecated in PyTorch, with its warning:
+    ``linalg.multi_dot``)."""
+    import functools
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                  "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+                  "multiple parameters.", UserWarning, stacklevel=2)
+    if len(matrices) == 1:
+        r = matrices[0].clone()
+    else:
+        r = functools.reduce(lambda a, b: a @ b, matrices)
+    return r if out is None else out.copy_(r)
+
+
 def dist(input, other, p=2):
     """The ``p``-norm of ``input - other`` (broadcast)."""
     return _fn("norm")(input - other, p)
@@ -557,10 +793,14 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return r if out is None else out.copy_(r)
 
 
-METHODS = {"histc": histc, "nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
+METHODS = {"sgn": sgn, "signbit": signbit, "copysign": copysign, "heaviside": heaviside, "logit": logit, "sinc": sinc,
+           "ldexp": ldexp, "float_power": float_power, "renorm": renorm, "aminmax": aminmax, "inner": inner,
+           "addr": addr, "addbmm": addbmm, "matrix_power": matrix_power, "histc": histc, "nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
            "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
            "isin": isin, "dist": dist, "cov": cov, "corrcoef": corrcoef, "quantile": quantile,
            "nanquantile": nanquantile}
-__all__ = ["histc", "nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
+__all__ = ["sgn", "signbit", "copysign", "heaviside", "logit", "sinc", "ldexp", "float_power", "trapezoid",
+           "cumulative_trapezoid", "vander", "combinations", "renorm", "aminmax", "inner", "vdot", "addr", "addbmm",
+           "matrix_power", "chain_matmul", "histc", "nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
            "diag_embed", "diagflat", "block_diag", "rot90", "tensor_split", "hsplit", "vsplit", "dsplit",
            "column_stack", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile"]
