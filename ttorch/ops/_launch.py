@@ -337,7 +337,8 @@ if SIMULATED:
            "rint": _np.rint, "nearbyint": _np.rint, "round": _round_half_away, "fabs": _np.abs, "abs": _np.abs,
            "isnan": _np.isnan, "isinf": _np.isinf, "finite": _np.isfinite, "isfinite": _np.isfinite,
            "signbit": _np.signbit, "pow": _np.power, "powi": _np.power, "atan2": _np.arctan2, "hypot": _np.hypot,
-           "fmod": _np.fmod, "copysign": _np.copysign, "fmax": _np.fmax, "fmin": _np.fmin, "fma": lambda a, b, c: a * b + c,
+           "fmod": _np.fmod, "copysign": _np.copysign, "fmax": _np.fmax, "fmin": _np.fmin,
+           "fma": lambda a, b, c: a * b + c,
            "erfinv": lambda x: __import__("ttorch.ops.unary", fromlist=["_np_erfinv"])._np_erfinv(x)}
 
     def _extern(self, lib_name, lib_path, symbol, args, ret_type, is_pure):

@@ -132,9 +132,9 @@ def _t_copy(dtype, reads):
 # keys of two rows (16 bits each: the keep probability to 2**-16). The Philox arithmetic, not the
 # products, bounded the tiles with the mask: on the H200 (fp16, B 4, 16 heads, T 2048, head dim 64,
 # causal, p 0.1) the forward took 0.341 ms with scheme 1 and 0.268 with 3, the forward and backward
-# 1.730, 1.683 (2) and 1.642 (3), against 0.918 without dropout. Scheme 3 draws a third of scheme 1's words;
-# Random123's paper lists 7 rounds as the fewest with which Philox4x32 passes TestU01's BigCrush (10
-# is its default, with margin).
+# 1.730, 1.683 (2) and 1.642 (3), against 0.918 without dropout. Scheme 3 draws half of scheme 1's
+# words in 7 rounds of 10 (about a third of the arithmetic); Random123's paper lists 7 rounds as the
+# fewest with which Philox4x32 passes TestU01's BigCrush (10 is its default, with margin).
 _DROP_MODE = [3]
 
 
@@ -183,16 +183,17 @@ def _transposed(t):
     return t.transpose(2, 3).contiguous()
 
 
-# Dropout's kernels draw their mask beside the products (one Philox4x32-10 draw, 10 rounds of two 32-bit
-# high products, for 4 pairs), and the fp16 forward at head dim 64 took 168 registers on sm_90 against
-# 126. They run the table's tiles (the tuner times no dropout), but these where the table's spilled
-# with the mask on sm_80 or sm_90, with Triton 3.6 or 3.9 (unmeasured for speed): (kind, head dim,
-# float32, dQ by atomics) -> tile. Half dK/dV: head dim 64 32x64 w8 s2 12 B (s1 36 B on sm_80; 32x32 4 B
-# on sm_80 as the census launches it; 16x64: none on sm_90, 8 B on sm_80 with 3.6), with dQ by atomics
-# 24-184 B (32x32 none); 128 16x128 w8 64-96 B (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8
-# none). Half dQ head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none). float32 dK/dV: head dim 64
-# 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ by atomics), 128 16x32 w4 280 B
-# (16x16 w8 s2 4 B on sm_80). float32 dQ: head dim 64 32x32 w4 16 B, 128 32x32 w8 8 B.
+# Dropout's kernels draw their mask beside the products (scheme 1: one Philox4x32-10 draw, 10 rounds of
+# two 32-bit high products, for 4 pairs), and the fp16 forward at head dim 64 took 168 registers on sm_90
+# against 126 (measured with scheme 1; the tiles below were chosen then). They run the table's tiles (the
+# tuner times no dropout), but these where the table's spilled with the mask on sm_80 or sm_90, with
+# Triton 3.6 or 3.9 (unmeasured for speed): (kind, head dim, float32, dQ by atomics) -> tile. Half dK/dV:
+# head dim 64 32x64 w8 s2 12 B (s1 36 B on sm_80; 32x32 4 B on sm_80 as the census launches it; 16x64:
+# none on sm_90, 8 B on sm_80 with 3.6), with dQ by atomics 24-184 B (32x32 none); 128 16x128 w8 64-96 B
+# (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none). Half dQ head dim 64 64x64 w4 s3 112 B on
+# sm_80 (64x32 s2 none). float32 dK/dV: head dim 64 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32
+# none with dQ by atomics), 128 16x32 w4 280 B (16x16 w8 s2 4 B on sm_80). float32 dQ: head dim 64 32x32
+# w4 16 B, 128 32x32 w8 8 B.
 _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False, True): (32, 32, 8, 2),
                  ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
                  ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 2),

@@ -1,30 +1,26 @@
-"""More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: ``diff``,
-``logaddexp``, ``logaddexp2``, ``xlogy``, ``broadcast_tensors``, ``tril_indices``, ``triu_indices``,
-``diag_embed``, ``diagflat``, ``block_diag``, ``rot90``, ``tensor_split``, ``hsplit``, ``vsplit``,
-``dsplit``, ``column_stack``, ``isin``, ``dist``, ``cov``, ``corrcoef``, ``quantile``,
-``nanquantile``, ``nansum``, ``nanmean``, ``histc``. No kernels of their own (``isin`` searches with ``searchsorted``'s); gradients are
-those of the ops they compose. Each differentiable one is an ``Op`` with ``impl`` and samples, which
-``tests/test_ops.py`` runs on both devices; ``tests/test_composed.py`` checks values against NumPy,
-gradients by gradcheck, and the errors.
+"""More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: shape
+helpers (``diff``, ``diag_embed``, ``block_diag``, ``rot90``, the splits...), small elementwise
+compositions (``logaddexp``, ``xlogy``, ``copysign``, ``logit``, ``sinc``...), products
+(``inner``, ``addr``, ``addbmm``, ``matrix_power``, ``multi_dot``...) and statistics (``cov``,
+``corrcoef``, ``quantile``, ``nansum``, ``histc``...). No kernels of their own (``isin`` searches
+with ``searchsorted``'s); gradients are those of the ops they compose. The differentiable ones with
+samples are ``Op``s with ``impl``, which ``tests/test_ops.py`` runs on both devices;
+``tests/test_composed.py`` checks values against NumPy, gradients by gradcheck, and the errors.
 """
 import builtins
 import math
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
-from ._op import Op
+from ._op import Op, write_out
 from .elementwise import broadcast_shapes
+from .linalg import _fn, _FLOATS
 from .samples import Sample, rng
-
-_FLOATS = (D.float32, D.float64)
-
-
-def _fn(name):
-    from . import FUNCTIONS
-    return FUNCTIONS[name]
+from .search import _stack_minmax
 
 
 def _op(name, impl, samples, public, family="other"):
@@ -87,13 +83,13 @@ def _logaddexp_impl(a, b, *, base2):
 def logaddexp(input, other, *, out=None):
     """``log(exp(input) + exp(other))`` without overflow."""
     r = _logaddexp(input, other, base2=False)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "logaddexp")
 
 
 def logaddexp2(input, other, *, out=None):
     """``log2(2**input + 2**other)`` without overflow."""
     r = _logaddexp(input, other, base2=True)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "logaddexp2")
 
 
 def _logaddexp_samples():
@@ -127,7 +123,7 @@ def xlogy(input, other, *, out=None):
         dt = D.get_default_dtype()
     shape = broadcast_shapes(input.shape, other.shape, op="xlogy")
     r = _xlogy(input.to(dt).expand(shape), other.to(dt).expand(shape))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "xlogy")
 
 
 def _xlogy_samples():
@@ -354,7 +350,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     if lo > hi:
         raise RuntimeError("torch.histc: max must be larger than min")
     if lo == hi and x.numel():
-        lo, hi = (float(v) for v in _fn("stack")([x.min(), x.max()]).tolist())     # one transfer
+        lo, hi = (float(v) for v in _stack_minmax(x))
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
     if lo == hi:
@@ -364,7 +360,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     at = _fn("where")(inside, at, bins)                       # outside: a spare bin, dropped
     counts = zeros(bins + 1, dtype=input.dtype, device=input.device)
     r = counts.index_add(0, at, _fn("ones_like")(x))[:bins]
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "histc")
 
 
 # ------------------------------------------------------------------------------ small elementwise and products
@@ -381,7 +377,7 @@ def signbit(input, *, out=None):
         r = input < 0
     else:
         r = (input < 0) | ((input == 0) & ((1 / input) < 0))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "signbit")
 
 
 def copysign(input, other, *, out=None):
@@ -393,7 +389,7 @@ def copysign(input, other, *, out=None):
     dt = dt if dt.is_floating_point else D.get_default_dtype()
     a = input.to(dt).abs()
     r = _fn("where")(signbit(other), -a, a)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "copysign")
 
 
 def sgn(input, *, out=None):
@@ -406,7 +402,7 @@ def heaviside(input, values, *, out=None):
     if input.dtype is not values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     r = _fn("where")(input == 0, values, (input > 0).to(input.dtype))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "heaviside")
 
 
 def logit(input, eps=None, *, out=None):
@@ -415,7 +411,7 @@ def logit(input, eps=None, *, out=None):
     if eps is not None:
         x = x.clamp(eps, 1 - eps)
     r = (x / (1 - x)).log()
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "logit")
 
 
 def sinc(input, *, out=None):
@@ -424,13 +420,13 @@ def sinc(input, *, out=None):
     zero = x == 0
     px = _fn("where")(zero, 1.0, x) * math.pi
     r = _fn("where")(zero, 1.0, px.sin() / px)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "sinc")
 
 
 def ldexp(input, other, *, out=None):
     """``input * 2 ** other``, in a floating dtype."""
     r = _float(input) * _fn("exp2")(_float(other))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "ldexp")
 
 
 def float_power(input, exponent, *, out=None):
@@ -438,42 +434,39 @@ def float_power(input, exponent, *, out=None):
     x = input.to(D.float64) if type(input) is Tensor else input
     e = exponent.to(D.float64) if type(exponent) is Tensor else exponent
     r = x ** e
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "float_power")
+
+
+def _trapezoids(y, x, dx, dim):
+    """The trapezoids' areas between adjacent samples of ``y`` along ``dim`` (one fewer), and the dim."""
+    d = _wrap_dim(dim, y.dim())
+    n = y.shape[d]
+    if n == 0:
+        return y, d
+    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
+    if x is None:
+        return mid * (1.0 if dx is None else dx), d
+    if x.dim() == 1:
+        if x.shape[0] != n:
+            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+        shape = [1] * y.dim()
+        shape[d] = n - 1
+        return mid * (x[1:] - x[:-1]).reshape(shape), d
+    xd = _wrap_dim(d - y.dim(), x.dim())
+    return mid * (x.narrow(xd, 1, n - 1) - x.narrow(xd, 0, n - 1)), d
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoid rule's integral of ``y`` along ``dim``: sample points ``x`` (1-D, or ``y``'s
     shape), else a spacing ``dx`` (1)."""
-    d = _wrap_dim(dim, y.dim())
-    n = y.shape[d]
-    if n == 0:
-        return y.sum(d)
-    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
-    return (mid * _spacing(y, x, dx, d, n)).sum(d)
+    areas, d = _trapezoids(y, x, dx, dim)
+    return areas.sum(d)
 
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoid-rule integral of ``y`` along ``dim`` (one value fewer than ``y``)."""
-    d = _wrap_dim(dim, y.dim())
-    n = y.shape[d]
-    if n == 0:
-        return y
-    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
-    return _fn("cumsum")(mid * _spacing(y, x, dx, d, n), d)
-
-
-def _spacing(y, x, dx, d, n):
-    if x is None:
-        return 1.0 if dx is None else dx
-    if x.dim() == 1:
-        if x.shape[0] != n:
-            raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point")
-        h = x[1:] - x[:-1]
-        shape = [1] * y.dim()
-        shape[d] = n - 1
-        return h.reshape(shape)
-    xd = _wrap_dim(d - y.dim(), x.dim())
-    return x.narrow(xd, 1, n - 1) - x.narrow(xd, 0, n - 1)
+    areas, d = _trapezoids(y, x, dx, dim)
+    return _fn("cumsum")(areas, d) if y.shape[d] else y
 
 
 def vander(x, N=None, increasing=False):
@@ -517,13 +510,15 @@ def renorm(input, p, dim, maxnorm, *, out=None):
     norm = _fn("norm")(input, p, others, True) if others else input.abs()
     scale = _fn("where")(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).to(input.dtype)
     r = input * scale
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "renorm")
+
+
+_aminmax_rt = namedtuple("aminmax", ["min", "max"])
 
 
 def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` of ``input``, or along ``dim``."""
-    from collections import namedtuple
-    rt = namedtuple("aminmax", ["min", "max"])
+    rt = _aminmax_rt
     if dim is None:
         mn, mx = input.amin(), input.amax()
         if keepdim:
@@ -541,13 +536,13 @@ def inner(input, other, *, out=None):
             raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
                                f"{list(input.shape)} and {list(other.shape)}")
         r = _fn("tensordot")(input, other, dims=([input.dim() - 1], [other.dim() - 1]))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "inner")
 
 
 def vdot(input, other, *, out=None):
     """The dot product of two 1-D tensors (real: ``dot``)."""
     r = _fn("dot")(input, other)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "vdot")
 
 
 def _beta_alpha(input, prod, beta, alpha):
@@ -560,13 +555,13 @@ def _beta_alpha(input, prod, beta, alpha):
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * outer(vec1, vec2)``."""
     r = _beta_alpha(input, _fn("outer")(vec1, vec2), beta, alpha)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "addr")
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_i batch1[i] @ batch2[i]``."""
     r = _beta_alpha(input, (batch1 @ batch2).sum(0), beta, alpha)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "addbmm")
 
 
 def matrix_power(input, n):
@@ -589,18 +584,37 @@ def matrix_power(input, n):
     return eye.clone() if result is None else result
 
 
+def multi_dot(tensors, *, out=None):
+    """``linalg.multi_dot``: the product of the matrices in ``tensors``, in order (the first may be
+    1-D: a row; the last 1-D: a column). Where it differs from PyTorch: multiplied left to right, not
+    in the cheapest order."""
+    ts = list(tensors)
+    if len(ts) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(ts)}")
+    first, last = ts[0].dim() == 1, ts[-1].dim() == 1
+    if first:
+        ts[0] = ts[0].unsqueeze(0)
+    if last:
+        ts[-1] = ts[-1].unsqueeze(1)
+    r = ts[0]
+    for t in ts[1:]:
+        r = r @ t
+    if first:
+        r = r.squeeze(0)
+    if last:
+        r = r.squeeze(-1)
+    return r if out is None else write_out(out, r, "linalg.multi_dot")
+
+
 def chain_matmul(*matrices, out=None):
     """The product of 2-D matrices in order (deprecated in PyTorch, with its warning:
     ``linalg.multi_dot``)."""
-    import functools
     warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
                   "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
                   "multiple parameters.", UserWarning, stacklevel=2)
     if len(matrices) == 1:
-        r = matrices[0].clone()
-    else:
-        r = functools.reduce(lambda a, b: a @ b, matrices)
-    return r if out is None else out.copy_(r)
+        return matrices[0].clone() if out is None else write_out(out, matrices[0], "chain_matmul")
+    return multi_dot(matrices, out=out)
 
 
 def dist(input, other, p=2):
@@ -748,13 +762,13 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=N
     when None): between sorted neighbours by ``interpolation`` (linear, lower, higher, midpoint,
     nearest). A 1-D ``q`` puts its dim first. A NaN makes the quantile NaN (``nanquantile`` skips it)."""
     r = _quantile("quantile", input, q, dim, keepdim, interpolation, False)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "quantile")
 
 
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     """``quantile`` of the values that are not NaN (NaN where all are)."""
     r = _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "nanquantile")
 
 
 def _quantile_samples():
@@ -774,12 +788,13 @@ _quantile_op.samples, _quantile_op.dtypes = _quantile_samples, _FLOATS
 _quantile_op.public = lambda x, q, dim, keepdim, interpolation: quantile(x, q, dim, keepdim,
                                                                          interpolation=interpolation)
 
+
 def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """``sum`` with NaN counted as zero."""
     x = _fn("where")(input.isnan(), 0, input) if input.dtype.is_floating_point else input
     r = x.sum() if dim is None and not keepdim else x.sum(dim if dim is not None else tuple(range(x.dim())), keepdim)
     r = r if dtype is None else r.to(dtype)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "nansum")
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -790,17 +805,14 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     x = input if dtype is None else input.to(dtype)
     kept = (~x.isnan()).sum(dim if dim is not None else tuple(range(x.dim())), keepdim)
     r = nansum(x, dim, keepdim) / kept
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "nanmean")
 
 
-METHODS = {"sgn": sgn, "signbit": signbit, "copysign": copysign, "heaviside": heaviside, "logit": logit, "sinc": sinc,
-           "ldexp": ldexp, "float_power": float_power, "renorm": renorm, "aminmax": aminmax, "inner": inner,
-           "addr": addr, "addbmm": addbmm, "matrix_power": matrix_power, "histc": histc, "nansum": nansum, "nanmean": nanmean, "diff": diff, "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "diag_embed": diag_embed,
-           "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
-           "isin": isin, "dist": dist, "cov": cov, "corrcoef": corrcoef, "quantile": quantile,
-           "nanquantile": nanquantile}
-__all__ = ["sgn", "signbit", "copysign", "heaviside", "logit", "sinc", "ldexp", "float_power", "trapezoid",
-           "cumulative_trapezoid", "vander", "combinations", "renorm", "aminmax", "inner", "vdot", "addr", "addbmm",
-           "matrix_power", "chain_matmul", "histc", "nansum", "nanmean", "diff", "logaddexp", "logaddexp2", "xlogy", "broadcast_tensors", "tril_indices", "triu_indices",
-           "diag_embed", "diagflat", "block_diag", "rot90", "tensor_split", "hsplit", "vsplit", "dsplit",
-           "column_stack", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile"]
+_METHOD_NAMES = ("sgn", "signbit", "copysign", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
+                 "aminmax", "inner", "addr", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
+                 "logaddexp", "logaddexp2", "xlogy", "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
+                 "dsplit", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile")
+METHODS = {n: globals()[n] for n in _METHOD_NAMES}
+__all__ = list(_METHOD_NAMES) + ["trapezoid", "cumulative_trapezoid", "vander", "combinations", "vdot",
+                                 "chain_matmul", "broadcast_tensors", "tril_indices", "triu_indices", "diagflat",
+                                 "block_diag", "column_stack"]

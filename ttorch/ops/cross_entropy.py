@@ -609,8 +609,9 @@ def _mean_specs(kernel):
                 out.append(KernelSpec(_ce_parts_mean_bwd_kernel, bsig, {**grid, "ROWS": _MEAN_ROWS},
                                       label=f"cross_entropy {what} grid"))
     if kernel is not _ce_mean_kernel:                       # the backward's count-only pass
-        out.append(KernelSpec(_ce_part_kernel, {"rows_ptr": ptr(D.int64), "t_ptr": ptr(D.int64), "sum_ptr": ptr(D.int32),
-                                                "cnt_ptr": ptr(D.int32), "M": "i32", "ignore_index": "i32"},
+        out.append(KernelSpec(_ce_part_kernel, {"rows_ptr": ptr(D.int64), "t_ptr": ptr(D.int64),
+                                                "sum_ptr": ptr(D.int32), "cnt_ptr": ptr(D.int32), "M": "i32",
+                                                "ignore_index": "i32"},
                               {"SUM": False, "ACC": tl.float32, "ROWS": _MEAN_ROWS, "BLOCK": _MEAN_BLOCK},
                               label="cross_entropy mean backward partial counts"))
     return [o for o in out if o is not None]

@@ -11,7 +11,7 @@ import warnings
 
 from .. import _dtype as D
 from .._tensor import Tensor, _numel
-from ._op import Op
+from ._op import Op, write_out
 from .elementwise import broadcast_shapes
 from .samples import Sample, rng
 
@@ -163,7 +163,7 @@ def diag(input, diagonal=0, *, out=None):
     if input.dim() not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.dim()}D")
     r = _diag(input, diagonal=int(diagonal))
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "diag")
 
 
 def trace(input):
@@ -222,7 +222,7 @@ def tensordot(a, b, dims=2, out=None):
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[da]} in dim {da} "
                                f"and second has size {b.shape[db]} in dim {db}")
     r = _tensordot(a, b, dims_a=dims_a, dims_b=dims_b)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "tensordot")
 
 
 def _tensordot_samples():
@@ -252,7 +252,7 @@ def kron(input, other, *, out=None):
     """The Kronecker product: block ``(i0, i1, ...)`` of the result is ``input[i0, i1, ...] * other``
     (the shorter shape padded with leading ones)."""
     r = _kron(input, other)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "kron")
 
 
 def _kron_samples():
@@ -272,23 +272,18 @@ def _cross_impl(a, b, *, dim):
 _cross = Op("cross", impl=_cross_impl, family="binary")
 
 
-def _broadcast_pair(a, b):
-    shape = broadcast_shapes(a.shape, b.shape)
-    return a.expand(shape), b.expand(shape)
-
-
 def linalg_cross(input, other, *, dim=-1, out=None):
     """``linalg.cross``: the cross product of 3-vectors along ``dim`` (the inputs broadcast)."""
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions. Got {input.dim()} and "
                            f"{other.dim()}")
-    a, b = _broadcast_pair(input, other)
+    a, b = _fn("broadcast_tensors")(input, other)
     d = dim % a.dim() if a.dim() else dim
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "
                            f"{other.shape[d]}")
     r = _cross(a, b, dim=d)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "linalg.cross")
 
 
 def cross(input, other, dim=None, *, out=None):
@@ -414,7 +409,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
             r = r.squeeze(builtins.max(d0, d1)).squeeze(builtins.min(d0, d1))
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "linalg.matrix_norm")
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -432,13 +427,13 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
         if isinstance(ord, str):
             raise RuntimeError(f"linalg.vector_norm: ord={ord!r} is a matrix norm: pass a 2-tuple dim")
         r = vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "linalg.norm")
 
 
 def vecdot(x, y, *, dim=-1, out=None):
     """``linalg.vecdot``: the dot products of ``x``'s and ``y``'s vectors along ``dim`` (broadcast)."""
     r = (x * y).sum(dim)
-    return r if out is None else out.copy_(r)
+    return r if out is None else write_out(out, r, "linalg.vecdot")
 
 
 _linalg_norm = Op("linalg_norm", impl=lambda A, **kw: linalg_norm(A, **kw), family="reduction")

@@ -7,6 +7,8 @@ contiguous input, as softmax uses) and walks along N in blocks, scanning each bl
 walks from the end (a suffix scan: the backward of cumsum). Integers and bool scan in int64,
 as in PyTorch; half types accumulate in float32.
 """
+from collections import namedtuple
+
 import numpy as np
 import triton
 import triton.language as tl
@@ -119,14 +121,21 @@ def _row_ext_kernel(x_ptr, vals_ptr, idx_ptr, M, N, INNER, MAX: tl.constexpr, BL
         ci = tl.sum(tl.where(end[None, :], si, 0), 1)
 
 
+def _heuristic_tile(m, n, max_n=None, fill=1024):
+    """(BLOCK_M, BLOCK_N) untuned: column blocks of up to ``max_n`` (``MAX_BLOCK_N``), rows filling
+    ``fill`` elements (4096 in the interpreter, which pays per program)."""
+    bn = min(next_pow2(n), MAX_BLOCK_N if max_n is None else min(MAX_BLOCK_N, max_n))
+    return max(1, min(next_pow2(m), (4096 if SIMULATED else fill) // bn)), bn
+
+
 def _ext_cuda(x, *, dim, largest):
     vals = Tensor._empty(x._shape, x.dtype, x.device)
     idx = Tensor._empty(x._shape, D.int64, x.device)
-    xr, m, n, inner = _rows3(x.contiguous(), dim)
+    xr, m, n, inner = _rows3(x, dim)
     if m == 0 or n == 0:
         return idx, vals
-    bn = min(next_pow2(n), MAX_BLOCK_N)
-    bm, programs = row_programs(m, inner, max(1, min(next_pow2(m), (4096 if SIMULATED else 1024) // bn)))
+    bm, bn = _heuristic_tile(m, n)
+    bm, programs = row_programs(m, inner, bm)
     launch(_row_ext_kernel, (programs,), xr, vals, idx, m, n, inner, MAX=bool(largest), BLOCK_M=bm, BLOCK_N=bn,
            STRIDED=inner > 1, num_warps=4)
     return idx, vals
@@ -172,9 +181,7 @@ def _scan_cuda(x, *, dim, dtype, op, reverse=False):
                         else None)     # (the tuner times cumsum; logcumsumexp keeps the heuristic)
     if cfg is None:     # heuristic: blocks of up to 256 columns (128 for logcumsumexp: its float64 scan
         # spilled on sm_90 at 256), rows filling 1024 elements (512 for logcumsumexp), 4 warps
-        bn = min(next_pow2(n), MAX_BLOCK_N if op < 2 else min(MAX_BLOCK_N, 128))
-        fill = 4096 if SIMULATED else 512 if op == 2 else 1024
-        bm, warps = max(1, min(next_pow2(m), fill // bn)), 4
+        (bm, bn), warps = _heuristic_tile(m, n, None if op < 2 else 128, 1024 if op < 2 else 512), 4
     else:
         bm, bn, warps = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"], cfg.num_warps
     bm, programs = row_programs(m, inner, bm)
@@ -440,8 +447,8 @@ def _inplace(fn, name):
     return method
 
 
-from collections import namedtuple as _nt
-_EXT_RT = {"cummax": _nt("cummax", ["values", "indices"]), "cummin": _nt("cummin", ["values", "indices"])}
+_EXT_RT = {"cummax": namedtuple("cummax", ["values", "indices"]),
+           "cummin": namedtuple("cummin", ["values", "indices"])}
 _cumext.public = lambda x, dim, largest: tuple((cummax if largest else cummin)(x, dim))[::-1]   # (ops' order)
 _cumext.dtypes = (D.float32, D.float64, D.int64)
 _cumsum.public, _cumprod.public, _logcumsumexp.public = cumsum, cumprod, logcumsumexp
@@ -449,5 +456,5 @@ _cumsum.dtypes = _cumprod.dtypes = (D.float32, D.float16, D.bfloat16, D.float64,
 _logcumsumexp.dtypes = (D.float32, D.float64, D.bfloat16)
 
 __all__ = ["cumsum", "cumprod", "logcumsumexp", "cummax", "cummin"]
-METHODS = {"cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cummax": cummax, "cummin": cummin, "cumsum_": _inplace(cumsum, "cumsum_"),
-           "cumprod_": _inplace(cumprod, "cumprod_")}
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp, "cummax": cummax, "cummin": cummin,
+           "cumsum_": _inplace(cumsum, "cumsum_"), "cumprod_": _inplace(cumprod, "cumprod_")}

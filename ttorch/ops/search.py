@@ -47,7 +47,7 @@ def _search_kernel(seq_ptr, v_ptr, out_ptr, M, K, s_row, STEPS, RIGHT: tl.conste
 
 
 def _rows(seq, v):
-    """(rows of values, K, boundary row stride): a 1-D ``seq`` serves every row of ``v``."""
+    """(rows of values, K: the values in a row), ``v`` viewed as rows of its last dim."""
     k = v.shape[-1] if v.ndim else 1
     return _numel(v.shape) // k if k else 0, k
 
@@ -172,8 +172,8 @@ _search.dtypes = (D.float32, D.float64)
 def bincount(input, weights=None, minlength=0):
     """How many times each value ``0 .. max(input)`` occurs in the 1-D non-negative integer ``input``
     (at least ``minlength`` bins); with ``weights``, their sums per value instead, in float32 for
-    float32 weights, else float64 (PyTorch's rule). The bin count comes to the host first (one sync, as in PyTorch); the
-    counting is ``index_add``'s kernel, so the weights' gradient flows."""
+    float32 weights, else float64 (PyTorch's rule). The bin count comes to the host first (one sync,
+    as in PyTorch); the counting is ``index_add``'s kernel, so the weights' gradient flows."""
     from .creation import zeros, ones
     if type(input) is not Tensor or input.ndim != 1 or input.dtype.is_floating_point or input.dtype is D.bool:
         if type(input) is Tensor and input.dtype.is_floating_point:
@@ -197,7 +197,7 @@ def bincount(input, weights=None, minlength=0):
 
 
 def _stack_minmax(t):
-    """``(min, max)`` of ``t`` in one transfer to the host."""
+    """``(min, max)`` of ``t`` in one transfer to the host (bincount's bins, histc's range)."""
     from . import FUNCTIONS as F
     return F["stack"]([t.min(), t.max()]).tolist()
 

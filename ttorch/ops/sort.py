@@ -678,7 +678,8 @@ def _median_samples():
     r = rng("median")
     with_nan = r.uniform(-1, 1, (3, 5))
     with_nan[1, 2] = np.nan
-    return [Sample([r.uniform(-1, 1, (4, 6))], {"dim": 1}), Sample([r.uniform(-1, 1, (5, 3))], {"dim": 0, "keepdim": True}),
+    return [Sample([r.uniform(-1, 1, (4, 6))], {"dim": 1}),
+            Sample([r.uniform(-1, 1, (5, 3))], {"dim": 0, "keepdim": True}),
             Sample([r.uniform(-1, 1, 7)]), Sample([r.uniform(-1, 1, (2, 3, 4))], {"dim": -1}),
             Sample([with_nan], {"dim": 1}, grad=False)]
 

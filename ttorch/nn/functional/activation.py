@@ -14,10 +14,10 @@ from ...ops import _op as _amp_op
 _U = _ops.FUNCTIONS
 _where = _U["where"]
 
-__all__ = ["gumbel_softmax", "threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu", "elu_", "selu",
-           "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "gelu", "silu", "mish", "softplus",
-           "softsign", "tanh", "sigmoid", "hardsigmoid", "hardswish", "logsigmoid", "softmax", "log_softmax",
-           "softmin", "glu", "tanhshrink", "softshrink", "hardshrink"]
+__all__ = ["gumbel_softmax", "threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu",
+           "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "gelu", "silu", "mish",
+           "softplus", "softsign", "tanh", "sigmoid", "hardsigmoid", "hardswish", "logsigmoid", "softmax",
+           "log_softmax", "softmin", "glu", "tanhshrink", "softshrink", "hardshrink"]
 
 
 def _apply(input, inplace, fn, *args):

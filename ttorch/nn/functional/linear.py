@@ -17,9 +17,9 @@ from ...cuda import _checks
 
 _F = _ops.FUNCTIONS
 
-__all__ = ["pdist", "linear", "_linear_act", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-           "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "normalize", "cosine_similarity",
-           "pairwise_distance"]
+__all__ = ["pdist", "linear", "_linear_act", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d",
+           "alpha_dropout", "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "normalize",
+           "cosine_similarity", "pairwise_distance"]
 
 one_hot = _F["one_hot"]
 

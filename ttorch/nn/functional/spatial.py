@@ -14,7 +14,8 @@ import ttorch
 from .conv import _map_tensor, _size_str
 from .pooling import _adaptive_avg
 
-__all__ = ["grid_sample", "affine_grid", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+__all__ = ["grid_sample", "affine_grid", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "interpolate",
+           "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
 def pixel_shuffle(input, upscale_factor):
