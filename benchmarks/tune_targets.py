@@ -36,8 +36,10 @@ def main():
     _gemm("float32", "ieee", [(8192, o, i, lay(o)) for o, i in widths] + [(8192, i, o, lay(i)) for o, i in widths]
           + [(o, i, 8192, "tn") for o, i in widths])
     # float32 attention at the GPT-2-like step's shape (B 8, 12 heads, T 1024, head dim 64, causal)
+    # on the FMAs and in TF32 x 3 (attention._FP32_DOT: "tf32x3" is its own name in the cache)
     for kind in ("fwd", "dkdv", "dq"):
-        _tune("flash_attention", (kind, "float32", 8, 12, 1024, 64, True), every=True)
+        for dt in ("float32", "tf32x3"):
+            _tune("flash_attention", (kind, dt, 8, 12, 1024, 64, True), every=True)
     # the memory-bound kernels at the harness's sizes (the full sum and cross-entropy stayed at 75-77% of
     # HBM bandwidth, untuned, on the H100; the target is 85%): quick to time, nothing big to compile
     _tune("reduction", ("float32", 1 << 26))

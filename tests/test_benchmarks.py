@@ -86,7 +86,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         k is attention._attn_bwd_dkdv_kernel and log.append(
             f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"fwd {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
-        k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or real_a(k, *a, **m))
+        k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or (
+        k is attention._attn_fwd_kernel and log.append(f"prec={m['PREC']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -129,7 +130,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
         log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 30 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 32 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
@@ -145,7 +146,12 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "fp32t_fwd_64x32w4", "fp32t_fwd_64x64w4", "fp32t_fwd_64x64w8",
                                              "fp32t_dkdv_32x64w4", "fp32t_dkdv_64x32w4", "fp32t_dkdv_64x64w8",
                                              "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
-                                             "tf32t_wide", "tf32t_wide_tma1"}
+                                             "tf32t_wide", "tf32t_wide_tma1", "fp32x3_fma_fwd", "fp32x3_on_fwd",
+                                             "fp32x3_fwd_32x64", "fp32x3_fma", "fp32x3_on", "fp32x3_dq_32x32",
+                                             "fp32x3_dkdv_16x32"}
+    assert "prec=ieee" in arms["fp32x3_fma"] and "prec=ieee" in arms["fp32x3_fma_fwd"]
+    assert "prec=tf32x3" in arms["fp32x3_on"] and "dkdv 16x32 w4" in arms["fp32x3_dkdv_16x32"]
+    assert "fwd 32x64 w4" in arms["fp32x3_fwd_32x64"] and "prec=tf32x3" in arms["fp32x3_fwd_32x64"]
     assert {a for a in arms["aligned_vectors"] if a.startswith("aligned")} == {"aligned=True"}
     assert {a for a in arms["scalar_accesses"] if a.startswith("aligned")} == {"aligned=False"}
     tma = {arm: {a for a in arms[arm] if "tma=" in a and not a.startswith("fwd")}
@@ -220,6 +226,7 @@ def test_tune_targets_problems_fit_their_kernels(monkeypatch):
     assert names[0] == "gemm" and {"gemm", "flash_attention", "conv2d", "reduction", "cross_entropy", "layer_norm",
                                    "softmax", "optim_update"} == set(names)
     assert ("flash_attention", ("fwd", "float32", 8, 12, 1024, 64, True)) in seen
+    assert ("flash_attention", ("fwd", "tf32x3", 8, 12, 1024, 64, True)) in seen
     # AdamW at the harness's total size: the many-tensor launch looks its config up by that
     from benchmarks.cases import optimizer_cases
     (case,) = optimizer_cases({}, "cuda", quick=False)

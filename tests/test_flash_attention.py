@@ -152,6 +152,7 @@ def test_float32_reads_transposed_copies_or_not(t_copy, dq_atomic, monkeypatch):
     # takes dQ from the dK/dV kernel by atomics (attention._DQ_ATOMIC) or from the dQ kernel: each
     # way on ragged causal blocks, GQA, odd head dims and a mask with a dead row
     from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_FP32_DOT", ["ieee"])           # (the FMA products' switches)
     monkeypatch.setattr(attention, "_T_COPY", [t_copy])
     monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
     monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)          # tiny shapes copy too
@@ -166,6 +167,59 @@ def test_float32_reads_transposed_copies_or_not(t_copy, dq_atomic, monkeypatch):
     mask = np.random.default_rng(8).uniform(size=(2, 1, 5, 7)) > 0.5
     mask[1, 0, 3] = False
     check("cuda", 2, 3, 1, 5, 7, 4, 4, mask=mask)
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+def test_float32_in_tf32x3(monkeypatch):
+    """attention._FP32_DOT "tf32x3": float32's products on the tensor cores in three TF32 products, up to
+    head dim 64 (_X3_MAX_E): no transposed copies, the dQ kernel (no atomics), its own tiles; past it
+    the FMA kernels as before. The interpreter computes the products in float32 either way: the
+    values check the code path, the AOT specs the compiled kernels."""
+    from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_FP32_DOT", ["tf32x3"])
+    monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)
+    copies, seen = [], []
+    real, real_launch = attention._transposed, attention.launch
+    kernels = {attention._attn_fwd_kernel: "fwd", attention._attn_bwd_dkdv_kernel: "dkdv",
+               attention._attn_bwd_dq_kernel: "dq"}
+    monkeypatch.setattr(attention, "_transposed", lambda t: copies.append(t.shape) or real(t))
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k in kernels and seen.append((kernels[k], m["PREC"], m.get("DQ"), m["T_COPY"]))) or real_launch(k, *a, **m))
+    check("cuda", 1, 4, 2, 19, 17, 12, 5, causal=True)
+    assert not copies and seen == [("fwd", "tf32x3", None, False), ("dkdv", "tf32x3", False, False),
+                                   ("dq", "tf32x3", None, False)]
+    seen.clear()
+    check("cuda", 1, 1, 1, 5, 6, 65, 8)                 # head dim 65 pads to 128: the FMA kernels
+    assert len(copies) == 3 and [p for _, p, _, _ in seen] == ["ieee"] * 2 and seen[1][2] is True
+    monkeypatch.setattr(attention, "SIMULATED", False)  # the tables (no launch from here on)
+    f32 = ttorch.float32
+    assert attention._config("fwd", 64, f32, True) == attention._CONFIGS["fwd"][64][2] == (32, 64, 4, 2)
+    assert attention._config("fwd", 64, f32, True, sm90=True) == attention._CONFIGS_SM90[("fwd", 64, 2)]
+    assert attention._config("dq", 32, f32, True, sm90=True) == attention._CONFIGS["dq"][64][2]
+    assert attention._config("dkdv", 64, f32, True, sm90=True) == attention._CONFIGS["dkdv"][64][2]
+    assert attention._config("fwd", 128, f32, True) == attention._CONFIGS["fwd"][128][1]
+    monkeypatch.setattr(attention, "_FP32_DOT", ["ieee"])
+    assert attention._config("fwd", 64, f32, True, sm90=True) == attention._CONFIGS["fwd"][64][1]
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+def test_tf32x3_tunes_apart(monkeypatch):
+    """The tuner's "tf32x3" is float32 in TF32 x 3: its own space, its timed launches in that precision
+    (and "float32" on the FMAs), the switch restored after each."""
+    from ttorch import tune
+    from ttorch.ops import attention
+    seen = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k is attention._attn_fwd_kernel and seen.append(m["PREC"])) or real(k, *a, **m))
+    t = tune.registered()["flash_attention"]
+    b = t.key("fwd", "tf32x3", 1, 1, 20, 16, True)
+    assert b == ("fwd", "tf32x3", 16, True)
+    cfgs = t.configs(b)
+    assert [attention._tile(c) for c in cfgs] == attention._TUNE_SPACE_X3["fwd"]
+    attention._tune_bench(cfgs[0], "fwd", "tf32x3", 1, 1, 20, 16, True)()
+    attention._tune_bench(cfgs[0], "fwd", "float32", 1, 1, 20, 16, True)()
+    assert seen == ["tf32x3"] * 2 + ["ieee"] * 2 and attention._FP32_DOT == ["ieee"]
 
 
 def test_gqa_one_kv_head_with_mask(device):
@@ -420,6 +474,7 @@ def test_split_qkv_gradients_are_joined_without_a_copy(dq_atomic, monkeypatch):
     atomics: one fill, its zeros)."""
     from ttorch.ops import attention, elementwise
     monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
+    monkeypatch.setattr(attention, "_FP32_DOT", ["ieee"])          # (_DQ_ATOMIC: the FMA kernels')
     B, L, H, E = 2, 5, 2, 4
     rng = np.random.default_rng(6)
     w = rng.standard_normal((B, L, 3 * H * E))
@@ -547,12 +602,15 @@ def test_dropout_half_types(device, dtype, tol):
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
-@pytest.mark.parametrize("t_copy,dq_atomic,dtype", [(True, True, ttorch.float32), (False, False, ttorch.float32),
-                                                    (False, True, ttorch.float16)])
-def test_dropout_kernel_variants(t_copy, dq_atomic, dtype, monkeypatch):
-    """float32 with transposed copies and dQ by atomics, plain reads and the dQ kernel; half dQ by
-    atomics: every dK/dV and dQ variant draws the forward's mask."""
+@pytest.mark.parametrize("t_copy,dq_atomic,dtype,dot", [(True, True, ttorch.float32, "ieee"),
+                                                        (False, False, ttorch.float32, "ieee"),
+                                                        (False, False, ttorch.float32, "tf32x3"),
+                                                        (False, True, ttorch.float16, "ieee")])
+def test_dropout_kernel_variants(t_copy, dq_atomic, dtype, dot, monkeypatch):
+    """float32 with transposed copies and dQ by atomics, plain reads and the dQ kernel, in TF32 x 3;
+    half dQ by atomics: every dK/dV and dQ variant draws the forward's mask."""
     from ttorch.ops import attention
+    monkeypatch.setattr(attention, "_FP32_DOT", [dot])
     monkeypatch.setattr(attention, "_T_COPY", [t_copy])
     monkeypatch.setattr(attention, "_T_COPY_MIN_READS", 1)
     monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
@@ -569,6 +627,7 @@ def test_dropout_draw_schemes(mode, dq_atomic, monkeypatch):
     from ttorch.ops import attention
     monkeypatch.setattr(attention, "_DROP_MODE", [mode])
     monkeypatch.setattr(attention, "_DQ_ATOMIC", [dq_atomic])
+    monkeypatch.setattr(attention, "_FP32_DOT", ["ieee"])          # (_DQ_ATOMIC: the FMA kernels')
     check_drop("cuda", 1, 2, 2, 19, 21, 12, 12, causal=True, dtype=ttorch.float32, tol=1e-5)
     check_drop("cuda", 1, 2, 1, 17, 18, 8, 8, dtype=ttorch.float32, tol=1e-5)
 

@@ -1,7 +1,9 @@
 """The flash-attention kernels (FlashAttention-2: an online-softmax forward that writes O and the
 row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics; in
 float32, dQ may come from the dK/dV kernel instead, by atomics). With ``DROP`` the attention weights
-take dropout, its mask drawn anew from Philox in each kernel (``_kept``), never stored.
+take dropout, its mask drawn anew from Philox in each kernel (``_kept``), never stored. ``PREC`` is
+every product's ``input_precision``: "ieee" (FMAs for float32, ignored by half types) or, for
+float32, "tf32x3" (three TF32 tensor-core products: see ``attention._FP32_DOT``).
 The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
 import triton
 import triton.language as tl
@@ -108,7 +110,7 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
                TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False, seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0,
-               DROP: tl.constexpr = False):
+               DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
     causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``SCALE_POS``:
     the scale is positive, so an unmasked block takes its rows' maxima of the raw products (the max
@@ -133,12 +135,12 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=kmask, other=0)         # (BE, BN)
     # scores in log2 units (exp2 is one instruction)
     if EDGE:
-        s = _scores(tl.dot(q, kt, input_precision="ieee"), scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
+        s = _scores(tl.dot(q, kt, input_precision=PREC), scale, m_base, rm[:, None], rn[None, :], L, S, s_mm, s_mn,
                     MASK, CAUSAL)
     elif SCALE_POS:
-        s = tl.dot(q, kt, input_precision="ieee")                                              # (raw)
+        s = tl.dot(q, kt, input_precision=PREC)                                              # (raw)
     else:
-        s = tl.dot(q, kt, input_precision="ieee") * (scale * LOG2E)
+        s = tl.dot(q, kt, input_precision=PREC) * (scale * LOG2E)
     if EDGE:
         m_new = tl.maximum(m_i, tl.max(s, 1))
         # a row with no key yet keeps m = -inf: shift by 0 there so exp2 gives 0, not NaN
@@ -162,7 +164,7 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
         vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)        # (BN, BEV)
     if DROP:
         p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP), p, 0.0)
-    acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision="ieee")
+    acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision=PREC)
     return acc, m_new, l_i
 
 
@@ -194,7 +196,7 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
                      s_ob, s_oh, s_om, seed, d_lo, d_hi, keep_t, rkeep, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr,
                      T_COPY: tl.constexpr, TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False,
-                     DROP: tl.constexpr = False):
+                     DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
     # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
     # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX). DROP: dropout
@@ -222,11 +224,11 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA, SCALE_POS, seed, bh, d_lo, d_hi, keep_t, DROP)
+                                   TMA, SCALE_POS, seed, bh, d_lo, d_hi, keep_t, DROP, PREC)
     for start_n in range(inner, hi, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA, False, seed, bh, d_lo, d_hi, keep_t, DROP)
+                                   TMA, False, seed, bh, d_lo, d_hi, keep_t, DROP, PREC)
     dead = l_i == 0.0
     if DROP:
         acc = acc * (rkeep / tl.where(dead, 1.0, l_i))[:, None]
@@ -268,7 +270,8 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
                 re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, s_dqm, E: tl.constexpr, EV: tl.constexpr,
                 MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr,
                 BLOCK_M: tl.constexpr, q_desc=None, do_desc=None, TMA: tl.constexpr = False, seed=0, bh=0, d_lo=0,
-                d_hi=0, keep_t=0, rkeep=1.0, key0=0, BLOCK_N: tl.constexpr = 16, DROP: tl.constexpr = False):
+                d_hi=0, keep_t=0, rkeep=1.0, key0=0, BLOCK_N: tl.constexpr = 16, DROP: tl.constexpr = False,
+                PREC: tl.constexpr = "ieee"):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
     Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``; ``DQ``: this key
     block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics). ``TMA``: Q
@@ -297,11 +300,11 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
         qt = tl.trans(q)
     # P from the scores and LSE in log2 units, as the forward made them (exp2 is one instruction)
     if EDGE:
-        pt = _probs(tl.dot(k, qt, input_precision="ieee"), scale, _load_lse(lse_base, rm, L)[None, :] * LOG2E, m_base,
+        pt = _probs(tl.dot(k, qt, input_precision=PREC), scale, _load_lse(lse_base, rm, L)[None, :] * LOG2E, m_base,
                     rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)                # (BN, BM)
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
-        st = tl.dot(k, qt, input_precision="ieee") * (scale * LOG2E)                            # (BN, BM)
+        st = tl.dot(k, qt, input_precision=PREC) * (scale * LOG2E)                            # (BN, BM)
         pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
         delta = tl.load(delta_base + rm)
     if T_COPY:
@@ -313,15 +316,15 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
             kept = _kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP, TRANS=True)
         else:
             kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP))    # (BN, BM)
-        dv += tl.dot(tl.where(kept, pt, 0.0).to(do.dtype), do, input_precision="ieee")
-        dpt = tl.where(kept, tl.dot(v, dot_, input_precision="ieee") * rkeep, 0.0)              # (BN, BM)
+        dv += tl.dot(tl.where(kept, pt, 0.0).to(do.dtype), do, input_precision=PREC)
+        dpt = tl.where(kept, tl.dot(v, dot_, input_precision=PREC) * rkeep, 0.0)              # (BN, BM)
     else:
-        dv += tl.dot(pt.to(do.dtype), do, input_precision="ieee")
-        dpt = tl.dot(v, dot_, input_precision="ieee")                                           # (BN, BM)
+        dv += tl.dot(pt.to(do.dtype), do, input_precision=PREC)
+        dpt = tl.dot(v, dot_, input_precision=PREC)                                           # (BN, BM)
     dst = pt * (dpt - delta[None, :])
-    dk += tl.dot(dst.to(q.dtype), q, input_precision="ieee")
+    dk += tl.dot(dst.to(q.dtype), q, input_precision=PREC)
     if DQ:
-        dq = tl.dot(tl.trans(dst).to(k.dtype), k, input_precision="ieee") * scale                 # (BM, BE)
+        dq = tl.dot(tl.trans(dst).to(k.dtype), k, input_precision=PREC) * scale                 # (BM, BE)
         tl.atomic_add(dq_base + rm[:, None] * s_dqm + re[None, :], dq, mask=qmask, sem="relaxed")
     return dk, dv
 
@@ -330,7 +333,8 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
 def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale, L, S, s_kn,
               s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
               T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False,
-              seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0, rkeep=1.0, DROP: tl.constexpr = False):
+              seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0, rkeep=1.0, DROP: tl.constexpr = False,
+              PREC: tl.constexpr = "ieee"):
     """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
     K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``. ``TMA``: K and V
     tiles by TMA from ``k_desc``, ``v_desc``, the head's first rows at ``k_base``, ``v_base`` (see
@@ -350,14 +354,14 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=ktmask, other=0)          # (BE, BN)
         vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=vtmask, other=0)        # (BEV, BN)
         k = tl.trans(kt)
-    p = _probs(tl.dot(q, kt, input_precision="ieee"), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L, S,
+    p = _probs(tl.dot(q, kt, input_precision=PREC), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L, S,
                s_mm, s_mn, MASK, CAUSAL)
-    dp = tl.dot(do, vt, input_precision="ieee")
+    dp = tl.dot(do, vt, input_precision=PREC)
     if DROP:
         dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP),
                       dp * rkeep, 0.0)
     ds = p * (dp - delta[:, None])
-    dq += tl.dot(ds.to(kt.dtype), k, input_precision="ieee")
+    dq += tl.dot(ds.to(kt.dtype), k, input_precision=PREC)
     return dq
 
 
@@ -369,7 +373,7 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
-                          TMA: tl.constexpr = False, DROP: tl.constexpr = False):
+                          TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
     # counted in rows; a head's first row is then b * s_qb + h * s_qh
     n_n = tl.cdiv(S, BLOCK_N)
@@ -399,8 +403,9 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
         dq_base = dq_ptr + b * s_dqb + h * s_dqh
         # query blocks that need no mask (inside L, wholly at or after this key block's last key
         # when causal, keys inside S, no explicit mask) run without the bias and bounds masks; float32
-        # takes one loop with every mask: its FMA products dwarf the masks, and on Triton 3.6 the three
-        # loops' code spilled loop-invariant registers (28-72 B a thread on sm_90)
+        # takes one loop with every mask: on FMAs its products dwarf the masks, and on Triton 3.6 the
+        # three loops' code spilled loop-invariant registers (28-72 B a thread on sm_90); in TF32 x 3
+        # three loops took more registers (64x32 w8 on sm_90: 36 B spilled against none)
         mid = L
         l_full = L
         if MASK == 0 and k.dtype != tl.float32:
@@ -413,18 +418,18 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
                                  s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA, seed, bh,
-                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
+                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
         if MASK == 0 and k.dtype != tl.float32:
             for start_m in range(mid, l_full, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
                                      s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
-                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
             for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
                                      s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
-                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP)
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
@@ -442,7 +447,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
-                        TMA: tl.constexpr = False, DROP: tl.constexpr = False):
+                        TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
@@ -465,7 +470,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     for start_n in range(0, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
                        L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,
-                       d_lo, d_hi, keep_t, rkeep, DROP)
+                       d_lo, d_hi, keep_t, rkeep, DROP, PREC)
     tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

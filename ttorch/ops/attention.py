@@ -14,7 +14,9 @@ dLSE``, then one program per K/V block accumulates ``dK``/``dV`` over every quer
 head group (no atomics: deterministic), and one program per query block accumulates ``dQ``; both
 recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. In float32 the dK/dV kernel adds each
 block's share of ``dQ`` by atomics instead (``_DQ_ATOMIC``; no dQ kernel): its last bits may vary from
-run to run, as in PyTorch's memory-efficient attention backward. When the backward is itself
+run to run, as in PyTorch's memory-efficient attention backward. float32's products run on the FMAs,
+or (``_FP32_DOT`` "tf32x3", head dim up to 64) on the tensor cores in three TF32 products, as PyTorch's
+memory-efficient kernels do on sm_80 and later. When the backward is itself
 differentiated (``create_graph``) or a float mask needs its gradient, the same formula runs in
 ttorch ops instead. float64 has no kernel (cuda runs that composite).
 
@@ -64,12 +66,17 @@ def _hd(n):
 # float32 forward 32x32 w8 (w4: 4 B), dK/dV 32x32 w8 (w4: 1.5-1.8 KiB); head dim 128 forward 32x16 w4
 # (64x32 w8: 14 KiB), dK/dV 16x32 w4 (the H100's winner: it spilled 68 B until the float32 dK/dV kernel
 # took one loop), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
+# float32 in TF32 x 3 (the third column, head dim 64 only: _FP32_DOT), spill-free on sm_80 and sm_90
+# (Triton 3.9; registers sm_80/sm_90, causal): forward 32x64 w4 216/217 (64x64 w4 spilled 2.2 KiB on
+# sm_80, 64x32 w4 344 B, 32x32 w4 36 B on sm_90), dK/dV 32x32 w8 180/198 (32x64 w8 1.5 KiB / 100 B,
+# 64x32 w8 none, 255 registers; 32x32 w4 and 16x32 w4 none), dQ 32x32 w4 250/248 (64x32 w4 436 B on
+# sm_80, none on sm_90).
 _CONFIGS = {
-    "fwd": {64: ((64, 64, 4, 3), (32, 32, 8, 2)), 128: ((64, 64, 4, 3), (32, 16, 4, 2)),
+    "fwd": {64: ((64, 64, 4, 3), (32, 32, 8, 2), (32, 64, 4, 2)), 128: ((64, 64, 4, 3), (32, 16, 4, 2)),
             256: ((64, 32, 8, 2), (32, 16, 8, 1))},
-    "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 32, 4, 2)),
+    "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 32, 4, 2)),
              256: ((16, 32, 4, 1), (16, 16, 4, 1))},
-    "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
+    "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
            256: ((32, 32, 8, 1), (16, 16, 4, 1))},
 }
 
@@ -123,8 +130,42 @@ _SWITCHED_DKDV_MAX_E = 64
 _RAW_MAX = [False]
 
 
-def _t_copy(dtype, reads):
-    return dtype is D.float32 and _T_COPY[0] and reads >= _T_COPY_MIN_READS
+# float32's products: "tf32x3", on the tensor cores in three TF32 products (each operand split into a
+# TF32 high part and the TF32 rest; hi*hi + hi*lo + lo*hi, float32 accumulators: close to float32's
+# rounding, a relative error near 2**-22 where one TF32 product's is 2**-11), as PyTorch's float32
+# memory-efficient attention does on sm_80 and later (CUTLASS's OpMultiplyAddFastF32); or "ieee", the
+# FMA units (exact float32 products; every float32 choice above, the transposed copies and the smaller
+# tiles, is for these). On the H200 the FMA kernels took 7.8 ms (forward) and 18.0 (backward) of the
+# GPT-2-like step against PyTorch's 5.8 and 13.4. Off until timed ("tf32x3" is unmeasured on a GPU;
+# gpu_quick's fp32x3_ arms A/B the two): Triton's TF32 x 3 holds each operand twice (its high and low
+# parts), and no tile larger than the FMA kernels' compiled without spilling on sm_80 and sm_90 alike
+# (see _CONFIGS). Up to head dim _X3_MAX_E: at 128 every dK/dV and dQ tile tried spilled (36 B-12 KiB
+# a thread; 16x32 to 64x64), so float32 stays on the FMAs there. Tuned tiles are kept apart: "tf32x3"
+# is its own dtype name in the tuner's cache.
+_FP32_DOT = ["ieee"]
+_X3_MAX_E = 64
+
+
+def _cls(dtype, e):
+    """The tile class of an operand dtype at padded head dim ``e``: 0 half types, 1 float32 on FMAs,
+    2 float32 on tensor cores (TF32 x 3): the column of ``_CONFIGS``, the third item of
+    ``_DROP_CONFIGS``' keys."""
+    if dtype is not D.float32:
+        return 0
+    return 2 if _FP32_DOT[0] == "tf32x3" and e <= _X3_MAX_E else 1
+
+
+def _prec(dtype, e):
+    return "tf32x3" if _cls(dtype, e) == 2 else "ieee"
+
+
+def _tname(dtype, e):
+    """The dtype's name in the tuner's keys: "tf32x3" for float32 on tensor cores."""
+    return "tf32x3" if _cls(dtype, e) == 2 else dtype.name
+
+
+def _t_copy(dtype, e, reads):
+    return _cls(dtype, e) == 1 and _T_COPY[0] and reads >= _T_COPY_MIN_READS
 
 
 # Attention dropout's draw scheme (``_attention_kernels._kept``'s DROP): 1, a Philox4x32-10 draw per 4
@@ -193,12 +234,14 @@ def _transposed(t):
 # (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none). Half dQ head dim 64 64x64 w4 s3 112 B on
 # sm_80 (64x32 s2 none). float32 dK/dV: head dim 64 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32
 # none with dQ by atomics), 128 16x32 w4 280 B (16x16 w8 s2 4 B on sm_80). float32 dQ: head dim 64 32x32
-# w4 16 B, 128 32x32 w8 8 B.
+# w4 16 B, 128 32x32 w8 8 B. float32 in TF32 x 3 (key item 2: _cls), forward at head dim 64: the table's
+# 32x64 w4 4 B on sm_90 with Triton 3.6 (32x32 w8 none, 170-215 registers).
 _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False, True): (32, 32, 8, 2),
                  ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
                  ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 2),
                  ("dkdv", 128, True, True): (16, 16, 4, 2), ("dq", 64, False, False): (64, 32, 4, 2),
-                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (32, 16, 4, 2)}
+                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (32, 16, 4, 2),
+                 ("fwd", 64, 2, False): (32, 32, 8, 2)}
 
 
 # Hopper only (``_sm90``): tiles that spill on sm_80 but not on sm_90. The half dK/dV at head dim 64:
@@ -206,7 +249,9 @@ _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False,
 # for the table's 32x64 w8 s2; 234-255 registers on sm_90 with 3.6 and 3.9, 20-76 B spilled on
 # sm_80). With dropout, 32x64 w8 s2 (184 B on sm_80, 247 registers on sm_90 with 3.6): on the H200 the
 # SDPA fwd+bwd with dropout 0.1 (same shape) took 1.595 ms against 1.642 with the 16x64 tile.
-_CONFIGS_SM90 = {("dkdv", 64, False): (32, 128, 8, 3)}
+# float32 in TF32 x 3 (_FP32_DOT): the forward and dQ at 128x32 w8, 209-211 and 189 registers on sm_90
+# (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
+_CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("fwd", 64, 2): (128, 32, 8, 2), ("dq", 64, 2): (128, 32, 8, 2)}
 _DROP_CONFIGS_SM90 = {("dkdv", 64, False, False): (32, 64, 8, 2)}
 
 
@@ -216,7 +261,8 @@ def _sm90(q):
 
 def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
-    else the table above; with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ by atomics) the
+    else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ by
+    atomics) the
     table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s or
     ``_DROP_CONFIGS_SM90``'s first. The interpreter pays per program, so its tiles are small enough
     that tiny tests still cross block edges."""
@@ -226,17 +272,17 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     if SIMULATED:
         return 16, 16, 4, 1
     if drop:
-        return _drop_tile(kind, e, dtype is D.float32, dq, sm90)
-    won = tune.lookup("flash_attention", (kind, dtype.name, e, bool(causal)))
+        return _drop_tile(kind, e, _cls(dtype, e), dq, sm90)
+    won = tune.lookup("flash_attention", (kind, _tname(dtype, e), e, bool(causal)))
     if won is not None:
         return _tile(won)
-    fp32 = dtype is D.float32
-    return (sm90 and _CONFIGS_SM90.get((kind, e, fp32))) or _CONFIGS[kind][max(e, 64)][fp32]
+    c = _cls(dtype, e)
+    return (sm90 and _CONFIGS_SM90.get((kind, e, c))) or _CONFIGS[kind][max(e, 64)][c]
 
 
-def _drop_tile(kind, e, fp32, dq, sm90=False):
-    key = (kind, e, fp32, dq)
-    return (sm90 and _DROP_CONFIGS_SM90.get(key)) or _DROP_CONFIGS.get(key) or _CONFIGS[kind][max(e, 64)][fp32]
+def _drop_tile(kind, e, c, dq, sm90=False):
+    key = (kind, e, c, dq)
+    return (sm90 and _DROP_CONFIGS_SM90.get(key)) or _DROP_CONFIGS.get(key) or _CONFIGS[kind][max(e, 64)][c]
 
 
 # ------------------------------------------------------------------------------ tuning
@@ -263,6 +309,10 @@ _TUNE_SPACE = {
 # to KiBs a thread (a 64x64 forward 29 KiB, 64x32 w4 944 B, 128x32 w8 1.4 KiB; dK/dV 32x32 w4 1.6 KiB,
 # 32x64 w8 1.9 KiB; the head-dim-128 forward 64x32 w8 14 KiB, 32x32 1.3 KiB): only tiles that compile
 # without a spill are here, on Triton 3.6 and 3.9 (dK/dV head dim 128 16x16 w4 spilled 36 B on 3.6)
+# float32 in TF32 x 3 at head dim 64 (_FP32_DOT): the table's tile (on Hopper _CONFIGS_SM90's) first,
+# then the others that compiled without spilling on sm_80 and sm_90
+# (dK/dV 32x32 w4 spilled 16-32 B with Triton 3.6)
+_TUNE_SPACE_X3 = {"fwd": [(32, 64, 4, 2)], "dkdv": [(32, 32, 8, 2), (16, 32, 4, 2)], "dq": [(32, 32, 4, 2)]}
 _TUNE_SPACE_FP32 = {
     "fwd": {64: [(32, 32, 8, 2), (32, 16, 4, 2)],
             128: [(32, 16, 4, 2), (16, 16, 4, 2)]},
@@ -285,6 +335,10 @@ def _tune_configs(b):
     kind, dt, e, _ = b
     if dt == "float32":
         return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
+    if dt == "tf32x3":
+        hopper = _CONFIGS_SM90.get((kind, e, 2)) if not SIMULATED and _driver.backend().capability(0)[0] >= 9 \
+            else None                               # (the tuner runs on device 0)
+        return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind]]
     return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)]]
 
 
@@ -296,13 +350,22 @@ def _tune_problems(quick):
 
 
 def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
+    """``dtype``: a dtype's name, or "tf32x3" (float32 on tensor cores; "float32" times the FMA
+    kernels)."""
     from .random import randn
-    q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype)) for _ in range(4))
-    o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+    prec = "tf32x3" if dtype == "tf32x3" else "ieee"
+    q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype.replace("tf32x3", "float32")))
+                  for _ in range(4))
     glse = None
+    old, _FP32_DOT[0] = _FP32_DOT[0], prec
+    try:
+        o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+    finally:
+        _FP32_DOT[0] = old
 
     def run():
         _FORCE[kind] = _tile(cfg)
+        old, _FP32_DOT[0] = _FP32_DOT[0], prec
         try:
             if kind == "fwd":
                 _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
@@ -310,13 +373,14 @@ def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
                 _bwd_cuda(g, glse, q, k, v, o, lse, None, scale=e ** -0.5, causal=causal)
         finally:
             _FORCE.pop(kind, None)
+            _FP32_DOT[0] = old
     return run
 
 
 tune.register(tune.Tunable(
     "flash_attention", configs=_tune_configs, problems=_tune_problems, bench=_tune_bench,
     key=lambda kind, dt, B, H, L, e, causal: (kind, dt, _hd(e), bool(causal)),
-    heuristic=lambda b: _as_config(_CONFIGS[b[0]][max(b[2], 64)][b[1] == "float32"]),
+    heuristic=lambda b: _as_config(_CONFIGS[b[0]][max(b[2], 64)][{"float32": 1, "tf32x3": 2}.get(b[1], 0)]),
     doc="flash attention forward, dK/dV and dQ kernels: tiles, warps, stages"))
 
 
@@ -419,8 +483,9 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     if S == 0:  # no key at all: every row is fully masked
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
-    bm, bn, warps, stages = _config("fwd", _hd(max(E, EV)), q.dtype, causal, bool(dropout_p))
-    tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T is read once per query block
+    e = _hd(max(E, EV))
+    bm, bn, warps, stages = _config("fwd", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q))
+    tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T is read once per query block
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
@@ -428,7 +493,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
            *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
            BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
            SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p, DROP=_DROP_MODE[0] if dropout_p else 0,
-           num_warps=warps, num_stages=stages)
+           PREC=_prec(q.dtype, e), num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -466,9 +531,10 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
                 DROP=_DROP_MODE[0] if dropout_p else 0)
     drop = _drop_args(dropout_p, philox)
     e = _hd(max(E, EV))
-    fused = _DQ_ATOMIC[0] if q.dtype is D.float32 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
+    meta["PREC"] = _prec(q.dtype, e)
+    fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q))
-    tc = _t_copy(q.dtype, cdiv(S, bn))                      # Q^T, dO^T: read once per key block
+    tc = _t_copy(q.dtype, e, cdiv(S, bn))                   # Q^T, dO^T: read once per key block
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
         dq_acc = dq if dq.dtype is D.float32 else Tensor._empty((B, H, L, E), D.float32, q.device)
@@ -484,8 +550,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
         return dq, dk, dv
-    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p))
-    tc = _t_copy(q.dtype, cdiv(L, bm))                      # K^T, V^T: read once per query block
+    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q))
+    tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T, V^T: read once per query block
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
@@ -683,18 +749,18 @@ def _specs():
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
-            drop=False, sm90=False):
+            drop=False, sm90=False, x3=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
-        t_copy = dt is D.float32 if t_copy is None else t_copy
-        dq_atomic = kind == "dkdv" and (dt is D.float32 if dq is None else dq)
-        fp32 = dt is D.float32
-        hopper = None if tile else _DROP_CONFIGS_SM90.get((kind, e, fp32, dq_atomic)) if drop else \
-            _CONFIGS_SM90.get((kind, e, fp32))          # a tile launched on sm_90 only
+        c = 2 if x3 else int(dt is D.float32)           # float32 on FMAs, or in TF32 x 3 (x3): _cls
+        t_copy = c == 1 if t_copy is None else t_copy
+        dq_atomic = kind == "dkdv" and (c == 1 if dq is None else dq)
+        hopper = None if tile else _DROP_CONFIGS_SM90.get((kind, e, c, dq_atomic)) if drop else \
+            _CONFIGS_SM90.get((kind, e, c))             # a tile launched on sm_90 only
         if hopper and not sm90:                         # (compiled for sm_90 alone, besides this one)
-            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True)
-        bm, bn, warps, stages = tile or (sm90 and hopper) or (_drop_tile(kind, e, fp32, dq_atomic) if drop else
-                                                               _CONFIGS[kind][max(e, 64)][fp32])
+            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True, x3=x3)
+        bm, bn, warps, stages = tile or (sm90 and hopper) or (_drop_tile(kind, e, c, dq_atomic) if drop else
+                                                               _CONFIGS[kind][max(e, 64)][c])
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
@@ -705,14 +771,16 @@ def _specs():
             ce["SCALE_POS"] = True
         if drop:                                    # dropout on the weights, its mask drawn in the kernel
             ce["DROP"] = _DROP_MODE[0]
-        if kind == "dkdv":                          # float32 adds dQ in by atomics (_DQ_ATOMIC)
-            ce["DQ"] = dt is D.float32 if dq is None else dq
+        if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
+            ce["PREC"] = "tf32x3"
+        if kind == "dkdv":                          # float32 on FMAs adds dQ in by atomics (_DQ_ATOMIC)
+            ce["DQ"] = dq_atomic
             if ce["DQ"]:
                 sig["dq_ptr"] = "*fp32"                 # half types: into a float32 workspace
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
-                + (" dropout" if drop else "") + (" sm90" if sm90 else "")
+                + (" dropout" if drop else "") + (" sm90" if sm90 else "") + (" x3" if x3 else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -793,6 +861,12 @@ def _specs():
         for e, tiles in per_e.items():
             for t in tiles[1:]:
                 add(kernels[kind], kind, D.float32, e, True, tile=t)
+    for kind, kernel in kernels.items():                    # float32 in TF32 x 3 (_FP32_DOT), head dim 64
+        for causal in (False, True):
+            add(kernel, kind, D.float32, 64, causal, x3=True)
+            add(kernel, kind, D.float32, 64, causal, x3=True, drop=True)
+        for t in _TUNE_SPACE_X3[kind][1:]:
+            add(kernel, kind, D.float32, 64, True, tile=t, x3=True)
     return out
 
 
@@ -838,7 +912,7 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], tuple(_FORCE.items())
+        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
