@@ -748,7 +748,12 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dkdv", 64, ttorch.float32, False, sm90=True) == A._CONFIGS["dkdv"][64][1]
     assert A._config("dkdv", 32, half, True, sm90=True) == A._CONFIGS["dkdv"][64][0]
     plain = [s for s in A._specs() if s.label.endswith(" sm90") and "dropout" not in s.label]
-    assert plain and all(s.min_cap == 90 and s.kernel is A._attn_bwd_dkdv_kernel and s.num_stages == 3
-                         and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (32, 128) for s in plain)
+    tiles = {A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
+    assert {s.kernel for s in plain} == set(tiles) and all(
+        s.min_cap == 90 and s.num_stages == 3 and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel]
+        for s in plain)
     base = {s.label[:-5] for s in plain}                 # each beside its sm_80 twin at the table's tile
     assert base <= {s.label for s in A._specs()}
+    # the half dQ at head dim 64: 64x64 w4 s3 on Hopper (16-20 B spilled on sm_80), the table's 64x32 elsewhere
+    assert A._config("dq", 64, half, True, sm90=True) == (64, 64, 4, 3)
+    assert A._config("dq", 64, half, True) == A._CONFIGS["dq"][64][0] == (64, 32, 4, 3)

@@ -76,7 +76,7 @@ _CONFIGS = {
             256: ((64, 32, 8, 2), (32, 16, 8, 1))},
     "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 32, 4, 2)),
              256: ((16, 32, 4, 1), (16, 16, 4, 1))},
-    "dq": {64: ((64, 64, 4, 3), (32, 32, 4, 2), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
+    "dq": {64: ((64, 32, 4, 3), (32, 32, 4, 2), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
            256: ((32, 32, 8, 1), (16, 16, 4, 1))},
 }
 
@@ -249,9 +249,12 @@ _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False,
 # for the table's 32x64 w8 s2; 234-255 registers on sm_90 with 3.6 and 3.9, 20-76 B spilled on
 # sm_80). With dropout, 32x64 w8 s2 (184 B on sm_80, 247 registers on sm_90 with 3.6): on the H200 the
 # SDPA fwd+bwd with dropout 0.1 (same shape) took 1.595 ms against 1.642 with the 16x64 tile.
+# The half dQ at head dim 64: 64x64 w4 s3, the table's until it was seen spilling 16-20 B on sm_80
+# (Triton 3.6 and 3.9; none on sm_90), where the table now has 64x32 w4 s3 (174-188 registers).
 # float32 in TF32 x 3 (_FP32_DOT): the forward and dQ at 128x32 w8, 209-211 and 189 registers on sm_90
 # (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
-_CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("fwd", 64, 2): (128, 32, 8, 2), ("dq", 64, 2): (128, 32, 8, 2)}
+_CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3), ("fwd", 64, 2): (128, 32, 8, 2),
+                 ("dq", 64, 2): (128, 32, 8, 2)}
 _DROP_CONFIGS_SM90 = {("dkdv", 64, False, False): (32, 64, 8, 2)}
 
 
@@ -298,7 +301,7 @@ _TUNE_SPACE = {
     # 32x32 w4 44-60 B on Triton 3.6; 32x32 w8 4 B there as launched, one head group a K/V head)
     "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
-    "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2), (64, 32, 4, 3)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
+    "dq": {64: [(64, 32, 4, 3), (64, 64, 4, 3), (128, 64, 8, 2)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
                                                                       (64, 64, 8, 2)],
            256: [(32, 32, 8, 1), (16, 32, 4, 1)]},
 }
