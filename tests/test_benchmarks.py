@@ -159,7 +159,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert tma == {"dq_kernel_half": {"dkdv tma=False", "dq tma=False"},
                    "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
     fwd = {arm: {a for a in arms[arm] if "tma" in a or a == "raw max"} for arm in ("kv_pointers", "kv_tma", "raw_max")}
-    assert fwd == {"kv_pointers": {"fwd tma=False"}, "kv_tma": {"fwd tma=True"}, "raw_max": {"fwd tma=False", "raw max"}}
+    assert fwd == {"kv_pointers": {"fwd tma=False"}, "kv_tma": {"fwd tma=True"},
+                   "raw_max": {"fwd tma=False", "raw max"}}
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])

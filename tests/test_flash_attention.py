@@ -735,7 +735,8 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     half = ttorch.float16
     assert A._config("dkdv", 64, half, True, drop=True, sm90=True) == A._DROP_CONFIGS_SM90[("dkdv", 64, False, False)]
     assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 2)
-    assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 64, False, True)]
+    assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == \
+        A._DROP_CONFIGS[("dkdv", 64, False, True)]
     assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 128, False, False)]
     assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False]
     specs = [s for s in A._specs() if s.label.endswith("dropout sm90")]

@@ -27,6 +27,7 @@ and the backward gets the same mask from the same pair: ``dV = (P * M)^T dO``, `
 ``dS = P * (dP - delta)`` with ``delta = rowsum(dO * O)`` as before. The NumPy fallback draws the same
 mask (``_np_kept``), so cpu and cuda agree for a given pair.
 """
+import contextlib
 import functools
 
 import numpy as np
@@ -258,15 +259,15 @@ _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3)
 _DROP_CONFIGS_SM90 = {("dkdv", 64, False, False): (32, 64, 8, 2)}
 
 
-def _sm90(q):
-    return not SIMULATED and _driver.backend().capability(q.device.index or 0)[0] >= 9
+def _sm90(index):
+    """Device ``index`` (None: 0) is a real sm_90 or later: Hopper's tiles (the tables above)."""
+    return not SIMULATED and _driver.backend().capability(index or 0)[0] >= 9
 
 
 def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
-    else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ by
-    atomics) the
-    table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s or
+    else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ
+    by atomics) the table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s or
     ``_DROP_CONFIGS_SM90``'s first. The interpreter pays per program, so its tiles are small enough
     that tiny tests still cross block edges."""
     forced = _FORCE.get(kind)
@@ -339,8 +340,7 @@ def _tune_configs(b):
     if dt == "float32":
         return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
     if dt == "tf32x3":
-        hopper = _CONFIGS_SM90.get((kind, e, 2)) if not SIMULATED and _driver.backend().capability(0)[0] >= 9 \
-            else None                               # (the tuner runs on device 0)
+        hopper = _CONFIGS_SM90.get((kind, e, 2)) if _sm90(0) else None        # (the tuner runs on device 0)
         return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind]]
     return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)]]
 
@@ -352,6 +352,16 @@ def _tune_problems(quick):
             for e in (64, 128) for causal in (False, True)]
 
 
+@contextlib.contextmanager
+def _fp32_dot(prec):
+    """``_FP32_DOT`` set to ``prec`` inside the block, restored after."""
+    old, _FP32_DOT[0] = _FP32_DOT[0], prec
+    try:
+        yield
+    finally:
+        _FP32_DOT[0] = old
+
+
 def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
     """``dtype``: a dtype's name, or "tf32x3" (float32 on tensor cores; "float32" times the FMA
     kernels)."""
@@ -360,23 +370,19 @@ def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
     q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype.replace("tf32x3", "float32")))
                   for _ in range(4))
     glse = None
-    old, _FP32_DOT[0] = _FP32_DOT[0], prec
-    try:
+    with _fp32_dot(prec):
         o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
-    finally:
-        _FP32_DOT[0] = old
 
     def run():
         _FORCE[kind] = _tile(cfg)
-        old, _FP32_DOT[0] = _FP32_DOT[0], prec
         try:
-            if kind == "fwd":
-                _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
-            else:
-                _bwd_cuda(g, glse, q, k, v, o, lse, None, scale=e ** -0.5, causal=causal)
+            with _fp32_dot(prec):
+                if kind == "fwd":
+                    _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+                else:
+                    _bwd_cuda(g, glse, q, k, v, o, lse, None, scale=e ** -0.5, causal=causal)
         finally:
             _FORCE.pop(kind, None)
-            _FP32_DOT[0] = old
     return run
 
 
@@ -487,7 +493,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
     e = _hd(max(E, EV))
-    bm, bn, warps, stages = _config("fwd", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q))
+    bm, bn, warps, stages = _config("fwd", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q.device.index))
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T is read once per query block
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
@@ -530,13 +536,12 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     kind, ms = _mask_args(mask, (B, H, L, S))
     mptr = mask if mask is not None else q
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
-    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
-                DROP=_DROP_MODE[0] if dropout_p else 0)
-    drop = _drop_args(dropout_p, philox)
     e = _hd(max(E, EV))
-    meta["PREC"] = _prec(q.dtype, e)
+    meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
+                DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e))
+    drop = _drop_args(dropout_p, philox)
     fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
-    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q))
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q.device.index))
     tc = _t_copy(q.dtype, e, cdiv(S, bn))                   # Q^T, dO^T: read once per key block
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
@@ -553,7 +558,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
         return dq, dk, dv
-    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q))
+    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q.device.index))
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T, V^T: read once per query block
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])

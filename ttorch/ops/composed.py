@@ -18,7 +18,7 @@ from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
 from ._op import Op, write_out
 from .elementwise import broadcast_shapes
-from .linalg import _fn, _FLOATS
+from .linalg import _fn, _FLOATS, _on_diagonal
 from .samples import Sample, rng
 from .search import _stack_minmax
 
@@ -170,11 +170,7 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 
 
 def _diag_embed_impl(x, *, offset, dim1, dim2):
-    n, k = x.shape[-1], builtins.abs(offset)
-    out = x.unsqueeze(-1) * _fn("eye")(n, dtype=x.dtype, device=x.device)        # (..., n, n)
-    if k:
-        from ..nn.functional import pad
-        out = pad(out, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
+    out = _on_diagonal(x, offset)
     nd = out.dim()
     return out if (dim1, dim2) == (nd - 2, nd - 1) else _fn("movedim")(out, (nd - 2, nd - 1), (dim1, dim2))
 

@@ -599,10 +599,12 @@ def _mean_specs(kernel):
             if kernel is _ce_mean_kernel:
                 psig = {"sum_ptr": ptr(dt), "cnt_ptr": ptr(D.int32), "out_ptr": ptr(dt), "P": "i32"}
                 out.append(KernelSpec(_ce_parts_mean_kernel, psig, grid, label=f"cross_entropy {what} parts"))
-                out.append(KernelSpec(_ce_part_kernel, {"rows_ptr": ptr(dt), "t_ptr": ptr(D.int64), "sum_ptr": ptr(dt),
-                                                        "cnt_ptr": ptr(D.int32), "M": "i32", "ignore_index": "i32"},
-                                      {"SUM": True, "ACC": _acc(dt), "ROWS": _MEAN_ROWS, "BLOCK": _MEAN_BLOCK},
-                                      label=f"cross_entropy {what} partial sums") if mean else None)
+                if mean:                                    # (the sum's pass is the same kernel)
+                    out.append(KernelSpec(_ce_part_kernel, {"rows_ptr": ptr(dt), "t_ptr": ptr(D.int64),
+                                                            "sum_ptr": ptr(dt), "cnt_ptr": ptr(D.int32), "M": "i32",
+                                                            "ignore_index": "i32"},
+                                          {"SUM": True, "ACC": _acc(dt), "ROWS": _MEAN_ROWS, "BLOCK": _MEAN_BLOCK},
+                                          label=f"cross_entropy {what} partial sums"))
             else:
                 bsig = {"g_ptr": ptr(dt), "t_ptr": ptr(D.int64), "cnt_ptr": ptr(D.int32 if mean else D.int64),
                         "d_ptr": ptr(dt), "M": "i32", "P": "i32", "ignore_index": "i32"}
@@ -614,7 +616,7 @@ def _mean_specs(kernel):
                                                 "ignore_index": "i32"},
                               {"SUM": False, "ACC": tl.float32, "ROWS": _MEAN_ROWS, "BLOCK": _MEAN_BLOCK},
                               label="cross_entropy mean backward partial counts"))
-    return [o for o in out if o is not None]
+    return out
 
 
 def _mean_samples():

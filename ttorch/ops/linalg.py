@@ -136,16 +136,22 @@ def atleast_3d(*tensors):
 
 
 # ------------------------------------------------------------------------------ diagonals
-def _diag_impl(x, *, diagonal):
-    if x.dim() == 2:
-        return x.diagonal(diagonal).clone()         # a copy, as PyTorch's (not a view)
-    n, k = x.shape[0], builtins.abs(diagonal)
-    square = x.unsqueeze(0) * _fn("eye")(n, dtype=x.dtype, device=x.device)   # x on the main diagonal
+def _on_diagonal(x, offset):
+    """(..., n) -> (..., n + |offset|, n + |offset|): the last dim of ``x`` on the ``offset``-th diagonal
+    of the last two dims, zeros elsewhere (``diag`` of a vector, ``diag_embed``)."""
+    n, k = x.shape[-1], builtins.abs(offset)
+    square = x.unsqueeze(-1) * _fn("eye")(n, dtype=x.dtype, device=x.device)   # x on the main diagonal
     if not k:
         return square
     from ..nn.functional import pad
     # (i, i + k) above the main diagonal: k columns left of it, k rows below; (i + k, i) below it
-    return pad(square, (k, 0, 0, k) if diagonal > 0 else (0, k, k, 0))
+    return pad(square, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
+
+
+def _diag_impl(x, *, diagonal):
+    if x.dim() == 2:
+        return x.diagonal(diagonal).clone()         # a copy, as PyTorch's (not a view)
+    return _on_diagonal(x, diagonal)
 
 
 _diag = Op("diag", impl=_diag_impl, family="movement")

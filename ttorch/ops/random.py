@@ -408,8 +408,9 @@ _U32 = np.uint64(0xFFFF_FFFF)
 def philox_np(seed, c0, c1, c2, c3, rounds=10):
     """NumPy's twin of Triton's ``tl.philox(seed, c0, c1, c2, c3, n_rounds=rounds)`` (Philox4x32-10 by
     default, key the seed's low and high 32 bits): the four uint32 words for counters ``c0..c3``
-    (integer arrays or scalars, broadcast, taken modulo 2**32). It reproduces a kernel's draws on the host (attention dropout's mask:
-    ``attention._np_kept``); checked against Random123's known-answer vectors in the tests."""
+    (integer arrays or scalars, broadcast, taken modulo 2**32). It reproduces a kernel's draws on the
+    host (attention dropout's mask: ``attention._np_kept``); checked against Random123's known-answer
+    vectors in the tests."""
     k0, k1 = np.uint64(seed & 0xFFFF_FFFF), np.uint64((seed >> 32) & 0xFFFF_FFFF)
     c0, c1, c2, c3 = np.broadcast_arrays(*[np.asarray(c).astype(np.uint64) & _U32 for c in (c0, c1, c2, c3)])
     mul_a, mul_b, s32 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(32)
