@@ -247,7 +247,7 @@ def conv_attention_cases(fws, dev, quick):
                           kind=kind))
         cases.append(Case("ops", f"sdpa causal fwd+bwd {kind} B{b} H{h} T{t} D{d}",
                           _each(fws, lambda fw, d=d: sdpa(fw, d, True)), flops=3.5 * flops, kind=kind))
-        if d == 64:     # a training step's attention with dropout (ttorch on cuda: the mask drawn in the kernels)
+        if d == 64:     # a training step's attention with dropout (ttorch on cuda: the mask drawn once, kept as bits)
             cases.append(Case("ops", f"sdpa causal dropout 0.1 fwd+bwd {kind} B{b} H{h} T{t} D{d}",
                               _each(fws, lambda fw, d=d: sdpa(fw, d, True, 0.1)), flops=3.5 * flops, kind=kind))
     return cases

@@ -363,9 +363,11 @@ def _ab_checks(timer, small=False):
     yield "input gradient fp32 8192x2304 @ 2304x768 (dY @ W)", timer(
         {"a_row_major": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 1 << 62),      # (the default at 768)
          "a_copied": toggled(fn, gemm, "_FMA_M_MAJOR_A_FROM_N", 16)})
-    # attention dropout's draw schemes (attention._DROP_MODE: 3, the default, a 7-round Philox draw per 4
-    # keys of two rows; 1 a 10-round draw per 4 keys of a row; 2 the same in 7 rounds) at the harness's
-    # fp16 shape, without dropout for reference, and the dK/dV tile before Hopper's (_DROP_CONFIGS_SM90)
+    # attention dropout (attention._DROP_MODE 4, the default: the mask laid out as the accumulators hold
+    # a tile, drawn once by its own kernel and read by the three, _DROP_SAVE) at the harness's fp16
+    # shape: against scheme 4 drawn in each kernel, scheme 3 (each kernel's draw moved through shared
+    # memory; the default until this arm), the tiles before scheme 4 (dK/dV 32x64 w8 s2 on Hopper, dQ
+    # 64x32 w4 s2), dQ by atomics, and no dropout
     qd, kd, vd = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), 64 // (4 if small else 1),
                                device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
 
@@ -376,16 +378,13 @@ def _ab_checks(timer, small=False):
         with ttorch.no_grad():
             F.scaled_dot_product_attention(qd, kd, vd, is_causal=True, dropout_p=0.1)
     yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd+bwd", timer(
-        {"drop_default": drop_step, "drop_philox10": toggled(drop_step, attention, "_DROP_MODE", [1]),
-         "drop_philox7": toggled(drop_step, attention, "_DROP_MODE", [2]),
-         "drop_dkdv16": toggled(drop_step, attention, "_FORCE", {"dkdv": (16, 64, 8, 2)}),
-         # (untried) dQ by atomics from the dK/dV kernel: one draw of the mask in the backward, not two;
-         # the dQ kernel at the no-dropout tile (64x64 w4 s3, spill-free on sm_90 with the mask)
+        {"drop_default": drop_step, "drop_draw4": toggled(drop_step, attention, "_DROP_SAVE", [False]),
+         "drop_scheme3": toggled(drop_step, attention, "_DROP_MODE", [3]),
+         "drop_old_tiles": toggled(drop_step, attention, "_FORCE", {"dkdv": (32, 64, 8, 2), "dq": (64, 32, 4, 2)}),
          "drop_dq_atomic": toggled(drop_step, attention, "_DQ_ATOMIC_HALF", [True]),
-         "drop_dq64": toggled(drop_step, attention, "_FORCE", {"dq": (64, 64, 4, 3)}),
          "drop_none": lambda: drop_step(0.0)})
-    yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd", timer(
-        {"drop_fwd_default": drop_fwd, "drop_fwd_philox10": toggled(drop_fwd, attention, "_DROP_MODE", [1])})
+    yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd (no grad: drawn)", timer(
+        {"drop_fwd_default": drop_fwd, "drop_fwd_scheme3": toggled(drop_fwd, attention, "_DROP_MODE", [3])})
     # float32 attention's tiles at the GPT-2-like step's shape (FMA products: the spill-free defaults are
     # 32x32 over 8 warps, 4 accumulators a thread); each kernel's alternative forced alone
     fp32_tiles = {"fp32t_fwd_64x32w4": {"fwd": (64, 32, 4, 2)}, "fp32t_fwd_64x64w4": {"fwd": (64, 64, 4, 2)},

@@ -87,6 +87,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"fwd {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or (
+        k in (attention._attn_fwd_kernel, attention._attn_bwd_dq_kernel) and m["DROP"] and log.append(
+            f"bits={m['BITS']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"prec={m['PREC']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
@@ -139,10 +141,10 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
-                                             "raw_max", "spilled_w4", "spilled_dkdv", "drop_philox10",
-                                             "drop_philox7", "drop_default", "drop_dkdv16", "drop_none",
-                                             "drop_dq_atomic", "drop_dq64", "half_float16", "half_bfloat16",
-                                             "drop_fwd_philox10", "drop_fwd_default", "fp32t_now",
+                                             "raw_max", "spilled_w4", "spilled_dkdv", "drop_draw4",
+                                             "drop_scheme3", "drop_default", "drop_old_tiles", "drop_none",
+                                             "drop_dq_atomic", "half_float16", "half_bfloat16",
+                                             "drop_fwd_scheme3", "drop_fwd_default", "fp32t_now",
                                              "fp32t_fwd_64x32w4", "fp32t_fwd_64x64w4", "fp32t_fwd_64x64w8",
                                              "fp32t_dkdv_32x64w4", "fp32t_dkdv_64x32w4", "fp32t_dkdv_64x64w8",
                                              "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
@@ -186,20 +188,20 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert "b(256, 1)" in arms["b_row_major"] and "_transpose_kernel" not in arms["b_row_major"]
     assert attention._T_COPY == [True] and gemm._FMA_ROW_MAJOR_B_FROM_M == 1024 and not conv._taps_outside(3, 9, 32)
     assert elementwise._T_MIN == 16 and gemm._TF32_K_MAJOR_FROM == 256
-    drops = {arm: {a for a in arms[arm] if a.startswith("drop=")} for arm in arms if arm.startswith("drop_")}
-    assert drops == {"drop_philox10": {"drop=1"}, "drop_philox7": {"drop=2"}, "drop_default": {"drop=3"},
-                     "drop_dkdv16": {"drop=3"}, "drop_none": {"drop=0"}, "drop_fwd_philox10": {"drop=1"},
-                     "drop_dq_atomic": {"drop=3"}, "drop_dq64": {"drop=3"},
-                     "drop_fwd_default": {"drop=3"}}
-    assert "dkdv 16x64 w8" in arms["drop_dkdv16"] and "dkdv 16x64 w8" not in arms["drop_default"]
-    assert "dq" in arms["drop_default"] and "dq" not in arms["drop_dq_atomic"] and "dq" in arms["drop_dq64"]
+    drops = {arm: {a for a in arms[arm] if a.startswith(("drop=", "bits="))} for arm in arms if arm.startswith("drop_")}
+    assert drops == {"drop_default": {"drop=4", "bits=2"}, "drop_draw4": {"drop=4", "bits=0"},
+                     "drop_scheme3": {"drop=3", "bits=0"}, "drop_old_tiles": {"drop=4", "bits=2"},
+                     "drop_dq_atomic": {"drop=4", "bits=2"}, "drop_none": {"drop=0"},
+                     "drop_fwd_default": {"drop=4", "bits=0"}, "drop_fwd_scheme3": {"drop=3", "bits=0"}}
+    assert "dkdv 32x64 w8" in arms["drop_old_tiles"] and "dkdv 32x64 w8" not in arms["drop_default"]
+    assert "dq" in arms["drop_default"] and "dq" not in arms["drop_dq_atomic"]
     assert "tma" in arms["half_float16"] and "tma" in arms["half_bfloat16"]
     assert "dkdv 64x64 w8" in arms["fp32t_dkdv_64x64w8"] and "fwd 64x64 w8" in arms["fp32t_fwd_64x64w8"]
     assert "fwd 16x16 w4" in arms["fp32t_now"] and "fwd 64x32 w4" in arms["fp32t_fwd_64x32w4"]
     assert "_ce_parts_mean_kernel" in arms["ce_mean_grid"] and "_ce_mean_kernel" in arms["ce_mean_one_program"]
     assert "_ce_parts_mean_kernel" not in arms["ce_mean_one_program"]
     assert "tma" in arms["tf32t_wide_tma1"] and "tma" not in arms["tf32t_wide"] | arms["tf32t_heuristic"]
-    assert attention._DROP_MODE == [3] and attention._FORCE == {}
+    assert attention._DROP_MODE == [4] and attention._DROP_SAVE == [True] and attention._FORCE == {}
 
 
 def test_tune_targets_problems_fit_their_kernels(monkeypatch):
@@ -257,3 +259,26 @@ def test_census_compiles_what_a_step_launches():
     found = int(r.stdout.split(" distinct launches")[0].split()[-1])
     assert found >= 10 and f"{found} compiled, 0 failed" in r.stdout
     assert "sm_90: " in r.stdout and "launched configurations spill" in r.stdout
+
+
+def test_sass_loops_counts_a_loop_body():
+    # benchmarks/sass_loops.py: a compiled configuration's inner loops in SASS instructions (no GPU)
+    sys.path.insert(0, ROOT)
+    from benchmarks.sass_loops import loop_lengths
+    sass = """
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        .L_x_0:
+        /*0010*/                   IADD3 R2, R2, 0x1, RZ ;
+        /*0020*/                   ISETP.GE.AND P0, PT, R2, 0x10, PT ;
+        /*0030*/              @!P0 BRA `(.L_x_0) ;
+        /*0040*/                   BRA `(.L_x_1) ;
+        .L_x_1:
+        /*0050*/                   EXIT ;"""
+    assert loop_lengths(sass) == [3]                    # a forward branch is no loop
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    r = subprocess.run([sys.executable, "-m", "benchmarks.sass_loops", "--op", "flash_attention", "--label",
+                        "fwd ttorch.float16 e64 causal dropout", "--cap", "80", "--set", "DROP=0", "BITS=0"],
+                       cwd=ROOT, env=dict(env, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    loops = eval(r.stdout.split("loops ")[1].split(" instructions")[0])
+    assert len(loops) == 2 and all(100 < n < 2000 for n in loops), r.stdout     # unmasked and masked key blocks

@@ -724,24 +724,31 @@ def test_dropout_takes_the_compiled_configurations(monkeypatch):
     check_drop("cuda", 1, 2, 2, 18, 20, 16, 16, causal=True, dtype=ttorch.float16, tol=2e-2)
     assert seen == [(False, False, attention._DROP_MODE[0])] * 3
     assert attention._drop_tile("dq", 64, False, False) == (64, 32, 4, 2)      # not the table's 64x64
-    assert attention._drop_tile("fwd", 64, False, False) == attention._CONFIGS["fwd"][64][0]
+    assert attention._drop_tile("fwd", 64, False, False) == (64, 64, 4, 2)      # (s3 drawing spilled on sm_80)
+    assert attention._drop_tile("fwd", 64, False, False, sm90=True) == attention._CONFIGS["fwd"][64][0]
 
 
 def test_dropout_tiles_on_hopper(monkeypatch):
-    """Hopper's half dK/dV at head dim 64 takes _CONFIGS_SM90's tile, with dropout _DROP_CONFIGS_SM90's
-    (each spills on sm_80, whose launches keep the tables'); the AOT specs compile them for sm_90 only."""
+    """With dropout, Hopper's half kernels at head dim 64 take the tiles they take without it
+    (_CONFIGS_SM90, spill-free on sm_90 with scheme 4's mask read or drawn), but _DROP_CONFIGS_SM90's
+    where those spilled (dK/dV with dQ by atomics) or sm_80's dropout tile differs (the forward);
+    elsewhere _DROP_CONFIGS' tiles. The AOT specs compile Hopper's for sm_90 only."""
     from ttorch.ops import attention as A
     monkeypatch.setattr(A, "SIMULATED", False)
     half = ttorch.float16
-    assert A._config("dkdv", 64, half, True, drop=True, sm90=True) == A._DROP_CONFIGS_SM90[("dkdv", 64, False, False)]
-    assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 2)
+    assert A._config("dkdv", 64, half, True, drop=True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)]
+    assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 1)
     assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == \
-        A._DROP_CONFIGS[("dkdv", 64, False, True)]
+        A._DROP_CONFIGS[("dkdv", 64, False, True)] == (32, 32, 8, 2)
     assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 128, False, False)]
-    assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False]
-    specs = [s for s in A._specs() if s.label.endswith("dropout sm90")]
-    assert len(specs) == 4 and all(s.min_cap == 90 and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (32, 64)
-                                   and s.constexprs["DROP"] == A._DROP_MODE[0] for s in specs)
+    assert A._config("dq", 64, half, True, drop=True, sm90=True) == (64, 64, 4, 3)
+    assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False] == (64, 64, 4, 3)
+    assert A._config("fwd", 64, half, True, drop=True) == (64, 64, 4, 2)
+    specs = [s for s in A._specs() if s.label.endswith(("dropout sm90", "dropout draw sm90"))]
+    tiles = {A._attn_fwd_kernel: (64, 64), A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
+    assert len(specs) == 18 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
+        s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel] for s in specs)
+    assert not [s for s in A._specs() if "dq dropout sm90" in s.label]        # (Hopper's tile is sm_80's)
     # without dropout, the tuner's H200 winner where nothing is tuned (tuned winners first, as anywhere)
     assert A._config("dkdv", 64, half, True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)] == (32, 128, 8, 3)
     assert A._config("dkdv", 64, half, True, dq=True, sm90=True) == (32, 128, 8, 3)
@@ -758,3 +765,74 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     # the half dQ at head dim 64: 64x64 w4 s3 on Hopper (16-20 B spilled on sm_80), the table's 64x32 elsewhere
     assert A._config("dq", 64, half, True, sm90=True) == (64, 64, 4, 3)
     assert A._config("dq", 64, half, True) == A._CONFIGS["dq"][64][0] == (64, 32, 4, 3)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("causal,dq_atomic", [(False, True), (True, False)])
+def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
+    """Scheme 4's mask kernel writes a byte a draw for the forward and backward (attention._DROP_SAVE),
+    bit 4n + 2e + h for query 16A + 8h + a, key 16K + 8n + 2c + e of draw (8A + a, 4K + c), equal to
+    NumPy's mask (causal: the blocks after the diagonal are not drawn); the kernels that read it (BITS
+    2) give the outputs and gradients of those that draw, bit for bit (dQ by the dK/dV kernel's atomics
+    to their order, and by its own kernel)."""
+    from ttorch.ops import attention as A
+    monkeypatch.setattr(A, "_DQ_ATOMIC", [dq_atomic])
+    B, H, L, S, p, pair = 2, 3, 19, 37, 0.3, (5, 1 << 40 | 9)
+    r = np.random.default_rng(8)
+    arrays = [r.standard_normal((B, H, n, 8)) for n in (L, S, S)]
+    seen = []
+    real = A.launch
+    kernels = (A._attn_fwd_kernel, A._attn_bwd_dkdv_kernel, A._attn_bwd_dq_kernel)
+    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in kernels and seen.append(m["BITS"])) or real(k, *a, **m))
+    q, k, v = (leaf(a, "cuda") for a in arrays)
+    o, lse, bits = A._attn_op(q, k, v, None, scale=0.3, causal=causal, dropout_p=p, philox=pair)
+    na, nk = -(-L // 16), -(-S // 16)
+    assert bits.dtype is ttorch.uint8 and bits.numel() == A._drop_bytes(B, H, L, S) == B * H * 8 * na * 4 * nk
+    got = (to_np(bits).reshape(B, H, na, 8, nk, 4, 1) >> np.arange(8, dtype=np.uint8) & 1).astype(bool)
+    got = got.reshape(B, H, na, 8, nk, 4, 2, 2, 2).transpose(0, 1, 2, 8, 3, 4, 6, 5, 7)    # (A, h, a, K, n, c, e)
+    got = got.reshape(B, H, 16 * na, 16 * nk)[:, :, :L, :S]
+    want = A._np_kept((B, H, L, S), p, pair)
+    drawn = np.kron(np.tril(np.ones((na, nk), bool)) if causal else np.ones((na, nk), bool),
+                    np.ones((16, 16), bool))[:L, :S]
+    assert np.array_equal(got[..., drawn], want[..., drawn])
+    o.backward(ttorch.ones_like(o))
+    assert seen == ([2, 2] if dq_atomic else [2, 2, 2])
+    saved = [to_np(o)] + [to_np(t.grad) for t in (q, k, v)]
+    monkeypatch.setattr(A, "_DROP_SAVE", [False])
+    seen.clear()
+    q, k, v = (leaf(a, "cuda") for a in arrays)
+    out = flash_attention(q, k, v, scale=0.3, is_causal=causal, dropout_p=p, philox=pair)[0]
+    out.backward(ttorch.ones_like(out))
+    assert seen == ([0, 0] if dq_atomic else [0, 0, 0])
+    for a, b in zip(saved[:1] + saved[2:], (out, k.grad, v.grad)):
+        assert np.array_equal(a, to_np(b))
+    np.testing.assert_allclose(saved[1], to_np(q.grad), rtol=1e-6, atol=1e-7)    # (atomics: any order on a GPU)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_dropout_mask_saved_only_for_a_backward_and_within_its_size(monkeypatch):
+    from ttorch.ops import attention as A
+    seen = []
+    real = A.launch
+    names = {A._drop_mask_kernel: "mask", A._attn_fwd_kernel: "fwd", A._attn_bwd_dkdv_kernel: "dkdv",
+             A._attn_bwd_dq_kernel: "dq"}
+    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in names and seen.append((names[k], m.get("BITS"))))
+                        or real(k, *a, **m))
+    monkeypatch.setattr(A, "_DQ_ATOMIC", [False])
+    q = ttorch.randn(1, 2, 6, 4, device="cuda")
+    flash_attention(q, q, q, dropout_p=0.2)                                  # nothing records: no mask kept
+    with ttorch.no_grad():
+        flash_attention(q.requires_grad_(), q, q, dropout_p=0.2)
+    assert seen == [("fwd", 0)] * 2
+    seen.clear()
+    flash_attention(q, q, q, dropout_p=0.2)[0].sum().backward()
+    assert seen == [("mask", None), ("fwd", 2), ("dkdv", 2), ("dq", 2)]
+    # L * S / 8 bytes (3200) past what Q, K, V and O hold (4 * 160 * 4 bytes at head dim 1): drawn in
+    # every kernel; so are the other draw schemes'
+    seen.clear()
+    w = ttorch.randn(1, 1, 160, 1, device="cuda", requires_grad=True)
+    assert A._drop_bytes(1, 1, 160, 160) > 4 * 160 * 4
+    flash_attention(w, w, w, dropout_p=0.2)[0].sum().backward()
+    monkeypatch.setattr(A, "_DROP_MODE", [3])
+    flash_attention(q, q, q, dropout_p=0.2)[0].sum().backward()
+    assert seen == [("fwd", 0), ("dkdv", 0), ("dq", 0)] * 2

@@ -1,7 +1,8 @@
 """The flash-attention kernels (FlashAttention-2: an online-softmax forward that writes O and the
 row logsumexp; a backward of delta, dK/dV per key block and dQ per query block, no atomics; in
 float32, dQ may come from the dK/dV kernel instead, by atomics). With ``DROP`` the attention weights
-take dropout, its mask drawn anew from Philox in each kernel (``_kept``), never stored. ``PREC`` is
+take dropout, its mask drawn from Philox in each kernel (``_kept``), or (``BITS`` 2) read from the bits
+``_drop_mask_kernel`` drew once for the forward and backward (``attention._DROP_SAVE``). ``PREC`` is
 every product's ``input_precision``: "ieee" (FMAs for float32, ignored by half types) or, for
 float32, "tf32x3" (three TF32 tensor-core products: see ``attention._FP32_DOT``).
 The op, its host code, tuning and NumPy fallback live in ``attention.py``."""
@@ -54,7 +55,7 @@ def _probs(qk, scale, lse2, m_base, qi, kj, L, S, s_mm, s_mn, MASK: tl.constexpr
 
 @triton.jit
 def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-          DROP: tl.constexpr = 1, TRANS: tl.constexpr = False):
+          DROP: tl.constexpr = 1, TRANS: tl.constexpr = False, bits=0, L=0, BITS: tl.constexpr = 0, row0=0):
     """Attention dropout's mask over queries ``rows`` (BLOCK_M) and keys key0 .. key0 + BLOCK_N of head
     ``bh`` (batch * heads + head): True where the pair is kept; ``TRANS``: as (BLOCK_N, BLOCK_M), drawn
     so (the dK/dV kernel's orientation), no transposition after. One Philox4x32 draw, keyed by
@@ -65,7 +66,10 @@ def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BL
     ``keep_t`` (of 2**16). The call's offset is in the last two counter words, their top bit set by
     the host: no other kernel's counters reach there. A pair gets the same bits in every kernel and
     tile shape; ``attention._np_kept`` is the NumPy twin. ``key0`` is a multiple of 4, ``rows``
-    start at an even row."""
+    start at an even row. Scheme 4 (the default): ``_kept4``, from the forward's mask in ``bits`` with
+    ``BITS``; ``row0`` is ``rows``' first."""
+    if DROP == 4:
+        return _kept4(seed, bh, d_lo, d_hi, keep_t, row0, key0, L, S, BLOCK_M, BLOCK_N, TRANS, bits, BITS)
     ROUNDS: tl.constexpr = 10 if DROP == 1 else 7
     RM: tl.constexpr = BLOCK_M // 2 if DROP == 3 else BLOCK_M        # counter rows
     r = tl.reshape(rows, [RM, BLOCK_M // RM]).max(1) // (BLOCK_M // RM) if DROP == 3 else rows
@@ -95,6 +99,95 @@ def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BL
 
 
 @triton.jit
+def _words4(seed, bh, d_lo, d_hi, c0):
+    """Scheme 4's draws at counters ``c0`` of head ``bh``: Philox4x32-7's four words."""
+    z = c0 * 0
+    return tl.philox(seed, c0, z + bh.to(tl.int32), z + d_lo, z + d_hi, n_rounds=7)
+
+
+@triton.jit
+def _halves_kept(r, keep_t):
+    """Word ``r``'s two pairs: its low (h 0) and high (h 1) 16 bits below ``keep_t`` (of 2**16)."""
+    return (r & 0xFFFF).to(tl.int32) < keep_t, (r >> 16).to(tl.int32) < keep_t
+
+
+@triton.jit
+def _bit_set(b, bit):
+    """``b`` broadcast over the joined dims of ``bit`` (two), tested against the constant bits there."""
+    return (tl.join(b, b) & bit) != 0
+
+
+@triton.jit
+def _kept4(seed, bh, d_lo, d_hi, keep_t, row0, key0, L, S, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+           TRANS: tl.constexpr, bits, BITS: tl.constexpr):
+    """Dropout scheme 4 over queries row0 .. row0 + BLOCK_M and keys key0 .. key0 + BLOCK_N (both
+    multiples of 16), laid out as the tensor cores' accumulators hold a tile, so that no layout
+    conversion stands between the mask and the scores (schemes 1-3 went through shared memory): a
+    thread holds rows r, r + 8 and keys 2c, 2c + 1, 2c + 8, 2c + 9 of each 16 x 16 block. Query
+    16A + 8h + a and key 16K + 8n + 2c + e take draw (8A + a, 4K + c), counter (8A + a) * CW + 4K + c
+    with CW = 4 cdiv(S, 16) (so ``attention._drop_bytes`` counters a head), its word 2n + e's low (h
+    0) or high 16 bits (``_halves_kept``). ``BITS`` 2: read from the forward's mask, ``bits``, a byte a
+    draw at its counter (bit 4n + 2e + h; ``_drop_mask_kernel``), instead of drawing. ``TRANS``: as
+    (BLOCK_N, BLOCK_M), the dK/dV kernel's orientation (its accumulators hold keys as rows)."""
+    CW = tl.cdiv(S, 16) * 4
+    R = (row0 // 16 + tl.arange(0, BLOCK_M // 16))[:, None] * 8 + tl.arange(0, 8)[None, :]      # (A, a)
+    C = (key0 // 16 + tl.arange(0, BLOCK_N // 16))[:, None] * 4 + tl.arange(0, 4)[None, :]      # (K, c)
+    head = bits + bh * (tl.cdiv(L, 16) * 8) * CW
+    if BITS == 2 and TRANS:     # (K, c, e, A, a): each byte read by the two threads holding e 0 and 1
+        c0 = C[:, :, None, None, None] + (R * CW)[None, None, None, :, :] + tl.zeros([1, 1, 2, 1, 1], tl.int32)
+        b = tl.load(head + c0, mask=(c0 < tl.cdiv(L, 16) * 8 * CW) & (C < CW)[:, :, None, None, None],
+                    other=0).to(tl.int32)
+        bit = (c0 * 0 + 1) << (2 * tl.arange(0, 2))[None, None, :, None, None]      # 1 << 2e
+        y = tl.join(bit, bit << 4)                                                  # [.., n]: 1 << (2e + 4n)
+        m = _bit_set(tl.join(b, b), tl.join(y, y << 1))                            # (K, c, e, A, a, n, h)
+        kept = tl.reshape(tl.permute(m, (0, 5, 1, 2, 3, 6, 4)), [BLOCK_N, BLOCK_M])
+    else:
+        c0 = (R * CW)[:, :, None, None] + C[None, None, :, :]                      # (A, a, K, c)
+        if BITS == 2:
+            b = tl.load(head + c0, mask=(c0 < tl.cdiv(L, 16) * 8 * CW) & (C < CW)[None, None, :, :],
+                        other=0).to(tl.int32)
+            one = c0 * 0 + 1
+            x = tl.join(tl.join(one, one << 2), tl.join(one << 4, one << 6))         # [.., e, n]: 1 << (2e + 4n)
+            b = tl.join(b, b)
+            m = _bit_set(tl.join(b, b), tl.join(x, x << 1))                        # (A, a, K, c, e, n, h)
+        else:       # word 2n + e's half h
+            r0, r1, r2, r3 = _words4(seed, bh, d_lo, d_hi, c0)
+            lo, hi = _halves_kept(tl.join(tl.join(r0, r1), tl.join(r2, r3)), keep_t)    # [.., e, n]
+            m = tl.join(lo, hi)
+        if TRANS:   # (K, n, c, e, A, h, a): drawn as the forward holds it, then moved
+            kept = tl.reshape(tl.permute(m, (2, 5, 3, 4, 0, 6, 1)), [BLOCK_N, BLOCK_M])
+        else:       # (A, h, a, K, n, c, e)
+            kept = tl.reshape(tl.permute(m, (0, 6, 1, 2, 5, 3, 4)), [BLOCK_M, BLOCK_N])
+    return kept
+
+
+@triton.jit
+def _bits2(r, keep_t):
+    """Word ``r``'s two pairs as bits 0 (h 0) and 1 (h 1): word w = 2n + e goes to bits 2w, 2w + 1."""
+    lo, hi = _halves_kept(r, keep_t)
+    return lo.to(tl.int32) | (hi.to(tl.int32) << 1)
+
+
+@triton.jit
+def _drop_mask_kernel(bits_ptr, seed, d_lo, d_hi, keep_t, RT, CW, CAUSAL: tl.constexpr, BLOCK_R: tl.constexpr,
+                      BLOCK_C: tl.constexpr):
+    """Scheme 4's mask for the forward and backward (``_kept4``): head ``program_id(0)``'s (RT, CW)
+    draws, a byte each at its counter, pair (n, e, h) of draw (8A + a, 4K + c) in bit 4n + 2e + h.
+    Causal: the 16 x 16 blocks wholly after their queries' last key (K > A) are not drawn; no kernel
+    reads them."""
+    bh = tl.program_id(0).to(tl.int64)
+    r = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
+    c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
+    c0 = r[:, None] * CW + c[None, :]
+    live = (r[:, None] < RT) & (c[None, :] < CW)
+    if CAUSAL:
+        live = live & (c[None, :] // 4 <= r[:, None] // 8)
+    r0, r1, r2, r3 = _words4(seed, bh, d_lo, d_hi, c0)
+    byte = _bits2(r0, keep_t) | (_bits2(r1, keep_t) << 2) | (_bits2(r2, keep_t) << 4) | (_bits2(r3, keep_t) << 6)
+    tl.store(bits_ptr + bh * RT * CW + c0, byte.to(tl.uint8), mask=live)
+
+
+@triton.jit
 def _head(ptr, b, h, s_b, s_h, TMA: tl.constexpr):
     """Where head ``h`` of batch ``b`` starts: with ``TMA`` its first row in a 2-D descriptor over rows
     (the strides counted in rows), else a pointer."""
@@ -110,7 +203,7 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
                s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                EDGE: tl.constexpr, T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None,
                TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False, seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0,
-               DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
+               DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee", bits=0, BITS: tl.constexpr = 0, row0=0):
     """One key block of the online softmax. ``EDGE``: the block may hold masked pairs (bounds,
     causal diagonal, an explicit mask); otherwise every score is finite and unmasked. ``SCALE_POS``:
     the scale is positive, so an unmasked block takes its rows' maxima of the raw products (the max
@@ -120,7 +213,8 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     K^T is read from its (E, S) copy at ``kt_base`` (see ``attention._T_COPY``). ``TMA``: K and V
     tiles come by TMA from the 2-D descriptors ``k_desc``, ``v_desc`` (rows of the head dim), the
     head's first rows at ``k_base``, ``v_base`` (see ``attention._FWD_TMA``). ``DROP``: P V takes
-    the pairs ``_kept`` keeps (the sum ``l`` takes every pair; the caller scales by 1 / keep)."""
+    the pairs ``_kept`` keeps (the sum ``l`` takes every pair; the caller scales by 1 / keep), read
+    from the saved mask ``bits`` with ``BITS`` 2."""
     rn = start_n + tl.arange(0, BLOCK_N)
     kmask = re[:, None] < E
     vmask = rev[None, :] < EV
@@ -163,7 +257,8 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
     else:
         vv = tl.load(v_base + rn[:, None] * s_vn + rev[None, :], mask=vmask, other=0)        # (BN, BEV)
     if DROP:
-        p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP), p, 0.0)
+        p = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP, False, bits, L,
+                           BITS, row0), p, 0.0)
     acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision=PREC)
     return acc, m_new, l_i
 
@@ -193,14 +288,16 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 @triton.jit
 def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
-                     s_ob, s_oh, s_om, seed, d_lo, d_hi, keep_t, rkeep, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                     s_ob, s_oh, s_om, seed, d_lo, d_hi, keep_t, rkeep, bits_ptr, MASK: tl.constexpr,
+                     CAUSAL: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr,
                      T_COPY: tl.constexpr, TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False,
-                     DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
+                     DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee", BITS: tl.constexpr = 0):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
     # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
     # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX). DROP: dropout
-    # on the weights (seed, d_lo, d_hi, keep_t: see _kept; rkeep = 1 / keep)
+    # on the weights (seed, d_lo, d_hi, keep_t: see _kept; rkeep = 1 / keep), read from the saved mask at
+    # bits_ptr with BITS 2 (attention._DROP_SAVE)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -224,11 +321,13 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA, SCALE_POS, seed, bh, d_lo, d_hi, keep_t, DROP, PREC)
+                                   TMA, SCALE_POS, seed, bh, d_lo, d_hi, keep_t, DROP, PREC, bits_ptr, BITS,
+                                   pid_m * BLOCK_M)
     for start_n in range(inner, hi, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, True, T_COPY, BLOCK_N, k_ptr, v_ptr,
-                                   TMA, False, seed, bh, d_lo, d_hi, keep_t, DROP, PREC)
+                                   TMA, False, seed, bh, d_lo, d_hi, keep_t, DROP, PREC, bits_ptr, BITS,
+                                   pid_m * BLOCK_M)
     dead = l_i == 0.0
     if DROP:
         acc = acc * (rkeep / tl.where(dead, 1.0, l_i))[:, None]
@@ -271,14 +370,14 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
                 MASK: tl.constexpr, CAUSAL: tl.constexpr, EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr,
                 BLOCK_M: tl.constexpr, q_desc=None, do_desc=None, TMA: tl.constexpr = False, seed=0, bh=0, d_lo=0,
                 d_hi=0, keep_t=0, rkeep=1.0, key0=0, BLOCK_N: tl.constexpr = 16, DROP: tl.constexpr = False,
-                PREC: tl.constexpr = "ieee"):
+                PREC: tl.constexpr = "ieee", bits=0, BITS: tl.constexpr = 0):
     """One query block streaming past the resident keys; ``EDGE`` as in ``_fwd_block``; ``T_COPY``:
     Q^T and dO^T are read from their (E, L) copies at ``qt_base`` and ``gt_base``; ``DQ``: this key
     block's share of dQ = scale * dS K is added into float32 dQ at ``dq_base`` (atomics). ``TMA``: Q
     and dO tiles by TMA from the 2-D descriptors ``q_desc``, ``do_desc``, the head's first rows at
     ``q_base``, ``do_base`` (see ``attention._BWD_TMA``). ``DROP``: the forward's dropout mask
     (``_kept``): dV takes the kept P (scaled by 1 / keep at the store), dP the kept pairs times
-    ``rkeep`` = 1 / keep; the resident keys start at ``key0``."""
+    ``rkeep`` = 1 / keep; the resident keys start at ``key0``; with ``BITS`` 2 read from ``bits``."""
     rm = start_m + tl.arange(0, BLOCK_M)
     qmask = re[None, :] < E
     domask = rev[None, :] < EV
@@ -312,10 +411,12 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
     else:
         dot_ = tl.trans(do)
     if DROP:
-        if DROP == 3:   # drawn as (BN, BM) (scheme 3: a tl.trans of its row pairs cost layout conversions)
-            kept = _kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP, TRANS=True)
+        if DROP >= 3:   # drawn as (BN, BM) (scheme 3: a tl.trans of its row pairs cost layout conversions)
+            kept = _kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP, True, bits, L, BITS,
+                         start_m)
         else:
-            kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP))    # (BN, BM)
+            kept = tl.trans(_kept(seed, bh, d_lo, d_hi, keep_t, rm, key0, S, BLOCK_M, BLOCK_N, DROP, False, bits, L,
+                                  BITS))                                                        # (BN, BM)
         dv += tl.dot(tl.where(kept, pt, 0.0).to(do.dtype), do, input_precision=PREC)
         dpt = tl.where(kept, tl.dot(v, dot_, input_precision=PREC) * rkeep, 0.0)              # (BN, BM)
     else:
@@ -334,11 +435,12 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
               s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
               T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False,
               seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0, rkeep=1.0, DROP: tl.constexpr = False,
-              PREC: tl.constexpr = "ieee"):
+              PREC: tl.constexpr = "ieee", bits=0, BITS: tl.constexpr = 0, row0=0):
     """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
     K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``. ``TMA``: K and V
     tiles by TMA from ``k_desc``, ``v_desc``, the head's first rows at ``k_base``, ``v_base`` (see
-    ``attention._BWD_TMA``). ``DROP``: dP at the pairs ``_kept`` keeps, times ``rkeep``, else 0."""
+    ``attention._BWD_TMA``). ``DROP``: dP at the pairs ``_kept`` keeps (``BITS`` 2: read from ``bits``),
+    times ``rkeep``, else 0."""
     rn = start_n + tl.arange(0, BLOCK_N)
     ktmask = (rn[None, :] < S) & (re[:, None] < E)
     vtmask = (rn[None, :] < S) & (rev[:, None] < EV)
@@ -358,8 +460,8 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
                s_mm, s_mn, MASK, CAUSAL)
     dp = tl.dot(do, vt, input_precision=PREC)
     if DROP:
-        dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP),
-                      dp * rkeep, 0.0)
+        dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP, False, bits,
+                            L, BITS, row0), dp * rkeep, 0.0)
     ds = p * (dp - delta[:, None])
     dq += tl.dot(ds.to(kt.dtype), k, input_precision=PREC)
     return dq
@@ -370,10 +472,11 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           dq_ptr, scale, H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm,
                           s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh,
                           s_dkn, s_dvb, s_dvh, s_dvn, s_dqb, s_dqh, s_dqm, seed, d_lo, d_hi, keep_t, rkeep,
-                          MASK: tl.constexpr, CAUSAL: tl.constexpr,
+                          bits_ptr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
-                          TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
+                          TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
+                          BITS: tl.constexpr = 0):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
     # counted in rows; a head's first row is then b * s_qb + h * s_qh
     n_n = tl.cdiv(S, BLOCK_N)
@@ -418,18 +521,20 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
             dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                  delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
                                  s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA, seed, bh,
-                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
+                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC, bits_ptr, BITS)
         if MASK == 0 and k.dtype != tl.float32:
             for start_m in range(mid, l_full, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
                                      s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
-                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC,
+                                     bits_ptr, BITS)
             for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
                                      s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
-                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC)
+                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC,
+                                     bits_ptr, BITS)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))
@@ -444,10 +549,11 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         L, S,
                         E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn,
                         s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dqb, s_dqh, s_dqm, seed, d_lo, d_hi, keep_t, rkeep,
-                        MASK: tl.constexpr,
+                        bits_ptr, MASK: tl.constexpr,
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
-                        TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee"):
+                        TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
+                        BITS: tl.constexpr = 0):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
@@ -470,7 +576,7 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     for start_n in range(0, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
                        L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,
-                       d_lo, d_hi, keep_t, rkeep, DROP, PREC)
+                       d_lo, d_hi, keep_t, rkeep, DROP, PREC, bits_ptr, BITS, pid_m * BLOCK_M)
     tl.store(dq_ptr + b * s_dqb + h * s_dqh + rm[:, None] * s_dqm + re[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(rm[:, None] < L) & (re[None, :] < E))

@@ -21,11 +21,12 @@ differentiated (``create_graph``) or a float mask needs its gradient, the same f
 ttorch ops instead. float64 has no kernel (cuda runs that composite).
 
 Dropout (``dropout_p``): ``O = (P * M) V`` with ``M`` = keep / (1 - p), kept pairs drawn by Philox
-from a (seed, offset) pair the device's generator hands the call (``philox``). Each kernel draws the
-mask of the pairs it touches anew (``_attention_kernels._kept``), so nothing of size L x S is stored,
-and the backward gets the same mask from the same pair: ``dV = (P * M)^T dO``, ``dP = (dO V^T) * M``,
-``dS = P * (dP - delta)`` with ``delta = rowsum(dO * O)`` as before. The NumPy fallback draws the same
-mask (``_np_kept``), so cpu and cuda agree for a given pair.
+from a (seed, offset) pair the device's generator hands the call (``philox``). When a graph records
+the call, one kernel draws the mask and keeps it as bits (L x S / 8 bytes a head) for the forward and
+backward kernels to read (``_DROP_SAVE``); otherwise, or past the size of Q, K, V and O, each kernel
+draws the pairs it touches from the same pair (``_attention_kernels._kept``): ``dV = (P * M)^T dO``,
+``dP = (dO V^T) * M``, ``dS = P * (dP - delta)`` with ``delta = rowsum(dO * O)`` as before. The NumPy
+fallback draws the same mask (``_np_kept``), so cpu and cuda agree for a given pair.
 """
 import contextlib
 import functools
@@ -42,7 +43,8 @@ from .elementwise import copy_into
 from .views import span
 from .samples import Sample, rng
 from .random import philox_np, _gen
-from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel
+from ._attention_kernels import _attn_fwd_kernel, _attn_bwd_pre_kernel, _attn_bwd_dkdv_kernel, _attn_bwd_dq_kernel, \
+    _drop_mask_kernel
 
 MAX_HEAD_DIM = 256
 _NEG_INF = float("-inf")
@@ -177,7 +179,19 @@ def _t_copy(dtype, e, reads):
 # 1.730, 1.683 (2) and 1.642 (3), against 0.918 without dropout. Scheme 3 draws half of scheme 1's
 # words in 7 rounds of 10 (about a third of the arithmetic); Random123's paper lists 7 rounds as the
 # fewest with which Philox4x32 passes TestU01's BigCrush (10 is its default, with margin).
-_DROP_MODE = [3]
+# 4 (``_kept4``): scheme 3's draw (7 rounds, 16 bits a pair, 8 pairs a draw) over the pairs a thread holds
+# of the tensor cores' accumulator tile, so the mask meets the scores with no layout conversion (schemes
+# 1-3 moved it through shared memory: in the dQ kernel's loop, of the 224 instructions dropout added on
+# sm_90, about 146 were that move and 78 the draw), and its bits can be saved (``_DROP_SAVE``).
+_DROP_MODE = [4]
+# Scheme 4's mask saved for the backward: drawn once by its own kernel (``_drop_mask_kernel``: a byte a
+# draw, L * S / 8 bytes a head) and read by the forward, dK/dV and dQ kernels, where each drew it anew
+# (on the H200 the forward took 0.268 ms with scheme 3's draws and 0.117 without; the backward's two
+# kernels drew for 0.53 ms more than without dropout). Only when a graph records the call and the bytes
+# are at most what the backward holds anyway, Q, K, V and O (in half types at head dim 64, S <= 4096);
+# otherwise every kernel draws.
+_DROP_SAVE = [True]
+_MASK_TILE = (16, 64)   # draws a program of _drop_mask_kernel: (rows, columns) of a head's
 
 
 def _drop_args(dropout_p, philox, mode=None):
@@ -189,8 +203,14 @@ def _drop_args(dropout_p, philox, mode=None):
     mode = _DROP_MODE[0] if mode is None else mode
     seed, off = philox
     lo, hi = off & 0xFFFF_FFFF, (off >> 32) & 0x7FFF_FFFF | 0x8000_0000
-    return (seed, lo - (lo >> 31 << 32), hi - (1 << 32), round((1.0 - dropout_p) * (1 << (16 if mode == 3 else 24))),
+    return (seed, lo - (lo >> 31 << 32), hi - (1 << 32), round((1.0 - dropout_p) * (1 << (16 if mode >= 3 else 24))),
             1.0 / (1.0 - dropout_p))
+
+
+def _drop_bytes(B, H, L, S):
+    """Size of scheme 4's saved mask (``_attention_kernels._kept4``): a byte a draw, (8 cdiv(L, 16),
+    4 cdiv(S, 16)) draws a head."""
+    return B * H * 8 * cdiv(L, 16) * 4 * cdiv(S, 16)
 
 
 def _np_kept(shape, dropout_p, philox, mode=None):
@@ -198,11 +218,18 @@ def _np_kept(shape, dropout_p, philox, mode=None):
     mode = _DROP_MODE[0] if mode is None else mode
     B, H, L, S = shape
     seed, d_lo, d_hi, keep_t, _ = _drop_args(dropout_p, philox, mode)
+    bh = np.arange(B * H, dtype=np.int64).reshape(B, H, 1, 1)
+    if mode == 4:                       # draw (8A + a, 4K + c): queries 16A + 8h + a, keys 16K + 8n + 2c + e
+        na, nk = -(-L // 16), -(-S // 16)
+        c0 = np.arange(8 * na, dtype=np.int64)[:, None] * (4 * nk) + np.arange(4 * nk, dtype=np.int64)
+        w = np.stack(philox_np(seed, c0, bh, d_lo, d_hi, rounds=7), -1)           # word 2n + e
+        half = np.stack([w & 0xFFFF, w >> 16], -1).reshape(B, H, na, 8, nk, 4, 2, 2, 2)   # (A, a, K, c, n, e, h)
+        bits = half.transpose(0, 1, 2, 8, 3, 4, 6, 5, 7).reshape(B, H, 16 * na, 16 * nk)
+        return bits[:, :, :L, :S].astype(np.int64) < keep_t
     s4 = -(-S // 4)                     # a draw's four words serve four adjacent keys
     rows = -(-L // 2) if mode == 3 else L       # of one row, or (scheme 3) of two
     c0 = np.arange(rows, dtype=np.int64)[:, None] * s4 + np.arange(s4, dtype=np.int64)
-    w = np.stack(philox_np(seed, c0, np.arange(B * H, dtype=np.int64).reshape(B, H, 1, 1), d_lo, d_hi,
-                           rounds=10 if mode == 1 else 7), -1)                 # key 4c + w: word w of draw c
+    w = np.stack(philox_np(seed, c0, bh, d_lo, d_hi, rounds=10 if mode == 1 else 7), -1)  # key 4c + w: word w of draw c
     if mode == 3:                       # row 2a + h: the low (h 0) or high 16 bits
         bits = np.stack([w & 0xFFFF, w >> 16], -3).reshape(B, H, 2 * rows, 4 * s4)[:, :, :L]   # (.., a, h, c, w)
     else:
@@ -225,38 +252,48 @@ def _transposed(t):
     return t.transpose(2, 3).contiguous()
 
 
-# Dropout's kernels draw their mask beside the products (scheme 1: one Philox4x32-10 draw, 10 rounds of
-# two 32-bit high products, for 4 pairs), and the fp16 forward at head dim 64 took 168 registers on sm_90
-# against 126 (measured with scheme 1; the tiles below were chosen then). They run the table's tiles (the
-# tuner times no dropout), but these where the table's spilled with the mask on sm_80 or sm_90, with
-# Triton 3.6 or 3.9 (unmeasured for speed): (kind, head dim, float32, dQ by atomics) -> tile. Half dK/dV:
-# head dim 64 32x64 w8 s2 12 B (s1 36 B on sm_80; 32x32 4 B on sm_80 as the census launches it; 16x64:
-# none on sm_90, 8 B on sm_80 with 3.6), with dQ by atomics 24-184 B (32x32 none); 128 16x128 w8 64-96 B
-# (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none). Half dQ head dim 64 64x64 w4 s3 112 B on
-# sm_80 (64x32 s2 none). float32 dK/dV: head dim 64 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32
-# none with dQ by atomics), 128 16x32 w4 280 B (16x16 w8 s2 4 B on sm_80). float32 dQ: head dim 64 32x32
-# w4 16 B, 128 32x32 w8 8 B. float32 in TF32 x 3 (key item 2: _cls), forward at head dim 64: the table's
-# 32x64 w4 4 B on sm_90 with Triton 3.6 (32x32 w8 none, 170-215 registers).
-_DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 2), ("dkdv", 64, False, True): (32, 32, 8, 2),
+# Dropout's kernels read or draw their mask beside the products (scheme 4: read from the saved bits, or
+# a Philox4x32-7 draw, 14 32-bit high products, for 8 pairs), which costs registers: they run the table's
+# tiles (the tuner times no dropout), but these where the table's spilled with the mask on sm_80 or sm_90,
+# with Triton 3.6 or 3.9, reading or drawing it (unmeasured for speed): (kind, head dim, _cls, dQ by
+# atomics) -> tile. Chosen with schemes 1 and 3 (which moved the mask through shared memory) and kept
+# where scheme 4 compiles clean: half dK/dV at head dim 64 with dQ by atomics 24-184 B at 32x64 (32x32
+# none); 128 16x128 w8 64-96 B (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none); half dQ
+# at head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none); float32 dK/dV at head dim 64 32x32 w8 s2
+# 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ by atomics); float32 dQ at head dim 64 32x32
+# w4 16 B; TF32 x 3's forward at head dim 64 32x64 w4 4 B on sm_90 with 3.6 (32x32 w8 none). Changed
+# for scheme 4: the half dK/dV at head dim 64 16x64 w8 s2 drawing 16 B on sm_80 with 3.6 (s1 none);
+# the half forward at 64, the table's 64x64 w4 s3, drawing 16 B there (s2 none; Hopper keeps s3:
+# _DROP_CONFIGS_SM90), at 128 reading 8-32 B (64x32 w4 s3 none); the float32 forward at head dim 64
+# 32x32 w8 s2 drawing 4 B on sm_90 (s1 none), at 128 32x16 w4 120-312 B (of ten tiles tried, only
+# 16x64 w8 clean both ways); float32 dK/dV with dQ by atomics at head dim 64 16x32 w8 s2 reading 20 B on
+# sm_90 with 3.6 from Q and dO in place (s1 none; drawing there, 28 B: none of the 13 tiles tried was
+# clean in all eight ways, and drawing in place is the rarest: no graph, or the mask too big, and S
+# under 4 key blocks), at 128 16x16 w4 12-28 B (w8 none); float32 dQ at 128 32x16 w4 drawing 4 B on
+# sm_80 (16x16 none).
+_DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 1), ("dkdv", 64, False, True): (32, 32, 8, 2),
                  ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
-                 ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 2),
-                 ("dkdv", 128, True, True): (16, 16, 4, 2), ("dq", 64, False, False): (64, 32, 4, 2),
-                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (32, 16, 4, 2),
-                 ("fwd", 64, 2, False): (32, 32, 8, 2)}
+                 ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 1),
+                 ("dkdv", 128, True, True): (16, 16, 8, 2), ("dq", 64, False, False): (64, 32, 4, 2),
+                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (16, 16, 4, 2),
+                 ("fwd", 64, 2, False): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 2),
+                 ("fwd", 128, 0, False): (64, 32, 4, 3), ("fwd", 64, 1, False): (32, 32, 8, 1),
+                 ("fwd", 128, 1, False): (16, 64, 8, 2)}
 
 
 # Hopper only (``_sm90``): tiles that spill on sm_80 but not on sm_90. The half dK/dV at head dim 64:
 # the H200's tuner chose 32x128 w8 s3 (0.407 ms at fp16 B 4, 16 heads, T 2048, causal, against 0.558
 # for the table's 32x64 w8 s2; 234-255 registers on sm_90 with 3.6 and 3.9, 20-76 B spilled on
-# sm_80). With dropout, 32x64 w8 s2 (184 B on sm_80, 247 registers on sm_90 with 3.6): on the H200 the
-# SDPA fwd+bwd with dropout 0.1 (same shape) took 1.595 ms against 1.642 with the 16x64 tile.
+# sm_80); with dropout too (scheme 4: 249-255 registers reading or drawing, 3.6 and 3.9), where scheme
+# 3's mask took 32x64 w8 s2 (on the H200 the SDPA fwd+bwd with dropout 0.1, same shape, 1.595 ms against
+# 1.642 with 16x64); with dropout and dQ by atomics 32x128 spilled 36-104 B (_DROP_CONFIGS_SM90: 32x32).
 # The half dQ at head dim 64: 64x64 w4 s3, the table's until it was seen spilling 16-20 B on sm_80
 # (Triton 3.6 and 3.9; none on sm_90), where the table now has 64x32 w4 s3 (174-188 registers).
 # float32 in TF32 x 3 (_FP32_DOT): the forward and dQ at 128x32 w8, 209-211 and 189 registers on sm_90
 # (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
 _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3), ("fwd", 64, 2): (128, 32, 8, 2),
                  ("dq", 64, 2): (128, 32, 8, 2)}
-_DROP_CONFIGS_SM90 = {("dkdv", 64, False, False): (32, 64, 8, 2)}
+_DROP_CONFIGS_SM90 = {("dkdv", 64, False, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3)}
 
 
 def _sm90(index):
@@ -267,9 +304,9 @@ def _sm90(index):
 def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
     else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ
-    by atomics) the table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s or
-    ``_DROP_CONFIGS_SM90``'s first. The interpreter pays per program, so its tiles are small enough
-    that tiny tests still cross block edges."""
+    by atomics) the table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first,
+    with dropout ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). The interpreter pays per
+    program, so its tiles are small enough that tiny tests still cross block edges."""
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
@@ -285,8 +322,14 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
 
 
 def _drop_tile(kind, e, c, dq, sm90=False):
-    key = (kind, e, c, dq)
-    return (sm90 and _DROP_CONFIGS_SM90.get(key)) or _DROP_CONFIGS.get(key) or _CONFIGS[kind][max(e, 64)][c]
+    return (sm90 and _hopper_tile(kind, e, c, dq, True)) or _DROP_CONFIGS.get((kind, e, c, dq)) or \
+        _CONFIGS[kind][max(e, 64)][c]
+
+
+def _hopper_tile(kind, e, c, dq, drop):
+    """Hopper's own tile (compiled for sm_90 only), or None: with dropout ``_DROP_CONFIGS_SM90``'s,
+    else (and where that has none) ``_CONFIGS_SM90``'s."""
+    return (drop and _DROP_CONFIGS_SM90.get((kind, e, c, dq))) or _CONFIGS_SM90.get((kind, e, c))
 
 
 # ------------------------------------------------------------------------------ tuning
@@ -484,6 +527,9 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
             return _composite(q, k, v, mask, scale, causal, drop)
     B, H, L, E = q._shape
     Hkv, S, EV = k._shape[1], k._shape[2], v._shape[3]
+    # with dropout, the mask is kept for a backward (_DROP_SAVE) when a graph records this call
+    save = dropout_p and _DROP_MODE[0] == 4 and _DROP_SAVE[0] and grad_mode._state["enabled"] and (
+        q.requires_grad or k.requires_grad or v.requires_grad)
     q, k, v = _unit_last(q), _unit_last(k), _unit_last(v)
     o = _empty_as(q, (B, H, L, EV), q.dtype)
     lse = Tensor._empty((B, H, L), D.float32, q.device)
@@ -493,17 +539,24 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
         return o.zero_(), lse.fill_(_NEG_INF)
     kind, ms = _mask_args(mask, (B, H, L, S))
     e = _hd(max(E, EV))
+    bits = None
+    if save and _drop_bytes(B, H, L, S) <= (q.numel() + k.numel() + v.numel() + o.numel()) * q.dtype.itemsize:
+        bits = Tensor._empty((_drop_bytes(B, H, L, S),), D.uint8, q.device)
+        rt, cw = 8 * cdiv(L, 16), 4 * cdiv(S, 16)
+        launch(_drop_mask_kernel, (B * H, cdiv(rt, _MASK_TILE[0]), cdiv(cw, _MASK_TILE[1])), bits,
+               *_drop_args(dropout_p, philox)[:4], rt, cw, CAUSAL=bool(causal), BLOCK_R=_MASK_TILE[0],
+               BLOCK_C=_MASK_TILE[1])
     bm, bn, warps, stages = _config("fwd", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q.device.index))
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T is read once per query block
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
     launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
-           *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), MASK=kind, CAUSAL=bool(causal), BLOCK_M=bm,
-           BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
+           *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), q if bits is None else bits, MASK=kind,
+           CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
            SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p, DROP=_DROP_MODE[0] if dropout_p else 0,
-           PREC=_prec(q.dtype, e), num_warps=warps, num_stages=stages)
-    return o, lse
+           PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2, num_warps=warps, num_stages=stages)
+    return (o, lse) if bits is None else (o, lse, bits)
 
 
 def _pre_rows(ev):
@@ -512,7 +565,7 @@ def _pre_rows(ev):
     return max(8, 1024 // _hd(ev))
 
 
-def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None):
+def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None, bits=None):
     if q.dtype is D.float64:
         from .creation import zeros_like
         with grad_mode.no_grad():
@@ -538,8 +591,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     strides = (*_strides3(q), *_strides3(k), *_strides3(v), *ms, *_strides3(g))
     e = _hd(max(E, EV))
     meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
-                DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e))
-    drop = _drop_args(dropout_p, philox)
+                DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2)
+    drop = (*_drop_args(dropout_p, philox), q if bits is None else bits)    # the forward's mask, or draws
     fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q.device.index))
     tc = _t_copy(q.dtype, e, cdiv(S, bn))                   # Q^T, dO^T: read once per key block
@@ -625,7 +678,7 @@ def _group_sum(a, hkv):
     return a.reshape((B, hkv, H // hkv) + a.shape[2:]).sum(2)
 
 
-def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None):
+def _bwd_cpu(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, philox=None, bits=None):
     s, cd, group = _np_scores(q, k, mask, scale, causal)
     with np.errstate(all="ignore"):
         lse = lse.astype(cd)[..., None]
@@ -713,9 +766,10 @@ def _fwd_bw(ctx, g, glse):
         drop = _drop_scale(q.shape[:3] + (k.shape[2],), dropout_p, philox, glse.dtype, q.device)
         dq, dk, dv, dm = _composite_bw(g, glse, q, k, v, mask, ctx.scale, ctx.causal, drop)
     else:
-        o, lse = ctx.outputs
+        o, lse = ctx.outputs[:2]
+        bits = ctx.outputs[2] if len(ctx.outputs) > 2 else None       # the forward's mask (_DROP_SAVE)
         dq, dk, dv = _attn_bw_op(g, glse, q, k, v, o, lse, mask, scale=ctx.scale, causal=ctx.causal,
-                                 dropout_p=dropout_p, philox=philox)
+                                 dropout_p=dropout_p, philox=philox, bits=bits)
         dm = None
     return (dq if needs[0] else None, dk if needs[1] else None, dv if needs[2] else None,
             dm if needs[3] else None)
@@ -749,9 +803,11 @@ def _specs():
     from ._aot import KernelSpec, ptr
     out = []
 
-    def arg_type(n, dt, mask):
+    def arg_type(n, dt, mask, bits):
         if n in ("lse_ptr", "delta_ptr"):
             return "*fp32"
+        if n == "bits_ptr":                     # the saved mask (_DROP_SAVE), else q stands in
+            return "*u8" if bits else ptr(dt)
         if n == "m_ptr":
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
@@ -759,16 +815,16 @@ def _specs():
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
             drop=False, sm90=False, x3=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
-        sig = {n: arg_type(n, dt, mask) for n in names if n not in ("E", "EV")}
+        bits = drop is True                             # "draw": the mask drawn anew, not saved
+        sig = {n: arg_type(n, dt, mask, bits) for n in names if n not in ("E", "EV")}
         c = 2 if x3 else int(dt is D.float32)           # float32 on FMAs, or in TF32 x 3 (x3): _cls
         t_copy = c == 1 if t_copy is None else t_copy
         dq_atomic = kind == "dkdv" and (c == 1 if dq is None else dq)
-        hopper = None if tile else _DROP_CONFIGS_SM90.get((kind, e, c, dq_atomic)) if drop else \
-            _CONFIGS_SM90.get((kind, e, c))             # a tile launched on sm_90 only
-        if hopper and not sm90:                         # (compiled for sm_90 alone, besides this one)
+        base = _drop_tile(kind, e, c, dq_atomic) if drop else _CONFIGS[kind][max(e, 64)][c]
+        hopper = None if tile else _hopper_tile(kind, e, c, dq_atomic, drop)     # a tile launched on sm_90 only
+        if hopper and hopper != base and not sm90:      # (compiled for sm_90 alone, besides this one)
             add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True, x3=x3)
-        bm, bn, warps, stages = tile or (sm90 and hopper) or (_drop_tile(kind, e, c, dq_atomic) if drop else
-                                                               _CONFIGS[kind][max(e, 64)][c])
+        bm, bn, warps, stages = tile or (sm90 and hopper) or base
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
             name = {D.float16: "fp16", D.bfloat16: "bf16"}[dt]
@@ -779,6 +835,7 @@ def _specs():
             ce["SCALE_POS"] = True
         if drop:                                    # dropout on the weights, its mask drawn in the kernel
             ce["DROP"] = _DROP_MODE[0]
+            ce["BITS"] = 2 if bits else 0           # read from the saved mask (_DROP_SAVE), or drawn
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
             ce["PREC"] = "tf32x3"
         if kind == "dkdv":                          # float32 on FMAs adds dQ in by atomics (_DQ_ATOMIC)
@@ -788,7 +845,8 @@ def _specs():
         label = f"{kind} {dt} e{e}{' causal' if causal else ''}{('', ' bool', ' float')[mask]}" \
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
-                + (" dropout" if drop else "") + (" sm90" if sm90 else "") + (" x3" if x3 else "")
+                + (" dropout" if drop else "") + (" draw" if drop == "draw" else "") + (" sm90" if sm90 else "") \
+                + (" x3" if x3 else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -829,13 +887,19 @@ def _specs():
     for mask in (1, 2):                                     # with dropout and a mask (a padded batch in training)
         for kind, kernel in kernels.items():
             add(kernel, kind, D.float16, 64, False, mask, drop=True)
-    for kind, kernel in kernels.items():                    # with dropout (DROP): each kernel's default tiles
-        for dt in (D.float16, D.bfloat16, D.float32):
+    for kind, kernel in kernels.items():                    # with dropout (DROP): each kernel's default tiles,
+        for dt in (D.float16, D.bfloat16, D.float32):       # the mask saved and drawn again (_DROP_SAVE)
             for e in (64, 128):
                 add(kernel, kind, dt, e, dt is not D.float32, drop=True)
+                add(kernel, kind, dt, e, dt is not D.float32, drop="draw")
         add(kernel, kind, D.float16, 256, True, drop=True)
     for e in switched:
         add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, e, True, dq=True, drop=True)
+    for causal in (False, True):                            # the mask the forward and backward read (_DROP_SAVE)
+        out.append(KernelSpec(_drop_mask_kernel, {"bits_ptr": "*u8", "seed": "i64", **dict.fromkeys(
+            ("d_lo", "d_hi", "keep_t", "RT", "CW"), "i32")}, {"CAUSAL": causal, "BLOCK_R": _MASK_TILE[0],
+            "BLOCK_C": _MASK_TILE[1]}, label=f"dropout mask{' causal' if causal else ''}",
+            divisible=("bits_ptr", "RT", "CW")))
     for kind, kernel in kernels.items():                    # float32 reading in place (short L or S), with dropout
         add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
@@ -924,11 +988,11 @@ def _plan_state():
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
-              save_output="all", samples=_samples, family="attention", plan_state=_plan_state,
-              kernels=lambda: [s for s in _specs() if s.kernel is _attn_fwd_kernel])
+              save_output="all", grad_outputs=2, samples=_samples, family="attention", plan_state=_plan_state,
+              kernels=lambda: [s for s in _specs() if s.kernel in (_attn_fwd_kernel, _drop_mask_kernel)])
 _attn_bw_op = Op("flash_attention_backward", cpu=_bwd_cpu, cuda=_bwd_cuda, backward=_bw_bw, save=None,
                  samples=_bw_samples, family="attention", plan_state=_plan_state,
-                 kernels=lambda: [s for s in _specs() if s.kernel is not _attn_fwd_kernel])
+                 kernels=lambda: [s for s in _specs() if s.kernel not in (_attn_fwd_kernel, _drop_mask_kernel)])
 
 
 def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=False, dropout_p=0.0,
@@ -961,7 +1025,7 @@ def flash_attention(query, key, value, attn_mask=None, *, scale=None, is_causal=
         philox = _gen(query.device, generator, "flash_attention").philox(B * H * L * S)
     philox = (int(philox[0]) & 0x7FFF_FFFF_FFFF_FFFF, int(philox[1]) & 0x7FFF_FFFF_FFFF_FFFF)
     return _attn_op(query, key, value, attn_mask, scale=sc, causal=bool(is_causal), dropout_p=dropout_p,
-                    philox=philox)
+                    philox=philox)[:2]                  # (a third output: the mask kept for the backward)
 
 
 def _flash_attention_backward(grad_out, grad_lse, query, key, value, out, lse, attn_mask=None, *, scale=None,
