@@ -55,10 +55,19 @@ def test_logaddexp_and_xlogy(device):
     assert ttorch.xlogy(ttorch.tensor([1, 2], device=device), 3).dtype is ttorch.float32
     xs, ys = u(3, 4), R.uniform(0.1, 2, (3, 4))            # (at x = 0 the gradient is PyTorch's 0, below)
     assert gradcheck(ttorch.xlogy, (t64(xs, grad=True), t64(ys, grad=True)))
-    z = t64([0.0], grad=True)
-    w = t64([0.0], grad=True)
-    ttorch.xlogy(z, w).sum().backward()                            # 0 * log(0): zero gradients, not NaN
-    assert to_np(w.grad).tolist() == [0.0] and to_np(z.grad).tolist() == [0.0]
+    z = t64([0.0, 0.0, -1.0, 1.0], device, grad=True)
+    w = t64([0.0, 2.0, 0.0, -2.0], device, grad=True)
+    ttorch.xlogy(z, w).sum().backward()             # PyTorch's: xlogy(g, y), 0 where x = 0 and y <= 0; g x / y
+    np.testing.assert_array_equal(to_np(z.grad), [0.0, math.log(2), -inf, math.nan])
+    np.testing.assert_array_equal(to_np(w.grad), [math.nan, 0.0, -inf, -0.5])
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        ttorch.logaddexp(ttorch.tensor([1], device=device), ttorch.tensor([2], device=device))
+    p = t64([inf, -inf, inf, 1.0], device, grad=True)
+    q = t64([inf, -inf, -inf, 1.0], device, grad=True)
+    ttorch.logaddexp(p, q).sum().backward()         # PyTorch's: g / (1 + exp(q - p)): NaN at equal infinities
+    np.testing.assert_array_equal(to_np(p.grad), [math.nan, math.nan, 1.0, 0.5])
+    np.testing.assert_array_equal(to_np(q.grad), [math.nan, math.nan, 0.0, 0.5])
+    assert ttorch.logaddexp(x, x).grad_fn.name() == "LogaddexpBackward0"
 
 
 def test_shapes_against_numpy():
@@ -223,6 +232,10 @@ def test_small_elementwise_against_numpy():
     np.testing.assert_array_equal(to_np(ttorch.copysign(t64([1.0, -2.0, 3.0]), t64([-0.0, 1.0, -5.0]))),
                                   np.copysign([1.0, -2.0, 3.0], [-0.0, 1.0, -5.0]))
     assert ttorch.copysign(ttorch.tensor([1, -2]), -1).dtype is ttorch.float32
+    a = t64([1.0, -0.0, 0.0, 2.0, 0.0], grad=True)
+    b = t64([-1.0, 1.0, -1.0, 3.0, 0.0], grad=True)
+    ttorch.copysign(a, b).sum().backward()          # PyTorch's: g * result / self, 0 at 0; zeros for other
+    assert to_np(a.grad).tolist() == [-1.0, 0.0, 0.0, 1.0, 0.0] and to_np(b.grad).tolist() == [0.0] * 5
     h = ttorch.heaviside(t64([-1.0, 0.0, 2.0]), t64([0.5, 0.5, 0.5]))
     assert h.tolist() == np.heaviside([-1.0, 0.0, 2.0], 0.5).tolist()
     p = R.uniform(0.05, 0.95, 6)

@@ -427,6 +427,31 @@ def _hypot(x, y, p0, p1):
 
 
 @triton.jit
+def _logaddexp(x, y, p0, p1):
+    # max + log1p(exp(-|x - y|)): no overflow; equal arguments give x + log 2 (two equal infinities
+    # among them, whose difference is NaN)
+    r = tl.maximum(x, y) + libdevice.log1p(tl.exp(-tl.abs(x - y)))
+    return tl.where(x == y, x + 0.6931471805599453, r)
+
+
+@triton.jit
+def _logaddexp2(x, y, p0, p1):
+    r = tl.maximum(x, y) + libdevice.log1p(tl.exp2(-tl.abs(x - y))) * 1.4426950408889634
+    return tl.where(x == y, x + 1.0, r)
+
+
+@triton.jit
+def _xlogy(x, y, p0, p1):
+    # 0 where x is 0 (whatever log y), NaN where y is
+    return tl.where(y != y, y, tl.where(x == 0, 0.0, x * tl.log(y)))
+
+
+@triton.jit
+def _copysign(x, y, p0, p1):
+    return libdevice.copysign(x, y)
+
+
+@triton.jit
 def _eq(x, y, p0, p1):
     return x == y
 
@@ -602,6 +627,32 @@ def _hypot_bw(ctx, g):
     return (g * a / r if ctx.needs[0] else None), (g * b / r if ctx.needs[1] else None)
 
 
+def _logaddexp_bw(base2):
+    def bw(ctx, g):     # PyTorch's: grad / (1 + exp(other - self)), and 2 ** (...) for base 2
+        a, b = ctx.inputs
+        e = (lambda t: 2.0 ** t) if base2 else (lambda t: t.exp())
+        return (g / (1 + e(b - a)) if ctx.needs[0] else None), (g / (1 + e(a - b)) if ctx.needs[1] else None)
+    return bw
+
+
+def _xlogy_bw(ctx, g):
+    # PyTorch's: xlogy(grad, other), 0 where self is 0 and other <= 0; grad * self / other
+    a, b = ctx.inputs
+    ga = xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0.0) if ctx.needs[0] else None
+    return ga, (g * a / b if ctx.needs[1] else None)
+
+
+def _copysign_bw(ctx, g):
+    # PyTorch's: grad * result / self, 0 where self is 0; none through the sign
+    a = ctx.inputs[0]
+    ga = g * _where(a == 0, 0.0, ctx.output / a) if ctx.needs[0] else None
+    return ga, (_zeros(ctx, g) if ctx.needs[1] else None)
+
+
+def _np_xlogy(a, b):
+    return np.where(np.isnan(b), b, np.where(a == 0, 0.0, a * np.log(np.where(a == 0, 1.0, b))))
+
+
 def _fmod_bw(ctx, g):
     a, b = ctx.inputs  # PyTorch: d/dother = -grad * trunc(self / other)
     return g, (-g * (a / b).trunc() if ctx.needs[1] else None)
@@ -642,6 +693,15 @@ minimum = binary("minimum", _minimum, np.minimum, _minmax_bw(lambda a, b: a > b)
                  extra=[([np.nan, 1.0, -np.inf, 2.0], [0.0, np.nan, 1.0, 2.0])])
 atan2 = binary("atan2", _atan2, np.arctan2, _atan2_bw, kind="float")
 hypot = binary("hypot", _hypot, np.hypot, _hypot_bw, kind="floatonly", save_output=True)
+_INFS = ([0.0, np.inf, -np.inf, np.inf, 2.0, np.nan], [0.0, np.inf, -np.inf, -np.inf, -np.inf, 1.0])
+logaddexp = binary("logaddexp", _logaddexp, np.logaddexp, _logaddexp_bw(False), kind="floatonly", domain=(-30.0, 30.0),
+                   extra=[_INFS])
+logaddexp2 = binary("logaddexp2", _logaddexp2, np.logaddexp2, _logaddexp_bw(True), kind="floatonly",
+                    domain=(-30.0, 30.0), extra=[_INFS])
+xlogy = binary("xlogy", _xlogy, _np_xlogy, _xlogy_bw, kind="float", rhs_domain=_pos,
+               extra=[([0.0, 0.0, 1.0, 2.0, 0.0, -1.0], [0.0, np.nan, 0.0, 3.0, -1.0, -2.0])])
+copysign = binary("copysign", _copysign, np.copysign, _copysign_bw, kind="float", save=(0,), save_output=True,
+                  extra=[([1.0, -2.0, 3.0, 0.0, -0.0, np.inf], [-0.0, 1.0, -5.0, -1.0, 2.0, -np.inf])])
 eq = binary("eq", _eq, lambda a, b: a == b, kind="compare")
 ne = binary("ne", _ne, lambda a, b: a != b, kind="compare")
 lt = binary("lt", _lt, lambda a, b: a < b, kind="compare")

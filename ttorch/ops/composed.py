@@ -1,6 +1,7 @@
 """More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: shape
 helpers (``diff``, ``diag_embed``, ``block_diag``, ``rot90``, the splits...), small elementwise
-compositions (``logaddexp``, ``xlogy``, ``copysign``, ``logit``, ``sinc``...), products
+compositions (``logit``, ``sinc``, ``heaviside``...; ``logaddexp``, ``xlogy`` and ``copysign``
+have kernels of their own, in ``binary.py``), products
 (``inner``, ``addr``, ``addbmm``, ``matrix_power``, ``multi_dot``...) and statistics (``cov``,
 ``corrcoef``, ``quantile``, ``nansum``, ``histc``...). No kernels of their own (``isin`` searches
 with ``searchsorted``'s); gradients are those of the ops they compose. The differentiable ones with
@@ -71,73 +72,6 @@ _diff = _op("diff", _diff_impl, _diff_samples,                 # (the samples pa
             lambda x, prepend=None, append=None, **kw: diff(x, prepend=prepend, append=append, **kw))
 
 
-def _logaddexp_impl(a, b, *, base2):
-    s = math.log(2.0) if base2 else 1.0
-    x, y = (a * s, b * s) if base2 else (a, b)
-    m = _fn("maximum")(x, y)
-    r = m + (-(x - y).abs()).exp().log1p()
-    r = _fn("where")(m.isinf() & (x == y), m, r)       # two equal infinities: themselves, not NaN
-    return r / s if base2 else r
-
-
-def logaddexp(input, other, *, out=None):
-    """``log(exp(input) + exp(other))`` without overflow."""
-    r = _logaddexp(input, other, base2=False)
-    return r if out is None else write_out(out, r, "logaddexp")
-
-
-def logaddexp2(input, other, *, out=None):
-    """``log2(2**input + 2**other)`` without overflow."""
-    r = _logaddexp(input, other, base2=True)
-    return r if out is None else write_out(out, r, "logaddexp2")
-
-
-def _logaddexp_samples():
-    r = rng("logaddexp")
-    a, b = _u(r, 3, 4) * 30, _u(r, 4) * 30
-    return [Sample([a, b], {"base2": False}), Sample([a, b], {"base2": True}),
-            Sample([np.array([0.0, np.inf, -np.inf, np.inf, 2.0]), np.array([0.0, np.inf, -np.inf, -np.inf, -np.inf])],
-                   {"base2": False}, grad=False)]
-
-
-_logaddexp = _op("logaddexp", _logaddexp_impl, _logaddexp_samples,
-                 lambda a, b, base2: (logaddexp2 if base2 else logaddexp)(a, b), "binary")
-
-
-def _xlogy_impl(x, y):
-    where = _fn("where")
-    zero = x == 0
-    safe = where(zero, 1.0, y)                      # (no log(0) in the branch a zero x discards)
-    return where(y.isnan(), y, where(zero, 0.0, x * safe.log()))
-
-
-def xlogy(input, other, *, out=None):
-    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN); a Python number for
-    either side becomes a tensor of the other's dtype."""
-    if type(input) is not Tensor:
-        input = _fn("full_like")(other, input)
-    if type(other) is not Tensor:
-        other = _fn("full_like")(input, other)
-    dt = D.promote_types(input.dtype, other.dtype)
-    if not dt.is_floating_point:
-        dt = D.get_default_dtype()
-    shape = broadcast_shapes(input.shape, other.shape, op="xlogy")
-    r = _xlogy(input.to(dt).expand(shape), other.to(dt).expand(shape))
-    return r if out is None else write_out(out, r, "xlogy")
-
-
-def _xlogy_samples():
-    r = rng("xlogy")
-    x = _u(r, 3, 4)
-    x[0, 1] = 0.0
-    return [Sample([x, r.uniform(0.1, 2, (3, 4))]), Sample([np.array([0.0, 0.0, 1.0, 2.0]),
-                                                          np.array([0.0, np.nan, 0.0, 3.0])], grad=False)]
-
-
-_xlogy = _op("xlogy", _xlogy_impl, _xlogy_samples, xlogy, "binary")
-
-
-# ------------------------------------------------------------------------------ shapes
 def broadcast_tensors(*tensors):
     """The tensors expanded (views) to their broadcast shape."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
@@ -374,18 +308,6 @@ def signbit(input, *, out=None):
     else:
         r = (input < 0) | ((input == 0) & ((1 / input) < 0))
     return r if out is None else write_out(out, r, "signbit")
-
-
-def copysign(input, other, *, out=None):
-    """``|input|`` with the sign of ``other`` (-0.0 counts as negative), in a floating dtype."""
-    from .creation import tensor
-    if type(other) is not Tensor:
-        other = tensor(other, device=input.device)
-    dt = D.promote_types(input.dtype, other.dtype)
-    dt = dt if dt.is_floating_point else D.get_default_dtype()
-    a = input.to(dt).abs()
-    r = _fn("where")(signbit(other), -a, a)
-    return r if out is None else write_out(out, r, "copysign")
 
 
 def sgn(input, *, out=None):
@@ -804,9 +726,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return r if out is None else write_out(out, r, "nanmean")
 
 
-_METHOD_NAMES = ("sgn", "signbit", "copysign", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
+_METHOD_NAMES = ("sgn", "signbit", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
                  "aminmax", "inner", "addr", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
-                 "logaddexp", "logaddexp2", "xlogy", "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
+                 "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
                  "dsplit", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile")
 METHODS = {n: globals()[n] for n in _METHOD_NAMES}
 __all__ = list(_METHOD_NAMES) + ["trapezoid", "cumulative_trapezoid", "vander", "combinations", "vdot",
