@@ -2,7 +2,7 @@
 ``ttorch.tune``'s Python API (the way a user's tuning script would): a quick pass over every
 kernel, then at the benchmark's shapes, in the targets' order: the GEMM at bf16 4096^3 and the LLM
 shapes (an H100 call's 85 s ran out before them when they came later), flash attention (fp16, causal,
-head dims 64 and 128), the float32 products of the GPT-2-like training step in their layouts,
+head dims 64 and 128; with dropout at 64), the float32 products of the GPT-2-like training step in their layouts,
 float32 attention at that step's shape, the memory-bound kernels at the harness's sizes, the CNN
 step's convolutions, then TF32 4096^3 and fp16; the GEMM spaces include the persistent TMA tiles.
 Each kernel's winners are saved as soon as it finishes, so a run cut short keeps what it tuned.
@@ -28,6 +28,9 @@ def main():
     for kind in ("fwd", "dkdv", "dq"):
         for e in (64, 128):
             _tune("flash_attention", (kind, "float16", 4, 16, 2048, e, True), every=True)
+    # and with dropout 0.1 at head dim 64 (the harness's row; "+drop" is its own name in the cache)
+    for kind in ("fwd", "dkdv", "dq"):
+        _tune("flash_attention", (kind, "float16+drop", 4, 16, 2048, 64, True), every=True)
     # the GPT-2-like step's float32 products in the layouts they run in: the forward x @ W^T and the
     # input gradient dY @ W (W copied row-major; from 2048 outputs on, x or dY copied (K, M): "tn",
     # gemm._FMA_M_MAJOR_A_FROM_N) and the weight gradient dY^T @ X ("tn")

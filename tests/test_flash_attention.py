@@ -744,7 +744,8 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dq", 64, half, True, drop=True, sm90=True) == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False] == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True) == (64, 64, 4, 2)
-    specs = [s for s in A._specs() if s.label.endswith(("dropout sm90", "dropout draw sm90"))]
+    specs = [s for s in A._specs() if s.label.endswith(("dropout sm90", "dropout draw sm90"))
+             and "tuned" not in s.label]
     tiles = {A._attn_fwd_kernel: (64, 64), A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
     assert len(specs) == 18 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
         s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel] for s in specs)
@@ -836,3 +837,40 @@ def test_dropout_mask_saved_only_for_a_backward_and_within_its_size(monkeypatch)
     monkeypatch.setattr(A, "_DROP_MODE", [3])
     flash_attention(q, q, q, dropout_p=0.2)[0].sum().backward()
     assert seen == [("fwd", 0), ("dkdv", 0), ("dq", 0)] * 2
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_dropout_tunes_apart(monkeypatch):
+    """Half dropout is its own tuner dtype ("+drop"): the untuned dropout tile first, then
+    _DROP_TUNE_SPACE's; the bench times the forward with its mask kernel and the backward reading the
+    saved mask; a stored winner serves dropout launches (not those with dQ by atomics), and a
+    no-dropout winner does not."""
+    from ttorch import tune
+    from ttorch.ops import attention as A
+    t = tune.registered()["flash_attention"]
+    b = t.key("dkdv", "float16+drop", 1, 2, 20, 16, True)
+    assert b == ("dkdv", "float16+drop", 16, True)
+    cfgs = t.configs(b)
+    assert [A._tile(c) for c in cfgs][0] == A._drop_tile("dkdv", 16, 0, False) and A._tile(t.heuristic(b)) == \
+        A._tile(cfgs[0])
+    seen = []
+    real = A.launch
+    names = {A._drop_mask_kernel: "mask", A._attn_fwd_kernel: "fwd", A._attn_bwd_dkdv_kernel: "dkdv",
+             A._attn_bwd_dq_kernel: "dq"}
+    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in names and seen.append((names[k], m.get("BITS"))))
+                        or real(k, *a, **m))
+    for kind in ("fwd", "dkdv"):
+        run = A._tune_bench(cfgs[0], kind, "float16+drop", 1, 2, 20, 16, True)
+        seen.clear()
+        run()
+        assert seen == ([("mask", None), ("fwd", 2)] if kind == "fwd" else [("dkdv", 2), ("dq", 2)])
+    A._tune_bench(cfgs[0], "fwd", "float16", 1, 2, 20, 16, True)()
+    assert seen[-1] == ("fwd", 0)
+    monkeypatch.setattr(A, "SIMULATED", False)
+    monkeypatch.setitem(tune._section(), "flash_attention", {b: A._as_config((32, 32, 4, 2)),
+                                                             ("dq", "float16", 64, True): A._as_config((16, 16, 4, 1))})
+    half = ttorch.float16
+    assert A._config("dkdv", 16, half, True, drop=True) == (32, 32, 4, 2)
+    assert A._config("dkdv", 16, half, True, drop=True, dq=True) == A._drop_tile("dkdv", 16, 0, True)
+    assert A._config("dq", 64, half, True, drop=True) == A._drop_tile("dq", 64, 0, False)
+    assert A._config("dq", 64, half, True) == (16, 16, 4, 1)

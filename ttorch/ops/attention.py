@@ -313,7 +313,9 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     if SIMULATED:
         return 16, 16, 4, 1
     if drop:
-        return _drop_tile(kind, e, _cls(dtype, e), dq, sm90)
+        won = not dq and _cls(dtype, e) == 0 and tune.lookup("flash_attention", (kind, dtype.name + _DROP_TUNED, e,
+                                                                                   bool(causal)))
+        return _tile(won) if won else _drop_tile(kind, e, _cls(dtype, e), dq, sm90)
     won = tune.lookup("flash_attention", (kind, _tname(dtype, e), e, bool(causal)))
     if won is not None:
         return _tile(won)
@@ -367,6 +369,20 @@ _TUNE_SPACE_FP32 = {
              128: [(16, 32, 4, 2)]},     # 16x16 w4, 32x16 w4, 32x32 w8, 16x64 w8 spill on 3.6 or 3.9
     "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2)], 128: [(32, 32, 8, 2), (32, 16, 4, 2), (16, 32, 4, 2)]},
 }
+# Half dropout, tuned apart: the tuner's dtype name with "+drop" (the mask, read from the saved bits as a
+# training step reads it, changes each kernel's registers and loop); after the untuned tile
+# (_drop_tile, Hopper's on sm_90) these alternatives, each spill-free with the mask read or drawn on
+# sm_80 and sm_90 with Triton 3.6 and 3.9, and on Hopper those spill-free on sm_90 alone. Not with dQ by
+# atomics (timed without). Spilled, bytes a thread: forward head dim 64 128x128 w8 s3 8-36 (sm_90),
+# 64x128 w4 s2 4-100; 128 128x128 w8 s2 20 (sm_90); dK/dV 64 16x64 w8 s2 16 (3.6 drawing); 128 16x128
+# w8 s1 8-32.
+_DROP_TUNED = "+drop"
+_DROP_TUNE_SPACE = {"fwd": {64: [(128, 64, 8, 3), (128, 32, 4, 3), (64, 32, 4, 3)],
+                            128: [(128, 32, 8, 3), (64, 64, 8, 3), (32, 64, 4, 3), (64, 32, 4, 2)]},
+                    "dkdv": {64: [(32, 32, 8, 2)], 128: [(16, 64, 8, 2), (32, 32, 8, 2)]},
+                    "dq": {64: [(64, 32, 4, 3), (128, 32, 8, 2)], 128: [(64, 64, 8, 2), (32, 32, 8, 2)]}}
+_DROP_TUNE_SPACE_SM90 = {"fwd": {128: [(128, 64, 8, 3)]}, "dkdv": {64: [(32, 64, 8, 2)], 128: [(16, 128, 8, 2)]},
+                         "dq": {64: [(128, 64, 8, 2)], 128: [(128, 32, 8, 2)]}}
 _FORCE = {}     # kernel kind -> tile, while the tuner times it
 
 
@@ -380,6 +396,11 @@ def _as_config(t):
 
 def _tune_configs(b):
     kind, dt, e, _ = b
+    if dt.endswith(_DROP_TUNED):
+        sm90 = _sm90(0)                                                                # (the tuner runs on device 0)
+        tiles = [_drop_tile(kind, e, 0, False, sm90)] + _DROP_TUNE_SPACE[kind].get(e, []) + (
+            _DROP_TUNE_SPACE_SM90[kind].get(e, []) if sm90 else [])
+        return [_as_config(t) for t in dict.fromkeys(tiles)]
     if dt == "float32":
         return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
     if dt == "tf32x3":
@@ -390,9 +411,11 @@ def _tune_configs(b):
 
 def _tune_problems(quick):
     if quick or SIMULATED:
-        return [(kind, "float16", 1, 2, 20, 16, True) for kind in ("fwd", "dkdv", "dq")]
-    return [(kind, dt, 4, 16, 2048, e, causal) for kind in ("fwd", "dkdv", "dq") for dt in ("float16", "bfloat16")
-            for e in (64, 128) for causal in (False, True)]
+        return [(kind, dt, 1, 2, 20, 16, True) for kind in ("fwd", "dkdv", "dq")
+                for dt in ("float16", "float16" + _DROP_TUNED)]
+    return [(kind, dt + drop, 4, 16, 2048, e, causal) for kind in ("fwd", "dkdv", "dq")
+            for dt in ("float16", "bfloat16") for drop in ("", _DROP_TUNED) for e in (64, 128)
+            for causal in (False, True)]
 
 
 @contextlib.contextmanager
@@ -407,23 +430,27 @@ def _fp32_dot(prec):
 
 def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
     """``dtype``: a dtype's name, or "tf32x3" (float32 on tensor cores; "float32" times the FMA
-    kernels)."""
+    kernels), or a half type's with "+drop": dropout 0.1 as a training step runs it (the forward with
+    its mask kernel, the backward reading the saved mask)."""
     from .random import randn
     prec = "tf32x3" if dtype == "tf32x3" else "ieee"
-    q, k, v, g = (randn(B, H, L, e, device="cuda").to(getattr(D, dtype.replace("tf32x3", "float32")))
-                  for _ in range(4))
+    drop = dtype.endswith(_DROP_TUNED)
+    dt = getattr(D, dtype.replace("tf32x3", "float32").replace(_DROP_TUNED, ""))
+    q, k, v, g = (randn(B, H, L, e, device="cuda").to(dt) for _ in range(4))
+    kw = dict(scale=e ** -0.5, causal=causal, dropout_p=0.1 if drop else 0.0, philox=(1, 1 << 62) if drop else None)
     glse = None
-    with _fp32_dot(prec):
-        o, lse = _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+    with _fp32_dot(prec), grad_mode.enable_grad():
+        q.requires_grad_(drop)              # (a graph would record the call: the mask is kept)
+        o, lse, *bits = _fwd_cuda(q, k, v, None, **kw)
 
     def run():
         _FORCE[kind] = _tile(cfg)
         try:
-            with _fp32_dot(prec):
+            with _fp32_dot(prec), grad_mode.enable_grad():
                 if kind == "fwd":
-                    _fwd_cuda(q, k, v, None, scale=e ** -0.5, causal=causal)
+                    _fwd_cuda(q, k, v, None, **kw)
                 else:
-                    _bwd_cuda(g, glse, q, k, v, o, lse, None, scale=e ** -0.5, causal=causal)
+                    _bwd_cuda(g, glse, q, k, v, o, lse, None, bits=bits[0] if bits else None, **kw)
         finally:
             _FORCE.pop(kind, None)
     return run
@@ -432,7 +459,8 @@ def _tune_bench(cfg, kind, dtype, B, H, L, e, causal):
 tune.register(tune.Tunable(
     "flash_attention", configs=_tune_configs, problems=_tune_problems, bench=_tune_bench,
     key=lambda kind, dt, B, H, L, e, causal: (kind, dt, _hd(e), bool(causal)),
-    heuristic=lambda b: _as_config(_CONFIGS[b[0]][max(b[2], 64)][{"float32": 1, "tf32x3": 2}.get(b[1], 0)]),
+    heuristic=lambda b: _tune_configs(b)[0] if b[1].endswith(_DROP_TUNED) else _as_config(
+        _CONFIGS[b[0]][max(b[2], 64)][{"float32": 1, "tf32x3": 2}.get(b[1], 0)]),
     doc="flash attention forward, dK/dV and dQ kernels: tiles, warps, stages"))
 
 
@@ -933,6 +961,13 @@ def _specs():
         for e, tiles in per_e.items():
             for t in tiles[1:]:
                 add(kernels[kind], kind, D.float32, e, True, tile=t)
+    for space, sm90 in ((_DROP_TUNE_SPACE, False), (_DROP_TUNE_SPACE_SM90, True)):   # half dropout's (read, drawn)
+        for kind, per_e in space.items():
+            for e, tiles in per_e.items():
+                for t in tiles:
+                    for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
+                        for drop in (True, "draw"):
+                            add(kernels[kind], kind, dt, e, True, tile=t, drop=drop, sm90=sm90)
     for kind, kernel in kernels.items():                    # float32 in TF32 x 3 (_FP32_DOT), head dim 64
         for causal in (False, True):
             add(kernel, kind, D.float32, 64, causal, x3=True)
