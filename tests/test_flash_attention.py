@@ -768,6 +768,17 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dq", 64, half, True) == A._CONFIGS["dq"][64][0] == (64, 32, 4, 3)
 
 
+def record_launches(monkeypatch):
+    """(kernel, BITS) of each dropout mask and attention kernel launch, in order, as they happen."""
+    from ttorch.ops import attention as A
+    seen, real = [], A.launch
+    names = {A._drop_mask_kernel: "mask", A._attn_fwd_kernel: "fwd", A._attn_bwd_dkdv_kernel: "dkdv",
+             A._attn_bwd_dq_kernel: "dq"}
+    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in names and seen.append((names[k], m.get("BITS"))))
+                        or real(k, *a, **m))
+    return seen
+
+
 @pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
 @pytest.mark.parametrize("causal,dq_atomic", [(False, True), (True, False)])
 def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
@@ -781,10 +792,7 @@ def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
     B, H, L, S, p, pair = 2, 3, 19, 37, 0.3, (5, 1 << 40 | 9)
     r = np.random.default_rng(8)
     arrays = [r.standard_normal((B, H, n, 8)) for n in (L, S, S)]
-    seen = []
-    real = A.launch
-    kernels = (A._attn_fwd_kernel, A._attn_bwd_dkdv_kernel, A._attn_bwd_dq_kernel)
-    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in kernels and seen.append(m["BITS"])) or real(k, *a, **m))
+    seen = record_launches(monkeypatch)
     q, k, v = (leaf(a, "cuda") for a in arrays)
     o, lse, bits = A._attn_op(q, k, v, None, scale=0.3, causal=causal, dropout_p=p, philox=pair)
     na, nk = -(-L // 16), -(-S // 16)
@@ -797,14 +805,14 @@ def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
                     np.ones((16, 16), bool))[:L, :S]
     assert np.array_equal(got[..., drawn], want[..., drawn])
     o.backward(ttorch.ones_like(o))
-    assert seen == ([2, 2] if dq_atomic else [2, 2, 2])
+    assert seen == [("mask", None), ("fwd", 2), ("dkdv", 2)] + ([] if dq_atomic else [("dq", 2)])
     saved = [to_np(o)] + [to_np(t.grad) for t in (q, k, v)]
     monkeypatch.setattr(A, "_DROP_SAVE", [False])
     seen.clear()
     q, k, v = (leaf(a, "cuda") for a in arrays)
     out = flash_attention(q, k, v, scale=0.3, is_causal=causal, dropout_p=p, philox=pair)[0]
     out.backward(ttorch.ones_like(out))
-    assert seen == ([0, 0] if dq_atomic else [0, 0, 0])
+    assert seen == [("fwd", 0), ("dkdv", 0)] + ([] if dq_atomic else [("dq", 0)])
     for a, b in zip(saved[:1] + saved[2:], (out, k.grad, v.grad)):
         assert np.array_equal(a, to_np(b))
     np.testing.assert_allclose(saved[1], to_np(q.grad), rtol=1e-6, atol=1e-7)    # (atomics: any order on a GPU)
@@ -813,12 +821,7 @@ def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
 @pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
 def test_dropout_mask_saved_only_for_a_backward_and_within_its_size(monkeypatch):
     from ttorch.ops import attention as A
-    seen = []
-    real = A.launch
-    names = {A._drop_mask_kernel: "mask", A._attn_fwd_kernel: "fwd", A._attn_bwd_dkdv_kernel: "dkdv",
-             A._attn_bwd_dq_kernel: "dq"}
-    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in names and seen.append((names[k], m.get("BITS"))))
-                        or real(k, *a, **m))
+    seen = record_launches(monkeypatch)
     monkeypatch.setattr(A, "_DQ_ATOMIC", [False])
     q = ttorch.randn(1, 2, 6, 4, device="cuda")
     flash_attention(q, q, q, dropout_p=0.2)                                  # nothing records: no mask kept
@@ -853,12 +856,7 @@ def test_dropout_tunes_apart(monkeypatch):
     cfgs = t.configs(b)
     assert [A._tile(c) for c in cfgs][0] == A._drop_tile("dkdv", 16, 0, False) and A._tile(t.heuristic(b)) == \
         A._tile(cfgs[0])
-    seen = []
-    real = A.launch
-    names = {A._drop_mask_kernel: "mask", A._attn_fwd_kernel: "fwd", A._attn_bwd_dkdv_kernel: "dkdv",
-             A._attn_bwd_dq_kernel: "dq"}
-    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (k in names and seen.append((names[k], m.get("BITS"))))
-                        or real(k, *a, **m))
+    seen = record_launches(monkeypatch)
     for kind in ("fwd", "dkdv"):
         run = A._tune_bench(cfgs[0], kind, "float16+drop", 1, 2, 20, 16, True)
         seen.clear()
