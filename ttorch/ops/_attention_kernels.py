@@ -66,8 +66,8 @@ def _kept(seed, bh, d_lo, d_hi, keep_t, rows, key0, S, BLOCK_M: tl.constexpr, BL
     ``keep_t`` (of 2**16). The call's offset is in the last two counter words, their top bit set by
     the host: no other kernel's counters reach there. A pair gets the same bits in every kernel and
     tile shape; ``attention._np_kept`` is the NumPy twin. ``key0`` is a multiple of 4, ``rows``
-    start at an even row. Scheme 4 (the default): ``_kept4``, from the forward's mask in ``bits`` with
-    ``BITS``; ``row0`` is ``rows``' first."""
+    start at an even row. Scheme 4 (the default): ``_kept4``, drawn, or read from ``_drop_mask_kernel``'s
+    bits with ``BITS`` 2; ``row0`` is ``rows``' first."""
     if DROP == 4:
         return _kept4(seed, bh, d_lo, d_hi, keep_t, row0, key0, L, S, BLOCK_M, BLOCK_N, TRANS, bits, BITS)
     ROUNDS: tl.constexpr = 10 if DROP == 1 else 7

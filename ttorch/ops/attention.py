@@ -191,7 +191,7 @@ _DROP_MODE = [4]
 # are at most what the backward holds anyway, Q, K, V and O (in half types at head dim 64, S <= 4096);
 # otherwise every kernel draws.
 _DROP_SAVE = [True]
-_MASK_TILE = (16, 64)   # draws a program of _drop_mask_kernel: (rows, columns) of a head's
+_MASK_TILE = (16, 64)   # a _drop_mask_kernel program's draws: 16 draw rows (32 queries) by 64 (256 keys)
 
 
 def _drop_args(dropout_p, philox, mode=None):
@@ -253,10 +253,10 @@ def _transposed(t):
 
 
 # Dropout's kernels read or draw their mask beside the products (scheme 4: read from the saved bits, or
-# a Philox4x32-7 draw, 14 32-bit high products, for 8 pairs), which costs registers: they run the table's
-# tiles (the tuner times no dropout), but these where the table's spilled with the mask on sm_80 or sm_90,
-# with Triton 3.6 or 3.9, reading or drawing it (unmeasured for speed): (kind, head dim, _cls, dQ by
-# atomics) -> tile. Chosen with schemes 1 and 3 (which moved the mask through shared memory) and kept
+# a Philox4x32-7 draw, 14 32-bit high products, for 8 pairs), which costs registers: untuned (the tuner
+# times half dropout apart: _DROP_TUNED), they run the table's tiles, but these where the table's spilled
+# with the mask on sm_80 or sm_90, with Triton 3.6 or 3.9, reading or drawing it (unmeasured for speed):
+# (kind, head dim, _cls, dQ by atomics) -> tile. Chosen with schemes 1 and 3 (which moved the mask through shared memory) and kept
 # where scheme 4 compiles clean: half dK/dV at head dim 64 with dQ by atomics 24-184 B at 32x64 (32x32
 # none); 128 16x128 w8 64-96 B (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none); half dQ
 # at head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none); float32 dK/dV at head dim 64 32x32 w8 s2
@@ -304,9 +304,10 @@ def _sm90(index):
 def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
     else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ
-    by atomics) the table's, or ``_DROP_CONFIGS``'s; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first,
-    with dropout ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). The interpreter pays per
-    program, so its tiles are small enough that tiny tests still cross block edges."""
+    by atomics) a tile the tuner stored for dropout (half types, not ``dq``), else the table's or
+    ``_DROP_CONFIGS``'; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first, with dropout
+    ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). The interpreter pays per program, so its
+    tiles are small enough that tiny tests still cross block edges."""
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
