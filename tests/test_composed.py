@@ -226,9 +226,17 @@ def test_cummax_cummin(device, monkeypatch):
     assert ttorch.cummax(ttorch.tensor(2.5, device=device), 0).indices.item() == 0
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_signbit_reads_the_bit(device):
+    x = np.array([1.0, -0.0, 0.0, -2.0, np.inf, -np.inf, 3.0, -np.nan, np.nan])     # a NaN's sign too
+    for dt in (ttorch.float64, ttorch.float32, ttorch.float16, ttorch.bfloat16):
+        assert ttorch.tensor(x, dtype=dt, device=device).signbit().tolist() == np.signbit(x).tolist(), dt
+    assert ttorch.signbit(ttorch.tensor([-3, 0, 2], device=device)).tolist() == [True, False, False]
+    assert ttorch.signbit(ttorch.tensor([True, False], device=device)).tolist() == [False, False]
+
+
 def test_small_elementwise_against_numpy():
     x = np.array([1.0, -0.0, 0.0, -2.0, np.inf, -np.inf, 3.0])
-    assert ttorch.signbit(t64(x)).tolist() == np.signbit(x).tolist()
     np.testing.assert_array_equal(to_np(ttorch.copysign(t64([1.0, -2.0, 3.0]), t64([-0.0, 1.0, -5.0]))),
                                   np.copysign([1.0, -2.0, 3.0], [-0.0, 1.0, -5.0]))
     assert ttorch.copysign(ttorch.tensor([1, -2]), -1).dtype is ttorch.float32

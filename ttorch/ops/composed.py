@@ -1,7 +1,7 @@
 """More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: shape
 helpers (``diff``, ``diag_embed``, ``block_diag``, ``rot90``, the splits...), small elementwise
-compositions (``logit``, ``sinc``, ``heaviside``...; ``logaddexp``, ``xlogy`` and ``copysign``
-have kernels of their own, in ``binary.py``), products
+compositions (``logit``, ``sinc``, ``heaviside``...; ``logaddexp``, ``xlogy``, ``copysign`` and
+``signbit`` have kernels of their own, in ``binary.py`` and ``unary.py``), products
 (``inner``, ``addr``, ``addbmm``, ``matrix_power``, ``multi_dot``...) and statistics (``cov``,
 ``corrcoef``, ``quantile``, ``nansum``, ``histc``...). No kernels of their own (``isin`` searches
 with ``searchsorted``'s); gradients are those of the ops they compose. The differentiable ones with
@@ -296,18 +296,6 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
 # ------------------------------------------------------------------------------ small elementwise and products
 def _float(t):
     return t if t.dtype.is_floating_point else t.to(D.get_default_dtype())
-
-
-def signbit(input, *, out=None):
-    """Whether the sign bit is set: negative values, -0.0 and -inf. Where it differs from PyTorch:
-    NaN reads as positive whatever its sign bit (ttorch has no bit views of float tensors)."""
-    if input.dtype is D.bool:
-        r = _fn("zeros_like")(input, dtype=D.bool)
-    elif not input.dtype.is_floating_point:
-        r = input < 0
-    else:
-        r = (input < 0) | ((input == 0) & ((1 / input) < 0))
-    return r if out is None else write_out(out, r, "signbit")
 
 
 def sgn(input, *, out=None):
@@ -726,7 +714,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return r if out is None else write_out(out, r, "nanmean")
 
 
-_METHOD_NAMES = ("sgn", "signbit", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
+_METHOD_NAMES = ("sgn", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
                  "aminmax", "inner", "addr", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
                  "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
                  "dsplit", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile")

@@ -604,6 +604,19 @@ def _isnan(x, p0, p1):
 
 
 @triton.jit
+def _signbit(x, p0, p1):
+    # the sign bit itself: -0.0 and a NaN's sign too (a float's bits as a signed integer of its width;
+    # half types arrive converted to float32, which keeps the sign)
+    if x.dtype == tl.float64:
+        r = x.to(tl.int64, bitcast=True) < 0
+    elif x.dtype.is_floating():
+        r = x.to(tl.float32).to(tl.int32, bitcast=True) < 0
+    else:
+        r = x < 0
+    return r
+
+
+@triton.jit
 def _isinf(x, p0, p1):
     if x.dtype.is_floating():
         return libdevice.isinf(x)
@@ -992,6 +1005,7 @@ _SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -1.5, 3.0]
 isnan = unary("isnan", _isnan, _np1(np.isnan), kind="pred", extra=[_SPECIAL])
 isinf = unary("isinf", _isinf, _np1(np.isinf), kind="pred", extra=[_SPECIAL])
 isfinite = unary("isfinite", _isfinite, _np1(np.isfinite), kind="pred", extra=[_SPECIAL])
+signbit = unary("signbit", _signbit, _np1(np.signbit), kind="pred", extra=[_SPECIAL + [-0.0, -np.nan, -np.inf]])
 _nan_to_num = unary("nan_to_num", _nan_to_num, _np_nan_to_num, lambda ctx, g: g * _x(ctx).isfinite(), kind="same",
                     params=(("nan", 0.0), ("posinf", None), ("neginf", None)), operands=(1, 2),
                     resolve=_resolve_nan_to_num, public=False,
