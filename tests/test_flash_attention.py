@@ -872,3 +872,17 @@ def test_dropout_tunes_apart(monkeypatch):
     assert A._config("dkdv", 16, half, True, drop=True, dq=True) == A._drop_tile("dkdv", 16, 0, True)
     assert A._config("dq", 64, half, True, drop=True) == A._drop_tile("dq", 64, 0, False)
     assert A._config("dq", 64, half, True) == (16, 16, 4, 1)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("save,dq_atomic", [(True, False), (False, True), (True, True)])
+def test_dropout_at_a_gpus_tiles(save, dq_atomic, monkeypatch):
+    """Scheme 4 at tiles of several 16 x 16 blocks each way (the simulated device's own are one block):
+    the forward, dK/dV (keys as rows; dQ by its atomics too) and dQ kernels read or draw the same mask as
+    NumPy's, ragged edges and all."""
+    from ttorch.ops import attention as A
+    monkeypatch.setattr(A, "_FORCE", {"fwd": (64, 32, 4, 1), "dkdv": (32, 64, 4, 1), "dq": (32, 64, 4, 1)})
+    monkeypatch.setattr(A, "_DROP_SAVE", [save])
+    monkeypatch.setattr(A, "_DQ_ATOMIC", [dq_atomic])
+    check_drop("cuda", 1, 2, 1, 70, 83, 8, 8, causal=True, dtype=ttorch.float32, tol=1e-5)
+    check_drop("cuda", 1, 1, 1, 37, 100, 8, 8, dtype=ttorch.float32, tol=1e-5)
