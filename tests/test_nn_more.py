@@ -1,5 +1,7 @@
 """F.pdist, F.gumbel_softmax, F.channel_shuffle and the modules nn.Fold, nn.Unfold, nn.ChannelShuffle:
 values against NumPy, gradients by gradcheck, the sampler's distribution and straight-through."""
+import math
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,25 @@ def test_grid_sample_gradients_paddings_and_affine_grid():
         F.grid_sample(img, ttorch.zeros(1, 1, 1, 3), align_corners=False)
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.grid_sample(img, ttorch.zeros(1, 1, 1, 2), mode="bicubic", align_corners=False)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shrinks_softsign_hardsigmoid_edges_as_pytorch(device):
+    # one kernel each now; values and gradients at the edges as PyTorch 2.13 gives them (cpu, float64)
+    nan, inf = math.nan, math.inf
+    x0 = [nan, inf, -inf, -0.0, 0.5, -0.5, 0.2, 3.0, -3.0]
+    want = {"hardsigmoid": ([nan, 1, 0, 0.5, 7 / 12, 5 / 12, 3.2 / 6, 1, 0], [0, 0, 0] + [1 / 6] * 4 + [0, 0]),
+            "softsign": ([nan, nan, nan, -0.0, 1 / 3, -1 / 3, 0.2 / 1.2, 0.75, -0.75],
+                         [nan, nan, nan, 1, 4 / 9, 4 / 9, 1 / 1.44, 1 / 16, 1 / 16]),
+            "softshrink": ([nan, inf, -inf, 0, 0, 0, 0, 2.5, -2.5], [0, 1, 1, 0, 0, 0, 0, 1, 1]),
+            "hardshrink": ([nan, inf, -inf, 0, 0, 0, 0, 3, -3], [0, 1, 1, 0, 0, 0, 0, 1, 1])}
+    for name, (y, g) in want.items():
+        x = ttorch.tensor(x0, dtype=ttorch.float64, device=device, requires_grad=True)
+        out = getattr(F, name)(x)
+        (gx,) = ttorch.autograd.grad(out.sum(), x)
+        np.testing.assert_allclose(to_np(out), y, rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(to_np(gx), g, rtol=1e-12, err_msg=name)
+        assert np.signbit(to_np(out)[3]) == (name == "softsign")          # -0.0 in, +0.0 out (softsign: -0.0)
+    t = ttorch.tensor([0.2, -1.0, 0.75], device=device)
+    assert t.hardshrink(0.5).tolist() == ttorch.hardshrink(t, 0.5).tolist() == [0.0, -1.0, 0.75]
+    assert F.tanhshrink(ttorch.tensor([-0.0], device=device)).tolist() == [0.0]

@@ -445,6 +445,33 @@ def _hardswish(x, p0, p1):
 
 
 @triton.jit
+def _hardsigmoid(x, p0, p1):
+    r = tl.maximum(x + 3, 0.0, propagate_nan=tl.PropagateNan.ALL)                  # (NaN stays NaN)
+    return _div(tl.minimum(r, 6.0, propagate_nan=tl.PropagateNan.ALL), _c(x, 6.0))
+
+
+@triton.jit
+def _softsign(x, p0, p1):
+    return _div(x, 1 + tl.abs(x))
+
+
+@triton.jit
+def _tanhshrink(x, p0, p1):
+    return x - libdevice.tanh(x)
+
+
+@triton.jit
+def _softshrink(x, lambd, p0, p1):
+    # 0 on [-lambd, lambd] (+0 for -0.0, as PyTorch's), NaN kept
+    return tl.where((x >= -lambd) & (x <= lambd), 0.0, tl.where(x > lambd, x - lambd, x + lambd))
+
+
+@triton.jit
+def _hardshrink(x, lambd, p0, p1):
+    return tl.where((x >= -lambd) & (x <= lambd), 0.0, x)
+
+
+@triton.jit
 def _erf(x, p0, p1):
     return libdevice.erf(x)  # tl.erf evaluates float64 in float32
 
@@ -876,6 +903,27 @@ def _hardswish_bw(ctx, g):
     return _where(x < -3, 0.0, _where(x <= 3, g * (x / 3 + 0.5), g))
 
 
+def _hardsigmoid_bw(ctx, g):
+    x = ctx.inputs[0]
+    return _where((x > -3) & (x < 3), g / 6, 0.0)
+
+
+def _softsign_bw(ctx, g):
+    # PyTorch composes softsign, x / (1 + |x|): its gradient's quotient rule, NaN at the infinities too
+    x = ctx.inputs[0]
+    d = x.abs() + 1
+    return g * (1 / d - x.abs() / (d * d))
+
+
+def _shrink_bw(ctx, g):
+    # 1 outside [-lambd, lambd], 0 inside and at NaN (softshrink's and hardshrink's)
+    return _where(ctx.inputs[0].abs() > ctx.lambd, g, 0.0)
+
+
+def _np_softshrink(x, lambd):
+    return np.where((x >= -lambd) & (x <= lambd), 0.0, np.where(x > lambd, x - lambd, x + lambd)).astype(x.dtype)
+
+
 def _hardtanh_bw(lo, hi):
     def bw(ctx, g):
         x = ctx.inputs[0]
@@ -957,6 +1005,18 @@ softplus = unary("softplus", _softplus, _np_softplus,
 hardswish = unary("hardswish", _hardswish,
                   _np1(lambda x: x * np.minimum(np.maximum(x + 3, 0), 6) / x.dtype.type(6)), _hardswish_bw,
                   kind="floatonly", domain=(-5.0, 5.0), method=False)
+_SHRINK = [np.nan, np.inf, -np.inf, -0.0, 0.5, -0.5, 0.2, 3.0, -3.0, 2.9]
+hardsigmoid = unary("hardsigmoid", _hardsigmoid, _np1(lambda x: np.clip(x + 3, 0, 6) / x.dtype.type(6)),
+                    _hardsigmoid_bw, kind="floatonly", domain=(-5.0, 5.0), method=False, extra=[_SHRINK])
+softsign = unary("softsign", _softsign, _np1(lambda x: x / (1 + np.abs(x))), _softsign_bw, kind="floatonly",
+                 method=False, extra=[_SHRINK])
+tanhshrink = unary("tanhshrink", _tanhshrink, _np1(lambda x: x - np.tanh(x)),
+                   lambda ctx, g: g * _x(ctx).tanh().square(), kind="floatonly", method=False, extra=[_SHRINK])
+softshrink = unary("softshrink", _softshrink, _np_softshrink, _shrink_bw, kind="floatonly",
+                   params=(("lambd", 0.5),), domain=(-2.0, 2.0), method=False, extra=[_SHRINK, {"lambd": 1.5}])
+hardshrink = unary("hardshrink", _hardshrink,
+                   lambda x, lambd: np.where((x >= -lambd) & (x <= lambd), 0.0, x).astype(x.dtype), _shrink_bw,
+                   kind="floatonly", params=(("lambd", 0.5),), domain=(-2.0, 2.0), extra=[_SHRINK, {"lambd": 1.5}])
 erf = unary("erf", _erf, _np1(_np_erf(math.erf)),
             lambda ctx, g: g * (2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
 erfc = unary("erfc", _erfc, _np1(_np_erf(math.erfc)),

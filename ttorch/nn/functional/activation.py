@@ -139,8 +139,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
-    """``x / (1 + |x|)``."""
-    return input / (input.abs() + 1)
+    """``x / (1 + |x|)`` (one kernel)."""
+    return _U["softsign"](input)
 
 
 def tanh(input):
@@ -152,8 +152,8 @@ def sigmoid(input):
 
 
 def hardsigmoid(input, inplace=False):
-    """``relu6(x + 3) / 6`` (gradient ``1/6`` on the open interval ``(-3, 3)``)."""
-    return _apply(input, inplace, lambda x: _U["relu6"](x + 3) / 6)
+    """``relu6(x + 3) / 6`` in one kernel (gradient ``1/6`` on the open interval ``(-3, 3)``)."""
+    return _apply(input, inplace, _U["hardsigmoid"])
 
 
 def hardswish(input, inplace=False):
@@ -221,19 +221,19 @@ def glu(input, dim=-1):
 
 
 def tanhshrink(input):
-    """``x - tanh(x)``."""
-    return input - input.tanh()
+    """``x - tanh(x)`` (one kernel)."""
+    return _U["tanhshrink"](input)
 
 
 def softshrink(input, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, 0.0))
+    return _U["softshrink"](input, lambd)
 
 
 def hardshrink(input, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0."""
-    return _where(input.abs() > lambd, input, 0.0)
+    return _U["hardshrink"](input, lambd)
 
 
