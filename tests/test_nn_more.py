@@ -126,7 +126,7 @@ def test_grid_sample_gradients_paddings_and_affine_grid():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_shrinks_softsign_hardsigmoid_edges_as_pytorch(device):
+def test_activations_at_the_edges_as_pytorch(device):
     # one kernel each now; values and gradients at the edges as PyTorch 2.13 gives them (cpu, float64)
     nan, inf = math.nan, math.inf
     x0 = [nan, inf, -inf, -0.0, 0.5, -0.5, 0.2, 3.0, -3.0]
@@ -145,3 +145,16 @@ def test_shrinks_softsign_hardsigmoid_edges_as_pytorch(device):
     t = ttorch.tensor([0.2, -1.0, 0.75], device=device)
     assert t.hardshrink(0.5).tolist() == ttorch.hardshrink(t, 0.5).tolist() == [0.0, -1.0, 0.75]
     assert F.tanhshrink(ttorch.tensor([-0.0], device=device)).tolist() == [0.0]
+    # the ELU family's gradient takes the exponential side where x <= 0: 1 (times scale) at NaN, as PyTorch's
+    e, s, sa = math.exp(-1), 1.0507009873554805, 1.0507009873554805 * 1.6732632423543772
+    x0 = [nan, inf, -inf, -0.0, 0.0, -1.0, 2.0]
+    for f, y, g in ((lambda x: F.elu(x, 0.7), [nan, inf, -0.7, -0.0, 0.0, 0.7 * (e - 1), 2.0],
+                     [1, 1, 0, 0.7, 0.7, 0.7 * e, 1]),
+                    (F.selu, [nan, inf, -sa, -0.0, 0.0, sa * (e - 1), 2 * s], [s, s, 0, sa, sa, sa * e, s]),
+                    (lambda x: F.celu(x, 0.5), [nan, inf, -0.5, -0.0, 0.0, 0.5 * (e * e - 1), 2.0],
+                     [1, 1, 0, 1, 1, e * e, 1])):
+        x = ttorch.tensor(x0, dtype=ttorch.float64, device=device, requires_grad=True)
+        out = f(x)
+        (gx,) = ttorch.autograd.grad(out.sum(), x)
+        np.testing.assert_allclose(to_np(out), y, rtol=1e-12)
+        np.testing.assert_allclose(to_np(gx), g, rtol=1e-12)

@@ -445,6 +445,11 @@ def _hardswish(x, p0, p1):
 
 
 @triton.jit
+def _celu(x, alpha, p0, p1):
+    return tl.where(x > 0, x, alpha * libdevice.expm1(_div(x, alpha)))
+
+
+@triton.jit
 def _hardsigmoid(x, p0, p1):
     r = tl.maximum(x + 3, 0.0, propagate_nan=tl.PropagateNan.ALL)                  # (NaN stays NaN)
     return _div(tl.minimum(r, 6.0, propagate_nan=tl.PropagateNan.ALL), _c(x, 6.0))
@@ -932,14 +937,20 @@ def _hardtanh_bw(lo, hi):
     return bw
 
 
+# the exponential side where x <= 0, as PyTorch's elu_backward picks it: a NaN input takes the other
 def _elu_bw(ctx, g):
     x = ctx.inputs[0]
-    return _where(x > 0, g, g * ctx.alpha * x.exp())
+    return _where(x <= 0, g * ctx.alpha * x.exp(), g)
+
+
+def _celu_bw(ctx, g):
+    x = ctx.inputs[0]
+    return _where(x <= 0, g * (x / ctx.alpha).exp(), g)
 
 
 def _selu_bw(ctx, g):
     x = ctx.inputs[0]
-    return _where(x > 0, g * _SELU_SCALE, g * (_SELU_SCALE * _SELU_ALPHA) * x.exp())
+    return _where(x <= 0, g * (_SELU_SCALE * _SELU_ALPHA) * x.exp(), g * _SELU_SCALE)
 
 
 # ---------------------------------------------------------------------------- the ops
@@ -990,6 +1001,9 @@ leaky_relu = unary("leaky_relu", _leaky_relu, lambda x, s: np.where(x > 0, x, x 
                    params=(("negative_slope", 0.01),), extra=[{"negative_slope": 0.2}], method=False)
 elu = unary("elu", _elu, lambda x, a: np.where(x > 0, x, a * np.expm1(x)), _elu_bw, kind="floatonly",
             params=(("alpha", 1.0),), extra=[{"alpha": 0.3}], method=False)
+celu = unary("celu", _celu, lambda x, a: np.where(x > 0, x, a * np.expm1(x / a)), _celu_bw, kind="floatonly",
+             params=(("alpha", 1.0),), extra=[{"alpha": 0.5}, [np.nan, np.inf, -np.inf, -0.0, 0.0, -1.0, 2.0]],
+             method=False)
 selu = unary("selu", _selu, _np1(lambda x: x.dtype.type(_SELU_SCALE) * np.where(
     x > 0, x, x.dtype.type(_SELU_ALPHA) * np.expm1(x))), _selu_bw, kind="floatonly", method=False)
 gelu = unary("gelu", {"none": _gelu, "tanh": _gelu_tanh}, _np_gelu, _gelu_bw, kind="floatonly",

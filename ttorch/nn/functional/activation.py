@@ -85,7 +85,7 @@ def celu(input, alpha=1.0, inplace=False):
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``, i.e. ``alpha * elu(x / alpha)``."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
-    return _apply(input, inplace, lambda x: _U["elu"](x / alpha, 1.0) * alpha)
+    return _apply(input, inplace, _U["celu"], alpha)
 
 
 def celu_(input, alpha=1.0):
