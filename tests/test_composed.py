@@ -235,6 +235,29 @@ def test_signbit_reads_the_bit(device):
     assert ttorch.signbit(ttorch.tensor([True, False], device=device)).tolist() == [False, False]
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_sinc_and_logit_at_the_edges_as_pytorch(device):
+    # one kernel each; values and gradients as PyTorch 2.13 gives them (cpu, float64)
+    nan, inf, pi = math.nan, math.inf, math.pi
+    x = t64([nan, inf, -inf, -0.0, 0.0, 0.5, 1.0, 1e-20, 2.5], device, grad=True)
+    y = ttorch.sinc(x)
+    (g,) = ttorch.autograd.grad(y.sum(), x)
+    np.testing.assert_allclose(to_np(y), [nan, nan, nan, 1, 1, 2 / pi, 3.8981718325193755e-17, 1, 1 / (2.5 * pi)],
+                               rtol=1e-12)
+    np.testing.assert_allclose(to_np(g), [nan, nan, nan, 0, 0, -4 / pi, -1, 0, -0.05092958178940638], rtol=1e-12)
+    p = [nan, 0.0, 1.0, 0.5, 0.2, 0.05, 0.99, -0.1, 1.2]
+    for eps, y, g in ((None, [nan, -inf, inf, 0, math.log(0.25), math.log(0.05 / 0.95), math.log(99), nan, nan],
+                       [nan, inf, inf, 4, 6.25, 1 / 0.0475, 1 / 0.0099, nan, nan]),
+                      (0.1, [nan, -math.log(9), math.log(9), 0, math.log(0.25)] + [-math.log(9), math.log(9)] * 2,
+                       [nan, 0, 0, 4, 6.25, 0, 0, 0, 0])):
+        t = t64(p, device, grad=True)
+        out = ttorch.logit(t, eps)
+        (gt,) = ttorch.autograd.grad(out.sum(), t)
+        np.testing.assert_allclose(to_np(out), y, rtol=1e-12, err_msg=str(eps))
+        np.testing.assert_allclose(to_np(gt), g, rtol=1e-12, err_msg=str(eps))
+    assert ttorch.special.logit(t64([0.25], device)).tolist() == [math.log(1 / 3)]
+
+
 def test_small_elementwise_against_numpy():
     x = np.array([1.0, -0.0, 0.0, -2.0, np.inf, -np.inf, 3.0])
     np.testing.assert_array_equal(to_np(ttorch.copysign(t64([1.0, -2.0, 3.0]), t64([-0.0, 1.0, -5.0]))),

@@ -11,6 +11,7 @@ erf, erfc, erfinv = _F["erf"], _F["erfc"], _F["erfinv"]
 expit, expm1, exp2, log1p = _F["sigmoid"], _F["expm1"], _F["exp2"], _F["log1p"]
 gammaln, digamma, psi, polygamma = _F["lgamma"], _F["digamma"], _F["digamma"], _F["polygamma"]
 xlogy, logsumexp, round = _F["xlogy"], _F["logsumexp"], _F["round"]
+logit, sinc = _F["logit"], _F["sinc"]
 
 
 def softmax(input, dim, *, dtype=None):
@@ -34,4 +35,4 @@ def ndtri(input):
 
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p", "log_softmax",
-           "logsumexp", "ndtr", "ndtri", "polygamma", "psi", "round", "softmax", "xlogy"]
+           "logit", "logsumexp", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlogy"]

@@ -1,7 +1,7 @@
 """More of PyTorch's functions, composed of other ops, with PyTorch's semantics and errors: shape
 helpers (``diff``, ``diag_embed``, ``block_diag``, ``rot90``, the splits...), small elementwise
-compositions (``logit``, ``sinc``, ``heaviside``...; ``logaddexp``, ``xlogy``, ``copysign`` and
-``signbit`` have kernels of their own, in ``binary.py`` and ``unary.py``), products
+compositions (``heaviside``, ``ldexp``...; ``logaddexp``, ``xlogy``, ``copysign``, ``signbit``,
+``logit`` and ``sinc`` have kernels of their own, in ``binary.py`` and ``unary.py``), products
 (``inner``, ``addr``, ``addbmm``, ``matrix_power``, ``multi_dot``...) and statistics (``cov``,
 ``corrcoef``, ``quantile``, ``nansum``, ``histc``...). No kernels of their own (``isin`` searches
 with ``searchsorted``'s); gradients are those of the ops they compose. The differentiable ones with
@@ -309,24 +309,6 @@ def heaviside(input, values, *, out=None):
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     r = _fn("where")(input == 0, values, (input > 0).to(input.dtype))
     return r if out is None else write_out(out, r, "heaviside")
-
-
-def logit(input, eps=None, *, out=None):
-    """``log(p / (1 - p))``, ``p`` clamped to [eps, 1 - eps] when ``eps`` is given."""
-    x = _float(input)
-    if eps is not None:
-        x = x.clamp(eps, 1 - eps)
-    r = (x / (1 - x)).log()
-    return r if out is None else write_out(out, r, "logit")
-
-
-def sinc(input, *, out=None):
-    """``sin(pi x) / (pi x)``, 1 at 0 (gradient 0 there)."""
-    x = _float(input)
-    zero = x == 0
-    px = _fn("where")(zero, 1.0, x) * math.pi
-    r = _fn("where")(zero, 1.0, px.sin() / px)
-    return r if out is None else write_out(out, r, "sinc")
 
 
 def ldexp(input, other, *, out=None):
@@ -714,7 +696,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return r if out is None else write_out(out, r, "nanmean")
 
 
-_METHOD_NAMES = ("sgn", "heaviside", "logit", "sinc", "ldexp", "float_power", "renorm",
+_METHOD_NAMES = ("sgn", "heaviside", "ldexp", "float_power", "renorm",
                  "aminmax", "inner", "addr", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
                  "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
                  "dsplit", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile")

@@ -445,6 +445,20 @@ def _hardswish(x, p0, p1):
 
 
 @triton.jit
+def _sinc(x, p0, p1):
+    px = x * 3.141592653589793
+    return tl.where(x == 0, 1.0, _div(libdevice.sin(px), px))
+
+
+@triton.jit
+def _logit(x, eps, p0, p1):
+    # eps < 0 (None): no clamping, as PyTorch's kernel reads it
+    lo = tl.maximum(x, eps, propagate_nan=tl.PropagateNan.ALL)
+    z = tl.where(eps >= 0, tl.minimum(lo, 1 - eps, propagate_nan=tl.PropagateNan.ALL), x)
+    return tl.log(_div(z, 1 - z))
+
+
+@triton.jit
 def _celu(x, alpha, p0, p1):
     return tl.where(x > 0, x, alpha * libdevice.expm1(_div(x, alpha)))
 
@@ -943,6 +957,34 @@ def _elu_bw(ctx, g):
     return _where(x <= 0, g * ctx.alpha * x.exp(), g)
 
 
+def _sinc_bw(ctx, g):
+    # PyTorch's: (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 at x = 0
+    x = ctx.inputs[0]
+    px = x * math.pi
+    return g * _where(x == 0, 0.0, (px * px.cos() - px.sin()) / (px * x))
+
+
+def _logit_bw(ctx, g):
+    # PyTorch's: grad / (x (1 - x)); outside [eps, 1 - eps] 0 when eps >= 0, outside [0, 1] NaN when not
+    x, eps = ctx.inputs[0], ctx.eps
+    lo, hi, off = (0.0, 1.0, math.nan) if eps < 0 else (eps, 1 - eps, 0.0)
+    return _where((x < lo) | (x > hi), off, g / (x * (1 - x)))
+
+
+def _np_logit(x, eps):
+    z = x if eps < 0 else np.clip(x, eps, 1 - eps)
+    return np.log(z / (1 - z))
+
+
+def _np_sinc(x):
+    px = np.where(x == 0, 1, x) * x.dtype.type(math.pi)
+    return np.where(x == 0, x.dtype.type(1), np.sin(px) / px)
+
+
+def _resolve_logit(vals, x):
+    return [-1.0 if vals[0] is None else float(vals[0])]     # (PyTorch's kernels take a negative eps as None)
+
+
 def _celu_bw(ctx, g):
     x = ctx.inputs[0]
     return _where(x <= 0, g * (x / ctx.alpha).exp(), g)
@@ -1001,6 +1043,11 @@ leaky_relu = unary("leaky_relu", _leaky_relu, lambda x, s: np.where(x > 0, x, x 
                    params=(("negative_slope", 0.01),), extra=[{"negative_slope": 0.2}], method=False)
 elu = unary("elu", _elu, lambda x, a: np.where(x > 0, x, a * np.expm1(x)), _elu_bw, kind="floatonly",
             params=(("alpha", 1.0),), extra=[{"alpha": 0.3}], method=False)
+_UNIT = [np.nan, 0.0, 1.0, 0.5, 0.2, 0.05, 0.99, -0.1, 1.2]
+sinc = unary("sinc", _sinc, _np1(_np_sinc), _sinc_bw, domain=(-3.0, 3.0),
+             extra=[[np.nan, np.inf, -np.inf, -0.0, 0.0, 0.5, 1.0, 1e-20, 2.5]])
+logit = unary("logit", _logit, _np_logit, _logit_bw, params=(("eps", None),), resolve=_resolve_logit,
+              domain=(0.05, 0.95), extra=[{"eps": 0.1}, _UNIT])
 celu = unary("celu", _celu, lambda x, a: np.where(x > 0, x, a * np.expm1(x / a)), _celu_bw, kind="floatonly",
              params=(("alpha", 1.0),), extra=[{"alpha": 0.5}, [np.nan, np.inf, -np.inf, -0.0, 0.0, -1.0, 2.0]],
              method=False)
