@@ -236,6 +236,28 @@ def test_signbit_reads_the_bit(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_fmax_fmin_ignore_nan_as_pytorch(device):
+    # values and gradients as PyTorch 2.13 gives them: NaN only where both are; ties and NaN others to self
+    nan = math.nan
+    for f, y, ga in ((ttorch.fmax, [2, 1, nan, 2, 3, -0.0], [0, 0, 1, 1, 1, 1]),
+                     (ttorch.fmin, [1, 1, nan, 2, 3, -0.0], [1, 0, 1, 1, 1, 1])):
+        a = t64([1.0, nan, nan, 2.0, 3.0, -0.0], device, grad=True)
+        b = t64([2.0, 1.0, nan, 2.0, nan, 0.0], device, grad=True)
+        out = f(a, b)
+        ga_, gb_ = ttorch.autograd.grad(out.sum(), (a, b))
+        np.testing.assert_array_equal(to_np(out), y)
+        assert np.signbit(to_np(out)[5])                                   # the tie gives self's -0.0
+        np.testing.assert_array_equal(to_np(ga_), ga)
+        np.testing.assert_array_equal(to_np(gb_), [1 - v for v in ga])
+    assert ttorch.fmax(ttorch.tensor([1, 5], device=device), ttorch.tensor([3, 2], device=device)).tolist() == [3, 5]
+    x = t64([nan, 1.0, 0.2], device, grad=True)
+    ttorch.fmin(x, 0.5).sum().backward()                                   # a number for other
+    assert to_np(x.grad).tolist() == [0.0, 0.0, 1.0]
+    ttorch.fmax(x, nan).sum().backward()
+    assert to_np(x.grad).tolist() == [1.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_sinc_and_logit_at_the_edges_as_pytorch(device):
     # one kernel each; values and gradients as PyTorch 2.13 gives them (cpu, float64)
     nan, inf, pi = math.nan, math.inf, math.pi

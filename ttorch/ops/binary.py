@@ -427,6 +427,17 @@ def _hypot(x, y, p0, p1):
 
 
 @triton.jit
+def _fmax(x, y, p0, p1):
+    # the larger, a NaN ignored (NaN only where both are); a tie gives x (fmax(-0.0, 0.0) is -0.0)
+    return tl.where(x != x, y, tl.where(y != y, x, tl.where(x >= y, x, y)))
+
+
+@triton.jit
+def _fmin(x, y, p0, p1):
+    return tl.where(x != x, y, tl.where(y != y, x, tl.where(x <= y, x, y)))
+
+
+@triton.jit
 def _logaddexp(x, y, p0, p1):
     # max + log1p(exp(-|x - y|)): no overflow; equal arguments give x + log 2 (two equal infinities
     # among them, whose difference is NaN)
@@ -627,6 +638,20 @@ def _hypot_bw(ctx, g):
     return (g * a / r if ctx.needs[0] else None), (g * b / r if ctx.needs[1] else None)
 
 
+def _fminmax_bw(wins):
+    def bw(ctx, g):     # PyTorch's: all of it to self where it won (or other is NaN), else to other
+        a, b = ctx.inputs
+        if type(b) is not Tensor and b != b:                # a NaN number for other: self wins everywhere
+            return g, None
+        to_a = wins(a, b) | b.isnan() if type(b) is Tensor else wins(a, b)
+        return (_where(to_a, g, 0.0) if ctx.needs[0] else None), (_where(to_a, 0.0, g) if ctx.needs[1] else None)
+    return bw
+
+
+def _np_fminmax(wins):
+    return lambda a, b: np.where(a != a, b, np.where(wins(a, b) | (b != b), a, b))
+
+
 def _logaddexp_bw(base2):
     def bw(ctx, g):     # PyTorch's: grad / (1 + exp(other - self)), and 2 ** (...) for base 2
         a, b = ctx.inputs
@@ -693,6 +718,9 @@ minimum = binary("minimum", _minimum, np.minimum, _minmax_bw(lambda a, b: a > b)
                  extra=[([np.nan, 1.0, -np.inf, 2.0], [0.0, np.nan, 1.0, 2.0])])
 atan2 = binary("atan2", _atan2, np.arctan2, _atan2_bw, kind="float")
 hypot = binary("hypot", _hypot, np.hypot, _hypot_bw, kind="floatonly", save_output=True)
+_NANS = ([1.0, np.nan, np.nan, 2.0, 3.0, -0.0], [2.0, 1.0, np.nan, 2.0, np.nan, 0.0])
+fmax = binary("fmax", _fmax, _np_fminmax(lambda a, b: a >= b), _fminmax_bw(lambda a, b: a >= b), extra=[_NANS])
+fmin = binary("fmin", _fmin, _np_fminmax(lambda a, b: a <= b), _fminmax_bw(lambda a, b: a <= b), extra=[_NANS])
 _INFS = ([0.0, np.inf, -np.inf, np.inf, 2.0, np.nan], [0.0, np.inf, -np.inf, -np.inf, -np.inf, 1.0])
 logaddexp = binary("logaddexp", _logaddexp, np.logaddexp, _logaddexp_bw(False), kind="floatonly", domain=(-30.0, 30.0),
                    extra=[_INFS])
