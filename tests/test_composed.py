@@ -331,6 +331,19 @@ def test_integrals_and_small_products_against_numpy():
                                2 * base + 0.5 * np.einsum("bij,bjk->ik", b1, b2), rtol=1e-12)
     nan_in = ttorch.full((4, 5), math.nan, dtype=ttorch.float64)
     assert np.isfinite(to_np(ttorch.addr(nan_in, t64(v), t64(m[0]), beta=0))).all()     # beta 0: input ignored
+    vec, iv = R.uniform(-1, 1, 5), R.uniform(-1, 1, 4)
+    np.testing.assert_allclose(to_np(ttorch.addmv(t64(iv), t64(m), t64(vec), beta=0.5, alpha=2)),
+                               0.5 * iv + 2 * m @ vec, rtol=1e-12)
+    np.testing.assert_allclose(to_np(t64(iv).addmv(t64(m), t64(vec))), iv + m @ vec, rtol=1e-12)
+    np.testing.assert_allclose(to_np(ttorch.addmv(t64(1.5), t64(m), t64(vec))), 1.5 + m @ vec, rtol=1e-12)
+    assert np.isfinite(to_np(ttorch.addmv(ttorch.full((4,), math.nan, dtype=ttorch.float64), t64(m), t64(vec),
+                                          beta=0))).all()
+    assert gradcheck(lambda a, b, c: ttorch.addmv(a, b, c, beta=0.3, alpha=-2),
+                     (t64(iv, grad=True), t64(m, grad=True), t64(vec, grad=True)))
+    with pytest.raises(RuntimeError, match=r"vector \+ matrix @ vector expected, got 1, 2, 2"):
+        ttorch.addmv(t64(iv), t64(m), t64(m))
+    with pytest.raises(RuntimeError, match=r"size mismatch, got input \(2\), mat \(4x5\), vec \(5\)"):
+        ttorch.addmv(t64([1.0, 2.0]), t64(m), t64(vec))
     sq = R.uniform(-1, 1, (2, 3, 3))
     np.testing.assert_allclose(to_np(ttorch.matrix_power(t64(sq), 5)), np.linalg.matrix_power(sq, 5), rtol=1e-10)
     np.testing.assert_array_equal(to_np(ttorch.linalg.matrix_power(t64(sq), 0)), np.broadcast_to(np.eye(3), (2, 3, 3)))

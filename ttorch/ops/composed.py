@@ -446,6 +446,18 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return r if out is None else write_out(out, r, "addr")
 
 
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat @ vec)``: ``input`` a vector (or a number's 0-dim tensor) broadcast
+    to ``mat``'s rows."""
+    if input.dim() > 1 or mat.dim() != 2 or vec.dim() != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.dim()}, {mat.dim()}, {vec.dim()}")
+    if mat.shape[1] != vec.shape[0] or input.dim() == 1 and input.shape[0] not in (1, mat.shape[0]):
+        raise RuntimeError(f"size mismatch, got input ({', '.join(map(str, input.shape))}), mat "
+                           f"({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
+    r = _beta_alpha(input, mat @ vec, beta, alpha)
+    return r if out is None else write_out(out, r, "addmv")
+
+
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_i batch1[i] @ batch2[i]``."""
     r = _beta_alpha(input, (batch1 @ batch2).sum(0), beta, alpha)
@@ -697,7 +709,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 
 _METHOD_NAMES = ("sgn", "heaviside", "ldexp", "float_power", "renorm",
-                 "aminmax", "inner", "addr", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
+                 "aminmax", "inner", "addr", "addmv", "addbmm", "matrix_power", "histc", "nansum", "nanmean", "diff",
                  "diag_embed", "rot90", "tensor_split", "hsplit", "vsplit",
                  "dsplit", "isin", "dist", "cov", "corrcoef", "quantile", "nanquantile")
 METHODS = {n: globals()[n] for n in _METHOD_NAMES}
