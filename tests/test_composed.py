@@ -281,7 +281,6 @@ def test_sinc_and_logit_at_the_edges_as_pytorch(device):
 
 
 def test_small_elementwise_against_numpy():
-    x = np.array([1.0, -0.0, 0.0, -2.0, np.inf, -np.inf, 3.0])
     np.testing.assert_array_equal(to_np(ttorch.copysign(t64([1.0, -2.0, 3.0]), t64([-0.0, 1.0, -5.0]))),
                                   np.copysign([1.0, -2.0, 3.0], [-0.0, 1.0, -5.0]))
     assert ttorch.copysign(ttorch.tensor([1, -2]), -1).dtype is ttorch.float32

@@ -129,13 +129,14 @@ def _kept4(seed, bh, d_lo, d_hi, keep_t, row0, key0, L, S, BLOCK_M: tl.constexpr
     0) or high 16 bits (``_halves_kept``). ``BITS`` 2: read from the forward's mask, ``bits``, a byte a
     draw at its counter (bit 4n + 2e + h; ``_drop_mask_kernel``), instead of drawing. ``TRANS``: as
     (BLOCK_N, BLOCK_M), the dK/dV kernel's orientation (its accumulators hold keys as rows)."""
+    RT = tl.cdiv(L, 16) * 8                                                      # draw rows, columns: a head's
     CW = tl.cdiv(S, 16) * 4
     R = (row0 // 16 + tl.arange(0, BLOCK_M // 16))[:, None] * 8 + tl.arange(0, 8)[None, :]      # (A, a)
     C = (key0 // 16 + tl.arange(0, BLOCK_N // 16))[:, None] * 4 + tl.arange(0, 4)[None, :]      # (K, c)
-    head = bits + bh * (tl.cdiv(L, 16) * 8) * CW
+    head = bits + bh * RT * CW
     if BITS == 2 and TRANS:     # (K, c, e, A, a): each byte read by the two threads holding e 0 and 1
         c0 = C[:, :, None, None, None] + (R * CW)[None, None, None, :, :] + tl.zeros([1, 1, 2, 1, 1], tl.int32)
-        b = tl.load(head + c0, mask=(c0 < tl.cdiv(L, 16) * 8 * CW) & (C < CW)[:, :, None, None, None],
+        b = tl.load(head + c0, mask=(c0 < RT * CW) & (C < CW)[:, :, None, None, None],
                     other=0).to(tl.int32)
         bit = (c0 * 0 + 1) << (2 * tl.arange(0, 2))[None, None, :, None, None]      # 1 << 2e
         y = tl.join(bit, bit << 4)                                                  # [.., n]: 1 << (2e + 4n)
@@ -144,7 +145,7 @@ def _kept4(seed, bh, d_lo, d_hi, keep_t, row0, key0, L, S, BLOCK_M: tl.constexpr
     else:
         c0 = (R * CW)[:, :, None, None] + C[None, None, :, :]                      # (A, a, K, c)
         if BITS == 2:
-            b = tl.load(head + c0, mask=(c0 < tl.cdiv(L, 16) * 8 * CW) & (C < CW)[None, None, :, :],
+            b = tl.load(head + c0, mask=(c0 < RT * CW) & (C < CW)[None, None, :, :],
                         other=0).to(tl.int32)
             one = c0 * 0 + 1
             x = tl.join(tl.join(one, one << 2), tl.join(one << 4, one << 6))         # [.., e, n]: 1 << (2e + 4n)

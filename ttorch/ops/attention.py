@@ -207,10 +207,15 @@ def _drop_args(dropout_p, philox, mode=None):
             1.0 / (1.0 - dropout_p))
 
 
+def _drop_draws(L, S):
+    """Scheme 4's draws a head (``_attention_kernels._kept4``): (rows, columns), 8 and 4 a 16 x 16 block."""
+    return 8 * cdiv(L, 16), 4 * cdiv(S, 16)
+
+
 def _drop_bytes(B, H, L, S):
-    """Size of scheme 4's saved mask (``_attention_kernels._kept4``): a byte a draw, (8 cdiv(L, 16),
-    4 cdiv(S, 16)) draws a head."""
-    return B * H * 8 * cdiv(L, 16) * 4 * cdiv(S, 16)
+    """Size of scheme 4's saved mask: a byte a draw."""
+    rt, cw = _drop_draws(L, S)
+    return B * H * rt * cw
 
 
 def _np_kept(shape, dropout_p, philox, mode=None):
@@ -252,30 +257,28 @@ def _transposed(t):
     return t.transpose(2, 3).contiguous()
 
 
-# Dropout's kernels read or draw their mask beside the products (scheme 4: read from the saved bits, or
-# a Philox4x32-7 draw, 14 32-bit high products, for 8 pairs), which costs registers: untuned (the tuner
-# times half dropout apart: _DROP_TUNED), they run the table's tiles, but these where the table's spilled
-# with the mask on sm_80 or sm_90, with Triton 3.6 or 3.9, reading or drawing it (unmeasured for speed):
-# (kind, head dim, _cls, dQ by atomics) -> tile. Chosen with schemes 1 and 3 (which moved the mask through shared memory) and kept
-# where scheme 4 compiles clean: half dK/dV at head dim 64 with dQ by atomics 24-184 B at 32x64 (32x32
-# none); 128 16x128 w8 64-96 B (16x32 w8 none, 174 registers); 256 16x32 w4 s1 8 B (w8 none); half dQ
-# at head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none); float32 dK/dV at head dim 64 32x32 w8 s2
-# 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ by atomics); float32 dQ at head dim 64 32x32
-# w4 16 B; TF32 x 3's forward at head dim 64 32x64 w4 4 B on sm_90 with 3.6 (32x32 w8 none). Changed
-# for scheme 4: the half dK/dV at head dim 64 16x64 w8 s2 drawing 16 B on sm_80 with 3.6 (s1 none);
-# the half forward at 64, the table's 64x64 w4 s3, drawing 16 B there (s2 none; Hopper keeps s3:
-# _DROP_CONFIGS_SM90), at 128 reading 8-32 B (64x32 w4 s3 none); the float32 forward at head dim 64
-# 32x32 w8 s2 drawing 4 B on sm_90 (s1 none), at 128 32x16 w4 120-312 B (of ten tiles tried, only
-# 16x64 w8 clean both ways); float32 dK/dV with dQ by atomics at head dim 64 16x32 w8 s2 reading 20 B on
-# sm_90 with 3.6 from Q and dO in place (s1 none; drawing there, 28 B: none of the 13 tiles tried was
-# clean in all eight ways, and drawing in place is the rarest: no graph, or the mask too big, and S
-# under 4 key blocks), at 128 16x16 w4 12-28 B (w8 none); float32 dQ at 128 32x16 w4 drawing 4 B on
+# Dropout's kernels read or draw their mask beside the products (scheme 4: read from the saved bits, or a Philox4x32-7
+# draw, 14 32-bit high products, for 8 pairs), which costs registers: untuned (the tuner times half dropout apart:
+# _DROP_TUNED), they run the table's tiles, but these where the table's spilled with the mask on sm_80 or sm_90, with
+# Triton 3.6 or 3.9, reading or drawing it (unmeasured for speed): (kind, head dim, _cls, dQ by atomics) -> tile.
+# Chosen with schemes 1 and 3 (which moved the mask through shared memory) and kept where scheme 4 compiles clean:
+# half dK/dV at head dim 64 with dQ by atomics 24-184 B at 32x64 (32x32 none); 128 16x128 w8 64-96 B (16x32 w8 none,
+# 174 registers); 256 16x32 w4 s1 8 B (w8 none); half dQ at head dim 64 64x64 w4 s3 112 B on sm_80 (64x32 s2 none);
+# float32 dK/dV at head dim 64 32x32 w8 s2 24-40 B (s1 none with the dQ kernel; 16x32 none with dQ by atomics);
+# float32 dQ at head dim 64 32x32 w4 16 B; TF32 x 3's forward at head dim 64 32x64 w4 4 B on sm_90 with 3.6 (32x32 w8
+# none). Changed for scheme 4: the half dK/dV at head dim 64 16x64 w8 s2 drawing 16 B on sm_80 with 3.6 (s1 none); the
+# half forward at 64, the table's 64x64 w4 s3, drawing 16 B there (s2 none; Hopper keeps s3: _DROP_CONFIGS_SM90), at
+# 128 reading 8-32 B (64x32 w4 s3 none); the float32 forward at head dim 64 32x32 w8 s2 drawing 4 B on sm_90 (s1
+# none), at 128 32x16 w4 120-312 B (of ten tiles tried, only 16x64 w8 clean both ways); float32 dK/dV with dQ by
+# atomics at head dim 64 16x32 w8 s2 reading 20 B on sm_90 with 3.6 from Q and dO in place (s1 none; drawing there, 28
+# B: none of the 13 tiles tried was clean in all eight ways, and drawing in place is the rarest: no graph, or the mask
+# too big, and S under 4 key blocks), at 128 16x16 w4 12-28 B (w8 none); float32 dQ at 128 32x16 w4 drawing 4 B on
 # sm_80 (16x16 none).
-_DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 1), ("dkdv", 64, False, True): (32, 32, 8, 2),
-                 ("dkdv", 128, False, False): (16, 32, 8, 2), ("dkdv", 256, False, False): (16, 32, 8, 1),
-                 ("dkdv", 64, True, False): (32, 32, 8, 1), ("dkdv", 64, True, True): (16, 32, 8, 1),
-                 ("dkdv", 128, True, True): (16, 16, 8, 2), ("dq", 64, False, False): (64, 32, 4, 2),
-                 ("dq", 64, True, False): (32, 32, 8, 2), ("dq", 128, True, False): (16, 16, 4, 2),
+_DROP_CONFIGS = {("dkdv", 64, 0, False): (16, 64, 8, 1), ("dkdv", 64, 0, True): (32, 32, 8, 2),
+                 ("dkdv", 128, 0, False): (16, 32, 8, 2), ("dkdv", 256, 0, False): (16, 32, 8, 1),
+                 ("dkdv", 64, 1, False): (32, 32, 8, 1), ("dkdv", 64, 1, True): (16, 32, 8, 1),
+                 ("dkdv", 128, 1, True): (16, 16, 8, 2), ("dq", 64, 0, False): (64, 32, 4, 2),
+                 ("dq", 64, 1, False): (32, 32, 8, 2), ("dq", 128, 1, False): (16, 16, 4, 2),
                  ("fwd", 64, 2, False): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 2),
                  ("fwd", 128, 0, False): (64, 32, 4, 3), ("fwd", 64, 1, False): (32, 32, 8, 1),
                  ("fwd", 128, 1, False): (16, 64, 8, 2)}
@@ -293,7 +296,7 @@ _DROP_CONFIGS = {("dkdv", 64, False, False): (16, 64, 8, 1), ("dkdv", 64, False,
 # (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
 _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3), ("fwd", 64, 2): (128, 32, 8, 2),
                  ("dq", 64, 2): (128, 32, 8, 2)}
-_DROP_CONFIGS_SM90 = {("dkdv", 64, False, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3)}
+_DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3)}
 
 
 def _sm90(index):
@@ -569,9 +572,10 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     kind, ms = _mask_args(mask, (B, H, L, S))
     e = _hd(max(E, EV))
     bits = None
-    if save and _drop_bytes(B, H, L, S) <= (q.numel() + k.numel() + v.numel() + o.numel()) * q.dtype.itemsize:
-        bits = Tensor._empty((_drop_bytes(B, H, L, S),), D.uint8, q.device)
-        rt, cw = 8 * cdiv(L, 16), 4 * cdiv(S, 16)
+    n = _drop_bytes(B, H, L, S) if save else 0
+    if save and n <= (q.numel() + k.numel() + v.numel() + o.numel()) * q.dtype.itemsize:
+        bits = Tensor._empty((n,), D.uint8, q.device)
+        rt, cw = _drop_draws(L, S)
         launch(_drop_mask_kernel, (B * H, cdiv(rt, _MASK_TILE[0]), cdiv(cw, _MASK_TILE[1])), bits,
                *_drop_args(dropout_p, philox)[:4], rt, cw, CAUSAL=bool(causal), BLOCK_R=_MASK_TILE[0],
                BLOCK_C=_MASK_TILE[1])
@@ -862,7 +866,7 @@ def _specs():
             ce["TMA"] = True
         if raw_max:                                 # the unmasked blocks' maxima before scaling (_RAW_MAX)
             ce["SCALE_POS"] = True
-        if drop:                                    # dropout on the weights, its mask drawn in the kernel
+        if drop:                                    # dropout on the weights, its mask read or drawn
             ce["DROP"] = _DROP_MODE[0]
             ce["BITS"] = 2 if bits else 0           # read from the saved mask (_DROP_SAVE), or drawn
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
