@@ -240,7 +240,8 @@ def _ab_checks(timer, small=False):
                                 "spilled_w4": toggled(sdpa_step, attention, "_FORCE", spilled_w4)})
     # the harness's fp16 attention (B 4, 16 heads, T 2048, causal): dQ by its own kernel or by atomics
     # from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off), the backward's tiles by TMA; the dK/dV
-    # kernel's two switches apply up to head dim 64 (attention._SWITCHED_DKDV_MAX_E)
+    # kernel's two switches apply up to head dim 64 (attention._SWITCHED_DKDV_MAX_E), dQ by atomics on
+    # Hopper to 128 for these multi-head launches (attention._MHA_DQ_ATOMIC_MAX_E)
     for e in (64, 128):
         qh, kh, vh = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (8 if small else 1),
                                    device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
@@ -250,11 +251,16 @@ def _ab_checks(timer, small=False):
         # spilled_dkdv: the dK/dV tile the H100 tuned before the spill-free rule (head dim 64 32x64 w4: 12-44
         # B a thread; 128 64x64 w8: 140-180 B)
         spilled = {"dkdv": (32, 64, 4, 3) if e == 64 else (64, 64, 8, 2)}
+        # mha_old_dkdv: the dK/dV tile a grouped-query launch takes (a multi-head one takes
+        # attention._MHA_TILES', untuned: chosen on static counts); equal to the default when tuned
+        old = {"dkdv": attention._config("dkdv", e, ttorch.float16, True, sm90=attention._sm90(0))}
         arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True]),
-                "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled)}
+                "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled),
+                "mha_old_dkdv": toggled(half_step, attention, "_FORCE", old)}
+        if e <= attention._SWITCHED_DKDV_MAX_E or attention._sm90(0) and e <= attention._MHA_DQ_ATOMIC_MAX_E:
+            arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]))
         if e <= attention._SWITCHED_DKDV_MAX_E:
-            arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]),
-                        dkdv_tma=toggled(half_step, attention, "_BWD_TMA", [True]))
+            arms.update(dkdv_tma=toggled(half_step, attention, "_BWD_TMA", [True]))
         yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd+bwd", timer(arms)
     # the harness's fp16 forward, K and V tiles by pointer loads (cp.async) or by TMA (attention._FWD_TMA)
     for e in (64, 128):

@@ -141,7 +141,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
-                                             "raw_max", "spilled_w4", "spilled_dkdv", "drop_draw4",
+                                             "raw_max", "spilled_w4", "spilled_dkdv", "mha_old_dkdv", "drop_draw4",
                                              "drop_scheme3", "drop_default", "drop_old_tiles", "drop_none",
                                              "drop_dq_atomic", "half_float16", "half_bfloat16",
                                              "drop_fwd_scheme3", "drop_fwd_default", "fp32t_now",
@@ -165,6 +165,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                    "raw_max": {"fwd tma=False", "raw max"}}
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
+    assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}

@@ -768,6 +768,70 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dq", 64, half, True) == A._CONFIGS["dq"][64][0] == (64, 32, 4, 3)
 
 
+def test_multi_head_tiles(monkeypatch):
+    """A multi-head launch (one query head a K/V head: Triton's launcher compiles GROUP as the constant
+    1, without the dK/dV kernel's loop over a head group) of the half dK/dV kernel without dropout or
+    dQ by atomics takes _MHA_TILES' tile, per capability; grouped-query launches never do, not even
+    as the tuner's winner, and fall back to the tables. The tuner tries them; the AOT specs compile
+    each with GROUP 1 (Hopper's for sm_90 only)."""
+    from ttorch.ops import attention as A
+    from ttorch import tune
+    half = ttorch.float16
+    calls = []
+    real = A._config
+    monkeypatch.setattr(A, "_config", lambda kind, *a, **k: calls.append(
+        (kind, a[6] if len(a) > 6 else k.get("mha"))) or real(kind, *a, **k))
+    for H, Hkv in ((2, 2), (2, 1)):
+        calls.clear()
+        check("cuda" if HAS_CUDA else "cpu", 1, H, Hkv, 5, 6, 8, 8, causal=True, dtype=half, tol=2e-2)
+        assert HAS_CUDA <= (("dkdv", H == Hkv) in calls)
+    if HAS_CUDA:    # Hopper's multi-head launches take dQ by atomics (when on) up to head dim 128, not GQA's
+        monkeypatch.setattr(A, "_DQ_ATOMIC_HALF", [True])
+        monkeypatch.setattr(A, "_sm90", lambda index: True)         # (the simulated device keeps its tiles)
+        real_launch, fused = A.launch, []
+        monkeypatch.setattr(A, "launch", lambda k, *a, **m: (
+            k is A._attn_bwd_dkdv_kernel and fused.append(m["DQ"])) or real_launch(k, *a, **m))
+        for H, Hkv in ((2, 2), (2, 1)):
+            check("cuda", 1, H, Hkv, 5, 6, 72, 72, causal=True, dtype=half, tol=2e-2)   # (head dim 72: 128)
+        assert fused == [True, False]
+        monkeypatch.undo()
+    monkeypatch.setattr(A, "SIMULATED", False)
+    assert A._config("dkdv", 128, half, True, sm90=True, mha=True) == (32, 128, 8, 2)
+    assert A._config("dkdv", 128, half, True, sm90=True) == A._CONFIGS["dkdv"][128][0] == (16, 128, 8, 2)
+    assert A._config("dkdv", 128, half, True, mha=True) == A._CONFIGS["dkdv"][128][0]           # (sm_80: none)
+    assert A._config("dkdv", 64, half, False, sm90=True, mha=True) == (64, 128, 8, 2)
+    assert A._config("dkdv", 64, half, False, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, 0)]
+    assert A._config("dkdv", 64, half, False, mha=True) == (32, 128, 8, 2)
+    assert A._config("dkdv", 64, half, False) == A._CONFIGS["dkdv"][64][0] == (32, 64, 8, 2)
+    assert A._config("dkdv", 64, half, False, dq=True, sm90=True, mha=True) == (64, 128, 8, 2)
+    assert A._config("dkdv", 64, half, False, dq=True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, 0)]
+    assert A._config("dkdv", 64, half, False, drop=True, sm90=True, mha=True) == \
+        A._drop_tile("dkdv", 64, 0, False, True)
+    assert A._config("dkdv", 64, ttorch.float32, False, mha=True) == A._CONFIGS["dkdv"][64][1]
+    assert A._config("dq", 64, half, False, sm90=True, mha=True) == A._CONFIGS_SM90[("dq", 64, 0)]
+    # a tuned multi-head tile serves multi-head launches only
+    monkeypatch.setattr(tune, "lookup", lambda name, b: A._as_config((32, 128, 8, 1)) if b[0] == "dkdv" else None)
+    assert A._config("dkdv", 128, half, True, sm90=True, mha=True) == (32, 128, 8, 1)
+    assert A._config("dkdv", 128, half, True, sm90=True) == (16, 128, 8, 2)
+    assert A._config("dkdv", 128, half, True) == (32, 128, 8, 1)        # (not sm_80's: the tuner's own device)
+    for sm90, cap in ((True, 90), (False, 80)):
+        monkeypatch.setattr(A, "_sm90", lambda index, v=sm90: v)
+        for (kind, e), per_cap in A._MHA_TILES.items():
+            space = [A._tile(c) for c in A._tune_configs((kind, "bfloat16", e, True))]
+            assert space[:len(A._TUNE_SPACE[kind][e])] == A._TUNE_SPACE[kind][e]
+            assert space[len(A._TUNE_SPACE[kind][e]):] == per_cap.get(cap, [])
+            assert not set(per_cap.get(cap, [])) & set(A._TUNE_SPACE[kind][e])      # (spill-free with a group)
+    specs = [s for s in A._specs() if s.label.endswith(" mha")]
+    want = {(e, t, cap) for (_, e), per_cap in A._MHA_TILES.items() for cap, ts in per_cap.items() for t in ts}
+    got = {(s.constexprs["E"], (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"], s.num_warps, s.num_stages),
+            s.min_cap or 80) for s in specs}
+    other = {(128, t, 90) for t in A._TUNE_SPACE["dkdv"][128]}     # dQ by atomics at 128: the other tiles
+    assert got == want | other and all(s.constexprs["GROUP"] == 1 for s in specs)
+    assert len(specs) == 8 * len(want) + 4 * len(other)             # (fp16/bf16, causal or not, dQ or not)
+    dq128 = [s for s in specs if s.constexprs["E"] == 128 and s.constexprs["DQ"]]
+    assert len(dq128) == 4 * (len(A._MHA_TILES[("dkdv", 128)][90]) + len(other))
+
+
 def record_launches(monkeypatch):
     """(kernel, BITS) of each dropout mask and attention kernel launch, in order, as they happen."""
     from ttorch.ops import attention as A

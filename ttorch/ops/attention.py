@@ -125,6 +125,10 @@ _DQ_TMA = [False]
 # head dim: at 128 either spilled 8-212 B a thread on sm_90 with every tile but 32x32 w8 (whose 32
 # resident keys double the passes over Q and dO), so head dim 128 keeps the plain kernel.
 _SWITCHED_DKDV_MAX_E = 64
+# On Hopper, multi-head launches (GROUP 1: see _MHA_TILES) of the half dK/dV kernel may take dQ by
+# atomics up to this head dim: at 128 its tiles compile without spilling there (16x128 w8 s2 224-236
+# registers, 32x128 w8 s2 244-250; sm_80 16-32 B spilled)
+_MHA_DQ_ATOMIC_MAX_E = 128
 # The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
 # then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
 # one FP32 multiply a score fewer (the FP32 units and exp2 bound FlashAttention-2's forward on Hopper
@@ -298,19 +302,41 @@ _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3)
                  ("dq", 64, 2): (128, 32, 8, 2)}
 _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3)}
 
+# Multi-head launches (a K/V head per query head, GROUP 1): Triton's launcher makes an integer argument
+# equal to 1 a constant, so the dK/dV kernel then compiles without its loop over a head group and holds
+# far fewer registers (sm_90, Triton 3.9, fp16: head dim 64 32x128 w8 s3 144 against 239; head dim 128
+# 16x128 w8 s2 212 against 248), and larger tiles fit. Each tile here compiles without spilling with
+# GROUP 1 on Triton 3.6 and 3.9, with dQ by atomics too, and spills with a group (sm_90: head dim 64
+# 64x128 w8 s2 48 B, 64x64 w4 s2 112 B, 128 32x128 w8 s2 32-56 B; sm_80 head dim 64 32x128 w8 s2 20-76
+# B), so only multi-head launches of the half dK/dV kernel without dropout take them (``_config``'s
+# ``mha``), and a tuned one of them serves no other launch. Per (kind, head dim), by capability (90: Hopper, 80:
+# the rest): the untuned tile first, the rest for the tuner. Loop instructions a (query, key) pair
+# (fp16, Triton 3.9, the unmasked loop): sm_90 head dim 64 10.9 against 14.7 for 32x128 w8 s3, 128
+# 17.6 against 26.9 for 16x128 w8 s2; sm_80 head dim 64 14.8 against 29.3 for 32x64 w8 s2; each at
+# the same programs per SM (one), half the passes over Q and dO. Untimed so far (gpu_quick's
+# "mha_old_dkdv" arm).
+_MHA_TILES = {("dkdv", 64): {80: [(32, 128, 8, 2)], 90: [(64, 128, 8, 2), (64, 64, 4, 2)]},
+              ("dkdv", 128): {90: [(32, 128, 8, 2), (32, 128, 8, 1)]}}     # (32x64 w4 s2 spilled with dQ)
+
+
+def _mha_tiles(kind, e, sm90):
+    return _MHA_TILES.get((kind, e), {}).get(90 if sm90 else 80, [])
+
 
 def _sm90(index):
     """Device ``index`` (None: 0) is a real sm_90 or later: Hopper's tiles (the tables above)."""
     return not SIMULATED and _driver.backend().capability(index or 0)[0] >= 9
 
 
-def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
+def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False, mha=False):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for padded head dim ``e``: a tile the tuner stored,
     else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ
     by atomics) a tile the tuner stored for dropout (half types, not ``dq``), else the table's or
     ``_DROP_CONFIGS``'; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first, with dropout
-    ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). The interpreter pays per program, so its
-    tiles are small enough that tiny tests still cross block edges."""
+    ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). ``mha``: a multi-head launch (GROUP 1)
+    that may take ``_MHA_TILES``' (half types, no dropout); other launches never do, tuned or not.
+    The interpreter pays per program, so its tiles are small enough that tiny tests still cross block
+    edges."""
     forced = _FORCE.get(kind)
     if forced is not None:
         return forced
@@ -320,11 +346,12 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False):
         won = not dq and _cls(dtype, e) == 0 and tune.lookup("flash_attention", (kind, dtype.name + _DROP_TUNED, e,
                                                                                    bool(causal)))
         return _tile(won) if won else _drop_tile(kind, e, _cls(dtype, e), dq, sm90)
-    won = tune.lookup("flash_attention", (kind, _tname(dtype, e), e, bool(causal)))
-    if won is not None:
-        return _tile(won)
     c = _cls(dtype, e)
-    return (sm90 and _CONFIGS_SM90.get((kind, e, c))) or _CONFIGS[kind][max(e, 64)][c]
+    mine = _mha_tiles(kind, e, sm90) if c == 0 else []
+    won = tune.lookup("flash_attention", (kind, _tname(dtype, e), e, bool(causal)))
+    if won is not None and (mha or _tile(won) not in mine):
+        return _tile(won)
+    return (mha and mine and mine[0]) or (sm90 and _CONFIGS_SM90.get((kind, e, c))) or _CONFIGS[kind][max(e, 64)][c]
 
 
 def _drop_tile(kind, e, c, dq, sm90=False):
@@ -348,7 +375,8 @@ _TUNE_SPACE = {
             256: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 64, 8, 1)]},
     # dK/dV holds its keys, values and their gradients in registers: 4 warps spilled at 32x64 (head
     # dim 64), and at head dim 128 64x64, 32x64 and 32x128 spilled 8-180 B (more with dQ by atomics;
-    # 32x32 w4 44-60 B on Triton 3.6; 32x32 w8 4 B there as launched, one head group a K/V head)
+    # 32x32 w4 44-60 B on Triton 3.6; 32x32 w8 4 B there as launched, one head group a K/V head), all
+    # compiled with a head group; multi-head launches also try _MHA_TILES'
     "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
     "dq": {64: [(64, 32, 4, 3), (64, 64, 4, 3), (128, 64, 8, 2)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
@@ -410,7 +438,7 @@ def _tune_configs(b):
     if dt == "tf32x3":
         hopper = _CONFIGS_SM90.get((kind, e, 2)) if _sm90(0) else None        # (the tuner runs on device 0)
         return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind]]
-    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)]]
+    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + _mha_tiles(kind, e, _sm90(0))]   # (B 4, H 16)
 
 
 def _tune_problems(quick):
@@ -626,8 +654,11 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
                 DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2)
     drop = (*_drop_args(dropout_p, philox), q if bits is None else bits)    # the forward's mask, or draws
-    fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and e <= _SWITCHED_DKDV_MAX_E
-    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, _sm90(q.device.index))
+    sm90 = _sm90(q.device.index)
+    mha = H == Hkv and not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)     # GROUP 1, no TMA: _MHA_TILES
+    fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and (
+        e <= _SWITCHED_DKDV_MAX_E or mha and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
+    bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, sm90, mha)
     tc = _t_copy(q.dtype, e, cdiv(S, bn))                   # Q^T, dO^T: read once per key block
     dq_acc = dq
     if fused:                                   # dQ accumulates in float32, from zeros
@@ -644,7 +675,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
         return dq, dk, dv
-    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p), sm90=_sm90(q.device.index))
+    bm, bn, warps, stages = _config("dq", e, q.dtype, causal, bool(dropout_p), sm90=sm90)
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T, V^T: read once per query block
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
@@ -846,7 +877,7 @@ def _specs():
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
-            drop=False, sm90=False, x3=False):
+            drop=False, sm90=False, x3=False, mha=False):
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         bits = drop is True                             # "draw": the mask drawn anew, not saved
         sig = {n: arg_type(n, dt, mask, bits) for n in names if n not in ("E", "EV")}
@@ -871,6 +902,8 @@ def _specs():
             ce["BITS"] = 2 if bits else 0           # read from the saved mask (_DROP_SAVE), or drawn
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
             ce["PREC"] = "tf32x3"
+        if mha:                                     # one query head a K/V head: the launcher's constant 1
+            ce["GROUP"] = 1
         if kind == "dkdv":                          # float32 on FMAs adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dq_atomic
             if ce["DQ"]:
@@ -879,7 +912,7 @@ def _specs():
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
                 + (" dropout" if drop else "") + (" draw" if drop == "draw" else "") + (" sm90" if sm90 else "") \
-                + (" x3" if x3 else "")
+                + (" x3" if x3 else "") + (" mha" if mha else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -962,6 +995,18 @@ def _specs():
                 for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
                     for causal in (False, True):
                         add(kernels[kind], kind, dt, e, causal, tile=t)
+    for (kind, e), per_cap in _MHA_TILES.items():         # multi-head launches' tiles (GROUP 1), Hopper's on sm_90
+        for cap, tiles in per_cap.items():
+            for t in tiles:
+                for dt in (D.float16, D.bfloat16):
+                    for causal in (False, True):
+                        for dq in (False, True):            # (dQ by atomics: _DQ_ATOMIC_HALF)
+                            add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, mha=True)
+    for e in [e for e in (64, 128) if _SWITCHED_DKDV_MAX_E < e <= _MHA_DQ_ATOMIC_MAX_E]:
+        for t in _TUNE_SPACE["dkdv"][e]:                    # Hopper's multi-head dQ by atomics, other tiles
+            for dt in (D.float16, D.bfloat16):
+                for causal in (False, True):
+                    add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tile=t, dq=True, sm90=True, mha=True)
     for kind, per_e in _TUNE_SPACE_FP32.items():
         for e, tiles in per_e.items():
             for t in tiles[1:]:
