@@ -132,7 +132,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
         log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 32 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 33 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
@@ -143,7 +143,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
                                              "raw_max", "spilled_w4", "spilled_dkdv", "mha_old_dkdv", "drop_draw4",
                                              "drop_scheme3", "drop_default", "drop_old_tiles", "drop_none",
-                                             "drop_dq_atomic", "half_float16", "half_bfloat16",
+                                             "drop_dq_atomic", "drop_d128_default", "drop_d128_16x32",
+                                             "half_float16", "half_bfloat16",
                                              "drop_fwd_scheme3", "drop_fwd_default", "fp32t_now",
                                              "fp32t_fwd_64x32w4", "fp32t_fwd_64x64w4", "fp32t_fwd_64x64w8",
                                              "fp32t_dkdv_32x64w4", "fp32t_dkdv_64x32w4", "fp32t_dkdv_64x64w8",
@@ -166,6 +167,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
+    assert "dkdv 16x32 w8" in arms["drop_d128_16x32"] and "dkdv 16x32 w8" not in arms["drop_d128_default"]
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
@@ -193,7 +195,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert drops == {"drop_default": {"drop=4", "bits=2"}, "drop_draw4": {"drop=4", "bits=0"},
                      "drop_scheme3": {"drop=3", "bits=0"}, "drop_old_tiles": {"drop=4", "bits=2"},
                      "drop_dq_atomic": {"drop=4", "bits=2"}, "drop_none": {"drop=0"},
-                     "drop_fwd_default": {"drop=4", "bits=0"}, "drop_fwd_scheme3": {"drop=3", "bits=0"}}
+                     "drop_fwd_default": {"drop=4", "bits=0"}, "drop_fwd_scheme3": {"drop=3", "bits=0"},
+                     "drop_d128_default": {"drop=4", "bits=2"}, "drop_d128_16x32": {"drop=4", "bits=2"}}
     assert "dkdv 32x64 w8" in arms["drop_old_tiles"] and "dkdv 32x64 w8" not in arms["drop_default"]
     assert "dq" in arms["drop_default"] and "dq" not in arms["drop_dq_atomic"]
     assert "tma" in arms["half_float16"] and "tma" in arms["half_bfloat16"]

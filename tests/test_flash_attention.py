@@ -731,8 +731,8 @@ def test_dropout_takes_the_compiled_configurations(monkeypatch):
 def test_dropout_tiles_on_hopper(monkeypatch):
     """With dropout, Hopper's half kernels at head dim 64 take the tiles they take without it
     (_CONFIGS_SM90, spill-free on sm_90 with scheme 4's mask read or drawn), but _DROP_CONFIGS_SM90's
-    where those spilled (dK/dV with dQ by atomics) or sm_80's dropout tile differs (the forward);
-    elsewhere _DROP_CONFIGS' tiles. The AOT specs compile Hopper's for sm_90 only."""
+    where those spilled (dK/dV with dQ by atomics) or sm_80's dropout tile differs (the forward, dK/dV
+    at head dim 128); elsewhere _DROP_CONFIGS' tiles. The AOT specs compile Hopper's for sm_90 only."""
     from ttorch.ops import attention as A
     monkeypatch.setattr(A, "SIMULATED", False)
     half = ttorch.float16
@@ -740,16 +740,18 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 1)
     assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == \
         A._DROP_CONFIGS[("dkdv", 64, False, True)] == (32, 32, 8, 2)
-    assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._DROP_CONFIGS[("dkdv", 128, False, False)]
+    assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._CONFIGS["dkdv"][128][0] == (16, 128, 8, 2)
+    assert A._config("dkdv", 128, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 128, 0, False)] == (16, 32, 8, 2)
     assert A._config("dq", 64, half, True, drop=True, sm90=True) == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False] == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True) == (64, 64, 4, 2)
     specs = [s for s in A._specs() if s.label.endswith(("dropout sm90", "dropout draw sm90"))
              and "tuned" not in s.label]
     tiles = {A._attn_fwd_kernel: (64, 64), A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
-    assert len(specs) == 18 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
-        s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel] for s in specs)
-    assert not [s for s in A._specs() if "dq dropout sm90" in s.label]        # (Hopper's tile is sm_80's)
+    assert len(specs) == 22 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
+        s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (tiles[s.kernel] if s.constexprs["E"] == 64 else (
+            16, 128)) for s in specs)
+    assert not [s for s in A._specs() if s.label.endswith("dq dropout sm90")]   # (Hopper's tile is sm_80's)
     # without dropout, the tuner's H200 winner where nothing is tuned (tuned winners first, as anywhere)
     assert A._config("dkdv", 64, half, True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)] == (32, 128, 8, 3)
     assert A._config("dkdv", 64, half, True, dq=True, sm90=True) == (32, 128, 8, 3)
@@ -827,9 +829,11 @@ def test_multi_head_tiles(monkeypatch):
             s.min_cap or 80) for s in specs}
     other = {(128, t, 90) for t in A._TUNE_SPACE["dkdv"][128]}     # dQ by atomics at 128: the other tiles
     assert got == want | other and all(s.constexprs["GROUP"] == 1 for s in specs)
-    assert len(specs) == 8 * len(want) + 4 * len(other)             # (fp16/bf16, causal or not, dQ or not)
-    dq128 = [s for s in specs if s.constexprs["E"] == 128 and s.constexprs["DQ"]]
+    assert len(specs) == 8 * len(want) + 4 * len(other) + 4         # (fp16/bf16, causal or not, dQ or not)
+    dq128 = [s for s in specs if s.constexprs["E"] == 128 and s.constexprs["DQ"] and not s.constexprs.get("DROP")]
     assert len(dq128) == 4 * (len(A._MHA_TILES[("dkdv", 128)][90]) + len(other))
+    drop = [s for s in specs if s.constexprs.get("DROP")]          # with dropout, the mask read and drawn
+    assert len(drop) == 4 and {s.constexprs["BITS"] for s in drop} == {0, 2} and all(s.constexprs["DQ"] for s in drop)
 
 
 def record_launches(monkeypatch):

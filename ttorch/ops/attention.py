@@ -300,7 +300,13 @@ _DROP_CONFIGS = {("dkdv", 64, 0, False): (16, 64, 8, 1), ("dkdv", 64, 0, True): 
 # (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
 _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3), ("fwd", 64, 2): (128, 32, 8, 2),
                  ("dq", 64, 2): (128, 32, 8, 2)}
-_DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3)}
+# Hopper's half dK/dV with dropout at head dim 128: the table's 16x128 w8 s2 (250 registers, scheme 4's
+# mask read or drawn, with a head group or not, Triton 3.6 and 3.9; _DROP_CONFIGS' 16x32 w8 s2 is sm_80's,
+# where 16x128 spilled), a loop of 292 instructions a 2048-pair block against 318 a 512-pair one: 36.5
+# a (query, key) pair against 159 (sm_90 fp16 causal, reading, Triton 3.9); untimed (gpu_quick's arm
+# drop_d128_16x32)
+_DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3),
+                      ("dkdv", 128, 0, False): (16, 128, 8, 2)}
 
 # Multi-head launches (a K/V head per query head, GROUP 1): Triton's launcher makes an integer argument
 # equal to 1 a constant, so the dK/dV kernel then compiles without its loop over a head group and holds
@@ -1003,10 +1009,13 @@ def _specs():
                         for dq in (False, True):            # (dQ by atomics: _DQ_ATOMIC_HALF)
                             add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, mha=True)
     for e in [e for e in (64, 128) if _SWITCHED_DKDV_MAX_E < e <= _MHA_DQ_ATOMIC_MAX_E]:
-        for t in _TUNE_SPACE["dkdv"][e]:                    # Hopper's multi-head dQ by atomics, other tiles
-            for dt in (D.float16, D.bfloat16):
-                for causal in (False, True):
+        for dt in (D.float16, D.bfloat16):                  # Hopper's multi-head dQ by atomics: other tiles,
+            for causal in (False, True):                    # and with dropout
+                for t in _TUNE_SPACE["dkdv"][e]:
                     add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, causal, tile=t, dq=True, sm90=True, mha=True)
+            for drop in (True, "draw"):
+                add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, tile=_drop_tile("dkdv", e, 0, True, True), dq=True,
+                    drop=drop, sm90=True, mha=True)
     for kind, per_e in _TUNE_SPACE_FP32.items():
         for e, tiles in per_e.items():
             for t in tiles[1:]:
