@@ -737,11 +737,11 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     monkeypatch.setattr(A, "SIMULATED", False)
     half = ttorch.float16
     assert A._config("dkdv", 64, half, True, drop=True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)]
-    assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, False, False)] == (16, 64, 8, 1)
+    assert A._config("dkdv", 64, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 64, 0, False)] == (16, 128, 8, 1)
     assert A._config("dkdv", 64, half, True, drop=True, dq=True, sm90=True) == \
         A._DROP_CONFIGS[("dkdv", 64, False, True)] == (32, 32, 8, 2)
     assert A._config("dkdv", 128, half, True, drop=True, sm90=True) == A._CONFIGS["dkdv"][128][0] == (16, 128, 8, 2)
-    assert A._config("dkdv", 128, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 128, 0, False)] == (16, 32, 8, 2)
+    assert A._config("dkdv", 128, half, True, drop=True) == A._DROP_CONFIGS[("dkdv", 128, 0, False)] == (16, 32, 4, 2)
     assert A._config("dq", 64, half, True, drop=True, sm90=True) == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True, sm90=True) == A._CONFIGS["fwd"][64][False] == (64, 64, 4, 3)
     assert A._config("fwd", 64, half, True, drop=True) == (64, 64, 4, 2)

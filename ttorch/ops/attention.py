@@ -277,9 +277,12 @@ def _transposed(t):
 # atomics at head dim 64 16x32 w8 s2 reading 20 B on sm_90 with 3.6 from Q and dO in place (s1 none; drawing there, 28
 # B: none of the 13 tiles tried was clean in all eight ways, and drawing in place is the rarest: no graph, or the mask
 # too big, and S under 4 key blocks), at 128 16x16 w4 12-28 B (w8 none); float32 dQ at 128 32x16 w4 drawing 4 B on
-# sm_80 (16x16 none).
-_DROP_CONFIGS = {("dkdv", 64, 0, False): (16, 64, 8, 1), ("dkdv", 64, 0, True): (32, 32, 8, 2),
-                 ("dkdv", 128, 0, False): (16, 32, 8, 2), ("dkdv", 256, 0, False): (16, 32, 8, 1),
+# sm_80 (16x16 none). Changed on static counts, loop instructions a (query, key) pair (sm_80, fp16 causal, the mask
+# read, Triton 3.9; each spill-free on sm_80 and sm_90 with 3.6 and 3.9, read or drawn, with a head group): the half
+# dK/dV at head dim 64 16x128 w8 s1, 31.6 against 61.0 for 16x64 w8 s1 (16x64 w4 s1 28.8, for the tuner); at 128
+# 16x32 w4 s2, 84.5 against 144 for 16x32 w8 s2; untimed.
+_DROP_CONFIGS = {("dkdv", 64, 0, False): (16, 128, 8, 1), ("dkdv", 64, 0, True): (32, 32, 8, 2),
+                 ("dkdv", 128, 0, False): (16, 32, 4, 2), ("dkdv", 256, 0, False): (16, 32, 8, 1),
                  ("dkdv", 64, 1, False): (32, 32, 8, 1), ("dkdv", 64, 1, True): (16, 32, 8, 1),
                  ("dkdv", 128, 1, True): (16, 16, 8, 2), ("dq", 64, 0, False): (64, 32, 4, 2),
                  ("dq", 64, 1, False): (32, 32, 8, 2), ("dq", 128, 1, False): (16, 16, 4, 2),
@@ -302,9 +305,9 @@ _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3)
                  ("dq", 64, 2): (128, 32, 8, 2)}
 # Hopper's half dK/dV with dropout at head dim 128: the table's 16x128 w8 s2 (250 registers, scheme 4's
 # mask read or drawn, with a head group or not, Triton 3.6 and 3.9; _DROP_CONFIGS' 16x32 w8 s2 is sm_80's,
-# where 16x128 spilled), a loop of 292 instructions a 2048-pair block against 318 a 512-pair one: 36.5
-# a (query, key) pair against 159 (sm_90 fp16 causal, reading, Triton 3.9); untimed (gpu_quick's arm
-# drop_d128_16x32)
+# where 16x128 spilled), a loop of 292 instructions a 2048-pair block against 318 a 512-pair one for
+# 16x32 w8 s2 (sm_80's before): 36.5 a (query, key) pair against 159 (sm_90 fp16 causal, reading,
+# Triton 3.9); untimed (gpu_quick's arm drop_d128_16x32)
 _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3),
                       ("dkdv", 128, 0, False): (16, 128, 8, 2)}
 
@@ -417,7 +420,7 @@ _TUNE_SPACE_FP32 = {
 _DROP_TUNED = "+drop"
 _DROP_TUNE_SPACE = {"fwd": {64: [(128, 64, 8, 3), (128, 32, 4, 3), (64, 32, 4, 3)],
                             128: [(128, 32, 8, 3), (64, 64, 8, 3), (32, 64, 4, 3), (64, 32, 4, 2)]},
-                    "dkdv": {64: [(32, 32, 8, 2)], 128: [(16, 64, 8, 2), (32, 32, 8, 2)]},
+                    "dkdv": {64: [(32, 32, 8, 2), (16, 64, 4, 1)], 128: [(16, 64, 8, 2), (32, 32, 8, 2)]},
                     "dq": {64: [(64, 32, 4, 3), (128, 32, 8, 2)], 128: [(64, 64, 8, 2), (32, 32, 8, 2)]}}
 _DROP_TUNE_SPACE_SM90 = {"fwd": {128: [(128, 64, 8, 3)]}, "dkdv": {64: [(32, 64, 8, 2)], 128: [(16, 128, 8, 2)]},
                          "dq": {64: [(128, 64, 8, 2)], 128: [(128, 32, 8, 2)]}}
