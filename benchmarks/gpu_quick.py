@@ -389,8 +389,8 @@ def _ab_checks(timer, small=False):
          "drop_old_tiles": toggled(drop_step, attention, "_FORCE", {"dkdv": (32, 64, 8, 2), "dq": (64, 32, 4, 2)}),
          "drop_dq_atomic": toggled(drop_step, attention, "_DQ_ATOMIC_HALF", [True]),
          "drop_none": lambda: drop_step(0.0)})
-    # head dim 128: Hopper's dK/dV with dropout at 16x128 w8 s2 (attention._DROP_CONFIGS_SM90, untimed)
-    # against sm_80's 16x32 w8 s2 (the default before)
+    # head dim 128: Hopper's dK/dV with dropout at 16x128 w8 s2 and forward at 128x64 w8 s3
+    # (attention._DROP_CONFIGS_SM90, untimed) against the defaults before (16x32 w8 s2, 64x32 w4 s3)
     qe, ke, ve = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), 128 // (8 if small else 1),
                                device="cuda").to(ttorch.float16).requires_grad_() for _ in range(3))
 
@@ -398,7 +398,8 @@ def _ab_checks(timer, small=False):
         F.scaled_dot_product_attention(qe, ke, ve, is_causal=True, dropout_p=0.1).float().sum().backward()
     yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D128 fwd+bwd", timer(
         {"drop_d128_default": drop_step128,
-         "drop_d128_16x32": toggled(drop_step128, attention, "_FORCE", {"dkdv": (16, 32, 8, 2)})})
+         "drop_d128_16x32": toggled(drop_step128, attention, "_FORCE", {"dkdv": (16, 32, 8, 2)}),
+         "drop_d128_old_fwd": toggled(drop_step128, attention, "_FORCE", {"fwd": (64, 32, 4, 3)})})
     yield "sdpa fp16 causal dropout 0.1 B4 H16 T2048 D64 fwd (no grad: drawn)", timer(
         {"drop_fwd_default": drop_fwd, "drop_fwd_scheme3": toggled(drop_fwd, attention, "_DROP_MODE", [3])})
     # float32 attention's tiles at the GPT-2-like step's shape (FMA products: the spill-free defaults are

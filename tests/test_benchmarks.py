@@ -144,7 +144,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "raw_max", "spilled_w4", "spilled_dkdv", "mha_old_dkdv", "drop_draw4",
                                              "drop_scheme3", "drop_default", "drop_old_tiles", "drop_none",
                                              "drop_dq_atomic", "drop_d128_default", "drop_d128_16x32",
-                                             "half_float16", "half_bfloat16",
+                                             "drop_d128_old_fwd", "half_float16", "half_bfloat16",
                                              "drop_fwd_scheme3", "drop_fwd_default", "fp32t_now",
                                              "fp32t_fwd_64x32w4", "fp32t_fwd_64x64w4", "fp32t_fwd_64x64w8",
                                              "fp32t_dkdv_32x64w4", "fp32t_dkdv_64x32w4", "fp32t_dkdv_64x64w8",
@@ -168,6 +168,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
     assert "dkdv 16x32 w8" in arms["drop_d128_16x32"] and "dkdv 16x32 w8" not in arms["drop_d128_default"]
+    assert "fwd 64x32 w4" in arms["drop_d128_old_fwd"] and "fwd 64x32 w4" not in arms["drop_d128_default"]
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])
     for prefix, kernel in (("", "fwd"), ("bwd_", "bwd"), ("sum_", "split")):
         assert {a for a in arms[f"{prefix}plain_loop"] if "stages" in a} == {f"{kernel} stages=None"}
@@ -196,7 +197,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                      "drop_scheme3": {"drop=3", "bits=0"}, "drop_old_tiles": {"drop=4", "bits=2"},
                      "drop_dq_atomic": {"drop=4", "bits=2"}, "drop_none": {"drop=0"},
                      "drop_fwd_default": {"drop=4", "bits=0"}, "drop_fwd_scheme3": {"drop=3", "bits=0"},
-                     "drop_d128_default": {"drop=4", "bits=2"}, "drop_d128_16x32": {"drop=4", "bits=2"}}
+                     "drop_d128_default": {"drop=4", "bits=2"}, "drop_d128_16x32": {"drop=4", "bits=2"},
+                     "drop_d128_old_fwd": {"drop=4", "bits=2"}}
     assert "dkdv 32x64 w8" in arms["drop_old_tiles"] and "dkdv 32x64 w8" not in arms["drop_default"]
     assert "dq" in arms["drop_default"] and "dq" not in arms["drop_dq_atomic"]
     assert "tma" in arms["half_float16"] and "tma" in arms["half_bfloat16"]

@@ -747,10 +747,13 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("fwd", 64, half, True, drop=True) == (64, 64, 4, 2)
     specs = [s for s in A._specs() if s.label.endswith(("dropout sm90", "dropout draw sm90"))
              and "tuned" not in s.label]
-    tiles = {A._attn_fwd_kernel: (64, 64), A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
-    assert len(specs) == 22 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
-        s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == (tiles[s.kernel] if s.constexprs["E"] == 64 else (
-            16, 128)) for s in specs)
+    tiles = {(A._attn_fwd_kernel, 64): (64, 64), (A._attn_bwd_dkdv_kernel, 64): (32, 128),
+             (A._attn_bwd_dq_kernel, 64): (64, 64), (A._attn_fwd_kernel, 128): (128, 64),
+             (A._attn_bwd_dkdv_kernel, 128): (16, 128)}
+    assert len(specs) == 26 and all(s.min_cap == 90 and s.constexprs["DROP"] == A._DROP_MODE[0] and (
+        s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel, s.constexprs["E"]] for s in specs)
+    assert A._config("fwd", 128, half, True, drop=True, sm90=True) == (128, 64, 8, 3)
+    assert A._config("fwd", 128, half, True, drop=True) == A._DROP_CONFIGS[("fwd", 128, 0, False)] == (64, 32, 4, 3)
     assert not [s for s in A._specs() if s.label.endswith("dq dropout sm90")]   # (Hopper's tile is sm_80's)
     # without dropout, the tuner's H200 winner where nothing is tuned (tuned winners first, as anywhere)
     assert A._config("dkdv", 64, half, True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, False)] == (32, 128, 8, 3)

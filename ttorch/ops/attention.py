@@ -307,9 +307,12 @@ _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3)
 # mask read or drawn, with a head group or not, Triton 3.6 and 3.9; _DROP_CONFIGS' 16x32 w8 s2 is sm_80's,
 # where 16x128 spilled), a loop of 292 instructions a 2048-pair block against 318 a 512-pair one for
 # 16x32 w8 s2 (sm_80's before): 36.5 a (query, key) pair against 159 (sm_90 fp16 causal, reading,
-# Triton 3.9); untimed (gpu_quick's arm drop_d128_16x32)
+# Triton 3.9); untimed (gpu_quick's arm drop_d128_16x32). Its forward at head dim 128: 128x64 w8 s3, the tile
+# the H200's tuner chose there without dropout (in _DROP_TUNE_SPACE_SM90: spill-free on sm_90, 3.6 and 3.9, read
+# or drawn), 15.9 loop instructions a pair reading the mask and 21.4 drawing it against 23.5 and 27.9 for
+# 64x32 w4 s3 (sm_80's; fp16 causal, Triton 3.9); untimed (drop_d128_old_fwd).
 _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3),
-                      ("dkdv", 128, 0, False): (16, 128, 8, 2)}
+                      ("dkdv", 128, 0, False): (16, 128, 8, 2), ("fwd", 128, 0, False): (128, 64, 8, 3)}
 
 # Multi-head launches (a K/V head per query head, GROUP 1): Triton's launcher makes an integer argument
 # equal to 1 a constant, so the dK/dV kernel then compiles without its loop over a head group and holds
