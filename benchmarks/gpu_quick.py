@@ -412,7 +412,8 @@ def _ab_checks(timer, small=False):
     # float32 attention's products on the FMAs (attention._FP32_DOT "ieee", the default) or on the tensor
     # cores in three TF32 products ("tf32x3", as PyTorch's float32 memory-efficient kernels), at the
     # GPT-2-like step's shape: the forward alone, then with the backward; in TF32 x 3 also the tiles
-    # before Hopper's (_CONFIGS_SM90: forward and dQ 128x32 w8) and a 16x32 w4 dK/dV
+    # before Hopper's (_CONFIGS_SM90: forward and dQ 128x32 w8; _MHA_TILES: dK/dV 32x128 w8) and a 16x32
+    # w4 dK/dV
     x3 = lambda fn: toggled(fn, attention, "_FP32_DOT", ["tf32x3"])          # noqa: E731
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd, FMA or TF32 x 3", timer(
         {"fp32x3_fma_fwd": sdpa_fwd, "fp32x3_on_fwd": x3(sdpa_fwd),
@@ -420,7 +421,8 @@ def _ab_checks(timer, small=False):
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd+bwd, FMA or TF32 x 3", timer(
         {"fp32x3_fma": sdpa_step, "fp32x3_on": x3(sdpa_step),
          "fp32x3_dq_32x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dq": (32, 32, 4, 2)})),
-         "fp32x3_dkdv_16x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dkdv": (16, 32, 4, 2)}))})
+         "fp32x3_dkdv_16x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dkdv": (16, 32, 4, 2)})),
+         "fp32x3_dkdv_32x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dkdv": (32, 32, 8, 2)}))})
     # a segmentation loss (16 x 21 x 256 x 256, 2^20 rows): its mean over a grid (past _MEAN_ONE rows) or
     # one program, forward and backward
     from ttorch.ops import cross_entropy as ce_ops

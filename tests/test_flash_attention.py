@@ -814,6 +814,11 @@ def test_multi_head_tiles(monkeypatch):
         A._drop_tile("dkdv", 64, 0, False, True)
     assert A._config("dkdv", 64, ttorch.float32, False, mha=True) == A._CONFIGS["dkdv"][64][1]
     assert A._config("dq", 64, half, False, sm90=True, mha=True) == A._CONFIGS_SM90[("dq", 64, 0)]
+    monkeypatch.setattr(A, "_FP32_DOT", ["tf32x3"])     # TF32 x 3 on Hopper, not with dQ by atomics
+    assert A._config("dkdv", 64, ttorch.float32, False, sm90=True, mha=True) == (32, 128, 8, 2)
+    assert A._config("dkdv", 64, ttorch.float32, False, dq=True, sm90=True, mha=True) == A._CONFIGS["dkdv"][64][2]
+    assert A._config("dkdv", 64, ttorch.float32, False, mha=True) == A._CONFIGS["dkdv"][64][2]
+    monkeypatch.setattr(A, "_FP32_DOT", ["ieee"])
     # a tuned multi-head tile serves multi-head launches only
     monkeypatch.setattr(tune, "lookup", lambda name, b: A._as_config((32, 128, 8, 1)) if b[0] == "dkdv" else None)
     assert A._config("dkdv", 128, half, True, sm90=True, mha=True) == (32, 128, 8, 1)
@@ -821,20 +826,25 @@ def test_multi_head_tiles(monkeypatch):
     assert A._config("dkdv", 128, half, True) == (32, 128, 8, 1)        # (not sm_80's: the tuner's own device)
     for sm90, cap in ((True, 90), (False, 80)):
         monkeypatch.setattr(A, "_sm90", lambda index, v=sm90: v)
-        for (kind, e), per_cap in A._MHA_TILES.items():
-            space = [A._tile(c) for c in A._tune_configs((kind, "bfloat16", e, True))]
-            assert space[:len(A._TUNE_SPACE[kind][e])] == A._TUNE_SPACE[kind][e]
-            assert space[len(A._TUNE_SPACE[kind][e]):] == per_cap.get(cap, [])
-            assert not set(per_cap.get(cap, [])) & set(A._TUNE_SPACE[kind][e])      # (spill-free with a group)
+        for (kind, e, c), per_cap in A._MHA_TILES.items():
+            space = [A._tile(t) for t in A._tune_configs((kind, ("bfloat16", "", "tf32x3")[c], e, True))]
+            table = A._TUNE_SPACE[kind][e] if c == 0 else [] if cap == 80 else [A._CONFIGS_SM90.get((kind, e, 2))]
+            table = table + (A._TUNE_SPACE_X3[kind] if c == 2 else [])
+            assert space == [t for t in table if t] + per_cap.get(cap, [])
+            assert not set(per_cap.get(cap, [])) & set(table)      # (spill-free with a group)
     specs = [s for s in A._specs() if s.label.endswith(" mha")]
-    want = {(e, t, cap) for (_, e), per_cap in A._MHA_TILES.items() for cap, ts in per_cap.items() for t in ts}
+    half_ = [s for s in specs if s.constexprs.get("PREC") != "tf32x3"]
+    want = {(e, t, cap) for (_, e, c), per_cap in A._MHA_TILES.items() for cap, ts in per_cap.items() for t in ts
+            if c == 0}
     got = {(s.constexprs["E"], (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"], s.num_warps, s.num_stages),
-            s.min_cap or 80) for s in specs}
+            s.min_cap or 80) for s in half_}
     other = {(128, t, 90) for t in A._TUNE_SPACE["dkdv"][128]}     # dQ by atomics at 128: the other tiles
     assert got == want | other and all(s.constexprs["GROUP"] == 1 for s in specs)
-    assert len(specs) == 8 * len(want) + 4 * len(other) + 4         # (fp16/bf16, causal or not, dQ or not)
+    assert len(half_) == 8 * len(want) + 4 * len(other) + 4        # (fp16/bf16, causal or not, dQ or not)
     dq128 = [s for s in specs if s.constexprs["E"] == 128 and s.constexprs["DQ"] and not s.constexprs.get("DROP")]
-    assert len(dq128) == 4 * (len(A._MHA_TILES[("dkdv", 128)][90]) + len(other))
+    assert len(dq128) == 4 * (len(A._MHA_TILES[("dkdv", 128, 0)][90]) + len(other))
+    x3 = [s for s in specs if s.constexprs.get("PREC") == "tf32x3"]
+    assert len(x3) == 2 * len(A._MHA_TILES[("dkdv", 64, 2)][90]) and not any(s.constexprs["DQ"] for s in x3)
     drop = [s for s in specs if s.constexprs.get("DROP")]          # with dropout, the mask read and drawn
     assert len(drop) == 4 and {s.constexprs["BITS"] for s in drop} == {0, 2} and all(s.constexprs["DQ"] for s in drop)
 

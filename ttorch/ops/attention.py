@@ -320,19 +320,21 @@ _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, Fals
 # 16x128 w8 s2 212 against 248), and larger tiles fit. Each tile here compiles without spilling with
 # GROUP 1 on Triton 3.6 and 3.9, with dQ by atomics too, and spills with a group (sm_90: head dim 64
 # 64x128 w8 s2 48 B, 64x64 w4 s2 112 B, 128 32x128 w8 s2 32-56 B; sm_80 head dim 64 32x128 w8 s2 20-76
-# B), so only multi-head launches of the half dK/dV kernel without dropout take them (``_config``'s
-# ``mha``), and a tuned one of them serves no other launch. Per (kind, head dim), by capability (90: Hopper, 80:
-# the rest): the untuned tile first, the rest for the tuner. Loop instructions a (query, key) pair
-# (fp16, Triton 3.9, the unmasked loop): sm_90 head dim 64 10.9 against 14.7 for 32x128 w8 s3, 128
-# 17.6 against 26.9 for 16x128 w8 s2; sm_80 head dim 64 14.8 against 29.3 for 32x64 w8 s2; each at
-# the same programs per SM (one), half the passes over Q and dO. Untimed so far (gpu_quick's
-# "mha_old_dkdv" arm).
-_MHA_TILES = {("dkdv", 64): {80: [(32, 128, 8, 2)], 90: [(64, 128, 8, 2), (64, 64, 4, 2)]},
-              ("dkdv", 128): {90: [(32, 128, 8, 2), (32, 128, 8, 1)]}}     # (32x64 w4 s2 spilled with dQ)
+# B), so only multi-head launches of the dK/dV kernel without dropout take them (``_config``'s ``mha``),
+# and a tuned one of them serves no other launch. Per (kind, head dim, ``_cls``), by capability (90:
+# Hopper, 80: the rest): the untuned tile first, the rest for the tuner. Loop instructions a (query,
+# key) pair (fp16, Triton 3.9, the unmasked loop): sm_90 head dim 64 10.9 against 14.7 for 32x128 w8
+# s3, 128 17.6 against 26.9 for 16x128 w8 s2; sm_80 head dim 64 14.8 against 29.3 for 32x64 w8 s2;
+# each at the same programs per SM (one), half the passes over Q and dO. float32 in TF32 x 3
+# (_FP32_DOT) on Hopper: 32x128 w8 s2, 77.4 against 214 for 32x32 w8 s2, but not with dQ by atomics
+# (32-128 B spilled, 240 KiB of shared memory). Untimed so far (gpu_quick's "mha_old_dkdv" arm).
+_MHA_TILES = {("dkdv", 64, 0): {80: [(32, 128, 8, 2)], 90: [(64, 128, 8, 2), (64, 64, 4, 2)]},
+              ("dkdv", 128, 0): {90: [(32, 128, 8, 2), (32, 128, 8, 1)]},     # (32x64 w4 s2 spilled with dQ)
+              ("dkdv", 64, 2): {90: [(32, 128, 8, 2), (32, 128, 8, 1)]}}
 
 
-def _mha_tiles(kind, e, sm90):
-    return _MHA_TILES.get((kind, e), {}).get(90 if sm90 else 80, [])
+def _mha_tiles(kind, e, c, sm90):
+    return _MHA_TILES.get((kind, e, c), {}).get(90 if sm90 else 80, [])
 
 
 def _sm90(index):
@@ -346,7 +348,7 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False, mha=False)
     by atomics) a tile the tuner stored for dropout (half types, not ``dq``), else the table's or
     ``_DROP_CONFIGS``'; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first, with dropout
     ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). ``mha``: a multi-head launch (GROUP 1)
-    that may take ``_MHA_TILES``' (half types, no dropout); other launches never do, tuned or not.
+    that may take ``_MHA_TILES``' (no dropout); other launches never do, tuned or not.
     The interpreter pays per program, so its tiles are small enough that tiny tests still cross block
     edges."""
     forced = _FORCE.get(kind)
@@ -359,11 +361,12 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False, mha=False)
                                                                                    bool(causal)))
         return _tile(won) if won else _drop_tile(kind, e, _cls(dtype, e), dq, sm90)
     c = _cls(dtype, e)
-    mine = _mha_tiles(kind, e, sm90) if c == 0 else []
+    only = _mha_tiles(kind, e, c, sm90)                     # tiles that fit multi-head launches alone
+    fits = mha and not (dq and c == 2)
     won = tune.lookup("flash_attention", (kind, _tname(dtype, e), e, bool(causal)))
-    if won is not None and (mha or _tile(won) not in mine):
+    if won is not None and (fits or _tile(won) not in only):
         return _tile(won)
-    return (mha and mine and mine[0]) or (sm90 and _CONFIGS_SM90.get((kind, e, c))) or _CONFIGS[kind][max(e, 64)][c]
+    return (fits and only and only[0]) or (sm90 and _CONFIGS_SM90.get((kind, e, c))) or _CONFIGS[kind][max(e, 64)][c]
 
 
 def _drop_tile(kind, e, c, dq, sm90=False):
@@ -449,8 +452,9 @@ def _tune_configs(b):
         return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
     if dt == "tf32x3":
         hopper = _CONFIGS_SM90.get((kind, e, 2)) if _sm90(0) else None        # (the tuner runs on device 0)
-        return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind]]
-    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + _mha_tiles(kind, e, _sm90(0))]   # (B 4, H 16)
+        return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind] +
+                _mha_tiles(kind, e, 2, _sm90(0))]                                      # (B 4, H 16: GROUP 1)
+    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + _mha_tiles(kind, e, 0, _sm90(0))]
 
 
 def _tune_problems(quick):
@@ -1007,13 +1011,14 @@ def _specs():
                 for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
                     for causal in (False, True):
                         add(kernels[kind], kind, dt, e, causal, tile=t)
-    for (kind, e), per_cap in _MHA_TILES.items():         # multi-head launches' tiles (GROUP 1), Hopper's on sm_90
+    for (kind, e, c), per_cap in _MHA_TILES.items():      # multi-head launches' tiles (GROUP 1), Hopper's on sm_90
         for cap, tiles in per_cap.items():
             for t in tiles:
-                for dt in (D.float16, D.bfloat16):
+                for dt in (D.float16, D.bfloat16) if c == 0 else (D.float32,):
                     for causal in (False, True):
-                        for dq in (False, True):            # (dQ by atomics: _DQ_ATOMIC_HALF)
-                            add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, mha=True)
+                        for dq in (False, True) if c == 0 else (False,):    # (dQ by atomics: _DQ_ATOMIC_HALF)
+                            add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, x3=c == 2,
+                                mha=True)
     for e in [e for e in (64, 128) if _SWITCHED_DKDV_MAX_E < e <= _MHA_DQ_ATOMIC_MAX_E]:
         for dt in (D.float16, D.bfloat16):                  # Hopper's multi-head dQ by atomics: other tiles,
             for causal in (False, True):                    # and with dropout
