@@ -761,11 +761,20 @@ def test_dropout_tiles_on_hopper(monkeypatch):
     assert A._config("dkdv", 64, half, True) == A._CONFIGS["dkdv"][64][0]
     assert A._config("dkdv", 64, ttorch.float32, False, sm90=True) == A._CONFIGS["dkdv"][64][1]
     assert A._config("dkdv", 32, half, True, sm90=True) == A._CONFIGS["dkdv"][64][0]
-    plain = [s for s in A._specs() if s.label.endswith(" sm90") and "dropout" not in s.label]
+    plain = [s for s in A._specs() if s.label.endswith(" sm90") and "dropout" not in s.label
+             and "tuned" not in s.label and "float32" not in s.label]
     tiles = {A._attn_bwd_dkdv_kernel: (32, 128), A._attn_bwd_dq_kernel: (64, 64)}
     assert {s.kernel for s in plain} == set(tiles) and all(
         s.min_cap == 90 and s.num_stages == 3 and (s.constexprs["BLOCK_M"], s.constexprs["BLOCK_N"]) == tiles[s.kernel]
         for s in plain)
+    # float32's dK/dV at head dim 128 (FMAs, dQ by atomics): the H100's 16x32 w4 on Hopper (584 B spilled
+    # on sm_80), 32x16 w4 elsewhere; with dropout _DROP_CONFIGS' on both
+    f32 = ttorch.float32
+    monkeypatch.setattr(A, "_FP32_DOT", ["ieee"])
+    assert A._config("dkdv", 128, f32, False, dq=True, sm90=True) == (16, 32, 4, 2)
+    assert A._config("dkdv", 128, f32, False, dq=True) == A._CONFIGS["dkdv"][128][1] == (32, 16, 4, 2)
+    assert A._config("dkdv", 128, f32, False, drop=True, dq=True, sm90=True) == \
+        A._config("dkdv", 128, f32, False, drop=True, dq=True) == A._DROP_CONFIGS[("dkdv", 128, 1, True)]
     base = {s.label[:-5] for s in plain}                 # each beside its sm_80 twin at the table's tile
     assert base <= {s.label for s in A._specs()}
     # the half dQ at head dim 64: 64x64 w4 s3 on Hopper (16-20 B spilled on sm_80), the table's 64x32 elsewhere
@@ -847,6 +856,27 @@ def test_multi_head_tiles(monkeypatch):
     assert len(x3) == 2 * len(A._MHA_TILES[("dkdv", 64, 2)][90]) and not any(s.constexprs["DQ"] for s in x3)
     drop = [s for s in specs if s.constexprs.get("DROP")]          # with dropout, the mask read and drawn
     assert len(drop) == 4 and {s.constexprs["BITS"] for s in drop} == {0, 2} and all(s.constexprs["DQ"] for s in drop)
+
+
+def test_hopper_only_tune_tiles(monkeypatch):
+    """Tiles that spill on sm_80 but not on sm_90 (_TUNE_SPACE_SM90, _TUNE_SPACE_FP32_SM90) are tuned on
+    Hopper only, and compiled for sm_90 alone; every other tile of the spaces on both."""
+    from ttorch.ops import attention as A
+    specs = {s.label: s for s in A._specs()}
+    for space, hopper, dt in ((A._TUNE_SPACE, A._TUNE_SPACE_SM90, "float16"),
+                              (A._TUNE_SPACE_FP32, A._TUNE_SPACE_FP32_SM90, "float32")):
+        for kind, per_e in hopper.items():
+            for e, tiles in per_e.items():
+                for sm90 in (False, True):
+                    monkeypatch.setattr(A, "_sm90", lambda index, v=sm90: v)
+                    got = [A._tile(c) for c in A._tune_configs((kind, dt, e, True))]
+                    assert got[:len(space[kind][e])] == space[kind][e]
+                    assert (set(tiles) <= set(got)) is sm90 and not set(tiles) & set(space[kind][e])
+                for t in tiles:
+                    bm, bn, w, st = t
+                    hit = [s for label, s in specs.items() if label.startswith(f"{kind} ttorch.{dt} e{e}")
+                           and f"tuned {bm}x{bn} w{w} s{st}" in label and "dropout" not in label]
+                    assert hit and all(s.min_cap == 90 for s in hit)
 
 
 def record_launches(monkeypatch):

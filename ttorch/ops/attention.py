@@ -67,8 +67,10 @@ def _hd(n):
 # 128 16x128 w8 (64x64 w8: 140-180 B; 128 resident keys halve the passes over Q and dO, and its 128-row
 # products suit Hopper's wgmma);
 # float32 forward 32x32 w8 (w4: 4 B), dK/dV 32x32 w8 (w4: 1.5-1.8 KiB); head dim 128 forward 32x16 w4
-# (64x32 w8: 14 KiB), dK/dV 16x32 w4 (the H100's winner: it spilled 68 B until the float32 dK/dV kernel
-# took one loop), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
+# (64x32 w8: 14 KiB), dK/dV 32x16 w4 (the H100's winner 16x32 w4, which spilled 68 B until the float32
+# dK/dV kernel took one loop, still spills 584 B on sm_80 with dQ by atomics: Hopper keeps it,
+# _CONFIGS_SM90; 32x16 w4 is spill-free on both with 3.6 and 3.9, with dQ by atomics or not, at about
+# the same loop instructions a pair), dQ 32x32 w8 (w4: 4 B); head dim 256 forward 32x16 w8.
 # float32 in TF32 x 3 (the third column, head dim 64 only: _FP32_DOT), spill-free on sm_80 and sm_90
 # (Triton 3.9; registers sm_80/sm_90, causal): forward 32x64 w4 216/217 (64x64 w4 spilled 2.2 KiB on
 # sm_80, 64x32 w4 344 B, 32x32 w4 36 B on sm_90), dK/dV 32x32 w8 180/198 (32x64 w8 1.5 KiB / 100 B,
@@ -77,7 +79,7 @@ def _hd(n):
 _CONFIGS = {
     "fwd": {64: ((64, 64, 4, 3), (32, 32, 8, 2), (32, 64, 4, 2)), 128: ((64, 64, 4, 3), (32, 16, 4, 2)),
             256: ((64, 32, 8, 2), (32, 16, 8, 1))},
-    "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (16, 32, 4, 2)),
+    "dkdv": {64: ((32, 64, 8, 2), (32, 32, 8, 2), (32, 32, 8, 2)), 128: ((16, 128, 8, 2), (32, 16, 4, 2)),
              256: ((16, 32, 4, 1), (16, 16, 4, 1))},
     "dq": {64: ((64, 32, 4, 3), (32, 32, 4, 2), (32, 32, 4, 2)), 128: ((64, 32, 4, 2), (32, 32, 8, 2)),
            256: ((32, 32, 8, 1), (16, 16, 4, 1))},
@@ -302,7 +304,7 @@ _DROP_CONFIGS = {("dkdv", 64, 0, False): (16, 128, 8, 1), ("dkdv", 64, 0, True):
 # float32 in TF32 x 3 (_FP32_DOT): the forward and dQ at 128x32 w8, 209-211 and 189 registers on sm_90
 # (sm_80: 28-104 B and 584 B spilled), 4 times the table's query rows a K/V pass.
 _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3), ("fwd", 64, 2): (128, 32, 8, 2),
-                 ("dq", 64, 2): (128, 32, 8, 2)}
+                 ("dq", 64, 2): (128, 32, 8, 2), ("dkdv", 128, 1): (16, 32, 4, 2)}
 # Hopper's half dK/dV with dropout at head dim 128: the table's 16x128 w8 s2 (250 registers, scheme 4's
 # mask read or drawn, with a head group or not, Triton 3.6 and 3.9; _DROP_CONFIGS' 16x32 w8 s2 is sm_80's,
 # where 16x128 spilled), a loop of 292 instructions a 2048-pair block against 318 a 512-pair one for
@@ -310,9 +312,11 @@ _CONFIGS_SM90 = {("dkdv", 64, 0): (32, 128, 8, 3), ("dq", 64, 0): (64, 64, 4, 3)
 # Triton 3.9); untimed (gpu_quick's arm drop_d128_16x32). Its forward at head dim 128: 128x64 w8 s3, the tile
 # the H200's tuner chose there without dropout (in _DROP_TUNE_SPACE_SM90: spill-free on sm_90, 3.6 and 3.9, read
 # or drawn), 15.9 loop instructions a pair reading the mask and 21.4 drawing it against 23.5 and 27.9 for
-# 64x32 w4 s3 (sm_80's; fp16 causal, Triton 3.9); untimed (drop_d128_old_fwd).
+# 64x32 w4 s3 (sm_80's; fp16 causal, Triton 3.9); untimed (drop_d128_old_fwd). float32's dK/dV at 128
+# keeps _DROP_CONFIGS' tile (not _CONFIGS_SM90's).
 _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, False): (64, 64, 4, 3),
-                      ("dkdv", 128, 0, False): (16, 128, 8, 2), ("fwd", 128, 0, False): (128, 64, 8, 3)}
+                      ("dkdv", 128, 0, False): (16, 128, 8, 2), ("fwd", 128, 0, False): (128, 64, 8, 3),
+                      ("dkdv", 128, 1, True): _DROP_CONFIGS[("dkdv", 128, 1, True)]}
 
 # Multi-head launches (a K/V head per query head, GROUP 1): Triton's launcher makes an integer argument
 # equal to 1 a constant, so the dK/dV kernel then compiles without its loop over a head group and holds
@@ -382,11 +386,12 @@ def _hopper_tile(kind, e, c, dq, drop):
 
 # ------------------------------------------------------------------------------ tuning
 # What ``python -m ttorch.tune --op flash_attention`` may pick per (kernel, dtype, head dim, causal):
-# the table's tile first, then alternatives that compile for sm_80/sm_90 without spilling. float32
-# (FMA products, register-bound) has its own, smaller tiles (head dims 64 and 128).
+# the table's tile first, then alternatives that compile for sm_80/sm_90 without spilling; on Hopper
+# also _TUNE_SPACE_SM90's. float32 (FMA products, register-bound) has its own, smaller tiles (head dims
+# 64 and 128).
 _TUNE_SPACE = {
-    "fwd": {64: [(64, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (128, 32, 4, 3), (64, 128, 4, 2)],
-            128: [(64, 64, 4, 3), (128, 64, 8, 3), (128, 32, 8, 3), (64, 32, 4, 2), (128, 128, 8, 2)],
+    "fwd": {64: [(64, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (128, 32, 4, 3)],
+            128: [(64, 64, 4, 3), (128, 32, 8, 3), (64, 32, 4, 2)],
             256: [(64, 32, 8, 2), (32, 32, 4, 2), (64, 64, 8, 1)]},
     # dK/dV holds its keys, values and their gradients in registers: 4 warps spilled at 32x64 (head
     # dim 64), and at head dim 128 64x64, 32x64 and 32x128 spilled 8-180 B (more with dQ by atomics;
@@ -394,10 +399,14 @@ _TUNE_SPACE = {
     # compiled with a head group; multi-head launches also try _MHA_TILES'
     "dkdv": {64: [(32, 64, 8, 2), (32, 128, 8, 3)], 128: [(16, 128, 8, 2), (16, 128, 8, 1), (16, 64, 8, 2)],
              256: [(16, 32, 4, 1), (32, 32, 8, 1)]},
-    "dq": {64: [(64, 32, 4, 3), (64, 64, 4, 3), (128, 64, 8, 2)], 128: [(64, 32, 4, 2), (128, 32, 8, 2),
-                                                                      (64, 64, 8, 2)],
-           256: [(32, 32, 8, 1), (16, 32, 4, 1)]},
+    "dq": {64: [(64, 32, 4, 3)], 128: [(64, 32, 4, 2), (64, 64, 8, 2)], 256: [(32, 32, 8, 1), (16, 32, 4, 1)]},
 }
+# Tried on Hopper only: these spill on sm_80 (Triton 3.9, 4-72 B a thread, with a head group) but not
+# on sm_90, where the H200's tuner picked some (the forward at head dim 128 128x64 w8 s3, the dQ at 128
+# 128x32 w8 s2); an A100's tuner keeps to spill-free tiles.
+_TUNE_SPACE_SM90 = {"fwd": {64: [(64, 128, 4, 2)], 128: [(128, 64, 8, 3), (128, 128, 8, 2)]},
+                    "dkdv": {},
+                    "dq": {64: [(64, 64, 4, 3), (128, 64, 8, 2)], 128: [(128, 32, 8, 2)]}}
 # float32: the table's tile first, then alternatives. The GPT-2-like fp32 step on an H100 spent 97 ms
 # in attention against PyTorch's 20 with the first table's tiles; with the transposed copies and these
 # tiles tuned, 26.6 ms (forward 6.0, dK/dV 12.1, dQ 8.5) against PyTorch's 19.6.
@@ -410,12 +419,14 @@ _TUNE_SPACE = {
 # (dK/dV 32x32 w4 spilled 16-32 B with Triton 3.6)
 _TUNE_SPACE_X3 = {"fwd": [(32, 64, 4, 2)], "dkdv": [(32, 32, 8, 2), (16, 32, 4, 2)], "dq": [(32, 32, 4, 2)]}
 _TUNE_SPACE_FP32 = {
-    "fwd": {64: [(32, 32, 8, 2), (32, 16, 4, 2)],
+    "fwd": {64: [(32, 32, 8, 2)],
             128: [(32, 16, 4, 2), (16, 16, 4, 2)]},
     "dkdv": {64: [(32, 32, 8, 2), (16, 32, 8, 2)],
-             128: [(16, 32, 4, 2)]},     # 16x16 w4, 32x16 w4, 32x32 w8, 16x64 w8 spill on 3.6 or 3.9
-    "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2)], 128: [(32, 32, 8, 2), (32, 16, 4, 2), (16, 32, 4, 2)]},
+             128: [(32, 16, 4, 2)]},     # 16x16 w4, 32x32 w8, 16x64 w8 spill on 3.6 or 3.9
+    "dq": {64: [(32, 32, 4, 2), (64, 32, 8, 2)], 128: [(32, 32, 8, 2), (16, 32, 4, 2)]},
 }
+# float32 tiles that spill on sm_80 (8-584 B, reading the transposed copies), not on sm_90
+_TUNE_SPACE_FP32_SM90 = {"fwd": {64: [(32, 16, 4, 2)]}, "dkdv": {128: [(16, 32, 4, 2)]}, "dq": {128: [(32, 16, 4, 2)]}}
 # Half dropout, tuned apart: the tuner's dtype name with "+drop" (the mask, read from the saved bits as a
 # training step reads it, changes each kernel's registers and loop); after the untuned tile
 # (_drop_tile, Hopper's on sm_90) these alternatives, each spill-free with the mask read or drawn on
@@ -449,12 +460,14 @@ def _tune_configs(b):
             _DROP_TUNE_SPACE_SM90[kind].get(e, []) if sm90 else [])
         return [_as_config(t) for t in dict.fromkeys(tiles)]
     if dt == "float32":
-        return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]])]
+        return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]]) + (
+            _TUNE_SPACE_FP32_SM90[kind].get(e, []) if _sm90(0) else [])]
     if dt == "tf32x3":
         hopper = _CONFIGS_SM90.get((kind, e, 2)) if _sm90(0) else None        # (the tuner runs on device 0)
         return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind] +
                 _mha_tiles(kind, e, 2, _sm90(0))]                                      # (B 4, H 16: GROUP 1)
-    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + _mha_tiles(kind, e, 0, _sm90(0))]
+    hopper = _TUNE_SPACE_SM90[kind].get(e, []) if _sm90(0) else []
+    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + hopper + _mha_tiles(kind, e, 0, _sm90(0))]
 
 
 def _tune_problems(quick):
@@ -999,18 +1012,18 @@ def _specs():
                 add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, dq=True, tma=True)
     for e in (64, 128):                                     # every tile the tuner may pick
         for kind, kernel in (("fwd", _attn_fwd_kernel), ("dkdv", _attn_bwd_dkdv_kernel), ("dq", _attn_bwd_dq_kernel)):
-            for t in _TUNE_SPACE[kind][e][1:]:
+            for t, sm90 in _tune_tiles(_TUNE_SPACE, _TUNE_SPACE_SM90, kind, e):
                 if kind != "dkdv" or e in switched:
                     add(kernel, kind, D.float16, e, True, tile=t, tma=True)
                 if kind == "dkdv" and e in switched:
-                    add(kernel, kind, D.float16, e, True, tile=t, dq=True)
+                    add(kernel, kind, D.float16, e, True, tile=t, dq=True, sm90=sm90)
     # every tile the tuner may pick: the forward in both half types, the backward kernels in fp16
     for kind, per_e in _TUNE_SPACE.items():
-        for e, tiles in per_e.items():
-            for t in tiles[1:]:
+        for e in per_e:
+            for t, sm90 in _tune_tiles(_TUNE_SPACE, _TUNE_SPACE_SM90, kind, e):
                 for dt in (D.float16, D.bfloat16) if kind == "fwd" else (D.float16,):
                     for causal in (False, True):
-                        add(kernels[kind], kind, dt, e, causal, tile=t)
+                        add(kernels[kind], kind, dt, e, causal, tile=t, sm90=sm90)
     for (kind, e, c), per_cap in _MHA_TILES.items():      # multi-head launches' tiles (GROUP 1), Hopper's on sm_90
         for cap, tiles in per_cap.items():
             for t in tiles:
@@ -1028,9 +1041,9 @@ def _specs():
                 add(_attn_bwd_dkdv_kernel, "dkdv", dt, e, True, tile=_drop_tile("dkdv", e, 0, True, True), dq=True,
                     drop=drop, sm90=True, mha=True)
     for kind, per_e in _TUNE_SPACE_FP32.items():
-        for e, tiles in per_e.items():
-            for t in tiles[1:]:
-                add(kernels[kind], kind, D.float32, e, True, tile=t)
+        for e in per_e:
+            for t, sm90 in _tune_tiles(_TUNE_SPACE_FP32, _TUNE_SPACE_FP32_SM90, kind, e):
+                add(kernels[kind], kind, D.float32, e, True, tile=t, sm90=sm90)
     for space, sm90 in ((_DROP_TUNE_SPACE, False), (_DROP_TUNE_SPACE_SM90, True)):   # half dropout's (read, drawn)
         for kind, per_e in space.items():
             for e, tiles in per_e.items():
@@ -1045,6 +1058,11 @@ def _specs():
         for t in _TUNE_SPACE_X3[kind][1:]:
             add(kernel, kind, D.float32, 64, True, tile=t, x3=True)
     return out
+
+
+def _tune_tiles(space, hopper, kind, e):
+    """(tile, Hopper only) for each tile the tuner may pick beyond the table's (``space``'s first)."""
+    return [(t, False) for t in space[kind].get(e, [])[1:]] + [(t, True) for t in hopper[kind].get(e, [])]
 
 
 # (B, H, Hkv, L, S, E, Ev, float mask shape or None, causal)
