@@ -523,3 +523,18 @@ def test_float64_without_fp64_dot(device, monkeypatch):
     monkeypatch.setattr(M, "_fp64_dot", [None])   # unknown: the first product finds out
     np.testing.assert_allclose(to_np(T(a, device, D.float64) @ T(b, device, D.float64)), a @ b, rtol=1e-12)
     assert M._fp64_dot[0] in (True, False)        # True under the interpreter and Triton 3.9, False on 3.6
+
+
+def test_hopper_only_fma_tile():
+    """128x64x32 w8 s3 on the FMAs spilled on sm_80: the tuner tries it on Hopper only, and it
+    compiles for sm_90 alone; 128x64x16 w8 s4 (spill-free on both) in the common space."""
+    hop = M.TUNE_SPACE_SM90["float32"]
+    assert not set(hop) & set(M._space("float32", "ieee", hopper=False))
+    assert M._space("float32", "ieee", hopper=True) == M.TUNE_SPACE["float32"] + hop
+    assert (128, 64, 16, 8, 8, 4) in M._space("float32", "ieee", hopper=False)
+    assert M._space("float32", "tf32", hopper=True) == M.TUNE_SPACE["tf32"]
+    labels = {s.label: s.min_cap for s in M._gemm_specs()}
+    for bm, bn, bk, _, w, st in hop:
+        hit = [cap for label, cap in labels.items() if label.startswith(f"ttorch.float32 {bm}x{bn}x{bk} w{w} s{st} ")
+               and label.endswith(" ieee")]
+        assert hit and set(hit) == {90}

@@ -547,8 +547,8 @@ TUNE_SPACE = {
     "float32": [(128, 128, 32, 8, 8, 3), (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4),
                 (32, 32, 32, 8, 4, 3),
                 # 8 warps over the tuned winners' 32 outputs a thread (64x64 w4 on the H100) or 64
-                # with a thinner K block (no spills, 93-174 registers on sm_90)
-                (128, 64, 32, 8, 8, 3), (128, 128, 16, 8, 8, 4)],
+                # with a thinner K block (no spills, 93-174 registers on sm_90; TUNE_SPACE_SM90's too)
+                (128, 128, 16, 8, 8, 4), (128, 64, 16, 8, 8, 4)],
     # TF32 runs on the tensor cores: larger tiles than the FMA float32 path, TMA among them
     "tf32": [(128, 128, 32, 8, 8, 3), (128, 256, 32, 8, 8, 3), (256, 128, 32, 8, 8, 3), (128, 128, 32, 8, 4, 4),
              (128, 64, 32, 8, 4, 4), (64, 128, 32, 8, 4, 4), (64, 64, 32, 8, 4, 4), (128, 128, 64, 8, 8, 3),
@@ -557,10 +557,21 @@ TUNE_SPACE = {
 }
 
 
-def _space(dtype_name, prec="ieee"):
+# Tried on Hopper only: 128x64x32 w8 s3 on the FMAs spilled 12-36 B a thread on sm_80 (Triton 3.9, A
+# row- or column-major; none on sm_90), where 128x64x16 w8 s4 (above) is spill-free with the same
+# share of FFMAs in its loop (0.84-0.85)
+TUNE_SPACE_SM90 = {"float32": [(128, 64, 32, 8, 8, 3)]}
+
+
+def _space(dtype_name, prec="ieee", hopper=None):
+    """The tiles the tuner times; ``hopper`` (None: device 0 is a real sm_90 or later) adds
+    ``TUNE_SPACE_SM90``'s."""
     if dtype_name in ("float16", "bfloat16"):
         return TUNE_SPACE["half"]
-    return TUNE_SPACE["tf32" if prec == "tf32" else dtype_name]
+    if hopper is None:
+        hopper = not SIMULATED and _hopper(0)
+    key = "tf32" if prec == "tf32" else dtype_name
+    return TUNE_SPACE[key] + (TUNE_SPACE_SM90.get(key, []) if hopper else [])
 
 
 def _tune_key(dtype, prec, M, N, K, layout="nn"):
@@ -621,7 +632,7 @@ tune.register(tune.Tunable(
 
 
 # ------------------------------------------------------------------------------- AOT specs
-def _spec(dt, i, prec, layout, c_kind=None, act="none", tile=None):
+def _spec(dt, i, prec, layout, c_kind=None, act="none", tile=None, min_cap=0):
     """One AOT configuration: contiguous (``nn``) or transposed (``tn``/``nt``) operands (unit
     strides are constexprs, as Triton specializes them), ``c_kind`` None, "addmm" (a full C
     scaled by alpha/beta) or "bias" (a row vector: C's row stride is 0), and an activation."""
@@ -647,7 +658,8 @@ def _spec(dt, i, prec, layout, c_kind=None, act="none", tile=None):
             f"{' ' + act if act != 'none' else ''} {prec}"
     # aligned pointers, sizes and strides, as the launcher marks them for round shapes
     div = [n for n, t in sig.items() if t != "fp32"]
-    return KernelSpec(_gemm_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div)
+    return KernelSpec(_gemm_kernel, sig, ce, num_warps=warps, num_stages=stages, label=label, divisible=div,
+                      min_cap=min_cap)
 
 
 def _gemm_specs():
@@ -667,14 +679,15 @@ def _gemm_specs():
         # every tile the tuner may choose, contiguous operands (tf32 too for float32); the TMA
         # tiles with B row-major and transposed (linear's weight), with and without a bias
         for prec in ("ieee", "tf32") if dt is D.float32 else ("ieee",):
-            for t in _space(dt.name, prec):
+            common = _space(dt.name, prec, hopper=False)
+            for t in _space(dt.name, prec, hopper=True):
                 if len(t) > 6:
                     specs += [_tma_spec(dt, prec, t, b_t, c) for b_t, c in ((False, None), (True, "bias"))]
-                elif t not in CONFIGS:
+                elif t not in CONFIGS or t not in common:
                     # TF32 on Hopper runs B K-major ("nt", _TF32_K_MAJOR_FROM); sm_80 as it comes;
                     # big float32 FMA products read A stored (K, M) ("tn", _FMA_M_MAJOR_A_FROM_N)
                     lays = {"tf32": ("nn", "nt"), "ieee": ("nn", "tn") if dt is D.float32 else ("nn",)}[prec]
-                    specs += [_spec(dt, None, prec, lay, tile=t) for lay in lays]
+                    specs += [_spec(dt, None, prec, lay, tile=t, min_cap=0 if t in common else 90) for lay in lays]
     return specs + _split_k_specs()
 
 
