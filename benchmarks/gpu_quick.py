@@ -262,6 +262,18 @@ def _ab_checks(timer, small=False):
         if e <= attention._SWITCHED_DKDV_MAX_E:
             arms.update(dkdv_tma=toggled(half_step, attention, "_BWD_TMA", [True]))
         yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd+bwd", timer(arms)
+    # grouped-query attention (16 query heads, 4 K/V heads; head dim 128, as Llama's): the dK/dV kernel
+    # spanning each head group in one loop with _MHA_TILES' tile (attention._GQA_SPAN) or looping over
+    # the group's heads with the table's tile
+    qg = ttorch.randn(4 // min(d, 4), 16 // min(d, 4), 2048 // (32 if small else 1), 128 // (8 if small else 1),
+                      device="cuda").to(ttorch.float16).requires_grad_()
+    kg, vg = (ttorch.randn(4 // min(d, 4), 4 // min(d, 4), 2048 // (32 if small else 1), 128 // (8 if small else 1),
+                           device="cuda").to(ttorch.float16).requires_grad_() for _ in range(2))
+
+    def gqa_step():
+        F.scaled_dot_product_attention(qg, kg, vg, is_causal=True, enable_gqa=True).float().sum().backward()
+    yield "sdpa fp16 causal GQA B4 H16 Hkv4 T2048 D128 fwd+bwd", timer(
+        {"gqa_span": gqa_step, "gqa_loop": toggled(gqa_step, attention, "_GQA_SPAN", [False])})
     # the harness's fp16 forward, K and V tiles by pointer loads (cp.async) or by TMA (attention._FWD_TMA)
     for e in (64, 128):
         qf, kf, vf = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (4 if small else 1),

@@ -85,6 +85,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
             f"{'dkdv' if k is attention._attn_bwd_dkdv_kernel else 'dq'} tma={m['TMA']}")) or (
         k is attention._attn_bwd_dkdv_kernel and log.append(
             f"dkdv {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
+        k is attention._attn_bwd_dkdv_kernel and log.append(f"gqa={m['GQA']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"fwd {m['BLOCK_M']}x{m['BLOCK_N']} w{m['num_warps']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or (
         k in (attention._attn_fwd_kernel, attention._attn_bwd_dq_kernel) and m["DROP"] and log.append(
@@ -132,7 +133,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     monkeypatch.setattr(_launch, "launch", lambda k, g, *a, **m: (
         log.append(f"aligned={m['ALIGNED']}") if "ALIGNED" in m else None) or real_l(k, g, *a, **m))
     cases = [c for c, _ in gpu_quick._ab_checks(timer, small=True)]
-    assert len(cases) == 33 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
+    assert len(cases) == 34 and set(arms) == {"t_copy", "in_place", "row_major_copy", "b_in_place", "a_in_place",
                                              "flat", "taps", "ieee", "split_k", "one_part", "tiles",
                                              "elementwise", "k_major_copy", "b_row_major", "split_long_k", "whole_k",
                                              "dq_kernel", "dq_kernel_half", "atomic_dq_half", "tma_tile",
@@ -151,7 +152,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
                                              "tf32t_wide", "tf32t_wide_tma1", "fp32x3_fma_fwd", "fp32x3_on_fwd",
                                              "fp32x3_fwd_32x64", "fp32x3_fma", "fp32x3_on", "fp32x3_dq_32x32",
-                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32"}
+                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop"}
     assert "prec=ieee" in arms["fp32x3_fma"] and "prec=ieee" in arms["fp32x3_fma_fwd"]
     assert "prec=tf32x3" in arms["fp32x3_on"] and "dkdv 16x32 w4" in arms["fp32x3_dkdv_16x32"]
     assert "dkdv 32x32 w8" in arms["fp32x3_dkdv_32x32"] and "prec=tf32x3" in arms["fp32x3_dkdv_32x32"]
@@ -168,6 +169,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
+    assert "gqa=True" in arms["gqa_span"] and "gqa=True" not in arms["gqa_loop"] and "gqa=False" in arms["gqa_loop"]
     assert "dkdv 16x32 w8" in arms["drop_d128_16x32"] and "dkdv 16x32 w8" not in arms["drop_d128_default"]
     assert "fwd 64x32 w4" in arms["drop_d128_old_fwd"] and "fwd 64x32 w4" not in arms["drop_d128_default"]
     assert not any(a.startswith("dkdv 64x64") for a in arms["dq_kernel_half"])

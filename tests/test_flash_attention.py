@@ -145,6 +145,23 @@ def test_gqa(device, causal):
 
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("span", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gqa_dkdv_over_several_blocks(span, causal, monkeypatch):
+    """A grouped-query dK/dV kernel walks every head of its group through each of its three ranges of
+    query blocks (edge, unmasked, ragged end) in one loop (attention._GQA_SPAN, the GQA constexpr) or,
+    with the switch off, loops over the heads around them: both sum dK, dV over the group (half
+    types, whose kernel takes the three ranges; 16-row blocks on the simulated device, L 41 spans 3)."""
+    from ttorch.ops import attention as A
+    monkeypatch.setattr(A, "_GQA_SPAN", [span])
+    seen, real = [], A.launch
+    monkeypatch.setattr(A, "launch", lambda k, *a, **m: (
+        k is A._attn_bwd_dkdv_kernel and seen.append(m["GQA"])) or real(k, *a, **m))
+    check("cuda", 1, 6, 2, 41, 40, 16, 16, causal=causal, dtype=ttorch.float16, tol=2e-2)
+    assert seen == [span]
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 @pytest.mark.parametrize("t_copy", [False, True])
 @pytest.mark.parametrize("dq_atomic", [False, True])
 def test_float32_reads_transposed_copies_or_not(t_copy, dq_atomic, monkeypatch):
@@ -795,19 +812,26 @@ def test_multi_head_tiles(monkeypatch):
     real = A._config
     monkeypatch.setattr(A, "_config", lambda kind, *a, **k: calls.append(
         (kind, a[6] if len(a) > 6 else k.get("mha"))) or real(kind, *a, **k))
-    for H, Hkv in ((2, 2), (2, 1)):
-        calls.clear()
-        check("cuda" if HAS_CUDA else "cpu", 1, H, Hkv, 5, 6, 8, 8, causal=True, dtype=half, tol=2e-2)
-        assert HAS_CUDA <= (("dkdv", H == Hkv) in calls)
+    for span in (True, False):      # grouped-query launches too, without the loop over a head group
+        monkeypatch.setattr(A, "_GQA_SPAN", [span])
+        for H, Hkv in ((2, 2), (2, 1)):
+            calls.clear()
+            check("cuda" if HAS_CUDA else "cpu", 1, H, Hkv, 5, 6, 8, 8, causal=True, dtype=half, tol=2e-2)
+            assert HAS_CUDA <= (("dkdv", H == Hkv or span) in calls)
     if HAS_CUDA:    # Hopper's multi-head launches take dQ by atomics (when on) up to head dim 128, not GQA's
         monkeypatch.setattr(A, "_DQ_ATOMIC_HALF", [True])
         monkeypatch.setattr(A, "_sm90", lambda index: True)         # (the simulated device keeps its tiles)
         real_launch, fused = A.launch, []
         monkeypatch.setattr(A, "launch", lambda k, *a, **m: (
             k is A._attn_bwd_dkdv_kernel and fused.append(m["DQ"])) or real_launch(k, *a, **m))
-        for H, Hkv in ((2, 2), (2, 1)):
-            check("cuda", 1, H, Hkv, 5, 6, 72, 72, causal=True, dtype=half, tol=2e-2)   # (head dim 72: 128)
-        assert fused == [True, False]
+        for span in (True, False):
+            monkeypatch.setattr(A, "_GQA_SPAN", [span])
+            for H, Hkv in ((2, 2), (2, 1)):
+                check("cuda", 1, H, Hkv, 5, 6, 72, 72, causal=True, dtype=half, tol=2e-2)   # (head dim 72: 128)
+        assert fused == [True, False] * 2
+        calls.clear()       # a spanned grouped-query launch with dQ by atomics keeps the tables' tiles
+        check("cuda", 1, 2, 1, 5, 6, 8, 8, causal=True, dtype=half, tol=2e-2)
+        assert fused[-1] is True and ("dkdv", False) in calls
         monkeypatch.undo()
     monkeypatch.setattr(A, "SIMULATED", False)
     assert A._config("dkdv", 128, half, True, sm90=True, mha=True) == (32, 128, 8, 2)
@@ -817,7 +841,7 @@ def test_multi_head_tiles(monkeypatch):
     assert A._config("dkdv", 64, half, False, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, 0)]
     assert A._config("dkdv", 64, half, False, mha=True) == (32, 128, 8, 2)
     assert A._config("dkdv", 64, half, False) == A._CONFIGS["dkdv"][64][0] == (32, 64, 8, 2)
-    assert A._config("dkdv", 64, half, False, dq=True, sm90=True, mha=True) == (64, 128, 8, 2)
+    assert A._config("dkdv", 64, half, False, dq=True, sm90=True, mha=True) == (64, 128, 8, 2)   # (GROUP 1)
     assert A._config("dkdv", 64, half, False, dq=True, sm90=True) == A._CONFIGS_SM90[("dkdv", 64, 0)]
     assert A._config("dkdv", 64, half, False, drop=True, sm90=True, mha=True) == \
         A._drop_tile("dkdv", 64, 0, False, True)
@@ -852,6 +876,14 @@ def test_multi_head_tiles(monkeypatch):
     assert len(half_) == 8 * len(want) + 4 * len(other) + 4        # (fp16/bf16, causal or not, dQ or not)
     dq128 = [s for s in specs if s.constexprs["E"] == 128 and s.constexprs["DQ"] and not s.constexprs.get("DROP")]
     assert len(dq128) == 4 * (len(A._MHA_TILES[("dkdv", 128, 0)][90]) + len(other))
+    every = {s.label: s for s in A._specs()}          # grouped-query twins: GROUP as launched, spanned
+    twins = [every.get(s.label[:-len(" mha")] + " gqa") for s in specs if not s.constexprs["DQ"]]
+    assert all(t is not None and t.constexprs["GQA"] and "GROUP" not in t.constexprs for t in twins)
+    assert not [s for s in specs if s.constexprs["DQ"] and s.label[:-len(" mha")] + " gqa" in every]
+    plain = [s for label, s in every.items() if label.startswith("dkdv") and not label.endswith((" mha", " gqa"))]
+    spanned = [s for s in plain if "dropout" not in s.label and ("float32" not in s.label or " x3" in s.label)]
+    assert spanned and all(every[s.label + " gqa"].constexprs["GQA"] for s in spanned)
+    assert not [s for s in plain if s not in spanned and s.label + " gqa" in every]    # (FMAs, dropout: looped)
     x3 = [s for s in specs if s.constexprs.get("PREC") == "tf32x3"]
     assert len(x3) == 2 * len(A._MHA_TILES[("dkdv", 64, 2)][90]) and not any(s.constexprs["DQ"] for s in x3)
     drop = [s for s in specs if s.constexprs.get("DROP")]          # with dropout, the mask read and drawn

@@ -469,6 +469,35 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
 
 
 @triton.jit
+def _dkdv_span(dk, dv, k, v, q_ptr, qt_ptr, do_ptr, gt_ptr, m_ptr, lse_ptr, delta_ptr, dq_ptr, b, hk, H, GROUP, m0, n,
+               rn, re, rev, scale, L, S, s_qb, s_qh, s_qm, s_gb, s_gh, s_gm, s_mb, s_mh, s_mm, s_mn, s_dqb, s_dqh,
+               s_dqm, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
+               EDGE: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr, BLOCK_M: tl.constexpr, TMA: tl.constexpr,
+               seed, d_lo, d_hi, keep_t, rkeep, key0, BLOCK_N: tl.constexpr, DROP: tl.constexpr, PREC: tl.constexpr,
+               bits_ptr, BITS: tl.constexpr):
+    """The ``n`` query blocks from row ``m0`` of each of the ``GROUP`` query heads reading K/V head
+    ``hk``, in one loop over (head, block) pairs: a loop over the heads around the block loops held
+    far more registers (sm_90, fp16, head dim 64, 32x128 w8 s3: 239 against 140), as many as a
+    multi-head launch's, whose launcher makes GROUP the constant 1."""
+    g = 0
+    start_m = m0
+    for _ in range(0, GROUP * n):
+        h = hk * GROUP + g
+        bh = b * H + h
+        dk, dv = _dkdv_block(dk, dv, k, v, _head(q_ptr, b, h, s_qb, s_qh, TMA), qt_ptr + bh * E * L,
+                             _head(do_ptr, b, h, s_gb, s_gh, TMA), gt_ptr + bh * EV * L, m_ptr + b * s_mb + h * s_mh,
+                             lse_ptr + bh * L, delta_ptr + bh * L, dq_ptr + b * s_dqb + h * s_dqh, start_m, rn, re,
+                             rev, scale, L, S, s_qm, s_gm, s_mm, s_mn, s_dqm, E, EV, MASK, CAUSAL, EDGE, T_COPY, DQ,
+                             BLOCK_M, q_ptr, do_ptr, TMA, seed, bh, d_lo, d_hi, keep_t, rkeep, key0, BLOCK_N, DROP,
+                             PREC, bits_ptr, BITS)
+        start_m += BLOCK_M
+        wrap = start_m >= m0 + n * BLOCK_M         # the next head's first block
+        g = tl.where(wrap, g + 1, g)
+        start_m = tl.where(wrap, m0, start_m)
+    return dk, dv
+
+
+@triton.jit
 def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr,
                           dq_ptr, scale, H, HKV, GROUP, L, S, E: tl.constexpr, EV: tl.constexpr, s_qb, s_qh, s_qm,
                           s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn, s_gb, s_gh, s_gm, s_dkb, s_dkh,
@@ -477,9 +506,10 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
                           TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
-                          BITS: tl.constexpr = 0):
+                          BITS: tl.constexpr = 0, GQA: tl.constexpr = False):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
-    # counted in rows; a head's first row is then b * s_qb + h * s_qh
+    # counted in rows; a head's first row is then b * s_qb + h * s_qh. GQA: a head group, its heads'
+    # query blocks in one loop a range (_dkdv_span; attention._GQA_SPAN)
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
     pid_n = pid % n_n
@@ -497,45 +527,66 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
     lo = 0
     if CAUSAL:  # queries before this block's first key see none of it
         lo = (pid_n * BLOCK_N) // BLOCK_M * BLOCK_M
-    for g in range(0, GROUP):   # every query head reading this K/V head: dK, dV summed over the group
-        h = hk * GROUP + g
-        bh = b * H + h
-        q_base, do_base = _head(q_ptr, b, h, s_qb, s_qh, TMA), _head(do_ptr, b, h, s_gb, s_gh, TMA)
-        qt_base = qt_ptr + bh * E * L                                                   # (B, H, E, L) copies
-        gt_base = gt_ptr + bh * EV * L
-        m_base = m_ptr + b * s_mb + h * s_mh
-        dq_base = dq_ptr + b * s_dqb + h * s_dqh
-        # query blocks that need no mask (inside L, wholly at or after this key block's last key
-        # when causal, keys inside S, no explicit mask) run without the bias and bounds masks; float32
-        # takes one loop with every mask: on FMAs its products dwarf the masks, and on Triton 3.6 the
-        # three loops' code spilled loop-invariant registers (28-72 B a thread on sm_90); in TF32 x 3
-        # three loops took more registers (64x32 w8 on sm_90: 36 B spilled against none)
-        mid = L
-        l_full = L
-        if MASK == 0 and k.dtype != tl.float32:
-            l_full = L // BLOCK_M * BLOCK_M
-            mid = lo
-            if CAUSAL:
-                mid = tl.maximum(lo, tl.cdiv(pid_n * BLOCK_N + BLOCK_N - 1, BLOCK_M) * BLOCK_M)
-            mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
-        for start_m in range(lo, mid, BLOCK_M):
-            dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                 delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm, s_mn,
-                                 s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA, seed, bh,
-                                 d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC, bits_ptr, BITS)
-        if MASK == 0 and k.dtype != tl.float32:
-            for start_m in range(mid, l_full, BLOCK_M):
-                dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
-                                     delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
-                                     s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
-                                     seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC,
-                                     bits_ptr, BITS)
-            for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
+    # query blocks that need no mask (inside L, wholly at or after this key block's last key when
+    # causal, keys inside S, no explicit mask) run without the bias and bounds masks; float32 takes
+    # one loop with every mask: on FMAs its products dwarf the masks, and on Triton 3.6 the three
+    # loops' code spilled loop-invariant registers (28-72 B a thread on sm_90); in TF32 x 3 three loops
+    # took more registers (64x32 w8 on sm_90: 36 B spilled against none)
+    three = MASK == 0 and k.dtype != tl.float32
+    mid = L
+    l_full = L
+    if three:
+        l_full = L // BLOCK_M * BLOCK_M
+        mid = lo
+        if CAUSAL:
+            mid = tl.maximum(lo, tl.cdiv(pid_n * BLOCK_N + BLOCK_N - 1, BLOCK_M) * BLOCK_M)
+        mid = tl.where((pid_n + 1) * BLOCK_N <= S, tl.minimum(mid, L), L)
+    if GQA:     # every query head reading this K/V head, each range's (head, block) pairs in one loop
+        dk, dv = _dkdv_span(dk, dv, k, v, q_ptr, qt_ptr, do_ptr, gt_ptr, m_ptr, lse_ptr, delta_ptr, dq_ptr, b, hk, H,
+                            GROUP, lo, tl.cdiv(mid - lo, BLOCK_M), rn, re, rev, scale, L, S, s_qb, s_qh, s_qm, s_gb,
+                            s_gh, s_gm, s_mb, s_mh, s_mm, s_mn, s_dqb, s_dqh, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY,
+                            DQ, BLOCK_M, TMA, seed, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC,
+                            bits_ptr, BITS)
+        if three:
+            dk, dv = _dkdv_span(dk, dv, k, v, q_ptr, qt_ptr, do_ptr, gt_ptr, m_ptr, lse_ptr, delta_ptr, dq_ptr, b, hk,
+                                H, GROUP, mid, tl.cdiv(l_full - mid, BLOCK_M), rn, re, rev, scale, L, S, s_qb, s_qh,
+                                s_qm, s_gb, s_gh, s_gm, s_mb, s_mh, s_mm, s_mn, s_dqb, s_dqh, s_dqm, E, EV, MASK,
+                                CAUSAL, False, T_COPY, DQ, BLOCK_M, TMA, seed, d_lo, d_hi, keep_t, rkeep,
+                                pid_n * BLOCK_N, BLOCK_N, DROP, PREC, bits_ptr, BITS)
+            tail = tl.maximum(mid, l_full)
+            dk, dv = _dkdv_span(dk, dv, k, v, q_ptr, qt_ptr, do_ptr, gt_ptr, m_ptr, lse_ptr, delta_ptr, dq_ptr, b, hk,
+                                H, GROUP, tail, tl.cdiv(L - tail, BLOCK_M), rn, re, rev, scale, L, S, s_qb, s_qh,
+                                s_qm, s_gb, s_gh, s_gm, s_mb, s_mh, s_mm, s_mn, s_dqb, s_dqh, s_dqm, E, EV, MASK,
+                                CAUSAL, True, T_COPY, DQ, BLOCK_M, TMA, seed, d_lo, d_hi, keep_t, rkeep,
+                                pid_n * BLOCK_N, BLOCK_N, DROP, PREC, bits_ptr, BITS)
+    else:
+        for g in range(0, GROUP):   # (GROUP 1, a multi-head launch: the launcher's constant, no loop)
+            h = hk * GROUP + g
+            bh = b * H + h
+            q_base, do_base = _head(q_ptr, b, h, s_qb, s_qh, TMA), _head(do_ptr, b, h, s_gb, s_gh, TMA)
+            qt_base = qt_ptr + bh * E * L                                               # (B, H, E, L) copies
+            gt_base = gt_ptr + bh * EV * L
+            m_base = m_ptr + b * s_mb + h * s_mh
+            dq_base = dq_ptr + b * s_dqb + h * s_dqh
+            for start_m in range(lo, mid, BLOCK_M):
                 dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
                                      delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm, s_mm,
                                      s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr, do_ptr, TMA,
                                      seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N, DROP, PREC,
                                      bits_ptr, BITS)
+            if three:
+                for start_m in range(mid, l_full, BLOCK_M):
+                    dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                         delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm,
+                                         s_mm, s_mn, s_dqm, E, EV, MASK, CAUSAL, False, T_COPY, DQ, BLOCK_M, q_ptr,
+                                         do_ptr, TMA, seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N,
+                                         DROP, PREC, bits_ptr, BITS)
+                for start_m in range(tl.maximum(mid, l_full), L, BLOCK_M):
+                    dk, dv = _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_ptr + bh * L,
+                                         delta_ptr + bh * L, dq_base, start_m, rn, re, rev, scale, L, S, s_qm, s_gm,
+                                         s_mm, s_mn, s_dqm, E, EV, MASK, CAUSAL, True, T_COPY, DQ, BLOCK_M, q_ptr,
+                                         do_ptr, TMA, seed, bh, d_lo, d_hi, keep_t, rkeep, pid_n * BLOCK_N, BLOCK_N,
+                                         DROP, PREC, bits_ptr, BITS)
     tl.store(dk_ptr + b * s_dkb + hk * s_dkh + rn[:, None] * s_dkn + re[None, :],
              (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(rn[:, None] < S) & (re[None, :] < E))

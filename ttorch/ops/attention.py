@@ -129,8 +129,18 @@ _DQ_TMA = [False]
 _SWITCHED_DKDV_MAX_E = 64
 # On Hopper, multi-head launches (GROUP 1: see _MHA_TILES) of the half dK/dV kernel may take dQ by
 # atomics up to this head dim: at 128 its tiles compile without spilling there (16x128 w8 s2 224-236
-# registers, 32x128 w8 s2 244-250; sm_80 16-32 B spilled)
+# registers, 32x128 w8 s2 244-250; sm_80 16-32 B spilled; grouped-query launches 12-28 B, spanned)
 _MHA_DQ_ATOMIC_MAX_E = 128
+# Grouped-query launches (H / Hkv heads a K/V head) of the half (and TF32 x 3) dK/dV kernel without
+# dropout run each range of query blocks as one loop over (head, block) pairs (its GQA constexpr,
+# _dkdv_span), not a loop over the group's heads around the block loops: that outer loop held 36-95
+# registers more a thread (sm_90, fp16, head dim 64 32x128 w8 s3: 239 against 140; the multi-head
+# launch's 144), so they take _MHA_TILES' tiles as multi-head launches do, for a few instructions an
+# iteration (the head's pointers; sm_90 fp16 head dim 128 32x128 w8 s2: 20.3 loop instructions a pair
+# against 17.6 multi-head, and 26.9 with 16x128 w8 s2 before). Not float32 on FMAs (one loop there;
+# Triton 3.6 spilled 8-16 B spanned) nor dropout (a tuned tile drawing the mask spilled 4-16 B on
+# sm_80). False: the outer loop, the tables' tiles.
+_GQA_SPAN = [True]
 # The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
 # then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
 # one FP32 multiply a score fewer (the FP32 units and exp2 bound FlashAttention-2's forward on Hopper
@@ -324,8 +334,9 @@ _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, Fals
 # 16x128 w8 s2 212 against 248), and larger tiles fit. Each tile here compiles without spilling with
 # GROUP 1 on Triton 3.6 and 3.9, with dQ by atomics too, and spills with a group (sm_90: head dim 64
 # 64x128 w8 s2 48 B, 64x64 w4 s2 112 B, 128 32x128 w8 s2 32-56 B; sm_80 head dim 64 32x128 w8 s2 20-76
-# B), so only multi-head launches of the dK/dV kernel without dropout take them (``_config``'s ``mha``),
-# and a tuned one of them serves no other launch. Per (kind, head dim, ``_cls``), by capability (90:
+# B), so only launches of the dK/dV kernel without that loop and without dropout take them (``_config``'s
+# ``mha``: multi-head ones, and grouped-query ones spanning the group in one loop, _GQA_SPAN), and a
+# tuned one of them serves no other launch. Per (kind, head dim, ``_cls``), by capability (90:
 # Hopper, 80: the rest): the untuned tile first, the rest for the tuner. Loop instructions a (query,
 # key) pair (fp16, Triton 3.9, the unmasked loop): sm_90 head dim 64 10.9 against 14.7 for 32x128 w8
 # s3, 128 17.6 against 26.9 for 16x128 w8 s2; sm_80 head dim 64 14.8 against 29.3 for 32x64 w8 s2;
@@ -351,8 +362,9 @@ def _config(kind, e, dtype, causal, drop=False, dq=False, sm90=False, mha=False)
     else the table above (``_cls``'s column); with dropout (``drop``; ``dq``: the dK/dV kernel adds dQ
     by atomics) a tile the tuner stored for dropout (half types, not ``dq``), else the table's or
     ``_DROP_CONFIGS``'; on Hopper (``sm90``) ``_CONFIGS_SM90``'s first, with dropout
-    ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). ``mha``: a multi-head launch (GROUP 1)
-    that may take ``_MHA_TILES``' (no dropout); other launches never do, tuned or not.
+    ``_DROP_CONFIGS_SM90``'s before those (``_hopper_tile``). ``mha``: a launch without the dK/dV
+    kernel's loop over a head group (GROUP 1, or ``_GQA_SPAN``) that may take ``_MHA_TILES``' (no
+    dropout); other launches never do, tuned or not.
     The interpreter pays per program, so its tiles are small enough that tiny tests still cross block
     edges."""
     forced = _FORCE.get(kind)
@@ -684,9 +696,13 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
                 DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2)
     drop = (*_drop_args(dropout_p, philox), q if bits is None else bits)    # the forward's mask, or draws
     sm90 = _sm90(q.device.index)
-    mha = H == Hkv and not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)     # GROUP 1, no TMA: _MHA_TILES
+    gqa = H != Hkv and _GQA_SPAN[0] and _cls(q.dtype, e) != 1 and not dropout_p
+    plain = not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)             # (no TMA tiles: _BWD_TMA)
     fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and (
-        e <= _SWITCHED_DKDV_MAX_E or mha and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
+        e <= _SWITCHED_DKDV_MAX_E or H == Hkv and plain and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
+    # no loop over a head group (GROUP 1; or spanned, _GQA_SPAN, where dQ by atomics spilled 12-124 B with
+    # _MHA_TILES' tiles on sm_90): _MHA_TILES
+    mha = plain and (H == Hkv or gqa and not fused)
     bm, bn, warps, stages = _config("dkdv", e, q.dtype, causal, bool(dropout_p), fused, sm90, mha)
     tc = _t_copy(q.dtype, e, cdiv(S, bn))                   # Q^T, dO^T: read once per key block
     dq_acc = dq
@@ -699,7 +715,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
-           DQ=fused, TMA=tma, num_warps=warps, num_stages=stages, **meta)
+           DQ=fused, TMA=tma, GQA=gqa, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
@@ -906,7 +922,9 @@ def _specs():
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
-            drop=False, sm90=False, x3=False, mha=False):
+            drop=False, sm90=False, x3=False, mha=False, gqa=False):
+        if kind == "dkdv" and not (mha or gqa or drop) and (x3 or dt is not D.float32):   # grouped-query twins
+            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90, x3, gqa=True)
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         bits = drop is True                             # "draw": the mask drawn anew, not saved
         sig = {n: arg_type(n, dt, mask, bits) for n in names if n not in ("E", "EV")}
@@ -916,7 +934,8 @@ def _specs():
         base = _drop_tile(kind, e, c, dq_atomic) if drop else _CONFIGS[kind][max(e, 64)][c]
         hopper = None if tile else _hopper_tile(kind, e, c, dq_atomic, drop)     # a tile launched on sm_90 only
         if hopper and hopper != base and not sm90:      # (compiled for sm_90 alone, besides this one)
-            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True, x3=x3)
+            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True, x3=x3, mha=mha,
+                gqa=gqa)
         bm, bn, warps, stages = tile or (sm90 and hopper) or base
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
@@ -933,6 +952,8 @@ def _specs():
             ce["PREC"] = "tf32x3"
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
+        if gqa:                                     # a head group, spanned in one loop (_GQA_SPAN)
+            ce["GQA"] = True
         if kind == "dkdv":                          # float32 on FMAs adds dQ in by atomics (_DQ_ATOMIC)
             ce["DQ"] = dq_atomic
             if ce["DQ"]:
@@ -941,7 +962,7 @@ def _specs():
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
                 + (" dropout" if drop else "") + (" draw" if drop == "draw" else "") + (" sm90" if sm90 else "") \
-                + (" x3" if x3 else "") + (" mha" if mha else "")
+                + (" x3" if x3 else "") + (" mha" if mha else "") + (" gqa" if gqa else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -1030,8 +1051,9 @@ def _specs():
                 for dt in (D.float16, D.bfloat16) if c == 0 else (D.float32,):
                     for causal in (False, True):
                         for dq in (False, True) if c == 0 else (False,):    # (dQ by atomics: _DQ_ATOMIC_HALF)
-                            add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, x3=c == 2,
-                                mha=True)
+                            for gqa in (False, True) if not dq else (False,):   # (grouped-query: _GQA_SPAN)
+                                add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, x3=c == 2,
+                                    mha=not gqa, gqa=gqa)
     for e in [e for e in (64, 128) if _SWITCHED_DKDV_MAX_E < e <= _MHA_DQ_ATOMIC_MAX_E]:
         for dt in (D.float16, D.bfloat16):                  # Hopper's multi-head dQ by atomics: other tiles,
             for causal in (False, True):                    # and with dropout
@@ -1107,7 +1129,7 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], tuple(_FORCE.items())
+        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
