@@ -131,15 +131,15 @@ _SWITCHED_DKDV_MAX_E = 64
 # atomics up to this head dim: at 128 its tiles compile without spilling there (16x128 w8 s2 224-236
 # registers, 32x128 w8 s2 244-250; sm_80 16-32 B spilled; grouped-query launches 12-28 B, spanned)
 _MHA_DQ_ATOMIC_MAX_E = 128
-# Grouped-query launches (H / Hkv heads a K/V head) of the half (and TF32 x 3) dK/dV kernel without
-# dropout run each range of query blocks as one loop over (head, block) pairs (its GQA constexpr,
-# _dkdv_span), not a loop over the group's heads around the block loops: that outer loop held 36-95
-# registers more a thread (sm_90, fp16, head dim 64 32x128 w8 s3: 239 against 140; the multi-head
-# launch's 144), so they take _MHA_TILES' tiles as multi-head launches do, for a few instructions an
-# iteration (the head's pointers; sm_90 fp16 head dim 128 32x128 w8 s2: 20.3 loop instructions a pair
-# against 17.6 multi-head, and 26.9 with 16x128 w8 s2 before). Not float32 on FMAs (one loop there;
-# Triton 3.6 spilled 8-16 B spanned) nor dropout (a tuned tile drawing the mask spilled 4-16 B on
-# sm_80). False: the outer loop, the tables' tiles.
+# Grouped-query launches (H / Hkv heads a K/V head) of the half dK/dV kernel without dropout run each
+# range of query blocks as one loop over (head, block) pairs (its GQA constexpr, _dkdv_span), not a
+# loop over the group's heads around the block loops: that outer loop held 36-95 registers more a
+# thread (sm_90, fp16, head dim 64 32x128 w8 s3: 239 against 140; the multi-head launch's 144), so they
+# take _MHA_TILES' tiles as multi-head launches do, for a few instructions an iteration (the head's
+# pointers; sm_90 fp16 head dim 128 32x128 w8 s2: 20.3 loop instructions a pair against 17.6
+# multi-head, and 26.9 with 16x128 w8 s2 before). Not float32 (on FMAs one loop there,
+# Triton 3.6 spilled 8-16 B spanned; TF32 x 3's 32x128 w8 s2 4 B with every int 1) nor dropout (a tuned
+# tile drawing the mask spilled 4-16 B on sm_80). False: the outer loop, the tables' tiles.
 _GQA_SPAN = [True]
 # The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
 # then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
@@ -696,7 +696,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
                 DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2)
     drop = (*_drop_args(dropout_p, philox), q if bits is None else bits)    # the forward's mask, or draws
     sm90 = _sm90(q.device.index)
-    gqa = H != Hkv and _GQA_SPAN[0] and _cls(q.dtype, e) != 1 and not dropout_p
+    gqa = H != Hkv and _GQA_SPAN[0] and _cls(q.dtype, e) == 0 and not dropout_p
     plain = not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)             # (no TMA tiles: _BWD_TMA)
     fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and (
         e <= _SWITCHED_DKDV_MAX_E or H == Hkv and plain and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
@@ -923,7 +923,7 @@ def _specs():
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
             drop=False, sm90=False, x3=False, mha=False, gqa=False):
-        if kind == "dkdv" and not (mha or gqa or drop) and (x3 or dt is not D.float32):   # grouped-query twins
+        if kind == "dkdv" and not (mha or gqa or drop) and dt is not D.float32:   # grouped-query twins (half)
             add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90, x3, gqa=True)
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         bits = drop is True                             # "draw": the mask drawn anew, not saved
@@ -1051,7 +1051,7 @@ def _specs():
                 for dt in (D.float16, D.bfloat16) if c == 0 else (D.float32,):
                     for causal in (False, True):
                         for dq in (False, True) if c == 0 else (False,):    # (dQ by atomics: _DQ_ATOMIC_HALF)
-                            for gqa in (False, True) if not dq else (False,):   # (grouped-query: _GQA_SPAN)
+                            for gqa in (False, True) if c == 0 and not dq else (False,):  # (_GQA_SPAN)
                                 add(kernels[kind], kind, dt, e, causal, tile=t, dq=dq, sm90=cap == 90, x3=c == 2,
                                     mha=not gqa, gqa=gqa)
     for e in [e for e in (64, 128) if _SWITCHED_DKDV_MAX_E < e <= _MHA_DQ_ATOMIC_MAX_E]:
