@@ -332,12 +332,13 @@ _DROP_CONFIGS_SM90 = {("dkdv", 64, 0, True): (32, 32, 8, 2), ("fwd", 64, 0, Fals
 # equal to 1 a constant, so the dK/dV kernel then compiles without its loop over a head group and holds
 # far fewer registers (sm_90, Triton 3.9, fp16: head dim 64 32x128 w8 s3 144 against 239; head dim 128
 # 16x128 w8 s2 212 against 248), and larger tiles fit. Each tile here compiles without spilling with
-# GROUP 1 on Triton 3.6 and 3.9, with dQ by atomics too, and spills with a group (sm_90: head dim 64
-# 64x128 w8 s2 48 B, 64x64 w4 s2 112 B, 128 32x128 w8 s2 32-56 B; sm_80 head dim 64 32x128 w8 s2 20-76
-# B), so only launches of the dK/dV kernel without that loop and without dropout take them (``_config``'s
-# ``mha``: multi-head ones, and grouped-query ones spanning the group in one loop, _GQA_SPAN), and a
-# tuned one of them serves no other launch. Per (kind, head dim, ``_cls``), by capability (90:
-# Hopper, 80: the rest): the untuned tile first, the rest for the tuner. Loop instructions a (query,
+# GROUP 1 on Triton 3.6 and 3.9 (half types with dQ by atomics too) and spills with a group (sm_90: head
+# dim 64 64x128 w8 s2 48 B, 64x64 w4 s2 112 B, 128 32x128 w8 s2 32-56 B; sm_80 head dim 64 32x128 w8 s2
+# 20-76 B), so only launches of the dK/dV kernel without that loop and without dropout take them
+# (``_config``'s ``mha``: multi-head ones, and half grouped-query ones spanning the group in one loop
+# without dQ by atomics, _GQA_SPAN), and a tuned one of them serves no other launch. Per (kind, head
+# dim, ``_cls``), by capability (90: Hopper, 80: the rest): the untuned tile first, the rest for the
+# tuner. Loop instructions a (query,
 # key) pair (fp16, Triton 3.9, the unmasked loop): sm_90 head dim 64 10.9 against 14.7 for 32x128 w8
 # s3, 128 17.6 against 26.9 for 16x128 w8 s2; sm_80 head dim 64 14.8 against 29.3 for 32x64 w8 s2;
 # each at the same programs per SM (one), half the passes over Q and dO. float32 in TF32 x 3
