@@ -251,8 +251,8 @@ def _ab_checks(timer, small=False):
         # spilled_dkdv: the dK/dV tile the H100 tuned before the spill-free rule (head dim 64 32x64 w4: 12-44
         # B a thread; 128 64x64 w8: 140-180 B)
         spilled = {"dkdv": (32, 64, 4, 3) if e == 64 else (64, 64, 8, 2)}
-        # mha_old_dkdv: the dK/dV tile a grouped-query launch takes (a multi-head one takes
-        # attention._MHA_TILES', untuned: chosen on static counts); equal to the default when tuned
+        # mha_old_dkdv: the dK/dV tile a launch looping over a head group takes, the tables' (a multi-head
+        # one takes attention._MHA_TILES', untuned: chosen on static counts); equal to the default when tuned
         old = {"dkdv": attention._config("dkdv", e, ttorch.float16, True, sm90=attention._sm90(0))}
         arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True]),
                 "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled),

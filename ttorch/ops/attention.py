@@ -467,20 +467,20 @@ def _as_config(t):
 
 def _tune_configs(b):
     kind, dt, e, _ = b
+    sm90 = _sm90(0)                                                                    # (the tuner runs on device 0)
     if dt.endswith(_DROP_TUNED):
-        sm90 = _sm90(0)                                                                # (the tuner runs on device 0)
         tiles = [_drop_tile(kind, e, 0, False, sm90)] + _DROP_TUNE_SPACE[kind].get(e, []) + (
             _DROP_TUNE_SPACE_SM90[kind].get(e, []) if sm90 else [])
         return [_as_config(t) for t in dict.fromkeys(tiles)]
     if dt == "float32":
         return [_as_config(t) for t in _TUNE_SPACE_FP32[kind].get(e, [_CONFIGS[kind][max(e, 64)][1]]) + (
-            _TUNE_SPACE_FP32_SM90[kind].get(e, []) if _sm90(0) else [])]
+            _TUNE_SPACE_FP32_SM90[kind].get(e, []) if sm90 else [])]
     if dt == "tf32x3":
-        hopper = _CONFIGS_SM90.get((kind, e, 2)) if _sm90(0) else None        # (the tuner runs on device 0)
+        hopper = _CONFIGS_SM90.get((kind, e, 2)) if sm90 else None
         return [_as_config(t) for t in ([hopper] if hopper else []) + _TUNE_SPACE_X3[kind] +
-                _mha_tiles(kind, e, 2, _sm90(0))]                                      # (B 4, H 16: GROUP 1)
-    hopper = _TUNE_SPACE_SM90[kind].get(e, []) if _sm90(0) else []
-    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + hopper + _mha_tiles(kind, e, 0, _sm90(0))]
+                _mha_tiles(kind, e, 2, sm90)]                                          # (B 4, H 16: GROUP 1)
+    hopper = _TUNE_SPACE_SM90[kind].get(e, []) if sm90 else []
+    return [_as_config(t) for t in _TUNE_SPACE[kind][max(e, 64)] + hopper + _mha_tiles(kind, e, 0, sm90)]
 
 
 def _tune_problems(quick):
