@@ -192,8 +192,8 @@ def _ab_checks(timer, small=False):
     kernel's Q and dO (head dim 64), or the dQ kernel's K and V (64 and 128), by TMA
     (attention._BWD_TMA, _DQ_TMA), and with the tiles the H100 tuned before the spill-free rule
     (``spilled_*``, forced: what the spill-free tiles cost or gain); the fp16 forward's K and V by
-    pointer loads or TMA (attention._FWD_TMA), and its rows' maxima before scaling
-    (attention._RAW_MAX); float32
+    pointer loads or TMA (attention._FWD_TMA), and its rows' maxima after scaling
+    (``scaled_max``: attention._RAW_MAX off; causal launches take them before); float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
@@ -284,7 +284,7 @@ def _ab_checks(timer, small=False):
                 F.scaled_dot_product_attention(qf, kf, vf, is_causal=True)
         yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd", timer(
             {"kv_pointers": half_fwd, "kv_tma": toggled(half_fwd, attention, "_FWD_TMA", [True]),
-             "raw_max": toggled(half_fwd, attention, "_RAW_MAX", [True])})
+             "scaled_max": toggled(half_fwd, attention, "_RAW_MAX", [False])})
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(

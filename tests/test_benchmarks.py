@@ -142,7 +142,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "sum_plain_loop", "sum_stages_2", "sum_stages_3", "kv_pointers",
                                              "kv_tma", "dkdv_tma", "dq_tma", "aligned_vectors",
                                              "scalar_accesses", "ln_bwd_plain_loop", "ln_bwd_stages_2",
-                                             "raw_max", "spilled_w4", "spilled_dkdv", "mha_old_dkdv", "drop_draw4",
+                                             "scaled_max", "spilled_w4", "spilled_dkdv", "mha_old_dkdv", "drop_draw4",
                                              "drop_scheme3", "drop_default", "drop_old_tiles", "drop_none",
                                              "drop_dq_atomic", "drop_d128_default", "drop_d128_16x32",
                                              "drop_d128_old_fwd", "half_float16", "half_bfloat16",
@@ -163,9 +163,10 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
            for arm in ("dq_kernel_half", "dkdv_tma", "dq_tma")}
     assert tma == {"dq_kernel_half": {"dkdv tma=False", "dq tma=False"},
                    "dkdv_tma": {"dkdv tma=True", "dq tma=False"}, "dq_tma": {"dkdv tma=False", "dq tma=True"}}
-    fwd = {arm: {a for a in arms[arm] if "tma" in a or a == "raw max"} for arm in ("kv_pointers", "kv_tma", "raw_max")}
-    assert fwd == {"kv_pointers": {"fwd tma=False"}, "kv_tma": {"fwd tma=True"},
-                   "raw_max": {"fwd tma=False", "raw max"}}
+    fwd = {arm: {a for a in arms[arm] if "tma" in a or a == "raw max"} for arm in ("kv_pointers", "kv_tma",
+                                                                                   "scaled_max")}
+    assert fwd == {"kv_pointers": {"fwd tma=False", "raw max"}, "kv_tma": {"fwd tma=True", "raw max"},
+                   "scaled_max": {"fwd tma=False"}}
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)

@@ -119,6 +119,22 @@ def test_maxima_before_scaling_only_for_a_positive_scale(device, monkeypatch, ra
     check(device, 1, 2, 1, 37, 50, 8, 6, causal=causal, scale=scale, tol=1e-3 if scale < 0 else 1e-5)
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+def test_maxima_before_scaling_by_default_on_causal_launches(monkeypatch):
+    # _RAW_MAX "causal": causal forwards with a positive scale (same registers on sm_90); not the
+    # others (4 programs an SM to 3 at the default tile), nor a negative scale, nor a mask
+    from ttorch.ops import attention
+    seen = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k is attention._attn_fwd_kernel and seen.append(m["SCALE_POS"])) or real(k, *a, **m))
+    q = ttorch.randn(1, 2, 20, 8, device="cuda")
+    mask = ttorch.ones(20, 20, dtype=ttorch.bool, device="cuda")
+    for kw in ({"is_causal": True}, {}, {"is_causal": True, "scale": -0.5}, {"attn_mask": mask}):
+        F.scaled_dot_product_attention(q, q, q, **kw)
+    assert seen == [True, False, False, False]
+
+
 def test_bool_mask_broadcast_with_dead_row(device):
     r = np.random.default_rng(3)
     mask = r.uniform(size=(2, 1, 5, 7)) > 0.5                 # broadcast over heads

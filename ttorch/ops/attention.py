@@ -144,9 +144,20 @@ _GQA_SPAN = [True]
 # The forward's unmasked key blocks with a positive scale: each row's maximum taken of the raw products,
 # then scaled (the max commutes with a positive scaling), so the exponent is one FMA, ``qk * c - m``,
 # one FP32 multiply a score fewer (the FP32 units and exp2 bound FlashAttention-2's forward on Hopper
-# beside the tensor cores). Off until timed: on sm_90 (Triton 3.9) the default fp16 head-dim-64 tile
-# goes from 126 to 135 registers, 3 programs an SM instead of 4; gpu_quick A/Bs it.
-_RAW_MAX = [False]
+# beside the tensor cores; Triton's tutorial kernel does the same). "causal": causal launches only.
+# Their loop (sm_90, fp16 head dim 64, 64x64 w4 s3) falls from 346 to 316 instructions a 4096-pair
+# block (Triton 3.9; 3.6: 330 to 300), 128x128 w8 s3 from 539 to 477, at the same registers: every
+# causal forward tile the specs hold keeps its occupancy on sm_90 with 3.6 and 3.9 (at most 3 more
+# registers, 12 at 128x32 w8 head dim 128, one program an SM either way). Without causality the
+# default tile goes from 126 to 135 registers (3.6: 128 to 134), 4 programs an SM to 3, so those
+# launches keep the scaled scores. Untimed: gpu_quick's raw_max arms A/B it. True: every launch with
+# a positive scale; False: none.
+_RAW_MAX = ["causal"]
+
+
+def _raw_max(causal):
+    """Whether a forward launch (without dropout, with a positive scale) takes ``_RAW_MAX``'s maxima."""
+    return _RAW_MAX[0] is True or _RAW_MAX[0] == "causal" and bool(causal)
 
 
 # float32's products: "tf32x3", on the tensor cores in three TF32 products (each operand split into a
@@ -657,7 +668,7 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), q if bits is None else bits, MASK=kind,
            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
-           SCALE_POS=_RAW_MAX[0] and scale > 0 and not dropout_p, DROP=_DROP_MODE[0] if dropout_p else 0,
+           SCALE_POS=_raw_max(causal) and scale > 0 and not dropout_p and not kind, DROP=_DROP_MODE[0] if dropout_p else 0,
            PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2, num_warps=warps, num_stages=stages)
     return (o, lse) if bits is None else (o, lse, bits)
 
@@ -922,8 +933,10 @@ def _specs():
             return ptr(D.bool if mask == 1 else dt)
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
-    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=False,
+    def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=None,
             drop=False, sm90=False, x3=False, mha=False, gqa=False):
+        if raw_max is None:                             # as _fwd_cuda launches it (_RAW_MAX)
+            raw_max = kind == "fwd" and not drop and mask == 0 and _raw_max(causal)
         if kind == "dkdv" and not (mha or gqa or drop) and dt is not D.float32:   # grouped-query twins (half)
             add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90, x3, gqa=True)
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
@@ -1021,8 +1034,8 @@ def _specs():
         add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
-        for causal in (False, True):
-            add(_attn_fwd_kernel, "fwd", dt, e, causal, raw_max=True)
+        for causal in (False, True):                        # the other side of _RAW_MAX's choice
+            add(_attn_fwd_kernel, "fwd", dt, e, causal, raw_max=not _raw_max(causal))
     for dt in (D.float16, D.bfloat16):                      # tiles by TMA (_FWD_TMA, _BWD_TMA)
         for e in (64, 128):
             for causal in (False, True):
