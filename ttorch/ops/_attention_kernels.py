@@ -341,10 +341,12 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
 
 
 @triton.jit
-def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, H, L, EV, s_ob, s_oh, s_om, s_gb, s_gh, s_gm,
-                         HAS_GLSE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_EV: tl.constexpr):
+def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, lse_ptr, delta_ptr, lse2_ptr, ROWS, H, L, EV, s_ob, s_oh, s_om, s_gb,
+                         s_gh, s_gm, HAS_GLSE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_EV: tl.constexpr):
     # delta = rowsum(dO * O) - dLSE over the (B * H * L) rows; O and dO strided, unit last stride;
-    # no dLSE (the usual case: the logsumexp output unused) is zeros
+    # no dLSE (the usual case: the logsumexp output unused) is zeros. And the rows' LSE in log2 units
+    # for the dK/dV and dQ kernels (lse2: their P is exp2 of one FMA, with no multiply a row there),
+    # +inf for a row with no key (LSE -inf), so that P = exp2(-inf) = 0 there, not NaN
     rm = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     rev = tl.arange(0, BLOCK_EV)
     msk = (rm[:, None] < ROWS) & (rev[None, :] < EV)
@@ -356,13 +358,14 @@ def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, delta_ptr, ROWS, H, L, EV, s_o
     if HAS_GLSE:
         delta -= tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
     tl.store(delta_ptr + rm, delta, mask=rm < ROWS)
+    lse = tl.load(lse_ptr + rm, mask=rm < ROWS, other=0)
+    tl.store(lse2_ptr + rm, tl.where(lse == float("-inf"), float("inf"), lse * LOG2E), mask=rm < ROWS)
 
 
 @triton.jit
-def _load_lse(lse_ptr, rows, L):
-    lse = tl.load(lse_ptr + rows, mask=rows < L, other=float("inf")).to(tl.float32)
-    # a fully masked row (LSE -inf) must give P = exp(-inf - inf) = 0, not NaN
-    return tl.where(lse == float("-inf"), float("inf"), lse)
+def _load_lse2(lse2_ptr, rows, L):
+    """The rows' LSE in log2 units (``_attn_bwd_pre_kernel``'s), +inf past L."""
+    return tl.load(lse2_ptr + rows, mask=rows < L, other=float("inf"))
 
 
 @triton.jit
@@ -400,12 +403,12 @@ def _dkdv_block(dk, dv, k, v, q_base, qt_base, do_base, gt_base, m_base, lse_bas
         qt = tl.trans(q)
     # P from the scores and LSE in log2 units, as the forward made them (exp2 is one instruction)
     if EDGE:
-        pt = _probs(tl.dot(k, qt, input_precision=PREC), scale, _load_lse(lse_base, rm, L)[None, :] * LOG2E, m_base,
+        pt = _probs(tl.dot(k, qt, input_precision=PREC), scale, _load_lse2(lse_base, rm, L)[None, :], m_base,
                     rm[None, :], rn[:, None], L, S, s_mm, s_mn, MASK, CAUSAL)                # (BN, BM)
         delta = tl.load(delta_base + rm, mask=rm < L, other=0)
     else:
         st = tl.dot(k, qt, input_precision=PREC) * (scale * LOG2E)                            # (BN, BM)
-        pt = tl.exp2(st - tl.load(lse_base + rm).to(tl.float32)[None, :] * LOG2E)     # fp32 before scaling
+        pt = tl.exp2(st - tl.load(lse_base + rm)[None, :])
         delta = tl.load(delta_base + rm)
     if T_COPY:
         dot_ = tl.load(gt_base + rev[:, None] * L + rm[None, :], mask=tl.trans(domask), other=0)  # (BEV, BM)
@@ -509,7 +512,8 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           BITS: tl.constexpr = 0, GQA: tl.constexpr = False):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
     # counted in rows; a head's first row is then b * s_qb + h * s_qh. GQA: a head group, its heads'
-    # query blocks in one loop a range (_dkdv_span; attention._GQA_SPAN)
+    # query blocks in one loop a range (_dkdv_span; attention._GQA_SPAN). lse_ptr: the rows' LSE in log2
+    # units, +inf where -inf (_attn_bwd_pre_kernel's lse2), as the dQ kernel's
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
     pid_n = pid % n_n
@@ -606,13 +610,14 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
                         TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
                         BITS: tl.constexpr = 0):
-    # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows
+    # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows;
+    # lse_ptr: the rows' LSE in log2 units (_attn_bwd_pre_kernel's lse2)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
     do = tl.load(do_ptr + b * s_gb + h * s_gh + rm[:, None] * s_gm + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)
-    lse2 = _load_lse(lse_ptr + bh * L, rm, L) * LOG2E
+    lse2 = _load_lse2(lse_ptr + bh * L, rm, L)
     delta = tl.load(delta_ptr + bh * L + rm, mask=rm < L, other=0)
     k_base, v_base = _head(k_ptr, b, hk, s_kb, s_kh, TMA), _head(v_ptr, b, hk, s_vb, s_vh, TMA)
     bhk = b * (H // GROUP) + hk                                                         # (B, HKV, E, S) copies

@@ -696,8 +696,9 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     if L == 0 or S == 0 or B * H == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     delta = Tensor._empty((B, H, L), D.float32, q.device)
+    lse2 = Tensor._empty((B, H, L), D.float32, q.device)    # the LSE in log2 units, as the kernels take it
     pm = 16 if SIMULATED else _pre_rows(EV)
-    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse if glse is not None else delta, delta,
+    launch(_attn_bwd_pre_kernel, (cdiv(B * H * L, pm),), o, g, glse if glse is not None else delta, lse, delta, lse2,
            B * H * L, H, L, EV, *_strides3(o), *_strides3(g), HAS_GLSE=glse is not None, BLOCK_M=pm,
            BLOCK_EV=_hd(EV))
     kind, ms = _mask_args(mask, (B, H, L, S))
@@ -725,7 +726,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
                                               and not dropout_p)
     st = (*qs, *strides[3:-3], *gs)
     launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
-           _transposed(g) if tc else g, lse, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
+           _transposed(g) if tc else g, lse2, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
            DQ=fused, TMA=tma, GQA=gqa, num_warps=warps, num_stages=stages, **meta)
     if fused:
@@ -737,7 +738,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
-           _transposed(v) if tc else v, mptr, g, lse, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
+           _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages,
            **meta)
     return dq, dk, dv
@@ -996,11 +997,11 @@ def _specs():
         for has_glse in (False, True):
             for ev in (64, 128):
                 out.append(KernelSpec(_attn_bwd_pre_kernel, {
-                    "o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32", "delta_ptr": "*fp32", "ROWS": "i32",
-                    "H": "i32", "L": "i32", "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
+                    "o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32", "lse_ptr": "*fp32", "delta_ptr": "*fp32",
+                    "lse2_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32", "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
                     {"HAS_GLSE": has_glse, "BLOCK_M": _pre_rows(ev), "BLOCK_EV": ev},
                     label=f"pre {dt} e{ev}{' dlse' if has_glse else ''}",
-                    divisible=("o_ptr", "do_ptr", "glse_ptr", "delta_ptr")))
+                    divisible=("o_ptr", "do_ptr", "glse_ptr", "lse_ptr", "delta_ptr", "lse2_ptr")))
     add(_attn_fwd_kernel, "fwd", D.float16, 256, True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float16, 256, True)
     add(_attn_bwd_dq_kernel, "dq", D.float16, 256, True)
