@@ -358,7 +358,7 @@ def _attn_bwd_pre_kernel(o_ptr, do_ptr, glse_ptr, lse_ptr, delta_ptr, lse2_ptr, 
     if HAS_GLSE:
         delta -= tl.load(glse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)
     tl.store(delta_ptr + rm, delta, mask=rm < ROWS)
-    lse = tl.load(lse_ptr + rm, mask=rm < ROWS, other=0)
+    lse = tl.load(lse_ptr + rm, mask=rm < ROWS, other=0).to(tl.float32)        # (a caller's may be half)
     tl.store(lse2_ptr + rm, tl.where(lse == float("-inf"), float("inf"), lse * LOG2E), mask=rm < ROWS)
 
 
