@@ -239,7 +239,8 @@ def _ab_checks(timer, small=False):
                                 "dq_kernel": toggled(sdpa_step, attention, "_DQ_ATOMIC", [False]),
                                 "spilled_w4": toggled(sdpa_step, attention, "_FORCE", spilled_w4)})
     # the harness's fp16 attention (B 4, 16 heads, T 2048, causal): dQ by its own kernel or by atomics
-    # from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off), the backward's tiles by TMA; the dK/dV
+    # from the dK/dV kernel (attention._DQ_ATOMIC_HALF, off), the dQ kernel in one loop with every mask
+    # (dq_one_loop: attention._DQ_SPLIT off), the backward's tiles by TMA; the dK/dV
     # kernel's two switches apply up to head dim 64 (attention._SWITCHED_DKDV_MAX_E), dQ by atomics on
     # Hopper to 128 for these multi-head launches (attention._MHA_DQ_ATOMIC_MAX_E)
     for e in (64, 128):
@@ -256,7 +257,8 @@ def _ab_checks(timer, small=False):
         old = {"dkdv": attention._config("dkdv", e, ttorch.float16, True, sm90=attention._sm90(0))}
         arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True]),
                 "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled),
-                "mha_old_dkdv": toggled(half_step, attention, "_FORCE", old)}
+                "mha_old_dkdv": toggled(half_step, attention, "_FORCE", old),
+                "dq_one_loop": toggled(half_step, attention, "_DQ_SPLIT", [False])}
         if e <= attention._SWITCHED_DKDV_MAX_E or attention._sm90(0) and e <= attention._MHA_DQ_ATOMIC_MAX_E:
             arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]))
         if e <= attention._SWITCHED_DKDV_MAX_E:

@@ -7,7 +7,7 @@ memory, so it guides a choice that a GPU must then time (benchmarks/gpu_quick.py
     python -m benchmarks.sass_loops --op flash_attention --label "fwd ttorch.float16 e64 causal dropout" \\
         --cap 90 --set DROP=0 BITS=0
 
-``--set`` overrides constexprs (``warps=``/``stages=`` the launch options). Prints registers, the
+``--set`` overrides constexprs (``warps=``/``stages=``/``maxnreg=`` the launch options). Prints registers, the
 ttgir's layout conversions and each loop's instruction count.
 """
 import argparse
@@ -44,7 +44,7 @@ def compile_spec(spec, cap, overrides):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
     ce, sig = dict(spec.constexprs), dict(spec.signature)
-    ce.update({k: v for k, v in overrides.items() if k not in ("warps", "stages")})
+    ce.update({k: v for k, v in overrides.items() if k not in ("warps", "stages", "maxnreg")})
     if ce.get("BITS", 1) == 0 and "bits_ptr" in sig and "q_ptr" in sig:      # (no mask: q stands in)
         sig["bits_ptr"] = sig["q_ptr"]
     for prm in spec.kernel.params:
@@ -55,6 +55,8 @@ def compile_spec(spec, cap, overrides):
     attrs = {(names.index(a),): [["tt.divisibility", 16]] for a in spec.divisible}
     options = {"num_warps": overrides.get("warps", spec.num_warps), "num_stages": overrides.get("stages",
                                                                                                  spec.num_stages)}
+    if "maxnreg" in overrides:
+        options["maxnreg"] = overrides["maxnreg"]
     return triton.compile(ASTSource(fn=spec.kernel, signature=sig, constexprs=ce, attrs=attrs),
                           target=GPUTarget("cuda", cap, 32), options=options)
 

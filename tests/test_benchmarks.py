@@ -90,7 +90,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         k is attention._attn_fwd_kernel and log.append(f"drop={m['DROP']}")) or (
         k in (attention._attn_fwd_kernel, attention._attn_bwd_dq_kernel) and m["DROP"] and log.append(
             f"bits={m['BITS']}")) or (
-        k is attention._attn_fwd_kernel and log.append(f"prec={m['PREC']}")) or real_a(k, *a, **m))
+        k is attention._attn_fwd_kernel and log.append(f"prec={m['PREC']}")) or (
+        k is attention._attn_bwd_dq_kernel and log.append(f"dq split={m['SPLIT']}")) or real_a(k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -152,7 +153,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
                                              "tf32t_wide", "tf32t_wide_tma1", "fp32x3_fma_fwd", "fp32x3_on_fwd",
                                              "fp32x3_fwd_32x64", "fp32x3_fma", "fp32x3_on", "fp32x3_dq_32x32",
-                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop"}
+                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop", "dq_one_loop"}
     assert "prec=ieee" in arms["fp32x3_fma"] and "prec=ieee" in arms["fp32x3_fma_fwd"]
     assert "prec=tf32x3" in arms["fp32x3_on"] and "dkdv 16x32 w4" in arms["fp32x3_dkdv_16x32"]
     assert "dkdv 32x32 w8" in arms["fp32x3_dkdv_32x32"] and "prec=tf32x3" in arms["fp32x3_dkdv_32x32"]
@@ -170,6 +171,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     # the tiles the H100 tuned before the spill-free rule, forced (the last half row is head dim 128)
     assert "dkdv 32x32 w4" in arms["spilled_w4"] and "dkdv 64x64 w8" in arms["spilled_dkdv"]
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
+    assert "dq split=True" in arms["dq_kernel_half"] and "dq split=False" in arms["dq_one_loop"]
+    assert "dq split=True" not in arms["dq_one_loop"]
     assert "gqa=True" in arms["gqa_span"] and "gqa=True" not in arms["gqa_loop"] and "gqa=False" in arms["gqa_loop"]
     assert "dkdv 16x32 w8" in arms["drop_d128_16x32"] and "dkdv 16x32 w8" not in arms["drop_d128_default"]
     assert "fwd 64x32 w4" in arms["drop_d128_old_fwd"] and "fwd 64x32 w4" not in arms["drop_d128_default"]

@@ -439,19 +439,27 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
               s_vn, s_mm, s_mn, E: tl.constexpr, EV: tl.constexpr, MASK: tl.constexpr, CAUSAL: tl.constexpr,
               T_COPY: tl.constexpr, BLOCK_N: tl.constexpr, k_desc=None, v_desc=None, TMA: tl.constexpr = False,
               seed=0, bh=0, d_lo=0, d_hi=0, keep_t=0, rkeep=1.0, DROP: tl.constexpr = False,
-              PREC: tl.constexpr = "ieee", bits=0, BITS: tl.constexpr = 0, row0=0):
-    """One key block of dQ, with every mask; ``lse2`` is the rows' LSE in log2 units; ``T_COPY``:
+              PREC: tl.constexpr = "ieee", bits=0, BITS: tl.constexpr = 0, row0=0, EDGE: tl.constexpr = True):
+    """One key block of dQ; ``EDGE`` as in ``_fwd_block`` (without it no mask: keys inside S, none after
+    a query); ``lse2`` is the rows' LSE in log2 units (+inf past L: P is 0 there); ``T_COPY``:
     K^T and V^T are read from their (E, S) copies at ``kt_base`` and ``vt_base``. ``TMA``: K and V
     tiles by TMA from ``k_desc``, ``v_desc``, the head's first rows at ``k_base``, ``v_base`` (see
     ``attention._BWD_TMA``). ``DROP``: dP at the pairs ``_kept`` keeps (``BITS`` 2: read from ``bits``),
     times ``rkeep``, else 0."""
     rn = start_n + tl.arange(0, BLOCK_N)
-    ktmask = (rn[None, :] < S) & (re[:, None] < E)
-    vtmask = (rn[None, :] < S) & (rev[:, None] < EV)
+    ktmask = re[:, None] < E
+    vtmask = rev[:, None] < EV
+    if EDGE:
+        ktmask = ktmask & (rn[None, :] < S)
+        vtmask = vtmask & (rn[None, :] < S)
     if TMA:     # rows past S: the next head's, zeroed (P is 0 there, but 0 * inf would be NaN)
-        k = tl.where(rn[:, None] < S, k_desc.load([k_base + start_n, 0]), 0)                   # (BN, BE)
+        k = k_desc.load([k_base + start_n, 0])                                                  # (BN, BE)
+        vv = v_desc.load([v_base + start_n, 0])                                                 # (BN, BEV)
+        if EDGE:
+            k = tl.where(rn[:, None] < S, k, 0)
+            vv = tl.where(rn[:, None] < S, vv, 0)
         kt = tl.trans(k)
-        vt = tl.trans(tl.where(rn[:, None] < S, v_desc.load([v_base + start_n, 0]), 0))       # (BEV, BN)
+        vt = tl.trans(vv)                                                                       # (BEV, BN)
     elif T_COPY:
         kt = tl.load(kt_base + re[:, None] * S + rn[None, :], mask=ktmask, other=0)             # (BE, BN)
         vt = tl.load(vt_base + rev[:, None] * S + rn[None, :], mask=vtmask, other=0)           # (BEV, BN)
@@ -460,8 +468,11 @@ def _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, 
         kt = tl.load(k_base + rn[None, :] * s_kn + re[:, None], mask=ktmask, other=0)          # (BE, BN)
         vt = tl.load(v_base + rn[None, :] * s_vn + rev[:, None], mask=vtmask, other=0)        # (BEV, BN)
         k = tl.trans(kt)
-    p = _probs(tl.dot(q, kt, input_precision=PREC), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L, S,
-               s_mm, s_mn, MASK, CAUSAL)
+    if EDGE:
+        p = _probs(tl.dot(q, kt, input_precision=PREC), scale, lse2[:, None], m_base, rm[:, None], rn[None, :], L,
+                   S, s_mm, s_mn, MASK, CAUSAL)
+    else:
+        p = tl.exp2(tl.dot(q, kt, input_precision=PREC) * (scale * LOG2E) - lse2[:, None])
     dp = tl.dot(do, vt, input_precision=PREC)
     if DROP:
         dp = tl.where(_kept(seed, bh, d_lo, d_hi, keep_t, rm, start_n, S, rm.shape[0], BLOCK_N, DROP, False, bits,
@@ -609,9 +620,10 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
                         TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
-                        BITS: tl.constexpr = 0):
+                        BITS: tl.constexpr = 0, SPLIT: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows;
-    # lse_ptr: the rows' LSE in log2 units (_attn_bwd_pre_kernel's lse2)
+    # lse_ptr: the rows' LSE in log2 units (_attn_bwd_pre_kernel's lse2). SPLIT: the key blocks that need
+    # no mask in a loop of their own, before the rest (attention._DQ_SPLIT)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
                                                   CAUSAL)
     rev = tl.arange(0, BLOCK_EV)
@@ -628,9 +640,16 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     hi = S
     if CAUSAL:
         hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
-    # one loop with every mask: a second, unmasked loop (as in the forward) took this kernel from 128
-    # to 180 registers on sm_90, fewer programs per SM; unmeasured either way so far
-    for start_n in range(0, hi, BLOCK_N):
+    inner = 0       # (the forward's split: key blocks inside S and wholly at or before the block's first query)
+    if SPLIT and MASK == 0:
+        inner = S // BLOCK_N * BLOCK_N
+        if CAUSAL:
+            inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
+    for start_n in range(0, inner, BLOCK_N):
+        dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
+                       L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,
+                       d_lo, d_hi, keep_t, rkeep, DROP, PREC, bits_ptr, BITS, pid_m * BLOCK_M, False)
+    for start_n in range(inner, hi, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
                        L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,
                        d_lo, d_hi, keep_t, rkeep, DROP, PREC, bits_ptr, BITS, pid_m * BLOCK_M)

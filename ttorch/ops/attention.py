@@ -108,6 +108,21 @@ _DQ_ATOMIC = [True]
 # The same for float16/bfloat16, into a float32 workspace that is cast to dQ after: off until timed on
 # a GPU (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100; gpu_quick A/Bs it).
 _DQ_ATOMIC_HALF = [False]
+# The dQ kernel's key blocks that need no mask (inside S, wholly at or before the block's first query)
+# run in a loop of their own, as the forward's do (half types: SPLIT). Its loop a 4096-pair block (sm_90,
+# fp16 head dim 64 causal, Hopper's 64x64 w4 s3, Triton 3.9) falls from 457 instructions to 281 (3.6:
+# 428 to 251), head dim 128 (64x32 w4 s2) from 332 to 238; registers 127 -> 145 there, 3 programs an SM
+# either way (its 64 KiB of shared memory allow 3), and the tuner times its tiles with it. Not float32:
+# on the FMAs the masks were no cost (1986 -> 1995) and registers went 96 -> 242; nor dropout drawing its
+# mask in the kernel (no graph, or a mask too big to keep: the rare case), whose head dim 128 tile then
+# spilled 4-8 B on sm_80. An earlier one-loop choice (128 -> 180 registers with an older kernel) was
+# never timed; gpu_quick's dq_one_loop arm is the other side. False: one loop with every mask.
+_DQ_SPLIT = [True]
+
+
+def _dq_split(c, drawn):
+    """Whether a dQ launch (``_cls`` ``c``; ``drawn``: dropout drawing its mask) takes ``_DQ_SPLIT``."""
+    return _DQ_SPLIT[0] and c == 0 and not drawn
 
 
 # The half forward on Hopper with K and V tiles by TMA (the copy engine computes their addresses and
@@ -739,8 +754,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     st = (*strides[:3], *ks, *vs, *strides[9:])
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
-           *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma, num_warps=warps, num_stages=stages,
-           **meta)
+           *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma,
+           SPLIT=_dq_split(_cls(q.dtype, e), dropout_p and bits is None), num_warps=warps, num_stages=stages, **meta)
     return dq, dk, dv
 
 
@@ -935,7 +950,7 @@ def _specs():
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=None,
-            drop=False, sm90=False, x3=False, mha=False, gqa=False):
+            drop=False, sm90=False, x3=False, mha=False, gqa=False, split=None):
         if raw_max is None:                             # as _fwd_cuda launches it (_RAW_MAX)
             raw_max = kind == "fwd" and not drop and mask == 0 and _raw_max(causal)
         if kind == "dkdv" and not (mha or gqa or drop) and dt is not D.float32:   # grouped-query twins (half)
@@ -965,6 +980,8 @@ def _specs():
             ce["BITS"] = 2 if bits else 0           # read from the saved mask (_DROP_SAVE), or drawn
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
             ce["PREC"] = "tf32x3"
+        if kind == "dq":                            # half types: unmasked key blocks in a loop apart (_DQ_SPLIT)
+            ce["SPLIT"] = _dq_split(c, drop == "draw") if split is None else split
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
         if gqa:                                     # a head group, spanned in one loop (_GQA_SPAN)
@@ -977,7 +994,8 @@ def _specs():
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
                 + (" dropout" if drop else "") + (" draw" if drop == "draw" else "") + (" sm90" if sm90 else "") \
-                + (" x3" if x3 else "") + (" mha" if mha else "") + (" gqa" if gqa else "")
+                + (" x3" if x3 else "") + (" mha" if mha else "") + (" gqa" if gqa else "") \
+                + (" one loop" if split is False else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -1034,6 +1052,8 @@ def _specs():
     for kind, kernel in kernels.items():                    # float32 reading in place (short L or S), with dropout
         add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
+    for e in (64, 128):                                     # the dQ kernel in one loop (_DQ_SPLIT off)
+        add(_attn_bwd_dq_kernel, "dq", D.float16, e, True, split=False)
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
         for causal in (False, True):                        # the other side of _RAW_MAX's choice
             add(_attn_fwd_kernel, "fwd", dt, e, causal, raw_max=not _raw_max(causal))
@@ -1144,7 +1164,7 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], tuple(_FORCE.items())
+        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], _DQ_SPLIT[0], tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
