@@ -224,12 +224,14 @@ def _ab_checks(timer, small=False):
     q, k, v = (ttorch.randn(8 // min(d, 8), 12 // min(d, 12), 1024 // d, 64 // 4 if small else 64, device="cuda",
                             requires_grad=True) for _ in range(3))
 
-    def sdpa_fwd():
+    def fwd_():
         with ttorch.no_grad():
             F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
-    def sdpa_step():
+    def step_():
         F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+    # the FMA kernels' arms (attention._FP32_DOT "ieee"; the default is "tf32x3")
+    sdpa_fwd, sdpa_step = (toggled(f, attention, "_FP32_DOT", ["ieee"]) for f in (fwd_, step_))
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd", timer(
         {"t_copy": sdpa_fwd, "in_place": toggled(sdpa_fwd, attention, "_T_COPY", [False])})
     # spilled_w4: the H100's tuned winners, 32x32 over 4 warps, which spill on sm_90 (dK/dV 1.5-1.8 KiB a
@@ -423,20 +425,20 @@ def _ab_checks(timer, small=False):
                   "fp32t_dkdv_64x32w4": {"dkdv": (64, 32, 4, 2)}, "fp32t_dkdv_64x64w8": {"dkdv": (64, 64, 8, 2)}}
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd+bwd tiles", timer(
         {"fp32t_now": sdpa_step, **{k: toggled(sdpa_step, attention, "_FORCE", f) for k, f in fp32_tiles.items()}})
-    # float32 attention's products on the FMAs (attention._FP32_DOT "ieee", the default) or on the tensor
-    # cores in three TF32 products ("tf32x3", as PyTorch's float32 memory-efficient kernels), at the
+    # float32 attention's products on the FMAs (attention._FP32_DOT "ieee") or on the tensor cores in
+    # three TF32 products ("tf32x3", the default, as PyTorch's float32 memory-efficient kernels), at the
     # GPT-2-like step's shape: the forward alone, then with the backward; in TF32 x 3 also the tiles
     # before Hopper's (_CONFIGS_SM90: forward and dQ 128x32 w8; _MHA_TILES: dK/dV 32x128 w8) and a 16x32
     # w4 dK/dV
     x3 = lambda fn: toggled(fn, attention, "_FP32_DOT", ["tf32x3"])          # noqa: E731
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd, FMA or TF32 x 3", timer(
-        {"fp32x3_fma_fwd": sdpa_fwd, "fp32x3_on_fwd": x3(sdpa_fwd),
-         "fp32x3_fwd_32x64": x3(toggled(sdpa_fwd, attention, "_FORCE", {"fwd": (32, 64, 4, 2)}))})
+        {"fp32x3_fma_fwd": sdpa_fwd, "fp32x3_on_fwd": x3(fwd_),
+         "fp32x3_fwd_32x64": x3(toggled(fwd_, attention, "_FORCE", {"fwd": (32, 64, 4, 2)}))})
     yield "sdpa fp32 causal B8 H12 T1024 D64 fwd+bwd, FMA or TF32 x 3", timer(
-        {"fp32x3_fma": sdpa_step, "fp32x3_on": x3(sdpa_step),
-         "fp32x3_dq_32x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dq": (32, 32, 4, 2)})),
-         "fp32x3_dkdv_16x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dkdv": (16, 32, 4, 2)})),
-         "fp32x3_dkdv_32x32": x3(toggled(sdpa_step, attention, "_FORCE", {"dkdv": (32, 32, 8, 2)}))})
+        {"fp32x3_fma": sdpa_step, "fp32x3_on": x3(step_),
+         "fp32x3_dq_32x32": x3(toggled(step_, attention, "_FORCE", {"dq": (32, 32, 4, 2)})),
+         "fp32x3_dkdv_16x32": x3(toggled(step_, attention, "_FORCE", {"dkdv": (16, 32, 4, 2)})),
+         "fp32x3_dkdv_32x32": x3(toggled(step_, attention, "_FORCE", {"dkdv": (32, 32, 8, 2)}))})
     # a segmentation loss (16 x 21 x 256 x 256, 2^20 rows): its mean over a grid (past _MEAN_ONE rows) or
     # one program, forward and backward
     from ttorch.ops import cross_entropy as ce_ops

@@ -252,7 +252,7 @@ def test_tf32x3_tunes_apart(monkeypatch):
     assert [attention._tile(c) for c in cfgs] == attention._TUNE_SPACE_X3["fwd"]
     attention._tune_bench(cfgs[0], "fwd", "tf32x3", 1, 1, 20, 16, True)()
     attention._tune_bench(cfgs[0], "fwd", "float32", 1, 1, 20, 16, True)()
-    assert seen == ["tf32x3"] * 2 + ["ieee"] * 2 and attention._FP32_DOT == ["ieee"]
+    assert seen == ["tf32x3"] * 2 + ["ieee"] * 2 and attention._FP32_DOT == ["tf32x3"]     # (the default)
 
 
 def test_gqa_one_kv_head_with_mask(device):
@@ -976,6 +976,7 @@ def test_dropout_mask_saved_for_the_backward(causal, dq_atomic, monkeypatch):
     2) give the outputs and gradients of those that draw, bit for bit (dQ by the dK/dV kernel's atomics
     to their order, and by its own kernel)."""
     from ttorch.ops import attention as A
+    monkeypatch.setattr(A, "_FP32_DOT", ["ieee"])          # (_DQ_ATOMIC: the FMA kernels')
     monkeypatch.setattr(A, "_DQ_ATOMIC", [dq_atomic])
     B, H, L, S, p, pair = 2, 3, 19, 37, 0.3, (5, 1 << 40 | 9)
     r = np.random.default_rng(8)
