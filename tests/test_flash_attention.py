@@ -316,7 +316,7 @@ def test_rectangular_tiles(tile, causal, dq_atomic, monkeypatch):
 @pytest.mark.parametrize("causal", [False, True])
 def test_dq_unmasked_key_blocks_apart(monkeypatch, split, causal):
     # attention._DQ_SPLIT: the dQ kernel runs the key blocks inside S and (causal) wholly at or before
-    # its first query without masks, in a loop before the rest (half types only). 45 x 45 on the
+    # its first query without masks, in a loop before the rest (not float32 on the FMAs). 45 x 45 on the
     # simulated device's 16-wide tiles: up to two such blocks, a ragged diagonal and end; with 32x16
     # tiles the diagonal spans two key blocks
     from ttorch.ops import attention
@@ -329,14 +329,17 @@ def test_dq_unmasked_key_blocks_apart(monkeypatch, split, causal):
     monkeypatch.setattr(attention, "_FORCE", {"dq": (32, 16, 4, 1)})
     check("cuda", 1, 2, 1, 45, 45, 16, 16, causal=causal, dtype=ttorch.bfloat16, tol=8e-2)
     assert seen == [split, split]
-    monkeypatch.setattr(attention, "_DQ_ATOMIC", [False])                    # float32: one loop always
+    check("cuda", 1, 2, 1, 45, 45, 8, 8, causal=causal)                     # float32 in TF32 x 3
+    monkeypatch.setattr(attention, "_FP32_DOT", ["ieee"])                    # on the FMAs: one loop always
+    monkeypatch.setattr(attention, "_DQ_ATOMIC", [False])
     check("cuda", 1, 2, 1, 45, 45, 8, 8, causal=causal)
-    assert seen == [split, split, False]
+    assert seen == [split, split, split, False]
     monkeypatch.setattr(attention, "_FORCE", {})
     check_drop("cuda", 1, 2, 1, 45, 45, 16, 16, causal=causal, dtype=ttorch.float16, tol=2e-2)    # the mask read
     monkeypatch.setattr(attention, "_DROP_SAVE", [False])
     check_drop("cuda", 1, 2, 1, 45, 45, 16, 16, causal=causal, dtype=ttorch.float16, tol=2e-2)    # drawn: one loop
-    assert seen == [split, split, False, split, False]
+    assert seen == [split, split, split, False, split, False]
+
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
 @pytest.mark.parametrize("causal", [False, True])

@@ -109,20 +109,22 @@ _DQ_ATOMIC = [True]
 # a GPU (the head-dim-128 half backward ran at 0.56x PyTorch's speed on an H100; gpu_quick A/Bs it).
 _DQ_ATOMIC_HALF = [False]
 # The dQ kernel's key blocks that need no mask (inside S, wholly at or before the block's first query)
-# run in a loop of their own, as the forward's do (half types: SPLIT). Its loop a 4096-pair block (sm_90,
-# fp16 head dim 64 causal, Hopper's 64x64 w4 s3, Triton 3.9) falls from 457 instructions to 281 (3.6:
-# 428 to 251), head dim 128 (64x32 w4 s2) from 332 to 238; registers 127 -> 145 there, 3 programs an SM
-# either way (its 64 KiB of shared memory allow 3), and the tuner times its tiles with it. Not float32:
-# on the FMAs the masks were no cost (1986 -> 1995) and registers went 96 -> 242; nor dropout drawing its
-# mask in the kernel (no graph, or a mask too big to keep: the rare case), whose head dim 128 tile then
-# spilled 4-8 B on sm_80. An earlier one-loop choice (128 -> 180 registers with an older kernel) was
-# never timed; gpu_quick's dq_one_loop arm is the other side. False: one loop with every mask.
+# run in a loop of their own, as the forward's do (SPLIT). Its loop a 4096-pair block (sm_90, fp16 head
+# dim 64 causal, Hopper's 64x64 w4 s3, Triton 3.9) falls from 457 instructions to 281 (3.6: 428 to
+# 251), head dim 128 (64x32 w4 s2) from 332 to 238; registers 127 -> 145 there, 3 programs an SM either
+# way (its 64 KiB of shared memory allow 3), and the tuner times its tiles with it. TF32 x 3 too (sm_90
+# 128x32 w8 s2 888 -> 780, 3.6 869 -> 760, one program an SM either way; sm_80 32x32 w4 786 -> 726,
+# spill-free on both with 3.6 and 3.9). Not float32 on the FMAs: there the masks were no cost (1986 ->
+# 1995) and registers went 96 -> 242; nor dropout drawing its mask in the kernel (no graph, or a mask
+# too big to keep: the rare case), whose half head dim 128 tile then spilled 4-8 B on sm_80. An earlier
+# one-loop choice (128 -> 180 registers with an older kernel) was never timed; gpu_quick's dq_one_loop
+# arm is the other side. False: one loop with every mask.
 _DQ_SPLIT = [True]
 
 
 def _dq_split(c, drawn):
     """Whether a dQ launch (``_cls`` ``c``; ``drawn``: dropout drawing its mask) takes ``_DQ_SPLIT``."""
-    return _DQ_SPLIT[0] and c == 0 and not drawn
+    return _DQ_SPLIT[0] and c != 1 and not drawn
 
 
 # The half forward on Hopper with K and V tiles by TMA (the copy engine computes their addresses and
