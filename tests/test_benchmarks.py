@@ -153,7 +153,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "ce_mean_grid", "ce_mean_one_program", "tf32t_heuristic",
                                              "tf32t_wide", "tf32t_wide_tma1", "fp32x3_fma_fwd", "fp32x3_on_fwd",
                                              "fp32x3_fwd_32x64", "fp32x3_fma", "fp32x3_on", "fp32x3_dq_32x32",
-                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop", "dq_one_loop"}
+                                             "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop",
+                                             "dq_one_loop"}
     assert "prec=ieee" in arms["fp32x3_fma"] and "prec=ieee" in arms["fp32x3_fma_fwd"]
     assert "prec=tf32x3" in arms["fp32x3_on"] and "dkdv 16x32 w4" in arms["fp32x3_dkdv_16x32"]
     assert "dkdv 32x32 w8" in arms["fp32x3_dkdv_32x32"] and "prec=tf32x3" in arms["fp32x3_dkdv_32x32"]

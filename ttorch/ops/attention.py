@@ -114,7 +114,8 @@ _DQ_ATOMIC_HALF = [False]
 # 251), head dim 128 (64x32 w4 s2) from 332 to 238; registers 127 -> 145 there, 3 programs an SM either
 # way (its 64 KiB of shared memory allow 3), and the tuner times its tiles with it. TF32 x 3 too (sm_90
 # 128x32 w8 s2 888 -> 780, 3.6 869 -> 760, one program an SM either way; sm_80 32x32 w4 786 -> 726,
-# spill-free on both with 3.6 and 3.9). Not float32 on the FMAs: there the masks were no cost (1986 ->
+# spill-free on both with 3.6 and 3.9), without dropout (its 32x32 w4 reading the mask spilled 16 B on
+# sm_90 with 3.9, for 977 -> 961). Not float32 on the FMAs: there the masks were no cost (1986 ->
 # 1995) and registers went 96 -> 242; nor dropout drawing its mask in the kernel (no graph, or a mask
 # too big to keep: the rare case), whose half head dim 128 tile then spilled 4-8 B on sm_80. An earlier
 # one-loop choice (128 -> 180 registers with an older kernel) was never timed; gpu_quick's dq_one_loop
@@ -122,9 +123,9 @@ _DQ_ATOMIC_HALF = [False]
 _DQ_SPLIT = [True]
 
 
-def _dq_split(c, drawn):
-    """Whether a dQ launch (``_cls`` ``c``; ``drawn``: dropout drawing its mask) takes ``_DQ_SPLIT``."""
-    return _DQ_SPLIT[0] and c != 1 and not drawn
+def _dq_split(c, dropout, drawn):
+    """Whether a dQ launch (``_cls`` ``c``; with ``dropout``, ``drawn`` in the kernel) takes ``_DQ_SPLIT``."""
+    return _DQ_SPLIT[0] and (c == 0 and not drawn or c == 2 and not dropout)
 
 
 # The half forward on Hopper with K and V tiles by TMA (the copy engine computes their addresses and
@@ -688,7 +689,8 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), q if bits is None else bits, MASK=kind,
            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
-           SCALE_POS=_raw_max(causal) and scale > 0 and not dropout_p and not kind, DROP=_DROP_MODE[0] if dropout_p else 0,
+           SCALE_POS=_raw_max(causal) and scale > 0 and not dropout_p and not kind,
+           DROP=_DROP_MODE[0] if dropout_p else 0,
            PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2, num_warps=warps, num_stages=stages)
     return (o, lse) if bits is None else (o, lse, bits)
 
@@ -760,7 +762,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma,
-           SPLIT=_dq_split(_cls(q.dtype, e), dropout_p and bits is None), num_warps=warps, num_stages=stages, **meta)
+           SPLIT=_dq_split(_cls(q.dtype, e), bool(dropout_p), dropout_p and bits is None), num_warps=warps,
+           num_stages=stages, **meta)
     return dq, dk, dv
 
 
@@ -986,7 +989,7 @@ def _specs():
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
             ce["PREC"] = "tf32x3"
         if kind == "dq":                            # half types: unmasked key blocks in a loop apart (_DQ_SPLIT)
-            ce["SPLIT"] = _dq_split(c, drop == "draw") if split is None else split
+            ce["SPLIT"] = _dq_split(c, bool(drop), drop == "draw") if split is None else split
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
         if gqa:                                     # a head group, spanned in one loop (_GQA_SPAN)
@@ -1021,7 +1024,8 @@ def _specs():
             for ev in (64, 128):
                 out.append(KernelSpec(_attn_bwd_pre_kernel, {
                     "o_ptr": ptr(dt), "do_ptr": ptr(dt), "glse_ptr": "*fp32", "lse_ptr": "*fp32", "delta_ptr": "*fp32",
-                    "lse2_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32", "EV": "i32", **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
+                    "lse2_ptr": "*fp32", "ROWS": "i32", "H": "i32", "L": "i32", "EV": "i32",
+                    **{f"s_{a}{b}": "i32" for a in "og" for b in "bhm"}},
                     {"HAS_GLSE": has_glse, "BLOCK_M": _pre_rows(ev), "BLOCK_EV": ev},
                     label=f"pre {dt} e{ev}{' dlse' if has_glse else ''}",
                     divisible=("o_ptr", "do_ptr", "glse_ptr", "lse_ptr", "delta_ptr", "lse2_ptr")))
