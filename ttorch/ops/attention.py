@@ -168,8 +168,8 @@ _GQA_SPAN = [True]
 # causal forward tile the specs hold keeps its occupancy on sm_90 with 3.6 and 3.9 (at most 3 more
 # registers, 12 at 128x32 w8 head dim 128, one program an SM either way). Without causality the
 # default tile goes from 126 to 135 registers (3.6: 128 to 134), 4 programs an SM to 3, so those
-# launches keep the scaled scores. Untimed: gpu_quick's raw_max arms A/B it. True: every launch with
-# a positive scale; False: none.
+# launches keep the scaled scores. Untimed: gpu_quick's scaled_max arms (False) A/B it. True: every
+# launch with a positive scale; False: none.
 _RAW_MAX = ["causal"]
 
 
@@ -988,7 +988,7 @@ def _specs():
             ce["BITS"] = 2 if bits else 0           # read from the saved mask (_DROP_SAVE), or drawn
         if c == 2:                                  # float32 on tensor cores (_FP32_DOT)
             ce["PREC"] = "tf32x3"
-        if kind == "dq":                            # half types: unmasked key blocks in a loop apart (_DQ_SPLIT)
+        if kind == "dq":                            # unmasked key blocks in a loop apart (_DQ_SPLIT)
             ce["SPLIT"] = _dq_split(c, bool(drop), drop == "draw") if split is None else split
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
