@@ -114,7 +114,7 @@ _DQ_ATOMIC_HALF = [False]
 # 251), head dim 128 (64x32 w4 s2) from 332 to 238; registers 127 -> 145 there, 3 programs an SM either
 # way (its 64 KiB of shared memory allow 3), and the tuner times its tiles with it. TF32 x 3 too (sm_90
 # 128x32 w8 s2 888 -> 780, 3.6 869 -> 760, one program an SM either way; sm_80 32x32 w4 786 -> 726,
-# spill-free on both with 3.6 and 3.9), without dropout (its 32x32 w4 reading the mask spilled 16 B on
+# spill-free on both with 3.6 and 3.9), without dropout (its 32x32 w4 reading the mask spilled 12 B on
 # sm_90 with 3.9, for 977 -> 961). Not float32 on the FMAs: there the masks were no cost (1986 ->
 # 1995) and registers went 96 -> 242; nor dropout drawing its mask in the kernel (no graph, or a mask
 # too big to keep: the rare case), whose half head dim 128 tile then spilled 4-8 B on sm_80. An earlier
