@@ -287,6 +287,18 @@ def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M:
 
 
 @triton.jit
+def _unmasked_keys(pid_m, S, MASK: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Where query block ``pid_m``'s key blocks that need no mask end (the forward's and dQ's first
+    loop): those inside S and, causal, wholly at or before the block's first query; none with a mask."""
+    inner = 0
+    if MASK == 0:
+        inner = S // BLOCK_N * BLOCK_N
+        if CAUSAL:
+            inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
+    return inner
+
+
+@triton.jit
 def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, H, GROUP, L, S, E: tl.constexpr,
                      EV: tl.constexpr, s_qb, s_qh, s_qm, s_kb, s_kh, s_kn, s_vb, s_vh, s_vn, s_mb, s_mh, s_mm, s_mn,
                      s_ob, s_oh, s_om, seed, d_lo, d_hi, keep_t, rkeep, bits_ptr, MASK: tl.constexpr,
@@ -314,11 +326,7 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
     # Key blocks inside S and (causal) wholly at or before the block's first query need no mask:
     # they run first, without the bias, the bounds masks or the -inf guards; the rest (the diagonal,
     # the ragged end, any explicit mask) after them.
-    inner = 0
-    if MASK == 0:
-        inner = S // BLOCK_N * BLOCK_N
-        if CAUSAL:
-            inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
+    inner = _unmasked_keys(pid_m, S, MASK, CAUSAL, BLOCK_M, BLOCK_N)
     for start_n in range(0, inner, BLOCK_N):
         acc, m_i, l_i = _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, re, rev, scale, L,
                                    S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, False, T_COPY, BLOCK_N, k_ptr, v_ptr,
@@ -640,11 +648,9 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
     hi = S
     if CAUSAL:
         hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
-    inner = 0       # (the forward's split: key blocks inside S and wholly at or before the block's first query)
-    if SPLIT and MASK == 0:
-        inner = S // BLOCK_N * BLOCK_N
-        if CAUSAL:
-            inner = tl.minimum(inner, (pid_m * BLOCK_M + 1) // BLOCK_N * BLOCK_N)
+    inner = 0       # (the forward's split)
+    if SPLIT:
+        inner = _unmasked_keys(pid_m, S, MASK, CAUSAL, BLOCK_M, BLOCK_N)
     for start_n in range(0, inner, BLOCK_N):
         dq = _dq_block(dq, q, do, lse2, delta, k_base, kt_base, v_base, vt_base, m_base, start_n, rm, re, rev, scale,
                        L, S, s_kn, s_vn, s_mm, s_mn, E, EV, MASK, CAUSAL, T_COPY, BLOCK_N, k_ptr, v_ptr, TMA, seed, bh,

@@ -730,10 +730,10 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     meta = dict(MASK=kind, CAUSAL=bool(causal), BLOCK_E=_hd(E), BLOCK_EV=_hd(EV),
                 DROP=_DROP_MODE[0] if dropout_p else 0, PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2)
     drop = (*_drop_args(dropout_p, philox), q if bits is None else bits)    # the forward's mask, or draws
-    sm90 = _sm90(q.device.index)
-    gqa = H != Hkv and _GQA_SPAN[0] and _cls(q.dtype, e) == 0 and not dropout_p
+    sm90, c = _sm90(q.device.index), _cls(q.dtype, e)
+    gqa = H != Hkv and _GQA_SPAN[0] and c == 0 and not dropout_p
     plain = not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)             # (no TMA tiles: _BWD_TMA)
-    fused = _DQ_ATOMIC[0] if _cls(q.dtype, e) == 1 else _DQ_ATOMIC_HALF[0] and (
+    fused = _DQ_ATOMIC[0] if c == 1 else _DQ_ATOMIC_HALF[0] and (
         e <= _SWITCHED_DKDV_MAX_E or H == Hkv and plain and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
     # no loop over a head group (GROUP 1; or spanned, _GQA_SPAN, where dQ by atomics spilled 12-124 B with
     # _MHA_TILES' tiles on sm_90): _MHA_TILES
@@ -762,7 +762,7 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma,
-           SPLIT=_dq_split(_cls(q.dtype, e), bool(dropout_p), dropout_p and bits is None), num_warps=warps,
+           SPLIT=_dq_split(c, bool(dropout_p), dropout_p and bits is None), num_warps=warps,
            num_stages=stages, **meta)
     return dq, dk, dv
 
