@@ -193,7 +193,9 @@ def _ab_checks(timer, small=False):
     (attention._BWD_TMA, _DQ_TMA), and with the tiles the H100 tuned before the spill-free rule
     (``spilled_*``, forced: what the spill-free tiles cost or gain); the fp16 forward's K and V by
     pointer loads or TMA (attention._FWD_TMA), and its rows' maxima after scaling
-    (``scaled_max``: attention._RAW_MAX off; causal launches take them before); float32
+    (``scaled_max``: attention._RAW_MAX off; causal launches take them before); causal grids'
+    programs a head after another (``head_order*``: attention._LPT_L2 0) against sections of heads
+    longest first; float32
     x @ W^T with and without the row-major copy of W
     (gemm._FMA_ROW_MAJOR_B_FROM_M) and the (K, M) copy of x (gemm._FMA_M_MAJOR_A_FROM_N); a
     3-channel convolution's forward and weight gradient with (channel, tap) as one axis or taps
@@ -260,7 +262,8 @@ def _ab_checks(timer, small=False):
         arms = {"dq_kernel_half": half_step, "dq_tma": toggled(half_step, attention, "_DQ_TMA", [True]),
                 "spilled_dkdv": toggled(half_step, attention, "_FORCE", spilled),
                 "mha_old_dkdv": toggled(half_step, attention, "_FORCE", old),
-                "dq_one_loop": toggled(half_step, attention, "_DQ_SPLIT", [False])}
+                "dq_one_loop": toggled(half_step, attention, "_DQ_SPLIT", [False]),
+                "head_order": toggled(half_step, attention, "_LPT_L2", [0])}
         if e <= attention._SWITCHED_DKDV_MAX_E or attention._sm90(0) and e <= attention._MHA_DQ_ATOMIC_MAX_E:
             arms.update(atomic_dq_half=toggled(half_step, attention, "_DQ_ATOMIC_HALF", [True]))
         if e <= attention._SWITCHED_DKDV_MAX_E:
@@ -277,7 +280,8 @@ def _ab_checks(timer, small=False):
     def gqa_step():
         F.scaled_dot_product_attention(qg, kg, vg, is_causal=True, enable_gqa=True).float().sum().backward()
     yield "sdpa fp16 causal GQA B4 H16 Hkv4 T2048 D128 fwd+bwd", timer(
-        {"gqa_span": gqa_step, "gqa_loop": toggled(gqa_step, attention, "_GQA_SPAN", [False])})
+        {"gqa_span": gqa_step, "gqa_loop": toggled(gqa_step, attention, "_GQA_SPAN", [False]),
+         "head_order_gqa": toggled(gqa_step, attention, "_LPT_L2", [0])})
     # the harness's fp16 forward, K and V tiles by pointer loads (cp.async) or by TMA (attention._FWD_TMA)
     for e in (64, 128):
         qf, kf, vf = (ttorch.randn(4 // min(d, 4), 16 // d, 2048 // (32 if small else 1), e // (4 if small else 1),
@@ -288,7 +292,8 @@ def _ab_checks(timer, small=False):
                 F.scaled_dot_product_attention(qf, kf, vf, is_causal=True)
         yield f"sdpa fp16 causal B4 H16 T2048 D{e} fwd", timer(
             {"kv_pointers": half_fwd, "kv_tma": toggled(half_fwd, attention, "_FWD_TMA", [True]),
-             "scaled_max": toggled(half_fwd, attention, "_RAW_MAX", [False])})
+             "scaled_max": toggled(half_fwd, attention, "_RAW_MAX", [False]),
+             "head_order_fwd": toggled(half_fwd, attention, "_LPT_L2", [0])})
     x, w = ttorch.randn(8192 // min(d, 4), 768 // d, device="cuda"), ttorch.randn(3072 // d, 768 // d, device="cuda")
     fn = lambda: F.linear(x, w)                                       # noqa: E731
     yield "linear fp32 8192x768 -> 3072 (x @ W^T)", timer(

@@ -91,7 +91,9 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
         k in (attention._attn_fwd_kernel, attention._attn_bwd_dq_kernel) and m["DROP"] and log.append(
             f"bits={m['BITS']}")) or (
         k is attention._attn_fwd_kernel and log.append(f"prec={m['PREC']}")) or (
-        k is attention._attn_bwd_dq_kernel and log.append(f"dq split={m['SPLIT']}")) or real_a(k, *a, **m))
+        k is attention._attn_bwd_dq_kernel and log.append(f"dq split={m['SPLIT']}")) or (
+        k is attention._attn_fwd_kernel and len(a[0]) == 3 and log.append(f"fwd sections={a[0][0]}")) or real_a(
+            k, *a, **m))
 
     def gemm_launch(k, g, *a, **m):
         log.append("split" if k is gemm._split_k_sum_kernel else "tma" if k is gemm._gemm_tma_kernel else
@@ -154,7 +156,7 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
                                              "tf32t_wide", "tf32t_wide_tma1", "fp32x3_fma_fwd", "fp32x3_on_fwd",
                                              "fp32x3_fwd_32x64", "fp32x3_fma", "fp32x3_on", "fp32x3_dq_32x32",
                                              "fp32x3_dkdv_16x32", "fp32x3_dkdv_32x32", "gqa_span", "gqa_loop",
-                                             "dq_one_loop"}
+                                             "dq_one_loop", "head_order", "head_order_fwd", "head_order_gqa"}
     assert "prec=ieee" in arms["fp32x3_fma"] and "prec=ieee" in arms["fp32x3_fma_fwd"]
     assert "prec=tf32x3" in arms["fp32x3_on"] and "dkdv 16x32 w4" in arms["fp32x3_dkdv_16x32"]
     assert "dkdv 32x32 w8" in arms["fp32x3_dkdv_32x32"] and "prec=tf32x3" in arms["fp32x3_dkdv_32x32"]
@@ -174,6 +176,8 @@ def test_gpu_quick_ab_checks_run_both_arms(monkeypatch):
     assert "dkdv 16x16 w4" in arms["mha_old_dkdv"]      # (the simulated device's tile: as a GQA launch's)
     assert "dq split=True" in arms["dq_kernel_half"] and "dq split=False" in arms["dq_one_loop"]
     assert "dq split=True" not in arms["dq_one_loop"]
+    # (the toy GQA forward's 4 query heads fit one section; the other toy rows have one head)
+    assert "fwd sections=4" in arms["gqa_span"] and arms["head_order_gqa"] >= {"fwd sections=1", "gqa=True"}
     assert "gqa=True" in arms["gqa_span"] and "gqa=True" not in arms["gqa_loop"] and "gqa=False" in arms["gqa_loop"]
     assert "dkdv 16x32 w8" in arms["drop_d128_16x32"] and "dkdv 16x32 w8" not in arms["drop_d128_default"]
     assert "fwd 64x32 w4" in arms["drop_d128_old_fwd"] and "fwd 64x32 w4" not in arms["drop_d128_default"]
@@ -296,3 +300,24 @@ def test_sass_loops_counts_a_loop_body():
     assert r.returncode == 0, r.stderr[-2000:]
     loops = eval(r.stdout.split("loops ")[1].split(" instructions")[0])
     assert len(loops) == 2 and all(100 < n < 2000 for n in loops), r.stdout     # unmasked and masked key blocks
+
+
+def test_grid_order_model_against_a_heap_schedule():
+    # benchmarks/grid_order.py: with one program an SM using all of it, its event loop is the classic
+    # list schedule (each program to the SM that frees first); the three orders hold the same
+    # programs; at the harness's fp16 head dim 64 shape the sections end sooner than heads in turn
+    import heapq
+    sys.path.insert(0, ROOT)
+    from benchmarks import grid_order
+    for blocks, heads, section in ((4, 2, 2), (5, 3, 2), (7, 5, 3)):
+        ways = grid_order.orders(blocks, heads, section, fixed=0.5)
+        assert all(sorted(w) == sorted(ways["per head"]) for w in ways.values())
+        for w in ways.values():
+            free = [0.0] * 3
+            for job in w:
+                heapq.heappush(free, heapq.heappop(free) + job)
+            assert grid_order.makespan(w, 3, 1, 1.0) == pytest.approx(max(free))
+    assert grid_order.orders(3, 2, 2, fixed=0)["sections"] == [3, 3, 2, 2, 1, 1]
+    assert grid_order.orders(3, 2, 2, fixed=0)["per head"] == [3, 2, 1, 3, 2, 1]
+    ends = grid_order.main(["--blocks", "32", "--heads", "64", "--section", "32"])
+    assert ends["sections"] < 0.95 * ends["per head"]

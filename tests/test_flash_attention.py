@@ -6,12 +6,25 @@ import math
 
 import numpy as np
 import pytest
+import triton
+import triton.language as tl
 
 import ttorch
 import ttorch.nn.functional as F
 from ttorch.ops.attention import flash_attention, _flash_attention_backward
+from ttorch.ops._attention_kernels import _lpt
 
 from _helpers import to_np
+
+
+@triton.jit
+def _lpt_order_kernel(out_ptr):
+    # each program's (rank, head) in a causal attention grid, at its place in the order the GPU starts
+    # programs, x fastest (test_longest_first_order_by_sections)
+    rank, head = _lpt()
+    at = tl.program_id(0) + tl.num_programs(0) * (tl.program_id(1) + tl.num_programs(1) * tl.program_id(2))
+    tl.store(out_ptr + 2 * at, rank)
+    tl.store(out_ptr + 2 * at + 1, head)
 
 HAS_CUDA = ttorch.cuda.is_available()
 FLASH = "FlashAttentionBackward0"
@@ -339,6 +352,56 @@ def test_dq_unmasked_key_blocks_apart(monkeypatch, split, causal):
     monkeypatch.setattr(attention, "_DROP_SAVE", [False])
     check_drop("cuda", 1, 2, 1, 45, 45, 16, 16, causal=causal, dtype=ttorch.float16, tol=2e-2)    # drawn: one loop
     assert seen == [split, split, split, False, split, False]
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs the cuda device")
+@pytest.mark.parametrize("heads,n_blk", [(6, 3), (4, 2), (3, 4), (8, 1), (7, 2)])
+def test_longest_first_order_by_sections(heads, n_blk, monkeypatch):
+    # attention._grid and the kernels' _lpt: a causal grid, in the order the GPU starts it, takes each
+    # (rank, head) once, sections of heads one after another, inside one rank by rank
+    from ttorch.ops import attention
+    from ttorch.ops._launch import launch
+    for budget in (0, 1000, 3000, 4000, 1 << 30):  # 1000 bytes a head: one head a section
+        monkeypatch.setattr(attention, "_LPT_L2", [budget])
+        grid = attention._grid(n_blk, heads, True, 1000)[0]
+        sec = grid[0]
+        # the most heads in the budget that divide the heads: 7 (prime) goes one a section
+        want = {3000: {6: 3, 4: 2, 3: 3, 8: 2, 7: 1}, 4000: {6: 3, 4: 4, 3: 3, 8: 4, 7: 1}}
+        assert grid[1:] == (n_blk, heads // sec)
+        assert sec == (1 if budget <= 1000 else heads if budget == 1 << 30 else want[budget][heads])
+        out = ttorch.full((heads * n_blk * 2,), -1, dtype=ttorch.int32, device="cuda")
+        launch(_lpt_order_kernel, grid, out)
+        got = [tuple(p) for p in to_np(out).reshape(-1, 2).tolist()]
+        assert got == [(r, h) for s0 in range(0, heads, sec) for r in range(n_blk) for h in range(s0, s0 + sec)]
+        assert attention._grid(n_blk, heads, True, 1000)[1]
+    assert attention._grid(n_blk, heads, False, 1000) == ((n_blk * heads,), False)
+    assert attention._grid(70000, heads, True, 1000) == ((70000 * heads,), False)      # (CUDA's y axis)
+
+
+@pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")
+@pytest.mark.parametrize("budget", [0, 1, 5000, "flat"])
+def test_causal_sections_of_heads(budget, monkeypatch):
+    # a budget of 0 or a few bytes: one head a section (the order before). 5000: K/V of 19 keys x 16
+    # lanes x 4 bytes x 2 = 2432 bytes a head, 2 heads a section, 3 sections of 6 heads; with 6 query
+    # heads on one K/V head, 405 bytes a query head: one section of 6 (the dK/dV grid: 1 head)
+    # "flat": every grid flat, as past CUDA's grid limits (the kernels' LPT off: each head's blocks in turn)
+    from ttorch.ops import attention
+    if budget == "flat":
+        monkeypatch.setattr(attention, "_grid", lambda blocks, heads, causal, per_head: ((blocks * heads,), False))
+    else:
+        monkeypatch.setattr(attention, "_LPT_L2", [budget])
+    seen = []
+    real = attention.launch
+    monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
+        k in (attention._attn_fwd_kernel, attention._attn_bwd_dkdv_kernel, attention._attn_bwd_dq_kernel)
+        and (seen.append(a[0]) or seen.append(m["LPT"]))) or real(k, *a, **m))
+    check("cuda", 1, 6, 6, 19, 19, 16, 16, causal=True)
+    check("cuda", 1, 6, 1, 19, 19, 16, 16, causal=True)
+    check("cuda", 1, 6, 6, 19, 19, 16, 16)                                  # (not causal: a flat grid)
+    sec = [2, 2, 2, 6, 1, 6] if budget == 5000 else [1] * 6
+    n, heads = 2, [6, 6, 6, 6, 1, 6]                                        # (16-row blocks of 19 rows)
+    grids = [(n * h,) if budget == "flat" else (s, n, h // s) for s, h in zip(sec, heads)] + [(n * 6,)] * 3
+    assert seen[::2] == grids and seen[1::2] == [budget != "flat"] * 6 + [False] * 3
 
 
 @pytest.mark.skipif(not ttorch.cuda.is_available(), reason="no cuda device (real or simulated)")

@@ -265,20 +265,37 @@ def _fwd_block(acc, m_i, l_i, q, k_base, kt_base, v_base, m_base, start_n, rm, r
 
 
 @triton.jit
-def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_E: tl.constexpr,
-                 CAUSAL: tl.constexpr):
+def _lpt():
+    """A causal grid's (rank, head): the launch's grid is (heads a section, blocks a head, sections)
+    (attention._grid: sections of as many heads as keep their K/V, or Q/dO, in L2). The GPU starts
+    programs in grid order, x fastest, so inside a section every head's longest block (rank 0) goes
+    first, then every head's next longest, and the short blocks of the last section fill the tail
+    (heads one after another left it to the last head's long blocks). No division, unlike a flat
+    grid's index: the dK/dV kernels sit at 253-255 registers on sm_90."""
+    return tl.program_id(1), tl.program_id(2) * tl.num_programs(0) + tl.program_id(0)
+
+
+@triton.jit
+def _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E: tl.constexpr, BLOCK_M: tl.constexpr,
+                 BLOCK_E: tl.constexpr, CAUSAL: tl.constexpr, LPT: tl.constexpr):
     """The forward's and dQ's program: one flat grid axis, so the query blocks of a head are
-    neighbours and its K/V stay in L2. Returns the block index, (batch * head), batch, head, K/V
-    head (GQA), the query rows, the head-dim lanes and the (BLOCK_M, BLOCK_E) tile of Q.
-    Causal: the last query blocks (the most keys) come first, so the long programs start early
-    and the short ones fill the tail."""
+    neighbours and its K/V stay in L2, or (``LPT``, causal) the grid of _lpt. Returns the block
+    index, (batch * head), batch, head, K/V head (GQA), the query rows, the head-dim lanes and the
+    (BLOCK_M, BLOCK_E) tile of Q. Causal: the last query blocks (the most keys) first."""
     n_m = tl.cdiv(L, BLOCK_M)
-    pid = tl.program_id(0)
-    pid_m = pid % n_m
-    if CAUSAL:
-        pid_m = n_m - 1 - pid_m
-    bh = (pid // n_m).to(tl.int64)
-    b, h = bh // H, bh % H
+    if LPT:         # (unsigned: int64 by zero extension; signed spilled 8 B of a head dim 256 tile on 3.6)
+        rank, bh = _lpt()
+        pid_m = n_m - 1 - rank
+        bu, hu = tl.cast(bh, tl.uint32), tl.cast(H, tl.uint32)
+        b, h = tl.cast(bu // hu, tl.int64), tl.cast(bu % hu, tl.int64)
+        bh = tl.cast(bu, tl.int64)
+    else:
+        pid = tl.program_id(0)
+        pid_m = pid % n_m
+        if CAUSAL:
+            pid_m = n_m - 1 - pid_m
+        bh = (pid // n_m).to(tl.int64)
+        b, h = bh // H, bh % H
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     re = tl.arange(0, BLOCK_E)
     q = tl.load(q_ptr + b * s_qb + h * s_qh + rm[:, None] * s_qm + re[None, :],
@@ -305,14 +322,16 @@ def _attn_fwd_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, m_ptr, o_ptr, lse_ptr, scale, 
                      CAUSAL: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr,
                      T_COPY: tl.constexpr, TMA: tl.constexpr = False, SCALE_POS: tl.constexpr = False,
-                     DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee", BITS: tl.constexpr = 0):
+                     DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee", BITS: tl.constexpr = 0,
+                     LPT: tl.constexpr = False):
+    # LPT: causal, the grid of _lpt (attention._grid); else flat.
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh)
     # counted in rows; the head's first row is then b * s_kb + hk * s_kh. SCALE_POS: scale > 0, the
     # unmasked blocks' maxima taken before scaling (see _fwd_block; attention._RAW_MAX). DROP: dropout
     # on the weights (seed, d_lo, d_hi, keep_t: see _kept; rkeep = 1 / keep), read from the saved mask at
     # bits_ptr with BITS 2 (attention._DROP_SAVE)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
-                                                  CAUSAL)
+                                                  CAUSAL, LPT)
     rev = tl.arange(0, BLOCK_EV)
     k_base, v_base = _head(k_ptr, b, hk, s_kb, s_kh, TMA), _head(v_ptr, b, hk, s_vb, s_vh, TMA)
     kt_base = kt_ptr + (b * (H // GROUP) + hk) * E * S                                  # (B, HKV, E, S) copy
@@ -528,15 +547,19 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_E: tl.constexpr,
                           BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr, DQ: tl.constexpr = False,
                           TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
-                          BITS: tl.constexpr = 0, GQA: tl.constexpr = False):
+                          BITS: tl.constexpr = 0, GQA: tl.constexpr = False, LPT: tl.constexpr = False):
     # TMA: q_ptr and do_ptr are 2-D descriptors over rows of the head dim, s_qb, s_qh (s_gb, s_gh)
     # counted in rows; a head's first row is then b * s_qb + h * s_qh. GQA: a head group, its heads'
     # query blocks in one loop a range (_dkdv_span; attention._GQA_SPAN). lse_ptr: the rows' LSE in log2
     # units, +inf where -inf (_attn_bwd_pre_kernel's lse2), as the dQ kernel's
     n_n = tl.cdiv(S, BLOCK_N)
     pid = tl.program_id(0)
-    pid_n = pid % n_n
-    bhk = (pid // n_n).to(tl.int64)
+    if LPT:         # causal, the grid of _lpt: the first key blocks (the most queries) first
+        pid_n, bhk = _lpt()
+    else:           # (causal too: each head's first key blocks first)
+        pid_n = pid % n_n
+        bhk = pid // n_n
+    bhk = bhk.to(tl.int64)
     b, hk = bhk // HKV, bhk % HKV
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     re = tl.arange(0, BLOCK_E)
@@ -628,12 +651,12 @@ def _attn_bwd_dq_kernel(q_ptr, k_ptr, kt_ptr, v_ptr, vt_ptr, m_ptr, do_ptr, lse_
                         CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_E: tl.constexpr, BLOCK_EV: tl.constexpr, T_COPY: tl.constexpr,
                         TMA: tl.constexpr = False, DROP: tl.constexpr = False, PREC: tl.constexpr = "ieee",
-                        BITS: tl.constexpr = 0, SPLIT: tl.constexpr = False):
+                        BITS: tl.constexpr = 0, SPLIT: tl.constexpr = False, LPT: tl.constexpr = False):
     # TMA: k_ptr and v_ptr are 2-D descriptors over rows of the head dim, s_kb, s_kh (s_vb, s_vh) in rows;
     # lse_ptr: the rows' LSE in log2 units (_attn_bwd_pre_kernel's lse2). SPLIT: the key blocks that need
     # no mask in a loop of their own, before the rest (attention._DQ_SPLIT)
     pid_m, bh, b, h, hk, rm, re, q = _query_block(q_ptr, H, GROUP, L, s_qb, s_qh, s_qm, E, BLOCK_M, BLOCK_E,
-                                                  CAUSAL)
+                                                  CAUSAL, LPT)
     rev = tl.arange(0, BLOCK_EV)
     do = tl.load(do_ptr + b * s_gb + h * s_gh + rm[:, None] * s_gm + rev[None, :],
                  mask=(rm[:, None] < L) & (rev[None, :] < EV), other=0)                  # (BM, BEV)

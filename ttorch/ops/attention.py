@@ -128,6 +128,39 @@ def _dq_split(c, dropout, drawn):
     return _DQ_SPLIT[0] and (c == 0 and not drawn or c == 2 and not dropout)
 
 
+# Causal grids run their longest programs first (_grid, the kernels' _lpt): in sections of as many heads
+# as keep their streamed operands (K and V for the forward and dQ, Q and dO for dK/dV) within this many
+# bytes of L2 and divide the grid's heads, every head's longest block, then every head's next. Heads
+# one after another, each longest first, left the last head's long blocks to the tail: a
+# list-scheduling model (benchmarks/grid_order.py) of the harness's fp16 B4 H16 T2048 forward (head dim
+# 64: 32 query blocks a head, 3 programs an SM on 132 SMs) ends 12% sooner, head dim 128's (16 blocks,
+# 2 an SM) 20%, and sections of 32 heads as soon as one of all 64: 16 MiB is a third of an H100's L2.
+# Unmeasured on a GPU yet; 0 gives each head a section (the order before: gpu_quick's head_order arms).
+_LPT_L2 = [16 << 20]
+
+
+def _sections(heads, per_head):
+    """Heads a section of a causal grid takes (``_LPT_L2``): the most that hold ``per_head`` bytes
+    each in the budget and divide the grid's heads (a batch times heads has many divisors; a prime
+    count past the budget goes a head a section, the order before)."""
+    return _largest_divisor(heads, max(1, _LPT_L2[0] // max(1, per_head)))
+
+
+@functools.lru_cache(maxsize=256)
+def _largest_divisor(n, most):
+    return n if n <= most else next(d for d in range(most, 0, -1) if n % d == 0)
+
+
+def _grid(blocks, heads, causal, per_head):
+    """The attention kernels' grid over ``blocks`` a head of ``heads`` and their ``LPT``: flat, each
+    head's blocks together; causal, (heads a section, blocks, sections), the kernels' ``_lpt`` order,
+    where CUDA's grid allows (65535 on its y and z axes: past a million rows a head the flat order)."""
+    sec = _sections(heads, per_head) if causal else 0
+    if not sec or blocks > 65535 or heads // sec > 65535:
+        return (blocks * heads,), False
+    return (sec, blocks, heads // sec), True
+
+
 # The half forward on Hopper with K and V tiles by TMA (the copy engine computes their addresses and
 # zero-fills past the tensor): K and V seen as 2-D (rows, head dim) descriptors, which needs each
 # head's first row a whole number of rows from the base (contiguous heads, or any layout whose batch
@@ -685,13 +718,14 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T is read once per query block
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
-    launch(_attn_fwd_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
+    grid, lpt = _grid(cdiv(L, bm), B * H, causal, S * (E + EV) * q.dtype.itemsize // (H // Hkv))
+    launch(_attn_fwd_kernel, grid, q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), q if bits is None else bits, MASK=kind,
            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=_hd(E), BLOCK_EV=_hd(EV), T_COPY=tc, TMA=tma,
            SCALE_POS=_raw_max(causal) and scale > 0 and not dropout_p and not kind,
            DROP=_DROP_MODE[0] if dropout_p else 0,
-           PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2, num_warps=warps, num_stages=stages)
+           PREC=_prec(q.dtype, e), BITS=0 if bits is None else 2, LPT=lpt, num_warps=warps, num_stages=stages)
     return (o, lse) if bits is None else (o, lse, bits)
 
 
@@ -747,10 +781,13 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc and e <= _SWITCHED_DKDV_MAX_E
                                               and not dropout_p)
     st = (*qs, *strides[3:-3], *gs)
-    launch(_attn_bwd_dkdv_kernel, (cdiv(S, bn) * B * Hkv,), q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
+    # not with dropout: its Hopper tile (32x64 w8 s2) took 253 -> 255 registers with Triton 3.6 in the
+    # _lpt order and spilled 40 B
+    grid, lpt = _grid(cdiv(S, bn), B * Hkv, causal and not dropout_p, H // Hkv * L * (E + EV) * q.dtype.itemsize)
+    launch(_attn_bwd_dkdv_kernel, grid, q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse2, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
-           DQ=fused, TMA=tma, GQA=gqa, num_warps=warps, num_stages=stages, **meta)
+           DQ=fused, TMA=tma, GQA=gqa, LPT=lpt, num_warps=warps, num_stages=stages, **meta)
     if fused:
         if dq_acc is not dq:
             copy_into(dq, dq_acc)
@@ -759,10 +796,11 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T, V^T: read once per query block
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
-    launch(_attn_bwd_dq_kernel, (cdiv(L, bm) * B * H,), q, k_arg, _transposed(k) if tc else k, v_arg,
+    grid, lpt = _grid(cdiv(L, bm), B * H, causal, S * (E + EV) * q.dtype.itemsize // (H // Hkv))
+    launch(_attn_bwd_dq_kernel, grid, q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma,
-           SPLIT=_dq_split(c, bool(dropout_p), dropout_p and bits is None), num_warps=warps,
+           SPLIT=_dq_split(c, bool(dropout_p), dropout_p and bits is None), LPT=lpt, num_warps=warps,
            num_stages=stages, **meta)
     return dq, dk, dv
 
@@ -958,11 +996,11 @@ def _specs():
         return ptr(dt) if n.endswith("_ptr") else "fp32" if n in ("scale", "rkeep") else "i64" if n == "seed" else "i32"
 
     def add(kernel, kind, dt, e, causal, mask=0, tile=None, t_copy=None, dq=None, tma=False, raw_max=None,
-            drop=False, sm90=False, x3=False, mha=False, gqa=False, split=None):
+            drop=False, sm90=False, x3=False, mha=False, gqa=False, split=None, lpt=True):
         if raw_max is None:                             # as _fwd_cuda launches it (_RAW_MAX)
             raw_max = kind == "fwd" and not drop and mask == 0 and _raw_max(causal)
         if kind == "dkdv" and not (mha or gqa or drop) and dt is not D.float32:   # grouped-query twins (half)
-            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90, x3, gqa=True)
+            add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90, x3, gqa=True, lpt=lpt)
         names = kernel.arg_names[:kernel.arg_names.index("MASK")]
         bits = drop is True                             # "draw": the mask drawn anew, not saved
         sig = {n: arg_type(n, dt, mask, bits) for n in names if n not in ("E", "EV")}
@@ -973,7 +1011,7 @@ def _specs():
         hopper = None if tile else _hopper_tile(kind, e, c, dq_atomic, drop)     # a tile launched on sm_90 only
         if hopper and hopper != base and not sm90:      # (compiled for sm_90 alone, besides this one)
             add(kernel, kind, dt, e, causal, mask, tile, t_copy, dq, tma, raw_max, drop, sm90=True, x3=x3, mha=mha,
-                gqa=gqa)
+                gqa=gqa, lpt=lpt)
         bm, bn, warps, stages = tile or (sm90 and hopper) or base
         ce = dict(E=e, EV=e, MASK=mask, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_E=e, BLOCK_EV=e, T_COPY=t_copy)
         if tma:     # K and V by TMA (forward, dQ kernel), Q and dO (dK/dV kernel): _FWD_TMA, _DQ_TMA, _BWD_TMA
@@ -990,6 +1028,8 @@ def _specs():
             ce["PREC"] = "tf32x3"
         if kind == "dq":                            # unmasked key blocks in a loop apart (_DQ_SPLIT)
             ce["SPLIT"] = _dq_split(c, bool(drop), drop == "draw") if split is None else split
+        if causal and not (kind == "dkdv" and drop):   # the grid of _lpt, as _grid gives it (flat: lpt=False)
+            ce["LPT"] = lpt
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
         if gqa:                                     # a head group, spanned in one loop (_GQA_SPAN)
@@ -1002,8 +1042,8 @@ def _specs():
                 + (f" tuned {bm}x{bn} w{warps} s{stages}" if tile else "") + (" t-copy" if t_copy else "") \
                 + (" dq" if ce.get("DQ") else "") + (" tma" if tma else "") + (" raw max" if raw_max else "") \
                 + (" dropout" if drop else "") + (" draw" if drop == "draw" else "") + (" sm90" if sm90 else "") \
-                + (" x3" if x3 else "") + (" mha" if mha else "") + (" gqa" if gqa else "") \
-                + (" one loop" if split is False else "")
+                + (" flat" if causal and not lpt else "") + (" x3" if x3 else "") + (" mha" if mha else "") \
+                + (" gqa" if gqa else "") + (" one loop" if split is False else "")
         # what Triton's launcher sees for usual shapes: aligned pointers, batch/head/row strides
         # multiples of 16 (without it no load is vectorized, so none is pipelined), and round L and S
         # (the row stride of the transposed copies)
@@ -1061,6 +1101,8 @@ def _specs():
     for kind, kernel in kernels.items():                    # float32 reading in place (short L or S), with dropout
         add(kernel, kind, D.float32, 64, False, t_copy=False, drop=True)
     add(_attn_bwd_dkdv_kernel, "dkdv", D.float32, 64, False, dq=False, drop=True)   # and the dQ kernel
+    for kind, kernel in kernels.items():                    # causal grids past CUDA's y/z limits: flat (_grid)
+        add(kernel, kind, D.float16, 64, True, lpt=False)
     for e in (64, 128):                                     # the dQ kernel in one loop (_DQ_SPLIT off)
         add(_attn_bwd_dq_kernel, "dq", D.float16, e, True, split=False)
     for dt, e in ((D.float16, 64), (D.float16, 128), (D.bfloat16, 64), (D.float32, 64)):
@@ -1173,7 +1215,8 @@ def _bw_samples():
 def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
-        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], _DQ_SPLIT[0], tuple(_FORCE.items())
+        _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], _DQ_SPLIT[0], _LPT_L2[0], \
+        tuple(_FORCE.items())
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),
