@@ -390,6 +390,8 @@ def test_causal_sections_of_heads(budget, monkeypatch):
         monkeypatch.setattr(attention, "_grid", lambda blocks, heads, causal, per_head: ((blocks * heads,), False))
     else:
         monkeypatch.setattr(attention, "_LPT_L2", [budget])
+    tile = (16, 16, 4, 1)                           # (the simulated device's; a GPU's would span the rows)
+    monkeypatch.setattr(attention, "_FORCE", {"fwd": tile, "dkdv": tile, "dq": tile})
     seen = []
     real = attention.launch
     monkeypatch.setattr(attention, "launch", lambda k, *a, **m: (
