@@ -18,7 +18,6 @@ It is a model, not a measurement: gpu_quick's ``head_order`` arms time the order
     python -m benchmarks.grid_order --blocks 32 --heads 64 --per-sm 3 --section 32
 """
 import argparse
-import heapq
 
 
 def orders(blocks, heads, section, fixed=1.0):

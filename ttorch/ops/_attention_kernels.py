@@ -553,10 +553,10 @@ def _attn_bwd_dkdv_kernel(q_ptr, qt_ptr, k_ptr, v_ptr, m_ptr, do_ptr, gt_ptr, ls
     # query blocks in one loop a range (_dkdv_span; attention._GQA_SPAN). lse_ptr: the rows' LSE in log2
     # units, +inf where -inf (_attn_bwd_pre_kernel's lse2), as the dQ kernel's
     n_n = tl.cdiv(S, BLOCK_N)
-    pid = tl.program_id(0)
     if LPT:         # causal, the grid of _lpt: the first key blocks (the most queries) first
         pid_n, bhk = _lpt()
     else:           # (causal too: each head's first key blocks first)
+        pid = tl.program_id(0)
         pid_n = pid % n_n
         bhk = pid // n_n
     bhk = bhk.to(tl.int64)

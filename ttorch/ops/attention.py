@@ -151,6 +151,13 @@ def _largest_divisor(n, most):
     return n if n <= most else next(d for d in range(most, 0, -1) if n % d == 0)
 
 
+def _ordered(kind, causal, dropout):
+    """Whether a launch of kernel ``kind`` takes the ``_lpt`` order where ``_grid`` allows: causal,
+    and not dK/dV with dropout (its Hopper tile, 32x64 w8 s2 at 253 registers, took 255 in that order
+    with Triton 3.6 and spilled 40 B)."""
+    return bool(causal) and not (kind == "dkdv" and dropout)
+
+
 def _grid(blocks, heads, causal, per_head):
     """The attention kernels' grid over ``blocks`` a head of ``heads`` and their ``LPT``: flat, each
     head's blocks together; causal, (heads a section, blocks, sections), the kernels' ``_lpt`` order,
@@ -718,7 +725,8 @@ def _fwd_cuda(q, k, v, mask, *, scale, causal, dropout_p=0.0, philox=None):
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T is read once per query block
     # dropout takes the pointer loads and the scaled maxima: the configurations compiled with its mask
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _FWD_TMA) and not dropout_p)
-    grid, lpt = _grid(cdiv(L, bm), B * H, causal, S * (E + EV) * q.dtype.itemsize // (H // Hkv))
+    grid, lpt = _grid(cdiv(L, bm), B * H, _ordered("fwd", causal, dropout_p),
+                      S * (E + EV) * q.dtype.itemsize // (H // Hkv))
     launch(_attn_fwd_kernel, grid, q, k_arg, _transposed(k) if tc else k, v_arg,
            mask if mask is not None else q, o, lse, float(scale), H, H // Hkv, L, S, E, EV, *_strides3(q),
            *ks, *vs, *ms, *_strides3(o), *_drop_args(dropout_p, philox), q if bits is None else bits, MASK=kind,
@@ -781,9 +789,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     (q_arg, g_arg), (qs, gs), tma = _by_rows((q, g), bm, _tma(q, _BWD_TMA) and not tc and e <= _SWITCHED_DKDV_MAX_E
                                               and not dropout_p)
     st = (*qs, *strides[3:-3], *gs)
-    # not with dropout: its Hopper tile (32x64 w8 s2) took 253 -> 255 registers with Triton 3.6 in the
-    # _lpt order and spilled 40 B
-    grid, lpt = _grid(cdiv(S, bn), B * Hkv, causal and not dropout_p, H // Hkv * L * (E + EV) * q.dtype.itemsize)
+    grid, lpt = _grid(cdiv(S, bn), B * Hkv, _ordered("dkdv", causal, dropout_p),
+                      H // Hkv * L * (E + EV) * q.dtype.itemsize)
     launch(_attn_bwd_dkdv_kernel, grid, q_arg, _transposed(q) if tc else q, k, v, mptr, g_arg,
            _transposed(g) if tc else g, lse2, delta, dk, dv, dq_acc, float(scale), H, Hkv, H // Hkv, L, S, E, EV,
            *st, *_strides3(dk), *_strides3(dv), *_strides3(dq_acc), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc,
@@ -796,7 +803,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     tc = _t_copy(q.dtype, e, cdiv(L, bm))                   # K^T, V^T: read once per query block
     (k_arg, v_arg), (ks, vs), tma = _by_rows((k, v), bn, _tma(q, _DQ_TMA) and not tc and not dropout_p)
     st = (*strides[:3], *ks, *vs, *strides[9:])
-    grid, lpt = _grid(cdiv(L, bm), B * H, causal, S * (E + EV) * q.dtype.itemsize // (H // Hkv))
+    grid, lpt = _grid(cdiv(L, bm), B * H, _ordered("dq", causal, dropout_p),
+                      S * (E + EV) * q.dtype.itemsize // (H // Hkv))
     launch(_attn_bwd_dq_kernel, grid, q, k_arg, _transposed(k) if tc else k, v_arg,
            _transposed(v) if tc else v, mptr, g, lse2, delta, dq, float(scale), H, H // Hkv, L, S, E, EV, *st,
            *_strides3(dq), *drop, BLOCK_M=bm, BLOCK_N=bn, T_COPY=tc, TMA=tma,
@@ -1028,7 +1036,7 @@ def _specs():
             ce["PREC"] = "tf32x3"
         if kind == "dq":                            # unmasked key blocks in a loop apart (_DQ_SPLIT)
             ce["SPLIT"] = _dq_split(c, bool(drop), drop == "draw") if split is None else split
-        if causal and not (kind == "dkdv" and drop):   # the grid of _lpt, as _grid gives it (flat: lpt=False)
+        if _ordered(kind, causal, drop):            # the grid of _lpt, as _grid gives it (flat: lpt=False)
             ce["LPT"] = lpt
         if mha:                                     # one query head a K/V head: the launcher's constant 1
             ce["GROUP"] = 1
