@@ -8,7 +8,7 @@ memory, so it guides a choice that a GPU must then time (benchmarks/gpu_quick.py
         --cap 90 --set DROP=0 BITS=0
 
 ``--set`` overrides constexprs (``warps=``/``stages=``/``maxnreg=`` the launch options). Prints registers, the
-ttgir's layout conversions and each loop's instruction count.
+ttgir's layout conversions and each loop's instruction count; ``--sass FILE`` writes the disassembly.
 """
 import argparse
 import ast
@@ -70,6 +70,7 @@ def main(argv=None):
     p.add_argument("--label", required=True, help="an AOT configuration's label (python -m ttorch.ops --compile)")
     p.add_argument("--cap", type=int, default=90)
     p.add_argument("--set", nargs="*", default=[], help="NAME=VALUE constexpr (or warps/stages) overrides")
+    p.add_argument("--sass", help="also write the whole disassembly to this file")
     a = p.parse_args(argv)
     spec = next(s for s in REGISTRY[a.op].specs() if s.label == a.label)
     over = {k: ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in a.set)}
@@ -79,6 +80,9 @@ def main(argv=None):
         f.write(k.asm["cubin"])
         f.flush()
         sass = subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True, check=True).stdout
+    if a.sass:
+        with open(a.sass, "w") as f:
+            f.write(sass)
     u = resource_usage(k.asm["cubin"])
     print(f"{a.label} sm_{a.cap} {over or ''}: registers {u['regs']}, stack {u['stack']}, layout conversions "
           f"{k.asm['ttgir'].count('ttg.convert_layout')}, loops {loop_lengths(sass)} instructions")

@@ -306,6 +306,26 @@ def test_split_stage_pipelined(monkeypatch, stages):
     assert stages in seen
 
 
+@pytest.mark.parametrize("dt", ["uint8", "int8", "int16", "int32", "int64"])
+def test_integer_max_min_at_the_extremes(monkeypatch, dt):
+    """Integer amax/amin fold in the input's own dtype (no 64-bit compares): the type's extremes come
+    back exact, over a dim, a strided dim and the whole tensor, one pass and split over programs."""
+    monkeypatch.setattr(reduction, "MAX_BLOCK_N", 8)
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK", 16)       # rows of 32 or more split over programs
+    monkeypatch.setattr(reduction, "SPLIT_CHUNK_STRIDED", 8)
+    info = np.iinfo(dt)
+    r = np.random.default_rng(11)
+    a = r.integers(info.min, info.max, size=(5, 37), endpoint=True, dtype=dt)
+    a[1, 30], a[2, 3], a[3, :] = info.max, info.min, info.min      # an extreme late, early, a whole row
+    for device in ("cpu", "cuda") if HAS_CUDA else ("cpu",):
+        t = T(a, device, dtype=getattr(ttorch, dt))
+        for got, want in ((t.amax(1), a.max(1)), (t.amin(1), a.min(1)), (t.amax(0), a.max(0)),
+                          (t.amin(0), a.min(0)), (t.amax(), a.max()), (t.amin(), a.min()),
+                          (t.max(), a.max()), (t.max(1).values, a.max(1))):
+            assert got.dtype is t.dtype, (device, got.dtype)
+            np.testing.assert_array_equal(npy(got), want, err_msg=f"{dt} on {device}")
+
+
 def test_strided_axis_split_over_programs(monkeypatch):
     """A reduction over a strided axis (INNER > 1: a bias gradient's sum over rows, dim 1 of
     (B, C, L)) splits that axis over programs once it is long enough, then folds the partials."""

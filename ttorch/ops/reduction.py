@@ -276,7 +276,11 @@ def _reduce_cuda(x, dims, keepdim, out_dtype, *, pre=_pre_id, combine="add", pos
                  acc=None, total=None):
     """Run ``_row_reduce_kernel`` over ``dims`` of cuda tensor ``x`` into a new ``out_dtype`` tensor.
     ``total``: the element count POST sees when this is the last stage of a larger reduction."""
-    acc = acc or _acc_dtype(out_dtype if out_dtype.is_floating_point else x.dtype)
+    if acc is None:
+        if combine in ("max", "min") and not x.dtype.is_floating_point and x.dtype is not D.bool:
+            acc = x.dtype   # an integer max or min stays in range: int32's in int64 spilled on sm_80
+        else:
+            acc = _acc_dtype(out_dtype if out_dtype.is_floating_point else x.dtype)
     runs = _runs(dims)
     if len(runs) > 1 and x.is_contiguous() and x.numel():
         return _staged(x, dims, runs[-1], keepdim, out_dtype, pre, combine, post, p, empty, acc, total)
@@ -618,7 +622,7 @@ def _amax_bw(ctx, g):
 
 
 _NONEMPTY = [s for s in _SHAPES if 0 not in s[0]] + [((0, 3), {"dim": 1})]
-_ORDERED = _FLOATS + [(D.int64, D.int64, D.int64), (D.int32, D.int32, D.int64), (D.uint8, D.uint8, D.int64)]
+_ORDERED = _FLOATS + [(D.int64, D.int64, D.int64), (D.int32, D.int32, D.int32), (D.uint8, D.uint8, D.uint8)]
 _amax = _simple_op("amax", _minmax_cpu(np.max), "max", _amax_bw, save=(0,), save_output=True, specs=_ORDERED,
                    samples=lambda: _samples("amax", _NONEMPTY))
 _amin = _simple_op("amin", _minmax_cpu(np.min), "min", _amax_bw, save=(0,), save_output=True, specs=_ORDERED,
