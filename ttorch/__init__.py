@@ -53,6 +53,7 @@ def from_dlpack(ext_tensor):
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
 
 from . import nn  # noqa: E402  (last: nn builds on everything above)
+from .nn.utils.weight_norm import norm_except_dim, _weight_norm  # noqa: E402,F401
 from . import optim  # noqa: E402  (optimizers update nn parameters)
 from .serialization import save, load  # noqa: E402
 from . import serialization  # noqa: E402
