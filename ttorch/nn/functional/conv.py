@@ -8,7 +8,8 @@ ttorch ops, so the layers run on cpu and cuda and autograd differentiates them.
 
 Convolutions check their arguments here (PyTorch's messages) and call the ops of
 ``ttorch/ops/conv.py``: implicit-GEMM Triton kernels on cuda, im2col + BLAS on cpu. conv1d is
-conv2d with H = 1; conv_transpose is the input-gradient op. ``padding='same'`` with an even
+conv2d with H = 1; conv_transpose is the input-gradient op; conv3d is one conv2d over depth slices
+stacked as channels (``_conv3d_by_depth``), conv_transpose3d its adjoint. ``padding='same'`` with an even
 effective kernel pads its odd leftover on the right first, then convolves symmetrically.
 """
 import numpy as np
@@ -18,7 +19,8 @@ from ...ops import conv as _ops
 from ...ops.conv import _window_map  # noqa: F401  (pooling and spatial use it through this module)
 from ...ops import _op as _amp_op
 
-__all__ = ["pad", "unfold", "fold", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+__all__ = ["pad", "unfold", "fold", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d"]
 
 
 def _ntuple(x, n, name="argument"):
@@ -293,9 +295,53 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     if nd == 1:   # (N, C, L) as (N, C, 1, L)
         y = _ops.conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1,) + stride, (0,) + padding,
                         (1,) + dilation, groups).squeeze(2)
+    elif nd == 3:
+        y = _conv3d_by_depth(x, weight, bias, stride, padding, dilation, groups)
     else:
         y = _ops.conv2d(x, weight, bias, stride, padding, dilation, groups)
     return y if batched else y.squeeze(0)
+
+
+def _depth_taps(d_out, kd, sd, dd):
+    """int64 (d_out * kD,): the (zero-padded) input depth each (output depth, kernel depth) reads."""
+    return (np.arange(d_out)[:, None] * sd + np.arange(kd)[None, :] * dd).reshape(-1)
+
+
+def _conv3d_by_depth(x, weight, bias, stride, padding, dilation, groups):
+    """A 3-D convolution as one 2-D convolution (the 2-D kernels, their tiles and tuning): the kD input
+    depths each output depth reads (stride and dilation along D) stacked as channels (c, i), the weight
+    (C_out, C_in / groups, kD, kH, kW) read as (C_out, C_in / groups * kD, kH, kW), the output depths
+    carried in the batch. Differs from PyTorch's native kernels in memory: the stacked input holds
+    kD / stride_D times the input."""
+    n, c, d, h, w = x.shape
+    o, kd = weight.shape[0], weight.shape[2]
+    (sd, sh, sw), (pd, ph, pw), (dd, dh, dw) = stride, padding, dilation
+    d_out = (d + 2 * pd - dd * (kd - 1) - 1) // sd + 1
+    if pd:
+        x = pad(x, (0, 0, 0, 0, pd, pd))
+    cols = x.index_select(2, _map_tensor(_depth_taps(d_out, kd, sd, dd), x.device))      # (N, C, D_out * kD, H, W)
+    cols = cols.reshape(n, c, d_out, kd, h, w).permute(0, 2, 1, 3, 4, 5).reshape(n * d_out, c * kd, h, w)
+    y = _ops.conv2d(cols, weight.reshape(o, -1, *weight.shape[3:]), bias, (sh, sw), (ph, pw), (dh, dw), groups)
+    return y.reshape(n, d_out, o, *y.shape[2:]).permute(0, 2, 1, 3, 4).contiguous()    # (N, C_out, D_out, ...)
+
+
+def _conv_transpose3d_by_depth(x, weight, bias, out, stride, padding, dilation, groups):
+    """The adjoint of ``_conv3d_by_depth``: each input depth's 2-D transposed convolution gives its kD
+    output slices (as channels), added into the depths they belong to (``index_add``), then cropped."""
+    n, c_in, d_in, h, w = x.shape
+    kd = weight.shape[2]
+    c_out = weight.shape[1] * groups
+    (sd, sh, sw), (pd, ph, pw), (dd, dh, dw) = stride, padding, dilation
+    planes = x.permute(0, 2, 1, 3, 4).reshape(n * d_in, c_in, h, w)
+    cols = _ops.conv2d_input_grad(planes, weight.reshape(c_in, -1, *weight.shape[3:]), None, size=tuple(out[1:]),
+                                  stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    ho, wo = out[1], out[2]
+    cols = cols.reshape(n, d_in, c_out, kd, ho, wo).permute(0, 2, 1, 3, 4, 5).reshape(n, c_out, d_in * kd, ho, wo)
+    full = ttorch.zeros((n, c_out, out[0] + 2 * pd, ho, wo), dtype=x.dtype, device=x.device)
+    y = full.index_add(2, _map_tensor(_depth_taps(d_in, kd, sd, dd), x.device), cols).narrow(2, pd, out[0])
+    if bias is not None:
+        y = y + bias.reshape(1, -1, 1, 1, 1)
+    return y.contiguous()
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -330,6 +376,23 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3D convolution over (N, C_in, D, H, W) or (C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW).
+
+    ``padding`` is an int, a tuple, ``'valid'`` or ``'same'``. Runs as one conv2d over the depth slices
+    each output depth reads, stacked as channels (the 2-D kernels on cuda); differs from PyTorch in
+    memory, not in values.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.conv3d(ttorch.randn(1, 2, 5, 6, 7), ttorch.randn(4, 2, 3, 3, 3), padding=1).shape
+        ttorch.Size([1, 4, 5, 6, 7])
+    """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv3d", conv3d, input, weight, bias, stride, padding, dilation, groups)
+    return _convnd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _conv_transposend(name, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
     stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
     padding, output_padding = _ntuple(padding, nd, "padding"), _ntuple(output_padding, nd, "output_padding")
@@ -354,6 +417,8 @@ def _conv_transposend(name, nd, input, weight, bias, stride, padding, output_pad
     if nd == 1:
         y = _ops.conv2d_input_grad(x.unsqueeze(2), weight.unsqueeze(2), bias, size=(1,) + out, stride=(1,) + stride,
                                    padding=(0,) + padding, dilation=(1,) + dilation, groups=groups).squeeze(2)
+    elif nd == 3:
+        y = _conv_transpose3d_by_depth(x, weight, bias, out, stride, padding, dilation, groups)
     else:
         y = _ops.conv2d_input_grad(x, weight, bias, size=out, stride=stride, padding=padding, dilation=dilation,
                                    groups=groups)
@@ -387,4 +452,20 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         return _amp_op._autocast.call("conv_transpose2d", conv_transpose2d, input, weight, bias, stride, padding,
                                       output_padding, groups, dilation)
     return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                             groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3D transposed convolution (the gradient of conv3d w.r.t. its input); weight (C_in, C_out / groups, kD, kH,
+    kW). Runs as conv_transpose2d per input depth, added into the output depths.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.conv_transpose3d(ttorch.randn(1, 4, 2, 3, 3), ttorch.randn(4, 2, 2, 2, 2), stride=2).shape
+        ttorch.Size([1, 2, 4, 6, 6])
+    """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("conv_transpose3d", conv_transpose3d, input, weight, bias, stride, padding,
+                                      output_padding, groups, dilation)
+    return _conv_transposend("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding,
                              groups, dilation)

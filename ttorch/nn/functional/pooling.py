@@ -1,7 +1,7 @@
 """Max, average and adaptive pooling in ttorch ops (both devices, differentiable).
 
 Max pooling of floating inputs in 1-D and 2-D is one fused op (``ops/pool.py``: values and indices
-in one kernel). Otherwise windows come from conv.py's window map: padding and ceil_mode's overhang
+in one kernel). Otherwise (integers, 3-D) windows come from conv.py's window map: padding and ceil_mode's overhang
 read a sentinel element (-inf for max, 0 for average), so one ``index_select`` builds every window;
 max pooling then reduces with ``max(dim)``, whose backward routes the gradient to the first
 maximum only, as PyTorch does.
@@ -18,9 +18,10 @@ from .conv import _gather_windows, _map_tensor, _ntuple, _size_str, _window_map
 from ...ops import _op as _amp_op
 from ...ops.pool import max_pool2d_indices
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
-           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "adaptive_max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices"]
 
 
 def _pool_out_len(size, k, p, s, d, ceil_mode):
@@ -78,7 +79,7 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     k, s, p, d, spatial, out = _pool_args(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode)
     x, restore = _as_nc(input, nd)
     n, c = x.shape[0], x.shape[1]
-    if x.dtype.is_floating_point:   # the fused op (ops/pool.py); 1-D pooling as 2-D with H = 1
+    if x.dtype.is_floating_point and nd < 3:   # the fused op (ops/pool.py); 1-D pooling as 2-D with H = 1
         one = (lambda t: t) if nd == 2 else (lambda t: (1,) + tuple(t))
         values, idx = max_pool2d_indices(x if nd == 2 else x.unsqueeze(2), one(k), one(s), (0,) * (2 - nd) + p,
                                          one(d), one(out))
@@ -125,6 +126,25 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         ttorch.Size([1, 2, 3, 3])
     """
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3D max pooling over (N, C, D, H, W) or (C, D, H, W); indices are flat positions in D * H * W.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.max_pool3d(ttorch.randn(1, 2, 4, 5, 5), 2).shape
+        ttorch.Size([1, 2, 2, 2, 2])
+    """
+    if _amp_op._autocast is not None:  # ttorch.amp: on PyTorch's cpu float32 list
+        return _amp_op._autocast.call("max_pool3d", max_pool3d, input, kernel_size, stride, padding, dilation,
+                                      ceil_mode, return_indices)
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 @functools.lru_cache(maxsize=256)
@@ -185,6 +205,22 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         return _amp_op._autocast.call("avg_pool2d", avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
                                       count_include_pad, divisor_override)
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3D average pooling over (N, C, D, H, W) or (C, D, H, W), with PyTorch's divisor rules.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.avg_pool3d(ttorch.ones(1, 1, 2, 4, 4), 2).shape
+        ttorch.Size([1, 1, 1, 2, 2])
+    """
+    if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
+        return _amp_op._autocast.call("avg_pool3d", avg_pool3d, input, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override)
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -274,6 +310,19 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+def adaptive_avg_pool3d(input, output_size):
+    """Adaptive average pooling over (N, C, D, H, W) or (C, D, H, W); ``None`` in output_size keeps that size.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.adaptive_avg_pool3d(ttorch.randn(2, 3, 5, 7, 5), (1, 3, None)).shape
+        ttorch.Size([2, 3, 1, 3, 5])
+    """
+    if _amp_op._autocast is not None:  # ttorch.amp: on PyTorch's cpu float32 list
+        return _amp_op._autocast.call("adaptive_avg_pool3d", adaptive_avg_pool3d, input, output_size)
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
+
+
 def _adaptive_max(name, nd, input, output_size, return_indices):
     spatial, out = _adaptive_out(name, nd, input, output_size)
     x, restore = _as_nc(input, nd)
@@ -320,3 +369,18 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
         ttorch.Size([1, 2, 3, 3])
     """
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, True)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Adaptive max pooling over (N, C, D, H, W) or (C, D, H, W); indices are flat positions in D * H * W.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.adaptive_max_pool3d(ttorch.randn(1, 2, 4, 5, 7), 2).shape
+        ttorch.Size([1, 2, 2, 2, 2])
+    """
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)

@@ -20,7 +20,7 @@ def _ntuple(n):
     return parse
 
 
-_single, _pair = _ntuple(1), _ntuple(2)
+_single, _pair, _triple = _ntuple(1), _ntuple(2), _ntuple(3)
 
 
 def _reverse_repeat_tuple(t, n):
@@ -173,6 +173,40 @@ class Conv2d(_ConvNd):
         return self._conv_forward(input, self.weight, self.bias)
 
 
+class Conv3d(_ConvNd):
+    r"""3D convolution over (N, C_in, D, H, W) or (C_in, D, H, W).
+
+    Args:
+        in_channels, out_channels (int), kernel_size (int or tuple), stride=1, padding=0 (int, tuple,
+        ``'valid'`` or ``'same'``), dilation=1, groups=1, bias=True, padding_mode='zeros'
+        (``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``).
+
+    Shape: weight (out_channels, in_channels / groups, kD, kH, kW); bias (out_channels). Runs as one 2-D
+    convolution over stacked depth slices (``F.conv3d``).
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.Conv3d(2, 4, 3, stride=2, padding=1)(ttorch.randn(1, 2, 5, 6, 7)).shape
+        ttorch.Size([1, 4, 3, 3, 4])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        kernel_size_, stride_, dilation_ = _triple(kernel_size), _triple(stride), _triple(dilation)
+        padding_ = padding if isinstance(padding, str) else _triple(padding)
+        super().__init__(in_channels, out_channels, kernel_size_, stride_, padding_, dilation_, False, _triple(0),
+                         groups, bias, padding_mode, device, dtype)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv3d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight,
+                            bias, self.stride, _triple(0), self.dilation, self.groups)
+        return F.conv3d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+
 class _ConvTransposeNd(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
@@ -251,6 +285,30 @@ class ConvTranspose2d(_ConvTransposeNd):
         output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 2,
                                               self.dilation)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    r"""3D transposed convolution over (N, C_in, D, H, W) or (C_in, D, H, W).
+
+    Shape: weight (in_channels, out_channels / groups, kD, kH, kW);
+    D_out = (D - 1) * stride - 2 * padding + dilation * (kD - 1) + output_padding + 1.
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.ConvTranspose3d(4, 2, 2, stride=2)(ttorch.randn(1, 4, 2, 3, 3)).shape
+        ttorch.Size([1, 2, 4, 6, 6])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride), _triple(padding),
+                         _triple(dilation), True, _triple(output_padding), groups, bias, padding_mode, device, dtype)
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 3,
+                                              self.dilation)
+        return F.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation)
 
 

@@ -2,8 +2,8 @@
 from .. import functional as F
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"]
 
 
 def _single(x):
@@ -52,6 +52,20 @@ class MaxPool2d(_MaxPoolNd):
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class MaxPool3d(_MaxPoolNd):
+    r"""3D max pooling over (N, C, D, H, W) or (C, D, H, W); indices are flat positions in D * H * W.
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.MaxPool3d(2)(ttorch.randn(1, 3, 4, 5, 5)).shape
+        ttorch.Size([1, 3, 2, 2, 2])
+    """
+
+    def forward(self, input):
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
@@ -109,6 +123,21 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override)
 
 
+class AvgPool3d(AvgPool2d):
+    r"""3D average pooling over (N, C, D, H, W) or (C, D, H, W), with ``count_include_pad`` and
+    ``divisor_override``.
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.AvgPool3d(3, stride=2, padding=1)(ttorch.randn(1, 3, 5, 5, 5)).shape
+        ttorch.Size([1, 3, 3, 3, 3])
+    """
+
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
 class _AdaptivePoolNd(Module):
     __constants__ = ["output_size"]
 
@@ -146,6 +175,19 @@ class AdaptiveAvgPool2d(_AdaptivePoolNd):
         return F.adaptive_avg_pool2d(input, self.output_size)
 
 
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    r"""Adaptive average pooling to ``output_size`` (int, or (D, H, W) where ``None`` keeps the input size).
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.AdaptiveAvgPool3d(1)(ttorch.randn(2, 4, 3, 7, 5)).shape
+        ttorch.Size([2, 4, 1, 1, 1])
+    """
+
+    def forward(self, input):
+        return F.adaptive_avg_pool3d(input, self.output_size)
+
+
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     __constants__ = ["output_size", "return_indices"]
 
@@ -178,3 +220,16 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    r"""Adaptive max pooling to ``output_size``; ``return_indices`` gives flat positions in D * H * W.
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.AdaptiveMaxPool3d((1, 2, 2))(ttorch.randn(2, 4, 3, 7, 5)).shape
+        ttorch.Size([2, 4, 1, 2, 2])
+    """
+
+    def forward(self, input):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
