@@ -31,7 +31,7 @@ from ttorch import tune  # noqa: E402
 from ttorch.cuda import _driver  # noqa: E402
 from ttorch.ops import _launch as L, elementwise as E  # noqa: E402
 
-_SEEN = {}      # repr -> (kernel, signature, constexprs, divisible, num_warps, num_stages)
+_SEEN = {}      # repr -> (kernel, signature, constexprs, divisible, num_warps, num_stages, maxnreg)
 _KEYS = set()   # the launch keys seen
 _SKIPPED = set()    # kernels launched with arguments the census can't rebuild
 _OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg")
@@ -100,7 +100,8 @@ def _record(kernel, dev, args, meta, mkey=None):
                 break
         if sig is not None:
             ce.update({k: v for k, v in meta.items() if k not in _OPTIONS})
-            item = (kernel, sig, ce, tuple(div), meta.get("num_warps", 4), meta.get("num_stages", 3))
+            item = (kernel, sig, ce, tuple(div), meta.get("num_warps", 4), meta.get("num_stages", 3),
+                    meta.get("maxnreg"))
             _SEEN[repr(item)] = item
     return key, vals
 
@@ -164,8 +165,8 @@ def _tuned_runs():
 
 def _compile(item):
     from ttorch.ops._aot import KernelSpec
-    kernel, sig, ce, div, warps, stages, cap = item
-    spec = KernelSpec(kernel, dict(sig), dict(ce), num_warps=warps, num_stages=stages, divisible=div)
+    kernel, sig, ce, div, warps, stages, maxnreg, cap = item
+    spec = KernelSpec(kernel, dict(sig), dict(ce), num_warps=warps, num_stages=stages, divisible=div, maxnreg=maxnreg)
     label = f"sm_{cap} {spec.name} w{warps} s{stages} " + " ".join(f"{k}={v}" for k, v in ce.items()
                                                             if not callable(v) and k.isupper())
     try:

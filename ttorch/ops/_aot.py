@@ -11,7 +11,8 @@ import time
 class KernelSpec:
     """One configuration of a kernel: argument types (``*fp32``, ``i32``, ``constexpr``) and constexpr values."""
 
-    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label="", divisible=(), min_cap=0):
+    def __init__(self, kernel, signature, constexprs, num_warps=4, num_stages=3, label="", divisible=(), min_cap=0,
+                 maxnreg=None):
         self.kernel = kernel
         self.signature = dict(signature)
         self.constexprs = dict(constexprs)
@@ -22,6 +23,7 @@ class KernelSpec:
         self.divisible = tuple(divisible)
         # the lowest compute capability the launch path runs it on (90: a TMA kernel, Hopper only)
         self.min_cap = min_cap
+        self.maxnreg = maxnreg      # the launch's ``maxnreg`` (None: ptxas's choice)
 
     def with_ones(self):
         """This configuration as Triton's launcher specializes it when every integer argument is 1.
@@ -37,7 +39,7 @@ class KernelSpec:
             if v in ("i32", "i64") and k not in self.divisible and k not in ce:
                 ce[k] = 1
         return KernelSpec(self.kernel, sig, ce, self.num_warps, self.num_stages,
-                          (self.label + " ints=1").strip(), self.divisible, self.min_cap)
+                          (self.label + " ints=1").strip(), self.divisible, self.min_cap, self.maxnreg)
 
     @property
     def name(self):
@@ -57,6 +59,8 @@ class KernelSpec:
         src = ASTSource(fn=self.kernel, signature=self.signature, constexprs=self.constexprs, attrs=attrs)
         t0 = time.time()
         options = {"num_warps": self.num_warps, "num_stages": self.num_stages}
+        if self.maxnreg is not None:
+            options["maxnreg"] = self.maxnreg
         k = triton.compile(src, target=GPUTarget("cuda", cap, 32), options=options)
         md = k.metadata
         usage = resource_usage(k.asm["cubin"]) or {"regs": None, "local": None, "stack": None}

@@ -1,0 +1,142 @@
+"""The Triton kernels of ``linalg_solve.py``: each program holds one matrix of the batch in registers (a
+``BLOCK`` x ``BLOCK`` tile, the identity past the matrix's n rows) and eliminates column by column, reading
+rows and columns out of the tile with masked sums (a register tile can't be indexed)."""
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _row(a, rows, k):
+    """Row ``k`` of the register tile ``a`` (rows indexed by ``rows``), a vector over its columns."""
+    return tl.sum(tl.where(rows[:, None] == k, a, 0.0), axis=0)
+
+
+@triton.jit
+def _col(a, cols, k):
+    return tl.sum(tl.where(cols[None, :] == k, a, 0.0), axis=1)
+
+
+@triton.jit
+def _load_square(a_ptr, base, n, s_r, s_c, rows, cols, ACC: tl.constexpr):
+    """A's n x n block, the identity past it (pivots there are 1: never chosen, never singular)."""
+    inside = (rows[:, None] < n) & (cols[None, :] < n)
+    a = tl.load(a_ptr + base + rows[:, None] * s_r + cols[None, :] * s_c, mask=inside, other=0.0).to(ACC)
+    return tl.where((rows[:, None] == cols[None, :]) & (rows[:, None] >= n), 1.0, a)
+
+
+@triton.jit
+def _solve_kernel(a_ptr, b_ptr, x_ptr, info_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_bc, s_xb, s_xr, s_xc,
+                  ACC: tl.constexpr, BLOCK: tl.constexpr, BLOCK_R: tl.constexpr):
+    # program (matrix, column block of B): Gauss-Jordan on [A | B], partial pivoting; B becomes X
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    rc = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
+    a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
+    bmask = (rows[:, None] < n) & (rc[None, :] < nrhs)
+    b = tl.load(b_ptr + bat * s_bb + rows[:, None] * s_br + rc[None, :] * s_bc, mask=bmask, other=0.0).to(ACC)
+    info = tl.program_id(0) * 0
+    for k in range(0, n):
+        colk = _col(a, rows, k)
+        p = tl.argmax(tl.where(rows >= k, tl.abs(colk), -1.0), axis=0)     # the first largest, as LAPACK's
+        piv = tl.sum(tl.where(rows == p, colk, 0.0))
+        ck = tl.sum(tl.where(rows == k, colk, 0.0))
+        info = tl.where(info == 0, tl.where(piv == 0, k + 1, 0), info)      # (no & of scalars: the interpreter)
+        ak, ap = _row(a, rows, k), _row(a, rows, p)
+        bk, bp = _row(b, rows, k), _row(b, rows, p)
+        a = tl.where(rows[:, None] == p, ak[None, :], a)           # rows k and p swapped (k's written below)
+        b = tl.where(rows[:, None] == p, bk[None, :], b)
+        colk = tl.where(rows == p, ck, colk)
+        # the pivot row scaled to 1 at column k; column k eliminated from every other row
+        arow, brow = ap / piv, bp / piv
+        f = tl.where(rows == k, 0.0, colk)
+        a = tl.where(rows[:, None] == k, arow[None, :], a - f[:, None] * arow[None, :])
+        b = tl.where(rows[:, None] == k, brow[None, :], b - f[:, None] * brow[None, :])
+    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty), mask=bmask)
+    if tl.program_id(1) == 0:
+        tl.store(info_ptr + bat, info)
+
+
+@triton.jit
+def _logdet_kernel(a_ptr, logabs_ptr, sign_ptr, det_ptr, n, s_ab, s_ar, s_ac, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    # Gaussian elimination with partial pivoting; a zero pivot skips its column's elimination (LAPACK)
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
+    logabs = tl.zeros((), ACC)
+    sign = tl.full((), 1.0, ACC)
+    det = tl.full((), 1.0, ACC)
+    for k in range(0, n):
+        colk = _col(a, rows, k)
+        p = tl.argmax(tl.where(rows >= k, tl.abs(colk), -1.0), axis=0)
+        piv = tl.sum(tl.where(rows == p, colk, 0.0))
+        ck = tl.sum(tl.where(rows == k, colk, 0.0))
+        ak, ap = _row(a, rows, k), _row(a, rows, p)
+        a = tl.where(rows[:, None] == p, ak[None, :], a)
+        a = tl.where(rows[:, None] == k, ap[None, :], a)
+        colk = tl.where(rows == p, ck, tl.where(rows == k, piv, colk))
+        swap = tl.where(p != k, -1.0, 1.0)
+        sign = sign * swap * tl.where(piv < 0, -1.0, tl.where(piv > 0, 1.0, 0.0))
+        det = det * swap * piv
+        logabs += tl.log(tl.abs(piv))
+        f = tl.where(rows > k, colk * tl.where(piv != 0, 1.0 / piv, 0.0), 0.0)    # LAPACK's getf2 scales so
+        a = a - f[:, None] * ap[None, :]
+    tl.store(logabs_ptr + bat, logabs.to(logabs_ptr.dtype.element_ty))
+    tl.store(sign_ptr + bat, sign.to(sign_ptr.dtype.element_ty))
+    tl.store(det_ptr + bat, det.to(det_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _cholesky_kernel(a_ptr, l_ptr, info_ptr, n, s_ab, s_ar, s_ac, s_lb, s_lr, s_lc, UPPER: tl.constexpr,
+                     ACC: tl.constexpr, BLOCK: tl.constexpr):
+    # right-looking: column k of L from the updated trailing matrix, then its rank-1 update
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
+    lower = rows[:, None] >= rows[None, :]
+    a = tl.where(lower, a, tl.trans(a))                 # the lower triangle, mirrored: the upper is not read
+    low = tl.zeros((BLOCK, BLOCK), ACC)
+    info = tl.program_id(0) * 0
+    for k in range(0, n):
+        colk = _col(a, rows, k)
+        akk = tl.sum(tl.where(rows == k, colk, 0.0))
+        info = tl.where(info == 0, tl.where(akk > 0, 0, k + 1), info)      # NaN fails akk > 0 too
+        d = tl.sqrt(akk)
+        lk = tl.where(rows > k, colk / d, 0.0)
+        a = a - lk[:, None] * lk[None, :]
+        low = tl.where(rows[None, :] == k, tl.where(rows == k, d, lk)[:, None], low)
+    inside = (rows[:, None] < n) & (rows[None, :] < n)
+    if UPPER:
+        low = tl.trans(low)
+    tl.store(l_ptr + bat * s_lb + rows[:, None] * s_lr + rows[None, :] * s_lc, low.to(l_ptr.dtype.element_ty),
+             mask=inside)
+    tl.store(info_ptr + bat, info)
+
+
+@triton.jit
+def _trsm_kernel(a_ptr, b_ptr, x_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_bc, s_xb, s_xr, s_xc,
+                 UPPER: tl.constexpr, UNIT: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+                 BLOCK_R: tl.constexpr):
+    # A X = B by substitution, row by row from the top (lower A) or the bottom (upper A)
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    rc = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
+    a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
+    bmask = (rows[:, None] < n) & (rc[None, :] < nrhs)
+    b = tl.load(b_ptr + bat * s_bb + rows[:, None] * s_br + rc[None, :] * s_bc, mask=bmask, other=0.0).to(ACC)
+    for i in range(0, n):
+        if UPPER:
+            k = n - 1 - i
+        else:
+            k = i
+        colk = _col(a, rows, k)
+        if UNIT:
+            xk = _row(b, rows, k)
+        else:
+            xk = _row(b, rows, k) / tl.sum(tl.where(rows == k, colk, 0.0))
+        if UPPER:
+            below = rows < k
+        else:
+            below = rows > k
+        # row k solved; its column of A (the triangle's part only) leaves the rows still to solve
+        b = tl.where(rows[:, None] == k, xk[None, :], b - tl.where(below, colk, 0.0)[:, None] * xk[None, :])
+    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty), mask=bmask)

@@ -1,0 +1,657 @@
+"""Linear solvers and factorizations for ``ttorch.linalg``: ``solve``, ``inv``, ``det``, ``slogdet``,
+``cholesky`` and ``solve_triangular`` (with ``_ex`` forms that return LAPACK's ``info`` instead of
+raising), batched over leading dims; ``ttorch.logdet``, ``inverse``, ``cholesky_solve``.
+
+Four primitive ops, each a Triton kernel that holds one matrix of the batch in registers (a program
+a matrix; up to ``MAX_N`` rows), a NumPy (LAPACK) fallback and a backward rule in ttorch ops:
+- ``_solve``: Gauss-Jordan elimination with partial pivoting on [A | B] (a block of B's columns a
+  program); gradient ``gB = solve(A^T, gX)``, ``gA = -gB X^T``;
+- ``_logdet``: Gaussian elimination with partial pivoting, giving ``log|det|``, the sign and the
+  determinant (the product of the pivots, as LAPACK's LU gives it); gradient ``g * A^-T``;
+- ``_cholesky``: right-looking, reading the lower triangle; gradient (Murray 2016)
+  ``L^-T Phi(L^T gL) L^-1``, symmetrized, as PyTorch's;
+- ``_trsm``: substitution with a triangular A (only its triangle read), left side; gradient
+  ``gB = trsm(A^T, gX)``, ``gA = -gB X^T`` on A's triangle.
+
+Differs from PyTorch (cuSOLVER, MAGMA): on cuda, matrices past ``MAX_N`` rows are factored on the
+host (copied there and back, a synchronization); float16/bfloat16 raise as PyTorch's do; ``det``'s
+gradient at a singular matrix is not finite (PyTorch's goes through an SVD there).
+"""
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ._launch import launch, next_pow2, cdiv
+from ._op import Op, write_out
+from .elementwise import tl_dtype
+from .samples import Sample, rng
+from ._linalg_kernels import _cholesky_kernel, _logdet_kernel, _solve_kernel, _trsm_kernel
+
+# rows a register tile holds: past 64 a float32 tile takes ~190 registers a thread at 16 warps (of 128 there)
+MAX_N = {D.float32: 64, D.float64: 64}
+_R = {D.float32: 32, D.float64: 16}          # right-hand sides a program (its column block of B)
+
+
+class LinAlgError(RuntimeError):
+    """A factorization that could not be completed (a singular or non-positive-definite input):
+    PyTorch's ``torch.linalg.LinAlgError``, a RuntimeError."""
+
+
+# ------------------------------------------------------------------------------ launches
+def _maxnreg(warps):
+    """Registers a thread may take with one program an SM: given to ptxas, which otherwise stopped at an
+    occupancy step (64 at 16 warps, 128 at 8) and spilled 4-20 B."""
+    return builtins.min(255, 65536 // (32 * warps)) // 8 * 8
+
+
+def _warps(block, dtype):
+    """8 elements of the tile a thread (2 to 16 warps): spill-free on sm_80 and sm_90 with Triton 3.6 and
+    3.9 (16 a thread at 8 warps spilled 4-20 B on 3.6, where ptxas stopped at 128 registers)."""
+    return builtins.min(16, builtins.max(2, block * block // 8 // 32))
+
+
+def _batched(t):
+    """(batch, n, m) view or copy of a (..., n, m) tensor, and its strides."""
+    t3 = t.reshape(int(np.prod(t.shape[:-2], dtype=np.int64)), t.shape[-2], t.shape[-1])
+    return t3, t3.stride()
+
+
+def _on_device(x):
+    """Whether cuda runs the kernels (else the host fallback): the matrix fits a register tile."""
+    return x.shape[-1] <= MAX_N[x.dtype]
+
+
+def _host(fn, *tensors):
+    """``fn`` (NumPy) on the host copies of cuda tensors, results back on their device."""
+    dev = tensors[0].device
+    r = fn(*[t.cpu()._np for t in tensors])
+    return tuple(Tensor._wrap_np(np.ascontiguousarray(a)).to(dev) for a in r) if type(r) is tuple else \
+        Tensor._wrap_np(np.ascontiguousarray(r)).to(dev)
+
+
+def _block(n):
+    return builtins.max(16, next_pow2(n))
+
+
+def _run(kernel, grid, dtype, n, *args, **meta):
+    """Launch one of the kernels above at ``n`` rows' tile, its warps and register budget."""
+    block = _block(n)
+    w = _warps(block, dtype)
+    launch(kernel, grid, *args, ACC=tl_dtype(dtype), BLOCK=block, num_warps=w, maxnreg=_maxnreg(w), **meta)
+
+
+def _solve_np(a, b):
+    info = np.zeros(a.shape[:-2], np.int32)
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.solve(a, b).astype(b.dtype, copy=False), info
+        except np.linalg.LinAlgError:       # a singular matrix in the batch: each on its own
+            pass
+        x = np.empty(b.shape, b.dtype)
+        a2, b2, x2, i2 = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), x.reshape(-1, *b.shape[-2:]), \
+            info.reshape(-1)
+        for j in range(a2.shape[0]):
+            try:
+                x2[j] = np.linalg.solve(a2[j], b2[j])
+            except np.linalg.LinAlgError:
+                x2[j] = np.nan
+                i2[j] = _first_zero_pivot(a2[j])
+    return x, info
+
+
+def _first_zero_pivot(a):
+    """LAPACK's getrf info for a singular ``a``: 1 + the first column whose pivot is zero."""
+    u = a.astype(np.float64).copy()
+    n = u.shape[0]
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(u[k:, k])))
+        if u[p, k] == 0:
+            return k + 1
+        u[[k, p]] = u[[p, k]]
+        u[k + 1:] -= np.outer(u[k + 1:, k] / u[k, k], u[k])
+    return n
+
+
+def _solve_cuda(a, b):
+    if not _on_device(a):
+        return _host(_solve_np, a, b)
+    n, nrhs = a.shape[-1], b.shape[-1]
+    a3, sa = _batched(a)
+    b3, sb = _batched(b)
+    x = Tensor._empty(b.shape, b.dtype, b.device)
+    x3, sx = _batched(x)
+    info = Tensor._empty(a.shape[:-2], D.int32, a.device)
+    if a3.shape[0] and n and nrhs:
+        br = builtins.min(_R[a.dtype], builtins.max(16, next_pow2(nrhs)))
+        _run(_solve_kernel, (a3.shape[0], cdiv(nrhs, br)), a.dtype, n, a3, b3, x3, info, n, nrhs, *sa, *sb, *sx,
+             BLOCK_R=br)
+    elif a3.shape[0]:
+        info.zero_()
+    return x, info
+
+
+def _solve_bw(ctx, gx):
+    a = ctx.inputs[0]
+    x = ctx.output
+    gb = solve_ex(a.mT, gx)[0]
+    return -gb @ x.mT, gb
+
+
+_solve = Op("linalg_solve", cpu=_solve_np, cuda=_solve_cuda, backward=_solve_bw, save=(0,), save_output=True,
+            grad_outputs=1, grad_name="LinalgSolveExBackward0", family="matmul",
+            kernels=lambda: _specs("solve"))
+
+
+def _logdet_np(a):
+    with np.errstate(all="ignore"):
+        sign, logabs = np.linalg.slogdet(a)
+        det = np.linalg.det(a)
+    return np.asarray(logabs, a.dtype), np.asarray(sign, a.dtype), np.asarray(det, a.dtype)
+
+
+def _logdet_cuda(a):
+    if not _on_device(a):
+        return _host(_logdet_np, a)
+    a3, sa = _batched(a)
+    outs = tuple(Tensor._empty(a.shape[:-2], a.dtype, a.device) for _ in range(3))
+    if a3.shape[0]:
+        if a.shape[-1] == 0:        # the empty matrix: det 1, as PyTorch's
+            for t, v in zip(outs, (0.0, 1.0, 1.0)):
+                t.fill_(v)
+        else:
+            _run(_logdet_kernel, (a3.shape[0],), a.dtype, a.shape[-1], a3, *outs, a.shape[-1], *sa)
+    return outs
+
+
+def _logdet_bw(ctx, glog, gsign, gdet):
+    # d log|det A| = A^-T; d det A = det A * A^-T (det recomputed from A where the graph is built:
+    # the saved one is detached)
+    a = ctx.inputs[0]
+    g = glog
+    if gdet is not None:
+        d = _logdet(a)[2] if grad_mode.is_grad_enabled() else ctx.outputs[2]
+        g = gdet * d if g is None else g + gdet * d
+    if g is None:
+        return (None,)
+    return (g[..., None, None] * solve_ex(a.mT, _eye_like(a))[0],)
+
+
+_logdet_bw.takes_none = True        # the sign's gradient stays None, not zeros
+_logdet = Op("linalg_logdet", cpu=_logdet_np, cuda=_logdet_cuda, backward=_logdet_bw, save=(0,), save_output="all",
+             family="reduction", kernels=lambda: _specs("logdet"))
+
+
+def _cholesky_np(a, *, upper):
+    low = np.tril(a)
+    sym = low + np.swapaxes(np.tril(a, -1), -1, -2)
+    out = np.zeros_like(a)
+    info = np.zeros(a.shape[:-2], np.int32)
+    s2, o2, i2 = sym.reshape(-1, *a.shape[-2:]), out.reshape(-1, *a.shape[-2:]), info.reshape(-1)
+    for j in range(s2.shape[0]):
+        try:
+            o2[j] = np.linalg.cholesky(s2[j])
+        except np.linalg.LinAlgError:
+            i2[j] = _first_non_pd(s2[j])
+            o2[j] = np.nan
+    if upper:
+        out = np.swapaxes(out, -1, -2).copy()
+    return out, info
+
+
+def _first_non_pd(a):
+    """LAPACK's potrf info: 1 + the order of the first leading minor that is not positive-definite."""
+    for k in range(1, a.shape[0] + 1):
+        try:
+            np.linalg.cholesky(a[:k, :k])
+        except np.linalg.LinAlgError:
+            return k
+    return a.shape[0]
+
+
+def _cholesky_cuda(a, *, upper):
+    if not _on_device(a):
+        return _host(lambda v: _cholesky_np(v, upper=upper), a)
+    n = a.shape[-1]
+    a3, sa = _batched(a)
+    out = Tensor._empty(a.shape, a.dtype, a.device)
+    o3, so = _batched(out)
+    info = Tensor._empty(a.shape[:-2], D.int32, a.device)
+    if a3.shape[0] and n:
+        _run(_cholesky_kernel, (a3.shape[0],), a.dtype, n, a3, o3, info, n, *sa, *so, UPPER=upper)
+    elif a3.shape[0]:
+        info.zero_()
+    return out, info
+
+
+def _phi(x):
+    """The lower triangle with the diagonal halved."""
+    return x.tril() - 0.5 * x.diagonal(0, -2, -1).diag_embed()
+
+
+def _cholesky_bw(ctx, gl):
+    # PyTorch's cholesky_backward: gA = L^-H Phi(L^H gL) L^-1, symmetrized
+    out = ctx.output
+    low, gl = (out.mT, gl.mT) if ctx.upper else (out, gl)
+    p = _phi(low.mT @ gl)
+    ga = _trsm(low.mT, p, upper=True, unit=False)                                    # L^-H P
+    ga = _trsm(low.mT, ga.mT, upper=True, unit=False).mT                             # (L^-H (L^-H P)^H)^H
+    return (0.5 * (ga + ga.mT),)
+
+
+_cholesky = Op("linalg_cholesky", cpu=_cholesky_np, cuda=_cholesky_cuda, backward=_cholesky_bw, save=(),
+               save_output=True, grad_outputs=1, grad_name="LinalgCholeskyExBackward0", family="matmul",
+               kernels=lambda: _specs("cholesky"))
+
+
+def _trsm_np(a, b, *, upper, unit):
+    t = np.triu(a) if upper else np.tril(a)
+    if unit:
+        idx = np.arange(a.shape[-1])
+        t[..., idx, idx] = 1
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.solve(np.broadcast_to(t, b.shape[:-2] + t.shape[-2:]), b).astype(b.dtype)
+        except np.linalg.LinAlgError:          # a zero on the diagonal: substitution gives inf/NaN
+            return _trsm_loops(t, b, upper)
+
+
+def _trsm_loops(t, b, upper):
+    x = b.astype(np.result_type(t, b)).copy()
+    n = t.shape[-1]
+    with np.errstate(all="ignore"):
+        for k in (range(n - 1, -1, -1) if upper else range(n)):
+            x[..., k, :] /= t[..., k, k, None]
+            rest = slice(0, k) if upper else slice(k + 1, n)
+            x[..., rest, :] -= t[..., rest, k, None] * x[..., k, None, :]
+    return x
+
+
+def _trsm_cuda(a, b, *, upper, unit):
+    if not _on_device(a):
+        return _host(lambda u, v: _trsm_np(u, v, upper=upper, unit=unit), a, b)
+    n, nrhs = a.shape[-1], b.shape[-1]
+    a3, sa = _batched(a)
+    b3, sb = _batched(b)
+    x = Tensor._empty(b.shape, b.dtype, b.device)
+    x3, sx = _batched(x)
+    if a3.shape[0] and n and nrhs:
+        br = builtins.min(_R[a.dtype], builtins.max(16, next_pow2(nrhs)))
+        _run(_trsm_kernel, (a3.shape[0], cdiv(nrhs, br)), a.dtype, n, a3, b3, x3, n, nrhs, *sa, *sb, *sx,
+             UPPER=upper, UNIT=unit, BLOCK_R=br)
+    return x
+
+
+def _trsm_bw(ctx, gx):
+    a = ctx.inputs[0]
+    gb = _trsm(a.mT, gx, upper=not ctx.upper, unit=ctx.unit)
+    ga = -gb @ ctx.output.mT
+    ga = ga.triu(1 if ctx.unit else 0) if ctx.upper else ga.tril(-1 if ctx.unit else 0)
+    return ga, gb
+
+
+_trsm = Op("linalg_solve_triangular", cpu=_trsm_np, cuda=_trsm_cuda, backward=_trsm_bw, save=(0,), save_output=True,
+           family="matmul", kernels=lambda: _specs("trsm"))
+
+
+def _specs(kind):
+    """Every tile for float32 and float64 up to ``MAX_N``, as the launches take them."""
+    from ._aot import KernelSpec, ptr
+    out = []
+    for dt in (D.float32, D.float64):
+        block = 16
+        while block <= MAX_N[dt]:
+            def add(kernel, sig, label, **extra):
+                w = _warps(block, dt)
+                out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra), num_warps=w,
+                                      maxnreg=_maxnreg(w), label=f"{label} {dt} {block}"))
+            strides = {f"s_{m}{k}": "i32" for m in ("a", "b", "x") for k in ("b", "r", "c")}
+            square = dict(s_ab="i32", s_ar="i32", s_ac="i32")
+            if kind == "solve":
+                sig = dict(a_ptr=ptr(dt), b_ptr=ptr(dt), x_ptr=ptr(dt), info_ptr=ptr(D.int32), n="i32", nrhs="i32",
+                           **strides)
+                for br in sorted({16, builtins.min(_R[dt], block)}):
+                    add(_solve_kernel, sig, f"solve rhs {br}", BLOCK_R=br)
+            elif kind == "trsm":
+                sig = dict(a_ptr=ptr(dt), b_ptr=ptr(dt), x_ptr=ptr(dt), n="i32", nrhs="i32", **strides)
+                for upper in (False, True):
+                    for unit in (False, True):
+                        add(_trsm_kernel, sig, "trsm" + " upper" * upper + " unit" * unit, UPPER=upper, UNIT=unit,
+                            BLOCK_R=builtins.min(_R[dt], block))
+            elif kind == "logdet":
+                add(_logdet_kernel, dict(a_ptr=ptr(dt), logabs_ptr=ptr(dt), sign_ptr=ptr(dt), det_ptr=ptr(dt), n="i32",
+                                         **square), "logdet")
+            else:
+                sig = dict(a_ptr=ptr(dt), l_ptr=ptr(dt), info_ptr=ptr(D.int32), n="i32", **square, s_lb="i32",
+                           s_lr="i32", s_lc="i32")
+                for upper in (False, True):
+                    add(_cholesky_kernel, sig, "cholesky" + " upper" * upper, UPPER=upper)
+            block *= 2
+    return out
+
+
+# ------------------------------------------------------------------------------ public functions
+def _eye_like(a):
+    from .creation import eye
+    return eye(a.shape[-1], dtype=a.dtype, device=a.device).expand(a.shape)
+
+
+def _check_square(a, fname):
+    if a.dim() < 2:
+        raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{fname}: A must be batches of square matrices, but they are {a.shape[-2]} by "
+                           f"{a.shape[-1]} matrices")
+    _check_float(a, fname)
+
+
+def _check_float(a, fname):
+    name = D.scalar_name(a.dtype)
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. Got {name}")
+    if a.dtype not in (D.float32, D.float64):       # half types: PyTorch's LAPACK and cuSOLVER paths refuse them
+        raise RuntimeError(f"\"{fname.split('.')[-1]}_cpu\" not implemented for '{name}'")
+
+
+def _raise_info(info, fname, what):
+    """PyTorch's error for a failed factorization (a synchronization, as PyTorch's check is)."""
+    if info.numel() == 0:
+        return
+    bad = info.cpu()._np.reshape(-1)
+    nz = np.flatnonzero(bad)
+    if nz.size:
+        k = int(bad[nz[0]])
+        batch = f"(Batch element {int(nz[0])}): " if info.dim() else ""
+        raise LinAlgError(f"{fname}: {batch}" + what(k))
+
+
+def _singular(fname):
+    return lambda k: ("The solver failed because the input matrix is singular." if fname.endswith("solve") else
+                      f"The diagonal element {k} is zero, the inversion could not be completed because the input "
+                      "matrix is singular.")
+
+
+def _vector_rhs(a, b):
+    """PyTorch's rule: B is a (batch of) vector(s) when it is 1-D or its shape is A's without the last dim."""
+    return b.dim() == 1 or (b.dim() == a.dim() - 1 and tuple(b.shape) == tuple(a.shape[:-1]))
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """``(result, info)``: the solution of ``A X = B`` (``X A = B`` with ``left=False``) and, per matrix,
+    LAPACK's ``info`` (0, or 1 + the column whose pivot is zero); no error unless ``check_errors``."""
+    _check_square(A, "linalg.solve")
+    if B.dtype != A.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{D.scalar_name(A.dtype)} and B of type {D.scalar_name(B.dtype)} instead")
+    vector = _vector_rhs(A, B)
+    if not left:
+        if vector:
+            raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for "
+                               "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
+        x, info = solve_ex(A.mT, B.mT, check_errors=check_errors)
+        x = x.mT
+        return _ex_result(x, info, out)
+    b = B.unsqueeze(-1) if vector else B
+    if b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                           f"({A.shape[-2]}x{A.shape[-1]} and {b.shape[-2]}x{b.shape[-1]})")
+    from .elementwise import broadcast_shapes
+    batch = broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2]))
+    a = A.expand(batch + tuple(A.shape[-2:]))
+    b = b.expand(batch + tuple(b.shape[-2:]))
+    x, info = _solve(a, b)
+    if check_errors:
+        _raise_info(info, "torch.linalg.solve", _singular("linalg.solve"))
+    return _ex_result(x.squeeze(-1) if vector else x, info, out)
+
+
+_SolveEx = namedtuple("linalg_solve_ex", ["result", "info"])
+
+
+def _ex_result(x, info, out):
+    if out is not None:
+        write_out(out[0], x, "linalg.solve_ex")
+        write_out(out[1], info, "linalg.solve_ex")
+        return _SolveEx(*out)
+    return _SolveEx(x, info)
+
+
+def solve(A, B, *, left=True, out=None):
+    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``), batched, with broadcasting
+    over the batch dims; ``B`` may be a (batch of) vector(s). Raises ``LinAlgError`` (a RuntimeError)
+    for a singular ``A`` (a synchronization, as in PyTorch).
+
+    Example::
+
+        >>> import ttorch
+        >>> A = ttorch.tensor([[3.0, 1.0], [1.0, 2.0]])
+        >>> ttorch.linalg.solve(A, ttorch.tensor([9.0, 8.0])).tolist()
+        [2.0, 3.0]
+    """
+    x = solve_ex(A, B, left=left, check_errors=True)[0]
+    return x if out is None else write_out(out, x, "linalg.solve")
+
+
+def inv_ex(A, *, check_errors=False, out=None):
+    """``(inverse, info)`` of (a batch of) square matrices; no error unless ``check_errors``."""
+    _check_square(A, "linalg.inv")
+    x, info = _solve(A, _eye_like(A))
+    if check_errors:
+        _raise_info(info, "linalg.inv", _singular("linalg.inv"))
+    if out is not None:
+        write_out(out[0], x, "linalg.inv_ex")
+        write_out(out[1], info, "linalg.inv_ex")
+        return _InvEx(*out)
+    return _InvEx(x, info)
+
+
+_InvEx = namedtuple("linalg_inv_ex", ["inverse", "info"])
+
+
+def inv(A, *, out=None):
+    """The inverse of (a batch of) square matrices; ``LinAlgError`` where one is singular.
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.inv(ttorch.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
+        [[0.5, 0.0], [0.0, 0.25]]
+    """
+    x = inv_ex(A, check_errors=True)[0]
+    return x if out is None else write_out(out, x, "linalg.inv")
+
+
+def inverse(input, *, out=None):
+    """``ttorch.inverse``: ``linalg.inv``."""
+    return inv(input, out=out)
+
+
+_Slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+
+
+def slogdet(A, *, out=None):
+    """``(sign, logabsdet)`` of the determinant of (a batch of) square matrices: sign 0 and logabsdet
+    -inf for a singular one. Differentiable through ``logabsdet``.
+
+    Example::
+
+        >>> import ttorch
+        >>> s, l = ttorch.linalg.slogdet(ttorch.tensor([[0.0, 2.0], [3.0, 0.0]]))
+        >>> s.item(), round(l.item(), 4)
+        (-1.0, 1.7918)
+    """
+    _check_square(A, "linalg.slogdet")
+    logabs, sign, _ = _logdet(A)
+    r = _Slogdet(sign.detach(), logabs)
+    if out is not None:
+        write_out(out[0], r.sign, "linalg.slogdet")
+        write_out(out[1], r.logabsdet, "linalg.slogdet")
+        return _Slogdet(*out)
+    return r
+
+
+def det(A, *, out=None):
+    """The determinant of (a batch of) square matrices (the product of the LU factorization's pivots).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.det(ttorch.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
+        -2.0
+    """
+    _check_square(A, "linalg.det")
+    d = _logdet(A)[2]
+    return d if out is None else write_out(out, d, "linalg.det")
+
+
+def logdet(input):
+    """``log(det(input))``: NaN where the determinant is negative, -inf where it is zero."""
+    _check_square(input, "logdet")
+    sign, logabs = slogdet(input)
+    from .creation import full_like
+    from .ternary import where
+    return where(sign < 0, full_like(logabs, float("nan")), logabs)
+
+
+_CholeskyEx = namedtuple("linalg_cholesky_ex", ["L", "info"])
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    """``(L, info)``: the Cholesky factor of (a batch of) symmetric positive-definite matrices (only the
+    lower triangle is read) and LAPACK's ``info`` (0, or the order of the first leading minor that is
+    not positive-definite)."""
+    _check_square(A, "linalg.cholesky")
+    low, info = _cholesky(A, upper=bool(upper))
+    if check_errors:
+        _raise_info(info, "linalg.cholesky", lambda k: "The factorization could not be completed because the input "
+                    f"is not positive-definite (the leading minor of order {k} is not positive-definite).")
+    if out is not None:
+        write_out(out[0], low, "linalg.cholesky_ex")
+        write_out(out[1], info, "linalg.cholesky_ex")
+        return _CholeskyEx(*out)
+    return _CholeskyEx(low, info)
+
+
+def cholesky(A, *, upper=False, out=None):
+    """The Cholesky factor ``L`` (``A = L L^T``; ``U`` with ``A = U^T U`` when ``upper``) of (a batch of)
+    symmetric positive-definite matrices; ``LinAlgError`` where one is not positive-definite.
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.cholesky(ttorch.tensor([[4.0, 2.0], [2.0, 5.0]])).tolist()
+        [[2.0, 0.0], [1.0, 2.0]]
+    """
+    low = cholesky_ex(A, upper=upper, check_errors=True)[0]
+    return low if out is None else write_out(out, low, "linalg.cholesky")
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """The solution of ``A X = B`` (``X A = B`` with ``left=False``) for triangular ``A`` (only its upper
+    or lower triangle is read; ``unitriangular``: its diagonal is taken as ones), batched with
+    broadcasting.
+
+    Example::
+
+        >>> import ttorch
+        >>> L = ttorch.tensor([[2.0, 0.0], [1.0, 1.0]])
+        >>> ttorch.linalg.solve_triangular(L, ttorch.tensor([[2.0], [3.0]]), upper=False).tolist()
+        [[1.0], [2.0]]
+    """
+    _check_square(A, "linalg.solve_triangular")
+    if B.dim() < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    if not left:
+        x = solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
+        return x if out is None else write_out(out, x, "linalg.solve_triangular")
+    if B.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
+                           f"({A.shape[-2]}x{A.shape[-1]} and {B.shape[-2]}x{B.shape[-1]})")
+    from .elementwise import broadcast_shapes
+    batch = broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2]))
+    x = _trsm(A.expand(batch + tuple(A.shape[-2:])), B.expand(batch + tuple(B.shape[-2:])), upper=bool(upper),
+              unit=bool(unitriangular))
+    return x if out is None else write_out(out, x, "linalg.solve_triangular")
+
+
+def cholesky_solve(B, L, upper=False, *, out=None):
+    """The solution of ``A X = B`` given ``A``'s Cholesky factor ``L`` (``A = L L^T``; ``U`` with
+    ``A = U^T U`` when ``upper``): two triangular solves, batched with broadcasting.
+
+    Example::
+
+        >>> import ttorch
+        >>> L = ttorch.linalg.cholesky(ttorch.tensor([[4.0, 2.0], [2.0, 5.0]]))
+        >>> ttorch.cholesky_solve(ttorch.tensor([[8.0], [9.0]]), L).tolist()
+        [[1.375], [1.25]]
+    """
+    if B.dim() < 2 or L.dim() < 2:
+        raise RuntimeError("cholesky_solve: b and u should have at least 2 dimensions")
+    low = L.mT if upper else L
+    x = solve_triangular(low.mT, solve_triangular(low, B, upper=False), upper=True)
+    return x if out is None else write_out(out, x, "cholesky_solve")
+
+
+def _torch_cholesky(input, upper=False, *, out=None):
+    """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
+    return cholesky(input, upper=upper, out=out)
+
+
+# ------------------------------------------------------------------------------ samples
+def _well_conditioned(r, *shape):
+    n = shape[-1]
+    return r.uniform(-1, 1, shape) + n * np.eye(n) * np.where(r.uniform(size=shape[:-2] + (1, 1)) < 0.5, -1, 1)
+
+
+def _spd(r, *shape):
+    x = r.uniform(-1, 1, shape)
+    return x @ np.swapaxes(x, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+def _solve_samples():
+    r = rng("linalg_solve")
+    return [Sample([_well_conditioned(r, 3, 3), r.uniform(-1, 1, (3, 2))]),
+            Sample([_well_conditioned(r, 2, 5, 5), r.uniform(-1, 1, (5,))]),
+            Sample([_well_conditioned(r, 4, 4), r.uniform(-1, 1, (3, 4, 6))]),
+            Sample([_well_conditioned(r, 1, 1), r.uniform(-1, 1, (1, 1))]),
+            Sample([_well_conditioned(r, 17, 17), r.uniform(-1, 1, (17, 40))]),
+            Sample([_well_conditioned(r, 3, 3), r.uniform(-1, 1, (2, 3))], {"left": False})]
+
+
+def _det_samples():
+    r = rng("linalg_det")
+    return [Sample([_well_conditioned(r, 3, 3)]), Sample([_well_conditioned(r, 2, 4, 4)]),
+            Sample([r.uniform(-1, 1, (1, 1))]), Sample([_well_conditioned(r, 19, 19) / 19])]
+
+
+def _cholesky_samples():
+    r = rng("linalg_cholesky")
+    # the gradient (symmetrized, as PyTorch's) is checked in tests/test_linalg.py through A = X X^T
+    return [Sample([_spd(r, 4, 4)], grad=False), Sample([_spd(r, 2, 3, 3)], {"upper": True}, grad=False),
+            Sample([_spd(r, 18, 18)], grad=False)]
+
+
+def _trsm_samples():
+    r = rng("linalg_solve_triangular")
+    a = r.uniform(-1, 1, (4, 4)) + 3 * np.eye(4)
+    return [Sample([a, r.uniform(-1, 1, (4, 3))], {"upper": False}),
+            Sample([a, r.uniform(-1, 1, (2, 4, 5))], {"upper": True}),
+            Sample([a, r.uniform(-1, 1, (4, 2))], {"upper": True, "unitriangular": True}),
+            Sample([a, r.uniform(-1, 1, (3, 4))], {"upper": False, "left": False}),
+            Sample([r.uniform(-1, 1, (20, 20)) + 5 * np.eye(20), r.uniform(-1, 1, (20, 33))], {"upper": False})]
+
+
+_solve.public, _solve.samples = solve, _solve_samples
+_logdet.public, _logdet.samples = (lambda A: tuple(slogdet(A)) + (det(A),)), _det_samples
+_cholesky.public, _cholesky.samples = cholesky, _cholesky_samples
+_trsm.public, _trsm.samples = solve_triangular, _trsm_samples
+for _o in (_solve, _logdet, _cholesky, _trsm):
+    _o.dtypes = (D.float32, D.float64)
+
+PUBLIC = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": _torch_cholesky,
+          "cholesky_solve": cholesky_solve}
+METHODS = dict(PUBLIC)
+__all__ = []
