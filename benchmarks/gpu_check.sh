@@ -8,7 +8,11 @@
 # Usage (repo root, machine with an NVIDIA GPU):
 #   OUT=dir [TOTAL_S=585 SMOKE_S=90 SUITE_S=240 SAN_S=35 TUNE_S=120 E2E_S=70 PROF_S=25 QUICK_S=120 OPS_S=...] \
 #       [STAGES="smoke suite sanitize tune e2e profile quick ops"] [TUNE_FROM=tune.json] [E2E_ONLY=e2e,host,sdpa] \
-#       [PROF_MODEL=all] bash benchmarks/gpu_check.sh [pytest args, default: tests]
+#       [PROF_MODEL=all] [QUICK_ARMS=head_,dq_,...] bash benchmarks/gpu_check.sh [pytest args, default: tests]
+# QUICK_ARMS: only gpu_quick's A/B checks with arms so named (its --arms), not its host diagnostics.
+# With 15 minutes of device time a task (machine start included), one call is what there is: e.g.
+#   OUT=$OUT TOTAL_S=560 STAGES="smoke suite e2e quick" SUITE_S=200 QUICK_S=200 \
+#       QUICK_ARMS=head_,dq_,scaled_,fp32x3_,mha_,gqa_,drop_,atomic_ bash benchmarks/gpu_check.sh
 # The kernel sweeps (last) get what is left of TOTAL_S, inside the device tool's 600 s per command. On
 # an H100 (eighth session) the whole call took 439 s: the suite 183 s with -n 16, the e2e stage 49 s,
 # gpu_quick under 40 (since then three bf16 A/B products, the fp16 attention TMA arms and the
@@ -68,7 +72,7 @@ if on profile; then
 fi
 if on quick; then
     TTORCH_TUNE_CACHE="$TC" timeout ${QUICK_S:-120} python3 benchmarks/gpu_quick.py --json "$W/gpu_quick.json" \
-        > "$OUT/gpu_quick.log" 2>&1; tail -22 "$OUT/gpu_quick.log"
+        ${QUICK_ARMS:+--arms "$QUICK_ARMS"} > "$OUT/gpu_quick.log" 2>&1; tail -22 "$OUT/gpu_quick.log"
 fi
 (cd "$W" && tar czf "$OUT/bench_first.tgz" .)   # what came so far, should the last stage run out of time
 LEFT=$((DEADLINE - SECONDS)); OPS_S=${OPS_S:-$((LEFT < 20 ? 1 : LEFT - 15))}
