@@ -202,3 +202,40 @@ def test_cholesky_solve(device):
     xg, bg = t(x, grad=True), t(b, grad=True)
     assert gradcheck(lambda m, v: ttorch.cholesky_solve(v, LA.cholesky(m @ m.mT + 5 * ttorch.eye(5,
                                                                                                dtype=m.dtype))), (xg, bg))
+
+
+@pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float64])
+def test_eigh(device, dtype):
+    r = np.random.default_rng(7)
+    x = r.standard_normal((3, 7, 7))
+    sym = x + np.swapaxes(x, -1, -2)
+    junk = sym + np.triu(r.standard_normal((7, 7)), 1)                  # 'L' reads the lower triangle only
+    w, v = LA.eigh(t(junk, device, dtype))
+    want_w, want_v = np.linalg.eigh(sym)
+    close(w, want_w, dtype, 49, "eigenvalues")
+    vv = npy(v).astype(np.float64)
+    # eigenvectors up to sign (distinct eigenvalues): |V^T V_lapack| is the identity
+    close(np.abs(np.swapaxes(vv, -1, -2) @ want_v), np.broadcast_to(np.eye(7), (3, 7, 7)), dtype, 49, "eigenvectors")
+    close(vv @ (npy(w)[..., None] * np.swapaxes(vv, -1, -2)), sym, dtype, 49, "V diag(w) V^T")
+    wu = LA.eigvalsh(t(np.swapaxes(junk, -1, -2), device, dtype), UPLO="U")
+    close(wu, want_w, dtype, 49, "eigvalsh upper")
+    np.testing.assert_array_equal(npy(LA.eigvalsh(t(np.diag([2.0, -1.0, 0.0]), device, dtype))), [-1.0, 0.0, 2.0])
+    with pytest.raises(RuntimeError, match="Expected UPLO argument to be 'L' or 'U', but got X"):
+        LA.eigh(t(sym, device, dtype), UPLO="X")
+
+
+def test_eigh_gradients():
+    r = np.random.default_rng(8)
+    x = t(r.standard_normal((2, 4, 4)), grad=True)
+    # symmetric inputs (the gradient is PyTorch's symmetrized one); v * v is blind to the signs
+    assert gradcheck(lambda m: LA.eigvalsh(m + m.mT), (x,))
+    assert gradcheck(lambda m: [o if i == 0 else o * o for i, o in enumerate(LA.eigh(m + m.mT))], (x,))
+    assert gradgradcheck(lambda m: LA.eigvalsh(m + m.mT), (x,))
+    if ttorch.cuda.is_available():
+        grads = []
+        for dev in ("cpu", "cuda"):
+            xx = t(npy(x), dev, ttorch.float32, True)
+            w, v = LA.eigh(xx + xx.mT)
+            (w.square().sum() + (v * v)[..., 0].sum()).backward()
+            grads.append(npy(xx.grad))
+        close(grads[1], grads[0], ttorch.float32, 16, "eigh cuda vs cpu gradient")

@@ -140,3 +140,55 @@ def _trsm_kernel(a_ptr, b_ptr, x_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_b
         # row k solved; its column of A (the triangle's part only) leaves the rows still to solve
         b = tl.where(rows[:, None] == k, xk[None, :], b - tl.where(below, colk, 0.0)[:, None] * xk[None, :])
     tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty), mask=bmask)
+
+
+@triton.jit
+def _eigh_kernel(a_ptr, w_ptr, v_ptr, n, s_ab, s_ar, s_ac, s_vb, s_vr, s_vc, tol, UPPER: tl.constexpr,
+                 ACC: tl.constexpr, BLOCK: tl.constexpr, SWEEPS: tl.constexpr):
+    # cyclic Jacobi (Golub and Van Loan 8.5): each rotation in the (p, q) plane zeroes A[p, q]; sweeps
+    # until the off-diagonal mass is below tol * ||A||^2. V accumulates the rotations (A = V diag(w) V^T)
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
+    if UPPER:
+        a = tl.where(rows[:, None] <= rows[None, :], a, tl.trans(a))    # the upper triangle, mirrored
+    else:
+        a = tl.where(rows[:, None] >= rows[None, :], a, tl.trans(a))
+    v = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0).to(ACC)
+    inside = (rows[:, None] < n) & (rows[None, :] < n)
+    norm2 = tl.sum(tl.sum(tl.where(inside, a * a, 0.0), axis=1), axis=0)
+    offdiag = inside & (rows[:, None] != rows[None, :])
+    # the off-diagonal mass summed itself (norm2 less the diagonal's cancels: it stalled at eps * norm2)
+    off = tl.sum(tl.sum(tl.where(offdiag, a * a, 0.0), axis=1), axis=0)
+    for _ in range(SWEEPS):
+        if off > tol * norm2:
+            for p in range(0, n - 1):
+                for q in range(p + 1, n):
+                    colp, colq = _col(a, rows, p), _col(a, rows, q)
+                    apq = tl.sum(tl.where(rows == p, colq, 0.0))
+                    app = tl.sum(tl.where(rows == p, colp, 0.0))
+                    aqq = tl.sum(tl.where(rows == q, colq, 0.0))
+                    # the smaller root t of t^2 + 2 tau t - 1 = 0: |angle| <= pi/4 (G&VL 8.5.2)
+                    tau = (aqq - app) / (2.0 * tl.where(apq == 0, 1.0, apq))
+                    t = tl.where(tau >= 0, 1.0, -1.0) / (tl.abs(tau) + tl.sqrt(1.0 + tau * tau))
+                    t = tl.where(apq == 0, 0.0, t)
+                    c = 1.0 / tl.sqrt(1.0 + t * t)
+                    s = t * c
+                    # A J (columns p, q), then J^T (A J) (rows p, q); V J
+                    a = tl.where(rows[None, :] == p, (c * colp - s * colq)[:, None],
+                                 tl.where(rows[None, :] == q, (s * colp + c * colq)[:, None], a))
+                    rowp, rowq = _row(a, rows, p), _row(a, rows, q)
+                    a = tl.where(rows[:, None] == p, (c * rowp - s * rowq)[None, :],
+                                 tl.where(rows[:, None] == q, (s * rowp + c * rowq)[None, :], a))
+                    vp, vq = _col(v, rows, p), _col(v, rows, q)
+                    v = tl.where(rows[None, :] == p, (c * vp - s * vq)[:, None],
+                                 tl.where(rows[None, :] == q, (s * vp + c * vq)[:, None], v))
+            off = tl.sum(tl.sum(tl.where(offdiag, a * a, 0.0), axis=1), axis=0)
+    tl.store(w_ptr + bat * n + rows, _diag(a, rows).to(w_ptr.dtype.element_ty), mask=rows < n)
+    tl.store(v_ptr + bat * s_vb + rows[:, None] * s_vr + rows[None, :] * s_vc, v.to(v_ptr.dtype.element_ty),
+             mask=inside)
+
+
+@triton.jit
+def _diag(a, rows):
+    return tl.sum(tl.where(rows[:, None] == rows[None, :], a, 0.0), axis=1)

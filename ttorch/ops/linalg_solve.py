@@ -29,7 +29,7 @@ from ._launch import launch, next_pow2, cdiv
 from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample, rng
-from ._linalg_kernels import _cholesky_kernel, _logdet_kernel, _solve_kernel, _trsm_kernel
+from ._linalg_kernels import _cholesky_kernel, _eigh_kernel, _logdet_kernel, _solve_kernel, _trsm_kernel
 
 # rows a register tile holds: past 64 a float32 tile takes ~190 registers a thread at 16 warps (of 128 there)
 MAX_N = {D.float32: 64, D.float64: 64}
@@ -60,9 +60,9 @@ def _batched(t):
     return t3, t3.stride()
 
 
-def _on_device(x):
+def _on_device(x, most=MAX_N):
     """Whether cuda runs the kernels (else the host fallback): the matrix fits a register tile."""
-    return x.shape[-1] <= MAX_N[x.dtype]
+    return x.shape[-1] <= most[x.dtype]
 
 
 def _host(fn, *tensors):
@@ -297,13 +297,62 @@ _trsm = Op("linalg_solve_triangular", cpu=_trsm_np, cuda=_trsm_cuda, backward=_t
            family="matmul", kernels=lambda: _specs("trsm"))
 
 
+def _eigh_np(a, *, upper):
+    w, v = np.linalg.eigh(a, UPLO="U" if upper else "L")
+    return w.astype(a.dtype, copy=False), v.astype(a.dtype, copy=False)
+
+
+_SWEEPS = 15        # Jacobi sweeps at most (quadratic convergence: 6-10 reach the dtype's precision)
+# eigh holds two tiles (A and V): float64's 64 rows spilled 12-68 B a thread at 16 warps (128 registers)
+_EIGH_MAX_N = {D.float32: 64, D.float64: 32}
+
+
+def _eigh_cuda(a, *, upper):
+    if not _on_device(a, _EIGH_MAX_N):
+        return _host(lambda x: _eigh_np(x, upper=upper), a)
+    n = a.shape[-1]
+    a3, sa = _batched(a)
+    w = Tensor._empty(a.shape[:-1], a.dtype, a.device)
+    v = Tensor._empty(a.shape, a.dtype, a.device)
+    v3, sv = _batched(v)
+    if a3.shape[0] and n:
+        eps = float(np.finfo(a.dtype.np).eps)
+        _run(_eigh_kernel, (a3.shape[0],), a.dtype, n, a3, w, v3, n, *sa, *sv, eps * eps, UPPER=upper,
+             SWEEPS=_SWEEPS)
+        from .sort import argsort
+        order = argsort(w, -1)                       # ascending, as LAPACK's
+        w, v = w.gather(-1, order), v.gather(-1, order.unsqueeze(-2).expand(v.shape))
+    return w, v
+
+
+def _eigh_bw(ctx, gw, gv):
+    # PyTorch's linalg_eig_backward for Hermitian A: V (skew(V^T gV) / E + diag(gw)) V^T, E_ij = w_j - w_i;
+    # w and V recomputed from A where the graph is built (the saved ones are detached)
+    w, v = _eigh(ctx.inputs[0], upper=ctx.upper) if grad_mode.is_grad_enabled() else ctx.outputs
+    if gw is None and gv is None:
+        return (None,)
+    inner = None
+    if gv is not None:
+        vtg = v.mT @ gv
+        e = w.unsqueeze(-2) - w.unsqueeze(-1) + _eye_like(v)      # 1 on the diagonal (its entries are 0)
+        inner = 0.5 * (vtg - vtg.mT) / e
+    if gw is not None:
+        inner = gw.diag_embed() if inner is None else inner + gw.diag_embed()
+    return (v @ inner @ v.mT,)
+
+
+_eigh_bw.takes_none = True
+_eigh = Op("linalg_eigh", cpu=_eigh_np, cuda=_eigh_cuda, backward=_eigh_bw, save=(0,), save_output="all",
+           family="matmul", kernels=lambda: _specs("eigh"))
+
+
 def _specs(kind):
     """Every tile for float32 and float64 up to ``MAX_N``, as the launches take them."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt in (D.float32, D.float64):
         block = 16
-        while block <= MAX_N[dt]:
+        while block <= (_EIGH_MAX_N if kind == "eigh" else MAX_N)[dt]:
             def add(kernel, sig, label, **extra):
                 w = _warps(block, dt)
                 out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra), num_warps=w,
@@ -324,6 +373,11 @@ def _specs(kind):
             elif kind == "logdet":
                 add(_logdet_kernel, dict(a_ptr=ptr(dt), logabs_ptr=ptr(dt), sign_ptr=ptr(dt), det_ptr=ptr(dt), n="i32",
                                          **square), "logdet")
+            elif kind == "eigh":
+                sig = dict(a_ptr=ptr(dt), w_ptr=ptr(dt), v_ptr=ptr(dt), n="i32", **square, s_vb="i32", s_vr="i32",
+                           s_vc="i32", tol="fp32")
+                for upper in (False, True):
+                    add(_eigh_kernel, sig, "eigh" + " upper" * upper, UPPER=upper, SWEEPS=_SWEEPS)
             else:
                 sig = dict(a_ptr=ptr(dt), l_ptr=ptr(dt), info_ptr=ptr(D.int32), n="i32", **square, s_lb="i32",
                            s_lr="i32", s_lc="i32")
@@ -595,6 +649,39 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     return x if out is None else write_out(out, x, "cholesky_solve")
 
 
+_Eigh = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+
+
+def eigh(A, UPLO="L", *, out=None):
+    """``(eigenvalues, eigenvectors)`` of (a batch of) symmetric matrices, the eigenvalues ascending and
+    ``A = V diag(w) V^T``; only the ``UPLO`` ('L' or 'U') triangle is read. Each eigenvector's sign is
+    arbitrary, as in PyTorch (cuda: cyclic Jacobi sweeps; cpu: LAPACK). The gradient is PyTorch's, infinite
+    where eigenvalues repeat and the eigenvectors are differentiated.
+
+    Example::
+
+        >>> import ttorch
+        >>> w, v = ttorch.linalg.eigh(ttorch.tensor([[2.0, 1.0], [1.0, 2.0]]))
+        >>> w.tolist()
+        [1.0, 3.0]
+    """
+    _check_square(A, "linalg.eigh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    w, v = _eigh(A, upper=UPLO == "U")
+    if out is not None:
+        write_out(out[0], w, "linalg.eigh")
+        write_out(out[1], v, "linalg.eigh")
+        return _Eigh(*out)
+    return _Eigh(w, v)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    """The eigenvalues of (a batch of) symmetric matrices, ascending (``eigh``'s, without the vectors)."""
+    w = eigh(A, UPLO).eigenvalues
+    return w if out is None else write_out(out, w, "linalg.eigvalsh")
+
+
 def _torch_cholesky(input, upper=False, *, out=None):
     """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
     return cholesky(input, upper=upper, out=out)
@@ -644,11 +731,29 @@ def _trsm_samples():
             Sample([r.uniform(-1, 1, (20, 20)) + 5 * np.eye(20), r.uniform(-1, 1, (20, 33))], {"upper": False})]
 
 
+def _eigh_samples():
+    r = rng("linalg_eigh")
+    sym = lambda x: x + np.swapaxes(x, -1, -2)                                       # noqa: E731
+    # the gradient (symmetrized) is checked in tests/test_linalg_solve.py through A = X + X^T
+    return [Sample([sym(r.uniform(-1, 1, (4, 4)))], grad=False),
+            Sample([sym(r.uniform(-1, 1, (2, 3, 3)))], {"UPLO": "U"}, grad=False),
+            Sample([sym(r.uniform(-1, 1, (1, 1)))], grad=False),
+            Sample([np.diag([3.0, -1.0, 2.0, 0.5, -4.0])], grad=False)]
+
+
+def _canonical_eigh(A, UPLO="L"):
+    """``eigh`` with each eigenvector's largest entry made positive (the tests compare devices)."""
+    w, v = eigh(A, UPLO)
+    big = v.abs().argmax(-2, keepdim=True)
+    return w, v * v.gather(-2, big).sign()
+
+
 _solve.public, _solve.samples = solve, _solve_samples
+_eigh.public, _eigh.samples = _canonical_eigh, _eigh_samples
 _logdet.public, _logdet.samples = (lambda A: tuple(slogdet(A)) + (det(A),)), _det_samples
 _cholesky.public, _cholesky.samples = cholesky, _cholesky_samples
 _trsm.public, _trsm.samples = solve_triangular, _trsm_samples
-for _o in (_solve, _logdet, _cholesky, _trsm):
+for _o in (_solve, _logdet, _cholesky, _trsm, _eigh):
     _o.dtypes = (D.float32, D.float64)
 
 PUBLIC = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": _torch_cholesky,
