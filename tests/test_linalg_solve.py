@@ -239,3 +239,29 @@ def test_eigh_gradients():
             (w.square().sum() + (v * v)[..., 0].sum()).backward()
             grads.append(npy(xx.grad))
         close(grads[1], grads[0], ttorch.float32, 16, "eigh cuda vs cpu gradient")
+
+
+def test_matrix_exp(device):
+    r = np.random.default_rng(9)
+    x = r.standard_normal((3, 5, 5))
+    sym = (x + np.swapaxes(x, -1, -2)) * np.array([0.05, 1.0, 6.0])[:, None, None]    # three scalings
+    w, v = np.linalg.eigh(sym)
+    want = v @ (np.exp(w)[..., None] * np.swapaxes(v, -1, -2))
+    got = npy(LA.matrix_exp(t(sym, device)))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    a = t(r.standard_normal((2, 4, 4)) * 2, device)
+    prod = npy(ttorch.matrix_exp(a) @ a.neg().matrix_exp())
+    np.testing.assert_allclose(prod, np.broadcast_to(np.eye(4), (2, 4, 4)), atol=1e-11)
+    nil = np.triu(r.standard_normal((4, 4)), 1)                            # nilpotent: the series ends
+    series = np.eye(4) + nil + nil @ nil / 2 + nil @ nil @ nil / 6
+    np.testing.assert_allclose(npy(LA.matrix_exp(t(nil, device))), series, rtol=1e-13, atol=1e-14)
+    f32 = npy(LA.matrix_exp(t(sym, device, ttorch.float32)))
+    np.testing.assert_allclose(f32, want, rtol=2e-5, atol=2e-6 * np.abs(want).max())
+    assert LA.matrix_exp(t(np.zeros((2, 0, 0)), device)).shape == (2, 0, 0)
+
+
+def test_matrix_exp_gradients():
+    r = np.random.default_rng(10)
+    a = t(r.standard_normal((2, 3, 3)) * np.array([0.3, 4.0])[:, None, None], grad=True)
+    assert gradcheck(LA.matrix_exp, (a,))
+    assert gradgradcheck(LA.matrix_exp, (a,))

@@ -682,6 +682,49 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return w if out is None else write_out(out, w, "linalg.eigvalsh")
 
 
+# Higham (2005), "The scaling and squaring method for the matrix exponential revisited": the [13/13] Pade
+# coefficients and the 1-norm up to which that approximant is accurate to double precision
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
+           10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+_THETA13 = 5.371920351148152
+
+
+def matrix_exp(A):
+    """The matrix exponential of (a batch of) square matrices: scaling and squaring with the [13/13] Pade
+    approximant (Higham 2005; PyTorch uses Taylor polynomials, to the same precision), each matrix scaled
+    by its own power of two. Composed of products and ``solve``: differentiable, on both devices (its
+    scaling reads the norms on the host, a synchronization, as PyTorch's does).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.matrix_exp(ttorch.tensor([[0.0, 1.0], [0.0, 0.0]])).tolist()
+        [[1.0, 1.0], [0.0, 1.0]]
+    """
+    _check_square(A, "linalg.matrix_exp")
+    if A.numel() == 0:
+        return A.clone()
+    eye = _eye_like(A)
+    norm1 = A.detach().abs().sum(-2).amax(-1)                        # the 1-norm of each matrix
+    scale = np.maximum(0, np.ceil(np.log2(np.maximum(norm1.cpu()._np.astype(np.float64), 1e-300) / _THETA13)))
+    scale = np.where(np.isfinite(scale), scale, 0).astype(np.int64)
+    a = A * Tensor._wrap_np(np.ldexp(1.0, -scale).astype(A.dtype.np)).to(A.device)[..., None, None]
+    b = _PADE13
+    a2 = a @ a
+    a4 = a2 @ a2
+    a6 = a4 @ a2
+    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * eye)
+    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * eye
+    r = solve(v - u, v + u)
+    top = int(scale.max())
+    if top:
+        from .ternary import where
+        left = Tensor._wrap_np(scale).to(A.device)[..., None, None]
+        for i in range(top):                                        # each matrix squared its own number of times
+            r = where(left > i, r @ r, r)
+    return r
+
+
 def _torch_cholesky(input, upper=False, *, out=None):
     """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
     return cholesky(input, upper=upper, out=out)
@@ -757,6 +800,6 @@ for _o in (_solve, _logdet, _cholesky, _trsm, _eigh):
     _o.dtypes = (D.float32, D.float64)
 
 PUBLIC = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": _torch_cholesky,
-          "cholesky_solve": cholesky_solve}
+          "cholesky_solve": cholesky_solve, "matrix_exp": matrix_exp}
 METHODS = dict(PUBLIC)
 __all__ = []
