@@ -1,6 +1,6 @@
 """PyTorch's ``torch.nn.utils.parametrizations`` through ``parametrize``: ``weight_norm`` and
-``spectral_norm``. Differs from PyTorch: no ``orthogonal`` yet (it needs the matrix exponential or
-Householder products, which ``ttorch.linalg`` lacks).
+``spectral_norm``. Differs from PyTorch: no ``orthogonal`` yet (its ``right_inverse`` needs a QR
+decomposition, which ``ttorch.linalg`` lacks).
 """
 from .. import functional as F
 from ..modules.module import Module
