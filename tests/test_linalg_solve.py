@@ -200,8 +200,8 @@ def test_cholesky_solve(device):
     np.testing.assert_allclose(npy(t(b, device).cholesky_solve(low.mT, upper=True)), np.linalg.solve(spd, b),
                                rtol=1e-10)
     xg, bg = t(x, grad=True), t(b, grad=True)
-    assert gradcheck(lambda m, v: ttorch.cholesky_solve(v, LA.cholesky(m @ m.mT + 5 * ttorch.eye(5,
-                                                                                               dtype=m.dtype))), (xg, bg))
+    spd_of = lambda m: m @ m.mT + 5 * ttorch.eye(5, dtype=m.dtype)                      # noqa: E731
+    assert gradcheck(lambda m, v: ttorch.cholesky_solve(v, LA.cholesky(spd_of(m))), (xg, bg))
 
 
 @pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float64])
@@ -265,3 +265,43 @@ def test_matrix_exp_gradients():
     a = t(r.standard_normal((2, 3, 3)) * np.array([0.3, 4.0])[:, None, None], grad=True)
     assert gradcheck(LA.matrix_exp, (a,))
     assert gradgradcheck(LA.matrix_exp, (a,))
+
+
+@pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float64])
+def test_qr_against_lapack(device, dtype):
+    r = np.random.default_rng(11)
+    for shape, mode in (((6, 4), "reduced"), ((2, 5, 5), "reduced"), ((3, 7), "reduced"), ((6, 4), "complete"),
+                        ((3, 7), "complete"), ((2, 6, 3), "r")):
+        a = r.standard_normal(shape)
+        q, rr = LA.qr(t(a, device, dtype), mode=mode)
+        if mode == "r":
+            assert q.shape == (0,)
+            want_r = np.linalg.qr(a, mode="r")
+        else:
+            want_q, want_r = np.linalg.qr(a, mode=mode)
+            close(q, want_q, dtype, 16, f"Q {shape} {mode}")                 # LAPACK's signs, not normalized
+        close(rr, want_r, dtype, 16, f"R {shape} {mode}")
+        assert (npy(rr)[..., np.tril_indices(rr.shape[-2], -1, rr.shape[-1])[0],
+                        np.tril_indices(rr.shape[-2], -1, rr.shape[-1])[1]] == 0).all()
+    up = np.array([[-2.0, 1.0], [0.0, 3.0]])        # nothing below the diagonal: no reflection (LAPACK's tau 0)
+    q, rr = LA.qr(t(up, device, dtype))
+    np.testing.assert_array_equal(npy(q), np.eye(2))
+    np.testing.assert_array_equal(npy(rr), up)
+
+
+def test_qr_gradients_and_errors():
+    r = np.random.default_rng(12)
+    for shape, mode in (((5, 3), "reduced"), ((4, 4), "reduced"), ((3, 5), "reduced"), ((3, 5), "complete")):
+        a = t(r.standard_normal(shape), grad=True)
+        assert gradcheck(lambda m: LA.qr(m, mode=mode), (a,)), (shape, mode)
+    sq = t(r.standard_normal((2, 3, 3)), grad=True)
+    assert gradgradcheck(lambda m: LA.qr(m).R, (sq,))
+    tall = t(r.standard_normal((4, 2)), grad=True)
+    with pytest.raises(RuntimeError, match="not differentiable when mode='complete' and nrows > ncols"):
+        LA.qr(tall, mode="complete").Q.sum().backward()
+    with pytest.raises(RuntimeError, match="which is not computed when mode='r'"):
+        LA.qr(tall, mode="r").R.sum().backward()
+    with pytest.raises(RuntimeError, match="qr received unrecognized mode 'full'"):
+        LA.qr(tall, mode="full")
+    with pytest.raises(RuntimeError, match="must have at least 2 dimensions"):
+        LA.qr(ttorch.ones(3))

@@ -219,7 +219,7 @@ def test_a_3d_cnn_trains(device):
     x[y == 1] += 1.0
     opt = ttorch.optim.SGD(model.parameters(), lr=0.1)
     losses = []
-    for _ in range(8):
+    for _ in range(8 if device == "cpu" else 3):        # (the simulated device runs every kernel in Python)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

@@ -192,3 +192,36 @@ def _eigh_kernel(a_ptr, w_ptr, v_ptr, n, s_ab, s_ar, s_ac, s_vb, s_vr, s_vc, tol
 @triton.jit
 def _diag(a, rows):
     return tl.sum(tl.where(rows[:, None] == rows[None, :], a, 0.0), axis=1)
+
+
+@triton.jit
+def _qr_kernel(a_ptr, q_ptr, r_ptr, m, n, steps, q_cols, r_rows, s_ab, s_ar, s_ac, s_qb, s_qr, s_qc, s_rb, s_rr, s_rc,
+               WANT_Q: tl.constexpr, ACC: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    # Householder QR as LAPACK's geqrf/orgqr make it: the reflector of column k maps it to beta e_k with
+    # beta = -sign(A[k, k]) * norm, none where the column is already zero below the diagonal (tau = 0)
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BM)
+    cols = tl.arange(0, BN)
+    inside = (rows[:, None] < m) & (cols[None, :] < n)
+    a = tl.load(a_ptr + bat * s_ab + rows[:, None] * s_ar + cols[None, :] * s_ac, mask=inside, other=0.0).to(ACC)
+    q = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0).to(ACC)
+    for k in range(0, steps):
+        x = tl.where(rows >= k, tl.sum(tl.where(cols[None, :] == k, a, 0.0), axis=1), 0.0)
+        alpha = tl.sum(tl.where(rows == k, x, 0.0))
+        tail = tl.sum(tl.where(rows > k, x * x, 0.0))
+        norm = tl.sqrt(alpha * alpha + tail)
+        beta = tl.where(alpha >= 0, -norm, norm)
+        v = tl.where(rows == k, alpha - beta, x)
+        vtv = tl.sum(v * v)
+        scale = tl.where(tail == 0, 0.0, 2.0 / tl.where(vtv == 0, 1.0, vtv))      # H = I - scale v v^T
+        w = tl.sum(v[:, None] * a, axis=0)                                       # v^T A
+        a = a - (scale * v)[:, None] * w[None, :]
+        if WANT_Q:
+            qv = tl.sum(q * v[None, :], axis=1)                                  # Q v: Q H = Q - scale (Q v) v^T
+            q = q - (scale * qv)[:, None] * v[None, :]
+    r = tl.where(rows[:, None] > cols[None, :], 0.0, a)
+    tl.store(r_ptr + bat * s_rb + rows[:, None] * s_rr + cols[None, :] * s_rc, r.to(r_ptr.dtype.element_ty),
+             mask=(rows[:, None] < r_rows) & (cols[None, :] < n))
+    if WANT_Q:
+        tl.store(q_ptr + bat * s_qb + rows[:, None] * s_qr + rows[None, :] * s_qc, q.to(q_ptr.dtype.element_ty),
+                 mask=(rows[:, None] < m) & (rows[None, :] < q_cols))

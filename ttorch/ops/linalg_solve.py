@@ -29,7 +29,7 @@ from ._launch import launch, next_pow2, cdiv
 from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample, rng
-from ._linalg_kernels import _cholesky_kernel, _eigh_kernel, _logdet_kernel, _solve_kernel, _trsm_kernel
+from ._linalg_kernels import _cholesky_kernel, _eigh_kernel, _logdet_kernel, _qr_kernel, _solve_kernel, _trsm_kernel
 
 # rows a register tile holds: past 64 a float32 tile takes ~190 registers a thread at 16 warps (of 128 there)
 MAX_N = {D.float32: 64, D.float64: 64}
@@ -303,7 +303,8 @@ def _eigh_np(a, *, upper):
 
 
 _SWEEPS = 15        # Jacobi sweeps at most (quadratic convergence: 6-10 reach the dtype's precision)
-# eigh holds two tiles (A and V): float64's 64 rows spilled 12-68 B a thread at 16 warps (128 registers)
+# eigh and qr hold two tiles (A and V, or A and Q): float64's 64 rows spilled 12-68 B a thread at 16 warps
+# (128 registers)
 _EIGH_MAX_N = {D.float32: 64, D.float64: 32}
 
 
@@ -346,13 +347,96 @@ _eigh = Op("linalg_eigh", cpu=_eigh_np, cuda=_eigh_cuda, backward=_eigh_bw, save
            family="matmul", kernels=lambda: _specs("eigh"))
 
 
+def _qr_np(a, *, mode):
+    m, n = a.shape[-2:]
+    if a.size == 0 or 0 in a.shape[-2:]:
+        k = min(m, n)
+        qc = m if mode == "complete" else k
+        q = np.broadcast_to(np.eye(m, qc, dtype=a.dtype), a.shape[:-2] + (m, qc)).copy()
+        r = np.zeros(a.shape[:-2] + (qc if mode != "r" else k, n), a.dtype)
+        return (np.zeros((0,), a.dtype) if mode == "r" else q), r
+    if mode == "r":
+        return np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r").astype(a.dtype, copy=False)
+    q, r = np.linalg.qr(a, mode=mode)
+    return q.astype(a.dtype, copy=False), r.astype(a.dtype, copy=False)
+
+
+def _qr_cuda(a, *, mode):
+    m, n = a.shape[-2:]
+    if builtins.max(m, n) > _EIGH_MAX_N[a.dtype] or 0 in a.shape:
+        return _host(lambda x: _qr_np(x, mode=mode), a)
+    k = builtins.min(m, n)
+    q_cols = m if mode == "complete" else k
+    r_rows = m if mode == "complete" else k
+    a3, sa = _batched(a)
+    r = Tensor._empty(a.shape[:-2] + (r_rows, n), a.dtype, a.device)
+    r3, sr = _batched(r)
+    want_q = mode != "r"
+    q = Tensor._empty(a.shape[:-2] + (m, q_cols) if want_q else (0,), a.dtype, a.device)
+    q3, sq = _batched(q) if want_q else (r3, sr)
+    bm, bn = _block(m), _block(n)
+    w = _warps(builtins.max(bm, bn), a.dtype)
+    launch(_qr_kernel, (a3.shape[0],), a3, q3, r3, m, n, k, q_cols, r_rows, *sa, *sq, *sr, WANT_Q=want_q,
+           ACC=tl_dtype(a.dtype), BM=bm, BN=bn, num_warps=w, maxnreg=_maxnreg(w))
+    return q, r
+
+
+def _syminvadj(x):
+    """x + x^T with the diagonal halved (PyTorch's qr_backward helper)."""
+    s = x + x.mT
+    return s - 0.5 * s.diagonal(0, -2, -1).diag_embed()
+
+
+def _qr_bw_tall(q, r, gq, gr):
+    # m >= n: gA = (gQ + Q syminvadj(triu(gR R^T - Q^T gQ))) R^-T
+    b = None if gr is None else gr @ r.mT
+    if gq is not None:
+        b = -(q.mT @ gq) if b is None else b - q.mT @ gq
+    ga = q @ _syminvadj(b.triu())
+    if gq is not None:
+        ga = ga + gq
+    return solve_triangular(r.mT, ga, upper=False, left=False)
+
+
+def _qr_bw(ctx, gq, gr):
+    # PyTorch's linalg_qr_backward; Q and R recomputed from A where the graph is built
+    if ctx.mode == "r":
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please use "
+                           "linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+    a = ctx.inputs[0]
+    q, r = _qr(a, mode=ctx.mode) if grad_mode.is_grad_enabled() else ctx.outputs
+    m, n = a.shape[-2], a.shape[-1]
+    if ctx.mode == "complete" and m > n:
+        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+    if gq is None and gr is None:
+        return (None,)
+    if m >= n:
+        return (_qr_bw_tall(q, r, gq, gr),)
+    # m < n: A = [X | Y], R = [U | V]; X = QU is the square case, Y = QV
+    gu, gv = (None, None) if gr is None else (gr[..., :m], gr[..., m:])
+    geff = gq
+    if gv is not None:
+        yv = a[..., m:] @ gv.mT
+        geff = yv if geff is None else geff + yv
+    gx = _qr_bw_tall(q, r[..., :m], geff, gu)
+    from .movement import cat
+    from .creation import zeros_like
+    gy = q @ gv if gv is not None else zeros_like(a[..., m:])
+    return (cat([gx, gy], -1),)
+
+
+_qr_bw.takes_none = True
+_qr = Op("linalg_qr", cpu=_qr_np, cuda=_qr_cuda, backward=_qr_bw, save=(0,), save_output="all", family="matmul",
+         kernels=lambda: _specs("qr"))
+
+
 def _specs(kind):
     """Every tile for float32 and float64 up to ``MAX_N``, as the launches take them."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt in (D.float32, D.float64):
         block = 16
-        while block <= (_EIGH_MAX_N if kind == "eigh" else MAX_N)[dt]:
+        while block <= (_EIGH_MAX_N if kind in ("eigh", "qr") else MAX_N)[dt]:
             def add(kernel, sig, label, **extra):
                 w = _warps(block, dt)
                 out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra), num_warps=w,
@@ -373,6 +457,18 @@ def _specs(kind):
             elif kind == "logdet":
                 add(_logdet_kernel, dict(a_ptr=ptr(dt), logabs_ptr=ptr(dt), sign_ptr=ptr(dt), det_ptr=ptr(dt), n="i32",
                                          **square), "logdet")
+            elif kind == "qr":
+                sig = dict(a_ptr=ptr(dt), q_ptr=ptr(dt), r_ptr=ptr(dt), m="i32", n="i32", steps="i32", q_cols="i32",
+                           r_rows="i32", **square, s_qb="i32", s_qr="i32", s_qc="i32", s_rb="i32", s_rr="i32",
+                           s_rc="i32")
+                bn = 16
+                while bn <= _EIGH_MAX_N[dt]:        # (block is the rows' tile)
+                    for want_q in (True, False):
+                        w = _warps(builtins.max(block, bn), dt)
+                        out.append(KernelSpec(_qr_kernel, sig, dict(ACC=tl_dtype(dt), BM=block, BN=bn, WANT_Q=want_q),
+                                              num_warps=w, maxnreg=_maxnreg(w),
+                                              label=f"qr{'' if want_q else ' r'} {dt} {block}x{bn}"))
+                    bn *= 2
             elif kind == "eigh":
                 sig = dict(a_ptr=ptr(dt), w_ptr=ptr(dt), v_ptr=ptr(dt), n="i32", **square, s_vb="i32", s_vr="i32",
                            s_vc="i32", tol="fp32")
@@ -725,6 +821,35 @@ def matrix_exp(A):
     return r
 
 
+_QR = namedtuple("linalg_qr", ["Q", "R"])
+
+
+def qr(A, mode="reduced", *, out=None):
+    """``(Q, R)`` with ``A = Q R`` for (a batch of) m x n matrices: ``mode`` 'reduced' (Q m x k, R k x n,
+    k = min(m, n)), 'complete' (Q m x m, R m x n) or 'r' (R only; Q empty). Householder reflections as
+    LAPACK's geqrf and orgqr apply them, so the signs are LAPACK's (R's diagonal is not made positive).
+
+    Example::
+
+        >>> import ttorch
+        >>> q, r = ttorch.linalg.qr(ttorch.tensor([[3.0, 1.0], [4.0, 2.0]]))
+        >>> r.tolist()
+        [[-5.0, -2.200000047683716], [0.0, 0.4000000059604645]]
+    """
+    if A.dim() < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    _check_float(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or "
+                           "'complete'")
+    q, r = _qr(A, mode=mode)
+    if out is not None:
+        write_out(out[0], q, "linalg.qr")
+        write_out(out[1], r, "linalg.qr")
+        return _QR(*out)
+    return _QR(q, r)
+
+
 def _torch_cholesky(input, upper=False, *, out=None):
     """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
     return cholesky(input, upper=upper, out=out)
@@ -784,6 +909,13 @@ def _eigh_samples():
             Sample([np.diag([3.0, -1.0, 2.0, 0.5, -4.0])], grad=False)]
 
 
+def _qr_samples():
+    r = rng("linalg_qr")
+    return [Sample([r.uniform(-1, 1, (5, 3))]), Sample([r.uniform(-1, 1, (2, 4, 4))]),
+            Sample([r.uniform(-1, 1, (3, 5))]), Sample([r.uniform(-1, 1, (4, 2))], {"mode": "complete"}, grad=False),
+            Sample([r.uniform(-1, 1, (2, 3, 6))], {"mode": "complete"}), Sample([r.uniform(-1, 1, (20, 7))])]
+
+
 def _canonical_eigh(A, UPLO="L"):
     """``eigh`` with each eigenvector's largest entry made positive (the tests compare devices)."""
     w, v = eigh(A, UPLO)
@@ -793,10 +925,11 @@ def _canonical_eigh(A, UPLO="L"):
 
 _solve.public, _solve.samples = solve, _solve_samples
 _eigh.public, _eigh.samples = _canonical_eigh, _eigh_samples
+_qr.public, _qr.samples = qr, _qr_samples
 _logdet.public, _logdet.samples = (lambda A: tuple(slogdet(A)) + (det(A),)), _det_samples
 _cholesky.public, _cholesky.samples = cholesky, _cholesky_samples
 _trsm.public, _trsm.samples = solve_triangular, _trsm_samples
-for _o in (_solve, _logdet, _cholesky, _trsm, _eigh):
+for _o in (_solve, _logdet, _cholesky, _trsm, _eigh, _qr):
     _o.dtypes = (D.float32, D.float64)
 
 PUBLIC = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": _torch_cholesky,
