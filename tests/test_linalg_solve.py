@@ -305,3 +305,20 @@ def test_qr_gradients_and_errors():
         LA.qr(tall, mode="full")
     with pytest.raises(RuntimeError, match="must have at least 2 dimensions"):
         LA.qr(ttorch.ones(3))
+
+
+def test_householder_product():
+    r = np.random.default_rng(13)
+    a, tau = r.standard_normal((2, 5, 3)), r.uniform(0.5, 1.5, (2, 2))
+    want = np.broadcast_to(np.eye(5, 3), (2, 5, 3)).copy()
+    for b in range(2):                       # H_1 H_2 applied to the first 3 columns of I
+        h = np.eye(5)
+        for i in range(2):
+            v = np.where(np.arange(5) > i, a[b, :, i], 0.0)
+            v[i] = 1.0
+            h = h @ (np.eye(5) - tau[b, i] * np.outer(v, v))
+        want[b] = h[:, :3]
+    np.testing.assert_allclose(npy(LA.householder_product(t(a), t(tau))), want, rtol=1e-12, atol=1e-14)
+    assert gradcheck(LA.householder_product, (t(a, grad=True), t(tau, grad=True)))
+    with pytest.raises(RuntimeError, match="input.shape\\[-2\\] must be greater than or equal to input.shape\\[-1\\]"):
+        LA.householder_product(t(a).mT, t(tau))

@@ -281,3 +281,44 @@ def test_docstring_examples():
     for mod in mods + [parametrize, P]:
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+@pytest.mark.parametrize("shape,orth_map", [((4, 4), None), ((4, 4), "cayley"), ((6, 3), None), ((3, 6), None),
+                                            ((6, 3), "matrix_exp"), ((2, 5, 3), "householder")])
+def test_orthogonal(device, shape, orth_map):
+    ttorch.manual_seed(0)
+    w = ttorch.randn(*shape, dtype=ttorch.float64, device=device)
+    m = nn.Module()
+    m.weight = nn.Parameter(w.clone())
+    P.orthogonal(m, orthogonal_map=orth_map)
+
+    def check(q):
+        q = npy(q)
+        g = np.swapaxes(q, -1, -2) @ q if q.shape[-2] >= q.shape[-1] else q @ np.swapaxes(q, -1, -2)
+        np.testing.assert_allclose(g, np.broadcast_to(np.eye(g.shape[-1]), g.shape), atol=1e-12)
+    check(m.weight)
+    if shape == (4, 4):                 # starts at the Q of the weight's QR, R's diagonal made positive
+        qq, rr = np.linalg.qr(npy(w))
+        np.testing.assert_allclose(npy(m.weight), qq * np.sign(np.diag(rr)), atol=1e-12)
+    opt = ttorch.optim.SGD(m.parameters(), lr=0.2)
+    x = ttorch.randn(shape[-1], 5, dtype=ttorch.float64, device=device)
+    for _ in range(3 if device == "cpu" else 1):       # (the simulated device runs every kernel in Python)
+        loss = (m.weight @ x).square().sum() + m.weight.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        check(m.weight)                 # stays orthogonal as the parameter moves
+    if len(shape) == 2 and shape[0] == shape[1]:
+        q = ttorch.linalg.qr(ttorch.randn(*shape, dtype=ttorch.float64, device=device)).Q
+        m.weight = q                    # right_inverse: q becomes the base
+        np.testing.assert_allclose(npy(m.weight), npy(q), atol=1e-12)
+
+
+def test_orthogonal_errors():
+    with pytest.raises(ValueError, match="Expected a matrix or batch of matrices. Got a tensor of 1 dimensions"):
+        P.orthogonal(nn.Linear(3, 3), "bias")
+    with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp", "cayley", "householder"'):
+        P.orthogonal(nn.Linear(3, 3), orthogonal_map="qr")
+    m = P.orthogonal(nn.Linear(3, 3), use_trivialization=False)
+    with pytest.raises(NotImplementedError, match="use_trivialization=False"):
+        m.weight = ttorch.eye(3)

@@ -850,6 +850,39 @@ def qr(A, mode="reduced", *, out=None):
     return _QR(q, r)
 
 
+def householder_product(A, tau, *, out=None):
+    """The first n columns of ``H_1 ... H_k`` for (a batch of) m x n ``A`` (m >= n) and ``tau`` (k <= n):
+    ``H_i = I - tau_i v_i v_i^T``, ``v_i`` column i of ``A`` below the diagonal with a 1 on it (LAPACK's
+    orgqr). Composed of ttorch ops (the reflectors applied right to left): differentiable on both devices.
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.householder_product(ttorch.zeros(2, 2), ttorch.tensor([2.0, 0.0])).tolist()
+        [[-1.0, 0.0], [0.0, 1.0]]
+    """
+    if A.dim() < 2:
+        raise RuntimeError("torch.linalg.householder_product: input must have at least 2 dimensions.")
+    m, n = A.shape[-2], A.shape[-1]
+    if m < n:
+        raise RuntimeError("torch.linalg.householder_product: input.shape[-2] must be greater than or equal to "
+                           "input.shape[-1]")
+    if n < tau.shape[-1]:
+        raise RuntimeError("torch.linalg.householder_product: input.shape[-1] must be greater than or equal to "
+                           "tau.shape[-1]")
+    if tuple(A.shape[:-2]) != tuple(tau.shape[:-1]):
+        raise RuntimeError("torch.linalg.householder_product: Expected batch dimensions of tau to be equal to "
+                           f"input.shape[:-2], but got {list(tau.shape[:-1])}")
+    from .creation import arange, eye
+    from .ternary import where
+    rows = arange(m, device=A.device)
+    x = eye(m, n, dtype=A.dtype, device=A.device).expand(tuple(A.shape))
+    for i in reversed(range(tau.shape[-1])):
+        v = where(rows > i, A[..., :, i], (rows == i).to(A.dtype))                         # (..., m)
+        x = x - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ x)
+    return x if out is None else write_out(out, x, "linalg.householder_product")
+
+
 def _torch_cholesky(input, upper=False, *, out=None):
     """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
     return cholesky(input, upper=upper, out=out)

@@ -1,6 +1,7 @@
-"""PyTorch's ``torch.nn.utils.parametrizations`` through ``parametrize``: ``weight_norm`` and
-``spectral_norm``. Differs from PyTorch: no ``orthogonal`` yet (its ``right_inverse`` needs a QR
-decomposition, which ``ttorch.linalg`` lacks).
+"""PyTorch's ``torch.nn.utils.parametrizations`` through ``parametrize``: ``orthogonal``, ``weight_norm``
+and ``spectral_norm``. Differs from PyTorch: ``orthogonal`` with the Householder map and
+``use_trivialization=False`` starts from the weight as it is (PyTorch stores its compact QR, LAPACK's
+``geqrf``, which ttorch lacks), and assigning to it raises NotImplementedError.
 """
 from .. import functional as F
 from ..modules.module import Module
@@ -9,6 +10,117 @@ from ... import autograd
 from . import parametrize
 from .weight_norm import _weight_norm, norm_except_dim
 from .spectral_norm import _as_matrix
+
+
+_MAPS = ("matrix_exp", "cayley", "householder")
+
+
+def _is_orthogonal(q):
+    import ttorch
+    eye = ttorch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
+    return ttorch.allclose(q.mT @ q, eye, atol=10.0 * q.shape[-2] * ttorch.finfo(q.dtype).eps)
+
+
+def _make_orthogonal(a):
+    """The Q of ``a = QR`` (``a`` tall) with R's diagonal made non-negative."""
+    import ttorch
+    q, r = ttorch.linalg.qr(a)
+    return q * r.diagonal(0, -2, -1).sign().unsqueeze(-2)
+
+
+class _Orthogonal(Module):
+    def __init__(self, weight, orthogonal_map, *, use_trivialization=True):
+        super().__init__()
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, x):
+        import ttorch
+        n, k = x.shape[-2], x.shape[-1]
+        transposed = n < k
+        if transposed:                          # a wide matrix: parametrize its (tall) transpose
+            x = x.mT
+            n, k = k, n
+        if self.orthogonal_map in ("matrix_exp", "cayley"):
+            x = x.tril()
+            if n != k:                          # embedded in a square matrix, its last n - k columns zero
+                x = ttorch.cat([x, x.new_zeros(n, n - k).expand(*x.shape[:-2], -1, -1)], dim=-1)
+            a = x - x.mT                        # skew-symmetric
+            if self.orthogonal_map == "matrix_exp":
+                q = ttorch.linalg.matrix_exp(a)
+            else:                               # the Cayley map (I + A/2)(I - A/2)^-1
+                eye = ttorch.eye(n, dtype=a.dtype, device=a.device)
+                q = ttorch.linalg.solve(eye - 0.5 * a, eye + 0.5 * a)
+            if n != k:
+                q = q[..., :k]
+        else:
+            a = x.tril(-1)
+            tau = 2.0 / (1.0 + (a * a).sum(dim=-2))
+            q = ttorch.linalg.householder_product(a, tau)
+            # the signs on X's diagonal (1 or -1), not differentiated
+            q = q * x.diagonal(0, -2, -1).detach().sign().unsqueeze(-2)
+        if "base" in self._buffers:           # use_trivialization: the map moves away from base
+            q = self.base @ q
+        return q.mT if transposed else q
+
+    def right_inverse(self, q):
+        import ttorch
+        if q.shape != self.shape:
+            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
+                             f"{q.shape}.")
+        with ttorch.no_grad():
+            q_init = q
+            n, k = q.shape[-2], q.shape[-1]
+            if n < k:
+                q = q.mT
+                n, k = k, n
+            if "base" not in self._buffers:
+                if self.orthogonal_map in ("cayley", "matrix_exp"):
+                    raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
+                                              "parametrizations when use_trivialization=False.")
+                raise NotImplementedError("ttorch: the Householder parametrization with use_trivialization=False "
+                                          "needs LAPACK's compact QR (geqrf), which ttorch lacks")
+            if n == k:
+                q = q.clone() if _is_orthogonal(q) else _make_orthogonal(q)
+            else:                               # completed into an n x n orthogonal matrix
+                extra = ttorch.randn(*(q.shape[:-2] + (n, n - k)), dtype=q.dtype, device=q.device)
+                q = _make_orthogonal(ttorch.cat([q, extra], dim=-1))
+            self.base = q
+            # -I: the Householder map sends zeros with this diagonal to the identity
+            neg_eye = ttorch.zeros_like(q_init)
+            neg_eye.diagonal(0, -2, -1).fill_(-1.0)
+            return neg_eye
+
+
+def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
+    """Make ``module.<name>`` (a matrix or a batch of them) orthogonal (orthonormal columns, or rows for a wide
+    matrix) through ``orthogonal_map``: "matrix_exp" (the default for square matrices), "cayley" or
+    "householder" (the default otherwise) of the stored parameter; with ``use_trivialization`` (the default)
+    the map is applied at ``parametrizations.<name>.base``, the starting orthogonal matrix.
+
+    Example::
+
+        >>> import ttorch
+        >>> m = ttorch.nn.utils.parametrizations.orthogonal(ttorch.nn.Linear(5, 3))
+        >>> bool(ttorch.allclose(m.weight @ m.weight.T, ttorch.eye(3), atol=1e-5))
+        True
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
+    if orthogonal_map not in _MAPS:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    parametrize.register_parametrization(module, name, _Orthogonal(weight, orthogonal_map,
+                                                                   use_trivialization=use_trivialization),
+                                         unsafe=True)
+    return module
 
 
 class _WeightNorm(Module):
@@ -118,4 +230,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     return module
 
 
-__all__ = ["weight_norm", "spectral_norm"]
+__all__ = ["orthogonal", "weight_norm", "spectral_norm"]
