@@ -322,3 +322,31 @@ def test_householder_product():
     assert gradcheck(LA.householder_product, (t(a, grad=True), t(tau, grad=True)))
     with pytest.raises(RuntimeError, match="input.shape\\[-2\\] must be greater than or equal to input.shape\\[-1\\]"):
         LA.householder_product(t(a).mT, t(tau))
+
+
+def test_lstsq(device):
+    r = np.random.default_rng(14)
+    a, b, v = r.standard_normal((2, 6, 3)), r.standard_normal((2, 6, 4)), r.standard_normal((2, 6))
+    res = LA.lstsq(t(a, device), t(b, device), driver="gels")
+    want = np.stack([np.linalg.lstsq(a[i], b[i], rcond=None)[0] for i in range(2)])
+    np.testing.assert_allclose(npy(res.solution), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(npy(res.residuals), ((a @ want - b) ** 2).sum(-2), rtol=1e-10)
+    assert res.rank.shape == (0,) and res.singular_values.shape == (0,)
+    vres = LA.lstsq(t(a, device), t(v, device))                               # a batch of vectors
+    assert vres.solution.shape == (2, 3) and vres.residuals.shape == (2, 1)
+    w, bw = r.standard_normal((2, 3, 5)), r.standard_normal((2, 3, 2))           # wide: the minimum-norm solution
+    wres = LA.lstsq(t(w, device), t(bw, device))
+    want = np.stack([np.linalg.lstsq(w[i], bw[i], rcond=None)[0] for i in range(2)])
+    np.testing.assert_allclose(npy(wres.solution), want, rtol=1e-10, atol=1e-12)
+    assert wres.residuals.shape == (0,)
+    if device == "cpu":                         # gelsy, the cpu default: no residuals
+        assert LA.lstsq(t(a), t(b)).residuals.shape == (0,)
+        assert gradcheck(lambda x, y: LA.lstsq(x, y).solution, (t(a, grad=True), t(b, grad=True)))
+        assert gradcheck(lambda x, y: LA.lstsq(x, y).solution, (t(w, grad=True), t(bw, grad=True)))
+    else:
+        with pytest.raises(RuntimeError, match="`driver` other than `gels` is not supported on CUDA"):
+            LA.lstsq(t(a, device), t(b, device), driver="gelsd")
+    with pytest.raises(RuntimeError, match="parameter `driver` should be one of"):
+        LA.lstsq(t(a, device), t(b, device), driver="lu")
+    with pytest.raises(RuntimeError, match="input.size\\(-2\\) should match other.size\\(-2\\)"):
+        LA.lstsq(t(a, device), t(b[:, :5], device))

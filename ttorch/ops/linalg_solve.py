@@ -850,6 +850,58 @@ def qr(A, mode="reduced", *, out=None):
     return _QR(q, r)
 
 
+_Lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution of ``A X = B`` for (a batch of) m x n ``A`` of full rank: through ``qr(A)``
+    when m >= n, the minimum-norm solution through ``qr(A^T)`` when m < n (LAPACK's gels), batched with
+    broadcasting; ``B`` may be a (batch of) vector(s). ``residuals`` (the squared residual of each column)
+    when m > n for the drivers that give them (gels, gelsd, gelss), else empty.
+
+    Differs from PyTorch: every driver computes gels' solution (so a rank-deficient ``A`` is not handled as
+    gelsy, gelsd and gelss would), ``rcond`` is not used, and ``rank`` and ``singular_values`` are empty.
+
+    Example::
+
+        >>> import ttorch
+        >>> A = ttorch.tensor([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
+        >>> ttorch.linalg.lstsq(A, ttorch.tensor([[1.0], [2.0], [4.0]])).solution.flatten().tolist()
+        [0.8333333730697632, 1.5]
+    """
+    if A.dim() < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    _check_float(A, "linalg.lstsq")
+    if B.dtype != A.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+                           f"input's dtype {D.scalar_name(A.dtype)} and other's dtype {D.scalar_name(B.dtype)}")
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    if A.device.type == "cuda" and driver not in (None, "gels"):
+        raise RuntimeError("torch.linalg.lstsq: `driver` other than `gels` is not supported on CUDA")
+    driver = driver or ("gelsy" if A.device.type == "cpu" else "gels")
+    if not 0 <= A.dim() - B.dim() <= 1:
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           "(input.dim() - other.dim()) <= 1")
+    vector = B.dim() == A.dim() - 1
+    b = B.unsqueeze(-1) if vector else B
+    m, n = A.shape[-2], A.shape[-1]
+    if b.shape[-2] != m:
+        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    from .elementwise import broadcast_shapes
+    batch = broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2]))
+    a, b = A.expand(batch + (m, n)), b.expand(batch + tuple(b.shape[-2:]))
+    if m >= n:
+        q, r = qr(a)                                                      # A = QR: X = R^-1 Q^T B
+        x = solve_triangular(r, q.mT @ b, upper=True)
+    else:
+        q, r = qr(a.mT)                                                   # A = R^T Q^T: X = Q R^-T B
+        x = q @ solve_triangular(r.mT, b, upper=False)
+    empty = Tensor._empty((0,), A.dtype, A.device)
+    residuals = (a @ x - b).square().sum(-2) if m > n and driver != "gelsy" else empty
+    return _Lstsq(x.squeeze(-1) if vector else x, residuals, Tensor._empty((0,), D.int64, A.device), empty)
+
+
 def householder_product(A, tau, *, out=None):
     """The first n columns of ``H_1 ... H_k`` for (a batch of) m x n ``A`` (m >= n) and ``tau`` (k <= n):
     ``H_i = I - tau_i v_i v_i^T``, ``v_i`` column i of ``A`` below the diagonal with a 1 on it (LAPACK's
