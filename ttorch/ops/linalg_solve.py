@@ -867,7 +867,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         >>> import ttorch
         >>> A = ttorch.tensor([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
         >>> ttorch.linalg.lstsq(A, ttorch.tensor([[1.0], [2.0], [4.0]])).solution.flatten().tolist()
-        [0.8333333730697632, 1.5]
+        [0.833333432674408, 1.5]
     """
     if A.dim() < 2:
         raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
