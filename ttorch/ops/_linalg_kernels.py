@@ -25,6 +25,13 @@ def _load_square(a_ptr, base, n, s_r, s_c, rows, cols, ACC: tl.constexpr):
 
 
 @triton.jit
+def _load_rhs(b_ptr, base, n, nrhs, s_r, s_c, rows, rc, ACC: tl.constexpr):
+    """B's column block ``rc``, zeros past its n rows and nrhs columns."""
+    mask = (rows[:, None] < n) & (rc[None, :] < nrhs)
+    return tl.load(b_ptr + base + rows[:, None] * s_r + rc[None, :] * s_c, mask=mask, other=0.0).to(ACC)
+
+
+@triton.jit
 def _solve_kernel(a_ptr, b_ptr, x_ptr, info_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_bc, s_xb, s_xr, s_xc,
                   ACC: tl.constexpr, BLOCK: tl.constexpr, BLOCK_R: tl.constexpr):
     # program (matrix, column block of B): Gauss-Jordan on [A | B], partial pivoting; B becomes X
@@ -32,8 +39,7 @@ def _solve_kernel(a_ptr, b_ptr, x_ptr, info_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb
     rows = tl.arange(0, BLOCK)
     rc = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
     a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
-    bmask = (rows[:, None] < n) & (rc[None, :] < nrhs)
-    b = tl.load(b_ptr + bat * s_bb + rows[:, None] * s_br + rc[None, :] * s_bc, mask=bmask, other=0.0).to(ACC)
+    b = _load_rhs(b_ptr, bat * s_bb, n, nrhs, s_br, s_bc, rows, rc, ACC)
     info = tl.program_id(0) * 0
     for k in range(0, n):
         colk = _col(a, rows, k)
@@ -51,7 +57,8 @@ def _solve_kernel(a_ptr, b_ptr, x_ptr, info_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb
         f = tl.where(rows == k, 0.0, colk)
         a = tl.where(rows[:, None] == k, arow[None, :], a - f[:, None] * arow[None, :])
         b = tl.where(rows[:, None] == k, brow[None, :], b - f[:, None] * brow[None, :])
-    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty), mask=bmask)
+    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty),
+             mask=(rows[:, None] < n) & (rc[None, :] < nrhs))
     if tl.program_id(1) == 0:
         tl.store(info_ptr + bat, info)
 
@@ -121,8 +128,7 @@ def _trsm_kernel(a_ptr, b_ptr, x_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_b
     rows = tl.arange(0, BLOCK)
     rc = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
     a = _load_square(a_ptr, bat * s_ab, n, s_ar, s_ac, rows, rows, ACC)
-    bmask = (rows[:, None] < n) & (rc[None, :] < nrhs)
-    b = tl.load(b_ptr + bat * s_bb + rows[:, None] * s_br + rc[None, :] * s_bc, mask=bmask, other=0.0).to(ACC)
+    b = _load_rhs(b_ptr, bat * s_bb, n, nrhs, s_br, s_bc, rows, rc, ACC)
     for i in range(0, n):
         if UPPER:
             k = n - 1 - i
@@ -139,7 +145,8 @@ def _trsm_kernel(a_ptr, b_ptr, x_ptr, n, nrhs, s_ab, s_ar, s_ac, s_bb, s_br, s_b
             below = rows > k
         # row k solved; its column of A (the triangle's part only) leaves the rows still to solve
         b = tl.where(rows[:, None] == k, xk[None, :], b - tl.where(below, colk, 0.0)[:, None] * xk[None, :])
-    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty), mask=bmask)
+    tl.store(x_ptr + bat * s_xb + rows[:, None] * s_xr + rc[None, :] * s_xc, b.to(x_ptr.dtype.element_ty),
+             mask=(rows[:, None] < n) & (rc[None, :] < nrhs))
 
 
 @triton.jit

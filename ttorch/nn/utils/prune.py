@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 import ttorch
+from ._hooks import remove_hook
 
 
 def _check_amount(amount):
@@ -196,8 +197,9 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries chosen at random."""
+class _Unstructured(BasePruningMethod):
+    """Prunes the ``amount`` entries that ``_rank`` puts last (the k largest of its ``(scores, largest)``
+    when ``largest``, else the k smallest)."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -209,43 +211,37 @@ class RandomUnstructured(BasePruningMethod):
         k = _how_many(self.amount, t.numel())
         mask = default_mask.clone()
         if k:
-            mask.view(-1)[ttorch.topk(ttorch.rand_like(t).view(-1), k).indices] = 0
+            scores, largest = self._rank(t)
+            mask.view(-1)[ttorch.topk(scores.reshape(-1), k, largest=largest).indices] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` entries chosen at random."""
+
+    def _rank(self, t):
+        return ttorch.rand_like(t), True
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _how_many(self.amount, t.numel())
-        mask = default_mask.clone()
-        if k:
-            mask.view(-1)[ttorch.topk(t.abs().reshape(-1), k, largest=False).indices] = 0
-        return mask
+    def _rank(self, t):
+        return t.abs(), False
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class RandomStructured(BasePruningMethod):
-    """Prunes ``amount`` channels of ``dim`` chosen at random."""
+class _Structured(BasePruningMethod):
+    """Prunes ``amount`` channels of ``dim``: ``_kept`` says which of them stay (a bool mask or indices)."""
 
     PRUNING_TYPE = "structured"
-
-    def __init__(self, amount, dim=-1):
-        _check_amount(amount)
-        self.amount, self.dim = amount, dim
 
     def compute_mask(self, t, default_mask):
         _check_structured(t)
@@ -253,34 +249,36 @@ class RandomStructured(BasePruningMethod):
         k = _how_many(self.amount, size)
         if not k:
             return default_mask
+        return _channels(t, self.dim, self._kept(t, size, k)) * default_mask.to(dtype=t.dtype)
+
+
+class RandomStructured(_Structured):
+    """Prunes ``amount`` channels of ``dim`` chosen at random."""
+
+    def __init__(self, amount, dim=-1):
+        _check_amount(amount)
+        self.amount, self.dim = amount, dim
+
+    def _kept(self, t, size, k):
         prob = ttorch.rand(size, device=t.device)
-        threshold = ttorch.kthvalue(prob, k).values
-        return _channels(t, self.dim, prob > threshold) * default_mask.to(dtype=t.dtype)
+        return prob > ttorch.kthvalue(prob, k).values
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prunes the ``amount`` channels of ``dim`` of smallest ``n``-norm (over the other dims)."""
-
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
         _check_amount(amount)
         self.amount, self.n, self.dim = amount, n, dim
 
-    def compute_mask(self, t, default_mask):
-        _check_structured(t)
-        size = t.shape[self.dim]
-        k = _how_many(self.amount, size)
-        if not k:
-            return default_mask
+    def _kept(self, t, size, k):
         dim = self.dim % t.dim()
         norm = ttorch.linalg.vector_norm(t, ord=self.n, dim=tuple(d for d in range(t.dim()) if d != dim))
-        keep = ttorch.topk(norm, size - k, largest=True).indices
-        return _channels(t, dim, keep) * default_mask.to(dtype=t.dtype)
+        return ttorch.topk(norm, size - k, largest=True).indices
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
@@ -383,12 +381,8 @@ def global_unstructured(parameters, pruning_method, importance_scores=None, **kw
 
 def remove(module, name):
     """Make the pruning of ``module.<name>`` permanent: the pruned values become the parameter again."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"Parameter '{name}' of module {module} has to be pruned before pruning can be removed")
+    return remove_hook(module, BasePruningMethod, name, f"Parameter '{name}' of module {module} has to be pruned "
+                       "before pruning can be removed", attr="_tensor_name")
 
 
 def is_pruned(module):

@@ -5,6 +5,7 @@ training-mode forward. ``ttorch.nn.utils.parametrizations.spectral_norm`` is the
 Composed of ttorch ops (``mv``, ``dot``, ``F.normalize``), on both devices.
 """
 from ..parameter import Parameter
+from ._hooks import find_hook, remove_hook
 from ... import autograd
 
 
@@ -67,9 +68,8 @@ class SpectralNorm:
 
     @staticmethod
     def apply(module, name, n_power_iterations, dim, eps):
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, SpectralNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
+        if find_hook(module, SpectralNorm, name)[1] is not None:
+            raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         weight = module._parameters[name]
         with autograd.no_grad():
@@ -108,9 +108,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Undo ``spectral_norm``: ``module.<name>`` becomes a parameter holding the normalized weight."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return remove_hook(module, SpectralNorm, name, f"spectral_norm of '{name}' not found in {module}")

@@ -7,6 +7,7 @@ Composed of ttorch ops: no kernel of its own, gradients through the ops, on both
 import warnings
 
 from ..parameter import Parameter
+from ._hooks import find_hook, remove_hook
 from ... import autograd
 
 
@@ -48,9 +49,8 @@ class WeightNorm:
 
     @staticmethod
     def apply(module, name, dim):
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, WeightNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
+        if find_hook(module, WeightNorm, name)[1] is not None:
+            raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
         del module._parameters[name]
@@ -95,9 +95,4 @@ def weight_norm(module, name="weight", dim=0):
 
 def remove_weight_norm(module, name="weight"):
     """Undo ``weight_norm``: ``module.<name>`` becomes a parameter holding the current weight again."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return remove_hook(module, WeightNorm, name, f"weight_norm of '{name}' not found in {module}")
