@@ -27,7 +27,8 @@ _U = _ops.FUNCTIONS
 __all__ = ["nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
            "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
-           "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss"]
+           "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+           "multilabel_margin_loss"]
 
 # PyTorch's ScalarType names, for its "expected scalar type ..." messages
 _SCALAR_NAME = {D.float32: "Float", D.float64: "Double", D.float16: "Half", D.bfloat16: "BFloat16",
@@ -553,6 +554,63 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
     return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    r"""Multi-class hinge loss: per sample ``sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C``
+    (``p`` 1 or 2), for input (N, C) or (C,) and class indices ``target`` (N,) or ().
+
+    Example::
+
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> round(F.multi_margin_loss(ttorch.tensor([[0.1, 0.2, 0.4, 0.8]]), ttorch.tensor([3])).item(), 4)
+        0.325
+    """
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    reduction = _legacy(reduction, size_average, reduce)
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    y = target.reshape(-1, 1)
+    if y.shape[0] != x.shape[0]:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    c = x.shape[1]
+    terms = (margin - x.gather(1, y) + x).clamp(min=0)          # (N, C)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        terms = terms * weight.gather(0, y.reshape(-1)).reshape(-1, 1)
+    from ...ops.creation import arange
+    others = arange(c, device=x.device) != y                     # every class but the target
+    loss = (terms * others).sum(1) / c
+    return _reduce(loss if input.dim() == 2 else loss.reshape(()), reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    r"""Multi-label hinge loss: per sample ``sum_{j, i} max(0, 1 - (x[y_j] - x_i)) / C`` over the target
+    classes ``y_j`` (the indices in ``target`` before its first -1) and the other classes ``i``. The
+    pairs are held as an (N, C, C) tensor.
+
+    Example::
+
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> x, y = ttorch.tensor([[0.1, 0.2, 0.4, 0.8]]), ttorch.tensor([[3, 0, -1, 1]])
+        >>> round(F.multilabel_margin_loss(x, y).item(), 4)
+        0.85
+    """
+    reduction = _legacy(reduction, size_average, reduce)
+    if target.shape != input.shape:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    y = target.reshape(x.shape)
+    c = x.shape[1]
+    from ...ops.creation import arange
+    valid = (y != -1).to(D.int64).cumprod(1).bool()              # the indices before the first -1
+    is_target = ((y.unsqueeze(2) == arange(c, device=x.device)) & valid.unsqueeze(2)).any(1)      # (N, C)
+    xt = x.gather(1, y.clamp(min=0))                             # x at each listed target
+    pairs = (1 - xt.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)  # (N, j, i)
+    loss = (pairs * (valid.unsqueeze(2) & ~is_target.unsqueeze(1))).sum((1, 2)) / c
+    return _reduce(loss if input.dim() == 2 else loss.reshape(()), reduction)
 
 
 def _pairwise_distance(x1, x2, p, eps):

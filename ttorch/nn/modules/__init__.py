@@ -5,7 +5,7 @@ from .flatten import Identity, Flatten, Unflatten  # noqa: F401
 from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, MSELoss, BCELoss,  # noqa: F401
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelSoftMarginLoss, CosineEmbeddingLoss,
                    MarginRankingLoss, SmoothL1Loss, HuberLoss, SoftMarginLoss, CrossEntropyLoss, TripletMarginLoss,
-                   CTCLoss)
+                   CTCLoss, MultiMarginLoss, MultiLabelMarginLoss)
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold  # noqa: F401
 from .pooling import (MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,  # noqa: F401
                       AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
