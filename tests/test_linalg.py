@@ -183,8 +183,11 @@ def test_linalg_norm_dispatch_and_errors():
         ttorch.linalg.norm(ttorch.zeros(2, 2, 2), 1)
     with pytest.raises(RuntimeError, match="must have at least 2 dimensions"):
         ttorch.linalg.matrix_norm(ttorch.zeros(3))
-    with pytest.raises(NotImplementedError, match="singular values"):
-        ttorch.linalg.matrix_norm(ttorch.zeros(3, 3), "nuc")
+    b = np.random.default_rng(4).standard_normal((2, 4, 3))
+    for o in ("nuc", 2, -2):                # the singular-value norms, over dims given in either order
+        np.testing.assert_allclose(to_np(ttorch.linalg.matrix_norm(t64(b, False), o, dim=(2, 1), keepdim=True)),
+                                   np.linalg.norm(np.swapaxes(b, 1, 2), o, axis=(1, 2), keepdims=True)
+                                   .reshape(2, 1, 1), rtol=1e-12)
     assert ttorch.linalg.matrix_norm(ttorch.zeros(0, 3), math.inf).item() == 0
     with pytest.raises(IndexError, match="non-zero size"):
         ttorch.linalg.matrix_norm(ttorch.zeros(0, 3), -math.inf)

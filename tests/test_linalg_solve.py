@@ -350,3 +350,43 @@ def test_lstsq(device):
         LA.lstsq(t(a, device), t(b, device), driver="lu")
     with pytest.raises(RuntimeError, match="input.size\\(-2\\) should match other.size\\(-2\\)"):
         LA.lstsq(t(a, device), t(b[:, :5], device))
+
+
+@pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float64])
+def test_svd(device, dtype):
+    r = np.random.default_rng(15)
+    low_rank = r.standard_normal((6, 2)) @ r.standard_normal((2, 5))            # two zero singular values
+    for a in (r.standard_normal((2, 6, 4)), r.standard_normal((4, 6)), low_rank):
+        for full in (True, False):
+            u, s, vh = LA.svd(t(a, device, dtype), full_matrices=full)
+            m, n = a.shape[-2:]
+            k = min(m, n)
+            assert u.shape[-2:] == ((m, m) if full else (m, k)) and vh.shape[-2:] == ((n, n) if full else (k, n))
+            close(s, np.linalg.svd(a, compute_uv=False), dtype, 36, "singular values")
+            uu, vv = npy(u).astype(np.float64), npy(vh).astype(np.float64)
+            close((uu[..., :k] * npy(s)[..., None, :]) @ vv[..., :k, :], a, dtype, 36, "U S Vh")
+            for q in (uu, np.swapaxes(vv, -1, -2)):                               # orthonormal, full bases too
+                close(np.swapaxes(q, -1, -2) @ q, np.broadcast_to(np.eye(q.shape[-1]), q.shape[:-2] +
+                                                                  (q.shape[-1],) * 2), dtype, 36, "orthonormal")
+    a = r.standard_normal((5, 3))
+    close(LA.svdvals(t(a, device, dtype)), np.linalg.svd(a, compute_uv=False), dtype, 15, "svdvals")
+    close(LA.pinv(t(low_rank, device, dtype)), np.linalg.pinv(low_rank), dtype, 30, "pinv")
+    assert LA.matrix_rank(t(low_rank, device, dtype)).item() == 2
+    u, s, v = ttorch.svd(t(a, device, dtype))
+    assert v.shape == (3, 3) and u.shape == (5, 3)
+    close(ttorch.pinverse(t(a, device, dtype)), np.linalg.pinv(a), dtype, 15, "pinverse")
+
+
+def test_svd_gradients():
+    r = np.random.default_rng(16)
+    for shape in ((5, 3), (3, 5), (4, 4)):
+        a = t(r.standard_normal(shape), grad=True)
+        w = [t(r.standard_normal(s)) for s in ((shape[0], min(shape)), (min(shape), shape[1]))]
+
+        def f(m):       # blind to the singular vectors' signs
+            u, s, vh = LA.svd(m, full_matrices=False)
+            return s, (u * u * w[0]).sum(), (vh * vh * w[1]).sum(), u @ vh
+        assert gradcheck(f, (a,)), shape
+        assert gradcheck(lambda m: LA.svd(m).S, (a,))                 # full_matrices: the extra columns ignored
+    assert gradgradcheck(LA.svdvals, (t(r.standard_normal((4, 3)), grad=True),))
+    assert gradcheck(LA.pinv, (t(r.standard_normal((4, 3)), grad=True),))

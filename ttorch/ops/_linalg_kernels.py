@@ -232,3 +232,46 @@ def _qr_kernel(a_ptr, q_ptr, r_ptr, m, n, steps, q_cols, r_rows, s_ab, s_ar, s_a
     if WANT_Q:
         tl.store(q_ptr + bat * s_qb + rows[:, None] * s_qr + rows[None, :] * s_qc, q.to(q_ptr.dtype.element_ty),
                  mask=(rows[:, None] < m) & (rows[None, :] < q_cols))
+
+
+@triton.jit
+def _svd_kernel(a_ptr, u_ptr, v_ptr, m, n, s_ab, s_ar, s_ac, s_ub, s_ur, s_uc, s_vb, s_vr, s_vc, tol,
+                ACC: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, SWEEPS: tl.constexpr):
+    # one-sided Jacobi (Hestenes): rotate pairs of A's columns until they are orthogonal; then A's
+    # columns are U's scaled by the singular values and V holds the rotations (A = (A V) V^T). m >= n.
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BM)
+    cols = tl.arange(0, BN)
+    a = tl.load(a_ptr + bat * s_ab + rows[:, None] * s_ar + cols[None, :] * s_ac,
+                mask=(rows[:, None] < m) & (cols[None, :] < n), other=0.0).to(ACC)
+    v = tl.where(cols[:, None] == cols[None, :], 1.0, 0.0).to(ACC)
+    worst = tl.full((), 1.0, ACC)
+    for _ in range(SWEEPS):
+        if worst > tol:
+            worst = tl.zeros((), ACC)
+            for p in range(0, n - 1):
+                for q in range(p + 1, n):
+                    ap = tl.sum(tl.where(cols[None, :] == p, a, 0.0), axis=1)
+                    aq = tl.sum(tl.where(cols[None, :] == q, a, 0.0), axis=1)
+                    alpha = tl.sum(ap * ap)
+                    beta = tl.sum(aq * aq)
+                    gamma = tl.sum(ap * aq)
+                    scale = tl.sqrt(alpha * beta)
+                    off = tl.abs(gamma) / tl.where(scale == 0, 1.0, scale)
+                    worst = tl.maximum(worst, off)
+                    # the rotation that makes columns p and q orthogonal (the smaller angle)
+                    zeta = (beta - alpha) / (2.0 * tl.where(gamma == 0, 1.0, gamma))
+                    t = tl.where(zeta >= 0, 1.0, -1.0) / (tl.abs(zeta) + tl.sqrt(1.0 + zeta * zeta))
+                    t = tl.where(off > tol, t, 0.0)
+                    c = 1.0 / tl.sqrt(1.0 + t * t)
+                    s = t * c
+                    a = tl.where(cols[None, :] == p, (c * ap - s * aq)[:, None],
+                                 tl.where(cols[None, :] == q, (s * ap + c * aq)[:, None], a))
+                    vp = tl.sum(tl.where(cols[None, :] == p, v, 0.0), axis=1)
+                    vq = tl.sum(tl.where(cols[None, :] == q, v, 0.0), axis=1)
+                    v = tl.where(cols[None, :] == p, (c * vp - s * vq)[:, None],
+                                 tl.where(cols[None, :] == q, (s * vp + c * vq)[:, None], v))
+    tl.store(u_ptr + bat * s_ub + rows[:, None] * s_ur + cols[None, :] * s_uc, a.to(u_ptr.dtype.element_ty),
+             mask=(rows[:, None] < m) & (cols[None, :] < n))
+    tl.store(v_ptr + bat * s_vb + cols[:, None] * s_vr + cols[None, :] * s_vc, v.to(v_ptr.dtype.element_ty),
+             mask=(cols[:, None] < n) & (cols[None, :] < n))

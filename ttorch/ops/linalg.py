@@ -389,9 +389,9 @@ def _norm_dims(A, dim, fname):
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
-    """``linalg.matrix_norm`` over the two dims ``dim``: ``'fro'``, and the induced ``1``, ``-1``
-    (max/min column sum of ``|A|``), ``inf``, ``-inf`` (max/min row sum). Where it differs from
-    PyTorch: ``'nuc'``, ``2`` and ``-2`` (singular values) are not supported (NotImplementedError)."""
+    """``linalg.matrix_norm`` over the two dims ``dim``: ``'fro'``, the induced ``1``, ``-1`` (max/min
+    column sum of ``|A|``), ``inf``, ``-inf`` (max/min row sum), and from the singular values ``'nuc'``
+    (their sum), ``2`` and ``-2`` (the largest and smallest)."""
     d0, d1 = _norm_dims(A, dim, "linalg.matrix_norm")
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. Got "
@@ -401,8 +401,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if ord == "fro":
         r = _fn("norm")(A, 2, (d0, d1), keepdim)
     elif ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, which ttorch does not "
-                                  "compute")
+        from .linalg_solve import svdvals
+        sv = svdvals(A.movedim((d0, d1), (-2, -1)))
+        r = sv.sum(-1) if ord == "nuc" else sv.amax(-1) if ord == 2 else sv.amin(-1)
+        if keepdim:
+            r = r.unsqueeze(builtins.min(d0, d1)).unsqueeze(builtins.max(d0, d1))
     elif ord in (1, -1, math.inf, -math.inf):
         # 1: the largest column sum of |A| (sum over rows d0, extreme over columns d1); inf: rows
         across, along = (d0, d1) if ord in (1, -1) else (d1, d0)

@@ -29,7 +29,8 @@ from ._launch import launch, next_pow2, cdiv
 from ._op import Op, write_out
 from .elementwise import tl_dtype
 from .samples import Sample, rng
-from ._linalg_kernels import _cholesky_kernel, _eigh_kernel, _logdet_kernel, _qr_kernel, _solve_kernel, _trsm_kernel
+from ._linalg_kernels import (_cholesky_kernel, _eigh_kernel, _logdet_kernel, _qr_kernel, _solve_kernel, _svd_kernel,
+                              _trsm_kernel)
 
 # rows a register tile holds: past 64 a float32 tile takes ~190 registers a thread at 16 warps (of 128 there)
 MAX_N = {D.float32: 64, D.float64: 64}
@@ -430,13 +431,92 @@ _qr = Op("linalg_qr", cpu=_qr_np, cuda=_qr_cuda, backward=_qr_bw, save=(0,), sav
          kernels=lambda: _specs("qr"))
 
 
+def _svd_np(a, *, full):
+    u, s, vh = np.linalg.svd(a, full_matrices=full)
+    return u.astype(a.dtype, copy=False), s.astype(a.dtype, copy=False), vh.astype(a.dtype, copy=False)
+
+
+def _svd_cuda(a, *, full):
+    m, n = a.shape[-2], a.shape[-1]
+    if builtins.max(m, n) > _EIGH_MAX_N[a.dtype] or 0 in a.shape:
+        return _host(lambda x: _svd_np(x, full=full), a)
+    if m < n:                                            # A^T = U S V^T: A = V S U^T
+        u, s, vh = _svd_cuda(a.mT, full=full)
+        return vh.mT, s, u.mT
+    a3, sa = _batched(a)
+    cols = Tensor._empty(a.shape, a.dtype, a.device)
+    c3, sc = _batched(cols)
+    v = Tensor._empty(a.shape[:-2] + (n, n), a.dtype, a.device)
+    v3, sv = _batched(v)
+    eps = float(np.finfo(a.dtype.np).eps)
+    bm, bn = _block(m), _block(n)
+    w = _warps(builtins.max(bm, bn), a.dtype)
+    launch(_svd_kernel, (a3.shape[0],), a3, c3, v3, m, n, *sa, *sc, *sv, eps, ACC=tl_dtype(a.dtype), BM=bm, BN=bn,
+           SWEEPS=_SWEEPS, num_warps=w, maxnreg=_maxnreg(w))
+    # the singular values are the columns' norms, descending; U's columns the normalized ones, and a basis
+    # of the rest (zero singular values, full_matrices' extra columns) from a QR of them
+    from .sort import argsort
+    from .stats import vector_norm
+    from .ternary import where
+    s = vector_norm(cols, dim=-2)
+    order = argsort(s, -1, descending=True)
+    s = s.gather(-1, order)
+    cols = cols.gather(-1, order.unsqueeze(-2).expand(cols.shape))
+    v = v.gather(-1, order.unsqueeze(-2).expand(v.shape))
+    kept = s > s[..., :1] * (eps * builtins.max(m, n))
+    u = where(kept.unsqueeze(-2), cols / where(kept, s, 1.0).unsqueeze(-2), 0.0)
+    q, r = _qr(u, mode="complete" if full else "reduced")
+    sign = where(r.diagonal(0, -2, -1) < 0, -1.0, 1.0)          # Householder's signs undone: q_j = u_j
+    if full and m > n:
+        from .movement import cat
+        sign = cat([sign, sign.new_ones(tuple(sign.shape[:-1]) + (m - n,))], -1)
+    return q * sign.unsqueeze(-2), s, v.mT
+
+
+def _svd_bw(ctx, gu, gs, gvh):
+    # PyTorch's svd_backward (real): gA = U [(skew(U^T gU) / E) S + S (skew(V^T gV) / E) + diag(gS)] V^T
+    # + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T), E_jk = S_k^2 - S_j^2; full_matrices' extra
+    # columns ignored. U, S, V recomputed from A where the graph is built
+    a = ctx.inputs[0]
+    u, s, vh = _svd(a, full=ctx.full) if grad_mode.is_grad_enabled() else ctx.outputs
+    m, n = a.shape[-2], a.shape[-1]
+    k = builtins.min(m, n)
+    if ctx.full:
+        u, vh = u[..., :k], vh[..., :k, :]
+        gu = None if gu is None else gu[..., :k]
+        gvh = None if gvh is None else gvh[..., :k, :]
+    if gu is None and gvh is None:
+        return (None,) if gs is None else ((u * gs.unsqueeze(-2)) @ vh,)
+    e = s.unsqueeze(-2).square() - s.unsqueeze(-1).square() + _eye_like(u[..., :k, :])
+    inner = 0.0 if gs is None else gs.diag_embed()
+    extra = None
+    if gu is not None:
+        utg = u.mT @ gu
+        inner = inner + (utg - utg.mT) / e * s.unsqueeze(-2)
+        if m > k:
+            extra = (gu - u @ utg) / s.unsqueeze(-2) @ vh
+    if gvh is not None:
+        vtg = vh @ gvh.mT                                   # V^T gV
+        inner = inner + s.unsqueeze(-1) * ((vtg - vtg.mT) / e)
+        if n > k:
+            part = u @ ((gvh - (gvh @ vh.mT) @ vh) / s.unsqueeze(-1))
+            extra = part if extra is None else extra + part
+    ga = u @ inner @ vh
+    return (ga if extra is None else ga + extra,)
+
+
+_svd_bw.takes_none = True
+_svd = Op("linalg_svd", cpu=_svd_np, cuda=_svd_cuda, backward=_svd_bw, save=(0,), save_output="all", family="matmul",
+          kernels=lambda: _specs("svd"))
+
+
 def _specs(kind):
     """Every tile for float32 and float64 up to ``MAX_N``, as the launches take them."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt in (D.float32, D.float64):
         block = 16
-        while block <= (_EIGH_MAX_N if kind in ("eigh", "qr") else MAX_N)[dt]:
+        while block <= (_EIGH_MAX_N if kind in ("eigh", "qr", "svd") else MAX_N)[dt]:
             def add(kernel, sig, label, **extra):
                 w = _warps(block, dt)
                 out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra), num_warps=w,
@@ -468,6 +548,15 @@ def _specs(kind):
                         out.append(KernelSpec(_qr_kernel, sig, dict(ACC=tl_dtype(dt), BM=block, BN=bn, WANT_Q=want_q),
                                               num_warps=w, maxnreg=_maxnreg(w),
                                               label=f"qr{'' if want_q else ' r'} {dt} {block}x{bn}"))
+                    bn *= 2
+            elif kind == "svd":
+                sig = dict(a_ptr=ptr(dt), u_ptr=ptr(dt), v_ptr=ptr(dt), m="i32", n="i32", **square, s_ub="i32",
+                           s_ur="i32", s_uc="i32", s_vb="i32", s_vr="i32", s_vc="i32", tol="fp32")
+                bn = 16
+                while bn <= block:                  # (m >= n: the tall side's tile is block)
+                    w = _warps(block, dt)
+                    out.append(KernelSpec(_svd_kernel, sig, dict(ACC=tl_dtype(dt), BM=block, BN=bn, SWEEPS=_SWEEPS),
+                                          num_warps=w, maxnreg=_maxnreg(w), label=f"svd {dt} {block}x{bn}"))
                     bn *= 2
             elif kind == "eigh":
                 sig = dict(a_ptr=ptr(dt), w_ptr=ptr(dt), v_ptr=ptr(dt), n="i32", **square, s_vb="i32", s_vr="i32",
@@ -936,6 +1025,97 @@ def householder_product(A, tau, *, out=None):
     return x if out is None else write_out(out, x, "linalg.householder_product")
 
 
+_SVD = namedtuple("linalg_svd", ["U", "S", "Vh"])
+_TorchSVD = namedtuple("svd", ["U", "S", "V"])
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh`` for (a batch of) m x n matrices, ``S`` descending;
+    ``full_matrices``: U m x m and Vh n x n, else m x k and k x n (k = min(m, n)). Signs of the singular
+    vectors are arbitrary, as in PyTorch (cuda: one-sided Jacobi; cpu: LAPACK). The gradient is PyTorch's,
+    finite where the singular values are distinct (and nonzero, for U's and V's).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.svd(ttorch.tensor([[3.0, 0.0], [0.0, -4.0]])).S.tolist()
+        [4.0, 3.0]
+    """
+    if A.dim() < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    _check_float(A, "linalg.svd")
+    u, s_, vh = _svd(A, full=bool(full_matrices))
+    if out is not None:
+        for o, r in zip(out, (u, s_, vh)):
+            write_out(o, r, "linalg.svd")
+        return _SVD(*out)
+    return _SVD(u, s_, vh)
+
+
+def svdvals(A, *, driver=None, out=None):
+    """The singular values of (a batch of) matrices, descending (``svd``'s ``S``)."""
+    s_ = svd(A, full_matrices=False).S
+    return s_ if out is None else write_out(out, s_, "linalg.svdvals")
+
+
+def _torch_svd(input, some=True, compute_uv=True, *, out=None):
+    """``ttorch.svd`` (deprecated in PyTorch for ``linalg.svd``): ``(U, S, V)`` with V, not V^T; with
+    ``compute_uv=False`` U and V are zeros (m x m and n x n), as PyTorch's."""
+    if not compute_uv:
+        from .creation import zeros
+        m, n = input.shape[-2], input.shape[-1]
+        bat = tuple(input.shape[:-2])
+        return _TorchSVD(zeros(bat + (m, m), dtype=input.dtype, device=input.device), svdvals(input),
+                         zeros(bat + (n, n), dtype=input.dtype, device=input.device))
+    u, s_, vh = svd(input, full_matrices=not some)
+    return _TorchSVD(u, s_, vh.mT)
+
+
+def _cutoff(s_, m, n, atol, rtol):
+    """PyTorch's threshold on singular (or eigen-) values: max(atol, rtol * the largest)."""
+    if rtol is None:
+        rtol = 0.0 if atol is not None and (atol if not isinstance(atol, Tensor) else 1) > 0 else \
+            float(np.finfo(s_.dtype.np).eps) * builtins.max(m, n)
+    big = s_.amax(-1, keepdim=True) if s_.shape[-1] else s_.sum(-1, keepdim=True)
+    tol = rtol * big
+    if atol is not None:
+        from .binary import maximum
+        tol = maximum(tol, atol if isinstance(atol, Tensor) else s_.new_full((), float(atol)))
+    return tol
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """The pseudoinverse of (a batch of) matrices through their SVD (``eigh`` when ``hermitian``), singular
+    values at most ``max(atol, rtol * the largest)`` dropped (``rtol`` default ``eps * max(m, n)``).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.linalg.pinv(ttorch.tensor([[1.0, 0.0], [0.0, 0.0]])).tolist()
+        [[1.0, 0.0], [0.0, 0.0]]
+    """
+    from .ternary import where
+    m, n = A.shape[-2], A.shape[-1]
+    if hermitian:
+        w, v = eigh(A)
+        keep = w.abs() > _cutoff(w.abs(), m, n, atol, rtol)
+        x = (v * where(keep, 1.0 / where(keep, w, 1.0), 0.0).unsqueeze(-2)) @ v.mT
+    else:
+        u, s_, vh = svd(A, full_matrices=False)
+        keep = s_ > _cutoff(s_, m, n, atol, rtol)
+        x = (vh.mT * where(keep, 1.0 / where(keep, s_, 1.0), 0.0).unsqueeze(-2)) @ u.mT
+    return x if out is None else write_out(out, x, "linalg.pinv")
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """The number of singular values (absolute eigenvalues when ``hermitian``) above
+    ``max(atol, rtol * the largest)``, ``rtol`` default ``eps * max(m, n)``."""
+    m, n = A.shape[-2], A.shape[-1]
+    s_ = eigh(A).eigenvalues.abs() if hermitian else svdvals(A)
+    r = (s_ > _cutoff(s_, m, n, atol, rtol)).sum(-1)
+    return r if out is None else write_out(out, r, "linalg.matrix_rank")
+
+
 def _torch_cholesky(input, upper=False, *, out=None):
     """``ttorch.cholesky`` (deprecated in PyTorch for ``linalg.cholesky``): the same factor."""
     return cholesky(input, upper=upper, out=out)
@@ -1002,6 +1182,24 @@ def _qr_samples():
             Sample([r.uniform(-1, 1, (2, 3, 6))], {"mode": "complete"}), Sample([r.uniform(-1, 1, (20, 7))])]
 
 
+def _svd_samples():
+    r = rng("linalg_svd")
+    # the gradient is checked in tests/test_linalg_solve.py (functions blind to the vectors' signs)
+    return [Sample([r.uniform(-1, 1, (5, 3))], grad=False), Sample([r.uniform(-1, 1, (2, 3, 6))], grad=False),
+            Sample([r.uniform(-1, 1, (4, 4))], {"full_matrices": False}, grad=False),
+            Sample([np.diag([3.0, -1.0, 0.5])], grad=False)]
+
+
+def _canonical_svd(A, full_matrices=True):
+    """``svd`` with each left singular vector's largest entry positive (its right one flipped with it);
+    the extra columns of a full U are only a basis: compared as U U^T (the tests compare devices)."""
+    u, s_, vh = svd(A, full_matrices=full_matrices)
+    k = s_.shape[-1]
+    uk = u[..., :k]
+    sign = uk.gather(-2, uk.abs().argmax(-2, keepdim=True)).sign()
+    return uk * sign, s_, vh[..., :k, :] * sign.mT, u @ u.mT, vh.mT @ vh
+
+
 def _canonical_eigh(A, UPLO="L"):
     """``eigh`` with each eigenvector's largest entry made positive (the tests compare devices)."""
     w, v = eigh(A, UPLO)
@@ -1012,13 +1210,14 @@ def _canonical_eigh(A, UPLO="L"):
 _solve.public, _solve.samples = solve, _solve_samples
 _eigh.public, _eigh.samples = _canonical_eigh, _eigh_samples
 _qr.public, _qr.samples = qr, _qr_samples
+_svd.public, _svd.samples = _canonical_svd, _svd_samples
 _logdet.public, _logdet.samples = (lambda A: tuple(slogdet(A)) + (det(A),)), _det_samples
 _cholesky.public, _cholesky.samples = cholesky, _cholesky_samples
 _trsm.public, _trsm.samples = solve_triangular, _trsm_samples
-for _o in (_solve, _logdet, _cholesky, _trsm, _eigh, _qr):
+for _o in (_solve, _logdet, _cholesky, _trsm, _eigh, _qr, _svd):
     _o.dtypes = (D.float32, D.float64)
 
 PUBLIC = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": _torch_cholesky,
-          "cholesky_solve": cholesky_solve, "matrix_exp": matrix_exp}
+          "cholesky_solve": cholesky_solve, "matrix_exp": matrix_exp, "svd": _torch_svd, "pinverse": pinv}
 METHODS = dict(PUBLIC)
 __all__ = []
