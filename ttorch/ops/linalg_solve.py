@@ -1038,7 +1038,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     Example::
 
         >>> import ttorch
-        >>> ttorch.linalg.svd(ttorch.tensor([[3.0, 0.0], [0.0, -4.0]])).S.tolist()
+        >>> ttorch.linalg.svd(ttorch.tensor([[3.0, 0.0], [0.0, -4.0]])).S.double().round(decimals=4).tolist()
         [4.0, 3.0]
     """
     if A.dim() < 2:
@@ -1091,7 +1091,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     Example::
 
         >>> import ttorch
-        >>> ttorch.linalg.pinv(ttorch.tensor([[1.0, 0.0], [0.0, 0.0]])).tolist()
+        >>> ttorch.linalg.pinv(ttorch.tensor([[1.0, 0.0], [0.0, 0.0]])).double().round(decimals=4).tolist()
         [[1.0, 0.0], [0.0, 0.0]]
     """
     from .ternary import where
