@@ -74,16 +74,25 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # ----------------------------------------------------------------------------------- full layers
-def _run_direction(step, gi, state, w_hh, b_hh, w_hr, reverse):
-    """Unroll ``step`` over gi (T, N, G); returns outputs (T, N, H_out) and the final state."""
+def _run_direction(step, gi, state, w_hh, b_hh, w_hr, reverse, mask=None):
+    """Unroll ``step`` over gi (T, N, G); returns outputs (T, N, H_out) and the final state. ``mask``
+    (T, N, 1), packed sequences': a sequence past its length keeps its state and outputs zeros, so the
+    final state is each one's at its last step (forward) and the reverse direction starts there."""
     gis = gi.unbind(0)
+    masks = None if mask is None else mask.unbind(0)
     outs = [None] * len(gis)
     for t in (reversed(range(len(gis))) if reverse else range(len(gis))):
-        outs[t], state = step(gis[t], state, w_hh, b_hh, w_hr)
+        out, new = step(gis[t], state, w_hh, b_hh, w_hr)
+        if masks is not None:
+            live = masks[t]
+            new = tuple(ttorch.where(live, a, b) for a, b in zip(new, state)) if isinstance(new, tuple) else \
+                ttorch.where(live, new, state)
+            out = out * live
+        outs[t], state = out, new
     return ttorch.stack(outs, 0), state
 
 
-def _rnn(mode, input, hx, weights, has_bias, has_proj, num_layers, dropout_p, training, bidirectional):
+def _rnn(mode, input, hx, weights, has_bias, has_proj, num_layers, dropout_p, training, bidirectional, mask=None):
     """Multi-layer (bi)directional recurrence over time-major ``input`` (T, N, H_in).
 
     ``hx`` is h0 (L*D, N, H_out), or (h0, c0) for LSTM; ``weights`` is the flat list of parameters
@@ -108,7 +117,7 @@ def _rnn(mode, input, hx, weights, has_bias, has_proj, num_layers, dropout_p, tr
             w_hr = w[-1] if has_proj else None
             gi = linear(layer_input, w_ih, b_ih)  # (T, N, G): all steps' input projections in one GEMM
             state = (h0s[k], c0s[k]) if is_lstm else h0s[k]
-            out, state = _run_direction(step, gi, state, w_hh, b_hh, w_hr, reverse=d == 1)
+            out, state = _run_direction(step, gi, state, w_hh, b_hh, w_hr, reverse=d == 1, mask=mask)
             outs.append(out)
             if is_lstm:
                 h_n.append(state[0])

@@ -1,11 +1,13 @@
 """Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their cells, with PyTorch's parameter names.
 
-Packed sequences (``nn.utils.rnn.PackedSequence``) are not supported: pass padded tensors; any
-non-Tensor input raises ``TypeError``.
+``RNN``, ``LSTM`` and ``GRU`` take a padded tensor or a ``nn.utils.rnn.PackedSequence`` (and then
+return one): packed sequences run padded, each sequence's state frozen past its length.
 """
 import math
 import numbers
 import warnings
+
+import numpy as np
 
 from ... import _tensor
 from ...ops.creation import empty, zeros
@@ -21,8 +23,12 @@ _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 def _check_tensor(input, name):
     if not isinstance(input, _tensor.Tensor):
-        raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}; packed sequences "
-                        "(PackedSequence) are not supported by ttorch, pass a padded tensor instead")
+        raise TypeError(f"{name}: expected input to be a Tensor or a PackedSequence, got {type(input).__name__}")
+
+
+def _is_packed(input):
+    from ..utils.rnn import PackedSequence
+    return isinstance(input, PackedSequence)
 
 
 class RNNBase(Module):
@@ -121,7 +127,8 @@ class RNNBase(Module):
                                f"got {input.size(-1)}")
 
     def get_expected_hidden_size(self, input, batch_sizes=None):
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        mini_batch = int(batch_sizes[0]) if batch_sizes is not None else \
+            input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
         h_out = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, mini_batch, h_out)
@@ -135,6 +142,34 @@ class RNNBase(Module):
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
 
     # ---------------------------------------------------------------------------- forward
+    def _packed(self, input, hx):
+        """A PackedSequence through the layers: padded (sorted order), masked past each length, packed
+        again; ``hx`` and the final state in the caller's batch order."""
+        from ..utils.rnn import PackedSequence, _packed_to_padded, _padded_to_packed
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        is_lstm = self.mode == "LSTM"
+        batch = int(batch_sizes[0])
+        if hx is None:
+            h_out = self.proj_size if self.proj_size > 0 else self.hidden_size
+            z = zeros((self.num_layers * (2 if self.bidirectional else 1), batch, h_out), dtype=data.dtype,
+                      device=data.device)
+            hx = (z, zeros(z.shape[:2] + (self.hidden_size,), dtype=data.dtype, device=data.device)) if is_lstm else z
+        elif sorted_indices is not None:
+            hx = tuple(h.index_select(1, sorted_indices) for h in hx) if is_lstm else hx.index_select(1, sorted_indices)
+        self.check_forward_args(data, hx, batch_sizes)
+        padded = _packed_to_padded(data, batch_sizes)                            # (T, B, H_in)
+        steps = _tensor.Tensor._wrap_np(
+            (np.arange(batch)[None, :] < np.asarray(batch_sizes.tolist())[:, None])[..., None])
+        mask = steps.to(data.device)                                             # (T, B, 1) bool
+        output, hidden = _F._rnn(self.mode, padded, hx, self._flat_weights, self.bias, self.proj_size > 0,
+                                 self.num_layers, self.dropout, self.training, self.bidirectional, mask=mask)
+        if unsorted_indices is not None:
+            hidden = tuple(h.index_select(1, unsorted_indices) for h in hidden) if is_lstm else \
+                hidden.index_select(1, unsorted_indices)
+        packed = PackedSequence(_padded_to_packed(output, batch_sizes), batch_sizes, sorted_indices,
+                                unsorted_indices)
+        return packed, hidden
+
     def _prepare(self, input, name):
         """Shared entry: type and rank checks, unbatched input gets a batch dim of 1."""
         _check_tensor(input, name)
@@ -162,6 +197,8 @@ class RNNBase(Module):
 
     def _rnn_forward(self, input, hx, name):
         """RNN and GRU: one state tensor."""
+        if _is_packed(input):
+            return self._packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input, name)
         if hx is not None:
             if not is_batched:
@@ -206,7 +243,7 @@ class RNN(RNNBase):
 
     Shape:
         input (L, N, H_in) / (N, L, H_in) / unbatched (L, H_in); h_0 (D*num_layers, N, H_out), optional.
-        Returns output (L, N, D*H_out) and h_n (D*num_layers, N, H_out). Packed sequences unsupported.
+        Returns output (L, N, D*H_out) and h_n (D*num_layers, N, H_out).
 
     Example::
 
@@ -243,7 +280,7 @@ class LSTM(RNNBase):
     Shape:
         input (L, N, H_in) / (N, L, H_in) / unbatched (L, H_in); optional ``(h_0, c_0)`` of shapes
         (D*num_layers, N, H_out) and (D*num_layers, N, H_cell). Returns ``output, (h_n, c_n)``,
-        output (L, N, D*H_out); H_out = proj_size or hidden_size. Packed sequences unsupported.
+        output (L, N, D*H_out); H_out = proj_size or hidden_size.
 
     Example::
 
@@ -258,7 +295,8 @@ class LSTM(RNNBase):
                          proj_size, device=device, dtype=dtype)
 
     def get_expected_cell_size(self, input, batch_sizes=None):
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        mini_batch = int(batch_sizes[0]) if batch_sizes is not None else \
+            input.size(0) if self.batch_first else input.size(1)
         return (self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.hidden_size)
 
     def check_forward_args(self, input, hidden, batch_sizes=None):
@@ -269,6 +307,8 @@ class LSTM(RNNBase):
                                "Expected hidden[1] size {}, got {}")
 
     def forward(self, input, hx=None):
+        if _is_packed(input):
+            return self._packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input, "LSTM")
         if hx is None:
             h_out = self.proj_size if self.proj_size > 0 else self.hidden_size
@@ -293,7 +333,7 @@ class GRU(RNNBase):
     :math:`n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))`,
     :math:`h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}`.
 
-    Args and Shape: as ``RNN`` (no ``nonlinearity``). Packed sequences unsupported.
+    Args and Shape: as ``RNN`` (no ``nonlinearity``).
 
     Example::
 
