@@ -22,7 +22,7 @@ from .linear import Linear, Bilinear  # noqa: F401
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout  # noqa: F401
 from .sparse import Embedding, EmbeddingBag  # noqa: F401
 from .distance import PairwiseDistance, CosineSimilarity  # noqa: F401
-from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm  # noqa: F401
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
 from .normalization import LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm  # noqa: F401
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401

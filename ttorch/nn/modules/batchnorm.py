@@ -11,7 +11,7 @@ from ...ops.creation import empty, zeros, ones, tensor
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
 
 
 class _NormBase(Module):
@@ -126,3 +126,43 @@ class BatchNorm3d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 5:
             raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class SyncBatchNorm(_BatchNorm):
+    r"""Batch normalization over any ``(N, C, *)`` input whose statistics, in PyTorch, are gathered over
+    the processes of ``process_group``. ttorch has no distributed backend: it normalizes over the local
+    batch, as PyTorch's does when no process group is initialized; ``convert_sync_batchnorm`` turns a
+    model's batch norms into it (distributed training scripts call it).
+
+    Example::
+
+        >>> m = SyncBatchNorm.convert_sync_batchnorm(ttorch.nn.Sequential(ttorch.nn.BatchNorm2d(3)))
+        >>> type(m[0]).__name__, m[0](ttorch.randn(2, 3, 4, 4)).shape
+        ('SyncBatchNorm', ttorch.Size([2, 3, 4, 4]))
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every ``BatchNorm*d`` in it replaced by a ``SyncBatchNorm`` holding the same
+        parameters (the same objects) and running statistics."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                      process_group)
+            if module.affine:
+                out.weight, out.bias = module.weight, module.bias
+            out.running_mean, out.running_var = module.running_mean, module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
