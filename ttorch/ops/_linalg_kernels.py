@@ -13,7 +13,16 @@ def _row(a, rows, k):
 
 @triton.jit
 def _col(a, cols, k):
+    """Column ``k`` of the register tile ``a``, a vector over its rows."""
     return tl.sum(tl.where(cols[None, :] == k, a, 0.0), axis=1)
+
+
+@triton.jit
+def _rotate_cols(x, cols, p, q, xp, xq, c, s):
+    """``x`` with its columns p and q (``xp``, ``xq``) turned by the plane rotation (c, s):
+    ``(c xp - s xq, s xp + c xq)``, the Jacobi methods' update."""
+    return tl.where(cols[None, :] == p, (c * xp - s * xq)[:, None],
+                    tl.where(cols[None, :] == q, (s * xp + c * xq)[:, None], x))
 
 
 @triton.jit
@@ -182,14 +191,11 @@ def _eigh_kernel(a_ptr, w_ptr, v_ptr, n, s_ab, s_ar, s_ac, s_vb, s_vr, s_vc, tol
                     c = 1.0 / tl.sqrt(1.0 + t * t)
                     s = t * c
                     # A J (columns p, q), then J^T (A J) (rows p, q); V J
-                    a = tl.where(rows[None, :] == p, (c * colp - s * colq)[:, None],
-                                 tl.where(rows[None, :] == q, (s * colp + c * colq)[:, None], a))
+                    a = _rotate_cols(a, rows, p, q, colp, colq, c, s)
                     rowp, rowq = _row(a, rows, p), _row(a, rows, q)
                     a = tl.where(rows[:, None] == p, (c * rowp - s * rowq)[None, :],
                                  tl.where(rows[:, None] == q, (s * rowp + c * rowq)[None, :], a))
-                    vp, vq = _col(v, rows, p), _col(v, rows, q)
-                    v = tl.where(rows[None, :] == p, (c * vp - s * vq)[:, None],
-                                 tl.where(rows[None, :] == q, (s * vp + c * vq)[:, None], v))
+                    v = _rotate_cols(v, rows, p, q, _col(v, rows, p), _col(v, rows, q), c, s)
             off = tl.sum(tl.sum(tl.where(offdiag, a * a, 0.0), axis=1), axis=0)
     tl.store(w_ptr + bat * n + rows, _diag(a, rows).to(w_ptr.dtype.element_ty), mask=rows < n)
     tl.store(v_ptr + bat * s_vb + rows[:, None] * s_vr + rows[None, :] * s_vc, v.to(v_ptr.dtype.element_ty),
@@ -213,7 +219,7 @@ def _qr_kernel(a_ptr, q_ptr, r_ptr, m, n, steps, q_cols, r_rows, s_ab, s_ar, s_a
     a = tl.load(a_ptr + bat * s_ab + rows[:, None] * s_ar + cols[None, :] * s_ac, mask=inside, other=0.0).to(ACC)
     q = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0).to(ACC)
     for k in range(0, steps):
-        x = tl.where(rows >= k, tl.sum(tl.where(cols[None, :] == k, a, 0.0), axis=1), 0.0)
+        x = tl.where(rows >= k, _col(a, cols, k), 0.0)
         alpha = tl.sum(tl.where(rows == k, x, 0.0))
         tail = tl.sum(tl.where(rows > k, x * x, 0.0))
         norm = tl.sqrt(alpha * alpha + tail)
@@ -251,8 +257,7 @@ def _svd_kernel(a_ptr, u_ptr, v_ptr, m, n, s_ab, s_ar, s_ac, s_ub, s_ur, s_uc, s
             worst = tl.zeros((), ACC)
             for p in range(0, n - 1):
                 for q in range(p + 1, n):
-                    ap = tl.sum(tl.where(cols[None, :] == p, a, 0.0), axis=1)
-                    aq = tl.sum(tl.where(cols[None, :] == q, a, 0.0), axis=1)
+                    ap, aq = _col(a, cols, p), _col(a, cols, q)
                     alpha = tl.sum(ap * ap)
                     beta = tl.sum(aq * aq)
                     gamma = tl.sum(ap * aq)
@@ -265,12 +270,8 @@ def _svd_kernel(a_ptr, u_ptr, v_ptr, m, n, s_ab, s_ar, s_ac, s_ub, s_ur, s_uc, s
                     t = tl.where(off > tol, t, 0.0)
                     c = 1.0 / tl.sqrt(1.0 + t * t)
                     s = t * c
-                    a = tl.where(cols[None, :] == p, (c * ap - s * aq)[:, None],
-                                 tl.where(cols[None, :] == q, (s * ap + c * aq)[:, None], a))
-                    vp = tl.sum(tl.where(cols[None, :] == p, v, 0.0), axis=1)
-                    vq = tl.sum(tl.where(cols[None, :] == q, v, 0.0), axis=1)
-                    v = tl.where(cols[None, :] == p, (c * vp - s * vq)[:, None],
-                                 tl.where(cols[None, :] == q, (s * vp + c * vq)[:, None], v))
+                    a = _rotate_cols(a, cols, p, q, ap, aq, c, s)
+                    v = _rotate_cols(v, cols, p, q, _col(v, cols, p), _col(v, cols, q), c, s)
     tl.store(u_ptr + bat * s_ub + rows[:, None] * s_ur + cols[None, :] * s_uc, a.to(u_ptr.dtype.element_ty),
              mask=(rows[:, None] < m) & (cols[None, :] < n))
     tl.store(v_ptr + bat * s_vb + cols[:, None] * s_vr + cols[None, :] * s_vc, v.to(v_ptr.dtype.element_ty),

@@ -268,3 +268,13 @@ def write_out(out, result, opname):
     copy_into(out, result)
     out._bump_version()
     return out
+
+
+def write_outs(cls, results, out, opname):
+    """``cls(*results)`` (a namedtuple type), or with ``out`` (a sequence of tensors) each result written
+    into its own by ``write_out`` and ``cls(*out)``: ``out=`` for functions returning several tensors."""
+    if out is None:
+        return cls(*results)
+    for o, r in zip(out, results):
+        write_out(o, r, opname)
+    return cls(*out)

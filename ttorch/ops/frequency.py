@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
+from ._op import write_outs
 
 _Mode = namedtuple("mode", ["values", "indices"])
 _Histogram = namedtuple("histogram", ["hist", "bin_edges"])
@@ -49,12 +50,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
         index = index.movedim(-1, d)
         values = input.gather(d, index)
         r = _Mode(values, index) if keepdim else _Mode(values.squeeze(d), index.squeeze(d))
-    if out is not None:
-        from ._op import write_out
-        write_out(out[0], r.values, "mode")
-        write_out(out[1], r.indices, "mode")
-        return _Mode(*out)
-    return r
+    return write_outs(_Mode, r, out, "mode")
 
 
 def _host(t):
@@ -85,14 +81,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     edges_in = _host(bins) if isinstance(bins, Tensor) else int(bins)
     hist, edges = np.histogram(_host(input).ravel(), bins=edges_in, range=range,
                                weights=None if weight is None else _host(weight).ravel(), density=density)
-    r = _Histogram(*(Tensor._wrap_np(np.ascontiguousarray(a, dtype=input.dtype.np)).to(input.device)
-                     for a in (hist, edges)))
-    if out is not None:
-        from ._op import write_out
-        write_out(out[0], r.hist, "histogram")
-        write_out(out[1], r.bin_edges, "histogram")
-        return _Histogram(*out)
-    return r
+    return write_outs(_Histogram, [Tensor._wrap_np(np.ascontiguousarray(a, dtype=input.dtype.np)).to(input.device)
+                                   for a in (hist, edges)], out, "histogram")
 
 
 def histogramdd(input, bins, *, range=None, weight=None, density=False):

@@ -2,8 +2,9 @@
 ``cholesky`` and ``solve_triangular`` (with ``_ex`` forms that return LAPACK's ``info`` instead of
 raising), batched over leading dims; ``ttorch.logdet``, ``inverse``, ``cholesky_solve``.
 
-Four primitive ops, each a Triton kernel that holds one matrix of the batch in registers (a program
-a matrix; up to ``MAX_N`` rows), a NumPy (LAPACK) fallback and a backward rule in ttorch ops:
+Seven primitive ops, each a Triton kernel (``_linalg_kernels.py``) that holds one matrix of the batch in
+registers (a program a matrix; up to ``MAX_N`` rows, ``_TWO_TILES_MAX_N`` for the kernels holding two
+tiles), a NumPy (LAPACK) fallback and a backward rule in ttorch ops:
 - ``_solve``: Gauss-Jordan elimination with partial pivoting on [A | B] (a block of B's columns a
   program); gradient ``gB = solve(A^T, gX)``, ``gA = -gB X^T``;
 - ``_logdet``: Gaussian elimination with partial pivoting, giving ``log|det|``, the sign and the
@@ -11,9 +12,12 @@ a matrix; up to ``MAX_N`` rows), a NumPy (LAPACK) fallback and a backward rule i
 - ``_cholesky``: right-looking, reading the lower triangle; gradient (Murray 2016)
   ``L^-T Phi(L^T gL) L^-1``, symmetrized, as PyTorch's;
 - ``_trsm``: substitution with a triangular A (only its triangle read), left side; gradient
-  ``gB = trsm(A^T, gX)``, ``gA = -gB X^T`` on A's triangle.
+  ``gB = trsm(A^T, gX)``, ``gA = -gB X^T`` on A's triangle;
+- ``_eigh`` (cyclic Jacobi), ``_qr`` (Householder, LAPACK's signs), ``_svd`` (one-sided Jacobi): PyTorch's
+  backward formulas.
+The rest (inv, lstsq, pinv, matrix_rank, matrix_exp, householder_product...) compose these.
 
-Differs from PyTorch (cuSOLVER, MAGMA): on cuda, matrices past ``MAX_N`` rows are factored on the
+Differs from PyTorch (cuSOLVER, MAGMA): on cuda, matrices past those rows are factored on the
 host (copied there and back, a synchronization); float16/bfloat16 raise as PyTorch's do; ``det``'s
 gradient at a singular matrix is not finite (PyTorch's goes through an SVD there).
 """
@@ -26,7 +30,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._launch import launch, next_pow2, cdiv
-from ._op import Op, write_out
+from ._op import Op, write_out, write_outs
 from .elementwise import tl_dtype
 from .samples import Sample, rng
 from ._linalg_kernels import (_cholesky_kernel, _eigh_kernel, _logdet_kernel, _qr_kernel, _solve_kernel, _svd_kernel,
@@ -43,16 +47,13 @@ class LinAlgError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------ launches
-def _maxnreg(warps):
-    """Registers a thread may take with one program an SM: given to ptxas, which otherwise stopped at an
-    occupancy step (64 at 16 warps, 128 at 8) and spilled 4-20 B."""
-    return builtins.min(255, 65536 // (32 * warps)) // 8 * 8
-
-
-def _warps(block, dtype):
-    """8 elements of the tile a thread (2 to 16 warps): spill-free on sm_80 and sm_90 with Triton 3.6 and
-    3.9 (16 a thread at 8 warps spilled 4-20 B on 3.6, where ptxas stopped at 128 registers)."""
-    return builtins.min(16, builtins.max(2, block * block // 8 // 32))
+def _options(block, dtype):
+    """A launch's ``num_warps`` and ``maxnreg`` for a ``block`` x ``block`` tile: 8 elements of it a thread
+    (2 to 16 warps), and every register a thread may take with one program an SM, given to ptxas, which
+    otherwise stopped at an occupancy step (64 at 16 warps, 128 at 8) and spilled 4-20 B (16 elements a
+    thread at 8 warps spilled so on Triton 3.6). Spill-free on sm_80 and sm_90 with Triton 3.6 and 3.9."""
+    warps = builtins.min(16, builtins.max(2, block * block // 8 // 32))
+    return dict(num_warps=warps, maxnreg=builtins.min(255, 65536 // (32 * warps)) // 8 * 8)
 
 
 def _batched(t):
@@ -79,10 +80,9 @@ def _block(n):
 
 
 def _run(kernel, grid, dtype, n, *args, **meta):
-    """Launch one of the kernels above at ``n`` rows' tile, its warps and register budget."""
+    """Launch one of the square kernels at ``n`` rows' tile, its warps and register budget."""
     block = _block(n)
-    w = _warps(block, dtype)
-    launch(kernel, grid, *args, ACC=tl_dtype(dtype), BLOCK=block, num_warps=w, maxnreg=_maxnreg(w), **meta)
+    launch(kernel, grid, *args, ACC=tl_dtype(dtype), BLOCK=block, **_options(block, dtype), **meta)
 
 
 def _solve_np(a, b):
@@ -187,17 +187,19 @@ _logdet = Op("linalg_logdet", cpu=_logdet_np, cuda=_logdet_cuda, backward=_logde
 
 
 def _cholesky_np(a, *, upper):
-    low = np.tril(a)
-    sym = low + np.swapaxes(np.tril(a, -1), -1, -2)
-    out = np.zeros_like(a)
+    sym = np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
     info = np.zeros(a.shape[:-2], np.int32)
-    s2, o2, i2 = sym.reshape(-1, *a.shape[-2:]), out.reshape(-1, *a.shape[-2:]), info.reshape(-1)
-    for j in range(s2.shape[0]):
-        try:
-            o2[j] = np.linalg.cholesky(s2[j])
-        except np.linalg.LinAlgError:
-            i2[j] = _first_non_pd(s2[j])
-            o2[j] = np.nan
+    try:
+        out = np.linalg.cholesky(sym)
+    except np.linalg.LinAlgError:           # a matrix of the batch is not positive-definite: each on its own
+        out = np.zeros_like(a)
+        s2, o2, i2 = sym.reshape(-1, *a.shape[-2:]), out.reshape(-1, *a.shape[-2:]), info.reshape(-1)
+        for j in range(s2.shape[0]):
+            try:
+                o2[j] = np.linalg.cholesky(s2[j])
+            except np.linalg.LinAlgError:
+                i2[j] = _first_non_pd(s2[j])
+                o2[j] = np.nan
     if upper:
         out = np.swapaxes(out, -1, -2).copy()
     return out, info
@@ -306,11 +308,11 @@ def _eigh_np(a, *, upper):
 _SWEEPS = 15        # Jacobi sweeps at most (quadratic convergence: 6-10 reach the dtype's precision)
 # eigh and qr hold two tiles (A and V, or A and Q): float64's 64 rows spilled 12-68 B a thread at 16 warps
 # (128 registers)
-_EIGH_MAX_N = {D.float32: 64, D.float64: 32}
+_TWO_TILES_MAX_N = {D.float32: 64, D.float64: 32}
 
 
 def _eigh_cuda(a, *, upper):
-    if not _on_device(a, _EIGH_MAX_N):
+    if not _on_device(a, _TWO_TILES_MAX_N):
         return _host(lambda x: _eigh_np(x, upper=upper), a)
     n = a.shape[-1]
     a3, sa = _batched(a)
@@ -364,7 +366,7 @@ def _qr_np(a, *, mode):
 
 def _qr_cuda(a, *, mode):
     m, n = a.shape[-2:]
-    if builtins.max(m, n) > _EIGH_MAX_N[a.dtype] or 0 in a.shape:
+    if builtins.max(m, n) > _TWO_TILES_MAX_N[a.dtype] or 0 in a.shape:
         return _host(lambda x: _qr_np(x, mode=mode), a)
     k = builtins.min(m, n)
     q_cols = m if mode == "complete" else k
@@ -376,9 +378,8 @@ def _qr_cuda(a, *, mode):
     q = Tensor._empty(a.shape[:-2] + (m, q_cols) if want_q else (0,), a.dtype, a.device)
     q3, sq = _batched(q) if want_q else (r3, sr)
     bm, bn = _block(m), _block(n)
-    w = _warps(builtins.max(bm, bn), a.dtype)
     launch(_qr_kernel, (a3.shape[0],), a3, q3, r3, m, n, k, q_cols, r_rows, *sa, *sq, *sr, WANT_Q=want_q,
-           ACC=tl_dtype(a.dtype), BM=bm, BN=bn, num_warps=w, maxnreg=_maxnreg(w))
+           ACC=tl_dtype(a.dtype), BM=bm, BN=bn, **_options(builtins.max(bm, bn), a.dtype))
     return q, r
 
 
@@ -438,7 +439,7 @@ def _svd_np(a, *, full):
 
 def _svd_cuda(a, *, full):
     m, n = a.shape[-2], a.shape[-1]
-    if builtins.max(m, n) > _EIGH_MAX_N[a.dtype] or 0 in a.shape:
+    if builtins.max(m, n) > _TWO_TILES_MAX_N[a.dtype] or 0 in a.shape:
         return _host(lambda x: _svd_np(x, full=full), a)
     if m < n:                                            # A^T = U S V^T: A = V S U^T
         u, s, vh = _svd_cuda(a.mT, full=full)
@@ -450,9 +451,8 @@ def _svd_cuda(a, *, full):
     v3, sv = _batched(v)
     eps = float(np.finfo(a.dtype.np).eps)
     bm, bn = _block(m), _block(n)
-    w = _warps(builtins.max(bm, bn), a.dtype)
     launch(_svd_kernel, (a3.shape[0],), a3, c3, v3, m, n, *sa, *sc, *sv, eps, ACC=tl_dtype(a.dtype), BM=bm, BN=bn,
-           SWEEPS=_SWEEPS, num_warps=w, maxnreg=_maxnreg(w))
+           SWEEPS=_SWEEPS, **_options(builtins.max(bm, bn), a.dtype))
     # the singular values are the columns' norms, descending; U's columns the normalized ones, and a basis
     # of the rest (zero singular values, full_matrices' extra columns) from a QR of them
     from .sort import argsort
@@ -511,16 +511,15 @@ _svd = Op("linalg_svd", cpu=_svd_np, cuda=_svd_cuda, backward=_svd_bw, save=(0,)
 
 
 def _specs(kind):
-    """Every tile for float32 and float64 up to ``MAX_N``, as the launches take them."""
+    """Every tile for float32 and float64 up to ``MAX_N`` (``_TWO_TILES_MAX_N``), as the launches take them."""
     from ._aot import KernelSpec, ptr
     out = []
     for dt in (D.float32, D.float64):
         block = 16
-        while block <= (_EIGH_MAX_N if kind in ("eigh", "qr", "svd") else MAX_N)[dt]:
+        while block <= (_TWO_TILES_MAX_N if kind in ("eigh", "qr", "svd") else MAX_N)[dt]:
             def add(kernel, sig, label, **extra):
-                w = _warps(block, dt)
-                out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra), num_warps=w,
-                                      maxnreg=_maxnreg(w), label=f"{label} {dt} {block}"))
+                out.append(KernelSpec(kernel, sig, dict(ACC=tl_dtype(dt), BLOCK=block, **extra),
+                                      **_options(block, dt), label=f"{label} {dt} {block}"))
             strides = {f"s_{m}{k}": "i32" for m in ("a", "b", "x") for k in ("b", "r", "c")}
             square = dict(s_ab="i32", s_ar="i32", s_ac="i32")
             if kind == "solve":
@@ -542,11 +541,10 @@ def _specs(kind):
                            r_rows="i32", **square, s_qb="i32", s_qr="i32", s_qc="i32", s_rb="i32", s_rr="i32",
                            s_rc="i32")
                 bn = 16
-                while bn <= _EIGH_MAX_N[dt]:        # (block is the rows' tile)
+                while bn <= _TWO_TILES_MAX_N[dt]:        # (block is the rows' tile)
                     for want_q in (True, False):
-                        w = _warps(builtins.max(block, bn), dt)
                         out.append(KernelSpec(_qr_kernel, sig, dict(ACC=tl_dtype(dt), BM=block, BN=bn, WANT_Q=want_q),
-                                              num_warps=w, maxnreg=_maxnreg(w),
+                                              **_options(builtins.max(block, bn), dt),
                                               label=f"qr{'' if want_q else ' r'} {dt} {block}x{bn}"))
                     bn *= 2
             elif kind == "svd":
@@ -554,9 +552,8 @@ def _specs(kind):
                            s_ur="i32", s_uc="i32", s_vb="i32", s_vr="i32", s_vc="i32", tol="fp32")
                 bn = 16
                 while bn <= block:                  # (m >= n: the tall side's tile is block)
-                    w = _warps(block, dt)
                     out.append(KernelSpec(_svd_kernel, sig, dict(ACC=tl_dtype(dt), BM=block, BN=bn, SWEEPS=_SWEEPS),
-                                          num_warps=w, maxnreg=_maxnreg(w), label=f"svd {dt} {block}x{bn}"))
+                                          **_options(block, dt), label=f"svd {dt} {block}x{bn}"))
                     bn *= 2
             elif kind == "eigh":
                 sig = dict(a_ptr=ptr(dt), w_ptr=ptr(dt), v_ptr=ptr(dt), n="i32", **square, s_vb="i32", s_vr="i32",
@@ -631,8 +628,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
             raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for "
                                "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
         x, info = solve_ex(A.mT, B.mT, check_errors=check_errors)
-        x = x.mT
-        return _ex_result(x, info, out)
+        return write_outs(_SolveEx, (x.mT, info), out, "linalg.solve_ex")
     b = B.unsqueeze(-1) if vector else B
     if b.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
@@ -644,18 +640,10 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     x, info = _solve(a, b)
     if check_errors:
         _raise_info(info, "torch.linalg.solve", _singular("linalg.solve"))
-    return _ex_result(x.squeeze(-1) if vector else x, info, out)
+    return write_outs(_SolveEx, (x.squeeze(-1) if vector else x, info), out, "linalg.solve_ex")
 
 
 _SolveEx = namedtuple("linalg_solve_ex", ["result", "info"])
-
-
-def _ex_result(x, info, out):
-    if out is not None:
-        write_out(out[0], x, "linalg.solve_ex")
-        write_out(out[1], info, "linalg.solve_ex")
-        return _SolveEx(*out)
-    return _SolveEx(x, info)
 
 
 def solve(A, B, *, left=True, out=None):
@@ -680,11 +668,7 @@ def inv_ex(A, *, check_errors=False, out=None):
     x, info = _solve(A, _eye_like(A))
     if check_errors:
         _raise_info(info, "linalg.inv", _singular("linalg.inv"))
-    if out is not None:
-        write_out(out[0], x, "linalg.inv_ex")
-        write_out(out[1], info, "linalg.inv_ex")
-        return _InvEx(*out)
-    return _InvEx(x, info)
+    return write_outs(_InvEx, (x, info), out, "linalg.inv_ex")
 
 
 _InvEx = namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -724,12 +708,7 @@ def slogdet(A, *, out=None):
     """
     _check_square(A, "linalg.slogdet")
     logabs, sign, _ = _logdet(A)
-    r = _Slogdet(sign.detach(), logabs)
-    if out is not None:
-        write_out(out[0], r.sign, "linalg.slogdet")
-        write_out(out[1], r.logabsdet, "linalg.slogdet")
-        return _Slogdet(*out)
-    return r
+    return write_outs(_Slogdet, (sign.detach(), logabs), out, "linalg.slogdet")
 
 
 def det(A, *, out=None):
@@ -767,11 +746,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     if check_errors:
         _raise_info(info, "linalg.cholesky", lambda k: "The factorization could not be completed because the input "
                     f"is not positive-definite (the leading minor of order {k} is not positive-definite).")
-    if out is not None:
-        write_out(out[0], low, "linalg.cholesky_ex")
-        write_out(out[1], info, "linalg.cholesky_ex")
-        return _CholeskyEx(*out)
-    return _CholeskyEx(low, info)
+    return write_outs(_CholeskyEx, (low, info), out, "linalg.cholesky_ex")
 
 
 def cholesky(A, *, upper=False, out=None):
@@ -853,12 +828,7 @@ def eigh(A, UPLO="L", *, out=None):
     _check_square(A, "linalg.eigh")
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    w, v = _eigh(A, upper=UPLO == "U")
-    if out is not None:
-        write_out(out[0], w, "linalg.eigh")
-        write_out(out[1], v, "linalg.eigh")
-        return _Eigh(*out)
-    return _Eigh(w, v)
+    return write_outs(_Eigh, _eigh(A, upper=UPLO == "U"), out, "linalg.eigh")
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
@@ -931,12 +901,7 @@ def qr(A, mode="reduced", *, out=None):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or "
                            "'complete'")
-    q, r = _qr(A, mode=mode)
-    if out is not None:
-        write_out(out[0], q, "linalg.qr")
-        write_out(out[1], r, "linalg.qr")
-        return _QR(*out)
-    return _QR(q, r)
+    return write_outs(_QR, _qr(A, mode=mode), out, "linalg.qr")
 
 
 _Lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
@@ -1044,12 +1009,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     if A.dim() < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     _check_float(A, "linalg.svd")
-    u, s_, vh = _svd(A, full=bool(full_matrices))
-    if out is not None:
-        for o, r in zip(out, (u, s_, vh)):
-            write_out(o, r, "linalg.svd")
-        return _SVD(*out)
-    return _SVD(u, s_, vh)
+    return write_outs(_SVD, _svd(A, full=bool(full_matrices)), out, "linalg.svd")
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -1150,7 +1110,7 @@ def _det_samples():
 
 def _cholesky_samples():
     r = rng("linalg_cholesky")
-    # the gradient (symmetrized, as PyTorch's) is checked in tests/test_linalg.py through A = X X^T
+    # the gradient (symmetrized, as PyTorch's) is checked in tests/test_linalg_solve.py through A = X X^T
     return [Sample([_spd(r, 4, 4)], grad=False), Sample([_spd(r, 2, 3, 3)], {"upper": True}, grad=False),
             Sample([_spd(r, 18, 18)], grad=False)]
 
@@ -1190,21 +1150,26 @@ def _svd_samples():
             Sample([np.diag([3.0, -1.0, 0.5])], grad=False)]
 
 
+def _column_signs(x):
+    """The sign of each column's largest entry (by magnitude), shaped (..., 1, n): multiplying by it makes
+    that entry positive (the samples' canonical eigen- and singular vectors)."""
+    return x.gather(-2, x.abs().argmax(-2, keepdim=True)).sign()
+
+
 def _canonical_svd(A, full_matrices=True):
     """``svd`` with each left singular vector's largest entry positive (its right one flipped with it);
     the extra columns of a full U are only a basis: compared as U U^T (the tests compare devices)."""
     u, s_, vh = svd(A, full_matrices=full_matrices)
     k = s_.shape[-1]
     uk = u[..., :k]
-    sign = uk.gather(-2, uk.abs().argmax(-2, keepdim=True)).sign()
+    sign = _column_signs(uk)
     return uk * sign, s_, vh[..., :k, :] * sign.mT, u @ u.mT, vh.mT @ vh
 
 
 def _canonical_eigh(A, UPLO="L"):
     """``eigh`` with each eigenvector's largest entry made positive (the tests compare devices)."""
     w, v = eigh(A, UPLO)
-    big = v.abs().argmax(-2, keepdim=True)
-    return w, v * v.gather(-2, big).sign()
+    return w, v * _column_signs(v)
 
 
 _solve.public, _solve.samples = solve, _solve_samples
