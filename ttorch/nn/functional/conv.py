@@ -302,9 +302,12 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     return y if batched else y.squeeze(0)
 
 
-def _depth_taps(d_out, kd, sd, dd):
-    """int64 (d_out * kD,): the (zero-padded) input depth each (output depth, kernel depth) reads."""
-    return (np.arange(d_out)[:, None] * sd + np.arange(kd)[None, :] * dd).reshape(-1)
+def _depth_taps(d_out, kd, sd, dd, device):
+    """int64 (d_out * kD,) on ``device``: the (zero-padded) input depth each (output depth, kernel depth)
+    reads; uploaded once a geometry (``indexing._constants``), not at every call."""
+    from ...ops.indexing import _constants
+    return _constants(tuple((np.arange(d_out)[:, None] * sd + np.arange(kd)[None, :] * dd).reshape(-1).tolist()),
+                      device)
 
 
 def _conv3d_by_depth(x, weight, bias, stride, padding, dilation, groups):
@@ -319,7 +322,7 @@ def _conv3d_by_depth(x, weight, bias, stride, padding, dilation, groups):
     d_out = (d + 2 * pd - dd * (kd - 1) - 1) // sd + 1
     if pd:
         x = pad(x, (0, 0, 0, 0, pd, pd))
-    cols = x.index_select(2, _map_tensor(_depth_taps(d_out, kd, sd, dd), x.device))      # (N, C, D_out * kD, H, W)
+    cols = x.index_select(2, _depth_taps(d_out, kd, sd, dd, x.device))                    # (N, C, D_out * kD, H, W)
     cols = cols.reshape(n, c, d_out, kd, h, w).permute(0, 2, 1, 3, 4, 5).reshape(n * d_out, c * kd, h, w)
     y = _ops.conv2d(cols, weight.reshape(o, -1, *weight.shape[3:]), bias, (sh, sw), (ph, pw), (dh, dw), groups)
     return y.reshape(n, d_out, o, *y.shape[2:]).permute(0, 2, 1, 3, 4).contiguous()    # (N, C_out, D_out, ...)
@@ -338,7 +341,7 @@ def _conv_transpose3d_by_depth(x, weight, bias, out, stride, padding, dilation, 
     ho, wo = out[1], out[2]
     cols = cols.reshape(n, d_in, c_out, kd, ho, wo).permute(0, 2, 1, 3, 4, 5).reshape(n, c_out, d_in * kd, ho, wo)
     full = ttorch.zeros((n, c_out, out[0] + 2 * pd, ho, wo), dtype=x.dtype, device=x.device)
-    y = full.index_add(2, _map_tensor(_depth_taps(d_in, kd, sd, dd), x.device), cols).narrow(2, pd, out[0])
+    y = full.index_add(2, _depth_taps(d_in, kd, sd, dd, x.device), cols).narrow(2, pd, out[0])
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1, 1)
     return y.contiguous()

@@ -3,6 +3,7 @@ and ``spectral_norm``. Differs from PyTorch: ``orthogonal`` with the Householder
 ``use_trivialization=False`` starts from the weight as it is (PyTorch stores its compact QR, LAPACK's
 ``geqrf``, which ttorch lacks), and assigning to it raises NotImplementedError.
 """
+import ttorch
 from .. import functional as F
 from ..modules.module import Module
 from ..._tensor import Tensor
@@ -16,14 +17,12 @@ _MAPS = ("matrix_exp", "cayley", "householder")
 
 
 def _is_orthogonal(q):
-    import ttorch
     eye = ttorch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
     return ttorch.allclose(q.mT @ q, eye, atol=10.0 * q.shape[-2] * ttorch.finfo(q.dtype).eps)
 
 
 def _make_orthogonal(a):
     """The Q of ``a = QR`` (``a`` tall) with R's diagonal made non-negative."""
-    import ttorch
     q, r = ttorch.linalg.qr(a)
     return q * r.diagonal(0, -2, -1).sign().unsqueeze(-2)
 
@@ -37,7 +36,6 @@ class _Orthogonal(Module):
             self.register_buffer("base", None)
 
     def forward(self, x):
-        import ttorch
         n, k = x.shape[-2], x.shape[-1]
         transposed = n < k
         if transposed:                          # a wide matrix: parametrize its (tall) transpose
@@ -66,7 +64,6 @@ class _Orthogonal(Module):
         return q.mT if transposed else q
 
     def right_inverse(self, q):
-        import ttorch
         if q.shape != self.shape:
             raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
                              f"{q.shape}.")
