@@ -1,6 +1,7 @@
-"""The Triton kernels of ``linalg_solve.py``: each program holds one matrix of the batch in registers (a
-``BLOCK`` x ``BLOCK`` tile, the identity past the matrix's n rows) and eliminates column by column, reading
-rows and columns out of the tile with masked sums (a register tile can't be indexed)."""
+"""The Triton kernels of ``linalg_solve.py`` and ``linalg_lu.py``: each program holds one matrix of the
+batch in registers (a ``BLOCK`` x ``BLOCK`` tile, the identity past the matrix's n rows) and eliminates
+column by column, reading rows and columns out of the tile with masked sums (a register tile can't be
+indexed)."""
 import triton
 import triton.language as tl
 
@@ -276,3 +277,54 @@ def _svd_kernel(a_ptr, u_ptr, v_ptr, m, n, s_ab, s_ar, s_ac, s_ub, s_ur, s_uc, s
              mask=(rows[:, None] < m) & (cols[None, :] < n))
     tl.store(v_ptr + bat * s_vb + cols[:, None] * s_vr + cols[None, :] * s_vc, v.to(v_ptr.dtype.element_ty),
              mask=(cols[:, None] < n) & (cols[None, :] < n))
+
+
+@triton.jit
+def _lu_kernel(a_ptr, lu_ptr, piv_ptr, info_ptr, m, n, s_ab, s_ar, s_ac, s_lb, s_lr, s_lc, PIVOT: tl.constexpr,
+               ACC: tl.constexpr, BLOCK: tl.constexpr):
+    # LAPACK's getf2 on an m x n tile (zeros past it): column k's pivot (the first largest of rows k..m-1),
+    # rows k and p swapped, the column below the pivot scaled by its reciprocal (L's column; left as it is
+    # when the pivot is zero: LAPACK's info), the trailing block less the rank-1 product
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    a = tl.load(a_ptr + bat * s_ab + rows[:, None] * s_ar + rows[None, :] * s_ac,
+                mask=(rows[:, None] < m) & (rows[None, :] < n), other=0.0).to(ACC)
+    steps = tl.minimum(m, n)
+    pivots = rows + 1
+    info = tl.program_id(0) * 0
+    for k in range(0, steps):
+        colk = _col(a, rows, k)
+        if PIVOT:
+            p = tl.argmax(tl.where((rows >= k) & (rows < m), tl.abs(colk), -1.0), axis=0)
+        else:
+            p = k
+        piv = tl.sum(tl.where(rows == p, colk, 0.0))
+        ck = tl.sum(tl.where(rows == k, colk, 0.0))
+        info = tl.where(info == 0, tl.where(piv == 0, k + 1, 0), info)
+        pivots = tl.where(rows == k, p + 1, pivots)
+        ak, ap = _row(a, rows, k), _row(a, rows, p)
+        a = tl.where(rows[:, None] == p, ak[None, :], a)
+        a = tl.where(rows[:, None] == k, ap[None, :], a)
+        colk = tl.where(rows == p, ck, tl.where(rows == k, piv, colk))
+        low = tl.where(rows > k, colk * tl.where(piv != 0, 1.0 / piv, 1.0), 0.0)
+        a = tl.where(rows[None, :] == k, tl.where(rows > k, low, colk)[:, None],
+                     tl.where(rows[None, :] > k, a - low[:, None] * ap[None, :], a))
+    tl.store(lu_ptr + bat * s_lb + rows[:, None] * s_lr + rows[None, :] * s_lc, a.to(lu_ptr.dtype.element_ty),
+             mask=(rows[:, None] < m) & (rows[None, :] < n))
+    tl.store(piv_ptr + bat * steps + rows, pivots, mask=rows < steps)
+    tl.store(info_ptr + bat, info)
+
+
+@triton.jit
+def _lu_perm_kernel(piv_ptr, perm_ptr, m, steps, s_pb, s_pk, BLOCK: tl.constexpr):
+    # LAPACK's pivots (row k swapped with row pivots[k] - 1, in turn) as the permutation they make:
+    # row i of P^T A is row perm[i] of A
+    bat = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, BLOCK)
+    perm = rows.to(tl.int64)
+    for k in range(0, steps):
+        p = tl.load(piv_ptr + bat * s_pb + k * s_pk) - 1
+        pk = tl.sum(tl.where(rows == k, perm, 0))
+        pp = tl.sum(tl.where(rows == p, perm, 0))
+        perm = tl.where(rows == k, pp, tl.where(rows == p, pk, perm))
+    tl.store(perm_ptr + bat * m + rows, perm, mask=rows < m)
