@@ -121,8 +121,8 @@ def test_grid_sample_gradients_paddings_and_affine_grid():
         F.grid_sample(img, ttorch.zeros(1, 1, 1, 2), padding_mode="wrap", align_corners=False)
     with pytest.raises(RuntimeError, match="expected grid to have size 2 in last dimension"):
         F.grid_sample(img, ttorch.zeros(1, 1, 1, 3), align_corners=False)
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.grid_sample(img, ttorch.zeros(1, 1, 1, 2), mode="bicubic", align_corners=False)
+    with pytest.raises(RuntimeError, match="bicubic interpolation only supports 4D input"):
+        F.grid_sample(img[None], ttorch.zeros(1, 1, 1, 1, 3), mode="bicubic", align_corners=False)
 
 
 @pytest.mark.parametrize("device", DEVICES)

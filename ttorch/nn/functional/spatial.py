@@ -6,11 +6,14 @@ and cubic modes with a NumPy-built (out, in) weight matrix applied by matmul, ``
 average pooling. The source-index formulas are PyTorch's (``area_pixel_compute_source_index``).
 """
 import functools
+import itertools
 import math
+import operator
 
 import numpy as np
 
 import ttorch
+from ttorch import _dtype as D
 from .conv import _map_tensor, _size_str
 from .pooling import _adaptive_avg
 
@@ -261,9 +264,13 @@ def _clip(c, size):
     return ttorch.where((c > 0) & (c < size - 1), c, c.detach().clamp(0, size - 1))
 
 
-def _source(coord, size, padding_mode, align_corners):
-    """A grid coordinate in [-1, 1] as a pixel coordinate of a dim of ``size``, padded."""
-    c = (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+def _unnormalize(coord, size, align_corners):
+    """A grid coordinate in [-1, 1] as a pixel coordinate of a dim of ``size``."""
+    return (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+
+
+def _pad(c, size, padding_mode, align_corners):
+    """Pixel coordinate ``c`` moved inside [0, size - 1] by ``border`` or ``reflection``; ``zeros`` keeps it."""
     if padding_mode == "border":
         c = _clip(c, size)
     elif padding_mode == "reflection":
@@ -272,17 +279,31 @@ def _source(coord, size, padding_mode, align_corners):
     return c
 
 
+def _source(coord, size, padding_mode, align_corners):
+    """A grid coordinate in [-1, 1] as a padded pixel coordinate of a dim of ``size``."""
+    return _pad(_unnormalize(coord, size, align_corners), size, padding_mode, align_corners)
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Samples ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) of (x, y) locations in [-1, 1]:
-    (N, C, Ho, Wo), bilinear or nearest, outside points 0 (``zeros``), clamped (``border``) or
-    mirrored (``reflection``). Gradients reach ``input`` and ``grid``. Where it differs from PyTorch:
-    4-D inputs only, and no ``bicubic`` mode (NotImplementedError).
+    """Samples ``input`` at the normalized locations in ``grid`` (in [-1, 1]).
+
+    Args:
+        mode (str): ``'bilinear'`` (trilinear for 5-D input), ``'nearest'`` or ``'bicubic'`` (4-D only).
+        padding_mode (str): outside points are 0 (``'zeros'``), clamped (``'border'``) or mirrored
+            (``'reflection'``).
+        align_corners (bool): -1 and 1 are the corner pixels' centres (True) or outer edges (False).
+
+    Shape:
+        input (N, C, H, W) with grid (N, Ho, Wo, 2) of (x, y): output (N, C, Ho, Wo);
+        input (N, C, D, H, W) with grid (N, Do, Ho, Wo, 3) of (x, y, z): output (N, C, Do, Ho, Wo).
+        Gradients reach ``input`` and ``grid``.
 
     Example::
         >>> import ttorch, ttorch.nn.functional as F
         >>> x = ttorch.arange(4.).reshape(1, 1, 2, 2)
-        >>> F.grid_sample(x, ttorch.zeros(1, 1, 1, 2), align_corners=False).item()
-        1.5
+        >>> g = ttorch.tensor([[[[0.0, 0.0], [0.3, -0.2]]]])
+        >>> F.grid_sample(x, g, mode="bicubic", padding_mode="border", align_corners=True).flatten().round(decimals=4)
+        tensor([1.5000, 1.4431])
     """
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
@@ -294,68 +315,112 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         import warnings
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
-    if input.dim() != 4:
-        raise NotImplementedError(f"grid_sample: ttorch samples 4-D inputs only, got {input.dim()}-D")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not supported by ttorch")
-    if grid.dim() != 4 or grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes "
-                           f"{list(grid.shape)}")
+    # PyTorch's checks, in its order (check_grid_sampler_common, then _2d / _3d)
     if grid.shape[0] != input.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with sizes "
                            f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
+    nd = input.dim() - 2
+    if grid.shape[-1] != nd:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {nd} in last dimension, but got grid with "
+                           f"sizes {list(grid.shape)}")
+    for i in range(2, input.dim()):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
+                               f"sizes {list(input.shape)} with dimension {i} being empty")
+    k = 4 if input.dim() == 4 else 5
+    if input.dim() != k or grid.dim() != k:
+        raise RuntimeError(f"grid_sampler(): expected {k}D input and grid with same number of dimensions, but got "
+                           f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if mode == "bicubic" and nd == 3:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if grid.dtype is not input.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
-    n, c, h, w = input.shape
-    ho, wo = grid.shape[1], grid.shape[2]
-    x = _source(grid[..., 0], w, padding_mode, align_corners)          # (N, Ho, Wo)
-    y = _source(grid[..., 1], h, padding_mode, align_corners)
-    flat = input.reshape(n, c, h * w)
+    if not input.dtype.is_floating_point:
+        name = f"grid_sampler_{nd}d_cuda"
+        if input.device.type == "cpu":
+            name = "grid_sampler_2d_cpu_kernel_impl" if nd == 2 else "grid_sampler3d_cpu"
+        raise NotImplementedError(f"\"{name}\" not implemented for '{D.scalar_name(input.dtype)}'")
+    n, c, sizes = input.shape[0], input.shape[1], tuple(input.shape[2:])          # sizes: (H, W) or (D, H, W)
+    out = tuple(grid.shape[1:-1])
+    m = math.prod(out)
+    coords = [grid[..., nd - 1 - d] for d in range(nd)]       # grid holds (x, y[, z]): the spatial dims reversed
+    flat = input.reshape(n, c, math.prod(sizes))
 
-    def tap(xi, yi):
-        """input at integer pixel (xi, yi) (float tensors), 0 outside: (N, C, Ho, Wo)."""
-        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
-        idx = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).to(ttorch.int64).reshape(n, 1, ho * wo)
-        v = flat.gather(2, idx.expand(n, c, ho * wo)).reshape(n, c, ho, wo)
+    def tap(idx):
+        """input at the integer pixels ``idx`` (one float tensor (N, *out) per spatial dim), 0 outside: (N, C, *out)."""
+        inside, lin = None, 0
+        for i, size in zip(idx, sizes):
+            ok = (i >= 0) & (i <= size - 1)
+            inside = ok if inside is None else inside & ok
+            lin = lin * size + i.clamp(0, size - 1)
+        lin = lin.to(ttorch.int64).reshape(n, 1, m)
+        v = flat.gather(2, lin.expand(n, c, m)).reshape(n, c, *out)
         return v * inside.unsqueeze(1).to(v.dtype)
 
-    if mode == "nearest":
-        return tap(x.detach().round(), y.detach().round())
-    x0, y0 = x.detach().floor(), y.detach().floor()
-    wx1, wy1 = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)          # the far corners' weights
-    wx0, wy0 = 1 - wx1, 1 - wy1
-    return (tap(x0, y0) * wx0 * wy0 + tap(x0 + 1, y0) * wx1 * wy0 + tap(x0, y0 + 1) * wx0 * wy1
-            + tap(x0 + 1, y0 + 1) * wx1 * wy1)
+    if mode == "nearest":                                  # rounds half to even, as PyTorch's nearbyint
+        return tap([_source(g, s, padding_mode, align_corners).detach().round() for g, s in zip(coords, sizes)])
+    if mode == "bilinear":
+        src, offsets = [_source(g, s, padding_mode, align_corners) for g, s in zip(coords, sizes)], (0, 1)
+    else:
+        src, offsets = [_unnormalize(g, s, align_corners) for g, s in zip(coords, sizes)], (-1, 0, 1, 2)
+    lo = [p.detach().floor() for p in src]
+    frac = [(p - q).unsqueeze(1) for p, q in zip(src, lo)]                  # (N, 1, *out): the grid's gradient
+    weights = [(1 - f, f) if mode == "bilinear" else _cubic_weights(f) for f in frac]
+    total = 0
+    for corner in itertools.product(range(len(offsets)), repeat=nd):
+        idx = [q + offsets[j] for q, j in zip(lo, corner)]
+        if mode == "bicubic":
+            # PyTorch pads each of the 16 taps' pixels (get_value_bounded), not the source point, so
+            # the padding passes no gradient to the grid
+            idx = [_pad(i, s, padding_mode, align_corners) for i, s in zip(idx, sizes)]
+        total = total + functools.reduce(operator.mul, [w[j] for w, j in zip(weights, corner)], tap(idx))
+    return total
 
 
 def affine_grid(theta, size, align_corners=None):
-    """The (N, H, W, 2) sampling grid of the affine maps ``theta`` (N, 2, 3) over an output of
-    ``size`` (N, C, H, W): each output pixel's normalized (x, y, 1) times ``theta``^T. Where it
-    differs from PyTorch: 2-D grids only (NotImplementedError for a 5-D ``size``)."""
+    """The sampling grid of the affine maps ``theta`` over an output of ``size``: each output
+    pixel's normalized (x, y[, z], 1) times ``theta``^T, for ``grid_sample``.
+
+    Shape:
+        theta (N, 2, 3) with size (N, C, H, W): grid (N, H, W, 2);
+        theta (N, 3, 4) with size (N, C, D, H, W): grid (N, D, H, W, 3).
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.affine_grid(ttorch.eye(3, 4).unsqueeze(0), (1, 1, 2, 3, 4), align_corners=False).shape
+        ttorch.Size([1, 2, 3, 4, 3])
+    """
     if align_corners is None:
         import warnings
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
     if not theta.dtype.is_floating_point:
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
-    size = list(size)
-    if len(size) == 5:
-        raise NotImplementedError("affine_grid: ttorch builds 2-D grids only (size of length 4)")
-    if len(size) != 4:
+    if len(size) not in (4, 5):
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
                                   f"respectively. Got size {size}.")
-    if theta.dim() != 3 or tuple(theta.shape[1:]) != (2, 3):
-        raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
-                         f"{list(theta.shape)}.")
-    n, _, h, w = size
+    nd = len(size) - 2
+    if theta.dim() != 3 or tuple(theta.shape[1:]) != (nd, nd + 1):
+        raise ValueError(f"Expected a batch of {nd}D affine matrices of shape Nx{nd}x{nd + 1} for size {size}. Got "
+                         f"{theta.shape}.")
+    n, sp = size[0], tuple(size[2:])                      # sp: (H, W) or (D, H, W)
+    if align_corners and min(sp) == 1:
+        import warnings
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                      "align_corners=True. This is not an intended use case of affine_grid. See the documentation "
+                      "of affine_grid for details.", UserWarning, stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
 
-    def line(k):
+    def line(d, k):
+        """dim ``d``'s normalized coordinates, shaped to broadcast over ``sp``."""
         if k <= 1:
-            return ttorch.zeros(k, dtype=theta.dtype, device=theta.device)
-        r = ttorch.linspace(-1, 1, k, dtype=theta.dtype, device=theta.device)
-        return r if align_corners else r * (k - 1) / k
-    gx = line(w).reshape(1, w).expand(h, w)
-    gy = line(h).reshape(h, 1).expand(h, w)
-    base = ttorch.stack([gx, gy, ttorch.ones(h, w, dtype=theta.dtype, device=theta.device)], -1)   # (H, W, 3)
-    return (base.reshape(1, h * w, 3) @ theta.transpose(1, 2)).reshape(n, h, w, 2)
+            r = ttorch.zeros(k, dtype=theta.dtype, device=theta.device)
+        else:
+            r = ttorch.linspace(-1, 1, k, dtype=theta.dtype, device=theta.device)
+            r = r if align_corners else r * (k - 1) / k
+        return r.reshape(*[k if j == d else 1 for j in range(nd)]).expand(*sp)
+    axes = [line(d, k) for d, k in enumerate(sp)][::-1]      # x runs along the last dim
+    base = ttorch.stack(axes + [ttorch.ones(*sp, dtype=theta.dtype, device=theta.device)], -1)   # (*sp, nd + 1)
+    return (base.reshape(1, math.prod(sp), nd + 1) @ theta.transpose(1, 2)).reshape(n, *sp, nd)
