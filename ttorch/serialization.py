@@ -97,6 +97,10 @@ class _Encoder:
                         f"bytes) in dicts, lists, tuples and sets, as data rather than pickle.{hint}")
 
     def _tensor(self, t, path):
+        from .nn.parameter import UninitializedParameter, is_lazy
+        if is_lazy(t):  # a lazy module's: no data; what PyTorch's pickle keeps (__reduce_ex__), its requires_grad
+            kind = "parameter" if isinstance(t, UninitializedParameter) else "buffer"
+            return {"_": "uninitialized", "kind": kind, "requires_grad": t.requires_grad}
         name = self.by_id.get(id(t))
         if name is None:
             name = self._array((t, t.detach()._host()), path)
@@ -325,9 +329,10 @@ def _read_safetensors(data):
 
 
 class _Decoder:
-    def __init__(self, entries, restore):
+    def __init__(self, entries, restore, weights_only=True):
         self.entries = entries
         self.restore = restore
+        self.weights_only = weights_only
         self.tensors = {}      # entry name -> loaded tensor: one object per saved object, as pickle's memo
 
     def decode(self, x):
@@ -344,6 +349,8 @@ class _Decoder:
                                  x.get("requires_grad", False), x.get("param", False))
                 self.tensors[x["key"]] = t
             return t
+        if tag == "uninitialized":
+            return self._uninitialized(x)
         if tag in ("dict", "odict"):
             d = {} if tag == "dict" else OrderedDict()
             if "v" in x:
@@ -376,6 +383,21 @@ class _Decoder:
             arr = np.array(arr)
             return arr if tag == "ndarray" else arr[()]
         raise pickle.UnpicklingError(f"ttorch.load: unknown entry kind {tag!r} (a file from a newer ttorch?)")
+
+    def _uninitialized(self, x):
+        """A lazy module's uninitialized tensor. PyTorch pickles it as its class, which weights_only
+        loading refuses unless the class is admitted (add_safe_globals): the same rule here."""
+        from .nn import parameter
+        from ._torch_pickle import USER_GLOBALS
+        cls = parameter.UninitializedParameter if x["kind"] == "parameter" else parameter.UninitializedBuffer
+        if self.weights_only and not any(g is cls for g in USER_GLOBALS.values()):
+            name = f"ttorch.nn.parameter.{cls.__name__}"
+            raise pickle.UnpicklingError(
+                f"Weights only load failed: the file holds a {name} (a lazy module's state before its first "
+                f"call), which weights_only=True does not admit by default, as in PyTorch. Nothing in the file runs "
+                f"either way: re-run ttorch.load with weights_only=False, or admit it with "
+                f"ttorch.serialization.add_safe_globals([{name}]).")
+        return cls(requires_grad=x["requires_grad"])
 
     def _key(self, k):
         k = self.decode(k)
@@ -410,7 +432,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         map_location: where tensors go: ``None`` (the device they were saved from), a device or
             string, a dict mapping saved locations to new ones (``{"cuda:1": "cuda:0"}``), or a
             callable ``(storage, location) -> storage or None``.
-        weights_only, mmap, pickle_module: accepted for PyTorch compatibility.
+        weights_only: as PyTorch's, ``True`` refuses the uninitialized parameters of a lazy module's
+            state dict (unless admitted with :func:`add_safe_globals`); ``False`` loads them.
+        mmap, pickle_module: accepted for PyTorch compatibility.
 
     Example::
 
@@ -434,7 +458,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             raise RuntimeError(f"ttorch.load: file format version {doc['version']} is newer than this ttorch "
                                f"reads ({_VERSION}); upgrade ttorch")
         try:
-            return _Decoder(entries, restore).decode(doc["obj"])
+            return _Decoder(entries, restore, weights_only is not False).decode(doc["obj"])
         except (KeyError, IndexError, AttributeError) as e:   # a header edited by hand, or damaged
             raise pickle.UnpicklingError(f"ttorch.load: corrupt ttorch structure ({type(e).__name__}: {e})") from None
     if data[:1] == b"\x80":        # a pickle: PyTorch's format from before 1.6 starts with its magic number

@@ -10,6 +10,7 @@ from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .pooling_indices import *  # noqa: F401,F403
 from .spatial import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403

@@ -15,9 +15,9 @@ _U = _ops.FUNCTIONS
 _where = _U["where"]
 
 __all__ = ["gumbel_softmax", "threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu",
-           "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "gelu", "silu", "mish",
-           "softplus", "softsign", "tanh", "sigmoid", "hardsigmoid", "hardswish", "logsigmoid", "softmax",
-           "log_softmax", "softmin", "glu", "tanhshrink", "softshrink", "hardshrink"]
+           "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "rrelu", "rrelu_", "prelu", "gelu",
+           "silu", "mish", "softplus", "softsign", "tanh", "sigmoid", "hardsigmoid", "hardswish", "logsigmoid",
+           "softmax", "log_softmax", "softmin", "glu", "tanhshrink", "softshrink", "hardshrink"]
 
 
 def _apply(input, inplace, fn, *args):
@@ -99,6 +99,33 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    r"""Randomized leaky ReLU: ``x if x > 0 else a * x``, with ``a ~ U(lower, upper)`` drawn per element
+    in training and ``a = (lower + upper) / 2`` otherwise. The gradient is ``a`` where ``x <= 0``
+    (``x > 0`` and nan: 1 in training, as PyTorch's noise).
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.rrelu(ttorch.tensor([-2., 0., 3.]), 0.1, 0.3)
+        tensor([-0.4000,  0.0000,  3.0000])
+        >>> y = F.rrelu(-ttorch.ones(1000), training=True)
+        >>> bool((y >= -1 / 3).all() and (y <= -1 / 8).all())
+        True
+    """
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    import ttorch
+    with ttorch.no_grad():
+        noise = _where(input <= 0, ttorch.empty_like(input).uniform_(lower, upper), 1.0)
+    return _apply(input, inplace, lambda x: x * noise)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def prelu(input, weight):

@@ -28,7 +28,7 @@ __all__ = ["nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
            "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
-           "multilabel_margin_loss"]
+           "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
 
 # PyTorch's ScalarType names, for its "expected scalar type ..." messages
 _SCALAR_NAME = {D.float32: "Float", D.float64: "Double", D.float16: "Half", D.bfloat16: "BFloat16",
@@ -634,4 +634,34 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_neg = _pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = _U["minimum"](d_neg, _pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    r"""``max(0, margin + d(a, p) - d(a, n))`` with any distance ``d`` (default :func:`pairwise_distance`);
+    ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative distance.
+
+    Example::
+
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> a, p, n = ttorch.zeros(2, 3), ttorch.ones(2, 3), ttorch.full((2, 3), 2.)
+        >>> F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1),
+        ...                                     margin=4.0, reduction="none")
+        tensor([1., 1.])
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a, pd, nd = anchor.dim(), positive.dim(), negative.dim()
+    if not (a == pd == nd):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {a}D, positive {pd}D, and negative {nd}D inputs")
+    if distance_function is None:
+        from .linear import pairwise_distance as distance_function
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        d_neg = _U["minimum"](d_neg, distance_function(positive, negative))
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)

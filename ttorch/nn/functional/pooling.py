@@ -5,6 +5,7 @@ in one kernel). Otherwise (integers, 3-D) windows come from conv.py's window map
 read a sentinel element (-inf for max, 0 for average), so one ``index_select`` builds every window;
 max pooling then reduces with ``max(dim)``, whose backward routes the gradient to the first
 maximum only, as PyTorch does.
+Power-average (LP) pooling is average pooling of ``x ** p`` scaled back by the window's size.
 Adaptive windows have varying sizes: they are padded to the largest with the sentinel (max) or
 written as averaging matrices (avg), which makes adaptive average pooling two matmuls.
 """
@@ -21,7 +22,8 @@ from ...ops.pool import max_pool2d_indices
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
            "adaptive_max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
-           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices"]
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
+           "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 def _pool_out_len(size, k, p, s, d, ceil_mode):
@@ -384,3 +386,56 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
         ttorch.Size([1, 2, 2, 2, 2])
     """
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+# ---------------------------------------------------------------- power-average pooling
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    """PyTorch's composition: ``(avg_pool(x ** p) * prod(kernel_size)) ** (1 / p)``; ``p = +-inf`` is
+    the max (min) of ``|x|``. With ceil_mode a window past the edge averages over its inside part."""
+    max_pool = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1](input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    # sign * relu(|out|) is out, but relu's gradient at 0 is 0: where the window's sum of x ** p is 0,
+    # the infinite slope of t ** (1 / p) gives a zero gradient, not nan (PyTorch's documented rule)
+    out = ttorch.sign(out) * ttorch.relu(out.abs())
+    return out.mul(math.prod(_ntuple(kernel_size, nd, "kernel_size"))).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    r"""1D power-average pooling over (N, C, L) or (C, L): ``(sum over the window of x ** p) ** (1 / p)``.
+
+    ``norm_type`` ``p = inf`` gives max pooling of ``|x|``, ``p = 1`` sum pooling. Where a window's sum of
+    ``x ** p`` is zero the gradient is zero.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.lp_pool1d(ttorch.tensor([[3., 4., 1., -2.]]), 2, 2)
+        tensor([[5.0000, 2.2361]])
+    """
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    r"""2D power-average pooling over (N, C, H, W) or (C, H, W); see :func:`lp_pool1d`.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.lp_pool2d(ttorch.arange(16.).reshape(1, 4, 4), 1, 2).tolist()
+        [[[10.0, 18.0], [42.0, 50.0]]]
+    """
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    r"""3D power-average pooling over (N, C, D, H, W) or (C, D, H, W); see :func:`lp_pool1d`.
+
+    Example::
+        >>> import ttorch, ttorch.nn.functional as F
+        >>> F.lp_pool3d(ttorch.ones(1, 1, 2, 4, 4), 2, 2).flatten()
+        tensor([2.8284, 2.8284, 2.8284, 2.8284])
+    """
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)

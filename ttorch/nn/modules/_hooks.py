@@ -5,6 +5,7 @@ pass through an identity ``Function``; a pre-hook on the outputs' node sees ``gr
 hook on the inputs' node sees ``grad_input``, and the user's hooks run with both.
 """
 import weakref
+from collections import OrderedDict
 
 from ...autograd import grad_mode
 from ...autograd.function import Function
@@ -36,6 +37,17 @@ class RemovableHandle:
             extra = ref()
             if extra is not None and self.id in extra:
                 del extra[self.id]
+
+    def __getstate__(self):
+        # the dicts themselves: pickled with the module that holds them, they come back shared with it
+        return (self.hooks_dict_ref(), self.id, tuple(ref() for ref in self.extra_dict_ref))
+
+    def __setstate__(self, state):
+        # a dict that was gone when pickled comes back as a dead reference (PyTorch's rule)
+        self.hooks_dict_ref = weakref.ref(OrderedDict() if state[0] is None else state[0])
+        self.id = state[1]
+        RemovableHandle.next_id = max(RemovableHandle.next_id, self.id + 1)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in (state[2] if len(state) > 2 else ()) if d is not None)
 
     def __enter__(self):
         return self

@@ -5,7 +5,7 @@ from ...ops.creation import empty
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Threshold", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+__all__ = ["Threshold", "ReLU", "ReLU6", "LeakyReLU", "RReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
            "Softplus", "Softsign", "Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid",
            "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "GLU", "Tanhshrink", "Softshrink", "Hardshrink"]
 
@@ -145,6 +145,29 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}{_inplace_repr(self.inplace, ', ')}"
+
+
+class RReLU(Module):
+    r"""Randomized leaky ReLU: ``x if x > 0 else a * x``, ``a ~ U(lower, upper)`` per element in training,
+    ``(lower + upper) / 2`` in eval mode.
+
+    Example::
+        >>> import ttorch
+        >>> ttorch.nn.RReLU(0.1, 0.3).eval()(ttorch.tensor([-1., 2.]))
+        tensor([-0.2000,  2.0000])
+    """
+
+    __constants__ = ["lower", "upper", "inplace"]
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}{_inplace_repr(self.inplace, ', ')}"
 
 
 class PReLU(Module):

@@ -3,15 +3,18 @@
 Buffers and state-dict keys are PyTorch's: ``running_mean``, ``running_var`` and the int64
 ``num_batches_tracked`` (``None`` when ``track_running_stats=False``); ``weight``/``bias``
 when ``affine``. ``momentum=None`` makes the running statistics a cumulative average.
+``LazyBatchNorm1d/2d/3d`` infer ``num_features`` from their first input.
 """
 from .. import functional as F
 from .. import init
 from ... import _dtype as D
 from ...ops.creation import empty, zeros, ones, tensor
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter, UninitializedBuffer
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d"]
 
 
 class _NormBase(Module):
@@ -54,7 +57,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:       # a lazy norm made with bias=False
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -126,6 +130,74 @@ class BatchNorm3d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 5:
             raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class _LazyNormBase(LazyModuleMixin, _NormBase):
+    """Lazy batch and instance norms: built with no features, then given uninitialized tensors."""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(0, eps, momentum, False, False, device, dtype)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if self.affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if self.track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+            self.num_batches_tracked = tensor(0, dtype=D.int64, device=device)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        """Infer ``num_features`` from ``input.shape[1]`` and initialize the parameters and buffers."""
+        if self.num_features == 0:
+            # checked before the shapes are fixed, and inferred even when a state dict has materialized
+            # the tensors (PyTorch leaves 0 there, which its instance norms then reject)
+            self._check_input_dim(input)
+            self.num_features = input.shape[1]
+        if self.has_uninitialized_params():
+            for t in (self.weight, self.bias, self.running_mean, self.running_var):
+                if t is not None:
+                    t.materialize((self.num_features,))
+            self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyNormBase, _BatchNorm):
+    r"""A ``BatchNorm1d`` whose ``num_features`` is inferred from ``input.size(1)`` on the first call,
+    after which it becomes a ``BatchNorm1d`` (see ``LazyModuleMixin``).
+
+    Args:
+        eps, momentum, affine, track_running_stats: as ``BatchNorm1d``'s.
+        bias (bool, keyword only): learn ``bias`` (with ``affine``). Default: True.
+
+    Example::
+
+        >>> m = LazyBatchNorm1d()
+        >>> m(ttorch.randn(4, 3)).shape, m.running_mean.shape, type(m).__name__
+        (ttorch.Size([4, 3]), ttorch.Size([3]), 'BatchNorm1d')
+    """
+
+    cls_to_become = BatchNorm1d
+    _check_input_dim = BatchNorm1d._check_input_dim
+
+
+class LazyBatchNorm2d(_LazyNormBase, _BatchNorm):
+    r"""A ``BatchNorm2d`` whose ``num_features`` is inferred from the first input (see ``LazyBatchNorm1d``)."""
+
+    cls_to_become = BatchNorm2d
+    _check_input_dim = BatchNorm2d._check_input_dim
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    r"""A ``BatchNorm3d`` whose ``num_features`` is inferred from the first input (see ``LazyBatchNorm1d``)."""
+
+    cls_to_become = BatchNorm3d
+    _check_input_dim = BatchNorm3d._check_input_dim
 
 
 class SyncBatchNorm(_BatchNorm):

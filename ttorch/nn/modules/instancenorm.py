@@ -1,14 +1,16 @@
 """``InstanceNorm1d/2d/3d``: per-sample, per-channel normalization over the spatial dims.
 
 PyTorch's defaults differ from batch norm's: ``affine=False``, ``track_running_stats=False``.
-Unbatched inputs (``(C, L)`` for 1d) are accepted.
+Unbatched inputs (``(C, L)`` for 1d) are accepted. ``LazyInstanceNorm1d/2d/3d`` infer ``num_features``
+from their first input and keep PyTorch's defaults for them: ``affine=True``, ``track_running_stats=True``.
 """
 import warnings
 
 from .. import functional as F
-from .batchnorm import _NormBase
+from .batchnorm import _NormBase, _LazyNormBase
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]
 
 
 class _InstanceNorm(_NormBase):
@@ -78,3 +80,42 @@ class InstanceNorm3d(_InstanceNorm):
     def _check_input_dim(self, input):
         if input.dim() not in (4, 5):
             raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
+
+
+class _LazyInstanceNorm(_LazyNormBase, _InstanceNorm):
+    def initialize_parameters(self, input):
+        # an unbatched input's channels are its dim 0, where PyTorch reads dim 1 (and then fails)
+        super().initialize_parameters(input.unsqueeze(0) if input.dim() == self._get_no_batch_dim() else input)
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm):
+    r"""An ``InstanceNorm1d`` whose ``num_features`` is inferred from the first input's channels, after
+    which it becomes an ``InstanceNorm1d`` (see ``LazyModuleMixin``). Defaults as PyTorch's:
+    ``eps=1e-5, momentum=0.1, affine=True, track_running_stats=True``, keyword ``bias=True``.
+
+    Example::
+
+        >>> m = LazyInstanceNorm1d()
+        >>> m(ttorch.randn(2, 3, 5)).shape, m.weight.shape, type(m).__name__
+        (ttorch.Size([2, 3, 5]), ttorch.Size([3]), 'InstanceNorm1d')
+    """
+
+    cls_to_become = InstanceNorm1d
+    _get_no_batch_dim = InstanceNorm1d._get_no_batch_dim
+    _check_input_dim = InstanceNorm1d._check_input_dim
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm):
+    r"""An ``InstanceNorm2d`` whose ``num_features`` is inferred from the first input (see ``LazyInstanceNorm1d``)."""
+
+    cls_to_become = InstanceNorm2d
+    _get_no_batch_dim = InstanceNorm2d._get_no_batch_dim
+    _check_input_dim = InstanceNorm2d._check_input_dim
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm):
+    r"""An ``InstanceNorm3d`` whose ``num_features`` is inferred from the first input (see ``LazyInstanceNorm1d``)."""
+
+    cls_to_become = InstanceNorm3d
+    _get_no_batch_dim = InstanceNorm3d._get_no_batch_dim
+    _check_input_dim = InstanceNorm3d._check_input_dim

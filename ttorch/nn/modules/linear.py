@@ -1,13 +1,15 @@
-"""``Linear`` and ``Bilinear``, initialised as PyTorch's ``reset_parameters``."""
+"""``Linear``, ``Bilinear`` and ``LazyLinear``, initialised as PyTorch's ``reset_parameters``."""
 import math
 
 from .. import functional as F
 from .. import init
+from ...autograd import grad_mode
 from ...ops.creation import empty
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Linear", "Bilinear"]
+__all__ = ["Linear", "Bilinear", "LazyLinear"]
 
 
 class Linear(Module):
@@ -91,3 +93,46 @@ class Bilinear(Module):
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    r"""A ``Linear`` whose ``in_features`` is inferred from ``input.shape[-1]`` on the first call, after
+    which it becomes a ``Linear`` (see ``LazyModuleMixin``).
+
+    Args:
+        out_features (int): size of each output sample. bias (bool): Default: ``True``.
+
+    Example::
+
+        >>> m = LazyLinear(30)
+        >>> m(ttorch.randn(128, 20)).shape, m
+        (ttorch.Size([128, 30]), Linear(in_features=20, out_features=30, bias=True))
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        """Infer ``in_features`` from ``input`` and initialize the parameters."""
+        if self.has_uninitialized_params():
+            with grad_mode.no_grad():
+                self.in_features = input.shape[-1]
+                self.weight.materialize((self.out_features, self.in_features))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_features,))
+                self.reset_parameters()
+        if self.in_features == 0:    # a state dict loaded into the lazy module gave the weight its shape
+            if input.shape[-1] != self.weight.shape[-1]:
+                raise AssertionError(f"The in_features inferred from input: {input.shape[-1]} is not equal to "
+                                     f"in_features from self.weight: {self.weight.shape[-1]}")
+            self.in_features = input.shape[-1]

@@ -1,13 +1,17 @@
 """Loss modules: PyTorch's constructors (the deprecated ``size_average``/``reduce`` included, mapped to
 ``reduction``), ``weight``/``pos_weight`` kept as buffers, ``forward`` delegating to ``nn.functional``."""
+import warnings
+
 from .. import functional as F
 from .. import _reduction as _Reduction
+from .distance import PairwiseDistance
 from .module import Module
 
 __all__ = ["L1Loss", "NLLLoss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
            "BCEWithLogitsLoss", "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss",
            "MarginRankingLoss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "CrossEntropyLoss",
-           "TripletMarginLoss", "CTCLoss", "MultiMarginLoss", "MultiLabelMarginLoss"]
+           "TripletMarginLoss", "CTCLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d",
+           "TripletMarginWithDistanceLoss"]
 
 
 class _Loss(Module):
@@ -58,6 +62,16 @@ class NLLLoss(_WeightedLoss):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    r"""Deprecated alias of :class:`NLLLoss` (it warns, as PyTorch's, when created)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and see "
+                      "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.", FutureWarning,
+                      stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -264,6 +278,33 @@ class TripletMarginLoss(_Loss):
     def forward(self, anchor, positive, negative):
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
                                      swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    r"""``max(0, margin + d(a, p) - d(a, n))`` with the distance ``distance_function`` (default: a
+    :class:`PairwiseDistance` submodule); ``swap`` uses ``min(d(a, n), d(p, n))``.
+
+    Example::
+
+        >>> import ttorch, ttorch.nn as nn
+        >>> loss = nn.TripletMarginWithDistanceLoss(distance_function=nn.PairwiseDistance(p=1), margin=4.0)
+        >>> loss(ttorch.zeros(2, 3), ttorch.ones(2, 3), ttorch.full((2, 3), 2.))
+        tensor(1.)
+    """
+    __constants__ = ["margin", "swap", "reduction"]
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(size_average=None, reduce=None, reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             "instead")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin = margin
+        self.swap = swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)
 
 
 class CTCLoss(_Loss):
