@@ -1,4 +1,5 @@
-"""``ttorch.optim``: PyTorch's optimizers; on cuda each updates a parameter with one fused Triton kernel."""
+"""``ttorch.optim``: PyTorch's optimizers; on cuda each updates a parameter with one fused Triton kernel
+(LBFGS, Rprop, ASGD and Adafactor are written in ttorch ops and run the same code on both devices)."""
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
@@ -8,7 +9,11 @@ from .adadelta import Adadelta
 from .adamax import Adamax
 from .nadam import NAdam
 from .radam import RAdam
-from . import lr_scheduler
+from .rprop import Rprop
+from .asgd import ASGD
+from .adafactor import Adafactor
+from .lbfgs import LBFGS
+from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "lr_scheduler"]
+           "Rprop", "ASGD", "Adafactor", "LBFGS", "lr_scheduler", "swa_utils"]
