@@ -329,12 +329,7 @@ def _torch_lu(A, pivot=True, get_infos=False, out=None):
     """``ttorch.lu`` (deprecated in PyTorch for ``linalg.lu_factor``): ``(LU, pivots)``, with ``info`` when
     ``get_infos``; never raises for a zero pivot, as PyTorch's."""
     r = lu_factor_ex(A, pivot=pivot)
-    r = tuple(r) if get_infos else tuple(r[:2])
-    if out is not None:
-        for o, v in zip(out, r):
-            o.resize_(v.shape).copy_(v)
-        return tuple(out)
-    return r
+    return write_outs(lambda *v: tuple(v), tuple(r) if get_infos else tuple(r[:2]), out, "lu")
 
 
 def _torch_lu_solve(b, LU_data, LU_pivots, *, out=None):
