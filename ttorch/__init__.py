@@ -3,6 +3,7 @@ with a NumPy CPU fallback and a backward rule. PyTorch's API: ``import ttorch as
 """
 __version__ = "0.1.0"
 
+import math as _math
 import os as _os
 
 from . import _malloc  # noqa: F401  (first: keep freed host memory for reuse, see _malloc.py)
@@ -14,10 +15,11 @@ _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, half,
                      float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
                      result_type, finfo, iinfo, can_cast)
-from ._device import device
+from ._device import device, set_default_device, get_default_device
 from ._tensor import Tensor, Size
 from . import cuda
-from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
+                       is_inference_mode_enabled)
 from . import autograd
 from .autograd.anomaly_mode import is_anomaly_enabled, is_anomaly_check_nan_enabled, set_anomaly_enabled
 from . import ops
@@ -36,8 +38,24 @@ def is_floating_point(input):
     return input.dtype.is_floating_point
 
 
+pi, e, inf, nan, newaxis = _math.pi, _math.e, _math.inf, _math.nan, None   # (``float`` is ttorch.float here)
+
+
 def numel(input):
     return input.numel()
+
+
+def get_device(input):
+    """The cuda index of ``input``'s device, -1 on the cpu."""
+    return input.get_device()
+
+
+def typename(obj):
+    """PyTorch's type name of a tensor (``'torch.FloatTensor'``...), else the object's qualified type name."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    t = type(obj)
+    return t.__qualname__ if t.__module__ in ("builtins", "__builtin__", None) else f"{t.__module__}.{t.__qualname__}"
 
 
 def broadcast_shapes(*shapes):
@@ -53,6 +71,8 @@ def from_dlpack(ext_tensor):
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
 
 from . import nn  # noqa: E402  (last: nn builds on everything above)
+from ._torch_nn import PUBLIC as _torch_nn  # noqa: E402  (torch.conv2d, torch.dropout...: ATen's signatures)
+globals().update(_torch_nn)
 from .nn.utils.weight_norm import norm_except_dim, _weight_norm  # noqa: E402,F401
 from . import optim  # noqa: E402  (optimizers update nn parameters)
 from .serialization import save, load  # noqa: E402

@@ -61,15 +61,39 @@ class device:
     def __reduce__(self):
         return (device, (str(self),))
 
+    def __enter__(self):
+        """``with ttorch.device("cuda"):``: factories without a ``device`` make their tensors here."""
+        _ENTERED.append(_DEFAULT[0])
+        _DEFAULT[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _DEFAULT[0] = _ENTERED.pop()
+
 
 _CACHE = {}
 CPU = device("cpu")
+_DEFAULT = [CPU]        # where factories put tensors when given no device (set_default_device)
+_ENTERED = []           # the defaults that ``with device(...)`` blocks replaced
+
+
+def set_default_device(device):
+    """Where factory functions (``zeros``, ``randn``, ``tensor``..., and so modules' parameters) put
+    tensors when given no ``device``; None for the cpu again."""
+    _DEFAULT[0] = CPU if device is None else globals()["device"](device)
+
+
+def get_default_device():
+    """The device factories use when given none (``set_default_device``), with its index."""
+    return _canonical(None)
 
 
 def _canonical(d):
     """The device a tensor records: ``cuda`` without an index means the current cuda device."""
     if d is None:
-        return CPU
+        d = _DEFAULT[0]                 # (the cpu unless set_default_device; "cuda" resolved below)
+        if d is CPU:
+            return d
     if type(d) is not device:
         d = device(d)
     if d.index is None and d.type == "cuda":    # (every creation call with device="cuda" comes here)

@@ -74,6 +74,8 @@ Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
 Tensor.H = Tensor.T
 Tensor.mH = Tensor.mT
+Tensor.real = property(lambda self: self)          # (ttorch's tensors are real: see ops/aliases.py)
+Tensor.imag = property(lambda self: _f("imag")(self))
 
 
 def _bind_methods():

@@ -574,6 +574,67 @@ class Tensor:
         return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                     requires_grad=requires_grad)
 
+    def new(self, *args, **kwargs):
+        """The legacy constructor: ``x.new(2, 3)`` or ``x.new(Size)`` an uninitialized tensor of that shape,
+        ``x.new(data)`` a tensor of ``data`` (a list or tuple), ``x.new()`` an empty one; x's dtype and
+        device either way."""
+        if kwargs.get("device") is not None and kwargs["device"] != self.device:
+            raise RuntimeError(f"Expected device {self.device} but got {kwargs['device']}")
+        if not args:
+            return self.new_empty(0)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            if args[0].dtype is not self.dtype:
+                raise TypeError(f"expected {self.dtype} (got {args[0].dtype})")
+            return args[0].detach()
+        if all(isinstance(a, int) and not isinstance(a, bool) for a in args) or isinstance(args[0], Size):
+            return self.new_empty(*args)
+        return self.new_tensor(args[0])
+
+    def resize_(self, *sizes, memory_format=None):
+        """In place, the shape ``sizes``: the elements (in order) kept up to the smaller count, new ones
+        uninitialized. Differs from PyTorch: a non-contiguous tensor keeps its elements in logical order
+        (PyTorch reinterprets its storage)."""
+        from .ops.views import _shape_arg
+        shape = tuple(_shape_arg(sizes))
+        if shape == self._shape:
+            return self
+        if self.requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        if any(n < 0 for n in shape):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+        fresh = Tensor._empty(shape, self.dtype, self.device)
+        k = min(self.numel(), fresh.numel())
+        if k:
+            from .ops.elementwise import copy_into
+            copy_into(fresh.reshape(-1)[:k], self.reshape(-1)[:k])
+        self.data = fresh
+        self._bump_version()
+        return self
+
+    def resize_as_(self, the_template, memory_format=None):
+        return self.resize_(the_template.shape)
+
+    def pin_memory(self, device=None):
+        """A copy in page-locked host memory for faster uploads, in PyTorch; ttorch's host tensors are
+        NumPy arrays (uploads stage through its own buffers), so this copies and marks the copy pinned."""
+        from . import cuda
+        if not cuda.is_available():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        if self.device.type != "cpu":
+            raise RuntimeError(f"cannot pin '{self.device.type}' memory")
+        if self.is_pinned():
+            return self
+        t = self.clone()
+        t._pinned = True
+        return t
+
+    def is_pinned(self, device=None):
+        return self.__dict__.get("_pinned", False)
+
+    def is_inference(self):
+        """False: ttorch makes no inference tensors (``inference_mode`` is ``no_grad`` plus its flag)."""
+        return False
+
     # DLPack
     def __dlpack__(self, stream=None, **kw):
         from ._dlpack import to_dlpack

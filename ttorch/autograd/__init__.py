@@ -1,5 +1,6 @@
 """Autograd: recorded graphs walked backward (``engine``), and grad modes."""
-from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
+                        is_inference_mode_enabled)
 from .engine import backward, grad, Node
 from .function import Function
 from .anomaly_mode import detect_anomaly, set_detect_anomaly

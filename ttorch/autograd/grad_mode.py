@@ -4,11 +4,16 @@ Each works as a context manager and as a decorator, as in PyTorch.
 """
 import functools
 
-_state = {"enabled": True}
+_state = {"enabled": True, "inference": False}
 
 
 def is_grad_enabled():
     return _state["enabled"]
+
+
+def is_inference_mode_enabled():
+    """Whether an ``inference_mode`` block (with mode True) is active."""
+    return _state["inference"]
 
 
 class _Mode:
@@ -68,8 +73,20 @@ class set_grad_enabled(_Mode):
 
 
 class inference_mode(_Mode):
-    """Like ``no_grad`` (ttorch has no separate inference tensors; the docstring says so)."""
+    """Like ``no_grad``, and ``is_inference_mode_enabled()`` is True inside. Differs from PyTorch: ttorch
+    has no separate inference tensors (``Tensor.is_inference()`` is always False), so tensors made
+    inside may later be used in recorded ops."""
 
     def __init__(self, mode=True):
         self._args = (mode,)
-        self._value = not mode
+        self._value = not mode          # (inference_mode(False) turns grad on, as PyTorch's guard does)
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        super().__enter__()
+        self._prev_inference = _state["inference"]
+        _state["inference"] = self._mode
+
+    def __exit__(self, *exc):
+        _state["inference"] = self._prev_inference
+        return super().__exit__(*exc)

@@ -89,7 +89,7 @@ def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a NumPy array or tensor when it can."""
     if isinstance(data, Tensor):
         return data.to(device=device or data.device, dtype=dtype or data.dtype)
-    if isinstance(data, np.ndarray) and (device is None or _canonical(device).type == "cpu") and \
+    if isinstance(data, np.ndarray) and _canonical(device).type == "cpu" and \
             (dtype is None or dtype.np == data.dtype):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)

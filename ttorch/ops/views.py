@@ -355,6 +355,51 @@ def select(input, dim, index):
                     input._offset + index * st[d], "select", fn=lambda t: select(t, d, index))
 
 
+def unfold(input, dimension, size, step):
+    """``Tensor.unfold``: every slice of length ``size`` along ``dimension``, ``step`` apart, as a view
+    with a new last dim of ``size``: shape (..., (n - size) // step + 1, ..., size).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.arange(6).unfold(0, 3, 2).tolist()
+        [[0, 1, 2], [2, 3, 4]]
+    """
+    d = _wrap_dim(dimension, input.ndim if input.ndim else 1)
+    n = input._shape[d] if input.ndim else 1
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if input.ndim == 0:
+        return _strided(input, (size,), (1,), input._offset, "unfold", fn=lambda t: unfold(t, d, size, step))
+    st = input.stride()
+    shape = input._shape[:d] + ((n - size) // step + 1,) + input._shape[d + 1:] + (size,)
+    stride = st[:d] + (st[d] * step,) + st[d + 1:] + (st[d],)
+    if step >= size:            # windows that don't overlap: a selecting view like any other
+        return _strided(input, shape, stride, input._offset, "unfold", fn=lambda t: unfold(t, d, size, step))
+    return _unfold_op(input, shape=shape, stride=stride, dim=d, size=size, step=step, in_shape=input._shape)
+
+
+def _unfold_impl(x, *, shape, stride, dim, size, step, in_shape):
+    return track(x, x._view(shape, stride, x._offset))
+
+
+def _unfold_bw(ctx, g):
+    # overlapping windows: each element's gradient is the sum over the windows holding it, an index_add
+    # of the windows' (start + offset) positions
+    from .creation import arange, zeros
+    d, nw = ctx.dim, g.shape[ctx.dim]
+    idx = ((arange(nw, device=g.device) * ctx.step)[:, None] + arange(ctx.size, device=g.device)).reshape(-1)
+    g = g.movedim(-1, d + 1).flatten(d, d + 1)                          # (..., nw * size, ...)
+    return (zeros(ctx.in_shape, dtype=g.dtype, device=g.device).index_add(d, idx, g),)
+
+
+_unfold_op = Op("unfold", impl=_unfold_impl, backward=_unfold_bw, save=(), family="view")
+
+
 # split/chunk/unbind: one multi-output op each, whose backward is ONE cat (stack) of the outputs'
 # gradients (zeros for an output without one), as PyTorch's SplitBackward0; through separate
 # narrow views, each gradient was scattered into its own zeros and the engine summed them.
@@ -491,4 +536,4 @@ def as_strided(input, size, stride, storage_offset=None):
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims",
            "t", "movedim", "moveaxis", "broadcast_to", "narrow", "select", "unbind", "split", "chunk", "diagonal",
            "as_strided"]
-METHODS = {n: globals()[n] for n in __all__ + ["view", "view_as", "reshape_as", "expand", "expand_as"]}
+METHODS = {n: globals()[n] for n in __all__ + ["view", "view_as", "reshape_as", "expand", "expand_as", "unfold"]}

@@ -1,0 +1,164 @@
+"""The nn ops PyTorch also exposes at the top level (``torch.conv2d``, ``torch.dropout``,
+``torch.batch_norm``, ``torch.lstm_cell``...), with those names' own signatures, which are ATen's, not
+``nn.functional``'s: positional flags (``dropout(input, p, train)``), ``batch_norm``'s and
+``instance_norm``'s weight-first order, ``embedding(weight, indices)``, losses whose ``reduction`` is an
+int (0 none, 1 mean, 2 sum) and ``grid_sampler``'s int modes. Each delegates to ``nn.functional``.
+"""
+import warnings
+
+from .nn import functional as F
+from .nn.functional import rnn as _rnn
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(r):
+    if r not in (0, 1, 2):
+        raise ValueError(f"{r} is not a valid value for reduction")
+    return _REDUCTIONS[r]
+
+
+def _stride(stride):
+    return None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+
+
+def dropout(input, p, train):
+    return F.dropout(input, p, train)
+
+
+def alpha_dropout(input, p, train):
+    return F.alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout(input, p, train):
+    return F.feature_alpha_dropout(input, p, train)
+
+
+def feature_dropout(input, p, train):
+    """Dropout of whole channels (dim 1) of an input of any rank >= 2."""
+    from .nn.functional.linear import _check_p, _dropout
+    _check_p(p)
+    return _dropout(input, p, train, False, feature=True)
+
+
+def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    """``nn.functional.embedding`` with the weight first; ``padding_idx=-1`` means none."""
+    return F.embedding(indices, weight, None if padding_idx == -1 else padding_idx,
+                       scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled):
+    return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, cudnn_enabled):
+    return F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    return F.group_norm(input, num_groups, weight, bias, eps)
+
+
+def max_pool1d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool1d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool2d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool3d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool1d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode, return_indices=True)
+
+
+def avg_pool1d(input, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True):
+    return F.avg_pool1d(input, kernel_size, _stride(stride), padding, ceil_mode, count_include_pad)
+
+
+def adaptive_max_pool1d(input, output_size):
+    """``(output, indices)``, always (ATen's op returns both)."""
+    return F.adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def kl_div(input, target, reduction=1, *, log_target=False):
+    with warnings.catch_warnings():     # (nn.functional's warning about 'mean' is not ATen's)
+        warnings.simplefilter("ignore", UserWarning)
+        return F.kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
+    return F.binary_cross_entropy_with_logits(input, target, weight, reduction=_reduction(reduction),
+                                              pos_weight=pos_weight)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.cosine_embedding_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
+    return F.hinge_embedding_loss(input, target, margin, reduction=_reduction(reduction))
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def poisson_nll_loss(input, target, log_input, full, eps, reduction):
+    return F.poisson_nll_loss(input, target, log_input, full, eps=eps, reduction=_reduction(reduction))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction=1):
+    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction=_reduction(reduction))
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1, zero_infinity=False):
+    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, _reduction(reduction), zero_infinity)
+
+
+def constant_pad_nd(input, pad, value=0):
+    return F.pad(input, list(pad), value=value)
+
+
+def affine_grid_generator(theta, size, align_corners):
+    return F.affine_grid(theta, list(size), align_corners=align_corners)
+
+
+_MODES, _PADDINGS = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
+
+
+def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
+    """``nn.functional.grid_sample`` with ATen's int modes: 0 bilinear, 1 nearest, 2 bicubic; padding 0
+    zeros, 1 border, 2 reflection."""
+    return F.grid_sample(input, grid, _MODES[interpolation_mode], _PADDINGS[padding_mode], align_corners)
+
+
+grid_sampler_2d = grid_sampler_3d = grid_sampler
+
+
+def threshold(input, threshold, value):
+    return F.threshold(input, threshold, value)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """A 1-D convolution of a (time, batch, channels) input with a (kernel, in, out) weight: fairseq's
+    layout, output (time', batch, out)."""
+    y = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return y.permute(2, 0, 1)
+
+
+_SAME = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pixel_shuffle",
+         "pixel_unshuffle", "channel_shuffle", "pairwise_distance", "cosine_similarity", "pdist", "prelu", "bilinear",
+         "adaptive_avg_pool1d")
+PUBLIC = {n: getattr(F, n) for n in _SAME}
+PUBLIC.update({n: globals()[n] for n in (
+    "dropout", "alpha_dropout", "feature_alpha_dropout", "feature_dropout", "embedding", "batch_norm",
+    "instance_norm", "group_norm", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "avg_pool1d",
+    "adaptive_max_pool1d", "kl_div", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
+    "hinge_embedding_loss", "margin_ranking_loss", "poisson_nll_loss", "triplet_margin_loss", "ctc_loss",
+    "constant_pad_nd", "affine_grid_generator", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d", "threshold",
+    "conv_tbc")})
+PUBLIC.update({n: getattr(_rnn, n) for n in ("rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell")})
