@@ -9,3 +9,4 @@ from .gradcheck import gradcheck, gradgradcheck, GradcheckError as _GradcheckErr
 # ``gradcheck`` names the function here, as in PyTorch; the documented paths
 # ``torch.autograd.gradcheck.gradcheck`` and ``...gradcheck.GradcheckError`` resolve too
 gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradcheck, gradgradcheck, _GradcheckError
+from . import functional  # noqa: E402,F401  (ttorch.autograd.functional: jacobian, hessian, vjp...)

@@ -230,8 +230,21 @@ def _no_autocast():
     return _suspended()
 
 
+# per running backward (innermost last): whether it captures its gradients (``autograd.grad``,
+# ``backward(inputs=...)``) rather than accumulating into ``.grad``; the reentrant checkpoint asks
+CAPTURING = []
+
+
 def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
+    CAPTURING.append(capture is not None)
+    try:
+        return _walk(roots, root_grads, retain_graph, create_graph, capture)
+    finally:
+        CAPTURING.pop()
+
+
+def _walk(roots, root_grads, retain_graph, create_graph, capture):
     # autograd.grad runs only the nodes through which a requested input is reached, as PyTorch
     # does: the rest of the graph (and its saved tensors) stays untouched
     reach = _reaching(roots, capture) if capture is not None else None

@@ -1,4 +1,5 @@
-"""``ttorch.utils``: data loading (``ttorch.utils.data``)."""
-from . import data
+"""``ttorch.utils``: data loading (``ttorch.utils.data``) and activation checkpointing
+(``ttorch.utils.checkpoint``)."""
+from . import data, checkpoint
 
-__all__ = ["data"]
+__all__ = ["data", "checkpoint"]

@@ -1,0 +1,30 @@
+"""``ttorch.func``: composable function transforms (PyTorch's ``torch.func``, formerly functorch).
+
+``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``jacfwd`` and ``hessian`` are built on
+``autograd.grad`` (``_eager_transforms.py``); ``vmap`` loops over the mapped dimension
+(``_vmap.py``); ``functional_call`` runs a module with other parameters (``_functional_call.py``).
+They nest: ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sample gradients.
+
+Differs from PyTorch: no forward-mode AD (``jacfwd`` computes in reverse mode, ``jvp``,
+``linearize`` and ``functionalize`` are missing) and no batching rules (``vmap`` calls the
+function once per sample).
+
+Example::
+
+    >>> import ttorch.nn as nn
+    >>> from ttorch.func import functional_call, grad, vmap
+    >>> model = nn.Linear(3, 1)
+    >>> params = {k: v.detach() for k, v in model.named_parameters()}
+    >>> def loss(params, x, y):
+    ...     return ((functional_call(model, params, (x,)) - y) ** 2).sum()
+    >>> x, y = ttorch.randn(5, 3), ttorch.randn(5, 1)
+    >>> g = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    >>> g["weight"].shape, g["bias"].shape
+    (ttorch.Size([5, 1, 3]), ttorch.Size([5, 1]))
+"""
+from ._eager_transforms import grad, grad_and_value, vjp, jacrev, jacfwd, hessian
+from ._vmap import vmap
+from ._functional_call import functional_call, stack_module_state
+
+__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
+           "stack_module_state"]

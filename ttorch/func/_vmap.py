@@ -1,0 +1,201 @@
+"""``vmap``: map a function over a dimension of its inputs (torch.func's vectorizing map).
+
+Differs from PyTorch: there are no batching rules. ``vmap`` runs ``func`` once per index of the
+mapped dimension, on slices of the inputs, and stacks the results along ``out_dims``: the same
+values and structure as PyTorch's (functions using ``grad`` inside included, per-sample gradients
+being the classic case), at the cost of one call per sample. Randomness follows PyTorch's flags:
+``"same"`` replays the generators' state for every sample, ``"different"`` lets them advance and
+``"error"`` raises when a call used a default generator (checked after the call, where PyTorch
+raises at the random op).
+"""
+import functools
+
+import ttorch
+from ._pytree import tree_flatten, tree_unflatten, _broadcast_to_and_flatten
+
+__all__ = ["vmap"]
+
+
+def _check_randomness_arg(randomness):
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
+
+
+def _get_name(func):
+    if hasattr(func, "__name__"):
+        return func.__name__
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_get_name(func.func)}, ...)"
+    return repr(func)
+
+
+def _rng_state():
+    """The default generators' states: cpu (NumPy's PCG64) and each cuda generator's Philox counter."""
+    from .. import _random
+    return (_random.default_generator._np.bit_generator.state,
+            {i: (g._seed, g._offset) for i, g in _random._cuda_gens.items()})
+
+
+def _rng_changed(before):
+    from .. import _random
+    cpu, cuda = before
+    if _random.default_generator._np.bit_generator.state != cpu:
+        return True
+    # a cuda generator made during the call starts at offset 0: it changed only if it drew numbers
+    return any(cuda.get(i, (g._seed, 0)) != (g._seed, g._offset) for i, g in _random._cuda_gens.items())
+
+
+def _rng_restore(state):
+    from .. import _random
+    cpu, cuda = state
+    _random.default_generator._np.bit_generator.state = cpu
+    for i, g in _random._cuda_gens.items():
+        g._seed, g._offset = cuda.get(i, (g._seed, 0))
+
+
+def _process_batched_inputs(in_dims, args, func):
+    name = _get_name(func)
+    if not isinstance(in_dims, (int, tuple)):
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
+                         f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
+    if len(args) == 0:
+        raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are trying "
+                         "to vmap over a function with no inputs. The latter is unsupported.")
+    flat_args, spec = tree_flatten(args)
+    flat_in_dims = _broadcast_to_and_flatten(in_dims, spec)
+    if flat_in_dims is None:
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
+                         f"structure of `inputs`. in_dims has structure {tree_flatten(in_dims)[1]} but inputs has "
+                         f"structure {spec}.")
+    for i, (arg, d) in enumerate(zip(flat_args, flat_in_dims)):
+        if not isinstance(d, int) and d is not None:
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
+                             "in_dim must be either an integer dimension or None.")
+        if isinstance(d, int) and not isinstance(arg, ttorch.Tensor):
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but the "
+                             f"input is of type {type(arg)}. We cannot vmap over non-Tensor arguments, please use "
+                             "None as the respective in_dim")
+        if d is not None and not -arg.dim() <= d < arg.dim():
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, but "
+                             f"that input is a Tensor of dimensionality {arg.dim()} so expected in_dim to satisfy "
+                             f"-{arg.dim()} <= in_dim < {arg.dim()}.")
+        if d is not None and d < 0:
+            flat_in_dims[i] = d % arg.dim()
+    sizes = [arg.size(d) for arg, d in zip(flat_args, flat_in_dims) if d is not None]
+    if not sizes:
+        raise ValueError("vmap: Expected at least one Tensor to vmap over")
+    if any(s != sizes[0] for s in sizes):
+        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got sizes {sizes} "
+                         "for the mapped dimension")
+    return sizes[0], flat_in_dims, flat_args, spec
+
+
+def _same(col):
+    first = col[0]
+    if not isinstance(first, ttorch.Tensor):
+        return all(c is first or c == first for c in col)
+    return all(c is first or (isinstance(c, ttorch.Tensor) and c.shape == first.shape
+                              and ttorch.equal(c.detach(), first.detach())) for c in col)
+
+
+def _stack_outputs(outs, out_dims, func, batch_size):
+    name = _get_name(func)
+    flat0, spec = tree_flatten(outs[0])
+
+    def incompatible():
+        raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not compatible with the "
+                         f"structure of `outputs`. out_dims has structure {tree_flatten(out_dims)[1]} but outputs has "
+                         f"structure {spec}.")
+    if isinstance(outs[0], ttorch.Tensor):
+        if isinstance(out_dims, int) or out_dims is None:
+            flat_out_dims = [out_dims]
+        elif isinstance(out_dims, tuple) and len(out_dims) == 1:
+            flat_out_dims = list(out_dims)
+        else:
+            incompatible()
+    else:
+        flat_out_dims = _broadcast_to_and_flatten(out_dims, spec)
+        if flat_out_dims is None:
+            incompatible()
+    flats = []
+    for o in outs:
+        f, s = tree_flatten(o)
+        if s != spec:
+            raise ValueError(f"vmap({name}, ...): `{name}` returned outputs of different structures for different "
+                             f"samples: {spec} and {s}")
+        flats.append(f)
+    res = []
+    for k, d in enumerate(flat_out_dims):
+        col = [f[k] for f in flats]
+        if d is None:
+            # PyTorch returns an unbatched output as it is; one that varies over the batch is an error
+            if not _same(col):
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
+            res.append(col[0])
+        elif not isinstance(col[0], ttorch.Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(col[0])}. Did you "
+                             "mean to set out_dims= to None for output?")
+        elif batch_size == 0:       # outputs of a dummy sample (see vmap): only their shapes count
+            t = col[0]
+            d = d % (t.dim() + 1)
+            res.append(ttorch.zeros(t.shape[:d] + (0,) + t.shape[d:], dtype=t.dtype, device=t.device))
+        else:
+            res.append(ttorch.stack(col, dim=d))
+    return tree_unflatten(res, spec)
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    r"""Map ``func`` over dimension ``in_dims`` of its inputs; results are stacked along ``out_dims``.
+
+    This loops: ``func`` runs once per index (no batching rules), on slices of the inputs.
+
+    Args:
+        func: a function of (nested structures of) Tensors returning (nested structures of) Tensors.
+        in_dims (int or tuple): the mapped dimension of each input (None: not mapped), a tuple
+            matching the arguments, whose entries may cover nested arguments. Default: 0.
+        out_dims (int or tuple): where the mapped dimension goes in each output (None: an output
+            that does not vary over the batch). Default: 0.
+        randomness (str): ``"error"``, ``"different"`` or ``"same"``, see the module docstring.
+        chunk_size (int, optional): checked and otherwise ignored (samples run one at a time).
+
+    Example::
+
+        >>> from ttorch.func import vmap, grad
+        >>> x = ttorch.tensor([[1., 2.], [3., 4.]])
+        >>> vmap(ttorch.dot)(x, x)
+        tensor([ 5., 25.])
+        >>> vmap(grad(lambda w, x: (w * x).sum() ** 2), in_dims=(None, 0))(ttorch.ones(2), x)   # per-sample
+        tensor([[ 6., 12.],
+                [42., 56.]])
+    """
+    _check_randomness_arg(randomness)
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        if not isinstance(out_dims, int):
+            for d in tree_flatten(out_dims)[0]:
+                if not isinstance(d, int):
+                    raise ValueError(f"vmap({_get_name(func)}, ..., out_dims={out_dims}): `out_dims` must be an int, "
+                                     "None or a python collection of ints representing where in the outputs the "
+                                     "vmapped dimension should appear.")
+        batch_size, flat_in_dims, flat_args, spec = _process_batched_inputs(in_dims, args, func)
+        outs = []
+        start = _rng_state()
+        for i in range(max(batch_size, 1)):
+            if batch_size:
+                sample = [a if d is None else a.select(d, i) for a, d in zip(flat_args, flat_in_dims)]
+            else:       # an empty batch: one call on zeros gives the outputs' structure and shapes
+                sample = [a if d is None else ttorch.zeros(a.shape[:d] + a.shape[d + 1:], dtype=a.dtype,
+                                                           device=a.device) for a, d in zip(flat_args, flat_in_dims)]
+            if randomness == "same":
+                _rng_restore(start)
+            before = _rng_state() if randomness == "error" else None
+            outs.append(func(*tree_unflatten(sample, spec), **kwargs))
+            if before is not None and _rng_changed(before):
+                raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use "
+                                   "the 'same' or 'different' randomness flags on vmap or perform the randomness "
+                                   "operation out of vmap")
+        return _stack_outputs(outs, out_dims, func, batch_size)
+    return wrapped
