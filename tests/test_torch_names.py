@@ -304,6 +304,55 @@ def test_inference_mode_flag_and_names():
     assert ttorch.get_device(ttorch.ones(1)) == -1
 
 
+def test_gcd_lcm_nextafter(device):
+    r = np.random.default_rng(4)
+    a, b = r.integers(-10 ** 12, 10 ** 12, 50), r.integers(-10 ** 6, 10 ** 6, 50)
+    a[:3], b[:3] = [0, 0, 7], [0, -5, 0]
+    fib = np.array([4660046610375530309, 7540113804746346429])     # Euclid's worst case for int64
+    for x, y in ((a, b), (fib[:1], fib[1:])):
+        tx, ty = t(x, device, ttorch.int64), t(y, device, ttorch.int64)
+        np.testing.assert_array_equal(npy(ttorch.gcd(tx, ty)), np.gcd(x, y))
+    small_a, small_b = a % 1000, b % 1000
+    np.testing.assert_array_equal(npy(t(small_a, device, ttorch.int32).lcm(t(small_b, device, ttorch.int32))),
+                                  np.lcm(small_a, small_b))
+    u = t([12, 18], device, ttorch.uint8)
+    assert u.gcd_(t([8, 27], device, ttorch.uint8)) is u and u.tolist() == [4, 9]
+    with pytest.raises(RuntimeError, match="\"gcd_cpu\" not implemented for 'Float'"):
+        ttorch.gcd(ttorch.tensor([1.0]), ttorch.tensor([2.0]))
+    with pytest.raises(RuntimeError, match="\"nextafter_cpu\" not implemented for 'Long'"):
+        ttorch.nextafter(ttorch.tensor([1]), ttorch.tensor([2]))
+    x = t([1.0, 0.0, 0.0, -1.0, 1.0], device, ttorch.float32)
+    y = t([2.0, -1.0, 1.0, -2.0, 1.0], device, ttorch.float32)
+    got = npy(ttorch.nextafter(x, y))
+    np.testing.assert_array_equal(got, np.nextafter(npy(x), npy(y)))
+    assert got[1] < 0 < got[2] and got[0] - 1 == np.finfo(np.float32).eps
+
+
+def test_view_dtype(device):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    x = t(a, device, ttorch.uint8)
+    for dt, npdt in ((ttorch.int16, np.int16), (ttorch.int32, np.int32), (ttorch.bool, np.bool_),
+                     (ttorch.int8, np.int8)):
+        np.testing.assert_array_equal(npy(x.view(dt)), a.view(npdt))
+    f = t([1.0, -2.0, 0.5], device, ttorch.float32)
+    bits = f.view(ttorch.int32)
+    np.testing.assert_array_equal(npy(bits), np.array([1.0, -2.0, 0.5], np.float32).view(np.int32))
+    np.testing.assert_array_equal(npy(f.view(ttorch.float16)), np.array([1.0, -2.0, 0.5], np.float32).view(np.float16))
+    bits[0] = 0                                             # a view: writes reach the float tensor
+    assert f.tolist() == [0.0, -2.0, 0.5] and bits._base is f
+    assert f[1:].view(ttorch.int16).shape == (4,)
+    wide = t(np.ones((3, 4)), device, ttorch.float32)[1:]
+    assert wide.view(ttorch.float64).shape == (2, 2) and wide.view(ttorch.float64).storage_offset() == 2
+    assert not t([1.0], grad=True).view(ttorch.float32).requires_grad        # not differentiable, as PyTorch's
+    u = ttorch.arange(12, dtype=ttorch.uint8).reshape(3, 4)
+    for bad, msg in ((u[:, :3], "self.size\\(-1\\) must be divisible by 2 to view Byte as Short"),
+                     (u[:, 1:3], "self.storage_offset\\(\\) must be divisible by 2"),
+                     (u[:, ::2], "self.stride\\(-1\\) must be 1 to view Byte as Short"),
+                     (ttorch.tensor(1, dtype=ttorch.uint8), "self.dim\\(\\) cannot be 0 to view Byte as Short")):
+        with pytest.raises(RuntimeError, match=msg):
+            bad.view(ttorch.int16)
+
+
 def test_docstring_examples():
     import doctest
     from ttorch.ops import aliases, views, windows

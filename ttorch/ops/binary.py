@@ -67,19 +67,24 @@ def kind_dtypes(kind, common, name, device=None):
         if common.is_floating_point or kind == "shift" and common is D.bool:
             raise not_implemented(name, common, device)
         return common, common
+    if kind == "bits":          # float types, computed in their own width (their bit patterns matter)
+        if not common.is_floating_point:
+            raise not_implemented(name, common, device)
+        return common, common
     raise ValueError(kind)
 
 
 _SPEC_DTYPES = {"arith": (D.float32, D.float16, D.int32, D.int64), "float": (D.float32, D.bfloat16, D.float64),
                 "floatonly": (D.float32, D.bfloat16, D.float64), "compare": (D.float32, D.int64, D.bool),
                 "logical": (D.bool, D.float32), "int": (D.int32, D.int64, D.uint8, D.bool),
-                "shift": (D.int32, D.int64, D.uint8)}
+                "shift": (D.int32, D.int64, D.uint8), "bits": (D.float32, D.float16, D.bfloat16, D.float64)}
 
 _TEST_DTYPES = {"arith": (D.float32, D.float16, D.bfloat16, D.float64, D.int64),
                 "float": (D.float32, D.float16, D.bfloat16, D.float64, D.int64),
                 "floatonly": (D.float32, D.float16, D.bfloat16, D.float64),
                 "compare": (D.float32, D.bfloat16, D.int64), "logical": (D.float32, D.bool, D.int64),
-                "int": (D.int64, D.int32, D.uint8, D.bool), "shift": (D.int64, D.int32, D.uint8)}
+                "int": (D.int64, D.int32, D.uint8, D.bool), "shift": (D.int64, D.int32, D.uint8),
+                "bits": (D.float32, D.float16, D.bfloat16, D.float64)}
 
 
 def param(v, compute):

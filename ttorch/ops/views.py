@@ -101,9 +101,44 @@ _view = Op("view", impl=_view_impl, backward=lambda ctx, g: g.reshape(ctx.in_sha
 
 def view(input, *shape):
     if len(shape) == 1 and isinstance(shape[0], D.dtype):
-        raise NotImplementedError("view(dtype) is not supported by ttorch yet")
+        return _view_dtype(input, shape[0])
     shape = _target(shape, _numel(input._shape), "view")
     return _view(input, shape=shape, in_shape=input._shape)
+
+
+def _view_dtype(x, dtype):
+    """``view(dtype)``: the same bytes read as ``dtype``; a different element size scales the last dim
+    (which must be contiguous), as PyTorch's. Not differentiable, as PyTorch's."""
+    old, new = x.dtype.itemsize, dtype.itemsize
+    shape, stride, offset = list(x._shape), list(x.stride()), x._offset
+    if old != new:
+        what = f"to view {D.scalar_name(x.dtype)} as {D.scalar_name(dtype)} (different element sizes)"
+        if x.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        if old > new:
+            r = old // new
+            if stride[-1] != 1:
+                raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {stride[-1]}")
+            shape[-1] *= r
+            stride = [st * r for st in stride[:-1]] + [1]
+            offset *= r
+        else:
+            r = new // old
+            if shape[-1] % r:
+                raise RuntimeError(f"self.size(-1) must be divisible by {r} {what}, but got {shape[-1]}")
+            if offset % r:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {r} {what}, but got {offset}")
+            if stride[-1] != 1:
+                raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {stride[-1]}")
+            for i, st in enumerate(stride[:-1]):
+                if st % r:
+                    raise RuntimeError(f"self.stride({i}) must be divisible by {r} {what}, but got {st}")
+            shape[-1] //= r
+            stride = [st // r for st in stride[:-1]] + [1]
+            offset //= r
+    out = Tensor._make(x.untyped_storage(), shape, stride, offset, dtype)
+    out._base = x if x._base is None else x._base
+    return track(x, out)
 
 
 def reshape(input, *shape):
