@@ -14,3 +14,4 @@ from .pooling_indices import *  # noqa: F401,F403
 from .spatial import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
+from .linear_cross_entropy import *  # noqa: F401,F403
