@@ -93,4 +93,5 @@ from .amp.autocast_mode import (is_autocast_enabled, get_autocast_dtype, set_aut
 from ._compile import compile  # noqa: E402
 from . import utils  # noqa: E402  (data loading, checkpoint)
 from . import func  # noqa: E402  (torch.func: grad, vmap, functional_call...)
+from . import distributions  # noqa: E402  (torch.distributions)
 from ._threads import set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads  # noqa: E402,E501
