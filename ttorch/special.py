@@ -1,16 +1,16 @@
-"""``ttorch.special``: PyTorch's ``torch.special`` names. Most are the top-level function of the same
-meaning (``gammaln`` is ``lgamma``, ``gammainc`` is ``igamma``); ``ndtr``, ``ndtri`` and
-``multigammaln`` are composed of ``erfc``, ``erfinv`` and ``lgamma``; the Bessel functions, ``i0e``,
-``i1``, ``i1e``, ``entr``, ``erfcx``, ``log_ndtr``, ``xlog1py`` and ``zeta`` are ops of their own
-(``ops/special_fns.py``). As in PyTorch, ``bessel_*``, ``modified_bessel_*``,
-``scaled_modified_bessel_*`` and ``spherical_bessel_j0`` have no gradient, and ``zeta``, ``gammainc``
-and ``gammaincc`` have one for their second argument only. Absent: ``airy_ai`` and the orthogonal
-polynomials (``chebyshev_polynomial_t/u/v/w``, their shifted forms, ``hermite_polynomial_h/he``,
+"""``ttorch.special``: PyTorch's ``torch.special`` names. Most are the top-level function of the same meaning
+(``gammaln`` is ``lgamma``, ``gammainc`` is ``igamma``); ``ndtr``, ``ndtri`` and ``multigammaln`` are composed
+of ``erfc``, ``erfinv`` and ``lgamma``; the Bessel functions (``ops/bessel.py``), ``entr``, ``erfcx``,
+``log_ndtr``, ``xlog1py`` (``ops/special_fns.py``), ``zeta`` (``ops/zeta.py``) and the incomplete gamma
+functions (``ops/incomplete_gamma.py``) are ops of their own. As in PyTorch, ``bessel_*``,
+``modified_bessel_*``, ``scaled_modified_bessel_*`` and ``spherical_bessel_j0`` have no gradient, and
+``zeta``, ``gammainc`` and ``gammaincc`` have one for their second argument only. Absent: ``airy_ai`` and the
+orthogonal polynomials (``chebyshev_polynomial_t/u/v/w``, their shifted forms, ``hermite_polynomial_h/he``,
 ``laguerre_polynomial_l``, ``legendre_polynomial_p``)."""
 import math
 
 from . import ops as _ops
-from .ops import special_fns as _sf
+from .ops import bessel as _bs, incomplete_gamma as _ig, special_fns as _sf, zeta as _zeta_mod
 
 _F = _ops.FUNCTIONS
 erf, erfc, erfinv = _F["erf"], _F["erfc"], _F["erfinv"]
@@ -18,13 +18,13 @@ expit, expm1, exp2, log1p = _F["sigmoid"], _F["expm1"], _F["exp2"], _F["log1p"]
 gammaln, digamma, psi, polygamma = _F["lgamma"], _F["digamma"], _F["digamma"], _F["polygamma"]
 xlogy, logsumexp, round = _F["xlogy"], _F["logsumexp"], _F["round"]
 logit, sinc = _F["logit"], _F["sinc"]
-i0, i0e, i1, i1e = _sf.i0, _sf.i0e, _sf.i1, _sf.i1e
-entr, erfcx, log_ndtr, xlog1py, zeta = _sf.entr, _sf.erfcx, _sf.log_ndtr, _sf.xlog1py, _sf.zeta
-bessel_j0, bessel_j1, bessel_y0, bessel_y1 = _sf.bessel_j0, _sf.bessel_j1, _sf.bessel_y0, _sf.bessel_y1
-modified_bessel_i0, modified_bessel_i1 = _sf.modified_bessel_i0, _sf.modified_bessel_i1
-modified_bessel_k0, modified_bessel_k1 = _sf.modified_bessel_k0, _sf.modified_bessel_k1
-scaled_modified_bessel_k0, scaled_modified_bessel_k1 = _sf.scaled_modified_bessel_k0, _sf.scaled_modified_bessel_k1
-spherical_bessel_j0 = _sf.spherical_bessel_j0
+i0, i0e, i1, i1e = _bs.i0, _bs.i0e, _bs.i1, _bs.i1e
+entr, erfcx, log_ndtr, xlog1py, zeta = _sf.entr, _sf.erfcx, _sf.log_ndtr, _sf.xlog1py, _zeta_mod.zeta
+bessel_j0, bessel_j1, bessel_y0, bessel_y1 = _bs.bessel_j0, _bs.bessel_j1, _bs.bessel_y0, _bs.bessel_y1
+modified_bessel_i0, modified_bessel_i1 = _bs.modified_bessel_i0, _bs.modified_bessel_i1
+modified_bessel_k0, modified_bessel_k1 = _bs.modified_bessel_k0, _bs.modified_bessel_k1
+scaled_modified_bessel_k0, scaled_modified_bessel_k1 = _bs.scaled_modified_bessel_k0, _bs.scaled_modified_bessel_k1
+spherical_bessel_j0 = _bs.spherical_bessel_j0
 
 
 def softmax(input, dim, *, dtype=None):
@@ -55,14 +55,14 @@ def gammainc(input, other, *, out=None):
         >>> ttorch.special.gammainc(ttorch.tensor([0.5, 2.0]), ttorch.tensor([1.0, 3.0]))
         tensor([0.8427, 0.8009])
     """
-    _sf._tensors("special_gammainc", input, other)
-    return _sf.igamma(input, other, out=out)
+    _ig._tensors("special_gammainc", input, other)
+    return _ig.igamma(input, other, out=out)
 
 
 def gammaincc(input, other, *, out=None):
     """The regularized upper incomplete gamma function Q(input, other) = 1 - P (``ttorch.igammac``)."""
-    _sf._tensors("special_gammaincc", input, other)
-    return _sf.igammac(input, other, out=out)
+    _ig._tensors("special_gammaincc", input, other)
+    return _ig.igammac(input, other, out=out)
 
 
 def multigammaln(input, p, *, out=None):

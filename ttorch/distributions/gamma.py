@@ -6,7 +6,7 @@ import math
 import ttorch
 from . import constraints
 from .distribution import ExponentialFamily, Distribution
-from .samplers import gammainc, standard_gamma
+from .samplers import standard_gamma
 from .utils import _standard_normal, broadcast_all, _is_number
 
 __all__ = ["Gamma", "Chi2", "Dirichlet", "Beta", "StudentT"]
@@ -83,7 +83,7 @@ class Gamma(ExponentialFamily):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return gammainc(self.concentration, self.rate * value)
+        return ttorch.special.gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         return (self.concentration - ttorch.log(self.rate) + ttorch.lgamma(self.concentration)

@@ -1,6 +1,5 @@
 """Exact samplers composed of ttorch ops (so they run on cpu and cuda): Poisson, binomial and
-standard gamma, with the gamma's reparameterized gradient by implicit differentiation, and the
-regularized lower incomplete gamma function (``gammainc``) for ``Gamma.cdf``.
+standard gamma, with the gamma's reparameterized gradient by implicit differentiation.
 
 Rejection samplers run vectorized rounds over the elements still without a sample: each round
 proposes once for each of them, keeps the accepted proposals and goes on with the rest (a host
@@ -12,7 +11,7 @@ need it); results are cast back.
 import ttorch
 from ttorch.autograd.function import Function, once_differentiable
 
-__all__ = ["poisson", "binomial", "standard_gamma", "gammainc"]
+__all__ = ["poisson", "binomial", "standard_gamma"]
 
 _MAX_ROUNDS = 1000
 
@@ -230,70 +229,3 @@ def standard_gamma(alpha):
     gradients w.r.t. ``alpha``."""
     return _StandardGamma.apply(alpha)
 
-
-def _gammainc_value(a, x):
-    """P(a, x) in float64: the series for ``x < a + 1``, Lentz's continued fraction of Q = 1 - P above
-    (Numerical Recipes' ``gser``/``gcf``), each iterated until every element has converged."""
-    lead = a * x.clamp(min=1e-300).log() - x - a.lgamma()     # log(x^a e^-x / Gamma(a))
-    use_series = x < a + 1
-    # series: P = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1)...(a + n))
-    xs, as_ = ttorch.where(use_series, x, 0.0), a
-    term = 1.0 / as_
-    total = term
-    ap = as_
-    while True:
-        for _ in range(8):
-            ap = ap + 1
-            term = term * xs / ap
-            total = total + term
-        if bool((term.abs() <= 1e-16 * total.abs()).all()):
-            break
-    p_series = total * lead.exp()
-    # continued fraction for Q, modified Lentz
-    xc = ttorch.where(use_series, a + 2, x)
-    tiny = 1e-300
-    b = xc + 1 - a
-    c = ttorch.full_like(b, 1.0 / tiny)
-    d = 1.0 / b
-    h = d
-    i = 0
-    while True:
-        for _ in range(8):
-            i += 1
-            an = -i * (i - a)
-            b = b + 2
-            d = an * d + b
-            d = ttorch.where(d.abs() < tiny, tiny, d)
-            c = b + an / c
-            c = ttorch.where(c.abs() < tiny, tiny, c)
-            d = 1.0 / d
-            delta = d * c
-            h = h * delta
-        if bool(((delta - 1).abs() <= 1e-15).all()) or i > 10 ** 5:
-            break
-    q_cf = (a * xc.log() - xc - a.lgamma()).exp() * h
-    p = ttorch.where(use_series, p_series, 1 - q_cf)
-    return ttorch.where(x <= 0, 0.0, p)
-
-
-class _GammaInc(Function):
-    @staticmethod
-    def forward(ctx, a, x):
-        a64, x64 = ttorch.broadcast_tensors(a.detach().double(), x.detach().double())
-        ctx.save_for_backward(a, x)
-        return _gammainc_value(a64, x64).to(ttorch.promote_types(a.dtype, x.dtype))
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        if ctx.needs_input_grad[0]:
-            raise NotImplementedError("derivative for aten::igamma is not implemented for the first argument")
-        pdf = ((a - 1) * x.log() - x - a.lgamma()).exp()
-        return None, grad * ttorch.where(x > 0, pdf, 0.0)
-
-
-def gammainc(a, x):
-    """The regularized lower incomplete gamma function ``P(a, x)`` (``torch.special.gammainc``);
-    differentiable w.r.t. ``x`` only, as in PyTorch."""
-    return _GammaInc.apply(a, x)
