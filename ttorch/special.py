@@ -4,13 +4,13 @@ of ``erfc``, ``erfinv`` and ``lgamma``; the Bessel functions (``ops/bessel.py``)
 ``log_ndtr``, ``xlog1py`` (``ops/special_fns.py``), ``zeta`` (``ops/zeta.py``) and the incomplete gamma
 functions (``ops/incomplete_gamma.py``) are ops of their own. As in PyTorch, ``bessel_*``,
 ``modified_bessel_*``, ``scaled_modified_bessel_*`` and ``spherical_bessel_j0`` have no gradient, and
-``zeta``, ``gammainc`` and ``gammaincc`` have one for their second argument only. Absent: ``airy_ai`` and the
-orthogonal polynomials (``chebyshev_polynomial_t/u/v/w``, their shifted forms, ``hermite_polynomial_h/he``,
-``laguerre_polynomial_l``, ``legendre_polynomial_p``)."""
+``zeta``, ``gammainc`` and ``gammaincc`` have one for their second argument only. The orthogonal polynomials
+(``chebyshev_polynomial_t/u/v/w``, their shifted forms, ``hermite_polynomial_h/he``, ``laguerre_polynomial_l``,
+``legendre_polynomial_p``, ``ops/polynomials.py``) have no gradient, as in PyTorch. Absent: ``airy_ai``."""
 import math
 
 from . import ops as _ops
-from .ops import bessel as _bs, incomplete_gamma as _ig, special_fns as _sf, zeta as _zeta_mod
+from .ops import bessel as _bs, incomplete_gamma as _ig, polynomials as _poly, special_fns as _sf, zeta as _zeta_mod
 
 _F = _ops.FUNCTIONS
 erf, erfc, erfinv = _F["erf"], _F["erfc"], _F["erfinv"]
@@ -25,6 +25,14 @@ modified_bessel_i0, modified_bessel_i1 = _bs.modified_bessel_i0, _bs.modified_be
 modified_bessel_k0, modified_bessel_k1 = _bs.modified_bessel_k0, _bs.modified_bessel_k1
 scaled_modified_bessel_k0, scaled_modified_bessel_k1 = _bs.scaled_modified_bessel_k0, _bs.scaled_modified_bessel_k1
 spherical_bessel_j0 = _bs.spherical_bessel_j0
+chebyshev_polynomial_t, chebyshev_polynomial_u = _poly.chebyshev_polynomial_t, _poly.chebyshev_polynomial_u
+chebyshev_polynomial_v, chebyshev_polynomial_w = _poly.chebyshev_polynomial_v, _poly.chebyshev_polynomial_w
+shifted_chebyshev_polynomial_t = _poly.shifted_chebyshev_polynomial_t
+shifted_chebyshev_polynomial_u = _poly.shifted_chebyshev_polynomial_u
+shifted_chebyshev_polynomial_v = _poly.shifted_chebyshev_polynomial_v
+shifted_chebyshev_polynomial_w = _poly.shifted_chebyshev_polynomial_w
+hermite_polynomial_h, hermite_polynomial_he = _poly.hermite_polynomial_h, _poly.hermite_polynomial_he
+laguerre_polynomial_l, legendre_polynomial_p = _poly.laguerre_polynomial_l, _poly.legendre_polynomial_p
 
 
 def softmax(input, dim, *, dtype=None):
@@ -75,4 +83,7 @@ __all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr"
            "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0", "modified_bessel_i1",
            "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
            "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "sinc", "softmax", "spherical_bessel_j0",
-           "xlog1py", "xlogy", "zeta"]
+           "xlog1py", "xlogy", "zeta", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+           "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
