@@ -295,7 +295,18 @@ def _lerp_fn(s, e, w, p0, p1):
 
 
 def _np_lerp(s, e, w):
-    return np.where(np.abs(w) < 0.5, s + w * (e - s), e - (e - s) * (1 - w))
+    # each side one fused multiply-add, as the kernel's (FP fusion) and PyTorch's vectorized cpu kernel
+    # (fmadd(w - 1, e - s, e) for large weights): the product and the sum rounded once, here through
+    # float64 (exact products of float32 and narrower)
+    d = e - s
+    kind = np.result_type(d)
+    if kind.itemsize < 8:
+        w = np.asarray(w, kind)                 # (a Python weight is the tensors' dtype, as PyTorch's)
+        wide = np.float64
+        lo = np.asarray(s, wide) + w.astype(wide) * d
+        hi = np.asarray(e, wide) + (w - 1).astype(wide) * d
+        return np.where(np.abs(w) < 0.5, lo, hi).astype(kind)
+    return np.where(np.abs(w) < 0.5, s + w * d, e - d * (1 - w))
 
 
 def _lerp_bw(ctx, g):

@@ -13,7 +13,8 @@ from .rprop import Rprop
 from .asgd import ASGD
 from .adafactor import Adafactor
 from .lbfgs import LBFGS
+from .muon import Muon
 from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Rprop", "ASGD", "Adafactor", "LBFGS", "lr_scheduler", "swa_utils"]
+           "Rprop", "ASGD", "Adafactor", "LBFGS", "Muon", "lr_scheduler", "swa_utils"]
