@@ -38,32 +38,43 @@ from .binomial import Binomial, Multinomial
 from .multivariate_normal import MultivariateNormal
 from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 from .gamma import Gamma, Chi2, Dirichlet, Beta, StudentT
+from .transformed_families import HalfNormal, HalfCauchy, Pareto, Weibull, Kumaraswamy, InverseGamma, LogisticNormal
+from .continuous_bernoulli import ContinuousBernoulli
+from .fishersnedecor import FisherSnedecor, GeneralizedPareto
+from .negative_binomial import NegativeBinomial
+from .von_mises import VonMises
 from .kl import kl_divergence, register_kl
+from . import _kl_more  # noqa: F401  (registers the KL pairs of the families above)
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, IndependentTransform,
                          PowerTransform, ReshapeTransform, SigmoidTransform, SoftplusTransform, SoftmaxTransform,
-                         TanhTransform, Transform, identity_transform)
+                         StickBreakingTransform, TanhTransform, Transform, identity_transform)
 
-__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Distribution",
-           "Exponential", "ExponentialFamily", "Gamma", "Geometric", "Gumbel", "Independent", "Laplace", "LogNormal",
-           "Multinomial", "MultivariateNormal", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
-           "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution",
-           "Uniform", "constraints", "kl_divergence", "register_kl", "transforms",
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli", "Dirichlet",
+           "Distribution", "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma", "GeneralizedPareto",
+           "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy", "Laplace",
+           "LogNormal", "LogisticNormal", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "RelaxedBernoulli",
+           "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution", "Uniform", "VonMises", "Weibull",
+           "constraints", "kl_divergence", "register_kl", "transforms",
            "AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "IndependentTransform",
            "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "SoftmaxTransform",
-           "TanhTransform", "Transform", "identity_transform"]
+           "StickBreakingTransform", "TanhTransform", "Transform", "identity_transform"]
 
 
 def _alias_pytorch_modules():
     """PyTorch's one-module-per-class paths (``torch.distributions.normal``...) as aliases of the
     grouped modules here, so ``from ttorch.distributions.normal import Normal`` ports unchanged."""
     import sys
-    from . import (binomial, discrete, distribution, gamma, kl, multivariate_normal, relaxed, transformed,
-                   univariate, utils)
+    from . import (binomial, discrete, distribution, fishersnedecor, gamma, kl, multivariate_normal, relaxed,
+                   transformed, transformed_families, univariate, utils)
     groups = {univariate: ["normal", "uniform", "exponential", "laplace", "cauchy"],
               transformed: ["independent", "transformed_distribution", "log_normal", "gumbel"],
               discrete: ["bernoulli", "categorical", "one_hot_categorical", "geometric", "poisson"],
               binomial: ["multinomial"], relaxed: ["relaxed_bernoulli", "relaxed_categorical"],
-              gamma: ["chi2", "dirichlet", "beta", "studentT"], distribution: ["exp_family"]}
+              gamma: ["chi2", "dirichlet", "beta", "studentT"], distribution: ["exp_family"],
+              transformed_families: ["half_normal", "half_cauchy", "pareto", "weibull", "kumaraswamy",
+                                     "inverse_gamma", "logistic_normal"],
+              fishersnedecor: ["generalized_pareto"]}
     for module, names in groups.items():
         for name in names:
             sys.modules.setdefault(f"{__name__}.{name}", module)

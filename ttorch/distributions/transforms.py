@@ -25,7 +25,7 @@ from .utils import broadcast_all, lazy_property
 
 __all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "IndependentTransform",
            "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
-           "SoftmaxTransform", "Transform", "identity_transform"]
+           "SoftmaxTransform", "StickBreakingTransform", "Transform", "identity_transform"]
 
 
 class ExpTransform(Transform):
@@ -278,3 +278,6 @@ class SoftmaxTransform(Transform):
         return shape
 
     inverse_shape = forward_shape
+
+
+from .constraint_transforms import StickBreakingTransform  # noqa: E402  (the constrained-space transforms)

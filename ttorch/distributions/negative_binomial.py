@@ -1,0 +1,102 @@
+"""``NegativeBinomial``: the number of successes before ``total_count`` failures, sampled as
+PyTorch does, as a gamma-Poisson mixture."""
+import ttorch
+import ttorch.nn.functional as F
+from . import constraints
+from .distribution import Distribution
+from .gamma import Gamma
+from .samplers import poisson
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["NegativeBinomial"]
+
+
+class NegativeBinomial(Distribution):
+    """The number of successful Bernoulli trials (success probability ``probs``) before
+    ``total_count`` failures; ``total_count`` may be any non-negative real.
+
+    Args:
+        total_count (float or Tensor): the number of failures to reach.
+        probs (Tensor): success probability, in ``[0, 1)``.
+        logits (Tensor): its log-odds.
+
+    Example::
+
+        >>> import ttorch
+        >>> from ttorch.distributions import NegativeBinomial
+        >>> m = NegativeBinomial(3.0, ttorch.tensor([0.4]))
+        >>> print(round(m.log_prob(ttorch.tensor([2.0])).item(), 4), round(m.mean.item(), 4))
+        -1.5733 2.0
+    """
+    arg_constraints = {"total_count": constraints.greater_than_eq(0),
+                       "probs": constraints.half_open_interval(0.0, 1.0), "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            self.total_count, self.probs = broadcast_all(total_count, probs)
+            self.total_count = self.total_count.type_as(self.probs)
+        else:
+            self.total_count, self.logits = broadcast_all(total_count, logits)
+            self.total_count = self.total_count.type_as(self.logits)
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(self._param.size(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(NegativeBinomial, _instance)
+        batch_shape = ttorch.Size(tuple(batch_shape))
+        new.total_count = self.total_count.expand(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+            new._param = new.probs
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+            new._param = new.logits
+        super(NegativeBinomial, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        return self.total_count * ttorch.exp(self.logits)
+
+    @property
+    def mode(self):
+        return ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0.0)
+
+    @property
+    def variance(self):
+        return self.mean / ttorch.sigmoid(-self.logits)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+    @lazy_property
+    def _gamma(self):
+        return Gamma(concentration=self.total_count, rate=ttorch.exp(-self.logits), validate_args=False)
+
+    def sample(self, sample_shape=ttorch.Size()):
+        with ttorch.no_grad():
+            rate = self._gamma.sample(sample_shape=sample_shape)
+            return poisson(rate)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_unnormalized_prob = self.total_count * F.logsigmoid(-self.logits) + value * F.logsigmoid(self.logits)
+        log_normalization = (-ttorch.lgamma(self.total_count + value) + ttorch.lgamma(1.0 + value)
+                             + ttorch.lgamma(self.total_count))
+        # total_count = 0 and value = 0: the probability is one (lgamma(0) terms cancel)
+        log_normalization = ttorch.where(self.total_count + value == 0.0, 0.0, log_normalization)
+        return log_unnormalized_prob - log_normalization
