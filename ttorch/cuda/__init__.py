@@ -142,6 +142,16 @@ def set_rng_state(new_state, device="cuda"):
     cuda_generator(_index(device)).set_state(new_state)
 
 
+def get_rng_state_all():
+    """Every device's generator state, a list indexed by device."""
+    return [get_rng_state(i) for i in range(max(device_count(), 1))]
+
+
+def set_rng_state_all(new_states):
+    for i, state in enumerate(new_states):
+        set_rng_state(state, i)
+
+
 class device:
     """Context manager that changes the current cuda device."""
 
@@ -154,3 +164,22 @@ class device:
 
     def __exit__(self, *exc):
         set_device(self.prev)
+
+
+class device_of(device):
+    """Context manager that makes the current cuda device ``obj``'s (a tensor); a no-op for cpu tensors."""
+
+    def __init__(self, obj):
+        self.idx = obj.get_device() if obj.is_cuda else -1
+
+    def __enter__(self):
+        if self.idx != -1:
+            super().__enter__()
+
+    def __exit__(self, *exc):
+        if self.idx != -1:
+            super().__exit__(*exc)
+
+
+OutOfMemoryError = _driver.OutOfMemoryError
+from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream  # noqa: E402,F401

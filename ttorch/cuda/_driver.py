@@ -84,6 +84,11 @@ class _Simulated:
             raise RuntimeError(f"CUDA error: invalid device ordinal (simulated cuda has 1 device, asked for {index})")
 
 
+class OutOfMemoryError(RuntimeError):
+    """``ttorch.cuda.OutOfMemoryError``: an allocation the device could not serve, even after ttorch
+    handed its cached blocks back (a RuntimeError, as PyTorch's)."""
+
+
 class _Real:
     """A real NVIDIA GPU through ``cuda.bindings.driver``."""
 
@@ -168,6 +173,8 @@ class _Real:
         res = self.cu.cuMemAllocAsync(cls, 0)
         if res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY and self.release_cached(index):
             res = self.cu.cuMemAllocAsync(cls, 0)
+        if res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
+            raise OutOfMemoryError(f"CUDA out of memory. Tried to allocate {cls / 2 ** 20:.2f} MiB on GPU {index}.")
         return int(self._check(res)[0])
 
     def free(self, ptr, index, nbytes):
