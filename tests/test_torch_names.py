@@ -353,9 +353,28 @@ def test_view_dtype(device):
             bad.view(ttorch.int16)
 
 
+def test_frexp(device):
+    vals = np.array([8.0, 0.3, -5.0, 0.0, -0.0, np.inf, -np.inf, np.nan, 2.0 ** -130, 3.0e38, 1.0])
+    for dt, npdt in ((ttorch.float32, np.float32), (ttorch.float64, np.float64), (ttorch.float16, np.float16)):
+        a = vals.astype(npdt)
+        if dt is ttorch.float16:
+            a = a[np.abs(a) < 6e4]
+        m, e = t(a, device, dt).frexp()
+        wm, we = np.frexp(a)
+        assert m.dtype is dt and e.dtype is ttorch.int32
+        np.testing.assert_array_equal(npy(m), wm)
+        finite = np.isfinite(a)
+        np.testing.assert_array_equal(npy(e)[finite], we[finite])
+        assert (npy(e)[~finite] == 0).all()
+    x = t([3.0, -0.1, 40.0], grad=True)
+    assert gradcheck(lambda v: ttorch.frexp(v).mantissa, (x,))
+    with pytest.raises(RuntimeError, match="only supports floating-point dtypes"):
+        ttorch.frexp(ttorch.tensor([1, 2]))
+
+
 def test_docstring_examples():
     import doctest
-    from ttorch.ops import aliases, views, windows
-    for mod in (aliases, views, windows):
+    from ttorch.ops import aliases, frexp, views, windows
+    for mod in (aliases, frexp, views, windows):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and res.attempted >= 1, mod.__name__

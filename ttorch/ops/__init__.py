@@ -6,12 +6,11 @@ import importlib
 
 from ._op import REGISTRY, Op
 
-MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "ternary", "reduction", "softmax", "scan",
-           "matmul", "einsum", "linear", "movement", "views", "gather", "indexing", "sort", "creation", "random",
-           "compare", "layer_norm", "batch_norm", "cross_entropy", "attention", "pool", "foreach", "linalg",
+MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "frexp", "ternary", "reduction", "softmax",
+           "scan", "matmul", "einsum", "linear", "movement", "views", "gather", "indexing", "sort", "creation",
+           "random", "compare", "layer_norm", "batch_norm", "cross_entropy", "attention", "pool", "foreach", "linalg",
            "linalg_solve", "linalg_lu", "linalg_composed", "frequency", "differences", "search", "composed", "aliases",
-           "windows", "scatters", "special_fns", "bessel", "zeta", "incomplete_gamma",
-           "polynomials"]
+           "windows", "scatters", "special_fns", "bessel", "zeta", "incomplete_gamma", "polynomials"]
 
 FUNCTIONS = {}
 METHODS = {}
