@@ -15,6 +15,7 @@ from .activation import softmax
 from .linear import linear, dropout
 from .conv import pad
 from ...ops import _op as _amp_op
+from .. import attention as _backends
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -35,6 +36,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dropout too (its mask drawn by Philox inside the kernels, nothing of size L x S stored; see
     ``ttorch.ops.attention``). float64, dropout on cpu and other shapes take a composite of ttorch
     ops (PyTorch's math; cpu dropout draws from the cpu generator, as ``F.dropout`` does).
+    ``ttorch.nn.attention.sdpa_kernel`` restricts the choice (``MATH``: the composite; the fused
+    backends: the fused op) and makes a call that no enabled backend can run an error.
 
     Args:
         query (Tensor): :math:`(N, ..., Hq, L, E)`; key :math:`(N, ..., H, S, E)`; value
@@ -67,7 +70,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     L, S = query.size(-2), key.size(-2)
     scale_factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
-    if _flash_applies(query, key, value, attn_mask, dropout_p, enable_gqa):
+    if _use_fused(query, key, value, attn_mask, dropout_p, enable_gqa):
         three = query.dim() == 3    # (N, L, E): one head
         q, k, v = (t.unsqueeze(1) for t in (query, key, value)) if three else (query, key, value)
         m = attn_mask.unsqueeze(1) if three and attn_mask is not None and attn_mask.dim() == 3 else attn_mask
@@ -101,6 +104,21 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         att = dropout(att, dropout_p, training=True)
     return att @ value  # (N, ..., L, Ev)
+
+
+def _use_fused(q, k, v, mask, dropout_p, enable_gqa):
+    """Whether the call takes the fused op (True) or the math composite (False), trying the backends
+    ``nn.attention.sdpa_kernel`` left enabled in their order; PyTorch's errors when none can run it."""
+    order = _backends._backend_order(q.device.type)
+    if not order:
+        raise RuntimeError("No viable backend for scaled_dot_product_attention was found. This is likely due to "
+                           "turning off both the math kernel and the fused kernels.")
+    for backend in order:
+        if backend is _backends.SDPBackend.MATH:
+            return False
+        if _flash_applies(q, k, v, mask, dropout_p, enable_gqa):
+            return True
+    raise RuntimeError("No available kernel.  Aborting execution.")  # two spaces: PyTorch's text
 
 
 def _flash_applies(q, k, v, mask, dropout_p, enable_gqa):

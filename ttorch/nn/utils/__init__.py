@@ -6,3 +6,6 @@ from .convert_parameters import parameters_to_vector, vector_to_parameters  # no
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
 from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 from . import parametrize, parametrizations, prune, stateless  # noqa: F401
+from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights,  # noqa: F401
+                     skip_init)
+from . import fusion  # noqa: F401
