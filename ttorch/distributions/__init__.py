@@ -16,6 +16,11 @@ Where it differs from PyTorch:
   differ;
 - masked assignments (``kl[mask] = inf``) are ``ttorch.where``; ``Multinomial.entropy`` works in
   the dtype of ``probs`` (PyTorch's in float32) and after ``expand``;
+- ``Wishart.rsample`` warns "Singular sample detected." and redraws only when a sample is singular
+  (PyTorch 2.13 tests ``support.check`` without negating it: it warns on every call and redraws
+  all the regular samples once, the same distribution);
+- ``LKJCholesky`` keeps PyTorch's onion sampler, Beta radii included (rows past the second are
+  more spread out than LKJ's marginals; ``log_prob`` is exact);
 - PyTorch's module paths (``ttorch.distributions.normal``...) are aliases of grouped modules.
 
 Example::
@@ -36,6 +41,10 @@ from .transformed import Independent, TransformedDistribution, LogNormal, Gumbel
 from .discrete import Bernoulli, Categorical, OneHotCategorical, OneHotCategoricalStraightThrough, Geometric, Poisson
 from .binomial import Binomial, Multinomial
 from .multivariate_normal import MultivariateNormal
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .mixture_same_family import MixtureSameFamily
+from .wishart import Wishart
+from .lkj_cholesky import LKJCholesky
 from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 from .gamma import Gamma, Chi2, Dirichlet, Beta, StudentT
 from .transformed_families import HalfNormal, HalfCauchy, Pareto, Weibull, Kumaraswamy, InverseGamma, LogisticNormal
@@ -44,21 +53,27 @@ from .fishersnedecor import FisherSnedecor, GeneralizedPareto
 from .negative_binomial import NegativeBinomial
 from .von_mises import VonMises
 from .kl import kl_divergence, register_kl
-from . import _kl_more  # noqa: F401  (registers the KL pairs of the families above)
-from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, IndependentTransform,
-                         PowerTransform, ReshapeTransform, SigmoidTransform, SoftplusTransform, SoftmaxTransform,
-                         StickBreakingTransform, TanhTransform, Transform, identity_transform)
+from . import _kl_more, _kl_lowrank  # noqa: F401  (register the KL pairs of the families above)
+from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform, CorrCholeskyTransform,
+                         CumulativeDistributionTransform, ExpTransform, IndependentTransform, LowerCholeskyTransform,
+                         PositiveDefiniteTransform, PowerTransform, ReshapeTransform, SigmoidTransform,
+                         SoftplusTransform, SoftmaxTransform, StackTransform, StickBreakingTransform, TanhTransform,
+                         Transform, identity_transform)
+from .constraint_registry import biject_to, transform_to
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli", "Dirichlet",
            "Distribution", "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma", "GeneralizedPareto",
-           "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy", "Laplace",
-           "LogNormal", "LogisticNormal", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+           "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy",
+           "LKJCholesky", "Laplace", "LogNormal", "LogisticNormal", "LowRankMultivariateNormal",
+           "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "RelaxedBernoulli",
            "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution", "Uniform", "VonMises", "Weibull",
-           "constraints", "kl_divergence", "register_kl", "transforms",
-           "AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "IndependentTransform",
-           "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "SoftmaxTransform",
-           "StickBreakingTransform", "TanhTransform", "Transform", "identity_transform"]
+           "Wishart", "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
+           "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
+           "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
+           "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
+           "SoftplusTransform", "SoftmaxTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+           "Transform", "identity_transform"]
 
 
 def _alias_pytorch_modules():

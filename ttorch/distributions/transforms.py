@@ -23,9 +23,11 @@ from . import constraints
 from ._transform import ComposeTransform, IndependentTransform, ReshapeTransform, Transform, identity_transform
 from .utils import broadcast_all, lazy_property
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "IndependentTransform",
-           "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
-           "SoftmaxTransform", "StickBreakingTransform", "Transform", "identity_transform"]
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
+           "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
+           "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftplusTransform",
+           "StackTransform", "TanhTransform", "SoftmaxTransform", "StickBreakingTransform", "Transform",
+           "identity_transform"]
 
 
 class ExpTransform(Transform):
@@ -280,4 +282,6 @@ class SoftmaxTransform(Transform):
     inverse_shape = forward_shape
 
 
-from .constraint_transforms import StickBreakingTransform  # noqa: E402  (the constrained-space transforms)
+from .constraint_transforms import (CorrCholeskyTransform, CumulativeDistributionTransform,  # noqa: E402
+                                    LowerCholeskyTransform, PositiveDefiniteTransform, StickBreakingTransform)
+from .cat_transforms import CatTransform, StackTransform  # noqa: E402
