@@ -6,11 +6,13 @@ functions (``ops/incomplete_gamma.py``) are ops of their own. As in PyTorch, ``b
 ``modified_bessel_*``, ``scaled_modified_bessel_*`` and ``spherical_bessel_j0`` have no gradient, and
 ``zeta``, ``gammainc`` and ``gammaincc`` have one for their second argument only. The orthogonal polynomials
 (``chebyshev_polynomial_t/u/v/w``, their shifted forms, ``hermite_polynomial_h/he``, ``laguerre_polynomial_l``,
-``legendre_polynomial_p``, ``ops/polynomials.py``) have no gradient, as in PyTorch. Absent: ``airy_ai``."""
+``legendre_polynomial_p``, ``ops/polynomials.py``) have no gradient, as in PyTorch; nor has ``airy_ai``
+(``ops/airy.py``)."""
 import math
 
 from . import ops as _ops
-from .ops import bessel as _bs, incomplete_gamma as _ig, polynomials as _poly, special_fns as _sf, zeta as _zeta_mod
+from .ops import airy as _airy, bessel as _bs, incomplete_gamma as _ig, polynomials as _poly, special_fns as _sf
+from .ops import zeta as _zeta_mod
 
 _F = _ops.FUNCTIONS
 erf, erfc, erfinv = _F["erf"], _F["erfc"], _F["erfinv"]
@@ -33,6 +35,7 @@ shifted_chebyshev_polynomial_v = _poly.shifted_chebyshev_polynomial_v
 shifted_chebyshev_polynomial_w = _poly.shifted_chebyshev_polynomial_w
 hermite_polynomial_h, hermite_polynomial_he = _poly.hermite_polynomial_h, _poly.hermite_polynomial_he
 laguerre_polynomial_l, legendre_polynomial_p = _poly.laguerre_polynomial_l, _poly.legendre_polynomial_p
+airy_ai = _airy.airy_ai
 
 
 def softmax(input, dim, *, dtype=None):
@@ -86,4 +89,4 @@ __all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr"
            "xlog1py", "xlogy", "zeta", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
            "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
            "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
-           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p", "airy_ai"]
