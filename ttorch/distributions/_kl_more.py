@@ -4,6 +4,7 @@ divergence infinite return ``inf`` tensors."""
 import math
 
 import ttorch
+from ._kl_cross import _kl_exponential_infinity, _kl_gamma_infinity, _kl_loc_infinity
 from .continuous_bernoulli import ContinuousBernoulli
 from .gamma import Beta, Gamma
 from .kl import register_kl, _infinite_like, _inf_where, _kl_normal_normal, _x_log_x
@@ -79,26 +80,13 @@ def _kl_continuous_bernoulli_uniform(p, q):
     return _inf_where((q.low >= p.support.lower_bound) | (q.high <= p.support.upper_bound), result)
 
 
-@register_kl(Exponential, ContinuousBernoulli)
-@register_kl(Exponential, Pareto)
-def _kl_exponential_infinity(p, q):
-    return _infinite_like(p.rate)
-
-
-@register_kl(Gamma, ContinuousBernoulli)
-@register_kl(Gamma, Pareto)
-def _kl_gamma_infinity(p, q):
-    return _infinite_like(p.concentration)
-
-
-@register_kl(Gumbel, ContinuousBernoulli)
-@register_kl(Gumbel, Pareto)
-@register_kl(Laplace, ContinuousBernoulli)
-@register_kl(Laplace, Pareto)
-@register_kl(Normal, ContinuousBernoulli)
-@register_kl(Normal, Pareto)
-def _kl_loc_infinity(p, q):
-    return _infinite_like(p.loc)
+# The unbounded families have infinite KL into these bounded supports, by _kl_cross's rules.
+for _q in (ContinuousBernoulli, Pareto):
+    register_kl(Exponential, _q)(_kl_exponential_infinity)
+    register_kl(Gamma, _q)(_kl_gamma_infinity)
+    for _p in (Gumbel, Laplace, Normal):
+        register_kl(_p, _q)(_kl_loc_infinity)
+del _p, _q
 
 
 @register_kl(Pareto, Beta)

@@ -4,10 +4,10 @@ import math
 
 import ttorch
 from . import constraints
-from .discrete import Categorical, _enumerate, _expand_binary, _ONE_OF
+from .discrete import Categorical, _CategoricalParamsMixin, _ProbsLogitsMixin, _enumerate, _expand_binary, _init_probs_logits
 from .distribution import Distribution
 from .samplers import binomial
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all
 
 __all__ = ["Binomial", "Multinomial"]
 
@@ -17,7 +17,7 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(_ProbsLogitsMixin, Distribution):
     """A binomial distribution: successes in ``total_count`` trials of probability ``probs`` (or
     ``sigmoid(logits)``). ``total_count`` broadcasts with the probabilities.
 
@@ -39,15 +39,7 @@ class Binomial(Distribution):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError(_ONE_OF)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        _init_probs_logits(self, probs, logits, total_count)
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
@@ -68,18 +60,6 @@ class Binomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=ttorch.Size()):
         shape = self._extended_shape(sample_shape)
@@ -112,7 +92,7 @@ class Binomial(Distribution):
         return _enumerate(self, values, expand)
 
 
-class Multinomial(Distribution):
+class Multinomial(_CategoricalParamsMixin, Distribution):
     """Category counts of ``total_count`` draws from ``Categorical(probs/logits)``; the last dim
     of ``probs`` indexes categories. ``sample`` needs one ``total_count`` for all; ``log_prob``
     accepts any counts.
@@ -159,18 +139,6 @@ class Multinomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=ttorch.Size()):
         sample_shape = ttorch.Size(tuple(sample_shape))

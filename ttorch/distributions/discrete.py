@@ -19,6 +19,21 @@ __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "OneHotCategoricalSt
 _ONE_OF = "Either `probs` or `logits` must be specified, but not both."
 
 
+def _init_probs_logits(self, probs, logits, total_count=None):
+    """Sets ``probs`` or ``logits`` (exactly one must be given) and ``_param``, broadcast with
+    ``total_count`` when there is one (then also set, in their dtype)."""
+    if (probs is None) == (logits is None):
+        raise ValueError(_ONE_OF)
+    name, given = ("probs", probs) if probs is not None else ("logits", logits)
+    if total_count is None:
+        (param,) = broadcast_all(given)     # a number becomes a 0-d tensor: batch shape ()
+    else:
+        total_count, param = broadcast_all(total_count, given)
+        self.total_count = total_count.type_as(param)
+    setattr(self, name, param)
+    self._param = param
+
+
 def _expand_binary(self, cls, batch_shape, _instance, extra=()):
     """``expand`` of the one-parameter (probs or logits) distributions."""
     new = self._get_checked_instance(cls, _instance)
@@ -33,12 +48,46 @@ def _expand_binary(self, cls, batch_shape, _instance, extra=()):
     return new
 
 
+class _ProbsLogitsMixin:
+    """``probs`` and ``logits`` of a distribution given one of them (the other is derived on first
+    access), and ``param_shape``, the shape of the one given (``self._param``)."""
+    _is_binary = True   # Categorical normalises over the last dim instead
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=self._is_binary)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=self._is_binary)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+
+class _CategoricalParamsMixin:
+    """``probs``, ``logits`` and ``param_shape`` of a distribution built on ``self._categorical``."""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+
 def _enumerate(self, values, expand):
     values = values.reshape((-1,) + (1,) * len(self._batch_shape))
     return values.expand((-1,) + tuple(self._batch_shape)) if expand else values
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(_ProbsLogitsMixin, ExponentialFamily):
     """A Bernoulli distribution: ``1`` with probability ``probs`` (or ``sigmoid(logits)``), else ``0``.
 
     Args:
@@ -61,16 +110,8 @@ class Bernoulli(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError(_ONE_OF)
-        if probs is not None:
-            is_scalar = _is_number(probs)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = _is_number(logits)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(ttorch.Size() if is_scalar else self._param.size(), validate_args=validate_args)
+        _init_probs_logits(self, probs, logits)
+        super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         return _expand_binary(self, Bernoulli, batch_shape, _instance)
@@ -87,18 +128,6 @@ class Bernoulli(ExponentialFamily):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=ttorch.Size()):
         shape = self._extended_shape(sample_shape)
@@ -125,7 +154,7 @@ class Bernoulli(ExponentialFamily):
         return ttorch.log1p(ttorch.exp(x))
 
 
-class Categorical(Distribution):
+class Categorical(_ProbsLogitsMixin, Distribution):
     """A categorical distribution over ``{0, ..., K-1}``, ``K = probs.size(-1)``; leading dims batch.
 
     ``probs`` (nonnegative, finite, nonzero sum) and ``logits`` (unnormalised log-probabilities)
@@ -143,6 +172,7 @@ class Categorical(Distribution):
     """
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
+    _is_binary = False
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -176,18 +206,6 @@ class Categorical(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self._num_events - 1)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @property
     def mean(self):
@@ -223,7 +241,7 @@ class Categorical(Distribution):
         return _enumerate(self, ttorch.arange(self._num_events, dtype=ttorch.long, device=self._param.device), expand)
 
 
-class OneHotCategorical(Distribution):
+class OneHotCategorical(_CategoricalParamsMixin, Distribution):
     """A categorical distribution whose samples are one-hot vectors of size ``probs.size(-1)``.
 
     Example::
@@ -258,14 +276,6 @@ class OneHotCategorical(Distribution):
         return self._categorical._param
 
     @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
     def mean(self):
         return self._categorical.probs
 
@@ -277,10 +287,6 @@ class OneHotCategorical(Distribution):
     @property
     def variance(self):
         return self._categorical.probs * (1 - self._categorical.probs)
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=ttorch.Size()):
         indices = self._categorical.sample(sample_shape)

@@ -3,11 +3,11 @@
 ``ExpRelaxedCategorical``, ``RelaxedOneHotCategorical``. Samples are reparameterized."""
 import ttorch
 from . import constraints
-from .discrete import Categorical, _ONE_OF
+from .discrete import Categorical, _CategoricalParamsMixin, _ProbsLogitsMixin, _expand_binary, _init_probs_logits
 from .distribution import Distribution
 from .transformed import TransformedDistribution
 from .transforms import ExpTransform, SigmoidTransform
-from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits, _is_number
+from .utils import broadcast_all, clamp_probs
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
 
@@ -16,7 +16,23 @@ def _rand_like(t, shape):
     return ttorch.rand(shape, dtype=t.dtype, device=t.device)
 
 
-class LogitRelaxedBernoulli(Distribution):
+class _RelaxedParamsMixin:
+    """``temperature``, ``logits`` and ``probs`` of a relaxed distribution, read from ``base_dist``."""
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
+
+
+class LogitRelaxedBernoulli(_ProbsLogitsMixin, Distribution):
     """The logit of a ``RelaxedBernoulli`` sample: ``(logit(u) + logits) / temperature``.
 
     Args:
@@ -30,40 +46,13 @@ class LogitRelaxedBernoulli(Distribution):
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self.temperature = temperature
-        if (probs is None) == (logits is None):
-            raise ValueError(_ONE_OF)
-        if probs is not None:
-            is_scalar = _is_number(probs)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = _is_number(logits)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(ttorch.Size() if is_scalar else self._param.size(), validate_args=validate_args)
+        _init_probs_logits(self, probs, logits)
+        super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
-        batch_shape = ttorch.Size(tuple(batch_shape))
+        new = _expand_binary(self, LogitRelaxedBernoulli, batch_shape, _instance)
         new.temperature = self.temperature
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, self.__dict__[name].expand(batch_shape))
-                new._param = getattr(new, name)
-        super(LogitRelaxedBernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def rsample(self, sample_shape=ttorch.Size()):
         shape = self._extended_shape(sample_shape)
@@ -79,7 +68,7 @@ class LogitRelaxedBernoulli(Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(_RelaxedParamsMixin, TransformedDistribution):
     """A relaxed Bernoulli distribution on ``(0, 1)`` with reparameterized samples: the sigmoid of a
     ``LogitRelaxedBernoulli``.
 
@@ -111,20 +100,8 @@ class RelaxedBernoulli(TransformedDistribution):
         new = self._get_checked_instance(RelaxedBernoulli, _instance)
         return super().expand(batch_shape, _instance=new)
 
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
 
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(_CategoricalParamsMixin, Distribution):
     """The log of a ``RelaxedOneHotCategorical`` sample (a point of the simplex):
     ``log_softmax((logits + Gumbel noise) / temperature)``.
 
@@ -152,18 +129,6 @@ class ExpRelaxedCategorical(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
     def rsample(self, sample_shape=ttorch.Size()):
         shape = self._extended_shape(sample_shape)
         uniforms = clamp_probs(_rand_like(self.logits, shape))
@@ -182,7 +147,7 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_RelaxedParamsMixin, TransformedDistribution):
     """A relaxed one-hot categorical distribution on the simplex (Gumbel-softmax), with
     reparameterized samples: the exp of an ``ExpRelaxedCategorical``.
 
@@ -208,15 +173,3 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
         return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
