@@ -100,3 +100,14 @@ def test_docstring_examples():
     import doctest
     res = doctest.testmod(linalg_composed, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0 and res.attempted >= 3
+
+
+def test_cond_empty_singular_nuc_0d_vander_int_cholesky_inverse():
+    # review regressions: an empty matrix's cond is 0 (PyTorch's), 'nuc' of a singular one is inf (no SVD
+    # of NaNs), a 0-d x is one element, an integer cholesky_inverse raises NotImplementedError
+    assert LA.cond(ttorch.zeros(2, 3, 0)).tolist() == [0.0, 0.0]
+    assert LA.cond(ttorch.zeros(0, 0)).item() == 0.0
+    assert LA.cond(ttorch.zeros(2, 2), "nuc").item() == math.inf
+    assert LA.vander(ttorch.tensor(2.0), N=3).tolist() == [[1.0, 2.0, 4.0]]
+    with pytest.raises(NotImplementedError):
+        ttorch.cholesky_inverse(ttorch.eye(3, dtype=ttorch.int64))

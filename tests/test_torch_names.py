@@ -132,7 +132,7 @@ def test_windows(device, periodic):
 def test_logspace_range_scalar_tensor(device):
     np.testing.assert_allclose(npy(ttorch.logspace(-1, 2, 4, device=device)), [0.1, 1.0, 10.0, 100.0], rtol=1e-6)
     assert ttorch.logspace(0, 3, 4, base=2, dtype=ttorch.int64).tolist() == [1, 2, 4, 8]
-    assert ttorch.logspace(0.5, 2, 3, dtype=ttorch.int64).tolist() == [1, 10, 100]   # integer exponents first
+    assert ttorch.logspace(0.5, 2, 3, dtype=ttorch.int64).tolist() == [1, 10, 100]   # start and end truncated
     with pytest.warns(UserWarning, match="torch.range is deprecated"):
         r = ttorch.range(1, 4, 0.5, device=device)
     assert r.tolist() == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0] and r.dtype is ttorch.float32
@@ -378,3 +378,36 @@ def test_docstring_examples():
     for mod in (aliases, frexp, views, windows):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and res.attempted >= 1, mod.__name__
+
+
+def test_torch_dropout_errors_are_atens():
+    # torch.dropout & co. raise RuntimeError (nn.functional's ValueError); feature dropout needs 2-D in training
+    x = ttorch.ones(3, 4)
+    for f in (ttorch.dropout, ttorch.alpha_dropout, ttorch.feature_dropout, ttorch.feature_alpha_dropout):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            f(x, 1.5, True)
+    for f in (ttorch.feature_dropout, ttorch.feature_alpha_dropout):
+        with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+            f(ttorch.ones(5), 0.5, True)
+        assert f(ttorch.ones(5), 0.5, False).tolist() == [1.0] * 5
+
+
+def test_frexp_out_exponent_must_be_int32():
+    with pytest.raises(RuntimeError, match="expects exponent to have int dtype"):
+        ttorch.frexp(ttorch.tensor([1.0, 2.0]), out=(ttorch.empty(2), ttorch.empty(2, dtype=ttorch.int64)))
+
+
+def test_review_scatter_dim_int32_index_logspace_int_out():
+    # review regressions: slice_scatter checks its dim's range; index_reduce takes int32 indices; an integer
+    # logspace truncates start and end (not the exponents); logspace and range write out=
+    with pytest.raises(IndexError):
+        ttorch.slice_scatter(ttorch.ones(2, 3), ttorch.ones(2, 3), 2)
+    x = ttorch.ones(3).index_reduce(0, ttorch.tensor([0, 0], dtype=ttorch.int32), ttorch.tensor([2.0, 3.0]), "prod")
+    assert x.tolist() == [6.0, 1.0, 1.0]
+    assert ttorch.logspace(0, 3, 5, dtype=ttorch.int64).tolist() == [1, 5, 31, 177, 1000]
+    assert ttorch.logspace(-1.5, 2, 4, base=2, dtype=ttorch.int64).tolist() == [0, 1, 2, 4]
+    o = ttorch.zeros(3)
+    assert ttorch.logspace(0, 2, 3, out=o) is o and o.tolist() == [1.0, 10.0, 100.0]
+    o = ttorch.zeros(3)
+    with pytest.warns(UserWarning):
+        assert ttorch.range(0, 2, out=o) is o and o.tolist() == [0.0, 1.0, 2.0]

@@ -22,22 +22,33 @@ def _stride(stride):
     return None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
 
 
+def _check_p(p, input=None, train=False):
+    # ATen's ops raise RuntimeError (nn.functional's raise ValueError)
+    if p < 0 or p > 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input is not None and train and 0 < p and input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+
+
 def dropout(input, p, train):
+    _check_p(p)
     return F.dropout(input, p, train)
 
 
 def alpha_dropout(input, p, train):
+    _check_p(p)
     return F.alpha_dropout(input, p, train)
 
 
 def feature_alpha_dropout(input, p, train):
+    _check_p(p, input, train)
     return F.feature_alpha_dropout(input, p, train)
 
 
 def feature_dropout(input, p, train):
     """Dropout of whole channels (dim 1) of an input of any rank >= 2."""
-    from .nn.functional.linear import _check_p, _dropout
-    _check_p(p)
+    from .nn.functional.linear import _dropout
+    _check_p(p, input, train)
     return _dropout(input, p, train, False, feature=True)
 
 

@@ -89,6 +89,8 @@ def frexp(input, *, out=None):
     """
     if not input.dtype.is_floating_point:
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    if out is not None and out[1].dtype is not D.int32:
+        raise RuntimeError(f"torch.frexp() expects exponent to have int dtype but got {out[1].dtype}")
     return write_outs(_Frexp, _frexp(input), out, "frexp")
 
 

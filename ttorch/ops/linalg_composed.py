@@ -32,11 +32,15 @@ def cond(A, p=None, *, out=None):
     if p is not None and p not in _NORMS + (2, -2):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
     if p in (None, 2, -2):
+        if A.dim() >= 2 and A.numel() == 0:         # NumPy leaves it undefined; PyTorch returns 0
+            r = A.new_zeros(tuple(A.shape[:-2]))
+            return r if out is None else write_out(out, r, "linalg.cond")
         s = svdvals(A)
         r = s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
     else:
         _check_square(A, f"linalg.cond(ord={p})")
         a_inv, info = inv_ex(A)
+        a_inv = where(info[..., None, None] > 0, 0.0, a_inv)     # (inf/NaN would make 'nuc''s SVD fail)
         r = matrix_norm(A, p) * matrix_norm(a_inv, p)
         r = where(info > 0, math.inf, r)
     return r if out is None else write_out(out, r, "linalg.cond")
@@ -81,7 +85,9 @@ def vander(x, *, N=None):
         >>> ttorch.linalg.vander(ttorch.tensor([1, 2, 3])).tolist()
         [[1, 1, 1], [1, 2, 4], [1, 3, 9]]
     """
-    n = (x.shape[-1] if x.dim() else 0) if N is None else N
+    if x.dim() == 0:        # PyTorch reads a 0-d x as one element
+        x = x.reshape(1)
+    n = x.shape[-1] if N is None else N
     if n <= 1:
         raise RuntimeError("N must be greater than 1.")
     from .scan import cumprod
@@ -94,6 +100,8 @@ def cholesky_inverse(L, upper=False, *, out=None):
     """The inverse of ``A`` from its Cholesky factor (``A = L L^T``; ``U^T U`` when ``upper``)."""
     if L.dim() < 2:
         raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
+    if not L.dtype.is_floating_point:
+        raise NotImplementedError(f"\"cholesky_inverse_out_cpu\" not implemented for '{D.scalar_name(L.dtype)}'")
     from .linalg_solve import _eye_like
     r = cholesky_solve(_eye_like(L), L, upper)
     return r if out is None else write_out(out, r, "cholesky_inverse")

@@ -193,7 +193,8 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
 
 
 def _zero_pivot(k):
-    return (f"U[{k - 1},{k - 1}] is zero and using it on lu_solve would result in a division by zero. If you still "
+    # PyTorch's text names U[info, info] (LAPACK's 1-based info printed as an index), kept as it is
+    return (f"U[{k},{k}] is zero and using it on lu_solve would result in a division by zero. If you still "
             "want to perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
 
 

@@ -4,7 +4,9 @@
 
 Each is a clone, a view and a ``copy_`` (or a ``scatter_reduce``): autograd's in-place-on-view handling
 gives ``input`` the gradient outside the view and ``src`` the view's, on both devices."""
+from .. import _dtype as D
 from ._op import write_out
+from .._tensor import _wrap_dim
 
 
 def _scatter_into(input, src, view, fname):
@@ -26,7 +28,7 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1, *, out=None):
         >>> ttorch.slice_scatter(ttorch.zeros(2, 4), ttorch.ones(2, 2), 1, 1, 3).tolist()
         [[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0]]
     """
-    d = dim % max(input.dim(), 1)
+    d = _wrap_dim(dim, input.dim())
     index = (slice(None),) * d + (slice(start, end, step),)
     r = _scatter_into(input, src, lambda t: t[index], "slice_scatter")
     return r if out is None else write_out(out, r, "slice_scatter")
@@ -67,7 +69,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True, out=No
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
     if index.dim() > 1:
         raise IndexError("index_reduce_(): Index is supposed to be a vector")
-    d = dim % max(input.dim(), 1)
+    d = _wrap_dim(dim, input.dim())
+    if index.dtype is D.int32:          # PyTorch takes int32 or int64 indices; scatter_reduce only int64
+        index = index.long()
     if source.dim() and index.numel() != source.shape[d]:
         raise RuntimeError(f"index_reduce_(): Number of indices ({index.numel()}) should be equal to "
                            f"source.size(dim) ({source.shape[d]})")

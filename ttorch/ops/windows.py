@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .. import _dtype as D
+from ._op import write_out
 from .creation import _finish, _from_host
 
 
@@ -69,7 +70,7 @@ def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False, out=None):
     """``steps`` points from ``base ** start`` to ``base ** end``, their exponents evenly spaced (for an
-    integer dtype the exponents are integers first, as PyTorch's are).
+    integer dtype ``start`` and ``end`` are truncated first, as PyTorch does).
 
     Example::
 
@@ -80,10 +81,11 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     dtype = dtype or D.get_default_dtype()
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
+    if not dtype.is_floating_point:     # PyTorch casts start and end, not the exponents, to integers
+        start, end = math.trunc(float(start)), math.trunc(float(end))
     e = np.linspace(float(start), float(end), int(steps))
-    if not dtype.is_floating_point:
-        e = np.trunc(e)
-    return _finish(_from_host(np.power(float(base), e), dtype, device), requires_grad)
+    r = _finish(_from_host(np.power(float(base), e), dtype, device), requires_grad)
+    return r if out is None else write_out(out, r, "logspace")
 
 
 def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False, out=None):
@@ -100,7 +102,8 @@ def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, re
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = int(math.floor((end - start) / step)) + 1
     a = start + step * np.arange(builtins.max(n, 0), dtype=np.float64)
-    return _finish(_from_host(a, dtype or D.get_default_dtype(), device), requires_grad)
+    r = _finish(_from_host(a, dtype or D.get_default_dtype(), device), requires_grad)
+    return r if out is None else write_out(out, r, "range")
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False):
