@@ -11,6 +11,7 @@ import math
 
 from .. import _dtype as D
 from ._op import write_out
+from .composed import diagflat, trapezoid, vdot
 
 
 def arctan2(input, other, *, out=None):
@@ -183,7 +184,6 @@ def unsafe_chunk(input, chunks, dim=0):
 
 def trapz(y, x=None, *, dx=None, dim=-1):
     """``trapezoid``'s older name."""
-    from .composed import trapezoid
     if x is not None:
         return trapezoid(y, x, dim=dim)
     return trapezoid(y, dx=1 if dx is None else dx, dim=dim)
@@ -199,22 +199,12 @@ def nonzero_static(input, *, size, fill_value=-1):
     return cat([nz, nz.new_full((size - nz.shape[0], nz.shape[1]), fill_value)], 0)
 
 
-def _diagflat(input, offset=0):
-    from .composed import diagflat
-    return diagflat(input, offset)
-
-
-def _vdot(input, other, *, out=None):
-    from .composed import vdot
-    return vdot(input, other, out=out)
-
-
 _NAMES = ("arctan2", "ravel", "deg2rad", "rad2deg", "positive", "adjoint", "angle", "isneginf", "isposinf",
           "isreal", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_complex", "is_conj", "is_neg",
           "real", "imag", "is_nonzero", "is_same_size", "is_signed", "split_with_sizes", "unsafe_split",
           "unsafe_chunk")
 PUBLIC = {n: globals()[n] for n in _NAMES + ("trapz", "nonzero_static")}
 METHODS = {n: globals()[n] for n in _NAMES if n not in ("real", "imag", "is_complex")}
-METHODS.update(sum_to_size=sum_to_size, diagflat=_diagflat, vdot=_vdot, nonzero_static=nonzero_static)
+METHODS.update(sum_to_size=sum_to_size, diagflat=diagflat, vdot=vdot, nonzero_static=nonzero_static)
 __all__ = []
 

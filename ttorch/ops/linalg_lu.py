@@ -303,7 +303,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     _check_pivots(LU, pivots, fname)
     if not left:            # X A = B: A^T X^T = B^T
         x = lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
-        return x if out is None else _write(out, x)
+        return x if out is None else write_out(out, x, "linalg.lu_solve")
     n = LU.shape[-1]
     if B.shape[-2] != n:
         raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation {'A^H' if adjoint else 'A'}X = B"
@@ -319,11 +319,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     else:                   # A^T X = B: X = P L^-T U^-T B, (P Y)[perm[i]] = Y[i]
         y = solve_triangular(lu_.mT, solve_triangular(lu_.mT, b, upper=False), upper=True, unitriangular=True)
         x = y.gather(-2, perm.argsort(-1).unsqueeze(-1).expand(y.shape))
-    return x if out is None else _write(out, x)
-
-
-def _write(out, x):
-    return write_out(out, x, "linalg.lu_solve")
+    return x if out is None else write_out(out, x, "linalg.lu_solve")
 
 
 def _torch_lu(A, pivot=True, get_infos=False, out=None):

@@ -9,7 +9,7 @@ from ._op import write_out
 from .._tensor import _wrap_dim
 
 
-def _scatter_into(input, src, view, fname):
+def _scatter_into(input, src, view):
     out = input.clone()
     v = view(out)
     if tuple(v.shape) != tuple(src.shape):
@@ -30,26 +30,25 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1, *, out=None):
     """
     d = _wrap_dim(dim, input.dim())
     index = (slice(None),) * d + (slice(start, end, step),)
-    r = _scatter_into(input, src, lambda t: t[index], "slice_scatter")
+    r = _scatter_into(input, src, lambda t: t[index])
     return r if out is None else write_out(out, r, "slice_scatter")
 
 
 def select_scatter(input, src, dim, index, *, out=None):
     """A copy of ``input`` with ``src`` in place of ``input.select(dim, index)``."""
-    r = _scatter_into(input, src, lambda t: t.select(dim, index), "select_scatter")
+    r = _scatter_into(input, src, lambda t: t.select(dim, index))
     return r if out is None else write_out(out, r, "select_scatter")
 
 
 def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1, *, out=None):
     """A copy of ``input`` with ``src`` in place of ``input.diagonal(offset, dim1, dim2)``."""
-    r = _scatter_into(input, src, lambda t: t.diagonal(offset, dim1, dim2), "diagonal_scatter")
+    r = _scatter_into(input, src, lambda t: t.diagonal(offset, dim1, dim2))
     return r if out is None else write_out(out, r, "diagonal_scatter")
 
 
 def as_strided_scatter(input, src, size, stride, storage_offset=None, *, out=None):
     """A copy of ``input`` (contiguous) with ``src`` in place of ``as_strided(size, stride, storage_offset)``."""
-    r = _scatter_into(input.contiguous(), src, lambda t: t.as_strided(size, stride, storage_offset),
-                      "as_strided_scatter")
+    r = _scatter_into(input.contiguous(), src, lambda t: t.as_strided(size, stride, storage_offset))
     return r if out is None else write_out(out, r, "as_strided_scatter")
 
 
