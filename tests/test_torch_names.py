@@ -228,6 +228,30 @@ def test_scatters(device):
         ttorch.slice_scatter(x, ttorch.ones(3, 3, dtype=x.dtype, device=device), 1, 1, 3)
 
 
+def test_as_strided_scatter_keeps_the_layout_of_its_input(device):
+    # the copy keeps input's sizes, strides and storage offset over a copy of its storage (PyTorch's
+    # clone_preserve_strides), so the view's arguments address the elements they would in input
+    base = ttorch.arange(12.0, device=device)
+    x = base[2:]                                                    # storage offset 2
+    assert ttorch.as_strided_scatter(x, t([-1.0, -2.0], device), (2,), (1,)).tolist()[:3] == [-1.0, -2.0, 4.0]
+    r = ttorch.as_strided_scatter(x, t([-1.0, -2.0], device), (2,), (1,), 3)
+    assert r.tolist()[:4] == [2.0, -1.0, -2.0, 5.0] and r.storage_offset() == 2
+    x = base.reshape(3, 4)[:, ::2]                                  # not dense: storage index 1 is outside
+    r = ttorch.as_strided_scatter(x, t([-1.0, -2.0], device), (2,), (1,), 0)
+    assert r.tolist() == [[-1.0, 2.0], [4.0, 6.0], [8.0, 10.0]] and r.stride() == (4, 2)
+    x = base[:6].reshape(2, 3).t()                                  # transposed
+    r = ttorch.as_strided_scatter(x, t([-1.0, -2.0], device), (2,), (1,), 0)
+    assert r.tolist() == [[-1.0, 3.0], [-2.0, 4.0], [2.0, 5.0]] and r.stride() == (1, 3)
+    x = base[:3].expand(2, 3)                                       # overlapping: copied contiguous
+    assert ttorch.as_strided_scatter(x, t([-1.0, -2.0], device), (2,), (1,), 0).tolist() == \
+        [[-1.0, -2.0, 2.0], [0.0, 1.0, 2.0]]
+    xg = base[:6].double().reshape(2, 3).t().requires_grad_()
+    with pytest.raises(RuntimeError, match="only supported for contiguous inputs"):
+        ttorch.as_strided_scatter(xg, ttorch.zeros(2, dtype=xg.dtype, device=device), (2,), (2,), 1)
+    xg, sg = t(np.arange(6.0).reshape(2, 3), device, grad=True), t([-1.0, -2.0], device, grad=True)
+    assert gradcheck(lambda u, v: ttorch.as_strided_scatter(u, v, (2,), (2,), 1), (xg, sg))
+
+
 def test_index_reduce_and_nonzero_static(device):
     src = t([[2.0, 3.0], [4.0, 5.0], [6.0, 7.0]], device)
     idx = ttorch.tensor([0, 0, 2], device=device)

@@ -5,12 +5,14 @@
 Each is a clone, a view and a ``copy_`` (or a ``scatter_reduce``): autograd's in-place-on-view handling
 gives ``input`` the gradient outside the view and ``src`` the view's, on both devices."""
 from .. import _dtype as D
+from ..autograd import grad_mode
+from ..autograd.views import _overlaps
 from ._op import write_out
 from .._tensor import _wrap_dim
 
 
-def _scatter_into(input, src, view):
-    out = input.clone()
+def _scatter_into(input, src, view, copy=None):
+    out = input.clone() if copy is None else copy(input)
     v = view(out)
     if tuple(v.shape) != tuple(src.shape):
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
@@ -47,9 +49,24 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1, *, out=None):
 
 
 def as_strided_scatter(input, src, size, stride, storage_offset=None, *, out=None):
-    """A copy of ``input`` (contiguous) with ``src`` in place of ``as_strided(size, stride, storage_offset)``."""
-    r = _scatter_into(input.contiguous(), src, lambda t: t.as_strided(size, stride, storage_offset))
+    """A copy of ``input`` with ``src`` in place of ``as_strided(size, stride, storage_offset)``.
+
+    As in PyTorch, the copy keeps ``input``'s layout over a copy of its whole storage (sizes, strides
+    and storage offset), so ``size``, ``stride`` and ``storage_offset`` address the same elements they
+    would in ``input``; an input whose elements overlap (an expanded one) is copied contiguous first.
+    """
+    if input.requires_grad and grad_mode.is_grad_enabled() and not input.is_contiguous():
+        raise RuntimeError("as_strided_scatter is currently only supported for contiguous inputs")
+    r = _scatter_into(input, src, lambda t: t.as_strided(size, stride, storage_offset), _clone_preserving_strides)
     return r if out is None else write_out(out, r, "as_strided_scatter")
+
+
+def _clone_preserving_strides(t):
+    """A copy of ``t`` with its sizes, strides and storage offset: its whole storage copied, then the same view."""
+    if t.is_contiguous() and t.storage_offset() == 0 or _overlaps(t.shape, t.stride()):
+        return t.clone()           # (ttorch clones contiguous)
+    n = t.untyped_storage().nbytes() // t.element_size()
+    return t.as_strided((n,), (1,), 0).clone().as_strided(t.shape, t.stride(), t.storage_offset())
 
 
 def index_reduce(input, dim, index, source, reduce, *, include_self=True, out=None):
