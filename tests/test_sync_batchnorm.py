@@ -1,5 +1,5 @@
-"""``nn.SyncBatchNorm`` (the local batch's statistics: ttorch has no process groups, as PyTorch without an
-initialized one) and ``convert_sync_batchnorm``: the same outputs, running statistics, parameters (the
+"""``nn.SyncBatchNorm`` without an initialized process group (the local batch's statistics, as PyTorch's;
+across processes: ``test_distributed_nn.py``) and ``convert_sync_batchnorm``: the same outputs, running statistics, parameters (the
 same objects) and state-dict keys as the batch norms it replaces."""
 import copy
 

@@ -94,4 +94,5 @@ from ._compile import compile  # noqa: E402
 from . import utils  # noqa: E402  (data loading, checkpoint)
 from . import func  # noqa: E402  (torch.func: grad, vmap, functional_call...)
 from . import distributions  # noqa: E402  (torch.distributions)
+from . import distributed, multiprocessing  # noqa: E402  (process groups, collectives, spawn)
 from ._threads import set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads  # noqa: E402,E501

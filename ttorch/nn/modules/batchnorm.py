@@ -8,7 +8,9 @@ when ``affine``. ``momentum=None`` makes the running statistics a cumulative ave
 from .. import functional as F
 from .. import init
 from ... import _dtype as D
+from ... import distributed as dist
 from ...ops.creation import empty, zeros, ones, tensor
+from ._functions import SyncBatchNorm as _SyncBatchNormFn
 from ..parameter import Parameter, UninitializedParameter, UninitializedBuffer
 from .lazy import LazyModuleMixin
 from .module import Module
@@ -201,10 +203,18 @@ class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
 
 
 class SyncBatchNorm(_BatchNorm):
-    r"""Batch normalization over any ``(N, C, *)`` input whose statistics, in PyTorch, are gathered over
-    the processes of ``process_group``. ttorch has no distributed backend: it normalizes over the local
-    batch, as PyTorch's does when no process group is initialized; ``convert_sync_batchnorm`` turns a
-    model's batch norms into it (distributed training scripts call it).
+    r"""Batch normalization over any ``(N, C, *)`` input whose training statistics span the processes of
+    ``process_group`` (the default group when None): each rank passes its share of the batch, and the
+    outputs, the running statistics and the input gradients are those of the whole batch. ``weight`` and
+    ``bias`` gradients are each rank's own, for ``DistributedDataParallel`` to average.
+
+    Statistics are local (as ``BatchNorm``'s) in eval mode, with no initialized process group, or with a
+    group of one rank. ``convert_sync_batchnorm`` turns a model's batch norms into it. Unlike PyTorch's,
+    which raises ``ValueError`` for cpu tensors in a process group, it synchronizes cpu tensors too.
+
+    Args:
+        num_features, eps, momentum, affine, track_running_stats: as ``BatchNorm1d``'s.
+        process_group (ProcessGroup, optional): the ranks to synchronize over. Default: the world.
 
     Example::
 
@@ -221,6 +231,29 @@ class SyncBatchNorm(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() < 2:
             raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def _check_non_zero_input_channels(self, input):
+        if input.size(1) == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        self._check_non_zero_input_channels(input)
+        world_size = 1
+        # only batch statistics in training are synchronized; eval mode uses the running ones
+        if self.training and dist.is_initialized():
+            group = self.process_group or dist.group.WORLD
+            world_size = dist.get_world_size(group)
+        if world_size <= 1:
+            return super().forward(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
+        running_mean = self.running_mean if self.track_running_stats else None
+        running_var = self.running_var if self.track_running_stats else None
+        return _SyncBatchNormFn.apply(input, self.weight, self.bias, running_mean, running_var, self.eps, factor,
+                                      group, world_size)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):

@@ -1,10 +1,12 @@
 """``DistributedSampler``: each of ``num_replicas`` processes draws its own share of the keys (PyTorch's).
 
-ttorch runs one process and has no process group, so ``num_replicas`` and ``rank`` must be given
-(PyTorch takes them from the default group, and raises as here when there is none).
+``num_replicas`` and ``rank`` default to the default process group's world size and rank
+(``ttorch.distributed.init_process_group``); left out with no group initialized, they raise PyTorch's
+``ValueError``.
 """
 import math
 
+from ... import distributed as dist
 from ..._random import Generator
 from ...ops import FUNCTIONS as _F
 from .sampler import Sampler
@@ -19,8 +21,9 @@ class DistributedSampler(Sampler):
 
     Args:
         dataset: the dataset (only its length is read).
-        num_replicas (int): the number of processes.
-        rank (int): this process's rank, in ``[0, num_replicas - 1]``.
+        num_replicas (int, optional): the number of processes. Default: the default group's world size.
+        rank (int, optional): this process's rank, in ``[0, num_replicas - 1]``. Default: its rank in the
+            default group.
         shuffle (bool): a permutation seeded by ``seed + epoch`` (the same on every rank); else in order.
         seed (int): the shuffle's seed, identical on every rank.
         drop_last (bool): cut the tail instead of padding.
@@ -37,9 +40,11 @@ class DistributedSampler(Sampler):
     """
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
-        if num_replicas is None or rank is None:
-            raise ValueError("Default process group has not been initialized, please make sure to call "
-                             "init_process_group.")
+        # the default group's size and rank; get_world_size/get_rank raise PyTorch's ValueError without one
+        if num_replicas is None:
+            num_replicas = dist.get_world_size()
+        if rank is None:
+            rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
