@@ -24,7 +24,9 @@ from . import autograd
 from .autograd.anomaly_mode import is_anomaly_enabled, is_anomaly_check_nan_enabled, set_anomaly_enabled
 from . import ops
 from . import _operators
-from ._random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
+from ._random import Generator, default_generator
+from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: E402
+from . import random  # noqa: E402  (ttorch.random: seeds, states, fork_rng)
 from ._tensor_str import set_printoptions
 
 globals().update(ops.FUNCTIONS)
@@ -92,6 +94,7 @@ from .amp.autocast_mode import (is_autocast_enabled, get_autocast_dtype, set_aut
                                 get_autocast_cpu_dtype, get_autocast_gpu_dtype)
 from ._compile import compile  # noqa: E402
 from . import utils  # noqa: E402  (data loading, checkpoint)
+from . import testing, jit, version, types, compiler, hub  # noqa: E402  (PyTorch's utility modules)
 from . import func  # noqa: E402  (torch.func: grad, vmap, functional_call...)
 from . import distributions  # noqa: E402  (torch.distributions)
 from . import distributed, multiprocessing  # noqa: E402  (process groups, collectives, spawn)

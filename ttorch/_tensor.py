@@ -666,22 +666,8 @@ def _wrap_dim(dim, ndim, op="dim"):
     return dim + n if dim < 0 else dim
 
 
-class _RemovableHandle:
-    _next = [0]
-
-    def __init__(self, hooks_dict):
-        import weakref
-        self.hooks_ref = weakref.ref(hooks_dict)
-        self.id = _RemovableHandle._next[0]
-        _RemovableHandle._next[0] += 1
-
-    def remove(self):
-        d = self.hooks_ref()
-        if d is not None:
-            d.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.remove()
+def _RemovableHandle(hooks_dict):
+    """A ``ttorch.utils.hooks.RemovableHandle`` for ``hooks_dict`` (imported here, late: ``ttorch.utils``
+    is imported after this module)."""
+    from .utils.hooks import RemovableHandle
+    return RemovableHandle(hooks_dict)

@@ -1,5 +1,6 @@
-"""``ttorch.utils``: data loading (``ttorch.utils.data``) and activation checkpointing
-(``ttorch.utils.checkpoint``)."""
-from . import data, checkpoint
+"""``ttorch.utils``: data loading (``ttorch.utils.data``), activation checkpointing
+(``ttorch.utils.checkpoint``), hook handles (``ttorch.utils.hooks``) and, imported on demand as in
+PyTorch, ``ttorch.utils.benchmark``."""
+from . import data, checkpoint, hooks
 
-__all__ = ["data", "checkpoint"]
+__all__ = ["data", "checkpoint", "hooks"]

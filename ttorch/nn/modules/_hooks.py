@@ -1,59 +1,15 @@
-"""Hook plumbing for ``Module``: removable handles and the full backward hooks.
+"""Hook plumbing for ``Module``: the full backward hooks (handles: ``ttorch/utils/hooks.py``).
 
 ``BackwardHook`` is PyTorch's (``torch/utils/hooks.py``): the module's tensor inputs and outputs
 pass through an identity ``Function``; a pre-hook on the outputs' node sees ``grad_output``, a
 hook on the inputs' node sees ``grad_input``, and the user's hooks run with both.
 """
-import weakref
-from collections import OrderedDict
-
 from ...autograd import grad_mode
 from ...autograd.function import Function
 from ..._tensor import Tensor
+from ...utils.hooks import RemovableHandle  # noqa: F401  (re-exported: one handle class)
 
 __all__ = ["RemovableHandle", "BackwardHook"]
-
-
-class RemovableHandle:
-    """A handle that removes a hook from its dict(s) (``torch.utils.hooks.RemovableHandle``)."""
-
-    next_id = 0
-
-    def __init__(self, hooks_dict, *, extra_dict=None):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
-        self.extra_dict_ref = ()
-        if isinstance(extra_dict, dict):
-            self.extra_dict_ref = (weakref.ref(extra_dict),)
-        elif isinstance(extra_dict, list):
-            self.extra_dict_ref = tuple(weakref.ref(d) for d in extra_dict)
-
-    def remove(self):
-        hooks_dict = self.hooks_dict_ref()
-        if hooks_dict is not None and self.id in hooks_dict:
-            del hooks_dict[self.id]
-        for ref in self.extra_dict_ref:
-            extra = ref()
-            if extra is not None and self.id in extra:
-                del extra[self.id]
-
-    def __getstate__(self):
-        # the dicts themselves: pickled with the module that holds them, they come back shared with it
-        return (self.hooks_dict_ref(), self.id, tuple(ref() for ref in self.extra_dict_ref))
-
-    def __setstate__(self, state):
-        # a dict that was gone when pickled comes back as a dead reference (PyTorch's rule)
-        self.hooks_dict_ref = weakref.ref(OrderedDict() if state[0] is None else state[0])
-        self.id = state[1]
-        RemovableHandle.next_id = max(RemovableHandle.next_id, self.id + 1)
-        self.extra_dict_ref = tuple(weakref.ref(d) for d in (state[2] if len(state) > 2 else ()) if d is not None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, type, value, tb):
-        self.remove()
 
 
 class BackwardHookFunction(Function):
