@@ -592,8 +592,9 @@ class Tensor:
 
     def resize_(self, *sizes, memory_format=None):
         """In place, the shape ``sizes``: the elements (in order) kept up to the smaller count, new ones
-        uninitialized. Differs from PyTorch: a non-contiguous tensor keeps its elements in logical order
-        (PyTorch reinterprets its storage)."""
+        uninitialized (in deterministic mode NaN or the max integer, ``utils.deterministic``). Differs
+        from PyTorch: a non-contiguous tensor keeps its elements in logical order (PyTorch reinterprets
+        its storage)."""
         from .ops.views import _shape_arg
         shape = tuple(_shape_arg(sizes))
         if shape == self._shape:
@@ -604,6 +605,9 @@ class Tensor:
             raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
         fresh = Tensor._empty(shape, self.dtype, self.device)
         k = min(self.numel(), fresh.numel())
+        from . import _deterministic
+        if _deterministic.FILL:     # deterministic mode: the new elements NaN / the max integer
+            _deterministic.fill_uninitialized(fresh)
         if k:
             from .ops.elementwise import copy_into
             copy_into(fresh.reshape(-1)[:k], self.reshape(-1)[:k])

@@ -16,9 +16,9 @@ recompute ``P = exp(s - LSE)``. ``dS = P * (dP - delta)``. float32's products ru
 "tf32x3", head dim up to 64) on the tensor cores in three TF32 products, as PyTorch's memory-efficient
 kernels do on sm_80 and later, else on the FMAs; there the dK/dV kernel adds each block's share of
 ``dQ`` by atomics instead (``_DQ_ATOMIC``; no dQ kernel): its last bits may vary from run to run, as
-in PyTorch's memory-efficient attention backward. When the backward is itself
-differentiated (``create_graph``) or a float mask needs its gradient, the same formula runs in
-ttorch ops instead. float64 has no kernel (cuda runs that composite).
+in PyTorch's memory-efficient attention backward (deterministic mode runs the dQ kernel). When the
+backward is itself differentiated (``create_graph``) or a float mask needs its gradient, the same
+formula runs in ttorch ops instead. float64 has no kernel (cuda runs that composite).
 
 Dropout (``dropout_p``): ``O = (P * M) V`` with ``M`` = keep / (1 - p), kept pairs drawn by Philox
 from a (seed, offset) pair the device's generator hands the call (``philox``). When a graph records
@@ -33,7 +33,7 @@ import functools
 
 import numpy as np
 
-from .. import _dtype as D, tune
+from .. import _dtype as D, _deterministic as _det, tune
 from ..autograd import grad_mode
 from .._tensor import Tensor
 from ..cuda import _driver
@@ -775,8 +775,8 @@ def _bwd_cuda(g, glse, q, k, v, o, lse, mask, *, scale, causal, dropout_p=0.0, p
     sm90, c = _sm90(q.device.index), _cls(q.dtype, e)
     gqa = H != Hkv and _GQA_SPAN[0] and c == 0 and not dropout_p
     plain = not (_BWD_TMA[0] and e <= _SWITCHED_DKDV_MAX_E)             # (no TMA tiles: _BWD_TMA)
-    fused = _DQ_ATOMIC[0] if c == 1 else _DQ_ATOMIC_HALF[0] and (
-        e <= _SWITCHED_DKDV_MAX_E or H == Hkv and plain and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E)
+    fused = not _det.MODE and (_DQ_ATOMIC[0] if c == 1 else _DQ_ATOMIC_HALF[0] and (
+        e <= _SWITCHED_DKDV_MAX_E or H == Hkv and plain and sm90 and e <= _MHA_DQ_ATOMIC_MAX_E))   # (atomics' order)
     # no loop over a head group (GROUP 1; or spanned, _GQA_SPAN, where dQ by atomics spilled 12-124 B with
     # _MHA_TILES' tiles on sm_90): _MHA_TILES
     mha = plain and (H == Hkv or gqa and not fused)
@@ -1224,7 +1224,7 @@ def _plan_state():
     """What the cuda path reads besides its inputs and the tuner (``Op(plan_state=...)``)."""
     return _T_COPY[0], _T_COPY_MIN_READS, _DQ_ATOMIC[0], _DQ_ATOMIC_HALF[0], _FWD_TMA[0], _BWD_TMA[0], \
         _DQ_TMA[0], _RAW_MAX[0], _DROP_MODE[0], _FP32_DOT[0], _GQA_SPAN[0], _DQ_SPLIT[0], _LPT_L2[0], \
-        tuple(_FORCE.items())
+        tuple(_FORCE.items()), _det.MODE != 0
 
 
 _attn_op = Op("flash_attention", cpu=_fwd_cpu, cuda=_fwd_cuda, backward=_fwd_bw, save=(0, 1, 2, 3),

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype as D
+from .. import _dtype as D, _deterministic as _det
 from .._device import CPU, _canonical
 from .._tensor import Tensor
 from . import _plan, elementwise as _ew
@@ -123,7 +123,32 @@ def from_numpy(ndarray):
 def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, memory_format=None,
           out=None):
     dtype = dtype or D.get_default_dtype()
-    return _finish(Tensor._empty(_size(size), dtype, _canonical(device)), requires_grad)
+    t = Tensor._empty(_size(size), dtype, _canonical(device))
+    if _det.FILL:       # deterministic mode: NaN / the max integer, never what the memory held
+        _det.fill_uninitialized(t)
+    return _finish(t, requires_grad)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """A tensor of ``size`` with strides ``stride`` over new memory (``1 + sum((n - 1) * s)``
+    elements), uninitialized; in deterministic mode filled as ``empty`` is (``utils.deterministic``).
+
+    Example::
+
+        >>> ttorch.empty_strided((2, 3), (1, 2)).stride()
+        (1, 2)
+    """
+    size, stride = _size((tuple(size),)), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"dimensionality of sizes ({len(size)}) must match dimensionality of strides "
+                           f"({len(stride)})")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)}")
+    extent = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    buf = Tensor._empty((extent,), dtype or D.get_default_dtype(), _canonical(device))
+    if _det.FILL:
+        _det.fill_uninitialized(buf)
+    return _finish(buf._view(size, stride, 0), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
@@ -240,8 +265,8 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, layout=None,
     a = np.eye(n, n if m is None else m)
     return _finish(_from_host(a, dtype or D.get_default_dtype(), device), requires_grad)
 
-__all__ = ["tensor", "as_tensor", "from_numpy", "empty", "full", "zeros", "ones", "empty_like", "zeros_like",
-           "ones_like", "full_like", "arange", "linspace", "eye"]
+__all__ = ["tensor", "as_tensor", "from_numpy", "empty", "empty_strided", "full", "zeros", "ones", "empty_like",
+           "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]
 METHODS = {}
 
 

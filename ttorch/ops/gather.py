@@ -6,7 +6,9 @@ the ``index_*`` ops) with rank-4 strided offsets, like the elementwise template,
 replaced by the loaded index: ``_gather_kernel`` reads, ``_scatter_kernel`` writes or
 ``tl.atomic_add``s (duplicate indices accumulate). The reductions an atomic can't do (prod,
 amax, amin, mean) run ``_scatter_rows_kernel``: each program owns a block of outputs of one
-row and loops over the row's indices, so it is deterministic.
+row and loops over the row's indices, so it is deterministic. In deterministic mode
+(``use_deterministic_algorithms``) the floating-point adds and the stores of tensor values go
+through ``_segment.py`` instead (sorted by target, summed in index order; the last store wins).
 
 Bounds: cpu raises like PyTorch. cuda does not check (a check would need a host sync; PyTorch's
 device-side assert is asynchronous too): an out-of-range index reads 0 and writes nothing.
@@ -15,7 +17,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, _deterministic as _det
 from .._tensor import Tensor, _wrap_dim, _numel
 from ..cuda import _checks
 from ._launch import launch, cdiv, next_pow2, SIMULATED
@@ -200,6 +202,12 @@ def _scatter_specs():
                                 num_warps=_warps(1024),
                                 label=f"scatter {dt} {'add' if add else 'store'}{' scalar' if scalar else ''}"))
     return specs
+
+
+def _segment_specs():
+    """Deterministic mode's kernels (``_segment.py``), compiled with ``scatter_add``'s."""
+    from ._segment import _specs
+    return _specs()
 
 
 def _rows_specs():
@@ -417,6 +425,11 @@ def _scatter_into(dst, dim, index, src, add, wrap=False, index_strides=None, sha
     scalar = type(src) is not Tensor
     if scalar and dst.dtype is D.bool:
         src = int(bool(src))
+    # deterministic mode: a float sum's rounding follows the atomics' order, and with repeated targets
+    # any of the plain stores may win (a scalar's are all alike, an integer sum exact)
+    if _det.MODE and not scalar and (not add or dst.dtype.is_floating_point):
+        from . import _segment
+        return _segment.scatter(dst, dim, shape, index, si, src, ss, add, wrap)
     _index_launch(_scatter_kernel, shape, dst, _zero_dim(sd, dim), src, ss, index, si, _nd(dst._shape)[dim], sd[dim],
                   SRC_SCALAR=scalar, ADD=add, WRAP=wrap)
     return dst
@@ -464,7 +477,7 @@ def _scatter_samples():
 
 _scatter = Op("scatter", cpu=_scatter_cpu, cuda=_scatter_cuda, backward=_scatter_bw, save=(1,),
               samples=_scatter_samples, kernels=lambda: _scatter_specs() + _rows_specs(), family="gather",
-              plan_state=tuple)
+              plan_state=_det.plan_state)
 
 
 def scatter(input, dim, index, src=None, reduce=None, *, value=None, out=None):
@@ -517,7 +530,8 @@ def _scatter_add_samples():
 
 
 _scatter_add = Op("scatter_add", cpu=_scatter_add_cpu, cuda=_scatter_add_cuda, backward=_scatter_add_bw, save=(1,),
-                  samples=_scatter_add_samples, kernels=_scatter_specs, family="gather", plan_state=tuple)
+                  samples=_scatter_add_samples, kernels=lambda: _scatter_specs() + _segment_specs(), family="gather",
+                  plan_state=_det.plan_state)
 
 
 def scatter_add(input, dim, index, src, *, out=None):
@@ -883,7 +897,7 @@ def _rows_add_samples():
 _rows_add = Op("rows_add", cpu=_rows_add_cpu, cuda=_rows_add_cuda,
                backward=lambda ctx, g: (None, index_select(g, 0, ctx.inputs[0])), save=(0,),
                samples=_rows_add_samples, kernels=_scatter_specs, family="gather", grad_name="IndexAddBackward0",
-               plan_state=tuple)       # an embedding's backward (_plan.py)
+               plan_state=_det.plan_state)       # an embedding's backward (_plan.py)
 
 
 def rows_add(index, source, num):

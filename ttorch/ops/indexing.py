@@ -12,8 +12,9 @@ PyTorch), and a key with index tensors is ``index_put``, computed out of place, 
 ``x`` takes; either way gradients reach the written value and not the overwritten one.
 
 One Triton kernel (``_move_kernel``) moves elements between an indexed tensor and a dense
-one (gather, put, accumulate) over (broadcast index rows) x (remaining dims); ``nonzero``
-counts per block, scans the counts and writes coordinates (one host sync for the count).
+one (gather, put, accumulate; in deterministic mode ``_segment.py`` puts and accumulates) over
+(broadcast index rows) x (remaining dims); ``nonzero`` counts per block, scans the counts and
+writes coordinates (one host sync for the count).
 """
 import operator
 import warnings
@@ -22,7 +23,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from .. import _dtype as D
+from .. import _dtype as D, _deterministic as _det
 from ..autograd import grad_mode
 from .._tensor import Tensor, _numel, _contig_strides
 from ..cuda import _checks
@@ -386,10 +387,32 @@ def _move(x, idx, pos, dense, mode):
         rows = Tensor._empty((k, n_b), D.int64, x.device)
         for j, i in enumerate(idx):
             copy_into(rows._view(bshape, _contig_strides(bshape), j * n_b), i)
+    if mode != _GATHER and _det.MODE and (mode == _PUT or x.dtype.is_floating_point):
+        return _move_deterministic(x, rows, pos, dense, list(bdims), rest, rdims, mode)
     xs, ds = x.stride(), dense.stride()
     meta = _constants(tuple([x._shape[p] for p in pos] + [xs[p] for p in pos]), x.device)
     sizes, (xr, dr) = _collapse([x._shape[d] for d in rest], [[xs[d] for d in rest], [ds[d] for d in rdims]])
     _launch_move(x, dense, rows, meta, n_b, db, sizes, xr, dr, k, mode)
+
+
+def _move_deterministic(x, rows, pos, dense, bdims, rest, rdims, mode):
+    """``_move``'s put or accumulate in deterministic mode (``_segment.py``): ``x`` seen as (indexed
+    dims, rest) = (T, M) and ``dense`` as (index positions, rest) = (N, M), a position's target row
+    the row-major offset of its indices; repeated targets add up in index order, or the last wins."""
+    from . import _segment
+    perm = lambda t, dims: t._view(tuple(t._shape[d] for d in dims), tuple(t.stride()[d] for d in dims), t._offset)
+    xp = perm(x, list(pos) + rest)
+    T, M, N = _numel(xp._shape[:len(pos)]), _numel(xp._shape[len(pos):]), _numel(rows._shape) // len(pos)
+    w = _segment._contig(xp)
+    vals = _segment._contig(perm(dense, bdims + rdims), x.dtype)
+    key = None
+    for j, p in enumerate(pos):
+        scale = _numel([x._shape[q] for q in pos[j + 1:]])
+        key = _segment.keys(rows._view((N,), (1,), rows._offset + j * N), x._shape[p], scale, T, base=key, wrap=True)
+    _segment.segment_into(w._view((T, M), (M, 1), w._offset), key, vals._view((N, M), (M, 1), vals._offset),
+                          last=mode == _PUT)
+    if w is not xp:
+        copy_into(xp, w)
 
 
 def _shift(t, off):
@@ -1075,7 +1098,7 @@ def take(input, index):
     return _index(flat, idx, pos=(0,), in_shape=flat._shape)
 
 
-def _put_args(input, index, source):
+def _put_args(input, index, source, accumulate):
     idx = _flat_index(input, index, "put_").reshape(-1)
     if source.numel() != idx.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
@@ -1086,12 +1109,14 @@ def _put_args(input, index, source):
     if source.device != input.device:
         raise RuntimeError(f"put_(): Expected all tensors to be on the same device, but found at least two devices, "
                            f"{input.device} and {source.device}!")
+    if _det.MODE and not accumulate:     # (PyTorch alerts on both devices, though its cpu kernel is in order)
+        _det.alert_not_deterministic("put_")
     return idx, source.reshape(-1)
 
 
 def put(input, index, source, accumulate=False):
     """Out-of-place ``put_``: ``input`` (as if 1-D) with ``source`` written at ``index``."""
-    idx, src = _put_args(input, index, source)
+    idx, src = _put_args(input, index, source, accumulate)
     r = _index_put(input.reshape(-1), src, idx, items=(_ADV,), accumulate=accumulate)
     return r.reshape(input._shape)
 
@@ -1101,7 +1126,7 @@ def put_(self, index, source, accumulate=False):
     if grad_mode._state["enabled"] and (self.requires_grad or source.requires_grad):
         return inplace_from(self, put(self, index, source, accumulate), "put_")
     if self.is_contiguous():
-        idx, src = _put_args(self, index, source)
+        idx, src = _put_args(self, index, source, accumulate)
         _put(self._view((self.numel(),), (1,), self._offset), src.detach(), [idx], (_ADV,), accumulate)
     else:
         with grad_mode.no_grad():
