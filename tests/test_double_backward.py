@@ -39,3 +39,12 @@ def test_second_derivative_matches_differences(name):
         num[i] = ((_first_grad(fn, ap) - _first_grad(fn, am)) @ w) / (2 * eps)
     np.testing.assert_allclose(gg.numpy(), num, rtol=1e-5, atol=1e-7)
 
+
+
+def test_norms_of_a_1d_input_twice_differentiable():
+    # the weight's gradient of an input of the normalized shape alone has no leading dims to sum
+    r = np.random.default_rng(0)
+    x, w, b = (ttorch.tensor(r.standard_normal(7), requires_grad=True) for _ in range(3))
+    F = ttorch.nn.functional
+    assert ttorch.autograd.gradgradcheck(lambda a, c, d: F.layer_norm(a, (7,), c, d), (x, w, b))
+    assert ttorch.autograd.gradgradcheck(lambda a, c: F.rms_norm(a, (7,), c), (x, w))

@@ -120,6 +120,8 @@ class OpNode(Node):
             # a backward rule that reads the output (exp, tanh...) is itself differentiable.
             live = saved_out.detach()
             live.grad_fn, live._output_nr, live.requires_grad = self, 0, True
+            if "_fw_grad" in saved_out.__dict__:    # forward AD: the output's tangent goes with it
+                live._fw_grad = saved_out._fw_grad
             ctx.output = live
             try:
                 out = self._backward(ctx, *grads)

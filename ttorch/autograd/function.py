@@ -5,11 +5,12 @@ As in PyTorch, each subclass ``F`` gets a node class ``FBackward``; one instance
 of the outputs. It is an engine ``Node``: the engine runs it like any op's node, so broadcast
 reduction, tensor and node hooks, ``retain_graph`` and ``create_graph`` work the same way.
 """
+import contextlib
 import functools
 import inspect
 import warnings
 
-from . import grad_mode
+from . import grad_mode, forward_ad
 from .engine import Node, ERR_BACKWARD_TWICE, edge_of, _sum_to
 
 __all__ = ["FunctionCtx", "BackwardCFunction", "Function", "once_differentiable"]
@@ -27,7 +28,7 @@ class FunctionCtx:
         self.to_save = tensors
 
     def save_for_forward(self, *tensors):
-        """Save tensors for ``jvp`` (forward-mode AD is not implemented: kept for API parity)."""
+        """Save tensors for ``jvp``, which reads them back from ``ctx.saved_tensors``."""
         self.saved_for_forward = tensors
 
     def mark_dirty(self, *args):
@@ -52,6 +53,7 @@ class BackwardCFunction(Node, FunctionCtx):
     materialize_grads = True
     needs_input_grad = ()
     _saved = None
+    _in_jvp = False
 
     def __init__(self):
         self._name = type(self).__name__
@@ -67,6 +69,8 @@ class BackwardCFunction(Node, FunctionCtx):
     @property
     def saved_tensors(self):
         """The tensors given to ``save_for_backward``, checked against in-place changes."""
+        if self._in_jvp:
+            return tuple(getattr(self, "saved_for_forward", ()))
         if self._freed:
             raise RuntimeError(ERR_BACKWARD_TWICE)
         if self._saved is None:
@@ -241,16 +245,57 @@ class Function:
             tensors = [a for a, t in zip(args, is_tensor) if t]
             node.next_functions = tuple(edge_of(a) for a in tensors)
             node._in_meta = tuple((a._shape, a.dtype, a.device) if a.requires_grad else None for a in tensors)
-        with grad_mode.no_grad():
+        # forward mode: ``forward`` sees no tangents and ``jvp`` gives the outputs theirs; ttorch's own
+        # Functions without one (custom backward rules: embedding, checkpoint...) let their forward's
+        # ops give them
+        dual = forward_ad._token is not None and any(t and forward_ad._tangent(a) is not None
+                                                     for a, t in zip(args, is_tensor))
+        own = dual and cls.jvp is Function.jvp and cls.__module__.startswith("ttorch.")
+        with grad_mode.no_grad(), (forward_ad._suspended() if dual and not own else _NO_LEVEL):
             if separate_ctx:
                 output = cls.forward(*args)
                 cls.setup_context(node, args, output)
             else:
                 output = cls.forward(node, *args)
-        return _wrap_outputs(node, args, output, executable, separate_ctx)
+        raw = output
+        output = _wrap_outputs(node, args, output, executable, separate_ctx)
+        if own:         # an input returned as is was replaced by an alias: it keeps the input's tangent
+            for r, o in zip(raw if isinstance(raw, tuple) else (raw,), output if isinstance(output, tuple) else
+                            (output,)):
+                if r is not o and isinstance(r, Tensor) and forward_ad._tangent(o) is None:
+                    forward_ad._carry(r, o)
+        elif dual:
+            _forward_tangents(cls, node, args, is_tensor, output)
+        return output
 
 
 Function._backward_cls = type("FunctionBackward", (BackwardCFunction,), {"_forward_cls": Function})
+_NO_LEVEL = contextlib.nullcontext()
+
+
+def _forward_tangents(cls, node, args, is_tensor, output):
+    """Give ``output`` the tangents ``cls.jvp`` computes from the inputs' (zeros for a tensor input
+    without one, None for other arguments), as PyTorch's custom Function does."""
+    from .._tensor import Tensor
+    from ..ops.creation import zeros_like
+    tangents = []
+    for a, t in zip(args, is_tensor):
+        tangent = forward_ad._tangent(a) if t else None
+        tangents.append(zeros_like(a) if t and tangent is None else tangent)
+    node._in_jvp = True
+    try:
+        with forward_ad._suspended():
+            res = cls.jvp(node, *tangents)
+    finally:
+        node._in_jvp = False
+    res = res if isinstance(res, tuple) else (res,)
+    outs = output if isinstance(output, tuple) else (output,)
+    if len(res) != len(outs):
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients (expected {len(outs)} but "
+                           f"got {len(res)})")
+    for o, t in zip(outs, res):
+        if t is not None and isinstance(o, Tensor) and o.dtype.is_floating_point:
+            forward_ad._set(o, t)
 
 
 def _wrap_outputs(node, args, output, executable, separate_ctx=False):

@@ -1,11 +1,13 @@
 """Higher-level autograd: ``vjp``, ``jvp``, ``jacobian``, ``hessian``, ``vhp`` and ``hvp`` of a function.
 
 PyTorch's ``torch.autograd.functional``, composed of ``autograd.grad``: each call runs ``func`` on
-fresh copies of ``inputs`` and differentiates the result. ttorch has no forward-mode AD, so ``jvp``
-and ``hvp`` use PyTorch's own double-backward trick: ``J v`` is the gradient, with respect to a
-dummy ``u``, of ``J^T u``. ``jacobian`` goes row by row (one backward pass per output element):
-``vectorize=True`` and ``strategy="forward-mode"`` take the same path, with PyTorch's errors for the
-argument combinations it rejects. Tuples of inputs and outputs are taken and returned as in PyTorch.
+fresh copies of ``inputs`` and differentiates the result. ``jvp`` and ``hvp`` use the double-backward
+trick, as PyTorch's do (``J v`` is the gradient, with respect to a dummy ``u``, of ``J^T u``), so
+their ``strict`` checks and ``create_graph`` behave as PyTorch's. ``jacobian`` goes row by row (one
+backward pass per output element); with ``strategy="forward-mode"`` (and ``vectorize=True``, as
+PyTorch requires) column by column in forward mode (``forward_ad``: one evaluation of ``func`` per
+input element), which ``hessian(..., outer_jacobian_strategy="forward-mode")`` uses over the
+reverse-mode gradient. Tuples of inputs and outputs are taken and returned as in PyTorch.
 """
 import ttorch
 from . import grad_mode
@@ -209,8 +211,9 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
     r"""The Jacobian of ``func`` at ``inputs``: ``J[i][j]`` has shape ``outputs[i].shape + inputs[j].shape``.
 
-    One backward pass per output element. ``vectorize`` and ``strategy="forward-mode"`` are accepted
-    (with PyTorch's checks) and take the same path: ttorch has no batched gradients nor forward-mode AD.
+    One backward pass per output element; with ``strategy="forward-mode"``, one forward-mode
+    evaluation of ``func`` per input element. ``vectorize`` is accepted with PyTorch's checks (no
+    batching: reverse mode loops over rows, forward mode over columns).
 
     Args:
         func, inputs, create_graph: as for :func:`vjp`.
@@ -242,6 +245,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         if not vectorize:
             raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
                                       "only implemented for `vectorize=True`.")
+        return _jacfwd(func, inputs)
     with grad_mode.enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -275,10 +279,28 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
 
 
+def _jacfwd(func, inputs):
+    """``jacobian`` in forward mode: columns from dual tensors, as PyTorch's ``_jacfwd``."""
+    from . import forward_ad
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    inputs = tuple(x.view_as(x) for x in inputs)    # hessian's inner function sets requires_grad: not the user's
+    is_outputs_tuple = []
+
+    def flat_func(*inp):
+        is_tuple, outputs = _as_tuple(func(*inp), "outputs", "jacobian")
+        is_outputs_tuple[:] = [is_tuple]
+        return outputs
+
+    _, jac = forward_ad._columns(flat_func, inputs)
+    return _tuple_postprocess(tuple(tuple(j) for j in jac), (is_outputs_tuple[0], is_inputs_tuple))
+
+
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
     r"""The Hessian of a scalar function: ``H[i][j]`` has shape ``inputs[i].shape + inputs[j].shape``.
 
     The Jacobian of the gradient (each made by :func:`jacobian`); arguments as for :func:`jacobian`.
+    ``outer_jacobian_strategy="forward-mode"`` (with ``vectorize=True``) differentiates the gradient
+    in forward mode (forward over reverse).
 
     Example::
 

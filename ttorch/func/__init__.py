@@ -5,9 +5,10 @@
 (``_vmap.py``); ``functional_call`` runs a module with other parameters (``_functional_call.py``).
 They nest: ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sample gradients.
 
-Differs from PyTorch: no forward-mode AD (``jacfwd`` computes in reverse mode, ``jvp``,
-``linearize`` and ``functionalize`` are missing) and no batching rules (``vmap`` calls the
-function once per sample).
+``jvp``, ``linearize`` and ``jacfwd`` run in forward mode (``ttorch.autograd.forward_ad``).
+
+Differs from PyTorch: ``functionalize`` is missing, and there are no batching rules (``vmap`` calls
+the function once per sample, ``jacfwd`` once per input element).
 
 Example::
 
@@ -22,9 +23,9 @@ Example::
     >>> g["weight"].shape, g["bias"].shape
     (ttorch.Size([5, 1, 3]), ttorch.Size([5, 1]))
 """
-from ._eager_transforms import grad, grad_and_value, vjp, jacrev, jacfwd, hessian
+from ._eager_transforms import grad, grad_and_value, vjp, jvp, linearize, jacrev, jacfwd, hessian
 from ._vmap import vmap
 from ._functional_call import functional_call, stack_module_state
 
-__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
            "stack_module_state"]

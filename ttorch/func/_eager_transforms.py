@@ -1,6 +1,11 @@
-"""``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``jacfwd`` and ``hessian``: torch.func's transforms.
+"""``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``linearize``, ``jacrev``, ``jacfwd``, ``hessian``: torch.func's
+transforms.
 
-functorch wraps tensors per transform level; here a transform call is one ``autograd.grad`` over
+``jvp``, ``linearize`` and ``jacfwd`` run in forward mode (``autograd.forward_ad``: one dual level); nested inside
+another forward transform they fall back to reverse mode (the double-backward trick, and rows),
+since one dual level is active at a time, and the outer level's tangents flow through them.
+
+functorch wraps tensors per transform level; here a reverse transform call is one ``autograd.grad`` over
 fresh copies of the differentiated arguments, and nesting works because each call records a
 graph (``create_graph``) whenever the caller records one. What makes the results behave as
 functorch's: an argument that already requires grad (an outer transform's input, a user's leaf)
@@ -11,11 +16,11 @@ leaf, and results whose graph reaches no tensor but those new leaves are returne
 import functools
 
 import ttorch
-from ..autograd import grad_mode
+from ..autograd import grad_mode, forward_ad
 from ..autograd.engine import AccumulateGrad
 from ._pytree import tree_flatten, tree_unflatten, tree_map
 
-__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
 
 
 class _Level:
@@ -30,7 +35,7 @@ class _Level:
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
         if x.requires_grad:
             return x.view_as(x)
-        x = x.detach().requires_grad_()
+        x = forward_ad._carry(x, x.detach().requires_grad_())     # (an outer jvp's tangent stays)
         self.fresh.append(x)
         return x
 
@@ -56,7 +61,7 @@ class _Level:
         """Results as the caller sees them: detached unless they depend on the caller's tensors."""
         def one(t):
             if isinstance(t, ttorch.Tensor) and t.requires_grad and (not self.outer or not self._reaches_outer(t)):
-                return t.detach()
+                return forward_ad._carry(t, t.detach())
             return t
         return tree_map(one, tree)
 
@@ -225,6 +230,109 @@ def vjp(func, *primals, has_aux=False):
     return level.lift(output), vjp_fn
 
 
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    r"""``(func(*primals), J v)``: the outputs and the Jacobian-vector product with ``tangents``, in
+    forward mode (one evaluation of ``func`` on dual tensors).
+
+    Args:
+        func: a function of ``primals`` returning a Tensor or a nested structure of Tensors
+            (``(output, aux)`` with ``has_aux``).
+        primals (tuple): the arguments, Tensors or nested structures of Tensors.
+        tangents (tuple): the vector, with the structure and shapes of ``primals``.
+        strict (bool): accepted, as PyTorch does, and unused.
+        has_aux (bool): ``func`` returns ``(output, aux)``; then ``(output, jvp_out, aux)`` is returned.
+
+    Inside another forward transform (``jacfwd(jacfwd(f))``) it computes ``J v`` in reverse mode
+    instead: one dual level is active at a time. Outputs that don't depend on ``primals`` get zeros.
+
+    Example::
+
+        >>> from ttorch.func import jvp
+        >>> x = ttorch.tensor([0., 1.])
+        >>> out, jv = jvp(ttorch.sin, (x,), (ttorch.tensor([1., 2.]),))
+        >>> [round(v, 4) for v in jv.tolist()]
+        [1.0, 1.0806]
+    """
+    api = "jvp(f, primals, tangents)"
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{api}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals).")
+    flat_p, p_spec = tree_flatten(primals)
+    flat_t, t_spec = tree_flatten(tangents)
+    if p_spec != t_spec:
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python structure. For example, if "
+                           "primals is a tuple of 3 tensors, tangents also must be. Got primals with structure "
+                           f"{p_spec} and tangents with structure {t_spec}")
+    if not flat_p:
+        raise RuntimeError(f"{api}: Expected primals to contain at least one Tensor.")
+    for what, flat in (("primals", flat_p), ("tangents", flat_t)):
+        for x in flat:
+            if not isinstance(x, ttorch.Tensor):
+                raise RuntimeError(f"{api}: Expected {what} to only contain Tensors, got {type(x)}")
+    if forward_ad._token is not None:
+        return _jvp_by_vjp(func, flat_p, p_spec, flat_t, has_aux, api)
+    with forward_ad.dual_level():
+        duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
+        output, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, api)
+        flat_out, out_spec = tree_flatten(output)
+        _only_tensors(flat_out, api)
+        jv = [forward_ad._tangent_or_zeros(o) for o in flat_out]
+    if not (grad_mode.is_grad_enabled() and any(x.requires_grad for x in flat_p + flat_t)):
+        jv = [t.detach() for t in jv]       # graphs of inner transforms' own leaves only
+    output, jv = tree_unflatten(flat_out, out_spec), tree_unflatten(jv, out_spec)
+    return (output, jv, aux) if has_aux else (output, jv)
+
+
+def linearize(func, *primals):
+    r"""``(func(*primals), jvp_fn)``: ``jvp_fn(*tangents)`` is the Jacobian-vector product at ``primals``.
+
+    Differs from PyTorch: ``jvp_fn`` runs ``func`` again in forward mode on each call (PyTorch
+    traces it once and replays the linear part), with the same results.
+
+    Example::
+
+        >>> from ttorch.func import linearize
+        >>> output, jvp_fn = linearize(lambda x: x.sin(), ttorch.zeros(2))
+        >>> jvp_fn(ttorch.ones(2))
+        tensor([1., 1.])
+    """
+    output = func(*primals)
+    flat_p, p_spec = tree_flatten(primals)
+
+    def jvp_fn(*tangents):
+        flat_t, t_spec = tree_flatten(tangents)
+        if t_spec != p_spec:
+            raise RuntimeError(f"Expected the tangents {t_spec} to have the same argspec as the primals {p_spec}")
+        for i, (p, t) in enumerate(zip(flat_p, flat_t)):
+            if t.shape != p.shape:
+                raise RuntimeError(f"tangent:{i} with shape {t.shape} in flattened pytree doesn't match the shape "
+                                   f"{p.shape} of the corresponding primal.")
+        return jvp(func, primals, tangents)[1]
+    return output, jvp_fn
+
+
+def _only_tensors(flat_out, api):
+    for o in flat_out:
+        if not isinstance(o, ttorch.Tensor):
+            raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got unsupported type {type(o)}")
+
+
+def _jvp_by_vjp(func, flat_p, p_spec, flat_t, has_aux, api):
+    """``jvp`` while a dual level is active: ``J v`` is the gradient, with respect to a dummy ``u``,
+    of ``J^T u`` (linear in ``u``); the level's tangents flow through both backward passes."""
+    level = _Level()
+    with grad_mode.enable_grad():
+        flat = [level.differentiable(x) for x in flat_p]
+        output, aux = _split_aux(func(*tree_unflatten(flat, p_spec)), has_aux, api)
+        flat_out, out_spec = tree_flatten(output)
+        _only_tensors(flat_out, api)
+        us = [ttorch.zeros_like(o).requires_grad_(o.is_floating_point()) for o in flat_out]
+        level.fresh.extend(us)
+        jtu = _autograd_grad(flat_out, flat, us, create_graph=True)
+        jv = _autograd_grad(list(jtu), us, list(flat_t), create_graph=level.outer)
+    output, jv = level.lift(tree_unflatten(flat_out, out_spec)), level.lift(tree_unflatten(list(jv), out_spec))
+    return (output, jv, level.lift(aux)) if has_aux else (output, jv)
+
+
 def _jacobian(api, func, argnums, has_aux, args):
     """Row by row: one backward pass per element of each output."""
     level = _Level()
@@ -272,11 +380,12 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    r"""The Jacobian of ``func`` with respect to the ``argnums`` arguments; same results and
-    structure as :func:`jacrev`.
+    r"""The Jacobian of ``func`` with respect to the ``argnums`` arguments, by forward-mode AD; same
+    results and structure as :func:`jacrev`.
 
-    Differs from PyTorch: ttorch has no forward-mode AD, so this computes the Jacobian in reverse
-    mode, one row per output element, and ``func`` runs once (``randomness`` is only checked).
+    One forward evaluation of ``func`` on dual tensors per element of the differentiated arguments
+    (PyTorch batches them with vmap; ``randomness`` is only checked). Inside another forward
+    transform it computes in reverse mode, one dual level being active at a time.
 
     Example::
 
@@ -290,12 +399,38 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 
     @functools.wraps(func)
     def wrapper(*args):
-        return _jacobian("jacfwd", func, argnums, has_aux, args)
+        if forward_ad._token is not None:
+            return _jacobian("jacfwd", func, argnums, has_aux, args)
+        diff, argnums_ = _slice_argnums(args, argnums)
+        flat, spec = tree_flatten(diff)
+        for x in flat:
+            if not isinstance(x, ttorch.Tensor):
+                raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+        found = {}
+
+        def flat_func(*xs):
+            new_args = list(args)
+            d = tree_unflatten(list(xs), spec)
+            if isinstance(argnums_, int):
+                new_args[argnums_] = d
+            else:
+                for i, v in zip(argnums_, d):
+                    new_args[i] = v
+            output, found["aux"] = _split_aux(func(*new_args), has_aux, "jacfwd(f, ...)(*args)")
+            flat_out, found["spec"] = tree_flatten(output)
+            _check_outputs(flat_out, "jacfwd(f, ...)(*args)")
+            return flat_out
+
+        _, jac = forward_ad._columns(flat_func, flat)
+        if not (grad_mode.is_grad_enabled() and any(x.requires_grad for x in flat)):
+            jac = [[j.detach() for j in per_input] for per_input in jac]
+        jac = tree_unflatten([tree_unflatten(per_input, spec) for per_input in jac], found["spec"])
+        return (jac, found["aux"]) if has_aux else jac
     return wrapper
 
 
 def hessian(func, argnums=0):
-    r"""The Hessian of a scalar ``func``: ``jacfwd(jacrev(func, argnums), argnums)``.
+    r"""The Hessian of a scalar ``func``: ``jacfwd(jacrev(func, argnums), argnums)`` (forward over reverse).
 
     Example::
 

@@ -22,6 +22,9 @@ _ANOMALY = anomaly_mode._state
 # ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
 # test is all an op pays when no region is on.
 _autocast = None
+# ttorch.autograd.forward_ad: None outside dual levels; inside, the function giving an op's outputs
+# their tangents (autograd/_jvp.py). Same one global test.
+_forward_ad = None
 
 
 class Ctx:
@@ -60,6 +63,10 @@ _TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTe
 
 class Op:
     """A primitive op. ``save``: indices of inputs the backward rule reads (None: all tensors)."""
+
+    # forward mode: ``jvp(op, inputs, attrs, outputs, tangents)`` -> the outputs' tangents, for ops
+    # with a cheaper rule than the generic one (autograd/_jvp.py, which sets it)
+    jvp = None
 
     def __init__(self, name, *, cpu=None, cuda=None, impl=None, backward=None, samples=None, kernels=(), save=None,
                  save_output=False, grad_outputs=None, grad_name=None, family="other", doc="", public=None,
@@ -127,6 +134,8 @@ class Op:
                 if type(t) is Tensor and t.requires_grad:
                     self._record(inputs, attrs, out)
                     break
+        if _forward_ad is not None:
+            _forward_ad(self, inputs, attrs, out)
         return out
 
     def _record(self, inputs, attrs, out):
@@ -212,7 +221,7 @@ def writes_into(out, *operands_and_dtype):
     and no tensor operand overlaps ``out`` other than as the very same elements (an element is
     read and written by the same program, so ``x.mul_(x)`` is safe; ``x[1:].add_(x[:-1])`` is not)."""
     *operands, dtype = operands_and_dtype
-    if type(out) is not Tensor or out.dtype is not dtype:
+    if type(out) is not Tensor or out.dtype is not dtype or _forward_ad is not None:    # (tangents: see inplace_from)
         return False
     recording = grad_mode._state["enabled"]
     if recording and out.requires_grad:
@@ -258,6 +267,11 @@ def write_out(out, result, opname):
     if out.requires_grad and grad_mode.is_grad_enabled():
         raise RuntimeError(f"{opname}(): functions with out=... arguments don't support automatic differentiation, "
                            "but one of the arguments requires grad.")
+    if _forward_ad is not None and "_fw_grad" in result.__dict__:
+        from ..autograd.forward_ad import _tangent
+        if _tangent(result) is not None:
+            raise NotImplementedError(f"Trying to use forward AD with {opname}_out that does not support it because it "
+                                      "is an out= function")
     if out._shape != result._shape:
         if out.numel() != 0:
             import warnings

@@ -19,6 +19,7 @@ from triton.language.extra import libdevice
 from .. import _dtype as D, _profiling
 from .._tensor import Tensor
 from ..autograd import grad_mode
+from . import _op as _op_module
 from ._op import Op, write_out, writes_into
 from .elementwise import ew_launch, broadcast_shapes, scalar_operand, np_errstate, NP_QUIET, make_plan, run_plan, \
     _aligned
@@ -249,9 +250,10 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         x = input if ta else other
         if vals is None and out is None and x.device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
-                and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None:
-            # the hot path (cpu, nothing to record, no profiler): Op.__call__'s cpu branch without its
-            # generic argument handling; a small op's cost is mostly this host overhead
+                and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None \
+                and _op_module._forward_ad is None:
+            # the hot path (cpu, nothing to record, no profiler, no dual level): Op.__call__'s cpu branch
+            # without its generic argument handling; a small op's cost is mostly this host overhead
             a, b = input._np if ta else input, other._np if tb else other
             if direct:
                 token = np_errstate.set(NP_QUIET)

@@ -34,7 +34,8 @@ from .creation import _filled
 from .elementwise import copy_into, broadcast_shapes, scalar_operand, tl_dtype, _bstrides, _collapse, ew_kernel_sig, \
     _aligned
 from .gather import _count_bad, _INDEX_CHECK
-from .inplace import inplace_from
+from .inplace import inplace_from, fw_tracked
+from . import _op as _op_module
 from .movement import _upload, _to_device_np, to_device, _copy_specs
 from .samples import Sample, rng, index as _ix
 from .views import _strided
@@ -705,7 +706,8 @@ _index_put = Op("index_put", cpu=_index_put_cpu, cuda=_index_put_cuda, backward=
 
 def _write(self, name, items, idx, values, accumulate=False):
     """Write ``values`` into ``self`` in place: straight into memory, or recorded (CopySlices)."""
-    if grad_mode._state["enabled"] and (self.requires_grad or values.requires_grad):
+    if grad_mode._state["enabled"] and (self.requires_grad or values.requires_grad) \
+            or _op_module._forward_ad is not None and fw_tracked(self, values):
         return inplace_from(self, _index_put(self, values, *idx, items=items, accumulate=accumulate), name)
     _put(self, values, idx, items, accumulate)
     self._bump_version()
@@ -756,7 +758,8 @@ def __setitem__(self, key, value):
         raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
     shape, _, _, pos = _geometry(self._shape, self.stride(), self._offset, items)
     _check_value(value, _result_shape(shape, pos, _bshape(idx)) if idx else shape, bool(idx))
-    if not idx and grad_mode._state["enabled"] and (self.requires_grad or value.requires_grad):
+    if not idx and (grad_mode._state["enabled"] and (self.requires_grad or value.requires_grad)
+                    or _op_module._forward_ad is not None and fw_tracked(self, value)):
         # as in PyTorch: copy_ into the view the key selects, so the graph records CopySlices
         _basic_view(self, items)[0].copy_(value)
         return
@@ -981,7 +984,8 @@ def _inplace_mask(self, mask, name):
 def masked_fill_(self, mask, value):
     mask = _inplace_mask(self, mask, "masked_fill_")
     value = _value_arg(value, self, "masked_fill_")
-    if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)):
+    if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)) \
+            or _op_module._forward_ad is not None and fw_tracked(self, value):
         return inplace_from(self, _masked_fill(self, mask, value), "masked_fill_")
     if self.device.type == "cpu":
         v = value._np if isinstance(value, Tensor) else value
@@ -1070,7 +1074,8 @@ def masked_scatter(input, mask, source):
 def masked_scatter_(self, mask, source):
     mask = _inplace_mask(self, mask, "masked_scatter_")
     r = masked_scatter(self, mask, source)
-    if grad_mode._state["enabled"] and (self.requires_grad or source.requires_grad):
+    if grad_mode._state["enabled"] and (self.requires_grad or source.requires_grad) \
+            or _op_module._forward_ad is not None and fw_tracked(self, source):
         return inplace_from(self, r, "masked_scatter_")
     copy_into(self, r)
     self._bump_version()
@@ -1123,7 +1128,8 @@ def put(input, index, source, accumulate=False):
 
 def put_(self, index, source, accumulate=False):
     """Write ``source`` into ``self`` (as if 1-D) at ``index``, summing when ``accumulate``."""
-    if grad_mode._state["enabled"] and (self.requires_grad or source.requires_grad):
+    if grad_mode._state["enabled"] and (self.requires_grad or source.requires_grad) \
+            or _op_module._forward_ad is not None and fw_tracked(self, source):
         return inplace_from(self, put(self, index, source, accumulate), "put_")
     if self.is_contiguous():
         idx, src = _put_args(self, index, source, accumulate)
@@ -1175,7 +1181,8 @@ def copy_(self, src, non_blocking=False):
     b = broadcast_shapes(self._shape, src._shape, op="copy_")
     if b != self._shape:
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(b)}")
-    if grad_mode._state["enabled"] and (self.requires_grad or src.requires_grad):
+    if grad_mode._state["enabled"] and (self.requires_grad or src.requires_grad) \
+            or _op_module._forward_ad is not None and fw_tracked(self, src):
         s = src if src.device == self.device else to_device(src, self.device)
         return inplace_from(self, _copy(self, s), "copy_")
     if self.device.type == "cpu":
@@ -1230,7 +1237,8 @@ def fill_(self, value):
         value = value if value.dtype is self.dtype else value.to(self.dtype)
     elif isinstance(value, (np.number, np.bool_)):
         value = value.item()
-    if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)):
+    if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)) \
+            or _op_module._forward_ad is not None and fw_tracked(self, value):
         return inplace_from(self, _fill(self, value), "fill_")
     if self.device.type == "cpu":
         self._np[...] = value._np if isinstance(value, Tensor) else value

@@ -6,8 +6,9 @@ it becomes the output of the op, as in PyTorch. When ``x`` is a view, its base t
 ``CopySlices`` node instead, and the views of the base are replayed from it
 (``autograd/views.py``).
 """
-from ..autograd import grad_mode
+from ..autograd import grad_mode, forward_ad
 from ..autograd.views import check_view_inplace, rebase_view, replay_views
+from . import _op
 from .elementwise import copy_into
 
 
@@ -35,6 +36,8 @@ def inplace_from(x, result, opname):
         _keep_original(result.grad_fn, x)
     copy_into(x, result)
     x._bump_version()
+    if _op._forward_ad is not None:
+        forward_ad.written(x, result)
     if result.grad_fn is not None:
         if result.dtype is not x.dtype:
             with grad_mode.enable_grad():
@@ -48,6 +51,12 @@ def inplace_from(x, result, opname):
         if x._views is not None:    # views of x now see the new history
             replay_views(x)
     return x
+
+
+def fw_tracked(*tensors):
+    """Whether a write into ``tensors[0]`` must go through its op (``inplace_from``) for forward AD:
+    one of ``tensors`` has a tangent (callers test ``_op._forward_ad`` first: a dual level is on)."""
+    return forward_ad.tracks(*tensors)
 
 
 def _keep_original(node, x):

@@ -434,7 +434,9 @@ def _composite_bw(g, x, w, k, eps, rms):
     if not rms:
         dx = dx - wg.mean(dims, keepdim=True)
     lead = tuple(range(x.ndim - k))
-    return (rstd * dx).to(x.dtype), (gf * xhat).sum(lead), gf.sum(lead)
+    # (an input of the normalized shape alone: nothing to sum, and sum(()) would sum every dim)
+    red = (lambda t: t.sum(lead)) if lead else (lambda t: t)
+    return (rstd * dx).to(x.dtype), red(gf * xhat), red(gf)
 
 
 def _fwd_bw(ctx, g):
