@@ -293,7 +293,7 @@ def test_from_numpy_rejects():
     with pytest.raises(TypeError):
         ttorch.from_numpy([1.0, 2.0])
     with pytest.raises(TypeError):
-        ttorch.from_numpy(np.zeros(2, dtype=np.complex64))
+        ttorch.from_numpy(np.zeros(2, dtype="U1"))     # (complex arrays are taken: tests/test_complex.py)
 
 
 def test_tensor_copies_numpy():

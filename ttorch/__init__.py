@@ -13,6 +13,7 @@ from . import _malloc  # noqa: F401  (first: keep freed host memory for reuse, s
 _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
 from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, half,
+                     complex64, complex128, cfloat, cdouble,
                      float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
                      result_type, finfo, iinfo, can_cast)
 from ._device import device, set_default_device, get_default_device
@@ -72,6 +73,12 @@ def from_dlpack(ext_tensor):
 
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
 
+
+def __getattr__(name):
+    if name in ("complex32", "chalf"):      # (PEP 562: only names not found above come here)
+        raise AttributeError(f"ttorch.{name}: ttorch has no complex32 (ComplexHalf) dtype; use complex64")
+    raise AttributeError(f"module 'ttorch' has no attribute '{name}'")
+
 from . import nn  # noqa: E402  (last: nn builds on everything above)
 from ._torch_nn import PUBLIC as _torch_nn  # noqa: E402  (torch.conv2d, torch.dropout...: ATen's signatures)
 globals().update(_torch_nn)
@@ -83,6 +90,7 @@ from . import backends  # noqa: E402
 from . import profiler  # noqa: E402
 from . import linalg  # noqa: E402  (ttorch.linalg: norms, products)
 from . import special  # noqa: E402  (ttorch.special: erf, gammaln, digamma...)
+from . import fft  # noqa: E402  (ttorch.fft: discrete Fourier transforms)
 from .autograd import profiler as _autograd_profiler  # noqa: E402,F401  (ttorch.autograd.profiler)
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 from . import amp, cpu  # noqa: E402  (mixed precision)

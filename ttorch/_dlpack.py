@@ -30,7 +30,7 @@ from . import _dtype as D
 from ._storage import UntypedStorage
 
 kDLCPU, kDLCUDA, kDLCUDAHost = 1, 2, 3
-kDLInt, kDLUInt, kDLFloat, kDLBfloat, kDLBool = 0, 1, 2, 4, 6
+kDLInt, kDLUInt, kDLFloat, kDLBfloat, kDLComplex, kDLBool = 0, 1, 2, 4, 5, 6
 FLAG_READ_ONLY, FLAG_IS_COPIED = 1, 2
 VERSION = (1, 0)
 
@@ -40,7 +40,8 @@ _DEVICE_NAMES = {1: "kDLCPU", 2: "kDLCUDA", 3: "kDLCUDAHost", 4: "kDLOpenCL", 7:
 
 _CODES = {D.bool: (kDLBool, 8), D.uint8: (kDLUInt, 8), D.int8: (kDLInt, 8), D.int16: (kDLInt, 16),
           D.int32: (kDLInt, 32), D.int64: (kDLInt, 64), D.float16: (kDLFloat, 16), D.bfloat16: (kDLBfloat, 16),
-          D.float32: (kDLFloat, 32), D.float64: (kDLFloat, 64)}
+          D.float32: (kDLFloat, 32), D.float64: (kDLFloat, 64), D.complex64: (kDLComplex, 64),
+          D.complex128: (kDLComplex, 128)}
 _DTYPES = {v: k for k, v in _CODES.items()}
 
 
@@ -230,8 +231,10 @@ class _HostBuffer:
     """The consumed memory as a NumPy array interface; NumPy keeps it (and its owner) as base."""
 
     def __init__(self, ptr, shape, byte_strides, itemsize, read_only, owner):
+        # (raw bytes of the element size, viewed as the dtype after: 16-byte complex128 has no unsigned type)
+        typestr = "|u1" if itemsize == 1 else f"<u{itemsize}" if itemsize <= 8 else f"|V{itemsize}"
         self.__array_interface__ = {"data": (ptr, read_only), "shape": tuple(shape), "strides": tuple(byte_strides),
-                                    "typestr": "|u1" if itemsize == 1 else f"<u{itemsize}", "version": 3}
+                                    "typestr": typestr, "version": 3}
         self.owner = owner
 
 

@@ -3,6 +3,10 @@
 A ``ttorch.dtype`` carries its NumPy dtype (bfloat16 comes from ``ml_dtypes``) and the
 name Triton reads: ``str(ttorch.float32) == "ttorch.float32"`` and Triton takes the part
 after the last dot when a tensor is passed to a kernel.
+
+Complex dtypes: ``complex64`` (``cfloat``) and ``complex128`` (``cdouble``). Triton has no complex
+type, so a kernel never receives a complex pointer: cuda ops run on the float view of the
+interleaved (re, im) storage (``ops/complex.py``). ``complex32`` (``chalf``) is not supported.
 """
 import builtins
 
@@ -25,11 +29,11 @@ class dtype:
         self.name = name
         self.np = np_dtype
         self.itemsize = np_dtype.itemsize if np_dtype is not None else 2
-        self._kind = kind                     # 0 bool, 1 integer, 2 floating
+        self._kind = kind                     # 0 bool, 1 integer, 2 floating, 3 complex
         self._rank = rank                     # order inside a kind, for promotion
         self.is_floating_point = kind == 2
-        self.is_complex = False
-        self.is_signed = kind == 2 or (kind == 1 and name != "uint8")
+        self.is_complex = kind == 3
+        self.is_signed = kind >= 2 or (kind == 1 and name != "uint8")
         self.tl_name = tl_name                # Triton's signature name: fp32, i64, ...
 
     def __repr__(self):
@@ -40,8 +44,20 @@ class dtype:
     def __reduce__(self):
         return (_dtype_by_name, (self.name,))
 
-    def to_complex(self):  # PyTorch API; ttorch has no complex dtypes yet
-        raise RuntimeError(f"ttorch has no complex dtype for {self}")
+    def to_complex(self):
+        """The complex dtype of this floating (or complex) dtype's precision: float64 -> complex128,
+        the other floating types -> complex64 (ttorch has no complex32)."""
+        if self._kind == 3:
+            return self
+        if self._kind != 2:
+            raise RuntimeError(f"to_complex is only supported for floating point types, got {self}")
+        return complex128 if self._rank == 3 else complex64
+
+    def to_real(self):
+        """The real dtype of a complex dtype's parts (complex64 -> float32); other dtypes: themselves."""
+        if self._kind != 3:
+            return self
+        return float64 if self._rank == 3 else float32
 
 
 bool = dtype("bool", np.dtype(np.bool_), 0, 0, "i1")
@@ -54,20 +70,26 @@ float16 = dtype("float16", np.dtype(np.float16), 2, 1, "fp16")
 bfloat16 = dtype("bfloat16", _np_bfloat16, 2, 1, "bf16")
 float32 = dtype("float32", np.dtype(np.float32), 2, 2, "fp32")
 float64 = dtype("float64", np.dtype(np.float64), 2, 3, "fp64")
+# complex ranks match their parts' float ranks, so promotion compares precisions across the two kinds
+complex64 = dtype("complex64", np.dtype(np.complex64), 3, 2, None)
+complex128 = dtype("complex128", np.dtype(np.complex128), 3, 3, None)
+cfloat, cdouble = complex64, complex128
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
-all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)   # (the real ones)
 floating_dtypes = (float16, bfloat16, float32, float64)
 integer_dtypes = (uint8, int8, int16, int32, int64)
-_BY_NAME = {d.name: d for d in all_dtypes}
-_BY_NP = {d.np: d for d in all_dtypes if d.np is not None}
+complex_dtypes = (complex64, complex128)
+_BY_NAME = {d.name: d for d in all_dtypes + complex_dtypes}
+_BY_NP = {d.np: d for d in all_dtypes + complex_dtypes if d.np is not None}
 
 
 # c10's ScalarType names, which PyTorch's error messages use ("result type Float can't be cast ...")
 _SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                 "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def scalar_name(d):
@@ -76,6 +98,8 @@ def scalar_name(d):
 
 
 def _dtype_by_name(name):
+    if name in ("complex32", "chalf"):
+        raise TypeError("ttorch has no complex32 (chalf): use complex64")
     return _BY_NAME[name]
 
 
@@ -85,7 +109,8 @@ def from_numpy_dtype(np_dtype):
         return _BY_NP[np.dtype(np_dtype)]
     except (KeyError, TypeError):
         raise TypeError(f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
-                        "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, and bool.") from None
+                        "float64, float32, float16, bfloat16, complex64, complex128, int64, int32, int16, int8, uint8, "
+                        "and bool.") from None
 
 
 _default_dtype = float32
@@ -111,7 +136,10 @@ def _promote_pair(a, b):
     if a is b:
         return a
     if a._kind != b._kind:
-        return a if a._kind > b._kind else b
+        hi, lo = (a, b) if a._kind > b._kind else (b, a)
+        if hi._kind == 3 and lo._kind == 2 and lo._rank > hi._rank:   # complex64 with float64
+            return complex128
+        return hi
     if a._kind == 1:
         # uint8 with a signed type: the smallest signed type holding both (PyTorch: int16 for int8).
         if a is uint8 or b is uint8:
@@ -122,7 +150,7 @@ def _promote_pair(a, b):
     return a if a._rank > b._rank else b
 
 
-_PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes for b in all_dtypes}
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes + complex_dtypes for b in all_dtypes + complex_dtypes}
 
 
 def promote_types(type1, type2):
@@ -137,19 +165,31 @@ def _scalar_kind(x):
         return 1
     if isinstance(x, builtins.float):
         return 2
+    if isinstance(x, builtins.complex):
+        return 3
     raise TypeError(f"unsupported scalar type {type(x).__name__}")
 
 
 def _kind_default(kind):
-    return (bool, int64, _default_dtype)[kind]
+    return (bool, int64, _default_dtype, complex128 if _default_dtype is float64 else complex64)[kind]
+
+
+def _above(out, kind, dt):
+    """``out`` met by a lower category (zero-dim tensor or scalar) of higher ``kind``: that category's
+    dtype ``dt``, except that a floating ``out`` met by a complex value keeps its precision
+    (``float64_tensor * 1j`` is complex128, ``float32_tensor * 1j`` complex64)."""
+    if kind == 3 and out._kind == 2:
+        return out.to_complex()
+    return dt
 
 
 def result_type_of(dtypes, dims, scalars):
     """PyTorch's promotion over tensors (dtype, ndim) and weakly typed Python scalars.
 
     Dimensioned tensors win over zero-dim tensors, which win over Python scalars, unless a
-    lower category holds a higher kind (bool < integer < floating): ``int_tensor * 2.5`` is
-    the default float type, ``float16_tensor + 1.0`` stays float16.
+    lower category holds a higher kind (bool < integer < floating < complex): ``int_tensor * 2.5``
+    is the default float type, ``float16_tensor + 1.0`` stays float16, ``float64_tensor * 1j`` is
+    complex128 (a floating tensor keeps its precision).
     """
     dim_t = zero_t = None
     for d, nd in zip(dtypes, dims):
@@ -164,12 +204,12 @@ def result_type_of(dtypes, dims, scalars):
             scalar_kind = k
     out = dim_t
     if zero_t is not None:
-        out = zero_t if out is None else (out if out._kind >= zero_t._kind else zero_t)
+        out = zero_t if out is None else (out if out._kind >= zero_t._kind else _above(out, zero_t._kind, zero_t))
     if scalar_kind >= 0:
         if out is None:
             out = _kind_default(scalar_kind)
         elif out._kind < scalar_kind:
-            out = _kind_default(scalar_kind)
+            out = _above(out, scalar_kind, _kind_default(scalar_kind))
     return out
 
 
@@ -187,7 +227,7 @@ def result_type(tensor1, tensor2):
 
 
 def can_cast(from_, to):
-    """PyTorch's same-kind rule: a cast never lowers the kind (float -> int is refused)."""
+    """PyTorch's same-kind rule: a cast never lowers the kind (float -> int, complex -> float are refused)."""
     return from_._kind <= to._kind
 
 
@@ -201,6 +241,8 @@ class finfo:
 
     def __init__(self, type=None):
         type = _default_dtype if type is None else type
+        if type.is_complex:     # PyTorch: the limits of the parts' type
+            type = type.to_real()
         if not type.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle '{type}'")
         fi = ml_dtypes.finfo(type.np) if type is bfloat16 else np.finfo(type.np)
@@ -221,7 +263,7 @@ class iinfo:
     """Machine limits of an integer dtype (``bits``, ``min``, ``max``)."""
 
     def __init__(self, type):
-        if type.is_floating_point or type is bool:
+        if type.is_floating_point or type.is_complex or type is bool:
             raise TypeError(f"torch.iinfo() requires an integer input type. Use torch.finfo to handle '{type}'")
         ii = np.iinfo(type.np)
         self.dtype = type.name

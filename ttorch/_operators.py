@@ -17,8 +17,8 @@ def _operand(other):
     """``other`` as an operand of a Python operator: NumPy scalars become Python scalars (weakly
     typed, as PyTorch treats them); None for types the operator does not take."""
     if isinstance(other, np.generic):
-        return other.item() if other.dtype.kind in "biuf" else None
-    return other if isinstance(other, (Tensor, int, float)) else None
+        return other.item() if other.dtype.kind in "biufc" else None
+    return other if isinstance(other, (Tensor, int, float, complex)) else None
 
 
 def _binary(name, reflected=False):
@@ -72,10 +72,9 @@ Tensor.__invert__ = lambda self: _f("bitwise_not")(self)
 Tensor.__hash__ = lambda self: id(self)
 Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
-Tensor.H = Tensor.T
-Tensor.mH = Tensor.mT
-Tensor.real = property(lambda self: self)          # (ttorch's tensors are real: see ops/aliases.py)
-Tensor.imag = property(lambda self: _f("imag")(self))
+Tensor.H = property(lambda self: _f("conj")(self.T))        # (conj: the tensor itself, for real ones)
+Tensor.mH = property(lambda self: _f("conj")(self.mT))
+# (Tensor.real and Tensor.imag, views with setters, are defined in ops/complex.py)
 
 
 def _bind_methods():

@@ -119,8 +119,16 @@ class Tensor:
         t.dtype = dtype
         t.device = storage.device
         if storage.device.type == "cpu":
-            t._np = np.ndarray(t._shape, dtype.np, buffer=storage._array, offset=offset * dtype.itemsize,
-                               strides=tuple(s * dtype.itemsize for s in stride))
+            try:
+                t._np = np.ndarray(t._shape, dtype.np, buffer=storage._array, offset=offset * dtype.itemsize,
+                                   strides=tuple(s * dtype.itemsize for s in stride))
+            except ValueError:
+                if 0 not in t._shape:
+                    raise
+                # an empty view past its storage's end (``.imag`` of an empty complex tensor): no
+                # element to reach, but NumPy checks the offset against the buffer
+                t._np = np.ndarray(t._shape, dtype.np, buffer=storage._array, offset=0,
+                                   strides=tuple(s * dtype.itemsize for s in stride))
         return t
 
     @staticmethod
@@ -229,7 +237,8 @@ class Tensor:
     is_sparse = False
     is_quantized = False
     is_meta = False
-    is_complex = staticmethod(lambda: False)
+    def is_complex(self):
+        return self.dtype.is_complex
 
     def is_floating_point(self):
         return self.dtype.is_floating_point
@@ -651,7 +660,8 @@ class Tensor:
 
 _TYPE_NAMES = {D.float32: "FloatTensor", D.float64: "DoubleTensor", D.float16: "HalfTensor",
                D.bfloat16: "BFloat16Tensor", D.int64: "LongTensor", D.int32: "IntTensor", D.int16: "ShortTensor",
-               D.int8: "CharTensor", D.uint8: "ByteTensor", D.bool: "BoolTensor"}
+               D.int8: "CharTensor", D.uint8: "ByteTensor", D.bool: "BoolTensor",
+               D.complex64: "ComplexFloatTensor", D.complex128: "ComplexDoubleTensor"}
 
 
 def _rebuild(array, device, requires_grad, is_param=False):

@@ -84,6 +84,21 @@ class _Formatter:
         return s.rjust(self.width)
 
 
+class _ComplexFormatter:
+    """PyTorch's complex format: the real and imaginary parts each formatted as a float tensor of their
+    own (``tensor([1.+2.j, 3.-4.j])``); ``width`` counts the ``j``."""
+
+    def __init__(self, values):
+        self.re = _Formatter(values.real, True)
+        self.im = _Formatter(values.imag, True)
+        self.width = self.re.width + self.im.width + 1
+
+    def format(self, x):
+        r = self.re.format(x.real)
+        i = (self.im.format(x.imag) + "j").lstrip()
+        return r + i if i[0] in "+-" else r + "+" + i
+
+
 def _summarized(a):
     """The edge elements of ``a`` that printing shows (PyTorch's ``get_summarized_data``)."""
     e = PRINT_OPTS["edgeitems"]
@@ -155,13 +170,14 @@ def _str(t, tensor_contents=None):
     else:
         if not PRINT_OPTS["edgeitems"]:
             suffixes.append(f"size={tuple(t.shape)}")
-        if t.dtype not in (D.get_default_dtype(), D.int64, D.bool):
+        if t.dtype not in (D.get_default_dtype(), D.int64, D.bool, D._kind_default(3)):
             suffixes.append(f"dtype={t.dtype}")
         a = t._host()
         if t.dtype is D.bfloat16 or t.dtype is D.float16:
             a = a.astype(np.float32)
         summarize = numel > PRINT_OPTS["threshold"]
-        fmt = _Formatter(_summarized(a) if summarize else a, t.dtype.is_floating_point)
+        shown = _summarized(a) if summarize else a
+        fmt = _ComplexFormatter(shown) if t.dtype.is_complex else _Formatter(shown, t.dtype.is_floating_point)
         body = _body(a, indent, summarize, fmt)
     if tensor_contents is not None:
         body = tensor_contents

@@ -4,7 +4,7 @@ product, and the solvers and factorizations of ``ops/linalg_solve.py`` (``solve`
 ``matrix_exp``, ``qr``, ``householder_product``, ``lstsq``, ``svd``, ``svdvals``, ``pinv``,
 ``matrix_rank``), of ``ops/linalg_lu.py`` (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) and of
 ``ops/linalg_composed.py`` (``cond``, ``tensorinv``, ``tensorsolve``, ``vander``).
-Where it differs from PyTorch: no ``eig`` yet."""
+``eig``/``eigvals`` (``ops/complex_linalg.py``) run NumPy on the host, without autograd."""
 from .ops.linalg import linalg_cross as cross, linalg_norm as norm, matrix_norm, vecdot
 from .ops.composed import matrix_power, multi_dot
 from .ops.matmul import matmul
@@ -14,6 +14,7 @@ from .ops.linalg_solve import (LinAlgError, cholesky, cholesky_ex, det, eigh, ei
                                solve_triangular, svd, svdvals)
 from .ops.linalg_lu import lu, lu_factor, lu_factor_ex, lu_solve
 from .ops.linalg_composed import cond, tensorinv, tensorsolve, vander
+from .ops.complex_linalg import eig, eigvals
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
@@ -21,7 +22,8 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
 
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigvals", "eigh",
+           "eigvalsh",
            "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
            "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",

@@ -34,7 +34,7 @@ _VERSION = 1
 
 # safetensors' dtype names; the NumPy API writes BF16 from ml_dtypes' bfloat16 but cannot read it back
 _ST_DTYPES = {"F64": D.float64, "F32": D.float32, "F16": D.float16, "BF16": D.bfloat16, "I64": D.int64,
-              "I32": D.int32, "I16": D.int16, "I8": D.int8, "U8": D.uint8, "BOOL": D.bool}
+              "I32": D.int32, "I16": D.int16, "I8": D.int8, "U8": D.uint8, "BOOL": D.bool, "C64": D.complex64}
 
 
 # ---------------------------------------------------------------------------------------- save
@@ -103,7 +103,10 @@ class _Encoder:
             return {"_": "uninitialized", "kind": kind, "requires_grad": t.requires_grad}
         name = self.by_id.get(id(t))
         if name is None:
-            name = self._array((t, t.detach()._host()), path)
+            a = t.detach()._host()
+            if t.dtype is D.complex128:     # (safetensors has C64 only: stored as its float64 (re, im) pairs)
+                a = np.ascontiguousarray(a).view(np.float64).reshape(a.shape + (2,))
+            name = self._array((t, a), path)
         out = {"_": "tensor", "key": name, "dtype": t.dtype.name, "device": str(t.device)}
         if t.requires_grad:
             out["requires_grad"] = True
@@ -345,6 +348,8 @@ class _Decoder:
             t = self.tensors.get(x["key"])
             if t is None:
                 arr, _ = self.entries[x["key"]]
+                if x["dtype"] == "complex128" and arr.dtype == np.float64:
+                    arr = np.ascontiguousarray(arr).view(np.complex128).reshape(arr.shape[:-1])
                 t = _tensor_from(arr, D._BY_NAME[x["dtype"]], x["device"], self.restore,
                                  x.get("requires_grad", False), x.get("param", False))
                 self.tensors[x["key"]] = t

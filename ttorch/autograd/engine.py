@@ -111,8 +111,8 @@ class OpNode(Node):
             # which never carry one; nor for rules marked ``takes_none``, which treat None as zeros)
             if g is None and not getattr(self._backward, "takes_none", False):
                 from ..ops.creation import zeros
-                grads = [g if g is not None or not m[1].is_floating_point else zeros(m[0], dtype=m[1], device=m[2])
-                         for g, m in zip(grads, self._out_meta)]
+                grads = [g if g is not None or not (m[1].is_floating_point or m[1].is_complex)
+                         else zeros(m[0], dtype=m[1], device=m[2]) for g, m in zip(grads, self._out_meta)]
                 break
         saved_out = getattr(ctx, "output", None)
         if create_graph and saved_out is not None:
@@ -140,7 +140,8 @@ class OpNode(Node):
             if g._shape != shape:
                 g = _sum_to(g, shape, self._name)
             if g.dtype is not dtype:
-                g = g.to(dtype)
+                # a real input's gradient is the real part of a complex one (PyTorch's engine)
+                g = (g.real if g.dtype.is_complex and not dtype.is_complex else g).to(dtype)
             res.append(g)
         return res
 

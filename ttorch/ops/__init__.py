@@ -10,7 +10,8 @@ MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "fre
            "scan", "matmul", "einsum", "linear", "movement", "views", "gather", "indexing", "sort", "creation",
            "random", "compare", "layer_norm", "batch_norm", "cross_entropy", "attention", "pool", "foreach", "linalg",
            "linalg_solve", "linalg_lu", "linalg_composed", "frequency", "differences", "search", "composed", "aliases",
-           "windows", "scatters", "special_fns", "bessel", "zeta", "incomplete_gamma", "polynomials", "airy"]
+           "complex", "complex_math", "complex_linalg", "windows", "scatters", "special_fns", "bessel", "zeta",
+           "incomplete_gamma", "polynomials", "airy", "fft", "stft"]
 
 FUNCTIONS = {}
 METHODS = {}

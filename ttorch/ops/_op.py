@@ -18,6 +18,10 @@ from .. import _dtype as D
 from . import _plan
 
 REGISTRY = {}
+# ops that take complex tensors (registered by ops/complex*.py); ``COMPLEX_IMPL``: name -> the function
+# that runs a real op's call for complex inputs (``fn(*inputs, **attrs)``); any other raises PyTorch's error
+COMPLEX_OK = set()
+COMPLEX_IMPL = {}
 _ANOMALY = anomaly_mode._state
 # ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
 # test is all an op pays when no region is on.
@@ -56,7 +60,8 @@ def _version_error(t, v, opname):
         "ttorch.autograd.set_detect_anomaly(True)).")
 
 
-_TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
+_TYPE = {"complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
+         "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
          "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
          "uint8": "ByteTensor", "bool": "BoolTensor"}
 
@@ -111,6 +116,10 @@ class Op:
         dev = None
         for t in inputs:
             if type(t) is Tensor:
+                if t.dtype.is_complex and self.name not in COMPLEX_OK:
+                    if self.name in COMPLEX_IMPL:
+                        return COMPLEX_IMPL[self.name](*inputs, **attrs)
+                    raise no_complex(self.name, t.dtype)
                 if dev is None:
                     dev = t.device
                 elif t.device is not dev and t.device != dev:
@@ -181,13 +190,18 @@ class Op:
         if _ANOMALY["enabled"]:
             anomaly_mode._record(node)
         for i, o in enumerate(outs):
-            if o.dtype.is_floating_point:
+            if o.dtype.is_floating_point or o.dtype.is_complex:
                 o.grad_fn = node
                 o._output_nr = i
                 o.requires_grad = True
 
 
 _INTERNED = {}
+
+
+def no_complex(name, dtype):
+    """PyTorch's error for an op that has no complex kernel."""
+    return NotImplementedError(f"\"{name}\" not implemented for '{D.scalar_name(dtype)}'")
 
 
 def _interned(meta):

@@ -1,11 +1,10 @@
 """PyTorch's other names for ttorch's ops, and the small functions that compose them: ``arctan2``,
 ``ravel``, ``deg2rad``, ``rad2deg``, ``positive``, ``adjoint``, ``angle``, ``isneginf``, ``isposinf``,
-``isreal``, ``sum_to_size``, ``split_with_sizes``, ``trapz``, the predicates (``is_nonzero``,
-``is_same_size``, ``is_signed``) and the complex-number names that are identities on real tensors
-(``conj``, ``resolve_conj``, ``resolve_neg``...).
+``sum_to_size``, ``split_with_sizes``, ``trapz`` and the predicates (``is_nonzero``, ``is_same_size``,
+``is_signed``).
 
-ttorch has no complex dtypes: ``conj`` and its kin return their input, ``is_complex``, ``is_conj`` and
-``is_neg`` are False, ``isreal`` is all True.
+The complex-number names (``conj``, ``resolve_conj``, ``real``, ``imag``, ``isreal``, ``is_complex``,
+``adjoint``...) live in ``complex.py``; on real tensors they are the identities PyTorch's are.
 """
 import math
 
@@ -62,17 +61,14 @@ def positive(input):
     return input
 
 
-def adjoint(input):
-    """The conjugate transpose of the last two dims, a view (the transpose: ttorch's tensors are real)."""
-    if input.dim() < 2:
-        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
-                           f"{input.dim()}-D tensor.")
-    return input.transpose(-2, -1)
-
-
 def angle(input, *, out=None):
     """The argument of each element as a complex number: pi where negative, 0 elsewhere, NaN kept
-    (integers become the default float dtype). Its gradient is zero, as PyTorch's for real input."""
+    (integers become the default float dtype). Its gradient is zero, as PyTorch's for real input. Complex
+    input: ``atan2(imag, real)`` (``complex_math.py``)."""
+    if input.dtype.is_complex:
+        from .complex_math import cangle
+        r = cangle(input)
+        return r if out is None else write_out(out, r, "angle")
     from .ternary import where
     x = _to_float(input)
     r = where(x < 0, math.pi, where(x != x, x, 0.0))    # (x itself only where NaN: a zero gradient elsewhere)
@@ -94,41 +90,6 @@ def isposinf(input, *, out=None):
 def _falses(input):
     from .creation import zeros
     return zeros(input.shape, dtype=D.bool, device=input.device)
-
-
-def isreal(input):
-    """Where the imaginary part is zero: everywhere, for ttorch's real tensors."""
-    from .creation import ones
-    return ones(input.shape, dtype=D.bool, device=input.device)
-
-
-def conj(input):
-    """The complex conjugate: the input itself, for real tensors (as PyTorch's)."""
-    return input
-
-
-conj_physical = resolve_conj = resolve_neg = conj
-
-
-def is_complex(input):
-    return False
-
-
-def is_conj(input):
-    return False
-
-
-def is_neg(input):
-    return False
-
-
-def real(input):
-    """The real part: the input itself, for real tensors."""
-    return input
-
-
-def imag(input):
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
 
 def is_nonzero(input):
@@ -199,12 +160,10 @@ def nonzero_static(input, *, size, fill_value=-1):
     return cat([nz, nz.new_full((size - nz.shape[0], nz.shape[1]), fill_value)], 0)
 
 
-_NAMES = ("arctan2", "ravel", "deg2rad", "rad2deg", "positive", "adjoint", "angle", "isneginf", "isposinf",
-          "isreal", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_complex", "is_conj", "is_neg",
-          "real", "imag", "is_nonzero", "is_same_size", "is_signed", "split_with_sizes", "unsafe_split",
-          "unsafe_chunk")
+_NAMES = ("arctan2", "ravel", "deg2rad", "rad2deg", "positive", "angle", "isneginf", "isposinf",
+          "is_nonzero", "is_same_size", "is_signed", "split_with_sizes", "unsafe_split", "unsafe_chunk")
 PUBLIC = {n: globals()[n] for n in _NAMES + ("trapz", "nonzero_static")}
-METHODS = {n: globals()[n] for n in _NAMES if n not in ("real", "imag", "is_complex")}
+METHODS = {n: globals()[n] for n in _NAMES}
 METHODS.update(sum_to_size=sum_to_size, diagflat=diagflat, vdot=vdot, nonzero_static=nonzero_static)
 __all__ = []
 

@@ -39,7 +39,7 @@ def _dtypes(kind, a, b, name):
         if type(x) is Tensor:
             dts.append(x.dtype)
             nds.append(x.ndim)
-        elif isinstance(x, (bool, int, float)):
+        elif isinstance(x, (bool, int, float, complex)):
             sc.append(x)
         else:
             raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not {type(x).__name__}")
@@ -48,6 +48,8 @@ def _dtypes(kind, a, b, name):
 
 
 def kind_dtypes(kind, common, name, device=None):
+    if common.is_complex:       # computed by complex_math.py, which raises for the names it lacks
+        return (D.bool if kind == "compare" else common), common
     if kind == "arith":
         if common is D.bool and name == "sub":
             raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -227,6 +229,9 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             direct = plain_fn is not None and out_dtype is compute and (not ta or input.dtype is compute) and \
                 (not tb or other.dtype is compute) and not (int_div and not compute.is_floating_point)
             promoted[key] = out_dtype, compute, direct
+        if compute.is_complex:
+            from .complex_math import binary_call
+            return binary_call(name, input, other, vals, compute, out)
         if check is not None and (vals is not None or not check_params_only):
             check(input, other, out_dtype, default_params if vals is None else vals)
         if out is not None and out.device.type == "cuda" and writes_into(out, input, other, out_dtype):

@@ -33,7 +33,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         close = close | (input.isnan() & other.isnan())
     if input.dtype is D.bool or not (rtol or atol):
         return close
-    if not input.dtype.is_floating_point:  # integers compare in float64, as PyTorch's
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):  # integers compare in float64, as PyTorch's
         input, other = input.to(D.float64), other.to(D.float64)
     finite = input.isfinite() & other.isfinite()
     within = (input - other).abs() <= atol + rtol * other.abs()
@@ -56,4 +56,5 @@ def equal(input, other):
 
 
 _TYPE_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-              "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+              "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+              "complex64": "ComplexFloat", "complex128": "ComplexDouble"}

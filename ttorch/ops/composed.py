@@ -428,8 +428,8 @@ def inner(input, other, *, out=None):
 
 
 def vdot(input, other, *, out=None):
-    """The dot product of two 1-D tensors (real: ``dot``)."""
-    r = _fn("dot")(input, other)
+    """The dot product of two 1-D tensors, the first conjugated (real: ``dot``)."""
+    r = _fn("dot")(_fn("conj")(input), other)
     return r if out is None else write_out(out, r, "vdot")
 
 

@@ -49,11 +49,11 @@ def _infer_dtype(data):
             kind = max(kind, 1)
         elif isinstance(x, (float, np.floating)):
             kind = max(kind, 2)
-        elif isinstance(x, complex):
-            raise TypeError("ttorch has no complex dtypes")
+        elif isinstance(x, (complex, np.complexfloating)):
+            kind = max(kind, 3)
         else:
             raise TypeError(f"Could not infer dtype of {type(x).__name__}")
-    return (D.bool, D.int64, D.get_default_dtype())[kind] if kind >= 0 else D.get_default_dtype()
+    return D._kind_default(kind) if kind >= 0 else D.get_default_dtype()
 
 
 def _from_host(a, dtype, device):
@@ -192,7 +192,10 @@ def fill_(t, value):
     if isinstance(value, Tensor):
         value = value.item()
     if t.device.type == "cpu":
-        t._np[...] = value
+        t._np[...] = value if t.dtype.is_complex or not isinstance(value, complex) else value.real
+    elif t.dtype.is_complex:
+        from .complex import fill_complex
+        fill_complex(t, value)
     else:
         compute = t.dtype if t.dtype is not D.bool else D.int8
         if compute.is_floating_point:

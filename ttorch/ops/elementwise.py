@@ -470,11 +470,17 @@ def copy_into(dst, src):
     strides, the transposing copy's thresholds), made by the second call of its key (see ``Plan``):
     in-place ops computed out of place (``relu_``) and ``Tensor.copy_`` end here."""
     if dst.device.type == "cpu":
-        np.copyto(dst._np, src._np if type(src) is Tensor else src, casting="unsafe")
+        s = src._np if type(src) is Tensor else src
+        if not dst.dtype.is_complex and np.iscomplexobj(s):     # (NumPy would warn: PyTorch warns in to())
+            s = np.real(s)
+        np.copyto(dst._np, s, casting="unsafe")
         return dst
     if type(src) is Tensor and src.device != dst.device:
         from .movement import to_device
         src = to_device(src, dst.device)
+    if dst.dtype.is_complex or type(src) is complex or type(src) is Tensor and src.dtype.is_complex:
+        from .complex import copy_complex     # (kernels take no complex pointers: copies of the parts)
+        return copy_complex(dst, src)
     if type(src) is Tensor and dst._stride is None and _aligned(dst):
         key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device, _T_MIN, _T_BLOCK)
         plan = _plan.find(_COPIES, key)

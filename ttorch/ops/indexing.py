@@ -613,6 +613,9 @@ def _put(t, v, idx, items, accumulate):
     """Write tensor ``v`` (``t``'s dtype and device) into ``t`` where ``items``/``idx`` select; no autograd."""
     if t.device.type == "cpu":
         _put_np(t._np, v._np, [i._np for i in idx], items, accumulate)
+    elif t.dtype.is_complex:        # (kernels take no complex pointers: the float views, (re, im) dim last)
+        from .complex import _fv
+        _put_cuda(_fv(t), _fv(v), idx, tuple(items) + (_FULL,), accumulate)
     else:
         _put_cuda(t, v, idx, items, accumulate)
 
@@ -722,6 +725,8 @@ def index_put_(input, indices, values, accumulate=False):
 def _scalar_tensor(value, dtype, device):
     if isinstance(value, (bool, np.bool_)) or dtype is D.bool:
         a = np.array(bool(value))
+    elif dtype.is_complex:
+        a = np.array(complex(value))
     elif not dtype.is_floating_point:
         if isinstance(value, float) and not np.isfinite(value):
             raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
@@ -752,7 +757,7 @@ def __setitem__(self, key, value):
         if value.dtype is not self.dtype:
             value = value.to(self.dtype)
         value = _strip_ones(value)
-    elif isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+    elif isinstance(value, (bool, int, float, complex, np.bool_, np.integer, np.floating, np.complexfloating)):
         value = _scalar_tensor(value, self.dtype, self.device)
     else:
         raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
@@ -955,7 +960,7 @@ def _value_arg(value, input, name):
         if value.device != input.device:
             value = to_device(value, input.device)
         return value if value.dtype is input.dtype else value.to(input.dtype)
-    if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+    if not isinstance(value, (bool, int, float, complex, np.number, np.bool_)):
         raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, {type(value).__name__})")
     return value.item() if isinstance(value, (np.number, np.bool_)) else value
 
@@ -1181,12 +1186,16 @@ def copy_(self, src, non_blocking=False):
     b = broadcast_shapes(self._shape, src._shape, op="copy_")
     if b != self._shape:
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(b)}")
+    if src.dtype.is_complex and not self.dtype.is_complex:
+        from .complex import warn_discard
+        warn_discard()
     if grad_mode._state["enabled"] and (self.requires_grad or src.requires_grad) \
             or _op_module._forward_ad is not None and fw_tracked(self, src):
         s = src if src.device == self.device else to_device(src, self.device)
         return inplace_from(self, _copy(self, s), "copy_")
     if self.device.type == "cpu":
-        np.copyto(self._np, src._host(), casting="unsafe")
+        h = src._host()
+        np.copyto(self._np, h.real if h.dtype.kind == "c" and not self.dtype.is_complex else h, casting="unsafe")
     else:
         if src.device == self.device and src.untyped_storage() is self.untyped_storage():
             src = copy_into(Tensor._empty(src._shape, src.dtype, src.device), src)  # overlapping: read first
@@ -1204,7 +1213,7 @@ def _fill_cuda(x, v):
 
 
 def _fill_into(t, v):
-    if isinstance(v, Tensor):
+    if isinstance(v, Tensor) or t.dtype.is_complex:        # (copy_into fills a complex tensor's parts)
         return copy_into(t, v)
     if t._stride is None and _aligned(t) and type(v) in (int, float, bool):     # planned (creation._filled)
         return _filled(t._shape, t.dtype, t.device, bool(v) if t.dtype is D.bool else v, into=t)

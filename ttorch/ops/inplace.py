@@ -24,6 +24,8 @@ def check_inplace(x, opname, requires_grad=None):
 
 def inplace_from(x, result, opname):
     """Store ``result`` (computed out of place) into ``x``; ``x`` takes its graph node."""
+    if x.dtype.is_complex and opname in ("abs_", "angle_"):     # (PyTorch's refusal: a real result)
+        raise RuntimeError(f"In-place {opname[:-1]} is not supported for complex tensors.")
     check_inplace(x, opname, x.requires_grad or result.requires_grad)
     if result._shape != x._shape:
         raise RuntimeError(f"{opname}: output with shape {list(x.shape)} doesn't match the broadcast shape "
@@ -32,6 +34,11 @@ def inplace_from(x, result, opname):
         from .._dtype import scalar_name
         raise RuntimeError(f"result type {scalar_name(result.dtype)} can't be cast to the desired output type "
                            f"{scalar_name(x.dtype)}")
+    if result.grad_fn is not None and x._base is not None and x._base.dtype is not x.dtype:
+        # (CopySlices replays views in the base's own dtype)
+        raise RuntimeError(f"{opname}: ttorch does not record in-place ops on a real view (view_as_real, .real, "
+                           ".imag) of a complex tensor that requires grad; compute the new value out of place "
+                           "(ttorch.complex(re, im)) instead")
     if result.grad_fn is not None:
         _keep_original(result.grad_fn, x)
     copy_into(x, result)

@@ -133,9 +133,10 @@ _addmm, _baddbmm = (Op(n, cpu=_addmm_cpu, cuda=_addmm_cuda, backward=_addmm_bw, 
 # ------------------------------------------------------------------------------- checks
 _CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
           "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-          "bool": "bool"}
+          "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 _SNAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-          "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+          "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+          "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _tensors(name, **args):
@@ -152,7 +153,7 @@ def _same_dtype(a, b):
 
 def _kernel_dtype(t, cpu_name, cuda_name):
     """Integer products exist on cpu only, bool products nowhere (PyTorch's dispatch)."""
-    if t.dtype is D.bool or (t.is_cuda and not t.dtype.is_floating_point):
+    if t.dtype is D.bool or (t.is_cuda and not (t.dtype.is_floating_point or t.dtype.is_complex)):
         raise RuntimeError(f"\"{cuda_name if t.is_cuda else cpu_name}\" not implemented for '{_SNAME[t.dtype.name]}'")
 
 
@@ -318,7 +319,7 @@ ger = outer
 
 
 def _scalars(input, beta, alpha):
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
         for n, v in (("beta", beta), ("alpha", alpha)):
             if isinstance(v, float):
                 raise RuntimeError(f"For integral input tensors, argument {n} must not be a floating point number.")

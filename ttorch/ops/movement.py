@@ -72,7 +72,7 @@ def to_device(x, device):
 
 
 def _cast_cpu(a, *, dtype, src):
-    return a.astype(dtype.np)
+    return (a.real if src.is_complex and not dtype.is_complex else a).astype(dtype.np)
 
 
 def _cast_cuda(x, *, dtype, src):
@@ -81,7 +81,9 @@ def _cast_cuda(x, *, dtype, src):
 
 
 def _cast_bw(ctx, g):
-    return g.to(ctx.src) if ctx.src.is_floating_point else None
+    if ctx.src.is_complex or ctx.src.is_floating_point:
+        return (g.real if g.dtype.is_complex and not ctx.src.is_complex else g).to(ctx.src)
+    return None
 
 
 _to_dtype = Op("to_dtype", cpu=_cast_cpu, cuda=_cast_cuda, backward=_cast_bw, save=(), grad_name="ToCopyBackward0",
@@ -89,6 +91,9 @@ _to_dtype = Op("to_dtype", cpu=_cast_cpu, cuda=_cast_cuda, backward=_cast_bw, sa
 
 
 def to_dtype(x, dtype):
+    if x.dtype.is_complex and not dtype.is_complex:
+        from .complex import warn_discard
+        warn_discard()
     return _to_dtype(x, dtype=dtype, src=x.dtype)
 
 

@@ -531,6 +531,11 @@ def _size_args(size, kw, name):
     return size
 
 
+def _complex_size(size, kw, name):
+    size = _size_args(size, kw, name)
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+
+
 # ============================================================================== creation
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False, **kw):
@@ -543,6 +548,10 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
         >>> x.shape, 0 <= x.min().item() and x.max().item() < 1
         (ttorch.Size([2, 3]), True)
     """
+    if dtype is not None and dtype.is_complex and out is None:      # each part uniform on [0, 1)
+        from .complex import owned_complex
+        x = rand(*_complex_size(size, kw, "rand"), 2, generator=generator, dtype=dtype.to_real(), device=device)
+        return _result(owned_complex(x), requires_grad, None, "rand")
     t = _new(_size_args(size, kw, "rand"), dtype, device, out)
     _check_float(t.dtype, "check_uniform_bounds")
     _fill(t, UNIFORM, 0.0, 1.0, _gen(t.device, generator, "rand"))
@@ -552,6 +561,10 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, **kw):
     """Standard normal samples of shape ``size``."""
+    if dtype is not None and dtype.is_complex and out is None:      # each part N(0, 1/2): E|z|^2 = 1
+        from .complex import owned_complex
+        x = randn(*_complex_size(size, kw, "randn"), 2, generator=generator, dtype=dtype.to_real(), device=device)
+        return _result(owned_complex(x.mul_(0.5 ** 0.5)), requires_grad, None, "randn")
     t = _new(_size_args(size, kw, "randn"), dtype, device, out)
     _check_float(t.dtype, "normal_kernel_cpu")
     _fill(t, NORMAL, 0.0, 1.0, _gen(t.device, generator, "randn"))

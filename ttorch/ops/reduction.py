@@ -538,7 +538,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         return _amp_op._autocast.call("sum", sum, input, dim, keepdim, dtype=dtype, out=out)
     dims = _dims(input, dim)
     if dtype is None:
-        dtype = input.dtype if input.dtype.is_floating_point else D.int64
+        dtype = input.dtype if input.dtype.is_floating_point or input.dtype.is_complex else D.int64
+    elif dtype.is_complex and not input.dtype.is_complex:
+        input = input.to(dtype)
     r = _sum(input, dims=dims, keepdim=keepdim, dtype=dtype, in_shape=input._shape)
     return r if out is None else write_out(out, r, "sum")
 
@@ -556,10 +558,10 @@ _mean = _simple_op("mean", _mean_cpu, "add", lambda ctx, g: _expand_back(g, ctx)
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Mean over ``dim`` (all dims when None). Integer inputs need ``dtype=``, as in PyTorch."""
-    if dtype is None and not input.dtype.is_floating_point:
+    if dtype is None and not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {D.scalar_name(input.dtype)}")
-    if dtype is not None and not dtype.is_floating_point:
+    if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
         raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be either a floating point or "
                            f"complex dtype. Got: {D.scalar_name(dtype)}")
     if dtype is not None and dtype is not input.dtype:
@@ -602,7 +604,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
         raise TypeError("prod(): argument 'dim' must be int, not " + type(dim).__name__)
     dims = _dims(input, dim)
     if dtype is None:
-        dtype = input.dtype if input.dtype.is_floating_point else D.int64
+        dtype = input.dtype if input.dtype.is_floating_point or input.dtype.is_complex else D.int64
     r = _prod(input, dims=dims, keepdim=keepdim if dim is not None else False, dtype=dtype, in_shape=input._shape)
     return r if out is None else write_out(out, r, "prod")
 

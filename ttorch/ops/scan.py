@@ -292,7 +292,7 @@ def _args(name, input, dim, dtype):
     if dtype is not None and dtype is not input.dtype:
         input = input.to(dtype)
     d = _wrap_dim(dim, input.ndim)
-    out_dtype = input.dtype if input.dtype.is_floating_point else D.int64
+    out_dtype = input.dtype if input.dtype.is_floating_point or input.dtype.is_complex else D.int64
     return input, d, out_dtype
 
 

@@ -139,6 +139,14 @@ def _var_public(name, std, with_mean):
         if unbiased is not None and correction is not None:
             raise RuntimeError(f"{name}: can't specify both unbiased and correction")
         c = correction if correction is not None else (0 if unbiased is False else 1)
+        if input.dtype.is_complex:      # E|z - mean|^2: the parts' variances, summed (a real result)
+            from .complex import real, imag
+            v = var(real(input), dim, keepdim=keepdim, correction=c) + var(imag(input), dim, keepdim=keepdim,
+                                                                            correction=c)
+            r = v.sqrt() if std else v
+            if with_mean:
+                return r, input.mean(dim, keepdim)
+            return r if out is None else write_out(out, r, name)
         if not input.dtype.is_floating_point:
             raise RuntimeError(f"{name} only support floating point and complex dtypes" if with_mean else
                                "std and var only support floating point and complex dtypes")
@@ -360,6 +368,8 @@ _norm = Op("norm", cpu=_norm_cpu, cuda=_norm_cuda, backward=_norm_bw, save=(0,),
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """``linalg.vector_norm``: ``sum(|x|^ord)^(1/ord)`` over ``dim``; ``inf``/``-inf`` are max/min of
     ``|x|``, ``0`` counts non-zeros."""
+    if x.dtype.is_complex:              # the norm of the moduli
+        x = x.abs()
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{D.scalar_name(x.dtype)}")
@@ -384,6 +394,8 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("norm", norm, input, p, dim, keepdim, out=out, dtype=dtype)
+    if input.dtype.is_complex:          # the norm of the moduli
+        input = input.abs()
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.scalar_name(input.dtype)} instead.")

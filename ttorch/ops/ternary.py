@@ -204,7 +204,11 @@ def where(condition, input=None, other=None, *, out=None):
     if condition.dtype is not D.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{D.scalar_name(condition.dtype)}")
-    return _call(_where, "where", condition, input, other, _promote(input, other), out)
+    dt = _promote(input, other)
+    if dt.is_complex:
+        from .complex import cwhere
+        return cwhere(condition, input, other, dt, out)
+    return _call(_where, "where", condition, input, other, dt, out)
 
 
 def _where_method(self, condition, other):
@@ -322,7 +326,8 @@ _lerp = ternary("lerp", _lerp_fn, _np_lerp, _lerp_bw, dtypes=D.floating_dtypes,
 
 def _meta_name(d):  # c10's TypeMeta names, which lerp's message prints
     return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-            "int64": "long int", "int32": "int", "bool": "bool"}.get(d.name, d.name)
+            "int64": "long int", "int32": "int", "bool": "bool", "complex64": "c10::complex<float>",
+            "complex128": "c10::complex<double>"}.get(d.name, d.name)
 
 
 def lerp(input, end, weight, *, out=None, _into=False):
@@ -332,7 +337,7 @@ def lerp(input, end, weight, *, out=None, _into=False):
         if type(t) is Tensor and t.dtype is not input.dtype:
             raise RuntimeError(f"expected dtype {_meta_name(input.dtype)} for `{nm}` but got dtype "
                                f"{_meta_name(t.dtype)}")
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise not_implemented("lerp_kernel_scalar" if type(weight) is not Tensor else "lerp_kernel_tensor",
                               input.dtype, input.device)
     return _call(_lerp, "lerp", input, end, weight, input.dtype, out, _into)
@@ -401,7 +406,7 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None, _into=False):
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None, _into=False):
     """``ttorch.addcdiv(input, tensor1, tensor2, *, value=1)``: ``input + value * tensor1 / tensor2``."""
     dt = _promote(input, tensor1, tensor2)
-    if not dt.is_floating_point:
+    if not (dt.is_floating_point or dt.is_complex):
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release addcdiv "
                            "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
                            "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "

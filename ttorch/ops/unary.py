@@ -154,6 +154,9 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
             vals[pnames.index(k)] = v
         if type(input) is not Tensor:
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        if input.dtype.is_complex:          # (Triton has no complex type: complex_math.py's kernels)
+            from .complex_math import unary_call
+            return unary_call(name, input, vals, out, inplace)
         pk = None
         if out is None and not inplace and input.device.type == "cuda":
             # a plan of the launch, made by the second call of its key (see elementwise.Plan); the

@@ -250,7 +250,9 @@ class Optimizer:
                     state = self.state[p]
                     if len(state) == 0:
                         self._init_state(p, state, group)
-                    if many is not None and p.device.type == "cuda" and not p._grad.is_sparse:
+                    if p.dtype.is_complex:      # updated as its real view, as PyTorch's optimizers do
+                        _update_as_real(self, p, state, group)
+                    elif many is not None and p.device.type == "cuda" and not p._grad.is_sparse:
                         many.append(p)
                     else:
                         self._update(p, p._grad, state, group)
@@ -396,3 +398,19 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": param_groups})
         for hook in self._optimizer_load_state_dict_post_hooks.values():
             hook(self)
+
+
+def _update_as_real(opt, p, state, group):
+    """``opt._update`` of complex ``p`` on the float views (..., 2) of it, its gradient and its complex
+    state buffers (PyTorch's ``view_as_real`` in every optimizer): each part is updated as a real
+    parameter. State entries the update creates or replaces are kept, as complex views again."""
+    from .._tensor import Tensor
+    from ..ops.complex import _fv, owned_complex
+    rstate = {k: (_fv(v) if isinstance(v, Tensor) and v.dtype.is_complex else v) for k, v in state.items()}
+    before = dict(rstate)
+    fp = _fv(p)
+    opt._update(fp, _fv(p._grad), rstate, group)
+    for k, v in rstate.items():
+        if before.get(k) is not v:
+            fresh = isinstance(v, Tensor) and v._shape == fp._shape and v.is_contiguous() and v._offset == 0
+            state[k] = owned_complex(v) if fresh else v

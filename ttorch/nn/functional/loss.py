@@ -297,6 +297,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("mse_loss", mse_loss, input, target, size_average, reduce, reduction, weight)
     _size_warning(input, target)
+    if input.dtype.is_complex:      # (the square would be complex: PyTorch has no complex mse)
+        from ...ops._op import no_complex
+        raise no_complex(f"mse_{input.device.type}", input.dtype)
     reduction = _legacy(reduction, size_average, reduce)
     x, y = _broadcast(input, target)
     loss = (x - y) ** 2

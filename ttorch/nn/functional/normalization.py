@@ -150,6 +150,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("layer_norm", layer_norm, input, normalized_shape, weight, bias, eps)
     ns = _norm_shape(input, normalized_shape, weight, bias)
+    if input.dtype.is_complex:
+        from ...ops._op import no_complex
+        raise no_complex("LayerNormKernelImpl", input.dtype)
     if _fused(input, ns):
         return _ln._layer_norm(input, weight, bias, k=len(ns), eps=float(eps), rms=False)
     x = _up(input)

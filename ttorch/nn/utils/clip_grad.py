@@ -44,7 +44,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     ``foreach`` (None: on where it applies, as in PyTorch): the norms of each (device, dtype) group
     in one many-tensor call (``ttorch._foreach_norm``: two launches on cuda), else one norm a tensor.
     """
-    tensors = _tensor_list(tensors)
+    # (complex tensors: the norm of their moduli, as PyTorch's vector_norm)
+    tensors = [t.abs() if t.dtype.is_complex else t for t in _tensor_list(tensors)]
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return ttorch.tensor(0.0)
@@ -70,7 +71,9 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     """Scale the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm + 1e-6))``;
     ``foreach`` as in ``get_total_norm`` (``ttorch._foreach_mul_``: one launch a group on cuda)."""
-    grads = [p.grad for p in _tensor_list(parameters) if p.grad is not None]
+    from ...ops.complex import _fv      # (a complex gradient is scaled as its real view)
+    grads = [_fv(p.grad) if p.grad.dtype.is_complex else p.grad for p in _tensor_list(parameters)
+             if p.grad is not None]
     if len(grads) == 0:
         return
     _check_foreach(grads, foreach)
