@@ -141,6 +141,12 @@ def test_accumulation_and_retain_graph(device):
     x.grad = None
     (x * 5).backward(g)
     assert x.grad.tolist() == [5.0, 5.0]
+    # PyTorch frees saved tensors, not nodes: a graph that saved none (a view, a sum) runs again
+    x.grad = None
+    s = x.view(2)[1:].sum()
+    s.backward()
+    s.backward()
+    assert x.grad.tolist() == [0.0, 2.0]
     with pytest.raises(RuntimeError, match="assigned grad has data of a different size"):
         x.grad = ttorch.ones(3)
 

@@ -102,6 +102,19 @@ def test_batch_norm_train_updates(device, shape):
     close(trm, rm, ttorch.float32)      # eval leaves the running stats alone
 
 
+def test_batch_norm_of_an_empty_batch(device):
+    # PyTorch: an empty result in eval and training; training counts the batch and keeps the stats
+    for shape in ((0, 3, 2, 2), (0, 3)):
+        bn = (ttorch.nn.BatchNorm2d if len(shape) == 4 else ttorch.nn.BatchNorm1d)(3).to(device)
+        x = ttorch.zeros(*shape, device=device, requires_grad=True)
+        y = bn.eval()(x)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape
+        assert bn.train()(x).shape == shape
+        assert bn.running_mean.tolist() == [0.0] * 3 and bn.running_var.tolist() == [1.0] * 3
+        assert int(bn.num_batches_tracked) == 1
+
+
 def test_batch_norm_no_running_stats_no_affine(device):
     x = np.random.default_rng(2).normal(size=(5, 4))
     close(F.batch_norm(T(x, device), None, None, training=True), np_bn(x, None, None, 1e-5)[0], ttorch.float32)

@@ -146,8 +146,21 @@ class OpNode(Node):
         return res
 
     def release(self):
-        self._ctx = None
-        self._freed = True
+        # PyTorch frees a node's saved tensors, not the node: one that saved none (a view, a sum)
+        # can run again, as ``y.sum().backward()`` twice through ``y = x.view(3)`` does there
+        if _saves_tensors(self._ctx):
+            self._ctx = None
+            self._freed = True
+
+
+def _saves_tensors(ctx):
+    from .._tensor import Tensor
+    for k, v in ctx.__dict__.items():
+        if isinstance(v, Tensor):
+            return True
+        if k in ("inputs", "outputs") and any(isinstance(t, Tensor) for t in v):
+            return True
+    return False
 
 
 def _sum_to(g, shape, opname):

@@ -339,7 +339,8 @@ def _bwd_cuda(g, x, w, mean, var, *, training, eps, reduce):
 
 # ------------------------------------------------------------------------------ NumPy
 def _np_rows(a, n, c, cd):
-    return a.astype(cd, copy=False).reshape(n, c, -1)
+    # (the spatial size spelt out: -1 is ambiguous when the batch is empty)
+    return a.astype(cd, copy=False).reshape(n, c, int(np.prod(a.shape[2:], dtype=np.int64)))
 
 
 def _fwd_cpu(x, w, b, rm, rv, *, training, momentum, eps):
