@@ -185,4 +185,9 @@ def _str(t, tensor_contents=None):
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
+    from .autograd import forward_ad
+    if forward_ad._token is not None:   # a dual tensor shows its tangent, as in PyTorch (a 0-d one as a number)
+        tangent = forward_ad._tangent(t)
+        if tangent is not None:
+            suffixes.append(f"tangent={tangent}")
     return _add_suffixes(prefix + body, suffixes, indent)

@@ -11,3 +11,4 @@ from .gradcheck import gradcheck, gradgradcheck, GradcheckError as _GradcheckErr
 gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradcheck, gradgradcheck, _GradcheckError
 from . import functional  # noqa: E402,F401  (ttorch.autograd.functional: jacobian, hessian, vjp...)
 from . import forward_ad  # noqa: E402,F401  (ttorch.autograd.forward_ad: dual tensors)
+from . import graph  # noqa: E402,F401  (ttorch.autograd.graph: saved-tensor hooks, nodes, edges)

@@ -21,7 +21,8 @@ from . import forward_ad as F
 from .engine import _sum_to
 
 _ELEMENTWISE = ("unary", "binary", "ternary")
-_CTX_KEYS = frozenset(("inputs", "needs", "_versions", "output", "outputs", "_out_version", "_hooked_outputs"))
+_CTX_KEYS = frozenset(("inputs", "needs", "_versions", "output", "outputs", "_out_version", "_hooked_outputs",
+                       "_packed", "_fw_saved"))
 
 
 def propagate(op, inputs, attrs, out):
@@ -74,6 +75,10 @@ def _tangents_of_saved(out, outs):
     node = out.grad_fn
     ctx = getattr(node, "_ctx", None)
     saved = getattr(ctx, "output", None)
+    if saved is None and getattr(ctx, "_packed", None) is not None:
+        # saved through saved-tensor hooks (autograd/graph.py): the tangents wait beside them for the unpack
+        ctx._fw_saved = (F._token, tuple(F._tangent(o) for o in outs))
+        return
     if saved is None or saved.__dict__.get("_fw_grad") is not None:
         return
     F._set(saved, F._tangent(out))

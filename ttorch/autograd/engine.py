@@ -44,6 +44,7 @@ class Node:
 # recorded op call, so it stays small. node -> (pre-hooks, post-hooks), ordered by registration.
 _NODE_HOOKS = weakref.WeakKeyDictionary()
 _ANY_NODE_HOOKS = [False]   # set once any node hook is registered: the walk skips the lookups until then
+_NODE_METADATA = weakref.WeakKeyDictionary()    # node -> its ``metadata`` dict (autograd.graph), made on demand
 
 ERR_BACKWARD_TWICE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -106,6 +107,23 @@ class OpNode(Node):
             raise RuntimeError(ERR_BACKWARD_TWICE)
         ctx = self._ctx
         ctx._check_versions(self._name)
+        if ctx._packed is not None:     # saved-tensor hooks packed them (autograd.graph): unpack for this run
+            from .graph import _unpacked
+            inputs = ctx.inputs
+            ctx.inputs, out, outs = _unpacked(ctx)
+            if out is not None:
+                ctx.output = out
+            if outs is not None:
+                ctx.outputs = outs
+            try:
+                return self._apply(ctx, grads, create_graph)
+            finally:
+                ctx.inputs = inputs
+                ctx.__dict__.pop("output", None)
+                ctx.__dict__.pop("outputs", None)
+        return self._apply(ctx, grads, create_graph)
+
+    def _apply(self, ctx, grads, create_graph):
         for g in grads:
             # an output that got no gradient: materialize zeros (not for integer outputs, indices,
             # which never carry one; nor for rules marked ``takes_none``, which treat None as zeros)
@@ -155,6 +173,8 @@ class OpNode(Node):
 
 def _saves_tensors(ctx):
     from .._tensor import Tensor
+    if ctx._packed is not None:
+        return True
     for k, v in ctx.__dict__.items():
         if isinstance(v, Tensor):
             return True
@@ -249,15 +269,37 @@ def _no_autocast():
 # per running backward (innermost last): whether it captures its gradients (``autograd.grad``,
 # ``backward(inputs=...)``) rather than accumulating into ``.grad``; the reentrant checkpoint asks
 CAPTURING = []
+# per running backward (innermost last): its ``_Task`` (autograd.graph's multi-grad hooks ask)
+TASKS = []
+
+
+class _Task:
+    """One backward pass (PyTorch's graph task): a serial number and the nodes it will run."""
+
+    __slots__ = ("serial", "seen", "reach", "targets")
+    count = [0]
+
+    def __init__(self):
+        self.count[0] += 1
+        self.serial = self.count[0]
+        self.seen = self.reach = self.targets = None
+
+    def will_execute(self, node):
+        """Whether this pass runs ``node`` (PyTorch's ``_will_engine_execute_node``)."""
+        if node not in self.seen:
+            return False
+        return self.reach is None or bool(self.reach.get(node)) or node in self.targets
 
 
 def _run(roots, root_grads, retain_graph, create_graph, capture=None):
     """Walk the graph from ``roots`` (list of edges); ``capture`` maps edges whose grads to return."""
     CAPTURING.append(capture is not None)
+    TASKS.append(_Task())
     try:
         return _walk(roots, root_grads, retain_graph, create_graph, capture)
     finally:
         CAPTURING.pop()
+        TASKS.pop()
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, capture):
@@ -280,6 +322,9 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
             if n not in seen:
                 seen.add(n)
                 stack.append(n)
+    task = TASKS[-1]
+    task.seen, task.reach = seen, reach
+    task.targets = {e[0] for e in capture} if capture is not None else ()
     buffers = {}
     for e, g in zip(roots, root_grads):
         if e is None:
@@ -301,7 +346,12 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
                 grads = [buf.get(0)]
                 if capture is not None:
                     if (node, 0) in capture:
-                        captured[(node, 0)] = grads[0]
+                        g = grads[0]
+                        if g is not None and node.variable._hooks:     # a captured leaf's hooks run too
+                            for h in list(node.variable._hooks.values()):
+                                r = h(g)
+                                g = g if r is None else r
+                        captured[(node, 0)] = g
                     continue
                 if grads[0] is not None:
                     node.apply(grads, create_graph)
@@ -403,6 +453,11 @@ def _call_tensor_hooks(node, grads):
 def _make_grads(outputs, grad_outputs):
     res = []
     for t, g in zip(outputs, grad_outputs):
+        if _is_edge(t):     # an autograd.graph.GradientEdge: no shape to make or check a gradient with
+            if g is None:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            res.append(g)
+            continue
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
@@ -447,33 +502,35 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False, only_inputs=True, is_grads_batched=False):
-    """Return the gradients of ``outputs`` with respect to ``inputs`` without touching ``.grad``."""
+    """Return the gradients of ``outputs`` with respect to ``inputs`` (tensors, or ``GradientEdge``s of
+    ``autograd.graph``) without touching ``.grad``. Hooks of a leaf input run on its gradient."""
     from .._tensor import Tensor
-    if isinstance(outputs, Tensor):
+    if isinstance(outputs, Tensor) or _is_edge(outputs):
         outputs = [outputs]
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, Tensor) or _is_edge(inputs)
     inputs = [inputs] if single else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     if allow_unused is None:
         allow_unused = materialize_grads
     for t in outputs:
-        if not t.requires_grad:
+        if not _is_edge(t) and not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     for t in inputs:
-        if not t.requires_grad:
+        if not _is_edge(t) and not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
     grads = _make_grads(outputs, grad_outputs)
-    edges = [edge_of(t) for t in inputs]
+    edges = [(t[0], t[1]) if _is_edge(t) else edge_of(t) for t in inputs]
     capture = {e: True for e in edges}
-    captured = _run([edge_of(t) for t in outputs], grads, retain_graph, create_graph, capture)
+    captured = _run([(t[0], t[1]) if _is_edge(t) else edge_of(t) for t in outputs], grads, retain_graph, create_graph,
+                    capture)
     res = []
     for t, e in zip(inputs, edges):
         g = captured.get(e)
         if g is None:
-            if materialize_grads:
+            if materialize_grads and not _is_edge(t):
                 from ..ops.creation import zeros_like
                 g = zeros_like(t)
             elif not allow_unused:
@@ -481,3 +538,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "Set allow_unused=True if this is the desired behavior.")
         res.append(g)
     return tuple(res)
+
+
+def _is_edge(t):
+    """Whether ``t`` is an ``autograd.graph.GradientEdge`` (``grad`` takes them as inputs, as PyTorch does)."""
+    return isinstance(t, tuple) and hasattr(t, "output_nr")

@@ -81,7 +81,9 @@ class BackwardCFunction(Node, FunctionCtx):
                 out.append(None)
                 continue
             t, version, output_nr = entry
-            if t._version != version:
+            if version is None:     # packed by saved-tensor hooks: unpacked at each access, no version check
+                t = t.get()
+            elif t._version != version:
                 from ..ops._op import _version_error
                 _version_error(t, version, self._name)
             if output_nr is not None:
@@ -353,12 +355,17 @@ def _wrap_outputs(node, args, output, executable, separate_ctx=False):
     if executable:
         node._out_meta = tuple(meta)
         saved = []
+        from ..ops import _op
+        hooks = _op._saved_hooks
         for i, t in enumerate(to_save):
             if t is None:
                 saved.append(None)
             elif not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
                                 f"{type(t).__name__}")
+            elif hooks is not None:     # (autograd.graph.saved_tensors_hooks)
+                from .graph import _Packed
+                saved.append((_Packed(t, hooks), None, t._output_nr if t.grad_fn is node else None))
             elif t.grad_fn is node:
                 saved.append((t.detach(), t._version, t._output_nr))
             else:

@@ -14,6 +14,11 @@ from . import grad_mode
 from .engine import grad as _grad
 
 
+def _modes():
+    from . import _gradcheck_modes    # (it imports this module's helpers)
+    return _gradcheck_modes
+
+
 class GradcheckError(RuntimeError):
     """Error raised by :func:`gradcheck` and :func:`gradgradcheck`."""
 
@@ -54,8 +59,9 @@ def _allclose(a, b, rtol, atol):
     return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
 
 
-def _notallclose_msg(analytical, numerical, output_idx, input_idx):
-    return (f"Jacobian mismatch for output {output_idx:d} with respect to input {input_idx:d},\n"
+def _notallclose_msg(analytical, numerical, output_idx, input_idx, is_forward_ad=False):
+    mode = "computed with forward mode " if is_forward_ad else ""
+    return (f"Jacobian {mode}mismatch for output {output_idx:d} with respect to input {input_idx:d},\n"
             f"numerical:{numerical}\nanalytical:{analytical}\n")
 
 
@@ -170,7 +176,8 @@ def _analytical_jacobian(diff_inputs, output, nondet_tol, check_grad_dtypes):
     return jac1
 
 
-def _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol):
+def _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol,
+                    use_forward_ad=False):
     func_out = [o for o in _as_tuple(func_out) if _is_tensor(o)]
     numerical = _numerical_jacobians(func, inputs, eps)     # [input][output]
     if not outputs:     # nothing differentiable: the function must not depend on its inputs
@@ -181,6 +188,16 @@ def _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad
         return True
     diff_inputs = [x for x in inputs if _is_tensor(x) and x.requires_grad]
     keep = [j for j, o in enumerate(func_out) if o.requires_grad]
+    if use_forward_ad:
+        forward = _modes()._forward_jacobians(func, inputs, check_grad_dtypes)     # [input][float output]
+        floats = [j for j, o in enumerate(func_out) if _is_float(o)]
+        for i, k in enumerate(keep):
+            for j, x in enumerate(diff_inputs):
+                a, n = forward[j][floats.index(k)], numerical[j][k]
+                if not _allclose(a, n, rtol, atol):
+                    raise GradcheckError(_notallclose_msg(_as_tensor(a, x), _as_tensor(n, outputs[i]), i, j,
+                                                          is_forward_ad=True))
+        return True
     for i, o in enumerate(outputs):
         analytical = _analytical_jacobian(diff_inputs, o, nondet_tol, check_grad_dtypes)
         for j, (a, x) in enumerate(zip(analytical, diff_inputs)):
@@ -190,10 +207,17 @@ def _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad
     return True
 
 
-def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol):
-    """Compare ``v^T J u`` for random unit vectors ``u`` (per input) and ``v`` (per output)."""
+def _is_float(o):
+    return _is_tensor(o) and (o.dtype.is_floating_point or o.dtype.is_complex)
+
+
+def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol,
+                    use_forward_ad=False):
+    """Compare ``v^T J u`` for random unit vectors ``u`` (per input) and ``v`` (per output); with
+    forward AD, ``J u`` from one jvp per input against its central difference."""
     if not outputs:
-        return _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol)
+        return _slow_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol,
+                               use_forward_ad)
     rng = np.random.default_rng(0)     # fixed, as PyTorch's fresh generator: failures reproduce
 
     def unit(n):
@@ -205,7 +229,7 @@ def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad
     vs = [unit(o.numel()) for o in outputs]
     func_out = [o for o in _as_tuple(func_out) if _is_tensor(o)]
     keep = [j for j, o in enumerate(func_out) if o.requires_grad]
-    numerical = []      # [input][output]: v . (J u)
+    numerical = []      # [input][output]: v . (J u), or J u with forward AD
     for x, u in zip(diff_inputs, us):
         p = _Perturb(x)
         try:
@@ -215,7 +239,18 @@ def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad
             hi = _eval(func, inputs)
         finally:
             p.restore()
-        numerical.append([float(vs[i] @ ((hi[j] - lo[j]) / (2 * eps)).reshape(-1)) for i, j in enumerate(keep)])
+        ju = [((hi[j] - lo[j]) / (2 * eps)).reshape(-1) for j in keep]
+        numerical.append(ju if use_forward_ad else [float(v @ d) for v, d in zip(vs, ju)])
+    if use_forward_ad:
+        forward = _modes()._forward_jacobians(func, inputs, check_grad_dtypes, all_u=us)
+        floats = [j for j, o in enumerate(func_out) if _is_float(o)]
+        for i, (o, k) in enumerate(zip(outputs, keep)):
+            for j, (x, u) in enumerate(zip(diff_inputs, us)):
+                a, n = forward[j][floats.index(k)], numerical[j][i]
+                if not _allclose(a, n, rtol, atol * float(u.sum())):
+                    raise GradcheckError(_notallclose_msg(_as_tensor(a, x), _as_tensor(n, o), i, j, True)
+                                         + _slow_mode_msg(func, inputs, diff_inputs, o, k, j, rtol, atol, eps, True))
+        return True
     for i, (o, v) in enumerate(zip(outputs, vs)):
         def vjp():
             gs = _grad(o, diff_inputs, _as_tensor(v.reshape(o.shape), o), retain_graph=True, allow_unused=True)
@@ -235,9 +270,13 @@ def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad
     return True
 
 
-def _slow_mode_msg(func, inputs, diff_inputs, output, out_pos, input_idx, rtol, atol, eps):
+def _slow_mode_msg(func, inputs, diff_inputs, output, out_pos, input_idx, rtol, atol, eps, is_forward_ad=False):
     num = _numerical_jacobians(func, inputs, eps)[input_idx][out_pos]
-    ana = _analytical_jacobian(diff_inputs, output, float("inf"), False)[input_idx]
+    if is_forward_ad:
+        floats = [j for j, o in enumerate(o for o in _as_tuple(func(*inputs)) if _is_tensor(o)) if _is_float(o)]
+        ana = _modes()._forward_jacobians(func, inputs, False)[input_idx][floats.index(out_pos)]
+    else:
+        ana = _analytical_jacobian(diff_inputs, output, float("inf"), False)[input_idx]
     x = diff_inputs[input_idx]
     msg = ("\nThe above quantities relating the numerical and analytical jacobians are computed \nin fast mode. "
            "Below, we recompute numerical and analytical jacobians in slow mode:\n\n"
@@ -294,9 +333,11 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     floating-point ``inputs`` with ``requires_grad=True``, with ``allclose(analytical, numerical)``.
 
     The defaults suit float64 inputs; lower precision will likely fail (a warning says so).
-    ttorch has no vmap nor forward-mode AD: ``check_batched_grad`` checks nothing more (batched
-    gradients are computed by looping) and ``check_forward_ad=True`` raises. ``masked`` is for
-    sparse inputs and is ignored.
+    ``check_forward_ad`` compares the Jacobian built with forward-mode AD (one jvp per input
+    element; in ``fast_mode`` one per input) with the numerical one; ``check_backward_ad`` does the
+    same for ``autograd.grad``. ``check_batched_grad`` / ``check_batched_forward_grad`` compare
+    ``func.vmap`` of the vjp / jvp over two random vectors with the two calls (ttorch's vmap
+    loops, so they catch less than PyTorch's). ``masked`` is for sparse inputs and is ignored.
 
     Args:
         func (function): takes tensor inputs, returns a tensor or a tuple of tensors.
@@ -321,11 +362,10 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         "Setting check_batched_grad=True requires check_backward_ad to be True"
     assert not (check_batched_forward_grad and not check_forward_ad), \
         "Setting check_batched_forward_grad=True requires check_forward_ad to be True"
-    if check_forward_ad:
-        raise NotImplementedError("gradcheck: ttorch has no forward-mode AD, so check_forward_ad=True is not supported")
     func, inputs = _complex_as_real(func, inputs)     # (complex tensors: checked as their real views)
     try:
         return _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad, check_grad_dtypes,
+                                 check_batched_grad, check_batched_forward_grad, check_forward_ad, check_backward_ad,
                                  fast_mode)
     except GradcheckError:
         if raise_exception:
@@ -333,14 +373,27 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         return False
 
 
-def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad, check_grad_dtypes, fast_mode):
+def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad, check_grad_dtypes,
+                      check_batched_grad, check_batched_forward_grad, check_forward_ad, check_backward_ad, fast_mode):
     inputs = _as_tuple(inputs)
     _check_inputs(inputs)
     func_out = func(*inputs)
     outputs = _differentiable_outputs(func_out)
     check = _fast_gradcheck if fast_mode else _slow_gradcheck
-    check(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol)
+    if check_backward_ad:
+        check(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol)
+    if check_forward_ad:
+        check(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol, use_forward_ad=True)
+        if check_undefined_grad:
+            _modes()._test_undefined_forward_mode(func, inputs)
+    if check_batched_forward_grad:
+        _modes()._test_batched_grad_forward_ad(func, inputs)
+    if not check_backward_ad:
+        return True
     if outputs:
+        if check_batched_grad:
+            for i, o in enumerate(outputs):
+                _modes()._test_batched_grad(inputs, o, i)
         _test_backward_mul_by_grad_output(outputs, inputs)
         if check_undefined_grad:
             _test_undefined_backward_mode(func, inputs)

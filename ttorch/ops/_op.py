@@ -26,6 +26,9 @@ _ANOMALY = anomaly_mode._state
 # ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
 # test is all an op pays when no region is on.
 _autocast = None
+# ttorch.autograd.graph: None when no saved-tensor hooks are set; else the innermost (pack, unpack)
+# pair, through which ``_record`` saves. Same one global test.
+_saved_hooks = None
 # ttorch.autograd.forward_ad: None outside dual levels; inside, the function giving an op's outputs
 # their tangents (autograd/_jvp.py). Same one global test.
 _forward_ad = None
@@ -36,6 +39,7 @@ class Ctx:
 
     _hooked_outputs = None
     _out_version = None     # version of the saved output (save_output), checked before backward
+    _packed = None          # what saved-tensor hooks made of the saved tensors (autograd/graph.py)
 
     def __init__(self, attrs):
         self.__dict__ = attrs       # a fresh dict (Op.__call__'s **attrs): adopted, not copied
@@ -171,7 +175,7 @@ class Op:
             nxt.append(None)
             in_meta.append(None)
         ctx.inputs = saved
-        outs = out if type(out) is tuple else (out,)
+        outs = all_outs = out if type(out) is tuple else (out,)
         if self.save_output:
             o = outs[0].detach()
             ctx.output = o
@@ -194,6 +198,9 @@ class Op:
                 o.grad_fn = node
                 o._output_nr = i
                 o.requires_grad = True
+        if _saved_hooks is not None:    # after the outputs got their node: the hooks see them as saved
+            from ..autograd.graph import _pack_ctx
+            _pack_ctx(ctx, all_outs, _saved_hooks)
 
 
 _INTERNED = {}

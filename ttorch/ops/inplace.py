@@ -72,6 +72,9 @@ def _keep_original(node, x):
     the old ``y`` for ``w``'s gradient)."""
     ctx = getattr(node, "_ctx", None)
     inputs = getattr(ctx, "inputs", None)
+    if getattr(ctx, "_packed", None) is not None:   # saved through saved-tensor hooks (autograd/graph.py)
+        from ..autograd.graph import _repack_original
+        return _repack_original(ctx, x)
     if not inputs or not any(t is x for t in inputs):
         return
     orig = x.clone()    # in the graph when x is: a second derivative reaches x's old value

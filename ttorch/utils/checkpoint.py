@@ -219,6 +219,11 @@ enable checkpoint\u2011debug mode globally.
 """
 
 
+def _no_saved_hooks():
+    from ..autograd.graph import _suspended
+    return _suspended()
+
+
 def _meta(t):
     return {"shape": t.shape, "dtype": t.dtype, "device": t.device}
 
@@ -343,7 +348,8 @@ def _checkpoint_without_reentrant(function, preserve, context_fn, determinism_ch
     stash = _RngStash(flat) if preserve else None
     fresh = [_detached(t) if isinstance(t, ttorch.Tensor) else t for t in flat]
     fresh_index = {id(f): k for k, f in enumerate(fresh) if isinstance(f, ttorch.Tensor) and f.requires_grad}
-    flat_out, out_spec, diff, found = _forward(function, fresh, spec, forward_context, fresh_index, flat)
+    with _no_saved_hooks():     # PyTorch's checkpoint saves through hooks of its own: the user's see none
+        flat_out, out_spec, diff, found = _forward(function, fresh, spec, forward_context, fresh_index, flat)
     if stash is not None:
         stash.after_forward()
     original_of = {id(f): t for f, t in zip(fresh, flat) if isinstance(t, ttorch.Tensor)}
@@ -364,7 +370,7 @@ def _checkpoint_without_reentrant(function, preserve, context_fn, determinism_ch
         inputs = [(t.view_as(t) if create_graph and t.requires_grad else _detached(t))
                   if isinstance(t, ttorch.Tensor) else t for t in flat]
         rargs, rkwargs = tree_unflatten(inputs, spec)
-        with _recompute_context(stash, autocast), recompute_context:
+        with _recompute_context(stash, autocast), recompute_context, _no_saved_hooks():
             routs = tree_flatten(function(*rargs, **rkwargs))[0]
         if determinism_check == "default":
             bad = [(i, m, _meta(r)) for i, (m, r) in enumerate(zip(saved_meta, routs))
