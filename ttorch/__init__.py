@@ -108,3 +108,7 @@ from . import distributions  # noqa: E402  (torch.distributions)
 from . import distributed, multiprocessing  # noqa: E402  (process groups, collectives, spawn)
 from ._threads import set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads  # noqa: E402,E501
 from ._deterministic import *  # noqa: E402,F401,F403  (use_deterministic_algorithms and its debug mode)
+from ._layout import layout, strided, sparse_coo  # noqa: E402
+from .sparse import sparse_coo_tensor  # noqa: E402  (sparse COO tensors)
+from . import sparse  # noqa: E402
+from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these take sparse operands too)

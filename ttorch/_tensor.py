@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import CPU, device as _device_t, _canonical
+from ._layout import strided
 from ._storage import UntypedStorage
 from .autograd import grad_mode
 
@@ -235,6 +236,7 @@ class Tensor:
         return self.device.type == "cpu"
 
     is_sparse = False
+    layout = strided        # (sparse COO tensors: ``_sparse.SparseTensor``, a subclass)
     is_quantized = False
     is_meta = False
     def is_complex(self):
@@ -647,6 +649,15 @@ class Tensor:
     def is_inference(self):
         """False: ttorch makes no inference tensors (``inference_mode`` is ``no_grad`` plus its flag)."""
         return False
+
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        """This tensor in the sparse COO layout: its nonzero elements (over the first ``sparse_dim``
+        dims, default all) with their coordinates, coalesced (see ``ttorch/_sparse.py``)."""
+        from .sparse._construct import dense_to_sparse
+        return dense_to_sparse(self, sparse_dim, layout, blocksize, dense_dim)
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        return self if dtype is None or dtype is self.dtype else self.to(dtype)
 
     # DLPack
     def __dlpack__(self, stream=None, **kw):

@@ -26,12 +26,14 @@ _ANOMALY = anomaly_mode._state
 # ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
 # test is all an op pays when no region is on.
 _autocast = None
-# ttorch.autograd.graph: None when no saved-tensor hooks are set; else the innermost (pack, unpack)
-# pair, through which ``_record`` saves. Same one global test.
-_saved_hooks = None
 # ttorch.autograd.forward_ad: None outside dual levels; inside, the function giving an op's outputs
 # their tangents (autograd/_jvp.py). Same one global test.
 _forward_ad = None
+# ttorch/_sparse.py sets these: the sparse tensor type, and what an op given one does (raise)
+_SPARSE = _sparse_op = None
+# ttorch.autograd.graph: None when no saved-tensor hooks are set; else the innermost (pack, unpack)
+# pair, through which ``_record`` saves. Same one global test.
+_saved_hooks = None
 
 
 class Ctx:
@@ -129,6 +131,8 @@ class Op:
                 elif t.device is not dev and t.device != dev:
                     raise RuntimeError(f"{self.name}: Expected all tensors to be on the same device, but found at "
                                        f"least two devices, {dev} and {t.device}!")
+            elif type(t) is _SPARSE:    # a sparse COO tensor (ttorch/_sparse.py): PyTorch's error for a dense op
+                _sparse_op(self, inputs, attrs)
         if self.impl is not None:
             out = self.impl(*inputs, **attrs)
         elif dev is None or dev.type == "cpu":

@@ -218,6 +218,9 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             elif input._shape != other._shape:
                 broadcast_shapes(input._shape, other._shape, op=name)
         elif not ta and not tb:
+            if getattr(input, "is_sparse", False):     # PyTorch's error for a dense-only op (ttorch/_sparse.py)
+                from .._sparse import _unsupported
+                raise _unsupported(name, input)
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         key = (input.dtype if ta else type(input), ta and not input._shape,
                other.dtype if tb else type(other), tb and not other._shape, D._default_dtype)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _dtype as D, _deterministic as _det
 from .._device import CPU, _canonical
+from .._layout import strided
 from .._tensor import Tensor
 from . import _plan, elementwise as _ew
 from .elementwise import ew_launch, _identity, scalar_operand
@@ -209,6 +210,9 @@ def fill_(t, value):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
+    if layout is not None and layout is not strided:    # sparse COO: no entries (sparse/_construct.py)
+        from ..sparse._construct import sparse_zeros
+        return sparse_zeros(_size(size), dtype, device, layout, requires_grad)
     dtype = dtype or D.get_default_dtype()
     device = _canonical(device)
     if device.type == "cpu":
@@ -233,7 +237,7 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=No
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    return _like(lambda s, **k: zeros(s, **k), input, dtype, device, requires_grad)
+    return _like(lambda s, **k: zeros(s, layout=layout or input.layout, **k), input, dtype, device, requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):

@@ -153,6 +153,9 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
                 raise TypeError(f"{name}() got an unexpected keyword argument '{k}'")
             vals[pnames.index(k)] = v
         if type(input) is not Tensor:
+            if getattr(input, "is_sparse", False):     # PyTorch's error for a dense-only op (ttorch/_sparse.py)
+                from .._sparse import _unsupported
+                raise _unsupported(name, input)
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         if input.dtype.is_complex:          # (Triton has no complex type: complex_math.py's kernels)
             from .complex_math import unary_call

@@ -14,7 +14,8 @@ from .asgd import ASGD
 from .adafactor import Adafactor
 from .lbfgs import LBFGS
 from .muon import Muon
+from .sparse_adam import SparseAdam
 from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Rprop", "ASGD", "Adafactor", "LBFGS", "Muon", "lr_scheduler", "swa_utils"]
+           "Rprop", "ASGD", "Adafactor", "LBFGS", "Muon", "SparseAdam", "lr_scheduler", "swa_utils"]

@@ -217,9 +217,20 @@ def _check_fused_foreach(fused, foreach, differentiable):
         raise RuntimeError("`fused` does not support `differentiable`")
 
 
+# PyTorch's error for a sparse gradient, per fused update
+_NO_SPARSE = {"adam_update": "Adam does not support sparse gradients, please consider SparseAdam instead",
+              "rmsprop_update": "RMSprop does not support sparse gradients",
+              "adadelta_update": "Adadelta does not support sparse gradients",
+              "adamax_update": "Adamax does not support sparse gradients",
+              "nadam_update": "NAdam does not support sparse gradients",
+              "radam_update": "RAdam does not support sparse gradients"}
+
+
 def _apply(op, p, grad, bufs, **kw):
     """Run a fused update ``op`` on one parameter: its NumPy version on cpu (in place on the
     arrays), its one-kernel Triton version on cuda."""
+    if grad.is_sparse:      # (SGD and Adagrad take their sparse paths before coming here)
+        raise RuntimeError(_NO_SPARSE.get(op.name) or f"{op.name} does not support sparse gradients")
     if p.device.type == "cpu":
         op.cpu(*_arrays(p, grad, *bufs), **kw)
         _bump(p, *bufs)

@@ -17,6 +17,7 @@ from .. import _dtype as D
 from ..ops._op import Op
 from ._update import (_apply, _block, _bump_step, _check_float, _check_fused_foreach, _grad_, _launch_update, _load,
                       _load_grad, _step_tensor, _store, _update_specs, _value)
+from ._sparse_update import adagrad_step
 from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["Adagrad"]
@@ -101,5 +102,7 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grad, state, group):
         step = _bump_step(state)
+        if grad.is_sparse:      # (an nn.Embedding(sparse=True) weight: its rows only)
+            return adagrad_step(p, grad, state, group, _value(group["lr"]), step)
         _apply(_adagrad_update, p, grad, [state["sum"]], lr=_value(group["lr"]), lr_decay=group["lr_decay"],
                weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"], step=step)

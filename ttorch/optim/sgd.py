@@ -16,6 +16,7 @@ from .. import _dtype as D
 from ..ops._op import Op
 from ._update import (_apply, _block, _check_float, _check_fused_foreach, _grad_, _launch_update, _load, _load_grad,
                       _store, _update_specs, _value, _zeros_like)
+from ._sparse_update import sgd_step
 from .optimizer import _FLAG_DEFAULTS, Optimizer
 
 __all__ = ["SGD"]
@@ -111,6 +112,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, grad, state, group):
+        if grad.is_sparse:      # (an nn.Embedding(sparse=True) weight: its rows only)
+            return sgd_step(p, grad, state, group, _value(group["lr"]))
         momentum = group["momentum"]
         buf, first = None, False
         if momentum != 0:

@@ -203,9 +203,9 @@ class _Embedding(Function):
     """Row gather whose backward skips ``padding_idx`` and can scale by inverse frequency."""
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, sparse=False):
         ctx.save_for_backward(indices)
-        ctx.num, ctx.padding_idx, ctx.scale = weight.shape[0], padding_idx, scale_grad_by_freq
+        ctx.num, ctx.padding_idx, ctx.scale, ctx.sparse = weight.shape[0], padding_idx, scale_grad_by_freq, sparse
         flat = indices.reshape(-1)
         return weight.index_select(0, flat).reshape(tuple(indices.shape) + (weight.shape[1],))
 
@@ -214,13 +214,27 @@ class _Embedding(Function):
         (indices,) = ctx.saved_tensors
         flat = indices.reshape(-1)
         g = grad.reshape(-1, grad.shape[-1])  # (n, dim)
+        if ctx.sparse:
+            if ctx.scale:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
+            return _sparse_grad(flat, g, ctx.num, ctx.padding_idx), None, None, None, None
         if ctx.scale:
             counts = _rows_add(flat, _F["ones"](flat.shape[0], dtype=g.dtype, device=g.device), ctx.num)
             g = g / counts.index_select(0, flat).unsqueeze(1)
         if ctx.padding_idx is not None:
             g = g * (flat != ctx.padding_idx).unsqueeze(1).to(g.dtype)
         gw = _rows_add(flat, g, ctx.num)
-        return gw, None, None, None
+        return gw, None, None, None, None
+
+
+def _sparse_grad(flat, g, num, padding_idx):
+    """PyTorch's sparse embedding gradient: a COO tensor (num, dim) with one entry per looked-up
+    row (uncoalesced, in lookup order), the ``padding_idx`` lookups left out."""
+    from ..._sparse import SparseTensor
+    if padding_idx is not None:
+        keep = flat != padding_idx
+        flat, g = flat[keep], g[keep]
+    return SparseTensor._new(flat.reshape(1, -1), g, (num, g.shape[-1]))
 
 
 def _check_indices(input, fn):
@@ -256,6 +270,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     """Rows of ``weight`` (num_embeddings, dim) at integer ``input``: output ``input.shape + (dim,)``.
 
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises the used rows of ``weight`` in place.
+    ``sparse``: ``weight``'s gradient is a sparse COO tensor with one entry per lookup (PyTorch's).
     """
     _check_indices(input, "embedding")
     if weight.ndim != 2:
@@ -263,7 +278,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     padding_idx = _padding(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm(weight, input, max_norm, norm_type)
-    return _Embedding.apply(weight, input.long(), padding_idx, bool(scale_grad_by_freq))
+    return _Embedding.apply(weight, input.long(), padding_idx, bool(scale_grad_by_freq), bool(sparse))
 
 
 _BAG_FIRST = _checks.register(lambda v: RuntimeError(
@@ -323,6 +338,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     _check_indices(input, "embedding_bag")
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None:
         if mode != "sum":
             raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
@@ -340,7 +357,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     bag = ids.to(dev)
     if padding_idx is not None:         # padding entries go to one extra bag, dropped at the end
         bag = bag.masked_fill(flat == padding_idx, bags)
-    rows = _Embedding.apply(weight, flat, None, bool(scale_grad_by_freq))        # (n, dim)
+    # (n, dim); a sparse gradient leaves the padding lookups out, as PyTorch's (a dense one gets zeros there)
+    rows = _Embedding.apply(weight, flat, padding_idx if sparse else None, bool(scale_grad_by_freq), bool(sparse))
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1).to(rows.dtype).unsqueeze(1)
     zeros = _F["zeros"](bags + 1, weight.shape[1], dtype=weight.dtype, device=dev)

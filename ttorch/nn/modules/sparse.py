@@ -37,8 +37,8 @@ class Embedding(Module):
     r"""A lookup table: row ``i`` of ``weight`` (num_embeddings, embedding_dim) for each index ``i``.
 
     ``weight`` draws from N(0, 1); the ``padding_idx`` row starts at zero and gets no gradient.
-    ``max_norm`` renormalises looked-up rows in place. ``sparse`` gradients are not supported
-    (the flag is accepted and kept; gradients are dense).
+    ``max_norm`` renormalises looked-up rows in place. ``sparse=True`` gives ``weight`` a sparse
+    COO gradient (one entry per lookup), for ``optim.SparseAdam``, ``SGD`` and ``Adagrad``.
 
     Shape:
         - Input: :math:`(*)` integer indices. Output: :math:`(*, H)`.
@@ -103,6 +103,7 @@ class EmbeddingBag(Module):
 
     ``forward(input, offsets=None, per_sample_weights=None)``: ``input`` (B, N) is B bags of N
     indices, or 1-D with ``offsets`` marking each bag's start. Output: (B, embedding_dim).
+    ``sparse=True`` (modes sum and mean) gives ``weight`` a sparse COO gradient, one entry per lookup.
 
     Example::
 

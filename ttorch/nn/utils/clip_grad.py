@@ -45,7 +45,9 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     in one many-tensor call (``ttorch._foreach_norm``: two launches on cuda), else one norm a tensor.
     """
     # (complex tensors: the norm of their moduli, as PyTorch's vector_norm)
-    tensors = [t.abs() if t.dtype.is_complex else t for t in _tensor_list(tensors)]
+    # (sparse gradients: the norm of their coalesced values; PyTorch 2.13 raises for them)
+    tensors = [t.coalesce()._values() if t.is_sparse else t.abs() if t.dtype.is_complex else t
+               for t in _tensor_list(tensors)]
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return ttorch.tensor(0.0)
@@ -80,6 +82,10 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     clip_coef = float(max_norm) / (total_norm + 1e-6)
     # clamped rather than branched on: no host sync, and a no-op multiply when already small
     clip_coef_clamped = clip_coef.clamp(max=1.0)
+    for g in grads:
+        if g.is_sparse:     # scaled one by one (their values), outside the many-tensor call
+            g.mul_(clip_coef_clamped.to(g.device))
+    grads = [g for g in grads if not g.is_sparse]
     if foreach is False:
         for g in grads:
             g.mul_(clip_coef_clamped.to(g.device))

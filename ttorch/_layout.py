@@ -1,0 +1,19 @@
+"""``ttorch.layout``: how a tensor's elements are stored. ``ttorch.strided`` (dense, ``Tensor``) and
+``ttorch.sparse_coo`` (coordinates and values, ``ttorch/_sparse.py``) are its two instances."""
+
+
+class layout:
+    """A memory layout, compared by identity and printed as ``ttorch.strided``, as PyTorch's."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"ttorch.{self._name}"
+
+    def __reduce__(self):
+        return self._name   # pickled by name: the module attribute of the same name (one object each)
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
