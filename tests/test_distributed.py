@@ -6,11 +6,9 @@ fresh processes (init methods, spawn's errors, the launcher) start their own.
 """
 import datetime
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import traceback
 import warnings
 
 import numpy as np
@@ -21,66 +19,15 @@ import ttorch.distributed as dist
 import ttorch.multiprocessing as mp
 from ttorch import nn
 
+from _distributed_pool import World, free_port
+
 WORLD = 3
 TIMEOUT = 60
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ------------------------------------------------------------------------------------------ the pool
-def _serve(rank, port, tasks, results):
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
-                            timeout=datetime.timedelta(seconds=20))
-    while True:
-        item = tasks[rank].get()
-        if item is None:
-            break
-        name, args = item
-        try:
-            ttorch.manual_seed(0)
-            results.put((rank, "ok", globals()[name](rank, *args)))
-        except Exception:
-            results.put((rank, "err", traceback.format_exc()))
-    dist.destroy_process_group()
-
-
-class _World:
-    """3 processes in one default group, started once with ``mp.start_processes`` (join=False)."""
-
-    def __init__(self):
-        ctx = mp.get_context("spawn")
-        self.tasks = [ctx.Queue() for _ in range(WORLD)]
-        self.results = ctx.Queue()
-        self.context = mp.start_processes(_serve, args=(_free_port(), self.tasks, self.results), nprocs=WORLD,
-                                          join=False, daemon=True)   # daemons: a stuck rank can't hold pytest
-
-    def run(self, fn, *args):
-        """``fn(rank, *args)`` on every rank; the results by rank (an error in a child fails the test)."""
-        for q in self.tasks:
-            q.put((fn.__name__, args))
-        out, errors = [None] * WORLD, []
-        for _ in range(WORLD):
-            rank, status, value = self.results.get(timeout=TIMEOUT)
-            if status == "err":
-                errors.append(f"rank {rank}:\n{value}")
-            out[rank] = value
-        if errors:
-            pytest.fail("\n".join(errors))
-        return out
-
-    def close(self):
-        for q in self.tasks:
-            q.put(None)
-        self.context.join(timeout=TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def world():
-    w = _World()
+    w = World(WORLD, TIMEOUT, 20)
     yield w
     w.close()
 
@@ -643,7 +590,7 @@ def _init_methods(rank, path, ports):
 
 
 def test_init_methods_in_fresh_processes(tmp_path):
-    mp.spawn(_init_methods, args=(str(tmp_path / "rdzv"), (_free_port(), _free_port())), nprocs=2)
+    mp.spawn(_init_methods, args=(str(tmp_path / "rdzv"), (free_port(), free_port())), nprocs=2)
     assert not (tmp_path / "rdzv").exists()
 
 

@@ -4,9 +4,6 @@
 Each rank holds its share of a batch; the results are checked against NumPy on the whole batch in one
 process (float64), so "synchronized" means "equal to the single-process computation".
 """
-import datetime
-import socket
-import traceback
 
 import numpy as np
 import pytest
@@ -14,8 +11,9 @@ import pytest
 import ttorch
 import ttorch.distributed as dist
 import ttorch.distributed.nn.functional as dnn
-import ttorch.multiprocessing as mp
 from ttorch import nn
+
+from _distributed_pool import World
 
 WORLD = 2
 TIMEOUT = 120
@@ -23,59 +21,9 @@ C = 3
 SIZES = (3, 2)      # rank 0 holds 3 samples, rank 1 holds 2: unequal counts on purpose
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(rank, port, tasks, results):
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
-                            timeout=datetime.timedelta(seconds=30))
-    while True:
-        item = tasks[rank].get()
-        if item is None:
-            break
-        name, args = item
-        try:
-            ttorch.manual_seed(0)
-            results.put((rank, "ok", globals()[name](rank, *args)))
-        except Exception:
-            results.put((rank, "err", traceback.format_exc()))
-    dist.destroy_process_group()
-
-
-class _World:
-    def __init__(self):
-        ctx = mp.get_context("spawn")
-        self.tasks = [ctx.Queue() for _ in range(WORLD)]
-        self.results = ctx.Queue()
-        self.context = mp.start_processes(_serve, args=(_free_port(), self.tasks, self.results), nprocs=WORLD,
-                                          join=False, daemon=True)
-
-    def run(self, fn, *args):
-        """``fn(rank, *args)`` on every rank; the results by rank (an error in a child fails the test)."""
-        for q in self.tasks:
-            q.put((fn.__name__, args))
-        out, errors = [None] * WORLD, []
-        for _ in range(WORLD):
-            rank, status, value = self.results.get(timeout=TIMEOUT)
-            if status == "err":
-                errors.append(f"rank {rank}:\n{value}")
-            out[rank] = value
-        if errors:
-            pytest.fail("\n".join(errors))
-        return out
-
-    def close(self):
-        for q in self.tasks:
-            q.put(None)
-        self.context.join(timeout=TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def world():
-    w = _World()
+    w = World(WORLD, TIMEOUT, 30)
     yield w
     w.close()
 

@@ -14,7 +14,7 @@ import struct
 import threading
 import time
 
-from .store import DistBackendError, DistNetworkError
+from .store import DistBackendError, DistNetworkError, _recv_exact
 
 _HEADER = struct.Struct("!QI")   # pickle length, number of out-of-band buffers
 
@@ -37,17 +37,6 @@ def _advertised_host(store):
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
-
-
-def _recv_exact(sock, n):
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    while got < n:
-        k = sock.recv_into(view[got:], n - got)
-        if k == 0:
-            raise ConnectionError("connection closed by peer")
-        got += k
-    return buf
 
 
 class Mesh:
