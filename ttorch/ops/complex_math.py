@@ -22,7 +22,8 @@ from .. import _dtype as D
 from .._tensor import Tensor, _numel
 from ._op import Op, COMPLEX_OK, write_out, no_complex
 from ._launch import launch
-from .elementwise import _bstrides, _collapse, _select0, np_quiet, broadcast_shapes, MAX_RANK, SIMULATED, next_pow2
+from .elementwise import _bstrides, _collapse, _select0, np_quiet, broadcast_shapes, MAX_RANK, SIMULATED, next_pow2, \
+    unravel4
 from .complex import _fv, conj, real, imag
 
 # ------------------------------------------------------------------------------ Triton functions
@@ -204,12 +205,7 @@ def _cx_kernel(out_ptr, a_ptr, b_ptr, ar, ai, br, bi, n, S1, S2, S3,
     """``out = FN(a[, b])`` over the float views of complex operands; offsets count complex elements."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    i3 = offs % S3
-    t = offs // S3
-    i2 = t % S2
-    t = t // S2
-    i1 = t % S1
-    i0 = t // S1
+    i0, i1, i2, i3 = unravel4(offs, S1, S2, S3)
     oo = i0 * so0 + i1 * so1 + i2 * so2 + i3 * so3
     xr, xi = _cx_load(a_ptr, i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3, mask, ar, ai, A_SCALAR, COMPUTE, BLOCK)
     if NIN == 2:

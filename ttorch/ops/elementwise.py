@@ -60,6 +60,16 @@ def _ew_contig_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, FN: tl.constexpr,
 
 
 @triton.jit
+def unravel4(offs, S1, S2, S3):
+    """Row-major coordinates (i0, i1, i2, i3) of flat positions ``offs`` in a (*, S1, S2, S3) grid."""
+    i3 = offs % S3
+    t = offs // S3
+    i2 = t % S2
+    t = t // S2
+    return t // S1, t % S1, i2, i3
+
+
+@triton.jit
 def _ew_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, S1, S2, S3,
                so0, so1, so2, so3, sa0, sa1, sa2, sa3, sb0, sb1, sb2, sb3, sc0, sc1, sc2, sc3,
                FN: tl.constexpr, NIN: tl.constexpr, A_SCALAR: tl.constexpr, B_SCALAR: tl.constexpr,
@@ -68,12 +78,7 @@ def _ew_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, p0, p1, S1, S2, S3,
     ``_ew_contig_kernel``."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    i3 = offs % S3
-    t = offs // S3
-    i2 = t % S2
-    t = t // S2
-    i1 = t % S1
-    i0 = t // S1
+    i0, i1, i2, i3 = unravel4(offs, S1, S2, S3)
     oo = i0 * so0 + i1 * so1 + i2 * so2 + i3 * so3
     oa = i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3
     ob = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3
