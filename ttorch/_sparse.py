@@ -21,7 +21,6 @@ forms take a sparse operand on the right (``d + s``, ``d * s``, ``d @ s``; ``tto
 a TypeError). Unsupported: other layouts (CSR...), elementwise math on values, indexing.
 """
 from . import _dtype as D
-from ._device import _canonical, device as _device_t
 from ._layout import sparse_coo
 from ._tensor import Tensor, _numel, _contig_strides, _wrap_dim, _TYPE_NAMES
 from .autograd import grad_mode
@@ -224,17 +223,7 @@ class SparseTensor(Tensor):
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``: indices and values moved together."""
-        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        for a in args:
-            if isinstance(a, D.dtype):
-                dt = a
-            elif isinstance(a, Tensor):
-                dev, dt = a.device, a.dtype
-            elif isinstance(a, (str, int, _device_t)):
-                dev = a
-        dev = self.device if dev is None else _canonical(dev)
-        dt = self.dtype if dt is None else dt
+        dev, dt, copy = self._to_args(args, kwargs)
         if dev == self.device and dt is self.dtype and not copy:
             return self
 

@@ -5,7 +5,6 @@ read and write the same memory. Views share the storage and its version counter;
 lives in ``ttorch/ops`` and is attached here as methods by the op registry.
 """
 import collections
-import math
 
 import numpy as np
 
@@ -486,8 +485,8 @@ class Tensor:
         return out
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, *args, **kwargs):
-        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, ``to(dtype)``, ``to(tensor)``."""
+    def _to_args(self, args, kwargs):
+        """``to``'s arguments as (device, dtype, copy), this tensor's device and dtype where not given."""
         dev, dt, copy = None, None, kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
         kwargs.pop("memory_format", None)
@@ -496,18 +495,19 @@ class Tensor:
                 dt = a
             elif isinstance(a, Tensor):
                 dev, dt = a.device, a.dtype
-            elif isinstance(a, (str, _device_t, int)):
+            elif isinstance(a, (str, _device_t, int)) and not isinstance(a, bool):
                 dev = a
-            elif isinstance(a, bool):
-                pass
-            else:
+            elif not isinstance(a, bool):
                 raise TypeError(f"to() received an invalid combination of arguments: {type(a).__name__}")
         dev = kwargs.pop("device", dev)
         dt = kwargs.pop("dtype", dt)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
-        dev = self.device if dev is None else _canonical(dev)
-        dt = self.dtype if dt is None else dt
+        return self.device if dev is None else _canonical(dev), self.dtype if dt is None else dt, copy
+
+    def to(self, *args, **kwargs):
+        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, ``to(dtype)``, ``to(tensor)``."""
+        dev, dt, copy = self._to_args(args, kwargs)
         if dev == self.device and dt is self.dtype and not copy:
             return self
         from .ops import movement
