@@ -346,8 +346,11 @@ def test_integrals_and_small_products_against_numpy():
     sq = R.uniform(-1, 1, (2, 3, 3))
     np.testing.assert_allclose(to_np(ttorch.matrix_power(t64(sq), 5)), np.linalg.matrix_power(sq, 5), rtol=1e-10)
     np.testing.assert_array_equal(to_np(ttorch.linalg.matrix_power(t64(sq), 0)), np.broadcast_to(np.eye(3), (2, 3, 3)))
-    with pytest.raises(NotImplementedError, match="negative powers"):
-        ttorch.matrix_power(t64(sq), -1)
+    sq = sq + 3 * np.eye(3)        # (invertible: a negative power is the inverse's power)
+    np.testing.assert_allclose(to_np(ttorch.matrix_power(t64(sq), -3)),
+                               np.linalg.matrix_power(np.linalg.inv(sq), 3), rtol=1e-10)
+    with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor"):
+        ttorch.matrix_power(ttorch.tensor([[1, 2], [3, 4]]), -1)
     np.testing.assert_allclose(to_np(ttorch.linalg.multi_dot([t64(v), t64(m), t64(m[0])])), v @ m @ m[0], rtol=1e-12)
     with pytest.warns(UserWarning, match="chain_matmul is deprecated"):
         ttorch.chain_matmul(t64(m.T), t64(m))

@@ -465,14 +465,15 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 
 
 def matrix_power(input, n):
-    """``input`` (square matrices, batched) multiplied by itself ``n`` >= 0 times, by repeated
-    squaring (``n`` 0: the identity). Where it differs from PyTorch: no negative ``n`` (no inverse)."""
+    """``input`` (square matrices, batched) multiplied by itself ``n`` times, by repeated squaring
+    (``n`` 0: the identity; ``n`` < 0: the inverse's ``-n``-th power, as PyTorch)."""
     if input.dim() < 2 or input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{input.shape[-2] if input.dim() >= 2 else 1} by {input.shape[-1]} matrices")
     n = int(n)
     if n < 0:
-        raise NotImplementedError("matrix_power: negative powers need an inverse, which ttorch does not compute")
+        from .. import linalg
+        input, n = linalg.inv(input), -n
     eye = _fn("eye")(input.shape[-1], dtype=input.dtype, device=input.device).expand(input.shape)
     result, base = None, input
     while n:
