@@ -43,9 +43,7 @@ def propagate(op, inputs, attrs, out):
         attrs = {k: v for k, v in attrs.items() if k not in _CTX_KEYS}
     outs = out if type(out) is tuple else (out,)
     n = len(outs) if op.grad_outputs is None else op.grad_outputs
-    if not any(o.dtype.is_floating_point for o in outs[:n]):
-        if any(o.dtype.is_complex for o in outs[:n]):
-            raise NotImplementedError(f"ttorch's forward-mode AD does not support complex tensors yet ({op.name})")
+    if not any(_diff(o) for o in outs[:n]):
         return
     if op.backward is None and op.jvp is None:
         raise NotImplementedError(f"Trying to use forward AD with {op.name} that does not support it because it has "
@@ -53,12 +51,12 @@ def propagate(op, inputs, attrs, out):
     with F._suspended():
         if op.jvp is not None:
             res = op.jvp(op, inputs, attrs, outs, tangents)
-        elif op.family in _ELEMENTWISE and n == 1:
+        elif op.family in _ELEMENTWISE and n == 1 and not _complex(inputs, outs):
             res = _elementwise(op, inputs, attrs, outs, tangents)
         else:
             res = _transposed(op, inputs, attrs, outs, tangents)
     for o, t in zip(outs[:n], res):
-        if o.dtype.is_floating_point:
+        if _diff(o):
             if t is None:
                 t = _zeros(o)
             elif t._shape != o._shape:
@@ -85,6 +83,16 @@ def _tangents_of_saved(out, outs):
     for s, o in zip(getattr(ctx, "outputs", ())[1:], outs[1:]):
         if F._tangent(o) is not None:
             F._set(s, F._tangent(o))
+
+
+def _diff(o):
+    return o.dtype.is_floating_point or o.dtype.is_complex
+
+
+def _complex(inputs, outs):
+    """Whether complex tensors take part: then an elementwise backward is not its own transpose (its
+    2 x 2 real Jacobians are not symmetric for non-holomorphic ops such as abs, real, conj)."""
+    return any(type(x) is Tensor and x.dtype.is_complex for x in list(inputs) + list(outs))
 
 
 def _zeros(o):
@@ -132,7 +140,7 @@ def _transposed(op, inputs, attrs, outs, tangents):
         type(x) is Tensor and x.requires_grad for x in list(inputs) + [t for t in tangents if t is not None])
     with grad_mode.enable_grad():
         ctx = _ctx(op, inputs, attrs, outs, [t is not None for t in tangents])
-        us = [zeros(o._shape, dtype=o.dtype, device=o.device).requires_grad_() if o.dtype.is_floating_point else None
+        us = [zeros(o._shape, dtype=o.dtype, device=o.device).requires_grad_() if _diff(o) else None
               for o in outs[:n]]
         gs = op.backward(ctx, *us)
         gs = gs if type(gs) is tuple else (gs,)
@@ -142,7 +150,9 @@ def _transposed(op, inputs, attrs, outs, tangents):
                 continue
             if g._shape != x._shape:
                 g = _sum_to(g, x._shape, op.name)
-            term = (g * t).sum()
+            # <g, t> in the real inner product of C = R^2: the backward is the real Jacobian's transpose in
+            # PyTorch's convention (grad = dL/dRe + i dL/dIm), so d/du <g(u), t> is the Jacobian times t
+            term = (g.conj() * t).real.sum() if g.dtype.is_complex or t.dtype.is_complex else (g * t).sum()
             total = term if total is None else total + term
         wanted = [u for u in us if u is not None]
         if total is None or not total.requires_grad:
@@ -223,6 +233,17 @@ def _softmax(op, inputs, attrs, outs, tangents):
     return [t - inner if attrs["log"] else s * (t - inner)]
 
 
+def _as_real(op, inputs, attrs, outs, tangents):
+    from ..ops.complex import view_as_real
+    t = tangents[0]
+    return [view_as_real(t if t.dtype.is_complex else t.to(t.dtype.to_complex()))]
+
+
+def _as_complex(op, inputs, attrs, outs, tangents):
+    from ..ops.complex import view_as_complex, _complex_layout
+    return [view_as_complex(_complex_layout(tangents[0]))]
+
+
 installed = False
 
 
@@ -244,6 +265,8 @@ def install():
     for name in ("matmul", "mm", "bmm", "mv", "dot"):
         rules[name] = _bilinear
     rules["linear"] = _linear_layer
+    rules["view_as_real"] = _as_real
+    rules["view_as_complex"] = _as_complex
     rules["softmax"] = rules["log_softmax"] = _softmax
     rules["logcumsumexp"] = _logcumsumexp
     for name, rule in rules.items():

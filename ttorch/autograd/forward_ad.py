@@ -116,7 +116,8 @@ def make_dual(tensor, tangent, *, level=None):
             given (a float64 tangent of a float32 primal stays float64, as in PyTorch).
         level (int, optional): the dual level (default: the current one).
 
-    Differs from PyTorch: complex primals and tangents are not supported (``NotImplementedError``).
+    Complex primals take complex tangents (a real tangent gets zero imaginary parts). Differs from PyTorch:
+    a complex tangent of a real primal raises ``NotImplementedError``.
     """
     if level is None and _token is None:
         raise RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, make sure to "
@@ -126,8 +127,10 @@ def make_dual(tensor, tangent, *, level=None):
         raise ValueError(f"Expected primal to be floating point or complex, but got: {tensor.dtype}")
     if not (tangent.is_floating_point() or tangent.is_complex()):
         raise ValueError(f"Expected tangent to be floating point or complex, but got: {tangent.dtype}")
-    if tensor.is_complex() or tangent.is_complex():
-        raise NotImplementedError("ttorch's forward-mode AD does not support complex tensors yet")
+    if tangent.is_complex() and not tensor.is_complex():
+        raise NotImplementedError("ttorch's forward-mode AD does not support a complex tangent of a real primal")
+    if tensor.is_complex() and not tangent.is_complex():
+        tangent = tangent.to(tangent.dtype.to_complex())      # (zero imaginary parts)
     if tangent._shape != tensor._shape:
         raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
                            f"Tensor, this is not supported. Tensor is of size {list(tensor.shape)} while the given "
@@ -172,8 +175,19 @@ def _tangent(t):
         fw = base.__dict__.get("_fw_grad")
         if fw is not None and fw[0] is _token and fw[1] is not None:
             bt = fw[1]
+            if bt.dtype.is_complex != t.dtype.is_complex:
+                return _across(bt, t, base)
             return bt._view(t._shape, t.stride(), bt._offset + t._offset - base._offset)
     return None
+
+
+def _across(bt, t, base):
+    """The tangent of ``t``, a real view of a complex base (``view_as_real``, ``.real``) or a complex view
+    of a real one (``view_as_complex``): the same geometry over the base tangent's storage, reinterpreted."""
+    from ..ops.complex import _reinterp
+    if bt.dtype.is_complex:       # offsets and strides of t count reals; the base's count complex numbers
+        return _reinterp(bt, bt.dtype.to_real(), t._shape, t.stride(), 2 * bt._offset + t._offset - 2 * base._offset)
+    return _reinterp(bt, bt.dtype.to_complex(), t._shape, t.stride(), (bt._offset - base._offset) // 2 + t._offset)
 
 
 def _set(t, tangent):

@@ -256,6 +256,11 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     start, end, step = vals
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if any(isinstance(v, complex) for v in vals):     # (PyTorch's errors: no complex ranges)
+        raise RuntimeError("value cannot be converted to type double without overflow")
+    if dtype is not None and dtype.is_complex:
+        dev = "cuda" if device is not None and "cuda" in str(device) else "cpu"
+        raise NotImplementedError(f"\"arange_{dev}\" not implemented for '{D.scalar_name(dtype)}'")
     if dtype is None:
         dtype = D.result_type_of([], [], vals)
     n = builtins.max(0, math.ceil((end - start) / step))
@@ -264,6 +269,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, layout=None, out=None):
+    if isinstance(start, complex) or isinstance(end, complex) or dtype is not None and dtype.is_complex:
+        a = np.linspace(complex(start), complex(end), int(steps))     # (complex ends: the default complex dtype)
+        return _finish(_from_host(a, dtype or D.get_default_dtype().to_complex(), device), requires_grad)
     a = np.linspace(float(start), float(end), int(steps))
     return _finish(_from_host(a, dtype or D.get_default_dtype(), device), requires_grad)
 

@@ -11,7 +11,9 @@ On cpu, ``numpy.fft`` (pocketfft; float32 stays float32). On cuda, ``_fft_kernel
 DFT along one dim as a complex GEMM with the DFT matrix made in the kernel. A length with a factor
 n1 (4 <= n1 <= sqrt(n), the largest) takes the four-step (Cooley-Tukey) form n = n1 n2: a DFT of
 size n1 over strided sub-sequences with the twiddle factors in its epilogue, then one of size n2
-written transposed, O(n (n1 + n2)) work; other lengths (primes, small n) the direct O(n^2) product.
+written transposed, O(n (n1 + n2)) work; other lengths (primes, small n) the direct O(n^2) product, or,
+for a large prime (or large prime factor) length where that costs more, Bluestein's algorithm: the DFT as
+a circular convolution of power-of-two length m >= 2n - 1 with a chirp, done with two length-m transforms.
 Multi-dim transforms run one dim after another.
 
 ``_r2c`` and ``_c2r`` compose ``fft_c2c`` with ttorch ops (embedding in the complex plane, slicing to
@@ -101,6 +103,8 @@ def _c2c_dim_cuda(x, d, sign, norm):
     P, Q = math.prod(shape[:d]), math.prod(shape[d + 1:])
     y = Tensor._empty(x._shape, x.dtype, x.device)
     row, whole = 2 * Q, 2 * Q * n        # strides of the transformed dim and of the dims before it
+    if _bluestein_wins(n):
+        return _bluestein(x, d, sign, norm)
     n1 = _factor(n)
     if n1 is None:
         s = (whole, 0, 2, row)
@@ -114,6 +118,73 @@ def _c2c_dim_cuda(x, d, sign, norm):
     _dft(x, t, n1, (P, n2, Q), s1, s1, sign, n, 0, 1)
     _dft(t, y, n2, (P, n1, Q), (whole, n2 * row, 2, row), (whole, row, 2, n1 * row), sign, 0, norm, n)
     return y
+
+
+# ------------------------------------------------------------------------------- Bluestein (chirp-z)
+# With j k = (j^2 + k^2 - (k - j)^2) / 2, a length-n DFT is a convolution: X_k = c_k sum_j (x_j c_j) conj(c_{k-j}),
+# c_j = exp(sign pi i j^2 / n). The convolution is circular of a power-of-two length m >= 2n - 1, run as
+# two length-m transforms (the four-step path) and a product with the transform of the chirp (made once per
+# length on the host, in float64). Three O(m sqrt(m)) passes where a large prime costs O(n^2).
+_BLUESTEIN_MIN = 256      # below this the direct product is cheaper (its tile loop runs at GEMM speed)
+_CHIRPS = {}
+
+
+def _cost(n):
+    """Complex multiply-adds per column of the one-level path (four-step, or the direct product)."""
+    n1 = _factor(n)
+    return n * n if n1 is None else n * (n1 + n // n1)
+
+
+def _bluestein_wins(n):
+    if n < _BLUESTEIN_MIN:
+        return False
+    m = 1 << (2 * n - 2).bit_length()
+    return 4 * _cost(m) < _cost(n)        # (three transforms of length m, and the elementwise products)
+
+
+def _chirps(n, m, sign, x):
+    """(c, B): the chirp c_j (n, 2) and the length-m DFT of the wrapped conj(c) (m, 2), in x's dtype and device."""
+    key = (n, sign, x.dtype, x.device)
+    if key not in _CHIRPS:
+        j = np.arange(n, dtype=np.int64)
+        c = np.exp(sign * 1j * np.pi * ((j * j) % (2 * n)) / n)       # (j^2 mod 2n: the angle stays exact)
+        b = np.zeros(m, np.complex128)
+        b[:n] = c.conj()
+        b[m - n + 1:] = c.conj()[1:][::-1]                               # b_{-j} = conj(c_j)
+        pair = lambda z: Tensor._wrap_np(np.stack([z.real, z.imag], -1).astype(x.dtype.np)).to(x.device)
+        if len(_CHIRPS) > 32:
+            _CHIRPS.clear()
+        _CHIRPS[key] = (pair(c), pair(np.fft.fft(b)))
+    return _CHIRPS[key]
+
+
+def _cmul(u, v):
+    """The complex product of (..., 2) tensors (broadcast)."""
+    from .movement import stack
+    ur, ui, vr, vi = u[..., 0], u[..., 1], v[..., 0], v[..., 1]
+    return stack([ur * vr - ui * vi, ur * vi + ui * vr], -1)
+
+
+def _bluestein(x, d, sign, norm):
+    """The transform along dim ``d`` of contiguous (..., 2) ``x`` by Bluestein's algorithm."""
+    from ..autograd import grad_mode
+    from .movement import cat
+    shape = x._shape[:-1]
+    n = shape[d]
+    m = 1 << (2 * n - 2).bit_length()
+    c, bf = _chirps(n, m, sign, x)
+    along = (n,) + (1,) * (len(shape) - d - 1) + (2,)                   # c broadcast along dim d
+    with grad_mode.no_grad():
+        a = _cmul(x, c.reshape(along))
+        pad = list(x._shape)
+        pad[d] = m - n
+        a = cat([a, x.new_zeros(pad)], d).contiguous()
+        af = _c2c_dim_cuda(a, d, -1, 0)
+        conv = _c2c_dim_cuda(_cmul(af, bf.reshape((m,) + along[1:])).contiguous(), d, 1, 2)
+        y = _cmul(conv.narrow(d, 0, n), c.reshape(along))
+        if norm:
+            y = y * (1.0 / (math.sqrt(n) if norm == 1 else n))
+        return y.contiguous()
 
 
 def _c2c_cuda(x, *, dims, sign, norm):

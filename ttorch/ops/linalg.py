@@ -393,7 +393,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     column sum of ``|A|``), ``inf``, ``-inf`` (max/min row sum), and from the singular values ``'nuc'``
     (their sum), ``2`` and ``-2`` (the largest and smallest)."""
     d0, d1 = _norm_dims(A, dim, "linalg.matrix_norm")
-    if not A.dtype.is_floating_point:
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. Got "
                            f"{D.scalar_name(A.dtype)}")
     if dtype is not None and dtype is not A.dtype:

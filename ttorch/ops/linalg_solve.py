@@ -570,6 +570,12 @@ def _specs(kind):
 
 
 # ------------------------------------------------------------------------------ public functions
+def _cx():
+    """The complex solvers and factorizations (ops/complex_decomp.py), where complex input goes."""
+    from . import complex_decomp
+    return complex_decomp
+
+
 def _eye_like(a):
     from .creation import eye
     return eye(a.shape[-1], dtype=a.dtype, device=a.device).expand(a.shape)
@@ -618,6 +624,8 @@ def _vector_rhs(a, b):
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     """``(result, info)``: the solution of ``A X = B`` (``X A = B`` with ``left=False``) and, per matrix,
     LAPACK's ``info`` (0, or 1 + the column whose pivot is zero); no error unless ``check_errors``."""
+    if A.dtype.is_complex:
+        return _cx().solve_ex(A, B, left=left, check_errors=check_errors, out=out)
     _check_square(A, "linalg.solve")
     if B.dtype != A.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
@@ -664,6 +672,8 @@ def solve(A, B, *, left=True, out=None):
 
 def inv_ex(A, *, check_errors=False, out=None):
     """``(inverse, info)`` of (a batch of) square matrices; no error unless ``check_errors``."""
+    if A.dtype.is_complex:
+        return _cx().inv_ex(A, check_errors=check_errors, out=out)
     _check_square(A, "linalg.inv")
     x, info = _solve(A, _eye_like(A))
     if check_errors:
@@ -706,6 +716,8 @@ def slogdet(A, *, out=None):
         >>> s.item(), round(l.item(), 4)
         (-1.0, 1.7918)
     """
+    if A.dtype.is_complex:
+        return _cx().slogdet(A, out=out)
     _check_square(A, "linalg.slogdet")
     logabs, sign, _ = _logdet(A)
     return write_outs(_Slogdet, (sign.detach(), logabs), out, "linalg.slogdet")
@@ -720,6 +732,8 @@ def det(A, *, out=None):
         >>> round(ttorch.linalg.det(ttorch.tensor([[1.0, 2.0], [3.0, 4.0]])).item(), 4)
         -2.0
     """
+    if A.dtype.is_complex:
+        return _cx().det(A, out=out)
     _check_square(A, "linalg.det")
     d = _logdet(A)[2]
     return d if out is None else write_out(out, d, "linalg.det")
@@ -727,6 +741,8 @@ def det(A, *, out=None):
 
 def logdet(input):
     """``log(det(input))``: NaN where the determinant is negative, -inf where it is zero."""
+    if input.dtype.is_complex:
+        return _cx().logdet(input)
     _check_square(input, "logdet")
     sign, logabs = slogdet(input)
     from .creation import full_like
@@ -741,6 +757,8 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """``(L, info)``: the Cholesky factor of (a batch of) symmetric positive-definite matrices (only the
     lower triangle is read) and LAPACK's ``info`` (0, or the order of the first leading minor that is
     not positive-definite)."""
+    if A.dtype.is_complex:
+        return _cx().cholesky_ex(A, upper=upper, check_errors=check_errors, out=out)
     _check_square(A, "linalg.cholesky")
     low, info = _cholesky(A, upper=bool(upper))
     if check_errors:
@@ -775,6 +793,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
         >>> ttorch.linalg.solve_triangular(L, ttorch.tensor([[2.0], [3.0]]), upper=False).tolist()
         [[1.0], [2.0]]
     """
+    if A.dtype.is_complex:
+        return _cx().solve_triangular(A, B, upper=upper, left=left, unitriangular=unitriangular, out=out)
     _check_square(A, "linalg.solve_triangular")
     if B.dim() < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
@@ -804,8 +824,8 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     """
     if B.dim() < 2 or L.dim() < 2:
         raise RuntimeError("cholesky_solve: b and u should have at least 2 dimensions")
-    low = L.mT if upper else L
-    x = solve_triangular(low.mT, solve_triangular(low, B, upper=False), upper=True)
+    low = L.mH if upper else L                                          # (mH: complex factors too)
+    x = solve_triangular(low.mH, solve_triangular(low, B, upper=False), upper=True)
     return x if out is None else write_out(out, x, "cholesky_solve")
 
 
@@ -825,6 +845,8 @@ def eigh(A, UPLO="L", *, out=None):
         >>> w.double().round(decimals=4).tolist()
         [1.0, 3.0]
     """
+    if A.dtype.is_complex:
+        return _cx().eigh(A, UPLO, out=out)
     _check_square(A, "linalg.eigh")
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -856,6 +878,8 @@ def matrix_exp(A):
         >>> ttorch.linalg.matrix_exp(ttorch.tensor([[0.0, 1.0], [0.0, 0.0]])).tolist()
         [[1.0, 1.0], [0.0, 1.0]]
     """
+    if A.dtype.is_complex:
+        return _cx().matrix_exp(A)
     _check_square(A, "linalg.matrix_exp")
     if A.numel() == 0:
         return A.clone()
@@ -895,6 +919,8 @@ def qr(A, mode="reduced", *, out=None):
         >>> r.double().round(decimals=4).tolist()
         [[-5.0, -2.2], [0.0, 0.4]]
     """
+    if A.dtype.is_complex:
+        return _cx().qr(A, mode, out=out)
     if A.dim() < 2:
         raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
     _check_float(A, "linalg.qr")
@@ -926,7 +952,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """
     if A.dim() < 2:
         raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
-    _check_float(A, "linalg.lstsq")
+    if not A.dtype.is_complex:              # (complex: qr and solve_triangular take it; ^H below for ^T)
+        _check_float(A, "linalg.lstsq")
     if B.dtype != A.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
                            f"input's dtype {D.scalar_name(A.dtype)} and other's dtype {D.scalar_name(B.dtype)}")
@@ -947,13 +974,13 @@ def lstsq(A, B, rcond=None, *, driver=None):
     batch = broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2]))
     a, b = A.expand(batch + (m, n)), b.expand(batch + tuple(b.shape[-2:]))
     if m >= n:
-        q, r = qr(a)                                                      # A = QR: X = R^-1 Q^T B
-        x = solve_triangular(r, q.mT @ b, upper=True)
+        q, r = qr(a)                                                      # A = QR: X = R^-1 Q^H B
+        x = solve_triangular(r, q.mH @ b, upper=True)
     else:
-        q, r = qr(a.mT)                                                   # A = R^T Q^T: X = Q R^-T B
-        x = q @ solve_triangular(r.mT, b, upper=False)
-    empty = Tensor._empty((0,), A.dtype, A.device)
-    residuals = (a @ x - b).square().sum(-2) if m > n and driver != "gelsy" else empty
+        q, r = qr(a.mH)                                                   # A = R^H Q^H: X = Q R^-H B
+        x = q @ solve_triangular(r.mH, b, upper=False)
+    empty = Tensor._empty((0,), A.dtype.to_real() if A.dtype.is_complex else A.dtype, A.device)
+    residuals = (a @ x - b).abs().square().sum(-2) if m > n and driver != "gelsy" else empty
     return _Lstsq(x.squeeze(-1) if vector else x, residuals, Tensor._empty((0,), D.int64, A.device), empty)
 
 
@@ -1006,6 +1033,8 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
         >>> ttorch.linalg.svd(ttorch.tensor([[3.0, 0.0], [0.0, -4.0]])).S.double().round(decimals=4).tolist()
         [4.0, 3.0]
     """
+    if A.dtype.is_complex:
+        return _cx().svd(A, full_matrices, out=out)
     if A.dim() < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     _check_float(A, "linalg.svd")
@@ -1059,11 +1088,11 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     if hermitian:
         w, v = eigh(A)
         keep = w.abs() > _cutoff(w.abs(), m, n, atol, rtol)
-        x = (v * where(keep, 1.0 / where(keep, w, 1.0), 0.0).unsqueeze(-2)) @ v.mT
+        x = (v * where(keep, 1.0 / where(keep, w, 1.0), 0.0).unsqueeze(-2)) @ v.mH
     else:
         u, s_, vh = svd(A, full_matrices=False)
         keep = s_ > _cutoff(s_, m, n, atol, rtol)
-        x = (vh.mT * where(keep, 1.0 / where(keep, s_, 1.0), 0.0).unsqueeze(-2)) @ u.mT
+        x = (vh.mH * where(keep, 1.0 / where(keep, s_, 1.0), 0.0).unsqueeze(-2)) @ u.mH            # (mH: complex too)
     return x if out is None else write_out(out, x, "linalg.pinv")
 
 

@@ -906,7 +906,11 @@ def _float_param(v):
 
 
 def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kw):
-    """Fill with uniform samples on [from, to)."""
+    """Fill with uniform samples on [from, to) (complex tensors: both parts, drawn as the float view as in PyTorch)."""
+    if self.dtype.is_complex:
+        from .complex import view_as_real
+        view_as_real(self).uniform_(from_, to, generator=generator, **kw)
+        return self
     a, b = _float_param(kw.pop("from", from_)), _float_param(to)
     _check_float(self.dtype, "check_uniform_bounds")
     if a > b:

@@ -394,7 +394,7 @@ def logcumsumexp(input, dim, *, out=None):
         >>> ttorch.logcumsumexp(ttorch.tensor([0.0, 0.0]), 0)
         tensor([0.0000, 0.6931])
     """
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):      # (complex: ops/complex_scan.py)
         raise RuntimeError(f"\"logcumsumexp_out_cpu\" not implemented for '{D.scalar_name(input.dtype)}'")
     d = _wrap_dim(dim, input.ndim)
     r = _logcumsumexp(input, dim=d, dtype=input.dtype, op=2)
