@@ -172,15 +172,28 @@ class OpNode(Node):
 
 
 def _saves_tensors(ctx):
-    from .._tensor import Tensor
+    # (runs per node per backward: plain loops, no generator frames)
     if ctx._packed is not None:
         return True
-    for k, v in ctx.__dict__.items():
+    Tensor = _tensor_type()
+    for v in ctx.__dict__.values():
         if isinstance(v, Tensor):
             return True
-        if k in ("inputs", "outputs") and any(isinstance(t, Tensor) for t in v):
-            return True
+        if type(v) is list or type(v) is tuple:     # inputs, outputs (and short int/bool tuples)
+            for t in v:
+                if isinstance(t, Tensor):
+                    return True
     return False
+
+
+def _tensor_type():
+    global _Tensor
+    if _Tensor is None:
+        from .._tensor import Tensor as _Tensor
+    return _Tensor
+
+
+_Tensor = None
 
 
 def _sum_to(g, shape, opname):
