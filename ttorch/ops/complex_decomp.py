@@ -2,7 +2,8 @@
 
 * ``solve``/``inv``/``matrix_exp`` (and ``solve_triangular``, as a general solve) use the realification:
   ``A = X + iY`` acts on stacked real vectors as ``R(A) = [[X, -Y], [Y, X]]``, an algebra map
-  (``R(AB) = R(A) R(B)``, ``R(A^-1) = R(A)^-1``, ``R(exp A) = exp R(A)``). So ``solve(A, B)`` is the real ``solve(R(A), [Re B; Im B])`` and ``inv``/
+  (``R(AB) = R(A) R(B)``, ``R(A^-1) = R(A)^-1``, ``R(exp A) = exp R(A)``).
+  So ``solve(A, B)`` is the real ``solve(R(A), [Re B; Im B])`` and ``inv``/
   ``matrix_exp`` the first block column of the real result: ttorch's real kernels on both devices, and
   autograd from the real ops and the complex/real views (which is PyTorch's complex gradient).
 * ``slogdet``/``det``: the determinant's phase needs a complex LU, which ttorch's real kernels cannot
@@ -25,6 +26,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ._op import Op, write_out, write_outs, COMPLEX_OK
 from .complex import real, imag, complex as _complex
+from .linalg_solve import _qr_bw as _real_qr_bw     # (written with ^H: serves complex QR too)
 
 
 # ------------------------------------------------------------------------------ realification
@@ -263,51 +265,7 @@ def _qr_np(a, *, mode):
     return q.astype(a.dtype), r.astype(a.dtype)
 
 
-def _syminvadj(x):
-    s = x + x.mH
-    return s - 0.5 * real(s.diagonal(0, -2, -1)).to(s.dtype).diag_embed()
-
-
-def _qr_bw_tall(q, r, gq, gr):
-    # m >= n: gA = (gQ + Q syminvadj(triu(gR R^H - Q^H gQ))) R^-H
-    b = None if gr is None else gr @ r.mH
-    if gq is not None:
-        b = -(q.mH @ gq) if b is None else b - q.mH @ gq
-    ga = q @ _syminvadj(b.triu())
-    if gq is not None:
-        ga = ga + gq
-    return solve_ex(r.mH, ga, left=False)[0]
-
-
-def _qr_bw(ctx, gq, gr):
-    # PyTorch's linalg_qr_backward (the real one of linalg_solve.py with ^H for ^T; LAPACK's R has a real
-    # diagonal, the gauge that formula assumes)
-    from .movement import cat
-    from .creation import zeros_like
-    if ctx.mode == "r":
-        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please use "
-                           "linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
-    a = ctx.inputs[0]
-    q, r = ctx.outputs
-    m, n = a._shape[-2], a._shape[-1]
-    if ctx.mode == "complete" and m > n:
-        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
-    if gq is None and gr is None:
-        return (None,)
-    if m >= n:
-        return (_qr_bw_tall(q, r, gq, gr),)
-    gu, gv = (None, None) if gr is None else (gr[..., :m], gr[..., m:])     # A = [X | Y], R = [U | V]
-    geff = gq
-    if gv is not None:
-        yv = a[..., m:] @ gv.mH
-        geff = yv if geff is None else geff + yv
-    gx = _qr_bw_tall(q, r[..., :m], geff, gu)
-    gy = q @ gv if gv is not None else zeros_like(a[..., m:])
-    return (cat([gx, gy], -1),)
-
-
-_qr_bw.takes_none = True
-_qr = Op("complex_qr", impl=_on_host(_qr_np), backward=_qr_bw, save=(0,), save_output="all", family="linalg",
+_qr = Op("complex_qr", impl=_on_host(_qr_np), backward=_real_qr_bw, save=(0,), save_output="all", family="linalg",
          grad_name="LinalgQrBackward0")
 _QR = namedtuple("linalg_qr", ["Q", "R"])
 

@@ -384,20 +384,21 @@ def _qr_cuda(a, *, mode):
 
 
 def _syminvadj(x):
-    """x + x^T with the diagonal halved (PyTorch's qr_backward helper)."""
-    s = x + x.mT
-    return s - 0.5 * s.diagonal(0, -2, -1).diag_embed()
+    """x + x^H with the diagonal's real part halved (PyTorch's qr_backward helper; complex too)."""
+    from .complex import real
+    s = x + x.mH
+    return s - 0.5 * real(s.diagonal(0, -2, -1)).to(s.dtype).diag_embed()
 
 
 def _qr_bw_tall(q, r, gq, gr):
-    # m >= n: gA = (gQ + Q syminvadj(triu(gR R^T - Q^T gQ))) R^-T
-    b = None if gr is None else gr @ r.mT
+    # m >= n: gA = (gQ + Q syminvadj(triu(gR R^H - Q^H gQ))) R^-H (^H: ^T for real tensors)
+    b = None if gr is None else gr @ r.mH
     if gq is not None:
-        b = -(q.mT @ gq) if b is None else b - q.mT @ gq
+        b = -(q.mH @ gq) if b is None else b - q.mH @ gq
     ga = q @ _syminvadj(b.triu())
     if gq is not None:
         ga = ga + gq
-    return solve_triangular(r.mT, ga, upper=False, left=False)
+    return solve_triangular(r.mH, ga, upper=False, left=False)
 
 
 def _qr_bw(ctx, gq, gr):
@@ -418,7 +419,7 @@ def _qr_bw(ctx, gq, gr):
     gu, gv = (None, None) if gr is None else (gr[..., :m], gr[..., m:])
     geff = gq
     if gv is not None:
-        yv = a[..., m:] @ gv.mT
+        yv = a[..., m:] @ gv.mH
         geff = yv if geff is None else geff + yv
     gx = _qr_bw_tall(q, r[..., :m], geff, gu)
     from .movement import cat
