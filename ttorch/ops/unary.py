@@ -139,8 +139,10 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
                 out.append(Sample([np.asarray(e, dtype=np.float64)], grad=False, note="special values"))
         return out
 
-    op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=(0,), save_output=save_output, samples=samples,
-            kernels=specs, family="unary", grad_name=grad_name)
+    # save_output="only": the rule reads the output alone (exp, tanh, relu...), so the input is not kept
+    # alive for it (PyTorch saves one of them)
+    op = Op(name, cpu=cpu, cuda=cuda, backward=backward, save=() if save_output == "only" else (0,),
+            save_output=bool(save_output), samples=samples, kernels=specs, family="unary", grad_name=grad_name)
     plans = {}      # (dtype, shape, strides, device, default dtype, parameters) -> elementwise.Plan (cuda)
 
     def f(input, *args, out=None, **kwargs):
@@ -1007,38 +1009,38 @@ _x = lambda ctx: ctx.inputs[0]  # noqa: E731
 neg = unary("neg", _neg, _np1(np.negative), lambda ctx, g: -g, kind="same")
 abs = unary("abs", _abs, _np1(np.abs), lambda ctx, g: g * _x(ctx).sign(), kind="same")
 sign = unary("sign", _sign, _np1(lambda x: (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)), _zeros, kind="same")
-exp = unary("exp", _exp, _np1(np.exp), lambda ctx, g: g * ctx.output, save_output=True)
-exp2 = unary("exp2", _exp2, _np1(np.exp2), lambda ctx, g: g * ctx.output * _LN2, save_output=True)
-expm1 = unary("expm1", _expm1, _np1(np.expm1), lambda ctx, g: g * (ctx.output + 1), save_output=True)
+exp = unary("exp", _exp, _np1(np.exp), lambda ctx, g: g * ctx.output, save_output="only")
+exp2 = unary("exp2", _exp2, _np1(np.exp2), lambda ctx, g: g * ctx.output * _LN2, save_output="only")
+expm1 = unary("expm1", _expm1, _np1(np.expm1), lambda ctx, g: g * (ctx.output + 1), save_output="only")
 log = unary("log", _log, _np1(np.log), lambda ctx, g: g / _x(ctx), domain=(0.1, 3.0))
 log2 = unary("log2", _log2, _np1(np.log2), lambda ctx, g: g / (_x(ctx) * _LN2), domain=(0.1, 3.0))
 log10 = unary("log10", _log10, _np1(np.log10), lambda ctx, g: g / (_x(ctx) * _LN10), domain=(0.1, 3.0))
 log1p = unary("log1p", _log1p, _np1(np.log1p), lambda ctx, g: g / (_x(ctx) + 1), domain=(-0.5, 2.0))
-sqrt = unary("sqrt", _sqrt, _np1(np.sqrt), lambda ctx, g: g / (2 * ctx.output), save_output=True, domain=(0.1, 3.0))
+sqrt = unary("sqrt", _sqrt, _np1(np.sqrt), lambda ctx, g: g / (2 * ctx.output), save_output="only", domain=(0.1, 3.0))
 rsqrt = unary("rsqrt", _rsqrt, _np1(lambda x: 1 / np.sqrt(x)), lambda ctx, g: -0.5 * g * ctx.output ** 3,
-              save_output=True, domain=(0.1, 3.0))
+              save_output="only", domain=(0.1, 3.0))
 reciprocal = unary("reciprocal", _reciprocal, _np1(lambda x: 1 / x), lambda ctx, g: -g * (ctx.output * ctx.output),
-                   save_output=True, domain=(0.5, 2.0))
+                   save_output="only", domain=(0.5, 2.0))
 square = unary("square", _square, _np1(np.square), lambda ctx, g: g * 2 * _x(ctx), kind="same")
 sin = unary("sin", _sin, _np1(np.sin), lambda ctx, g: g * _x(ctx).cos())
 cos = unary("cos", _cos, _np1(np.cos), lambda ctx, g: g * -_x(ctx).sin())
-tan = unary("tan", _tan, _np1(np.tan), lambda ctx, g: g * (1 + ctx.output * ctx.output), save_output=True,
+tan = unary("tan", _tan, _np1(np.tan), lambda ctx, g: g * (1 + ctx.output * ctx.output), save_output="only",
             domain=(-1.2, 1.2))
 asin = unary("asin", _asin, _np1(np.arcsin), lambda ctx, g: g * (1 - _x(ctx) * _x(ctx)).rsqrt(), domain=(-0.9, 0.9))
 acos = unary("acos", _acos, _np1(np.arccos), lambda ctx, g: -g * (1 - _x(ctx) * _x(ctx)).rsqrt(), domain=(-0.9, 0.9))
 atan = unary("atan", _atan, _np1(np.arctan), lambda ctx, g: g / (_x(ctx) * _x(ctx) + 1))
 sinh = unary("sinh", _sinh, _np1(np.sinh), lambda ctx, g: g * _x(ctx).cosh())
 cosh = unary("cosh", _cosh, _np1(np.cosh), lambda ctx, g: g * _x(ctx).sinh())
-tanh = unary("tanh", _tanh, _np1(np.tanh), lambda ctx, g: g * (1 - ctx.output * ctx.output), save_output=True)
+tanh = unary("tanh", _tanh, _np1(np.tanh), lambda ctx, g: g * (1 - ctx.output * ctx.output), save_output="only")
 asinh = unary("asinh", _asinh, _np1(np.arcsinh), lambda ctx, g: g * (_x(ctx) * _x(ctx) + 1).rsqrt())
 acosh = unary("acosh", _acosh, _np1(np.arccosh), lambda ctx, g: g * (_x(ctx) * _x(ctx) - 1).rsqrt(), domain=(1.1, 3.0))
 atanh = unary("atanh", _atanh, _np1(np.arctanh), lambda ctx, g: g / (1 - _x(ctx) * _x(ctx)), domain=(-0.9, 0.9))
 sigmoid = unary("sigmoid", _sigmoid, _np1(_np_sigmoid), lambda ctx, g: g * ctx.output * (1 - ctx.output),
-                save_output=True)
+                save_output="only")
 logsigmoid = unary("logsigmoid", _logsigmoid, _np1(lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))),
                    lambda ctx, g: g * (-_x(ctx)).sigmoid(), kind="floatonly", method=False)
 relu = unary("relu", _relu, _np1(lambda x: np.maximum(x, x.dtype.type(0))),
-             lambda ctx, g: _act_bw(g, ctx.output, "relu"), kind="same", save_output=True)
+             lambda ctx, g: _act_bw(g, ctx.output, "relu"), kind="same", save_output="only")
 relu6 = unary("relu6", _relu6, _np1(lambda x: np.minimum(np.maximum(x, x.dtype.type(0)), x.dtype.type(6))),
               _hardtanh_bw(0.0, 6.0), kind="same", domain=(-3.0, 8.0), method=False, grad_name="HardtanhBackward0")
 hardtanh = unary("hardtanh", _hardtanh, _np_hardtanh, _hardtanh_bw(None, None), kind="same",
