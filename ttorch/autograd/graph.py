@@ -14,8 +14,8 @@ Differences: an in-place op whose own backward needs the old value of the tensor
 (``y.mul_(w)``) packs ``y`` and then a copy of its old value (PyTorch packs only the copy); the
 order in which one op's saved tensors are packed is its inputs' order (PyTorch's varies per op);
 and some ttorch ops save a tensor PyTorch's does not (special functions such as ``i1`` keep their
-input beside their output), so they pack more. A saved output's tangent (forward AD) is kept beside the packed value and given
-back at unpack, as PyTorch does.
+input beside their output), so they pack more. A saved output's tangent (forward AD) is kept beside
+the packed value and given back at unpack, as PyTorch does.
 """
 import contextlib
 import functools
