@@ -305,18 +305,6 @@ def _cholesky_bw(ctx, gl, ginfo=None):
 
 _cholesky = Op("complex_cholesky", impl=_on_host(_cholesky_np), backward=_cholesky_bw, save=(), save_output=True,
                family="linalg", grad_outputs=1, grad_name="LinalgCholeskyExBackward0")
-_CholeskyEx = namedtuple("linalg_cholesky_ex", ["L", "info"])
-
-
-def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
-    """Complex ``linalg.cholesky_ex`` of Hermitian positive-definite matrices: ``A = L L^H``."""
-    from .linalg_solve import _raise_info
-    _check(A, "linalg.cholesky")
-    low, info = _cholesky(A, upper=bool(upper))
-    if check_errors:
-        _raise_info(info, "linalg.cholesky", lambda k: "The factorization could not be completed because the input "
-                    f"is not positive-definite (the leading minor of order {k} is not positive-definite).")
-    return write_outs(_CholeskyEx, (low, info), out, "linalg.cholesky_ex")
 
 
 COMPLEX_OK.update({"complex_slogdet", "complex_eigh", "complex_svd", "complex_qr", "complex_cholesky"})

@@ -758,10 +758,9 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """``(L, info)``: the Cholesky factor of (a batch of) symmetric positive-definite matrices (only the
     lower triangle is read) and LAPACK's ``info`` (0, or the order of the first leading minor that is
     not positive-definite)."""
-    if A.dtype.is_complex:
-        return _cx().cholesky_ex(A, upper=upper, check_errors=check_errors, out=out)
-    _check_square(A, "linalg.cholesky")
-    low, info = _cholesky(A, upper=bool(upper))
+    cx = A.dtype.is_complex     # (complex: A = L L^H, factored on the host by ops/complex_decomp.py)
+    _check_square(A.real if cx else A, "linalg.cholesky")
+    low, info = (_cx()._cholesky if cx else _cholesky)(A, upper=bool(upper))
     if check_errors:
         _raise_info(info, "linalg.cholesky", lambda k: "The factorization could not be completed because the input "
                     f"is not positive-definite (the leading minor of order {k} is not positive-definite).")
