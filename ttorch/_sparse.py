@@ -455,5 +455,4 @@ def sparse_sum(input, dim=None, dtype=None):
     return _tracked("SumBackward0", fwd, bwd, input)
 
 
-_op._SPARSE = SparseTensor
-_op._sparse_op = _dense_op_error
+_op.SUBCLASS_OPS[SparseTensor] = _dense_op_error

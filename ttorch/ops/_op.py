@@ -29,8 +29,10 @@ _autocast = None
 # ttorch.autograd.forward_ad: None outside dual levels; inside, the function giving an op's outputs
 # their tangents (autograd/_jvp.py). Same one global test.
 _forward_ad = None
-# ttorch/_sparse.py sets these: the sparse tensor type, and what an op given one does (raise)
-_SPARSE = _sparse_op = None
+# Tensor subclasses with their own storage (sparse COO in ttorch/_sparse.py, ...) register here what an op
+# given one of them does: ``handler(op, inputs, attrs)`` returns the op's result or raises PyTorch's error.
+# A plain Tensor never reaches this lookup.
+SUBCLASS_OPS = {}
 # ttorch.autograd.graph: None when no saved-tensor hooks are set; else the innermost (pack, unpack)
 # pair, through which ``_record`` saves. Same one global test.
 _saved_hooks = None
@@ -131,8 +133,8 @@ class Op:
                 elif t.device is not dev and t.device != dev:
                     raise RuntimeError(f"{self.name}: Expected all tensors to be on the same device, but found at "
                                        f"least two devices, {dev} and {t.device}!")
-            elif type(t) is _SPARSE:    # a sparse COO tensor (ttorch/_sparse.py): PyTorch's error for a dense op
-                _sparse_op(self, inputs, attrs)
+            elif type(t) in SUBCLASS_OPS:    # e.g. a sparse COO tensor: PyTorch's error for a dense op
+                return SUBCLASS_OPS[type(t)](self, inputs, attrs)
         if self.impl is not None:
             out = self.impl(*inputs, **attrs)
         elif dev is None or dev.type == "cpu":
