@@ -227,6 +227,25 @@ def test_eig(device):
         ttorch.linalg.eig(ttorch.ones(2, 3))
 
 
+
+def test_eig_backward(device):
+    # losses that do not depend on the eigenvectors' phases: |w|, |v|^2 weighted by row (PyTorch's rule)
+    rng = np.random.default_rng(3)
+    weights = ttorch.arange(3.0, dtype=ttorch.float64, device=device).unsqueeze(-1)
+
+    def loss(A):
+        w, v = ttorch.linalg.eig(A)
+        return w.abs().sum() + (w * w).real.sum() + (v.abs() ** 2 * weights).sum()
+    A = ttorch.tensor(rng.normal(size=(3, 3)), device=device, requires_grad=True)     # (complex pairs likely)
+    assert gradcheck(loss, (A,), eps=1e-6, atol=1e-5, rtol=1e-4)
+    x = ttorch.tensor(rng.normal(size=(3, 3, 2)), device=device, requires_grad=True)
+    assert gradcheck(lambda x: loss(ttorch.view_as_complex(x)), (x,), eps=1e-6, atol=1e-5, rtol=1e-4)
+    B = ttorch.tensor(rng.normal(size=(2, 3, 3)), device=device, requires_grad=True)
+    assert gradcheck(lambda B: ttorch.linalg.eigvals(B).real.sum(), (B,), eps=1e-6, atol=1e-5, rtol=1e-4)
+    w, v = ttorch.linalg.eig(ttorch.view_as_complex(x))
+    with pytest.raises(RuntimeError, match="specified up to multiplication by e"):
+        ttorch.view_as_real(v).sum().backward()
+
 # ------------------------------------------------------------------------------ training
 def _fit(device, opt_name, complex_weights, steps=20, **kw):
     rng = np.random.default_rng(0)

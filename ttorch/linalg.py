@@ -4,7 +4,7 @@ product, and the solvers and factorizations of ``ops/linalg_solve.py`` (``solve`
 ``matrix_exp``, ``qr``, ``householder_product``, ``lstsq``, ``svd``, ``svdvals``, ``pinv``,
 ``matrix_rank``), of ``ops/linalg_lu.py`` (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) and of
 ``ops/linalg_composed.py`` (``cond``, ``tensorinv``, ``tensorsolve``, ``vander``).
-``eig``/``eigvals`` (``ops/complex_linalg.py``) run NumPy on the host, without autograd. Complex input of the
+``eig``/``eigvals`` (``ops/complex_linalg.py``) run NumPy on the host (differentiable). Complex input of the
 solvers and factorizations goes to ``ops/complex_decomp.py`` (the realification on both devices for ``solve``,
 ``inv``, ``matrix_exp``; NumPy on the host for ``slogdet``, ``det``, ``eigh``, ``svd``, ``qr``, ``cholesky``)."""
 from .ops.linalg import linalg_cross as cross, linalg_norm as norm, matrix_norm, vecdot

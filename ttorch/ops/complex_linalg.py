@@ -6,7 +6,7 @@ and autograd comes from the real ops and the views between complex and real).
   ``(A + iB)(C + iD) = (AC - BD) + i(AD + BC)``; the backward is the real GEMMs', which is
   PyTorch's ``grad_A = grad @ B^H``.
 * ``linalg.eig``/``eigvals``: NumPy's ``eig`` on the host (a device tensor makes a round trip: a sync
-  and two copies), no autograd.
+  and two copies), differentiable with PyTorch's rule.
 
 These are the ``COMPLEX_IMPL`` entries of the real ops: the public functions parse and check their
 arguments as for real tensors, and ``Op.__call__`` sends a complex call here.
@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from ._op import COMPLEX_IMPL, COMPLEX_OK, write_out
+from ._op import COMPLEX_IMPL, COMPLEX_OK, Op, write_out
+from .complex_decomp import _on_host
 from .complex import view_as_real, view_as_complex, real, imag, complex as _complex
 
 
@@ -136,19 +137,55 @@ def _square(A, name):
                            f"{D.scalar_name(A.dtype)}")
 
 
-def _host_eig(A, vectors):
-    a = A.detach()._host()
-    w, v = np.linalg.eig(a) if vectors else (np.linalg.eigvals(a), None)
-    cdt = A.dtype.to_complex()
-    out = [w.astype(cdt.np)] + ([v.astype(cdt.np)] if vectors else [])
-    return [Tensor._wrap_np(np.ascontiguousarray(o), cdt).to(A.device) for o in out]
+def _eig_np(a):
+    w, v = np.linalg.eig(a)
+    cdt = np.result_type(a.dtype, np.complex64)
+    return w.astype(cdt), v.astype(cdt)
+
+
+def _eig_bw(ctx, gw, gv):
+    # PyTorch's linalg_eig_backward: with E_ij = conj(w_j - w_i) (1 on the diagonal),
+    # gA = V^-H ((V^H gV - V^H V Re(diag(V^H gV))) / E + diag(gw)) V^H. The eigenvectors are fixed only up to
+    # a phase each: a loss that depends on the phases has no gradient (PyTorch's check and message).
+    from .complex_decomp import solve_ex
+    from .linalg_solve import _eye_like
+    A = ctx.inputs[0]
+    w, v = ctx.outputs
+    vh = v.mH
+    inner = None
+    if gv is not None:
+        vhg = vh @ gv
+        d = vhg.diagonal(0, -2, -1)
+        im = imag(d).detach()
+        if not bool((im.abs() <= 1e-3).all()):
+            raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                               "multiplication by e^{i phi}. The specified loss function depends on this "
+                               "quantity, so it is ill-defined.")
+        wc = w.conj()
+        e = wc.unsqueeze(-2) - wc.unsqueeze(-1) + _eye_like(w.diag_embed()).to(w.dtype)
+        inner = (vhg - vh @ (v * real(d).unsqueeze(-2).to(v.dtype))) / e
+        inner = inner * (1 - _eye_like(inner)).to(v.dtype)     # (the diagonal is gw's alone)
+    if gw is not None:
+        gd = gw.diag_embed()
+        inner = gd if inner is None else inner + gd
+    ga = solve_ex(vh, inner @ vh, check_errors=True)[0]
+    return (ga if A.dtype.is_complex else real(ga),)
+
+
+_eig_bw.takes_none = True
+
+
+_host_eig = Op("linalg_eig", impl=_on_host(_eig_np), backward=_eig_bw, save=(0,), save_output="all",
+               family="linalg", grad_name="LinalgEigBackward0")
+COMPLEX_OK.add("linalg_eig")
 
 
 def eig(A, *, out=None):
     """Eigenvalues and eigenvectors of square (batches of) matrices, complex64/complex128 results.
 
-    Computed on the host with NumPy (a cuda input is copied there and back), without autograd;
-    PyTorch computes it with LAPACK/MAGMA and differentiates it.
+    Computed on the host with NumPy (a cuda input is copied there and back); PyTorch computes it with
+    LAPACK/MAGMA. Differentiable as PyTorch's (the eigenvectors have unit norm, so a loss must not depend
+    on their phases: the backward raises PyTorch's error when it does).
 
     Example::
 
@@ -157,14 +194,14 @@ def eig(A, *, out=None):
         tensor([0.+1.j, 0.-1.j])
     """
     _square(A, "eig")
-    w, v = _host_eig(A, True)
+    w, v = _host_eig(A)
     if out is not None:
         return _Eig(write_out(out[0], w, "linalg_eig"), write_out(out[1], v, "linalg_eig"))
     return _Eig(w, v)
 
 
 def eigvals(A, *, out=None):
-    """The eigenvalues of square (batches of) matrices (see ``eig``: NumPy on the host, no autograd).
+    """The eigenvalues of square (batches of) matrices (see ``eig``: NumPy on the host; differentiable).
 
     Example::
 
@@ -173,7 +210,11 @@ def eigvals(A, *, out=None):
         tensor([2.+0.j, 3.+0.j])
     """
     _square(A, "eigvals")
-    (w,) = _host_eig(A, False)
+    if A.requires_grad:
+        w = _host_eig(A)[0]
+    else:
+        w = Tensor._wrap_np(np.ascontiguousarray(np.linalg.eigvals(A.detach()._host()).astype(
+            A.dtype.to_complex().np))).to(A.device)
     return w if out is None else write_out(out, w, "linalg_eigvals")
 
 
