@@ -198,6 +198,40 @@ def test_past_the_register_tile_on_the_host(monkeypatch):
     assert seen == [LU_._lu_kernel, LU_._lu_perm_kernel]
 
 
+def test_complex(device):
+    # LAPACK's zgetrf picks the pivot of largest |re| + |im| (not |z|): this column's second entry has the
+    # larger |re| + |im| (1.2 against 1) and the smaller modulus (0.85 against 1); PyTorch's pivots [2, 2, 3]
+    a = np.array([[1.0 + 0.0j, 2.0 + 1.0j, 0.5j], [0.6 + 0.6j, 1.0 - 1.0j, 2.0], [0.1j, 3.0, 1.0 + 1.0j]])
+    A = ttorch.tensor(a, device=device)
+    lu, piv = LA.lu_factor(A)
+    assert lu.dtype is ttorch.complex128 and piv.tolist() == [2, 2, 3]
+    P, L, U = (npy(x) for x in LA.lu(A))
+    np.testing.assert_allclose(P @ L @ U, a, atol=1e-14)
+    assert np.allclose(np.triu(L, 1), 0) and np.allclose(np.diag(L), 1) and np.allclose(np.tril(U, -1), 0)
+    rng = np.random.default_rng(1)
+    b = rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))
+    for adjoint, want in ((False, np.linalg.solve(a, b)), (True, np.linalg.solve(a.conj().T, b))):
+        x = LA.lu_solve(lu, piv, ttorch.tensor(b, device=device), adjoint=adjoint)
+        np.testing.assert_allclose(npy(x.resolve_conj()), want, atol=1e-13)
+    x = LA.lu_solve(lu, piv, ttorch.tensor(b.T.copy(), device=device), left=False)
+    np.testing.assert_allclose(npy(x.resolve_conj()), np.linalg.solve(a.T, b).T, atol=1e-13)
+    if device == "cpu":         # (the interpreter is slow: the simulated cuda compares one backward with the cpu's)
+        for shape in ((3, 3), (2, 4), (4, 2)):            # square, wide, tall (PyTorch's rule with ^H)
+            z = ttorch.tensor(rng.normal(size=shape + (2,)), requires_grad=True)
+            assert gradcheck(lambda z: ttorch.view_as_real(LA.lu_factor(ttorch.view_as_complex(z))[0]), (z,))
+        z = ttorch.tensor(rng.normal(size=(3, 3, 2)), requires_grad=True)
+        B = ttorch.tensor(b)
+        assert gradcheck(lambda z: ttorch.view_as_real(LA.lu_solve(*LA.lu_factor(ttorch.view_as_complex(z)), B,
+                                                                   adjoint=True).resolve_conj()), (z,))
+        return
+    grads = []
+    for dev in ("cpu", device):
+        z = ttorch.tensor(a, device=dev, requires_grad=True)
+        x = LA.lu_solve(*LA.lu_factor(z), ttorch.tensor(b, device=dev), adjoint=True)
+        (x.abs() ** 2).sum().backward()
+        grads.append(npy(z.grad))
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-12)
+
 def test_argument_errors():
     with pytest.raises(RuntimeError, match=r"torch.lu_factor: Expected tensor with 2 or more dimensions. Got size: "
                                            r"\[3\] instead"):

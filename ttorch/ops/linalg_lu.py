@@ -13,6 +13,10 @@ up to ``MAX_N`` rows and columns, larger ones factored on the host), a NumPy fal
 ``lu_solve`` is a gather and two triangular solves (``linalg_solve._trsm`` reads only the triangle it
 needs of the packed LU), so its gradients reach ``LU`` and ``B``.
 
+Complex input (complex64/complex128) is factored by the NumPy getf2 on the host (there is no complex
+kernel; a cuda tensor makes a round trip), choosing pivots by ``|re| + |im|`` as LAPACK's zgetrf does; the
+backward and the solves are the real ones with conjugate transposes, as PyTorch's.
+
 Differs from PyTorch: ``pivot=False`` (LU without row exchanges) works on cpu too, where PyTorch's
 LAPACK path raises; the pivots' range is checked on cpu only (on cuda that check would synchronize).
 """
@@ -25,7 +29,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ._launch import launch, next_pow2
-from ._op import Op, write_out, write_outs
+from ._op import COMPLEX_OK, Op, write_out, write_outs
 from ._linalg_kernels import _lu_kernel, _lu_perm_kernel
 from .elementwise import tl_dtype
 from .linalg_solve import MAX_N, _batched, _block, _host, _options, _raise_info, _well_conditioned, solve_triangular
@@ -46,7 +50,9 @@ def _lu_np(a, *, pivot):
     info = np.zeros(lu.shape[0], np.int32)
     with np.errstate(all="ignore"):
         for j in range(k):
-            p = j + np.argmax(np.abs(lu[:, j:, j]), axis=1) if pivot else np.full(lu.shape[0], j)
+            col = lu[:, j:, j]      # (LAPACK's i?amax: |re| + |im| for complex)
+            mag = np.abs(col.real) + np.abs(col.imag) if lu.dtype.kind == "c" else np.abs(col)
+            p = j + np.argmax(mag, axis=1) if pivot else np.full(lu.shape[0], j)
             piv[:, j] = p + 1
             lu[b, j], lu[b, p] = lu[b, p], lu[b, j].copy()
             d = lu[:, j, j]
@@ -58,7 +64,7 @@ def _lu_np(a, *, pivot):
 
 def _lu_cuda(a, *, pivot):
     m, n = a.shape[-2:]
-    if builtins.max(m, n) > MAX_N[a.dtype]:
+    if a.dtype.is_complex or builtins.max(m, n) > MAX_N[a.dtype]:     # (no complex kernel: the host's getf2)
         return _host(lambda x: _lu_np(x, pivot=pivot), a)
     a3, sa = _batched(a)
     lu = Tensor._empty(a.shape, a.dtype, a.device)
@@ -100,23 +106,24 @@ def _lu_bw(ctx, glu):
     low, up = _unpack(lu)
     gl, gu = glu[..., :, :k].tril(-1), glu[..., :k, :].triu()
     from .movement import cat
-    if m == n:      # gA = P L^-T [tril(L^T gL, -1) + triu(gU U^T)] U^-T
-        ga = (low.mT @ gl).tril(-1) + (gu @ up.mT).triu()
-        ga = solve_triangular(up.mT, ga, upper=False, left=False)
-        ga = solve_triangular(low.mT, ga, upper=True, unitriangular=True)
+    if m == n:      # gA = P L^-H [tril(L^H gL, -1) + triu(gU U^H)] U^-H
+        ga = (low.mH @ gl).tril(-1) + (gu @ up.mH).triu()
+        ga = solve_triangular(up.mH, ga, upper=False, left=False)
+        ga = solve_triangular(low.mH, ga, upper=True, unitriangular=True)
     elif m < n:     # wide: [A1 | A2] = P L [U1 | U2]
-        ga = solve_triangular(up[..., :k].mT, (low.mT @ gl - gu @ up.mT).tril(-1), upper=False, left=False)
+        ga = solve_triangular(up[..., :k].mH, (low.mH @ gl - gu @ up.mH).tril(-1), upper=False, left=False)
         ga = cat([ga + gu[..., :k], gu[..., k:]], -1)
-        ga = solve_triangular(low.mT, ga, upper=True, unitriangular=True)
+        ga = solve_triangular(low.mH, ga, upper=True, unitriangular=True)
     else:           # tall: [A1; A2] = P [L1; L2] U
-        ga = solve_triangular(low[..., :k, :].mT, (gu @ up.mT - low.mT @ gl).triu(), upper=True, unitriangular=True)
+        ga = solve_triangular(low[..., :k, :].mH, (gu @ up.mH - low.mH @ gl).triu(), upper=True, unitriangular=True)
         ga = cat([ga + gl[..., :k, :], gl[..., k:, :]], -2)
-        ga = solve_triangular(up.mT, ga, upper=False, left=False)
+        ga = solve_triangular(up.mH, ga, upper=False, left=False)
     return (_perm_matrix(_lu_perm(piv, m=m), ga.dtype) @ ga if ctx.pivot else ga,)
 
 
 _lu = Op("linalg_lu_factor_ex", cpu=_lu_np, cuda=_lu_cuda, backward=_lu_bw, save=(0,), save_output="all",
          grad_outputs=1, grad_name="LinalgLuFactorExBackward0", family="matmul", kernels=lambda: _specs("lu"))
+COMPLEX_OK.add("linalg_lu_factor_ex")
 
 
 # ------------------------------------------------------------------------------ pivots to a permutation
@@ -178,7 +185,7 @@ _LUUnpack = namedtuple("lu_unpack", ["P", "L", "U"])
 def _check_matrix(A, fname):
     if A.dim() < 2:
         raise RuntimeError(f"{fname}: Expected tensor with 2 or more dimensions. Got size: {list(A.shape)} instead")
-    if A.dtype not in (D.float32, D.float64):       # (NotImplementedError is a RuntimeError, as in PyTorch)
+    if A.dtype not in (D.float32, D.float64, D.complex64, D.complex128):    # (NotImplementedError: a RuntimeError)
         raise NotImplementedError(f"\"lu_cpu\" not implemented for '{D.scalar_name(A.dtype)}'")
 
 
@@ -301,8 +308,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
         raise RuntimeError(f"{fname}: Expected LU and B to have the same dtype, but found LU of type "
                            f"{D.scalar_name(LU.dtype)} and B of type {D.scalar_name(B.dtype)} instead")
     _check_pivots(LU, pivots, fname)
-    if not left:            # X A = B: A^T X^T = B^T
-        x = lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    if not left:            # X A = B: A^H X^H = B^H
+        x = lu_solve(LU, pivots, B.mH, adjoint=not adjoint).mH
         return x if out is None else write_out(out, x, "linalg.lu_solve")
     n = LU.shape[-1]
     if B.shape[-2] != n:
@@ -316,8 +323,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if not adjoint:         # X = U^-1 L^-1 P^T B
         y = solve_triangular(lu_, b.gather(-2, perm.unsqueeze(-1).expand(b.shape)), upper=False, unitriangular=True)
         x = solve_triangular(lu_, y, upper=True)
-    else:                   # A^T X = B: X = P L^-T U^-T B, (P Y)[perm[i]] = Y[i]
-        y = solve_triangular(lu_.mT, solve_triangular(lu_.mT, b, upper=False), upper=True, unitriangular=True)
+    else:                   # A^H X = B: X = P L^-H U^-H B, (P Y)[perm[i]] = Y[i]
+        y = solve_triangular(lu_.mH, solve_triangular(lu_.mH, b, upper=False), upper=True, unitriangular=True)
         x = y.gather(-2, perm.argsort(-1).unsqueeze(-1).expand(y.shape))
     return x if out is None else write_out(out, x, "linalg.lu_solve")
 
