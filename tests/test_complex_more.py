@@ -97,8 +97,33 @@ def test_scatters(device):
     close(z.scatter(0, ttorch.tensor(ix[:1], device=device), 0.5j), want)
     close(T(np.array(1 + 1j), device).index_add(0, ttorch.tensor([0], device=device), T(np.array(2j), device)),
           np.array(1 + 3j))                      # 0-dim: its dim 0 is not the (re, im) dim of the float view
-    with pytest.raises(RuntimeError, match="multiply"):
-        z.scatter(0, ttorch.tensor(ix[:1], device=device), src, reduce="multiply")
+    want = a.copy()
+    for i in range(2):
+        for j in range(3):
+            want[ix[i, j], j] *= s[i, j]
+    close(z.scatter(0, ttorch.tensor(ix, device=device), src, reduce="multiply"), want)
+    tix = ttorch.tensor(ix, device=device)
+    for reduce, include_self in (("sum", True), ("sum", False), ("prod", True), ("prod", False), ("mean", True),
+                                 ("mean", False)):
+        want, hits = a.copy(), np.zeros(a.shape, int)
+        acc = {"sum": np.zeros_like(a), "prod": np.ones_like(a), "mean": np.zeros_like(a)}[reduce]
+        for i in range(2):
+            for j in range(3):
+                hits[ix[i, j], j] += 1
+                acc[ix[i, j], j] = acc[ix[i, j], j] * s[i, j] if reduce == "prod" else acc[ix[i, j], j] + s[i, j]
+        if include_self:
+            acc = acc * a if reduce == "prod" else acc + a
+        if reduce == "mean":
+            acc = acc / np.maximum(hits + include_self, 1)
+        want = np.where(hits > 0, acc, a)
+        close(z.scatter_reduce(0, tix, src, reduce, include_self=include_self), want)
+    exact = T(np.array([1 + 1j, 2]), device).scatter_reduce(0, ttorch.tensor([0, 0], device=device),
+                                                             T(np.array([1 - 1j, 3j]), device), "prod")
+    assert npy(exact).tolist() == [6j, 2]       # exact products: no rounding noise in a zero part
+    with pytest.raises(NotImplementedError, match="reduce_amax\" not implemented for 'ComplexDouble'"):
+        z.scatter_reduce(0, tix, src, "amax")
+    with pytest.raises(RuntimeError, match="does not support automatic differentiation for outputs with complex"):
+        T(a, device, grad=True).scatter_reduce(0, tix, src, "prod")
 
 
 def test_scatter_gradients():
@@ -107,6 +132,8 @@ def test_scatter_gradients():
     idx = ttorch.tensor([3, 0, 3])
     assert cgradcheck(lambda x, y: x.index_add(0, idx, y, alpha=2), a, s)
     assert cgradcheck(lambda x, y: x.scatter_add(0, ttorch.tensor([[1, 0], [3, 3]]), y), a, s)
+    assert cgradcheck(lambda x, y: x.scatter_reduce(0, ttorch.tensor([[1, 0], [3, 3]]), y, "mean",
+                                                    include_self=False), a, s)
 
 
 def test_linspace_where_isclose(device):

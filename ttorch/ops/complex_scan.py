@@ -7,12 +7,13 @@ run on both devices and autograd comes from the real ops and the complex/real vi
   is the complex product's, PyTorch's ``grad * conj(d out / d x)``.
 * ``logcumsumexp``: the same scan of a complex ``logaddexp`` (factored at the operand of larger real part).
 * ``diff``: composed of ``narrow`` and subtraction (complex-ready as it is).
-* ``scatter``/``scatter_add``/``index_add``/``index_copy``: the real op on ``view_as_real`` of the input
-  and source, the index given the (re, im) dim where it is elementwise (``scatter``); ``index_fill``:
-  the real op on each part.
-
-Difference from PyTorch: ``scatter(..., reduce='multiply')`` raises for complex tensors (the product of
-two complex numbers is not a product of their parts); PyTorch's deprecated ``reduce=`` returns zeros.
+* ``scatter``/``scatter_add``/``index_add``/``index_copy``, ``scatter_reduce``'s sum and mean: the real op
+  on ``view_as_real`` of the input and source, the index given the (re, im) dim where it is elementwise;
+  ``index_fill``: the real op on each part. (So complex scatter_reduce sum/mean are differentiable; PyTorch
+  raises for any complex scatter_reduce under autograd.)
+* ``scatter_reduce``'s prod (and ``scatter``'s deprecated ``reduce='multiply'``): NumPy's complex products
+  on the host (a cuda tensor makes a round trip: a sync and copies; ttorch has no complex scatter kernel);
+  no autograd, as in PyTorch (its error). amax/amin raise PyTorch's error (complex numbers have no order).
 """
 import builtins
 
@@ -98,14 +99,46 @@ def _as_pairs(src, x, shape):
 
 def _cscatter(name):
     def impl(x, index, src, *, dim, src_shape=None, **attrs):
-        if attrs.get("reduce") == "multiply":
-            raise RuntimeError("scatter(): reduce='multiply' is not supported for complex tensors in ttorch; use "
-                               "scatter_reduce on the result's parts or a real tensor")
+        if attrs.get("reduce") == "multiply":       # (the deprecated reduce= of scatter: scatter_reduce's prod)
+            src = src if hasattr(src, "dtype") else _full_like(index, src, x)
+            return _cscatter_prod(x, index, src, dim=dim, include_self=True, src_shape=src._shape)
         s = _as_pairs(src, x, index._shape)
         idx = index.unsqueeze(-1).expand(*index._shape, 2)
         r = REGISTRY[name](view_as_real(x), idx, s, dim=dim, src_shape=s._shape, **attrs)
         return view_as_complex(r)
     return _on_rows(impl)
+
+
+def _full_like(index, value, x):
+    from .creation import full
+    return full(index._shape, value, dtype=x.dtype, device=x.device)
+
+
+def _cscatter_prod(x, index, src, *, dim, include_self, src_shape):
+    # NumPy's complex products on the host, in index order as PyTorch's cpu kernel multiplies (a product in
+    # polar form would leave rounding noise in parts that are exactly 0); a cuda tensor makes a round trip
+    from .._tensor import Tensor
+    from .gather import _scatter_reduce_cpu
+    r = _scatter_reduce_cpu(x.detach()._host(), index._host(), src.detach()._host(), dim=dim, reduce="prod",
+                            include_self=include_self, src_shape=src_shape)
+    return Tensor._wrap_np(r, x.dtype).to(x.device)
+
+
+def _cscatter_reduce(x, index, src, *, dim, reduce, include_self, src_shape):
+    from .. import _dtype as D
+    if reduce in ("amax", "amin"):
+        raise NotImplementedError(f"\"scatter_gather_tensor_cpu_reduce_{reduce}\" not implemented for "
+                                  f"'{D.scalar_name(x.dtype)}'")
+    if reduce == "prod":
+        from ..autograd import grad_mode
+        if grad_mode.is_grad_enabled() and (x.requires_grad or src.requires_grad):
+            raise RuntimeError("scatter_reduce does not support automatic differentiation for outputs with "
+                               "complex dtype.")
+        return _cscatter_prod(x, index, src, dim=dim, include_self=include_self, src_shape=src_shape)
+    s = view_as_real(src)
+    idx = index.unsqueeze(-1).expand(*index._shape, 2)
+    return view_as_complex(REGISTRY["scatter_reduce"](view_as_real(x), idx, s, dim=dim, reduce=reduce,
+                                                      include_self=include_self, src_shape=s._shape))
 
 
 def _cindex_write(name):
@@ -122,6 +155,7 @@ def _cindex_fill(x, index, *, dim, value):
 
 
 COMPLEX_IMPL.update(scatter=_cscatter("scatter"), scatter_add=_cscatter("scatter_add"),
+                    scatter_reduce=_on_rows(_cscatter_reduce),
                     index_add=_cindex_write("index_add"), index_copy=_cindex_write("index_copy"),
                     index_fill=_cindex_fill)
 

@@ -85,6 +85,8 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True, out=No
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
     if index.dim() > 1:
         raise IndexError("index_reduce_(): Index is supposed to be a vector")
+    if input.dtype.is_complex:          # (PyTorch's kernel has no complex case either; its name in the message)
+        raise NotImplementedError(f"\"index_func_\" not implemented for '{D.scalar_name(input.dtype)}'")
     d = _wrap_dim(dim, input.dim())
     if index.dtype is D.int32:          # PyTorch takes int32 or int64 indices; scatter_reduce only int64
         index = index.long()
