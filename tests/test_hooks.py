@@ -144,3 +144,17 @@ def test_post_accumulate_grad_hook_as_optimizer_step(device):
     assert w.grad is None and w.tolist() == [0.125, -0.125]
     with pytest.raises(RuntimeError, match="post accumulate grad hooks cannot be registered on non-leaf tensors"):
         (w * 2).register_post_accumulate_grad_hook(step)
+
+
+def test_tensor_hook_outlives_the_tensor():
+    # PyTorch keeps a non-leaf's hooks on its grad_fn: they run though the tensor itself is gone
+    x = ttorch.ones(3, requires_grad=True)
+    seen = []
+
+    def forward():
+        h = x * 2
+        h.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
+        h.retain_grad()
+        return h.sum()
+    forward().backward()
+    assert seen == [[1.0, 1.0, 1.0]] and x.grad.tolist() == [20.0, 20.0, 20.0]

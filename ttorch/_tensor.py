@@ -328,15 +328,16 @@ class Tensor:
         self._watch_output()
 
     def _watch_output(self):
-        """Ask this tensor's graph node to run its hooks and retain_grad (held weakly: the node
-        must not keep the tensor alive)."""
+        """Ask this tensor's graph node to run its hooks and retain_grad: the tensor held weakly (the
+        node must not keep it alive), its hooks strongly (they run even after the tensor is gone, as
+        PyTorch's tensor pre-hooks on the grad_fn do)."""
         import weakref
         ctx = getattr(self.grad_fn, "_ctx", None)
         if ctx is None:
             raise RuntimeError(f"cannot register a hook on a tensor produced by {self.grad_fn.name()}")
         if getattr(ctx, "_hooked_outputs", None) is None:
             ctx._hooked_outputs = {}
-        ctx._hooked_outputs[self._output_nr] = weakref.ref(self)
+        ctx._hooked_outputs[self._output_nr] = (weakref.ref(self), self._hooks)
 
     @property
     def retains_grad(self):

@@ -445,20 +445,21 @@ def _reaching(roots, capture):
 
 
 def _call_tensor_hooks(node, grads):
-    """Run hooks and retain_grad of non-leaf outputs of ``node`` (held weakly by the node)."""
+    """Run hooks and retain_grad of non-leaf outputs of ``node`` (the outputs held weakly by the node, their
+    hooks strongly)."""
     outs = getattr(node._ctx, "_hooked_outputs", None) if node._ctx is not None else None
     if not outs:
         return
-    for i, ref in outs.items():
-        t = ref()
-        if t is None or grads[i] is None:
+    for i, (ref, hooks) in outs.items():
+        if grads[i] is None:
             continue
-        if t._hooks:
-            for h in list(t._hooks.values()):
+        if hooks:
+            for h in list(hooks.values()):
                 r = h(grads[i])
                 if r is not None:
                     grads[i] = r
-        if t._retains_grad:
+        t = ref()
+        if t is not None and t._retains_grad:
             g = grads[i].detach()
             t._grad = g.clone() if t._grad is None else t._grad + g
 
