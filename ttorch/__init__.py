@@ -112,3 +112,5 @@ from ._layout import layout, strided, sparse_coo  # noqa: E402
 from .sparse import sparse_coo_tensor  # noqa: E402  (sparse COO tensors)
 from . import sparse  # noqa: E402
 from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these take sparse operands too)
+from . import signal  # noqa: E402  (ttorch.signal.windows)
+from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op, ttorch.ops.<ns>.<name>)

@@ -23,3 +23,15 @@ for _name in MODULES:
         FUNCTIONS[_f] = getattr(_m, _f)
     FUNCTIONS.update(getattr(_m, "PUBLIC", {}))
     METHODS.update(getattr(_m, "METHODS", {}))
+
+
+def __getattr__(name):
+    """``ttorch.ops.<namespace>``: the operators ``ttorch.library`` defined there (as ``torch.ops.mylib``).
+    Only names this package does not hold itself get here; private names stay AttributeErrors."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib.util
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:     # a submodule not imported yet:
+        return importlib.import_module(f"{__name__}.{name}")          # ``from ttorch.ops import conv``
+    from ..library import _namespace
+    return _namespace(name)
