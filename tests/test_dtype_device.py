@@ -328,12 +328,14 @@ def test_cuda_memory_counters():
     gc.collect()
     before = ttorch.cuda.memory_allocated()
     x = ttorch.empty(1000, device="cuda")
-    assert ttorch.cuda.memory_allocated() == before + 4000
-    assert ttorch.cuda.max_memory_allocated() >= before + 4000
+    # PyTorch counts the allocator's block: 4000 bytes rounded up to 512 on a GPU (8 on the simulated device)
+    block = 4000 if ttorch.cuda.is_simulated() else 4096
+    assert ttorch.cuda.memory_allocated() == before + block
+    assert ttorch.cuda.max_memory_allocated() >= before + block
     v = x[None] if hasattr(ttorch.Tensor, "__getitem__") else x.unsqueeze(0)
     del x
     gc.collect()
-    assert ttorch.cuda.memory_allocated() == before + 4000     # a view keeps the storage alive
+    assert ttorch.cuda.memory_allocated() == before + block    # a view keeps the storage alive
     del v
     gc.collect()
     assert ttorch.cuda.memory_allocated() == before

@@ -17,6 +17,7 @@ from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfl
                      float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
                      result_type, finfo, iinfo, can_cast)
 from ._device import device, set_default_device, get_default_device
+from ._device import device as _device_cls
 from ._tensor import Tensor, Size
 from . import cuda
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
@@ -74,6 +75,22 @@ def from_dlpack(ext_tensor):
 FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
 
 
+def get_device_module(device=None):
+    """The module of ``device``'s type (``ttorch.cuda``, ``ttorch.cpu``); of the current
+    accelerator (else the cpu) when ``device`` is None."""
+    if isinstance(device, str):
+        device = _device_cls(device)
+    if device is None:
+        device = accelerator.current_accelerator() or _device_cls("cpu")
+    elif not isinstance(device, _device_cls):
+        raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or None")
+    mod = globals().get(device.type)
+    if mod is None:
+        raise RuntimeError(f"Device '{device.type}' does not have a corresponding module registered as "
+                           f"'torch.{device.type}'.")
+    return mod
+
+
 def __getattr__(name):
     if name in ("complex32", "chalf"):      # (PEP 562: only names not found above come here)
         raise AttributeError(f"ttorch.{name}: ttorch has no complex32 (ComplexHalf) dtype; use complex64")
@@ -94,6 +111,9 @@ from . import fft  # noqa: E402  (ttorch.fft: discrete Fourier transforms)
 from .autograd import profiler as _autograd_profiler  # noqa: E402,F401  (ttorch.autograd.profiler)
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 from . import amp, cpu  # noqa: E402  (mixed precision)
+from . import accelerator  # noqa: E402  (torch.accelerator: the device-generic API over cuda)
+from ._stream import Stream, Event  # noqa: E402
+from .cuda import OutOfMemoryError, AcceleratorError  # noqa: E402
 from .cuda import amp as _cuda_amp  # noqa: E402,F401  (ttorch.cuda.amp)
 from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import (is_autocast_enabled, get_autocast_dtype, set_autocast_enabled,  # noqa: E402

@@ -21,26 +21,19 @@ class UntypedStorage:
             self._array = array
             self.nbytes_ = array.nbytes
             return
-        self.nbytes_ = nbytes
         if device.type == "cpu":
+            self.nbytes_ = nbytes
             self._array = np.empty(nbytes, dtype=np.uint8)
         else:
             # every cuda op's output comes through here: the backend read once (it exists once a
-            # storage has), the counter updated inline (see _driver._count)
+            # storage has); it keeps the allocator's statistics (cuda/_stats.py)
             be = _driver._backend or _driver.backend()
-            i = device.index
             if _driver.SIMULATED:
-                self._array = be.alloc_array(nbytes)
+                self._array = be.alloc_array(nbytes, device.index)
             else:
                 self._array = None
-                self._p = be.malloc(nbytes, i)
-            a = _driver._Stats.allocated
-            if i < len(a):
-                v = a[i] = a[i] + nbytes
-                if v > _driver._Stats.peak[i]:
-                    _driver._Stats.peak[i] = v
-            else:
-                _driver._count(nbytes, i)
+                self._p = be.malloc(nbytes, device.index)
+            self.nbytes_ = nbytes       # (only now: __del__ of a failed allocation must free nothing)
             if _driver.RECORDING[0] is not None:     # a call recorded for a plan: its intermediates
                 _driver.ALLOCATED.add(id(self))
 
@@ -60,10 +53,7 @@ class UntypedStorage:
         dev = self.device
         if dev.type == "cuda":
             try:
-                i = dev.index
-                _driver._Stats.allocated[i] -= self.nbytes_      # counted in __init__: the list is long enough
-                if self._array is None:
-                    _driver._backend.free(self._p, i, self.nbytes_)
+                _driver._backend.free(self._p, dev.index, self.nbytes_)
             except Exception:  # interpreter shutdown: the driver may already be gone
                 pass
 

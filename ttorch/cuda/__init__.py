@@ -58,8 +58,8 @@ def empty_cache():
     Freed blocks wait in ttorch's per-size lists for reuse, as in PyTorch's caching allocator, in
     front of CUDA's stream-ordered pool (``cuMemAllocAsync``), which also keeps them; this hands
     them back to the pool and trims it (``cuMemPoolTrimTo``)."""
-    if is_available():
-        _driver.backend().empty_cache(_current[0])
+    if _driver._backend is not None:       # nothing cached before the first allocation
+        _driver._backend.empty_cache(_current[0])
 
 
 def get_device_name(device=None):
@@ -91,21 +91,11 @@ def get_device_properties(device=None):
     return _CudaDeviceProperties(b.device_name(i), major, minor, b.total_memory(i), b.sm_count(i))
 
 
-def memory_allocated(device=None):
-    """Bytes held by live cuda tensors on ``device`` (their storages, as PyTorch counts)."""
-    i = _index(device)
-    return _driver._Stats.allocated[i] if i < len(_driver._Stats.allocated) else 0
-
-
-def max_memory_allocated(device=None):
-    i = _index(device)
-    return _driver._Stats.peak[i] if i < len(_driver._Stats.peak) else 0
-
-
-def reset_peak_memory_stats(device=None):
-    i = _index(device)
-    if i < len(_driver._Stats.peak):
-        _driver._Stats.peak[i] = _driver._Stats.allocated[i]
+def __getattr__(name):
+    if name == "default_generators":       # one per device, as PyTorch's tuple (made on first use)
+        from .._random import cuda_generator
+        return tuple(cuda_generator(i) for i in range(device_count()))
+    raise AttributeError(f"module 'ttorch.cuda' has no attribute '{name}'")
 
 
 def manual_seed(seed):
@@ -182,4 +172,17 @@ class device_of(device):
 
 
 OutOfMemoryError = _driver.OutOfMemoryError
+from .memory import (caching_allocator_alloc, caching_allocator_delete, set_per_process_memory_fraction,  # noqa: E402
+                     caching_allocator_enable, caching_allocator_disabled, get_allocator_backend,
+                     get_per_process_memory_fraction, memory_stats, memory_stats_as_nested_dict,
+                     reset_accumulated_memory_stats, reset_peak_memory_stats, reset_max_memory_allocated,
+                     reset_max_memory_cached, host_memory_stats, host_memory_stats_as_nested_dict,
+                     reset_accumulated_host_memory_stats, reset_peak_host_memory_stats, memory_allocated,
+                     max_memory_allocated, memory_reserved, max_memory_reserved, memory_cached, max_memory_cached,
+                     memory_snapshot, memory_summary, list_gpu_processes, mem_get_info)
+from . import memory  # noqa: E402,F401
+from ._queries import *  # noqa: E402,F401,F403  (bf16/tf32 support, arch list, NVML, sync debug mode, cudart)
+from .graphs import (CUDAGraph, graph, graph_pool_handle, make_graphed_callables,  # noqa: E402,F401
+                     is_current_stream_capturing)
+from . import graphs  # noqa: E402,F401
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream  # noqa: E402,F401

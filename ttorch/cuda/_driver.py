@@ -8,22 +8,28 @@ ordered without extra syncs. In front of the pool sits a small cache of our own:
 in per-size lists and the next allocation of that size class takes one back with no driver call
 (each ``cuda-bindings`` call costs microseconds of Python; an op allocates its output every time).
 Reuse is safe because everything runs on stream 0, in order. ``empty_cache`` (and an allocation
-that runs out of memory) hands the waiting blocks back to the pool.
+that runs out of memory, or past ``set_per_process_memory_fraction``'s bound) hands the waiting
+blocks back to the pool. Both devices keep PyTorch's allocator statistics (``_stats.py``, read
+through ``ttorch.cuda.memory``).
 """
 import collections
 import ctypes
 import functools
 import os
 import threading
+import warnings
 
 import numpy as np
 
+from ._stats import DeviceStats, SMALL, format_size
+
 SIMULATED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+_FOLD_AT = DeviceStats.FOLD_AT      # the allocation log's length that folds it into the statistics
 
 
-class _Stats:
-    allocated = [0]
-    peak = [0]
+def _size_classes(n):
+    """``_size_class`` of an int64 array (the statistics' block sizes of logged requests)."""
+    return np.where(n < 1 << 20, (n + 511) & ~511, (n + (2 << 20) - 1) & ~((2 << 20) - 1))
 
 
 # While an op's call is recorded for a plan (ops/_plan.py): the list of its kernel launches, which
@@ -32,6 +38,15 @@ RECORDING = [None]
 RECORDING_THREAD = [None]   # ... the thread that records (others' launches are not the call's)
 ALLOCATED = set()           # ... and the ids of the storages it allocated
 
+SYNC_DEBUG = [0]            # torch.cuda.set_sync_debug_mode: 0 default, 1 warn, 2 error
+
+
+def sync_point():
+    """Called where the host waits for the device to read its results (a device-to-host copy)."""
+    if SYNC_DEBUG[0] == 2:
+        raise RuntimeError("called a synchronizing CUDA operation")
+    warnings.warn("called a synchronizing CUDA operation", stacklevel=3)
+
 
 def record(entry):
     """Append ``entry`` to the recording of an op's call, where the calling thread makes one."""
@@ -39,20 +54,31 @@ def record(entry):
         RECORDING[0].append(entry)
 
 
-def _count(delta, index):
-    a = _Stats.allocated
-    while len(a) <= index:
-        a.append(0)
-        _Stats.peak.append(0)
-    a[index] += delta
-    if a[index] > _Stats.peak[index]:
-        _Stats.peak[index] = a[index]
+def _oom(be, index, size, stats):
+    """PyTorch's out-of-memory error for an allocation of ``size`` bytes (counted in ``num_ooms``)."""
+    stats.num_ooms += 1
+    try:
+        free, total = be.mem_get_info(index)
+        capacity = f" has a total capacity of {format_size(total)} of which {format_size(free)} is free."
+    except Exception:       # (a driver that cannot say)
+        capacity = "."
+    limit = be.limit[index]
+    allowed = "" if limit is None else f"{format_size(limit)} allowed; "
+    return OutOfMemoryError(
+        f"CUDA out of memory. Tried to allocate {format_size(size)}. GPU {index}{capacity} {allowed}"
+        "Of the allocated memory "
+        f"{format_size(stats.allocated)} is allocated by ttorch, and {format_size(stats.reserved - stats.allocated)} "
+        "is reserved by ttorch but unallocated.")
 
 
 class _Simulated:
     """The interpreter's device: memory is a host NumPy buffer, kernels run in Python."""
 
     name = "Triton interpreter (simulated cuda)"
+
+    def __init__(self):
+        self.stats = [DeviceStats(lambda n: (n + 7) & ~7)]
+        self.limit = [None]         # set_per_process_memory_fraction's bound, in bytes
 
     def device_count(self):
         return 1
@@ -69,9 +95,49 @@ class _Simulated:
     def total_memory(self, index):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
-    def alloc_array(self, nbytes):
-        # int64 backing keeps every element 8-byte aligned, as device memory is.
-        return np.empty((nbytes + 7) // 8, dtype=np.int64).view(np.uint8)[:nbytes]
+    def mem_get_info(self, index):
+        """The host's available and total memory (``MemAvailable`` where Linux reports it)."""
+        total = self.total_memory(index)
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024, total
+        except OSError:
+            pass
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"), total
+
+    def alloc_array(self, nbytes, index=0):
+        if not nbytes:
+            return np.empty(0, dtype=np.uint8)
+        # int64 backing keeps every element 8-byte aligned, as device memory is. Each buffer is its
+        # own segment: freed, it goes back to the host (no cache, so reserved == allocated).
+        size = (nbytes + 7) & ~7
+        st = self.stats[index]
+        if self.limit[index] is not None and st.reserved + size > self.limit[index]:
+            raise _oom(self, index, size, st)
+        try:
+            a = np.empty(size >> 3, dtype=np.int64).view(np.uint8)[:nbytes]
+        except MemoryError:         # the host's out of memory is the simulated device's
+            raise _oom(self, index, size, st) from None
+        st.segment(size, size > SMALL, 1)
+        st.log.append(nbytes)
+        return a
+
+    def free(self, ptr, index, nbytes):
+        if nbytes:
+            size = (nbytes + 7) & ~7
+            st = self.stats[index]
+            st.log.append(-nbytes)
+            st.segment(size, size > SMALL, -1)
+            if len(st.log) >= _FOLD_AT:
+                st.fold(False)
+
+    def cached_blocks(self, index):
+        return []
+
+    def set_caching(self, enabled):
+        pass                        # (nothing is cached)
 
     def synchronize(self, index):
         pass
@@ -84,6 +150,10 @@ class _Simulated:
             raise RuntimeError(f"CUDA error: invalid device ordinal (simulated cuda has 1 device, asked for {index})")
 
 
+class AcceleratorError(RuntimeError):
+    """``ttorch.AcceleratorError``: an error the CUDA driver reported (a RuntimeError, as PyTorch's)."""
+
+
 class OutOfMemoryError(RuntimeError):
     """``ttorch.cuda.OutOfMemoryError``: an allocation the device could not serve, even after ttorch
     handed its cached blocks back (a RuntimeError, as PyTorch's)."""
@@ -91,6 +161,12 @@ class OutOfMemoryError(RuntimeError):
 
 class _Real:
     """A real NVIDIA GPU through ``cuda.bindings.driver``."""
+
+    # Device 0's statistics and memory bound for stand-ins that skip __init__ (tests,
+    # benchmarks/census.py), shared by them; __init__ gives each GPU its own. (A __getattr__
+    # would make them per instance, but slows every attribute read of the allocator.)
+    stats = [DeviceStats(_size_classes)]
+    limit = [None]
 
     def __init__(self):
         from cuda.bindings import driver
@@ -102,13 +178,15 @@ class _Real:
         self.cached = {}                # (device, size class) -> [free device pointers]
         self.staging = {}               # device -> _Staging: pinned memory for uploads
         self.current = 0
+        self.stats = [DeviceStats(_size_classes) for _ in range(self.count)]
+        self.limit = [None] * self.count    # set_per_process_memory_fraction's bound on reserved bytes
         self._tls = threading.local()   # the CUDA current context is per thread
 
     def _check(self, res):
         err = res[0]
         if err != self.cu.CUresult.CUDA_SUCCESS:
             _, msg = self.cu.cuGetErrorString(err)
-            raise RuntimeError(f"CUDA error: {msg.decode() if msg else err}")
+            raise AcceleratorError(f"CUDA error: {msg.decode() if msg else err}")
         return res[1:]
 
     def device_count(self):
@@ -167,34 +245,78 @@ class _Real:
             return 0
         cls = (nbytes + 511) & ~511 if nbytes < 1 << 20 else _size_class(nbytes)    # (inlined: every output)
         waiting = self.cached.get((index, cls))
-        if waiting:
-            return waiting.pop()
+        p = waiting.pop() if waiting else self._segment(cls, index)
+        self.stats[index].log.append(nbytes)        # counted when read (cuda/_stats.py)
+        return p
+
+    def _segment(self, cls, index):
+        """A new block from CUDA's pool; on failure (or past the memory fraction) hand our cached
+        blocks back and try once more (PyTorch's ``num_alloc_retries``), then raise."""
         self.context(index)
-        res = self.cu.cuMemAllocAsync(cls, 0)
-        if res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY and self.release_cached(index):
-            res = self.cu.cuMemAllocAsync(cls, 0)
-        if res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
-            raise OutOfMemoryError(f"CUDA out of memory. Tried to allocate {cls / 2 ** 20:.2f} MiB on GPU {index}.")
-        return int(self._check(res)[0])
+        st, limit = self.stats[index], self.limit[index]
+        over = limit is not None and st.reserved + cls > limit
+        res = None if over else self.cu.cuMemAllocAsync(cls, 0)
+        if (over or res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY) and self.release_cached(index):
+            st.num_alloc_retries += 1
+            over = limit is not None and st.reserved + cls > limit
+            res = None if over else self.cu.cuMemAllocAsync(cls, 0)
+        if over or res[0] == self.cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
+            raise _oom(self, index, cls, st)
+        p = int(self._check(res)[0])
+        st.segment(cls, cls > SMALL, 1)
+        return p
 
     def free(self, ptr, index, nbytes):
         if ptr:
-            key = (index, (nbytes + 511) & ~511 if nbytes < 1 << 20 else _size_class(nbytes))
-            waiting = self.cached.get(key)
+            cls = (nbytes + 511) & ~511 if nbytes < 1 << 20 else _size_class(nbytes)
+            log = self.stats[index].log
+            log.append(-nbytes)
+            if len(log) >= _FOLD_AT:
+                self.stats[index].fold(False)
+            waiting = self.cached.get((index, cls))
             if waiting is None:
-                waiting = self.cached[key] = []
+                waiting = self.cached[(index, cls)] = []
             waiting.append(ptr)
+
+    def _free_uncached(self, ptr, index, nbytes):
+        """``free`` while the cache is off (``ttorch.cuda.caching_allocator_enable(False)``): the
+        block goes straight back to CUDA's pool. (Installed on the instance, so the usual ``free``
+        has no flag to test.)"""
+        _Real.free(self, ptr, index, nbytes)
+        if ptr:
+            self.release_cached(index)
+
+    def set_caching(self, enabled):
+        if enabled:
+            self.__dict__.pop("free", None)
+        else:
+            self.free = self._free_uncached
+            for i in range(len(self.stats)):
+                if any(k[0] == i for k in self.cached):
+                    self.release_cached(i)
+
+    def cached_blocks(self, index):
+        """(address, size) of the blocks waiting in our free lists for reuse."""
+        return [(p, cls) for (i, cls), ptrs in self.cached.items() if i == index for p in ptrs]
 
     def release_cached(self, index):
         """Hand the blocks waiting in our cache back to CUDA's pool; whether there were any."""
         self.context(index)
         any_ = False
-        for (i, _), ptrs in self.cached.items():
+        st = self.stats[index]
+        for (i, cls), ptrs in self.cached.items():
             if i == index:
                 while ptrs:
                     self._check(self.cu.cuMemFreeAsync(ptrs.pop(), 0))
+                    st.segment(cls, cls > SMALL, -1)
                     any_ = True
         return any_
+
+    def mem_get_info(self, index):
+        """(free, total) bytes of the device, from ``cuMemGetInfo``."""
+        self.context(index)
+        free, total = self._check(self.cu.cuMemGetInfo())
+        return int(free), int(total)
 
     def htod(self, dst, src_ptr, nbytes, index):
         record(None)
@@ -225,6 +347,7 @@ class _Real:
     def empty_cache(self, index):
         self.release_cached(index)
         self.synchronize(index)
+        self.stats[index].num_sync_all_streams += 1
         self._check(self.cu.cuMemPoolTrimTo(self.pools[index], 0))
 
 

@@ -39,6 +39,8 @@ def _upload(a, device, out=None):
 
 def _to_device_np(t):
     """A host NumPy copy of cuda tensor ``t`` (a sync point: faults found by kernels raise here)."""
+    if _driver.SYNC_DEBUG[0]:       # torch.cuda.set_sync_debug_mode("warn" / "error")
+        _driver.sync_point()
     if _checks._armed[0]:
         _checks.flush()
     if not t.is_contiguous():
