@@ -16,6 +16,8 @@ from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfl
                      complex64, complex128, cfloat, cdouble,
                      float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
                      result_type, finfo, iinfo, can_cast)
+from ._dtype import (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu,  # noqa: E402
+                     uint16, uint32, uint64)
 from ._device import device, set_default_device, get_default_device
 from ._device import device as _device_cls
 from ._tensor import Tensor, Size

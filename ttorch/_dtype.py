@@ -7,6 +7,11 @@ after the last dot when a tensor is passed to a kernel.
 Complex dtypes: ``complex64`` (``cfloat``) and ``complex128`` (``cdouble``). Triton has no complex
 type, so a kernel never receives a complex pointer: cuda ops run on the float view of the
 interleaved (re, im) storage (``ops/complex.py``). ``complex32`` (``chalf``) is not supported.
+
+float8 (``float8_e4m3fn``, ``float8_e5m2``, their ``fnuz`` variants, ``float8_e8m0fnu``; NumPy types from
+``ml_dtypes``) and ``uint16``/``uint32``/``uint64`` have PyTorch's limited support: they are "limited" dtypes,
+which an op takes only when it is in the dtype's ``_ops`` set or ``_impl`` table (``ops/_op.py`` asks, in the
+one test it already made for complex tensors), and they promote with nothing else (PyTorch's errors).
 """
 import builtins
 
@@ -23,7 +28,7 @@ class dtype:
     """A tensor element type. Compare with ``is`` or ``==``; hashable."""
 
     __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "is_complex",
-                 "_kind", "_rank", "tl_name")
+                 "_kind", "_rank", "tl_name", "_limited", "_ops", "_impl")
 
     def __init__(self, name, np_dtype, kind, rank, tl_name):
         self.name = name
@@ -33,8 +38,13 @@ class dtype:
         self._rank = rank                     # order inside a kind, for promotion
         self.is_floating_point = kind == 2
         self.is_complex = kind == 3
-        self.is_signed = kind >= 2 or (kind == 1 and name != "uint8")
+        self.is_signed = (kind >= 2 or kind == 1) and not name.startswith("uint") and name != "float8_e8m0fnu"
         self.tl_name = tl_name                # Triton's signature name: fp32, i64, ...
+        # complex, float8 and uint16/32/64: ops take them only by name (``_ops``) or through ``_impl``
+        # (name -> function); ``ops/_op.py`` and the dtype's ops module fill both
+        self._limited = kind == 3 or name.startswith(("float8", "uint16", "uint32", "uint64"))
+        self._ops = frozenset()
+        self._impl = {}
 
     def __repr__(self):
         return "ttorch." + self.name
@@ -74,6 +84,18 @@ float64 = dtype("float64", np.dtype(np.float64), 2, 3, "fp64")
 complex64 = dtype("complex64", np.dtype(np.complex64), 3, 2, None)
 complex128 = dtype("complex128", np.dtype(np.complex128), 3, 3, None)
 cfloat, cdouble = complex64, complex128
+# float8: stored as bytes; ``tl_name`` is the bytes' type, since kernels read them as uint8 and convert
+# (ops/float8.py): sm_80 has no e4m3 type and Triton none for e8m0
+float8_e4m3fn = dtype("float8_e4m3fn", np.dtype(ml_dtypes.float8_e4m3fn), 2, 0, "u8")
+float8_e5m2 = dtype("float8_e5m2", np.dtype(ml_dtypes.float8_e5m2), 2, 0, "u8")
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", np.dtype(ml_dtypes.float8_e4m3fnuz), 2, 0, "u8")
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", np.dtype(ml_dtypes.float8_e5m2fnuz), 2, 0, "u8")
+float8_e8m0fnu = dtype("float8_e8m0fnu", np.dtype(ml_dtypes.float8_e8m0fnu), 2, 0, "u8")
+uint16 = dtype("uint16", np.dtype(np.uint16), 1, 2, "u16")
+uint32 = dtype("uint32", np.dtype(np.uint32), 1, 3, "u32")
+uint64 = dtype("uint64", np.dtype(np.uint64), 1, 4, "u64")
+float8_dtypes = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
+uint_dtypes = (uint16, uint32, uint64)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
@@ -82,14 +104,15 @@ all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32
 floating_dtypes = (float16, bfloat16, float32, float64)
 integer_dtypes = (uint8, int8, int16, int32, int64)
 complex_dtypes = (complex64, complex128)
-_BY_NAME = {d.name: d for d in all_dtypes + complex_dtypes}
-_BY_NP = {d.np: d for d in all_dtypes + complex_dtypes if d.np is not None}
+_BY_NAME = {d.name: d for d in all_dtypes + complex_dtypes + float8_dtypes + uint_dtypes}
+_BY_NP = {d.np: d for d in all_dtypes + complex_dtypes + float8_dtypes + uint_dtypes if d.np is not None}
 
 
 # c10's ScalarType names, which PyTorch's error messages use ("result type Float can't be cast ...")
 _SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
                  "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-                 "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                 "complex64": "ComplexFloat", "complex128": "ComplexDouble", "uint16": "UInt16", "uint32": "UInt32",
+                 "uint64": "UInt64", **{d.name: "F" + d.name[1:] for d in float8_dtypes}}
 
 
 def scalar_name(d):
@@ -151,11 +174,26 @@ def _promote_pair(a, b):
 
 
 _PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes + complex_dtypes for b in all_dtypes + complex_dtypes}
+# float8 promotes with nothing but itself; uint16/32/64 with themselves and the floating types.
+# Pairs missing from the table raise PyTorch's error (``_no_promotion``), off the common path.
+_PROMOTE.update({(d, d): d for d in float8_dtypes + uint_dtypes})
+_PROMOTE.update({p: f for u in uint_dtypes for f in floating_dtypes for p in ((u, f), (f, u))})
+
+
+def _no_promotion(a, b):
+    if a in float8_dtypes or b in float8_dtypes:
+        return RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote {scalar_name(a)} "
+                            f"and {scalar_name(b)}")
+    return RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                        f"{scalar_name(a)} and {scalar_name(b)}")
 
 
 def promote_types(type1, type2):
     """The smallest dtype both ``type1`` and ``type2`` convert to without loss (PyTorch's table)."""
-    return _PROMOTE[(type1, type2)]
+    try:
+        return _PROMOTE[(type1, type2)]
+    except KeyError:
+        raise _no_promotion(type1, type2) from None
 
 
 def _scalar_kind(x):
@@ -192,11 +230,14 @@ def result_type_of(dtypes, dims, scalars):
     complex128 (a floating tensor keeps its precision).
     """
     dim_t = zero_t = None
-    for d, nd in zip(dtypes, dims):
-        if nd:
-            dim_t = d if dim_t is None else _PROMOTE[(dim_t, d)]
-        else:
-            zero_t = d if zero_t is None else _PROMOTE[(zero_t, d)]
+    try:
+        for d, nd in zip(dtypes, dims):
+            if nd:
+                dim_t = d if dim_t is None else _PROMOTE[(dim_t, d)]
+            else:
+                zero_t = d if zero_t is None else _PROMOTE[(zero_t, d)]
+    except KeyError:    # float8 or uint16/32/64 with another type (free when nothing raises)
+        raise _no_promotion(dim_t if nd else zero_t, d) from None
     scalar_kind = -1
     for s in scalars:
         k = _scalar_kind(s)
@@ -232,8 +273,8 @@ def can_cast(from_, to):
 
 
 def _compute_dtype(d):
-    """The dtype kernels and NumPy fallbacks compute in: half types widen to float32."""
-    return float32 if d is float16 or d is bfloat16 else d
+    """The dtype kernels and NumPy fallbacks compute in: half types (and float8) widen to float32."""
+    return float32 if d is float16 or d is bfloat16 or d.itemsize == 1 and d.is_floating_point else d
 
 
 class finfo:
@@ -245,7 +286,7 @@ class finfo:
             type = type.to_real()
         if not type.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle '{type}'")
-        fi = ml_dtypes.finfo(type.np) if type is bfloat16 else np.finfo(type.np)
+        fi = ml_dtypes.finfo(type.np) if type is bfloat16 or type.itemsize == 1 else np.finfo(type.np)
         self.dtype = type.name
         self.bits = type.itemsize * 8
         self.eps = builtins.float(fi.eps)
@@ -253,6 +294,9 @@ class finfo:
         self.min = builtins.float(fi.min)
         self.tiny = self.smallest_normal = builtins.float(fi.tiny)
         self.resolution = 10.0 ** -builtins.int(fi.precision)   # PyTorch: 10**-digits10, in double
+        if type.itemsize == 1:      # float8: digits10 is 0; e5m2fnuz's eps is PyTorch's (2**-3), not 2**-2
+            self.resolution = 1.0
+            self.eps = 0.125 if type is float8_e5m2fnuz else self.eps
 
     def __repr__(self):
         return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, "

@@ -393,6 +393,8 @@ class Tensor:
                             "the tensor to host memory first.")
         if self.requires_grad and grad_mode.is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.dtype._limited and self.dtype in D.float8_dtypes:     # (PyTorch's: NumPy has no float8)
+            raise TypeError(f"Got unsupported ScalarType {D.scalar_name(self.dtype)}")
         return self._np
 
     def resolve_conj(self):

@@ -88,7 +88,7 @@ def set_device_idx(device, /):
 def _capability(index):
     from .. import _dtype as D
     # every dtype a ttorch cuda tensor can hold and convert between
-    return {"supported_dtypes": set(D.all_dtypes + D.complex_dtypes)}
+    return {"supported_dtypes": set(D.all_dtypes + D.complex_dtypes + D.float8_dtypes + D.uint_dtypes)}
 
 
 def get_device_capability(device=None, /):

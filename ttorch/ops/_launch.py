@@ -282,8 +282,8 @@ def next_pow2(n):
 
 
 # --- bfloat16 tl.dot under the interpreter --------------------------------------------------
-# Triton's interpreter keeps bf16 values as raw uint16 bits and its dot multiplies the bits
-# as integers. Widen bf16 dot operands to float32 in the simulated device, once, here.
+# Triton's interpreter keeps bf16 values as raw uint16 bits (float8: uint8) and its dot multiplies the
+# bits as integers. Widen bf16 and float8 dot operands to float32 in the simulated device, once, here.
 if SIMULATED:
     import numpy as _np
     from triton.runtime import interpreter as _interp
@@ -292,9 +292,14 @@ if SIMULATED:
 
     def _widen_bf16(h):
         import triton.language as tl
-        if getattr(h.dtype, "scalar", h.dtype) == tl.bfloat16:
+        dt = getattr(h.dtype, "scalar", h.dtype)
+        if dt == tl.bfloat16:
             bits = h.data.astype(_np.uint32) << 16
             return _interp.TensorHandle(bits.view(_np.float32), tl.float32)
+        if dt == tl.float8e4nv or dt == tl.float8e5:    # the same for float8 (scaled_mm): bytes, read by ml_dtypes
+            import ml_dtypes
+            f8 = ml_dtypes.float8_e4m3fn if dt == tl.float8e4nv else ml_dtypes.float8_e5m2
+            return _interp.TensorHandle(h.data.astype(_np.uint8).view(f8).astype(_np.float32), tl.float32)
         return h
 
     def _create_dot(self, a, b, d, input_precision, max_num_imprecise_acc):

@@ -22,6 +22,11 @@ REGISTRY = {}
 # that runs a real op's call for complex inputs (``fn(*inputs, **attrs)``); any other raises PyTorch's error
 COMPLEX_OK = set()
 COMPLEX_IMPL = {}
+# the other limited dtypes (float8: ops/float8.py, uint16/32/64: ops/unsigned.py) fill their own sets
+D.complex64._ops = D.complex128._ops = COMPLEX_OK
+D.complex64._impl = D.complex128._impl = COMPLEX_IMPL
+# PyTorch's kernel names, where its "not implemented for" message names something other than the op
+_KERNEL_NAMES = {"add": "add_stub", "sub": "add_stub"}
 _ANOMALY = anomaly_mode._state
 # ttorch.amp: None outside autocast regions; inside, the caster of listed ops' inputs. One global
 # test is all an op pays when no region is on.
@@ -124,10 +129,11 @@ class Op:
         dev = None
         for t in inputs:
             if type(t) is Tensor:
-                if t.dtype.is_complex and self.name not in COMPLEX_OK:
-                    if self.name in COMPLEX_IMPL:
-                        return COMPLEX_IMPL[self.name](*inputs, **attrs)
-                    raise no_complex(self.name, t.dtype)
+                if t.dtype._limited and self.name not in t.dtype._ops:   # complex, float8, uint16/32/64
+                    impl = t.dtype._impl.get(self.name)
+                    if impl is not None:
+                        return impl(*inputs, **attrs)
+                    raise no_complex(_KERNEL_NAMES.get(self.name, self.name), t.dtype)
                 if dev is None:
                     dev = t.device
                 elif t.device is not dev and t.device != dev:

@@ -48,6 +48,13 @@ def _dtypes(kind, a, b, name):
 
 
 def kind_dtypes(kind, common, name, device=None):
+    if common._limited and not common.is_complex and name not in common._ops and not (
+            common.is_floating_point and name in common._impl):
+        # float8, uint16/32/64: the few ops PyTorch has for them (ops/float8.py, ops/unsigned.py; unsigned
+        # ``_impl`` entries serve operands promoted to a float type only); cpu's fast path never reaches
+        # Op.__call__'s test, so the cached dtypes raise here
+        from ._op import no_complex, _KERNEL_NAMES
+        raise no_complex(_KERNEL_NAMES.get(name, name), common)
     if common.is_complex:       # computed by complex_math.py, which raises for the names it lacks
         return (D.bool if kind == "compare" else common), common
     if kind == "arith":
@@ -142,7 +149,12 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         if type(r) is not _ndarray:
             r = np.asarray(r)
         onp = out_dtype.np
-        return r if r.dtype is onp or r.dtype == onp else r.astype(onp)
+        if r.dtype is onp or r.dtype == onp:
+            return r
+        if out_dtype._limited and out_dtype in D.float8_dtypes:    # (float8 mul: saturating, as PyTorch's)
+            from .float8 import np_cast
+            return np_cast(r, out_dtype)
+        return r.astype(onp)
 
     def cuda(a, b, *, out_dtype, compute, into=None, **pv):
         ta = a if type(a) is Tensor else b

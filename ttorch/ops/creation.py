@@ -60,7 +60,11 @@ def _infer_dtype(data):
 def _from_host(a, dtype, device):
     device = _canonical(device)
     if dtype is not None and a.dtype != dtype.np:
-        a = a.astype(dtype.np)
+        if dtype in D.float8_dtypes:     # PyTorch's saturation and NaN rules
+            from .float8 import np_cast
+            a = np_cast(a, dtype)
+        else:
+            a = a.astype(dtype.np)
     if device.type == "cpu":
         return Tensor._wrap_np(np.array(a, copy=True), dtype)
     from .movement import _upload
@@ -81,7 +85,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if inferred is None:  # a list of tensors
             a = np.array([x.tolist() if isinstance(x, Tensor) else x for x in data])
         else:
-            a = np.array(data, dtype=(dtype or inferred).np if (dtype or inferred) is not D.bfloat16 else np.float32)
+            a = np.array(data, dtype=(dtype or inferred).np if (dtype or inferred) is not D.bfloat16
+                         and (dtype or inferred) not in D.float8_dtypes else np.float32)
             dtype = dtype or inferred
     return _finish(_from_host(a, dtype, device), requires_grad)
 
@@ -192,6 +197,10 @@ def fill_(t, value):
     """Fill ``t`` with a scalar in place (no autograd; see ``Tensor.fill_`` for the recorded form)."""
     if isinstance(value, Tensor):
         value = value.item()
+    if t.dtype._limited and t.dtype in D.float8_dtypes:     # PyTorch's check and rounding; kernels take bytes
+        from .float8 import copy_float8, check_fill
+        check_fill(value, t.dtype)
+        return copy_float8(t, value)
     if t.device.type == "cpu":
         t._np[...] = value if t.dtype.is_complex or not isinstance(value, complex) else value.real
     elif t.dtype.is_complex:
@@ -215,6 +224,8 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=
         return sparse_zeros(_size(size), dtype, device, layout, requires_grad)
     dtype = dtype or D.get_default_dtype()
     device = _canonical(device)
+    if dtype._limited and dtype in D.float8_dtypes:     # zero bytes (e8m0's are 2^-127, as PyTorch's)
+        return _finish(zeros(*size, dtype=D.uint8, device=device).view(dtype), requires_grad)
     if device.type == "cpu":
         t = Tensor._empty(_size(size), dtype, device)
         t._np.fill(0)
@@ -258,7 +269,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         raise RuntimeError("step must be nonzero")
     if any(isinstance(v, complex) for v in vals):     # (PyTorch's errors: no complex ranges)
         raise RuntimeError("value cannot be converted to type double without overflow")
-    if dtype is not None and dtype.is_complex:
+    if dtype is not None and dtype._limited:     # complex, float8, uint16/32/64: no ranges in PyTorch
         dev = "cuda" if device is not None and "cuda" in str(device) else "cpu"
         raise NotImplementedError(f"\"arange_{dev}\" not implemented for '{D.scalar_name(dtype)}'")
     if dtype is None:

@@ -132,7 +132,7 @@ def ew_specs(fn, nin, dtypes, out_dtype=None):
 
 _TL = {D.float16: tl.float16, D.bfloat16: tl.bfloat16, D.float32: tl.float32, D.float64: tl.float64,
        D.int8: tl.int8, D.int16: tl.int16, D.int32: tl.int32, D.int64: tl.int64, D.uint8: tl.uint8,
-       D.bool: tl.int1}
+       D.bool: tl.int1, D.uint16: tl.uint16, D.uint32: tl.uint32, D.uint64: tl.uint64}
 
 
 def tl_dtype(d):
@@ -478,14 +478,21 @@ def copy_into(dst, src):
         s = src._np if type(src) is Tensor else src
         if not dst.dtype.is_complex and np.iscomplexobj(s):     # (NumPy would warn: PyTorch warns in to())
             s = np.real(s)
+        if dst.dtype._limited and dst.dtype in D.float8_dtypes:     # PyTorch's saturation and NaN rules
+            from .float8 import np_cast
+            s = np_cast(np.asarray(s), dst.dtype)
         np.copyto(dst._np, s, casting="unsafe")
         return dst
     if type(src) is Tensor and src.device != dst.device:
         from .movement import to_device
         src = to_device(src, dst.device)
-    if dst.dtype.is_complex or type(src) is complex or type(src) is Tensor and src.dtype.is_complex:
-        from .complex import copy_complex     # (kernels take no complex pointers: copies of the parts)
-        return copy_complex(dst, src)
+    if dst.dtype._limited or type(src) is complex or type(src) is Tensor and src.dtype._limited:
+        if dst.dtype in D.float8_dtypes or type(src) is Tensor and src.dtype in D.float8_dtypes:
+            from .float8 import _copy_float8   # (kernels take float8 as bytes: float8.py converts them)
+            return _copy_float8(dst, src)
+        if dst.dtype.is_complex or type(src) is complex or type(src) is Tensor and src.dtype.is_complex:
+            from .complex import copy_complex     # (kernels take no complex pointers: copies of the parts)
+            return copy_complex(dst, src)
     if type(src) is Tensor and dst._stride is None and _aligned(dst):
         key = (dst.dtype, dst._shape, src.dtype, src._shape, src._stride, dst.device, _T_MIN, _T_BLOCK)
         plan = _plan.find(_COPIES, key)

@@ -1195,6 +1195,9 @@ def copy_(self, src, non_blocking=False):
         return inplace_from(self, _copy(self, s), "copy_")
     if self.device.type == "cpu":
         h = src._host()
+        if self.dtype._limited and self.dtype in D.float8_dtypes:   # float8's rounding (saturation, NaN) rules
+            from .float8 import np_cast
+            h = np_cast(h, self.dtype)
         np.copyto(self._np, h.real if h.dtype.kind == "c" and not self.dtype.is_complex else h, casting="unsafe")
     else:
         if src.device == self.device and src.untyped_storage() is self.untyped_storage():
@@ -1246,6 +1249,10 @@ def fill_(self, value):
         value = value if value.dtype is self.dtype else value.to(self.dtype)
     elif isinstance(value, (np.number, np.bool_)):
         value = value.item()
+    if self.dtype._limited and self.dtype in D.float8_dtypes and not isinstance(value, Tensor):
+        from .float8 import check_fill      # PyTorch refuses a scalar outside the float8 type's range
+        check_fill(value, self.dtype)
+        value = _f8_scalar(value, self)
     if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)) \
             or _op_module._forward_ad is not None and fw_tracked(self, value):
         return inplace_from(self, _fill(self, value), "fill_")
@@ -1257,7 +1264,16 @@ def fill_(self, value):
     return self
 
 
+def _f8_scalar(value, t):
+    """A scalar for float8 ``t`` as a 0-dim tensor of its type (rounded by float8's rules, on its device)."""
+    from .creation import tensor
+    return tensor(float(value.real if isinstance(value, complex) else value), device=t.device).to(t.dtype)
+
+
 def zero_(self):
+    if self.dtype._limited and self.dtype in D.float8_dtypes:   # zero bytes (e8m0's are 2^-127, as PyTorch's)
+        fill_(self.view(D.uint8), 0)
+        return self
     return fill_(self, 0)
 
 

@@ -74,6 +74,9 @@ def to_device(x, device):
 
 
 def _cast_cpu(a, *, dtype, src):
+    if dtype in D.float8_dtypes or src in D.float8_dtypes:     # float8's rounding rules
+        from .float8 import np_cast
+        return np_cast(a, dtype)
     return (a.real if src.is_complex and not dtype.is_complex else a).astype(dtype.np)
 
 
@@ -93,6 +96,9 @@ _to_dtype = Op("to_dtype", cpu=_cast_cpu, cuda=_cast_cuda, backward=_cast_bw, sa
 
 
 def to_dtype(x, dtype):
+    if dtype._limited and dtype in D.uint_dtypes and (x.dtype.is_floating_point and x.dtype.itemsize > 1):
+        # PyTorch's float -> unsigned: through int32 (uint16) or int64, wrapping
+        x = _to_dtype(x, dtype=D.int32 if dtype is D.uint16 else D.int64, src=x.dtype)
     if x.dtype.is_complex and not dtype.is_complex:
         from .complex import warn_discard
         warn_discard()

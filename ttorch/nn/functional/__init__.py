@@ -15,3 +15,5 @@ from .spatial import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
 from .linear_cross_entropy import *  # noqa: F401,F403
+from ...ops.scaled_mm import scaled_mm, ScalingType, SwizzleType  # noqa: F401,E402
+from ...ops.grouped_mm import grouped_mm  # noqa: F401,E402
