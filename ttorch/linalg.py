@@ -17,6 +17,7 @@ from .ops.linalg_solve import (LinAlgError, cholesky, cholesky_ex, det, eigh, ei
 from .ops.linalg_lu import lu, lu_factor, lu_factor_ex, lu_solve
 from .ops.linalg_composed import cond, tensorinv, tensorsolve, vander
 from .ops.complex_linalg import eig, eigvals
+from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
@@ -26,7 +27,8 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigvals", "eigh",
            "eigvalsh",
-           "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
+           "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve", "lstsq", "lu",
+           "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
            "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
            "vector_norm"]

@@ -12,3 +12,5 @@ gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradche
 from . import functional  # noqa: E402,F401  (ttorch.autograd.functional: jacobian, hessian, vjp...)
 from . import forward_ad  # noqa: E402,F401  (ttorch.autograd.forward_ad: dual tensors)
 from . import graph  # noqa: E402,F401  (ttorch.autograd.graph: saved-tensor hooks, nodes, edges)
+from ._legacy import (Variable, variable, set_multithreading_enabled,  # noqa: E402,F401  (old names and switches)
+                      enforce_grad_layout_policy)

@@ -25,7 +25,7 @@ from . import grad_mode, forward_ad
 from .engine import Node, grad_accumulator, _NODE_METADATA, TASKS
 
 __all__ = ["Node", "GradientEdge", "get_gradient_edge", "increment_version", "saved_tensors_hooks", "save_on_cpu",
-           "disable_saved_tensors_hooks", "register_multi_grad_hook"]
+           "disable_saved_tensors_hooks", "register_multi_grad_hook", "allow_mutation_on_saved_tensors"]
 
 # the pushed (pack, unpack) pairs, innermost last; None entries suspend hooks (ttorch's checkpoint
 # does its own saving); ``_disabled``: the error message of ``disable_saved_tensors_hooks``, or None
@@ -181,6 +181,68 @@ class save_on_cpu(saved_tensors_hooks):
             return tensor.to(device, non_blocking=pin_memory)
 
         super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+class _AllowMutationOnSavedContext:
+    """The state of one ``allow_mutation_on_saved_tensors`` block: the copies kept of saved tensors."""
+
+    def __init__(self):
+        self.cloned = {}        # id(copy) -> copy, while the block is open
+        self.active = True
+
+    def clear(self):
+        self.cloned.clear()
+        self.active = False
+
+
+_mutation_ctx = [None]
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """Context manager under which tensors saved for backward may be modified in place: backward
+    uses their values from when they were saved. Run the forward and the backward inside it.
+
+    Difference: PyTorch copies a saved tensor when an in-place op is about to modify it; ttorch
+    copies every tensor saved inside the block when it is saved (same gradients, more memory).
+
+    Example::
+
+        >>> with ttorch.autograd.graph.allow_mutation_on_saved_tensors():
+        ...     a = ttorch.ones(2, requires_grad=True)
+        ...     b = a.clone()
+        ...     out = (b ** 2).sum()
+        ...     _ = b.sin_()
+        ...     out.backward()
+        >>> a.grad
+        tensor([2., 2.])
+    """
+    if _mutation_ctx[0] is not None:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    ctx = _AllowMutationOnSavedContext()
+
+    def pack(t):
+        copy = t.clone()
+        ctx.cloned[id(copy)] = copy
+        return t, t._version, id(copy)
+
+    def unpack(packed):
+        t, version, key = packed
+        if t._version == version:
+            return t
+        if not ctx.active:
+            raise AssertionError("Trying to backward outside of the 'allow_mutation_on_saved_tensors' context"
+                                 "in which the graph was originally recorded.")
+        return ctx.cloned[key]
+
+    _mutation_ctx[0] = ctx
+    _push((pack, unpack))
+    try:
+        yield ctx
+    finally:
+        _pop()
+        ctx.clear()
+        _mutation_ctx[0] = None
 
 
 @contextlib.contextmanager

@@ -7,8 +7,8 @@ They nest: ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sa
 
 ``jvp``, ``linearize`` and ``jacfwd`` run in forward mode (``ttorch.autograd.forward_ad``).
 
-Differs from PyTorch: ``functionalize`` is missing, and there are no batching rules (``vmap`` calls
-the function once per sample, ``jacfwd`` once per input element).
+Differs from PyTorch: ``functionalize`` runs the function as it is (``_functionalize.py``), and there are no
+batching rules (``vmap`` calls the function once per sample, ``jacfwd`` once per input element).
 
 Example::
 
@@ -26,6 +26,7 @@ Example::
 from ._eager_transforms import grad, grad_and_value, vjp, jvp, linearize, jacrev, jacfwd, hessian
 from ._vmap import vmap
 from ._functional_call import functional_call, stack_module_state
+from ._functionalize import functionalize, replace_all_batch_norm_modules_
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "stack_module_state"]
+           "stack_module_state", "functionalize", "replace_all_batch_norm_modules_"]

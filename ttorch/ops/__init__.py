@@ -12,7 +12,8 @@ MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "fre
            "linalg_solve", "linalg_lu", "linalg_composed", "frequency", "differences", "search", "composed", "aliases",
            "complex", "complex_math", "complex_linalg", "complex_scan", "complex_decomp", "complex_conv",
            "windows", "scatters", "special_fns", "bessel", "zeta",
-           "incomplete_gamma", "polynomials", "airy", "fft", "stft", "float8", "scaled_mm", "grouped_mm", "unsigned"]
+           "incomplete_gamma", "polynomials", "airy", "fft", "stft", "ldl", "householder",
+           "float8", "scaled_mm", "grouped_mm", "unsigned"]
 
 FUNCTIONS = {}
 METHODS = {}

@@ -41,6 +41,9 @@ SUBCLASS_OPS = {}
 # ttorch.autograd.graph: None when no saved-tensor hooks are set; else the innermost (pack, unpack)
 # pair, through which ``_record`` saves. Same one global test.
 _saved_hooks = None
+# ttorch.utils.checkpoint's selective checkpointing: None outside its forward and recompute contexts;
+# inside, ``_sac(op, inputs, attrs)`` computes (forward: and caches) or replays the outputs of ops it ``takes``.
+_sac = None
 
 
 class Ctx:
@@ -141,7 +144,9 @@ class Op:
                                        f"least two devices, {dev} and {t.device}!")
             elif type(t) in SUBCLASS_OPS:    # e.g. a sparse COO tensor: PyTorch's error for a dense op
                 return SUBCLASS_OPS[type(t)](self, inputs, attrs)
-        if self.impl is not None:
+        if _sac is not None and _sac.takes(self):
+            out = _sac(self, inputs, attrs)
+        elif self.impl is not None:
             out = self.impl(*inputs, **attrs)
         elif dev is None or dev.type == "cpu":
             if len(inputs) == 2:    # the common binary case, without a list comprehension's frame

@@ -16,6 +16,8 @@ from .lbfgs import LBFGS
 from .muon import Muon
 from .sparse_adam import SparseAdam
 from . import lr_scheduler, swa_utils
+from ._stateless import swap_in_optimizer_params_and_state
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Rprop", "ASGD", "Adafactor", "LBFGS", "Muon", "SparseAdam", "lr_scheduler", "swa_utils"]
+           "Rprop", "ASGD", "Adafactor", "LBFGS", "Muon", "SparseAdam", "lr_scheduler", "swa_utils",
+           "swap_in_optimizer_params_and_state"]

@@ -20,6 +20,10 @@ with grad) goes through that tensor's history inside the recomputation, straight
 below it, so hooks on that tensor don't see it (the node orders itself before that history, so the
 engine frees it only afterwards). A cuda generator the function creates is replayed from its
 starting state (PyTorch raises).
+
+Selective checkpointing (``context_fn=partial(create_selective_checkpoint_contexts, policy)``: ops whose
+outputs the forward keeps and the recomputation replays) is ``_selective_checkpoint.py``; ``GraphExecGroup``
+makes several backward calls share one recomputation.
 """
 import contextlib
 import warnings
@@ -30,10 +34,14 @@ from ..autograd import grad_mode
 from ..autograd.engine import Node, AccumulateGrad, ERR_BACKWARD_TWICE, edge_of
 from ..autograd.function import Function
 from ..func._pytree import tree_flatten, tree_unflatten
+from ._selective_checkpoint import (CheckpointPolicy, SelectiveCheckpointContext,  # noqa: F401 (re-exported)
+                                    create_selective_checkpoint_contexts, SAC_IGNORED_OPS)
 
 __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction", "check_backward_validity",
            "detach_variable", "get_device_states", "set_device_states", "noop_context_fn",
-           "set_checkpoint_debug_enabled", "set_checkpoint_early_stop"]
+           "set_checkpoint_debug_enabled", "set_checkpoint_early_stop", "CheckpointPolicy",
+           "SelectiveCheckpointContext",
+           "create_selective_checkpoint_contexts", "SAC_IGNORED_OPS", "DefaultDeviceType", "GraphExecGroup"]
 
 
 class CheckpointError(RuntimeError):
@@ -87,6 +95,23 @@ def check_backward_validity(inputs):
 
 
 # ------------------------------------------------------------------------------------------ RNG state
+class DefaultDeviceType:
+    """The device type whose RNG state checkpointing keeps when no input is on an accelerator: "cuda"
+    when ttorch has a cuda device (real or simulated), else "cpu", until ``set_device_type``."""
+
+    _default_device_type = None
+
+    @staticmethod
+    def set_device_type(device="cuda"):
+        DefaultDeviceType._default_device_type = device
+
+    @staticmethod
+    def get_device_type():
+        if not DefaultDeviceType._default_device_type:
+            DefaultDeviceType._default_device_type = "cuda" if ttorch.cuda.is_available() else "cpu"
+        return DefaultDeviceType._default_device_type
+
+
 def get_device_states(*args):
     """``(device ids, rng states)`` of the cuda devices of the tensors in ``args``."""
     ids = []
@@ -160,6 +185,43 @@ def _recompute_context(stash, autocast_state):
             stack.enter_context(A.autocast(d, dtype=dtype))
     stack.enter_context(grad_mode.enable_grad())
     return stack
+
+
+class GraphExecGroup:
+    """Context manager: the non-reentrant checkpointed regions that backward calls inside it reach are
+    recomputed at most once, however many backward calls (``retain_graph=True``) go through them; later
+    calls reuse the first recomputation. Those calls must cover non-overlapping parts of the backward graph.
+    It cannot be nested; reentrant checkpoints ignore it.
+
+    Example::
+
+        >>> from ttorch.utils.checkpoint import checkpoint, GraphExecGroup
+        >>> x = ttorch.ones(2, requires_grad=True)
+        >>> a, b = checkpoint(lambda t: ((2 * t).sin(), (2 * t).cos()), x, use_reentrant=False)
+        >>> with GraphExecGroup():
+        ...     ga, = ttorch.autograd.grad(a.sum(), x, retain_graph=True)     # recomputes
+        ...     gb, = ttorch.autograd.grad(b.sum(), x)                        # reuses it
+    """
+
+    _current = None
+
+    def __init__(self):
+        self._recomputed = weakref.WeakKeyDictionary()     # checkpoint node -> (outputs, inputs)
+
+    def __enter__(self):
+        if GraphExecGroup._current is not None:
+            raise RuntimeError(f"GraphExecGroup contexts cannot be nested. Already inside group "
+                               f"{GraphExecGroup._current}")
+        GraphExecGroup._current = self
+        return self
+
+    def __exit__(self, *args):
+        GraphExecGroup._current = None
+        self._recomputed.clear()
+
+    @classmethod
+    def _get_current_group(cls):
+        return cls._current
 
 
 # ------------------------------------------------------------------------------------------ reentrant
@@ -253,7 +315,13 @@ class _CheckpointBackward(Node):
     def apply(self, grads, create_graph):
         if self._freed:
             raise RuntimeError(ERR_BACKWARD_TWICE)
-        outs, inputs = self._recompute(create_graph)
+        group = GraphExecGroup._get_current_group()
+        if group is None:
+            outs, inputs = self._recompute(create_graph)
+        else:       # one recomputation per group: later backward calls reuse its graph
+            if self not in group._recomputed:
+                group._recomputed[self] = self._recompute(create_graph)
+            outs, inputs = group._recomputed[self]
         pairs = [(o, g) for o, g in zip(outs, grads)
                  if g is not None and isinstance(o, ttorch.Tensor) and o.requires_grad]
         idx = [k for k, s in enumerate(self._sources) if s is not None]

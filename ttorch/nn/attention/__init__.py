@@ -9,7 +9,12 @@ out-of-tree devices) and ``ERROR`` select nothing.
 import contextlib
 import enum
 
-__all__ = ["SDPBackend", "sdpa_kernel", "WARN_FOR_UNFUSED_KERNELS"]
+from ._registry import (register_flash_attention_impl, activate_flash_attention_impl,  # noqa: F401
+                        restore_flash_attention_impl, list_flash_attention_impls, current_flash_attention_impl)
+
+__all__ = ["SDPBackend", "sdpa_kernel", "WARN_FOR_UNFUSED_KERNELS", "register_flash_attention_impl",
+           "activate_flash_attention_impl", "restore_flash_attention_impl", "list_flash_attention_impls",
+           "current_flash_attention_impl"]
 
 # PyTorch warns why the fused kernels were skipped when this is True; ttorch keeps the flag only.
 WARN_FOR_UNFUSED_KERNELS = False

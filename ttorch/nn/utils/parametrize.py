@@ -285,3 +285,42 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
 def type_before_parametrizations(module):
     """``module``'s class before any parametrization (``type(module)`` for one without)."""
     return module.__class__.__bases__[0] if is_parametrized(module) else type(module)
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Copy the parametrizations of ``from_module`` (only ``tensor_name``'s, where given) onto ``to_module``,
+    with the tensors they parametrize: ``to_module`` shares ``from_module``'s originals. A name
+    ``to_module`` lacks is created first as a Parameter of the parametrized value. Nothing happens when
+    ``from_module`` is not parametrized. Returns ``to_module``.
+
+    Example::
+
+        >>> import ttorch
+        >>> from ttorch.nn.utils import parametrize
+        >>> class Double(ttorch.nn.Module):
+        ...     def forward(self, X):
+        ...         return 2 * X
+        >>> a = parametrize.register_parametrization(ttorch.nn.Linear(2, 2), "weight", Double())
+        >>> b = parametrize.transfer_parametrizations_and_params(a, ttorch.nn.Linear(2, 2))
+        >>> b.parametrizations.weight.original is a.parametrizations.weight.original
+        True
+    """
+    if not is_parametrized(from_module):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name)))
+        source = from_module.parametrizations[name]
+        for param_func in source:
+            register_parametrization(to_module, name, param_func)
+        target = to_module.parametrizations[name]
+        # the originals are kept as ``original`` or, for a parametrization of several tensors, original0, ...
+        if hasattr(source, "original"):
+            target.original = source.original
+        else:
+            num = 0
+            while hasattr(source, f"original{num}"):
+                setattr(target, f"original{num}", getattr(source, f"original{num}"))
+                num += 1
+    return to_module

@@ -7,7 +7,7 @@ import ttorch
 from ..._tensor import Tensor
 
 __all__ = ["pad_sequence", "unpad_sequence", "PackedSequence", "pack_padded_sequence", "pad_packed_sequence",
-           "pack_sequence", "unpack_sequence"]
+           "pack_sequence", "unpack_sequence", "invert_permutation"]
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
@@ -100,10 +100,23 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
         return False
 
 
-def _invert(perm):
-    inv = ttorch.empty_like(perm)
-    inv.scatter_(0, perm, ttorch.arange(perm.numel(), device=perm.device))
+def invert_permutation(permutation):
+    """The inverse of the 1-D index tensor ``permutation`` (None stays None): converts between the sorted and
+    unsorted indices of a ``PackedSequence``.
+
+    Example::
+
+        >>> ttorch.nn.utils.rnn.invert_permutation(ttorch.tensor([2, 0, 1]))
+        tensor([1, 2, 0])
+    """
+    if permutation is None:
+        return None
+    inv = ttorch.empty_like(permutation)
+    inv.scatter_(0, permutation, ttorch.arange(permutation.numel(), device=permutation.device))
     return inv
+
+
+_invert = invert_permutation
 
 
 def _packed_to_padded(data, batch_sizes, padding_value=0.0):
