@@ -74,9 +74,6 @@ def from_dlpack(ext_tensor):
     return _f(ext_tensor)
 
 
-FloatTensor = DoubleTensor = LongTensor = Tensor  # isinstance checks in ported code
-
-
 def get_device_module(device=None):
     """The module of ``device``'s type (``ttorch.cuda``, ``ttorch.cpu``); of the current
     accelerator (else the cpu) when ``device`` is None."""
@@ -101,6 +98,15 @@ def __getattr__(name):
 from . import nn  # noqa: E402  (last: nn builds on everything above)
 from ._torch_nn import PUBLIC as _torch_nn  # noqa: E402  (torch.conv2d, torch.dropout...: ATen's signatures)
 globals().update(_torch_nn)
+from . import _tensor_more  # noqa: E402  (Tensor's in-place view ops, set_, apply_...)
+_tensor_more.bind()
+from ._api_more import public as _api_more  # noqa: E402  (torch.relu_, *_copy, asarray, frombuffer...)
+globals().update(_api_more())
+from . import _legacy_types  # noqa: E402  (ttorch.FloatTensor... and ttorch.cuda.FloatTensor...)
+from ._legacy_types import set_default_tensor_type  # noqa: E402,F401
+_legacy_types.install(globals(), cuda)
+from ._typed_storage import public as _storages  # noqa: E402  (TypedStorage, ttorch.FloatStorage...)
+globals().update(_storages())
 from .nn.utils.weight_norm import norm_except_dim, _weight_norm  # noqa: E402,F401
 from . import optim  # noqa: E402  (optimizers update nn parameters)
 from .serialization import save, load  # noqa: E402

@@ -532,6 +532,13 @@ class Tensor:
     def type(self, dtype=None, non_blocking=False, **kw):
         if dtype is None:
             return f"ttorch.{'cuda.' if self.is_cuda else ''}{_TYPE_NAMES[self.dtype]}"
+        if not isinstance(dtype, D.dtype):     # a legacy class (ttorch.cuda.FloatTensor) or its name
+            from ._legacy_types import resolve
+            try:
+                dev, dtype = resolve(dtype)
+            except AttributeError:
+                raise ValueError(f"invalid type: '{dtype}'") from None
+            return self.to(dev if dev != self.device.type else self.device, dtype)
         return self.to(dtype)
 
     def float(self):

@@ -161,6 +161,125 @@ def conv_tbc(input, weight, bias, pad=0):
     return y.permute(2, 0, 1)
 
 
+def _inplace(fn, name):
+    """``torch.<name>(x, ...)``: ``fn(x, ...)`` written back into ``x`` (recorded as PyTorch's in-place op)."""
+    def method(input, *args):
+        from .ops.inplace import inplace_from
+        return inplace_from(input, fn(input, *args), name)
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{fn.__name__}``; returns ``input``."
+    return method
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+    from ._api_more import _with_generator
+    return _with_generator(generator, input.device, lambda: F.rrelu(input, lower, upper, training))
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+    from .ops.inplace import inplace_from
+    return inplace_from(input, rrelu(input, lower, upper, training, generator), "rrelu_")
+
+
+def embedding_renorm_(input, indices, max_norm, norm_type):
+    """Rescale, in place and outside autograd, the rows of ``input`` that ``indices`` name to norm at most
+    ``max_norm`` (``max_norm / (norm + 1e-7)``, as PyTorch)."""
+    from .nn.functional.linear import _renorm
+    _renorm(input, indices, max_norm, norm_type)
+    return input
+
+
+def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """ATen's ``embedding_bag``: ``mode`` 0 sum, 1 mean, 2 max; returns ``(output, offset2bag, bag_size,
+    max_indices)`` as PyTorch's cpu kernel fills them (sum leaves the last three empty / zero, mean
+    repeats ``bag_size`` in ``max_indices``, max gives the winning row per bag and column)."""
+    from . import ops
+    from .nn.functional.linear import _bag_ids
+    if mode not in (0, 1, 2):
+        raise RuntimeError(f"embedding_bag: unknown mode {mode}")
+    if offsets is None:
+        raise TypeError("embedding_bag(): argument 'offsets' (position 3) must be Tensor, not NoneType")
+    indices = indices.reshape(-1)       # (ATen reads a 2-D input flat, bags from ``offsets``)
+    pad = None if padding_idx in (None, -1) else padding_idx
+    out = F.embedding_bag(indices, weight, offsets, None, 2, scale_grad_by_freq, _REDUCTIONS_BAG[mode], sparse,
+                          per_sample_weights, include_last_offset, pad)
+    flat, bag, nbags = _bag_ids(indices, offsets, include_last_offset)
+    long = ops.FUNCTIONS["zeros"](nbags, dtype=indices.dtype, device=indices.device)
+    if mode == 0:
+        long = ops.FUNCTIONS["zeros"](offsets.numel(), dtype=indices.dtype, device=indices.device)
+        return out, ops.FUNCTIONS["empty"](0, dtype=indices.dtype, device=indices.device), long, long.clone()
+    keep = bag < nbags if pad is None else (bag < nbags) & (flat != pad)
+    size = long.index_add(0, bag[keep], ops.FUNCTIONS["ones_like"](bag[keep]).to(indices.dtype))
+    if mode == 1:
+        return out, bag.to(indices.dtype), size, size.clone()
+    n = flat.numel()
+    maxi = ops.FUNCTIONS["zeros"](nbags, weight.shape[1], dtype=indices.dtype, device=indices.device)
+    if n:
+        rows = weight.detach()[flat.long()]                              # (n, dim)
+        hit = (rows == out.detach()[bag]) & keep.unsqueeze(1)            # the entries equal to their bag's max
+        pos = ops.FUNCTIONS["arange"](n, device=indices.device).unsqueeze(1).expand_as(hit)
+        win = ops.FUNCTIONS["where"](hit, pos, n)                        # the first winning entry per bag
+        best = ops.FUNCTIONS["full"]((nbags, weight.shape[1]), n, dtype=pos.dtype, device=indices.device)
+        best = best.scatter_reduce(0, bag.unsqueeze(1).expand_as(win), win, "amin")
+        maxi = ops.FUNCTIONS["where"](best == n, 0, flat.long()[best.clamp_max(n - 1)]).to(indices.dtype)
+    return out, bag.to(indices.dtype), size, maxi
+
+
+_REDUCTIONS_BAG = ("sum", "mean", "max")
+
+
+def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """ATen's generic convolution: ``conv{1,2,3}d`` or ``conv_transpose{1,2,3}d`` by the weight's rank."""
+    n = weight.dim() - 2
+    if n not in (1, 2, 3):
+        raise RuntimeError(f"convolution: expected a weight of 3, 4 or 5 dims, got {weight.dim()}")
+    if transposed:
+        fn = getattr(F, f"conv_transpose{n}d")
+        return fn(input, weight, bias, list(stride), list(padding), list(output_padding), groups, list(dilation))
+    return getattr(F, f"conv{n}d")(input, weight, bias, list(stride), list(padding), list(dilation), groups)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):
+    """``(layer_norm(...), mean, rstd)``; ``mean`` and ``rstd`` keep the normalized dims as size 1."""
+    dims = tuple(range(input.dim() - len(normalized_shape), input.dim()))
+    out = F.layer_norm(input, list(normalized_shape), weight, bias, eps)
+    mean = input.mean(dims, keepdim=True)
+    rstd = (input.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
+    return out, mean, rstd
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """``(batch_norm(...), save_mean, save_invstd)``: the batch's per-channel mean and ``1 / sqrt(var + eps)``
+    when ``training``, empty tensors otherwise."""
+    out = F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if not training:
+        empty = input.new_empty(0)
+        return out, empty, empty.clone()
+    dims = (0,) + tuple(range(2, input.dim()))
+    mean = input.mean(dims)
+    invstd = (input.var(dims, unbiased=False) + eps).rsqrt()
+    return out, mean, invstd
+
+
+def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
+    """``(group_norm(...), mean, rstd)``, the statistics of shape (N, group)."""
+    out = F.group_norm(input, group, weight, bias, eps)
+    x = input.reshape(N, group, -1)
+    return out, x.mean(-1), (x.var(-1, unbiased=False) + eps).rsqrt()
+
+
+def native_dropout(input, p, train):
+    """``(output, mask)``: dropout and its boolean keep-mask; ``train=None`` means True. Not training
+    (or ``p`` = 0) returns a copy and an all-True mask."""
+    from . import ops, _dtype
+    if train is False or p == 0:
+        return input.clone(), ops.FUNCTIONS["ones_like"](input, dtype=_dtype.bool)
+    mask = ops.FUNCTIONS["rand_like"](input, dtype=input.dtype if input.dtype.is_floating_point else None) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return input * mask * scale, mask
+
+
 _SAME = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pixel_shuffle",
          "pixel_unshuffle", "channel_shuffle", "pairwise_distance", "cosine_similarity", "pdist", "prelu", "bilinear",
          "adaptive_avg_pool1d")
@@ -171,5 +290,9 @@ PUBLIC.update({n: globals()[n] for n in (
     "adaptive_max_pool1d", "kl_div", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
     "hinge_embedding_loss", "margin_ranking_loss", "poisson_nll_loss", "triplet_margin_loss", "ctc_loss",
     "constant_pad_nd", "affine_grid_generator", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d", "threshold",
-    "conv_tbc")})
+    "conv_tbc", "rrelu", "rrelu_", "embedding_renorm_", "embedding_bag", "convolution", "native_layer_norm",
+    "native_batch_norm", "native_group_norm", "native_dropout")})
+PUBLIC.update({n + "_": _inplace(PUBLIC[n], n + "_") for n in (
+    "dropout", "alpha_dropout", "feature_dropout", "feature_alpha_dropout", "threshold")})
+PUBLIC.update(celu_=_inplace(F.celu, "celu_"), selu_=_inplace(F.selu, "selu_"))
 PUBLIC.update({n: getattr(_rnn, n) for n in ("rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell")})

@@ -230,15 +230,17 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             elif input._shape != other._shape:
                 broadcast_shapes(input._shape, other._shape, op=name)
         elif not ta and not tb:
-            if getattr(input, "is_sparse", False):     # PyTorch's error for a dense-only op (ttorch/_sparse.py)
-                from .._sparse import _unsupported
-                raise _unsupported(name, input)
-            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+            if type(input) not in _op_module.SUBCLASS_OPS and type(other) not in _op_module.SUBCLASS_OPS:
+                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         key = (input.dtype if ta else type(input), ta and not input._shape,
                other.dtype if tb else type(other), tb and not other._shape, D._default_dtype)
         try:
             out_dtype, compute, direct = promoted[key]
         except KeyError:
+            sub = _op_module.SUBCLASS_OPS   # a MaskedTensor...: its handler, given our parameters (never cached)
+            if type(input) in sub or type(other) in sub:
+                return sub[type(input) if type(input) in sub else type(other)](
+                    op, (input, other), default_kw if vals is None else dict(zip(pnames, vals)))
             out_dtype, compute = _dtypes(kind, input, other, name)
             # ``direct``: no cast before or after, no check of the values: ``plain_fn(a, b)`` is the result
             direct = plain_fn is not None and out_dtype is compute and (not ta or input.dtype is compute) and \
