@@ -138,6 +138,11 @@ from ._threads import set_num_threads, get_num_threads, set_num_interop_threads,
 from ._deterministic import *  # noqa: E402,F401,F403  (use_deterministic_algorithms and its debug mode)
 from ._layout import layout, strided, sparse_coo  # noqa: E402
 from .sparse import sparse_coo_tensor  # noqa: E402  (sparse COO tensors)
+from ._layout import sparse_csr, sparse_csc, sparse_bsr, sparse_bsc  # noqa: E402  (compressed ones)
+from .sparse._compressed import (sparse_compressed_tensor, sparse_csr_tensor, sparse_csc_tensor,  # noqa: E402
+                                 sparse_bsr_tensor, sparse_bsc_tensor)
+from .sparse._coo_more import smm, hspmm, sspaddmm, dsmm  # noqa: E402  (legacy sparse products)
+hsmm, saddmm = hspmm, sspaddmm
 from . import sparse  # noqa: E402
 from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these take sparse operands too)
 from . import signal  # noqa: E402  (ttorch.signal.windows)

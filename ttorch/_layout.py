@@ -1,5 +1,6 @@
 """``ttorch.layout``: how a tensor's elements are stored. ``ttorch.strided`` (dense, ``Tensor``) and
-``ttorch.sparse_coo`` (coordinates and values, ``ttorch/_sparse.py``) are its two instances."""
+``ttorch.sparse_coo`` (coordinates and values, ``ttorch/_sparse.py``), and the compressed
+``sparse_csr``/``sparse_csc``/``sparse_bsr``/``sparse_bsc`` (``ttorch/_sparse_compressed.py``)."""
 
 
 class layout:
@@ -17,3 +18,8 @@ class layout:
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+# the compressed layouts (``ttorch/_sparse_compressed.py``): row or column pointers, of elements or of blocks
+sparse_csr = layout("sparse_csr")
+sparse_csc = layout("sparse_csc")
+sparse_bsr = layout("sparse_bsr")
+sparse_bsc = layout("sparse_bsc")

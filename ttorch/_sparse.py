@@ -18,7 +18,8 @@ for ``dense + sparse``) and ``contiguous()`` returns the tensor itself (PyTorch 
 engine sums and stores gradients with both. Sums of two coalesced tensors are coalesced, other sums
 keep every entry (PyTorch may merge some: same dense value, another ``_nnz()``). Only the operator
 forms take a sparse operand on the right (``d + s``, ``d * s``, ``d @ s``; ``ttorch.add(d, s)`` raises
-a TypeError). Unsupported: other layouts (CSR...), elementwise math on values, indexing.
+a TypeError). Zero-preserving elementwise math on the values is in ``sparse/_unary.py``; the compressed
+layouts (CSR...) in ``_sparse_compressed.py``.
 """
 from . import _dtype as D
 from ._layout import sparse_coo
@@ -89,8 +90,10 @@ class SparseTensor(Tensor):
     """A tensor in the sparse COO layout: ``_ind`` (sparse_dim, nnz) coordinates, ``_val`` (nnz, *dense)."""
 
     is_sparse = True
+    is_sparse_csr = False
     layout = sparse_coo
     _coalesced = False
+    _sparse_values_ops = True       # the unary ops hand it to ``SUBCLASS_OPS`` (sparse/_unary.py)
 
     @staticmethod
     def _new(ind, val, shape, coalesced=False):
@@ -196,10 +199,30 @@ class SparseTensor(Tensor):
 
     def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
         if layout not in (None, sparse_coo):
-            raise NotImplementedError(f"to_sparse: conversion to {layout} is not implemented in ttorch")
+            from ._sparse_compressed import coo_to_compressed
+            return coo_to_compressed(self, layout, blocksize, dense_dim)
         if sparse_dim is not None and sparse_dim != self.sparse_dim():
             raise RuntimeError(f"to_sparse: conversion from Sparse to Sparse with sparse_dim argument "
                                f"!={self.sparse_dim()} is not supported")
+        return self
+
+    def to_sparse_csr(self, dense_dim=None):
+        from ._layout import sparse_csr
+        return self.to_sparse(layout=sparse_csr, dense_dim=dense_dim)
+
+    def to_sparse_csc(self, dense_dim=None):
+        from ._layout import sparse_csc
+        return self.to_sparse(layout=sparse_csc, dense_dim=dense_dim)
+
+    def to_sparse_bsr(self, blocksize, dense_dim=None):
+        from ._layout import sparse_bsr
+        return self.to_sparse(layout=sparse_bsr, blocksize=blocksize, dense_dim=dense_dim)
+
+    def to_sparse_bsc(self, blocksize, dense_dim=None):
+        from ._layout import sparse_bsc
+        return self.to_sparse(layout=sparse_bsc, blocksize=blocksize, dense_dim=dense_dim)
+
+    def to_sparse_coo(self):
         return self
 
     def detach(self):
@@ -426,6 +449,8 @@ def sparse_sum(input, dim=None, dtype=None):
     """Sum of a sparse tensor: over everything a dense 0-d tensor; over ``dim`` (an int or a list) a
     sparse tensor over the sparse dims kept (a dense one when none is kept). Its gradient is sparse
     on the input's coalesced entries: each takes the gradient of the sum it went into."""
+    if not isinstance(input, SparseTensor):
+        input.coalesce()        # (other layouts: PyTorch's error, "coalesce expected sparse coordinate ...")
     if dim is None:
         return _tracked("SumBackward0", lambda s: s._val.sum(dtype=dtype),
                         lambda g: (_mask(g.expand(input._shape), _pattern(input)),), input)
@@ -455,4 +480,15 @@ def sparse_sum(input, dim=None, dtype=None):
     return _tracked("SumBackward0", fwd, bwd, input)
 
 
-_op.SUBCLASS_OPS[SparseTensor] = _dense_op_error
+def _dense_op(op, inputs, attrs):
+    """``Op.__call__``'s answer to a sparse input: a zero-preserving unary op on the values, or
+    ``add``/``sub``/``mul``/``div`` through the methods (``sparse/_unary.py``), else PyTorch's error."""
+    from .sparse._unary import binary_handler, unary_handler
+    t = next(t for t in inputs if type(t) is SparseTensor)
+    r = unary_handler(op, inputs, attrs, t)
+    if r is NotImplemented:
+        r = binary_handler(op, inputs, attrs, t)
+    return _dense_op_error(op, inputs, attrs) if r is NotImplemented else r
+
+
+_op.SUBCLASS_OPS[SparseTensor] = _dense_op

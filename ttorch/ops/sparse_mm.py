@@ -13,7 +13,8 @@ The primitive op ``sparse_mm`` multiplies a matrix given by its entries (``rows`
   over the entries sorted by column (stable). Both are ttorch ops, so they differentiate again.
 
 Through ``sparse.mm`` a sparse operand that requires grad gets a sparse gradient on its coalesced
-entries (PyTorch's ``sparse.mm`` semantics); the dense operand a dense one.
+entries (PyTorch's ``sparse.mm`` semantics); the dense operand a dense one. Compressed operands (CSR...)
+are sent on to ``sparse_compressed_mm.py``, which runs the same op over their elements.
 """
 import functools
 
@@ -150,6 +151,12 @@ def sparse_mm(mat1, mat2, *, _dense_grad=False):
                 [3.]])
     """
     from .._sparse import SparseTensor, _tracked
+    from .._sparse_compressed import CompressedTensor
+    if isinstance(mat1, CompressedTensor) or isinstance(mat2, CompressedTensor):    # (CSR...: their own products)
+        from .sparse_compressed_mm import compressed_mm, dense_compressed_mm
+        if isinstance(mat1, CompressedTensor):
+            return compressed_mm(mat1, mat2, _dense_grad)
+        return dense_compressed_mm(mat1, mat2, _dense_grad)
     if not isinstance(mat1, SparseTensor):
         if isinstance(mat2, SparseTensor):
             return dense_sparse_mm(mat1, mat2, _dense_grad=_dense_grad)
@@ -187,12 +194,19 @@ def sparse_addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return prod if beta == 0 else input * beta + prod if beta != 1 else input + prod
 
 
+def _is_sparse(t):
+    """A sparse operand: COO (``is_sparse``) or compressed (CSR..., ``_sparse_compressed.py``)."""
+    if t.__class__ is Tensor:
+        return False
+    from .._sparse_compressed import CompressedTensor
+    return getattr(t, "is_sparse", False) or isinstance(t, CompressedTensor)
+
+
 def _with_sparse(dense_fn, sparse_fn):
     """``dense_fn`` with a sparse first (or second) operand sent to ``sparse_fn``: ttorch.mm and kin."""
     @functools.wraps(dense_fn)
     def f(input, other, *args, **kwargs):
-        if input.__class__ is not Tensor and getattr(input, "is_sparse", False) or \
-                other.__class__ is not Tensor and getattr(other, "is_sparse", False):
+        if _is_sparse(input) or _is_sparse(other):
             if kwargs.get("out") is not None:
                 raise RuntimeError(f"{dense_fn.__name__}: out= is not supported with sparse operands in ttorch")
             kwargs.pop("out", None)
@@ -202,7 +216,7 @@ def _with_sparse(dense_fn, sparse_fn):
 
 
 def _addmm_any(input, mat1, mat2, *, beta=1, alpha=1, out=None):
-    if mat1.__class__ is not Tensor and getattr(mat1, "is_sparse", False):
+    if _is_sparse(mat1) or _is_sparse(mat2) and not getattr(mat2, "is_sparse", False):
         if out is not None:
             raise RuntimeError("addmm: out= is not supported with sparse operands in ttorch")
         return sparse_addmm(input, mat1, mat2, beta=beta, alpha=alpha)

@@ -19,7 +19,7 @@ from triton.language.extra import libdevice
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from ._op import Op, write_out
+from ._op import Op, write_out, SUBCLASS_OPS
 from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan, HEAVY
 from ._plan import plans_on, see, NO_PLAN as _NO_PLAN, SEEN as _SEEN
 from .samples import Sample, rng, unary_samples
@@ -155,9 +155,9 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
                 raise TypeError(f"{name}() got an unexpected keyword argument '{k}'")
             vals[pnames.index(k)] = v
         if type(input) is not Tensor:
-            if getattr(input, "is_sparse", False):     # PyTorch's error for a dense-only op (ttorch/_sparse.py)
-                from .._sparse import _unsupported
-                raise _unsupported(name, input)
+            if getattr(input, "_sparse_values_ops", False):     # sparse: the op on its values, or PyTorch's error
+                return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals), _public=True, _inplace=inplace,
+                                                                    _out=out))
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         if input.dtype.is_complex:          # (Triton has no complex type: complex_math.py's kernels)
             from .complex_math import unary_call

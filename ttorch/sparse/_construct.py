@@ -4,7 +4,7 @@ The tensor type itself and its ops are in ``ttorch/_sparse.py``."""
 import numpy as np
 
 from .. import _dtype as D
-from .._layout import sparse_coo, strided
+from .._layout import sparse_coo, sparse_csc, sparse_csr, strided
 from .._tensor import Tensor, _numel
 from .._sparse import SparseTensor, _mask, _tracked, _unravel
 
@@ -17,7 +17,7 @@ def _repr(s):
     if s.device.type != "cpu":
         suffixes.append(f"device='{s.device}'")
     suffixes += [f"size={tuple(s._shape)}", f"nnz={s._nnz()}"]
-    if s.dtype is not D.get_default_dtype():
+    if s.dtype not in (D.get_default_dtype(), D.int64, D.bool, D._kind_default(3)):     # (as dense printing)
         suffixes.append(f"dtype={s.dtype}")
     suffixes.append(f"layout={sparse_coo}")
     if s.grad_fn is not None:
@@ -54,7 +54,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
         indices (array_like): (sparse_dim, nnz) integer coordinates (kept as int64).
         values (array_like): (nnz, *dense_shape) values.
         size (list, tuple, Size): the shape; default the smallest that holds every index.
-        check_invariants (bool): check that indices are within ``size``. Default: False.
+        check_invariants (bool): check that indices are within ``size``. Default:
+            ``ttorch.sparse.check_sparse_tensor_invariants.is_enabled()`` (False).
         is_coalesced (bool): declare the indices sorted and unique (not checked).
 
     Example::
@@ -86,6 +87,9 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     if tuple(values._shape[1:]) != size[sd:]:
         raise RuntimeError(f"values has incorrect size, expected {[values._shape[0]] + list(size[sd:])}, got "
                            f"{list(values.shape)}")
+    if check_invariants is None:
+        from ._compressed import check_sparse_tensor_invariants
+        check_invariants = check_sparse_tensor_invariants.is_enabled()
     if check_invariants and ind._shape[1]:
         lo, hi = ind.min(1).values.tolist(), ind.max(1).values.tolist()
         for d in range(sd):
@@ -103,9 +107,13 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
 
 
 def dense_to_sparse(t, sparse_dim=None, layout=None, blocksize=None, dense_dim=None):
-    """``Tensor.to_sparse``: the entries of ``t`` nonzero over the first ``sparse_dim`` dims, coalesced."""
+    """``Tensor.to_sparse``: the entries of ``t`` nonzero over the first ``sparse_dim`` dims, coalesced
+    (a compressed ``layout``: ``_sparse_compressed.from_dense``)."""
     if layout not in (None, sparse_coo, strided) and layout is not None:
-        raise NotImplementedError(f"to_sparse: conversion to {layout} is not implemented in ttorch")
+        from .._sparse_compressed import from_dense
+        if sparse_dim is not None:
+            raise RuntimeError(f"to_sparse: sparse_dim argument is not supported for {layout} layout")
+        return from_dense(t, layout, blocksize, dense_dim)
     sd = t.ndim if sparse_dim is None else int(sparse_dim)
     if dense_dim is not None:
         sd = t.ndim - int(dense_dim)
@@ -123,11 +131,23 @@ def dense_to_sparse(t, sparse_dim=None, layout=None, blocksize=None, dense_dim=N
 
 
 def sparse_zeros(size, dtype, device, layout, requires_grad=False):
-    """``zeros(size, layout=ttorch.sparse_coo)``: a sparse tensor with no entries (sparse_dim = len(size))."""
+    """``zeros(size, layout=ttorch.sparse_coo)``: a sparse tensor with no entries (sparse_dim = len(size));
+    CSR/CSC: no entries, the leading dims as batch dims."""
     from ..ops.creation import zeros
-    if layout is not sparse_coo:
-        raise NotImplementedError(f"ttorch has no {layout} layout: only ttorch.strided and ttorch.sparse_coo")
     dtype = dtype or D.get_default_dtype()
+    if layout is not sparse_coo:
+        from .._sparse_compressed import _ROW, COMPRESSED, NAMES, CompressedTensor
+        if layout not in COMPRESSED:
+            raise NotImplementedError(f"ttorch has no {layout} layout")
+        if layout not in (sparse_csr, sparse_csc):
+            raise RuntimeError(f"zeros_sparse_compressed expected sparse compressed (non-block) tensor layout but "
+                               f"got {NAMES[layout]}")
+        size, nb = tuple(size), len(size) - 2
+        n = size[nb] if layout in _ROW else size[nb + 1]
+        idx = zeros(size[:nb] + (n + 1,), dtype=D.int64, device=device)
+        out = CompressedTensor._new(idx, zeros(size[:nb] + (0,), dtype=D.int64, device=idx.device),
+                                    zeros(size[:nb] + (0,), dtype=dtype, device=idx.device), size, layout)
+        return out.requires_grad_(True) if requires_grad else out
     ind = zeros((len(size), 0), dtype=D.int64, device=device)
     out = SparseTensor._new(ind, zeros(0, dtype=dtype, device=ind.device), size, True)
     return out.requires_grad_(True) if requires_grad else out

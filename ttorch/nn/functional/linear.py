@@ -33,6 +33,8 @@ def linear(input, weight, bias=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("linear", linear, input, weight, bias)
+    if type(weight) in _amp_op.SUBCLASS_OPS:    # a sparse (CSR...) weight: its type's handler of the linear op
+        return _amp_op.SUBCLASS_OPS[type(weight)](_linear._linear, (input, weight, bias), {})
     if weight.ndim == 1:  # a vector weight: plain matmul, as PyTorch
         r = _F["matmul"](input, weight)
         return r if bias is None else r + bias
