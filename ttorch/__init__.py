@@ -144,6 +144,7 @@ from .sparse._compressed import (sparse_compressed_tensor, sparse_csr_tensor, sp
 from .sparse._coo_more import smm, hspmm, sspaddmm, dsmm  # noqa: E402  (legacy sparse products)
 hsmm, saddmm = hspmm, sspaddmm
 from . import sparse  # noqa: E402
+from . import masked  # noqa: E402  (torch.masked: masked reductions, MaskedTensor)
 from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these take sparse operands too)
 from . import signal  # noqa: E402  (ttorch.signal.windows)
 from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op, ttorch.ops.<ns>.<name>)

@@ -9,7 +9,7 @@ import triton.language as tl
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from . import _plan
+from . import _op, _plan
 from ._op import Op, write_out, writes_into
 from .elementwise import ew_launch, broadcast_shapes, np_quiet, scalar_operand, make_plan, run_plan, _aligned
 from .samples import Sample, index, rng
@@ -204,7 +204,13 @@ def where(condition, input=None, other=None, *, out=None):
     if condition.dtype is not D.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{D.scalar_name(condition.dtype)}")
-    dt = _promote(input, other)
+    try:
+        dt = _promote(input, other)
+    except TypeError:
+        sub = _op.SUBCLASS_OPS      # a MaskedTensor...: its handler (only here, off the common path)
+        if type(input) in sub or type(other) in sub:
+            return sub[type(input) if type(input) in sub else type(other)](_where, (condition, input, other), {})
+        raise
     if dt.is_complex:
         from .complex import cwhere
         return cwhere(condition, input, other, dt, out)
@@ -266,6 +272,8 @@ def clamp(input, min=None, max=None, *, out=None, _into=False):
         tensor([-1.0000,  0.5000,  1.0000])
     """
     if type(input) is not Tensor:
+        if type(input) in _op.SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
+            return _op.SUBCLASS_OPS[type(input)](_clamp, (input,), {"min": min, "max": max})
         raise TypeError(f"clamp(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")

@@ -158,6 +158,8 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
             if getattr(input, "_sparse_values_ops", False):     # sparse: the op on its values, or PyTorch's error
                 return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals), _public=True, _inplace=inplace,
                                                                     _out=out))
+            if type(input) in SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
+                return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals)))
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         if input.dtype.is_complex:          # (Triton has no complex type: complex_math.py's kernels)
             from .complex_math import unary_call
