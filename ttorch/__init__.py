@@ -148,5 +148,6 @@ from . import masked  # noqa: E402  (torch.masked: masked reductions, MaskedTens
 from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these take sparse operands too)
 from . import signal  # noqa: E402  (ttorch.signal.windows)
 from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op, ttorch.ops.<ns>.<name>)
+from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its layout ttorch.jagged)
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond  # noqa: E402  (torch.cond, eager)

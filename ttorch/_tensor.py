@@ -235,6 +235,7 @@ class Tensor:
         return self.device.type == "cpu"
 
     is_sparse = False
+    is_nested = False       # (nested tensors: ``nested.NestedTensor``, a subclass)
     layout = strided        # (sparse COO tensors: ``_sparse.SparseTensor``, a subclass)
     is_quantized = False
     is_meta = False

@@ -215,6 +215,16 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         else:
             vals = None
         ta, tb = type(input) is Tensor, type(other) is Tensor
+        sub = _op_module.SUBCLASS_OPS
+        if not (ta and tb) and (not ta and type(input) in sub and input.is_nested or
+                                not tb and type(other) in sub and other.is_nested):
+            # a nested tensor (ttorch/nested): Op.__call__ hands the op to its handler, which runs it on the values
+            if _into:
+                return None
+            out_dtype, compute = _dtypes(kind, input._values if getattr(input, "is_nested", False) else input,
+                                         other._values if getattr(other, "is_nested", False) else other, name)
+            r = op(input, other, out_dtype=out_dtype, compute=compute, **dict(zip(pnames, vals or defaults)))
+            return r if out is None else write_out(out, r, name)
         if ta and tb:
             da, db = input.device, other.device
             if da is not db and da != db:
@@ -237,7 +247,7 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         try:
             out_dtype, compute, direct = promoted[key]
         except KeyError:
-            sub = _op_module.SUBCLASS_OPS   # a MaskedTensor...: its handler, given our parameters (never cached)
+            # a MaskedTensor...: its handler, given our parameters (never cached)
             if type(input) in sub or type(other) in sub:
                 return sub[type(input) if type(input) in sub else type(other)](
                     op, (input, other), default_kw if vals is None else dict(zip(pnames, vals)))

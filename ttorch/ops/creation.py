@@ -239,6 +239,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=N
 
 
 def _like(fn, input, dtype, device, requires_grad, *args):
+    if input.is_nested:     # ttorch/nested: its structure over new values
+        return input._fresh(_like(fn, input._values, dtype, device, requires_grad, *args))
     return fn(input._shape, *args, dtype=dtype or input.dtype, device=device or input.device,
               requires_grad=requires_grad)
 
@@ -248,7 +250,8 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=No
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    return _like(lambda s, **k: zeros(s, layout=layout or input.layout, **k), input, dtype, device, requires_grad)
+    lay = layout or (None if input.is_nested else input.layout)     # (nested: zeros of its values)
+    return _like(lambda s, **k: zeros(s, layout=lay, **k), input, dtype, device, requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):

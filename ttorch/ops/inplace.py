@@ -24,6 +24,8 @@ def check_inplace(x, opname, requires_grad=None):
 
 def inplace_from(x, result, opname):
     """Store ``result`` (computed out of place) into ``x``; ``x`` takes its graph node."""
+    if x.is_nested:     # (ttorch/nested: its values take the result's)
+        return x._inplace_from(result, opname)
     if x.dtype.is_complex and opname in ("abs_", "angle_"):     # (PyTorch's refusal: a real result)
         raise RuntimeError(f"In-place {opname[:-1]} is not supported for complex tensors.")
     check_inplace(x, opname, x.requires_grad or result.requires_grad)

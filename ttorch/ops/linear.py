@@ -158,6 +158,8 @@ def linear(input, weight, bias=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: cast before the dtype checks below
         return _amp_op._autocast.call("linear", linear, input, weight, bias)
+    if getattr(input, "is_nested", False):    # Op.__call__ hands it to ttorch/nested's handler
+        return _linear(input, weight, bias, act="none")
     _check(input, weight, bias, "linear")
     return _linear(input, weight, bias, act="none")
 

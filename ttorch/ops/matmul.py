@@ -207,6 +207,8 @@ def matmul(input, other, *, out=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("matmul", matmul, input, other, out=out)
+    if getattr(input, "is_nested", False) or getattr(other, "is_nested", False):    # ttorch/nested's handler
+        return _finish(_matmul(input, other), out, "matmul")
     _tensors("matmul", input=input, other=other)
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:

@@ -199,6 +199,8 @@ def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from . import FUNCTIONS
         return FUNCTIONS["nonzero"](condition, as_tuple=True)
+    if getattr(condition, "is_nested", False):     # ttorch/nested's handler: ``where`` on the values
+        return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
     if type(condition) is not Tensor:
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
     if condition.dtype is not D.bool:

@@ -158,6 +158,10 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
             if getattr(input, "_sparse_values_ops", False):     # sparse: the op on its values, or PyTorch's error
                 return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals), _public=True, _inplace=inplace,
                                                                     _out=out))
+            if getattr(input, "is_nested", False):     # Op.__call__ hands it to ttorch/nested's handler
+                out_dtype, compute = _dtypes(kind, input.dtype, name, input.device)
+                r = op(input, out_dtype=out_dtype, compute=compute, **dict(zip(pnames, vals)))
+                return input._inplace_from(r, name + "_") if inplace else r if out is None else write_out(out, r, name)
             if type(input) in SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
                 return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals)))
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")

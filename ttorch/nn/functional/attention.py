@@ -60,6 +60,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("scaled_dot_product_attention", scaled_dot_product_attention, query, key,
                                       value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    if query.is_nested or key.is_nested or value.is_nested:     # jagged batches: attention per sequence
+        from ...nested._ops import scaled_dot_product_attention as nested_sdpa
+        return nested_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if query.dtype != key.dtype or query.dtype != value.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
                            f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")

@@ -108,6 +108,9 @@ def _dropout(input, p, training, inplace, feature=False, alpha=False):
     _check_p(p)
     if p == 0 or not training or input.numel() == 0:
         return input
+    if input.is_nested and not feature:     # a nested tensor: dropout of its values (ttorch/nested)
+        r = _dropout(input._values, p, training, inplace, feature, alpha)
+        return input if inplace else input._like(r)
     if p == 1:
         return input.mul_(0) if inplace else input * 0
     if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES:
@@ -274,6 +277,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises the used rows of ``weight`` in place.
     ``sparse``: ``weight``'s gradient is a sparse COO tensor with one entry per lookup (PyTorch's).
     """
+    if input.is_nested:     # jagged token ids (ttorch/nested): the rows of its values
+        return input._like(embedding(input._values, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq,
+                                     sparse))
     _check_indices(input, "embedding")
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
