@@ -74,3 +74,42 @@ def numeric_grads(f, arrays, eps=1e-6):
             gf[i] = (fp - fm) / (2 * eps)
         grads.append(g)
     return grads
+
+
+class FakeCu:
+    """A stand-in for ``cuda.bindings.driver``'s allocation calls (``_driver._Real`` on no GPU): addresses
+    4096 apart, the allocations and frees it was asked for, and one out-of-memory at call ``fail_at``."""
+
+    class CUresult:
+        CUDA_SUCCESS, CUDA_ERROR_OUT_OF_MEMORY = 0, 2
+
+    def __init__(self, fail_at=None):
+        self.allocs, self.frees, self.fail_at = [], [], fail_at
+
+    def cuMemAllocAsync(self, n, stream):
+        if len(self.allocs) == self.fail_at:
+            self.fail_at = None
+            return (self.CUresult.CUDA_ERROR_OUT_OF_MEMORY, None)
+        self.allocs.append(n)
+        return (0, 4096 * len(self.allocs))
+
+    def cuMemFreeAsync(self, p, stream):
+        self.frees.append(p)
+        return (0,)
+
+    def cuGetErrorString(self, err):
+        return (0, b"out of memory")
+
+    def cuMemGetInfo(self):
+        return (0, 1 << 30, 80 << 30)
+
+
+def fake_real(cu):
+    """``_driver._Real`` (one device) over the stand-in driver ``cu``, without a GPU context."""
+    from ttorch.cuda import _driver
+    from ttorch.cuda._stats import DeviceStats
+    r = _driver._Real.__new__(_driver._Real)
+    r.cu, r.cached, r.count = cu, {}, 1
+    r.stats, r.limit = [DeviceStats(_driver._size_classes)], [None]
+    r.context = lambda index: None
+    return r

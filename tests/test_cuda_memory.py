@@ -13,6 +13,8 @@ import ttorch
 from ttorch.cuda import _driver, memory as M
 from ttorch.cuda._stats import DeviceStats, SMALL
 
+from _helpers import FakeCu, fake_real
+
 cuda = ttorch.cuda
 needs_sim = pytest.mark.skipif(not (cuda.is_available() and _driver.SIMULATED), reason="the simulated device")
 
@@ -244,38 +246,8 @@ def test_raw_allocations_and_info(clean):
 
 
 # ---------------------------------------------------------------- the GPU allocator, stand-in driver
-class _FakeCu:
-    class CUresult:
-        CUDA_SUCCESS, CUDA_ERROR_OUT_OF_MEMORY = 0, 2
-
-    def __init__(self, fail_at=None):
-        self.allocs, self.frees, self.fail_at = [], [], fail_at
-
-    def cuMemAllocAsync(self, n, stream):
-        if len(self.allocs) == self.fail_at:
-            self.fail_at = None
-            return (self.CUresult.CUDA_ERROR_OUT_OF_MEMORY, None)
-        self.allocs.append(n)
-        return (0, 4096 * len(self.allocs))
-
-    def cuMemFreeAsync(self, p, stream):
-        self.frees.append(p)
-        return (0,)
-
-    def cuMemGetInfo(self):
-        return (0, 1 << 30, 80 << 30)
-
-
-def _fake(cu):
-    r = _driver._Real.__new__(_driver._Real)
-    r.cu, r.cached, r.count = cu, {}, 1
-    r.stats, r.limit = [DeviceStats(_driver._size_classes)], [None]
-    r.context = lambda index: None
-    return r
-
-
 def test_gpu_allocator_counts_blocks_and_segments():
-    r = _fake(_FakeCu())
+    r = fake_real(FakeCu())
     st = r.stats[0]
     p = r.malloc(1000, 0)
     q = r.malloc(3 << 20, 0)                            # 4 MiB class
@@ -293,11 +265,11 @@ def test_gpu_allocator_counts_blocks_and_segments():
 
 
 def test_gpu_allocator_retries_then_raises():
-    r = _fake(_FakeCu(fail_at=1))
+    r = fake_real(FakeCu(fail_at=1))
     p = r.malloc(100, 0)
     r.free(p, 0, 100)
     assert r.malloc(5000, 0) and r.stats[0].num_alloc_retries == 1
-    r = _fake(_FakeCu(fail_at=0))
+    r = fake_real(FakeCu(fail_at=0))
     with pytest.raises(ttorch.cuda.OutOfMemoryError, match=r"Tried to allocate 512 bytes\. GPU 0 has a total "
                                                            r"capacity of 80\.00 GiB of which 1024\.00 MiB is free\."):
         r.malloc(100, 0)
@@ -305,7 +277,7 @@ def test_gpu_allocator_retries_then_raises():
 
 
 def test_gpu_allocator_limit_releases_cache_first():
-    r = _fake(_FakeCu())
+    r = fake_real(FakeCu())
     r.limit[0] = (2 << 20) + (256 << 10)
     p = r.malloc(2 << 20, 0)
     r.free(p, 0, 2 << 20)
@@ -315,8 +287,8 @@ def test_gpu_allocator_limit_releases_cache_first():
 
 
 def test_gpu_allocator_cache_can_be_turned_off():
-    cu = _FakeCu()
-    r = _fake(cu)
+    cu = FakeCu()
+    r = fake_real(cu)
     p = r.malloc(100, 0)
     r.free(p, 0, 100)
     r.set_caching(False)                    # what was cached goes back, and every free from now on

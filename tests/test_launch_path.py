@@ -11,6 +11,8 @@ import ttorch
 from ttorch.cuda import _driver
 from ttorch.ops import _launch as L
 
+from _helpers import FakeCu, fake_real
+
 
 # ---------------------------------------------------------------------------- launch fast path
 class _Compiled:
@@ -242,38 +244,9 @@ def test_fast_path_can_be_turned_off_and_checks_the_installed_triton(monkeypatch
 
 
 # ---------------------------------------------------------------------------- device memory cache
-class _FakeCu:
-    class CUresult:
-        CUDA_SUCCESS, CUDA_ERROR_OUT_OF_MEMORY = 0, 2
-
-    def __init__(self, fail_at=None):
-        self.allocs, self.frees, self.fail_at = [], [], fail_at
-
-    def cuMemAllocAsync(self, n, stream):
-        if len(self.allocs) == self.fail_at:
-            self.fail_at = None
-            return (self.CUresult.CUDA_ERROR_OUT_OF_MEMORY, None)
-        self.allocs.append(n)
-        return (0, 4096 * len(self.allocs))
-
-    def cuMemFreeAsync(self, p, stream):
-        self.frees.append(p)
-        return (0,)
-
-    def cuGetErrorString(self, err):
-        return (0, b"out of memory")
-
-
-def _fake_real(cu):
-    r = _driver._Real.__new__(_driver._Real)
-    r.cu, r.cached = cu, {}
-    r.context = lambda index: None
-    return r
-
-
 def test_freed_blocks_come_back_without_a_driver_call():
-    cu = _FakeCu()
-    r = _fake_real(cu)
+    cu = FakeCu()
+    r = fake_real(cu)
     p = r.malloc(100, 0)
     r.free(p, 0, 100)
     assert r.malloc(300, 0) == p                 # the same 512-byte class
@@ -288,8 +261,8 @@ def test_size_classes_bound_the_waste():
 
 
 def test_out_of_memory_releases_the_cache_and_retries():
-    cu = _FakeCu(fail_at=1)
-    r = _fake_real(cu)
+    cu = FakeCu(fail_at=1)
+    r = fake_real(cu)
     p = r.malloc(100, 0)
     r.free(p, 0, 100)
     q = r.malloc(5000, 0)                        # first try fails: the cached block goes back, then retry
@@ -297,6 +270,6 @@ def test_out_of_memory_releases_the_cache_and_retries():
 
 
 def test_out_of_memory_with_nothing_cached_raises():
-    r = _fake_real(_FakeCu(fail_at=0))
+    r = fake_real(FakeCu(fail_at=0))
     with pytest.raises(RuntimeError, match="out of memory"):
         r.malloc(100, 0)

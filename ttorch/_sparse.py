@@ -86,7 +86,36 @@ def _unravel(key, sizes):
     return stack([(key // s) % n for s, n in zip(st, sizes)])
 
 
-class SparseTensor(Tensor):
+class _WithoutStorage:
+    """What a dense tensor has and a sparse one (COO here, compressed in ``_sparse_compressed.py``) has not,
+    each refused with PyTorch's message for the layout (``_impl``: its TensorImpl, ``_kind``: its name)."""
+
+    _impl, _kind = "SparseTensorImpl", "Sparse"
+
+    @property
+    def _np(self):
+        raise _unsupported("_local_scalar_dense", self)
+
+    def _view(self, shape, stride, offset):
+        raise _unsupported("view", self)
+
+    def untyped_storage(self):
+        raise NotImplementedError(f"Cannot access storage of {self._impl}")
+
+    def storage(self):
+        return self.untyped_storage()
+
+    def data_ptr(self):
+        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
+
+    def stride(self, dim=None):
+        raise RuntimeError(f"{self._kind} tensors do not have strides")
+
+    def storage_offset(self):
+        raise RuntimeError(f"{self._kind} tensors do not have storage offsets")
+
+
+class SparseTensor(_WithoutStorage, Tensor):
     """A tensor in the sparse COO layout: ``_ind`` (sparse_dim, nnz) coordinates, ``_val`` (nnz, *dense)."""
 
     is_sparse = True
@@ -103,27 +132,6 @@ class SparseTensor(Tensor):
         return s
 
     # ------------------------------------------------------------------ what a dense tensor has and this has not
-    @property
-    def _np(self):
-        raise _unsupported("_local_scalar_dense", self)
-
-    def _view(self, shape, stride, offset):
-        raise _unsupported("view", self)
-
-    def untyped_storage(self):
-        raise NotImplementedError("Cannot access storage of SparseTensorImpl")
-
-    storage = untyped_storage
-
-    def data_ptr(self):
-        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
-
-    def stride(self, dim=None):
-        raise RuntimeError("Sparse tensors do not have strides")
-
-    def storage_offset(self):
-        raise RuntimeError("Sparse tensors do not have storage offsets")
-
     def is_contiguous(self, memory_format=None):
         return False
 

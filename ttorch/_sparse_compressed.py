@@ -24,7 +24,7 @@ supported (``zeros`` is).
 """
 from . import _dtype as D
 from ._layout import sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided
-from ._sparse import SparseTensor, _keys, _tracked
+from ._sparse import SparseTensor, _WithoutStorage, _keys, _tracked
 from ._tensor import Tensor, _numel, _wrap_dim
 from .autograd import grad_mode
 from .ops import _op
@@ -50,7 +50,7 @@ def _layout_error(name, t, want):
     return RuntimeError(f"{name} expected {want} tensor layout but got {NAMES[t.layout]}")
 
 
-class CompressedTensor(Tensor):
+class CompressedTensor(_WithoutStorage, Tensor):
     """A tensor in a compressed layout: ``_cidx`` pointers, ``_pidx`` plain indices, ``_val`` values.
 
     Example::
@@ -76,26 +76,7 @@ class CompressedTensor(Tensor):
         return self.layout is sparse_csr
 
     # ------------------------------------------------------------------ what a dense tensor has and this has not
-    @property
-    def _np(self):
-        raise _unsupported("_local_scalar_dense", self)
-
-    def _view(self, shape, stride, offset):
-        raise _unsupported("view", self)
-
-    def untyped_storage(self):
-        raise NotImplementedError("Cannot access storage of SparseCsrTensorImpl")
-
-    storage = untyped_storage
-
-    def data_ptr(self):
-        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
-
-    def stride(self, dim=None):
-        raise RuntimeError("Sparse CSR tensors do not have strides")
-
-    def storage_offset(self):
-        raise RuntimeError("Sparse CSR tensors do not have storage offsets")
+    _impl, _kind = "SparseCsrTensorImpl", "Sparse CSR"     # (PyTorch's words for every compressed layout)
 
     def is_contiguous(self, memory_format=None):
         raise RuntimeError("Sparse CSR tensors do not have is_contiguous")

@@ -73,27 +73,11 @@ def _checking(check_invariants):
 
 # ---------------------------------------------------------------------------------- printing
 def _repr(c):
-    from .._tensor_str import PRINT_OPTS, _add_suffixes, _body, _Formatter, _summarized
+    from .._tensor_str import _add_suffixes
+    from ._construct import _part, _suffixes
     indent = len("tensor(")
-    suffixes = [f"device='{c.device}'"] if c.device.type != "cpu" else []
-    suffixes += [f"size={tuple(c._shape)}", f"nnz={c._nnz()}"]
-    if c.dtype not in (D.get_default_dtype(), D.int64, D.bool, D._kind_default(3)):     # (as dense printing)
-        suffixes.append(f"dtype={c.dtype}")
-    suffixes.append(f"layout={c.layout}")
-    if c.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{c.grad_fn.name()}>")
-    elif c.requires_grad:
-        suffixes.append("requires_grad=True")
-
-    def body(t, prefix):
-        if t.numel() == 0:
-            return prefix + f"[], size={tuple(t.shape)})"
-        a = t._host()
-        if t.dtype is D.bfloat16 or t.dtype is D.float16:
-            a = a.astype(np.float32)
-        summarize = a.size > PRINT_OPTS["threshold"]
-        fmt = _Formatter(_summarized(a) if summarize else a, t.dtype.is_floating_point)
-        return prefix + _body(a, indent + len(prefix), summarize, fmt) + ")"
+    suffixes = _suffixes(c)
+    body = lambda t, prefix: _part(t, prefix, indent)
     cname, pname = _index_names(c.layout)
     sep = ",\n" + " " * indent
     text = ("tensor(" + body(c._cidx, cname + "=tensor(") + sep + body(c._pidx, pname + "=tensor(") + sep

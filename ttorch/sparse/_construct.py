@@ -9,32 +9,40 @@ from .._tensor import Tensor, _numel
 from .._sparse import SparseTensor, _mask, _tracked, _unravel
 
 
-def _repr(s):
-    from .._tensor_str import PRINT_OPTS, _add_suffixes, _body, _Formatter, _summarized
-    indent = len("tensor(")
-    ind, val = s._ind, s._val.detach()
-    suffixes = []
-    if s.device.type != "cpu":
-        suffixes.append(f"device='{s.device}'")
+def _suffixes(s):
+    """The printout's suffixes of a sparse tensor (any layout), in PyTorch's order."""
+    suffixes = [f"device='{s.device}'"] if s.device.type != "cpu" else []
     suffixes += [f"size={tuple(s._shape)}", f"nnz={s._nnz()}"]
     if s.dtype not in (D.get_default_dtype(), D.int64, D.bool, D._kind_default(3)):     # (as dense printing)
         suffixes.append(f"dtype={s.dtype}")
-    suffixes.append(f"layout={sparse_coo}")
+    suffixes.append(f"layout={s.layout}")
     if s.grad_fn is not None:
         suffixes.append(f"grad_fn=<{s.grad_fn.name()}>")
     elif s.requires_grad:
         suffixes.append("requires_grad=True")
+    return suffixes
 
-    def body(t, prefix):
-        # the dense printout's body (as ``_tensor_str._str`` makes it), indented under ``prefix``
-        if t.numel() == 0:
-            return prefix + f"[], size={tuple(t.shape)})"
-        a = t._host()
-        if t.dtype is D.bfloat16 or t.dtype is D.float16:
-            a = a.astype(np.float32)
-        summarize = a.size > PRINT_OPTS["threshold"]
-        fmt = _Formatter(_summarized(a) if summarize else a, t.dtype.is_floating_point)
-        return prefix + _body(a, indent + len(prefix), summarize, fmt) + ")"
+
+def _part(t, prefix, indent):
+    """One part of a sparse printout (indices, values...): the dense printout's body (as ``_tensor_str._str``
+    makes it), indented under ``prefix``."""
+    from .._tensor_str import PRINT_OPTS, _body, _Formatter, _summarized
+    if t.numel() == 0:
+        return prefix + f"[], size={tuple(t.shape)})"
+    a = t._host()
+    if t.dtype is D.bfloat16 or t.dtype is D.float16:
+        a = a.astype(np.float32)
+    summarize = a.size > PRINT_OPTS["threshold"]
+    fmt = _Formatter(_summarized(a) if summarize else a, t.dtype.is_floating_point)
+    return prefix + _body(a, indent + len(prefix), summarize, fmt) + ")"
+
+
+def _repr(s):
+    from .._tensor_str import _add_suffixes
+    indent = len("tensor(")
+    ind, val = s._ind, s._val.detach()
+    suffixes = _suffixes(s)
+    body = lambda t, prefix: _part(t, prefix, indent)
     text = "tensor(" + body(ind, "indices=tensor(") + ",\n" + " " * indent + body(val, "values=tensor(")
     return _add_suffixes(text + ",\n" + " " * indent + suffixes[0], suffixes[1:], indent)
 

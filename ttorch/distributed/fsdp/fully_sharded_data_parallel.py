@@ -30,6 +30,7 @@ from ... import _dtype as D
 from ...autograd import grad_mode
 from ...autograd.function import Function
 from ...nn.modules.module import Module
+from ...nn.parallel.distributed import _tensors_in
 from ...nn.parameter import Parameter
 from .api import (BackwardPrefetch, CPUOffload, FullStateDictConfig, LocalStateDictConfig,
                   OptimStateDictConfig, ShardingStrategy, StateDictSettings, StateDictType)
@@ -67,17 +68,6 @@ def _unpack(saved):
         return saved
     unit, shape, stride, offset = saved
     return unit._full_for_backward().as_strided(shape, stride, offset)
-
-
-def _tensors_in(obj):
-    from ..._tensor import Tensor
-    if isinstance(obj, Tensor):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [t for o in obj for t in _tensors_in(o)]
-    if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _tensors_in(o)]
-    return []
 
 
 def _cast_inputs(obj, dtype):
