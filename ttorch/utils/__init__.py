@@ -1,6 +1,6 @@
 """``ttorch.utils``: data loading (``ttorch.utils.data``), activation checkpointing
 (``ttorch.utils.checkpoint``), ``ttorch.utils.deterministic``, hook handles (``ttorch.utils.hooks``)
-and, imported on demand as in PyTorch, ``ttorch.utils.benchmark``."""
+and, imported on demand as in PyTorch, ``ttorch.utils.benchmark`` and ``ttorch.utils.tensorboard``."""
 from . import data, checkpoint, deterministic, hooks
 from ._swap_tensors import swap_tensors
 
