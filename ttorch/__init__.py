@@ -34,6 +34,10 @@ from . import random  # noqa: E402  (ttorch.random: seeds, states, fork_rng)
 from ._tensor_str import set_printoptions
 
 globals().update(ops.FUNCTIONS)
+from .ops.fake_quantize import PUBLIC as _fake_quantize_fns  # noqa: E402
+globals().update(_fake_quantize_fns)
+from ._quantized import (qint8, quint8, qint32, qscheme, per_tensor_affine, per_channel_affine,  # noqa: E402
+                         per_tensor_symmetric, per_channel_symmetric, per_channel_affine_float_qparams)
 
 
 def is_tensor(obj):
@@ -116,6 +120,8 @@ from . import profiler  # noqa: E402
 from . import linalg  # noqa: E402  (ttorch.linalg: norms, products)
 from . import special  # noqa: E402  (ttorch.special: erf, gammaln, digamma...)
 from . import fft  # noqa: E402  (ttorch.fft: discrete Fourier transforms)
+from . import ao, quantization  # noqa: E402  (fake quantization for QAT; quantization: the older name)
+from ._quantized import quantize_per_tensor, quantize_per_channel  # noqa: E402  (quantized tensors)
 from .autograd import profiler as _autograd_profiler  # noqa: E402,F401  (ttorch.autograd.profiler)
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 from . import amp, cpu  # noqa: E402  (mixed precision)

@@ -1,0 +1,46 @@
+"""``QuantStub`` and ``DeQuantStub``: the points where an eager-mode model enters and leaves the
+quantized region. In float and QAT models they pass their input through; ``prepare_qat`` gives a
+``QuantStub`` an activation fake-quantizer (its output hook) and a ``DeQuantStub`` none.
+
+Difference from PyTorch: no ``convert`` to quantized modules, so they never quantize for real.
+"""
+from ...nn.modules.module import Module
+
+
+class QuantStub(Module):
+    """Identity until ``prepare_qat`` attaches the fake quantization of its output."""
+
+    def __init__(self, qconfig=None):
+        super().__init__()
+        if qconfig:
+            self.qconfig = qconfig
+
+    def forward(self, x):
+        return x
+
+
+class DeQuantStub(Module):
+    """Identity (marks where the quantized region ends)."""
+
+    def __init__(self, qconfig=None):
+        super().__init__()
+        if qconfig:
+            self.qconfig = qconfig
+
+    def forward(self, x):
+        return x
+
+
+class QuantWrapper(Module):
+    """``module`` between a QuantStub and a DeQuantStub."""
+
+    def __init__(self, module):
+        super().__init__()
+        qconfig = getattr(module, "qconfig", None)
+        self.add_module("quant", QuantStub(qconfig))
+        self.add_module("dequant", DeQuantStub(qconfig))
+        self.add_module("module", module)
+        self.train(module.training)
+
+    def forward(self, X):
+        return self.dequant(self.module(self.quant(X)))
