@@ -157,3 +157,4 @@ from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op
 from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its layout ttorch.jagged)
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond  # noqa: E402  (torch.cond, eager)
+from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
