@@ -140,6 +140,7 @@ from . import testing, jit, version, types, compiler, hub  # noqa: E402  (PyTorc
 from . import func  # noqa: E402  (torch.func: grad, vmap, functional_call...)
 from . import distributions  # noqa: E402  (torch.distributions)
 from . import distributed, multiprocessing  # noqa: E402  (process groups, collectives, spawn)
+from . import futures  # noqa: E402  (ttorch.futures.Future: async results, DDP comm hooks)
 from ._threads import set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads  # noqa: E402,E501
 from ._deterministic import *  # noqa: E402,F401,F403  (use_deterministic_algorithms and its debug mode)
 from ._layout import layout, strided, sparse_coo  # noqa: E402

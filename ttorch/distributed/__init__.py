@@ -19,6 +19,8 @@ from .collectives import (all_reduce, broadcast, reduce, all_gather, all_gather_
                           monitored_barrier)
 from .p2p import (send, recv, isend, irecv, P2POp, batch_isend_irecv, all_gather_object,  # noqa: F401
                   broadcast_object_list, gather_object, scatter_object_list)
+from ._grad_bucket import GradBucket, BuiltinCommHookType  # noqa: F401  (DDP communication hooks)
+from . import algorithms  # noqa: F401,E402  (Join, ddp_comm_hooks)
 
 
 def get_node_local_rank(fallback_rank=None):

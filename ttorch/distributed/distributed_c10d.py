@@ -103,29 +103,9 @@ class Work:
         self.wait()
 
     def get_future(self):
-        """A ``Future`` of the output tensors (``wait()``, ``value()``, ``done()``, ``then(fn)``)."""
-        return Future(self)
-
-
-class Future:
-    """The result of a ``Work`` (PyTorch's ``torch.futures.Future`` subset): ``then(fn)`` chains
-    ``fn(future)`` after it, run when the chained future is waited on."""
-
-    def __init__(self, work=None, fn=None, parent=None):
-        self._work, self._fn, self._parent = work, fn, parent
-
-    def wait(self):
-        if self._fn is not None:
-            return self._fn(self._parent)
-        return self._work.result()
-
-    value = wait
-
-    def done(self):
-        return self._parent.done() if self._fn is not None else self._work.is_completed()
-
-    def then(self, callback):
-        return Future(fn=callback, parent=self)
+        """A ``ttorch.futures.Future`` of the output tensors (a list, as PyTorch's)."""
+        from ..futures import Future
+        return Future._of_work(self)
 
 
 def _secs(t):

@@ -19,8 +19,9 @@ Differences from PyTorch, by design or not yet done: collectives run in order on
 and ``limit_all_gathers`` are accepted); the hybrid strategies shard over the whole group; inside a
 ``FULL_SHARD`` unit the saved-tensor hooks are FSDP's (a user's own ``saved_tensors_hooks`` apply outside
 units); ``use_orig_params=True`` is accepted but parameters are still the flat shards; the sharded state
-dict, the optimizer-state-dict helpers and ``register_comm_hook`` are not implemented; ``fully_shard``
-(FSDP2, on DTensor) is not provided.
+dict is not implemented; the optimizer-state helpers (``_optim_utils.py``) give the full layout only;
+``register_comm_hook``'s hook gets the full gradient in the reduce dtype (``mixed_precision``'s, as
+PyTorch's) and the low-precision FSDP hooks are not provided; ``fully_shard`` (FSDP2, on DTensor) is not provided.
 """
 import contextlib
 import math
@@ -138,6 +139,7 @@ class FullyShardedDataParallel(Module):
         self._is_root = True
         self._full = self._full_bw = None
         self._pending = None        # the full gradients accumulated under ``no_sync``
+        self._comm_hook = self._comm_hook_state = None
         if param_init_fn is not None:
             param_init_fn(module)
         if device_id is not None:
@@ -241,6 +243,16 @@ class FullyShardedDataParallel(Module):
             return None
         mp = self.mixed_precision
         rdt = mp.reduce_dtype if mp is not None and mp.reduce_dtype is not None else grad.dtype
+        if self._comm_hook is not None:     # the hook reduces (and averages) the full gradient itself
+            g = grad.detach().to(rdt, copy=True)
+            if self.sharding_strategy is ShardingStrategy.NO_SHARD:
+                self._comm_hook(self._comm_hook_state, g)
+                out = g
+            else:
+                out = Tensor._empty((self._chunk,), rdt, g.device)
+                self._comm_hook(self._comm_hook_state, g, out)
+            keep_low = mp is not None and mp.keep_low_precision_grads
+            return out.to(self._flat.device, out.dtype if keep_low else self._flat.dtype)
         g = grad.detach().to(rdt) / self._world
         if self.sharding_strategy is ShardingStrategy.NO_SHARD:
             if self._world > 1:
@@ -525,6 +537,74 @@ class FullyShardedDataParallel(Module):
             mapped = type(state_dict)((names.get(k, k), v) for k, v in state_dict.items())
             result = wrapped.load_state_dict(mapped, strict=strict)
         return result
+
+
+    def register_comm_hook(self, state, hook):
+        """Reduce gradients with ``hook`` (on the root; every unit uses it): ``hook(state, grad)`` all-reduces
+        the full flat gradient in place (``NO_SHARD``), ``hook(state, grad, output)`` reduces the padded full
+        gradient into this rank's ``output`` chunk (sharded strategies). The hook does its own averaging
+        (``ttorch.distributed.algorithms._comm_hooks.default_hooks``: ``allreduce_hook``, ``reduce_scatter_hook``).
+        """
+        if not self.check_is_root():
+            raise AssertionError("register_comm_hook can only be called on a root instance.")
+        for u in self._units():
+            if u.sharding_strategy in (ShardingStrategy.HYBRID_SHARD, ShardingStrategy._HYBRID_SHARD_ZERO2):
+                raise AssertionError(f"Communication hook is not supported for hybrid strategies: "
+                                     f"{u.sharding_strategy}")
+            if u._comm_hook is not None:
+                raise AssertionError("A communication hook is already registered")
+            if not callable(hook):
+                raise ValueError(f"The communication hook must be callable but got {hook}")
+            u._comm_hook, u._comm_hook_state = hook, state
+
+    # ------------------------------------------------------------------ optimizer state dicts (_optim_utils.py)
+    @staticmethod
+    def optim_state_dict(model, optim, optim_state_dict=None, group=None):
+        """The full optimizer state of ``model``'s units: unflattened, keyed by the original parameter names
+        (``FULL_STATE_DICT``; ``rank0_only``/``offload_to_cpu`` from the ``optim_state_dict_config`` set by
+        ``set_state_dict_type``). A collective: call it on every rank.
+
+        Example::
+
+            >>> # osd = FSDP.optim_state_dict(model, optim); ttorch.save(osd, path)
+        """
+        from . import _optim_utils
+        return _optim_utils.optim_state_dict(model, optim, optim_state_dict, group)
+
+    @staticmethod
+    def optim_state_dict_to_load(model, optim, optim_state_dict, is_named_optimizer=False, load_directly=False,
+                                 group=None):
+        """Convert a state from ``optim_state_dict`` into this rank's flattened shard for ``optim``;
+        ``load_directly`` also loads it into ``optim``."""
+        from . import _optim_utils
+        osd = _optim_utils.optim_state_dict_to_load(model, optim, optim_state_dict)
+        if load_directly:
+            optim.load_state_dict(osd)
+        return osd
+
+    @staticmethod
+    def full_optim_state_dict(model, optim, optim_input=None, rank0_only=True, group=None):
+        """The full optimizer state keyed by parameter names (the legacy API of ``optim_state_dict``); with
+        ``rank0_only`` the other ranks get ``{}``."""
+        import warnings
+        from . import _optim_utils
+        warnings.warn("FullyShardedDataParallel.full_optim_state_dict is being deprecated and is replaced by "
+                      "FullyShardedDataParallel.optim_state_dict. FullyShardedDataParallel.full_optim_state_dict "
+                      "may be removed after PyTorch 2.2.", FutureWarning, stacklevel=2)
+        return _optim_utils.optim_state_dict(model, optim, None, group, rank0_only=rank0_only, offload_to_cpu=True)
+
+    @staticmethod
+    def shard_full_optim_state_dict(full_optim_state_dict, model, optim_input=None, optim=None):
+        """This rank's flattened shard of a ``full_optim_state_dict`` result, for ``optim.load_state_dict``
+        (parameters in ``optim``'s order, or ``model.parameters()``'s without it)."""
+        from . import _optim_utils
+        return _optim_utils.optim_state_dict_to_load(model, optim, full_optim_state_dict)
+
+    @staticmethod
+    def scatter_full_optim_state_dict(full_optim_state_dict, model, optim_input=None, optim=None, group=None):
+        """Like ``shard_full_optim_state_dict`` with the full state given on rank 0 only (None elsewhere)."""
+        from . import _optim_utils
+        return _optim_utils.scatter_full_optim_state_dict(full_optim_state_dict, model, optim, group)
 
 
 def _raw_keys(module):

@@ -6,6 +6,18 @@ gradients are averaged across the ranks in one flattened ``all_reduce`` per dtyp
 reduction runs once per backward, after the local gradients are complete, rather than overlapping
 with backward as PyTorch's buckets do). The average is each gradient divided by the world size, then
 summed in rank order, as PyTorch's reducer divides before its all-reduce.
+
+``register_comm_hook(state, hook)`` replaces that reduction: the hook gets one ``dist.GradBucket`` per dtype
+(all the gradients of that dtype, not yet averaged; ``bucket_cap_mb`` does not split buckets) and returns a
+``ttorch.futures.Future`` of the reduced flat buffer. The bucket lists the parameters in ``parameters()``
+order in the first iteration, then in the order their gradients became ready in the first backward
+(PyTorch's rebuilt buckets).
+
+``join()`` (``ttorch.distributed.algorithms.Join``) lets ranks run out of inputs at different iterations:
+a joined rank all-reduces zeros for the gradients (through the hook, if one is registered), and at the end
+the parameters and buffers of one of the last ranks to join are broadcast to all. In join mode the active
+ranks announce whether this iteration synchronizes before the buffer broadcast, rather than after it as
+PyTorch's forward does (the collectives differ in order, not in content).
 """
 import contextlib
 import weakref
@@ -13,6 +25,7 @@ import weakref
 import numpy as np
 
 from ...autograd import grad_mode
+from ...distributed.algorithms.join import Join, JoinHook, Joinable
 from ..modules.module import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -46,11 +59,11 @@ def _reached_leaves(outputs):
     return leaves
 
 
-def _flat_groups(tensors):
-    """Indices of ``tensors`` grouped by dtype, in first-seen order (one flat buffer each)."""
+def _flat_groups(tensors, labels=None):
+    """Indices of ``tensors`` (or their ``labels``) grouped by dtype, in first-seen order (one flat buffer each)."""
     groups = {}
     for i, t in enumerate(tensors):
-        groups.setdefault(t.dtype, []).append(i)
+        groups.setdefault(t.dtype, []).append(i if labels is None else labels[i])
     return list(groups.values())
 
 
@@ -65,7 +78,32 @@ def _unflatten_into(tensors, idx, flat):
             off += n
 
 
-class DistributedDataParallel(Module):
+class _DDPJoinHook(JoinHook):
+    """A joined rank's side of DDP: shadow the forward's buffer broadcast and the backward's all-reduces."""
+
+    def __init__(self, ddp, divide_by_initial_world_size):
+        if not isinstance(ddp, DistributedDataParallel):
+            raise AssertionError("DDP join hook requires passing in a DistributedDataParallel instance as the "
+                                 f"state, got {type(ddp).__name__}")
+        self.ddp = ddp
+        ddp._divide_by_initial_world_size = divide_by_initial_world_size
+
+    def main_hook(self):
+        ddp = self.ddp
+        should_sync = ddp._all_reduce_flag(0) != 0
+        ddp.require_forward_param_sync = should_sync
+        if not should_sync:
+            return
+        if ddp._syncs_buffers():
+            ddp._sync_states(list(ddp.module.buffers()), ddp._common_rank(False))
+        ddp._reduce_grads(joined=True)
+
+    def post_hook(self, is_last_joiner):
+        self.ddp._sync_states(list(self.ddp.module.parameters()) + list(self.ddp.module.buffers()),
+                              self.ddp._common_rank(is_last_joiner))
+
+
+class DistributedDataParallel(Module, Joinable):
     r"""Data parallelism across the processes of a ``ttorch.distributed`` group.
 
     Args:
@@ -80,7 +118,8 @@ class DistributedDataParallel(Module):
         init_sync (bool): broadcast rank 0's parameters and buffers at construction.
 
     ``bucket_cap_mb``, ``gradient_as_bucket_view`` and ``static_graph`` are accepted; gradients are reduced
-    in one bucket per dtype. State-dict keys carry the ``module.`` prefix, as PyTorch's.
+    in one bucket per dtype (``register_comm_hook`` sees one ``GradBucket`` per dtype). State-dict keys carry
+    the ``module.`` prefix, as PyTorch's. The module's docstring describes communication hooks and ``join``.
 
     Example::
 
@@ -116,6 +155,11 @@ class DistributedDataParallel(Module):
         if init_sync:
             self._sync_states(list(module.parameters()) + list(module.buffers()))
         self._armed, self._expected, self._ready = False, set(), set()
+        self._comm_hook = None
+        self._ready_order, self._bucket_order = [], None    # first backward's order: the rebuilt buckets'
+        self._divide_by_initial_world_size = True
+        self._active_count = None
+        Joinable.__init__(self)
         ref = weakref.ref(self)
         self._hook_handles = [p.register_post_accumulate_grad_hook(
             lambda p, ref=ref: ref() is not None and ref()._grad_ready(p)) for p in self._params]
@@ -135,14 +179,103 @@ class DistributedDataParallel(Module):
                     raise RuntimeError(f"DDP expects same model across all ranks, but parameter {a[0]} has shape "
                                        f"{list(a[1])} ({a[2]}) on rank 0 and {list(b[1])} ({b[2]}) on rank {r}.")
 
-    def _sync_states(self, tensors):
-        """Copy rank 0's values of ``tensors`` to every rank, one flat message per dtype."""
+    def _sync_states(self, tensors, root=0):
+        """Copy rank ``root``'s values of ``tensors`` to every rank, one flat message per dtype."""
         from ...distributed.collectives import _broadcast_array
         if not tensors or self.process_group.size() == 1:
             return
         for idx in _flat_groups(tensors):
             flat = np.concatenate([tensors[i].detach()._host().reshape(-1) for i in idx])
-            _unflatten_into(tensors, idx, _broadcast_array(self.process_group, flat, 0))
+            _unflatten_into(tensors, idx, _broadcast_array(self.process_group, flat, root))
+
+    # ------------------------------------------------------------------ join
+    def join(self, divide_by_initial_world_size=True, enable=True, throw_on_early_termination=False):
+        """A ``Join`` context manager for uneven inputs across ranks (see the module docstring).
+
+        Args:
+            divide_by_initial_world_size (bool): average gradients over the whole group (True) or over the
+                ranks not yet joined (False). Communication hooks do their own averaging.
+            enable (bool): False makes the context manager a no-op.
+            throw_on_early_termination (bool): raise on all ranks when the first rank runs out of inputs.
+        """
+        return Join([self], enable, throw_on_early_termination,
+                    divide_by_initial_world_size=divide_by_initial_world_size)
+
+    def join_hook(self, **kwargs):
+        return _DDPJoinHook(self, kwargs.get("divide_by_initial_world_size", True))
+
+    @property
+    def join_device(self):
+        return self._params[0].device
+
+    @property
+    def join_process_group(self):
+        return self.process_group
+
+    def _all_reduce_flag(self, value):
+        from ...distributed.collectives import _all_reduce_array
+        return int(_all_reduce_array(self.process_group, np.array([value], np.int64))[0])
+
+    def _common_rank(self, candidate):
+        """The largest rank among those passing ``candidate`` (PyTorch's ``_find_common_rank``)."""
+        from ...distributed import ReduceOp
+        from ...distributed.collectives import _all_reduce_array
+        mine = np.array([self.process_group.rank() if candidate else -1], np.int64)
+        return int(_all_reduce_array(self.process_group, mine, ReduceOp.MAX)[0])
+
+    def _syncs_buffers(self):
+        return self.broadcast_buffers and any(True for _ in self.module.buffers())
+
+    # ------------------------------------------------------------------ communication hooks
+    def register_comm_hook(self, state, hook):
+        """Reduce gradients with ``hook(state, bucket) -> Future[Tensor]`` instead of the built-in all-reduce.
+
+        Args:
+            state: passed to the hook as is (a process group for the default hooks, a ``PowerSGDState``...).
+            hook (Callable): called once per bucket (one bucket per gradient dtype here) with a
+                ``dist.GradBucket``; its future's value, a flat tensor as long as ``bucket.buffer()``, becomes
+                the parameters' gradients (the hook does its own averaging). Annotations are checked as
+                PyTorch's, but a hook whose second parameter is not named ``bucket`` is accepted (PyTorch
+                raises ``KeyError``).
+
+        Example::
+
+            >>> # from ttorch.distributed.algorithms.ddp_comm_hooks import default_hooks
+            >>> # ddp_model.register_comm_hook(None, default_hooks.fp16_compress_hook)
+        """
+        import inspect
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        try:
+            sig = inspect.signature(hook)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is not None:
+            from ...distributed._grad_bucket import GradBucket
+            from ...futures import Future
+            bucket = sig.parameters.get("bucket")
+            if bucket is not None and bucket.annotation not in (inspect.Parameter.empty, GradBucket):
+                raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+            if sig.return_annotation not in (inspect.Signature.empty, Future):
+                raise ValueError("Communication hook: return annotation should be torch.futures.Future[torch.Tensor].")
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        self._comm_hook = (hook, state)
+
+    def _register_builtin_comm_hook(self, comm_hook_type):
+        """Register PyTorch's built-in ``dist.BuiltinCommHookType.ALLREDUCE`` or ``FP16_COMPRESS`` hook."""
+        from ...distributed._grad_bucket import BuiltinCommHookType
+        from ...distributed.algorithms.ddp_comm_hooks import default_hooks
+        hooks = {BuiltinCommHookType.ALLREDUCE: default_hooks.allreduce_hook,
+                 BuiltinCommHookType.FP16_COMPRESS: default_hooks.fp16_compress_hook}
+        if comm_hook_type not in hooks:
+            raise TypeError(f"_register_builtin_comm_hook(): incompatible function arguments: {comm_hook_type!r}")
+        self.register_comm_hook(self.process_group, hooks[comm_hook_type])
+
+    def _buckets(self):
+        """Parameter indices per bucket, in reduction order (one bucket per dtype)."""
+        order = self._bucket_order or list(range(len(self._params)))
+        return _flat_groups([self._params[i] for i in order], order)
 
     # ------------------------------------------------------------------ forward and backward
     def forward(self, *inputs, **kwargs):
@@ -155,7 +288,13 @@ class DistributedDataParallel(Module):
                 "participate in calculating loss.")
         sync = grad_mode.is_grad_enabled() and self.require_backward_grad_sync
         self.require_forward_param_sync = sync
-        if sync and self.broadcast_buffers:
+        work = Join.notify_join_context(self)
+        if self._join_config.enable:
+            self._active_count = work._join_count if work is not None else None
+            self._all_reduce_flag(1 if sync else 0)     # tells the joined ranks whether to shadow this iteration
+            if sync and self._syncs_buffers():
+                self._sync_states(list(self.module.buffers()), self._common_rank(True))
+        elif sync and self.broadcast_buffers:
             self._sync_states(list(self.module.buffers()))
         out = self.module(*inputs, **kwargs)
         self._armed, self._ready = sync, set()
@@ -175,36 +314,81 @@ class DistributedDataParallel(Module):
         if not self._armed or id(p) not in self._expected:
             return
         self._ready.add(id(p))
+        if self._bucket_order is None:
+            self._ready_order.append(id(p))
         if len(self._ready) == len(self._expected):
             self._reduce_grads()
 
-    def _reduce_grads(self):
-        """Average every parameter's gradient across the group (a zero for the ones without one)."""
+    def _reduce_grads(self, joined=False):
+        """Average every parameter's gradient across the group (a zero for the ones without one). A joined
+        rank (``joined``) contributes zeros and keeps its own gradients."""
         from ...distributed.collectives import _all_reduce_array
-        from ...ops import FUNCTIONS
         self._armed = False
-        pg, n = self.process_group, self.process_group.size()
+        pg = self.process_group
         used = [True] * len(self._params)
-        if self._used is not None:
-            used = _all_reduce_array(pg, np.array(self._used, np.int32)) > 0
+        if self.find_unused_parameters:
+            mine = np.zeros(len(self._params), np.int32) if joined else np.array(self._used, np.int32)
+            used = _all_reduce_array(pg, mine) > 0
+        buckets = self._buckets()
+        if not joined and self._bucket_order is None:      # later iterations: the order gradients got ready
+            pos = {id(p): i for i, p in enumerate(self._params)}
+            ready = [pos[k] for k in self._ready_order]
+            self._bucket_order = ready + [i for i in reversed(range(len(self._params))) if i not in set(ready)]
+        if self._comm_hook is not None:
+            self._run_comm_hook(buckets, used, joined)
+            return
+        n = pg.size()
+        if self._active_count is not None and not self._divide_by_initial_world_size:
+            n = int(self._active_count.item())
         params = self._params
-        for idx in _flat_groups(params):
+        for idx in buckets:
             dt = params[idx[0]].dtype.np
-            parts = [np.zeros(params[i].numel(), dt) if params[i].grad is None
+            parts = [np.zeros(params[i].numel(), dt) if joined or params[i].grad is None
                      else params[i].grad.detach()._host().reshape(-1) for i in idx]
             flat = np.concatenate(parts) / dt.type(n) if n > 1 else np.concatenate(parts)
             flat = _all_reduce_array(pg, flat.astype(dt, copy=False))
-            off = 0
-            with grad_mode.no_grad():
-                for i in idx:
-                    p, k = params[i], params[i].numel()
-                    if used[i]:
-                        g = FUNCTIONS["from_numpy"](flat[off:off + k].reshape(p.shape).copy())
-                        if p.grad is None:
-                            p.grad = g.to(p.device)
-                        else:
-                            p.grad.copy_(g)
-                    off += k
+            if not joined:
+                self._write_grads(idx, used, flat)
+
+    def _write_grads(self, idx, used, flat):
+        from ...ops import FUNCTIONS
+        off = 0
+        with grad_mode.no_grad():
+            for i in idx:
+                p, k = self._params[i], self._params[i].numel()
+                if used[i]:
+                    g = FUNCTIONS["from_numpy"](np.ascontiguousarray(flat[off:off + k]).reshape(p.shape))
+                    if p.grad is None:
+                        p.grad = g.to(p.device)
+                    else:
+                        p.grad.copy_(g)
+                off += k
+
+    def _run_comm_hook(self, buckets, used, joined):
+        """One ``GradBucket`` per dtype through the hook; every bucket's hook starts before any is waited on."""
+        import ttorch
+        from ...distributed._grad_bucket import GradBucket
+        from ...futures import Future
+        hook, state = self._comm_hook
+        pending = []
+        with grad_mode.no_grad():
+            for b, idx in enumerate(buckets):
+                ps = [self._params[i] for i in idx]
+                flat = ttorch.cat([ttorch.zeros(p.numel(), dtype=p.dtype, device=p.device)
+                                   if joined or p.grad is None else p.grad.detach().reshape(-1) for p in ps])
+                offsets = np.cumsum([0] + [p.numel() for p in ps[:-1]]).tolist()
+                fut = hook(state, GradBucket(b, flat, ps, offsets, b == len(buckets) - 1))
+                if not isinstance(fut, Future):
+                    raise RuntimeError("Communication hook must return a torch.futures.Future, got "
+                                       f"{type(fut).__name__}")
+                pending.append((idx, fut, flat))
+            for idx, fut, flat in pending:
+                out = fut.wait()
+                if not isinstance(out, ttorch.Tensor) or out.numel() != flat.numel():
+                    raise RuntimeError("Communication hook's future must hold a tensor of the bucket's size "
+                                       f"{flat.numel()}")
+                if not joined:
+                    self._write_grads(idx, used, out.detach().to("cpu", flat.dtype)._host().reshape(-1))
 
     @contextlib.contextmanager
     def no_sync(self):
