@@ -1,5 +1,5 @@
 """ttorch.fft against numpy.fft (float64 references), on cpu and the simulated cuda: the real-layout primitive
-(direct and four-step kernels, every norm and sign), the public transforms with n/s padding and trimming,
+(direct and multi-pass plans, every norm and sign), the public transforms with n/s padding and trimming,
 dims, non-contiguous inputs, result dtypes, PyTorch's errors, gradients (gradcheck and gradgradcheck in
 float64) and the frequency helpers."""
 import numpy as np
@@ -43,8 +43,8 @@ def check(actual, expected, dtype):
 @pytest.mark.parametrize("shape,dims", [((1,), (0,)), ((7,), (0,)), ((3, 13), (1,)), ((3, 5), (0, 1)),
                                         ((2, 3, 4), (1,)), ((144,), (0,)), ((2, 96, 3), (1,)), ((67,), (0,))])
 def test_c2c_matches_numpy(device, dtype, shape, dims):
-    # 144 = 12 * 12 and 96 = 8 * 12 take the four-step form on cuda (twiddles, a transposed second pass);
-    # 67, a prime past the direct-only lengths, the direct product
+    # 144 = 12 * 12 and 96 = 8 * 12 take two passes on cuda (twiddles, a transposed second pass);
+    # 67, a prime past the radix limit, the direct product
     z = cplx(shape)
     x = ttorch.tensor(as_real(z), dtype=dtype, device=device)
     for sign in (-1, 1):
@@ -57,7 +57,7 @@ def test_c2c_matches_numpy(device, dtype, shape, dims):
 
 
 def test_c2c_long_and_noncontiguous(device):
-    # n = 4096 (64 x 64 four-step) in float32: within ~1e-6 of float64 numpy relative to the largest bin
+    # n = 4096 (three radix-16 passes) in float32: within ~1e-6 of float64 numpy relative to the largest bin
     z = cplx((4096,), 1)
     y = F._c2c(ttorch.tensor(as_real(z), dtype=ttorch.float32, device=device), dims=(0,), sign=-1, norm=0)
     r = y.cpu().numpy()
@@ -70,23 +70,21 @@ def test_c2c_long_and_noncontiguous(device):
     np.testing.assert_allclose(y[..., 0] + 1j * y[..., 1], np.fft.fft(z, axis=0, norm="ortho"), atol=1e-12)
 
 
-def test_four_step_split():
-    assert F._factor(64) is None and F._factor(4096) == 64 and F._factor(144) == 12
-    assert F._factor(4093) is None and F._factor(2 * 2039) is None and F._factor(1000) == 25
-
-
 # ------------------------------------------------------------------------------- Bluestein (cuda)
 def test_bluestein_choice():
     # large primes and large prime factors go through Bluestein; powers of two, smooth and small lengths don't
-    assert F._bluestein_wins(8191) and F._bluestein_wins(2 * 4099) and F._bluestein_wins(4093)
-    assert not any(F._bluestein_wins(n) for n in (7, 67, 257, 1031, 4096, 1000, 16384, 3 * 4096))
+    # (the planner's own tests: test_fft_plans.py)
+    blue = lambda n: any(k == "bluestein" for k, _ in F._fft_plan.plan(n)[1])
+    assert blue(8191) and blue(2 * 4099) and blue(4093)
+    assert not any(blue(n) for n in (7, 67, 257, 4096, 1000, 16384, 3 * 4096))
 
 
 @pytest.mark.parametrize("dtype", [ttorch.float32, ttorch.float64])
 @pytest.mark.parametrize("shape,dims", [((7,), (0,)), ((5, 3), (0,)), ((2, 67), (1,)), ((3, 5), (0, 1))])
 def test_bluestein_matches_numpy(monkeypatch, dtype, shape, dims):
-    # forced for every length but the powers of two (the convolution's own transforms), small shapes
-    monkeypatch.setattr(F, "_bluestein_wins", lambda n: n > 2 and n & (n - 1) != 0)
+    # forced for 5, 7 and 67 (not for the 7-smooth lengths of the convolution's own transforms), small shapes
+    real = F._fft_plan.plan
+    monkeypatch.setattr(F._fft_plan, "plan", lambda n: (0.0, (("bluestein", n),)) if n in (5, 7, 67) else real(n))
     z = cplx(shape, 3)
     x = ttorch.tensor(as_real(z), dtype=dtype, device="cuda")
     for sign in (-1, 1):
@@ -99,7 +97,7 @@ def test_bluestein_matches_numpy(monkeypatch, dtype, shape, dims):
 
 
 def test_bluestein_large_prime_float32():
-    # n = 8191 (prime): O(n^2) = 67M products per row directly; Bluestein's m = 16384 takes three four-step
+    # n = 8191 (prime): O(n^2) = 67M products per row directly; Bluestein's m = 16384 takes three
     # passes. float32 within 1e-5 of float64 numpy relative to the largest bin (seen: ~3e-7)
     z = cplx((8191,), 4)
     y = ttorch.fft.fft(ttorch.tensor(z.astype(np.complex64), device="cuda"))

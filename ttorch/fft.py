@@ -1,6 +1,8 @@
 """``ttorch.fft``: PyTorch's ``torch.fft``. Every transform is ``ops/fft.py``'s ``fft_c2c`` (numpy.fft on
-cpu, a Triton DFT on cuda) on the ``view_as_real`` layout of complex tensors, so gradients of every order
-follow from its backward and from the views, pads and slices around it.
+cpu, Triton DFT passes on cuda) on the ``view_as_real`` layout of complex tensors, so gradients of every order
+follow from its backward and from the views, pads and slices around it. On cuda a real transform of even
+length (``rfft*``, ``irfft*``, ``hfft*``, ``ihfft*``, ``fft`` of a real input, ``stft``) runs at half length
+with ``fft_untangle``'s twiddle pass (also an op with its own backward).
 
 Argument handling is PyTorch's: ``n``/``s`` zero-pad or trim the input (``-1`` in ``s`` keeps a size),
 ``dim`` defaults to the last dim (``fft``), the last two (``fft2``) or all (``fftn``, or the last

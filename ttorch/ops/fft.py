@@ -1,5 +1,6 @@
 """Discrete Fourier transforms on complex tensors held as real ones, (..., 2) interleaved (re, im):
-the one primitive op ``fft_c2c`` and the real-to-complex / complex-to-real transforms composed of it.
+the primitive ops ``fft_c2c`` and ``fft_untangle`` (the real transforms' twiddle pass) and the
+real-to-complex / complex-to-real transforms composed of them.
 ``ttorch.fft`` wraps them over ``view_as_real``/``view_as_complex``.
 
 ``fft_c2c(x, dims, sign, norm)``: the DFT with ``exp(sign 2 pi i j k / n)`` along each of ``dims``
@@ -7,20 +8,19 @@ the one primitive op ``fft_c2c`` and the real-to-complex / complex-to-real trans
 ``1/sqrt(n)`` (1) or ``1/n`` (2). Its backward is the same transform with the opposite sign and the
 same scaling (the adjoint of a DFT is the conjugate DFT), an op itself: every order of derivative runs.
 
-On cpu, ``numpy.fft`` (pocketfft; float32 stays float32). On cuda, ``_fft_kernels._dft_kernel``: a
-DFT along one dim as a complex GEMM with the DFT matrix made in the kernel. A length with a factor
-n1 (4 <= n1 <= sqrt(n), the largest) takes the four-step (Cooley-Tukey) form n = n1 n2: a DFT of
-size n1 over strided sub-sequences with the twiddle factors in its epilogue, then one of size n2
-written transposed, O(n (n1 + n2)) work; other lengths (primes, small n) the direct O(n^2) product, or,
-for a large prime (or large prime factor) length where that costs more, Bluestein's algorithm: the DFT as
-a circular convolution of power-of-two length m >= 2n - 1 with a chirp, done with two length-m transforms.
-Multi-dim transforms run one dim after another.
+On cpu, ``numpy.fft`` (pocketfft; float32 stays float32). On cuda, the passes ``_fft_plan.plan(n)`` chooses
+by its cost model: a Stockham sequence of ``_fft_kernels._dft_kernel`` launches, each a strided batched DFT of
+a small radix (a complex GEMM with the DFT matrix made in the kernel) with its level's twiddle factors in the
+epilogue, O(n sum r) work; a large prime factor (or a large prime length) as the last pass runs Bluestein's
+algorithm: a circular convolution with a chirp of a 7-smooth length m >= 2n - 1, done with two length-m
+transforms. Multi-dim transforms run one dim after another.
 
-``_r2c`` and ``_c2r`` compose ``fft_c2c`` with ttorch ops (embedding in the complex plane, slicing to
-the onesided half, the Hermitian extension), so their gradients are those of the functions they
-compute: PyTorch's handling of the half spectrum (the doubled interior bins, the DC and Nyquist
-imaginary parts that c2r ignores) comes out of the composition. Differs from PyTorch: a real input
-is transformed as a complex one with zero imaginary part (twice the work of a dedicated r2c kernel).
+``_r2c`` and ``_c2r`` compose ``fft_c2c`` with ttorch ops, so their gradients are those of the functions
+they compute: PyTorch's handling of the half spectrum (the doubled interior bins, the DC and Nyquist
+imaginary parts that c2r ignores) comes out of the composition. On cuda an even length n packs the real
+signal into a complex one of length n / 2 (even samples real, odd imaginary) and untangles the spectrum
+with ``fft_untangle``'s twiddle pass (``_r2c_packed``, inverted by ``_c2r_packed``): half the transform
+work. Odd lengths, and cpu, transform a real input as a complex one with zero imaginary part.
 """
 import math
 
@@ -28,11 +28,10 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from . import _fft_plan
 from ._op import Op
 from ._launch import cdiv, launch
 
-# lengths up to this take the direct product on cuda (one pass; the four-step's two cost more there)
-_DIRECT_MAX = 64
 _NP_NORM = {(-1, 0): "backward", (-1, 1): "ortho", (-1, 2): "forward",
             (1, 0): "forward", (1, 1): "ortho", (1, 2): "backward"}
 
@@ -58,16 +57,6 @@ def _c2c_cpu(x, *, dims, sign, norm):
 
 
 # ------------------------------------------------------------------------------- cuda
-def _factor(n):
-    """n1 for the four-step form of a length-n DFT (the largest divisor <= sqrt(n)), or None."""
-    if n <= _DIRECT_MAX:
-        return None
-    for n1 in range(math.isqrt(n), 3, -1):
-        if n % n1 == 0:
-            return n1
-    return None
-
-
 def _tile(dtype, prec, n, C):
     """(BM, BN, BK, num_warps): rows of W, columns of X, and the reduction step, per dtype and path;
     each spill-free on sm_80 and sm_90 (``python -m ttorch.ops --compile 80,90 --only fft_c2c``)."""
@@ -97,49 +86,42 @@ def _dft(x, y, n, cols, xs, ys, sign, tw_n, norm, norm_n):
 
 
 def _c2c_dim_cuda(x, d, sign, norm):
-    """The transform along dim ``d`` of a contiguous (..., 2) tensor, into a new contiguous one."""
+    """The transform along dim ``d`` of a contiguous (..., 2) tensor, into a new contiguous one, by the passes
+    of ``_fft_plan.plan(n)`` (a Stockham sequence between two buffers)."""
     shape = x._shape[:-1]
     n = shape[d]
     P, Q = math.prod(shape[:d]), math.prod(shape[d + 1:])
-    y = Tensor._empty(x._shape, x.dtype, x.device)
     row, whole = 2 * Q, 2 * Q * n        # strides of the transformed dim and of the dims before it
-    if _bluestein_wins(n):
-        return _bluestein(x, d, sign, norm)
-    n1 = _factor(n)
-    if n1 is None:
-        s = (whole, 0, 2, row)
-        _dft(x, y, n, (P, 1, Q), s, s, sign, 0, norm, n)
-        return y
-    # four-step, j = n2 j1 + j2 and k = k1 + n1 k2: t[k1, j2] = DFT_n1(x[n2 j1 + j2]) * w_n^(k1 j2), then
-    # y[k1 + n1 k2] = DFT_n2(t[k1, :]); t is (P, n1, n2, Q) contiguous
-    n2 = n // n1
-    t = Tensor._empty(x._shape, x.dtype, x.device)
-    s1 = (whole, row, 2, n2 * row)
-    _dft(x, t, n1, (P, n2, Q), s1, s1, sign, n, 0, 1)
-    _dft(t, y, n2, (P, n1, Q), (whole, n2 * row, 2, row), (whole, row, 2, n1 * row), sign, 0, norm, n)
-    return y
+    # before pass l the data is (P, M, K, Q): M the length still to transform, K the output digits done so far
+    # (k = k_1 + r_1 k_2 + ..., in place). A radix-r pass splits j = j1 M' + j2 (M = r M'), transforms over j1
+    # for each column (p, j2, kp, q), multiplies by w_M^(k_l j2) and writes (P, M', k_l, K, Q): the new digit
+    # k_l lands above the old ones, so the last pass (M' = 1) leaves y in natural order.
+    passes = _fft_plan.plan(n)[1]
+    if not passes:                      # n = 1: a copy (the result must not alias the op's input)
+        return x.clone()
+    bufs = [None, None]
+    K, M = 1, n
+    for i, (kind, r) in enumerate(passes):
+        if kind == "bluestein":         # (always the last pass: M = r, no twiddles after it)
+            return _bluestein(x.reshape((P, r, K * Q, 2)), 1, sign, norm, n).reshape(x._shape)
+        last = i == len(passes) - 1
+        if bufs[i % 2] is None:
+            bufs[i % 2] = Tensor._empty(x._shape, x.dtype, x.device)
+        y = bufs[i % 2]
+        Mn = M // r
+        _dft(x, y, r, (P, Mn, K * Q), (whole, K * row, 2, Mn * K * row), (whole, r * K * row, 2, K * row),
+             sign, 0 if last else M, norm if last else 0, n)
+        x, K, M = y, K * r, Mn
+    return x
 
 
 # ------------------------------------------------------------------------------- Bluestein (chirp-z)
 # With j k = (j^2 + k^2 - (k - j)^2) / 2, a length-n DFT is a convolution: X_k = c_k sum_j (x_j c_j) conj(c_{k-j}),
-# c_j = exp(sign pi i j^2 / n). The convolution is circular of a power-of-two length m >= 2n - 1, run as
-# two length-m transforms (the four-step path) and a product with the transform of the chirp (made once per
-# length on the host, in float64). Three O(m sqrt(m)) passes where a large prime costs O(n^2).
-_BLUESTEIN_MIN = 256      # below this the direct product is cheaper (its tile loop runs at GEMM speed)
+# c_j = exp(sign pi i j^2 / n). The convolution is circular of a 7-smooth length m >= 2n - 1 (the planner's
+# ``bluestein_length``), run as two length-m transforms (multi-pass plans) and a product with the transform
+# of the chirp (made once per length on the host, in float64). The planner uses it for a large prime length
+# or as the last pass of a composite one whose prime factor is large.
 _CHIRPS = {}
-
-
-def _cost(n):
-    """Complex multiply-adds per column of the one-level path (four-step, or the direct product)."""
-    n1 = _factor(n)
-    return n * n if n1 is None else n * (n1 + n // n1)
-
-
-def _bluestein_wins(n):
-    if n < _BLUESTEIN_MIN:
-        return False
-    m = 1 << (2 * n - 2).bit_length()
-    return 4 * _cost(m) < _cost(n)        # (three transforms of length m, and the elementwise products)
 
 
 def _chirps(n, m, sign, x):
@@ -165,13 +147,14 @@ def _cmul(u, v):
     return stack([ur * vr - ui * vi, ur * vi + ui * vr], -1)
 
 
-def _bluestein(x, d, sign, norm):
-    """The transform along dim ``d`` of contiguous (..., 2) ``x`` by Bluestein's algorithm."""
+def _bluestein(x, d, sign, norm, norm_n):
+    """The transform along dim ``d`` of contiguous (..., 2) ``x`` by Bluestein's algorithm, scaled as the
+    norm mode ``norm`` says for a transform of length ``norm_n``."""
     from ..autograd import grad_mode
     from .movement import cat
     shape = x._shape[:-1]
     n = shape[d]
-    m = 1 << (2 * n - 2).bit_length()
+    m = _fft_plan.bluestein_length(n)
     c, bf = _chirps(n, m, sign, x)
     along = (n,) + (1,) * (len(shape) - d - 1) + (2,)                   # c broadcast along dim d
     with grad_mode.no_grad():
@@ -183,7 +166,7 @@ def _bluestein(x, d, sign, norm):
         conv = _c2c_dim_cuda(_cmul(af, bf.reshape((m,) + along[1:])).contiguous(), d, 1, 2)
         y = _cmul(conv.narrow(d, 0, n), c.reshape(along))
         if norm:
-            y = y * (1.0 / (math.sqrt(n) if norm == 1 else n))
+            y = y * (1.0 / (math.sqrt(norm_n) if norm == 1 else norm_n))
         return y.contiguous()
 
 
@@ -220,22 +203,142 @@ _c2c = Op("fft_c2c", cpu=_c2c_cpu, cuda=_c2c_cuda, backward=_c2c_bw, save=(), ke
           grad_name="FftC2CBackward0")
 
 
+# ------------------------------------------------------------------------------- the real transforms' twiddle pass
+# An even-length real transform runs at half length: z_j = x_2j + i x_2j+1 has Z = E + i O (E, O the transforms
+# of the even and odd samples, both Hermitian), so X_k = E_k + w^k O_k
+# = ((Z_k + conj Z_{h-k}) - i w^k (Z_k - conj Z_{h-k})) / 2 for k = 0..h, w = exp(sign 2 pi i / n); c2r inverts it.
+# ``fft_untangle`` is that pass, one kernel (``_fft_kernels._untangle_kernel``) on (P, L, Q, 2) tensors (the
+# transformed dim in the middle); its backward, the adjoint, is the pass of the other direction plus edge terms.
+_UNTANGLE_BLOCK = 1024     # outputs per program: 256 and 512 spilled 4 bytes on sm_80 in float64, 1024 none
+
+
+def _untangle_np(x, *, h, sign, norm, norm_n, halve, inverse, edges):
+    z = _complex_np(x)                                      # (P, L_in, Q)
+    if edges:
+        z = z.copy()
+        z[:, [0, h]] = z[:, [0, h]].real
+    k = np.arange(h if inverse else h + 1)
+    u, r = z[:, k % z.shape[1]], np.conj(z[:, (h - k) % z.shape[1]])
+    w = np.exp(sign * 1j * np.pi * k / h)[None, :, None]
+    y = (u + r + (1j if inverse else -1j) * w * (u - r)) * (_scale(norm_n, norm) * (0.5 if halve else 1.0))
+    return _real_np(y, x.dtype)
+
+
+def _untangle_cuda(x, *, h, sign, norm, norm_n, halve, inverse, edges):
+    from ._fft_kernels import _untangle_kernel
+    x = x.contiguous()
+    P, L_in, Q = x._shape[:3]
+    L_out = h if inverse else h + 1
+    y = Tensor._empty((P, L_out, Q, 2), x.dtype, x.device)
+    total = P * L_out * Q
+    if total:
+        launch(_untangle_kernel, (cdiv(total, _UNTANGLE_BLOCK),), x, y, h, L_in, L_out, Q, total, sign, norm, norm_n,
+               int(halve), INVERSE=inverse, EDGES=edges, BLOCK=_UNTANGLE_BLOCK, num_warps=4)
+    return y
+
+
+def _untangle_bw(ctx, g):
+    """The adjoint (of the real-linear map): the other direction's pass with the conjugate twiddles, plus the
+    terms of the bins that the forward pass reads twice or not at all (0 and h)."""
+    from .movement import cat
+    h, kw = ctx.h, dict(norm=ctx.norm, norm_n=ctx.norm_n, halve=ctx.halve)
+    s = _scale(ctx.norm_n, ctx.norm) * (0.5 if ctx.halve else 1.0)
+    g0 = g.narrow(1, 0, 1)
+    if not ctx.inverse:
+        d = _untangle(g, h=h, sign=-ctx.sign, inverse=True, edges=False, **kw)             # (P, h, Q, 2)
+        gh, cg0 = g.narrow(1, h, 1), _conj(g0)
+        extra = (gh - _times_i(gh) + cg0 + _times_i(cg0)) * s                           # (1 - i) g_h + (1 + i) conj g_0
+        return cat([d.narrow(1, 0, 1) + extra, d.narrow(1, 1, h - 1)], 1)
+    d = _untangle(g, h=h, sign=-ctx.sign, inverse=False, edges=False, **kw)                # (P, h + 1, Q, 2)
+    cg0 = _conj(g0)
+    first = d.narrow(1, 0, 1) - (cg0 + _times_i(cg0)) * s                               # - (1 + i) conj g_0
+    last = d.narrow(1, h, 1) - (g0 + _times_i(g0)) * s                                  # - (1 + i) g_0
+    if ctx.edges:
+        keep = g.new_tensor([1.0, 0.0])
+        first, last = first * keep, last * keep
+    return cat([first, d.narrow(1, 1, h - 1), last], 1)
+
+
+def _untangle_specs():
+    from ._aot import KernelSpec, ptr
+    from ._fft_kernels import _untangle_kernel
+    out = []
+    for dt in (D.float32, D.float64):
+        sig = dict(x_ptr=ptr(dt), y_ptr=ptr(dt), **{a: "i32" for a in ("h", "L_in", "L_out", "Q", "total", "sign",
+                                                                       "norm_mode", "norm_n", "halve")})
+        for inverse, edges in ((False, False), (True, True), (True, False)):
+            out.append(KernelSpec(_untangle_kernel, sig, dict(INVERSE=inverse, EDGES=edges, BLOCK=_UNTANGLE_BLOCK),
+                                  num_warps=4, label=f"untangle {dt} inverse={inverse} edges={edges}"))
+    return out
+
+
+_untangle = Op("fft_untangle", cpu=_untangle_np, cuda=_untangle_cuda, backward=_untangle_bw, save=(),
+               kernels=_untangle_specs, family="fft")
+
+
 # ------------------------------------------------------------------------------- composed transforms
 def _conj(x):
     """The complex conjugate of a (..., 2) tensor."""
     return x * x.new_tensor([1.0, -1.0])
 
 
+def _scale(n, norm):
+    return 1.0 if norm == 0 else 1.0 / (math.sqrt(n) if norm == 1 else n)
+
+
+def _packed(x, d):
+    """Whether the real transform along ``d`` takes the half-length complex one: cuda, even length (odd
+    lengths, and cpu where numpy's pocketfft runs, transform the input as a complex one)."""
+    return x.is_cuda and x.shape[d] % 2 == 0
+
+
+def _times_i(v, s=1.0):
+    """s i v for a (..., 2) tensor v."""
+    from .movement import stack
+    return stack([v[..., 1] * -s, v[..., 0] * s], -1)
+
+
+def _r2c_packed(x, d, sign, norm):
+    """The onesided transform along ``d`` of a real ``x`` of even length n there: x_2j + i x_2j+1 transformed at
+    length h = n / 2, then untangled into the h + 1 bins."""
+    n = x.shape[d]
+    h = n // 2
+    z = _c2c(x.unflatten(d, (h, 2)).movedim(d + 1, -1), dims=(d,), sign=sign, norm=0)     # (..., h, ..., 2)
+    shape = z.shape
+    P, Q = math.prod(shape[:d]), math.prod(shape[d + 1:-1])
+    y = _untangle(z.reshape((P, h, Q, 2)), h=h, sign=sign, norm=norm, norm_n=n, halve=True, inverse=False,
+                  edges=False)
+    return y.reshape(shape[:d] + (h + 1,) + shape[d + 1:])
+
+
+def _c2r_packed(x, d, n, sign, norm):
+    """The real transform of even length n along ``d`` of the onesided spectrum ``x`` (h + 1 bins, h = n / 2):
+    tangled into h bins (the imaginary parts of X_0 and X_h dropped, as the Hermitian extension does) whose
+    length-h transform is x_2j + i x_2j+1."""
+    h = n // 2
+    shape = x.shape
+    P, Q = math.prod(shape[:d]), math.prod(shape[d + 1:-1])
+    z = _untangle(x.reshape((P, h + 1, Q, 2)), h=h, sign=sign, norm=norm, norm_n=n, halve=False, inverse=True,
+                  edges=True)
+    z = _c2c(z.reshape(shape[:d] + (h,) + shape[d + 1:]), dims=(d,), sign=sign, norm=0)   # (..., h, ..., 2)
+    return z.movedim(-1, d + 1).flatten(d, d + 1)
+
+
 def _r2c(x, dims, sign, norm, onesided=True):
     """The transform of a real tensor ``x`` over ``dims`` as a (..., 2) tensor; ``onesided``: the last
     of ``dims`` keeps its n // 2 + 1 non-redundant bins. That dim goes first, so the others transform
     only the kept half (PyTorch's order; the values are the same either way)."""
-    from .movement import stack
-    z = stack([x, x.new_zeros(x.shape)], -1)
+    from .movement import cat, stack
     d = dims[-1]
-    z = _c2c(z, dims=(d,), sign=sign, norm=norm)
-    if onesided:
-        z = z.narrow(d, 0, x.shape[d] // 2 + 1)
+    n = x.shape[d]
+    if _packed(x, d):
+        z = _r2c_packed(x, d, sign, norm)
+        if not onesided:                                            # X_{n-k} = conj X_k
+            z = cat([z, _conj(z.narrow(d, 1, n // 2 - 1).flip(d))], d)
+    else:
+        z = _c2c(stack([x, x.new_zeros(x.shape)], -1), dims=(d,), sign=sign, norm=norm)
+        if onesided:
+            z = z.narrow(d, 0, n // 2 + 1)
     return _c2c(z, dims=tuple(dims[:-1]), sign=sign, norm=norm) if len(dims) > 1 else z
 
 
@@ -248,6 +351,8 @@ def _c2r(x, dims, n, sign, norm):
     if len(dims) > 1:
         x = _c2c(x, dims=tuple(dims[:-1]), sign=sign, norm=norm)
     d = dims[-1]
+    if x.is_cuda and n % 2 == 0:
+        return _c2r_packed(x, d, n, sign, norm)
     mirror = _conj(x.narrow(d, 1, (n - 1) // 2).flip(d))
     full = cat([x, mirror], d)                          # (..., n, ..., 2)
     return _c2c(full, dims=(d,), sign=sign, norm=norm)[..., 0]
