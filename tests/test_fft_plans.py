@@ -12,20 +12,14 @@ import ttorch
 from ttorch.autograd import gradcheck
 from ttorch.ops import _fft_plan as P
 
+from test_fft import host
+
 NORMS = (None, "ortho", "forward")
 
 
 def cplx(shape, seed=0):
     r = np.random.default_rng(seed)
     return r.standard_normal(shape) + 1j * r.standard_normal(shape)
-
-
-def host(t):
-    t = t.detach().cpu()
-    if t.dtype.is_complex:
-        r = ttorch.view_as_real(t).numpy()
-        return r[..., 0] + 1j * r[..., 1]
-    return t.numpy()
 
 
 def close(actual, expected, dtype):

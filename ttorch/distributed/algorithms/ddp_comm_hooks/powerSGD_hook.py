@@ -144,6 +144,17 @@ def _report_compression_stats(bucket, state):
         state.next_stats_report = state.iter + state.compression_stats_logging_frequency
 
 
+def _start(state, bucket):
+    """(group, world size, the bucket's buffer, and a plain all-reduce's future while PowerSGD has not started)."""
+    group_to_use = state.process_group if state.process_group is not None else c10d.group.WORLD
+    input_tensor = bucket.buffer()
+    fut = None
+    if state.iter < state.start_powerSGD_iter:
+        state.maybe_increase_iter(bucket)
+        fut = default._allreduce_fut(group_to_use, input_tensor)
+    return group_to_use, group_to_use.size(), input_tensor, fut
+
+
 def powerSGD_hook(state, bucket):
     r"""PowerSGD: all-reduce low-rank factors of each gradient matrix instead of the matrix.
 
@@ -159,12 +170,9 @@ def powerSGD_hook(state, bucket):
         A future of the bucket's flat buffer, updated in place.
     """
     t = _t()
-    group_to_use = state.process_group if state.process_group is not None else c10d.group.WORLD
-    world_size = group_to_use.size()
-    input_tensor = bucket.buffer()
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
-        return default._allreduce_fut(group_to_use, input_tensor)
+    group_to_use, world_size, input_tensor, fut = _start(state, bucket)
+    if fut is not None:
+        return fut
 
     device, dtype = input_tensor.device, input_tensor.dtype
     bucket_index = bucket.index()
@@ -291,12 +299,9 @@ def batched_powerSGD_hook(state, bucket):
         bucket (GradBucket): the gradients.
     """
     t = _t()
-    group_to_use = state.process_group if state.process_group is not None else c10d.group.WORLD
-    world_size = group_to_use.size()
-    input_tensor = bucket.buffer()
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
-        return default._allreduce_fut(group_to_use, input_tensor)
+    group_to_use, world_size, input_tensor, fut = _start(state, bucket)
+    if fut is not None:
+        return fut
 
     device, dtype = input_tensor.device, input_tensor.dtype
     total_length = input_tensor.shape[0]
