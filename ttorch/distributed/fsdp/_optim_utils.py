@@ -12,9 +12,8 @@ Differences from PyTorch: only the full layout (``FULL_STATE_DICT``; ``SHARDED_S
 broadcasts the whole state from rank 0 and each rank cuts out its shard.
 """
 from ...autograd import grad_mode
+from ._state_dict_utils import _PREFIX
 from .api import ShardingStrategy
-
-_PREFIX = "_fsdp_wrapped_module."
 
 
 def _units(model):
