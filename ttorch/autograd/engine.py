@@ -530,6 +530,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for t in outputs:
         if not _is_edge(t) and not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if type(t) is not Tensor and getattr(t, "_level", None) is not None:
+            # a vmap BatchedTensor (func/_batched.py): its graph is its value's, summed over the batch; vmap
+            # runs the function per sample instead (``func.grad`` under vmap differentiates per-sample copies)
+            raise RuntimeError("vmap: autograd.grad of a BatchedTensor output")
     for t in inputs:
         if not _is_edge(t) and not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")

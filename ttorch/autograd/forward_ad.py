@@ -167,6 +167,7 @@ def unpack_dual(tensor, *, level=None):
 def _tangent(t):
     """``t``'s tangent at the active level, or None. A view without one of its own sees the same
     view of its base's tangent (which has the base's layout: see ``_set``)."""
+    _no_batched(t)
     fw = t.__dict__.get("_fw_grad")
     if fw is not None and fw[0] is _token:
         return fw[1]
@@ -190,9 +191,16 @@ def _across(bt, t, base):
     return _reinterp(bt, bt.dtype.to_complex(), t._shape, t.stride(), (bt._offset - base._offset) // 2 + t._offset)
 
 
+def _no_batched(t):
+    # tangents live on plain tensors (a BatchedTensor's value carries its own): vmap runs such a call per sample
+    if "_level" in t.__dict__:
+        raise RuntimeError("vmap: forward-mode AD of a BatchedTensor (vmap runs the function per sample)")
+
+
 def _set(t, tangent):
     """Give ``t`` the tangent ``tangent``, in ``t``'s layout (copied where its strides differ), so
     that views of ``t`` find theirs by their geometry."""
+    _no_batched(t)
     if tangent is not None and (tangent.stride() != t.stride() or tangent.device != t.device):
         from ..ops.elementwise import copy_into
         tangent = copy_into(_like(t, tangent.dtype), tangent)

@@ -19,6 +19,7 @@ import ttorch
 from ..autograd import grad_mode, forward_ad
 from ..autograd.engine import AccumulateGrad
 from ._pytree import tree_flatten, tree_unflatten, tree_map
+from . import _batched
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
 
@@ -41,7 +42,7 @@ class _Level:
 
     def _reaches_outer(self, t):
         """Whether ``t``'s graph reaches a leaf this level did not make (iterative walk)."""
-        fresh = {id(x) for x in self.fresh}
+        fresh = {id(getattr(x, "_value", x)) for x in self.fresh}     # (a BatchedTensor's value is the leaf)
         if t.grad_fn is None:
             return id(t) not in fresh
         stack, seen = [t.grad_fn], {t.grad_fn}
@@ -73,6 +74,8 @@ def _autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not pairs:
         return tuple(ttorch.zeros_like(x) for x in inputs)
+    if _batched.LEVELS:
+        return _batched.autograd_grad(pairs, inputs, retain_graph, create_graph)
     res = ttorch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=retain_graph,
                                create_graph=create_graph, allow_unused=True)
     return tuple(ttorch.zeros_like(x) if g is None else g for g, x in zip(res, inputs))
@@ -108,6 +111,8 @@ def _prepare(level, args, argnums):
     (new args, flat differentiable tensors, their spec)."""
     diff, argnums = _slice_argnums(args, argnums)
     flat, spec = tree_flatten(diff)
+    if _batched.LEVELS:     # under vmap: per-sample copies, whose gradients are per-sample
+        flat = [_batched.per_sample(x) if isinstance(x, ttorch.Tensor) else x for x in flat]
     flat = [level.differentiable(x) for x in flat]
     diff = tree_unflatten(flat, spec)
     args = list(args)

@@ -1,17 +1,23 @@
 """``vmap``: map a function over a dimension of its inputs (torch.func's vectorizing map).
 
-Differs from PyTorch: there are no batching rules. ``vmap`` runs ``func`` once per index of the
-mapped dimension, on slices of the inputs, and stacks the results along ``out_dims``: the same
-values and structure as PyTorch's (functions using ``grad`` inside included, per-sample gradients
-being the classic case), at the cost of one call per sample. Randomness follows PyTorch's flags:
-``"same"`` replays the generators' state for every sample, ``"different"`` lets them advance and
-``"error"`` raises when a call used a default generator (checked after the call, where PyTorch
-raises at the random op).
+``func`` runs once, on ``BatchedTensor`` inputs (``_batched.py``): every op finds a batching rule
+(``_batch_rules.py``) and runs once on the whole batch, or, without one, runs per sample and stacks.
+``grad`` under vmap differentiates per-sample copies of its arguments, so per-sample gradients are one
+backward pass. Where a batched run cannot give the per-sample answer (a Tensor method reading storage,
+an in-place write, forward-mode AD, ``autograd.grad`` of a batched output...), or drew random numbers,
+``vmap`` runs ``func`` once per sample on slices (the loop this module began as) with the same results.
+
+Randomness follows PyTorch's flags in that loop: ``"same"`` replays the generators' state for every
+sample, ``"different"`` lets them advance and ``"error"`` raises when a call used a default generator
+(checked after the call, where PyTorch raises at the random op).
 """
 import functools
 
 import ttorch
 from ._pytree import tree_flatten, tree_unflatten, _broadcast_to_and_flatten
+from . import _batched, _batch_rules
+
+_batch_rules.RULES     # imported for its registrations in ``_batched``'s tables
 
 __all__ = ["vmap"]
 
@@ -98,25 +104,31 @@ def _same(col):
                               and ttorch.equal(c.detach(), first.detach())) for c in col)
 
 
-def _stack_outputs(outs, out_dims, func, batch_size):
+def _flat_out_dims(out0, out_dims, func):
+    """``out_dims`` flattened to match the outputs' structure ``tree_flatten(out0)``, or PyTorch's error."""
     name = _get_name(func)
-    flat0, spec = tree_flatten(outs[0])
+    spec = tree_flatten(out0)[1]
 
     def incompatible():
         raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not compatible with the "
                          f"structure of `outputs`. out_dims has structure {tree_flatten(out_dims)[1]} but outputs has "
                          f"structure {spec}.")
-    if isinstance(outs[0], ttorch.Tensor):
+    if isinstance(out0, ttorch.Tensor):
         if isinstance(out_dims, int) or out_dims is None:
-            flat_out_dims = [out_dims]
-        elif isinstance(out_dims, tuple) and len(out_dims) == 1:
-            flat_out_dims = list(out_dims)
-        else:
-            incompatible()
-    else:
-        flat_out_dims = _broadcast_to_and_flatten(out_dims, spec)
-        if flat_out_dims is None:
-            incompatible()
+            return [out_dims]
+        if isinstance(out_dims, tuple) and len(out_dims) == 1:
+            return list(out_dims)
+        incompatible()
+    flat_out_dims = _broadcast_to_and_flatten(out_dims, spec)
+    if flat_out_dims is None:
+        incompatible()
+    return flat_out_dims
+
+
+def _stack_outputs(outs, out_dims, func, batch_size):
+    name = _get_name(func)
+    flat0, spec = tree_flatten(outs[0])
+    flat_out_dims = _flat_out_dims(outs[0], out_dims, func)
     flats = []
     for o in outs:
         f, s = tree_flatten(o)
@@ -147,7 +159,8 @@ def _stack_outputs(outs, out_dims, func, batch_size):
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     r"""Map ``func`` over dimension ``in_dims`` of its inputs; results are stacked along ``out_dims``.
 
-    This loops: ``func`` runs once per index (no batching rules), on slices of the inputs.
+    One call of ``func`` on the whole batch (batching rules), or one per index on slices where that
+    cannot serve (see the module docstring).
 
     Args:
         func: a function of (nested structures of) Tensors returning (nested structures of) Tensors.
@@ -156,7 +169,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         out_dims (int or tuple): where the mapped dimension goes in each output (None: an output
             that does not vary over the batch). Default: 0.
         randomness (str): ``"error"``, ``"different"`` or ``"same"``, see the module docstring.
-        chunk_size (int, optional): checked and otherwise ignored (samples run one at a time).
+        chunk_size (int, optional): samples per call of ``func`` (None: all at once).
 
     Example::
 
@@ -181,21 +194,91 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                                      "None or a python collection of ints representing where in the outputs the "
                                      "vmapped dimension should appear.")
         batch_size, flat_in_dims, flat_args, spec = _process_batched_inputs(in_dims, args, func)
-        outs = []
-        start = _rng_state()
-        for i in range(max(batch_size, 1)):
-            if batch_size:
-                sample = [a if d is None else a.select(d, i) for a, d in zip(flat_args, flat_in_dims)]
-            else:       # an empty batch: one call on zeros gives the outputs' structure and shapes
-                sample = [a if d is None else ttorch.zeros(a.shape[:d] + a.shape[d + 1:], dtype=a.dtype,
-                                                           device=a.device) for a, d in zip(flat_args, flat_in_dims)]
-            if randomness == "same":
-                _rng_restore(start)
-            before = _rng_state() if randomness == "error" else None
-            outs.append(func(*tree_unflatten(sample, spec), **kwargs))
-            if before is not None and _rng_changed(before):
-                raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use "
-                                   "the 'same' or 'different' randomness flags on vmap or perform the randomness "
-                                   "operation out of vmap")
-        return _stack_outputs(outs, out_dims, func, batch_size)
+        if not batch_size:
+            return _loop(func, 0, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
+        chunk = chunk_size or batch_size
+        results = []
+        for start in range(0, batch_size, chunk):
+            n = min(chunk, batch_size - start)
+            part = flat_args if n == batch_size else \
+                [a if d is None else a.narrow(d, start, n) for a, d in zip(flat_args, flat_in_dims)]
+            results.append(_run(func, n, flat_in_dims, part, spec, kwargs, out_dims, randomness))
+        if len(results) == 1:
+            return results[0]
+        flat_out_dims = _flat_out_dims(results[0], out_dims, func)
+        flats = [tree_flatten(r)[0] for r in results]
+        res = [col[0] if d is None else ttorch.cat(col, dim=d)
+               for d, col in zip(flat_out_dims, zip(*flats))]
+        return tree_unflatten(res, tree_flatten(results[0])[1])
     return wrapped
+
+
+def _run(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness):
+    """One call of ``func`` on batched inputs; the per-sample loop where that cannot give its result."""
+    start = _rng_state()
+    try:
+        out = _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims)
+    except (_batched.VmapError, _OutputError):
+        raise
+    except Exception as e:      # an op or Tensor method batching cannot serve: the loop gives the answer
+        _batched.LOOPS[type(e).__name__] += 1
+        _rng_restore(start)
+        return _loop(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
+    if _rng_changed(start):     # random ops: the loop draws per sample as each flag wants (or raises)
+        _batched.LOOPS["random"] += 1
+        _rng_restore(start)
+        return _loop(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
+    return out
+
+
+class _OutputError(ValueError):
+    """vmap's errors about ``func``'s outputs: raised as they are, not retried by the loop."""
+
+
+def _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims):
+    levels = _batched.LEVELS
+    levels.append(batch_size)
+    level = len(levels)
+    try:
+        sample = [a if d is None else _batched.wrap(a if d == 0 else a.movedim(d, 0), level)
+                  for a, d in zip(flat_args, flat_in_dims)]
+        out = func(*tree_unflatten(sample, spec), **kwargs)
+    finally:
+        levels.pop()
+    name = _get_name(func)
+    flat_out, out_spec = tree_flatten(out)
+    res = []
+    for o, d in zip(flat_out, _flat_out_dims(out, out_dims, func)):
+        batched = type(o) is _batched.BatchedTensor and o._level == level
+        if d is None:
+            if batched:
+                raise _OutputError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
+            res.append(o)
+        elif not isinstance(o, ttorch.Tensor):
+            raise _OutputError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(o)}. Did you "
+                               "mean to set out_dims= to None for output?")
+        else:
+            v = o._value if batched else o.unsqueeze(0).expand((batch_size,) + tuple(o.shape))
+            res.append(v.movedim(0, d) if d % v.dim() else v)
+    return tree_unflatten(res, out_spec)
+
+
+def _loop(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness):
+    """``func`` once per sample, results stacked along ``out_dims``."""
+    outs = []
+    start = _rng_state()
+    for i in range(max(batch_size, 1)):
+        if batch_size:
+            sample = [a if d is None else a.select(d, i) for a, d in zip(flat_args, flat_in_dims)]
+        else:       # an empty batch: one call on zeros gives the outputs' structure and shapes
+            sample = [a if d is None else ttorch.zeros(a.shape[:d] + a.shape[d + 1:], dtype=a.dtype,
+                                                       device=a.device) for a, d in zip(flat_args, flat_in_dims)]
+        if randomness == "same":
+            _rng_restore(start)
+        before = _rng_state() if randomness == "error" else None
+        outs.append(func(*tree_unflatten(sample, spec), **kwargs))
+        if before is not None and _rng_changed(before):
+            raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use "
+                               "the 'same' or 'different' randomness flags on vmap or perform the randomness "
+                               "operation out of vmap")
+    return _stack_outputs(outs, out_dims, func, batch_size)

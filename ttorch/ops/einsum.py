@@ -187,7 +187,7 @@ def einsum(*args):
     if not operands:
         raise RuntimeError("einsum(): must provide at least one operand")
     for i, t in enumerate(operands):
-        if type(t) is not Tensor:
+        if type(t) is not Tensor and getattr(t, "_level", None) is None:     # (``_level``: vmap's BatchedTensor)
             raise TypeError(f"einsum(): operand {i} must be Tensor, not {type(t).__name__}")
     return _einsum(*operands, equation=equation)
 

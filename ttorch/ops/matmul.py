@@ -141,7 +141,7 @@ _SNAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16"
 
 def _tensors(name, **args):
     for i, (arg, t) in enumerate(args.items()):
-        if type(t) is not Tensor:
+        if type(t) is not Tensor and getattr(t, "_level", None) is None:     # (``_level``: vmap's BatchedTensor)
             raise TypeError(f"{name}(): argument '{arg}' (position {i + 1}) must be Tensor, not {type(t).__name__}")
 
 

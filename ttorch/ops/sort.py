@@ -284,7 +284,7 @@ def _sort_op(name, samples, kernels):
 
 def _prep(input, dim, op):
     """``input`` (a 0-dim one as shape (1,)) and ``dim`` made non-negative."""
-    if type(input) is not Tensor:
+    if type(input) is not Tensor and getattr(input, "_level", None) is None:     # (``_level``: vmap's BatchedTensor)
         raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     d = _wrap_dim(dim, input.ndim)
     return (input.reshape(1), 0) if input.ndim == 0 else (input, d)

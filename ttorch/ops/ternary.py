@@ -202,6 +202,8 @@ def where(condition, input=None, other=None, *, out=None):
     if getattr(condition, "is_nested", False):     # ttorch/nested's handler: ``where`` on the values
         return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
     if type(condition) is not Tensor:
+        if getattr(condition, "_level", None) is not None:     # vmap's BatchedTensor: its handler
+            return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
     if condition.dtype is not D.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "

@@ -109,6 +109,8 @@ def _check_nll(input, target, weight, ignore_index, bounds=True):
         t = target.detach().to(D.int64)
         _checks.record(_NLL_TARGET, (t != ignore_index) & ((t < 0) | (t >= c)), t)
         return c
+    while getattr(target, "_level", None) is not None:      # under vmap (func/_batched.py): every sample's
+        target = target._value
     t = target.detach().numpy().reshape(-1).astype(np.int64)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
