@@ -7,8 +7,11 @@ They nest: ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sa
 
 ``jvp``, ``linearize`` and ``jacfwd`` run in forward mode (``ttorch.autograd.forward_ad``).
 
-Differs from PyTorch: ``functionalize`` runs the function as it is (``_functionalize.py``), and there are no
-batching rules (``vmap`` calls the function once per sample, ``jacfwd`` once per input element).
+``vmap`` runs the function once on the whole batch through batching rules (``_batched.py``,
+``_batch_rules.py``); an op without a rule runs per sample inside that call.
+Differs from PyTorch: ``functionalize`` runs the function as it is (``_functionalize.py``); a call that cannot be
+batched (in-place writes into unbatched tensors, storage reads, random ops, forward AD) reruns per sample, and
+``jacfwd`` calls the function once per input element.
 
 Example::
 
@@ -28,5 +31,5 @@ from ._vmap import vmap
 from ._functional_call import functional_call, stack_module_state
 from ._functionalize import functionalize, replace_all_batch_norm_modules_
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "stack_module_state", "functionalize", "replace_all_batch_norm_modules_"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call", "stack_module_state", "functionalize", "replace_all_batch_norm_modules_"]
