@@ -161,6 +161,16 @@ def _alias(t):
     return t._view(t._shape, t.stride(), t._offset)
 
 
+_SUBCLASS_OPS = None    # ops/_op.py's table of Tensor subclasses (imported on first use: ops imports autograd)
+
+
+def _subclass_ops():
+    global _SUBCLASS_OPS
+    from ..ops._op import SUBCLASS_OPS
+    _SUBCLASS_OPS = SUBCLASS_OPS
+    return SUBCLASS_OPS
+
+
 class Function:
     r"""Base class for custom autograd operations.
 
@@ -236,6 +246,10 @@ class Function:
             args = sig.args
         if kwargs:      # PyTorch's C apply takes positional arguments only
             raise TypeError("apply() takes no keyword arguments")
+        subclasses = _SUBCLASS_OPS or _subclass_ops()
+        for a in args:      # (a registered Tensor subclass that runs Functions itself: a DTensor, on global tensors)
+            if type(a) in subclasses and hasattr(a, "_function_apply"):
+                return a._function_apply(cls, args)
         node = cls._backward_cls()
         is_tensor = tuple(isinstance(a, Tensor) for a in args)
         needs = tuple(t and a.requires_grad for t, a in zip(is_tensor, args))

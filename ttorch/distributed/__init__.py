@@ -21,6 +21,7 @@ from .p2p import (send, recv, isend, irecv, P2POp, batch_isend_irecv, all_gather
                   broadcast_object_list, gather_object, scatter_object_list)
 from ._grad_bucket import GradBucket, BuiltinCommHookType  # noqa: F401  (DDP communication hooks)
 from . import algorithms  # noqa: F401,E402  (Join, ddp_comm_hooks)
+from .device_mesh import DeviceMesh, init_device_mesh  # noqa: F401,E402
 
 
 def get_node_local_rank(fallback_rank=None):

@@ -241,6 +241,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=N
 def _like(fn, input, dtype, device, requires_grad, *args):
     if input.is_nested:     # ttorch/nested: its structure over new values
         return input._fresh(_like(fn, input._values, dtype, device, requires_grad, *args))
+    if type(input) is not Tensor and hasattr(input, "_local_tensor"):     # a DTensor: its layout over new values
+        return input._fresh(_like(fn, input._local_tensor, dtype, device, requires_grad, *args))
     return fn(input._shape, *args, dtype=dtype or input.dtype, device=device or input.device,
               requires_grad=requires_grad)
 

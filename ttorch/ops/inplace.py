@@ -10,6 +10,7 @@ from ..autograd import grad_mode, forward_ad
 from ..autograd.views import check_view_inplace, rebase_view, replay_views
 from . import _op
 from .elementwise import copy_into
+from .._tensor import Tensor
 
 
 def check_inplace(x, opname, requires_grad=None):
@@ -25,6 +26,8 @@ def check_inplace(x, opname, requires_grad=None):
 def inplace_from(x, result, opname):
     """Store ``result`` (computed out of place) into ``x``; ``x`` takes its graph node."""
     if x.is_nested:     # (ttorch/nested: its values take the result's)
+        return x._inplace_from(result, opname)
+    if type(x) is not Tensor and hasattr(x, "_inplace_from"):     # a DTensor: its local tensor takes the result's
         return x._inplace_from(result, opname)
     if x.dtype.is_complex and opname in ("abs_", "angle_"):     # (PyTorch's refusal: a real result)
         raise RuntimeError(f"In-place {opname[:-1]} is not supported for complex tensors.")

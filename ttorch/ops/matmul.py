@@ -209,6 +209,10 @@ def matmul(input, other, *, out=None):
         return _amp_op._autocast.call("matmul", matmul, input, other, out=out)
     if getattr(input, "is_nested", False) or getattr(other, "is_nested", False):    # ttorch/nested's handler
         return _finish(_matmul(input, other), out, "matmul")
+    if type(input) is not Tensor or type(other) is not Tensor:
+        rule = getattr(input, "_subclass_matmul", None) or getattr(other, "_subclass_matmul", None)
+        if rule is not None:    # a DTensor: its sharding rule (distributed/tensor/_dispatch.py)
+            return _finish(rule(input, other), out, "matmul")
     _tensors("matmul", input=input, other=other)
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
@@ -246,6 +250,10 @@ def mm(input, mat2, *, out=None):
     """Product of matrices (n, m) @ (m, p) -> (n, p); no broadcasting (see ``matmul``)."""
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("mm", mm, input, mat2, out=out)
+    if type(input) is not Tensor or type(mat2) is not Tensor:
+        rule = getattr(input, "_subclass_matmul", None) or getattr(mat2, "_subclass_matmul", None)
+        if rule is not None and input.ndim == 2 and mat2.ndim == 2:     # a DTensor: its sharding rule
+            return _finish(rule(input, mat2), out, "mm")
     _tensors("mm", input=input, mat2=mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")

@@ -204,6 +204,8 @@ def where(condition, input=None, other=None, *, out=None):
     if type(condition) is not Tensor:
         if getattr(condition, "_level", None) is not None:     # vmap's BatchedTensor: its handler
             return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
+        if hasattr(condition, "_local_tensor"):      # a DTensor: its handler (distributed/tensor/_dispatch.py)
+            return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
     if condition.dtype is not D.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "

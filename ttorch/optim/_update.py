@@ -67,6 +67,8 @@ def _bump_step(state):
 
 def _zeros_like(p):
     """A zero state buffer with ``p``'s shape, dtype and device (contiguous)."""
+    if type(p) is not Tensor and hasattr(p, "_zeros_like"):   # a DTensor: zeros laid out as it is
+        return p._zeros_like()
     from ..ops.creation import zeros
     return zeros(p.shape, dtype=p.dtype, device=p.device)
 
@@ -231,6 +233,9 @@ def _apply(op, p, grad, bufs, **kw):
     arrays), its one-kernel Triton version on cuda."""
     if grad.is_sparse:      # (SGD and Adagrad take their sparse paths before coming here)
         raise RuntimeError(_NO_SPARSE.get(op.name) or f"{op.name} does not support sparse gradients")
+    if type(p) is not Tensor and hasattr(p, "_local_tensor"):     # a DTensor: its shard, updated in place
+        loc = lambda t: t if t is None or type(t) is Tensor else t._local_tensor
+        p, grad, bufs = loc(p), loc(grad), [loc(b) for b in bufs]
     if p.device.type == "cpu":
         op.cpu(*_arrays(p, grad, *bufs), **kw)
         _bump(p, *bufs)
@@ -329,7 +334,7 @@ def _moments(m_ptr, v_ptr, g, offs, mask, w1, beta2, w2, ACC: tl.constexpr):
 # the block map, the address tables, the kernels' pointer helpers).
 def _many_eligible(p, grad, bufs):
     """Whether ``p`` can join a many-tensor launch: contiguous, grad of its dtype and contiguous."""
-    if grad.dtype is not p.dtype:
+    if grad.dtype is not p.dtype or type(p) is not Tensor:    # (a DTensor: updated one by one, on its shard)
         return False
     for t in (p, grad, *bufs):      # (``_stride is None``: contiguous, the common case, without a call)
         if t is not None and t._stride is not None and not t.is_contiguous():
