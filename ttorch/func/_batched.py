@@ -21,6 +21,7 @@ import collections
 import os
 import sys
 
+from .._inner_autograd import AutogradOfInner
 from .._tensor import Tensor
 from ..ops import _op
 
@@ -42,39 +43,17 @@ class VmapError(RuntimeError):
     """PyTorch's errors for what vmap does not allow (``.item()``, data-dependent control flow)."""
 
 
-class BatchedTensor(Tensor):
+class BatchedTensor(AutogradOfInner, Tensor):
     """A tensor batched over vmap level ``_level``: ``_value`` is (B, *logical shape)."""
+
+    _inner = "_value"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
 
     def __repr__(self):
         return f"BatchedTensor(lvl={self._level}, bdim=0, value=\n{self._value!r}\n)"
 
     @property
-    def requires_grad(self):
-        return self._value.requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self._value.requires_grad = value
-
-    @property
-    def grad_fn(self):
-        return self._value.grad_fn
-
-    @grad_fn.setter
-    def grad_fn(self, value):
-        self._value.grad_fn = value
-
-    @property
-    def is_leaf(self):
-        return self._value.is_leaf
-
-    @property
     def _version(self):
         return self._value._version
-
-    def requires_grad_(self, requires_grad=True):
-        self._value.requires_grad_(requires_grad)
-        return self
 
     def detach(self):
         return wrap(self._value.detach(), self._level)

@@ -21,6 +21,7 @@ import warnings
 
 from .. import _dtype as D
 from .._layout import strided
+from .._inner_autograd import AutogradOfInner
 from .._tensor import Tensor
 
 _SUPPORTED = (D.float16, D.float32, D.float64, D.bool, D.int8, D.int16, D.int32, D.int64)
@@ -52,7 +53,7 @@ def _validate(data, mask):
         raise ValueError("data.size() must equal mask.size()")
 
 
-class MaskedTensor(Tensor):
+class MaskedTensor(AutogradOfInner, Tensor):
     """``MaskedTensor(data, mask, requires_grad=False)``: ``data`` where ``mask`` is True, masked out
     elsewhere. Both are copied; ``mask`` is a bool tensor of ``data``'s shape.
 
@@ -62,6 +63,8 @@ class MaskedTensor(Tensor):
         >>> mt.sum()
         MaskedTensor(  4.0000, True)
     """
+
+    _inner = "_masked_data"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
 
     layout = strided
     is_sparse = False
@@ -112,22 +115,6 @@ class MaskedTensor(Tensor):
         return False
 
     # ------------------------------------------------------------------ autograd: the data's
-    @property
-    def requires_grad(self):
-        return self._masked_data.requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self._masked_data.requires_grad = value
-
-    def requires_grad_(self, requires_grad=True):
-        self._masked_data.requires_grad_(requires_grad)
-        return self
-
-    @property
-    def grad_fn(self):
-        return self._masked_data.grad_fn
-
     @property
     def grad(self):
         g = self._masked_data.grad

@@ -17,6 +17,7 @@ ones); ``ttorch.autograd.grad`` takes the values, not a nested tensor, as its in
 import numpy as np
 
 from .._layout import jagged
+from .._inner_autograd import AutogradOfInner
 from .._tensor import Tensor, _wrap_dim, _TYPE_NAMES
 
 
@@ -78,8 +79,10 @@ def nested_int(offsets):
     return j
 
 
-class NestedTensor(Tensor):
+class NestedTensor(AutogradOfInner, Tensor):
     """A jagged nested tensor: ``_values`` packed along ``_ragged_idx - 1``, ``_offsets`` (B+1,)."""
+
+    _inner = "_values"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
 
     is_nested = True
     layout = jagged
@@ -326,22 +329,6 @@ class NestedTensor(Tensor):
 
     # ------------------------------------------------------------------ autograd: that of the values
     @property
-    def requires_grad(self):
-        return self._values.requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self._values.requires_grad = value
-
-    @property
-    def grad_fn(self):
-        return self._values.grad_fn
-
-    @grad_fn.setter
-    def grad_fn(self, value):
-        self._values.grad_fn = value
-
-    @property
     def grad(self):
         g = self._values.grad
         return None if g is None else self._like(g)
@@ -349,10 +336,6 @@ class NestedTensor(Tensor):
     @grad.setter
     def grad(self, value):
         self._values.grad = None if value is None else value._values
-
-    def requires_grad_(self, requires_grad=True):
-        self._values.requires_grad_(requires_grad)
-        return self
 
     def retain_grad(self):
         self._values.retain_grad()

@@ -21,6 +21,7 @@ gradient), so the gradient of a ``Replicate`` parameter whose uses are split ove
 """
 
 from ..._layout import strided
+from ..._inner_autograd import AutogradOfInner
 from ..._tensor import Tensor
 from . import _redistribute as R
 from .placement_types import Partial, Replicate, Shard
@@ -58,7 +59,7 @@ def _mesh_of(device_mesh):
     return device_mesh
 
 
-class DTensor(Tensor):
+class DTensor(AutogradOfInner, Tensor):
     """A tensor sharded or replicated over a ``DeviceMesh``: see ``distribute_tensor``, ``DTensor.from_local``.
 
     Example::
@@ -68,6 +69,8 @@ class DTensor(Tensor):
         >>> d.shape, d.to_local()                                         # doctest: +SKIP
         (ttorch.Size([4]), tensor([0., 1.]))                             # (rank 0)
     """
+
+    _inner = "_local_tensor"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
 
     layout = strided
     is_sparse = False
@@ -130,22 +133,6 @@ class DTensor(Tensor):
                                     (Replicate(),) * self._mesh.ndim)
 
     # ------------------------------------------------------------------ autograd: the local tensor's
-    @property
-    def requires_grad(self):
-        return self._local_tensor.requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self._local_tensor.requires_grad = value
-
-    def requires_grad_(self, requires_grad=True):
-        self._local_tensor.requires_grad_(requires_grad)
-        return self
-
-    @property
-    def grad_fn(self):
-        return self._local_tensor.grad_fn
-
     @property
     def grad(self):
         g = self._local_tensor.grad
