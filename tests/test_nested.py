@@ -309,3 +309,12 @@ def test_docstring_examples():
     import doctest
     res = doctest.testmod(ttorch.nested, extraglobs={"ttorch": ttorch}, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_random_like():
+    nt = ttorch.nested.nested_tensor([ttorch.ones(2, 3), ttorch.ones(4, 3)], layout=ttorch.jagged)
+    for r in (ttorch.rand_like(nt), ttorch.randn_like(nt), ttorch.randint_like(nt, 5)):
+        assert r.is_nested and r.shape == nt.shape and r._offsets is nt._offsets     # (the same ragged size j)
+        assert [tuple(c.shape) for c in r.unbind()] == [(2, 3), (4, 3)]
+    u = ttorch.rand_like(nt)._values
+    assert float(u.min()) >= 0 and float(u.max()) < 1

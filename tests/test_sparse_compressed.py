@@ -436,3 +436,11 @@ def test_coo_mask_resize_and_legacy_products():
         ttorch.smm(d, xt)
     with pytest.raises(NotImplementedError, match="'aten::hspmm' with arguments from the 'CPU' backend"):
         ttorch.hspmm(d, xt)
+
+
+def test_empty_with_a_sparse_layout():
+    # PyTorch's empty in a sparse layout has no entries (its compressed indices are uninitialized; ttorch's zero)
+    for lay in (ttorch.sparse_coo, ttorch.sparse_csr, ttorch.sparse_csc):
+        e = ttorch.empty(2, 3, layout=lay, dtype=ttorch.float64)
+        assert e.layout is lay and tuple(e.shape) == (2, 3) and e._nnz() == 0 and e.dtype is ttorch.float64
+        assert e.to_dense().tolist() == [[0.0] * 3] * 2

@@ -128,6 +128,8 @@ def from_numpy(ndarray):
 
 def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, memory_format=None,
           out=None):
+    if layout is not None and layout is not strided:    # a sparse layout: no entries, as PyTorch's nnz 0
+        return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad, layout=layout)
     dtype = dtype or D.get_default_dtype()
     t = Tensor._empty(_size(size), dtype, _canonical(device))
     if _det.FILL:       # deterministic mode: NaN / the max integer, never what the memory held

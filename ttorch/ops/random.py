@@ -667,12 +667,18 @@ def _randperm_cuda(n, dev, gen):
 
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
               generator=None):
+    if input.is_nested:     # (ttorch/nested: its structure over new values)
+        return input._fresh(rand_like(input._values, dtype=dtype, device=device, requires_grad=requires_grad,
+                                      generator=generator))
     return rand(input._shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad, generator=generator)
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
                generator=None):
+    if input.is_nested:     # (ttorch/nested: its structure over new values)
+        return input._fresh(randn_like(input._values, dtype=dtype, device=device, requires_grad=requires_grad,
+                                       generator=generator))
     return randn(input._shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad, generator=generator)
 
@@ -682,6 +688,9 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
     """``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
     if high is None:
         low, high = 0, low
+    if input.is_nested:     # (ttorch/nested: its structure over new values)
+        return input._fresh(randint_like(input._values, low, high, dtype=dtype, device=device,
+                                         requires_grad=requires_grad, generator=generator))
     return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,
                    requires_grad=requires_grad, generator=generator)
 
