@@ -19,6 +19,8 @@ from ._dtype import (dtype, bool, uint8, int8, int16, int32, int64, float16, bfl
 from ._dtype import (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu,  # noqa: E402
                      uint16, uint32, uint64)
 from ._device import device, set_default_device, get_default_device
+from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: E402
+                             preserve_format, legacy_contiguous_format)
 from ._device import device as _device_cls
 from ._tensor import Tensor, Size
 from . import cuda

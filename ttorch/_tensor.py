@@ -205,6 +205,9 @@ class Tensor:
         return self._offset
 
     def is_contiguous(self, memory_format=None):
+        if memory_format is not None and memory_format.name.startswith("channels_last"):
+            from ._memory_format import is_contiguous_as
+            return is_contiguous_as(self._shape, self.stride(), memory_format)
         if self._stride is None:
             return True
         # size-1 dims may carry any stride, as in PyTorch
@@ -510,8 +513,14 @@ class Tensor:
         return self.device if dev is None else _canonical(dev), self.dtype if dt is None else dt, copy
 
     def to(self, *args, **kwargs):
-        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, ``to(dtype)``, ``to(tensor)``."""
+        """``to(device=None, dtype=None, non_blocking=False, copy=False, memory_format=preserve_format)``,
+        ``to(dtype)``, ``to(tensor)``."""
+        fmt = kwargs.get("memory_format")
         dev, dt, copy = self._to_args(args, kwargs)
+        if fmt is not None and fmt.name.startswith("channels_last"):
+            from ._memory_format import to_format
+            out = self.to(dev, dt, copy=copy)
+            return to_format(out, fmt)
         if dev == self.device and dt is self.dtype and not copy:
             return self
         from .ops import movement

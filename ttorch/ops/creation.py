@@ -130,6 +130,15 @@ def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_
           out=None):
     if layout is not None and layout is not strided:    # a sparse layout: no entries, as PyTorch's nnz 0
         return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad, layout=layout)
+    if memory_format is not None and memory_format.name.startswith("channels_last"):    # (ttorch/_memory_format.py)
+        from .._memory_format import _ORDER
+        shape, order = _size(size), _ORDER[memory_format]
+        if len(shape) != len(order):
+            raise RuntimeError(f"required rank {len(order)} tensor to use {memory_format.name} format")
+        stride, n = [0] * len(shape), 1
+        for d in reversed(order):       # (fastest dim first: C, then W, H, ..., N)
+            stride[d], n = n, n * max(shape[d], 1)
+        return empty_strided(shape, stride, dtype=dtype, device=device, requires_grad=requires_grad)
     dtype = dtype or D.get_default_dtype()
     t = Tensor._empty(_size(size), dtype, _canonical(device))
     if _det.FILL:       # deterministic mode: NaN / the max integer, never what the memory held

@@ -124,12 +124,24 @@ _clone = Op("clone", cpu=_clone_cpu, cuda=_clone_cuda, backward=lambda ctx, g: g
 
 
 def clone(input, *, memory_format=None):
-    """A copy of ``input`` in new memory; gradients flow back to ``input``."""
+    """A copy of ``input`` in new memory; gradients flow back to ``input``. ``memory_format`` (default
+    ``preserve_format``: a channels-last input stays so) lays the copy out (``ttorch/_memory_format.py``)."""
+    if memory_format is not None and memory_format.name != "preserve_format":
+        from .. import _memory_format as M
+        M.check_rank(input, memory_format)
+        return M.copy_as(input, memory_format)
+    if input.ndim in (4, 5) and input._stride is not None:     # (a row-major input: no strides to keep)
+        from .. import _memory_format as M
+        return M.copy_as(input, M.suggest(input))
     return _clone(input)
 
 
 def contiguous(input, memory_format=None):
-    """``input`` itself when contiguous, else a contiguous copy."""
+    """``input`` itself when contiguous (in ``memory_format``'s layout: ``ttorch/_memory_format.py``), else a
+    contiguous copy."""
+    if memory_format is not None and memory_format.name.startswith("channels_last"):
+        from .._memory_format import to_format
+        return to_format(input, memory_format)
     if input.is_contiguous():
         return input
     return _clone(input)

@@ -2,8 +2,7 @@
 
 ``node.meta["tensor_meta"]`` is a TensorMetadata (shape, dtype, requires_grad, stride, memory_format,
 is_quantized, qparams), or a structure of them for nodes that return tuples/lists; ``node.meta["type"]`` is
-the result's type. Difference from PyTorch: ``memory_format`` is None (ttorch has no memory formats) and
-``is_quantized`` False (no quantized tensors).
+the result's type. Difference from PyTorch: ``is_quantized`` is False (quantized tensors are not traced).
 """
 from typing import Any, NamedTuple
 
@@ -22,7 +21,13 @@ class TensorMetadata(NamedTuple):
 
 
 def _extract_tensor_metadata(result):
-    return TensorMetadata(result.shape, result.dtype, result.requires_grad, result.stride(), None, False, {})
+    from ... import _memory_format as M
+    fmt = None      # (PyTorch's: the first format the tensor is contiguous in, else None)
+    for f in (M.contiguous_format, M.channels_last, M.channels_last_3d):
+        if result.is_contiguous(memory_format=f):
+            fmt = f
+            break
+    return TensorMetadata(result.shape, result.dtype, result.requires_grad, result.stride(), fmt, False, {})
 
 
 class ShapeProp(Interpreter):

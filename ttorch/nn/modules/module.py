@@ -433,13 +433,18 @@ class Module(_StateDictMixin):
     def to(self, *args, **kwargs):
         """``to(device=None, dtype=None, non_blocking=False)``, ``to(dtype)``, ``to(tensor)``: move and/or
         cast parameters and buffers in place (only floating point ones change dtype)."""
+        fmt = kwargs.get("memory_format")
         device, dtype, non_blocking = _parse_to(*args, **kwargs)
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
 
         def convert(t):
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None, non_blocking=non_blocking)
+            # (a memory format applies to the 4-D (channels_last) or 5-D (channels_last_3d) tensors only)
+            f = fmt if fmt is not None and t.dim() == {"channels_last": 4, "channels_last_3d": 5}.get(fmt.name) \
+                else None
+            return t.to(device=device, dtype=dtype if t.is_floating_point() else None, non_blocking=non_blocking,
+                        memory_format=f)
 
         return self._apply(convert)
 

@@ -1,11 +1,9 @@
 """``convert_conv2d_weight_memory_format`` and ``convert_conv3d_weight_memory_format``.
 
-In PyTorch they re-lay-out the weights of ``Conv2d``/``ConvTranspose2d`` (``Conv3d``/``ConvTranspose3d``)
-in ``memory_format`` (``torch.channels_last``, ``torch.channels_last_3d``) so that cuDNN picks NHWC
-kernels. ttorch has no such layouts: every tensor it makes is row-major, and its convolution kernels read
-that layout whatever the input's strides. So the weights are replaced by row-major copies (the
-values, ``requires_grad`` and parameter identity as PyTorch leaves them), ``memory_format`` is accepted
-without being looked at, and the module is returned.
+As PyTorch's, they re-lay-out the weights of ``Conv2d``/``ConvTranspose2d`` (``Conv3d``/``ConvTranspose3d``)
+in ``memory_format`` (``ttorch.channels_last``, ``ttorch.channels_last_3d``, ``ttorch/_memory_format.py``),
+keeping values, ``requires_grad`` and parameter identity, and return the module. (ttorch's convolution kernels
+read any strides; the layout is kept for code that checks it.)
 """
 from ..modules.conv import Conv2d, ConvTranspose2d, Conv3d, ConvTranspose3d
 
@@ -13,15 +11,16 @@ __all__ = ["convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_
 
 
 def _convert(module, types, memory_format):
+    from ... import _memory_format as M
     for m in module.modules():
         if isinstance(m, types):
-            m.weight.data = m.weight.detach().clone()
+            m.weight.data = M.copy_as(m.weight.detach(), memory_format or M.contiguous_format)
     return module
 
 
 def convert_conv2d_weight_memory_format(module, memory_format):
     """Give the weights of ``module``'s ``Conv2d``/``ConvTranspose2d`` layers (itself included) the layout
-    ``memory_format`` (ttorch: row-major copies, see the module docstring). Returns ``module``.
+    ``memory_format``. Returns ``module``.
 
     Example::
 
