@@ -161,3 +161,10 @@ from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond  # noqa: E402  (torch.cond, eager)
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
+from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-rank SVD and PCA)
+from ._dlpack import to_dlpack  # noqa: E402
+from ._removed import FUNCTIONS as _removed_fns, METHODS as _removed_methods  # noqa: E402  (gone since 1.9)
+globals().update({_n: _f for _n, _f in _removed_fns.items() if _n not in globals()})
+for _n, _f in _removed_methods.items():
+    if not hasattr(Tensor, _n):
+        setattr(Tensor, _n, _f)
