@@ -159,9 +159,10 @@ from . import signal  # noqa: E402  (ttorch.signal.windows)
 from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op, ttorch.ops.<ns>.<name>)
 from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its layout ttorch.jagged)
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
-from ._cond import cond  # noqa: E402  (torch.cond, eager)
+from ._cond import cond, while_loop  # noqa: E402  (torch.cond and torch.while_loop, eager)
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
 from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-rank SVD and PCA)
+from ._segment_reduce import segment_reduce  # noqa: E402
 from ._dlpack import to_dlpack  # noqa: E402
 from ._removed import FUNCTIONS as _removed_fns, METHODS as _removed_methods  # noqa: E402  (gone since 1.9)
 globals().update({_n: _f for _n, _f in _removed_fns.items() if _n not in globals()})

@@ -8,7 +8,7 @@ branch returning one of its operands as it is (which PyTorch's tracing refuses a
 """
 from .func._pytree import tree_flatten
 
-__all__ = ["cond"]
+__all__ = ["cond", "while_loop"]
 
 
 def cond(pred, true_fn, false_fn, operands=()):
@@ -38,3 +38,28 @@ def cond(pred, true_fn, false_fn, operands=()):
         raise RuntimeError("Expect operands to be a tuple of possibly nested dict/list/tuple that only consists of "
                            f"tensor leaves, but got {operands}.")
     return true_fn(*operands) if bool(pred.item()) else false_fn(*operands)
+
+
+def while_loop(cond_fn, body_fn, carried_inputs):
+    """``while cond_fn(*carried): carried = body_fn(*carried)``, returned: the last ``body_fn`` result (as it
+    returned it), or ``carried_inputs`` when the loop never runs. PyTorch traces it as one higher-order op; ttorch
+    runs it eagerly, checking that each ``body_fn`` result has as many leaves as ``carried_inputs``.
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x * 2), (ttorch.tensor(0), ttorch.ones(2)))
+        (tensor(3), tensor([8., 8.]))
+    """
+    if not isinstance(carried_inputs, (tuple, list)):
+        raise RuntimeError(f"carried_inputs must be a tuple or list, got {type(carried_inputs)}")
+    n = len(tree_flatten(carried_inputs)[0])
+    out, carried = carried_inputs, tuple(carried_inputs)
+    while bool(cond_fn(*carried)):
+        out = body_fn(*carried)
+        leaves = tree_flatten(out)[0]
+        if len(leaves) != n:
+            raise RuntimeError(f"Expected body_fn_output and carried_inputs to have same number of outputs but got "
+                               f"lhs:{leaves} and rhs:{tree_flatten(carried_inputs)[0]}")
+        carried = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    return out
