@@ -163,6 +163,7 @@ from ._cond import cond, while_loop  # noqa: E402  (torch.cond and torch.while_l
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
 from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-rank SVD and PCA)
 from ._segment_reduce import segment_reduce  # noqa: E402
+from . import overrides  # noqa: E402  (has_torch_function / handle_torch_function for library code)
 from ._dlpack import to_dlpack  # noqa: E402
 from ._removed import FUNCTIONS as _removed_fns, METHODS as _removed_methods  # noqa: E402  (gone since 1.9)
 globals().update({_n: _f for _n, _f in _removed_fns.items() if _n not in globals()})

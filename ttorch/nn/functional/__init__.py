@@ -17,3 +17,5 @@ from .ctc import *  # noqa: F401,F403
 from .linear_cross_entropy import *  # noqa: F401,F403
 from ...ops.scaled_mm import scaled_mm, ScalingType, SwizzleType  # noqa: F401,E402
 from ...ops.grouped_mm import grouped_mm  # noqa: F401,E402
+from ...overrides import (has_torch_function, has_torch_function_unary,  # noqa: F401,E402  (PyTorch's F has them)
+                         has_torch_function_variadic, handle_torch_function)
