@@ -21,7 +21,8 @@ and ``limit_all_gathers`` are accepted); the hybrid strategies shard over the wh
 units); ``use_orig_params=True`` is accepted but parameters are still the flat shards; the sharded state
 dict is not implemented; the optimizer-state helpers (``_optim_utils.py``) give the full layout only;
 ``register_comm_hook``'s hook gets the full gradient in the reduce dtype (``mixed_precision``'s, as
-PyTorch's) and the low-precision FSDP hooks are not provided; ``fully_shard`` (FSDP2, on DTensor) is not provided.
+PyTorch's) and the low-precision FSDP hooks are not provided.
+``fully_shard`` (FSDP2, on DTensor) is in ``_fully_shard.py``.
 """
 import contextlib
 import math
