@@ -62,3 +62,13 @@ class World:
         for q in self.tasks:
             q.put(None)
         self.context.join(timeout=self.timeout)
+
+
+def world_fixture(size, timeout, store_timeout):
+    """A module-scoped fixture ``world``: a pool of ``size`` processes for the test module, closed after it."""
+    @pytest.fixture(scope="module")
+    def world():
+        w = World(size, timeout, store_timeout)
+        yield w
+        w.close()
+    return world

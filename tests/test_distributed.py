@@ -19,17 +19,13 @@ import ttorch.distributed as dist
 import ttorch.multiprocessing as mp
 from ttorch import nn
 
-from _distributed_pool import World, free_port
+from _distributed_pool import free_port, world_fixture
 
 WORLD = 3
 TIMEOUT = 60
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, TIMEOUT, 20)
-    yield w
-    w.close()
+world = world_fixture(WORLD, TIMEOUT, 20)
 
 
 def _inputs(rank, shape=(2, 3), dtype=np.float64):

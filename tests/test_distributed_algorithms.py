@@ -17,16 +17,12 @@ from ttorch.distributed.optim import ZeroRedundancyOptimizer
 from ttorch.futures import Future, collect_all, wait_all
 from ttorch.nn.parallel import DistributedDataParallel as DDP
 
-from _distributed_pool import World
+from _distributed_pool import world_fixture
 
 WORLD = 2
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, 120, 30)
-    yield w
-    w.close()
+world = world_fixture(WORLD, 120, 30)
 
 
 def _net(bias=True):

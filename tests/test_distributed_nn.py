@@ -13,7 +13,7 @@ import ttorch.distributed as dist
 import ttorch.distributed.nn.functional as dnn
 from ttorch import nn
 
-from _distributed_pool import World
+from _distributed_pool import world_fixture
 
 WORLD = 2
 TIMEOUT = 120
@@ -21,11 +21,7 @@ C = 3
 SIZES = (3, 2)      # rank 0 holds 3 samples, rank 1 holds 2: unequal counts on purpose
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, TIMEOUT, 30)
-    yield w
-    w.close()
+world = world_fixture(WORLD, TIMEOUT, 30)
 
 
 # ------------------------------------------------------------------------------------------ SyncBatchNorm

@@ -14,16 +14,12 @@ from ttorch.distributed.tensor import DTensor, Partial, Replicate, Shard, distri
 from ttorch.distributed.tensor.parallel import (ColwiseParallel, PrepareModuleInput, RowwiseParallel,
                                                 SequenceParallel, parallelize_module)
 
-from _distributed_pool import World
+from _distributed_pool import world_fixture
 
 WORLD = 2
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, 120, 30)
-    yield w
-    w.close()
+world = world_fixture(WORLD, 120, 30)
 
 
 def _x(*shape, seed=0):

@@ -14,16 +14,12 @@ from ttorch.distributed.fsdp import fully_sharded_data_parallel as fsdp_impl
 from ttorch.distributed.fsdp.wrap import ModuleWrapPolicy, size_based_auto_wrap_policy, transformer_auto_wrap_policy
 from ttorch.utils.checkpoint import checkpoint
 
-from _distributed_pool import World
+from _distributed_pool import world_fixture
 
 WORLD = 2
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, 120, 30)
-    yield w
-    w.close()
+world = world_fixture(WORLD, 120, 30)
 
 
 class Block(nn.Module):

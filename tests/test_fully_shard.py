@@ -12,16 +12,12 @@ from ttorch.distributed.fsdp import (CPUOffloadPolicy, FSDPModule, MixedPrecisio
 from ttorch.distributed.fsdp import _fully_shard as impl
 from ttorch.distributed.tensor import DTensor, Shard
 
-from _distributed_pool import World
+from _distributed_pool import world_fixture
 
 WORLD = 2
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World(WORLD, 120, 30)
-    yield w
-    w.close()
+world = world_fixture(WORLD, 120, 30)
 
 
 class Block(nn.Module):
