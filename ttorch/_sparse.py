@@ -30,7 +30,8 @@ from .ops import _op
 
 
 def _backend(t):
-    return "SparseCUDA" if t.device.type == "cuda" else "SparseCPU"
+    """PyTorch's dispatch key of sparse ``t``: ``Sparse``/``SparseCsr`` (every compressed layout) + CPU/CUDA."""
+    return getattr(t, "_key", "Sparse") + ("CUDA" if t.device.type == "cuda" else "CPU")
 
 
 def _unsupported(name, t):

@@ -24,7 +24,7 @@ supported (``zeros`` is).
 """
 from . import _dtype as D
 from ._layout import sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided
-from ._sparse import SparseTensor, _WithoutStorage, _keys, _tracked
+from ._sparse import SparseTensor, _WithoutStorage, _backend, _keys, _tracked, _unsupported
 from ._tensor import Tensor, _numel, _wrap_dim
 from .autograd import grad_mode
 from .ops import _op
@@ -34,16 +34,6 @@ _ROW = (sparse_csr, sparse_bsr)             # compressed along rows (crow_indice
 _BLOCKED = (sparse_bsr, sparse_bsc)
 NAMES = {sparse_csr: "SparseCsr", sparse_csc: "SparseCsc", sparse_bsr: "SparseBsr", sparse_bsc: "SparseBsc",
          sparse_coo: "Sparse", strided: "Strided"}
-
-
-def _backend(t):
-    return "SparseCsrCUDA" if t.device.type == "cuda" else "SparseCsrCPU"
-
-
-def _unsupported(name, t):
-    return NotImplementedError(
-        f"Could not run 'aten::{name}' with arguments from the '{_backend(t)}' backend. ttorch implements it for "
-        "strided (dense) tensors only: convert with .to_dense() first.")
 
 
 def _layout_error(name, t, want):
@@ -76,7 +66,7 @@ class CompressedTensor(_WithoutStorage, Tensor):
         return self.layout is sparse_csr
 
     # ------------------------------------------------------------------ what a dense tensor has and this has not
-    _impl, _kind = "SparseCsrTensorImpl", "Sparse CSR"     # (PyTorch's words for every compressed layout)
+    _impl, _kind, _key = "SparseCsrTensorImpl", "Sparse CSR", "SparseCsr"     # (PyTorch's words: every layout)
 
     def is_contiguous(self, memory_format=None):
         raise RuntimeError("Sparse CSR tensors do not have is_contiguous")

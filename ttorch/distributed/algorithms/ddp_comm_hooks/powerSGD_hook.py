@@ -144,6 +144,18 @@ def _report_compression_stats(bucket, state):
         state.next_stats_report = state.iter + state.compression_stats_logging_frequency
 
 
+def _error_feedback(state, bucket_index, flat):
+    """With error feedback: add the bucket's last compression error to ``flat`` (in place; a zero error the first
+    time) and return a copy of the result, from which the new error is taken; else None."""
+    if not state.use_error_feedback:
+        return None
+    if bucket_index in state.error_dict:
+        flat.add_(state.error_dict[bucket_index])
+    else:
+        state.error_dict[bucket_index] = flat.new_zeros(flat.shape)
+    return flat.detach().clone()
+
+
 def _start(state, bucket):
     """(group, world size, the bucket's buffer, and a plain all-reduce's future while PowerSGD has not started)."""
     group_to_use = state.process_group if state.process_group is not None else c10d.group.WORLD
@@ -176,14 +188,7 @@ def powerSGD_hook(state, bucket):
 
     device, dtype = input_tensor.device, input_tensor.dtype
     bucket_index = bucket.index()
-    input_tensor_cp = None
-    total_length = input_tensor.shape[0]
-    if state.use_error_feedback:
-        if bucket_index in state.error_dict:
-            input_tensor.add_(state.error_dict[bucket_index])
-        else:
-            state.error_dict[bucket_index] = t.zeros(total_length, device=device, dtype=dtype)
-        input_tensor_cp = input_tensor.detach().clone()
+    input_tensor_cp = _error_feedback(state, bucket_index, input_tensor)
 
     tensors = bucket.gradients()
     tensors_to_compress, uncompressed_tensors = [], []
@@ -313,13 +318,7 @@ def batched_powerSGD_hook(state, bucket):
     _report_compression_stats(bucket, state)
 
     bucket_index = bucket.index()
-    input_cp = None
-    if state.use_error_feedback:
-        if bucket_index in state.error_dict:
-            padded.add_(state.error_dict[bucket_index])
-        else:
-            state.error_dict[bucket_index] = t.zeros(padded_length, device=device, dtype=dtype)
-        input_cp = padded.detach().clone()
+    input_cp = _error_feedback(state, bucket_index, padded)
     matrix = padded.view(side, side)
     if not state.warm_start or bucket_index not in state.p_memory_dict:
         state.p_memory_dict[bucket_index] = t.empty(side, state.matrix_approximation_rank, device=device, dtype=dtype)
