@@ -35,8 +35,13 @@ def test_gather_errors():
         ttorch.gather(x, 1, ttorch.tensor([[5]]))
     with pytest.raises(RuntimeError, match="out of bounds"):   # PyTorch raises RuntimeError here: both hold
         ttorch.gather(x, 1, ttorch.tensor([[-1]]))
-    with pytest.raises(RuntimeError, match="gather.*int64"):
-        ttorch.gather(x, 1, ttorch.tensor([[0]], dtype=ttorch.int32))
+    with pytest.raises(RuntimeError, match="gather.*int32/int64"):
+        ttorch.gather(x, 1, ttorch.tensor([[0]], dtype=ttorch.int16))
+    # int32 indices are PyTorch's too, and an empty index of any dtype and rank passes
+    assert ttorch.gather(x + 1, 1, ttorch.tensor([[3]], dtype=ttorch.int32)).tolist() == [[1.0]]
+    assert ttorch.zeros(3).scatter(0, ttorch.tensor([1], dtype=ttorch.int32), 2.0).tolist() == [0.0, 2.0, 0.0]
+    assert ttorch.gather(x, 1, ttorch.zeros(2, 0, dtype=ttorch.uint8)).shape == (2, 0)
+    assert ttorch.take_along_dim(ttorch.arange(5.0), ttorch.tensor([-1, -5])).tolist() == [4.0, 0.0]
     with pytest.raises(RuntimeError, match="same number of dimensions"):
         ttorch.gather(x, 1, ttorch.tensor([0]))
     with pytest.raises(RuntimeError, match=r"Size does not match at dimension 0 expected index \[4, 1\]"):

@@ -81,9 +81,13 @@ def test_addmm_errors():
         ttorch.addmm(T(R(5), dtype=ttorch.float64), m1, m2)
     with pytest.raises(RuntimeError, match="batch2 must be a 3D tensor"):
         ttorch.baddbmm(T(R(5)), T(R(1, 2, 3)), m2)
+    # integer products truncate float scalars, as PyTorch 2.13 does (1 + 0 * 2, 2 + 2 * 2); addr refuses them
+    one = T(np.ones((2, 2), np.int64))
+    assert ttorch.addmm(one, one, one, alpha=0.5).tolist() == [[1, 1], [1, 1]]
+    assert ttorch.baddbmm(one[None], one[None], one[None], beta=2.5, alpha=2.5).tolist() == [[[6, 6], [6, 6]]]
+    assert ttorch.addmv(one[0], one, one[0], alpha=2.5).tolist() == [5, 5]
     with pytest.raises(RuntimeError, match="argument alpha must not be a floating point number"):
-        ttorch.addmm(T(np.ones((2, 2), np.int64)), T(np.ones((2, 2), np.int64)), T(np.ones((2, 2), np.int64)),
-                     alpha=0.5)
+        ttorch.addr(one, one[0], one[0], alpha=0.5)
 
 
 # ------------------------------------------------------------------------------- integers

@@ -72,7 +72,8 @@ def typename(obj):
 
 def broadcast_shapes(*shapes):
     from .ops.elementwise import broadcast_shapes as _b
-    return Size(_b(*shapes))
+    import builtins
+    return Size(_b(*[(s,) if isinstance(s, builtins.int) else s for s in shapes]))     # (an int is a 1-d shape)
 
 
 def from_dlpack(ext_tensor):

@@ -61,6 +61,7 @@ for _op, _fn in _BINOPS.items():
     setattr(Tensor, f"__{_op}__", _binary(_fn))
     setattr(Tensor, f"__r{_op}__", _binary(_fn, reflected=True))
     setattr(Tensor, f"__i{_op}__", _inplace(_fn))
+Tensor.__div__, Tensor.__rdiv__, Tensor.__idiv__ = Tensor.__truediv__, Tensor.__rtruediv__, Tensor.__itruediv__
 
 for _op, _fn in {"eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}.items():
     setattr(Tensor, f"__{_op}__", _binary(_fn))

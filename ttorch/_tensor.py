@@ -551,35 +551,35 @@ class Tensor:
             return self.to(dev if dev != self.device.type else self.device, dtype)
         return self.to(dtype)
 
-    def float(self):
-        return self.to(D.float32)
+    def float(self, memory_format=None):
+        return self.to(D.float32, memory_format=memory_format)
 
-    def double(self):
-        return self.to(D.float64)
+    def double(self, memory_format=None):
+        return self.to(D.float64, memory_format=memory_format)
 
-    def half(self):
-        return self.to(D.float16)
+    def half(self, memory_format=None):
+        return self.to(D.float16, memory_format=memory_format)
 
-    def bfloat16(self):
-        return self.to(D.bfloat16)
+    def bfloat16(self, memory_format=None):
+        return self.to(D.bfloat16, memory_format=memory_format)
 
-    def int(self):
-        return self.to(D.int32)
+    def int(self, memory_format=None):
+        return self.to(D.int32, memory_format=memory_format)
 
-    def long(self):
-        return self.to(D.int64)
+    def long(self, memory_format=None):
+        return self.to(D.int64, memory_format=memory_format)
 
-    def short(self):
-        return self.to(D.int16)
+    def short(self, memory_format=None):
+        return self.to(D.int16, memory_format=memory_format)
 
-    def char(self):
-        return self.to(D.int8)
+    def char(self, memory_format=None):
+        return self.to(D.int8, memory_format=memory_format)
 
-    def byte(self):
-        return self.to(D.uint8)
+    def byte(self, memory_format=None):
+        return self.to(D.uint8, memory_format=memory_format)
 
-    def bool(self):
-        return self.to(D.bool)
+    def bool(self, memory_format=None):
+        return self.to(D.bool, memory_format=memory_format)
 
     def type_as(self, other):
         return self.to(other.dtype)

@@ -150,12 +150,12 @@ def _plain_subclass_op(op, inputs, attrs):
         return op.public(*args, **attrs)
 
 
-def cfloat(self):
-    return self.to(D.complex64)
+def cfloat(self, memory_format=None):
+    return self.to(D.complex64, memory_format=memory_format)
 
 
-def cdouble(self):
-    return self.to(D.complex128)
+def cdouble(self, memory_format=None):
+    return self.to(D.complex128, memory_format=memory_format)
 
 
 def chalf(self):

@@ -433,7 +433,17 @@ def vdot(input, other, *, out=None):
     return r if out is None else write_out(out, r, "vdot")
 
 
-def _beta_alpha(input, prod, beta, alpha):
+def _beta_alpha(input, prod, beta, alpha, name=None):
+    """``beta * input + alpha * prod`` as PyTorch's addmv/addbmm/addr: an integer input truncates float
+    scalars (``addr``, ``name`` given, refuses them); a bool one is ``(beta and input) or (alpha and prod)``."""
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        if name is not None and (isinstance(beta, float) or isinstance(alpha, float)):
+            which = "beta" if isinstance(beta, float) else "alpha"
+            raise RuntimeError(f"For integral input tensors, argument {which} must not be a floating point number.")
+        if input.dtype is D.bool and prod.dtype is D.bool:
+            r = prod if alpha else prod & False
+            return r | input if beta else r
+        beta, alpha = int(beta), int(alpha)
     r = prod if alpha == 1 else prod * alpha
     if beta == 0:                       # (PyTorch ignores input then: its NaN and inf too)
         return r + 0 * r
@@ -442,7 +452,7 @@ def _beta_alpha(input, prod, beta, alpha):
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * outer(vec1, vec2)``."""
-    r = _beta_alpha(input, _fn("outer")(vec1, vec2), beta, alpha)
+    r = _beta_alpha(input, _fn("outer")(vec1, vec2), beta, alpha, "addr")
     return r if out is None else write_out(out, r, "addr")
 
 

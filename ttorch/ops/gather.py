@@ -275,6 +275,17 @@ def _index_dtype(index, name, allowed=(D.int64,)):
         raise RuntimeError(f"{name}(): Expected dtype {want} for index, got {index.dtype.name}")
 
 
+def _long_index(index, name):
+    """gather's and scatter's index: int64, or int32 widened (PyTorch takes both); ``name`` in its error."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index.dtype is D.int64:
+        return index
+    if index.dtype is not D.int32 and index.numel():     # (an empty index of any dtype passes, as in PyTorch)
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    return index.long()
+
+
 def _empty(shape, dtype, device):
     return Tensor._empty(tuple(shape), dtype, device)
 
@@ -335,7 +346,10 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
         [[1, 1], [4, 3]]
     """
     d = _wrap_dim(dim, input.ndim)
-    _index_dtype(index, "gather")
+    index = _long_index(index, "gather")
+    if not index.numel():      # (PyTorch checks no shapes for an empty index)
+        r = input.reshape(-1)[:0].reshape(index._shape).clone()     # (in the graph)
+        return r if out is None else write_out(out, r, "gather")
     _gather_shape_check(input, d, index, "gather")
     r = _gather(input, index, dim=d, in_shape=input._shape)
     return r if out is None else write_out(out, r, "gather")
@@ -345,6 +359,9 @@ def take_along_dim(input, indices, dim=None, *, out=None):
     """``gather`` after broadcasting ``input`` and ``indices`` against each other except along
     ``dim``; with no ``dim``, indices into the flattened input."""
     _index_dtype(indices, "take_along_dim")
+    size = input.numel() if dim is None else input.shape[_wrap_dim(dim, input.ndim)]
+    from .ternary import where
+    indices = where(indices < 0, indices + size, indices)      # negative indices count from the end
     if dim is None:
         r = gather(input.reshape(-1), 0, indices.reshape(-1))
     else:
@@ -498,7 +515,7 @@ def scatter(input, dim, index, src=None, reduce=None, *, value=None, out=None):
     if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got {reduce!r}")
     d = _wrap_dim(dim, input.ndim)
-    _index_dtype(index, "scatter")
+    index = _long_index(index, "scatter")
     if isinstance(src, Tensor) and src.dtype is not input.dtype:
         raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype (self {input.dtype.name}, src "
                            f"{src.dtype.name})")
@@ -543,7 +560,7 @@ def scatter_add(input, dim, index, src, *, out=None):
         [1.0, 0.0, 2.0]
     """
     d = _wrap_dim(dim, input.ndim)
-    _index_dtype(index, "scatter_add")
+    index = _long_index(index, "scatter")
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.dtype is not input.dtype:
@@ -699,7 +716,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=Non
         raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
     d = _wrap_dim(dim, input.ndim)
-    _index_dtype(index, "scatter_reduce")
+    index = _long_index(index, "scatter")
     if src.dtype is not input.dtype:
         raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (self "
                            f"{input.dtype.name}, src {src.dtype.name})")
@@ -770,6 +787,9 @@ def index_select(input, dim, index, *, out=None):
     """
     d = _wrap_dim(dim, input.ndim)
     _vector_index(index, "index_select")
+    if input.ndim == 0:     # a 0-d input: its one element, 0-d too (an index of 1 element, as PyTorch)
+        return index_select(input.reshape(1), 0, index.reshape(-1), out=out).reshape(()) if out is None else \
+            write_out(out, index_select(input.reshape(1), 0, index.reshape(-1)).reshape(()), "index_select")
     r = _index_select(input, index, dim=d, in_shape=input._shape)
     return r if out is None else write_out(out, r, "index_select")
 

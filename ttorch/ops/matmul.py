@@ -329,10 +329,11 @@ ger = outer
 
 
 def _scalars(input, beta, alpha):
-    if not (input.dtype.is_floating_point or input.dtype.is_complex):
-        for n, v in (("beta", beta), ("alpha", alpha)):
-            if isinstance(v, float):
-                raise RuntimeError(f"For integral input tensors, argument {n} must not be a floating point number.")
+    """``beta`` and ``alpha`` as an integer product takes them: truncated (PyTorch 2.13's addmm, baddbmm, addmv
+    and addbmm take floats there and truncate them; only ``addr`` refuses them)."""
+    if input.dtype.is_floating_point or input.dtype.is_complex:
+        return beta, alpha
+    return (b if isinstance(b, bool) else int(b) for b in (beta, alpha))
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
@@ -351,7 +352,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {_SNAME[input.dtype.name]} and "
                            f"{_SNAME[mat2.dtype.name]}")
     _kernel_dtype(mat1, "addmm_impl_cpu_", "addmm_cuda")
-    _scalars(input, beta, alpha)
+    beta, alpha = _scalars(input, beta, alpha)
     return _finish(_addmm(input, mat1, mat2, beta=beta, alpha=alpha), out, "addmm")
 
 
@@ -369,7 +370,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
         if t.dtype is not batch1.dtype:
             raise RuntimeError(f"expected scalar type {_SNAME[batch1.dtype.name]} but found {_SNAME[t.dtype.name]}")
     _kernel_dtype(batch1, "baddbmm_cpu", "baddbmm_cuda")
-    _scalars(input, beta, alpha)
+    beta, alpha = _scalars(input, beta, alpha)
     return _finish(_baddbmm(input, batch1, batch2, beta=beta, alpha=alpha), out, "baddbmm")
 
 

@@ -417,10 +417,13 @@ _cumext = Op("cummax", cpu=_ext_cpu, cuda=_ext_cuda, backward=_ext_bw, save=(0,)
 
 
 def _ext(input, dim, largest, out, name):
-    if input.dtype is D.bool:
+    was_bool = input.dtype is D.bool
+    if was_bool:
         input = input.to(D.uint8)
     d = _wrap_dim(dim, input.ndim) if input.ndim else 0
     idx, vals = _cumext(input.reshape(1) if input.ndim == 0 else input, dim=d, largest=largest)
+    if was_bool:
+        vals = vals.to(D.bool)
     if input.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
     if out is not None:

@@ -1083,10 +1083,10 @@ hardswish = unary("hardswish", _hardswish,
 _SHRINK = [np.nan, np.inf, -np.inf, -0.0, 0.5, -0.5, 0.2, 3.0, -3.0, 2.9]
 hardsigmoid = unary("hardsigmoid", _hardsigmoid, _np1(lambda x: np.clip(x + 3, 0, 6) / x.dtype.type(6)),
                     _hardsigmoid_bw, kind="floatonly", domain=(-5.0, 5.0), method=False, extra=[_SHRINK])
-softsign = unary("softsign", _softsign, _np1(lambda x: x / (1 + np.abs(x))), _softsign_bw, kind="floatonly",
+softsign = unary("softsign", _softsign, _np1(lambda x: x / (1 + np.abs(x))), _softsign_bw, kind="float",
                  method=False, extra=[_SHRINK])
 tanhshrink = unary("tanhshrink", _tanhshrink, _np1(lambda x: x - np.tanh(x)),
-                   lambda ctx, g: g * _x(ctx).tanh().square(), kind="floatonly", method=False, extra=[_SHRINK])
+                   lambda ctx, g: g * _x(ctx).tanh().square(), kind="float", method=False, extra=[_SHRINK])
 softshrink = unary("softshrink", _softshrink, _np_softshrink, _shrink_bw, kind="floatonly",
                    params=(("lambd", 0.5),), domain=(-2.0, 2.0), method=False, extra=[_SHRINK, {"lambd": 1.5}])
 hardshrink = unary("hardshrink", _hardshrink,
@@ -1097,17 +1097,17 @@ erf = unary("erf", _erf, _np1(_np_erf(math.erf)),
 erfc = unary("erfc", _erfc, _np1(_np_erf(math.erfc)),
              lambda ctx, g: g * (-2 / math.sqrt(math.pi)) * (-_x(ctx) * _x(ctx)).exp())
 HEAVY[_digamma] = HEAVY[_polygamma] = (256, 4)        # 2 values a thread (see elementwise.HEAVY)
-lgamma = unary("lgamma", _lgamma, _np_lgamma, lambda ctx, g: g * digamma(_x(ctx)), kind="floatonly",
+lgamma = unary("lgamma", _lgamma, _np_lgamma, lambda ctx, g: g * digamma(_x(ctx)), kind="float",
                domain=(0.2, 4.0), extra=[np.array([0.0, -1.0, -2.5, 0.5, 1.0, 30.0, np.inf])])
-digamma = unary("digamma", _digamma, _np_digamma, lambda ctx, g: g * polygamma(1, _x(ctx)), kind="floatonly",
+digamma = unary("digamma", _digamma, _np_digamma, lambda ctx, g: g * polygamma(1, _x(ctx)), kind="float",
                 domain=(0.2, 4.0), extra=[np.array([-2.5, -0.3, 0.0, -1.0, 1.0, 25.0, 1e-3])])
 _polygamma_n = unary("polygamma", _polygamma, _np_polygamma,
-                     lambda ctx, g: g * polygamma(int(ctx.n) + 1, _x(ctx)), kind="floatonly", params=(("n", 1),),
+                     lambda ctx, g: g * polygamma(int(ctx.n) + 1, _x(ctx)), kind="float", params=(("n", 1),),
                      operands=(), domain=(0.2, 4.0), extra=[{"n": 2}, {"n": 3},
                                                           np.array([-2.5, -0.3, 0.0, -1.0, 12.0])],
                      public=False, method=False)
 erfinv = unary("erfinv", _erfinv, _np1(_np_erfinv),
-               lambda ctx, g: g * (math.sqrt(math.pi) / 2) * (erfinv(_x(ctx)) ** 2).exp(), kind="floatonly",
+               lambda ctx, g: g * (math.sqrt(math.pi) / 2) * (erfinv(_x(ctx)) ** 2).exp(), kind="float",
                domain=(-0.9, 0.9), extra=[np.array([0.0, 0.999, -1.0, 1.0, 1.5, -0.5])])
 
 

@@ -134,8 +134,6 @@ def prelu(input, weight):
         return _amp_op._autocast.call("prelu", prelu, input, weight)
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
-    if input.ndim == 0:
-        raise RuntimeError("Not allow zero-dim input tensor.")
     channels = input.shape[1] if input.ndim > 1 else 1
     n = weight.numel()
     if n != 1 and n != channels:
