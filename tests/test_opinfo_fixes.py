@@ -52,3 +52,54 @@ def test_index_select_of_zero_dim_input():
 def test_prelu_zero_dim_input_and_broadcast_shapes_ints():
     assert F.prelu(ttorch.tensor(-2.0), ttorch.tensor([0.5])).item() == -1.0
     assert ttorch.broadcast_shapes(2, (3, 1)) == (3, 2)
+
+
+def test_nextafter_and_index_fill_value_gradients():
+    a = ttorch.tensor([1.0, 2.0], dtype=ttorch.float64, requires_grad=True)
+    b = ttorch.tensor([3.0, 0.0], dtype=ttorch.float64, requires_grad=True)
+    ga, gb = ttorch.autograd.grad(ttorch.nextafter(a, b).sum(), (a, b))
+    assert ga.tolist() == [1.0, 1.0] and gb.tolist() == [0.0, 0.0]
+    x = ttorch.tensor([3.0, 4.0], requires_grad=True)
+    v = ttorch.tensor(7.0, requires_grad=True)
+    y = x.index_fill(0, ttorch.tensor([1]), v)
+    gx, gv = ttorch.autograd.grad((y * ttorch.tensor([2.0, 3.0])).sum(), (x, v))
+    assert y.tolist() == [3.0, 7.0] and gx.tolist() == [2.0, 0.0] and gv.item() == 3.0
+
+
+def test_lstsq_drivers_on_a_rank_deficient_matrix():
+    A = ttorch.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]], dtype=ttorch.float64)
+    b = ttorch.ones(2, 1, dtype=ttorch.float64)
+    for driver in ("gelsy", "gelsd", "gelss"):
+        r = ttorch.linalg.lstsq(A, b, driver=driver)
+        # the minimum-norm solution: A^+ b = [1, 2, 3] / 14 * (1 + 2) / 5
+        np.testing.assert_allclose(r.solution.numpy().ravel(), np.array([1, 2, 3]) * 3 / 70, rtol=1e-12)
+        assert r.rank.item() == 1 and r.residuals.shape == (0,)
+        assert r.singular_values.shape == ((0,) if driver == "gelsy" else (2,))
+    full = ttorch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]], dtype=ttorch.float64)
+    r = ttorch.linalg.lstsq(full, ttorch.ones(3, 1, dtype=ttorch.float64), driver="gelsd")
+    assert r.rank.item() == 2 and r.residuals.shape == (1,)
+    assert ttorch.linalg.lstsq(full, ttorch.ones(3, 1, dtype=ttorch.float64), driver="gels").rank.shape == (0,)
+
+
+def test_integer_average_pooling_truncates():
+    x = ttorch.arange(-8, 8).reshape(1, 1, 4, 4)
+    assert F.avg_pool2d(x, 3, padding=1, stride=2).tolist() == [[[[-2, -2], [0, 2]]]]
+    assert F.avg_pool2d(x, 3, padding=1, stride=2, count_include_pad=False).tolist() == [[[[-5, -4], [0, 2]]]]
+    assert F.avg_pool1d(ttorch.arange(8).reshape(1, 1, 8), 3).tolist() == [[[1, 4]]]
+
+
+def test_norm_nuc_and_tensorsolve_dims():
+    assert abs(ttorch.norm(ttorch.eye(3) * 2, p="nuc").item() - 6.0) < 1e-6
+    assert ttorch.norm(ttorch.eye(3).expand(2, 3, 3) * 2, p="nuc", dim=(1, 2)).tolist() == [6.0, 6.0]
+    A = ttorch.eye(6, dtype=ttorch.float64).reshape(2, 3, 6)
+    assert ttorch.linalg.tensorsolve(A, ttorch.ones(2, 3, dtype=ttorch.float64), dims=(0, 2)).shape == (6,)
+
+
+def test_empty_batches_and_matrices():
+    assert F.unfold(ttorch.zeros(0, 1, 5, 5), 2).shape == (0, 4, 16)
+    h, tau = ttorch.geqrf(ttorch.zeros(5, 0))
+    assert h.shape == (5, 0) and tau.shape == (0,)
+    A = ttorch.zeros(5, 5, 0, requires_grad=True)
+    B = ttorch.zeros(0, 5, requires_grad=True)
+    ga, gb = ttorch.autograd.grad((A @ B).sum(), (A, B))
+    assert ga.shape == (5, 5, 0) and gb.shape == (0, 5)

@@ -202,8 +202,9 @@ def test_norm_variants(device):
     np.testing.assert_allclose(npy(x.norm(0.5)), (np.abs(a) ** 0.5).sum() ** 2)
     np.testing.assert_allclose(npy(x.norm(-1, 1)), [0.0, (np.abs(a[1]) ** -1.0).sum() ** -1.0])
     assert x.norm(dtype=ttorch.float32).dtype is ttorch.float32
-    with pytest.raises(NotImplementedError):
-        x.norm("nuc")
+    np.testing.assert_allclose(npy(x.norm("nuc")), np.linalg.svd(a, compute_uv=False).sum(), rtol=1e-5)
+    with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+        ttorch.norm(ttorch.zeros(2, 3, 4), "nuc")
     from ttorch.ops.stats import vector_norm
     np.testing.assert_allclose(vector_norm(x, ord=inf).item(), 4.0)
 

@@ -71,7 +71,12 @@ def _np_nextafter(a, b):
     return np.where(a == b, b, np.nextafter(a, b))      # y where equal (C's rule; NumPy's float16 returns x)
 
 
-nextafter = binary("nextafter", _nextafter, _np_nextafter, kind="bits", public=False,
+def _nextafter_bw(ctx, g):
+    # PyTorch's rule: the step is taken as the identity in x; y only picks its direction
+    return (g if ctx.needs[0] else None), (g * 0 if ctx.needs[1] else None)
+
+
+nextafter = binary("nextafter", _nextafter, _np_nextafter, _nextafter_bw, kind="bits", public=False,
                    extra=[([0.0, 1.0, -1.0, 0.0, 2.0, -0.0], [-1.0, 1.0, 0.0, 1.0, np.inf, 0.0])])
 
 PUBLIC = {"gcd": gcd, "lcm": lcm, "nextafter": nextafter}

@@ -1011,6 +1011,11 @@ def index_fill(input, dim, index, value):
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(f"index_fill_(): Expected 0-dim value tensor, got shape {list(value.shape)}")
+        if value.requires_grad:     # in the graph, as PyTorch's: where the filled slices are, the value
+            from .ternary import where
+            mask = _index_fill(Tensor._empty(input._shape, D.bool, input.device).fill_(False), index, dim=d,
+                               value=True)
+            return where(mask, value.to(input.dtype), input)
         value = value.item()
     return _index_fill(input, index, dim=d, value=value)
 

@@ -21,7 +21,7 @@ Geqrf = namedtuple("geqrf", ["a", "tau"])
 
 def _geqrf_np(a):
     m, n = a.shape[-2:]
-    flat = a.reshape((-1, m, n))
+    flat = a.reshape((int(np.prod(a.shape[:-2])), m, n))     # (not -1: m or n may be 0)
     hs, taus = [], []
     for x in flat:
         if m == 0 or n == 0:

@@ -120,7 +120,7 @@ def _sytf2(a, herm):
 def _factor_np(a, *, hermitian):
     herm = hermitian and np.iscomplexobj(a)
     batch = a.shape[:-2]
-    flat = a.reshape((-1,) + a.shape[-2:])
+    flat = a.reshape((int(np.prod(a.shape[:-2])),) + a.shape[-2:])     # (not -1: empty matrices)
     res = [_sytf2(m, herm) for m in flat]
     ld = np.stack([r[0] for r in res]).reshape(a.shape) if res else np.zeros_like(a)
     piv = np.stack([r[1] for r in res]).reshape(batch + a.shape[-1:]) if res else \
@@ -170,9 +170,10 @@ def _sytrs(a, ipiv, b, herm):
 def _solve_np(ld, piv, b, *, hermitian):
     herm = hermitian and np.iscomplexobj(ld)
     batch = np.broadcast_shapes(ld.shape[:-2], piv.shape[:-1], b.shape[:-2])
-    ld = np.broadcast_to(ld, batch + ld.shape[-2:]).reshape((-1,) + ld.shape[-2:])
-    piv = np.broadcast_to(piv, batch + piv.shape[-1:]).reshape((-1,) + piv.shape[-1:])
-    x = np.array(np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:]))
+    nb = int(np.prod(batch))        # (not -1 in the reshapes: empty matrices)
+    ld = np.broadcast_to(ld, batch + ld.shape[-2:]).reshape((nb,) + ld.shape[-2:])
+    piv = np.broadcast_to(piv, batch + piv.shape[-1:]).reshape((nb,) + piv.shape[-1:])
+    x = np.array(np.broadcast_to(b, batch + b.shape[-2:]).reshape((nb,) + b.shape[-2:]))
     for i in range(x.shape[0]):
         _sytrs(ld[i], piv[i].astype(np.int64), x[i], herm)
     return (x.reshape(batch + b.shape[-2:]),)

@@ -934,13 +934,15 @@ _Lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
-    """The least-squares solution of ``A X = B`` for (a batch of) m x n ``A`` of full rank: through ``qr(A)``
-    when m >= n, the minimum-norm solution through ``qr(A^T)`` when m < n (LAPACK's gels), batched with
-    broadcasting; ``B`` may be a (batch of) vector(s). ``residuals`` (the squared residual of each column)
-    when m > n for the drivers that give them (gels, gelsd, gelss), else empty.
+    """The least-squares solution of ``A X = B`` for (a batch of) m x n ``A``, batched with broadcasting; ``B``
+    may be a (batch of) vector(s). ``gels`` (cuda's only driver) assumes full rank: ``qr(A)`` when m >= n, the
+    minimum-norm solution through ``qr(A^T)`` when m < n. ``gelsy`` (cpu's default), ``gelsd`` and ``gelss``
+    give the minimum-norm solution of any rank, singular values at most ``rcond`` (default ``eps * max(m, n)``)
+    times the largest dropped, and ``rank``; ``gelsd``/``gelss`` their ``singular_values`` too. ``residuals``
+    (the squared residual of each column) when m > n and every matrix has full rank, for gels, gelsd, gelss.
 
-    Differs from PyTorch: every driver computes gels' solution (so a rank-deficient ``A`` is not handled as
-    gelsy, gelsd and gelss would), ``rcond`` is not used, and ``rank`` and ``singular_values`` are empty.
+    Differs from PyTorch: gelsy's rank and solution come from the SVD, not from a pivoted QR (equal up to
+    rounding: both are the minimum-norm solution at the rank ``rcond`` gives).
 
     Example::
 
@@ -973,15 +975,29 @@ def lstsq(A, B, rcond=None, *, driver=None):
     from .elementwise import broadcast_shapes
     batch = broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2]))
     a, b = A.expand(batch + (m, n)), b.expand(batch + tuple(b.shape[-2:]))
-    if m >= n:
+    empty = Tensor._empty((0,), A.dtype.to_real() if A.dtype.is_complex else A.dtype, A.device)
+    rank, sv, full = Tensor._empty((0,), D.int64, A.device), empty, True
+    if driver != "gels" and m and n:        # any rank: through the SVD, the minimum-norm solution
+        from .ternary import where
+        u, s_, vh = svd(a, full_matrices=False)
+        eps = np.finfo(np.float32 if A.dtype in (D.float32, D.complex64) else np.float64).eps
+        cut = (rcond if rcond is not None and rcond > 0 else eps * builtins.max(m, n)) * s_.amax(-1, keepdim=True)
+        keep = s_ > cut
+        x = vh.mH @ ((u.mH @ b) * where(keep, 1.0 / where(keep, s_, 1.0), 0.0).unsqueeze(-1))
+        rank = keep.sum(-1)
+        full = bool((rank == n).all()) if m > n else False      # (residuals only at full rank: a host read)
+        if driver != "gelsy":
+            sv = s_.detach()     # (not differentiable in PyTorch)
+    elif m >= n:
         q, r = qr(a)                                                      # A = QR: X = R^-1 Q^H B
         x = solve_triangular(r, q.mH @ b, upper=True)
     else:
         q, r = qr(a.mH)                                                   # A = R^H Q^H: X = Q R^-H B
         x = q @ solve_triangular(r.mH, b, upper=False)
-    empty = Tensor._empty((0,), A.dtype.to_real() if A.dtype.is_complex else A.dtype, A.device)
-    residuals = (a @ x - b).abs().square().sum(-2) if m > n and driver != "gelsy" else empty
-    return _Lstsq(x.squeeze(-1) if vector else x, residuals, Tensor._empty((0,), D.int64, A.device), empty)
+    if driver != "gels" and not (m and n):
+        rank = Tensor._empty(batch, D.int64, A.device).fill_(0)
+    residuals = (a @ x - b).abs().square().sum(-2) if m > n and driver != "gelsy" and full else empty
+    return _Lstsq(x.squeeze(-1) if vector else x, residuals, rank, sv)
 
 
 def householder_product(A, tau, *, out=None):

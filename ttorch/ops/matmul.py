@@ -85,7 +85,8 @@ def _fold_t(a, g):
     """``a.mT @ g`` summed over the batch dims of ``a`` (..., M, K) and ``g`` (..., M, N): one (K, N)
     GEMM over the stacked rows instead of a batch of products reduced afterwards."""
     if a.ndim > 2 and a._shape[:-2] == g._shape[:-2]:
-        return matmul(a.reshape(-1, a._shape[-1]).mT, g.reshape(-1, g._shape[-1]))
+        rows = _numel(a._shape[:-1])     # (not -1: a K or N of 0 leaves it undefined)
+        return matmul(a.reshape(rows, a._shape[-1]).mT, g.reshape(rows, g._shape[-1]))
     return matmul(a.mT, g)
 
 

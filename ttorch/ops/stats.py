@@ -400,8 +400,10 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.scalar_name(input.dtype)} instead.")
     if isinstance(p, str):
-        if p != "fro":
-            raise NotImplementedError(f"norm(): p={p!r} (matrix norms other than 'fro') is not supported by ttorch")
+        if p != "fro" or (dim is not None and not isinstance(dim, int) and len(dim) > 2):
+            from .. import linalg         # 'nuc' (or 'fro' over more than 2 dims: its error): a matrix norm
+            return linalg.matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim, keepdim,
+                                      dtype=dtype, out=out)
         p = 2
     return vector_norm(input, p, dim, keepdim, dtype=dtype, out=out)
 

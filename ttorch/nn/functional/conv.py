@@ -176,7 +176,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"({d[0]}, {d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding "
                            f"blocks as ({out[0]}, {out[1]}), but its components must be at least one.")
     cols = _gather_windows(x, (h, w), k, d, p, s, out)  # (N, C, kk, L)
-    cols = cols.reshape(x.shape[0], -1, out[0] * out[1])
+    cols = cols.reshape(x.shape[0], x.shape[1] * k[0] * k[1], out[0] * out[1])     # (not -1: N may be 0)
     return cols if batched else cols.squeeze(0)
 
 

@@ -173,11 +173,13 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
     n, c = x.shape[0], x.shape[1]
     total = _gather_windows(x, spatial, k, d, p, s, out).sum(dim=2).reshape(n, c, *out)
     if divisor_override is not None:
-        y = total / divisor_override
+        div = divisor_override
     else:
-        div = _avg_divisor(spatial, k, p, s, out, bool(count_include_pad))
-        y = total / ttorch.tensor(div, dtype=x.dtype, device=x.device)
-    return restore(y)
+        div = ttorch.tensor(_avg_divisor(spatial, k, p, s, out, bool(count_include_pad)), dtype=x.dtype,
+                            device=x.device)
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):   # integers: C's truncating division, as PyTorch
+        return restore(ttorch.div(total, div, rounding_mode="trunc"))
+    return restore(total / div)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
