@@ -103,3 +103,35 @@ def test_empty_batches_and_matrices():
     B = ttorch.zeros(0, 5, requires_grad=True)
     ga, gb = ttorch.autograd.grad((A @ B).sum(), (A, B))
     assert ga.shape == (5, 5, 0) and gb.shape == (0, 5)
+
+
+def test_one_variable_cov_gradient_default_spacing_and_circular_crop():
+    assert ttorch.corrcoef(ttorch.tensor([[1.0, 2.0]])).shape == ()
+    assert ttorch.cov(ttorch.tensor([[1.0, 2.0, 4.0]])).shape == ()
+    g, = ttorch.gradient(ttorch.tensor([1.0, 2.0, 4.0, 8.0]), spacing=None)
+    assert g.tolist() == [1.0, 1.5, 3.0, 4.0]
+    x = ttorch.arange(16.0).reshape(1, 1, 4, 4)
+    # negative pads crop first; the positive ones then wrap within what is left (PyTorch's result)
+    assert F.pad(x, (-1, 1, -2, 1), mode="circular").tolist() == \
+        [[[[9.0, 10.0, 11.0, 9.0], [13.0, 14.0, 15.0, 13.0], [9.0, 10.0, 11.0, 9.0]]]]
+
+
+def test_local_response_norm_of_integers_truncates_the_mean():
+    x = ttorch.arange(12).reshape(1, 4, 3)
+    got = F.local_response_norm(x, 2, beta=0.5, k=1.25)
+    # PyTorch: x / (k + alpha * trunc((x_{c-1}^2 + x_c^2) / 2)) ** beta
+    sq = np.arange(12).reshape(1, 4, 3) ** 2
+    win = sq + np.concatenate([np.zeros((1, 1, 3), np.int64), sq[:, :-1]], 1)
+    ref = np.arange(12).reshape(1, 4, 3) / (1.25 + 1e-4 * (win // 2)) ** 0.5
+    assert got.dtype is ttorch.float32
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+
+
+def test_hash_tensor_and_segment_reduce_names():
+    assert ttorch.hash_tensor(ttorch.tensor([1, 2, 3])).item() == 0
+    assert ttorch.hash_tensor(ttorch.tensor([1, 2], dtype=ttorch.int8)).item() == 3
+    got = ttorch.hash_tensor(ttorch.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)
+    assert got.dtype is ttorch.uint64 and got.tolist() == [9218868437227405312, 6755399441055744]
+    assert ttorch.tensor([1.0, 2.0, 3.0]).hash_tensor().item() == 4609434218613702656
+    data = ttorch.tensor([1.0, 2.0, 3.0])
+    assert ttorch._segment_reduce(data, "sum", lengths=ttorch.tensor([2, 1])).tolist() == [3.0, 3.0]

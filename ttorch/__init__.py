@@ -163,7 +163,8 @@ from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond, while_loop  # noqa: E402  (torch.cond and torch.while_loop, eager)
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
 from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-rank SVD and PCA)
-from ._segment_reduce import segment_reduce  # noqa: E402
+from ._segments import segment_reduce  # noqa: E402
+_segment_reduce = segment_reduce       # (PyTorch has both names)
 from . import overrides  # noqa: E402  (has_torch_function / handle_torch_function for library code)
 from ._dlpack import to_dlpack  # noqa: E402
 from ._removed import FUNCTIONS as _removed_fns, METHODS as _removed_methods  # noqa: E402  (gone since 1.9)

@@ -280,13 +280,51 @@ def set_flush_denormal(mode):
     return False
 
 
+def hash_tensor(input, dim=None, *, keepdim=False, mode=0):
+    """The xor of the elements' 64 bits over ``dim`` (all dims when None), as uint64: floats widened to float64
+    and integers/bools to int64 first, then read as bits (PyTorch's only hash, ``mode=0``).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.hash_tensor(ttorch.tensor([1, 2, 3])).item()
+        0
+    """
+    if mode != 0:
+        raise RuntimeError(f"hash_tensor only supports mode=0 (xor_sum), got mode={mode}")
+    wide = input.double() if input.dtype.is_floating_point else input.long()
+    bits = wide.view(D.int64) if wide.dtype is D.float64 else wide
+    nd = bits.ndim
+    dims = list(range(nd)) if dim is None else [d % max(nd, 1) for d in ([dim] if isinstance(dim, int) else dim)]
+    keep = [d for d in range(nd) if d not in dims]
+    x = bits.permute(*keep, *dims).reshape([bits.shape[d] for d in keep] + [-1]) if nd else bits.reshape(1)
+    while x.shape[-1] > 1:      # a tree of xors: log2(n) launches, 0 (xor's identity) padding an odd count
+        n = x.shape[-1]
+        if n % 2:
+            x = _cat([x, x.new_zeros(x.shape[:-1] + (1,))], -1)
+        x = x[..., : (n + 1) // 2] ^ x[..., (n + 1) // 2:]
+    r = x.sum(-1) if x.shape[-1] == 0 else x[..., 0]      # (an empty reduction: 0)
+    if keepdim and nd:
+        for d in sorted(dims):
+            r = r.unsqueeze(d)
+    return r.view(D.uint64)
+
+
+Tensor.hash_tensor = hash_tensor
+
+
+def _cat(tensors, dim):
+    from .ops.movement import cat
+    return cat(tensors, dim)
+
+
 def public():
     """The names above, for the ``ttorch`` namespace."""
     out = {n: getattr(Tensor, n) for n in _METHODS}
     out.update({n + "_copy": _copy_of(n, v) for n, v in _VIEWS.items()})
     out.update({n: globals()[n] for n in (
         "asarray", "frombuffer", "from_file", "rsub", "native_norm", "frobenius_norm", "nuclear_norm", "fill", "put",
-        "poisson", "binomial", "empty_permuted",
+        "poisson", "binomial", "empty_permuted", "hash_tensor",
         "set_warn_always", "is_warn_always_enabled", "set_flush_denormal")})
     from .func import vmap
     out["vmap"] = vmap

@@ -582,7 +582,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
                       "observations.", UserWarning, stacklevel=2)
     c = _cov(x, None if fweights is None else fweights.to(dt), None if aweights is None else aweights.to(dt),
              correction=int(correction))
-    return c.reshape(()) if input.dim() < 2 else c
+    return c.reshape(()) if input.dim() < 2 or x.shape[0] == 1 else c     # (one variable: 0-dim, as PyTorch)
 
 
 def _cov_samples():

@@ -58,6 +58,8 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     """
     if edge_order not in (1, 2):
         raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2, but got {edge_order}")
+    if spacing is None:     # (PyTorch's default, spelled out)
+        spacing = 1
     given = dim is not None
     if dim is None:
         dims = list(range(input.dim()))

@@ -145,6 +145,9 @@ def pad(input, pad, mode="constant", value=None):
                                f"but got: padding ({lo}, {hi}) at dimension {dim} of input {_size_str(input.shape)}")
         if mode == "circular" and (lo > n or hi > n):
             raise RuntimeError("Padding value causes wrapping around more than once.")
+        if mode == "circular" and (lo < 0 or hi < 0):     # crop first: the padding wraps within what is left
+            out = out.narrow(dim, max(-lo, 0), n + min(lo, 0) + min(hi, 0))
+            n, lo, hi = out.shape[dim], max(lo, 0), max(hi, 0)
         if mode == "replicate" and n == 0:
             raise RuntimeError(f"padding size is expected to be non-empty at dimension {dim}")
         idx = _pad_index(n, lo, hi, mode)

@@ -227,5 +227,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     win = padded.narrow(1, 0, c)
     for j in range(1, size):
         win = win + padded.narrow(1, j, c)
-    div = (win * (alpha / size) + k).pow(beta)
+    if input.dtype.is_floating_point or input.dtype.is_complex:
+        div = (win * (alpha / size) + k).pow(beta)
+    else:       # PyTorch averages integer squares with an integer pooling: the mean truncated
+        from ... import div as _div
+        div = (_div(win, size, rounding_mode="trunc") * alpha + k).pow(beta)
     return input / div
