@@ -1,4 +1,6 @@
-"""``fully_shard`` (PyTorch's FSDP2): each parameter a DTensor sharded ``Shard(0)`` over a 1-D ``DeviceMesh``.
+"""``fully_shard`` (PyTorch's FSDP2): each parameter a DTensor sharded ``Shard(0)`` over a 1-D ``DeviceMesh``, or
+``(Replicate(), Shard(0))`` over a 2-D one (HSDP: sharded within each group of the mesh's last dim, the groups
+along its first dim replicas; gradients reduce-scattered within a group, then all-reduced across the replicas).
 
 ``fully_shard(module)`` replaces the parameters the module owns (not those under a module already given to
 ``fully_shard``: apply it to the blocks first, then the root) by DTensor parameters holding this rank's chunk
@@ -13,7 +15,7 @@ and backward gathers the module's parameters again the first time one is read (F
 Differences from PyTorch, by design or not yet done: collectives run in order on the host, so there is no
 prefetching, no stream overlap and no all-gather/reduce-scatter bucketing (one collective per parameter);
 the forward is the class's ``forward`` wrapped (not forward hooks), and every forward gathers again (an
-explicit ``unshard()`` only sets the full parameters for inspection); only 1-D meshes (no HSDP);
+explicit ``unshard()`` only sets the full parameters for inspection); 1-D and 2-D (HSDP) meshes;
 ``shard_placement_fn`` may return any ``Shard(dim)``; ``CPUOffloadPolicy`` keeps the shards on the host
 (``pin_memory`` is accepted); activation checkpointing inside a ``fully_shard`` module is not supported
 (its recomputation would see the DTensor parameters); inside a module with ``reshard_after_forward`` the
@@ -90,8 +92,10 @@ class _State:
     """What ``fully_shard`` keeps for one module: its DTensor parameters, their places, the gathered ones."""
 
     def __init__(self, module, mesh, reshard_after_forward, mp, offload, dims, places, params):
-        self.mesh, self.group = mesh, mesh.get_group(0)
-        self.world, self.rank = mesh.size(0), mesh.get_local_rank(0)
+        s = mesh.ndim - 1                   # the sharding dim; a 2-D mesh's first dim holds the replicas (HSDP)
+        self.mesh, self.group = mesh, mesh.get_group(s)
+        self.world, self.rank = mesh.size(s), mesh.get_local_rank(s)
+        self.replicas, self.replica_group = (mesh.size(0), mesh.get_group(0)) if s else (1, None)
         self.reshard_after_forward, self.reshard_after_backward = reshard_after_forward, True
         self.mp, self.offload, self.dims, self.places, self.params = mp, offload, dims, places, params
         self.device = params[0].device if params else None
@@ -139,7 +143,7 @@ class _State:
         out = []
         for p, d, g in zip(self.params, self.dims, grads):
             rdt = self.mp.reduce_dtype or g.dtype
-            g = (g.to(rdt) / self.world).movedim(d, 0)
+            g = (g.to(rdt) / (self.world * self.replicas)).movedim(d, 0)
             n, chunk = g.shape[0], math.ceil(g.shape[0] / self.world)
             if chunk * self.world != n:
                 g = F["cat"]([g, g.new_zeros((chunk * self.world - n,) + tuple(g.shape[1:]))])
@@ -148,6 +152,9 @@ class _State:
                 mine.copy_(g)
             else:
                 reduce_scatter_tensor(mine, g.contiguous(), group=self.group)
+            if self.replicas > 1:           # HSDP: the replicas' chunks summed (each already divided)
+                from ..collectives import all_reduce
+                all_reduce(mine, group=self.replica_group)
             loc = p._local_tensor
             mine = mine[:loc.shape[d]].movedim(0, d).contiguous()
             out.append(mine.to(loc.device, loc.dtype))
@@ -309,7 +316,8 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
     Args:
         module (Module or list of Module): the module (a list: each one, sharing one state in PyTorch; here
             each its own).
-        mesh (DeviceMesh): a 1-D mesh (default: all ranks, on the parameters' device type).
+        mesh (DeviceMesh): a 1-D mesh (default: all ranks, on the parameters' device type), or a 2-D one for
+            HSDP (dim 0 replicates, dim 1 shards).
         reshard_after_forward (bool): free the gathered parameters after forward (None: True except for the
             root, the outermost ``fully_shard`` module; an int, PyTorch's partial resharding, reshards fully).
         shard_placement_fn: ``fn(param) -> Shard(dim) or None`` (None: ``Shard(0)``).
@@ -337,8 +345,10 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
         from ..distributed_c10d import get_world_size
         dev = params[0].device.type if params else "cpu"
         mesh = init_device_mesh(dev, (get_world_size(),))
-    if mesh.ndim != 1:
-        raise ValueError(f"fully_shard expects a 1D DeviceMesh but got {mesh} (ttorch has no HSDP)")
+    if mesh.ndim not in (1, 2):
+        raise ValueError(f"fully_shard expects a 1D or 2D DeviceMesh but got {mesh}")
+    from ..tensor import Replicate
+    lead = [Replicate()] if mesh.ndim == 2 else []      # (HSDP: replicated along the mesh's first dim)
     dims, new = [], []
     with grad_mode.no_grad():
         for p in params:
@@ -349,9 +359,9 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
             d = (placement or Shard(0)).dim % max(p.ndim, 1)
             if p.ndim == 0:
                 raise ValueError("fully_shard: a 0-d parameter cannot be sharded; pass it in ignored_params")
-            dt = distribute_tensor(p.detach(), mesh, [Shard(d)], src_data_rank=None)
+            dt = distribute_tensor(p.detach(), mesh, lead + [Shard(d)], src_data_rank=None)
             if isinstance(offload_policy, CPUOffloadPolicy):
-                dt = DTensor.from_local(dt._local_tensor.cpu(), mesh, [Shard(d)], shape=p.shape)
+                dt = DTensor.from_local(dt._local_tensor.cpu(), mesh, lead + [Shard(d)], shape=p.shape)
             q = Parameter(dt, p.requires_grad)
             dims.append(d)
             new.append(q)
