@@ -124,7 +124,9 @@ from . import linalg  # noqa: E402  (ttorch.linalg: norms, products)
 from . import special  # noqa: E402  (ttorch.special: erf, gammaln, digamma...)
 from . import fft  # noqa: E402  (ttorch.fft: discrete Fourier transforms)
 from . import ao, quantization  # noqa: E402  (fake quantization for QAT; quantization: the older name)
-from ._quantized import quantize_per_tensor, quantize_per_channel  # noqa: E402  (quantized tensors)
+from ._quantized import (quantize_per_tensor, quantize_per_channel, dequantize, int_repr,  # noqa: E402,F401
+                         q_scale, q_zero_point, q_per_channel_scales, q_per_channel_zero_points,
+                         q_per_channel_axis, quantize_per_tensor_dynamic, fused_moving_avg_obs_fake_quant)
 from .autograd import profiler as _autograd_profiler  # noqa: E402,F401  (ttorch.autograd.profiler)
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 from . import amp, cpu  # noqa: E402  (mixed precision)

@@ -71,6 +71,10 @@ class _Encoder:
             return obj
         if t is float:
             return obj if math.isfinite(obj) else {"_": "float", "v": repr(obj)}
+        if getattr(obj, "is_quantized", False) is True:    # a QuantizedTensor: its integers and its qparams
+            return {"_": "qtensor", "dtype": obj.dtype.name, "scheme": obj._scheme.name, "axis": obj._axis,
+                    "int": self._tensor(obj._int, path), "scale": self.encode(obj._scale, path + ("scale",)),
+                    "zp": self.encode(obj._zp, path + ("zero_point",))}
         if isinstance(obj, Tensor):
             return self._tensor(obj, path)
         if t is list:
@@ -84,6 +88,8 @@ class _Encoder:
             return {"_": t.__name__, "v": [self.encode(v, path) for v in obj]}
         if isinstance(obj, D.dtype):
             return {"_": "dtype", "v": obj.name}
+        if type(obj).__name__ == "_QDtype":     # ttorch.qint8...
+            return {"_": "qdtype", "v": obj.name}
         if isinstance(obj, _device_t):
             return {"_": "device", "v": str(obj)}
         if t is bytes or t is bytearray:
@@ -359,6 +365,12 @@ class _Decoder:
             return t
         if tag == "uninitialized":
             return self._uninitialized(x)
+        if tag in ("qtensor", "qdtype"):
+            from . import _quantized as Q
+            if tag == "qdtype":
+                return getattr(Q, x["v"])
+            return Q.QuantizedTensor._make(self.decode(x["int"]), getattr(Q, x["dtype"]), getattr(Q, x["scheme"]),
+                                           self.decode(x["scale"]), self.decode(x["zp"]), x["axis"])
         if tag in ("dict", "odict"):
             d = {} if tag == "dict" else OrderedDict()
             if "v" in x:

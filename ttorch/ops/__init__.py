@@ -13,7 +13,7 @@ MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "fre
            "complex", "complex_math", "complex_linalg", "complex_scan", "complex_decomp", "complex_conv",
            "windows", "scatters", "special_fns", "bessel", "zeta",
            "incomplete_gamma", "polynomials", "airy", "fft", "stft", "ldl", "householder",
-           "float8", "scaled_mm", "grouped_mm", "unsigned"]
+           "float8", "scaled_mm", "grouped_mm", "unsigned", "qgemm"]
 
 FUNCTIONS = {}
 METHODS = {}

@@ -91,9 +91,13 @@ class FakeQuantize(FakeQuantizeBase):
     def calculate_qparams(self):
         return self.activation_post_process.calculate_qparams()
 
+    def _fake_quant_qparams(self):
+        """The qparams the forward fake-quantizes with (``FusedMovingAvgObsFakeQuantize``: the fused op's)."""
+        return self.calculate_qparams()
+
     def _observe(self, X):
         self.activation_post_process(X.detach())
-        s, z = self.calculate_qparams()
+        s, z = self._fake_quant_qparams()
         s, z = s.to(self.scale.device), z.to(self.zero_point.device)
         if self.scale.shape != s.shape:
             self.scale = self.scale.new_empty(s.shape)          # (buffers: the assignment keeps them registered)
@@ -126,7 +130,7 @@ class FakeQuantize(FakeQuantizeBase):
                 f"ch_axis={self.ch_axis}, scale={self.scale}, zero_point={self.zero_point}")
 
 
-def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity):
+def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity, float32_scale=True):
     """PyTorch's C++ ``ChooseQuantizationParams`` (float min and max in, (scale, zero_point) out), which its
     fused observe-and-fake-quantize op uses instead of the observers' Python formula."""
     import numpy as np
@@ -154,20 +158,21 @@ def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity):
     if mn < 0 and mx > 0 and preserve_sparsity:
         z0 = (qmin + qmax) / 2
     z = qmin if z0 < qmin else qmax if z0 > qmax else int(np.rint(z0))
-    return float(np.float32(scale)), z
+    return (float(np.float32(scale)) if float32_scale else float(scale)), z   # (ATen's quant_utils: a double)
 
 
 class FusedMovingAvgObsFakeQuantize(FakeQuantize):
     """``FakeQuantize`` with a moving-average min/max observer whose qparams follow PyTorch's fused op
     (``torch.fused_moving_avg_obs_fake_quant``): C++'s ``ChooseQuantizationParams`` (scale from the
     range in double precision, at least 6.1e-5; the zero point from the end with the smaller error;
-    symmetric schemes keep zero at the range's middle) rather than the observer's Python formula."""
+    symmetric schemes keep zero at the range's middle) rather than the observer's Python formula.
+    ``calculate_qparams`` (what ``convert`` reads) is the observer's, as PyTorch's."""
 
     def __init__(self, observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255, **observer_kwargs):
         super().__init__(observer, quant_min, quant_max, **observer_kwargs)
         self.is_symmetric_quant = _is_symmetric(self.activation_post_process.qscheme)
 
-    def calculate_qparams(self):
+    def _fake_quant_qparams(self):
         import ttorch
         app = self.activation_post_process
         mins, maxs = app.min_val.reshape(-1).tolist(), app.max_val.reshape(-1).tolist()

@@ -6,8 +6,8 @@ Affine: ``scale = (max(max, 0) - min(min, 0)) / (quant_max - quant_min)`` (at le
 symmetric: ``scale = max(-min, max) / ((quant_max - quant_min) / 2)``, ``zero_point`` 0 (128 for
 quint8; the range's midpoint for quint8 with a custom range; int64).
 
-Differences from PyTorch: no ``HistogramObserver``, ``PlaceholderObserver`` nor the
-``per_channel_affine_float_qparams`` formulas beyond PyTorch's plain one; dtypes are the names in
+``HistogramObserver`` lives in ``histogram_observer.py`` (also importable from here). Differences from PyTorch:
+no ``per_channel_affine_float_qparams`` formulas beyond PyTorch's plain one; dtypes are the names in
 ``ttorch._quantized`` (``ttorch.qint8``...).
 """
 import functools
@@ -313,3 +313,40 @@ default_observer = MinMaxObserver.with_args(quant_min=0, quant_max=127)
 default_weight_observer = MinMaxObserver.with_args(dtype=Q.qint8, qscheme=Q.per_tensor_symmetric)
 default_per_channel_weight_observer = PerChannelMinMaxObserver.with_args(dtype=Q.qint8,
                                                                          qscheme=Q.per_channel_symmetric)
+
+
+class PlaceholderObserver(ObserverBase):
+    """Observes nothing: it carries the ``dtype`` (and ``is_dynamic``) of a tensor quantized later, per call
+    (dynamic quantization's activations)."""
+
+    def __init__(self, dtype=None, custom_op_name="", compute_dtype=None, quant_min=None, quant_max=None,
+                 qscheme=None, eps=None, is_dynamic=False):
+        super().__init__(dtype=D.float32 if dtype is None else dtype, is_dynamic=is_dynamic)
+        self.qscheme = Q.per_tensor_affine if qscheme is None else qscheme
+        self.quant_min, self.quant_max = quant_min, quant_max
+        self.eps = _EPS if eps is None else eps
+        self.custom_op = custom_op_name
+
+    def forward(self, x):
+        return x
+
+    def extra_repr(self):
+        return f"dtype={self.dtype}, is_dynamic={self.is_dynamic}"
+
+    def calculate_qparams(self):
+        raise Exception("calculate_qparams should not be called for PlaceholderObserver")
+
+
+default_placeholder_observer = PlaceholderObserver
+default_float_qparams_observer = PerChannelMinMaxObserver.with_args(
+    dtype=Q.quint8, qscheme=Q.per_channel_affine_float_qparams, ch_axis=0)
+default_dynamic_quant_observer = PlaceholderObserver.with_args(dtype=Q.quint8, quant_min=0, quant_max=255,
+                                                               is_dynamic=True)
+
+from .histogram_observer import HistogramObserver  # noqa: E402  (PyTorch's module holds it too)
+
+__all__ = ["ObserverBase", "UniformQuantizationObserverBase", "MinMaxObserver", "MovingAverageMinMaxObserver",
+           "PerChannelMinMaxObserver", "MovingAveragePerChannelMinMaxObserver", "PlaceholderObserver",
+           "HistogramObserver", "calculate_qmin_qmax", "default_observer", "default_weight_observer",
+           "default_per_channel_weight_observer", "default_placeholder_observer", "default_dynamic_quant_observer",
+           "default_float_qparams_observer"]

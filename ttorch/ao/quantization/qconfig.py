@@ -1,12 +1,14 @@
 """``QConfig``: which observer or fake-quantize constructor watches a module's activations and
-which its weights; ``get_default_qat_qconfig`` gives PyTorch's per backend.
+which its weights; ``get_default_qconfig`` and ``get_default_qat_qconfig`` give PyTorch's per backend.
 """
 from collections import namedtuple
 
 from .fake_quantize import (FakeQuantize, FusedMovingAvgObsFakeQuantize, default_fake_quant,
                             default_per_channel_weight_fake_quant, default_weight_fake_quant,
                             default_fused_per_channel_wt_fake_quant, default_fused_wt_fake_quant)
-from .observer import MovingAverageMinMaxObserver
+from .observer import (MovingAverageMinMaxObserver, HistogramObserver, default_observer, default_weight_observer,
+                       default_per_channel_weight_observer, default_dynamic_quant_observer,
+                       default_placeholder_observer, default_float_qparams_observer)
 
 
 class QConfig(namedtuple("QConfig", ["activation", "weight"])):
@@ -24,8 +26,40 @@ class QConfig(namedtuple("QConfig", ["activation", "weight"])):
 
 
 default_qat_qconfig = QConfig(activation=default_fake_quant, weight=default_weight_fake_quant)
+default_qconfig = QConfig(activation=default_observer, weight=default_weight_observer)
+default_per_channel_qconfig = QConfig(activation=default_observer, weight=default_per_channel_weight_observer)
+default_dynamic_qconfig = QConfig(activation=default_dynamic_quant_observer, weight=default_weight_observer)
+float_qparams_weight_only_qconfig = QConfig(activation=default_placeholder_observer,
+                                            weight=default_float_qparams_observer)
+per_channel_dynamic_qconfig = QConfig(activation=default_dynamic_quant_observer,
+                                      weight=default_per_channel_weight_observer)
 
 _BACKENDS = ["fbgemm", "x86", "qnnpack", "onednn"]
+
+
+def get_default_qconfig(backend="x86", version=0):
+    """PyTorch's default post-training qconfig for ``backend`` ("x86", "fbgemm", "qnnpack", "onednn"):
+    quint8 activations observed by a ``HistogramObserver`` (``reduce_range`` on x86 and fbgemm) and qint8
+    weights, per-channel symmetric (per-tensor for qnnpack).
+
+    Example::
+
+        >>> import ttorch
+        >>> ttorch.ao.quantization.get_default_qconfig("x86").weight().qscheme
+        ttorch.per_channel_symmetric
+    """
+    if backend not in _BACKENDS:
+        raise AssertionError(f"backend: {backend} not supported. backend must be one of {_BACKENDS}")
+    if version != 0:
+        raise AssertionError("Version number: " + str(version) + " in get_default_qconfig is not supported. "
+                             "Version number must be 0")
+    if backend == "qnnpack":
+        return QConfig(activation=HistogramObserver.with_args(reduce_range=False), weight=default_weight_observer)
+    if backend == "onednn":
+        return QConfig(activation=HistogramObserver.with_args(reduce_range=False),
+                       weight=default_per_channel_weight_observer)
+    return QConfig(activation=HistogramObserver.with_args(reduce_range=True),
+                   weight=default_per_channel_weight_observer)
 
 
 def get_default_qat_qconfig(backend="x86", version=1):
@@ -67,4 +101,6 @@ def get_default_qat_qconfig(backend="x86", version=1):
                    weight=default_fused_per_channel_wt_fake_quant)
 
 
-__all__ = ["QConfig", "default_qat_qconfig", "get_default_qat_qconfig"]
+__all__ = ["QConfig", "default_qat_qconfig", "get_default_qat_qconfig", "default_qconfig",
+           "default_per_channel_qconfig", "default_dynamic_qconfig", "per_channel_dynamic_qconfig",
+           "get_default_qconfig", "float_qparams_weight_only_qconfig"]

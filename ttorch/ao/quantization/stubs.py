@@ -1,8 +1,7 @@
 """``QuantStub`` and ``DeQuantStub``: the points where an eager-mode model enters and leaves the
-quantized region. In float and QAT models they pass their input through; ``prepare_qat`` gives a
-``QuantStub`` an activation fake-quantizer (its output hook) and a ``DeQuantStub`` none.
-
-Difference from PyTorch: no ``convert`` to quantized modules, so they never quantize for real.
+quantized region. In float and QAT models they pass their input through; ``prepare``/``prepare_qat`` give a
+``QuantStub`` an activation observer or fake-quantizer (its output hook) and a ``DeQuantStub`` none;
+``convert`` swaps them for ``ao.nn.quantized.Quantize`` and ``DeQuantize``.
 """
 from ...nn.modules.module import Module
 

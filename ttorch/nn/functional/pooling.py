@@ -127,6 +127,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> F.max_pool2d(ttorch.randn(1, 2, 5, 5), 2, ceil_mode=True).shape
         ttorch.Size([1, 2, 3, 3])
     """
+    if getattr(input, "is_quantized", False) is True:     # its integers pooled (ao.nn.quantized.functional)
+        from ...ao.nn.quantized import functional as qF
+        return qF.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -208,6 +211,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("avg_pool2d", avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
                                       count_include_pad, divisor_override)
+    if getattr(input, "is_quantized", False) is True:
+        from ...ao.nn.quantized import functional as qF
+        return qF.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
@@ -311,6 +317,9 @@ def adaptive_avg_pool2d(input, output_size):
         >>> F.adaptive_avg_pool2d(ttorch.randn(2, 3, 7, 5), (3, None)).shape
         ttorch.Size([2, 3, 3, 5])
     """
+    if getattr(input, "is_quantized", False) is True:
+        from ...ao.nn.quantized import functional as qF
+        return qF.adaptive_avg_pool2d(input, output_size)
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
