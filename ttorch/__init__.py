@@ -100,6 +100,15 @@ def get_device_module(device=None):
 def __getattr__(name):
     if name in ("complex32", "chalf"):      # (PEP 562: only names not found above come here)
         raise AttributeError(f"ttorch.{name}: ttorch has no complex32 (ComplexHalf) dtype; use complex64")
+    dep = globals().get("_DEPRECATED_HAS", {}).get(name)     # (also asked while ttorch imports its submodules)
+    if dep is not None:
+        import warnings
+        warnings.warn(f"'{name}' is deprecated, please use '{dep[0]}'", UserWarning, stacklevel=2)
+        return dep[1]()
+    if name == "has_mkl":                   # whether the BLAS under ttorch's cpu ops (NumPy's) is MKL
+        from ._build_flags import numpy_blas_is_mkl
+        globals()["has_mkl"] = v = numpy_blas_is_mkl()
+        return v
     raise AttributeError(f"module 'ttorch' has no attribute '{name}'")
 
 from . import nn  # noqa: E402  (last: nn builds on everything above)
@@ -114,6 +123,8 @@ from ._legacy_types import set_default_tensor_type  # noqa: E402,F401
 _legacy_types.install(globals(), cuda)
 from ._typed_storage import public as _storages  # noqa: E402  (TypedStorage, ttorch.FloatStorage...)
 globals().update(_storages())
+from ._typed_storage import install_cuda as _install_cuda_storages  # noqa: E402
+_install_cuda_storages(cuda)
 from .nn.utils.weight_norm import norm_except_dim, _weight_norm  # noqa: E402,F401
 from . import optim  # noqa: E402  (optimizers update nn parameters)
 from .serialization import save, load  # noqa: E402
@@ -175,3 +186,18 @@ globals().update({_n: _f for _n, _f in _removed_fns.items() if _n not in globals
 for _n, _f in _removed_methods.items():
     if not hasattr(Tensor, _n):
         setattr(Tensor, _n, _f)
+from . import return_types, storage, functional, torch_version, quasirandom  # noqa: E402,F401  (module paths)
+from .storage import UntypedStorage  # noqa: E402
+from .amp import GradScaler  # noqa: E402
+from ._sym import (SymInt, SymFloat, SymBool, sym_int, sym_float, sym_max, sym_min, sym_not, sym_ite,  # noqa: E402
+                   sym_sqrt, sym_sum)
+from ._torch_rnn import lstm, gru, rnn_tanh, rnn_relu  # noqa: E402  (ATen's recurrences: nn.LSTM's calls)
+from ._batch_norm_sync import (batch_norm_stats, batch_norm_gather_stats, batch_norm_elemt,  # noqa: E402
+                               batch_norm_gather_stats_with_counts, batch_norm_backward_reduce,
+                               batch_norm_backward_elemt, batch_norm_update_stats)
+from ._threads import init_num_threads  # noqa: E402
+native_channel_shuffle = nn.functional.native_channel_shuffle
+from . import _tensor_compat  # noqa: E402  (resize, volatile, module_load, slice_inverse...)
+_tensor_compat.bind()
+from ._tensor_compat import slice_inverse, slogdet, unsafe_split_with_sizes  # noqa: E402,F811
+from ._build_flags import has_lapack, has_openmp, has_spectral, DEPRECATED_HAS as _DEPRECATED_HAS  # noqa: E402

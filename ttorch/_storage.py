@@ -6,15 +6,18 @@
 """
 import numpy as np
 
-from ._device import CPU
+from ._device import CPU, device as _Device
 from .cuda import _driver
 
 
 class UntypedStorage:
     __slots__ = ("device", "nbytes_", "version", "_array", "_p", "__weakref__")
 
-    def __init__(self, device, nbytes=0, array=None):
-        self.device = device
+    def __init__(self, dev=None, nbytes=0, array=None, **kwargs):
+        if type(dev) is not _Device:      # PyTorch's UntypedStorage(size=0 | sequence, *, device=None)
+            from .storage import _public_init
+            return _public_init(self, dev, **kwargs)
+        self.device = device = dev
         self.version = 0
         self._p = None                     # host arrays: the address is read on first use
         if array is not None:              # adopt host bytes (cpu, or simulated cuda)

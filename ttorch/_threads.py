@@ -50,3 +50,8 @@ def set_num_interop_threads(int):  # noqa: A002
 
 def get_num_interop_threads():
     return _interop[0] or 1
+
+
+def init_num_threads():
+    """Make the calling thread use ``set_num_threads``'s value. Nothing to do in ttorch: NumPy's BLAS pool
+    is process-wide, so every thread already shares it (PyTorch's pools are per thread)."""

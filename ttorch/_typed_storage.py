@@ -33,6 +33,7 @@ class TypedStorage:
         if not _internal:
             _warn()
         self.dtype = dtype or getattr(type(self), "_dtype", None) or D.get_default_dtype()
+        device = device or getattr(type(self), "_device", None)        # (ttorch.cuda.FloatStorage...: cuda)
         if wrap_storage is None:            # TypedStorage(size) or TypedStorage(sequence)
             from ._device import _canonical
             from .ops.creation import tensor, empty
@@ -114,6 +115,15 @@ def _legacy(dtype):
 STORAGE_TYPES = {dt: _legacy(dt) for dt in _TYPE_NAMES}
 
 
+def _legacy_cuda(dtype):
+    name = _TYPE_NAMES[dtype].replace("Tensor", "Storage")
+    return type(name, (TypedStorage,), {"_dtype": dtype, "_device": "cuda", "__module__": "ttorch.cuda",
+                                        "__doc__": f"A cuda TypedStorage of {dtype} (legacy class)."})
+
+
+CUDA_STORAGE_TYPES = {dt: _legacy_cuda(dt) for dt in _TYPE_NAMES}
+
+
 def storage(self):
     """This tensor's storage as a ``TypedStorage`` of its dtype (deprecated in PyTorch: prefer
     ``untyped_storage()``)."""
@@ -128,6 +138,12 @@ def storage_type(self):
 
 def is_storage(obj):
     return isinstance(obj, (TypedStorage, UntypedStorage))
+
+
+def install_cuda(cuda):
+    """``ttorch.cuda.FloatStorage``...: the legacy storage classes that default to the cuda device."""
+    for cls in CUDA_STORAGE_TYPES.values():
+        setattr(cuda, cls.__name__, cls)
 
 
 def public():

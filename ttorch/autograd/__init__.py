@@ -12,5 +12,7 @@ gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradche
 from . import functional  # noqa: E402,F401  (ttorch.autograd.functional: jacobian, hessian, vjp...)
 from . import forward_ad  # noqa: E402,F401  (ttorch.autograd.forward_ad: dual tensors)
 from . import graph  # noqa: E402,F401  (ttorch.autograd.graph: saved-tensor hooks, nodes, edges)
+from ._nested_io import NestedIOFunction  # noqa: E402,F401  (legacy nested-IO Function)
+from . import variable as _variable_module  # noqa: E402,F401  (before the function of that name)
 from ._legacy import (Variable, variable, set_multithreading_enabled,  # noqa: E402,F401  (old names and switches)
                       enforce_grad_layout_policy)

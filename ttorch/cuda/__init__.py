@@ -186,3 +186,6 @@ from .graphs import (CUDAGraph, graph, graph_pool_handle, make_graphed_callables
                      is_current_stream_capturing)
 from . import graphs  # noqa: E402,F401
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream  # noqa: E402,F401
+from .streams import ExternalStream  # noqa: E402,F401
+from .memory import MemPool, use_mem_pool  # noqa: E402,F401
+from . import nvtx, profiler, random  # noqa: E402,F401  (torch.cuda.nvtx/profiler/random: attributes too)

@@ -392,3 +392,19 @@ def mem_get_info(device=None):
     host's available and total memory."""
     return _driver.backend().mem_get_info(_index(device))
 
+
+
+_NO_POOLS = ("ttorch.cuda.{}: ttorch's caching allocator keeps one pool per device, so private memory pools "
+             "(MemPool, use_mem_pool) are not supported; allocations already share the device's pool")
+
+
+class MemPool:
+    """PyTorch's private memory pool; not supported by ttorch's allocator (constructing one raises)."""
+
+    def __init__(self, allocator=None, use_on_oom=False, *args, **kwargs):
+        raise NotImplementedError(_NO_POOLS.format("MemPool"))
+
+
+def use_mem_pool(pool, device=None):
+    """Route allocations to ``pool``: not supported (see ``MemPool``)."""
+    raise NotImplementedError(_NO_POOLS.format("use_mem_pool"))

@@ -164,3 +164,37 @@ def stream(stream):
 
 def set_stream(stream):
     """Nothing to set: every stream is the device's default one."""
+
+
+class ExternalStream(Stream):
+    """A stream made outside ttorch (``stream_ptr``: a ``CUstream``/``cudaStream_t`` address), e.g. by
+    another library. ``cuda_stream`` is that address and ``synchronize``/``query`` act on it; ttorch's own
+    kernels still go to the device's default stream (see the module docstring), so order them against the
+    external stream with ``synchronize``."""
+
+    def __init__(self, stream_ptr, device=None, **kwargs):
+        super().__init__(device)
+        self.cuda_stream = int(stream_ptr)
+
+    def synchronize(self):
+        if _driver.SIMULATED:
+            return
+        be = _driver.backend()
+        be.context(self.device.index)
+        be._check(be.cu.cuStreamSynchronize(self.cuda_stream))
+
+    def query(self):
+        if _driver.SIMULATED:
+            return True
+        be = _driver.backend()
+        be.context(self.device.index)
+        return be.cu.cuStreamQuery(self.cuda_stream)[0] == be.cu.CUresult.CUDA_SUCCESS
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and other.device == self.device and other.cuda_stream == self.cuda_stream
+
+    def __hash__(self):
+        return hash(("stream", self.device.index, self.cuda_stream))
+
+    def __repr__(self):
+        return f"<ttorch.cuda.ExternalStream device={self.device} cuda_stream={self.cuda_stream:#x}>"

@@ -33,3 +33,19 @@ from ._functionalize import functionalize, replace_all_batch_norm_modules_
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call", "stack_module_state", "functionalize", "replace_all_batch_norm_modules_"]
+
+
+def debug_unwrap(tensor, *, recurse=True):
+    """The tensor under a transform's wrapper, for looking at in a debugger: a ``vmap``-batched tensor's
+    whole batch (batch dim first); with ``recurse``, through every nested ``vmap`` level. Other tensors come
+    back as they are (ttorch's ``grad`` wraps nothing). Using the result inside the transformed function is
+    undefined, as in PyTorch."""
+    from ._batched import BatchedTensor
+    while type(tensor) is BatchedTensor:
+        tensor = tensor._value
+        if not recurse:
+            break
+    return tensor
+
+
+__all__.append("debug_unwrap")

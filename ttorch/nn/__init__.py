@@ -9,6 +9,7 @@ from .parameter import Parameter, Buffer, UninitializedParameter, UninitializedB
 from .modules import *  # noqa: F401,F403
 from . import functional, utils  # noqa: F401
 from . import init  # noqa: F401
+from . import common_types, grad  # noqa: F401,E402  (torch.nn.grad: conv gradients; type aliases)
 from . import parallel  # noqa: F401  (DistributedDataParallel; builds on ttorch.distributed lazily)
 from .parallel import DataParallel  # noqa: F401
 # ``nn.attention`` is the package (sdpa_kernel, SDPBackend); ``from .modules import *`` bound the name to the

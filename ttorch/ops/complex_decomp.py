@@ -18,7 +18,6 @@ Differences from PyTorch: ``solve_ex``/``inv_ex``'s ``info`` counts columns of `
 ``det``'s gradient is NaN at a singular matrix (PyTorch's is finite); ``svd``'s and ``eigh``'s backward do
 not check that the loss ignores the vectors' phases (PyTorch raises where it does not).
 """
-from collections import namedtuple
 
 import numpy as np
 
@@ -50,8 +49,7 @@ def _check(A, fname, square=True):
         raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
 
 
-_SolveEx = namedtuple("linalg_solve_ex", ["result", "info"])
-_InvEx = namedtuple("linalg_inv_ex", ["inverse", "info"])
+from ..return_types import linalg_solve_ex as _SolveEx, linalg_inv_ex as _InvEx  # noqa: E402
 
 
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
@@ -142,7 +140,7 @@ def _slogdet_bw(ctx, gsign, glogabs):
 _slogdet = Op("complex_slogdet", impl=_on_host(_slogdet_np), backward=_slogdet_bw, save=(0,),
               save_output="all", family="linalg", grad_name="LinalgSlogdetBackward0")
 
-_Slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+from ..return_types import linalg_slogdet as _Slogdet  # noqa: E402
 
 
 def slogdet(A, *, out=None):
@@ -189,7 +187,7 @@ def _eigh_bw(ctx, gw, gv):
 _eigh_bw.takes_none = True
 _eigh = Op("complex_eigh", impl=_on_host(_eigh_np), backward=_eigh_bw, save=(), save_output="all",
            family="linalg", grad_name="LinalgEighBackward0")
-_Eigh = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+from ..return_types import linalg_eigh as _Eigh  # noqa: E402
 
 
 def eigh(A, UPLO="L", *, out=None):
@@ -249,7 +247,7 @@ def _svd_bw(ctx, gu, gs, gvh):
 _svd_bw.takes_none = True
 _svd = Op("complex_svd", impl=_on_host(_svd_np), backward=_svd_bw, save=(), save_output="all",
           family="linalg", grad_name="LinalgSvdBackward0")
-_SVD = namedtuple("linalg_svd", ["U", "S", "Vh"])
+from ..return_types import linalg_svd as _SVD  # noqa: E402
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
@@ -267,7 +265,7 @@ def _qr_np(a, *, mode):
 
 _qr = Op("complex_qr", impl=_on_host(_qr_np), backward=_real_qr_bw, save=(0,), save_output="all", family="linalg",
          grad_name="LinalgQrBackward0")
-_QR = namedtuple("linalg_qr", ["Q", "R"])
+from ..return_types import linalg_qr as _QR  # noqa: E402
 
 
 def qr(A, mode="reduced", *, out=None):

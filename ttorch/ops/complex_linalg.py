@@ -11,7 +11,6 @@ and autograd comes from the real ops and the views between complex and real).
 These are the ``COMPLEX_IMPL`` entries of the real ops: the public functions parse and check their
 arguments as for real tensors, and ``Op.__call__`` sends a complex call here.
 """
-from collections import namedtuple
 
 import numpy as np
 
@@ -125,7 +124,7 @@ COMPLEX_IMPL["linear"] = _clinear
 
 
 # ------------------------------------------------------------------------------ eig
-_Eig = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
+from ..return_types import linalg_eig as _Eig  # noqa: E402
 
 
 def _square(A, name):

@@ -11,7 +11,6 @@ samples are ``Op``s with ``impl``, which ``tests/test_ops.py`` runs on both devi
 import builtins
 import math
 import warnings
-from collections import namedtuple
 
 import numpy as np
 
@@ -401,7 +400,7 @@ def renorm(input, p, dim, maxnorm, *, out=None):
     return r if out is None else write_out(out, r, "renorm")
 
 
-_aminmax_rt = namedtuple("aminmax", ["min", "max"])
+from ..return_types import aminmax as _aminmax_rt  # noqa: E402
 
 
 def aminmax(input, *, dim=None, keepdim=False):

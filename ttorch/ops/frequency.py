@@ -5,7 +5,6 @@ PyTorch). Differs from PyTorch: the histograms also take cuda tensors (counted o
 PyTorch's have no cuda kernel.
 """
 import builtins
-from collections import namedtuple
 
 import numpy as np
 
@@ -13,9 +12,7 @@ from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
 from ._op import write_outs
 
-_Mode = namedtuple("mode", ["values", "indices"])
-_Histogram = namedtuple("histogram", ["hist", "bin_edges"])
-_Histogramdd = namedtuple("histogramdd", ["hist", "bin_edges"])
+from ..return_types import mode as _Mode, histogram as _Histogram, histogramdd as _Histogramdd  # noqa: E402
 
 
 def mode(input, dim=-1, keepdim=False, *, out=None):

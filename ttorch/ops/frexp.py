@@ -6,7 +6,6 @@ One op: a Triton kernel reading the exponent field of the float's bits (a subnor
 bfloat16 go through float32, where their values and mantissas are exact. NumPy's ``frexp`` on cpu.
 Gradient: the mantissa's, ``g / 2 ** exponent`` (PyTorch's); the exponent has none.
 """
-from collections import namedtuple
 
 import numpy as np
 import triton
@@ -74,7 +73,7 @@ def _specs():
 _frexp = Op("frexp", cpu=_frexp_np, cuda=_frexp_cuda, backward=_frexp_bw, save=(), save_output="all",
             grad_outputs=1, family="unary", kernels=_specs)
 
-_Frexp = namedtuple("frexp", ["mantissa", "exponent"])
+from ..return_types import frexp as _Frexp  # noqa: E402
 
 
 def frexp(input, *, out=None):

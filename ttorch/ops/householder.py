@@ -6,7 +6,6 @@ LAPACK's ``?geqrf`` through NumPy on the host (``np.linalg.qr(mode="raw")``), as
 factorizations do; like PyTorch's, it has no derivative. ``ormqr`` applies the reflectors one by one in
 ttorch ops (no Q is formed), so it runs on either device and is differentiable in all three arguments.
 """
-from collections import namedtuple
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from .complex_decomp import _on_host
 
 __all__ = ["geqrf", "ormqr"]
 
-Geqrf = namedtuple("geqrf", ["a", "tau"])
+from ..return_types import geqrf as Geqrf  # noqa: E402
 
 
 def _geqrf_np(a):

@@ -15,7 +15,6 @@ pivot choices, so the results agree up to rounding.
 is differentiable with respect to ``B`` (its backward is another ``ldl_solve``; PyTorch implements no
 derivative); ``ldl_factor`` of a singular matrix raises ``LinAlgError`` (PyTorch fails an internal assert).
 """
-from collections import namedtuple
 
 import numpy as np
 
@@ -26,8 +25,7 @@ from .complex_decomp import _on_host
 __all__ = []
 
 _ALPHA = (1.0 + np.sqrt(17.0)) / 8.0
-LDLFactor = namedtuple("linalg_ldl_factor", ["LD", "pivots"])
-LDLFactorEx = namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+from ..return_types import linalg_ldl_factor as LDLFactor, linalg_ldl_factor_ex as LDLFactorEx  # noqa: E402
 
 
 def _cabs1(x):

@@ -2,7 +2,6 @@
 differentiable on both devices): ``linalg.cond``, ``tensorinv``, ``tensorsolve``, ``vander``; and the
 older top-level ``cholesky_inverse``, ``triangular_solve``, ``qr``, ``orgqr``, ``unravel_index``."""
 import math
-from collections import namedtuple
 
 import numpy as np
 
@@ -107,7 +106,7 @@ def cholesky_inverse(L, upper=False, *, out=None):
     return r if out is None else write_out(out, r, "cholesky_inverse")
 
 
-_TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+from ..return_types import triangular_solve as _TriangularSolve  # noqa: E402
 
 
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
@@ -118,7 +117,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
     return write_outs(_TriangularSolve, (x, A.clone()), out, "triangular_solve")
 
 
-_QR = namedtuple("qr", ["Q", "R"])
+from ..return_types import qr as _QR  # noqa: E402
 
 
 def qr(input, some=True, *, out=None):

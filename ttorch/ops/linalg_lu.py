@@ -21,7 +21,6 @@ Differs from PyTorch: ``pivot=False`` (LU without row exchanges) works on cpu to
 LAPACK path raises; the pivots' range is checked on cpu only (on cuda that check would synchronize).
 """
 import builtins
-from collections import namedtuple
 
 import numpy as np
 
@@ -176,10 +175,8 @@ def _specs(kind):
 
 
 # ------------------------------------------------------------------------------ public functions
-_LUFactorEx = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"])
-_LUFactor = namedtuple("linalg_lu_factor", ["LU", "pivots"])
-_LU = namedtuple("linalg_lu", ["P", "L", "U"])
-_LUUnpack = namedtuple("lu_unpack", ["P", "L", "U"])
+from ..return_types import (linalg_lu_factor_ex as _LUFactorEx, linalg_lu_factor as _LUFactor,  # noqa: E402
+                            linalg_lu as _LU, lu_unpack as _LUUnpack)
 
 
 def _check_matrix(A, fname):

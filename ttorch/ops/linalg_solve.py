@@ -22,7 +22,6 @@ host (copied there and back, a synchronization); float16/bfloat16 raise as PyTor
 gradient at a singular matrix is not finite (PyTorch's goes through an SVD there).
 """
 import builtins
-from collections import namedtuple
 
 import numpy as np
 
@@ -652,7 +651,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     return write_outs(_SolveEx, (x.squeeze(-1) if vector else x, info), out, "linalg.solve_ex")
 
 
-_SolveEx = namedtuple("linalg_solve_ex", ["result", "info"])
+from ..return_types import linalg_solve_ex as _SolveEx  # noqa: E402
 
 
 def solve(A, B, *, left=True, out=None):
@@ -682,7 +681,7 @@ def inv_ex(A, *, check_errors=False, out=None):
     return write_outs(_InvEx, (x, info), out, "linalg.inv_ex")
 
 
-_InvEx = namedtuple("linalg_inv_ex", ["inverse", "info"])
+from ..return_types import linalg_inv_ex as _InvEx  # noqa: E402
 
 
 def inv(A, *, out=None):
@@ -703,7 +702,7 @@ def inverse(input, *, out=None):
     return inv(input, out=out)
 
 
-_Slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+from ..return_types import linalg_slogdet as _Slogdet  # noqa: E402
 
 
 def slogdet(A, *, out=None):
@@ -751,7 +750,7 @@ def logdet(input):
     return where(sign < 0, full_like(logabs, float("nan")), logabs)
 
 
-_CholeskyEx = namedtuple("linalg_cholesky_ex", ["L", "info"])
+from ..return_types import linalg_cholesky_ex as _CholeskyEx  # noqa: E402
 
 
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
@@ -829,7 +828,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     return x if out is None else write_out(out, x, "cholesky_solve")
 
 
-_Eigh = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+from ..return_types import linalg_eigh as _Eigh  # noqa: E402
 
 
 def eigh(A, UPLO="L", *, out=None):
@@ -904,7 +903,7 @@ def matrix_exp(A):
     return r
 
 
-_QR = namedtuple("linalg_qr", ["Q", "R"])
+from ..return_types import linalg_qr as _QR  # noqa: E402
 
 
 def qr(A, mode="reduced", *, out=None):
@@ -930,7 +929,7 @@ def qr(A, mode="reduced", *, out=None):
     return write_outs(_QR, _qr(A, mode=mode), out, "linalg.qr")
 
 
-_Lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+from ..return_types import linalg_lstsq as _Lstsq  # noqa: E402
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
@@ -1033,8 +1032,7 @@ def householder_product(A, tau, *, out=None):
     return x if out is None else write_out(out, x, "linalg.householder_product")
 
 
-_SVD = namedtuple("linalg_svd", ["U", "S", "Vh"])
-_TorchSVD = namedtuple("svd", ["U", "S", "V"])
+from ..return_types import linalg_svd as _SVD, svd as _TorchSVD  # noqa: E402
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):

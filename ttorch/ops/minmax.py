@@ -21,30 +21,7 @@ from .reduction import (_dims, _out_shape, _rows, _blocks, _row_base, row_progra
                         _keep, _np_in, _samples, _check_nonempty, _amax, _amin, _plan_state)
 
 
-class _ReturnType(tuple):
-    """A (values, indices) pair with field names, as ``torch.return_types.max``."""
-    __slots__ = ()
-    _name = "max"
-
-    def __new__(cls, values, indices):
-        return tuple.__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self):
-        return f"ttorch.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-    def __reduce__(self):
-        return (tuple, (tuple(self),))
-
-
-def return_type(name):
-    return type(name, (_ReturnType,), {"_name": name, "__slots__": ()})
-
-
-max_rt = return_type("max")
-min_rt = return_type("min")
+from ..return_types import max as max_rt, min as min_rt  # noqa: E402  (the named (values, indices) pairs)
 
 
 @triton.jit

@@ -7,7 +7,6 @@ contiguous input, as softmax uses) and walks along N in blocks, scanning each bl
 walks from the end (a suffix scan: the backward of cumsum). Integers and bool scan in int64,
 as in PyTorch; half types accumulate in float32.
 """
-from collections import namedtuple
 
 import numpy as np
 import triton
@@ -450,8 +449,8 @@ def _inplace(fn, name):
     return method
 
 
-_EXT_RT = {"cummax": namedtuple("cummax", ["values", "indices"]),
-           "cummin": namedtuple("cummin", ["values", "indices"])}
+from .. import return_types as _rt  # noqa: E402
+_EXT_RT = {"cummax": _rt.cummax, "cummin": _rt.cummin}
 _cumext.public = lambda x, dim, largest: tuple((cummax if largest else cummin)(x, dim))[::-1]   # (ops' order)
 _cumext.dtypes = (D.float32, D.float64, D.int64)
 _cumsum.public, _cumprod.public, _logcumsumexp.public = cumsum, cumprod, logcumsumexp

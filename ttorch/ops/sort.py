@@ -13,7 +13,6 @@ The cpu path is NumPy's stable argsort.
 Gradients flow from the values back through the indices: ``scatter`` of the gradient into
 zeros, whose own backward is ``gather``.
 """
-from collections import namedtuple
 
 import numpy as np
 import triton
@@ -39,9 +38,7 @@ MAX_BLOCK = 64 if SIMULATED else 1024
 _PROGRAM_ELEMENTS = 1024
 _MERGE_BLOCK = 512 if SIMULATED else 1024
 
-sort_rt = namedtuple("sort", ["values", "indices"])
-topk_rt = namedtuple("topk", ["values", "indices"])
-kthvalue_rt = namedtuple("kthvalue", ["values", "indices"])
+from ..return_types import sort as sort_rt, topk as topk_rt, kthvalue as kthvalue_rt  # noqa: E402
 
 
 # --------------------------------------------------------------------------- Triton: keys
@@ -612,8 +609,7 @@ _unique_consecutive = Op("unique_consecutive", cpu=_unique_cpu, cuda=_unique_cud
                          dtypes=(D.float32, D.int8))
 
 # --------------------------------------------------------------------------- median
-median_rt = namedtuple("median", ["values", "indices"])
-nanmedian_rt = namedtuple("nanmedian", ["values", "indices"])
+from ..return_types import median as median_rt, nanmedian as nanmedian_rt  # noqa: E402
 
 
 def _median_impl(x, *, dim, keepdim, skip_nan):

@@ -107,3 +107,7 @@ class Adadelta(Optimizer):
         _bump_step(state)
         _apply(_adadelta_update, p, grad, [state["square_avg"], state["acc_delta"]], lr=_value(group["lr"]),
                rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+
+from ._functional import adadelta  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("adadelta")

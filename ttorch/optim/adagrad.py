@@ -106,3 +106,7 @@ class Adagrad(Optimizer):
             return adagrad_step(p, grad, state, group, _value(group["lr"]), step)
         _apply(_adagrad_update, p, grad, [state["sum"]], lr=_value(group["lr"]), lr_decay=group["lr_decay"],
                weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"], step=step)
+
+
+from ._functional import adagrad  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("adagrad")

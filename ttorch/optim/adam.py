@@ -206,3 +206,7 @@ class AdamW(Adam):
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True
 
+
+
+from ._functional import adam  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("adam")

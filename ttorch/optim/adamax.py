@@ -99,3 +99,7 @@ class Adamax(Optimizer):
         _apply(_adamax_update, p, grad, [state["exp_avg"], state["exp_inf"]], lr=_value(group["lr"]), beta1=beta1,
                beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"], maximize=group["maximize"],
                step=step)
+
+
+from ._functional import adamax  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("adamax")

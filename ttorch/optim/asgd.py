@@ -92,3 +92,7 @@ class ASGD(Optimizer):
         # the new scalars, rounded to the state's dtype (float32) as PyTorch's copy_ does
         eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
         mu.fill_(1 / max(1, step - group["t0"]))
+
+
+from ._functional import asgd  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("asgd")

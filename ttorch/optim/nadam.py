@@ -131,3 +131,7 @@ class NAdam(Optimizer):
         _apply(_nadam_update, p, grad, [state["exp_avg"], state["exp_avg_sq"]], lr=lr, beta1=beta1, beta2=beta2,
                eps=group["eps"], weight_decay=group["weight_decay"], decoupled=group["decoupled_weight_decay"],
                maximize=group["maximize"], scalars=scalars)
+
+
+from ._functional import nadam  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("nadam")

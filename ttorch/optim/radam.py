@@ -122,3 +122,7 @@ class RAdam(Optimizer):
         _apply(_radam_update, p, grad, [state["exp_avg"], state["exp_avg_sq"]], lr=_value(group["lr"]), beta1=beta1,
                beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                decoupled=group["decoupled_weight_decay"], maximize=group["maximize"], step=step)
+
+
+from ._functional import radam  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("radam")

@@ -131,3 +131,7 @@ class RMSprop(Optimizer):
                lr=_value(group["lr"]), alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"])
 
+
+
+from ._functional import rmsprop  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("rmsprop")

@@ -76,3 +76,7 @@ class Rprop(Optimizer):
         grad = where(sign.eq(etaminus), 0.0, grad)
         p.addcmul_(grad.sign(), step_size, value=-1)
         prev.copy_(grad)
+
+
+from ._functional import rprop  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("rprop")

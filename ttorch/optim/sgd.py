@@ -124,3 +124,7 @@ class SGD(Optimizer):
         kw = dict(lr=_value(group["lr"]), weight_decay=group["weight_decay"], momentum=momentum,
                   dampening=group["dampening"], nesterov=group["nesterov"], maximize=group["maximize"], first=first)
         _apply(_sgd_update, p, grad, [buf], **kw)
+
+
+from ._functional import sgd  # noqa: E402,F401  (PyTorch's functional form)
+__all__.append("sgd")

@@ -274,3 +274,4 @@ class record_function:
             with record_function(self.name, self.args):
                 return fn(*a, **k)
         return wrapped
+from .profiler import supported_activities, tensorboard_trace_handler  # noqa: E402,F401  (profiler.py)

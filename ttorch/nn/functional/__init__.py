@@ -17,5 +17,8 @@ from .ctc import *  # noqa: F401,F403
 from .linear_cross_entropy import *  # noqa: F401,F403
 from ...ops.scaled_mm import scaled_mm, ScalingType, SwizzleType  # noqa: F401,E402
 from ...ops.grouped_mm import grouped_mm  # noqa: F401,E402
+from .scaled_grouped_mm import scaled_grouped_mm  # noqa: F401,E402
+from ..._torch_nn import conv_tbc  # noqa: F401,E402  (PyTorch's F re-exports these two ATen functions)
+native_channel_shuffle = channel_shuffle  # noqa: F405
 from ...overrides import (has_torch_function, has_torch_function_unary,  # noqa: F401,E402  (PyTorch's F has them)
                          has_torch_function_variadic, handle_torch_function)

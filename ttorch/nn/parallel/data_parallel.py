@@ -70,3 +70,15 @@ def _device_index(d):
     from ..._device import device
     d = device(d) if not hasattr(d, "index") else d
     return d.index or 0
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):
+    """The functional ``DataParallel``: ``module(*inputs, **module_kwargs)`` run on ``device_ids[0]``
+    (the one-device path, see the module docstring) with the result moved to ``output_device``."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    out = DataParallel(module, device_ids, output_device, dim)(*inputs, **(module_kwargs or {}))
+    if output_device is None:
+        return out
+    from ..._device import device
+    return _to(out, device("cuda", output_device) if isinstance(output_device, int) else output_device)

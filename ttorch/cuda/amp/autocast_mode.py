@@ -1,9 +1,9 @@
-"""``ttorch.cuda.amp``: PyTorch's deprecated cuda spellings of ``ttorch.amp``."""
+"""``ttorch.cuda.amp.autocast_mode``: the deprecated cuda ``autocast``, ``custom_fwd`` and ``custom_bwd``."""
 import functools
 import warnings
 
-from .. import _dtype as D
-from .. import amp as _amp
+from ... import _dtype as D
+from ... import amp as _amp
 
 
 class autocast(_amp.autocast):
@@ -13,17 +13,6 @@ class autocast(_amp.autocast):
         warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', "
                       "args...)` instead.", FutureWarning, stacklevel=2)
         super().__init__("cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
-
-
-class GradScaler(_amp.GradScaler):
-    """Deprecated: ``ttorch.cuda.amp.GradScaler(args...)`` is ``ttorch.amp.GradScaler("cuda", args...)``."""
-
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
-                 enabled=True):
-        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cuda', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cuda", init_scale=init_scale, growth_factor=growth_factor, backoff_factor=backoff_factor,
-                         growth_interval=growth_interval, enabled=enabled)
 
 
 def custom_fwd(fwd=None, *, cast_inputs=None):

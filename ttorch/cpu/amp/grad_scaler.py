@@ -1,17 +1,7 @@
-"""``ttorch.cpu.amp``: PyTorch's deprecated cpu spellings of ``ttorch.amp``."""
+"""``ttorch.cpu.amp.grad_scaler``: the deprecated cpu ``GradScaler``."""
 import warnings
 
-from .. import _dtype as D
-from .. import amp as _amp
-
-
-class autocast(_amp.autocast):
-    """Deprecated: ``ttorch.cpu.amp.autocast(args...)`` is ``ttorch.amp.autocast("cpu", args...)``."""
-
-    def __init__(self, enabled=True, dtype=D.bfloat16, cache_enabled=True):
-        warnings.warn("`torch.cpu.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cpu', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cpu", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
+from ... import amp as _amp
 
 
 class GradScaler(_amp.GradScaler):

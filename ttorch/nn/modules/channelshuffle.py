@@ -1,0 +1,4 @@
+"""``ttorch.nn.modules.channelshuffle``: ``ChannelShuffle`` (defined with ``PixelShuffle``)."""
+from .pixelshuffle import ChannelShuffle  # noqa: F401
+
+__all__ = ["ChannelShuffle"]
