@@ -769,7 +769,7 @@ def _index_select_samples():
     u = lambda *s: r.uniform(-2, 2, size=s)
     return [Sample([u(5), 0, _ix([4, 0, 0, 2])]), Sample([u(3, 4), 1, _ix([3, 1, 3], np.int32)]),
             Sample([u(3, 4), 0, _ix(2)]), Sample([u(2, 3, 4), -2, _ix([2, 0, 1, 1, 2])]),
-            Sample([u(3, 4), 0, _ix(np.zeros(0))]), Sample([u(), 0, _ix([0, 0])])]
+            Sample([u(3, 4), 0, _ix(np.zeros(0))]), Sample([u(), 0, _ix([0])])]
 
 
 _index_select = Op("index_select", cpu=_index_select_cpu, cuda=_index_select_cuda, backward=_index_select_bw,
@@ -788,6 +788,8 @@ def index_select(input, dim, index, *, out=None):
     d = _wrap_dim(dim, input.ndim)
     _vector_index(index, "index_select")
     if input.ndim == 0:     # a 0-d input: its one element, 0-d too (an index of 1 element, as PyTorch)
+        if index.numel() != 1:
+            raise IndexError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
         return index_select(input.reshape(1), 0, index.reshape(-1), out=out).reshape(()) if out is None else \
             write_out(out, index_select(input.reshape(1), 0, index.reshape(-1)).reshape(()), "index_select")
     r = _index_select(input, index, dim=d, in_shape=input._shape)
