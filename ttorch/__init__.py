@@ -175,6 +175,7 @@ from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond, while_loop  # noqa: E402  (torch.cond and torch.while_loop, eager)
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)
+from . import onnx  # noqa: E402  (torch.onnx.export: ONNX models written by ttorch's own encoder)
 from . import export  # noqa: E402  (torch.export: ExportedProgram, Dim, save/load, unflatten)
 from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-rank SVD and PCA)
 from ._segments import segment_reduce  # noqa: E402

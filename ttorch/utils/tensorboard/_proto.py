@@ -4,71 +4,15 @@ Each builder returns the message's wire bytes. Fields go out in field-number ord
 that hold their default value are left out, as protobuf's own serializer does; fields with presence
 (sub-messages, oneof members) are always written when given. Field numbers come from TensorBoard's
 ``event.proto``, ``summary.proto``, ``tensor.proto``, ``tensor_shape.proto``, the hparams plugin's
-``api.proto``/``plugin_data.proto`` and ``google/protobuf/struct.proto``.
+``api.proto``/``plugin_data.proto`` and ``google/protobuf/struct.proto``; the wire format is
+``ttorch.utils._protobuf`` (shared with ``ttorch.onnx``).
 """
-import struct
-
-import numpy as np
+from .._protobuf import f_varint, f_double, f_float, f_bytes, f_message, f_packed
 
 # tensorflow.DataType (types.proto)
 DT = {"DT_FLOAT": 1, "DT_DOUBLE": 2, "DT_INT32": 3, "DT_UINT8": 4, "DT_INT16": 5, "DT_INT8": 6,
       "DT_STRING": 7, "DT_COMPLEX64": 8, "DT_INT64": 9, "DT_BOOL": 10, "DT_BFLOAT16": 14,
       "DT_COMPLEX128": 18, "DT_HALF": 19}
-_VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
-
-
-# ---- wire format ----------------------------------------------------------------------------------
-def varint(n):
-    n = int(n)
-    if n < 0:                       # negative int32/int64 travel as 10-byte two's complement
-        n &= (1 << 64) - 1
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _key(field, wire):
-    return varint(field << 3 | wire)
-
-
-def f_varint(field, value, always=False):
-    return _key(field, _VARINT) + varint(value) if (value or always) else b""
-
-
-def f_double(field, value, always=False):
-    return _key(field, _I64) + struct.pack("<d", value) if (value or always) else b""
-
-
-def f_float(field, value, always=False):
-    return _key(field, _I32) + struct.pack("<f", value) if (value or always) else b""
-
-
-def f_bytes(field, value, always=False):
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    return _key(field, _LEN) + varint(len(value)) + value if (value or always) else b""
-
-
-def f_message(field, body):
-    """A sub-message: written whenever given (``None`` means absent), even when empty."""
-    return b"" if body is None else _key(field, _LEN) + varint(len(body)) + body
-
-
-def f_packed(field, values, kind):
-    """A packed repeated field: ``kind`` is "double", "float" or "varint"."""
-    values = list(values)
-    if not values:
-        return b""
-    if kind == "double":
-        body = np.asarray(values, dtype="<f8").tobytes()
-    elif kind == "float":
-        body = np.asarray(values, dtype="<f4").tobytes()
-    else:
-        body = b"".join(varint(v) for v in values)
-    return _key(field, _LEN) + varint(len(body)) + body
 
 
 # ---- tensorboard.Event ----------------------------------------------------------------------------
