@@ -5,9 +5,9 @@
 from a schema string. ``register_kernel`` adds per-device kernels, ``register_autograd`` the backward formula,
 ``register_fake`` the metadata function, and ``opcheck`` checks them against sample inputs.
 
-Differences from PyTorch (ttorch has no C++ dispatcher, FakeTensor, ``__torch_dispatch__`` or graph capture):
-a call runs the steps of ``_dispatch.py`` in Python; fake functions run only in ``opcheck``;
-``register_torch_dispatch`` raises ``NotImplementedError``; ``wrap_triton`` launches at once; an op made by
+Differences from PyTorch (ttorch has no C++ dispatcher, FakeTensor, ``__torch_dispatch__`` subclasses or graph
+capture): a call runs the steps of ``_dispatch.py`` in Python; fake functions run only in ``opcheck``;
+``register_torch_dispatch`` takes ``TorchDispatchMode`` classes only; ``wrap_triton`` launches at once; an op made by
 ``Library.define`` without an autograd registration raises at backward (PyTorch warns there).
 """
 import contextlib
@@ -213,9 +213,23 @@ def register_autograd(op, backward, /, *, setup_context=None, lib=None):
 
 
 def register_torch_dispatch(op, torch_dispatch_class, func=None, /, *, lib=None):
-    """Not available: ttorch has no ``__torch_dispatch__`` subclasses or modes for such a rule to serve."""
-    raise NotImplementedError("torch.library.register_torch_dispatch: ttorch has no __torch_dispatch__ subclasses "
-                              "or modes, so a torch_dispatch rule would never run.")
+    """Register ``func(mode, func, types, args, kwargs)``: what a ``TorchDispatchMode`` of class
+    ``torch_dispatch_class`` does with operator ``op``, in place of its ``__torch_dispatch__``. (Tensor
+    subclasses with ``__torch_dispatch__``, the other kind of class PyTorch takes, ttorch has none of.)"""
+    from ..ops import _aten
+    if isinstance(op, (_aten.OpOverload, _aten.OpOverloadPacket)):
+        raise NotImplementedError(f"torch.library.register_torch_dispatch: {op} is one of ttorch's own ops; rules are "
+                                  "for ttorch.library operators (handle it in the mode's __torch_dispatch__).")
+    target = resolve(op)
+    from ..utils._python_dispatch import TorchDispatchMode
+    if not (isinstance(torch_dispatch_class, type) and issubclass(torch_dispatch_class, TorchDispatchMode)):
+        raise NotImplementedError("torch.library.register_torch_dispatch: ttorch has no __torch_dispatch__ tensor "
+                                  f"subclasses; a rule is for a TorchDispatchMode class, got {torch_dispatch_class}.")
+
+    def register(fn):
+        target.dispatch_rules[torch_dispatch_class] = fn
+        return fn
+    return register if func is None else register(func)
 
 
 def _namespace(name):

@@ -31,8 +31,8 @@ class CustomOpDef:
 
     Differences from PyTorch: ttorch has no FakeTensor or meta tracing (nor ``torch.compile`` graphs), so the
     function ``register_fake`` stores runs only in ``opcheck``, on the real inputs, to check that it predicts
-    the shapes, dtypes and devices of the real kernel's outputs. ``register_torch_dispatch``, ``register_vmap``
-    and ``register_autocast`` have no counterpart (ttorch has no ``__torch_dispatch__``) and raise
+    the shapes, dtypes and devices of the real kernel's outputs. ``register_torch_dispatch`` takes
+    ``TorchDispatchMode`` classes only; ``register_vmap`` and ``register_autocast`` have no counterpart and raise
     ``NotImplementedError``.
     """
 
@@ -105,9 +105,10 @@ class CustomOpDef:
         self._op.backward, self._op.setup_context = backward, setup_context
 
     def register_torch_dispatch(self, torch_dispatch_class, fn=None, /):
-        raise NotImplementedError(f"{self}.register_torch_dispatch: ttorch has no __torch_dispatch__ subclasses or "
-                                  "modes, so a torch_dispatch rule would never run. Dispatch on the inputs inside "
-                                  "the kernel instead.")
+        """What a ``TorchDispatchMode`` of class ``torch_dispatch_class`` does with this op: ``fn(mode, func,
+        types, args, kwargs)`` (see ``ttorch.library.register_torch_dispatch``)."""
+        from . import register_torch_dispatch
+        return register_torch_dispatch(self, torch_dispatch_class, fn)
 
     def register_vmap(self, func=None, /):
         raise NotImplementedError(f"{self}.register_vmap: ttorch's vmap does not dispatch to custom operators.")

@@ -42,6 +42,7 @@ class _Operator:
         self.fake = None
         self.backward = self.setup_context = None
         self.custom = None          # the CustomOpDef, for ops made by custom_op (aliasing is checked then)
+        self.dispatch_rules = {}    # TorchDispatchMode class -> rule (register_torch_dispatch)
         self._function = None
 
     def __repr__(self):
@@ -92,7 +93,11 @@ class _Operator:
         """Steps 4 and 5: the device's kernel, then the version bumps and the aliasing check."""
         pos, kw = self._split(values)
         fn = self.kernel_for(self.device_type(values))
-        out = fn(*pos, **kw)
+        from ..ops import _op
+        if _op._dispatch_mode is not None:      # a TorchDispatchMode is on (utils/_python_dispatch.py)
+            out = _op._dispatch_mode(self, pos, kw)
+        else:
+            out = fn(*pos, **kw)
         for a in self.schema.arguments:
             if a.mutable:
                 for t in _tensors([values[a.name]]):

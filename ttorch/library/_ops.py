@@ -107,6 +107,9 @@ _NAMESPACES = {}
 
 
 def namespace(name):
+    if name == "aten":      # ttorch's own ops under ATen's names first (ttorch/ops/_aten.py)
+        from ..ops._aten import aten
+        return aten
     ns = _NAMESPACES.get(name)
     if ns is None:
         ns = _NAMESPACES[name] = _OpNamespace(name)

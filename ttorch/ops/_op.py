@@ -44,6 +44,9 @@ _saved_hooks = None
 # ttorch.utils.checkpoint's selective checkpointing: None outside its forward and recompute contexts;
 # inside, ``_sac(op, inputs, attrs)`` computes (forward: and caches) or replays the outputs of ops it ``takes``.
 _sac = None
+# ttorch.utils._python_dispatch: None when no TorchDispatchMode is on; else the function that hands an op's
+# call to the innermost mode (``_dispatch_mode(op, inputs, attrs)``). Same one global test.
+_dispatch_mode = None
 
 
 class Ctx:
@@ -146,6 +149,10 @@ class Op:
                 return SUBCLASS_OPS[type(t)](self, inputs, attrs)
         if _sac is not None and _sac.takes(self):
             out = _sac(self, inputs, attrs)
+        elif _dispatch_mode is not None and (self.impl is None or self.backward is not None):
+            # (an ``impl`` op without a backward is a composite: its inner ops reach the mode instead, as
+            # PyTorch's CompositeImplicitAutograd ops decompose before its dispatch modes)
+            out = _dispatch_mode(self, inputs, attrs)
         elif self.impl is not None:
             out = self.impl(*inputs, **attrs)
         elif dev is None or dev.type == "cpu":
@@ -260,6 +267,8 @@ def writes_into(out, *operands_and_dtype):
     read and written by the same program, so ``x.mul_(x)`` is safe; ``x[1:].add_(x[:-1])`` is not)."""
     *operands, dtype = operands_and_dtype
     if type(out) is not Tensor or out.dtype is not dtype or _forward_ad is not None:    # (tangents: see inplace_from)
+        return False
+    if _dispatch_mode is not None:      # a dispatch mode sees the op's call, then the copy
         return False
     recording = grad_mode._state["enabled"]
     if recording and out.requires_grad:

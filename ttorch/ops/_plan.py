@@ -56,7 +56,7 @@ def plans_on():
     # (not while a call is recorded: an op called inside it must launch through launch_keyed, recorded)
     return (ENABLED[0] and not _launch.SIMULATED and _launch._FAST_ON[0] and _KERNEL_TYPE[0].run is _launch._JIT_RUN[0]
             and _profiling.ACTIVE[0] is None and _op._autocast is None and _driver.RECORDING[0] is None
-            and _op._forward_ad is None and _launch._hooks_idle())
+            and _op._forward_ad is None and _op._dispatch_mode is None and _launch._hooks_idle())
 
 
 class _Unset:

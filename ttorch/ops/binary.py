@@ -283,8 +283,9 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         if vals is None and out is None and x.device.type == "cpu" and not (
                 backward is not None and grad_mode._state["enabled"]
                 and (ta and input.requires_grad or tb and other.requires_grad)) and _profiling.ACTIVE[0] is None \
-                and _op_module._forward_ad is None:
-            # the hot path (cpu, nothing to record, no profiler, no dual level): Op.__call__'s cpu branch
+                and _op_module._forward_ad is None and _op_module._dispatch_mode is None:
+            # the hot path (cpu, nothing to record, no profiler, no dual level, no dispatch mode): Op.__call__'s
+            # cpu branch
             # without its generic argument handling; a small op's cost is mostly this host overhead
             a, b = input._np if ta else input, other._np if tb else other
             if direct:

@@ -16,6 +16,31 @@ from ._state_dict import _StateDictMixin, _IncompatibleKeys  # noqa: F401  (_Inc
 
 __all__ = ["Module"]
 
+# hooks every module's call runs before its own (PyTorch's global hooks; utils/module_tracker.py uses them)
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_with_kwargs = OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """Register ``hook(module, args)`` to run before every module's ``forward`` (before the module's own
+    pre-hooks); it may return new args. Returns a handle with ``remove()``."""
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """Register ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with ``with_kwargs``)
+    to run after every module's ``forward``, before the module's own hooks; it may return a new output.
+    Returns a handle with ``remove()``. (``always_call`` is accepted; a global hook is not run when
+    ``forward`` raises.)"""
+    handle = RemovableHandle(_global_forward_hooks, extra_dict=_global_forward_hooks_with_kwargs)
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    return handle
+
 
 def _addindent(s_, num_spaces):
     s = s_.split("\n")
@@ -538,14 +563,15 @@ class Module(_StateDictMixin):
 
     def _call_impl(self, *args, **kwargs):
         forward_call = self.forward
-        if not (self._backward_hooks or self._backward_pre_hooks or self._forward_hooks or self._forward_pre_hooks):
+        if not (self._backward_hooks or self._backward_pre_hooks or self._forward_hooks or self._forward_pre_hooks
+                or _global_forward_pre_hooks or _global_forward_hooks):
             return forward_call(*args, **kwargs)
         result = None
         called_always_called_hooks = set()
 
         def inner():
             nonlocal result, args, kwargs
-            for hook_id, hook in list(self._forward_pre_hooks.items()):
+            for hook_id, hook in [*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()]:
                 if hook_id in self._forward_pre_hooks_with_kwargs:
                     args_kwargs_result = hook(self, args, kwargs)
                     if args_kwargs_result is not None:
@@ -566,10 +592,10 @@ class Module(_StateDictMixin):
                                        list(self._backward_pre_hooks.values()))
                 args = bw_hook.setup_input_hook(args)
             result = forward_call(*args, **kwargs)
-            for hook_id, hook in list(self._forward_hooks.items()):
+            for hook_id, hook in [*_global_forward_hooks.items(), *self._forward_hooks.items()]:
                 if hook_id in self._forward_hooks_always_called:
                     called_always_called_hooks.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
+                if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
                     hook_result = hook(self, args, kwargs, result)
                 else:
                     hook_result = hook(self, args, result)
