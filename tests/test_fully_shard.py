@@ -53,12 +53,13 @@ def _loss(model, x, y):
     return ((model(x) - y) ** 2).mean()
 
 
-def _reference():
+def _reference(world=WORLD):
+    """The model trained in one process on every rank's batch (``world`` ranks)."""
     model = Net().double()
     opt = ttorch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(3):
         opt.zero_grad()
-        (sum(_loss(model, *_batch(r)) for r in range(WORLD)) / WORLD).backward()
+        (sum(_loss(model, *_batch(r)) for r in range(world)) / world).backward()
         opt.step()
     return {k: v.numpy() for k, v in model.state_dict().items()}
 

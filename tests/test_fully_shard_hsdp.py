@@ -9,20 +9,10 @@ from ttorch.distributed.fsdp import fully_shard
 from ttorch.distributed.tensor import Replicate, Shard
 
 from _distributed_pool import world_fixture
-from test_fully_shard import Net, _batch, _loss
+from test_fully_shard import Net, _batch, _loss, _reference
 
 WORLD = 4
 world = world_fixture(WORLD, 120, 30)
-
-
-def _reference():
-    model = Net().double()
-    opt = ttorch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(3):
-        opt.zero_grad()
-        (sum(_loss(model, *_batch(r)) for r in range(WORLD)) / WORLD).backward()
-        opt.step()
-    return {k: v.numpy() for k, v in model.state_dict().items()}
 
 
 def _train(rank):
@@ -44,7 +34,7 @@ def _train(rank):
 
 
 def test_hsdp_training_matches_one_process(world):
-    want = _reference()
+    want = _reference(WORLD)
     for got in world.run(_train):
         for k in want:
             np.testing.assert_allclose(got["sd"][k], want[k], rtol=1e-10, atol=1e-12)

@@ -2,7 +2,7 @@
 import dataclasses
 from collections import OrderedDict
 
-from ..func._pytree import TreeSpec, LEAF, _node
+from ..func._pytree import TreeSpec, LEAF, KEYWORD_NODES, _node, _unflatten
 
 _DATACLASSES = {}     # class -> serialized type name
 
@@ -22,6 +22,7 @@ def register_dataclass(cls, *, serialized_type_name=None):
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"Only dataclasses can be registered with this function: {cls}")
     _DATACLASSES[cls] = serialized_type_name or f"{cls.__module__}.{cls.__qualname__}"
+    KEYWORD_NODES.add(cls)
 
 
 def _children(tree):
@@ -44,21 +45,6 @@ def flatten(tree, is_leaf=None):
     """``(leaves, spec)``; ``is_leaf(x)`` True stops the descent at ``x``."""
     leaves = []
     return leaves, _flatten(tree, leaves, is_leaf)
-
-
-def _unflatten(s, it):
-    if s.type is None:
-        return next(it)
-    children = [_unflatten(c, it) for c in s.children]
-    if s.type is tuple or s.type is list:
-        return s.type(children)
-    if s.type is dict or s.type is OrderedDict:
-        return s.type(zip(s.context, children))
-    if s.type is type(None):
-        return None
-    if s.type in _DATACLASSES:
-        return s.type(**dict(zip(s.context, children)))
-    return s.type(*children)       # namedtuple
 
 
 def unflatten(leaves, spec):

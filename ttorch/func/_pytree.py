@@ -42,6 +42,7 @@ class TreeSpec:
 
 
 LEAF = TreeSpec(None, None, [])
+KEYWORD_NODES = set()       # node types rebuilt from their fields by name (export's registered dataclasses)
 
 
 def _node(tree):
@@ -86,6 +87,8 @@ def _unflatten(s, it):
         return s.type(zip(s.context, children))
     if s.type is type(None):
         return None
+    if s.type in KEYWORD_NODES:
+        return s.type(**dict(zip(s.context, children)))
     return s.type(*children)       # namedtuple
 
 

@@ -12,6 +12,7 @@ from .....nn.modules.module import Module
 from .....nn.modules.flatten import Identity
 from ..... import _quantized as Q
 from .. import _int8
+from .linear import _OutputQParams
 
 
 class FloatFunctional(Module):
@@ -90,7 +91,7 @@ class FXFloatFunctional(FloatFunctional):
         return ttorch.matmul(x, y)
 
 
-class QFunctional(Module):
+class QFunctional(_OutputQParams, Module):
     """The quantized ``FloatFunctional``: each op's result is quantized with ``scale`` and ``zero_point``."""
 
     def __init__(self):
@@ -107,19 +108,6 @@ class QFunctional(Module):
 
     def forward(self, x):
         raise RuntimeError("Functional is not intended to use the 'forward'. Please use the underlying operation")
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        import ttorch
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = ttorch.tensor(self.scale)
-        destination[prefix + "zero_point"] = ttorch.tensor(self.zero_point)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        from .linear import _load_qparams
-        _load_qparams(self, state_dict, prefix, strict, missing_keys)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def _q(self, y, scale=None, zero_point=None):
         import ttorch

@@ -25,6 +25,22 @@ def _quantize_weight(float_wt, observer):
     raise ValueError(f"Unrecognized qscheme: {observer.qscheme}")
 
 
+class _OutputQParams:
+    """A quantized module's output ``scale`` and ``zero_point`` in its state_dict, after the rest (PyTorch's keys)."""
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        import ttorch
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "scale"] = ttorch.tensor(self.scale)
+        destination[prefix + "zero_point"] = ttorch.tensor(self.zero_point)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        _load_qparams(self, state_dict, prefix, strict, missing_keys)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+
 def _empty_weight(shape):
     import ttorch
     return ttorch.quantize_per_tensor(ttorch.zeros(*shape), 1.0, 0, Q.qint8)
@@ -75,7 +91,7 @@ class LinearPackedParams(Module):
         return repr(self._weight_bias())
 
 
-class Linear(Module):
+class Linear(_OutputQParams, Module):
     """A quantized linear layer: ``y = requant(x @ weight.T + bias)`` in ``scale`` and ``zero_point``.
 
     Args:
@@ -120,18 +136,6 @@ class Linear(Module):
 
     def forward(self, x):
         return _int8.linear(x, self._packed_params._packed_params, self.scale, self.zero_point, self._RELU)
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        import ttorch
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = ttorch.tensor(self.scale)
-        destination[prefix + "zero_point"] = ttorch.tensor(self.zero_point)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        _load_qparams(self, state_dict, prefix, strict, missing_keys)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def _weight_bias(self):
         return self._packed_params._weight_bias()
