@@ -181,6 +181,8 @@ from ._lowrank import svd_lowrank, pca_lowrank  # noqa: E402  (randomized low-ra
 from ._segments import segment_reduce  # noqa: E402
 _segment_reduce = segment_reduce       # (PyTorch has both names)
 from . import overrides  # noqa: E402  (has_torch_function / handle_torch_function for library code)
+from ._torch_function import DisableTorchFunction, DisableTorchFunctionSubclass  # noqa: E402,F401
+from . import _C  # noqa: E402  (PyTorch's extension module's names that libraries import)
 from ._dlpack import to_dlpack  # noqa: E402
 from ._removed import FUNCTIONS as _removed_fns, METHODS as _removed_methods  # noqa: E402  (gone since 1.9)
 globals().update({_n: _f for _n, _f in _removed_fns.items() if _n not in globals()})

@@ -148,7 +148,14 @@ class Tensor:
         return t
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("use ttorch.tensor(data), ttorch.empty(*size) or ttorch.zeros(...) to make tensors")
+        if type(self) is Tensor:    # (a subclass's instance was made by its __new__: nothing left to do)
+            raise TypeError("use ttorch.tensor(data), ttorch.empty(*size) or ttorch.zeros(...) to make tensors")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("ttorch"):     # a user's subclass: __torch_function__ dispatch
+            from ._torch_function import register_subclass
+            register_subclass(cls)
 
     def _view(self, shape, stride, offset):
         """A view of this tensor's storage sharing its version counter; no autograd."""

@@ -121,8 +121,8 @@ def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_g
 
 def as_subclass(self, cls):
     """This tensor's data as an instance of ``cls`` (a ``Tensor`` subclass), sharing memory and staying in
-    the graph (an alias). Differs from PyTorch: ops on it return plain ``Tensor``s, not ``cls``, and the
-    functions that check their arguments' type exactly (``matmul``) refuse it."""
+    the graph (an alias). Ops on it dispatch to ``cls.__torch_function__`` (ttorch/_torch_function.py): by
+    default their Tensor results are ``cls`` instances too."""
     if not (isinstance(cls, type) and issubclass(cls, Tensor)):
         raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not possible. "
                         "Make sure your class inherits from Tensor.")
@@ -133,8 +133,8 @@ def as_subclass(self, cls):
 
 
 def _plain_subclass_op(op, inputs, attrs):
-    """An op given an ``as_subclass`` instance runs on plain tensors sharing its memory and graph node (the
-    results are plain ``Tensor``s: ttorch has no ``__torch_function__`` to rewrap them)."""
+    """An op given a user subclass's instance runs on plain tensors sharing its memory and graph node (the
+    results are plain ``Tensor``s; ``__torch_function__``, which ran before, rewraps them)."""
     def plain(t):
         if not isinstance(t, Tensor) or type(t) is Tensor or _op.SUBCLASS_OPS.get(type(t)) is not _plain_subclass_op:
             return t

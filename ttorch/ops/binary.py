@@ -17,6 +17,7 @@ import triton.language as tl
 from triton.language.extra import libdevice
 
 from .. import _dtype as D, _profiling
+from .. import _torch_function
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from . import _op as _op_module
@@ -241,6 +242,9 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
                 broadcast_shapes(input._shape, other._shape, op=name)
         elif not ta and not tb:
             if type(input) not in _op_module.SUBCLASS_OPS and type(other) not in _op_module.SUBCLASS_OPS:
+                r = _torch_function.duck(name, (input, other, *args), dict(kwargs, out=out))    # a duck's handler
+                if r is not _torch_function.NO:
+                    return r
                 raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         key = (input.dtype if ta else type(input), ta and not input._shape,
                other.dtype if tb else type(other), tb and not other._shape, D._default_dtype)
@@ -251,6 +255,10 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
             if type(input) in sub or type(other) in sub:
                 return sub[type(input) if type(input) in sub else type(other)](
                     op, (input, other), default_kw if vals is None else dict(zip(pnames, vals)))
+            if not (ta and tb):     # a duck-typed array defining __torch_function__: its handler (never cached)
+                r = _torch_function.duck(name, (input, other, *args), dict(kwargs, out=out))
+                if r is not _torch_function.NO:
+                    return r
             out_dtype, compute = _dtypes(kind, input, other, name)
             # ``direct``: no cast before or after, no check of the values: ``plain_fn(a, b)`` is the result
             direct = plain_fn is not None and out_dtype is compute and (not ta or input.dtype is compute) and \

@@ -8,6 +8,7 @@ import triton
 import triton.language as tl
 
 from .. import _dtype as D
+from .. import _torch_function
 from .._tensor import Tensor
 from . import _op, _plan
 from ._op import Op, write_out, writes_into
@@ -206,6 +207,9 @@ def where(condition, input=None, other=None, *, out=None):
             return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
         if hasattr(condition, "_local_tensor"):      # a DTensor: its handler (distributed/tensor/_dispatch.py)
             return _op.SUBCLASS_OPS[type(condition)](_where, (condition, input, other), {})
+        r = _torch_function.duck("where", (condition, input, other), {"out": out})     # a duck's handler
+        if r is not _torch_function.NO:
+            return r
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
     if condition.dtype is not D.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -280,6 +284,9 @@ def clamp(input, min=None, max=None, *, out=None, _into=False):
     if type(input) is not Tensor:
         if type(input) in _op.SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
             return _op.SUBCLASS_OPS[type(input)](_clamp, (input,), {"min": min, "max": max})
+        r = _torch_function.duck("clamp", (input, min, max), {"out": out})     # a duck's handler
+        if r is not _torch_function.NO:
+            return r
         raise TypeError(f"clamp(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")

@@ -18,6 +18,7 @@ import triton.language as tl
 from triton.language.extra import libdevice
 
 from .. import _dtype as D
+from .. import _torch_function
 from .._tensor import Tensor
 from ._op import Op, write_out, SUBCLASS_OPS
 from .elementwise import ew_launch, ew_specs, np_quiet, scalar_operand, tl_dtype, make_plan, run_plan, HEAVY
@@ -164,6 +165,9 @@ def unary(name, fn, np_fn, backward=None, *, kind="float", params=(), operands=N
                 return input._inplace_from(r, name + "_") if inplace else r if out is None else write_out(out, r, name)
             if type(input) in SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
                 return SUBCLASS_OPS[type(input)](op, (input,), dict(zip(pnames, vals)))
+            r = _torch_function.duck(name, (input, *args), dict(kwargs, out=out))  # a duck-typed array's handler
+            if r is not _torch_function.NO:
+                return r
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         if input.dtype.is_complex:          # (Triton has no complex type: complex_math.py's kernels)
             from .complex_math import unary_call
