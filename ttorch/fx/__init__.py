@@ -1,7 +1,8 @@
 """ttorch.fx: capture a module's forward as a Graph, edit it, and run it again (PyTorch's ``torch.fx``).
 
 Tracing works by patching the public namespaces of ``ttorch`` and ``ttorch.nn.functional`` while
-``Tracer.trace`` runs (ttorch has no ``__torch_function__``): see ``_symbolic_trace`` for the differences.
+``Tracer.trace`` runs (not through ``__torch_function__`` as PyTorch's): see ``_symbolic_trace`` for the
+differences.
 """
 from .node import Node, map_arg, map_aggregate, has_side_effect
 from .graph import Graph, PythonCode

@@ -1,6 +1,7 @@
 """Symbolic tracing by patching (PyTorch's ``torch.fx._symbolic_trace``).
 
-ttorch has no ``__torch_function__`` protocol (it would slow every eager op), so while ``Tracer.trace`` runs
+PyTorch's Proxy is a ``__torch_function__`` object; ttorch's tracer predates that protocol here
+(``ttorch/_torch_function.py``) and keeps its own mechanism: while ``Tracer.trace`` runs
 the public functions of ``ttorch`` and ``ttorch.nn.functional`` are replaced by wrappers that record a
 ``call_function`` node when an argument (nested in lists, tuples, dicts) is a Proxy and call the original
 otherwise; ``nn.Module.__call__``/``__getattr__`` are patched to record leaf modules and parameters. Every
