@@ -63,8 +63,7 @@ def test_construction_errors():
         ttorch.nested.nested_tensor([ttorch.ones(2, 3), ttorch.ones(2)], layout=ttorch.jagged)
     with pytest.raises(RuntimeError, match="unsupported for nested tensors"):
         ttorch.nested.nested_tensor([ttorch.ones(2)], layout=ttorch.sparse_coo)
-    with pytest.raises(NotImplementedError, match="strided layout"):
-        ttorch.nested.nested_tensor([ttorch.ones(2)])
+    assert ttorch.nested.nested_tensor([ttorch.ones(2)]).layout is ttorch.strided   # the default (test_nested_strided)
     with pytest.raises(RuntimeError, match="At least one of offsets or lengths"):
         ttorch.nested.nested_tensor_from_jagged(ttorch.ones(3, 2))
     with pytest.raises(ValueError, match="jagged_dim >=1"):

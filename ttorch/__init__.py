@@ -172,6 +172,7 @@ from .ops.sparse_mm import mm, matmul, addmm, spmm  # noqa: E402,F811  (these ta
 from . import signal  # noqa: E402  (ttorch.signal.windows)
 from . import library  # noqa: E402  (custom operators: ttorch.library.custom_op, ttorch.ops.<ns>.<name>)
 from .nested import jagged  # noqa: E402  (nested tensors: ttorch.nested and its layout ttorch.jagged)
+from .nested import _nested_tensor_from_mask, _nested_tensor_from_mask_left_aligned  # noqa: E402,F401
 from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from ._cond import cond, while_loop  # noqa: E402  (torch.cond and torch.while_loop, eager)
 from . import fx  # noqa: E402  (torch.fx: symbolic tracing, Graph, GraphModule, Interpreter)

@@ -7,13 +7,18 @@ activations, dropout, softmax and ``F.scaled_dot_product_attention`` (per sequen
 ``nested_tensor`` copies (a leaf, as PyTorch's); ``as_nested_tensor`` and ``nested_tensor_from_jagged``
 keep the autograd history: gradients reach the given tensors or values.
 
+The strided layout (PyTorch's default, ``layout=None``: components that may differ in any dims, one flat
+buffer) is ``_strided_tensor.StridedNestedTensor``, its ops in ``_strided_ops.py``; ``nn.MultiheadAttention``
+(``batch_first``) and ``nn.TransformerEncoderLayer`` take it, and ``nn.TransformerEncoder`` uses it in
+PyTorch's inference fast path (``_nested_tensor_from_mask``).
+
 Differences from PyTorch:
-- the strided nested layout (PyTorch's default, ``layout=None``) is not implemented: ``nested_tensor``,
-  ``as_nested_tensor`` and ``narrow`` raise ``NotImplementedError`` for it; pass ``layout=ttorch.jagged``;
 - composite functions built from supported ops (``F.mse_loss``...) work where PyTorch raises;
-- ``F.scaled_dot_product_attention`` takes ``is_causal`` on cpu too, and only the (B, H, j, D) layout;
-  ``nn.MultiheadAttention`` does not take nested tensors (PyTorch's only in its inference fast path);
-- ``to_padded_tensor``'s ``output_size`` may change the ragged dim only.
+- jagged: ``F.scaled_dot_product_attention`` takes ``is_causal`` on cpu too, and only the (B, H, j, D)
+  layout; ``nn.MultiheadAttention`` does not take jagged tensors;
+- jagged: ``to_padded_tensor``'s ``output_size`` may change the ragged dim only;
+- strided: more ops and operand kinds are accepted (``_strided_ops.py``), ``shape`` answers and
+  ``transpose`` copies (``_strided_tensor.py``); no "prototype stage" warning is given.
 """
 import numpy as np
 
@@ -22,20 +27,40 @@ from .._layout import jagged, strided
 from .._tensor import Tensor
 from ..ops import _op
 from ._nested_tensor import NestedTensor
-from . import _ops
+from ._strided_tensor import StridedNestedTensor
+from . import _ops, _strided_ops
 
 __all__ = ["to_padded_tensor", "as_nested_tensor", "nested_tensor", "nested_tensor_from_jagged", "narrow",
            "masked_select"]
 
 _op.SUBCLASS_OPS[NestedTensor] = _ops.handle
+_op.SUBCLASS_OPS[StridedNestedTensor] = _strided_ops.handle
 
 
-def _check_layout(layout):
+def _is_strided(layout):
+    """True for the strided layout (PyTorch's default), False for the jagged one; other layouts raise."""
     if layout is None or layout is strided:
-        raise NotImplementedError("ttorch.nested: the strided layout of nested tensors is not implemented; pass "
-                                  "layout=ttorch.jagged")
+        return True
     if layout is not jagged:
         raise RuntimeError(f"Specified layout is unsupported for nested tensors: {layout}")
+    return False
+
+
+def _strided_components(ts, dtype, device):
+    """``ts`` as tensors of one dim count, on one device, of ``dtype`` (the first one's when None)."""
+    from ..ops.creation import tensor
+    ts = [t if isinstance(t, Tensor) else tensor(t) for t in ts]
+    for i, t in enumerate(ts):
+        if t.ndim != ts[0].ndim:
+            raise RuntimeError(f"All Tensors given to nested_tensor must have the same dimension. Found dimension "
+                               f"{t.ndim} for Tensor at index {i} and dimension {ts[0].ndim} for Tensor at index 0.")
+    device = ts[0].device if device is None else device
+    return [t.to(device, dtype or ts[0].dtype) for t in ts]
+
+
+def _empty_strided(dtype, device):
+    from ..ops.creation import empty
+    return StridedNestedTensor._new(empty(0, dtype=dtype or D.get_default_dtype(), device=device or "cpu"), (), 1)
 
 
 def _offsets_of(lengths, device):
@@ -70,16 +95,29 @@ def nested_tensor(tensor_list, *, dtype=None, layout=None, device=None, requires
     """A nested tensor of copies of ``tensor_list``'s tensors, a leaf (no autograd history), as PyTorch's.
 
     Args:
-        tensor_list: tensors (or nested lists of numbers) of one dim count, differing in at most one dim.
-        layout: ``ttorch.jagged`` (the strided layout is not implemented).
+        tensor_list: tensors (or nested lists of numbers) of one dim count; with ``layout=ttorch.jagged``
+            differing in at most one dim, with the strided layout (the default) in any.
+        layout: ``ttorch.strided`` (None) or ``ttorch.jagged``.
 
     Example::
 
         >>> nt = ttorch.nested.nested_tensor([ttorch.ones(2, 4), ttorch.ones(3, 4)], layout=ttorch.jagged)
         >>> nt.dim(), nt.values().shape
         (3, ttorch.Size([5, 4]))
+        >>> ttorch.nested.nested_tensor([ttorch.ones(2, 4), ttorch.ones(3, 5)])._nested_tensor_size().tolist()
+        [[2, 4], [3, 5]]
     """
-    _check_layout(layout)
+    if _is_strided(layout):
+        if not isinstance(tensor_list, (list, tuple)):
+            raise TypeError("Only lists (List[Tensor] and List[List...[Scalar]]) are accepted in nested_tensor")
+        if len(tensor_list) == 0:
+            return _empty_strided(dtype, device).requires_grad_(requires_grad)
+        from ..autograd import grad_mode
+        with grad_mode.no_grad():
+            ts = _strided_components([t.detach() if isinstance(t, Tensor) else t for t in tensor_list], dtype,
+                                     device)
+            nt = StridedNestedTensor._pack(ts)
+        return nt.requires_grad_(requires_grad)
     from ..autograd import grad_mode
     with grad_mode.no_grad():
         values, offsets, r = _pack([t.detach() if isinstance(t, Tensor) else t for t in tensor_list], dtype, device)
@@ -92,7 +130,16 @@ def nested_tensor(tensor_list, *, dtype=None, layout=None, device=None, requires
 def as_nested_tensor(ts, dtype=None, device=None, layout=None):
     """A nested tensor of ``ts`` (a list of tensors, or a dense tensor: its rows) that keeps their autograd
     history: gradients reach the given tensors."""
-    _check_layout(layout)
+    if _is_strided(layout):
+        if isinstance(ts, StridedNestedTensor):
+            return ts.to(device or ts.device, dtype or ts.dtype)
+        if isinstance(ts, Tensor):
+            if ts.ndim < 1:
+                raise RuntimeError("as_nested_tensor(): a dense input needs a batch dim")
+            ts = list(ts.unbind(0))
+        if len(ts) == 0:
+            return _empty_strided(dtype, device)
+        return StridedNestedTensor._pack(_strided_components(list(ts), dtype, device))
     if isinstance(ts, NestedTensor):
         return ts.to(device or ts.device, dtype or ts.dtype)
     if isinstance(ts, Tensor):
@@ -134,7 +181,8 @@ def narrow(tensor, dim, start, length, layout=strided):
     ``tensor`` with holes (jagged layout only)."""
     if layout is strided and (isinstance(start, Tensor) or isinstance(length, Tensor)):
         raise RuntimeError("start and length must be integers for the strided layout NT impl")
-    _check_layout(layout)
+    if _is_strided(layout):     # (PyTorch's: the rows as components, then the nested tensor's dim-0 narrow)
+        return as_nested_tensor(list(tensor.unbind(0))).narrow(dim, start, length)
     if dim != 1:
         raise RuntimeError("jagged layout only supports dim=1")
     from ..ops.creation import tensor as _tensor
@@ -154,6 +202,12 @@ def to_padded_tensor(input, padding, output_size=None, out=None):
     ``output_size``'s ragged size: longer components are cut). Gradients reach the components."""
     from ..ops.creation import full
     from ..ops.movement import cat, stack
+    if isinstance(input, StridedNestedTensor):
+        res = _pad_strided(input, padding, output_size)
+        if out is not None:
+            from ..ops._op import write_out
+            return write_out(out, res, "to_padded_tensor")
+        return res
     if not isinstance(input, NestedTensor):
         raise RuntimeError("to_padded_tensor(): expected a nested tensor")
     if input._lengths is not None:
@@ -183,6 +237,33 @@ def to_padded_tensor(input, padding, output_size=None, out=None):
     return res
 
 
+def _pad_strided(input, padding, output_size):
+    """``to_padded_tensor`` of a strided nested tensor: every dim padded to its largest size (or to
+    ``output_size``, which may not cut), the batch too when ``output_size`` asks for more rows."""
+    from ..nn.functional import pad
+    from ..ops.creation import full
+    from ..ops.movement import cat, stack
+    b, nd = len(input), input.ndim - 1
+    size = [max((s[d] for s in input._sizes), default=0) for d in range(nd)]
+    if output_size is not None:
+        output_size = tuple(output_size)
+        if len(output_size) != input.ndim:
+            raise RuntimeError("Length of output_size does not match NestedTensor dims. Broadcasting is not "
+                               "supported.")
+        if output_size[0] < b or any(o < n for o, n in zip(output_size[1:], size)):
+            raise RuntimeError("Value in output_size is less than NestedTensor padded size. Truncation is not "
+                               "supported.")
+        size = list(output_size[1:])
+    rows = []
+    for c in input.unbind():
+        widths = [w for d in reversed(range(nd)) for w in (0, size[d] - c._shape[d])]
+        rows.append(pad(c, widths, value=padding) if any(widths) else c)
+    res = stack(rows) if rows else full((0,) + tuple(size), padding, dtype=input.dtype, device=input.device)
+    if output_size is not None and output_size[0] > b:
+        res = cat([res, full((output_size[0] - b,) + tuple(size), padding, dtype=res.dtype, device=res.device)])
+    return res
+
+
 def masked_select(tensor, mask):
     """A (rows, j) nested tensor of ``tensor``'s elements where ``mask`` (bool, broadcast to ``tensor``)
     is True, one component per row of the last dim."""
@@ -202,3 +283,23 @@ def _rebuild(values, offsets, lengths, ragged_idx, device, requires_grad):
     nt.requires_grad_(requires_grad)
     return nt
 
+
+
+def _rebuild_strided(values, sizes, ndim, device, requires_grad):
+    return StridedNestedTensor._new(values.to(device), sizes, ndim).requires_grad_(requires_grad)
+
+
+def _nested_tensor_from_mask_left_aligned(t, mask):
+    """Whether every row of ``mask`` (B, S) (True: a token) is its True entries followed by its False ones."""
+    m = mask.detach().cpu().numpy().astype(bool)
+    n = m.sum(-1)
+    return bool(np.all(m == (np.arange(m.shape[-1]) < n[:, None])))
+
+
+def _nested_tensor_from_mask(t, mask, mask_check=True):
+    """A strided nested tensor of ``t[i, :n_i]`` where ``n_i`` counts the True entries of ``mask`` (B, S),
+    which must be left aligned (PyTorch's ``torch._nested_tensor_from_mask``). Gradients reach ``t``."""
+    if mask_check and not _nested_tensor_from_mask_left_aligned(t, mask):
+        raise RuntimeError("Mask must be left-aligned without gaps")
+    n = mask.detach().cpu().numpy().astype(bool).sum(-1)
+    return StridedNestedTensor._pack([t[i].narrow(0, 0, int(k)) for i, k in enumerate(n)], t.ndim, t)

@@ -219,6 +219,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """
     from ..nn.functional import scaled_dot_product_attention as sdpa
     from ..ops.movement import cat
+    if any(t.is_nested and type(t) is not NestedTensor for t in (query, key, value)):     # the strided layout
+        from ._strided_ops import scaled_dot_product_attention as strided_sdpa
+        return strided_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     ts = (query, key, value)
     if not all(type(t) is NestedTensor for t in ts):
         raise ValueError(f"Expected query, key, and value to be nested tensors, but got query.is_nested: "

@@ -171,6 +171,9 @@ def linear_act(input, weight, bias=None, activation="relu"):
         raise ValueError(f"linear_act: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if _amp_op._autocast is not None:  # autocast's "linear" list; the activation follows its dtype
         return _amp_op._autocast.call("linear", linear_act, input, weight, bias, activation=activation)
+    if getattr(input, "is_nested", False):    # Op.__call__ hands it to ttorch/nested's handler
+        return _linear_act(input, weight, bias, act=activation) if activation != "none" else \
+            _linear(input, weight, bias, act="none")
     _check(input, weight, bias, "linear")
     if activation != "none" and not input.dtype.is_floating_point:
         raise RuntimeError(f"\"{activation}\" not implemented for '{_SNAME[input.dtype.name]}'")

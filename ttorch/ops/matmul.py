@@ -19,6 +19,7 @@ from .elementwise import broadcast_shapes, _bstrides
 from .gemm import _gemm, _gemm_specs, plan_state
 from .samples import Sample, rng
 from . import _op as _amp_op
+from .._layout import jagged as _JAGGED
 
 
 # ------------------------------------------------------------------------------- primitive ops
@@ -268,6 +269,8 @@ def bmm(input, mat2, *, out=None):
     """Batched product (b, n, m) @ (b, m, p) -> (b, n, p); no broadcasting (see ``matmul``)."""
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("bmm", bmm, input, mat2, out=out)
+    if getattr(input, "is_nested", False) and input.layout is not _JAGGED:    # strided nested: per component
+        return _finish(_bmm(input, mat2), out, "bmm")
     _tensors("bmm", input=input, mat2=mat2)
     if input.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")

@@ -13,6 +13,7 @@ from ...ops.gather import rows_add as _rows_add
 from ...autograd import no_grad
 from ...autograd.function import Function
 from ...ops import _op as _amp_op
+from ..._layout import jagged as _jagged
 from ...cuda import _checks
 
 _F = _ops.FUNCTIONS
@@ -277,7 +278,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises the used rows of ``weight`` in place.
     ``sparse``: ``weight``'s gradient is a sparse COO tensor with one entry per lookup (PyTorch's).
     """
-    if input.is_nested:     # jagged token ids (ttorch/nested): the rows of its values
+    if input.is_nested:     # jagged token ids (ttorch/nested): the rows of its values; strided: per component
+        if input.layout is not _jagged:
+            return input._map(lambda c: embedding(c, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq,
+                                                  sparse))
         return input._like(embedding(input._values, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq,
                                      sparse))
     _check_indices(input, "embedding")

@@ -3,6 +3,7 @@ from .. import functional as F
 from .. import init
 from ..functional.attention import _canonical_mask, _none_or_dtype
 from ...ops.creation import empty
+from ..._layout import jagged
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
@@ -103,6 +104,10 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        if query.is_nested and query.layout is not jagged:   # strided nested batches: per component
+            from ...nested._strided_ops import multihead_attention
+            return multihead_attention(self, query, key, value, key_padding_mask, need_weights, attn_mask,
+                                       average_attn_weights, is_causal)
         is_batched = query.dim() == 3
         key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask),
                                              "attn_mask", query.dtype)

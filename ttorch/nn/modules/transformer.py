@@ -1,9 +1,12 @@
 """Transformer encoder/decoder layers and stacks, with PyTorch's submodule names (hence state-dict keys).
 
-PyTorch's inference fast path (nested tensors, fused encoder kernels) is not reproduced: every call
-takes the plain path, which gives the same values.
+PyTorch's fused encoder kernels are not reproduced: every layer takes the plain path, which gives the same
+values. ``TransformerEncoder`` keeps PyTorch's sparsity fast path (inference with a left-aligned
+``src_key_padding_mask``): it runs the layers on a strided nested tensor of the unpadded sequences and pads the
+output with zeros, as PyTorch's does.
 """
 import copy
+import warnings
 
 from ... import _dtype as D
 from ...ops import FUNCTIONS as _F
@@ -222,8 +225,13 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
-        self.use_nested_tensor = False  # ttorch has no nested tensors: always the plain path
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why = _why_not_sparsity(encoder_layer)
+        if enable_nested_tensor and why:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask", _none_or_dtype(mask),
@@ -232,11 +240,61 @@ class TransformerEncoder(Module):
         batch_first = self.layers[0].self_attn.batch_first
         is_causal = _detect_is_causal_mask(mask, is_causal, _get_seq_len(src, batch_first))
         output = src
+        nested = self._sparsity_fast_path(src, mask, src_key_padding_mask)
+        if nested:      # (B, S, E) -> the unpadded sequences; the layers need no mask
+            from ...nested import _nested_tensor_from_mask
+            output = _nested_tensor_from_mask(src, src_key_padding_mask.logical_not(), mask_check=False)
+            src_key_padding_mask = None
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask)
+        if nested:
+            output = output.to_padded_tensor(0.0, src.size())
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+
+    def _sparsity_fast_path(self, src, mask, src_key_padding_mask):
+        """Whether PyTorch's encoder would take its nested-tensor path (its conditions, in its order)."""
+        from ... import backends, compiler, nested, is_autocast_enabled
+        from ...autograd.grad_mode import is_grad_enabled
+        mha = getattr(getattr(backends, "mha", None), "get_fastpath_enabled", None)
+        first = self.layers[0]
+        if (mha is not None and not mha()) or not getattr(self, "use_nested_tensor", False) or first.training \
+                or src.dim() != 3 or src_key_padding_mask is None or src.is_nested or mask is not None \
+                or is_autocast_enabled():
+            return False
+        if getattr(self, "mask_check", True) and (compiler.is_compiling() or not
+                                                   nested._nested_tensor_from_mask_left_aligned(
+                                                       src, src_key_padding_mask.logical_not())):
+            return False
+        sa = first.self_attn
+        args = (src, sa.in_proj_weight, sa.in_proj_bias, sa.out_proj.weight, sa.out_proj.bias, first.norm1.weight,
+                first.norm1.bias, first.norm2.weight, first.norm2.bias, first.linear1.weight, first.linear1.bias,
+                first.linear2.weight, first.linear2.bias)
+        return not (is_grad_enabled() and any(t is not None and t.requires_grad for t in args))
+
+
+def _why_not_sparsity(layer):
+    """Why an encoder of ``layer``s cannot take PyTorch's nested-tensor path ("" when it can)."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not layer.self_attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 class TransformerDecoder(Module):
