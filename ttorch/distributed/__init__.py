@@ -20,6 +20,7 @@ from .collectives import (all_reduce, broadcast, reduce, all_gather, all_gather_
 from .p2p import (send, recv, isend, irecv, P2POp, batch_isend_irecv, all_gather_object,  # noqa: F401
                   broadcast_object_list, gather_object, scatter_object_list)
 from ._grad_bucket import GradBucket, BuiltinCommHookType  # noqa: F401  (DDP communication hooks)
+from ._grad_bucket import _DEFAULT_FIRST_BUCKET_BYTES, _compute_bucket_assignment_by_size  # noqa: F401
 from . import algorithms  # noqa: F401,E402  (Join, ddp_comm_hooks)
 from .device_mesh import DeviceMesh, init_device_mesh  # noqa: F401,E402
 

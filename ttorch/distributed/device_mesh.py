@@ -145,8 +145,10 @@ class DeviceMesh:
         dims = [self._dim(n) for n in names]
         index = tuple(slice(None) if d in dims else self._coordinate[d] for d in range(self.ndim))
         sub = np.transpose(self._mesh[index], np.argsort(np.argsort(dims))) if len(dims) > 1 else self._mesh[index]
-        return DeviceMesh(self.device_type, sub, mesh_dim_names=names,
-                          _groups=[self._dim_groups[d] for d in dims], _strides=tuple(self._strides[d] for d in dims))
+        out = DeviceMesh(self.device_type, sub, mesh_dim_names=names,
+                         _groups=[self._dim_groups[d] for d in dims], _strides=tuple(self._strides[d] for d in dims))
+        out._root_mesh = getattr(self, "_root_mesh", None) or self     # (FSDP2 + TP joins sub-meshes of one root)
+        return out
 
     def __eq__(self, other):
         return isinstance(other, DeviceMesh) and self.device_type == other.device_type and \

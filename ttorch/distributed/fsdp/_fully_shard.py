@@ -1,6 +1,11 @@
 """``fully_shard`` (PyTorch's FSDP2): each parameter a DTensor sharded ``Shard(0)`` over a 1-D ``DeviceMesh``, or
 ``(Replicate(), Shard(0))`` over a 2-D one (HSDP: sharded within each group of the mesh's last dim, the groups
 along its first dim replicas; gradients reduce-scattered within a group, then all-reduced across the replicas).
+With tensor parallel (PyTorch's 2-D recipe: ``parallelize_module(model, mesh_2d["tp"], plan)`` then
+``fully_shard(model, mesh=mesh_2d["dp"])``) a DTensor parameter on the tp mesh becomes a DTensor on the 2-D
+mesh, placements ``(Shard(d), tp placement)`` or ``(_StridedShard(d, sf=tp size), Shard(d))`` when TP shards
+the same dim, as PyTorch's; forward gathers over dp only and sets the TP DTensor, backward reduce-scatters
+over dp (averaged over dp).
 
 ``fully_shard(module)`` replaces the parameters the module owns (not those under a module already given to
 ``fully_shard``: apply it to the blocks first, then the root) by DTensor parameters holding this rank's chunk
@@ -15,8 +20,9 @@ and backward gathers the module's parameters again the first time one is read (F
 Differences from PyTorch, by design or not yet done: collectives run in order on the host, so there is no
 prefetching, no stream overlap and no all-gather/reduce-scatter bucketing (one collective per parameter);
 the forward is the class's ``forward`` wrapped (not forward hooks), and every forward gathers again (an
-explicit ``unshard()`` only sets the full parameters for inspection); 1-D and 2-D (HSDP) meshes;
-``shard_placement_fn`` may return any ``Shard(dim)``; ``CPUOffloadPolicy`` keeps the shards on the host
+explicit ``unshard()`` only sets the full parameters for inspection); 1-D and 2-D (HSDP) meshes, TP only
+with a 1-D dp mesh (no HSDP + TP); ``shard_placement_fn`` may return any ``Shard(dim)``; ``CPUOffloadPolicy``
+keeps the shards on the host
 (``pin_memory`` is accepted); activation checkpointing inside a ``fully_shard`` module is not supported
 (its recomputation would see the DTensor parameters); inside a module with ``reshard_after_forward`` the
 saved-tensor hooks are FSDP's.
@@ -91,7 +97,7 @@ def _unpack(saved):
 class _State:
     """What ``fully_shard`` keeps for one module: its DTensor parameters, their places, the gathered ones."""
 
-    def __init__(self, module, mesh, reshard_after_forward, mp, offload, dims, places, params):
+    def __init__(self, module, mesh, reshard_after_forward, mp, offload, dims, places, params, tp=None):
         s = mesh.ndim - 1                   # the sharding dim; a 2-D mesh's first dim holds the replicas (HSDP)
         self.mesh, self.group = mesh, mesh.get_group(s)
         self.world, self.rank = mesh.size(s), mesh.get_local_rank(s)
@@ -99,6 +105,7 @@ class _State:
         self.reshard_after_forward, self.reshard_after_backward = reshard_after_forward, True
         self.mp, self.offload, self.dims, self.places, self.params = mp, offload, dims, places, params
         self.device = params[0].device if params else None
+        self.tp = tp or [None] * len(params)    # FSDP2 + TP: (tp mesh, tp placement, tp-local shape) or None
         self.sync = True
         self.is_root = True
         self.fulls = self.bw_fulls = None
@@ -110,7 +117,7 @@ class _State:
         from ..._tensor import Tensor
         from ...ops import FUNCTIONS as F
         p, d = self.params[i], self.dims[i]
-        n = p.shape[d]
+        n = p.shape[d] if self.tp[i] is None else self.tp[i][2][d]     # (TP: gathers this rank's TP shard)
         chunk = math.ceil(n / self.world)
         dt = self.mp.param_dtype or p.dtype
         loc = p._local_tensor.detach().to(self.device, dt).movedim(d, 0)
@@ -162,10 +169,15 @@ class _State:
 
     # ------------------------------------------------------------------ the full parameters
     def _set(self, fulls):
+        from ..tensor import DTensor
         for i, full in enumerate(fulls):
             _LIVE[id(full)] = (self, i)
+            value = full
+            if self.tp[i] is not None:      # a DTensor on the TP mesh, as ``parallelize_module`` left it
+                tp_mesh, tp_placement, _ = self.tp[i]
+                value = DTensor.from_local(full, tp_mesh, [tp_placement], shape=self.params[i].shape)
             for m, name in self.places[i]:
-                m.__dict__[name] = full     # (shadows the DTensor in ``_parameters`` during the forward)
+                m.__dict__[name] = value    # (shadows the DTensor in ``_parameters`` during the forward)
         self.fulls = fulls
 
     def unshard(self, training):
@@ -309,6 +321,30 @@ def _owned(module, ignored):
     return places, params
 
 
+def _shard_tp(p, mesh, d):
+    """FSDP2 + TP: a DTensor parameter on a 1-D TP mesh -> a DTensor on the 2-D (dp, tp) mesh holding this
+    rank's dp chunk of its TP shard (placements ``(Shard(d) or _StridedShard(d), tp placement)``, PyTorch's)."""
+    from ..tensor import DTensor, Shard
+    from ..tensor.placement_types import Partial, _StridedShard
+    tp_mesh, (tp_placement,) = p.device_mesh, p.placements
+    if mesh.ndim != 1 or tp_mesh.ndim != 1:
+        raise ValueError(f"fully_shard with tensor parallel needs a 1-D data parallel mesh and parameters on a "
+                         f"1-D mesh (ttorch: no HSDP + TP), got {mesh} and {tp_mesh}")
+    root = getattr(mesh, "_root_mesh", None)
+    if root is None or root is not getattr(tp_mesh, "_root_mesh", None) or not mesh.mesh_dim_names or \
+            not tp_mesh.mesh_dim_names:
+        raise ValueError("fully_shard: the data parallel mesh and the parameters' tensor parallel mesh must be "
+                         "named dims of one DeviceMesh (mesh_2d['dp'], mesh_2d['tp'])")
+    if isinstance(tp_placement, Partial):
+        raise ValueError(f"fully_shard: a Partial tensor parallel parameter cannot be sharded ({tp_placement})")
+    mesh_2d = root[mesh.mesh_dim_names + tp_mesh.mesh_dim_names]
+    loc = p._local_tensor.detach()
+    mine = Shard(d)._split(loc, mesh.size())[mesh.get_local_rank()].contiguous().clone()
+    fsdp = _StridedShard(d, tp_mesh.size()) if tp_placement == Shard(d) else Shard(d)
+    return DTensor.from_local(mine, mesh_2d, [fsdp, tp_placement], shape=p.shape), \
+        (tp_mesh, tp_placement, tuple(loc.shape))
+
+
 def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placement_fn=None,
                 mp_policy=MixedPrecisionPolicy(), offload_policy=OffloadPolicy(), ignored_params=None):
     r"""Shard ``module``'s parameters over ``mesh`` (data parallel): each becomes a DTensor ``Shard(0)``.
@@ -317,7 +353,8 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
         module (Module or list of Module): the module (a list: each one, sharing one state in PyTorch; here
             each its own).
         mesh (DeviceMesh): a 1-D mesh (default: all ranks, on the parameters' device type), or a 2-D one for
-            HSDP (dim 0 replicates, dim 1 shards).
+            HSDP (dim 0 replicates, dim 1 shards). With tensor parallel, the dp dim of the mesh whose tp dim
+            holds the parameters (``mesh_2d["dp"]``).
         reshard_after_forward (bool): free the gathered parameters after forward (None: True except for the
             root, the outermost ``fully_shard`` module; an int, PyTorch's partial resharding, reshards fully).
         shard_placement_fn: ``fn(param) -> Shard(dim) or None`` (None: ``Shard(0)``).
@@ -349,26 +386,27 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=None, shard_placemen
         raise ValueError(f"fully_shard expects a 1D or 2D DeviceMesh but got {mesh}")
     from ..tensor import Replicate
     lead = [Replicate()] if mesh.ndim == 2 else []      # (HSDP: replicated along the mesh's first dim)
-    dims, new = [], []
+    dims, new, tp = [], [], []
     with grad_mode.no_grad():
         for p in params:
-            if isinstance(p, DTensor):
-                raise ValueError("fully_shard: a parameter is already a DTensor (tensor parallel with FSDP2 is "
-                                 "not supported in ttorch)")
             placement = shard_placement_fn(p) if shard_placement_fn is not None else None
             d = (placement or Shard(0)).dim % max(p.ndim, 1)
             if p.ndim == 0:
                 raise ValueError("fully_shard: a 0-d parameter cannot be sharded; pass it in ignored_params")
-            dt = distribute_tensor(p.detach(), mesh, lead + [Shard(d)], src_data_rank=None)
+            if isinstance(p, DTensor):
+                dt, info = _shard_tp(p, mesh, d)
+            else:
+                dt, info = distribute_tensor(p.detach(), mesh, lead + [Shard(d)], src_data_rank=None), None
             if isinstance(offload_policy, CPUOffloadPolicy):
-                dt = DTensor.from_local(dt._local_tensor.cpu(), mesh, lead + [Shard(d)], shape=p.shape)
+                dt = DTensor.from_local(dt._local_tensor.cpu(), dt.device_mesh, dt.placements, shape=p.shape)
             q = Parameter(dt, p.requires_grad)
             dims.append(d)
             new.append(q)
+            tp.append(info)
     for ps, q in zip(places, new):
         for m, name in ps:
             m._parameters[name] = q
-    state = _State(module, mesh, reshard_after_forward, mp_policy, offload_policy, dims, places, new)
+    state = _State(module, mesh, reshard_after_forward, mp_policy, offload_policy, dims, places, new, tp)
     state.device = params[0].device if params else None
     for m in module.modules():         # the fully_shard modules inside this one are not roots
         if isinstance(m, FSDPModule):

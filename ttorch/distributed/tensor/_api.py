@@ -16,15 +16,16 @@ not cheap); ``to_local``/``from_local`` take ``grad_placements`` but gradients a
 convention of ``_redistribute`` (a local gradient of a ``Replicate`` or ``Partial`` tensor is the whole
 gradient), so the gradient of a ``Replicate`` parameter whose uses are split over ranks (a row-wise bias, a
 ``SequenceParallel`` norm's weight) arrives all-reduced, as ``Replicate``, where PyTorch leaves it ``Partial``
-(same global value); ``from_local``'s ``run_check`` is not implemented (no check is made); random ops
-(``dropout``) are refused: their mask is a plain tensor.
+(same global value); ``from_local``'s ``run_check`` is not implemented (no check is made). Random ops
+(``nn.init``, ``uniform_``, ``dropout``, ``rand``) fill the local tensors as ``_random`` explains (per-shard
+Philox offsets on cuda meshes; the values are ttorch's Philox draws, not PyTorch's).
 """
 
 from ..._layout import strided
 from ..._inner_autograd import AutogradOfInner
 from ..._tensor import Tensor
 from . import _redistribute as R
-from .placement_types import Partial, Replicate, Shard
+from .placement_types import Partial, Replicate, Shard, _StridedShard
 
 __all__ = ["DTensor", "distribute_tensor", "distribute_module"]
 
@@ -47,7 +48,7 @@ def _normalize(placements, mesh, ndim):
     for p in placements:
         if isinstance(p, Shard) and p.dim < 0:
             p = Shard(p.dim + ndim)
-        if not isinstance(p, (Shard, Replicate, Partial)):
+        if not isinstance(p, (Shard, Replicate, Partial, _StridedShard)):
             raise TypeError(f"unsupported placement {p!r}")
         out.append(p)
     return tuple(out)

@@ -22,7 +22,7 @@ from ..._tensor import Tensor
 from ...ops import _op
 from . import _redistribute as R
 from ._api import DTensor, _wrap
-from .placement_types import Partial, Replicate, Shard
+from .placement_types import Partial, Replicate, Shard, _StridedShard
 
 _ELEMENTWISE = ("unary", "binary", "ternary")
 _SAME_LAYOUT = {"clone", "to_dtype", "contiguous"}
@@ -302,10 +302,41 @@ def _replicated(op, inputs, attrs, mesh):
     return r
 
 
+_RANDOM_FILLS = ("rand", "randint", "random_fill", "bernoulli")
+
+
+def _random_fill(op, inputs, attrs, mesh):
+    """A random fill of a DTensor (``uniform_``, ``normal_``, ``bernoulli_``...): the local tensor's, drawn at
+    its shard's place in the stream on a cuda mesh (``_random``), from the rank's own generator elsewhere."""
+    from . import _random
+    t = inputs[0]
+    if any(isinstance(p, Partial) for p in t._placements):
+        raise RuntimeError(f"{op.name}: a random op on a Partial DTensor is not supported")
+    gen = attrs.get("gen", attrs.get("generator"))
+    if gen is None:
+        from ..._random import generator_for
+        gen = generator_for(t._local_tensor.device)
+    with _random.region(mesh, t._placements, t._shape, gen):
+        r = op(t._local_tensor, *inputs[1:], **attrs)
+    if op.name in ("rand", "randint"):      # (in place: the fill of the local tensor is the DTensor's)
+        return t
+    return _wrap(r, mesh, t._placements, t._shape)
+
+
+def _unstride(t):
+    """``t`` with its ``_StridedShard`` mesh dims gathered to ``Replicate`` (FSDP2 + TP parameters)."""
+    to = [Replicate() if isinstance(p, _StridedShard) else p for p in t._placements]
+    return _wrap(R.redistribute_local(t._local_tensor, t._mesh, t._placements, to), t._mesh, to, t._shape)
+
+
 def handle(op, inputs, attrs):
     """``op(*inputs, **attrs)`` where an input is a DTensor: a sharding rule, else the op through Replicate."""
     mesh = _mesh(inputs)
     _check_mixed(op, inputs, mesh)
+    if op.name in _RANDOM_FILLS:
+        return _random_fill(op, inputs, attrs, mesh)
+    if any(isinstance(t, DTensor) and any(isinstance(p, _StridedShard) for p in t._placements) for t in inputs):
+        inputs = [_unstride(t) if isinstance(t, DTensor) else t for t in inputs]     # (no rule reads it)
     rule = _by_name(op)
     if rule is not None:
         r = rule(op, inputs, attrs, mesh)

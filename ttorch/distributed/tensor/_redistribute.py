@@ -11,7 +11,7 @@ Collectives run on host copies (``ttorch.distributed``); reduce-scatter is an al
 """
 from ...autograd.function import Function
 from .. import collectives, p2p
-from .placement_types import Partial, Replicate, Shard
+from .placement_types import Partial, Replicate, Shard, _StridedShard
 
 _OPS = {"sum": "SUM", "avg": "SUM", "max": "MAX", "min": "MIN"}     # avg: a sum, then / n (gloo has no AVG)
 
@@ -127,6 +127,23 @@ def grad_all_reduce(local, mesh, mesh_dim):
 def redistribute_local(local, mesh, src, dst):
     """``local`` (placements ``src``) as the local tensor of placements ``dst``, on every mesh dim."""
     src, dst = list(src), list(dst)
+    if src == dst:
+        return local
+    # FSDP2 + TP's ``_StridedShard`` cuts the part the later mesh dims leave: gathered first, cut last
+    for i, p in enumerate(src):
+        if isinstance(p, _StridedShard):
+            local = _AllGather.apply(local, mesh, i, p.dim)
+            src[i] = Replicate()
+    strided = [(i, p) for i, p in enumerate(dst) if isinstance(p, _StridedShard)]
+    for i, p in strided:
+        dst[i] = Replicate()
+    local = _redistribute_plain(local, mesh, src, dst)
+    for i, p in strided:
+        local = _ShardOut.apply(local, mesh, i, p.dim)
+    return local
+
+
+def _redistribute_plain(local, mesh, src, dst):
     if src == dst:
         return local
     cur = list(src)

@@ -2,7 +2,9 @@
 
 ``Shard(dim)``: split along ``dim`` as ``ttorch.chunk`` splits (the last ranks may hold less, or nothing);
 ``Replicate()``: every rank holds the whole; ``Partial(reduce_op)``: the global value is the reduction
-(``"sum"``, ``"avg"``, ``"max"``, ``"min"``) of the ranks' local values.
+(``"sum"``, ``"avg"``, ``"max"``, ``"min"``) of the ranks' local values. ``_StridedShard(dim, split_factor)``
+(private, as in PyTorch): FSDP2's layout of a tensor-parallel parameter, cut along ``dim`` after the later mesh
+dims have cut it (``fully_shard`` over a ``Shard(dim)`` TP parameter).
 """
 
 __all__ = ["Placement", "Shard", "Replicate", "Partial"]
@@ -88,3 +90,28 @@ class Partial(Placement):
 
     def __str__(self):
         return f"P({self.reduce_op})"
+
+
+class _StridedShard(Placement):
+    """FSDP2 + TP: this mesh dim cuts ``dim`` of the local part the later mesh dims leave (there
+    ``split_factor`` shards of ``dim``), so a rank holds its chunk of its TP shard, not a contiguous chunk
+    of the whole. Redistribution gathers it first and cuts it last (``_redistribute.redistribute_local``);
+    not a ``Shard`` for the sharding rules (an op gathers it first, ``_dispatch.handle``)."""
+
+    def __init__(self, dim=0, split_factor=1):
+        self.dim, self.split_factor = dim, split_factor
+
+    def is_shard(self, dim=None):
+        return dim is None or dim == self.dim
+
+    def __eq__(self, other):
+        return type(other) is _StridedShard and (other.dim, other.split_factor) == (self.dim, self.split_factor)
+
+    def __hash__(self):
+        return hash(("_StridedShard", self.dim, self.split_factor))
+
+    def __repr__(self):
+        return f"_StridedShard(dim={self.dim}, sf={self.split_factor})"
+
+    def __str__(self):
+        return f"_S({self.dim}, {self.split_factor})"

@@ -104,6 +104,19 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _new_noise(input, shape):
+    """The empty mask of ``_dropout``; a DTensor's is a DTensor of its layout (or replicated, for a per-channel
+    mask), so its random fill follows the DTensor's (``distributed/tensor/_random.py``)."""
+    loc = getattr(input, "_local_tensor", None)
+    if loc is None:
+        return input.new_empty(shape)
+    if tuple(shape) == tuple(input.shape):
+        return input._fresh(loc.new_empty(loc.shape))
+    from ...distributed.tensor import DTensor, Replicate
+    mesh = input.device_mesh
+    return DTensor.from_local(loc.new_empty(shape), mesh, [Replicate()] * mesh.ndim)
+
+
 def _dropout(input, p, training, inplace, feature=False, alpha=False):
     """PyTorch's ``_dropout_impl``: a Bernoulli(1 - p) mask (per channel when ``feature``)."""
     _check_p(p)
@@ -114,11 +127,12 @@ def _dropout(input, p, training, inplace, feature=False, alpha=False):
         return input if inplace else input._like(r)
     if p == 1:
         return input.mul_(0) if inplace else input * 0
-    if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES:
+    if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES and \
+            getattr(input, "_local_tensor", None) is None:
         return _ops.random.fused_dropout(input, float(p))
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
     with no_grad():
-        noise = input.new_empty(shape).bernoulli_(1 - p)
+        noise = _new_noise(input, shape).bernoulli_(1 - p)
         if alpha:
             a = 1.0 / math.sqrt((_SELU_ALPHA * _SELU_ALPHA * p + 1) * (1 - p))
             b = (noise - 1) * (_SELU_ALPHA * a) + _SELU_ALPHA * a * p

@@ -1,17 +1,20 @@
 """``DistributedDataParallel``: the same module in every process of a group, gradients averaged.
 
 At construction rank 0's parameters and buffers are copied to every rank. Each parameter gets a
-post-accumulate-grad hook; when the last parameter this backward will reach has its gradient, all
-gradients are averaged across the ranks in one flattened ``all_reduce`` per dtype (one bucket: the
-reduction runs once per backward, after the local gradients are complete, rather than overlapping
-with backward as PyTorch's buckets do). The average is each gradient divided by the world size, then
-summed in rank order, as PyTorch's reducer divides before its all-reduce.
+post-accumulate-grad hook; gradients are averaged across the ranks in buckets, each one flattened
+``all_reduce`` launched during backward as soon as its gradients and those of the buckets before it are
+ready (PyTorch's reducer order; the collectives run on the host, synchronously). The average is each
+gradient divided by the world size, then summed in rank order, as PyTorch's reducer divides before its
+all-reduce; the gradients are written after the last bucket (as PyTorch's ``finalize_backward``).
 
-``register_comm_hook(state, hook)`` replaces that reduction: the hook gets one ``dist.GradBucket`` per dtype
-(all the gradients of that dtype, not yet averaged; ``bucket_cap_mb`` does not split buckets) and returns a
-``ttorch.futures.Future`` of the reduced flat buffer. The bucket lists the parameters in ``parameters()``
-order in the first iteration, then in the order their gradients became ready in the first backward
-(PyTorch's rebuilt buckets).
+Buckets as PyTorch 2.13 makes them (``dist._compute_bucket_assignment_by_size``): the first iteration has one
+bucket per dtype, or, with ``find_unused_parameters`` (and not ``static_graph``), buckets cut by size in
+``parameters()`` order with limits ``[1 MB, bucket_cap_mb]`` (default cap 25 MB; the 1 MB first bucket only
+with the default), reduced last bucket first. After the first backward (``static_graph``: the second; never
+with ``find_unused_parameters`` alone) they are rebuilt in the order the gradients became ready, cut at
+``[first, bucket_cap_mb]``. ``register_comm_hook(state, hook)`` replaces the all-reduce: the hook gets each
+``dist.GradBucket`` (its gradients not yet averaged) and returns a ``ttorch.futures.Future`` of the reduced
+flat buffer.
 
 ``join()`` (``ttorch.distributed.algorithms.Join``) lets ranks run out of inputs at different iterations:
 a joined rank all-reduces zeros for the gradients (through the hook, if one is registered), and at the end
@@ -20,11 +23,13 @@ ranks announce whether this iteration synchronizes before the buffer broadcast, 
 PyTorch's forward does (the collectives differ in order, not in content).
 """
 import contextlib
+import sys
 import weakref
 
 import numpy as np
 
 from ...autograd import grad_mode
+from ...distributed._grad_bucket import _DEFAULT_FIRST_BUCKET_BYTES, _compute_bucket_assignment_by_size
 from ...distributed.algorithms.join import Join, JoinHook, Joinable
 from ..modules.module import Module
 
@@ -116,10 +121,13 @@ class DistributedDataParallel(Module, Joinable):
             Without it, a parameter unused by the loss stops the reduction, and the next forward raises
             PyTorch's error.
         init_sync (bool): broadcast rank 0's parameters and buffers at construction.
+        bucket_cap_mb (float): the bucket size (default 25; see the module docstring).
+        gradient_as_bucket_view (bool): the gradients are views of one flat tensor per bucket.
+        static_graph (bool): the same parameters are used every iteration; unused ones are found (no
+            ``find_unused_parameters`` needed) and keep no gradient, as PyTorch's.
 
-    ``bucket_cap_mb``, ``gradient_as_bucket_view`` and ``static_graph`` are accepted; gradients are reduced
-    in one bucket per dtype (``register_comm_hook`` sees one ``GradBucket`` per dtype). State-dict keys carry
-    the ``module.`` prefix, as PyTorch's. The module's docstring describes communication hooks and ``join``.
+    State-dict keys carry the ``module.`` prefix, as PyTorch's. The module's docstring describes buckets,
+    communication hooks and ``join``.
 
     Example::
 
@@ -142,7 +150,9 @@ class DistributedDataParallel(Module, Joinable):
         self.broadcast_buffers = broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
         self.gradient_as_bucket_view, self.static_graph = gradient_as_bucket_view, static_graph
-        self.bucket_bytes_cap = int((bucket_cap_mb or 25) * 1024 * 1024)
+        self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        # PyTorch's: a 1 MB first bucket with the default cap, else the cap
+        self._first_bucket_bytes = _DEFAULT_FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
@@ -151,12 +161,15 @@ class DistributedDataParallel(Module, Joinable):
                                "that requires a gradient.")
         self._param_names = [n for n, _ in named]
         self._params = [p for _, p in named]
+        self._index = {id(p): i for i, p in enumerate(self._params)}
         self._verify_same_model(dist)
         if init_sync:
             self._sync_states(list(module.parameters()) + list(module.buffers()))
         self._armed, self._expected, self._ready = False, set(), set()
         self._comm_hook = None
-        self._ready_order, self._bucket_order = [], None    # first backward's order: the rebuilt buckets'
+        self._ready_order = []      # the first backward's order of ready gradients: the rebuilt buckets'
+        self._synced = 0            # backwards that reduced gradients
+        self._init_buckets()
         self._divide_by_initial_world_size = True
         self._active_count = None
         Joinable.__init__(self)
@@ -232,7 +245,7 @@ class DistributedDataParallel(Module, Joinable):
 
         Args:
             state: passed to the hook as is (a process group for the default hooks, a ``PowerSGDState``...).
-            hook (Callable): called once per bucket (one bucket per gradient dtype here) with a
+            hook (Callable): called once per bucket, when its gradients are ready, with a
                 ``dist.GradBucket``; its future's value, a flat tensor as long as ``bucket.buffer()``, becomes
                 the parameters' gradients (the hook does its own averaging). Annotations are checked as
                 PyTorch's, but a hook whose second parameter is not named ``bucket`` is accepted (PyTorch
@@ -272,10 +285,46 @@ class DistributedDataParallel(Module, Joinable):
             raise TypeError(f"_register_builtin_comm_hook(): incompatible function arguments: {comm_hook_type!r}")
         self.register_comm_hook(self.process_group, hooks[comm_hook_type])
 
+    # ------------------------------------------------------------------ buckets
+    def _init_buckets(self):
+        """PyTorch's first buckets: one per dtype (``static_graph`` or without ``find_unused_parameters``), else
+        cut by size in ``parameters()`` order; reduced last bucket first. Rebuilt after the first backward
+        (not with ``find_unused_parameters`` alone) in the order the gradients became ready."""
+        static, find = self.static_graph, self.find_unused_parameters
+        if static or not find:
+            limits = [sys.maxsize]
+        elif self._first_bucket_bytes < self.bucket_bytes_cap:
+            limits = [self._first_bucket_bytes, self.bucket_bytes_cap]
+        else:
+            limits = [self.bucket_bytes_cap]
+        idx, _ = _compute_bucket_assignment_by_size(self._params, limits)
+        self._set_buckets(list(reversed(idx)))
+        self._rebuild_pending = static or not find
+
+    def _set_buckets(self, buckets):
+        self._bucket_idx = buckets
+        self._bucket_of = {i: b for b, idx in enumerate(buckets) for i in idx}
+        self._views = [None] * len(buckets)     # gradient_as_bucket_view: each bucket's flat gradient
+
+    def _maybe_rebuild_buckets(self):
+        # (``static_graph``: after the second synced backward, as PyTorch's reducer)
+        if not self._rebuild_pending or not self._ready_order or self._synced < (2 if self.static_graph else 1):
+            return
+        ready = [self._index[k] for k in self._ready_order]
+        order = ready + [i for i in range(len(self._params)) if i not in set(ready)]    # (unused: in order)
+        idx, _ = _compute_bucket_assignment_by_size([self._params[i] for i in order],
+                                                    [self._first_bucket_bytes, self.bucket_bytes_cap], None, order)
+        self._set_buckets(idx)
+        self._rebuild_pending = False
+
     def _buckets(self):
-        """Parameter indices per bucket, in reduction order (one bucket per dtype)."""
-        order = self._bucket_order or list(range(len(self._params)))
-        return _flat_groups([self._params[i] for i in order], order)
+        """Parameter indices per bucket, in reduction order."""
+        return self._bucket_idx
+
+    def _bucket_sizes(self):
+        """The bytes of each bucket, in reduction order (PyTorch's logging data reports them)."""
+        return [sum(self._params[i].numel() * self._params[i].element_size() for i in idx)
+                for idx in self._bucket_idx]
 
     # ------------------------------------------------------------------ forward and backward
     def forward(self, *inputs, **kwargs):
@@ -297,98 +346,137 @@ class DistributedDataParallel(Module, Joinable):
         elif sync and self.broadcast_buffers:
             self._sync_states(list(self.module.buffers()))
         out = self.module(*inputs, **kwargs)
+        self._maybe_rebuild_buckets()
         self._armed, self._ready = sync, set()
         if sync:
-            if self.find_unused_parameters:
-                reached = _reached_leaves(_tensors_in(out))
-                self._expected = {id(p) for p in self._params if id(p) in reached}
-                self._used = [id(p) in reached for p in self._params]
-            else:
-                self._expected = {id(p) for p in self._params}
-                self._used = None
-            if not self._expected:      # nothing will call a hook: reduce now, as every rank must join
-                self._reduce_grads()
+            self._start_backward(out)
         return out
 
+    def _start_backward(self, out):
+        """Arm the buckets for this backward; unused parameters (``find_unused_parameters`` or ``static_graph``,
+        which finds them as PyTorch's does) count as ready at once, with a zero gradient."""
+        if self.find_unused_parameters or self.static_graph:
+            reached = _reached_leaves(_tensors_in(out))
+            self._used = [id(p) in reached for p in self._params]
+        else:
+            self._used = None
+        self._expected = {id(p) for i, p in enumerate(self._params) if self._used is None or self._used[i]}
+        self._left = [len(idx) for idx in self._bucket_idx]
+        self._next, self._reduced = 0, []
+        for i, p in enumerate(self._params):
+            if id(p) not in self._expected:
+                self._left[self._bucket_of[i]] -= 1
+        self._launch_ready(False)
+        if not self._expected:      # nothing will call a hook: reduce now, as every rank must join
+            self._finish(False)
+
     def _grad_ready(self, p):
-        if not self._armed or id(p) not in self._expected:
+        if not self._armed or id(p) not in self._expected or id(p) in self._ready:
             return
         self._ready.add(id(p))
-        if self._bucket_order is None:
+        if self._rebuild_pending and self._synced == 0:
             self._ready_order.append(id(p))
+        self._left[self._bucket_of[self._index[id(p)]]] -= 1
+        self._launch_ready(False)
         if len(self._ready) == len(self._expected):
-            self._reduce_grads()
+            self._finish(False)
 
-    def _reduce_grads(self, joined=False):
-        """Average every parameter's gradient across the group (a zero for the ones without one). A joined
-        rank (``joined``) contributes zeros and keeps its own gradients."""
+    def _launch_ready(self, joined):
+        """Reduce the buckets whose gradients are all ready, in bucket order (a ready bucket waits for the
+        ones before it, as PyTorch's reducer launches them)."""
+        while self._next < len(self._bucket_idx) and (joined or self._left[self._next] == 0):
+            self._reduced.append(self._launch(self._next, joined))
+            self._next += 1
+
+    def _launch(self, b, joined):
+        """Bucket ``b``'s flat gradients (zeros where none, or for a joined rank) averaged over the group, or
+        handed to the communication hook (its future, waited for in ``_finish``)."""
         from ...distributed.collectives import _all_reduce_array
-        self._armed = False
-        pg = self.process_group
-        used = [True] * len(self._params)
-        if self.find_unused_parameters:
-            mine = np.zeros(len(self._params), np.int32) if joined else np.array(self._used, np.int32)
-            used = _all_reduce_array(pg, mine) > 0
-        buckets = self._buckets()
-        if not joined and self._bucket_order is None:      # later iterations: the order gradients got ready
-            pos = {id(p): i for i, p in enumerate(self._params)}
-            ready = [pos[k] for k in self._ready_order]
-            self._bucket_order = ready + [i for i in reversed(range(len(self._params))) if i not in set(ready)]
+        idx = self._bucket_idx[b]
+        params = [self._params[i] for i in idx]
         if self._comm_hook is not None:
-            self._run_comm_hook(buckets, used, joined)
-            return
-        n = pg.size()
+            import ttorch
+            from ...distributed._grad_bucket import GradBucket
+            from ...futures import Future
+            hook, state = self._comm_hook
+            with grad_mode.no_grad():
+                flat = ttorch.cat([ttorch.zeros(p.numel(), dtype=p.dtype, device=p.device)
+                                   if self._zero_slot(i, joined) else p.grad.detach().reshape(-1)
+                                   for i, p in zip(idx, params)])
+                offsets = np.cumsum([0] + [p.numel() for p in params[:-1]]).tolist()
+                fut = hook(state, GradBucket(b, flat, params, offsets, b == len(self._bucket_idx) - 1))
+            if not isinstance(fut, Future):
+                raise RuntimeError(f"Communication hook must return a torch.futures.Future, got {type(fut).__name__}")
+            return idx, fut, flat.numel()
+        n = self.process_group.size()
         if self._active_count is not None and not self._divide_by_initial_world_size:
             n = int(self._active_count.item())
-        params = self._params
-        for idx in buckets:
-            dt = params[idx[0]].dtype.np
-            parts = [np.zeros(params[i].numel(), dt) if joined or params[i].grad is None
-                     else params[i].grad.detach()._host().reshape(-1) for i in idx]
-            flat = np.concatenate(parts) / dt.type(n) if n > 1 else np.concatenate(parts)
-            flat = _all_reduce_array(pg, flat.astype(dt, copy=False))
-            if not joined:
-                self._write_grads(idx, used, flat)
+        dt = params[0].dtype.np
+        parts = [np.zeros(p.numel(), dt) if self._zero_slot(i, joined) else p.grad.detach()._host().reshape(-1)
+                 for i, p in zip(idx, params)]
+        flat = np.concatenate(parts) / dt.type(n) if n > 1 else np.concatenate(parts)
+        return idx, _all_reduce_array(self.process_group, flat.astype(dt, copy=False)), None
 
-    def _write_grads(self, idx, used, flat):
+    def _zero_slot(self, i, joined):
+        """Whether parameter ``i`` sends zeros: a joined rank, no gradient, or unused in this forward."""
+        return joined or self._params[i].grad is None or (self._used is not None and not self._used[i])
+
+    def _finish(self, joined):
+        """After the last bucket: which parameters some rank used (``find_unused_parameters``), then the
+        reduced gradients written (a parameter no rank used keeps its ``.grad``; a joined rank keeps its own)."""
+        from ...distributed.collectives import _all_reduce_array
+        import ttorch
+        self._armed = False
+        self._synced += 1
+        used = [True] * len(self._params)
+        if self.find_unused_parameters or self.static_graph:
+            mine = np.zeros(len(self._params), np.int32) if joined else np.array(self._used, np.int32)
+            used = _all_reduce_array(self.process_group, mine) > 0
+        for b, (idx, value, size) in enumerate(self._reduced):
+            if size is not None:        # a hook's future
+                out = value.wait()
+                if not isinstance(out, ttorch.Tensor) or out.numel() != size:
+                    raise RuntimeError(f"Communication hook's future must hold a tensor of the bucket's size {size}")
+                value = out.detach().to("cpu", self._params[idx[0]].dtype)._host().reshape(-1)
+            if not joined:
+                self._write_grads(b, idx, used, value)
+        self._reduced = []
+
+    def _reduce_grads(self, joined=False):
+        """Reduce every bucket not yet reduced and write the gradients (a joined rank shadows the active
+        ones' collectives with zeros and keeps its own gradients)."""
+        if joined:
+            self._maybe_rebuild_buckets()
+            self._next, self._reduced, self._used = 0, [], None
+        self._launch_ready(True)
+        self._finish(joined)
+
+    def _write_grads(self, b, idx, used, flat):
+        """The reduced bucket ``b`` into its parameters' ``.grad`` (with ``gradient_as_bucket_view``, views of
+        one flat tensor per bucket, as PyTorch's)."""
         from ...ops import FUNCTIONS
         off = 0
         with grad_mode.no_grad():
-            for i in idx:
+            if self.gradient_as_bucket_view and self._views[b] is None:
+                p0 = self._params[idx[0]]
+                buf = FUNCTIONS["zeros"](len(flat), dtype=p0.dtype, device=p0.device)
+                self._views[b] = (buf, [buf[o:o + self._params[i].numel()].view(self._params[i].shape)
+                                        for i, o in zip(idx, np.cumsum([0] + [self._params[i].numel()
+                                                                              for i in idx[:-1]]).tolist())])
+            for j, i in enumerate(idx):
                 p, k = self._params[i], self._params[i].numel()
                 if used[i]:
                     g = FUNCTIONS["from_numpy"](np.ascontiguousarray(flat[off:off + k]).reshape(p.shape))
-                    if p.grad is None:
+                    if self.gradient_as_bucket_view:
+                        view = self._views[b][1][j]
+                        view.copy_(g)
+                        if p.grad is not view:
+                            p.grad = view
+                    elif p.grad is None:
                         p.grad = g.to(p.device)
                     else:
                         p.grad.copy_(g)
                 off += k
-
-    def _run_comm_hook(self, buckets, used, joined):
-        """One ``GradBucket`` per dtype through the hook; every bucket's hook starts before any is waited on."""
-        import ttorch
-        from ...distributed._grad_bucket import GradBucket
-        from ...futures import Future
-        hook, state = self._comm_hook
-        pending = []
-        with grad_mode.no_grad():
-            for b, idx in enumerate(buckets):
-                ps = [self._params[i] for i in idx]
-                flat = ttorch.cat([ttorch.zeros(p.numel(), dtype=p.dtype, device=p.device)
-                                   if joined or p.grad is None else p.grad.detach().reshape(-1) for p in ps])
-                offsets = np.cumsum([0] + [p.numel() for p in ps[:-1]]).tolist()
-                fut = hook(state, GradBucket(b, flat, ps, offsets, b == len(buckets) - 1))
-                if not isinstance(fut, Future):
-                    raise RuntimeError("Communication hook must return a torch.futures.Future, got "
-                                       f"{type(fut).__name__}")
-                pending.append((idx, fut, flat))
-            for idx, fut, flat in pending:
-                out = fut.wait()
-                if not isinstance(out, ttorch.Tensor) or out.numel() != flat.numel():
-                    raise RuntimeError("Communication hook's future must hold a tensor of the bucket's size "
-                                       f"{flat.numel()}")
-                if not joined:
-                    self._write_grads(idx, used, out.detach().to("cpu", flat.dtype)._host().reshape(-1))
 
     @contextlib.contextmanager
     def no_sync(self):

@@ -8,8 +8,7 @@
 ``PrepareModuleInput``: re-lays out a module's positional inputs. Differences from PyTorch: an op without a
 sharding rule inside a ``SequenceParallel`` module runs through ``Replicate``, so its output comes out
 ``Replicate`` (same values; ``layer_norm``, ``rms_norm`` and ``softmax`` have rules and keep the shard);
-``nn.Dropout`` on a DTensor is refused (its mask is a plain tensor); ``PrepareModuleInput`` takes no
-keyword-input layouts.
+``PrepareModuleInput`` takes no keyword-input layouts.
 """
 from functools import partial
 
