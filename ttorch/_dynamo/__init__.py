@@ -1,17 +1,16 @@
 """``ttorch._dynamo``: the few names libraries use around ``torch.compile``.
 
-ttorch has no graph capture: ``ttorch.compile`` returns the model unchanged and runs it eagerly.
-So ``is_compiling()`` is ``False`` except while ``_compiling`` is entered (the hook a future
-tracer would set), ``disable`` marks and wraps a function without changing what it computes, and
-``reset`` has no caches to clear.
+``ttorch.compile`` traces with ``ttorch.fx`` (``eval_frame.py``); ``is_compiling()`` is true while it traces
+or captures (``_compiling``), ``disable`` marks and wraps a function without changing what it computes, and
+``reset`` forgets every compiled graph. ``exc`` holds PyTorch's error types.
 """
 import contextlib
 import functools
 import types
 
-from . import config
+from . import config, exc
 
-__all__ = ["config", "is_compiling", "disable", "reset", "allow_in_graph", "assume_constant_result",
+__all__ = ["config", "exc", "is_compiling", "disable", "reset", "allow_in_graph", "assume_constant_result",
            "mark_dynamic", "maybe_mark_dynamic", "mark_static", "graph_break", "list_backends", "is_dynamo_supported"]
 
 _is_compiling_flag = [False]
@@ -29,7 +28,7 @@ def _compiling():
 
 
 def is_compiling():
-    """True while a graph is being traced by ``ttorch.compile``; ttorch traces none, so usually False."""
+    """True while ``ttorch.compile`` traces or captures a graph."""
     return _is_compiling_flag[0]
 
 
@@ -74,7 +73,10 @@ def assume_constant_result(fn):
 
 
 def reset():
-    """Clear compilation caches: ttorch keeps none (nothing is compiled)."""
+    """Clear ``ttorch.compile``'s caches: every compiled function traces and compiles again on its next call."""
+    import sys
+    if "ttorch._dynamo.eval_frame" in sys.modules:
+        sys.modules["ttorch._dynamo.eval_frame"].reset()
 
 
 def _mark(t, attr, index):

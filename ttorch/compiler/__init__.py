@@ -1,9 +1,8 @@
 """``ttorch.compiler``: PyTorch's public face of ``torch.compile``.
 
-ttorch has no graph compiler: ``ttorch.compile`` returns the model unchanged and it runs eagerly
-(see ``ttorch/_compile.py``). These functions keep the same names and signatures so that code
-guarding on ``is_compiling()`` or decorating with ``disable`` runs unchanged; they delegate to
-``ttorch._dynamo``, as PyTorch's do.
+``ttorch.compile`` traces with ``ttorch.fx`` and fuses elementwise chains into generated Triton kernels
+(``ttorch/_compile.py``, ``ttorch/_dynamo/eval_frame.py``, ``ttorch/_inductor``). These functions keep
+PyTorch's names and signatures; they delegate to ``ttorch._dynamo``, as PyTorch's do.
 """
 from .. import _dynamo
 from .._compile import compile  # noqa: F401
@@ -13,7 +12,7 @@ __all__ = ["compile", "reset", "allow_in_graph", "assume_constant_result", "disa
 
 
 def is_compiling():
-    """True while ``ttorch.compile`` traces a graph (never, as it traces none) and not under ``jit.script``."""
+    """True while ``ttorch.compile`` traces or captures a graph, and not under ``jit.script``."""
     from .. import jit
     return False if jit.is_scripting() else _dynamo.is_compiling()
 
@@ -41,7 +40,7 @@ def assume_constant_result(fn):
 
 
 def reset():
-    """Clear ``ttorch.compile``'s caches (there are none)."""
+    """Clear ``ttorch.compile``'s caches (traced graphs, generated kernels)."""
     _dynamo.reset()
 
 

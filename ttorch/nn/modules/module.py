@@ -502,8 +502,15 @@ class Module(_StateDictMixin):
         return self     # one process: nothing to share
 
     def compile(self, *args, **kwargs):
-        """Accepted for compatibility: modules run eagerly."""
-        return None
+        """Compile this module's forward with ``ttorch.compile(**kwargs)`` in place (calls without hooks
+        take it); returns None, as PyTorch's."""
+        from ..._compile import compile
+        from ..._dynamo.eval_frame import CompiledFunction
+        compile(None, **kwargs)     # (PyTorch's checks of the arguments)
+        if kwargs.get("disable"):
+            return None
+        self._compiled_call_impl = CompiledFunction(self.forward, kwargs.get("backend", "inductor"),
+                                                    kwargs.get("fullgraph", False), kwargs.get("dynamic"), module=self)
 
     # ------------------------------------------------------------------ hooks and calls
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
@@ -565,6 +572,8 @@ class Module(_StateDictMixin):
         forward_call = self.forward
         if not (self._backward_hooks or self._backward_pre_hooks or self._forward_hooks or self._forward_pre_hooks
                 or _global_forward_pre_hooks or _global_forward_hooks):
+            if self._compiled_call_impl is not None:     # Module.compile()
+                return self._compiled_call_impl(*args, **kwargs)
             return forward_call(*args, **kwargs)
         result = None
         called_always_called_hooks = set()
