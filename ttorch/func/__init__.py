@@ -10,8 +10,8 @@ They nest: ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sa
 ``vmap`` runs the function once on the whole batch through batching rules (``_batched.py``,
 ``_batch_rules.py``); an op without a rule runs per sample inside that call.
 Differs from PyTorch: ``functionalize`` runs the function as it is (``_functionalize.py``); a call that cannot be
-batched (in-place writes into unbatched tensors, storage reads, random ops, forward AD) reruns per sample, and
-``jacfwd`` calls the function once per input element.
+batched (storage reads, forward AD, random ops under nested vmaps) reruns per sample, and ``jacfwd`` calls the
+function once per input element.
 
 Example::
 

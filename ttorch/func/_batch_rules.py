@@ -239,14 +239,27 @@ RULES["cross_entropy"], RULES["cross_entropy_mean"] = _ce_rows, _ce_mean
 
 
 # ------------------------------------------------------------------------------------ views
+def _view_of(x, value, level, copied=False):
+    """A batched view of ``x``; ``_copied`` when its value is no view of ``x``'s (a non-contiguous value the
+    rule had to copy): an in-place write into it then reruns the function per sample (_inplace_rules.py)."""
+    t = wrap(value, level)
+    if copied or getattr(x, "_copied", False):
+        t._copied = True
+    return t
+
+
+def _contiguous(v):
+    return type(v) is Tensor and v.is_contiguous()
+
+
 def _view(op, inputs, attrs, level, size):
     x = inputs[0]
-    return wrap(x._value.reshape((size,) + tuple(attrs["shape"])), level)
+    return _view_of(x, x._value.reshape((size,) + tuple(attrs["shape"])), level, not _contiguous(x._value))
 
 
 def _permute(op, inputs, attrs, level, size):
     x = inputs[0]
-    return wrap(x._value.permute((0,) + tuple(d % x.dim() + 1 for d in attrs["dims"])), level)
+    return _view_of(x, x._value.permute((0,) + tuple(d % x.dim() + 1 for d in attrs["dims"])), level)
 
 
 def _expand(op, inputs, attrs, level, size):
@@ -254,28 +267,77 @@ def _expand(op, inputs, attrs, level, size):
     v = x._value
     if len(shape) > x.dim():
         v = v.reshape((size,) + (1,) * (len(shape) - x.dim()) + tuple(x.shape))
-    return wrap(v.expand((size,) + shape), level)
+    return _view_of(x, v.expand((size,) + shape), level, not _contiguous(x._value))
 
 
 def _as_strided(op, inputs, attrs, level, size):
     """A selecting or reshaping view (select, narrow, slices, unsqueeze, transpose...): the entry point
-    computed its strides for a contiguous logical tensor, so they hold for a contiguous value's samples."""
+    computed its strides for a contiguous logical tensor, so they hold for a contiguous value's samples;
+    a selecting view of a strided value takes them remapped onto the value's strides (``_remap``)."""
     from ..ops import views
     x = inputs[0]
     n = 1
     for s in x.shape:
         n *= s
-    v = x._value.contiguous()
     shape, stride, offset = (size,) + tuple(attrs["shape"]), (n,) + tuple(attrs["stride"]), attrs["offset"]
 
     def fn(t):      # the same view of a value-shaped tensor (the backward's ``view_scatter`` writes through it)
         t = t.contiguous()
         return views._strided(t, shape, stride, t._offset + offset, "vmap", fn=fn)
-    return wrap(views._strided_op(v, shape=shape, stride=stride, offset=v._offset + offset, fn=fn,
-                                  reshaping=attrs["reshaping"], in_shape=tuple(v.shape)), level)
+    v = x._value
+    mapped = None if attrs["reshaping"] or type(v) is not Tensor or v.is_contiguous() else \
+        _remap(tuple(x.shape), attrs, v)
+    if mapped is not None:          # the view of the value itself: writes through it reach the value
+        vstride, voff = mapped
+        out = views._strided_op(v, shape=shape, stride=vstride, offset=v._offset + voff, fn=fn, reshaping=False,
+                                in_shape=tuple(v.shape))
+        return _view_of(x, out, level)
+    v = v.contiguous()
+    return _view_of(x, views._strided_op(v, shape=shape, stride=stride, offset=v._offset + offset, fn=fn,
+                                         reshaping=attrs["reshaping"], in_shape=tuple(v.shape)), level,
+                    v is not x._value)
+
+
+def _remap(lshape, attrs, v):
+    """A selecting view's strides and offset, given for a contiguous sample of shape ``lshape``, on the
+    strided value ``v`` instead: each is a sum of whole multiples of the contiguous strides (select,
+    slices, transpose, diagonal), decomposed dim by dim. None where that does not hold."""
+    cs, acc = [], 1
+    for d in reversed(lshape):
+        cs.insert(0, acc)
+        acc *= d
+    vs = v.stride()[1:]
+    if 0 in cs:         # (an empty sample: nothing to remap)
+        return None
+
+    def convert(k, whole):
+        out = 0
+        for j, c in enumerate(cs):
+            a, k = divmod(k, c)
+            if j and a >= lshape[j] and not whole:
+                return None
+            out += a * vs[j]
+        return out if k == 0 else None
+    off = convert(attrs["offset"], False)
+    strides = [convert(st, True) if n != 1 else 0 for st, n in zip(attrs["stride"], attrs["shape"])]
+    if off is None or any(st is None for st in strides):
+        return None
+    return (v.stride()[0],) + tuple(strides), off
 
 
 RULES.update(view=_view, permute=_permute, expand=_expand, as_strided=_as_strided)
+
+
+def _repeat(op, inputs, attrs, level, size):
+    """repeat: the value padded to the sizes' rank after the batch dim, repeated once along it."""
+    x, sizes = inputs[0], tuple(attrs["sizes"])
+    if len(inputs) != 1 or len(sizes) < x.dim():
+        return NotImplemented
+    v = x._value.reshape((size,) + (1,) * (len(sizes) - x.dim()) + tuple(x.shape))
+    return wrap(op(v, **dict(attrs, sizes=(1,) + sizes, in_shape=tuple(v.shape))), level)
+
+
+RULES["repeat"] = _repeat
 
 
 def _cat_stack(op, inputs, attrs, level, size):

@@ -11,11 +11,13 @@ Autograd runs on the values, as for nested tensors: ``requires_grad``, ``grad_fn
 the value's. ``grad`` under vmap differentiates per-sample copies of its arguments (``per_sample``):
 the gradient of the values' outputs, summed over the batch, is then each sample's own gradient.
 
-Differences from PyTorch: what no batched run can serve (in-place writes, storage reads such as
-``.numpy()``, forward-mode AD of a batched tensor, ``autograd.grad`` of a batched output, random ops)
-makes ``vmap`` rerun the function once per sample (``LOOPS`` counts those runs), with the results of
-that loop: an in-place write of batched values into an unbatched tensor happens once per sample there,
-where PyTorch raises. The batch dim of a value is always its first dim.
+In-place ops write the values (``_inplace_rules.py``: PyTorch's error for batched values written into
+an unbatched tensor), and random ops draw as vmap's ``randomness`` flag says (``_random_rules.py``).
+
+Differences from PyTorch: what no batched run can serve (storage reads such as ``.numpy()``, forward-mode
+AD of a batched tensor, ``autograd.grad`` of a batched output, a random op under nested vmaps) makes
+``vmap`` rerun the function once per sample (``LOOPS`` counts those runs), with the results of that loop.
+The batch dim of a value is always its first dim.
 """
 import collections
 import os
@@ -57,6 +59,14 @@ class BatchedTensor(AutogradOfInner, Tensor):
 
     def detach(self):
         return wrap(self._value.detach(), self._level)
+
+    def _inplace_from(self, result, opname):     # (ops/inplace.py: an in-place op's result, _inplace_rules.py)
+        from ._inplace_rules import write_batched
+        return write_batched(self, result, opname)
+
+    def _inplace_into(self, x, opname):     # (ops/inplace.py: this batched result for an unbatched ``x``)
+        from ._inplace_rules import write_unbatched
+        return write_unbatched(x, self, opname)
 
     def item(self):
         _refuse(_ITEM)

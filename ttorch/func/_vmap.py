@@ -3,21 +3,23 @@
 ``func`` runs once, on ``BatchedTensor`` inputs (``_batched.py``): every op finds a batching rule
 (``_batch_rules.py``) and runs once on the whole batch, or, without one, runs per sample and stacks.
 ``grad`` under vmap differentiates per-sample copies of its arguments, so per-sample gradients are one
-backward pass. Where a batched run cannot give the per-sample answer (a Tensor method reading storage,
-an in-place write, forward-mode AD, ``autograd.grad`` of a batched output...), or drew random numbers,
-``vmap`` runs ``func`` once per sample on slices (the loop this module began as) with the same results.
+backward pass. In-place ops write the batched values (``_inplace_rules.py``). Where a batched run cannot
+give the per-sample answer (a Tensor method reading storage, forward-mode AD, ``autograd.grad`` of a
+batched output...), ``vmap`` runs ``func`` once per sample on slices (the loop this module began as).
 
-Randomness follows PyTorch's flags in that loop: ``"same"`` replays the generators' state for every
-sample, ``"different"`` lets them advance and ``"error"`` raises when a call used a default generator
-(checked after the call, where PyTorch raises at the random op).
+Randomness follows PyTorch's flags at each random op (``_random_rules.py``): ``"error"`` raises,
+``"different"`` draws the batched shape at once, ``"same"`` draws one sample's and broadcasts it. In the
+per-sample loop (and for numbers drawn other than by ttorch's random functions) ``"same"`` replays the
+generators' state for every sample, ``"different"`` lets them advance and ``"error"`` raises after a
+call that used a default generator.
 """
 import functools
 
 import ttorch
 from ._pytree import tree_flatten, tree_unflatten, _broadcast_to_and_flatten
-from . import _batched, _batch_rules
+from . import _batched, _batch_rules, _inplace_rules, _nn_rules, _random_rules
 
-_batch_rules.RULES     # imported for its registrations in ``_batched``'s tables
+_batch_rules.RULES, _inplace_rules.RULES, _nn_rules.RULES     # imported for their registrations in ``_batched``
 
 __all__ = ["vmap"]
 
@@ -216,15 +218,18 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 def _run(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness):
     """One call of ``func`` on batched inputs; the per-sample loop where that cannot give its result."""
     start = _rng_state()
+    draws = _random_rules.DRAWS[0]
     try:
-        out = _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims)
+        out = _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
     except (_batched.VmapError, _OutputError):
         raise
     except Exception as e:      # an op or Tensor method batching cannot serve: the loop gives the answer
         _batched.LOOPS[type(e).__name__] += 1
         _rng_restore(start)
         return _loop(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
-    if _rng_changed(start):     # random ops: the loop draws per sample as each flag wants (or raises)
+    # random functions drew as the flag says (_random_rules.py); numbers drawn some other way: the loop draws
+    # them per sample as each flag wants (or raises)
+    if _random_rules.DRAWS[0] == draws and _rng_changed(start):
         _batched.LOOPS["random"] += 1
         _rng_restore(start)
         return _loop(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness)
@@ -235,9 +240,12 @@ class _OutputError(ValueError):
     """vmap's errors about ``func``'s outputs: raised as they are, not retried by the loop."""
 
 
-def _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims):
+def _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_dims, randomness):
+    from ..ops import random
     levels = _batched.LEVELS
     levels.append(batch_size)
+    _random_rules.RANDOMNESS.append(randomness)
+    hook, random.VMAP = random.VMAP, _random_rules.random_call
     level = len(levels)
     try:
         sample = [a if d is None else _batched.wrap(a if d == 0 else a.movedim(d, 0), level)
@@ -245,6 +253,8 @@ def _batched_call(func, batch_size, flat_in_dims, flat_args, spec, kwargs, out_d
         out = func(*tree_unflatten(sample, spec), **kwargs)
     finally:
         levels.pop()
+        _random_rules.RANDOMNESS.pop()
+        random.VMAP = hook
     name = _get_name(func)
     flat_out, out_spec = tree_flatten(out)
     res = []

@@ -278,6 +278,8 @@ def writes_into(out, *operands_and_dtype):
     same = True         # every tensor operand of out's shape (the usual in-place op): no broadcast to check
     for t in operands:
         if type(t) is not Tensor:
+            if type(t) in SUBCLASS_OPS:     # (vmap's BatchedTensor...: its handler computes the value)
+                return False
             continue
         if recording and t.requires_grad or t.device != out.device:
             return False

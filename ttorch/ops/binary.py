@@ -253,6 +253,8 @@ def binary(name, fn, np_fn, backward=None, *, kind="arith", params=(), save=(0, 
         except KeyError:
             # a MaskedTensor...: its handler, given our parameters (never cached)
             if type(input) in sub or type(other) in sub:
+                if _into:       # (the handler computes out of place: ``inplace_from`` then writes, or refuses)
+                    return None
                 return sub[type(input) if type(input) in sub else type(other)](
                     op, (input, other), default_kw if vals is None else dict(zip(pnames, vals)))
             if not (ta and tb):     # a duck-typed array defining __torch_function__: its handler (never cached)

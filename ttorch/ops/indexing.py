@@ -710,7 +710,7 @@ _index_put = Op("index_put", cpu=_index_put_cpu, cuda=_index_put_cuda, backward=
 def _write(self, name, items, idx, values, accumulate=False):
     """Write ``values`` into ``self`` in place: straight into memory, or recorded (CopySlices)."""
     if grad_mode._state["enabled"] and (self.requires_grad or values.requires_grad) \
-            or _op_module._forward_ad is not None and fw_tracked(self, values):
+            or _op_module._forward_ad is not None and fw_tracked(self, values) or _vmapped(self, values):
         return inplace_from(self, _index_put(self, values, *idx, items=items, accumulate=accumulate), name)
     _put(self, values, idx, items, accumulate)
     self._bump_version()
@@ -747,6 +747,9 @@ def _scalar_tensor(value, dtype, device):
 
 def __setitem__(self, key, value):
     """``x[key] = value``: a scalar or tensor, cast to ``x``'s dtype and broadcast."""
+    if _vmapped(self, value):       # under vmap (func/_inplace_rules.py)
+        from ..func._inplace_rules import setitem
+        return setitem(self, key, value)
     items, idx = _parse(self, key)
     if isinstance(value, Tensor):
         if value.device != self.device:
@@ -977,6 +980,15 @@ _masked_fill = Op("masked_fill", cpu=_masked_fill_cpu, cuda=_masked_fill_cuda, b
                   plan_state=tuple)     # one ew_launch: its arguments (the value by value) and tuning (_plan.py)
 
 
+def _vmapped(*ts):
+    """Whether a tensor among ``ts`` is vmap's ``BatchedTensor`` (its writes go through ``inplace_from``)."""
+    sub = _op_module.SUBCLASS_OPS
+    for t in ts:
+        if type(t) in sub and getattr(t, "_level", None) is not None:
+            return True
+    return False
+
+
 def _inplace_mask(self, mask, name):
     _check_mask(mask, name)
     b = broadcast_shapes(self._shape, mask._shape, op=name)
@@ -990,7 +1002,7 @@ def masked_fill_(self, mask, value):
     mask = _inplace_mask(self, mask, "masked_fill_")
     value = _value_arg(value, self, "masked_fill_")
     if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)) \
-            or _op_module._forward_ad is not None and fw_tracked(self, value):
+            or _op_module._forward_ad is not None and fw_tracked(self, value) or _vmapped(self, mask, value):
         return inplace_from(self, _masked_fill(self, mask, value), "masked_fill_")
     if self.device.type == "cpu":
         v = value._np if isinstance(value, Tensor) else value
@@ -1190,7 +1202,7 @@ def copy_(self, src, non_blocking=False):
         from .complex import warn_discard
         warn_discard()
     if grad_mode._state["enabled"] and (self.requires_grad or src.requires_grad) \
-            or _op_module._forward_ad is not None and fw_tracked(self, src):
+            or _op_module._forward_ad is not None and fw_tracked(self, src) or _vmapped(self, src):
         s = src if src.device == self.device else to_device(src, self.device)
         return inplace_from(self, _copy(self, s), "copy_")
     if self.device.type == "cpu":
@@ -1254,7 +1266,7 @@ def fill_(self, value):
         check_fill(value, self.dtype)
         value = _f8_scalar(value, self)
     if grad_mode._state["enabled"] and (self.requires_grad or getattr(value, "requires_grad", False)) \
-            or _op_module._forward_ad is not None and fw_tracked(self, value):
+            or _op_module._forward_ad is not None and fw_tracked(self, value) or _vmapped(self, value):
         return inplace_from(self, _fill(self, value), "fill_")
     if self.device.type == "cpu":
         self._np[...] = value._np if isinstance(value, Tensor) else value

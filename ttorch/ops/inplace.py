@@ -29,6 +29,8 @@ def inplace_from(x, result, opname):
         return x._inplace_from(result, opname)
     if type(x) is not Tensor and hasattr(x, "_inplace_from"):     # a DTensor: its local tensor takes the result's
         return x._inplace_from(result, opname)
+    if type(result) is not Tensor and hasattr(result, "_inplace_into"):     # vmap: a batched result, unbatched x
+        return result._inplace_into(x, opname)
     if x.dtype.is_complex and opname in ("abs_", "angle_"):     # (PyTorch's refusal: a real result)
         raise RuntimeError(f"In-place {opname[:-1]} is not supported for complex tensors.")
     check_inplace(x, opname, x.requires_grad or result.requires_grad)

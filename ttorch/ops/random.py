@@ -8,6 +8,7 @@ seed reproduces a sequence of launches and successive launches differ. The two d
 different generators, as in PyTorch: the same seed gives different (but each reproducible)
 values on cpu and cuda.
 """
+import functools
 import math
 
 import numpy as np
@@ -1021,6 +1022,27 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     gen = _gen(self.device, generator, "log_normal_")
     return _inplace(self, "log_normal_", lambda t: _fill(t, LOG_NORMAL, mean, std, gen))
 
+
+# ============================================================================== vmap
+# ``ttorch.func.vmap`` sets this while a function runs on batched tensors: the public random functions hand
+# their calls to it, which draws as vmap's ``randomness`` flag says (ttorch/func/_random_rules.py)
+VMAP = None
+
+
+def _vmappable(fn):
+    def random_op(*args, **kwargs):
+        if VMAP is None:
+            return fn(*args, **kwargs)
+        return VMAP(fn, args, kwargs)
+    functools.update_wrapper(random_op, fn)
+    return random_op
+
+
+rand, randn, randint, randperm, normal, bernoulli, multinomial = map(
+    _vmappable, (rand, randn, randint, randperm, normal, bernoulli, multinomial))
+rand_like, randn_like, randint_like = map(_vmappable, (rand_like, randn_like, randint_like))
+uniform_, normal_, bernoulli_, random_, exponential_, geometric_, cauchy_, log_normal_ = map(
+    _vmappable, (uniform_, normal_, bernoulli_, random_, exponential_, geometric_, cauchy_, log_normal_))
 
 __all__ = ["rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like",
            "randint_like"]

@@ -40,11 +40,13 @@ def _operands(name, args):
 def _promote(*args):
     """PyTorch's promotion over tensors and weakly typed scalars (memoized: it depends on the tensors'
     dtypes and whether they are 0-dim, the scalars' types and the default dtype)."""
-    key = tuple([(a.dtype, not a._shape) if type(a) is Tensor else type(a) for a in args]) + (D._default_dtype,)
+    # (isinstance: a subclass, vmap's BatchedTensor, promotes as its samples do)
+    key = tuple([(a.dtype, not a._shape) if isinstance(a, Tensor) else type(a) for a in args]) + (D._default_dtype,)
     r = _PROMOTED.get(key)
     if r is None:
-        ts = [a for a in args if type(a) is Tensor]
-        r = D.result_type_of([t.dtype for t in ts], [t.ndim for t in ts], [a for a in args if type(a) is not Tensor])
+        ts = [a for a in args if isinstance(a, Tensor)]
+        r = D.result_type_of([t.dtype for t in ts], [t.ndim for t in ts],
+                             [a for a in args if not isinstance(a, Tensor)])
         if len(_PROMOTED) > 1024:
             _PROMOTED.clear()
         _PROMOTED[key] = r
@@ -99,6 +101,12 @@ def _call(op, name, a, b, c, out_dtype, out=None, _into=False, **params):
             r = _planned(op, (a, b, c), out_dtype, _compute(out_dtype), params, t.device)
             if r is not None:
                 return r
+    sub = _op.SUBCLASS_OPS
+    if type(a) in sub or type(b) in sub or type(c) in sub:     # vmap's BatchedTensor...: Op.__call__'s handler
+        if _into:       # (out of place: ``inplace_from`` writes)
+            return None
+        r = op(a, b, c, out_dtype=out_dtype, compute=_compute(out_dtype), **params)
+        return r if out is None else write_out(out, r, name)
     if all(type(x) is not Tensor for x in (a, b, c)):
         raise TypeError(f"{name}(): expected at least one Tensor argument")
     _operands(name, (a, b, c))
@@ -283,6 +291,8 @@ def clamp(input, min=None, max=None, *, out=None, _into=False):
     """
     if type(input) is not Tensor:
         if type(input) in _op.SUBCLASS_OPS:     # a MaskedTensor...: its handler, given our parameters
+            if _into:       # (out of place: ``inplace_from`` writes)
+                return None
             return _op.SUBCLASS_OPS[type(input)](_clamp, (input,), {"min": min, "max": max})
         r = _torch_function.duck("clamp", (input, min, max), {"out": out})     # a duck's handler
         if r is not _torch_function.NO:

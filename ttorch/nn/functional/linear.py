@@ -127,6 +127,8 @@ def _dropout(input, p, training, inplace, feature=False, alpha=False):
         return input if inplace else input._like(r)
     if p == 1:
         return input.mul_(0) if inplace else input * 0
+    if _ops.random.VMAP is not None:        # under vmap: its randomness flag draws the mask (func/_random_rules.py)
+        return _ops.random.VMAP(_dropout, (input, p, training, inplace, feature, alpha), {})
     if not (inplace or feature or alpha) and input.device.type == "cuda" and input.dtype in _FUSED_DTYPES and \
             getattr(input, "_local_tensor", None) is None:
         return _ops.random.fused_dropout(input, float(p))
@@ -304,6 +306,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     padding_idx = _padding(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm(weight, input, max_norm, norm_type)
+    if (getattr(weight, "_level", None) is not None or getattr(input, "_level", None) is not None) \
+            and not (scale_grad_by_freq or sparse):
+        # vmap's BatchedTensor (ttorch/func): index_select has a batching rule, a Function's graph does not
+        out = weight.index_select(0, input.long().reshape(-1)).reshape(tuple(input.shape) + (weight.shape[1],))
+        if padding_idx is not None:         # those rows take no gradient
+            out = _F["where"]((input != padding_idx).unsqueeze(-1), out, out.detach())
+        return out
     return _Embedding.apply(weight, input.long(), padding_idx, bool(scale_grad_by_freq), bool(sparse))
 
 
