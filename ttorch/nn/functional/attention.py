@@ -57,6 +57,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
         ttorch.Size([2, 3, 4, 8])
     """
+    if attn_mask is not None and type(attn_mask) is not Tensor and getattr(type(attn_mask), "_is_causal_bias", False):
+        # a ttorch.nn.attention.bias.CausalBias: it picks the kernel (PyTorch routes it by __torch_function__)
+        return attn_mask._dispatch(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("scaled_dot_product_attention", scaled_dot_product_attention, query, key,
                                       value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
