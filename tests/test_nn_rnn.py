@@ -341,7 +341,8 @@ def test_errors():
         m(ttorch.randn(4, 10), ttorch.randn(1, 1, 20))
     with pytest.raises(ValueError, match="RNN: Expected input to be 2D or 3D, got 4D tensor instead"):
         m(ttorch.randn(1, 4, 3, 10))
-    with pytest.raises(ValueError, match="input must have the type ttorch.float32, got type ttorch.float64"):
+    with pytest.raises(ValueError, match=r"RNN input dtype \(ttorch.float64\) does not match weight dtype "
+                                         r"\(ttorch.float32\)"):
         m(ttorch.randn(4, 3, 10, dtype=F64))
     lstm = nn.LSTM(10, 20, proj_size=5)
     with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 3, 5\), got \[1, 3, 20\]"):
@@ -370,9 +371,9 @@ def test_errors():
         nn.LSTMCell(2, 3)(ttorch.randn(1, 1, 2))
     with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 4 expected 2"):
         nn.GRUCell(2, 3)(ttorch.randn(1, 4))
-    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden batch size 1"):
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch size 1"):
         nn.RNNCell(2, 3)(ttorch.randn(2, 2), ttorch.randn(1, 3))
-    with pytest.raises(RuntimeError, match=r"hidden\[1\] has inconsistent hidden_size: got 4, expected 3"):
+    with pytest.raises(RuntimeError, match=r"hidden1 has inconsistent hidden_size: got 4, expected 3"):
         nn.LSTMCell(2, 3)(ttorch.randn(2, 2), (ttorch.randn(2, 3), ttorch.randn(2, 4)))
 
 

@@ -118,6 +118,28 @@ def _chunked_supported(input, linear_weight, target, linear_bias, reduction, lab
             and (linear_bias is None or linear_bias.dim() == 1))
 
 
+def _check_shapes(input, linear_weight, target, linear_bias, ignore_index):
+    # PyTorch's checks and messages, before any product
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got {linear_weight.dim()}")
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError("expected equal input and linear_weight last dimensions (in_features), "
+                           f"got {in_features} and {linear_weight.shape[-1]}, respectively")
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(num_classes, *out_features)}, "
+                           f"got {tuple(linear_bias.shape)}")
+    if out_features and input.dim() == 1:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} requires"
+                           f" batched input, (N, {in_features}), got unbatched input with shape {tuple(input.shape)}")
+    # a target of the logits' shape holds class probabilities, which take no ignore_index
+    if tuple(target.shape) == (*input.shape[:-1], num_classes, *out_features) and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+
+
 def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
                          ignore_index=None, label_smoothing=0.0, options=None):
     """The cross entropy of ``linear(input, linear_weight, linear_bias)`` and ``target``, as
@@ -139,6 +161,7 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
         >>> round(a.item(), 4), round(b.item(), 4)
         (1.1953, 1.1953)
     """
+    _check_shapes(input, linear_weight, target, linear_bias, ignore_index)
     ii = -100 if ignore_index is None else ignore_index
     if options is not None:
         if _chunked_supported(input, linear_weight, target, linear_bias, reduction, label_smoothing):

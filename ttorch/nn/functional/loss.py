@@ -6,6 +6,7 @@ weighted means of ``nll_loss``/``cross_entropy`` and ``ignore_index`` (ignored p
 0, so they contribute neither to the loss nor to the gradient).
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -76,7 +77,8 @@ def _check_nll(input, target, weight, ignore_index, bounds=True):
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
                          f"({target.shape[0]}).")
     if target.dtype not in (D.int64, D.uint8):
-        raise RuntimeError(f"expected scalar type Long but found {_SCALAR_NAME.get(target.dtype, target.dtype)}")
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_SCALAR_NAME.get(target.dtype, target.dtype)}")
     c = input.shape[1] if input.dim() > 1 else input.shape[0]
     if input.dim() <= 2:
         if target.dim() > 1:
@@ -101,6 +103,9 @@ def _check_nll(input, target, weight, ignore_index, bounds=True):
         raise RuntimeError(f"The function '{'nll_loss' if input.dim() <= 2 else 'nll_loss2d'}_forward' is not "
                            "differentiable with respect to argument 'weight'. This input cannot have requires_grad "
                            "True.")
+    if weight is not None and weight.dtype != input.dtype:     # PyTorch's kernel does not promote the weight
+        raise RuntimeError(f"expected scalar type {_SCALAR_NAME.get(input.dtype, input.dtype)} but found "
+                           f"{_SCALAR_NAME.get(weight.dtype, weight.dtype)}")
     if not bounds:
         return c
     if target.device.type == "cuda":
@@ -343,6 +348,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         return _amp_op._autocast.call("huber_loss", huber_loss, input, target, reduction, delta, weight)
     _size_warning(input, target)
     _Reduction.get_enum(reduction)
+    if isinstance(delta, Tensor) and delta.dim() == 0 and not delta.is_complex():
+        delta = delta.item()        # PyTorch's argument parser takes a 0-dim tensor as a float
+    elif not isinstance(delta, numbers.Real):
+        raise TypeError(f"huber_loss(): argument 'delta' (position 4) must be float, not {type(delta).__name__}")
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     x, y = _broadcast(input, target)
@@ -429,9 +438,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t): 0 where t == 0; the log reads 1 there so no inf reaches the gradient
-        pos = target > 0
-        loss = _U["where"](pos, target * _U["where"](pos, target, 1).log(), 0) - target * input
+        # PyTorch's formula, NaNs included: xlogy(t, t) is 0 at t == 0 but NaN for t < 0, and its
+        # gradient with respect to t is NaN at t == 0 (0 / 0), as PyTorch's
+        loss = _U["xlogy"](target, target) - target * input
     if reduction == "batchmean":
         out = loss.sum()
         return out / input.shape[0] if input.dim() != 0 else out
@@ -463,24 +472,24 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     r"""Gaussian negative log likelihood ``0.5 (log(max(var, eps)) + (input - target)**2 / max(var, eps))``
-    (+ ``0.5 log(2 pi)`` if ``full``). ``var`` has input's shape, or one dimension fewer / a last dim of 1
-    (one variance shared by the last dimension), or is a float."""
+    (+ ``0.5 log(2 pi)`` if ``full``). ``var`` has input's shape, or one dimension fewer, or input's
+    number of dims with one of them of size 1 (one variance shared along it), or is a float."""
     if not isinstance(var, Tensor):
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = _U["full"](tuple(input.shape[:-1]) + (1,) if input.dim() else (), float(var), dtype=input.dtype,
                          device=input.device)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
     if var.size() != input.size():
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
-            pass
+        elif input.dim() == var.dim() and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+            pass        # PyTorch's rule: a single mismatched dim, of size 1 in var (any dim, not only the last)
         else:
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
-    if bool((var < 0).any()):
-        raise ValueError("var has negative entry/entries")
     # PyTorch clamps in place under no_grad: the gradient passes through the clamp unchanged
     var = var + (var.clamp_min(eps) - var).detach()
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
@@ -575,10 +584,15 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
     reduction = _legacy(reduction, size_average, reduce)
+    if input.dim() > 2:
+        raise RuntimeError("Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
     x = input if input.dim() == 2 else input.reshape(1, -1)
+    if target.dim() > 1 or target.numel() != x.shape[0]:
+        raise RuntimeError("multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{x.shape[0]}], but got "
+                           f"{list(target.shape)}. Input has shape {list(input.shape)}.")
     y = target.reshape(-1, 1)
-    if y.shape[0] != x.shape[0]:
-        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
     c = x.shape[1]
     terms = (margin - x.gather(1, y) + x).clamp(min=0)          # (N, C)
     if p == 2:

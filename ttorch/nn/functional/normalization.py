@@ -77,7 +77,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected 2D or more input (got {input.ndim}D input)")
     if training:
         _verify_batch_size(input.shape)
-    elif running_mean is None or running_var is None:
+    if training and eps <= 0.0:     # PyTorch 2.13's checks: a zero variance would divide by sqrt(0)
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if not training and (running_mean is None or running_var is None):
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     _check_channels("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
                     running_var=running_var)

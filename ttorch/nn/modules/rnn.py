@@ -61,6 +61,14 @@ class RNNBase(Module):
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first should be of type bool, got: {type(batch_first).__name__}")
+        if not isinstance(input_size, int):
+            raise TypeError(f"input_size should be of type int, got: {type(input_size).__name__}")
+        if input_size <= 0:
+            raise ValueError("input_size must be greater than zero")
         if not isinstance(hidden_size, int):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0:
@@ -117,8 +125,10 @@ class RNNBase(Module):
 
     # ----------------------------------------------------------------------------- checks
     def check_input(self, input, batch_sizes=None):
-        if input.dtype != self._flat_weights[0].dtype:
-            raise ValueError(f"input must have the type {self._flat_weights[0].dtype}, got type {input.dtype}")
+        w_dtype = self._flat_weights[0].dtype
+        if input.dtype != w_dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({w_dtype}). "
+                             f"Convert input: input.to({w_dtype}), or convert model: model.to({input.dtype})")
         expected_input_dim = 2 if batch_sizes is not None else 3
         if input.dim() != expected_input_dim:
             raise RuntimeError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
@@ -391,8 +401,8 @@ class RNNCellBase(Module):
             s += ", nonlinearity={nonlinearity}"
         return s.format(**self.__dict__)
 
-    def _check(self, input, hx, label=""):
-        # ATen's check_rnn_cell_forward_input / _hidden
+    def _check(self, input, hx, label="0"):
+        # ATen's check_rnn_cell_forward_input / _hidden; PyTorch names the states hidden0 (and hidden1)
         if input.size(1) != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected {self.input_size}")
         if input.size(0) != hx.size(0):
@@ -479,8 +489,8 @@ class LSTMCell(RNNCellBase):
             hx = (z, z)
         elif not is_batched:
             hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        self._check(input, hx[0], "[0]")
-        self._check(input, hx[1], "[1]")
+        self._check(input, hx[0], "0")
+        self._check(input, hx[1], "1")
         h, c = _F.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return (h, c) if is_batched else (h.squeeze(0), c.squeeze(0))
 
