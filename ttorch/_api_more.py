@@ -52,11 +52,18 @@ def _f(name):
 
 
 def _copy_of(name, view):
-    def copy(input, *args, **kwargs):
-        out = view(input, *args, **kwargs)
-        if isinstance(out, (tuple, list)):
-            return tuple(o.clone().contiguous() for o in out)
-        return out.clone().contiguous()
+    from .ops._op import write_out, EXACT_OUT
+    EXACT_OUT[name + "_copy"] = EXACT_OUT["mm"]     # (out= of the result's dtype exactly, as PyTorch's *_copy ops)
+
+    def copy(input, *args, out=None, **kwargs):
+        r = view(input, *args, **kwargs)
+        if isinstance(r, (tuple, list)):
+            if out is None:
+                return tuple(o.clone().contiguous() for o in r)
+            for o, v in zip(out, r):    # (a list out=: written, and None returned, as PyTorch's)
+                write_out(o, v, name + "_copy")
+            return None
+        return r.clone().contiguous() if out is None else write_out(out, r, name + "_copy")
     copy.__name__ = name + "_copy"
     copy.__doc__ = f"``{name}`` as a new contiguous tensor (no memory shared with ``input``); in the graph."
     return copy
@@ -280,7 +287,7 @@ def set_flush_denormal(mode):
     return False
 
 
-def hash_tensor(input, dim=None, *, keepdim=False, mode=0):
+def hash_tensor(input, dim=None, *, keepdim=False, mode=0, out=None):
     """The xor of the elements' 64 bits over ``dim`` (all dims when None), as uint64: floats widened to float64
     and integers/bools to int64 first, then read as bits (PyTorch's only hash, ``mode=0``).
 
@@ -307,6 +314,9 @@ def hash_tensor(input, dim=None, *, keepdim=False, mode=0):
     if keepdim and nd:
         for d in sorted(dims):
             r = r.unsqueeze(d)
+    if out is not None:
+        from .ops._op import write_out
+        return write_out(out, r.view(D.uint64), "hash_tensor")
     return r.view(D.uint64)
 
 

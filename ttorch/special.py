@@ -48,14 +48,16 @@ def log_softmax(input, dim, *, dtype=None):
     return _F["log_softmax"](input, dim, dtype=dtype)
 
 
-def ndtr(input):
+def ndtr(input, *, out=None):
     """The standard normal distribution function, ``erfc(-x / sqrt(2)) / 2``."""
-    return erfc(input * (-1 / math.sqrt(2))) * 0.5
+    r = erfc(input * (-1 / math.sqrt(2))) * 0.5
+    return r if out is None else _ops._op.write_out(out, r, "special_ndtr")
 
 
-def ndtri(input):
+def ndtri(input, *, out=None):
     """The inverse of ``ndtr``: ``sqrt(2) * erfinv(2 p - 1)``."""
-    return erfinv(input * 2 - 1) * math.sqrt(2)
+    r = erfinv(input * 2 - 1) * math.sqrt(2)
+    return r if out is None else _ops._op.write_out(out, r, "special_ndtri")
 
 
 def gammainc(input, other, *, out=None):

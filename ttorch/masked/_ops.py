@@ -290,14 +290,15 @@ def _std_var(input, dim, unbiased, correction_opt, keepdim, dtype, mask, take_sq
         dtype = input.dtype
         if not (dtype.is_floating_point or dtype.is_complex):
             dtype = D.float32
-    compute = dtype if dtype.is_floating_point else D.float32
+    compute = dtype if dtype.is_floating_point or dtype.is_complex else D.float32
     count, total, data, inmask = _count_total(input, dim, True, dtype, mask)
     x = data - total / count
-    total = sum(x * x, dim, keepdim=keepdim, dtype=compute, mask=inmask)
+    # (complex: the sum of x * conj(x), still complex in dtype, as PyTorch's)
+    total = sum(x * x.conj() if x.dtype.is_complex else x * x, dim, keepdim=keepdim, dtype=compute, mask=inmask)
     if not keepdim:
         count = count.reshape(total.shape)
     if correction != 0:
-        count = (count.to(compute) - correction).clamp_min(0)
+        count = (count.to(compute.to_real() if compute.is_complex else compute) - correction).clamp_min(0)
     out = (total / count).to(dtype=dtype)
     return out.sqrt() if take_sqrt else out
 

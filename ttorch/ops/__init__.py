@@ -11,7 +11,7 @@ MODULES = ["elementwise", "unary", "act_backward", "binary", "binary_more", "fre
            "random", "compare", "layer_norm", "batch_norm", "cross_entropy", "attention", "pool", "foreach", "linalg",
            "linalg_solve", "linalg_lu", "linalg_composed", "frequency", "differences", "search", "composed", "aliases",
            "complex", "complex_math", "complex_linalg", "complex_scan", "complex_decomp", "complex_conv",
-           "windows", "scatters", "special_fns", "bessel", "zeta",
+           "complex_composed", "windows", "scatters", "special_fns", "bessel", "zeta",
            "incomplete_gamma", "polynomials", "airy", "fft", "stft", "ldl", "householder",
            "float8", "scaled_mm", "grouped_mm", "unsigned", "qgemm"]
 

@@ -307,6 +307,36 @@ if SIMULATED:
 
     _interp.InterpreterBuilder.create_dot = _create_dot
 
+    # bf16 comparisons and max/min compare the raw bits too (wrong for negative values): compare the
+    # float32 values; max/min pick the chosen operand's own bits, so the result stays bf16
+    def _is_bf16(h):
+        import triton.language as tl
+        return getattr(h.dtype, "scalar", h.dtype) == tl.bfloat16
+
+    def _bf16_cmp(orig):
+        def f(self, lhs, rhs):
+            if _is_bf16(lhs) or _is_bf16(rhs):
+                lhs, rhs = _widen_bf16(lhs), _widen_bf16(rhs)
+            return orig(self, lhs, rhs)
+        return f
+
+    def _bf16_pick(orig, np_op):
+        def f(self, lhs, rhs):
+            if not (_is_bf16(lhs) and _is_bf16(rhs)):
+                return orig(self, lhs, rhs)
+            fa, fb = _widen_bf16(lhs).data, _widen_bf16(rhs).data
+            with _np.errstate(all="ignore"):
+                r = np_op(fa, fb)
+            pick_a = (r == fa) | (_np.isnan(r) & _np.isnan(fa))
+            return _interp.TensorHandle(_np.where(pick_a, lhs.data, rhs.data), lhs.dtype.scalar)
+        return f
+
+    for _n in [n for n in vars(_interp.InterpreterBuilder) if n.startswith("create_fcmp")]:
+        setattr(_interp.InterpreterBuilder, _n, _bf16_cmp(getattr(_interp.InterpreterBuilder, _n)))
+    for _n, _f in (("create_maximumf", _np.maximum), ("create_minimumf", _np.minimum), ("create_maxnumf", _np.fmax),
+                   ("create_minnumf", _np.fmin)):
+        setattr(_interp.InterpreterBuilder, _n, _bf16_pick(getattr(_interp.InterpreterBuilder, _n), _f))
+
 
 # --- libdevice under the interpreter --------------------------------------------------------
 # ``triton.language.extra.libdevice`` holds stubs that the compiler swaps for the CUDA

@@ -303,6 +303,48 @@ def writes_into(out, *operands_and_dtype):
         return False
 
 
+# ops whose ``out=`` must have the result's dtype exactly, not merely one it casts to as elementwise ops' out=
+# (PyTorch's structured kernels check ``out.dtype == result.dtype``): opname -> PyTorch's message, where {w}/{g}
+# are the wanted/given dtypes' names (Long) and {wc}/{gc} their C names (long int)
+_SAME = "Found dtype {g} but expected {w}"
+_CPP = "Expected out tensor to have dtype {wc}, but got {gc} instead"
+EXACT_OUT = dict.fromkeys(("abs", "bitwise_not", "ceil", "conj_physical", "floor", "neg", "round", "sgn", "sign",
+                           "trunc"), _SAME)
+EXACT_OUT.update(dict.fromkeys((
+    "addmm", "addmv", "baddbmm", "bmm", "mm", "mv", "matmul", "linear", "diag", "gather", "index_add", "index_copy",
+    "index_reduce", "cross", "linalg.cross", "matrix_exp", "msort", "sort", "topk", "scatter",
+    "scatter_add", "scatter_reduce", "slice_scatter", "take_along_dim", "tril", "triu", "qr", "svd", "aminmax",
+    "argmax", "argmin", "isin", "softmax", "log_softmax", "masked_select"), _CPP))
+EXACT_OUT.update(
+    take="take(): self and out expected to have the same dtype, but got self.dtype = {w} and out.dtype = {g}",
+    index_select="index_select(): self and result must have the same scalar type",
+    nan_to_num="nan_to_num: dtype of out: {g} should be same as input: {w}",
+    isneginf="isneginf does not support non-boolean outputs.",
+    isposinf="isposinf does not support non-boolean outputs.",
+    tensordot="tensordot: Expected the output tensor to have dtype {w}, but got an output tensor with dtype {g}",
+    heaviside="heaviside is not yet implemented for tensors with different dtypes.")
+EXACT_OUT["inner"] = EXACT_OUT["tensordot"]
+EXACT_OUT.update({"all": "all only supports bool tensor for result, got: {g}",
+                  "any": "any only supports bool tensor for result, got: {g}",
+                  "amax": "Expected the dtype for input and out to match, but got {w} for input's dtype and {g} for "
+                          "out's dtype.",
+                  "signbit": "signbit does not support non-boolean outputs.",
+                  "dot": "result dtype {g} does not match input dtype {w}",
+                  "linalg.multi_dot": "multi_dot(): expected out tensor to have dtype {wc} but got {gc}"})
+EXACT_OUT["amin"] = EXACT_OUT["amax"]
+EXACT_OUT["nonzero"] = "nonzero: Expected out tensor to have scalar type {w} but got scalar type{g}"   # (sic)
+EXACT_OUT.update(vdot=EXACT_OUT["dot"], cummax="expected scalar_type {w} but found {g}",
+                 cummin="expected scalar_type {w} but found {g}")
+_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+          "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+          "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def _exact_out_error(opname, want, got):
+    wc, gc = (_CNAME.get(str(d).split(".")[-1], str(d)) for d in (want, got))
+    return EXACT_OUT[opname].format(w=D.scalar_name(want), g=D.scalar_name(got), wc=wc, gc=gc)
+
+
 def write_out(out, result, opname):
     """Implement ``out=``: check dtype/device, resize an empty ``out``, copy ``result`` into it."""
     from .elementwise import copy_into
@@ -310,7 +352,12 @@ def write_out(out, result, opname):
         raise TypeError(f"{opname}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if out.device != result.device:
         raise RuntimeError(f"{opname}: Expected out tensor to be on device {result.device}, but got {out.device}")
+    if out.dtype is not result.dtype and opname in EXACT_OUT:
+        raise RuntimeError(_exact_out_error(opname, result.dtype, out.dtype))
     if not D.can_cast(result.dtype, out.dtype):
+        if opname in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack"):    # (PyTorch's cat check)
+            raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
+                            f"{D.scalar_name(out.dtype)}")
         raise RuntimeError(f"{opname}: result type {D.scalar_name(result.dtype)} can't be cast to the desired "
                            f"output type {D.scalar_name(out.dtype)}")
     if out.requires_grad and grad_mode.is_grad_enabled():

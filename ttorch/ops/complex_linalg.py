@@ -30,6 +30,8 @@ def _reduce(fn):
     def impl(x, *, dims, keepdim, dtype, in_shape):
         if dtype is not x.dtype:
             x = x.to(dtype)
+            if not x.dtype.is_complex:      # (a real dtype=: the reduction of the values cast, as PyTorch's)
+                return fn(x, dims or tuple(range(x.ndim)), keepdim)
         if x.ndim == 0:
             return x * 1            # (a reduction over no dims: the value itself, in the graph)
         return view_as_complex(fn(view_as_real(x), dims or tuple(range(x.ndim)), keepdim).contiguous())
@@ -104,6 +106,7 @@ COMPLEX_IMPL["addmm"] = COMPLEX_IMPL["baddbmm"] = \
     lambda c, a, b, *, beta, alpha: _cmatmul(a, b) * alpha + (c * beta if beta != 0 else 0)
 # composed of the products, views and elementwise ops above
 COMPLEX_OK.update({"einsum", "outer", "kron", "tensordot", "diag", "diag_embed"})
+COMPLEX_OK.update({"meshgrid", "block_diag", "cross"})     # (composed of views, pad, cat, roll and products)
 
 
 def _ternary(fn):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
-from ._op import Op, write_out
+from ._op import Op, write_out, write_outs
 from .elementwise import broadcast_shapes
 from .linalg import _fn, _FLOATS, _on_diagonal
 from .samples import Sample, rng
@@ -44,7 +44,7 @@ def _diff_impl(x, *, n, dim):
     return x
 
 
-def diff(input, n=1, dim=-1, prepend=None, append=None):
+def diff(input, n=1, dim=-1, prepend=None, append=None, *, out=None):
     """The ``n``-th forward difference along ``dim`` (``prepend``/``append`` joined on first); for
     bool tensors, ``a[i + 1] != a[i]``."""
     if input.dim() == 0:
@@ -57,7 +57,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         if t.dim() != input.dim():
             raise RuntimeError("diff expects prepend or append to be the same dimension as input")
     x = _fn("cat")(parts, d) if len(parts) > 1 else input
-    return _diff(x, n=int(n), dim=d) if n else x
+    r = _diff(x, n=int(n), dim=d) if n else x
+    return r if out is None else write_out(out, r, "diff")
 
 
 def _diff_samples():
@@ -236,14 +237,15 @@ def dsplit(input, indices_or_sections):
     return _split_dim(input, indices_or_sections, 2, "dsplit", 3)
 
 
-def column_stack(tensors):
+def column_stack(tensors, *, out=None):
     """0-D and 1-D tensors as columns, others as they are, joined along dim 1."""
     cols = [t.reshape(-1, 1) if t.dim() <= 1 else t for t in tensors]
-    return _fn("hstack")(cols)
+    r = _fn("hstack")(cols)
+    return r if out is None else write_out(out, r, "column_stack")
 
 
 # ------------------------------------------------------------------------------ sets, distances, statistics
-def isin(elements, test_elements, *, assume_unique=False, invert=False):
+def isin(elements, test_elements, *, assume_unique=False, invert=False, out=None):
     """Whether each of ``elements`` is among ``test_elements`` (either may be a Python number): the
     test elements sorted once, each element found by binary search (``searchsorted``). NaN is never
     found."""
@@ -260,7 +262,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
         s = _fn("sort")(t).values
         at = _fn("searchsorted")(s, e.reshape(-1)).clamp(max=t.numel() - 1)
         found = (s[at] == e.reshape(-1)).reshape(e.shape)
-    return ~found if invert else found
+    r = ~found if invert else found
+    return r if out is None else write_out(out, r, "isin")
 
 
 def histc(input, bins=100, min=0, max=0, *, out=None):
@@ -312,14 +315,17 @@ def heaviside(input, values, *, out=None):
 
 def ldexp(input, other, *, out=None):
     """``input * 2 ** other``, in a floating dtype."""
-    r = _float(input) * _fn("exp2")(_float(other))
+    x, e = (t if t.dtype.is_complex else _float(t) for t in (input, other))    # (complex stays complex)
+    r = x * _fn("exp2")(e)
     return r if out is None else write_out(out, r, "ldexp")
 
 
 def float_power(input, exponent, *, out=None):
     """``input ** exponent`` computed in float64 (PyTorch's double precision)."""
-    x = input.to(D.float64) if type(input) is Tensor else input
-    e = exponent.to(D.float64) if type(exponent) is Tensor else exponent
+    cplx = any(t.dtype.is_complex if type(t) is Tensor else isinstance(t, complex) for t in (input, exponent))
+    dt = D.complex128 if cplx else D.float64    # (a complex operand: complex128, as PyTorch's)
+    x = input.to(dt) if type(input) is Tensor else input
+    e = exponent.to(dt) if type(exponent) is Tensor else exponent
     r = x ** e
     return r if out is None else write_out(out, r, "float_power")
 
@@ -403,15 +409,15 @@ def renorm(input, p, dim, maxnorm, *, out=None):
 from ..return_types import aminmax as _aminmax_rt  # noqa: E402
 
 
-def aminmax(input, *, dim=None, keepdim=False):
+def aminmax(input, *, dim=None, keepdim=False, out=None):
     """``(min, max)`` of ``input``, or along ``dim``."""
-    rt = _aminmax_rt
     if dim is None:
         mn, mx = input.amin(), input.amax()
         if keepdim:
             mn, mx = mn.reshape([1] * input.dim()), mx.reshape([1] * input.dim())
-        return rt(mn, mx)
-    return rt(input.amin(dim, keepdim), input.amax(dim, keepdim))
+    else:
+        mn, mx = input.amin(dim, keepdim), input.amax(dim, keepdim)
+    return write_outs(_aminmax_rt, (mn, mx), out, "aminmax")
 
 
 def inner(input, other, *, out=None):
@@ -423,7 +429,8 @@ def inner(input, other, *, out=None):
             raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
                                f"{list(input.shape)} and {list(other.shape)}")
         r = _fn("tensordot")(input, other, dims=([input.dim() - 1], [other.dim() - 1]))
-    return r if out is None else write_out(out, r, "inner")
+    # (a 0-dim operand: PyTorch's mul, whose out= takes a castable dtype; else tensordot's, of the same dtype)
+    return r if out is None else write_out(out, r, "mul" if input.dim() == 0 or other.dim() == 0 else "inner")
 
 
 def vdot(input, other, *, out=None):
@@ -473,7 +480,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return r if out is None else write_out(out, r, "addbmm")
 
 
-def matrix_power(input, n):
+def matrix_power(input, n, *, out=None):
     """``input`` (square matrices, batched) multiplied by itself ``n`` times, by repeated squaring
     (``n`` 0: the identity; ``n`` < 0: the inverse's ``-n``-th power, as PyTorch)."""
     if input.dim() < 2 or input.shape[-1] != input.shape[-2]:
@@ -491,7 +498,8 @@ def matrix_power(input, n):
         n >>= 1
         if n:
             base = base @ base
-    return eye.clone() if result is None else result
+    r = eye.clone() if result is None else result.clone() if result is input else result     # (never input itself)
+    return r if out is None else write_out(out, r, "linalg.matrix_power")
 
 
 def multi_dot(tensors, *, out=None):
@@ -540,14 +548,14 @@ def _cov_impl(x, fw, aw, *, correction):
         avg = x.mean(1, keepdim=True)
         norm = float(builtins.max(n - correction, 0))
         xm = x - avg
-        c = xm @ xm.t()
+        c = xm @ (xm.mH if xm.dtype.is_complex else xm.t())     # (complex: conjugated, as PyTorch's)
     else:
         ws = w.sum()
         avg = (x * w).sum(1, keepdim=True) / ws
         norm = ws - correction * ((w * aw).sum() / ws) if aw is not None else ws - correction
         norm = where(norm > 0, norm, 0.0)
         xm = x - avg
-        c = (xm * w) @ xm.t()
+        c = (xm * w) @ (xm.mH if xm.dtype.is_complex else xm.t())
     return c / norm
 
 
@@ -574,13 +582,17 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         if not aweights.dtype.is_floating_point:
             raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
                                f"{D.scalar_name(aweights.dtype)} dtype")
-    dt = x.dtype if x.dtype.is_floating_point else D.get_default_dtype()
+    dt = x.dtype if x.dtype.is_floating_point or x.dtype.is_complex else D.get_default_dtype()
     x = x.to(dt)
+    if dt.is_complex:   # (weights stay real: the normalizer compares with 0)
+        dt = dt.to_real()
     if fweights is None and aweights is None and n - correction <= 0:
         warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
                       "observations.", UserWarning, stacklevel=2)
-    c = _cov(x, None if fweights is None else fweights.to(dt), None if aweights is None else aweights.to(dt),
-             correction=int(correction))
+    # (complex: composed directly, its ops complex-capable; the Op's dtypes are real)
+    c = (_cov_impl if x.dtype.is_complex else _cov)(x, None if fweights is None else fweights.to(dt),
+                                                     None if aweights is None else aweights.to(dt),
+                                                     correction=int(correction))
     return c.reshape(()) if input.dim() < 2 or x.shape[0] == 1 else c     # (one variable: 0-dim, as PyTorch)
 
 
@@ -600,8 +612,10 @@ def corrcoef(input):
     if c.dim() == 0:
         return c / c
     d = c.diagonal()
-    s = d.sqrt()
+    s = (d.real if d.dtype.is_complex else d).sqrt()
     c = c / s.unsqueeze(1) / s.unsqueeze(0)
+    if c.dtype.is_complex:      # (real and imaginary parts clipped apart, as PyTorch's)
+        return _fn("complex")(c.real.clamp(-1, 1), c.imag.clamp(-1, 1))
     return c.clamp(-1, 1)
 
 

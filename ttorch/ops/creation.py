@@ -139,6 +139,9 @@ def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_
         for d in reversed(order):       # (fastest dim first: C, then W, H, ..., N)
             stride[d], n = n, n * max(shape[d], 1)
         return empty_strided(shape, stride, dtype=dtype, device=device, requires_grad=requires_grad)
+    if out is not None:     # (resized to size, its values kept where they fit, as PyTorch's empty(out=))
+        _out_dtype(dtype, out)
+        return _into(out, out.resize_(_size(size)), requires_grad)
     dtype = dtype or D.get_default_dtype()
     t = Tensor._empty(_size(size), dtype, _canonical(device))
     if _det.FILL:       # deterministic mode: NaN / the max integer, never what the memory held
@@ -169,6 +172,9 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None, require
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
+    if out is not None:
+        dtype, device = _out_dtype(dtype, out), out.device
+        return _into(out, full(size, fill_value, dtype=dtype, device=device), requires_grad, "full")
     if dtype is None:
         dtype = D.result_type_of([], [], [fill_value]) if not isinstance(fill_value, Tensor) else fill_value.dtype
     if isinstance(fill_value, Tensor):
@@ -230,6 +236,8 @@ def fill_(t, value):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
+    if out is not None:
+        return _into(out, zeros(*size, dtype=_out_dtype(dtype, out), device=out.device), requires_grad, "zeros")
     if layout is not None and layout is not strided:    # sparse COO: no entries (sparse/_construct.py)
         from ..sparse._construct import sparse_zeros
         return sparse_zeros(_size(size), dtype, device, layout, requires_grad)
@@ -246,6 +254,8 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None, pin_memory=False):
+    if out is not None:
+        return _into(out, ones(*size, dtype=_out_dtype(dtype, out), device=out.device), requires_grad, "ones")
     return _finish(full(_size(size), 1, dtype=dtype or D.get_default_dtype(), device=device), requires_grad)
 
 
@@ -276,7 +286,11 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, layout=None, out=None):
-    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments."""
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments (with ``out=``:
+    ``out``'s dtype)."""
+    if out is not None:
+        r = arange(start, end, step, dtype=_out_dtype(dtype, out), device=out.device)
+        return _into(out, r, requires_grad, "arange")
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -296,6 +310,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, layout=None, out=None):
+    if out is not None:
+        r = linspace(start, end, steps, dtype=_out_dtype(dtype, out), device=out.device)
+        return _into(out, r, requires_grad, "linspace")
     if isinstance(start, complex) or isinstance(end, complex) or dtype is not None and dtype.is_complex:
         a = np.linspace(complex(start), complex(end), int(steps))     # (complex ends: the default complex dtype)
         return _finish(_from_host(a, dtype or D.get_default_dtype().to_complex(), device), requires_grad)
@@ -304,8 +321,28 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, layout=None, out=None):
+    if out is not None:
+        return _into(out, eye(n, m, dtype=_out_dtype(dtype, out), device=out.device), requires_grad, "eye")
     a = np.eye(n, n if m is None else m)
     return _finish(_from_host(a, dtype or D.get_default_dtype(), device), requires_grad)
+
+def _out_dtype(dtype, out):
+    """A factory's dtype with ``out=``: ``out``'s; another one given explicitly is PyTorch's error."""
+    if dtype is not None and dtype is not out.dtype:
+        raise RuntimeError(f"dtype {D.scalar_name(dtype)} does not match dtype of out parameter "
+                           f"({D.scalar_name(out.dtype)})")
+    return out.dtype
+
+
+def _into(out, r, requires_grad, name=None):
+    """``out`` (resized) holding the factory's result ``r``; ``requires_grad`` sets its flag, as PyTorch's."""
+    if name is not None:
+        from ._op import write_out
+        write_out(out, r, name)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "empty", "empty_strided", "full", "zeros", "ones", "empty_like",
            "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]

@@ -45,6 +45,10 @@ def _ew_apply(out_ptr, a_ptr, b_ptr, c_ptr, oo, oa, ob, oc, mask, p0, p1, FN: tl
             else:
                 c = tl.load(c_ptr + oc, mask=mask).to(COMPUTE)
             r = FN(a, b, c, p0, p1)
+    if out_ptr.dtype.element_ty == tl.bfloat16:
+        # (through float32, as PyTorch's conversions to bfloat16 round: an int64 or float64 value rounds twice;
+        # Triton's interpreter also stores a direct int/float64 -> bfloat16 cast as raw integer bits)
+        r = r.to(tl.float32)
     tl.store(out_ptr + oo, r.to(out_ptr.dtype.element_ty), mask=mask)
 
 

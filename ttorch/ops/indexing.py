@@ -1053,10 +1053,11 @@ def _masked_select_samples():
             Sample([u(), _ix(True, np.bool_)]), Sample([u(5), _ix([False] * 5, np.bool_)]), Sample([u(0, 3), mk(0, 3)])]
 
 
-def masked_select(input, mask):
+def masked_select(input, mask, *, out=None):
     """The elements of ``input`` where ``mask`` is True (both broadcast), as a 1-D tensor."""
     _check_mask(mask, "masked_select")
-    return _masked_select(input, _on(mask, input.device), in_shape=input._shape)
+    r = _masked_select(input, _on(mask, input.device), in_shape=input._shape)
+    return r if out is None else write_out(out, r, "masked_select")
 
 
 _masked_select = Op("masked_select", cpu=lambda a, m, *, in_shape: _masked_select_cpu(a, m),
@@ -1113,11 +1114,12 @@ def _flat_index(input, index, name):
     return _on(index.detach(), input.device)
 
 
-def take(input, index):
+def take(input, index, *, out=None):
     """``input`` as if 1-D, at ``index`` (any shape; the result has its shape)."""
     idx = _flat_index(input, index, "take")
     flat = input.reshape(-1)
-    return _index(flat, idx, pos=(0,), in_shape=flat._shape)
+    r = _index(flat, idx, pos=(0,), in_shape=flat._shape)
+    return r if out is None else write_out(out, r, "take")
 
 
 def _put_args(input, index, source, accumulate):

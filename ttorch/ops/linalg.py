@@ -441,7 +441,7 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
 
 def vecdot(x, y, *, dim=-1, out=None):
     """``linalg.vecdot``: the dot products of ``x``'s and ``y``'s vectors along ``dim`` (broadcast)."""
-    r = (x * y).sum(dim)
+    r = (x.conj() * y).sum(dim)     # (x conjugated: PyTorch's complex vecdot; a no-op on real x)
     return r if out is None else write_out(out, r, "linalg.vecdot")
 
 

@@ -122,7 +122,7 @@ from ..return_types import qr as _QR  # noqa: E402
 
 def qr(input, some=True, *, out=None):
     """Deprecated in PyTorch for ``linalg.qr``: ``(Q, R)``, reduced when ``some``, else complete."""
-    return _QR(*_linalg_qr(input, mode="reduced" if some else "complete"))
+    return write_outs(_QR, _linalg_qr(input, mode="reduced" if some else "complete"), out, "qr")
 
 
 def orgqr(input, tau):

@@ -70,8 +70,9 @@ def _host(fn, *tensors):
     """``fn`` (NumPy) on the host copies of cuda tensors, results back on their device."""
     dev = tensors[0].device
     r = fn(*[t.cpu()._np for t in tensors])
-    return tuple(Tensor._wrap_np(np.ascontiguousarray(a)).to(dev) for a in r) if type(r) is tuple else \
-        Tensor._wrap_np(np.ascontiguousarray(r)).to(dev)
+    # (ascontiguousarray makes a 0-dim array 1-dim: the shape restored, a single matrix's info stays 0-dim)
+    wrap = lambda a: Tensor._wrap_np(np.ascontiguousarray(a).reshape(np.shape(a))).to(dev)   # noqa: E731
+    return tuple(wrap(a) for a in r) if type(r) is tuple else wrap(r)
 
 
 def _block(n):
@@ -932,7 +933,7 @@ def qr(A, mode="reduced", *, out=None):
 from ..return_types import linalg_lstsq as _Lstsq  # noqa: E402
 
 
-def lstsq(A, B, rcond=None, *, driver=None):
+def lstsq(A, B, rcond=None, *, driver=None, out=None):
     """The least-squares solution of ``A X = B`` for (a batch of) m x n ``A``, batched with broadcasting; ``B``
     may be a (batch of) vector(s). ``gels`` (cuda's only driver) assumes full rank: ``qr(A)`` when m >= n, the
     minimum-norm solution through ``qr(A^T)`` when m < n. ``gelsy`` (cpu's default), ``gelsd`` and ``gelss``
@@ -996,12 +997,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if driver != "gels" and not (m and n):
         rank = Tensor._empty(batch, D.int64, A.device).fill_(0)
     residuals = (a @ x - b).abs().square().sum(-2) if m > n and driver != "gelsy" and full else empty
-    return _Lstsq(x.squeeze(-1) if vector else x, residuals, rank, sv)
+    return write_outs(_Lstsq, (x.squeeze(-1) if vector else x, residuals, rank, sv), out, "linalg.lstsq")
 
 
 def householder_product(A, tau, *, out=None):
     """The first n columns of ``H_1 ... H_k`` for (a batch of) m x n ``A`` (m >= n) and ``tau`` (k <= n):
-    ``H_i = I - tau_i v_i v_i^T``, ``v_i`` column i of ``A`` below the diagonal with a 1 on it (LAPACK's
+    ``H_i = I - tau_i v_i v_i^H``, ``v_i`` column i of ``A`` below the diagonal with a 1 on it (LAPACK's
     orgqr). Composed of ttorch ops (the reflectors applied right to left): differentiable on both devices.
 
     Example::
@@ -1028,7 +1029,7 @@ def householder_product(A, tau, *, out=None):
     x = eye(m, n, dtype=A.dtype, device=A.device).expand(tuple(A.shape))
     for i in reversed(range(tau.shape[-1])):
         v = where(rows > i, A[..., :, i], (rows == i).to(A.dtype))                         # (..., m)
-        x = x - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ x)
+        x = x - tau[..., i, None, None] * v[..., :, None] * (v.conj()[..., None, :] @ x)     # (v v^H)
     return x if out is None else write_out(out, x, "linalg.householder_product")
 
 
@@ -1068,10 +1069,12 @@ def _torch_svd(input, some=True, compute_uv=True, *, out=None):
         from .creation import zeros
         m, n = input.shape[-2], input.shape[-1]
         bat = tuple(input.shape[:-2])
-        return _TorchSVD(zeros(bat + (m, m), dtype=input.dtype, device=input.device), svdvals(input),
-                         zeros(bat + (n, n), dtype=input.dtype, device=input.device))
-    u, s_, vh = svd(input, full_matrices=not some)
-    return _TorchSVD(u, s_, vh.mT)
+        r = (zeros(bat + (m, m), dtype=input.dtype, device=input.device), svdvals(input),
+             zeros(bat + (n, n), dtype=input.dtype, device=input.device))
+    else:
+        u, s_, vh = svd(input, full_matrices=not some)
+        r = (u, s_, vh.mT)
+    return write_outs(_TorchSVD, r, out, "svd")
 
 
 def _cutoff(s_, m, n, atol, rtol):

@@ -14,7 +14,7 @@ from .. import _dtype as D
 from ..autograd import grad_mode
 from .._tensor import Tensor
 from ._launch import launch
-from ._op import Op, write_out
+from ._op import Op, write_out, _exact_out_error
 from .elementwise import tl_dtype
 from .samples import Sample
 from .reduction import (_dims, _out_shape, _rows, _blocks, _row_base, row_programs, _acc_dtype, _bytes, _ident,
@@ -201,6 +201,9 @@ def _maxmin(name, op, binary, rt, is_max):
             _check_nonempty(input, dims, name, True)
         v, i = op(input, dims=dims, keepdim=keepdim, in_shape=input._shape)
         if out is not None:
+            for o, r in zip(out, (v, i)):     # (PyTorch's structured kernel: out= of the exact dtypes)
+                if type(o) is Tensor and o.dtype is not r.dtype:
+                    raise RuntimeError(_exact_out_error("mm", r.dtype, o.dtype))
             write_out(out[0], v, name)
             write_out(out[1], i, name)
             return rt(out[0], out[1])
@@ -218,7 +221,7 @@ min = _maxmin("min", _mindim, "minimum", min_rt, False)
 
 
 def _argfn(name, is_max):
-    def fn(input, dim=None, keepdim=False):
+    def fn(input, dim=None, keepdim=False, *, out=None):
         if dim is None:
             if input.numel() == 0:
                 raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
@@ -227,7 +230,8 @@ def _argfn(name, is_max):
             dims = _dims(input, dim)
             if input.ndim and input._shape[dims[0]] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {dims[0]} to have non-zero size.")
-        return (_argmax_op if is_max else _argmin_op)(input, dims=dims, keepdim=keepdim, is_max=is_max)
+        r = (_argmax_op if is_max else _argmin_op)(input, dims=dims, keepdim=keepdim, is_max=is_max)
+        return r if out is None else write_out(out, r, name)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"``{name}(input, dim=None, keepdim=False)``: int64 index of the {name[3:]}imum over ``dim`` "
                   "(of the flattened input when None); NaN counts as the extreme; ties give the first index.")

@@ -295,6 +295,14 @@ def _args(name, input, dim, dtype):
     return input, d, out_dtype
 
 
+def _out_dtype(dtype, out):
+    """cumsum/cumprod with ``out=``: out's dtype, the one they accumulate in; another ``dtype=`` is PyTorch's error."""
+    if dtype is not None and dtype is not out.dtype:
+        from ._op import _exact_out_error
+        raise RuntimeError(_exact_out_error("mm", dtype, out.dtype))   # (the structured kernels' message)
+    return out.dtype
+
+
 def cumsum(input, dim, *, dtype=None, out=None):
     """Inclusive cumulative sum along ``dim``; integers and bool accumulate in int64.
 
@@ -305,6 +313,8 @@ def cumsum(input, dim, *, dtype=None, out=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("cumsum", cumsum, input, dim, dtype=dtype, out=out)
+    if out is not None and type(out) is Tensor:     # (PyTorch accumulates in out's dtype, which dtype= must be)
+        dtype = _out_dtype(dtype, out)
     input, d, out_dtype = _args("cumsum", input, dim, dtype)
     r = _cumsum(input, dim=d, dtype=out_dtype, op=0, reverse=False)
     return r if out is None else write_out(out, r, "cumsum")
@@ -356,6 +366,8 @@ def cumprod(input, dim, *, dtype=None, out=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("cumprod", cumprod, input, dim, dtype=dtype, out=out)
+    if out is not None and type(out) is Tensor:     # (PyTorch accumulates in out's dtype, which dtype= must be)
+        dtype = _out_dtype(dtype, out)
     input, d, out_dtype = _args("cumprod", input, dim, dtype)
     r = _cumprod(input, dim=d, dtype=out_dtype, op=1)
     return r if out is None else write_out(out, r, "cumprod")

@@ -18,7 +18,7 @@ from ..autograd import grad_mode
 from .._tensor import Tensor, _wrap_dim, _numel
 from .. import tune
 from ._launch import launch, cdiv, next_pow2, SIMULATED
-from ._op import Op
+from ._op import Op, write_out
 from .reduction import _row_base, row_programs
 from .samples import Sample, rng
 
@@ -386,7 +386,7 @@ def _prepare(name, input, dim, dtype):
     return input, _wrap_dim(dim, input.ndim)
 
 
-def softmax(input, dim, dtype=None):
+def softmax(input, dim, dtype=None, *, out=None):
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably in one fused kernel.
 
     Args:
@@ -400,10 +400,11 @@ def softmax(input, dim, dtype=None):
         tensor([0.5000, 0.5000])
     """
     input, d = _prepare("softmax", input, dim, dtype)
-    return _softmax(input, dim=d, log=False)
+    r = _softmax(input, dim=d, log=False)
+    return r if out is None else write_out(out, r, "softmax")
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim, dtype=None, *, out=None):
     """``x - logsumexp(x)`` along ``dim``, in one fused kernel (more accurate than ``log(softmax)``).
 
     Example::
@@ -412,7 +413,8 @@ def log_softmax(input, dim, dtype=None):
         tensor([-0.6931, -0.6931])
     """
     input, d = _prepare("log_softmax", input, dim, dtype)
-    return _log_softmax(input, dim=d, log=True)
+    r = _log_softmax(input, dim=d, log=True)
+    return r if out is None else write_out(out, r, "log_softmax")
 
 
 def _softmax_backward_data(grad_output, output, dim, input_dtype=None):

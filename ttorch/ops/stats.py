@@ -248,6 +248,12 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     default float type."""
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("logsumexp", logsumexp, input, dim, keepdim, out=out)
+    if input.dtype.is_complex:     # (composed as PyTorch's: shifted by the real parts' max, an infinite one by 0)
+        dims = _dims(input, dim)
+        m = input.real.amax(dims, keepdim=True)
+        m = m.masked_fill(m.abs() == float("inf"), 0)
+        r = (input - m).exp().sum(dims, keepdim=keepdim).log() + (m if keepdim else m.squeeze(dims))
+        return r if out is None else write_out(out, r, "logsumexp")
     if not input.dtype.is_floating_point:
         input = input.to(D.get_default_dtype())
     dims = _dims(input, dim)
@@ -394,7 +400,8 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """
     if _amp_op._autocast is not None:  # ttorch.amp: PyTorch's autocast lists
         return _amp_op._autocast.call("norm", norm, input, p, dim, keepdim, out=out, dtype=dtype)
-    if input.dtype.is_complex:          # the norm of the moduli
+    orig = input
+    if input.dtype.is_complex:          # the norm of the moduli (a matrix norm below takes the complex matrix)
         input = input.abs()
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
@@ -402,7 +409,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     if isinstance(p, str):
         if p != "fro" or (dim is not None and not isinstance(dim, int) and len(dim) > 2):
             from .. import linalg         # 'nuc' (or 'fro' over more than 2 dims: its error): a matrix norm
-            return linalg.matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim, keepdim,
+            return linalg.matrix_norm(orig, p, tuple(range(input.ndim)) if dim is None else dim, keepdim,
                                       dtype=dtype, out=out)
         p = 2
     return vector_norm(input, p, dim, keepdim, dtype=dtype, out=out)

@@ -565,8 +565,20 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 def as_strided(input, size, stride, storage_offset=None):
     off = input._offset if storage_offset is None else storage_offset
-    return _strided(input, tuple(size), tuple(stride), off, "as_strided",
-                    fn=lambda t: as_strided(t, size, stride, off - input._offset + t._offset))
+    size, stride = tuple(size), tuple(stride)
+    if 0 not in size and type(input) is Tensor:     # (PyTorch's bounds check against the storage)
+        isz, have = input.dtype.itemsize, input.untyped_storage().nbytes()
+        need = (off + 1 + sum((n - 1) * s for n, s in zip(size, stride))) * isz
+        if need > have:
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {off}, and "
+                               f"itemsize {isz} requiring a storage size of {need} are out of bounds for storage of "
+                               f"size {have}")
+    return _as_strided(input, size, stride, off)
+
+
+def _as_strided(input, size, stride, off):
+    return _strided(input, size, stride, off, "as_strided",
+                    fn=lambda t: _as_strided(t, size, stride, off - input._offset + t._offset))
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims",
            "t", "movedim", "moveaxis", "broadcast_to", "narrow", "select", "unbind", "split", "chunk", "diagonal",

@@ -78,6 +78,9 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
         >>> ttorch.logspace(0, 2, 3).tolist()
         [1.0, 10.0, 100.0]
     """
+    if out is not None:     # (out's dtype; another one given is PyTorch's error)
+        from .creation import _out_dtype
+        dtype, device = _out_dtype(dtype, out), out.device
     dtype = dtype or D.get_default_dtype()
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")

@@ -353,8 +353,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         for i, size in zip(idx, sizes):
             ok = (i >= 0) & (i <= size - 1)
             inside = ok if inside is None else inside & ok
-            lin = lin * size + i.clamp(0, size - 1)
-        lin = lin.to(ttorch.int64).reshape(n, 1, m)
+            lin = lin * size + i.clamp(0, size - 1).to(ttorch.int64)     # (integer: a half grid can't count far)
+        lin = lin.reshape(n, 1, m)
         v = flat.gather(2, lin.expand(n, c, m)).reshape(n, c, *out)
         return v * inside.unsqueeze(1).to(v.dtype)
 
