@@ -24,7 +24,8 @@ _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # frames of the op machinery, dropped from the end of a recorded stack: the user's own call
 # (or an nn module's) is the last frame shown, as PyTorch's C++ ops show no frames of their own
 _INTERNAL = tuple(os.path.join(_PKG, p) for p in ("ops" + os.sep, "autograd" + os.sep, "_operators.py",
-                                                   "_tensor.py"))
+                                                   "_tensor.py", "_torch_function.py")) + (
+    "<ttorch __torch_function__ trampoline>",)    # (the frames __torch_function__ dispatch adds, once it is on)
 
 
 def is_anomaly_enabled():

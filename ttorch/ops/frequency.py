@@ -23,7 +23,9 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
 
         >>> import ttorch
         >>> ttorch.tensor([[1., 2., 2., 3., 3.], [5., 5., 1., 1., 0.]]).mode(1)
-        mode(values=tensor([2., 1.]), indices=tensor([2, 3]))
+        ttorch.return_types.mode(
+        values=tensor([2., 1.]),
+        indices=tensor([2, 3]))
     """
     from .creation import arange, zeros
     from .movement import cat, flip
