@@ -79,7 +79,61 @@ def nested_int(offsets):
     return j
 
 
-class NestedTensor(AutogradOfInner, Tensor):
+class OverValues:
+    """What both nested layouts forward to their values tensor ``_values`` (re-wrapped by ``_like``): its
+    version counter, gradient and autograd calls, copies; ``numpy()`` refuses as PyTorch's."""
+
+    def numpy(self, *, force=False):
+        raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
+
+    @property
+    def _version(self):
+        return self._values._version
+
+    def _bump_version(self):
+        self._values._bump_version()
+
+    def type(self, dtype=None, non_blocking=False, **kw):
+        if dtype is None:
+            return f"ttorch.{'cuda.' if self.is_cuda else ''}{_TYPE_NAMES[self.dtype]}"
+        return self.to(dtype)
+
+    # (autograd: that of the values)
+    @property
+    def grad(self):
+        g = self._values.grad
+        return None if g is None else self._like(g)
+
+    @grad.setter
+    def grad(self, value):
+        self._values.grad = None if value is None else value._values
+
+    def retain_grad(self):
+        self._values.retain_grad()
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """``gradient``: a nested tensor of this one's structure (required: a nested tensor is not a scalar)."""
+        if gradient is None:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        g = gradient._values if getattr(gradient, "is_nested", False) else gradient
+        self._values.backward(g, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def detach(self):
+        return self._like(self._values.detach())
+
+    def detach_(self):
+        self._values.detach_()
+        return self
+
+    @property
+    def data(self):
+        return self.detach()
+
+    def clone(self, *, memory_format=None):
+        return self._like(self._values.clone())
+
+
+class NestedTensor(OverValues, AutogradOfInner, Tensor):
     """A jagged nested tensor: ``_values`` packed along ``_ragged_idx - 1``, ``_offsets`` (B+1,)."""
 
     _inner = "_values"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
@@ -309,57 +363,9 @@ class NestedTensor(AutogradOfInner, Tensor):
     def data_ptr(self):
         return self._values.data_ptr()
 
-    def numpy(self, *, force=False):
-        raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
-
     def tolist(self):
         return [c.tolist() for c in self.unbind()]
 
-    @property
-    def _version(self):
-        return self._values._version
-
-    def _bump_version(self):
-        self._values._bump_version()
-
-    def type(self, dtype=None, non_blocking=False, **kw):
-        if dtype is None:
-            return f"ttorch.{'cuda.' if self.is_cuda else ''}{_TYPE_NAMES[self.dtype]}"
-        return self.to(dtype)
-
-    # ------------------------------------------------------------------ autograd: that of the values
-    @property
-    def grad(self):
-        g = self._values.grad
-        return None if g is None else self._like(g)
-
-    @grad.setter
-    def grad(self, value):
-        self._values.grad = None if value is None else value._values
-
-    def retain_grad(self):
-        self._values.retain_grad()
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """``gradient``: a nested tensor of this one's structure (required: a nested tensor is not a scalar)."""
-        if gradient is None:
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        g = gradient._values if isinstance(gradient, NestedTensor) else gradient
-        self._values.backward(g, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
-
-    def detach(self):
-        return self._like(self._values.detach())
-
-    def detach_(self):
-        self._values.detach_()
-        return self
-
-    @property
-    def data(self):
-        return self.detach()
-
-    def clone(self, *, memory_format=None):
-        return self._like(self._values.clone())
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, *args, **kwargs):

@@ -16,7 +16,8 @@ nested over the buffer's gradient.
 import numpy as np
 
 from .._inner_autograd import AutogradOfInner
-from .._tensor import Tensor, _wrap_dim, _TYPE_NAMES
+from .._tensor import Tensor, _wrap_dim
+from ._nested_tensor import OverValues
 
 
 class _Irregular:
@@ -46,7 +47,7 @@ def _sizes_tuple(sizes):
     return tuple(tuple(int(n) for n in s) for s in sizes)
 
 
-class StridedNestedTensor(AutogradOfInner, Tensor):
+class StridedNestedTensor(OverValues, AutogradOfInner, Tensor):
     """A strided nested tensor: components packed one after another in ``_values`` (1-D), shapes ``_sizes``."""
 
     _inner = "_values"     # (autograd: that tensor's, ttorch/_inner_autograd.py)
@@ -270,54 +271,6 @@ class StridedNestedTensor(AutogradOfInner, Tensor):
     def storage_offset(self):
         return 0
 
-    def numpy(self, *, force=False):
-        raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
-
-    @property
-    def _version(self):
-        return self._values._version
-
-    def _bump_version(self):
-        self._values._bump_version()
-
-    def type(self, dtype=None, non_blocking=False, **kw):
-        if dtype is None:
-            return f"ttorch.{'cuda.' if self.is_cuda else ''}{_TYPE_NAMES[self.dtype]}"
-        return self.to(dtype)
-
-    # ------------------------------------------------------------------ autograd: that of the buffer
-    @property
-    def grad(self):
-        g = self._values.grad
-        return None if g is None else self._like(g)
-
-    @grad.setter
-    def grad(self, value):
-        self._values.grad = None if value is None else value._values
-
-    def retain_grad(self):
-        self._values.retain_grad()
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """``gradient``: a nested tensor of this one's component shapes (required: it is not a scalar)."""
-        if gradient is None:
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        g = gradient._values if isinstance(gradient, StridedNestedTensor) else gradient
-        self._values.backward(g, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
-
-    def detach(self):
-        return self._like(self._values.detach())
-
-    def detach_(self):
-        self._values.detach_()
-        return self
-
-    @property
-    def data(self):
-        return self.detach()
-
-    def clone(self, *, memory_format=None):
-        return self._like(self._values.clone())
 
     def to(self, *args, **kwargs):
         dev, dt, copy = self._to_args(args, kwargs)
