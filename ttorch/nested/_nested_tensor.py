@@ -86,6 +86,12 @@ class OverValues:
     def numpy(self, *, force=False):
         raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
 
+    def untyped_storage(self):
+        return self._values.untyped_storage()
+
+    def data_ptr(self):
+        return self._values.data_ptr()
+
     @property
     def _version(self):
         return self._values._version
@@ -357,15 +363,8 @@ class NestedTensor(OverValues, AutogradOfInner, Tensor):
     def _view(self, shape, stride, offset):
         raise RuntimeError("view(): a nested tensor's elements are reached through .values()")
 
-    def untyped_storage(self):
-        return self._values.untyped_storage()
-
-    def data_ptr(self):
-        return self._values.data_ptr()
-
     def tolist(self):
         return [c.tolist() for c in self.unbind()]
-
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, *args, **kwargs):

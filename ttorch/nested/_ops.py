@@ -14,14 +14,20 @@ _ELEMENTWISE = ("unary", "binary", "ternary")
 _ELEMENTWISE_OPS = ("masked_fill",)     # elementwise ops of other families
 
 
-def handle(op, inputs, attrs):
-    """``Op.__call__``'s answer to a nested input: the op applied to the values or per component."""
+def route(op, inputs, attrs, elementwise, handlers):
+    """An op on a nested input (either layout): ``elementwise`` for the elementwise families, else the layout's
+    handler for the op's name; PyTorch's ``NotImplementedError`` for an op the layout lacks."""
     if op.family in _ELEMENTWISE or op.name in _ELEMENTWISE_OPS:
-        return _elementwise(op, inputs, attrs)
-    fn = _HANDLERS.get(op.name)
+        return elementwise(op, inputs, attrs)
+    fn = handlers.get(op.name)
     if fn is None:
         raise NotImplementedError(f"aten.{op.name}.default")
     return fn(op, inputs, attrs)
+
+
+def handle(op, inputs, attrs):
+    """``Op.__call__``'s answer to a nested input: the op applied to the values or per component."""
+    return route(op, inputs, attrs, _elementwise, _HANDLERS)
 
 
 def _shape_str(t):

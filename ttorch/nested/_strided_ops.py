@@ -16,19 +16,12 @@ non-batch dim, ``permute``, and attention with non-contiguous (transposed) input
 """
 from .._tensor import Tensor
 from ._strided_tensor import StridedNestedTensor as SNT
-
-_ELEMENTWISE = ("unary", "binary", "ternary")
-_ELEMENTWISE_OPS = ("masked_fill",)     # elementwise ops of other families
+from ._ops import _ELEMENTWISE, route
 
 
 def handle(op, inputs, attrs):
     """``Op.__call__``'s answer to a strided nested input: the op on the buffer or per component."""
-    if op.family in _ELEMENTWISE or op.name in _ELEMENTWISE_OPS:
-        return _elementwise(op, inputs, attrs)
-    fn = _HANDLERS.get(op.name)
-    if fn is None:
-        raise NotImplementedError(f"aten.{op.name}.default")
-    return fn(op, inputs, attrs)
+    return route(op, inputs, attrs, _elementwise, _HANDLERS)
 
 
 def _call(op, args, attrs):

@@ -262,15 +262,8 @@ class StridedNestedTensor(OverValues, AutogradOfInner, Tensor):
     def _view(self, shape, stride, offset):
         raise RuntimeError("view(): a nested tensor's elements are reached through unbind()")
 
-    def untyped_storage(self):
-        return self._values.untyped_storage()
-
-    def data_ptr(self):
-        return self._values.data_ptr()
-
     def storage_offset(self):
         return 0
-
 
     def to(self, *args, **kwargs):
         dev, dt, copy = self._to_args(args, kwargs)
